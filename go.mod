@@ -1,0 +1,3 @@
+module github.com/mocogo/mocogo
+
+go 1.26
