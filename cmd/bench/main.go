@@ -1,0 +1,41 @@
+// Command bench measures mocogo's kernels and training steps.
+//
+//	bench cpu [flags]   CPU kernels (SGEMM GFLOP/s against OpenBLAS)
+//	bench gpu [flags]   GPU kernels (needs a binary built with -tags cuda)
+//
+// Each subcommand prints its own flags with -h.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "cpu":
+		err = runCPU(os.Args[2:])
+	case "gpu":
+		err = runGPU(os.Args[2:])
+	case "-h", "-help", "--help", "help":
+		usage()
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "bench: unknown subcommand %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: bench cpu|gpu [flags]")
+}
