@@ -1,0 +1,150 @@
+package engine
+
+// DType is the element type of a tensor's storage.
+type DType uint8
+
+const (
+	F32  DType = iota // IEEE float32: the CPU training type
+	F64               // float64: gradient checks and references on the CPU
+	F16               // IEEE half: GPU GEMM and attention operands
+	BF16              // bfloat16: GPU option
+)
+
+func (d DType) String() string {
+	switch d {
+	case F32:
+		return "f32"
+	case F64:
+		return "f64"
+	case F16:
+		return "f16"
+	case BF16:
+		return "bf16"
+	}
+	return "dtype?"
+}
+
+// Size reports the bytes per element.
+func (d DType) Size() int {
+	switch d {
+	case F64:
+		return 8
+	case F16, BF16:
+		return 2
+	}
+	return 4
+}
+
+// Storage is a buffer of elements owned by a Backend. Its bytes may live on
+// a device the host cannot address: only the owning backend reads them.
+type Storage interface {
+	Len() int
+	DType() DType
+}
+
+// BinaryOp names an elementwise operation of two operands.
+type BinaryOp uint8
+
+const (
+	OpAdd BinaryOp = iota
+	OpSub
+	OpMul
+)
+
+// UnaryOp names an elementwise activation.
+type UnaryOp uint8
+
+const (
+	OpGELU UnaryOp = iota // exact GELU, x·Φ(x)
+	OpReLU
+)
+
+// Backend is what a device must provide. Every method works on storages the
+// backend allocated; none reads device data back to the host except
+// Download. A backend may run the work asynchronously (in order, on one
+// stream): Download is the only synchronisation point.
+//
+// Sizes are passed explicitly; the engine has checked them, so a backend
+// may assume they fit. Optional storages (gamma, beta) are nil when absent.
+type Backend interface {
+	Name() string
+	// DType is the element type of the tensors this backend computes in.
+	DType() DType
+
+	// Alloc returns a buffer of n elements with undefined contents, reusing
+	// a released one when it can. Release gives a buffer back for reuse.
+	Alloc(n int) Storage
+	Release(s Storage)
+	// PeakBytes reports the most bytes held at once since the backend began.
+	PeakBytes() int64
+
+	Upload(dst Storage, src []float64)
+	Upload32(dst Storage, src []float32)
+	Download(dst []float64, src Storage)
+	Download32(dst []float32, src Storage)
+
+	Fill(dst Storage, v float64)
+	Copy(dst, src Storage)
+	// Axpy sets dst += alpha·x.
+	Axpy(dst Storage, alpha float64, x Storage)
+	// Scale sets dst = alpha·src.
+	Scale(dst, src Storage, alpha float64)
+	// Binary sets dst[i] = a[i] op b[i mod len(b)]: b is either a's shape
+	// or a trailing block of it repeated (a bias row, a scalar).
+	Binary(op BinaryOp, dst, a, b Storage)
+	// SumRows sets dst[c] = beta·dst[c] + Σ_r src[r·cols+c].
+	SumRows(dst, src Storage, rows, cols int, beta float64)
+	// SumAll sets dst[0] = Σ src.
+	SumAll(dst, src Storage)
+	// BroadcastScalar sets dst[i] = alpha·s[0].
+	BroadcastScalar(dst, s Storage, alpha float64)
+
+	// Gemm computes, for each of batch products, C = alpha·op(A)·op(B) +
+	// beta·C with row-major matrices packed at the given strides between
+	// products (stride 0 reuses one matrix for every product).
+	Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a Storage, strideA int, b Storage, strideB int, beta float64, c Storage, strideC int)
+
+	Unary(op UnaryOp, dst, x Storage)
+	// UnaryBackward sets dx = dy ⊙ op'(x).
+	UnaryBackward(op UnaryOp, dx, x, dy Storage)
+
+	LayerNorm(y, mean, rstd, x, gamma, beta Storage, rows, cols int, eps float64)
+	// LayerNormBackward writes dx and adds into dgamma, dbeta (nil: skip).
+	LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd Storage, rows, cols int)
+
+	// BatchNorm normalises each of cols features over rows samples. In
+	// training it uses the batch statistics (saved in mean and rstd) and
+	// updates runMean/runVar (unbiased variance) with momentum when they
+	// are non-nil; in eval it uses runMean/runVar.
+	BatchNorm(y, mean, rstd, x, gamma, beta, runMean, runVar Storage, rows, cols int, training bool, momentum, eps float64)
+	// BatchNormBackward is the training-mode gradient; it writes dx and
+	// adds into dgamma, dbeta (nil: skip).
+	BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd Storage, rows, cols int)
+
+	Softmax(y, x Storage, rows, cols int)
+	SoftmaxBackward(dx, y, dy Storage, rows, cols int)
+
+	// Attention is softmax(scale·QKᵀ)·V per batch and head, reading q, k,
+	// v from qkv laid out [batch, tokens, 3, heads, headDim] and writing
+	// out as [batch, tokens, heads, headDim] and the log-sum-exp of each
+	// score row as lse [batch, heads, tokens].
+	Attention(out, lse, qkv Storage, batch, tokens, heads, headDim int, scale float64)
+	AttentionBackward(dqkv, dout, qkv, out, lse Storage, batch, tokens, heads, headDim int, scale float64)
+
+	// L2Normalize sets y = x/max(‖x‖, eps) per row and saves the clamped
+	// norms.
+	L2Normalize(y, norm, x Storage, rows, cols int, eps float64)
+	L2NormalizeBackward(dx, dy, y, norm Storage, rows, cols int)
+
+	// CrossEntropy sets loss[0] to the mean over rows of −log softmax(x)[label]
+	// and dlogits to its gradient (softmax − onehot)/rows.
+	CrossEntropy(loss, dlogits, logits Storage, labels []int32, rows, cols int)
+
+	// Permute copies src, a dense array of the given shape, into dst with
+	// its axes reordered: dst axis i is src axis perm[i].
+	Permute(dst, src Storage, shape, perm []int)
+	// CopyAxis views src as [outer, srcAxis, inner] and dst as
+	// [outer, dstAxis, inner] and copies (or adds, when accumulate) count
+	// slices along the middle axis, from srcOff onwards to dstOff onwards.
+	CopyAxis(dst Storage, dstAxis, dstOff int, src Storage, srcAxis, srcOff int, outer, count, inner int, accumulate bool)
+}

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Engine builds and differentiates graphs of ops on one backend.
+//
+// Ops record themselves on the engine's tape while running forward when an
+// input requires a gradient and recording is on; Backward walks the tape in
+// reverse. An Engine is used from one goroutine at a time: the backend's
+// kernels parallelise internally.
+//
+// A training step is: forward, Backward, optimizer update, Reset. Reset
+// clears the tape and returns every temporary's storage to the backend's
+// allocator, so the next step reuses the same buffers.
+type Engine struct {
+	b      Backend
+	tape   []*node
+	noGrad int
+	arena  []*Tensor
+}
+
+type node struct {
+	out    *Tensor
+	inputs []*Tensor
+	// backward returns the gradient of each input (nil where that input
+	// needs none) given the gradient of out.
+	backward func(gout *Tensor) []*Tensor
+	op       string
+}
+
+// New returns an engine computing on backend b.
+func New(b Backend) *Engine { return &Engine{b: b} }
+
+// Backend returns the engine's backend.
+func (e *Engine) Backend() Backend { return e.b }
+
+// NoGrad runs fn with recording off: ops inside it build no graph and their
+// results require no gradient (the momentum encoder runs so).
+func (e *Engine) NoGrad(fn func()) {
+	e.noGrad++
+	defer func() { e.noGrad-- }()
+	fn()
+}
+
+// GradEnabled reports whether ops record themselves now.
+func (e *Engine) GradEnabled() bool { return e.noGrad == 0 }
+
+// Reset ends a step: it clears the tape and gives the storage of every
+// temporary back to the allocator. Kept tensors and parameters stay.
+func (e *Engine) Reset() {
+	for _, t := range e.arena {
+		if t.data != nil {
+			e.b.Release(t.data)
+			t.data = nil
+		}
+		t.node = nil
+	}
+	clear(e.arena)
+	e.arena = e.arena[:0]
+	clear(e.tape)
+	e.tape = e.tape[:0]
+}
+
+// Empty returns a temporary of the given shape with undefined contents.
+func (e *Engine) Empty(shape ...int) *Tensor {
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
+		}
+	}
+	t := &Tensor{eng: e, shape: slices.Clone(shape), data: e.b.Alloc(numel(shape))}
+	e.arena = append(e.arena, t)
+	return t
+}
+
+// Zeros returns a temporary of the given shape filled with zeros.
+func (e *Engine) Zeros(shape ...int) *Tensor {
+	t := e.Empty(shape...)
+	e.b.Fill(t.data, 0)
+	return t
+}
+
+// Full returns a temporary filled with v.
+func (e *Engine) Full(v float64, shape ...int) *Tensor {
+	t := e.Empty(shape...)
+	e.b.Fill(t.data, v)
+	return t
+}
+
+// FromFloat32 returns a temporary holding data in the given shape.
+func (e *Engine) FromFloat32(data []float32, shape ...int) *Tensor {
+	t := e.Empty(shape...)
+	t.SetData(data)
+	return t
+}
+
+// FromFloat64 returns a temporary holding data in the given shape.
+func (e *Engine) FromFloat64(data []float64, shape ...int) *Tensor {
+	t := e.Empty(shape...)
+	t.SetFloat64s(data)
+	return t
+}
+
+// Param returns a trainable parameter holding data (copied), kept across
+// steps. Freeze it with SetRequiresGrad(false).
+func (e *Engine) Param(name string, data []float32, shape ...int) *Tensor {
+	t := e.FromFloat32(data, shape...).Keep()
+	t.name = name
+	t.requiresGrad = true
+	return t
+}
+
+func (e *Engine) unarena(t *Tensor) {
+	if i := slices.Index(e.arena, t); i >= 0 {
+		e.arena = slices.Delete(e.arena, i, i+1)
+	}
+}
+
+// record makes out the result of op over inputs, taping the node when a
+// gradient will be needed.
+func (e *Engine) record(op string, out *Tensor, inputs []*Tensor, backward func(g *Tensor) []*Tensor) *Tensor {
+	if e.noGrad > 0 {
+		return out
+	}
+	need := false
+	for _, in := range inputs {
+		if in.requiresGrad {
+			need = true
+			break
+		}
+	}
+	if !need {
+		return out
+	}
+	out.requiresGrad = true
+	out.node = &node{out: out, inputs: inputs, backward: backward, op: op}
+	e.tape = append(e.tape, out.node)
+	return out
+}
+
+// Backward computes the gradient of loss, a one-element tensor, with
+// respect to every tensor on its graph that requires one, and adds it to
+// their gradients (see Tensor.Grad and ZeroGrad). Intermediate gradients
+// are temporaries released at Reset.
+func (e *Engine) Backward(loss *Tensor) {
+	if loss.Len() != 1 {
+		panic(fmt.Sprintf("engine: Backward of %s: the loss must have one element", loss.describe()))
+	}
+	seed := e.Full(1, loss.shape...)
+	e.BackwardWith(loss, seed)
+}
+
+// BackwardWith is Backward with the output gradient given (any shape).
+func (e *Engine) BackwardWith(out, gout *Tensor) {
+	if !slices.Equal(out.shape, gout.shape) {
+		panic(fmt.Sprintf("engine: BackwardWith: gradient %v for output %v", gout.shape, out.shape))
+	}
+	if !out.requiresGrad {
+		panic(fmt.Sprintf("engine: Backward of %s, which depends on no tensor that requires a gradient", out.describe()))
+	}
+	if out.node == nil {
+		e.accumulate(out, gout)
+		return
+	}
+	end := slices.Index(e.tape, out.node)
+	if end < 0 {
+		panic(fmt.Sprintf("engine: Backward of %s, whose graph was cleared by Reset", out.describe()))
+	}
+	// Intermediate gradients live only for this call; a fresh round.
+	for _, n := range e.tape[:end+1] {
+		n.out.gradLive = false
+	}
+	e.accumulate(out, gout)
+	for i := end; i >= 0; i-- {
+		n := e.tape[i]
+		g := n.out.Grad()
+		if g == nil {
+			continue // does not lead to the output
+		}
+		grads := n.backward(g)
+		for j, in := range n.inputs {
+			if j < len(grads) && grads[j] != nil && in.requiresGrad {
+				if !slices.Equal(grads[j].shape, in.shape) {
+					panic(fmt.Sprintf("engine: %s backward gave gradient %v for input %v", n.op, grads[j].shape, in.shape))
+				}
+				e.accumulate(in, grads[j])
+			}
+		}
+	}
+}
+
+// accumulate adds g into t's gradient, taking g itself when t has none yet
+// and both are temporaries.
+func (e *Engine) accumulate(t, g *Tensor) {
+	switch {
+	case t.gradLive:
+		e.b.Axpy(t.grad.data, 1, g.data)
+	case t.kept:
+		// Parameters keep one gradient buffer for their whole life.
+		if t.grad == nil || t.grad.data == nil {
+			t.grad = &Tensor{eng: e, shape: slices.Clone(t.shape), data: e.b.Alloc(t.Len()), kept: true}
+		}
+		e.b.Copy(t.grad.data, g.data)
+	case g.ownsGrad:
+		// g is already another tensor's gradient (an op passed its
+		// output gradient through): never alias two gradients.
+		t.grad = e.Empty(t.shape...)
+		t.grad.ownsGrad = true
+		e.b.Copy(t.grad.data, g.data)
+	default:
+		t.grad = g
+		g.ownsGrad = true
+	}
+	t.gradLive = true
+}
