@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestFloat32MatchesFloat64 runs every gradient case on the float32
+// backend (the kernels' fast paths) and on the float64 reference, forward
+// and backward, and compares them.
+func TestFloat32MatchesFloat64(t *testing.T) {
+	for _, c := range gradCases() {
+		t.Run(c.name, func(t *testing.T) {
+			outs := map[DType][][]float64{}
+			for _, dt := range []DType{F64, F32} {
+				r := rand.New(rand.NewPCG(7, 7))
+				e := New(NewCPU(dt))
+				ins := make([]*Tensor, len(c.shapes))
+				for i, s := range c.shapes {
+					x := make([]float64, numel(s))
+					if c.init != nil {
+						c.init(i, r, x)
+					} else {
+						for j := range x {
+							x[j] = r.Float64()*2 - 1
+						}
+					}
+					ins[i] = e.FromFloat64(x, s...).Keep().SetRequiresGrad(true)
+				}
+				out := c.build(ins)
+				w := make([]float64, out.Len())
+				for j := range w {
+					w[j] = r.Float64()*2 - 1
+				}
+				e.Backward(Sum(Mul(out, e.FromFloat64(w, out.Shape()...))))
+				res := [][]float64{out.Float64s()}
+				for _, in := range ins {
+					res = append(res, in.Grad().Float64s())
+				}
+				outs[dt] = res
+			}
+			for i := range outs[F64] {
+				// Relative, with an absolute floor for results that cancel
+				// to almost nothing (a norm over two values).
+				assert.Less(t, relErrFloor(outs[F32][i], outs[F64][i], 1e-6), 1e-5, "%s: result %d (0 = forward, then input gradients)", c.name, i)
+			}
+		})
+	}
+}
+
+func relErrFloor(got, want []float64, floor float64) float64 {
+	var d, n float64
+	for i := range want {
+		if math.IsNaN(got[i]) {
+			return math.Inf(1)
+		}
+		d += (got[i] - want[i]) * (got[i] - want[i])
+		n += want[i] * want[i]
+	}
+	return math.Max(math.Sqrt(d)-floor*math.Sqrt(float64(len(want))), 0) / math.Max(math.Sqrt(n), 1e-30)
+}
+
+func TestFrozenParameterGetsNoGradientAndNoWork(t *testing.T) {
+	e := New(NewCPU(F64))
+	x := e.FromFloat64([]float64{1, 2, 3, 4}, 2, 2)
+	frozen := e.Param("frozen", []float32{1, 0, 0, 1}, 2, 2).SetRequiresGrad(false)
+	w := e.Param("w", []float32{1, 2, 3, 4}, 2, 2)
+	h := MatMul(x, frozen, false, true)
+	assert.False(t, h.RequiresGrad(), "a product of an input and a frozen weight needs no gradient")
+	tapeBefore := len(e.tape)
+	assert.Zero(t, tapeBefore, "nothing that needs a gradient was recorded")
+	loss := Sum(MatMul(h, w, false, true))
+	e.Backward(loss)
+	assert.Nil(t, frozen.Grad())
+	require.NotNil(t, w.Grad())
+	assert.Equal(t, 2, len(e.tape), "only the product with w and the sum are taped")
+}
+
+func TestNoGradRecordsNothing(t *testing.T) {
+	e := New(NewCPU(F32))
+	w := e.Param("w", []float32{1, 2, 3}, 3)
+	var y *Tensor
+	e.NoGrad(func() { y = Mul(w, w) })
+	assert.False(t, y.RequiresGrad())
+	assert.Empty(t, e.tape)
+	assert.True(t, e.GradEnabled())
+}
+
+func TestGradientsAccumulateUntilZeroed(t *testing.T) {
+	e := New(NewCPU(F64))
+	w := e.Param("w", []float32{1, 2}, 2)
+	for i := 0; i < 2; i++ {
+		e.Backward(Sum(Scale(w, 3)))
+	}
+	// Like PyTorch: a parameter's gradient sums over Backward calls until
+	// ZeroGrad, which costs no memory traffic (the next write overwrites).
+	assert.Equal(t, []float64{6, 6}, w.Grad().Float64s())
+	w.ZeroGrad()
+	assert.Nil(t, w.Grad())
+}
+
+func TestResetReusesBuffersAndInvalidatesTemporaries(t *testing.T) {
+	cpu := NewCPU(F32)
+	e := New(cpu)
+	w := e.Param("w", make([]float32, 64), 8, 8)
+	step := func() *Tensor {
+		x := e.Full(1, 4, 8)
+		loss := Mean(GELU(MatMul(x, w, false, true)))
+		e.Backward(loss)
+		return x
+	}
+	x := step()
+	e.Reset()
+	peak := cpu.PeakBytes()
+	for i := 0; i < 3; i++ {
+		step()
+		e.Reset()
+	}
+	assert.Equal(t, peak, cpu.PeakBytes(), "steps after the first allocate nothing new")
+	assert.PanicsWithValue(t, "engine: use of tensor[4 8] after Engine.Reset or Free (Keep it to use it across steps)", func() { x.Data() })
+	assert.NotPanics(t, func() { w.Data() })
+}
+
+func TestShapeMismatchNamesOpAndShapes(t *testing.T) {
+	e := New(NewCPU(F32))
+	a, b := e.Zeros(2, 3), e.Zeros(4, 5)
+	assert.PanicsWithValue(t, "engine.MatMul: shapes [2 3] and [4 5]: inner sizes 3 and 4 differ (transA=false transB=false)", func() { MatMul(a, b, false, false) })
+	assert.PanicsWithValue(t, "engine.Add: shapes [2 3] and [4 5]: the second must equal the first, its trailing axes (a broadcast row) or be a scalar", func() { Add(a, b) })
+	assert.Panics(t, func() { LayerNorm(a, e.Zeros(4), nil, 1e-6) })
+	assert.Panics(t, func() { Concat(1, a, b) })
+}
+
+func TestBatchNormRunningStatistics(t *testing.T) {
+	e := New(NewCPU(F64))
+	x := e.FromFloat64([]float64{1, 10, 3, 20, 5, 30}, 3, 2)
+	st := &BatchNormState{Mean: e.Zeros(2).Keep(), Var: e.Full(1, 2).Keep(), Momentum: 0.1}
+	BatchNorm1d(x, nil, nil, st, true, 1e-5)
+	// torch: running = 0.9·old + 0.1·batch, unbiased variance.
+	assert.InDeltaSlice(t, []float64{0.3, 2}, st.Mean.Float64s(), 1e-12)
+	assert.InDeltaSlice(t, []float64{0.9 + 0.1*4, 0.9 + 0.1*100}, st.Var.Float64s(), 1e-12)
+	var y *Tensor
+	e.NoGrad(func() { y = BatchNorm1d(x, nil, nil, st, false, 0) })
+	assert.InDelta(t, (1-0.3)/math.Sqrt(1.3), y.Float64s()[0], 1e-12)
+}
