@@ -147,4 +147,15 @@ type Backend interface {
 	// [outer, dstAxis, inner] and copies (or adds, when accumulate) count
 	// slices along the middle axis, from srcOff onwards to dstOff onwards.
 	CopyAxis(dst Storage, dstAxis, dstOff int, src Storage, srcAxis, srcOff int, outer, count, inner int, accumulate bool)
+
+	// AdamW updates param in place with PyTorch's AdamW: decoupled weight
+	// decay param -= lr·wd·param, then the Adam step with bias correction
+	// for step t (1-based), moments m and v updated in place.
+	AdamW(param, grad, m, v Storage, lr, beta1, beta2, eps, wd float64, t int)
+	// SGD updates param in place with PyTorch's SGD with momentum (and
+	// dampening 0, no Nesterov): buf = momentum·buf + (grad + wd·param),
+	// param -= lr·buf. first marks the first step, when buf = grad + wd·param.
+	SGD(param, grad, buf Storage, lr, momentum, wd float64, first bool)
+	// EMA sets dst = m·dst + (1−m)·src (the momentum encoder's update).
+	EMA(dst, src Storage, m float64)
 }

@@ -819,3 +819,67 @@ func copyAxis[T float](d []T, dAxis, dOff int, s []T, sAxis, sOff int, outer, co
 		}
 	}
 }
+
+func (c *CPU) AdamW(param, grad, m, v Storage, lr, beta1, beta2, eps, wd float64, t int) {
+	if is64(param) {
+		adamW(f64(param), f64(grad), f64(m), f64(v), lr, beta1, beta2, eps, wd, t)
+	} else {
+		adamW(f32(param), f32(grad), f32(m), f32(v), lr, beta1, beta2, eps, wd, t)
+	}
+}
+
+// adamW follows torch.optim.AdamW (single-tensor, non-amsgrad): the step
+// size lr/(1−β1ᵗ) and the denominator √v/√(1−β2ᵗ) + eps.
+func adamW[T float](p, g, m, v []T, lr, beta1, beta2, eps, wd float64, t int) {
+	bc1 := 1 - math.Pow(beta1, float64(t))
+	bc2 := math.Sqrt(1 - math.Pow(beta2, float64(t)))
+	decay := T(1 - lr*wd)
+	stepSize := T(lr / bc1)
+	b1, b2 := T(beta1), T(beta2)
+	invBC2, e := T(1/bc2), T(eps)
+	for i := range p {
+		gi := g[i]
+		p[i] *= decay
+		m[i] = b1*m[i] + (1-b1)*gi
+		v[i] = b2*v[i] + (1-b2)*gi*gi
+		p[i] -= stepSize * m[i] / (T(math.Sqrt(float64(v[i])))*invBC2 + e)
+	}
+}
+
+func (c *CPU) SGD(param, grad, buf Storage, lr, momentum, wd float64, first bool) {
+	if is64(param) {
+		sgd(f64(param), f64(grad), f64(buf), lr, momentum, wd, first)
+	} else {
+		sgd(f32(param), f32(grad), f32(buf), lr, momentum, wd, first)
+	}
+}
+
+func sgd[T float](p, g, buf []T, lr, momentum, wd float64, first bool) {
+	for i := range p {
+		d := g[i] + T(wd)*p[i]
+		if momentum != 0 {
+			if first {
+				buf[i] = d
+			} else {
+				buf[i] = T(momentum)*buf[i] + d
+			}
+			d = buf[i]
+		}
+		p[i] -= T(lr) * d
+	}
+}
+
+func (c *CPU) EMA(dst, src Storage, m float64) {
+	if is64(dst) {
+		ema(f64(dst), f64(src), m)
+	} else {
+		ema(f32(dst), f32(src), m)
+	}
+}
+
+func ema[T float](d, s []T, m float64) {
+	a, b := T(m), T(1-m)
+	for i := range d {
+		d[i] = a*d[i] + b*s[i]
+	}
+}
