@@ -6,7 +6,7 @@ const haveAVX2Asm = false
 
 // Stubs so the dispatching code compiles; useAVX2 is always false here.
 
-func expAVX2(dst, src *float32, n int)      { panic("kernels: no AVX2 on this architecture") }
-func erfAVX2(dst, src *float32, n int)      { panic("kernels: no AVX2 on this architecture") }
-func geluFwdAVX2(y, x *float32, n int)      { panic("kernels: no AVX2 on this architecture") }
-func geluBwdAVX2(dx, x, dy *float32, n int) { panic("kernels: no AVX2 on this architecture") }
+func expAVX2(dst, src *float32, n int)      { panic(noAsm) }
+func erfAVX2(dst, src *float32, n int)      { panic(noAsm) }
+func geluFwdAVX2(y, x *float32, n int)      { panic(noAsm) }
+func geluBwdAVX2(dx, x, dy *float32, n int) { panic(noAsm) }
