@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package kernels
+
+func attnKernelAVX2(a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc, k int, alpha float32) {
+	panic(noAsm)
+}
