@@ -22,6 +22,9 @@ func AttentionForward(out, lse, qkv []float32, batch, tokens, heads, headDim int
 	parallelFor(batch*heads, 1, func(lo, hi int) {
 		sc := getAttnScratch(tokens, headDim)
 		for bh := lo; bh < hi; bh++ {
+			if bh+1 < hi {
+				attnPrefetch(qkv, nil, nil, (bh+1)/heads, (bh+1)%heads, tokens, heads, headDim)
+			}
 			attnForwardHead(sc, out, lse, qkv, bh/heads, bh%heads, heads, scale)
 		}
 		attnPool.Put(sc)
@@ -42,6 +45,9 @@ func AttentionBackward(dqkv, dout, qkv, out, lse []float32, batch, tokens, heads
 	parallelFor(batch*heads, 1, func(lo, hi int) {
 		sc := getAttnScratch(tokens, headDim)
 		for bh := lo; bh < hi; bh++ {
+			if bh+1 < hi {
+				attnPrefetch(qkv, dout, out, (bh+1)/heads, (bh+1)%heads, tokens, heads, headDim)
+			}
 			attnBackwardHead(sc, dqkv, dout, qkv, out, lse, bh/heads, bh%heads, heads, scale)
 		}
 		attnPool.Put(sc)
@@ -56,6 +62,24 @@ func checkAttention(op string, batch, tokens, heads, headDim, lqkv, lout, llse i
 	if lqkv < 3*n || lout < n || llse < batch*heads*tokens {
 		panic(fmt.Sprintf("kernels.%s: shape %d×%d×%d×%d does not fit buffers qkv %d, out %d, lse %d",
 			op, batch, tokens, heads, headDim, lqkv, lout, llse))
+	}
+}
+
+// attnPrefetch hints the rows of head (b, h) in qkv (and dout and out when
+// not nil) into cache while the current head computes.
+func attnPrefetch(qkv, dout, out []float32, b, h, tokens, heads, headDim int) {
+	if !useAVX2 {
+		return
+	}
+	stride := 3 * heads * headDim
+	base := b * tokens * stride
+	for w := 0; w < 3; w++ {
+		prefetchRows(&qkv[base+(w*heads+h)*headDim], tokens, stride, headDim*4)
+	}
+	for _, t := range [2][]float32{dout, out} {
+		if t != nil {
+			prefetchRows(&t[(b*tokens*heads+h)*headDim], tokens, heads*headDim, headDim*4)
+		}
 	}
 }
 

@@ -93,3 +93,27 @@ store:
 	VMOVUPS Y15, 32(DX)
 	VZEROUPPER
 	RET
+
+// func prefetchRows(p *float32, rows, stride, bytes int)
+// Issues PREFETCHT0 for the first bytes (rounded up to 64) of rows rows
+// that are stride elements apart.
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ stride+16(FP), R8
+	SHLQ $2, R8
+	MOVQ bytes+24(FP), DX
+	TESTQ CX, CX
+	JZ    done
+row:
+	XORQ AX, AX
+line:
+	PREFETCHT0 (SI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JLT  line
+	ADDQ R8, SI
+	DECQ CX
+	JNZ  row
+done:
+	RET

@@ -16,9 +16,9 @@ func HasAVX2() bool { return useAVX2 }
 // elementwise ops are split over goroutines only past this many elements.
 const vecGrain = 1 << 15
 
-// Exp sets dst[i] = exp(src[i]) to within a few float32 ulps for normal
-// results. Large arguments give +Inf, very negative ones and −Inf give 0,
-// NaN gives NaN. dst and src may be the same slice.
+// Exp sets dst[i] = exp(src[i]) to within a few float32 ulps. Results
+// above MaxFloat32 give +Inf; src < −87 (results below 1.65e-38, −Inf
+// included) gives 0, never a subnormal; NaN gives NaN. dst and src may be the same slice.
 func Exp(dst, src []float32) {
 	checkSameLen("Exp", len(dst), len(src))
 	parallelFor(len(src), vecGrain, func(lo, hi int) { expVec(dst[lo:hi], src[lo:hi]) })
@@ -117,7 +117,7 @@ func geluBwdVec(dx, x, dy []float32) {
 
 const (
 	expHi    = 88.8
-	expLo    = -104
+	expLo    = -87
 	log2e    = 1.44269504088896341
 	ln2Hi    = 0.693359375
 	ln2Lo    = -2.12194440e-4
@@ -130,7 +130,10 @@ func expf(x float32) float32 {
 	if x != x {
 		return x
 	}
-	x = min(max(x, expLo), expHi)
+	if x < expLo {
+		return 0
+	}
+	x = min(x, expHi)
 	n := float32(math.RoundToEven(float64(x * log2e)))
 	r := x - n*ln2Hi
 	r -= n * ln2Lo

@@ -61,14 +61,14 @@ DATA expHi<>+24(SB)/4, $0x42b1999a
 DATA expHi<>+28(SB)/4, $0x42b1999a
 GLOBL expHi<>(SB), RODATA|NOPTR, $32
 
-DATA expLo<>+0(SB)/4, $0xc2d00000
-DATA expLo<>+4(SB)/4, $0xc2d00000
-DATA expLo<>+8(SB)/4, $0xc2d00000
-DATA expLo<>+12(SB)/4, $0xc2d00000
-DATA expLo<>+16(SB)/4, $0xc2d00000
-DATA expLo<>+20(SB)/4, $0xc2d00000
-DATA expLo<>+24(SB)/4, $0xc2d00000
-DATA expLo<>+28(SB)/4, $0xc2d00000
+DATA expLo<>+0(SB)/4, $0xc2ae0000
+DATA expLo<>+4(SB)/4, $0xc2ae0000
+DATA expLo<>+8(SB)/4, $0xc2ae0000
+DATA expLo<>+12(SB)/4, $0xc2ae0000
+DATA expLo<>+16(SB)/4, $0xc2ae0000
+DATA expLo<>+20(SB)/4, $0xc2ae0000
+DATA expLo<>+24(SB)/4, $0xc2ae0000
+DATA expLo<>+28(SB)/4, $0xc2ae0000
 GLOBL expLo<>(SB), RODATA|NOPTR, $32
 
 DATA log2e<>+0(SB)/4, $0x3fb8aa3b
@@ -371,16 +371,19 @@ DATA erfT6<>+24(SB)/4, $0x38fcd193
 DATA erfT6<>+28(SB)/4, $0x38fcd193
 GLOBL erfT6<>(SB), RODATA|NOPTR, $32
 
-// EXP sets X = exp(X) for 8 float32 lanes; T1, T2, T3 are clobbered.
-// x is clamped to [-104, 88.8] (NaN passes through): +Inf and large x give
-// +Inf, −Inf and very negative x give 0. n = round(x·log2e),
-// r = x − n·ln2 (Cody–Waite split), exp(r) by the Cephes expf polynomial,
-// and 2ⁿ applied as 2^(n>>1)·2^(n−n>>1) so subnormal results come out right.
-#define EXP(X, T1, T2, T3) \
+// EXP sets X = exp(X) for 8 float32 lanes; T1..T4 are clobbered.
+// n = round(x·log2e), r = x − n·ln2 (Cody–Waite split), exp(r) by the
+// Cephes expf polynomial, 2ⁿ applied as 2^(n>>1)·2^(n−n>>1). x is clamped
+// to [−87, 88.8] so no step ever makes a subnormal (which would cost a
+// microcode assist per lane): x > 88.72 and +Inf give +Inf, and lanes with
+// x < −87 (results below ~1.6e-38, −Inf included) are flushed to 0 by mask.
+// NaN stays NaN.
+#define EXP(X, T1, T2, T3, T4) \
+	VMOVUPS expLo<>(SB), T1; \
+	VCMPPS  $5, T1, X, T4; \
+	VMAXPS  X, T1, X; \
 	VMOVUPS expHi<>(SB), T1; \
 	VMINPS  X, T1, X; \
-	VMOVUPS expLo<>(SB), T1; \
-	VMAXPS  X, T1, X; \
 	VMULPS  log2e<>(SB), X, T1; \
 	VROUNDPS $0, T1, T1; \
 	VFNMADD231PS ln2Hi<>(SB), T1, X; \
@@ -402,13 +405,14 @@ GLOBL erfT6<>(SB), RODATA|NOPTR, $32
 	VPADDD  bias127<>(SB), T1, T1; \
 	VPSLLD  $23, T1, T1; \
 	VMULPS  T3, T2, T2; \
-	VMULPS  T1, T2, X
+	VMULPS  T1, T2, X; \
+	VANDPS  T4, X, X
 
 // ERFC sets EC = erfc(A) for A >= 0 (already clamped, NaN allowed), using
 // erfc(a) = t·exp(−a² + P(t)), t = 1/(1 + a/2), with the 10-term Chebyshev
 // fit P of Numerical Recipes (fractional error < 1.2e-7 for all a >= 0).
-// T1 holds t afterwards; T2, T3, T4 are clobbered.
-#define ERFC(A, EC, T1, T2, T3, T4) \
+// T1 holds t afterwards; T2..T5 are clobbered.
+#define ERFC(A, EC, T1, T2, T3, T4, T5) \
 	VMOVUPS one<>(SB), T1; \
 	VFMADD231PS half<>(SB), A, T1; \
 	VMOVUPS one<>(SB), T2; \
@@ -424,7 +428,7 @@ GLOBL erfT6<>(SB), RODATA|NOPTR, $32
 	VFMADD213PS erfc1<>(SB), T1, EC; \
 	VFMADD213PS erfc0<>(SB), T1, EC; \
 	VFNMADD231PS A, A, EC; \
-	EXP(EC, T2, T3, T4); \
+	EXP(EC, T2, T3, T4, T5); \
 	VMULPS  T1, EC, EC
 
 // HSUM reduces the 8 lanes of Y to a scalar in the low lane of X (the xmm

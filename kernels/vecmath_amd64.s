@@ -12,7 +12,7 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-24
 	JZ   done
 loop:
 	VMOVUPS (SI), Y0
-	EXP(Y0, Y1, Y2, Y3)
+	EXP(Y0, Y1, Y2, Y3, Y4)
 	VMOVUPS Y0, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DI
@@ -36,7 +36,7 @@ loop:
 	VANDPS  signMask<>(SB), Y0, Y5
 	VMOVUPS erfClamp<>(SB), Y2
 	VMINPS  Y1, Y2, Y1
-	ERFC(Y1, Y3, Y6, Y7, Y8, Y9)
+	ERFC(Y1, Y3, Y6, Y7, Y8, Y9, Y10)
 	VMOVUPS one<>(SB), Y4
 	VSUBPS  Y3, Y4, Y3
 	VMULPS  Y1, Y1, Y2
@@ -66,7 +66,7 @@ done:
 	VANDPS  absMask<>(SB), Y1, Y1; \
 	VMOVUPS erfClamp<>(SB), Y2; \
 	VMINPS  Y1, Y2, Y1; \
-	ERFC(Y1, Y3, Y6, Y7, Y8, Y9); \
+	ERFC(Y1, Y3, Y6, Y7, Y8, Y9, Y10); \
 	VMULPS  half<>(SB), Y3, Y3; \
 	VMOVUPS one<>(SB), Y4; \
 	VSUBPS  Y3, Y4, Y4; \
@@ -105,7 +105,7 @@ loop:
 	PHI
 	VMULPS  Y1, Y1, Y2
 	VXORPS  signMask<>(SB), Y2, Y2
-	EXP(Y2, Y6, Y7, Y8)
+	EXP(Y2, Y6, Y7, Y8, Y9)
 	VMULPS  invSqrt2Pi<>(SB), Y2, Y2
 	VFMADD231PS Y2, Y0, Y4
 	VMULPS  (DX), Y4, Y4
