@@ -431,6 +431,102 @@ GLOBL erfT6<>(SB), RODATA|NOPTR, $32
 	EXP(EC, T2, T3, T4, T5); \
 	VMULPS  T1, EC, EC
 
+// EXP2 and ERFC2 are EXP and ERFC on two independent sets of registers
+// (the second set's names end in _), instruction by instruction
+// interleaved: one chain alone is latency-bound.
+#define EXP2(X, T1, T2, T3, T4, X_, T1_, T2_, T3_, T4_) \
+	VMOVUPS expLo<>(SB), T1; \
+	VMOVUPS expLo<>(SB), T1_; \
+	VCMPPS  $5, T1, X, T4; \
+	VCMPPS  $5, T1_, X_, T4_; \
+	VMAXPS  X, T1, X; \
+	VMAXPS  X_, T1_, X_; \
+	VMOVUPS expHi<>(SB), T1; \
+	VMOVUPS expHi<>(SB), T1_; \
+	VMINPS  X, T1, X; \
+	VMINPS  X_, T1_, X_; \
+	VMULPS  log2e<>(SB), X, T1; \
+	VMULPS  log2e<>(SB), X_, T1_; \
+	VROUNDPS $0, T1, T1; \
+	VROUNDPS $0, T1_, T1_; \
+	VFNMADD231PS ln2Hi<>(SB), T1, X; \
+	VFNMADD231PS ln2Hi<>(SB), T1_, X_; \
+	VFNMADD231PS ln2Lo<>(SB), T1, X; \
+	VFNMADD231PS ln2Lo<>(SB), T1_, X_; \
+	VMOVUPS expP0<>(SB), T2; \
+	VMOVUPS expP0<>(SB), T2_; \
+	VFMADD213PS expP1<>(SB), X, T2; \
+	VFMADD213PS expP1<>(SB), X_, T2_; \
+	VFMADD213PS expP2<>(SB), X, T2; \
+	VFMADD213PS expP2<>(SB), X_, T2_; \
+	VFMADD213PS expP3<>(SB), X, T2; \
+	VFMADD213PS expP3<>(SB), X_, T2_; \
+	VFMADD213PS expP4<>(SB), X, T2; \
+	VFMADD213PS expP4<>(SB), X_, T2_; \
+	VFMADD213PS expP5<>(SB), X, T2; \
+	VFMADD213PS expP5<>(SB), X_, T2_; \
+	VMULPS  X, X, T3; \
+	VMULPS  X_, X_, T3_; \
+	VFMADD213PS X, T3, T2; \
+	VFMADD213PS X_, T3_, T2_; \
+	VADDPS  one<>(SB), T2, T2; \
+	VADDPS  one<>(SB), T2_, T2_; \
+	VCVTPS2DQ T1, T1; \
+	VCVTPS2DQ T1_, T1_; \
+	VPSRAD  $1, T1, T3; \
+	VPSRAD  $1, T1_, T3_; \
+	VPSUBD  T3, T1, T1; \
+	VPSUBD  T3_, T1_, T1_; \
+	VPADDD  bias127<>(SB), T3, T3; \
+	VPADDD  bias127<>(SB), T3_, T3_; \
+	VPSLLD  $23, T3, T3; \
+	VPSLLD  $23, T3_, T3_; \
+	VPADDD  bias127<>(SB), T1, T1; \
+	VPADDD  bias127<>(SB), T1_, T1_; \
+	VPSLLD  $23, T1, T1; \
+	VPSLLD  $23, T1_, T1_; \
+	VMULPS  T3, T2, T2; \
+	VMULPS  T3_, T2_, T2_; \
+	VMULPS  T1, T2, X; \
+	VMULPS  T1_, T2_, X_; \
+	VANDPS  T4, X, X; \
+	VANDPS  T4_, X_, X_
+
+#define ERFC2(A, EC, T1, T2, T3, T4, T5, A_, EC_, T1_, T2_, T3_, T4_, T5_) \
+	VMOVUPS one<>(SB), T1; \
+	VMOVUPS one<>(SB), T1_; \
+	VFMADD231PS half<>(SB), A, T1; \
+	VFMADD231PS half<>(SB), A_, T1_; \
+	VMOVUPS one<>(SB), T2; \
+	VMOVUPS one<>(SB), T2_; \
+	VDIVPS  T1, T2, T1; \
+	VDIVPS  T1_, T2_, T1_; \
+	VMOVUPS erfc9<>(SB), EC; \
+	VMOVUPS erfc9<>(SB), EC_; \
+	VFMADD213PS erfc8<>(SB), T1, EC; \
+	VFMADD213PS erfc8<>(SB), T1_, EC_; \
+	VFMADD213PS erfc7<>(SB), T1, EC; \
+	VFMADD213PS erfc7<>(SB), T1_, EC_; \
+	VFMADD213PS erfc6<>(SB), T1, EC; \
+	VFMADD213PS erfc6<>(SB), T1_, EC_; \
+	VFMADD213PS erfc5<>(SB), T1, EC; \
+	VFMADD213PS erfc5<>(SB), T1_, EC_; \
+	VFMADD213PS erfc4<>(SB), T1, EC; \
+	VFMADD213PS erfc4<>(SB), T1_, EC_; \
+	VFMADD213PS erfc3<>(SB), T1, EC; \
+	VFMADD213PS erfc3<>(SB), T1_, EC_; \
+	VFMADD213PS erfc2<>(SB), T1, EC; \
+	VFMADD213PS erfc2<>(SB), T1_, EC_; \
+	VFMADD213PS erfc1<>(SB), T1, EC; \
+	VFMADD213PS erfc1<>(SB), T1_, EC_; \
+	VFMADD213PS erfc0<>(SB), T1, EC; \
+	VFMADD213PS erfc0<>(SB), T1_, EC_; \
+	VFNMADD231PS A, A, EC; \
+	VFNMADD231PS A_, A_, EC_; \
+	EXP2(EC, T2, T3, T4, T5, EC_, T2_, T3_, T4_, T5_); \
+	VMULPS  T1, EC, EC; \
+	VMULPS  T1_, EC_, EC_
+
 // HSUM reduces the 8 lanes of Y to a scalar in the low lane of X (the xmm
 // half of Y); T is an xmm temporary.
 #define HSUM(Y, X, T) \
