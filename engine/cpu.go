@@ -572,9 +572,9 @@ func softmaxBackwardRef[T float](dx, y, dy []T, rows, cols int) {
 func (c *CPU) Attention(out, lse, qkv Storage, batch, tokens, heads, headDim int, scale float64) {
 	if is64(qkv) {
 		attentionRef(f64(out), f64(lse), f64(qkv), batch, tokens, heads, headDim, scale)
-	} else {
-		attentionRef(f32(out), f32(lse), f32(qkv), batch, tokens, heads, headDim, scale)
+		return
 	}
+	kernels.AttentionForward(f32(out), f32(lse), f32(qkv), batch, tokens, heads, headDim, float32(scale))
 }
 
 // attentionRef is the plain per-head softmax(scale·QKᵀ)·V on the qkv
@@ -619,9 +619,9 @@ func attentionRef[T float](out, lse, qkv []T, batch, tokens, heads, hd int, scal
 func (c *CPU) AttentionBackward(dqkv, dout, qkv, out, lse Storage, batch, tokens, heads, headDim int, scale float64) {
 	if is64(qkv) {
 		attentionBackwardRef(f64(dqkv), f64(dout), f64(qkv), f64(out), f64(lse), batch, tokens, heads, headDim, scale)
-	} else {
-		attentionBackwardRef(f32(dqkv), f32(dout), f32(qkv), f32(out), f32(lse), batch, tokens, heads, headDim, scale)
+		return
 	}
+	kernels.AttentionBackward(f32(dqkv), f32(dout), f32(qkv), f32(out), f32(lse), batch, tokens, heads, headDim, float32(scale))
 }
 
 func attentionBackwardRef[T float](dqkv, dout, qkv, out, lse []T, batch, tokens, heads, hd int, scale float64) {

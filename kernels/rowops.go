@@ -11,14 +11,14 @@ import (
 // GeluForward sets y[i] = x[i]·Φ(x[i]), the exact (erf) GELU.
 func GeluForward(y, x []float32) {
 	checkSameLen("GeluForward", len(y), len(x))
-	geluForwardRef(y, x)
+	geluForwardFast(y, x)
 }
 
 // GeluBackward sets dx[i] = dy[i]·GELU'(x[i]).
 func GeluBackward(dx, x, dy []float32) {
 	checkSameLen("GeluBackward", len(dx), len(x))
 	checkSameLen("GeluBackward", len(dx), len(dy))
-	geluBackwardRef(dx, x, dy)
+	geluBackwardFast(dx, x, dy)
 }
 
 func geluForwardRef(y, x []float32) {
@@ -50,7 +50,7 @@ func LayerNormForward(y, x, gamma, beta, mean, rstd []float32, rows, cols int, e
 	if (gamma != nil && len(gamma) != cols) || (beta != nil && len(beta) != cols) {
 		panic(fmt.Sprintf("kernels.LayerNormForward: gamma/beta of %d/%d for %d columns", len(gamma), len(beta), cols))
 	}
-	layerNormForwardRef(y, x, gamma, beta, mean, rstd, rows, cols, eps)
+	layerNormForwardFast(y, x, gamma, beta, mean, rstd, rows, cols, eps)
 }
 
 func layerNormForwardRef(y, x, gamma, beta, mean, rstd []float32, rows, cols int, eps float32) {
@@ -87,7 +87,13 @@ func layerNormForwardRef(y, x, gamma, beta, mean, rstd []float32, rows, cols int
 func LayerNormBackward(dx, dy, x, gamma, mean, rstd, dgamma, dbeta []float32, rows, cols int) {
 	checkRows("LayerNormBackward", rows, cols, len(x), len(dy))
 	checkRows("LayerNormBackward", rows, cols, len(x), len(dx))
-	layerNormBackwardRef(dx, dy, x, gamma, mean, rstd, dgamma, dbeta, rows, cols)
+	if len(mean) < rows || len(rstd) < rows {
+		panic(fmt.Sprintf("kernels.LayerNormBackward: mean/rstd hold %d/%d, need %d", len(mean), len(rstd), rows))
+	}
+	if (gamma != nil && len(gamma) != cols) || (dgamma != nil && len(dgamma) != cols) || (dbeta != nil && len(dbeta) != cols) {
+		panic(fmt.Sprintf("kernels.LayerNormBackward: gamma/dgamma/dbeta of %d/%d/%d for %d columns", len(gamma), len(dgamma), len(dbeta), cols))
+	}
+	layerNormBackwardFast(dx, dy, x, gamma, mean, rstd, dgamma, dbeta, rows, cols)
 }
 
 func layerNormBackwardRef(dx, dy, x, gamma, mean, rstd, dgamma, dbeta []float32, rows, cols int) {
@@ -129,6 +135,10 @@ func layerNormBackwardRef(dx, dy, x, gamma, mean, rstd, dgamma, dbeta []float32,
 // SoftmaxForward sets each row of y to softmax of the same row of x.
 func SoftmaxForward(y, x []float32, rows, cols int) {
 	checkRows("SoftmaxForward", rows, cols, len(x), len(y))
+	softmaxForwardFast(y, x, rows, cols)
+}
+
+func softmaxForwardRef(y, x []float32, rows, cols int) {
 	for r := 0; r < rows; r++ {
 		xr := x[r*cols : (r+1)*cols]
 		yr := y[r*cols : (r+1)*cols]
@@ -155,6 +165,10 @@ func SoftmaxForward(y, x []float32, rows, cols int) {
 func SoftmaxBackward(dx, y, dy []float32, rows, cols int) {
 	checkRows("SoftmaxBackward", rows, cols, len(y), len(dy))
 	checkRows("SoftmaxBackward", rows, cols, len(y), len(dx))
+	softmaxBackwardFast(dx, y, dy, rows, cols)
+}
+
+func softmaxBackwardRef(dx, y, dy []float32, rows, cols int) {
 	for r := 0; r < rows; r++ {
 		yr := y[r*cols : (r+1)*cols]
 		dyr := dy[r*cols : (r+1)*cols]
