@@ -104,6 +104,10 @@ func (f *SafeFile) LoadInto(ns []Named, strict bool) (*LoadReport, error) {
 			r.Mismatched = append(r.Mismatched, fmt.Sprintf("%s: dtype %s in the file, want a floating-point type", n.Name, t.DType))
 			continue
 		}
+		if len(vals) != n.Tensor.Len() {
+			r.Mismatched = append(r.Mismatched, fmt.Sprintf("%s: %d bytes of %s for shape %v", n.Name, len(t.Data), t.DType, t.Shape))
+			continue
+		}
 		jobs = append(jobs, job{n, vals})
 	}
 	for _, t := range f.Tensors {
