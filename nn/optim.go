@@ -1,0 +1,141 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mocogo/mocogo/engine"
+)
+
+// Optimizer updates a list of named parameters from their gradients.
+type Optimizer interface {
+	// Step applies one update to every parameter that has a gradient;
+	// parameters without one (frozen, or unused this step) are skipped.
+	Step()
+	// ZeroGrad forgets every parameter's gradient.
+	ZeroGrad()
+	// SetLR sets the learning rate of the next Step.
+	SetLR(lr float64)
+	LR() float64
+}
+
+func zeroGrads(ps []Named) {
+	for _, p := range ps {
+		p.Tensor.ZeroGrad()
+	}
+}
+
+func checkUnique(ps []Named) {
+	seen := map[*engine.Tensor]string{}
+	for _, p := range ps {
+		if prev, ok := seen[p.Tensor]; ok {
+			panic(fmt.Sprintf("nn: parameter %q listed twice (also as %q)", p.Name, prev))
+		}
+		seen[p.Tensor] = p.Name
+	}
+}
+
+// AdamW is torch.optim.AdamW (no amsgrad): decoupled weight decay
+// p ← p·(1 − lr·wd), then Adam with bias correction. Each parameter
+// counts its own steps, as PyTorch does, so one that had no gradient on
+// some step is corrected for the steps it took.
+type AdamW struct {
+	Params            []Named
+	Beta1, Beta2, Eps float64
+	WeightDecay       float64
+	lr                float64
+	m, v              []*engine.Tensor // kept, lazily made
+	steps             []int
+}
+
+// NewAdamW returns AdamW with PyTorch's defaults β = (0.9, 0.999) and
+// eps 1e-8 over params.
+func NewAdamW(params []Named, lr, weightDecay float64) *AdamW {
+	checkUnique(params)
+	return &AdamW{
+		Params: params, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: weightDecay, lr: lr,
+		m: make([]*engine.Tensor, len(params)), v: make([]*engine.Tensor, len(params)), steps: make([]int, len(params)),
+	}
+}
+
+func (o *AdamW) SetLR(lr float64) { o.lr = lr }
+func (o *AdamW) LR() float64      { return o.lr }
+func (o *AdamW) ZeroGrad()        { zeroGrads(o.Params) }
+
+// StepCount returns how many updates parameter i has had.
+func (o *AdamW) StepCount(i int) int { return o.steps[i] }
+
+// Moments returns parameter i's first and second moments (nil before its
+// first update).
+func (o *AdamW) Moments(i int) (m, v *engine.Tensor) { return o.m[i], o.v[i] }
+
+func (o *AdamW) Step() {
+	for i, p := range o.Params {
+		g := p.Tensor.Grad()
+		if g == nil {
+			continue
+		}
+		e := p.Tensor.Engine()
+		if o.m[i] == nil {
+			o.m[i] = e.Zeros(p.Tensor.Shape()...).Keep().SetName(p.Name + ".exp_avg")
+			o.v[i] = e.Zeros(p.Tensor.Shape()...).Keep().SetName(p.Name + ".exp_avg_sq")
+		}
+		o.steps[i]++
+		e.Backend().AdamW(p.Tensor.Storage(), g.Storage(), o.m[i].Storage(), o.v[i].Storage(),
+			o.lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.steps[i])
+	}
+}
+
+// SGD is torch.optim.SGD with momentum (dampening 0, no Nesterov) and
+// L2 weight decay added to the gradient.
+type SGD struct {
+	Params      []Named
+	Momentum    float64
+	WeightDecay float64
+	lr          float64
+	buf         []*engine.Tensor
+}
+
+// NewSGD returns SGD over params.
+func NewSGD(params []Named, lr, momentum, weightDecay float64) *SGD {
+	checkUnique(params)
+	return &SGD{Params: params, Momentum: momentum, WeightDecay: weightDecay, lr: lr, buf: make([]*engine.Tensor, len(params))}
+}
+
+func (o *SGD) SetLR(lr float64) { o.lr = lr }
+func (o *SGD) LR() float64      { return o.lr }
+func (o *SGD) ZeroGrad()        { zeroGrads(o.Params) }
+
+func (o *SGD) Step() {
+	for i, p := range o.Params {
+		g := p.Tensor.Grad()
+		if g == nil {
+			continue
+		}
+		e := p.Tensor.Engine()
+		first := o.buf[i] == nil
+		if first {
+			o.buf[i] = e.Empty(p.Tensor.Shape()...).Keep().SetName(p.Name + ".momentum_buffer")
+		}
+		e.Backend().SGD(p.Tensor.Storage(), g.Storage(), o.buf[i].Storage(), o.lr, o.Momentum, o.WeightDecay, first)
+	}
+}
+
+// CosineLR is moco-v3's adjust_learning_rate at a fractional epoch: a
+// linear warmup from 0 over warmup epochs, then half a cosine down to 0 at
+// total epochs.
+func CosineLR(base, epoch, warmup, total float64) float64 {
+	if epoch < warmup {
+		return base * epoch / warmup
+	}
+	if total <= warmup {
+		return base
+	}
+	return base * 0.5 * (1 + math.Cos(math.Pi*(epoch-warmup)/(total-warmup)))
+}
+
+// CosineMomentum is moco-v3's momentum schedule at a fractional epoch:
+// m = 1 − ½(1 + cos(π·epoch/total))·(1 − m0), rising from m0 to 1.
+func CosineMomentum(m0, epoch, total float64) float64 {
+	return 1 - 0.5*(1+math.Cos(math.Pi*epoch/total))*(1-m0)
+}
