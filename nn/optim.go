@@ -69,6 +69,39 @@ func (o *AdamW) StepCount(i int) int { return o.steps[i] }
 // first update).
 func (o *AdamW) Moments(i int) (m, v *engine.Tensor) { return o.m[i], o.v[i] }
 
+// State lists the optimizer's tensors for a checkpoint: each parameter's
+// exp_avg and exp_avg_sq (made as zeros if it has not stepped yet), named
+// after the parameter.
+func (o *AdamW) State() []Named {
+	var ns []Named
+	for i, p := range o.Params {
+		o.ensureMoments(i)
+		ns = append(ns, Named{p.Name + ".exp_avg", o.m[i]}, Named{p.Name + ".exp_avg_sq", o.v[i]})
+	}
+	return ns
+}
+
+// Steps returns every parameter's step count, in Params order.
+func (o *AdamW) Steps() []int { return append([]int(nil), o.steps...) }
+
+// SetSteps restores the step counts saved with Steps.
+func (o *AdamW) SetSteps(steps []int) error {
+	if len(steps) != len(o.steps) {
+		return fmt.Errorf("nn: AdamW.SetSteps: %d counts for %d parameters", len(steps), len(o.steps))
+	}
+	copy(o.steps, steps)
+	return nil
+}
+
+func (o *AdamW) ensureMoments(i int) {
+	if o.m[i] == nil {
+		p := o.Params[i]
+		e := p.Tensor.Engine()
+		o.m[i] = e.Zeros(p.Tensor.Shape()...).Keep().SetName(p.Name + ".exp_avg")
+		o.v[i] = e.Zeros(p.Tensor.Shape()...).Keep().SetName(p.Name + ".exp_avg_sq")
+	}
+}
+
 func (o *AdamW) Step() {
 	for i, p := range o.Params {
 		g := p.Tensor.Grad()
@@ -76,10 +109,7 @@ func (o *AdamW) Step() {
 			continue
 		}
 		e := p.Tensor.Engine()
-		if o.m[i] == nil {
-			o.m[i] = e.Zeros(p.Tensor.Shape()...).Keep().SetName(p.Name + ".exp_avg")
-			o.v[i] = e.Zeros(p.Tensor.Shape()...).Keep().SetName(p.Name + ".exp_avg_sq")
-		}
+		o.ensureMoments(i)
 		o.steps[i]++
 		e.Backend().AdamW(p.Tensor.Storage(), g.Storage(), o.m[i].Storage(), o.v[i].Storage(),
 			o.lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.steps[i])
