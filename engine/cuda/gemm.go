@@ -1,0 +1,89 @@
+//go:build cuda
+
+package cuda
+
+import "fmt"
+
+// Epilogue says what GemmF16 does to each output element after the
+// product: add a per-column fp32 bias, apply the exact GELU, and store fp16
+// rather than fp32.
+type Epilogue struct {
+	Bias   *Buffer // N float32 values, or nil
+	GELU   bool
+	OutF16 bool
+}
+
+const (
+	gemmGELU   = 1
+	gemmOutF16 = 2
+	gemmSmem   = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
+	gemmTile   = 128
+)
+
+// GemmF16 computes C = act(alpha·op(A)·op(B) + bias) + beta·C on the GPU for
+// row-major matrices: op(A) is m×k (A stored m×k, or k×m when transA), op(B)
+// is k×n (B stored k×n, or n×k when transB), lda/ldb/ldc are row strides in
+// elements. A and B hold fp16, C holds fp32 (or fp16 with ep.OutF16); the
+// products are accumulated in fp32 on the tensor cores. When beta is 0, C is
+// not read.
+//
+// Any m, n, k are accepted. The fast path copies 16 bytes at a time and
+// needs lda and ldb multiples of 8 and A, B 16-byte aligned; otherwise an
+// element-wise (slower) loader is used.
+func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, ep Epilogue) error {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("cuda.GemmF16: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	need := func(name string, buf *Buffer, rows, cols, ld, elem int) {
+		if rows == 0 || cols == 0 {
+			return
+		}
+		if buf == nil {
+			panic(fmt.Sprintf("cuda.GemmF16: %s is nil", name))
+		}
+		if ld < cols {
+			panic(fmt.Sprintf("cuda.GemmF16: %s stride %d < %d columns", name, ld, cols))
+		}
+		if want := int64((rows-1)*ld+cols) * int64(elem); buf.bytes < want {
+			panic(fmt.Sprintf("cuda.GemmF16: %s has %d bytes, %d×%d with stride %d needs %d", name, buf.bytes, rows, cols, ld, want))
+		}
+	}
+	need("A", a, ar, ac, lda, 2)
+	need("B", b, br, bc, ldb, 2)
+	celem := 4
+	if ep.OutF16 {
+		celem = 2
+	}
+	need("C", c, m, n, ldc, celem)
+	if ep.Bias != nil && ep.Bias.bytes < 4*int64(n) {
+		panic(fmt.Sprintf("cuda.GemmF16: bias has %d bytes, need %d", ep.Bias.bytes, 4*n))
+	}
+	name := "gemm_f16_"
+	name += map[bool]string{false: "n", true: "t"}[transA]
+	name += map[bool]string{false: "n", true: "t"}[transB]
+	aligned := lda%8 == 0 && ldb%8 == 0 && (a == nil || a.ptr%16 == 0) && (b == nil || b.ptr%16 == 0)
+	if !aligned {
+		name += "_u"
+	}
+	flags := 0
+	if ep.GELU {
+		flags |= gemmGELU
+	}
+	if ep.OutF16 {
+		flags |= gemmOutF16
+	}
+	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
+	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
+		a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+}
