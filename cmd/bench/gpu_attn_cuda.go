@@ -1,0 +1,5 @@
+//go:build cuda
+
+package main
+
+func (b *gpuBench) attentionBench() error { return nil }
