@@ -47,27 +47,23 @@ func runGPU(args []string) error {
 		}
 		return false
 	}
-	if want("copy") {
-		if err := b.copyBench(); err != nil {
-			return err
+	var failed []string
+	for _, g := range []struct {
+		name string
+		fn   func() error
+	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}} {
+		if !want(g.name) {
+			continue
 		}
-	}
-	if want("gemm") {
-		if err := b.gemmBench(); err != nil {
-			return err
-		}
-	}
-	if want("ln") {
-		if err := b.layerNormBench(); err != nil {
-			return err
-		}
-	}
-	if want("attn") {
-		if err := b.attentionBench(); err != nil {
-			return err
+		if err := g.fn(); err != nil {
+			fmt.Printf("ERROR %s: %v\n", g.name, err)
+			failed = append(failed, g.name)
 		}
 	}
 	fmt.Printf("allocator: %+v\n", d.MemStats())
+	if len(failed) > 0 {
+		return fmt.Errorf("benchmark groups failed: %s", strings.Join(failed, ", "))
+	}
 	return nil
 }
 

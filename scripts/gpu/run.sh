@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run.sh OUTDIR: runs on the GPU machine (no Go toolchain, no network needed).
-# Runs every GPU test binary, then `bench gpu`, then the PyTorch baseline,
-# writes full logs into OUTDIR and prints a short table last. Whole run: about
-# 2 minutes; every step has its own timeout so the total stays under 4.
+# Runs every GPU test (each top-level test in its own process, so that a
+# kernel fault cannot take the others down), then `bench gpu` (each group in
+# its own process), then the PyTorch baseline; writes full logs into OUTDIR
+# and prints a short table last. About 2 minutes; every step has its own
+# timeout and the whole stays under 4.
 # Built by scripts/gpu/build.sh into .gpu/ (this script is copied there).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,28 +27,65 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'; then
 fi
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 cat "$bin/BUILD_INFO" 2>/dev/null | tee "$out/build_info.txt"
+head -1 "$out/nvidia-smi-L.txt"
 start=$(date +%s)
-step() { echo "[$(( $(date +%s) - start ))s] $*"; }
+elapsed() { echo $(($(date +%s) - start)); }
+step() { echo "[$(elapsed)s] $*"; }
 
 rc=0
+# Tests: at most 120 s in all.
 for t in "$bin"/tests/*.test; do
 	name=$(basename "$t" .test)
+	log="$out/test_$name.log"
+	: >"$log"
 	step "test $name"
-	# -test.v for the per-test lines report.py counts; the driver caches the
-	# PTX it compiles, so only the first process pays for JIT.
-	(cd "$bin/tests" && timeout -k 5 150 "$t" -test.v -test.timeout 140s) >"$out/test_$name.log" 2>&1
-	r=$?
-	[ $r -ne 0 ] && rc=1
-	tail -n 3 "$out/test_$name.log"
-	grep -E '^\s*--- FAIL' "$out/test_$name.log" | head -20
+	list=$(cd "$bin/tests" && timeout -k 5 60 "$t" -test.list '.*' 2>>"$log" | grep -E '^(Test|Example)')
+	if [ -z "$list" ]; then
+		echo "no tests listed (binary failed to start?)" | tee -a "$log"
+		tail -n 5 "$log"
+		rc=1
+		continue
+	fi
+	for tn in $list; do
+		left=$((120 - $(elapsed)))
+		if [ $left -le 5 ]; then
+			echo "--- FAIL: $tn (not run: test time budget spent)" | tee -a "$log"
+			rc=1
+			continue
+		fi
+		lim=$((left < 90 ? left : 90))
+		# -test.v for the per-test lines report.py counts. The driver caches
+		# the PTX it compiles, so only the first process pays for the JIT.
+		(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v -test.run "^${tn}\$" -test.timeout "$((lim + 30))s") >>"$log" 2>&1
+		r=$?
+		if [ $r -ne 0 ]; then
+			rc=1
+			echo "  $tn: exit $r"
+			[ $r -ge 124 ] && echo "--- FAIL: $tn (killed after ${lim}s)" >>"$log"
+		fi
+	done
+	grep -E '^\s*--- FAIL|^panic:|CUDA_ERROR' "$log" | head -20
 done
 
-step "bench gpu"
-timeout -k 5 60 "$bin/bench" gpu >"$out/bench.log" 2>&1 || { echo "bench failed (rc $?)"; tail -5 "$out/bench.log"; rc=1; }
+# Benchmarks: one process per group.
+: >"$out/bench.log"
+for g in copy gemm ln attn; do
+	step "bench gpu -only $g"
+	timeout -k 5 45 "$bin/bench" gpu -only "$g" >"$out/bench_$g.log" 2>&1 || {
+		echo "  bench $g failed (exit $?)"
+		tail -3 "$out/bench_$g.log"
+		rc=1
+	}
+	cat "$out/bench_$g.log" >>"$out/bench.log"
+	rm -f "$out/bench_$g.log"
+done
 
 step "torch baseline"
 if command -v python3 >/dev/null 2>&1; then
-	timeout -k 5 90 python3 "$bin/torch_baseline.py" >"$out/torch.log" 2>&1 || { echo "torch baseline failed (rc $?)"; tail -5 "$out/torch.log"; }
+	timeout -k 5 75 python3 "$bin/torch_baseline.py" >"$out/torch.log" 2>&1 || {
+		echo "  torch baseline failed (exit $?)"
+		tail -5 "$out/torch.log"
+	}
 else
 	echo "python3 not found: no baseline" | tee "$out/torch.log"
 fi
