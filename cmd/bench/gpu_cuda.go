@@ -215,13 +215,23 @@ func (b *gpuBench) gemmBench() error {
 			}
 		}
 		ep := cuda.Epilogue{Bias: bias, GELU: s.gelu, OutF16: true}
-		ms, err := b.time(func() error {
+		run := func() error {
 			return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n, ep)
-		})
+		}
+		ms, err := b.time(run)
 		if err != nil {
 			return err
 		}
-		result(s.key, 2*float64(s.m)*float64(s.n)*float64(s.k)/ms/1e9, "TFLOP/s", ms)
+		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+		result(s.key, flops/ms/1e9, "TFLOP/s", ms)
+		if !s.transA && s.transB && b.d.SetHopperGEMM(true) {
+			ms, err = b.time(run)
+			b.d.SetHopperGEMM(false)
+			if err != nil {
+				return err
+			}
+			result(s.key+"_wgmma", flops/ms/1e9, "TFLOP/s", ms)
+		}
 		a.Free()
 		bb.Free()
 		c.Free()

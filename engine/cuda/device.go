@@ -26,6 +26,8 @@ type Device struct {
 	l2    int
 	smem  int // opt-in shared memory per block
 
+	hopperGemm bool // GemmF16 NT uses the sm_90a wgmma kernel
+
 	mods  map[string]cu.Module
 	funcs map[string]*function
 

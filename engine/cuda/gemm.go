@@ -18,7 +18,25 @@ const (
 	gemmOutF16 = 2
 	gemmSmem   = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
 	gemmTile   = 128
+	gemm90Smem = 3*32768 + 1024 // 3 stages of 128×64 A and B tiles, plus room to align to 1 KB
 )
+
+// SetHopperGEMM turns on (or off) the wgmma kernel for the NT layout (A m×k,
+// B n×k: the Linear forward) on sm_90 GPUs, and reports whether it is now on.
+// It is off by default until the GPU tests have passed on Hopper; the other
+// layouts, and unaligned operands, always use the mma.sync kernels.
+func (d *Device) SetHopperGEMM(on bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.hopperGemm = on && d.major == 9
+	return d.hopperGemm
+}
+
+func (d *Device) useWGMMA() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hopperGemm
+}
 
 // GemmF16 computes C = act(alpha·op(A)·op(B) + bias) + beta·C on the GPU for
 // row-major matrices: op(A) is m×k (A stored m×k, or k×m when transA), op(B)
@@ -84,6 +102,10 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		flags |= gemmOutF16
 	}
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
+	if aligned && !transA && transB && d.useWGMMA() {
+		return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), gemm90Smem,
+			a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+	}
 	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
 		a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 }

@@ -233,3 +233,31 @@ func TestGemmF16ViT(t *testing.T) {
 		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 	}
 }
+
+// TestGemmF16Hopper runs the NT cases through the sm_90a wgmma kernel (on
+// Hopper GPUs only).
+func TestGemmF16Hopper(t *testing.T) {
+	if !dev.SetHopperGEMM(true) {
+		t.Skipf("%s is not sm_90: no wgmma kernel", dev.Name())
+	}
+	defer dev.SetHopperGEMM(false)
+	const M = 256 * 197
+	cases := []gemmCase{
+		{transB: true, m: 128, n: 128, k: 64, alpha: 1},
+		{transB: true, m: 1, n: 1, k: 8, alpha: 1},
+		{transB: true, m: 7, n: 33, k: 129, alpha: 1, pad: 8},
+		{transB: true, m: 129, n: 197, k: 33, alpha: 1, pad: 7},
+		{transB: true, m: 197, n: 129, k: 1000, alpha: 1},
+		{transB: true, m: 1000, n: 1, k: 7, alpha: 1, pad: 1},
+		{transB: true, m: 33, n: 1000, k: 197, alpha: 1, pad: 3},
+		{transB: true, m: 300, n: 260, k: 520, alpha: 0.5, beta: 1, bias: true},
+		{transB: true, m: 333, n: 129, k: 72, alpha: 1, beta: 1, pad: 3},
+		{transB: true, m: 100, n: 201, k: 48, alpha: 1, bias: true, gelu: true, out16: true, pad: 8},
+		{transB: true, m: M, n: 1152, k: 384, alpha: 1, bias: true},
+		{transB: true, m: M, n: 1536, k: 384, alpha: 1, bias: true, gelu: true, out16: true},
+		{transB: true, m: M, n: 384, k: 1536, alpha: 1, bias: true},
+	}
+	for _, c := range cases {
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+}
