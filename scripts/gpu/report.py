@@ -43,6 +43,9 @@ def main():
             status += " (timeout)"
         name = os.path.basename(p)[5:-4]
         lines.append(f"{name:<34} {np_:>5} {nf:>5} {ns:>5}  {status}")
+        failed = re.findall(r"^--- FAIL: (\S+)", txt, re.M)
+        if failed:
+            lines.append("    failed: " + ", ".join(failed))
     ours, theirs = results(os.path.join(out, "bench.log")), results(os.path.join(out, "torch.log"))
     lines.append("")
     lines.append(f"{'benchmark':<34} {'mocogo':>10} {'torch':>10} {'ratio':>7}  unit")
