@@ -235,13 +235,16 @@ func (b *gpuBench) gemmBench() error {
 		}
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 		result(s.key, flops/ms/1e9, "TFLOP/s", ms)
-		if !s.transA && s.transB && b.d.SetHopperGEMM(true) {
+		for _, k := range []cuda.GemmKernel{cuda.GemmWGMMA128, cuda.GemmWGMMA256} {
+			if s.transA || !s.transB || !b.d.SetGemmKernel(k) {
+				continue
+			}
 			ms, err = b.time(run)
-			b.d.SetHopperGEMM(false)
+			b.d.SetGemmKernel(cuda.GemmMMA)
 			if err != nil {
 				return err
 			}
-			result(s.key+"_wgmma", flops/ms/1e9, "TFLOP/s", ms)
+			result(s.key+"_"+k.String(), flops/ms/1e9, "TFLOP/s", ms)
 		}
 		a.Free()
 		bb.Free()

@@ -26,7 +26,7 @@ type Device struct {
 	l2    int
 	smem  int // opt-in shared memory per block
 
-	hopperGemm bool // GemmF16 NT uses the sm_90a wgmma kernel
+	gemmNT GemmKernel // kernel for GemmF16's aligned NT layout
 
 	mods  map[string]cu.Module
 	funcs map[string]*function

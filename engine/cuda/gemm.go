@@ -18,24 +18,50 @@ const (
 	gemmOutF16 = 2
 	gemmSmem   = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
 	gemmTile   = 128
-	gemm90Smem = 3*32768 + 1024 // 3 stages of 128×64 A and B tiles, plus room to align to 1 KB
 )
 
-// SetHopperGEMM turns on (or off) the wgmma kernel for the NT layout (A m×k,
-// B n×k: the Linear forward) on sm_90 GPUs, and reports whether it is now on.
-// It is off by default until the GPU tests have passed on Hopper; the other
-// layouts, and unaligned operands, always use the mma.sync kernels.
-func (d *Device) SetHopperGEMM(on bool) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.hopperGemm = on && d.major == 9
-	return d.hopperGemm
+// GemmKernel names the kernel GemmF16 uses for the NT layout (A m×k, B n×k:
+// the Linear forward) with aligned operands.
+type GemmKernel int
+
+const (
+	// GemmMMA is the mma.sync kernel (sm_80 and later), used for every
+	// layout. The default until the wgmma kernels have passed on Hopper.
+	GemmMMA GemmKernel = iota
+	// GemmWGMMA128 is the sm_90a wgmma kernel with 128×128 tiles.
+	GemmWGMMA128
+	// GemmWGMMA256 is the sm_90a wgmma kernel with 128×256 tiles.
+	GemmWGMMA256
+)
+
+func (k GemmKernel) String() string {
+	switch k {
+	case GemmMMA:
+		return "mma"
+	case GemmWGMMA128:
+		return "wgmma128"
+	case GemmWGMMA256:
+		return "wgmma256"
+	}
+	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
 
-func (d *Device) useWGMMA() bool {
+// SetGemmKernel selects the NT kernel and reports whether the device can run
+// it (the wgmma kernels need sm_90); when it cannot, nothing changes.
+func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.hopperGemm
+	if k != GemmMMA && d.major != 9 {
+		return false
+	}
+	d.gemmNT = k
+	return true
+}
+
+func (d *Device) gemmKernel() GemmKernel {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gemmNT
 }
 
 // GemmF16 computes C = act(alpha·op(A)·op(B) + bias) + beta·C on the GPU for
@@ -102,9 +128,16 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		flags |= gemmOutF16
 	}
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	if aligned && !transA && transB && d.useWGMMA() {
-		return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), gemm90Smem,
-			a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+	if aligned && !transA && transB {
+		switch d.gemmKernel() {
+		case GemmWGMMA128:
+			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
+				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+		case GemmWGMMA256:
+			tiles = ((m + 127) / 128) * ((n + 255) / 256)
+			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
+				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+		}
 	}
 	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
 		a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))

@@ -234,16 +234,25 @@ func TestGemmF16ViT(t *testing.T) {
 	}
 }
 
-// TestGemmF16Hopper runs the NT cases through the sm_90a wgmma kernel (on
+// TestGemmF16Hopper runs the NT cases through each sm_90a wgmma kernel (on
 // Hopper GPUs only).
 func TestGemmF16Hopper(t *testing.T) {
-	if !dev.SetHopperGEMM(true) {
-		t.Skipf("%s is not sm_90: no wgmma kernel", dev.Name())
+	for _, k := range []GemmKernel{GemmWGMMA128, GemmWGMMA256} {
+		t.Run(k.String(), func(t *testing.T) {
+			if !dev.SetGemmKernel(k) {
+				t.Skipf("%s is not sm_90: no wgmma kernel", dev.Name())
+			}
+			defer dev.SetGemmKernel(GemmMMA)
+			testGemmHopper(t)
+		})
 	}
-	defer dev.SetHopperGEMM(false)
+}
+
+func testGemmHopper(t *testing.T) {
 	const M = 256 * 197
 	cases := []gemmCase{
 		{transB: true, m: 128, n: 128, k: 64, alpha: 1},
+		{transB: true, m: 128, n: 256, k: 256, alpha: 1},
 		{transB: true, m: 1, n: 1, k: 8, alpha: 1},
 		{transB: true, m: 7, n: 33, k: 129, alpha: 1, pad: 8},
 		{transB: true, m: 129, n: 197, k: 33, alpha: 1, pad: 7},

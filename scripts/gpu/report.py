@@ -52,8 +52,10 @@ def main():
     keys = list(ours) + [k for k in theirs if k not in ours and not re.search(r"_(flash|efficient|cudnn)$", k)]
     for k in keys:
         o, t = ours.get(k), theirs.get(k)
-        if t is None and k.endswith("_wgmma"):
-            t = theirs.get(k[: -len("_wgmma")])
+        if t is None:
+            m = re.match(r"(.*)_wgmma\d+$", k)
+            if m:
+                t = theirs.get(m.group(1))
         unit = (o or t)[1]
         os_ = f"{o[0]:.1f}" if o else "-"
         ts = f"{t[0]:.1f}" if t else "-"
