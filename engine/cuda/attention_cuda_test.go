@@ -47,6 +47,9 @@ func TestAttentionForward(t *testing.T) {
 		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {256, 197, 12, 32, 48}, {256, 197, 6, 64, 24},
 	}
 	for _, c := range cases {
+		if testing.Short() && c.B > 2 {
+			continue
+		}
 		t.Run(fmt.Sprintf("B%d_N%d_H%d_D%d", c.B, c.N, c.H, c.D), func(t *testing.T) {
 			r := newRand(t)
 			n := c.B * c.N * 3 * c.H * c.D
@@ -182,6 +185,9 @@ func TestAttentionBackward(t *testing.T) {
 		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {256, 197, 12, 32, 24}, {256, 197, 6, 64, 12},
 	}
 	for _, c := range cases {
+		if testing.Short() && c.B > 2 {
+			continue
+		}
 		t.Run(fmt.Sprintf("B%d_N%d_H%d_D%d", c.B, c.N, c.H, c.D), func(t *testing.T) {
 			r := newRand(t)
 			n := c.B * c.N * 3 * c.H * c.D

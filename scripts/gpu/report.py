@@ -46,6 +46,10 @@ def main():
         failed = re.findall(r"^--- FAIL: (\S+)", txt, re.M)
         if failed:
             lines.append("    failed: " + ", ".join(failed))
+    sp = os.path.join(out, "sanitizer.log")
+    if os.path.exists(sp):
+        m = re.findall(r"ERROR SUMMARY: (\d+) error", open(sp, errors="replace").read())
+        lines.append(f"compute-sanitizer memcheck: " + (f"{m[-1]} errors" if m else "no summary (skipped or cut short)"))
     ours, theirs = results(os.path.join(out, "bench.log")), results(os.path.join(out, "torch.log"))
     lines.append("")
     lines.append(f"{'benchmark':<34} {'mocogo':>10} {'torch':>10} {'ratio':>7}  unit")

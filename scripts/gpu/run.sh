@@ -67,6 +67,27 @@ for t in "$bin"/tests/*.test; do
 	grep -E '^\s*--- FAIL|^panic:|CUDA_ERROR' "$log" | head -20
 done
 
+# Memory checking: the small cases again under compute-sanitizer (memcheck
+# catches out-of-bounds and misaligned accesses that results alone can hide),
+# when the tool is there and time is left.
+san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+t="$bin/tests/engine_cuda.test"
+if [ -n "$san" ] && [ -x "$t" ] && [ $(elapsed) -lt 130 ]; then
+	step "compute-sanitizer memcheck (-test.short)"
+	(cd "$bin/tests" && timeout -k 5 45 "$san" --tool memcheck --error-exitcode 3 "$t" -test.short -test.v \
+		-test.run 'GemmF16Odd|GemmF16Epilogue|GemmF16Hopper|LayerNorm|Attention') >"$out/sanitizer.log" 2>&1
+	r=$?
+	grep -E 'ERROR SUMMARY|^(ok|PASS|FAIL)' "$out/sanitizer.log" | tail -3
+	if [ $r -eq 124 ] || [ $r -eq 137 ]; then
+		echo "  sanitizer run cut at 45 s (partial coverage; see sanitizer.log)"
+	elif [ $r -ne 0 ]; then
+		echo "  sanitizer run failed (exit $r)"
+		rc=1
+	fi
+else
+	echo "compute-sanitizer: skipped (not found or no time left)" | tee "$out/sanitizer.log"
+fi
+
 # Benchmarks: one process per group.
 : >"$out/bench.log"
 for g in copy gemm ln attn; do
