@@ -23,7 +23,7 @@ import (
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: gemm,ln,copy,attn (default all)")
+	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,ln,attn,tma (default all)")
 	fs.Parse(args)
 
 	d, err := cuda.Open()
@@ -51,7 +51,7 @@ func runGPU(args []string) error {
 	for _, g := range []struct {
 		name string
 		fn   func() error
-	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}} {
+	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}} {
 		if !want(g.name) {
 			continue
 		}
@@ -180,6 +180,23 @@ func (b *gpuBench) copyBench() error {
 // of an H100 except the weights, as in training. fp16 output, like torch's
 // fp16 matmul.
 func (b *gpuBench) gemmBench() error {
+	return b.gemmShapes(true, []cuda.GemmKernel{cuda.GemmWGMMA128, cuda.GemmWGMMA256})
+}
+
+// tmaBench times only the TMA kernel (its own group and process, so that a
+// fault there costs no other numbers).
+func (b *gpuBench) tmaBench() error {
+	if !b.d.SetGemmKernel(cuda.GemmTMA) {
+		fmt.Println("tma: not an sm_90 GPU, skipped")
+		return nil
+	}
+	b.d.SetGemmKernel(cuda.GemmMMA)
+	return b.gemmShapes(false, []cuda.GemmKernel{cuda.GemmTMA})
+}
+
+// gemmShapes times each shape with the default kernels (when base) and with
+// each of kinds where it applies (the NT layout).
+func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 	type shape struct {
 		key            string
 		transA, transB bool
@@ -199,6 +216,9 @@ func (b *gpuBench) gemmBench() error {
 		{"vit_fc1_dw_1536x384x50432", true, false, 1536, 384, M, false, false},
 	}
 	for _, s := range shapes {
+		if !base && (s.transA || !s.transB) {
+			continue
+		}
 		ar, ac := s.m, s.k
 		if s.transA {
 			ar, ac = s.k, s.m
@@ -229,17 +249,19 @@ func (b *gpuBench) gemmBench() error {
 		run := func() error {
 			return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n, ep)
 		}
-		ms, err := b.time(run)
-		if err != nil {
-			return err
-		}
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-		result(s.key, flops/ms/1e9, "TFLOP/s", ms)
-		for _, k := range []cuda.GemmKernel{cuda.GemmWGMMA128, cuda.GemmWGMMA256} {
+		if base {
+			ms, err := b.time(run)
+			if err != nil {
+				return err
+			}
+			result(s.key, flops/ms/1e9, "TFLOP/s", ms)
+		}
+		for _, k := range kinds {
 			if s.transA || !s.transB || !b.d.SetGemmKernel(k) {
 				continue
 			}
-			ms, err = b.time(run)
+			ms, err := b.time(run)
 			b.d.SetGemmKernel(cuda.GemmMMA)
 			if err != nil {
 				return err

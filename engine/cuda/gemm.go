@@ -2,7 +2,13 @@
 
 package cuda
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"gorgonia.org/cu"
+)
 
 // Epilogue says what GemmF16 does to each output element after the
 // product: add a per-column fp32 bias, apply the exact GELU, and store fp16
@@ -32,6 +38,9 @@ const (
 	GemmWGMMA128
 	// GemmWGMMA256 is the sm_90a wgmma kernel with 128×256 tiles.
 	GemmWGMMA256
+	// GemmTMA is the sm_90a kernel with TMA loads, mbarriers and a producer
+	// warpgroup beside two wgmma consumer warpgroups (128×256 tiles).
+	GemmTMA
 )
 
 func (k GemmKernel) String() string {
@@ -42,6 +51,8 @@ func (k GemmKernel) String() string {
 		return "wgmma128"
 	case GemmWGMMA256:
 		return "wgmma256"
+	case GemmTMA:
+		return "tma"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
@@ -133,6 +144,8 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+		case GemmTMA:
+			return d.gemmTMA(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		case GemmWGMMA256:
 			tiles = ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
@@ -141,4 +154,61 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 	}
 	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
 		a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.LittleEndian.PutUint64(b, v)
+	return b
+}
+
+// gemmTMA launches gemm_f16_nt_tma: tensor maps for A (m×k) and B (n×k)
+// passed by value, so it goes through launchRaw rather than cu.
+func (d *Device) gemmTMA(m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	tiles := ((m + 127) / 128) * ((n + 255) / 256)
+	const smem = 4*49152 + 1024 + 64
+	grid, block := D1(tiles), D1(384)
+	var ap, bp, biasp cu.DevicePtr
+	if a != nil {
+		ap = a.ptr
+	}
+	if b != nil {
+		bp = b.ptr
+	}
+	if bias != nil {
+		biasp = bias.ptr
+	}
+	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
+	err := d.do(func() error {
+		fn, err := d.function("gemm_f16_tma_sm90a", "gemm_f16_nt_tma")
+		if err != nil {
+			return err
+		}
+		if smem > fn.smem {
+			if err := setMaxDynamicSmem(fn.f, smem); err != nil {
+				return err
+			}
+			fn.smem = smem
+		}
+		if ap == 0 || bp == 0 {
+			return fmt.Errorf("nil operand")
+		}
+		ta, err := tensorMapF16(ap, m, kk, lda, 128, 64)
+		if err != nil {
+			return fmt.Errorf("A: %w", err)
+		}
+		tb, err := tensorMapF16(bp, n, kk, ldb, 256, 64)
+		if err != nil {
+			return fmt.Errorf("B: %w", err)
+		}
+		return launchRaw(fn.f, grid, block, smem, [][]byte{
+			ta[:], tb[:], u64(uint64(c.ptr)), u64(uint64(biasp)),
+			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
+			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))),
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.gemm_f16_nt_tma grid (%d,1,1) block (384,1,1) smem %d: %w", tiles, smem, err)
+	}
+	return nil
 }

@@ -90,7 +90,7 @@ fi
 
 # Benchmarks: one process per group.
 : >"$out/bench.log"
-for g in copy gemm ln attn; do
+for g in copy gemm ln attn tma; do
 	step "bench gpu -only $g"
 	timeout -k 5 45 "$bin/bench" gpu -only "$g" >"$out/bench_$g.log" 2>&1 || {
 		echo "  bench $g failed (exit $?)"
