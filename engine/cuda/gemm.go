@@ -139,7 +139,7 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		flags |= gemmOutF16
 	}
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	if aligned && !transA && transB {
+	if aligned && !transA && transB && k > 0 {
 		switch d.gemmKernel() {
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,

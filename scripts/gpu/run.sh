@@ -39,7 +39,7 @@ for t in "$bin"/tests/*.test; do
 	log="$out/test_$name.log"
 	: >"$log"
 	step "test $name"
-	list=$(cd "$bin/tests" && timeout -k 5 60 "$t" -test.list '.*' 2>>"$log" | grep -E '^(Test|Example)')
+	list=$(cd "$bin/tests" && timeout -k 5 30 "$t" -test.list '.*' 2>>"$log" | grep -E '^(Test|Example)')
 	if [ -z "$list" ]; then
 		echo "no tests listed (binary failed to start?)" | tee -a "$log"
 		tail -n 5 "$log"
@@ -53,7 +53,7 @@ for t in "$bin"/tests/*.test; do
 			rc=1
 			continue
 		fi
-		lim=$((left < 90 ? left : 90))
+		lim=$((left < 60 ? left : 60))
 		# -test.v for the per-test lines report.py counts. The driver caches
 		# the PTX it compiles, so only the first process pays for the JIT.
 		(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v -test.run "^${tn}\$" -test.timeout "$((lim + 30))s") >>"$log" 2>&1
@@ -72,7 +72,7 @@ done
 # when the tool is there and time is left.
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 t="$bin/tests/engine_cuda.test"
-if [ -n "$san" ] && [ -x "$t" ] && [ $(elapsed) -lt 130 ]; then
+if [ -n "$san" ] && [ -x "$t" ] && [ $(elapsed) -lt 110 ]; then
 	step "compute-sanitizer memcheck (-test.short)"
 	(cd "$bin/tests" && timeout -k 5 45 "$san" --tool memcheck --error-exitcode 3 "$t" -test.short -test.v \
 		-test.run 'GemmF16Odd|GemmF16Epilogue|GemmF16Hopper|LayerNorm|Attention') >"$out/sanitizer.log" 2>&1
@@ -91,8 +91,14 @@ fi
 # Benchmarks: one process per group.
 : >"$out/bench.log"
 for g in copy gemm ln attn tma; do
+	lim=$((200 - $(elapsed)))
+	[ $lim -gt 40 ] && lim=40
+	if [ $lim -lt 5 ]; then
+		echo "bench $g: skipped (time budget spent)" | tee -a "$out/bench.log"
+		continue
+	fi
 	step "bench gpu -only $g"
-	timeout -k 5 45 "$bin/bench" gpu -only "$g" >"$out/bench_$g.log" 2>&1 || {
+	timeout -k 5 "$lim" "$bin/bench" gpu -only "$g" >"$out/bench_$g.log" 2>&1 || {
 		echo "  bench $g failed (exit $?)"
 		tail -3 "$out/bench_$g.log"
 		rc=1
@@ -102,8 +108,12 @@ for g in copy gemm ln attn tma; do
 done
 
 step "torch baseline"
-if command -v python3 >/dev/null 2>&1; then
-	timeout -k 5 75 python3 "$bin/torch_baseline.py" >"$out/torch.log" 2>&1 || {
+lim=$((230 - $(elapsed)))
+[ $lim -gt 60 ] && lim=60
+if [ $lim -lt 10 ]; then
+	echo "torch baseline: skipped (time budget spent)" | tee "$out/torch.log"
+elif command -v python3 >/dev/null 2>&1; then
+	timeout -k 5 "$lim" python3 "$bin/torch_baseline.py" >"$out/torch.log" 2>&1 || {
 		echo "  torch baseline failed (exit $?)"
 		tail -5 "$out/torch.log"
 	}
