@@ -17,17 +17,23 @@ if [ ! -x "$bin/bench" ]; then
 	echo "run.sh: no binaries in $bin (run scripts/gpu/build.sh first)" >&2
 	exit 2
 fi
-if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >"$out/nvidia-smi-L.txt" 2>&1; then
-	echo "run.sh: no CUDA device (nvidia-smi missing or found no GPU)" >&2
+# A GPU is there when nvidia-smi lists one or, without nvidia-smi, when the
+# driver's device nodes exist.
+if command -v nvidia-smi >/dev/null 2>&1; then
+	if ! nvidia-smi -L >"$out/nvidia-smi-L.txt" 2>&1 || ! grep -q '^GPU' "$out/nvidia-smi-L.txt"; then
+		echo "run.sh: no CUDA device (nvidia-smi lists none)" >&2
+		exit 1
+	fi
+elif ! ls /dev/nvidia[0-9]* >/dev/null 2>&1; then
+	echo "run.sh: no CUDA device (no nvidia-smi, no /dev/nvidia*)" >&2
 	exit 1
 fi
 if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'; then
-	echo "run.sh: no CUDA device (libcuda.so.1 is not installed)" >&2
-	exit 1
+	echo "run.sh: warning: libcuda.so.1 not in the ldconfig cache; trying anyway (LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-})"
 fi
-nvidia-smi >"$out/nvidia-smi.txt" 2>&1
+nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
 cat "$bin/BUILD_INFO" 2>/dev/null | tee "$out/build_info.txt"
-head -1 "$out/nvidia-smi-L.txt"
+head -1 "$out/nvidia-smi-L.txt" 2>/dev/null
 start=$(date +%s)
 elapsed() { echo $(($(date +%s) - start)); }
 step() { echo "[$(elapsed)s] $*"; }
