@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mocogo/mocogo/engine/cuda"
 	"github.com/mocogo/mocogo/kernels"
@@ -32,9 +33,22 @@ func runGPU(args []string) error {
 	}
 	defer d.Close()
 	fmt.Println("device:", d)
-	if err := d.Preload(kernels.PTXModules()...); err != nil {
+	t0 := time.Now()
+	mods := kernels.PTXModules()
+	if maj, _ := d.ComputeCapability(); maj != 9 {
+		// The *_sm90a modules load only on Hopper.
+		var keep []string
+		for _, m := range mods {
+			if !strings.HasSuffix(m, "_sm90a") {
+				keep = append(keep, m)
+			}
+		}
+		mods = keep
+	}
+	if err := d.Preload(mods...); err != nil {
 		return err
 	}
+	fmt.Printf("loaded %d PTX modules in %.2f s (driver JIT, or its cache)\n", len(mods), time.Since(t0).Seconds())
 	b := &gpuBench{d: d, iters: *iters}
 	want := func(g string) bool {
 		if *only == "" {
