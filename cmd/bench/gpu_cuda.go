@@ -1,0 +1,337 @@
+//go:build cuda
+
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mocogo/mocogo/engine/cuda"
+	"github.com/mocogo/mocogo/kernels"
+)
+
+// runGPU times the CUDA kernels with CUDA events: a few warm-up runs, then
+// the median of many. Every line that starts with RESULT is
+//
+//	RESULT <key> <value> <unit>
+//
+// with the same keys as scripts/gpu/torch_baseline.py prints, so that
+// scripts/gpu/report.py can set the two side by side.
+func runGPU(args []string) error {
+	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
+	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
+	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,ln,attn,tma (default all)")
+	fs.Parse(args)
+
+	d, err := cuda.Open()
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fmt.Println("device:", d)
+	t0 := time.Now()
+	mods := kernels.PTXModules()
+	if maj, _ := d.ComputeCapability(); maj != 9 {
+		// The *_sm90a modules load only on Hopper.
+		var keep []string
+		for _, m := range mods {
+			if !strings.HasSuffix(m, "_sm90a") {
+				keep = append(keep, m)
+			}
+		}
+		mods = keep
+	}
+	if err := d.Preload(mods...); err != nil {
+		return err
+	}
+	fmt.Printf("loaded %d PTX modules in %.2f s (driver JIT, or its cache)\n", len(mods), time.Since(t0).Seconds())
+	b := &gpuBench{d: d, iters: *iters}
+	want := func(g string) bool {
+		if *only == "" {
+			return true
+		}
+		for _, s := range strings.Split(*only, ",") {
+			if s == g {
+				return true
+			}
+		}
+		return false
+	}
+	var failed []string
+	for _, g := range []struct {
+		name string
+		fn   func() error
+	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}} {
+		if !want(g.name) {
+			continue
+		}
+		if err := g.fn(); err != nil {
+			fmt.Printf("ERROR %s: %v\n", g.name, err)
+			failed = append(failed, g.name)
+		}
+	}
+	fmt.Printf("allocator: %+v\n", d.MemStats())
+	if len(failed) > 0 {
+		return fmt.Errorf("benchmark groups failed: %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+type gpuBench struct {
+	d     *cuda.Device
+	iters int
+}
+
+// time returns the median milliseconds of fn over b.iters runs after three
+// warm-up runs, each run timed by its own pair of events.
+func (b *gpuBench) time(fn func() error) (float64, error) {
+	for i := 0; i < 3; i++ {
+		if err := fn(); err != nil {
+			return 0, err
+		}
+	}
+	if err := b.d.Synchronize(); err != nil {
+		return 0, err
+	}
+	start, err := b.d.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer start.Destroy()
+	stop, err := b.d.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer stop.Destroy()
+	ms := make([]float64, 0, b.iters)
+	for i := 0; i < b.iters; i++ {
+		if err := start.Record(); err != nil {
+			return 0, err
+		}
+		if err := fn(); err != nil {
+			return 0, err
+		}
+		if err := stop.Record(); err != nil {
+			return 0, err
+		}
+		t, err := stop.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		ms = append(ms, t)
+	}
+	sort.Float64s(ms)
+	return ms[len(ms)/2], nil
+}
+
+func result(key string, value float64, unit string, ms float64) {
+	fmt.Printf("RESULT %s %.4g %s\t(%.4f ms)\n", key, value, unit, ms)
+}
+
+// randHalf returns n fp16 values uniform in [-1,1): a block of 1<<20
+// random values (prime-length, so rows do not repeat in step) tiled over the
+// buffer, which keeps the host side quick for the 10⁸-element operands.
+func (b *gpuBench) randHalf(n int) (*cuda.Buffer, error) {
+	h := make([]uint16, n)
+	r := rand.New(rand.NewPCG(uint64(n), 1))
+	const block = 1<<20 - 3
+	for i := 0; i < n && i < block; i++ {
+		h[i] = kernels.F32ToF16(float32(r.Float64()*2 - 1))
+	}
+	for i := block; i < n; i += block {
+		copy(h[i:], h[:block])
+	}
+	buf, err := b.d.AllocF16(n)
+	if err != nil {
+		return nil, err
+	}
+	return buf, buf.CopyFromU16(h)
+}
+
+func (b *gpuBench) randF32(n int) (*cuda.Buffer, error) {
+	f := make([]float32, n)
+	r := rand.New(rand.NewPCG(uint64(n), 2))
+	const block = 1<<20 - 3
+	for i := 0; i < n && i < block; i++ {
+		f[i] = float32(r.Float64()*2 - 1)
+	}
+	for i := block; i < n; i += block {
+		copy(f[i:], f[:block])
+	}
+	buf, err := b.d.AllocF32(n)
+	if err != nil {
+		return nil, err
+	}
+	return buf, buf.CopyFromF32(f)
+}
+
+func (b *gpuBench) copyBench() error {
+	const n = 256 << 20
+	src, err := b.d.Alloc(n)
+	if err != nil {
+		return err
+	}
+	defer src.Free()
+	dst, err := b.d.Alloc(n)
+	if err != nil {
+		return err
+	}
+	defer dst.Free()
+	ms, err := b.time(func() error { return dst.CopyFrom(src, n) })
+	if err != nil {
+		return err
+	}
+	result("copy_256MiB", 2*n/ms/1e6, "GB/s", ms)
+	return nil
+}
+
+// gemmBench: square 4096³ in the three layouts, then the Linear layers of a
+// ViT-S/16 step at batch 256 (M = 256·197). All operands exceed the 50 MB L2
+// of an H100 except the weights, as in training. fp16 output, like torch's
+// fp16 matmul.
+func (b *gpuBench) gemmBench() error {
+	return b.gemmShapes(true, []cuda.GemmKernel{cuda.GemmWGMMA128, cuda.GemmWGMMA256})
+}
+
+// tmaBench times only the TMA kernel (its own group and process, so that a
+// fault there costs no other numbers).
+func (b *gpuBench) tmaBench() error {
+	if !b.d.SetGemmKernel(cuda.GemmTMA) {
+		fmt.Println("tma: not an sm_90 GPU, skipped")
+		return nil
+	}
+	b.d.SetGemmKernel(cuda.GemmMMA)
+	return b.gemmShapes(false, []cuda.GemmKernel{cuda.GemmTMA})
+}
+
+// gemmShapes times each shape with the default kernels (when base) and with
+// each of kinds where it applies (the NT layout).
+func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
+	type shape struct {
+		key            string
+		transA, transB bool
+		m, n, k        int
+		bias, gelu     bool
+	}
+	const M = 256 * 197
+	shapes := []shape{
+		{"gemm_nn_4096", false, false, 4096, 4096, 4096, false, false},
+		{"gemm_nt_4096", false, true, 4096, 4096, 4096, false, false},
+		{"gemm_tn_4096", true, false, 4096, 4096, 4096, false, false},
+		{"vit_qkv_fwd_50432x1152x384", false, true, M, 1152, 384, true, false},
+		{"vit_proj_fwd_50432x384x384", false, true, M, 384, 384, true, false},
+		{"vit_fc1_fwd_50432x1536x384", false, true, M, 1536, 384, true, true},
+		{"vit_fc2_fwd_50432x384x1536", false, true, M, 384, 1536, true, false},
+		{"vit_fc2_dx_50432x1536x384", false, false, M, 1536, 384, false, false},
+		{"vit_fc1_dw_1536x384x50432", true, false, 1536, 384, M, false, false},
+	}
+	for _, s := range shapes {
+		if !base && (s.transA || !s.transB) {
+			continue
+		}
+		ar, ac := s.m, s.k
+		if s.transA {
+			ar, ac = s.k, s.m
+		}
+		br, bc := s.k, s.n
+		if s.transB {
+			br, bc = s.n, s.k
+		}
+		a, err := b.randHalf(ar * ac)
+		if err != nil {
+			return err
+		}
+		bb, err := b.randHalf(br * bc)
+		if err != nil {
+			return err
+		}
+		c, err := b.d.AllocF16(s.m * s.n)
+		if err != nil {
+			return err
+		}
+		var bias *cuda.Buffer
+		if s.bias {
+			if bias, err = b.randF32(s.n); err != nil {
+				return err
+			}
+		}
+		ep := cuda.Epilogue{Bias: bias, GELU: s.gelu, OutF16: true}
+		run := func() error {
+			return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n, ep)
+		}
+		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+		if base {
+			ms, err := b.time(run)
+			if err != nil {
+				return err
+			}
+			result(s.key, flops/ms/1e9, "TFLOP/s", ms)
+		}
+		for _, k := range kinds {
+			if s.transA || !s.transB || !b.d.SetGemmKernel(k) {
+				continue
+			}
+			ms, err := b.time(run)
+			b.d.SetGemmKernel(cuda.GemmMMA)
+			if err != nil {
+				return err
+			}
+			result(s.key+"_"+k.String(), flops/ms/1e9, "TFLOP/s", ms)
+		}
+		a.Free()
+		bb.Free()
+		c.Free()
+		bias.Free()
+	}
+	return nil
+}
+
+// layerNormBench: fp32 LayerNorm over ViT-S and ViT-B activations; GB/s
+// counts the bytes that must move (x read, y written; backward: x and dy
+// read, dx written).
+func (b *gpuBench) layerNormBench() error {
+	const rows = 256 * 197
+	for _, cols := range []int{384, 768} {
+		n := rows * cols
+		x, err := b.randF32(n)
+		if err != nil {
+			return err
+		}
+		dy, err := b.randF32(n)
+		if err != nil {
+			return err
+		}
+		gamma, err := b.randF32(cols)
+		if err != nil {
+			return err
+		}
+		beta, err := b.randF32(cols)
+		if err != nil {
+			return err
+		}
+		y, _ := b.d.AllocF32(n)
+		dx, _ := b.d.AllocF32(n)
+		mean, _ := b.d.AllocF32(rows)
+		rstd, _ := b.d.AllocF32(rows)
+		dg, _ := b.d.AllocF32(cols)
+		db, _ := b.d.AllocF32(cols)
+		ms, err := b.time(func() error { return b.d.LayerNormForward(y, x, gamma, beta, mean, rstd, rows, cols, 1e-6) })
+		if err != nil {
+			return err
+		}
+		result(fmt.Sprintf("ln_fwd_%dx%d", rows, cols), 2*4*float64(n)/ms/1e6, "GB/s", ms)
+		ms, err = b.time(func() error { return b.d.LayerNormBackward(dx, dy, x, gamma, mean, rstd, dg, db, rows, cols) })
+		if err != nil {
+			return err
+		}
+		result(fmt.Sprintf("ln_bwd_%dx%d", rows, cols), 3*4*float64(n)/ms/1e6, "GB/s", ms)
+		for _, buf := range []*cuda.Buffer{x, dy, gamma, beta, y, dx, mean, rstd, dg, db} {
+			buf.Free()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+)
+
+// AttentionForward computes multi-head self-attention for packed fp16
+// qkv [B, N, 3, H, D] into out [B, N, H, D] (fp16) and saves the
+// log-sum-exp of every score row in lse [B, H, N] (fp32, natural log) for
+// the backward pass: out = softmax(Q·Kᵀ/√D)·V per batch and head. D is 32
+// or 64; N is any length. qkv must be 16-byte aligned.
+func (d *Device) AttentionForward(qkv, out, lse *Buffer, B, N, H, D int) error {
+	if D != 32 && D != 64 {
+		panic(fmt.Sprintf("cuda.AttentionForward: head dim %d (the kernels take 32 or 64)", D))
+	}
+	if B < 0 || N < 0 || H <= 0 {
+		panic(fmt.Sprintf("cuda.AttentionForward: B=%d N=%d H=%d", B, N, H))
+	}
+	elems := int64(B) * int64(N) * int64(H) * int64(D)
+	if qkv.bytes < 3*2*elems || out.bytes < 2*elems || lse.bytes < 4*int64(B*H*N) {
+		panic(fmt.Sprintf("cuda.AttentionForward: buffers of %d, %d, %d bytes for B=%d N=%d H=%d D=%d",
+			qkv.bytes, out.bytes, lse.bytes, B, N, H, D))
+	}
+	if qkv.ptr%16 != 0 {
+		panic("cuda.AttentionForward: qkv is not 16-byte aligned")
+	}
+	if B == 0 || N == 0 {
+		return nil
+	}
+	smem := 5 * 64 * (D + 8) * 2
+	scale := float32(math.Log2E / math.Sqrt(float64(D)))
+	return d.Launch("attention", fmt.Sprintf("attn_fwd_d%d", D), Dim3{(N + 63) / 64, B * H, 1}, D1(128), smem,
+		qkv, out, lse, int32(B), int32(N), int32(H), scale)
+}
+
+// AttentionBackward computes dqkv [B, N, 3, H, D] (fp16, every element
+// written) from qkv, the forward output out and its lse, and the output
+// gradient dout [B, N, H, D] (fp16). Three kernels, no atomics: the row dots
+// dout·out, then dK and dV (a block per 64 keys), then dQ (a block per 64
+// queries).
+func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D int) error {
+	if D != 32 && D != 64 {
+		panic(fmt.Sprintf("cuda.AttentionBackward: head dim %d (the kernels take 32 or 64)", D))
+	}
+	if B < 0 || N < 0 || H <= 0 {
+		panic(fmt.Sprintf("cuda.AttentionBackward: B=%d N=%d H=%d", B, N, H))
+	}
+	elems := int64(B) * int64(N) * int64(H) * int64(D)
+	if qkv.bytes < 6*elems || dqkv.bytes < 6*elems || out.bytes < 2*elems || dout.bytes < 2*elems || lse.bytes < 4*int64(B*H*N) {
+		panic(fmt.Sprintf("cuda.AttentionBackward: buffers too small for B=%d N=%d H=%d D=%d", B, N, H, D))
+	}
+	for _, b := range []*Buffer{qkv, out, dout, dqkv} {
+		if b.ptr%16 != 0 {
+			panic("cuda.AttentionBackward: buffers must be 16-byte aligned")
+		}
+	}
+	if B == 0 || N == 0 {
+		return nil
+	}
+	dvec, err := d.AllocF32(B * H * N)
+	if err != nil {
+		return err
+	}
+	defer dvec.Free()
+	threads := elems / 8
+	if err := d.Launch("attention", fmt.Sprintf("attn_bwd_dot_d%d", D), D1(int((threads+255)/256)), D1(256), 0,
+		out, dout, dvec, int32(B), int32(N), int32(H)); err != nil {
+		return err
+	}
+	smem := 6 * 64 * (D + 8) * 2
+	scaleLog2 := float32(math.Log2E / math.Sqrt(float64(D)))
+	scale := float32(1 / math.Sqrt(float64(D)))
+	grid := Dim3{(N + 63) / 64, B * H, 1}
+	for _, k := range []string{"dkdv", "dq"} {
+		if err := d.Launch("attention", fmt.Sprintf("attn_bwd_%s_d%d", k, D), grid, D1(128), smem,
+			qkv, dout, lse, dvec, dqkv, int32(B), int32(N), int32(H), scaleLog2, scale); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,508 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/mocogo/mocogo/kernels"
+	"gorgonia.org/cu"
+)
+
+// Device is one GPU with its own context. Use it from any goroutine; calls
+// are serialised.
+type Device struct {
+	mu    sync.Mutex
+	dev   cu.Device
+	ctx   cu.CUContext
+	name  string
+	sms   int
+	major int
+	minor int
+	l2    int
+	smem  int // opt-in shared memory per block
+
+	gemmNT GemmKernel // kernel for GemmF16's aligned NT layout
+
+	mods  map[string]cu.Module
+	funcs map[string]*function
+
+	free  map[int64][]cu.DevicePtr
+	stats MemStats
+}
+
+type function struct {
+	f    cu.Function
+	smem int // dynamic shared memory limit set so far (48 KB by default)
+}
+
+// Open opens device 0 and creates a context for it.
+func Open() (*Device, error) {
+	n, err := cu.NumDevices()
+	if err != nil {
+		return nil, fmt.Errorf("cuda: cuDeviceGetCount: %w", err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("cuda: no CUDA device")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	d := &Device{mods: map[string]cu.Module{}, funcs: map[string]*function{}, free: map[int64][]cu.DevicePtr{}}
+	if d.dev, err = cu.GetDevice(0); err != nil {
+		return nil, fmt.Errorf("cuda: cuDeviceGet(0): %w", err)
+	}
+	if d.name, err = d.dev.Name(); err != nil {
+		return nil, fmt.Errorf("cuda: cuDeviceGetName: %w", err)
+	}
+	attrs, err := d.dev.Attributes(cu.MultiprocessorCount, cu.ComputeCapabilityMajor, cu.ComputeCapabilityMinor,
+		cu.L2CacheSize, maxSharedMemoryPerBlockOptin)
+	if err != nil {
+		return nil, fmt.Errorf("cuda: cuDeviceGetAttribute: %w", err)
+	}
+	d.sms, d.major, d.minor, d.l2, d.smem = attrs[0], attrs[1], attrs[2], attrs[3], attrs[4]
+	if d.major < 8 {
+		return nil, fmt.Errorf("cuda: %s has compute capability %d.%d; mocogo's kernels need 8.0 or later", d.name, d.major, d.minor)
+	}
+	if d.ctx, err = d.dev.MakeContext(cu.SchedAuto); err != nil {
+		return nil, fmt.Errorf("cuda: cuCtxCreate: %w", err)
+	}
+	return d, nil
+}
+
+// Close frees the cached memory and destroys the context. Buffers still
+// held become invalid.
+func (d *Device) Close() error {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cu.SetCurrentContext(d.ctx); err != nil {
+		return err
+	}
+	cu.Synchronize()
+	d.emptyCacheLocked()
+	return d.ctx.Destroy()
+}
+
+// Name is the GPU's marketing name.
+func (d *Device) Name() string { return d.name }
+
+// SMs is the number of streaming multiprocessors.
+func (d *Device) SMs() int { return d.sms }
+
+// ComputeCapability returns the major and minor compute capability.
+func (d *Device) ComputeCapability() (int, int) { return d.major, d.minor }
+
+// L2Bytes is the size of the L2 cache.
+func (d *Device) L2Bytes() int { return d.l2 }
+
+func (d *Device) String() string {
+	return fmt.Sprintf("%s (sm_%d%d, %d SMs, %d MiB L2)", d.name, d.major, d.minor, d.sms, d.l2>>20)
+}
+
+// do runs fn with the device locked, on a locked OS thread with the
+// context current.
+func (d *Device) do(fn func() error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cu.SetCurrentContext(d.ctx); err != nil {
+		return fmt.Errorf("cuda: cuCtxSetCurrent: %w", err)
+	}
+	return fn()
+}
+
+// Synchronize waits for all work issued so far and reports any error a
+// kernel raised while running.
+func (d *Device) Synchronize() error {
+	return d.do(func() error {
+		if err := cu.Synchronize(); err != nil {
+			return fmt.Errorf("cuda: cuCtxSynchronize: %w", err)
+		}
+		return nil
+	})
+}
+
+// ---- memory ----
+
+// Buffer is a block of device memory from the caching allocator.
+type Buffer struct {
+	d     *Device
+	ptr   cu.DevicePtr
+	bytes int64
+	class int64 // 0 for views, which are not freed
+}
+
+// Alloc returns a buffer of at least bytes bytes (contents undefined),
+// reusing a freed block of the same size class when there is one.
+func (d *Device) Alloc(bytes int64) (*Buffer, error) {
+	if bytes < 0 {
+		panic(fmt.Sprintf("cuda.Alloc: negative size %d", bytes))
+	}
+	class := sizeClass(bytes)
+	var b *Buffer
+	err := d.do(func() error {
+		if l := d.free[class]; len(l) > 0 {
+			p := l[len(l)-1]
+			d.free[class] = l[:len(l)-1]
+			d.stats.Cached -= class
+			d.stats.Hits++
+			b = &Buffer{d: d, ptr: p, bytes: bytes, class: class}
+		} else {
+			p, err := cu.MemAlloc(class)
+			if err != nil {
+				// Give the cache back to the driver and try once more.
+				d.emptyCacheLocked()
+				if p, err = cu.MemAlloc(class); err != nil {
+					return fmt.Errorf("cuda: cuMemAlloc(%d): %w (in use %d, peak %d)", class, err, d.stats.InUse, d.stats.Peak)
+				}
+			}
+			d.stats.Allocs++
+			b = &Buffer{d: d, ptr: p, bytes: bytes, class: class}
+		}
+		d.stats.InUse += class
+		if d.stats.InUse > d.stats.Peak {
+			d.stats.Peak = d.stats.InUse
+		}
+		return nil
+	})
+	return b, err
+}
+
+// AllocF32 allocates room for n float32 values.
+func (d *Device) AllocF32(n int) (*Buffer, error) { return d.Alloc(4 * int64(n)) }
+
+// AllocF16 allocates room for n fp16 values.
+func (d *Device) AllocF16(n int) (*Buffer, error) { return d.Alloc(2 * int64(n)) }
+
+func (d *Device) emptyCacheLocked() {
+	for c, l := range d.free {
+		for _, p := range l {
+			cu.MemFree(p)
+		}
+		d.stats.Cached -= c * int64(len(l))
+		delete(d.free, c)
+	}
+}
+
+// EmptyCache returns every cached free block to the driver.
+func (d *Device) EmptyCache() {
+	d.do(func() error { d.emptyCacheLocked(); return nil })
+}
+
+// MemStats reports the allocator's counters.
+func (d *Device) MemStats() MemStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+// Free returns the buffer to the cache. Views and nil buffers are ignored;
+// freeing twice panics.
+func (b *Buffer) Free() {
+	if b == nil || b.class == 0 {
+		return
+	}
+	if b.ptr == 0 {
+		panic("cuda: Buffer freed twice")
+	}
+	d := b.d
+	d.mu.Lock()
+	d.free[b.class] = append(d.free[b.class], b.ptr)
+	d.stats.InUse -= b.class
+	d.stats.Cached += b.class
+	d.mu.Unlock()
+	b.ptr = 0
+}
+
+// Ptr is the device address.
+func (b *Buffer) Ptr() uintptr { return uintptr(b.ptr) }
+
+// Bytes is the size asked for.
+func (b *Buffer) Bytes() int64 { return b.bytes }
+
+// View returns the bytes [off, off+n) of b as a buffer that shares its
+// memory and is never freed by itself.
+func (b *Buffer) View(off, n int64) *Buffer {
+	if off < 0 || n < 0 || off+n > b.bytes {
+		panic(fmt.Sprintf("cuda: view [%d,%d) of a %d-byte buffer", off, off+n, b.bytes))
+	}
+	return &Buffer{d: b.d, ptr: b.ptr + cu.DevicePtr(off), bytes: n}
+}
+
+func (b *Buffer) copyIn(p unsafe.Pointer, n int64, what string) error {
+	if n > b.bytes {
+		panic(fmt.Sprintf("cuda: %s of %d bytes into a %d-byte buffer", what, n, b.bytes))
+	}
+	if n == 0 {
+		return nil
+	}
+	return b.d.do(func() error {
+		if err := cu.MemcpyHtoD(b.ptr, p, n); err != nil {
+			return fmt.Errorf("cuda: %s (%d bytes): %w", what, n, err)
+		}
+		return nil
+	})
+}
+
+func (b *Buffer) copyOut(p unsafe.Pointer, n int64, what string) error {
+	if n > b.bytes {
+		panic(fmt.Sprintf("cuda: %s of %d bytes from a %d-byte buffer", what, n, b.bytes))
+	}
+	if n == 0 {
+		return nil
+	}
+	return b.d.do(func() error {
+		if err := cu.MemcpyDtoH(p, b.ptr, n); err != nil {
+			return fmt.Errorf("cuda: %s (%d bytes): %w", what, n, err)
+		}
+		return nil
+	})
+}
+
+// CopyFromF32 copies src to the start of the buffer.
+func (b *Buffer) CopyFromF32(src []float32) error {
+	if len(src) == 0 {
+		return nil
+	}
+	err := b.copyIn(unsafe.Pointer(&src[0]), 4*int64(len(src)), "CopyFromF32")
+	runtime.KeepAlive(src)
+	return err
+}
+
+// CopyToF32 copies the start of the buffer into dst.
+func (b *Buffer) CopyToF32(dst []float32) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	err := b.copyOut(unsafe.Pointer(&dst[0]), 4*int64(len(dst)), "CopyToF32")
+	runtime.KeepAlive(dst)
+	return err
+}
+
+// CopyFromU16 copies 16-bit values (fp16 bits) to the start of the buffer.
+func (b *Buffer) CopyFromU16(src []uint16) error {
+	if len(src) == 0 {
+		return nil
+	}
+	err := b.copyIn(unsafe.Pointer(&src[0]), 2*int64(len(src)), "CopyFromU16")
+	runtime.KeepAlive(src)
+	return err
+}
+
+// CopyToU16 copies the start of the buffer into dst as 16-bit values.
+func (b *Buffer) CopyToU16(dst []uint16) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	err := b.copyOut(unsafe.Pointer(&dst[0]), 2*int64(len(dst)), "CopyToU16")
+	runtime.KeepAlive(dst)
+	return err
+}
+
+// CopyFrom copies n bytes from src to b on the device.
+func (b *Buffer) CopyFrom(src *Buffer, n int64) error {
+	if n > b.bytes || n > src.bytes {
+		panic(fmt.Sprintf("cuda: device copy of %d bytes between buffers of %d and %d", n, src.bytes, b.bytes))
+	}
+	return b.d.do(func() error {
+		if err := cu.MemcpyDtoD(b.ptr, src.ptr, n); err != nil {
+			return fmt.Errorf("cuda: cuMemcpyDtoD(%d bytes): %w", n, err)
+		}
+		return nil
+	})
+}
+
+// Fill32 sets every 4-byte word of the buffer to bits (NaN poisoning:
+// 0x7fc00000).
+func (b *Buffer) Fill32(bits uint32) error {
+	return b.d.do(func() error { return memsetD32(b.ptr, bits, b.bytes/4) })
+}
+
+// Fill16 sets every 2-byte word of the buffer to bits (fp16 NaN: 0x7e00).
+func (b *Buffer) Fill16(bits uint16) error {
+	return b.d.do(func() error { return memsetD16(b.ptr, bits, b.bytes/2) })
+}
+
+// PoisonF32 fills the buffer with float32 NaN.
+func (b *Buffer) PoisonF32() error { return b.Fill32(math.Float32bits(float32(math.NaN()))) }
+
+// ---- kernels ----
+
+// function returns the named kernel of an embedded PTX module, loading the
+// module on first use. Called with the device locked.
+func (d *Device) function(module, kernel string) (*function, error) {
+	key := module + "." + kernel
+	if f, ok := d.funcs[key]; ok {
+		return f, nil
+	}
+	m, ok := d.mods[module]
+	if !ok {
+		src, err := kernels.PTX(module)
+		if err != nil {
+			return nil, err
+		}
+		if m, err = cu.LoadData(src); err != nil {
+			return nil, fmt.Errorf("cuda: loading PTX module %s: %w", module, err)
+		}
+		d.mods[module] = m
+	}
+	f, err := m.Function(kernel)
+	if err != nil {
+		return nil, fmt.Errorf("cuda: kernel %s not in module %s: %w", kernel, module, err)
+	}
+	fn := &function{f: f, smem: 48 << 10}
+	d.funcs[key] = fn
+	return fn, nil
+}
+
+// Preload loads the named PTX modules now (the driver compiles PTX for the
+// GPU when a module is loaded; benchmarks call this to keep that out of the
+// timings).
+func (d *Device) Preload(modules ...string) error {
+	return d.do(func() error {
+		for _, module := range modules {
+			if _, ok := d.mods[module]; ok {
+				continue
+			}
+			src, err := kernels.PTX(module)
+			if err != nil {
+				return err
+			}
+			m, err := cu.LoadData(src)
+			if err != nil {
+				return fmt.Errorf("cuda: loading PTX module %s: %w", module, err)
+			}
+			d.mods[module] = m
+		}
+		return nil
+	})
+}
+
+// Launch runs kernel from the embedded PTX module on the default stream.
+// Arguments are packed one 8-byte slot each (cu's convention): *Buffer,
+// uintptr and cu.DevicePtr as device pointers (a nil *Buffer is a null
+// pointer), int/int32/int64/uint32 as integers, float32 as its bits in the
+// low word, bool as 0 or 1. A kernel declares its scalars 4 or 8 bytes wide
+// as it likes: the driver reads only the declared width from each slot.
+func (d *Device) Launch(module, kernel string, grid, block Dim3, smem int, args ...any) error {
+	slots := make([]uint64, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case *Buffer:
+			if v != nil {
+				if v.class != 0 && v.ptr == 0 {
+					panic(fmt.Sprintf("cuda: %s argument %d: buffer used after Free", kernel, i))
+				}
+				slots[i] = uint64(v.ptr)
+			}
+		case nil:
+		case uintptr:
+			slots[i] = uint64(v)
+		case cu.DevicePtr:
+			slots[i] = uint64(v)
+		case int:
+			slots[i] = uint64(int64(v))
+		case int32:
+			slots[i] = uint64(uint32(v))
+		case int64:
+			slots[i] = uint64(v)
+		case uint32:
+			slots[i] = uint64(v)
+		case float32:
+			slots[i] = uint64(math.Float32bits(v))
+		case float64:
+			slots[i] = math.Float64bits(v)
+		case bool:
+			if v {
+				slots[i] = 1
+			}
+		default:
+			panic(fmt.Sprintf("cuda: %s argument %d has unsupported type %T", kernel, i, a))
+		}
+	}
+	params := make([]unsafe.Pointer, len(slots))
+	for i := range slots {
+		params[i] = unsafe.Pointer(&slots[i])
+	}
+	err := d.do(func() error {
+		fn, err := d.function(module, kernel)
+		if err != nil {
+			return err
+		}
+		if smem > fn.smem {
+			if smem > d.smem {
+				return fmt.Errorf("%d bytes of shared memory asked, %s allows %d per block", smem, d.name, d.smem)
+			}
+			if err := setMaxDynamicSmem(fn.f, smem); err != nil {
+				return err
+			}
+			fn.smem = smem
+		}
+		return fn.f.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, smem, cu.Stream{}, params)
+	})
+	runtime.KeepAlive(slots)
+	if err != nil {
+		return fmt.Errorf("cuda: launch %s.%s grid (%d,%d,%d) block (%d,%d,%d) smem %d: %w",
+			module, kernel, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, smem, err)
+	}
+	return nil
+}
+
+// ---- timing ----
+
+// Event is a CUDA event for timing work on the default stream.
+type Event struct {
+	d *Device
+	e cu.Event
+}
+
+// NewEvent creates a timing event.
+func (d *Device) NewEvent() (*Event, error) {
+	var e cu.Event
+	err := d.do(func() error {
+		var err error
+		e, err = cu.MakeEvent(cu.DefaultEvent)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cuda: cuEventCreate: %w", err)
+	}
+	return &Event{d, e}, nil
+}
+
+// Record marks the point in the stream reached by the work issued so far.
+func (e *Event) Record() error {
+	return e.d.do(func() error { return e.e.Record(cu.Stream{}) })
+}
+
+// Since waits for e and returns the milliseconds between start and e.
+func (e *Event) Since(start *Event) (float64, error) {
+	var ms float64
+	err := e.d.do(func() error {
+		if err := e.e.Synchronize(); err != nil {
+			return fmt.Errorf("cuda: cuEventSynchronize: %w", err)
+		}
+		var err error
+		ms, err = start.e.Elapsed(e.e)
+		return err
+	})
+	return ms, err
+}
+
+// Destroy releases the event.
+func (e *Event) Destroy() {
+	e.d.do(func() error { return cu.DestroyEvent(&e.e) })
+}
+
+// maxSharedMemoryPerBlockOptin is CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+// which cu does not name.
+const maxSharedMemoryPerBlockOptin cu.DeviceAttribute = 97

@@ -1,0 +1,214 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"gorgonia.org/cu"
+)
+
+// Epilogue says what GemmF16 does to each output element after the
+// product: add a per-column fp32 bias, apply the exact GELU, and store fp16
+// rather than fp32.
+type Epilogue struct {
+	Bias   *Buffer // N float32 values, or nil
+	GELU   bool
+	OutF16 bool
+}
+
+const (
+	gemmGELU   = 1
+	gemmOutF16 = 2
+	gemmSmem   = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
+	gemmTile   = 128
+)
+
+// GemmKernel names the kernel GemmF16 uses for the NT layout (A m×k, B n×k:
+// the Linear forward) with aligned operands.
+type GemmKernel int
+
+const (
+	// GemmMMA is the mma.sync kernel (sm_80 and later), used for every
+	// layout. The default until the wgmma kernels have passed on Hopper.
+	GemmMMA GemmKernel = iota
+	// GemmWGMMA128 is the sm_90a wgmma kernel with 128×128 tiles.
+	GemmWGMMA128
+	// GemmWGMMA256 is the sm_90a wgmma kernel with 128×256 tiles.
+	GemmWGMMA256
+	// GemmTMA is the sm_90a kernel with TMA loads, mbarriers and a producer
+	// warpgroup beside two wgmma consumer warpgroups (128×256 tiles).
+	GemmTMA
+)
+
+func (k GemmKernel) String() string {
+	switch k {
+	case GemmMMA:
+		return "mma"
+	case GemmWGMMA128:
+		return "wgmma128"
+	case GemmWGMMA256:
+		return "wgmma256"
+	case GemmTMA:
+		return "tma"
+	}
+	return fmt.Sprintf("GemmKernel(%d)", int(k))
+}
+
+// SetGemmKernel selects the NT kernel and reports whether the device can run
+// it (the wgmma kernels need sm_90); when it cannot, nothing changes.
+func (d *Device) SetGemmKernel(k GemmKernel) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k != GemmMMA && d.major != 9 {
+		return false
+	}
+	d.gemmNT = k
+	return true
+}
+
+func (d *Device) gemmKernel() GemmKernel {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gemmNT
+}
+
+// GemmF16 computes C = act(alpha·op(A)·op(B) + bias) + beta·C on the GPU for
+// row-major matrices: op(A) is m×k (A stored m×k, or k×m when transA), op(B)
+// is k×n (B stored k×n, or n×k when transB), lda/ldb/ldc are row strides in
+// elements. A and B hold fp16, C holds fp32 (or fp16 with ep.OutF16); the
+// products are accumulated in fp32 on the tensor cores. When beta is 0, C is
+// not read.
+//
+// Any m, n, k are accepted. The fast path copies 16 bytes at a time and
+// needs lda and ldb multiples of 8 and A, B 16-byte aligned; otherwise an
+// element-wise (slower) loader is used.
+func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, ep Epilogue) error {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("cuda.GemmF16: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	need := func(name string, buf *Buffer, rows, cols, ld, elem int) {
+		if rows == 0 || cols == 0 {
+			return
+		}
+		if buf == nil {
+			panic(fmt.Sprintf("cuda.GemmF16: %s is nil", name))
+		}
+		if ld < cols {
+			panic(fmt.Sprintf("cuda.GemmF16: %s stride %d < %d columns", name, ld, cols))
+		}
+		if want := int64((rows-1)*ld+cols) * int64(elem); buf.bytes < want {
+			panic(fmt.Sprintf("cuda.GemmF16: %s has %d bytes, %d×%d with stride %d needs %d", name, buf.bytes, rows, cols, ld, want))
+		}
+	}
+	need("A", a, ar, ac, lda, 2)
+	need("B", b, br, bc, ldb, 2)
+	celem := 4
+	if ep.OutF16 {
+		celem = 2
+	}
+	need("C", c, m, n, ldc, celem)
+	if ep.Bias != nil && ep.Bias.bytes < 4*int64(n) {
+		panic(fmt.Sprintf("cuda.GemmF16: bias has %d bytes, need %d", ep.Bias.bytes, 4*n))
+	}
+	name := "gemm_f16_"
+	name += map[bool]string{false: "n", true: "t"}[transA]
+	name += map[bool]string{false: "n", true: "t"}[transB]
+	aligned := lda%8 == 0 && ldb%8 == 0 && (a == nil || a.ptr%16 == 0) && (b == nil || b.ptr%16 == 0)
+	if !aligned {
+		name += "_u"
+	}
+	flags := 0
+	if ep.GELU {
+		flags |= gemmGELU
+	}
+	if ep.OutF16 {
+		flags |= gemmOutF16
+	}
+	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
+	if aligned && !transA && transB && k > 0 {
+		switch d.gemmKernel() {
+		case GemmWGMMA128:
+			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
+				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+		case GemmTMA:
+			return d.gemmTMA(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+		case GemmWGMMA256:
+			tiles = ((m + 127) / 128) * ((n + 255) / 256)
+			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
+				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+		}
+	}
+	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
+		a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.LittleEndian.PutUint64(b, v)
+	return b
+}
+
+// gemmTMA launches gemm_f16_nt_tma: tensor maps for A (m×k) and B (n×k)
+// passed by value, so it goes through launchRaw rather than cu.
+func (d *Device) gemmTMA(m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	tiles := ((m + 127) / 128) * ((n + 255) / 256)
+	const smem = 4*49152 + 1024 + 64
+	grid, block := D1(tiles), D1(384)
+	var ap, bp, biasp cu.DevicePtr
+	if a != nil {
+		ap = a.ptr
+	}
+	if b != nil {
+		bp = b.ptr
+	}
+	if bias != nil {
+		biasp = bias.ptr
+	}
+	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
+	err := d.do(func() error {
+		fn, err := d.function("gemm_f16_tma_sm90a", "gemm_f16_nt_tma")
+		if err != nil {
+			return err
+		}
+		if smem > fn.smem {
+			if err := setMaxDynamicSmem(fn.f, smem); err != nil {
+				return err
+			}
+			fn.smem = smem
+		}
+		if ap == 0 || bp == 0 {
+			return fmt.Errorf("nil operand")
+		}
+		ta, err := tensorMapF16(ap, m, kk, lda, 128, 64)
+		if err != nil {
+			return fmt.Errorf("A: %w", err)
+		}
+		tb, err := tensorMapF16(bp, n, kk, ldb, 256, 64)
+		if err != nil {
+			return fmt.Errorf("B: %w", err)
+		}
+		return launchRaw(fn.f, grid, block, smem, [][]byte{
+			ta[:], tb[:], u64(uint64(c.ptr)), u64(uint64(biasp)),
+			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
+			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))),
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.gemm_f16_nt_tma grid (%d,1,1) block (384,1,1) smem %d: %w", tiles, smem, err)
+	}
+	return nil
+}

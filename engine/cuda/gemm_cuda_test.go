@@ -1,0 +1,275 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"testing"
+
+	"github.com/mocogo/mocogo/kernels"
+)
+
+type gemmCase struct {
+	transA, transB bool
+	m, n, k        int
+	pad            int // extra elements in every leading dimension (0: tight)
+	alpha, beta    float32
+	bias, gelu     bool
+	out16          bool
+}
+
+func (c gemmCase) String() string {
+	l := map[bool]string{false: "n", true: "t"}
+	s := fmt.Sprintf("%s%s_%dx%dx%d", l[c.transA], l[c.transB], c.m, c.n, c.k)
+	if c.pad != 0 {
+		s += fmt.Sprintf("_pad%d", c.pad)
+	}
+	if c.alpha != 1 || c.beta != 0 {
+		s += fmt.Sprintf("_a%g_b%g", c.alpha, c.beta)
+	}
+	if c.bias {
+		s += "_bias"
+	}
+	if c.gelu {
+		s += "_gelu"
+	}
+	if c.out16 {
+		s += "_f16"
+	}
+	return s
+}
+
+func gelu64(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
+
+// runGemmCase runs one case on the GPU and checks it against a float64
+// reference over the fp16-rounded inputs, on all rows or on a sample of rows
+// (always the first and last) when the full product is too big for the CPU.
+func runGemmCase(t *testing.T, c gemmCase) {
+	r := newRand(t)
+	ar, ac := c.m, c.k
+	if c.transA {
+		ar, ac = c.k, c.m
+	}
+	br, bc := c.k, c.n
+	if c.transB {
+		br, bc = c.n, c.k
+	}
+	lda, ldb, ldc := ac+c.pad, bc+c.pad, c.n+c.pad
+	af, ah := randF16(r, ar*lda)
+	bf, bh := randF16(r, br*ldb)
+	da, db := upload16(t, ah), upload16(t, bh)
+	var biasF []float32
+	var dbias *Buffer
+	if c.bias {
+		biasF = randF32(r, c.n, 1)
+		dbias = upload32(t, biasF)
+	}
+	celem := 4
+	if c.out16 {
+		celem = 2
+	}
+	clen := c.m * ldc
+	dc := mustAlloc(t, int64(clen*celem))
+	// C starts as NaN everywhere (beta = 0) or as random values (beta ≠ 0)
+	// with NaN in the padding columns, which must survive untouched.
+	var c0 []float32
+	if c.beta != 0 {
+		c0 = make([]float32, clen)
+		for i := range c0 {
+			if i%ldc < c.n {
+				c0[i] = kernels.RoundF16(float32(r.Float64()*2 - 1))
+			} else {
+				c0[i] = float32(math.NaN())
+			}
+		}
+		if c.out16 {
+			h := make([]uint16, clen)
+			for i, v := range c0 {
+				h[i] = kernels.F32ToF16(v)
+			}
+			must(t, dc.CopyFromU16(h))
+		} else {
+			must(t, dc.CopyFromF32(c0))
+		}
+	} else if c.out16 {
+		must(t, dc.Fill16(0x7e00))
+	} else {
+		must(t, dc.PoisonF32())
+	}
+	must(t, dev.GemmF16(c.transA, c.transB, c.m, c.n, c.k, c.alpha, da, lda, db, ldb, c.beta, dc, ldc,
+		Epilogue{Bias: dbias, GELU: c.gelu, OutF16: c.out16}))
+	must(t, dev.Synchronize())
+	got := make([]float32, clen)
+	if c.out16 {
+		h := make([]uint16, clen)
+		must(t, dc.CopyToU16(h))
+		for i, v := range h {
+			got[i] = kernels.F16ToF32(v)
+		}
+	} else {
+		must(t, dc.CopyToF32(got))
+	}
+
+	// Rows to check.
+	rows := make([]int, 0)
+	if budget := 3e8 / float64(c.n*max(c.k, 1)); float64(c.m) <= budget {
+		for i := 0; i < c.m; i++ {
+			rows = append(rows, i)
+		}
+	} else {
+		seen := map[int]bool{0: true, c.m - 1: true}
+		rows = append(rows, 0, c.m-1)
+		for len(rows) < int(budget) && len(rows) < c.m {
+			i := r.IntN(c.m)
+			if !seen[i] {
+				seen[i] = true
+				rows = append(rows, i)
+			}
+		}
+		sort.Ints(rows)
+	}
+	want := make([]float64, len(rows)*c.n)
+	gotS := make([]float32, len(rows)*c.n)
+	parallelRows(len(rows), func(ri int) {
+		i := rows[ri]
+		acol := make([]float64, c.k)
+		for p := 0; p < c.k; p++ {
+			if c.transA {
+				acol[p] = float64(af[p*lda+i])
+			} else {
+				acol[p] = float64(af[i*lda+p])
+			}
+		}
+		for j := 0; j < c.n; j++ {
+			var s float64
+			if c.transB {
+				brow := bf[j*ldb : j*ldb+c.k]
+				for p, v := range brow {
+					s += acol[p] * float64(v)
+				}
+			} else {
+				for p := 0; p < c.k; p++ {
+					s += acol[p] * float64(bf[p*ldb+j])
+				}
+			}
+			v := float64(c.alpha) * s
+			if c.bias {
+				v += float64(biasF[j])
+			}
+			if c.gelu {
+				v = gelu64(v)
+			}
+			if c.beta != 0 {
+				v += float64(c.beta) * float64(c0[i*ldc+j])
+			}
+			want[ri*c.n+j] = v
+			gotS[ri*c.n+j] = got[i*ldc+j]
+		}
+	})
+	rel, bad := errStats(gotS, want)
+	// Padding columns must still hold NaN: nothing was written past n.
+	var clobbered int
+	for i := 0; i < c.m && c.pad > 0; i++ {
+		for j := c.n; j < ldc; j++ {
+			if !math.IsNaN(float64(got[i*ldc+j])) {
+				clobbered++
+			}
+		}
+	}
+	t.Logf("%v: checked %d of %d rows, rel err %.3g, non-finite %d, padding written %d", c, len(rows), c.m, rel, bad, clobbered)
+	if bad > 0 || clobbered > 0 || !(rel < 2e-3) {
+		t.Errorf("%v: rel err %.3g (limit 2e-3), non-finite %d, padding written %d", c, rel, bad, clobbered)
+	}
+}
+
+func TestGemmF16Odd(t *testing.T) {
+	sizes := [][3]int{
+		{1, 1, 1}, {1, 7, 33}, {7, 33, 129}, {33, 129, 7}, {129, 197, 33}, {197, 129, 1000},
+		{1000, 1, 7}, {33, 1000, 197}, {128, 128, 32}, {256, 384, 64}, {200, 136, 24}, {5, 5, 0},
+	}
+	for _, s := range sizes {
+		for _, l := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+			for _, pad := range []int{0, 8} {
+				c := gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], pad: pad, alpha: 1}
+				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			}
+		}
+	}
+}
+
+func TestGemmF16Epilogue(t *testing.T) {
+	for _, c := range []gemmCase{
+		{m: 197, n: 300, k: 96, alpha: 0.5, bias: true},
+		{m: 197, n: 300, k: 96, alpha: 1, bias: true, gelu: true},
+		{m: 197, n: 300, k: 96, alpha: 1, bias: true, gelu: true, out16: true},
+		{transB: true, m: 333, n: 129, k: 72, alpha: 1, beta: 1, pad: 3},
+		{transA: true, m: 129, n: 77, k: 1000, alpha: 2, beta: -0.5, pad: 8},
+		{transB: true, m: 100, n: 200, k: 40, alpha: 1, beta: 1, out16: true, pad: 8},
+		{transB: true, m: 100, n: 201, k: 41, alpha: 1, bias: true, gelu: true, out16: true, pad: 1},
+	} {
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+}
+
+// TestGemmF16ViT runs the shapes of a ViT-S/16 step at batch 256 (197
+// tokens, width 384, MLP 1536): the forward Linear layers (NT), the input
+// gradient (NN) and the weight gradient (TN, K = 50432).
+func TestGemmF16ViT(t *testing.T) {
+	const M = 256 * 197
+	cases := []gemmCase{
+		{transB: true, m: M, n: 1152, k: 384, alpha: 1, bias: true},
+		{transB: true, m: M, n: 384, k: 384, alpha: 1, bias: true},
+		{transB: true, m: M, n: 1536, k: 384, alpha: 1, bias: true, gelu: true, out16: true},
+		{transB: true, m: M, n: 384, k: 1536, alpha: 1, bias: true},
+		{m: M, n: 384, k: 1152, alpha: 1},
+		{transA: true, m: 1152, n: 384, k: M, alpha: 1, beta: 1},
+	}
+	if testing.Short() {
+		t.Skip("ViT-sized shapes skipped with -short")
+	}
+	for _, c := range cases {
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+}
+
+// TestGemmF16Hopper runs the NT cases through each sm_90a wgmma kernel (on
+// Hopper GPUs only).
+func TestGemmF16Hopper(t *testing.T) {
+	for _, k := range []GemmKernel{GemmWGMMA128, GemmWGMMA256} {
+		t.Run(k.String(), func(t *testing.T) {
+			if !dev.SetGemmKernel(k) {
+				t.Skipf("%s is not sm_90: no wgmma kernel", dev.Name())
+			}
+			defer dev.SetGemmKernel(GemmMMA)
+			testGemmHopper(t)
+		})
+	}
+}
+
+func testGemmHopper(t *testing.T) {
+	const M = 256 * 197
+	cases := []gemmCase{
+		{transB: true, m: 128, n: 128, k: 64, alpha: 1},
+		{transB: true, m: 128, n: 256, k: 256, alpha: 1},
+		{transB: true, m: 1, n: 1, k: 8, alpha: 1},
+		{transB: true, m: 7, n: 33, k: 129, alpha: 1, pad: 8},
+		{transB: true, m: 129, n: 197, k: 33, alpha: 1, pad: 7},
+		{transB: true, m: 197, n: 129, k: 1000, alpha: 1},
+		{transB: true, m: 1000, n: 1, k: 7, alpha: 1, pad: 1},
+		{transB: true, m: 33, n: 1000, k: 197, alpha: 1, pad: 3},
+		{transB: true, m: 300, n: 260, k: 520, alpha: 0.5, beta: 1, bias: true},
+		{transB: true, m: 333, n: 129, k: 72, alpha: 1, beta: 1, pad: 3},
+		{transB: true, m: 100, n: 201, k: 48, alpha: 1, bias: true, gelu: true, out16: true, pad: 8},
+		{transB: true, m: M, n: 1152, k: 384, alpha: 1, bias: true},
+		{transB: true, m: M, n: 1536, k: 384, alpha: 1, bias: true, gelu: true, out16: true},
+		{transB: true, m: M, n: 384, k: 1536, alpha: 1, bias: true},
+	}
+	for _, c := range cases {
+		if testing.Short() && c.m == M {
+			continue
+		}
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+}

@@ -1,0 +1,150 @@
+//go:build cuda
+
+package cuda
+
+// Driver calls that gorgonia.org/cu does not wrap.
+
+/*
+#cgo LDFLAGS: -lcuda -ldl
+#include <cuda.h>
+#include <dlfcn.h>
+#include <string.h>
+
+// cuTensorMapEncodeTiled (CUDA 12) is not in the CUDA 11.8 header the
+// build uses, so it is looked up in the driver at run time. Enum values from
+// the CUDA 12 driver API: data type FLOAT16 = 6, interleave NONE = 0,
+// swizzle 128B = 3, L2 promotion 128B = 2, out-of-bounds fill NONE = 0
+// (zeros).
+typedef CUresult (*mocogo_encode_tiled_fn)(void*, int, unsigned int, void*, const unsigned long long*,
+	const unsigned long long*, const unsigned int*, const unsigned int*, int, int, int, int);
+
+static CUresult mocogo_tmap_f16_2d(void* out, CUdeviceptr base, unsigned long long inner, unsigned long long outer,
+	unsigned long long row_bytes, unsigned int box_inner, unsigned int box_outer) {
+	static mocogo_encode_tiled_fn fn = 0;
+	if (!fn) {
+		fn = (mocogo_encode_tiled_fn)dlsym(RTLD_DEFAULT, "cuTensorMapEncodeTiled");
+		if (!fn) {
+			void* h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+			if (h) fn = (mocogo_encode_tiled_fn)dlsym(h, "cuTensorMapEncodeTiled");
+		}
+		if (!fn) return CUDA_ERROR_NOT_FOUND;
+	}
+	unsigned long long dims[2] = {inner, outer};
+	unsigned long long strides[1] = {row_bytes};
+	unsigned int box[2] = {box_inner, box_outer};
+	unsigned int estr[2] = {1, 1};
+	return fn(out, 6, 2, (void*)base, dims, strides, box, estr, 0, 3, 2, 0);
+}
+
+// mocogo_launch launches f with nparams parameters packed back to back in
+// buf at the given offsets (the driver copies each by its declared size).
+static CUresult mocogo_launch(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz, unsigned int bx,
+	unsigned int by, unsigned int bz, unsigned int smem, char* buf, const int* offsets, int nparams) {
+	void* params[32];
+	if (nparams > 32) return CUDA_ERROR_INVALID_VALUE;
+	for (int i = 0; i < nparams; i++) params[i] = buf + offsets[i];
+	return cuLaunchKernel(f, gx, gy, gz, bx, by, bz, smem, 0, params, 0);
+}
+
+static CUresult mocogo_func_set_max_dynamic_smem(CUfunction f, int bytes) {
+	return cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+}
+
+static CUresult mocogo_memset_d32(CUdeviceptr p, unsigned int v, size_t n) {
+	return cuMemsetD32(p, v, n);
+}
+
+static CUresult mocogo_memset_d16(CUdeviceptr p, unsigned short v, size_t n) {
+	return cuMemsetD16(p, v, n);
+}
+
+static const char* mocogo_error_name(CUresult r) {
+	const char* s = 0;
+	if (cuGetErrorName(r, &s) != CUDA_SUCCESS || s == 0) return "CUDA_ERROR_UNKNOWN";
+	return s;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+
+	"gorgonia.org/cu"
+)
+
+type driverError struct {
+	call string
+	code C.CUresult
+}
+
+func (e driverError) Error() string {
+	return fmt.Sprintf("%s: %s (%d)", e.call, C.GoString(C.mocogo_error_name(e.code)), int(e.code))
+}
+
+func check(call string, r C.CUresult) error {
+	if r == C.CUDA_SUCCESS {
+		return nil
+	}
+	return driverError{call, r}
+}
+
+// rawFunction extracts the CUfunction handle from cu.Function, whose only
+// field it is.
+func rawFunction(f cu.Function) C.CUfunction {
+	return *(*C.CUfunction)(unsafe.Pointer(&f))
+}
+
+func setMaxDynamicSmem(f cu.Function, bytes int) error {
+	return check("cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", C.mocogo_func_set_max_dynamic_smem(rawFunction(f), C.int(bytes)))
+}
+
+// tensorMapF16 encodes a TMA descriptor (128 bytes) for a row-major fp16
+// matrix of rows×cols elements with the given row stride in elements, read in
+// boxes of boxCols×boxRows with the 128-byte swizzle.
+func tensorMapF16(base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int) ([128]byte, error) {
+	var m [128]byte
+	p := C.malloc(128 + 64)
+	defer C.free(p)
+	aligned := unsafe.Pointer((uintptr(p) + 63) &^ 63)
+	r := C.mocogo_tmap_f16_2d(aligned, C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
+		C.ulonglong(2*ld), C.uint(boxCols), C.uint(boxRows))
+	if err := check("cuTensorMapEncodeTiled", r); err != nil {
+		return m, err
+	}
+	copy(m[:], unsafe.Slice((*byte)(aligned), 128))
+	return m, nil
+}
+
+// launchRaw launches f with parameters given as raw bytes each (8 bytes for
+// pointers and scalars, 128 for a tensor map), for kernels whose parameters
+// do not fit cu's one-slot-per-parameter convention.
+func launchRaw(f cu.Function, grid, block Dim3, smem int, params [][]byte) error {
+	total := 0
+	offs := make([]C.int, len(params))
+	for i, p := range params {
+		total = (total + 63) &^ 63 // keep tensor maps 64-byte aligned
+		offs[i] = C.int(total)
+		total += len(p)
+	}
+	raw := C.malloc(C.size_t(total + 64))
+	defer C.free(raw)
+	buf := unsafe.Pointer((uintptr(raw) + 63) &^ 63)
+	dst := unsafe.Slice((*byte)(buf), total)
+	for i, p := range params {
+		copy(dst[offs[i]:], p)
+	}
+	coffs := C.malloc(C.size_t(4 * len(offs)))
+	defer C.free(coffs)
+	copy(unsafe.Slice((*C.int)(coffs), len(offs)), offs)
+	return check("cuLaunchKernel", C.mocogo_launch(rawFunction(f), C.uint(grid.X), C.uint(grid.Y), C.uint(grid.Z),
+		C.uint(block.X), C.uint(block.Y), C.uint(block.Z), C.uint(smem), (*C.char)(buf), (*C.int)(coffs), C.int(len(params))))
+}
+
+func memsetD32(p cu.DevicePtr, v uint32, n int64) error {
+	return check("cuMemsetD32", C.mocogo_memset_d32(C.CUdeviceptr(p), C.uint(v), C.size_t(n)))
+}
+
+func memsetD16(p cu.DevicePtr, v uint16, n int64) error {
+	return check("cuMemsetD16", C.mocogo_memset_d16(C.CUdeviceptr(p), C.ushort(v), C.size_t(n)))
+}

@@ -1,0 +1,532 @@
+// attention.cu: fused multi-head attention forward in the FlashAttention-2
+// manner, for head dims 32 and 64 and any sequence length.
+//
+//   qkv [B, N, 3, H, D] fp16  →  out [B, N, H, D] fp16,  lse [B, H, N] fp32
+//   out = softmax(Q·Kᵀ/√D)·V per (batch, head); lse = log Σ exp(Q·Kᵀ/√D) per
+//   query row (natural log), saved for the backward pass.
+//
+// A block of 4 warps takes 64 query rows of one (batch, head); each warp
+// owns 16 rows. Keys and values stream through shared memory 64 rows at a
+// time, double-buffered with cp.async (rows past N are zero-filled). Scores
+// S = Q·Kᵀ are accumulated in fp32 by mma.sync m16n8k16, masked past N, and
+// folded into a running row max and row sum (online softmax in base 2); the
+// probabilities are rounded to fp16 and fed straight from the score
+// registers as the A operand of P·V (the accumulator layout of two adjacent
+// n8 tiles is the A layout of one k16 step), V through ldmatrix.trans.
+// Nothing of size N×N touches memory.
+//
+// Kernel names: attn_fwd_d32, attn_fwd_d64. Launch: grid (ceil(N/64), B·H),
+// block 128, dynamic shared memory 5·64·(D+8)·2 bytes (≤ 46 KB). Parameters:
+// qkv, out, lse, B, N, H, scale_log2 = log2(e)/√D.
+//
+// Backward (dout [B, N, H, D] fp16 → dqkv [B, N, 3, H, D] fp16), without
+// atomics, in three kernels:
+//   attn_bwd_dot_d<D>: dvec[b,h,n] = Σ_d dout·out (fp32), 8 halves a thread.
+//     Grid ceil(B·N·H·D/8/256), block 256.
+//   attn_bwd_dkdv_d<D>: a block owns 64 keys of one (batch, head), each warp
+//     16 of them, and streams all queries past them (Q and dO double-buffered
+//     in shared memory): Sᵀ = K·Qᵀ, Pᵀ = exp(Sᵀ/√D − lse), dV += Pᵀ·dO,
+//     dPᵀ = V·dOᵀ, dSᵀ = Pᵀ∘(dPᵀ − dvec), dK += dSᵀ·Q/√D.
+//   attn_bwd_dq_d<D>: a block owns 64 queries and streams all keys:
+//     S, P, dP = dO·Vᵀ, dS = P∘(dP − dvec), dQ += dS·K/√D.
+//   Both: grid (ceil(N/64), B·H), block 128, dynamic shared memory
+//   6·64·(D+8)·2 bytes (55 KB for D = 64: needs the >48 KB attribute).
+//   Parameters: qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale.
+// Recomputing S and dP in the dQ kernel costs two more products than the
+// FlashAttention-2 backward with atomic dQ updates, and keeps the result
+// deterministic.
+
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+__device__ __forceinline__ void ldsm_x4(uint32_t* r, uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t* r, uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+    half2 h = __floats2half2_rn(lo, hi);
+    return *(uint32_t*)&h;
+}
+
+#define ATT_BR 64
+#define ATT_BC 64
+#define ATT_THREADS 128
+
+// load_rows copies rows r0..r0+63 of one of Q, K, V (which = 0, 1, 2) of one
+// (batch, head) into s (row stride D+8 halves), zero-filling rows ≥ N.
+template <int D>
+__device__ __forceinline__ void load_rows(half* s, const half* __restrict__ base, size_t tok_stride, int r0, int N,
+                                          int tid) {
+    constexpr int CH = D / 8;
+    constexpr int LD = D + 8;
+#pragma unroll
+    for (int c = tid; c < 64 * CH; c += ATT_THREADS) {
+        int row = c / CH, col = (c % CH) * 8;
+        int n = r0 + row;
+        const half* src = n < N ? base + (size_t)n * tok_stride + col : base;
+        cp_async16(smem_u32(s + row * LD + col), src, n < N ? 16 : 0);
+    }
+}
+
+template <int D>
+__device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __restrict__ out, float* __restrict__ lse,
+                                         int B, int N, int H, float scale_log2) {
+    constexpr int LD = D + 8;
+    constexpr int TILE = 64 * LD;
+    extern __shared__ __align__(16) half sm[];
+    half* sQ = sm;
+    half* sK = sm + TILE;          // two buffers
+    half* sV = sm + 3 * TILE;      // two buffers
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const int qb = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
+    const size_t tok_stride = (size_t)3 * H * D;
+    const half* base = qkv + (size_t)b * N * tok_stride + (size_t)h * D;
+    const half* qbase = base;
+    const half* kbase = base + (size_t)H * D;
+    const half* vbase = base + (size_t)2 * H * D;
+
+    load_rows<D>(sQ, qbase, tok_stride, qb * ATT_BR, N, tid);
+    load_rows<D>(sK, kbase, tok_stride, 0, N, tid);
+    load_rows<D>(sV, vbase, tok_stride, 0, N, tid);
+    cp_async_commit();
+
+    const int nkv = (N + ATT_BC - 1) / ATT_BC;
+    float o[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    uint32_t qf[D / 16][4];
+
+    for (int j = 0; j < nkv; j++) {
+        if (j + 1 < nkv) {
+            int nb = (j + 1) & 1;
+            load_rows<D>(sK + nb * TILE, kbase, tok_stride, (j + 1) * ATT_BC, N, tid);
+            load_rows<D>(sV + nb * TILE, vbase, tok_stride, (j + 1) * ATT_BC, N, tid);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        if (j == 0) {
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++)
+                ldsm_x4(qf[kk], smem_u32(sQ + (warp * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8));
+        }
+        const half* k_s = sK + (j & 1) * TILE;
+        const half* v_s = sV + (j & 1) * TILE;
+
+        // S = Q·Kᵀ for this warp's 16 rows and 64 keys.
+        float s[8][4];
+#pragma unroll
+        for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+            for (int nj = 0; nj < 4; nj++) {
+                int i = lane >> 3;
+                uint32_t r[4];
+                ldsm_x4(r, smem_u32(k_s + (nj * 16 + (lane & 7) + (i >> 1) * 8) * LD + kk * 16 + (i & 1) * 8));
+                mma16816(s[2 * nj], qf[kk], r[0], r[1]);
+                mma16816(s[2 * nj + 1], qf[kk], r[2], r[3]);
+            }
+        }
+        // Mask keys past N (only the last block has any).
+        if ((j + 1) * ATT_BC > N) {
+#pragma unroll
+            for (int ni = 0; ni < 8; ni++) {
+                int key = j * ATT_BC + ni * 8 + 2 * t;
+                if (key >= N) s[ni][0] = s[ni][2] = -INFINITY;
+                if (key + 1 >= N) s[ni][1] = s[ni][3] = -INFINITY;
+            }
+        }
+        // Online softmax, rows g (r = 0) and g+8 (r = 1).
+        uint32_t pa[4][4];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int ni = 0; ni < 8; ni++) mx = fmaxf(mx, fmaxf(s[ni][2 * r], s[ni][2 * r + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            const float mnew = fmaxf(m[r], mx * scale_log2);
+            const float alpha = exp2f(m[r] - mnew);
+            m[r] = mnew;
+            float sum = 0.f;
+#pragma unroll
+            for (int ni = 0; ni < 8; ni++) {
+                float p0 = exp2f(s[ni][2 * r] * scale_log2 - mnew);
+                float p1 = exp2f(s[ni][2 * r + 1] * scale_log2 - mnew);
+                s[ni][2 * r] = p0;
+                s[ni][2 * r + 1] = p1;
+                sum += p0 + p1;
+            }
+            l[r] = l[r] * alpha + sum;
+#pragma unroll
+            for (int dn = 0; dn < D / 8; dn++) {
+                o[dn][2 * r] *= alpha;
+                o[dn][2 * r + 1] *= alpha;
+            }
+        }
+        // P as the A operand: k16 step kk covers score tiles 2kk and 2kk+1.
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            pa[kk][0] = pack_half2(s[2 * kk][0], s[2 * kk][1]);
+            pa[kk][1] = pack_half2(s[2 * kk][2], s[2 * kk][3]);
+            pa[kk][2] = pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pa[kk][3] = pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+        }
+        // O += P·V.
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+            for (int dj = 0; dj < D / 16; dj++) {
+                int i = lane >> 3;
+                uint32_t r[4];
+                ldsm_x4_t(r, smem_u32(v_s + (kk * 16 + (lane & 7) + (i & 1) * 8) * LD + dj * 16 + (i >> 1) * 8));
+                mma16816(o[2 * dj], pa[kk], r[0], r[1]);
+                mma16816(o[2 * dj + 1], pa[kk], r[2], r[3]);
+            }
+        }
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float sum = l[r];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const float inv = 1.0f / sum;
+        const int q = qb * ATT_BR + warp * 16 + g + 8 * r;
+        if (q < N) {
+            half* orow = out + (((size_t)b * N + q) * H + h) * D;
+#pragma unroll
+            for (int dn = 0; dn < D / 8; dn++)
+                *(half2*)(orow + dn * 8 + 2 * t) = __floats2half2_rn(o[dn][2 * r] * inv, o[dn][2 * r + 1] * inv);
+            if (t == 0) lse[((size_t)b * H + h) * N + q] = (m[r] + log2f(sum)) * 0.69314718055994531f;
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(ATT_THREADS, 4) attn_fwd_d32(const half* qkv, half* out, float* lse, int B,
+                                                                         int N, int H, float scale_log2) {
+    attn_fwd<32>(qkv, out, lse, B, N, H, scale_log2);
+}
+extern "C" __global__ void __launch_bounds__(ATT_THREADS, 3) attn_fwd_d64(const half* qkv, half* out, float* lse, int B,
+                                                                         int N, int H, float scale_log2) {
+    attn_fwd<64>(qkv, out, lse, B, N, H, scale_log2);
+}
+
+// ---------------------------------------------------------------- backward
+
+template <int D>
+__device__ __forceinline__ void attn_bwd_dot(const half* __restrict__ out, const half* __restrict__ dout,
+                                             float* __restrict__ dvec, int B, int N, int H) {
+    constexpr int TPR = D / 8;  // threads per row (4 or 8), each 8 halves
+    const size_t gid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const size_t row = gid / TPR;
+    const bool ok = row < (size_t)B * N * H;
+    float s = 0.f;
+    if (ok) {
+        uint4 a = *(const uint4*)(out + gid * 8);
+        uint4 c = *(const uint4*)(dout + gid * 8);
+        const half2* ah = (const half2*)&a;
+        const half2* ch = (const half2*)&c;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 x = __half22float2(ah[i]), y = __half22float2(ch[i]);
+            s += x.x * y.x + x.y * y.y;
+        }
+    }
+#pragma unroll
+    for (int o = TPR / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (ok && (threadIdx.x % TPR) == 0) {
+        // row = (b·N + n)·H + h  →  dvec[(b·H + h)·N + n]
+        const int h = row % H;
+        const size_t bn = row / H;
+        const int n = bn % N, b = bn / N;
+        dvec[((size_t)b * H + h) * N + n] = s;
+    }
+}
+
+// Packs the scores of two adjacent n8 accumulator tiles as one k16 A operand.
+__device__ __forceinline__ void acc_to_a(uint32_t* a, const float* lo, const float* hi) {
+    a[0] = pack_half2(lo[0], lo[1]);
+    a[1] = pack_half2(lo[2], lo[3]);
+    a[2] = pack_half2(hi[0], hi[1]);
+    a[3] = pack_half2(hi[2], hi[3]);
+}
+
+// rows_x_rowsT: acc[8][4] (16×64) += A(16×D, fragments af) · Bᵀ where B is
+// 64 rows × D in shared memory (row stride LD).
+template <int D>
+__device__ __forceinline__ void rows_x_rowsT(float (*acc)[4], const uint32_t (*af)[4], const half* bs, int lane) {
+    constexpr int LD = D + 8;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+        for (int nj = 0; nj < 4; nj++) {
+            int i = lane >> 3;
+            uint32_t r[4];
+            ldsm_x4(r, smem_u32(bs + (nj * 16 + (lane & 7) + (i >> 1) * 8) * LD + kk * 16 + (i & 1) * 8));
+            mma16816(acc[2 * nj], af[kk], r[0], r[1]);
+            mma16816(acc[2 * nj + 1], af[kk], r[2], r[3]);
+        }
+    }
+}
+
+// p_x_rows: acc[D/8][4] (16×D) += P(16×64, A fragments pa) · B where B is 64
+// rows × D in shared memory.
+template <int D>
+__device__ __forceinline__ void p_x_rows(float (*acc)[4], const uint32_t (*pa)[4], const half* bs, int lane) {
+    constexpr int LD = D + 8;
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+        for (int dj = 0; dj < D / 16; dj++) {
+            int i = lane >> 3;
+            uint32_t r[4];
+            ldsm_x4_t(r, smem_u32(bs + (kk * 16 + (lane & 7) + (i & 1) * 8) * LD + dj * 16 + (i >> 1) * 8));
+            mma16816(acc[2 * dj], pa[kk], r[0], r[1]);
+            mma16816(acc[2 * dj + 1], pa[kk], r[2], r[3]);
+        }
+    }
+}
+
+template <int D>
+__device__ __forceinline__ void load_frags(uint32_t (*f)[4], const half* s, int warp, int lane) {
+    constexpr int LD = D + 8;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+        ldsm_x4(f[kk], smem_u32(s + (warp * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8));
+}
+
+// store_rows writes a warp's 16×D fp32 accumulator, times mul, as fp16 rows
+// of one slot of dqkv.
+template <int D>
+__device__ __forceinline__ void store_rows(half* __restrict__ dst, size_t tok_stride, const float (*acc)[4], int r0,
+                                           int N, float mul, int lane) {
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        int n = r0 + g + 8 * r;
+        if (n < N) {
+            half* row = dst + (size_t)n * tok_stride;
+#pragma unroll
+            for (int dn = 0; dn < D / 8; dn++)
+                *(half2*)(row + dn * 8 + 2 * t) = __floats2half2_rn(acc[dn][2 * r] * mul, acc[dn][2 * r + 1] * mul);
+        }
+    }
+}
+
+template <int D>
+__device__ __forceinline__ void attn_bwd_dkdv(const half* __restrict__ qkv, const half* __restrict__ dout,
+                                              const float* __restrict__ lse, const float* __restrict__ dvec,
+                                              half* __restrict__ dqkv, int B, int N, int H, float scale_log2,
+                                              float scale) {
+    constexpr int LD = D + 8;
+    constexpr int TILE = 64 * LD;
+    extern __shared__ __align__(16) half sm[];
+    half* sK = sm;
+    half* sV = sm + TILE;
+    half* sQ = sm + 2 * TILE;   // two buffers
+    half* sdO = sm + 4 * TILE;  // two buffers
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int t = lane & 3;
+    const int kb = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
+    const size_t tok = (size_t)3 * H * D, otok = (size_t)H * D;
+    const half* base = qkv + (size_t)b * N * tok + (size_t)h * D;
+    const half* obase = dout + (size_t)b * N * otok + (size_t)h * D;
+    const float* lse_bh = lse + ((size_t)b * H + h) * N;
+    const float* dvec_bh = dvec + ((size_t)b * H + h) * N;
+
+    load_rows<D>(sK, base + (size_t)H * D, tok, kb * 64, N, tid);
+    load_rows<D>(sV, base + (size_t)2 * H * D, tok, kb * 64, N, tid);
+    load_rows<D>(sQ, base, tok, 0, N, tid);
+    load_rows<D>(sdO, obase, otok, 0, N, tid);
+    cp_async_commit();
+
+    float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) dk[i][e] = dv[i][e] = 0.f;
+    uint32_t kf[D / 16][4], vf[D / 16][4];
+    const int nq = (N + 63) / 64;
+    for (int i = 0; i < nq; i++) {
+        if (i + 1 < nq) {
+            int nb = (i + 1) & 1;
+            load_rows<D>(sQ + nb * TILE, base, tok, (i + 1) * 64, N, tid);
+            load_rows<D>(sdO + nb * TILE, obase, otok, (i + 1) * 64, N, tid);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        if (i == 0) {
+            load_frags<D>(kf, sK, warp, lane);
+            load_frags<D>(vf, sV, warp, lane);
+        }
+        const half* q_s = sQ + (i & 1) * TILE;
+        const half* do_s = sdO + (i & 1) * TILE;
+        float s[8][4], dp[8][4];
+#pragma unroll
+        for (int a = 0; a < 8; a++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) s[a][e] = dp[a][e] = 0.f;
+        rows_x_rowsT<D>(s, kf, q_s, lane);    // Sᵀ: 16 keys × 64 queries
+        rows_x_rowsT<D>(dp, vf, do_s, lane);  // dPᵀ
+#pragma unroll
+        for (int ni = 0; ni < 8; ni++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                int q = i * 64 + ni * 8 + 2 * t + e;
+                bool ok = q < N;
+                float L = ok ? lse_bh[q] * 1.4426950408889634f : 0.f;
+                float Dv = ok ? dvec_bh[q] : 0.f;
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    float p = ok ? exp2f(s[ni][2 * r + e] * scale_log2 - L) : 0.f;
+                    s[ni][2 * r + e] = p;
+                    dp[ni][2 * r + e] = p * (dp[ni][2 * r + e] - Dv);
+                }
+            }
+        }
+        uint32_t pa[4][4], da[4][4];
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
+            acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
+        }
+        p_x_rows<D>(dv, pa, do_s, lane);  // dV += Pᵀ·dO
+        p_x_rows<D>(dk, da, q_s, lane);   // dK += dSᵀ·Q
+        __syncthreads();
+    }
+    half* dbase = dqkv + (size_t)b * N * tok + (size_t)h * D;
+    store_rows<D>(dbase + (size_t)H * D, tok, dk, kb * 64 + warp * 16, N, scale, lane);
+    store_rows<D>(dbase + (size_t)2 * H * D, tok, dv, kb * 64 + warp * 16, N, 1.0f, lane);
+}
+
+template <int D>
+__device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const half* __restrict__ dout,
+                                            const float* __restrict__ lse, const float* __restrict__ dvec,
+                                            half* __restrict__ dqkv, int B, int N, int H, float scale_log2,
+                                            float scale) {
+    constexpr int LD = D + 8;
+    constexpr int TILE = 64 * LD;
+    extern __shared__ __align__(16) half sm[];
+    half* sQ = sm;
+    half* sdO = sm + TILE;
+    half* sK = sm + 2 * TILE;  // two buffers
+    half* sV = sm + 4 * TILE;  // two buffers
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const int qb = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
+    const size_t tok = (size_t)3 * H * D, otok = (size_t)H * D;
+    const half* base = qkv + (size_t)b * N * tok + (size_t)h * D;
+    const half* kbase = base + (size_t)H * D;
+    const half* vbase = base + (size_t)2 * H * D;
+    const half* obase = dout + (size_t)b * N * otok + (size_t)h * D;
+    const float* lse_bh = lse + ((size_t)b * H + h) * N;
+    const float* dvec_bh = dvec + ((size_t)b * H + h) * N;
+
+    load_rows<D>(sQ, base, tok, qb * 64, N, tid);
+    load_rows<D>(sdO, obase, otok, qb * 64, N, tid);
+    load_rows<D>(sK, kbase, tok, 0, N, tid);
+    load_rows<D>(sV, vbase, tok, 0, N, tid);
+    cp_async_commit();
+
+    float Lr[2], Dr[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        int q = qb * 64 + warp * 16 + g + 8 * r;
+        Lr[r] = q < N ? lse_bh[q] * 1.4426950408889634f : 0.f;
+        Dr[r] = q < N ? dvec_bh[q] : 0.f;
+    }
+    float dq[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
+    uint32_t qf[D / 16][4], of[D / 16][4];
+    const int nkv = (N + 63) / 64;
+    for (int j = 0; j < nkv; j++) {
+        if (j + 1 < nkv) {
+            int nb = (j + 1) & 1;
+            load_rows<D>(sK + nb * TILE, kbase, tok, (j + 1) * 64, N, tid);
+            load_rows<D>(sV + nb * TILE, vbase, tok, (j + 1) * 64, N, tid);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        if (j == 0) {
+            load_frags<D>(qf, sQ, warp, lane);
+            load_frags<D>(of, sdO, warp, lane);
+        }
+        const half* k_s = sK + (j & 1) * TILE;
+        const half* v_s = sV + (j & 1) * TILE;
+        float s[8][4], dp[8][4];
+#pragma unroll
+        for (int a = 0; a < 8; a++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) s[a][e] = dp[a][e] = 0.f;
+        rows_x_rowsT<D>(s, qf, k_s, lane);   // S: 16 queries × 64 keys
+        rows_x_rowsT<D>(dp, of, v_s, lane);  // dP = dO·Vᵀ
+#pragma unroll
+        for (int ni = 0; ni < 8; ni++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                bool ok = j * 64 + ni * 8 + 2 * t + e < N;
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    float p = ok ? exp2f(s[ni][2 * r + e] * scale_log2 - Lr[r]) : 0.f;
+                    dp[ni][2 * r + e] = p * (dp[ni][2 * r + e] - Dr[r]);
+                }
+            }
+        }
+        uint32_t da[4][4];
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
+        p_x_rows<D>(dq, da, k_s, lane);  // dQ += dS·K
+        __syncthreads();
+    }
+    store_rows<D>(dqkv + (size_t)b * N * tok + (size_t)h * D, tok, dq, qb * 64 + warp * 16, N, scale, lane);
+}
+
+#define ATT_BWD(D, MINB)                                                                                          \
+    extern "C" __global__ void __launch_bounds__(256) attn_bwd_dot_d##D(const half* out, const half* dout,        \
+                                                                          float* dvec, int B, int N, int H) {     \
+        attn_bwd_dot<D>(out, dout, dvec, B, N, H);                                                                \
+    }                                                                                                             \
+    extern "C" __global__ void __launch_bounds__(ATT_THREADS, MINB)                                              \
+        attn_bwd_dkdv_d##D(const half* qkv, const half* dout, const float* lse, const float* dvec, half* dqkv,    \
+                           int B, int N, int H, float scale_log2, float scale) {                                  \
+        attn_bwd_dkdv<D>(qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale);                                 \
+    }                                                                                                             \
+    extern "C" __global__ void __launch_bounds__(ATT_THREADS, MINB)                                              \
+        attn_bwd_dq_d##D(const half* qkv, const half* dout, const float* lse, const float* dvec, half* dqkv,      \
+                         int B, int N, int H, float scale_log2, float scale) {                                    \
+        attn_bwd_dq<D>(qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale);                                   \
+    }
+
+ATT_BWD(32, 3)
+ATT_BWD(64, 2)

@@ -1,0 +1,263 @@
+// gemm_f16.cu: fp16 tensor-core GEMM for Ampere and later (mma.sync).
+//
+//   C = act(alpha · op(A) · op(B) + bias) + beta · C
+//
+// All matrices are row-major. op(A) is M×K and op(B) is K×N; A is stored
+// M×K ("n") or K×M ("t"), B is stored K×N ("n") or N×K ("t"). Inputs are
+// fp16, accumulation is fp32, C is fp32 or fp16 (flag GEMM_OUT_F16). bias is
+// an optional fp32 vector of N added to every row; act is the identity or
+// the exact (erf) GELU (flag GEMM_GELU). When beta is 0, C is not read.
+//
+// Block tile 128×128×32, 8 warps each owning a 64×32 piece of C, a 4-stage
+// cp.async pipeline through padded shared memory (rows padded by 16 bytes, so
+// that ldmatrix's eight 16-byte row reads hit eight different bank groups),
+// ldmatrix (.trans for tiles stored M- or N-contiguous) feeding
+// mma.sync.m16n8k16.row.col.f32.f16.f16.f32.
+//
+// Edges: every row, column and k beyond the matrix is zero-filled with
+// cp.async's src-size operand, so M, N and K are arbitrary. The 16-byte copy
+// path (kernels without the _u suffix) needs A and B 16-byte aligned and lda,
+// ldb multiples of 8; the _u kernels load element by element with guards
+// and accept any alignment and leading dimension.
+//
+// Kernel names: gemm_f16_<a><b>[_u], <a>,<b> ∈ {n,t} as above.
+// Launch: grid (ceil(M/128)·ceil(N/128)), block 256, dynamic shared memory
+// GEMM_SMEM_BYTES (needs the >48 KB attribute set).
+
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#define BM 128
+#define BN 128
+#define BK 32
+#define STAGES 4
+#define NTHREADS 256
+#define KM_LD (BK + 8)             // K-contiguous tile row length in halves (80 B)
+#define MN_LD (BM + 8)             // M/N-contiguous tile row length in halves (272 B)
+#define TILE_HALVES (BM * KM_LD)   // 5120 ≥ BK*MN_LD = 4352
+#define STAGE_HALVES (2 * TILE_HALVES)
+// GEMM_SMEM_BYTES = STAGES * STAGE_HALVES * 2 = 81920
+
+#define GEMM_GELU 1
+#define GEMM_OUT_F16 2
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+__device__ __forceinline__ void ldsm_x4(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
+}
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+// load_tile copies one BK-deep slice of an operand into shared memory.
+// KMAJOR: the operand is stored with k contiguous (rows = m or n, ld = row
+// stride): smem [128][KM_LD]. Otherwise it is stored with m/n contiguous
+// (rows = k): smem [BK][MN_LD]. r0 is the first m/n of the tile, k0 the first k,
+// R the m/n extent, K the k extent.
+template <bool KMAJOR, bool ALIGNED>
+__device__ __forceinline__ void load_tile(half* s, const half* __restrict__ g, int ld, int r0, int k0, int R, int K, int tid) {
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        int c = tid + i * NTHREADS;
+        int row, col, gr, gc, rext, cext;
+        if (KMAJOR) {
+            row = c >> 2; col = (c & 3) * 8;
+            gr = r0 + row; gc = k0 + col; rext = R; cext = K;
+        } else {
+            row = c >> 4; col = (c & 15) * 8;
+            gr = k0 + row; gc = r0 + col; rext = K; cext = R;
+        }
+        half* dst = s + row * (KMAJOR ? KM_LD : MN_LD) + col;
+        int n = (gr < rext) ? min(8, max(0, cext - gc)) : 0;
+        if (ALIGNED) {
+            const half* src = n > 0 ? g + (size_t)gr * ld + gc : g;
+            cp_async16(smem_u32(dst), src, n * 2);
+        } else {
+            union { uint4 v; half h[8]; } u;
+            const half* src = g + (size_t)gr * ld + gc;
+#pragma unroll
+            for (int j = 0; j < 8; j++) u.h[j] = j < n ? src[j] : __float2half(0.0f);
+            *(uint4*)dst = u.v;
+        }
+    }
+}
+
+template <bool A_KMAJOR, bool B_KMAJOR, bool ALIGNED>
+__device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half* __restrict__ B, void* C,
+                                          const float* __restrict__ bias, int M, int N, int K, int lda, int ldb,
+                                          int ldc, float alpha, float beta, int flags) {
+    extern __shared__ __align__(16) half smem[];
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int warp_m = warp >> 2, warp_n = warp & 3;
+
+    // Grouped rasterisation: 8 tile-rows share their B tiles in L2.
+    const int tilesM = (M + BM - 1) / BM, tilesN = (N + BN - 1) / BN;
+    const int pid = blockIdx.x;
+    const int per_group = 8 * tilesN;
+    const int first_m = (pid / per_group) * 8;
+    const int gsize = min(tilesM - first_m, 8);
+    const int tm = first_m + (pid % per_group) % gsize;
+    const int tn = (pid % per_group) / gsize;
+    const int m0 = tm * BM, n0 = tn * BN;
+
+    float acc[4][4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
+
+    const int KT = (K + BK - 1) / BK;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < KT) {
+            half* st = smem + s * STAGE_HALVES;
+            load_tile<A_KMAJOR, ALIGNED>(st, A, lda, m0, s * BK, M, K, tid);
+            load_tile<B_KMAJOR, ALIGNED>(st + TILE_HALVES, B, ldb, n0, s * BK, N, K, tid);
+        }
+        cp_async_commit();
+    }
+
+    for (int kt = 0; kt < KT; kt++) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        {
+            int nk = kt + STAGES - 1;
+            if (nk < KT) {
+                half* st = smem + (nk % STAGES) * STAGE_HALVES;
+                load_tile<A_KMAJOR, ALIGNED>(st, A, lda, m0, nk * BK, M, K, tid);
+                load_tile<B_KMAJOR, ALIGNED>(st + TILE_HALVES, B, ldb, n0, nk * BK, N, K, tid);
+            }
+            cp_async_commit();
+        }
+        const half* sA = smem + (kt % STAGES) * STAGE_HALVES;
+        const half* sB = sA + TILE_HALVES;
+#pragma unroll
+        for (int kk = 0; kk < BK; kk += 16) {
+            uint32_t af[4][4], bf[4][2];
+#pragma unroll
+            for (int mi = 0; mi < 4; mi++) {
+                int mr = warp_m * 64 + mi * 16;
+                if (A_KMAJOR) {
+                    const half* p = sA + (mr + (lane & 15)) * KM_LD + kk + (lane >> 4) * 8;
+                    ldsm_x4(af[mi][0], af[mi][1], af[mi][2], af[mi][3], smem_u32(p));
+                } else {
+                    int i = lane >> 3;
+                    const half* p = sA + (kk + (lane & 7) + (i >> 1) * 8) * MN_LD + mr + (i & 1) * 8;
+                    ldsm_x4_t(af[mi][0], af[mi][1], af[mi][2], af[mi][3], smem_u32(p));
+                }
+            }
+#pragma unroll
+            for (int nj = 0; nj < 2; nj++) {
+                int nb = warp_n * 32 + nj * 16;
+                int i = lane >> 3;
+                if (B_KMAJOR) {
+                    const half* p = sB + (nb + (lane & 7) + (i >> 1) * 8) * KM_LD + kk + (i & 1) * 8;
+                    ldsm_x4(bf[2 * nj][0], bf[2 * nj][1], bf[2 * nj + 1][0], bf[2 * nj + 1][1], smem_u32(p));
+                } else {
+                    const half* p = sB + (kk + (lane & 7) + (i & 1) * 8) * MN_LD + nb + (i >> 1) * 8;
+                    ldsm_x4_t(bf[2 * nj][0], bf[2 * nj][1], bf[2 * nj + 1][0], bf[2 * nj + 1][1], smem_u32(p));
+                }
+            }
+#pragma unroll
+            for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+                for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
+        }
+    }
+    cp_async_wait<0>();
+
+    // Epilogue straight from the accumulators: each thread owns pairs of
+    // adjacent columns.
+    const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int row = m0 + warp_m * 64 + mi * 16 + g + h * 8;
+            if (row >= M) continue;
+#pragma unroll
+            for (int ni = 0; ni < 4; ni++) {
+                int col = n0 + warp_n * 32 + ni * 8 + 2 * t;
+                if (col >= N) continue;
+                bool two = col + 1 < N;
+                float v0 = alpha * acc[mi][ni][2 * h], v1 = alpha * acc[mi][ni][2 * h + 1];
+                if (bias) {
+                    v0 += bias[col];
+                    if (two) v1 += bias[col + 1];
+                }
+                if (gelu) {
+                    v0 = gelu_erf(v0);
+                    v1 = gelu_erf(v1);
+                }
+                size_t off = (size_t)row * ldc + col;
+                if (out16) {
+                    half* c = (half*)C + off;
+                    bool vec = two && ((off & 1) == 0);
+                    if (beta != 0.0f) {
+                        v0 += beta * __half2float(c[0]);
+                        if (two) v1 += beta * __half2float(c[1]);
+                    }
+                    if (vec) {
+                        *(half2*)c = __floats2half2_rn(v0, v1);
+                    } else {
+                        c[0] = __float2half_rn(v0);
+                        if (two) c[1] = __float2half_rn(v1);
+                    }
+                } else {
+                    float* c = (float*)C + off;
+                    bool vec = two && ((off & 1) == 0);
+                    if (beta != 0.0f) {
+                        v0 += beta * c[0];
+                        if (two) v1 += beta * c[1];
+                    }
+                    if (vec) {
+                        *(float2*)c = make_float2(v0, v1);
+                    } else {
+                        c[0] = v0;
+                        if (two) c[1] = v1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#define GEMM_KERNEL(name, AK, BKM, AL)                                                                          \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 2)                                                   \
+        name(const half* __restrict__ A, const half* __restrict__ B, void* C, const float* __restrict__ bias,   \
+             int M, int N, int K, int lda, int ldb, int ldc, float alpha, float beta, int flags) {             \
+        gemm_body<AK, BKM, AL>(A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags);                     \
+    }
+
+// A "n" = stored M×K = k-contiguous; B "n" = stored K×N = n-contiguous.
+GEMM_KERNEL(gemm_f16_nn, true, false, true)
+GEMM_KERNEL(gemm_f16_nt, true, true, true)
+GEMM_KERNEL(gemm_f16_tn, false, false, true)
+GEMM_KERNEL(gemm_f16_tt, false, true, true)
+GEMM_KERNEL(gemm_f16_nn_u, true, false, false)
+GEMM_KERNEL(gemm_f16_nt_u, true, true, false)
+GEMM_KERNEL(gemm_f16_tn_u, false, false, false)
+GEMM_KERNEL(gemm_f16_tt_u, false, true, false)

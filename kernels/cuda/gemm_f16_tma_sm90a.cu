@@ -1,0 +1,222 @@
+// gemm_f16_tma_sm90a.cu: fp16 GEMM for Hopper with the tensor memory
+// accelerator (TMA) and warp specialisation, for the Linear-layer layout
+//
+//   C = act(alpha · A · Bᵀ + bias) + beta · C,   A m×k, B n×k (both k-contiguous)
+//
+// (same epilogue, flags and meaning as gemm_f16_nt in gemm_f16.cu).
+//
+// Block tile 128×256×64, 3 warpgroups: warpgroup 0 is the producer (one
+// thread issues cp.async.bulk.tensor loads of the A and B tiles, described by
+// two tensor maps built on the host with cuTensorMapEncodeTiled, 128-byte
+// swizzle, out-of-bounds elements filled with zeros by the hardware, so M, N
+// and K are arbitrary); warpgroups 1 and 2 are consumers, each computing
+// 64×256 with wgmma.m64n256k16 from the 4-stage shared-memory ring.
+// Synchronisation is by mbarriers: full[s] (the producer's expect_tx plus the
+// copy's completed bytes) and empty[s] (one arrival per consumer warpgroup
+// once the wgmmas reading stage s are done; each consumer keeps one k-tile
+// of wgmmas in flight and releases the stage before). setmaxnreg moves
+// registers from the producer (40) to the consumers (232).
+//
+// Kernel: gemm_f16_nt_tma(tmA, tmB, C, bias, M, N, K, ldc, alpha, beta,
+// flags), tmA/tmB 128-byte tensor maps passed by value (__grid_constant__):
+// A as dims {K, M}, box {64, 128}; B as dims {K, N}, box {64, 256}; both
+// fp16, row stride lda·2 / ldb·2 bytes (a multiple of 16), base 16-byte
+// aligned. Launch: grid ceil(M/128)·ceil(N/256), block 384, dynamic shared
+// memory 4·49152 + 1024 + 64.
+
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+struct __align__(64) TmaDesc {
+    unsigned long long q[16];
+};
+
+#define T_BM 128
+#define T_BN 256
+#define T_BK 64
+#define T_STAGES 4
+#define T_A_BYTES (T_BM * 128)
+#define T_B_BYTES (T_BN * 128)
+#define T_STAGE_BYTES (T_A_BYTES + T_B_BYTES)
+
+#define GEMM_GELU 1
+#define GEMM_OUT_F16 2
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ bool mbar_try_wait(uint32_t bar, uint32_t parity) {
+    uint32_t ok;
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n"
+        "}\n"
+        : "=r"(ok)
+        : "r"(bar), "r"(parity)
+        : "memory");
+    return ok != 0;
+}
+// mbar_wait spins until the phase of the given parity has completed. A wait
+// longer than about 4·10⁹ cycles (2 s) means a synchronisation bug: trap, so
+// that the launch fails instead of hanging the GPU.
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+    if (mbar_try_wait(bar, parity)) return;
+    const long long start = clock64();
+    while (!mbar_try_wait(bar, parity)) {
+        if (clock64() - start > 4000000000LL) __trap();
+    }
+}
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const TmaDesc* map, int c0, int c1, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+            dst),
+        "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(bar)
+        : "memory");
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+
+// K-major tile in the 128-byte swizzle layout (as written by TMA with
+// SWIZZLE_128B and a 64-half inner box): start >> 4, LBO 1 (unused), SBO
+// 1024 bytes between 8-row groups, swizzle mode 1.
+__device__ __forceinline__ uint64_t sw128_desc(uint32_t saddr) {
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+
+__device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t db) {
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 0;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db));
+}
+
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+extern "C" __global__ void __launch_bounds__(384, 1)
+    gemm_f16_nt_tma(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,
+                    const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
+    const uint32_t bars = base + T_STAGES * T_STAGE_BYTES;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
+
+    const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + T_BN - 1) / T_BN;
+    const int pid = blockIdx.x;
+    const int per_group = 8 * tilesN;
+    const int first_m = (pid / per_group) * 8;
+    const int gsize = min(tilesM - first_m, 8);
+    const int tm = first_m + (pid % per_group) % gsize;
+    const int tn = (pid % per_group) / gsize;
+    const int m0 = tm * T_BM, n0 = tn * T_BN;
+    const int KT = (K + T_BK - 1) / T_BK;
+
+    if (tid == 0) {
+        for (int s = 0; s < T_STAGES; s++) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 2);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            for (int kt = 0; kt < KT; kt++) {
+                const int s = kt % T_STAGES;
+                if (kt >= T_STAGES) mbar_wait(bars + 8 * (T_STAGES + s), ((kt / T_STAGES) - 1) & 1);
+                const uint32_t full = bars + 8 * s;
+                mbar_expect_tx(full, T_STAGE_BYTES);
+                tma_load_2d(base + s * T_STAGE_BYTES, &tmA, kt * T_BK, m0, full);
+                tma_load_2d(base + s * T_STAGE_BYTES + T_A_BYTES, &tmB, kt * T_BK, n0, full);
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int c = wg - 1, lane = tid & 31, wq = warp & 3;
+        float d[128];
+#pragma unroll
+        for (int i = 0; i < 128; i++) d[i] = 0.f;
+        for (int kt = 0; kt < KT; kt++) {
+            const int s = kt % T_STAGES;
+            mbar_wait(bars + 8 * s, (kt / T_STAGES) & 1);
+            const uint32_t sa = base + s * T_STAGE_BYTES + c * (64 * 128);
+            const uint32_t sb = base + s * T_STAGE_BYTES + T_A_BYTES;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < T_BK / 16; kk++) wgmma_m64n256k16(d, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32));
+            wgmma_commit();
+            wgmma_wait<1>();  // the wgmmas of k-tile kt−1 are done: release its stage
+            if (kt > 0 && (tid & 127) == 0) mbar_arrive(bars + 8 * (T_STAGES + (kt - 1) % T_STAGES));
+        }
+        wgmma_wait<0>();
+
+        // Accumulator layout of m64nNk16 (f32): warp wq of the warpgroup holds
+        // rows 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h,
+        // column 8j + 2t + e).
+        const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+        const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int row = m0 + c * 64 + wq * 16 + g + 8 * h;
+            if (row >= M) continue;
+#pragma unroll
+            for (int j = 0; j < T_BN / 8; j++) {
+                const int col = n0 + 8 * j + 2 * t;
+                if (col >= N) continue;
+                const bool two = col + 1 < N;
+                float v0 = alpha * d[4 * j + 2 * h], v1 = alpha * d[4 * j + 2 * h + 1];
+                if (bias) {
+                    v0 += bias[col];
+                    if (two) v1 += bias[col + 1];
+                }
+                if (gelu) {
+                    v0 = gelu_erf(v0);
+                    v1 = gelu_erf(v1);
+                }
+                const size_t off = (size_t)row * ldc + col;
+                const bool vec = two && ((off & 1) == 0);
+                if (out16) {
+                    half* cp = (half*)C + off;
+                    if (beta != 0.0f) {
+                        v0 += beta * __half2float(cp[0]);
+                        if (two) v1 += beta * __half2float(cp[1]);
+                    }
+                    if (vec) {
+                        *(half2*)cp = __floats2half2_rn(v0, v1);
+                    } else {
+                        cp[0] = __float2half_rn(v0);
+                        if (two) cp[1] = __float2half_rn(v1);
+                    }
+                } else {
+                    float* cp = (float*)C + off;
+                    if (beta != 0.0f) {
+                        v0 += beta * cp[0];
+                        if (two) v1 += beta * cp[1];
+                    }
+                    if (vec) {
+                        *(float2*)cp = make_float2(v0, v1);
+                    } else {
+                        cp[0] = v0;
+                        if (two) cp[1] = v1;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+// layernorm.cu: LayerNorm forward and backward over rows of fp32 values.
+//
+// One warp per row; each lane keeps its share of the row in registers as
+// V float4s (cols ≤ 128·V, cols a multiple of 4), so x is read once in the
+// forward pass and x, dy once in the backward pass. Kernel names carry V:
+// layernorm_fwd_<V>, layernorm_bwd_<V>, V ∈ {1,2,3,4,6,8} (cols up to 1024).
+//
+// Forward:  y = (x−mean)·rstd·gamma + beta, rstd = 1/sqrt(var+eps), biased
+//           variance from a second pass over the registers (no E[x²]−E[x]²
+//           cancellation). gamma, beta may be null. mean and rstd are saved.
+// Backward: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dy·gamma.
+//           dgamma = Σ dy·x̂ and dbeta = Σ dy over rows: every block keeps
+//           per-lane sums in registers over the rows it visits (grid-stride),
+//           folds its 8 warps in shared memory in a fixed order, and writes one
+//           row of partials; layernorm_bwd_reduce then sums the partials per
+//           column and adds them into dgamma/dbeta. No atomics, deterministic.
+//
+// Launch: block 256 (8 warps, 8 rows at a time). Forward grid ceil(rows/8);
+// backward grid any P ≥ 1 (partials hold P·cols floats each);
+// layernorm_bwd_reduce grid ceil(cols/32), block (32,16).
+
+#include <stdint.h>
+
+#define LN_WARPS 8
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+template <int V>
+__device__ __forceinline__ void ln_fwd(float* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd,
+                                       const float* __restrict__ x, const float* __restrict__ gamma,
+                                       const float* __restrict__ beta, int rows, int cols, float eps) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int row = blockIdx.x * LN_WARPS + warp;
+    if (row >= rows) return;
+    const int c4 = cols >> 2;
+    const float4* xr = (const float4*)(x + (size_t)row * cols);
+    float4 v[V];
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < V; i++) {
+        int idx = lane + i * 32;
+        v[i] = idx < c4 ? xr[idx] : make_float4(0.f, 0.f, 0.f, 0.f);
+        s += (v[i].x + v[i].y) + (v[i].z + v[i].w);
+    }
+    const float inv = 1.0f / (float)cols;
+    const float mu = warp_sum(s) * inv;
+    float ss = 0.f;
+#pragma unroll
+    for (int i = 0; i < V; i++) {
+        int idx = lane + i * 32;
+        if (idx < c4) {
+            float a = v[i].x - mu, b = v[i].y - mu, c = v[i].z - mu, d = v[i].w - mu;
+            ss += (a * a + b * b) + (c * c + d * d);
+        }
+    }
+    const float rs = 1.0f / sqrtf(warp_sum(ss) * inv + eps);
+    float4* yr = (float4*)(y + (size_t)row * cols);
+#pragma unroll
+    for (int i = 0; i < V; i++) {
+        int idx = lane + i * 32;
+        if (idx < c4) {
+            float4 o = make_float4((v[i].x - mu) * rs, (v[i].y - mu) * rs, (v[i].z - mu) * rs, (v[i].w - mu) * rs);
+            if (gamma) {
+                float4 gm = ((const float4*)gamma)[idx];
+                o.x *= gm.x; o.y *= gm.y; o.z *= gm.z; o.w *= gm.w;
+            }
+            if (beta) {
+                float4 bt = ((const float4*)beta)[idx];
+                o.x += bt.x; o.y += bt.y; o.z += bt.z; o.w += bt.w;
+            }
+            yr[idx] = o;
+        }
+    }
+    if (lane == 0) {
+        mean[row] = mu;
+        rstd[row] = rs;
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void ln_bwd(float* __restrict__ dx, float* __restrict__ pgamma, float* __restrict__ pbeta,
+                                       const float* __restrict__ dy, const float* __restrict__ x,
+                                       const float* __restrict__ gamma, const float* __restrict__ mean,
+                                       const float* __restrict__ rstd, int rows, int cols) {
+    __shared__ float sg[1024], sb[1024];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int c4 = cols >> 2;
+    const float inv = 1.0f / (float)cols;
+    float4 ag[V], ab[V], gm[V];
+#pragma unroll
+    for (int i = 0; i < V; i++) {
+        int idx = lane + i * 32;
+        ag[i] = ab[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+        gm[i] = (gamma && idx < c4) ? ((const float4*)gamma)[idx] : make_float4(1.f, 1.f, 1.f, 1.f);
+    }
+    for (int row = blockIdx.x * LN_WARPS + warp; row < rows; row += gridDim.x * LN_WARPS) {
+        const float4* xr = (const float4*)(x + (size_t)row * cols);
+        const float4* dyr = (const float4*)(dy + (size_t)row * cols);
+        const float mu = mean[row], rs = rstd[row];
+        float4 xh[V], d[V];
+        float s1 = 0.f, s2 = 0.f;
+#pragma unroll
+        for (int i = 0; i < V; i++) {
+            int idx = lane + i * 32;
+            if (idx < c4) {
+                float4 xv = xr[idx];
+                d[i] = dyr[idx];
+                xh[i] = make_float4((xv.x - mu) * rs, (xv.y - mu) * rs, (xv.z - mu) * rs, (xv.w - mu) * rs);
+            } else {
+                d[i] = xh[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+            }
+            float gx = d[i].x * gm[i].x, gy = d[i].y * gm[i].y, gz = d[i].z * gm[i].z, gw = d[i].w * gm[i].w;
+            s1 += (gx + gy) + (gz + gw);
+            s2 += (gx * xh[i].x + gy * xh[i].y) + (gz * xh[i].z + gw * xh[i].w);
+            ag[i].x += d[i].x * xh[i].x; ag[i].y += d[i].y * xh[i].y;
+            ag[i].z += d[i].z * xh[i].z; ag[i].w += d[i].w * xh[i].w;
+            ab[i].x += d[i].x; ab[i].y += d[i].y; ab[i].z += d[i].z; ab[i].w += d[i].w;
+        }
+        const float m1 = warp_sum(s1) * inv, m2 = warp_sum(s2) * inv;
+        float4* dxr = (float4*)(dx + (size_t)row * cols);
+#pragma unroll
+        for (int i = 0; i < V; i++) {
+            int idx = lane + i * 32;
+            if (idx < c4) {
+                float4 o;
+                o.x = rs * (d[i].x * gm[i].x - m1 - xh[i].x * m2);
+                o.y = rs * (d[i].y * gm[i].y - m1 - xh[i].y * m2);
+                o.z = rs * (d[i].z * gm[i].z - m1 - xh[i].z * m2);
+                o.w = rs * (d[i].w * gm[i].w - m1 - xh[i].w * m2);
+                dxr[idx] = o;
+            }
+        }
+    }
+    if (!pgamma && !pbeta) return;
+    // Fold the 8 warps' column sums in a fixed order.
+    for (int w = 0; w < LN_WARPS; w++) {
+        if (warp == w) {
+#pragma unroll
+            for (int i = 0; i < V; i++) {
+                int idx = lane + i * 32;
+                if (idx < c4) {
+                    float4* g4 = (float4*)sg + idx;
+                    float4* b4 = (float4*)sb + idx;
+                    if (w == 0) {
+                        *g4 = ag[i];
+                        *b4 = ab[i];
+                    } else {
+                        float4 a = *g4, b = *b4;
+                        a.x += ag[i].x; a.y += ag[i].y; a.z += ag[i].z; a.w += ag[i].w;
+                        b.x += ab[i].x; b.y += ab[i].y; b.z += ab[i].z; b.w += ab[i].w;
+                        *g4 = a;
+                        *b4 = b;
+                    }
+                }
+            }
+        }
+        __syncthreads();
+    }
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        if (pgamma) pgamma[(size_t)blockIdx.x * cols + c] = sg[c];
+        if (pbeta) pbeta[(size_t)blockIdx.x * cols + c] = sb[c];
+    }
+}
+
+#define LN_KERNELS(V)                                                                                              \
+    extern "C" __global__ void __launch_bounds__(256) layernorm_fwd_##V(                                          \
+        float* y, float* mean, float* rstd, const float* x, const float* gamma, const float* beta, int rows,       \
+        int cols, float eps) {                                                                                     \
+        ln_fwd<V>(y, mean, rstd, x, gamma, beta, rows, cols, eps);                                                 \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(256) layernorm_bwd_##V(                                          \
+        float* dx, float* pgamma, float* pbeta, const float* dy, const float* x, const float* gamma,               \
+        const float* mean, const float* rstd, int rows, int cols) {                                                \
+        ln_bwd<V>(dx, pgamma, pbeta, dy, x, gamma, mean, rstd, rows, cols);                                        \
+    }
+
+LN_KERNELS(1)
+LN_KERNELS(2)
+LN_KERNELS(3)
+LN_KERNELS(4)
+LN_KERNELS(6)
+LN_KERNELS(8)
+
+// layernorm_bwd_reduce adds Σ_p partial[p][c] into out[c] for dgamma and
+// dbeta (either pair may be null). Block (32,16): 32 columns, 16 row lanes.
+extern "C" __global__ void __launch_bounds__(512) layernorm_bwd_reduce(float* dgamma, float* dbeta,
+                                                                        const float* pgamma, const float* pbeta,
+                                                                        int parts, int cols) {
+    __shared__ float sg[16][33], sb[16][33];
+    const int c = blockIdx.x * 32 + threadIdx.x;
+    float g = 0.f, b = 0.f;
+    if (c < cols) {
+        for (int p = threadIdx.y; p < parts; p += 16) {
+            if (pgamma) g += pgamma[(size_t)p * cols + c];
+            if (pbeta) b += pbeta[(size_t)p * cols + c];
+        }
+    }
+    sg[threadIdx.y][threadIdx.x] = g;
+    sb[threadIdx.y][threadIdx.x] = b;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        for (int i = 1; i < 16; i++) {
+            g += sg[i][threadIdx.x];
+            b += sb[i][threadIdx.x];
+        }
+        if (dgamma) dgamma[c] += g;
+        if (dbeta) dbeta[c] += b;
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# build.sh: builds everything the GPU machine runs into .gpu/ (git-ignored):
+# every package's test binary and cmd/bench with -tags cuda, linked against
+# the libcuda stub from shared/tools/cudatools, plus run.sh and the Python
+# baseline and report scripts. Then, on the GPU machine: bash .gpu/run.sh OUT
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+tools=""
+for c in "$root/../shared/tools/cudatools" "$root/shared/tools/cudatools" /work/shared/tools/cudatools; do
+	[ -x "$c" ] && tools=$c && break
+done
+[ -n "$tools" ] || { echo "build.sh: shared/tools/cudatools not found" >&2; exit 1; }
+[ -f "$HOME/.cache/cudatools/include/cuda.h" ] || "$tools" headers >/dev/null
+eval "$("$tools" env)"
+rm -rf .gpu
+mkdir -p .gpu/tests
+flags=(-tags cuda -trimpath -ldflags=-s\ -w)
+for pkg in $(go list -tags cuda -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do
+	name=$(echo "${pkg#github.com/mocogo/mocogo/}" | tr / _)
+	go test "${flags[@]}" -c -o ".gpu/tests/$name.test" "$pkg"
+	echo "build.sh: .gpu/tests/$name.test"
+done
+go build "${flags[@]}" -o .gpu/bench ./cmd/bench
+cp scripts/gpu/run.sh scripts/gpu/torch_baseline.py scripts/gpu/report.py .gpu/
+chmod +x .gpu/run.sh
+{
+	echo "mocogo $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +dirty) built $(date -u +%Y-%m-%dT%H:%MZ) with $(go version | cut -d' ' -f3)"
+} >.gpu/BUILD_INFO
+du -sh .gpu

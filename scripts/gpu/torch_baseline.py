@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""PyTorch/cuBLAS baseline for `bench gpu`: the same operations at the same
+shapes, timed the same way (CUDA events around each run, three warm-up runs,
+median of --iters). Prints `RESULT <key> <value> <unit>` lines with the keys
+cmd/bench uses, so that report.py can set them side by side."""
+import argparse
+import statistics
+import sys
+
+import torch
+import torch.nn.functional as F
+
+
+def timed(fn, iters):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    ms = []
+    for _ in range(iters):
+        s = torch.cuda.Event(enable_timing=True)
+        e = torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn()
+        e.record()
+        e.synchronize()
+        ms.append(s.elapsed_time(e))
+    return statistics.median(ms)
+
+
+def result(key, value, unit, ms):
+    print(f"RESULT {key} {value:.4g} {unit}\t({ms:.4f} ms)", flush=True)
+
+
+def copy_bench(iters):
+    n = 256 << 20
+    x = torch.empty(n, dtype=torch.uint8, device="cuda")
+    y = torch.empty_like(x)
+    ms = timed(lambda: y.copy_(x), iters)
+    result("copy_256MiB", 2 * n / ms / 1e6, "GB/s", ms)
+
+
+def gemm_bench(iters):
+    M = 256 * 197
+    h = torch.float16
+    shapes = [
+        ("gemm_nn_4096", False, False, 4096, 4096, 4096, False, False),
+        ("gemm_nt_4096", False, True, 4096, 4096, 4096, False, False),
+        ("gemm_tn_4096", True, False, 4096, 4096, 4096, False, False),
+        ("vit_qkv_fwd_50432x1152x384", False, True, M, 1152, 384, True, False),
+        ("vit_proj_fwd_50432x384x384", False, True, M, 384, 384, True, False),
+        ("vit_fc1_fwd_50432x1536x384", False, True, M, 1536, 384, True, True),
+        ("vit_fc2_fwd_50432x384x1536", False, True, M, 384, 1536, True, False),
+        ("vit_fc2_dx_50432x1536x384", False, False, M, 1536, 384, False, False),
+        ("vit_fc1_dw_1536x384x50432", True, False, 1536, 384, M, False, False),
+    ]
+    for key, ta, tb, m, n, k, bias, gelu in shapes:
+        a = torch.rand((k, m) if ta else (m, k), device="cuda", dtype=h) * 2 - 1
+        b = torch.rand((n, k) if tb else (k, n), device="cuda", dtype=h) * 2 - 1
+        A = a.t() if ta else a
+        bb = torch.rand(n, device="cuda", dtype=h) if bias else None
+        if tb:
+            # Linear layer: x·Wᵀ + b, with W stored n×k.
+            if gelu:
+                fn = lambda: F.gelu(F.linear(A, b, bb))
+            else:
+                fn = lambda: F.linear(A, b, bb)
+        else:
+            fn = lambda: A @ b
+        ms = timed(fn, iters)
+        result(key, 2 * m * n * k / ms / 1e9, "TFLOP/s", ms)
+        del a, b, A, bb
+
+
+def ln_bench(iters):
+    rows = 256 * 197
+    for cols in (384, 768):
+        x = torch.randn(rows, cols, device="cuda")
+        dy = torch.randn_like(x)
+        w = torch.randn(cols, device="cuda")
+        b = torch.randn(cols, device="cuda")
+        ms = timed(lambda: F.layer_norm(x, (cols,), w, b, 1e-6), iters)
+        result(f"ln_fwd_{rows}x{cols}", 2 * 4 * rows * cols / ms / 1e6, "GB/s", ms)
+        _, mean, rstd = torch.ops.aten.native_layer_norm(x, [cols], w, b, 1e-6)
+        ms = timed(lambda: torch.ops.aten.native_layer_norm_backward(dy, x, [cols], mean, rstd, w, b, [True, True, True]), iters)
+        result(f"ln_bwd_{rows}x{cols}", 3 * 4 * rows * cols / ms / 1e6, "GB/s", ms)
+
+
+def attn_bench(iters):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    B, N = 256, 197
+    backends = [("flash", SDPBackend.FLASH_ATTENTION), ("efficient", SDPBackend.EFFICIENT_ATTENTION),
+                ("cudnn", SDPBackend.CUDNN_ATTENTION)]
+    for H, D in ((12, 32), (6, 64)):
+        qkv = torch.randn(B, N, 3, H, D, device="cuda", dtype=torch.float16)
+        # Same layout as mocogo: qkv [B, N, 3, H, D] viewed as [B, H, N, D].
+        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
+        flops = 4 * B * H * N * N * D
+        best_f, best_fb = 0.0, 0.0
+        for name, be in backends:
+            try:
+                with sdpa_kernel([be]):
+                    ms = timed(lambda: F.scaled_dot_product_attention(q, k, v), iters)
+                    result(f"attn_fwd_h{H}d{D}_{name}", flops / ms / 1e9, "TFLOP/s", ms)
+                    best_f = max(best_f, flops / ms / 1e9)
+                    qg, kg, vg = (t.detach().requires_grad_() for t in (q, k, v))
+                    do = torch.randn_like(q)
+
+                    def fb():
+                        o = F.scaled_dot_product_attention(qg, kg, vg)
+                        torch.autograd.grad(o, (qg, kg, vg), do)
+
+                    ms = timed(fb, iters)
+                    # Forward + backward ≈ 3.5 forward products (FA2's count).
+                    result(f"attn_fwdbwd_h{H}d{D}_{name}", 3.5 * flops / ms / 1e9, "TFLOP/s", ms)
+                    best_fb = max(best_fb, 3.5 * flops / ms / 1e9)
+            except Exception as ex:  # a backend may not support a shape
+                print(f"# attn {name} H={H} D={D}: {type(ex).__name__}: {str(ex).splitlines()[0][:200]}", flush=True)
+        if best_f:
+            result(f"attn_fwd_h{H}d{D}", best_f, "TFLOP/s", 0)
+        if best_fb:
+            result(f"attn_fwdbwd_h{H}d{D}", best_fb, "TFLOP/s", 0)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--only", default="copy,gemm,ln,attn")
+    a = p.parse_args()
+    if not torch.cuda.is_available():
+        print("torch_baseline: no CUDA device", file=sys.stderr)
+        sys.exit(1)
+    print("device:", torch.cuda.get_device_name(), "torch", torch.__version__, "cuda", torch.version.cuda, flush=True)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    groups = a.only.split(",")
+    for g, fn in (("copy", copy_bench), ("gemm", gemm_bench), ("ln", ln_bench), ("attn", attn_bench)):
+        if g in groups:
+            fn(a.iters)
+            torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
