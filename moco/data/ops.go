@@ -133,6 +133,9 @@ type Scratch struct {
 // 3 channels. It is PIL's antialiased bilinear resize of the cropped
 // image, computed in float32 without intermediate rounding.
 func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int) {
+	if dst.W <= 0 || dst.H <= 0 || c.W <= 0 || c.H <= 0 {
+		return
+	}
 	s.cx.compute(c.W, outW)
 	s.cy.compute(c.H, outH)
 	// Rows of the crop needed by the output window.
