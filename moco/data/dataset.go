@@ -24,7 +24,9 @@ func (m *Image) Valid() bool {
 }
 
 // Sample is one dataset item: the decoded image, its class index and a
-// name (file path or archive entry) used in error messages.
+// name (file path or archive entry). Record-based readers (IDX) leave
+// Name empty to avoid an allocation per item; their Name(i) method
+// (Namer) gives it.
 type Sample struct {
 	Image Image
 	Label int

@@ -204,6 +204,8 @@ func (d *IDX) Label(i int) int   { return int(d.labels[i]) }
 func (d *IDX) Name(i int) string { return fmt.Sprintf("%s#%d", d.name, i) }
 
 // Item returns image i as a 1-channel Image sharing the dataset's memory.
+// Sample.Name is left empty so that Item does not allocate; Name(i)
+// gives it.
 func (d *IDX) Item(i int) (Sample, error) {
 	if i < 0 || i >= d.n {
 		return Sample{}, fmt.Errorf("data: idx %s: index %d out of range [0,%d)", d.name, i, d.n)
@@ -212,6 +214,5 @@ func (d *IDX) Item(i int) (Sample, error) {
 	return Sample{
 		Image: Image{W: d.w, H: d.h, C: 1, Pix: d.images[i*sz : (i+1)*sz : (i+1)*sz]},
 		Label: int(d.labels[i]),
-		Name:  d.Name(i),
 	}, nil
 }

@@ -225,6 +225,7 @@ func (l *Loader) work() {
 	defer l.wg.Done()
 	var s Scratch
 	var rng RNG
+	smp := new(Sample)
 	dst := make([][]float32, l.tf.Views())
 	for {
 		var j job
@@ -243,13 +244,13 @@ func (l *Loader) work() {
 			dst[v] = b.Views[v][j.slot*plane : (j.slot+1)*plane]
 		}
 		idx := b.Indices[j.slot]
-		label, err := l.loadOne(idx, b.Pos.Epoch, dst, &rng, &s)
+		label, err := l.loadOne(idx, b.Pos.Epoch, dst, &rng, &s, smp)
 		if err != nil && l.cfg.SkipErrors {
 			// Deterministic substitutes: idx+k·7919 for k = 1…16.
 			for k := 1; k <= 16 && err != nil; k++ {
 				l.skipped.Add(1)
 				sub := (idx + k*7919) % l.n
-				label, err = l.loadOne(sub, b.Pos.Epoch, dst, &rng, &s)
+				label, err = l.loadOne(sub, b.Pos.Epoch, dst, &rng, &s, smp)
 				if err == nil {
 					b.Indices[j.slot] = sub
 				}
@@ -269,19 +270,21 @@ func (l *Loader) work() {
 	}
 }
 
-func (l *Loader) loadOne(idx, epoch int, dst [][]float32, rng *RNG, s *Scratch) (label int, err error) {
+func (l *Loader) loadOne(idx, epoch int, dst [][]float32, rng *RNG, s *Scratch, smp *Sample) (label int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("data: %s: panic while loading: %v", itemName(l.ds, idx), r)
 		}
 	}()
-	smp, err := l.ds.Item(idx)
+	// smp is the worker's: a local would escape through the Transform
+	// interface and cost an allocation per sample.
+	*smp, err = l.ds.Item(idx)
 	if err != nil {
 		return 0, err
 	}
 	rng.SampleRNG(l.cfg.Seed, uint64(epoch), uint64(idx))
 	if err := l.tf.Apply(dst, &smp.Image, rng, s); err != nil {
-		return 0, fmt.Errorf("data: %s: %w", smp.Name, err)
+		return 0, fmt.Errorf("data: %s: %w", itemName(l.ds, idx), err)
 	}
 	return smp.Label, nil
 }
@@ -292,6 +295,11 @@ func (l *Loader) loadOne(idx, epoch int, dst [][]float32, rng *RNG, s *Scratch) 
 func (l *Loader) Next() (*Batch, error) {
 	if l.err != nil {
 		return nil, l.err
+	}
+	select {
+	case <-l.quit:
+		return nil, ErrClosed
+	default:
 	}
 	if l.cur != nil {
 		l.free <- l.cur // capacity Prefetch+1 never fills: cannot block
