@@ -58,7 +58,9 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 		}
 		var dirs []dirFiles
 		cur := map[string]int{}
-		err := filepath.WalkDir(filepath.Join(root, c), func(p string, d fs.DirEntry, err error) error {
+		// The trailing separator makes WalkDir enter a class directory
+		// that is a symbolic link (torchvision follows links too).
+		err := filepath.WalkDir(filepath.Join(root, c)+string(filepath.Separator), func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}

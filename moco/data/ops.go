@@ -61,19 +61,22 @@ type resampleCoeffs struct {
 	w     []float32
 }
 
-func (rc *resampleCoeffs) compute(inSize, outSize int) {
+// compute fills the coefficients of outputs o0…o0+count-1 (stored from
+// index 0) of an inSize → outSize resize.
+func (rc *resampleCoeffs) compute(inSize, outSize, o0, count int) {
 	scale := float64(inSize) / float64(outSize)
 	fscale := max(scale, 1.0)
 	support := 1.0 * fscale
 	k := int(math.Ceil(support))*2 + 1
 	rc.k = k
-	rc.start = grow(rc.start, outSize)
-	rc.n = grow(rc.n, outSize)
-	rc.w = grow(rc.w, outSize*k)
+	rc.start = grow(rc.start, count)
+	rc.n = grow(rc.n, count)
+	rc.w = grow(rc.w, count*k)
 	ss := 1.0 / fscale
 	var tmp [64]float64
 	wts := tmp[:0]
-	for o := 0; o < outSize; o++ {
+	for oi := 0; oi < count; oi++ {
+		o := o0 + oi
 		center := (float64(o) + 0.5) * scale
 		xmin := int(center - support + 0.5)
 		if xmin < 0 {
@@ -95,7 +98,7 @@ func (rc *resampleCoeffs) compute(inSize, outSize int) {
 			wts = append(wts, w)
 			sum += w
 		}
-		row := rc.w[o*k : (o+1)*k]
+		row := rc.w[oi*k : (oi+1)*k]
 		for x := range row {
 			row[x] = 0
 		}
@@ -105,8 +108,8 @@ func (rc *resampleCoeffs) compute(inSize, outSize int) {
 			}
 			row[x] = float32(w)
 		}
-		rc.start[o] = int32(xmin)
-		rc.n[o] = int32(n)
+		rc.start[oi] = int32(xmin)
+		rc.n[oi] = int32(n)
 	}
 }
 
@@ -136,12 +139,12 @@ func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int
 	if dst.W <= 0 || dst.H <= 0 || c.W <= 0 || c.H <= 0 {
 		return
 	}
-	s.cx.compute(c.W, outW)
-	s.cy.compute(c.H, outH)
+	s.cx.compute(c.W, outW, ox, dst.W)
+	s.cy.compute(c.H, outH, oy, dst.H)
 	// Rows of the crop needed by the output window.
-	y0 := int(s.cy.start[oy])
+	y0 := int(s.cy.start[0])
 	y1 := 0
-	for o := oy; o < oy+dst.H; o++ {
+	for o := 0; o < dst.H; o++ {
 		y1 = max(y1, int(s.cy.start[o]+s.cy.n[o]))
 	}
 	nr := y1 - y0
@@ -152,7 +155,7 @@ func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int
 		sy := c.Top + y0 + r
 		srow := src.Pix[(sy*src.W+c.Left)*C : (sy*src.W+c.Left+c.W)*C]
 		for x := 0; x < dst.W; x++ {
-			o := ox + x
+			o := x
 			st, n := int(s.cx.start[o]), int(s.cx.n[o])
 			w := s.cx.w[o*s.cx.k : o*s.cx.k+n]
 			if C == 1 {
@@ -180,7 +183,7 @@ func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int
 		tp := s.tmp[ch*nr*dst.W : (ch+1)*nr*dst.W]
 		out := dst.plane(ch)
 		for y := 0; y < dst.H; y++ {
-			o := oy + y
+			o := y
 			st, n := int(s.cy.start[o])-y0, int(s.cy.n[o])
 			w := s.cy.w[o*s.cy.k : o*s.cy.k+n]
 			orow := out[y*dst.W : (y+1)*dst.W]

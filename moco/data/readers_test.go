@@ -326,3 +326,15 @@ func TestCIFARTarReal(t *testing.T) {
 	require.Equal(t, 5000, held.Len())
 	require.True(t, bytes.HasSuffix([]byte(held.Name(0)), []byte(".jpg")))
 }
+
+func TestImageFolderSymlinkedClass(t *testing.T) {
+	root := folderFixture(t)
+	require.NoError(t, os.Symlink(filepath.Join(root, "a_cls"), filepath.Join(root, "c_link")))
+	f, err := NewImageFolder(root)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a_cls", "b_cls", "c_link"}, f.Classes())
+	require.Equal(t, 7, f.Len())
+	s, err := f.Item(6)
+	require.NoError(t, err)
+	require.Equal(t, 2, s.Label)
+}
