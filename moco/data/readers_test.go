@@ -338,3 +338,10 @@ func TestImageFolderSymlinkedClass(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, s.Label)
 }
+
+func TestTarGzipCorruptCRC(t *testing.T) {
+	b := makeTar(t, tarFixture(t), true)
+	b[len(b)-6] ^= 0xff // CRC-32 in the gzip trailer
+	_, err := NewTarFolderBytes("crc.tar.gz", b, TarOptions{})
+	require.ErrorContains(t, err, "crc.tar.gz")
+}

@@ -165,6 +165,12 @@ func indexTar(name string, r io.Reader, gz bool, opt TarOptions) (*TarFolder, er
 		}
 		ents = append(ents, e)
 	}
+	if gz {
+		// Read the gzip stream to its end so that its CRC is checked.
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return nil, fmt.Errorf("data: tar %s: gzip trailer: %w", name, err)
+		}
+	}
 	if len(ents) == 0 {
 		return nil, fmt.Errorf("data: tar %s: no .jpg/.jpeg/.png entries", name)
 	}
