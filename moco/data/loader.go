@@ -42,7 +42,8 @@ type LoaderConfig struct {
 
 // Batch is one batch of N samples: Views[v] holds N×3×Size×Size float32
 // values (NCHW) for view v; Labels and Indices (dataset indices) have N
-// entries. A Batch returned by Next is owned by the Loader and valid until
+// entries. N is the batch size except for the last batch of an epoch
+// without DropLast. A Batch returned by Next is owned by the Loader and valid until
 // the next call to Next or Close.
 type Batch struct {
 	Pos     Position
@@ -52,7 +53,9 @@ type Batch struct {
 	Labels  []int32
 	Indices []int
 
-	cap       int
+	bufs      [][]float32 // full-capacity view buffers
+	labelBuf  []int32
+	idxBuf    []int
 	remaining atomic.Int32
 	ready     chan struct{} // receives one token when all samples are done
 	errMu     sync.Mutex
@@ -60,8 +63,8 @@ type Batch struct {
 	errSlot   int
 }
 
-// View returns the NCHW data of view v.
-func (b *Batch) View(v int) []float32 { return b.Views[v][:b.N*3*b.Size*b.Size] }
+// View returns the NCHW data of view v (the same as Views[v]).
+func (b *Batch) View(v int) []float32 { return b.Views[v] }
 
 type job struct {
 	b    *Batch
@@ -131,11 +134,11 @@ func NewLoader(ds Dataset, tf Transform, cfg LoaderConfig) (*Loader, error) {
 	}
 	V, S := tf.Views(), tf.Size()
 	for range cfg.Prefetch + 1 {
-		b := &Batch{Size: S, cap: cfg.BatchSize, Views: make([][]float32, V),
-			Labels: make([]int32, cfg.BatchSize), Indices: make([]int, cfg.BatchSize),
+		b := &Batch{Size: S, Views: make([][]float32, V), bufs: make([][]float32, V),
+			labelBuf: make([]int32, cfg.BatchSize), idxBuf: make([]int, cfg.BatchSize),
 			ready: make(chan struct{}, 1)}
-		for v := range b.Views {
-			b.Views[v] = make([]float32, cfg.BatchSize*3*S*S)
+		for v := range b.bufs {
+			b.bufs[v] = make([]float32, cfg.BatchSize*3*S*S)
 		}
 		l.free <- b
 	}
@@ -198,6 +201,11 @@ func (l *Loader) dispatch() {
 		b.Pos = pos
 		b.N = hi - lo
 		b.err = nil
+		for v := range b.Views {
+			b.Views[v] = b.bufs[v][:b.N*3*b.Size*b.Size]
+		}
+		b.Labels = b.labelBuf[:b.N]
+		b.Indices = b.idxBuf[:b.N]
 		copy(b.Indices, l.perm[lo:hi])
 		b.remaining.Store(int32(b.N))
 		// Hand the batch to the consumer first (in order), then its samples

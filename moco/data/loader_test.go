@@ -83,6 +83,7 @@ func TestLoaderDeterministicAcrossWorkers(t *testing.T) {
 	}
 	require.Len(t, seen, 37)
 	require.Len(t, ref[7].Indices, 2)
+	require.Len(t, ref[7].Views[1], 2*3*8*8)
 	require.Equal(t, Position{1, 0}, ref[8].Pos)
 	require.NotEqual(t, ref[0].Indices, ref[8].Indices, "reshuffled each epoch")
 	require.Len(t, ref[0].Views, 2)
