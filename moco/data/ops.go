@@ -301,14 +301,23 @@ func AdjustHue(t CHW, f float64) {
 			default:
 				h = 4 + gc - rc
 			}
+			// h ∈ [-1, 5], so h/6+1 ∈ [5/6, 11/6]: fmod(·, 1) is one
+			// exact subtraction.
 			h = h/6 + 1
-			h -= float32(math.Floor(float64(h)))
+			if h >= 1 {
+				h -= 1
+			}
 		}
 		v := maxc
+		// (h + f) mod 1 for h ∈ [0, 1), f ∈ [-0.5, 0.5].
 		h += ff
-		h -= float32(math.Floor(float64(h)))
+		if h < 0 {
+			h += 1
+		} else if h >= 1 {
+			h -= 1
+		}
 		h6 := h * 6
-		fi := float32(math.Floor(float64(h6)))
+		fi := float32(int32(h6)) // h6 ≥ 0: truncation is floor
 		fr := h6 - fi
 		p := clamp01(v * (1 - s))
 		q := clamp01(v * (1 - s*fr))
@@ -397,8 +406,10 @@ func (s *Scratch) blur(t CHW, sigma float64) {
 			row := p[y*W : (y+1)*W]
 			for pass := 0; pass < 3; pass++ {
 				pad := s.pad[:W+2*r+2]
-				for i := range pad {
-					pad[i] = row[min(max(i-r-1, 0), W-1)]
+				copy(pad[r+1:], row)
+				for i := 0; i <= r; i++ {
+					pad[i] = row[0]
+					pad[W+r+1+i] = row[W-1]
 				}
 				for x := range row {
 					// pad[x+r+1] is row[x].
