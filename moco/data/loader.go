@@ -57,6 +57,7 @@ type Batch struct {
 	labelBuf  []int32
 	idxBuf    []int
 	remaining atomic.Int32
+	skipped   atomic.Int32
 	ready     chan struct{} // receives one token when all samples are done
 	errMu     sync.Mutex
 	err       error
@@ -156,8 +157,8 @@ func (l *Loader) BatchesPerEpoch() int { return l.nb }
 // Position is the position of the next batch Next will return.
 func (l *Loader) Position() Position { return l.pos }
 
-// Skipped is the number of samples replaced because they failed to load
-// (SkipErrors only).
+// Skipped is the number of failed loads replaced by substitutes in the
+// batches returned so far (SkipErrors only).
 func (l *Loader) Skipped() int64 { return l.skipped.Load() }
 
 // EpochOrder returns the dataset indices of epoch e in the order the
@@ -208,6 +209,7 @@ func (l *Loader) dispatch() {
 		b.Indices = b.idxBuf[:b.N]
 		copy(b.Indices, l.perm[lo:hi])
 		b.remaining.Store(int32(b.N))
+		b.skipped.Store(0)
 		// Hand the batch to the consumer first (in order), then its samples
 		// to the workers; the consumer waits on b.ready.
 		select {
@@ -256,7 +258,7 @@ func (l *Loader) work() {
 		if err != nil && l.cfg.SkipErrors {
 			// Deterministic substitutes: idx+k·7919 for k = 1…16.
 			for k := 1; k <= 16 && err != nil; k++ {
-				l.skipped.Add(1)
+				b.skipped.Add(1)
 				sub := (idx + k*7919) % l.n
 				label, err = l.loadOne(sub, b.Pos.Epoch, dst, &rng, &s, smp)
 				if err == nil {
@@ -330,6 +332,7 @@ func (l *Loader) Next() (*Batch, error) {
 		return nil, l.err
 	}
 	l.cur = b
+	l.skipped.Add(int64(b.skipped.Load()))
 	l.pos = b.Pos
 	l.pos.Batch++
 	if l.pos.Batch == l.nb {
