@@ -342,12 +342,12 @@ func (l *Loader) Next() (*Batch, error) {
 }
 
 // Close stops the dispatcher and the workers and waits for them. It is
-// safe to call more than once.
+// safe to call more than once, and from another goroutine than the one
+// calling Next (a blocked Next then returns ErrClosed).
 func (l *Loader) Close() error {
 	l.closeMu.Do(func() {
 		close(l.quit)
 		l.wg.Wait()
-		l.cur = nil
 	})
 	return nil
 }
