@@ -1,0 +1,234 @@
+package data
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // register JPEG
+	_ "image/png"  // register PNG
+)
+
+// Image is a decoded 8-bit image stored row by row, channels interleaved
+// (HWC). C is 1 (gray) or 3 (RGB). Images handed out by a Dataset may
+// share memory with the dataset and must be treated as read-only.
+type Image struct {
+	W, H, C int
+	Pix     []uint8
+}
+
+// Valid reports whether the dimensions and buffer agree.
+func (m *Image) Valid() bool {
+	return m.W > 0 && m.H > 0 && (m.C == 1 || m.C == 3) && len(m.Pix) == m.W*m.H*m.C
+}
+
+// Sample is one dataset item: the decoded image, its class index and a
+// name (file path or archive entry). Record-based readers (IDX) leave
+// Name empty to avoid an allocation per item; their Name(i) method
+// (Namer) gives it.
+type Sample struct {
+	Image Image
+	Label int
+	Name  string
+}
+
+// Dataset is the common interface of the readers in this package.
+// Item must be safe for concurrent use by several goroutines.
+type Dataset interface {
+	// Len is the number of items.
+	Len() int
+	// Classes are the class names; a label is an index into it.
+	Classes() []string
+	// Item decodes item i. Errors name the file or entry and the problem.
+	Item(i int) (Sample, error)
+}
+
+// Labeler is implemented by datasets that know an item's label without
+// decoding it (all readers in this package do). Split helpers use it.
+type Labeler interface {
+	Label(i int) int
+}
+
+// Namer is implemented by datasets that can name an item without
+// decoding it; the Loader uses it in error messages.
+type Namer interface {
+	Name(i int) string
+}
+
+// MaxPixels bounds the width×height accepted by DecodeImage, so that a
+// corrupt or hostile header cannot make the decoder allocate gigabytes.
+var MaxPixels = 1 << 26
+
+// ErrTooLarge is wrapped by errors for images above MaxPixels.
+var ErrTooLarge = errors.New("image too large")
+
+// DecodeImage decodes a JPEG or PNG held in b into an Image (gray images
+// stay 1-channel, everything else becomes RGB; alpha is dropped as PIL's
+// convert("RGB") does). name is used in error messages only.
+func DecodeImage(name string, b []byte) (Image, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return Image{}, fmt.Errorf("data: %s: decode header: %w", name, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return Image{}, fmt.Errorf("data: %s: %s image has size %dx%d", name, format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > int64(MaxPixels) {
+		return Image{}, fmt.Errorf("data: %s: %s image %dx%d: %w (limit %d pixels)", name, format, cfg.Width, cfg.Height, ErrTooLarge, MaxPixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return Image{}, fmt.Errorf("data: %s: decode %s: %w", name, format, err)
+	}
+	return FromImage(img), nil
+}
+
+// FromImage converts a standard library image into an Image; gray
+// images give C = 1, everything else C = 3.
+func FromImage(img image.Image) Image {
+	r := img.Bounds()
+	w, h := r.Dx(), r.Dy()
+	switch m := img.(type) {
+	case *image.Gray:
+		out := Image{W: w, H: h, C: 1, Pix: make([]uint8, w*h)}
+		for y := 0; y < h; y++ {
+			off := m.PixOffset(r.Min.X, r.Min.Y+y)
+			copy(out.Pix[y*w:(y+1)*w], m.Pix[off:off+w])
+		}
+		return out
+	case *image.YCbCr:
+		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		for y := 0; y < h; y++ {
+			row := out.Pix[y*w*3 : (y+1)*w*3]
+			for x := 0; x < w; x++ {
+				yi := m.YOffset(r.Min.X+x, r.Min.Y+y)
+				ci := m.COffset(r.Min.X+x, r.Min.Y+y)
+				rr, gg, bb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				row[3*x], row[3*x+1], row[3*x+2] = rr, gg, bb
+			}
+		}
+		return out
+	case *image.RGBA:
+		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		for y := 0; y < h; y++ {
+			off := m.PixOffset(r.Min.X, r.Min.Y+y)
+			src := m.Pix[off : off+4*w]
+			row := out.Pix[y*w*3 : (y+1)*w*3]
+			for x := 0; x < w; x++ {
+				// Premultiplied: un-premultiply like PIL's RGBa→RGB would.
+				a := uint32(src[4*x+3])
+				for c := 0; c < 3; c++ {
+					v := uint32(src[4*x+c])
+					if a != 0 && a != 255 {
+						v = (v*255 + a/2) / a
+						if v > 255 {
+							v = 255
+						}
+					}
+					row[3*x+c] = uint8(v)
+				}
+			}
+		}
+		return out
+	case *image.NRGBA:
+		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		for y := 0; y < h; y++ {
+			off := m.PixOffset(r.Min.X, r.Min.Y+y)
+			src := m.Pix[off : off+4*w]
+			row := out.Pix[y*w*3 : (y+1)*w*3]
+			for x := 0; x < w; x++ {
+				row[3*x], row[3*x+1], row[3*x+2] = src[4*x], src[4*x+1], src[4*x+2]
+			}
+		}
+		return out
+	}
+	// Generic path: gray-like models stay gray.
+	gray := img.ColorModel() == color.Gray16Model
+	if gray {
+		out := Image{W: w, H: h, C: 1, Pix: make([]uint8, w*h)}
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				g := color.GrayModel.Convert(img.At(r.Min.X+x, r.Min.Y+y)).(color.Gray)
+				out.Pix[y*w+x] = g.Y
+			}
+		}
+		return out
+	}
+	out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.NRGBAModel.Convert(img.At(r.Min.X+x, r.Min.Y+y)).(color.NRGBA)
+			i := 3 * (y*w + x)
+			out.Pix[i], out.Pix[i+1], out.Pix[i+2] = c.R, c.G, c.B
+		}
+	}
+	return out
+}
+
+// Subset is a view of a dataset restricted to some of its indices.
+type Subset struct {
+	Base    Dataset
+	Indices []int
+}
+
+func (s *Subset) Len() int          { return len(s.Indices) }
+func (s *Subset) Classes() []string { return s.Base.Classes() }
+func (s *Subset) Item(i int) (Sample, error) {
+	if i < 0 || i >= len(s.Indices) {
+		return Sample{}, fmt.Errorf("data: subset index %d out of range [0,%d)", i, len(s.Indices))
+	}
+	return s.Base.Item(s.Indices[i])
+}
+
+// Label implements Labeler when the base dataset does (it panics
+// otherwise, which SplitHoldout rules out before building a Subset).
+func (s *Subset) Label(i int) int { return s.Base.(Labeler).Label(s.Indices[i]) }
+
+// Name implements Namer.
+func (s *Subset) Name(i int) string { return itemName(s.Base, s.Indices[i]) }
+
+func itemName(d Dataset, i int) string {
+	if n, ok := d.(Namer); ok {
+		return n.Name(i)
+	}
+	return fmt.Sprintf("item %d", i)
+}
+
+// SplitHoldout splits d deterministically into a training part and a
+// held-out part: for every class, the last perClass items of that class
+// (in dataset order) are held out and the rest are kept for training.
+// A class with perClass items or fewer is held out entirely. d must
+// implement Labeler.
+func SplitHoldout(d Dataset, perClass int) (train, held *Subset, err error) {
+	lab, ok := d.(Labeler)
+	if !ok {
+		return nil, nil, errors.New("data: SplitHoldout: dataset does not implement Labeler")
+	}
+	if perClass < 0 {
+		return nil, nil, fmt.Errorf("data: SplitHoldout: negative perClass %d", perClass)
+	}
+	n := d.Len()
+	nc := len(d.Classes())
+	counts := make([]int, nc)
+	for i := 0; i < n; i++ {
+		l := lab.Label(i)
+		if l < 0 || l >= nc {
+			return nil, nil, fmt.Errorf("data: SplitHoldout: item %s has label %d outside [0,%d)", itemName(d, i), l, nc)
+		}
+		counts[l]++
+	}
+	seen := make([]int, nc)
+	train = &Subset{Base: d}
+	held = &Subset{Base: d}
+	for i := 0; i < n; i++ {
+		l := lab.Label(i)
+		if seen[l] >= counts[l]-perClass {
+			held.Indices = append(held.Indices, i)
+		} else {
+			train.Indices = append(train.Indices, i)
+		}
+		seen[l]++
+	}
+	return train, held, nil
+}

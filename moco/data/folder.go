@@ -1,0 +1,131 @@
+package data
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// IsImageFile reports whether name has an extension the folder readers
+// load (.jpg, .jpeg, .png, any case).
+func IsImageFile(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".jpg", ".jpeg", ".png":
+		return true
+	}
+	return false
+}
+
+// MaxFileSize bounds the size of one image file or archive entry.
+var MaxFileSize int64 = 1 << 28
+
+// ImageFolder reads torchvision's ImageFolder layout: root/<class>/…/file,
+// one sub-directory per class. Classes are the sub-directory names sorted
+// by byte value; files are found recursively, each directory's files
+// sorted, directories visited in sorted path order (as torchvision's
+// make_dataset does). Files without a JPEG/PNG extension are ignored.
+type ImageFolder struct {
+	root    string
+	classes []string
+	paths   []string
+	labels  []int32
+}
+
+// NewImageFolder indexes the directory root.
+func NewImageFolder(root string) (*ImageFolder, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("data: image folder %s: %w", root, err)
+	}
+	f := &ImageFolder{root: root}
+	for _, e := range ents {
+		if e.IsDir() || (e.Type()&fs.ModeSymlink != 0 && isDir(filepath.Join(root, e.Name()))) {
+			f.classes = append(f.classes, e.Name())
+		}
+	}
+	sort.Strings(f.classes)
+	if len(f.classes) == 0 {
+		return nil, fmt.Errorf("data: image folder %s: no class sub-directories", root)
+	}
+	for ci, c := range f.classes {
+		type dirFiles struct {
+			dir   string
+			files []string
+		}
+		var dirs []dirFiles
+		cur := map[string]int{}
+		// The trailing separator makes WalkDir enter a class directory
+		// that is a symbolic link (torchvision follows links too).
+		err := filepath.WalkDir(filepath.Join(root, c)+string(filepath.Separator), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || !IsImageFile(d.Name()) {
+				return nil
+			}
+			dir := filepath.Dir(p)
+			k, ok := cur[dir]
+			if !ok {
+				k = len(dirs)
+				cur[dir] = k
+				dirs = append(dirs, dirFiles{dir: dir})
+			}
+			dirs[k].files = append(dirs[k].files, d.Name())
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("data: image folder %s: %w", root, err)
+		}
+		sort.Slice(dirs, func(a, b int) bool { return dirs[a].dir < dirs[b].dir })
+		for _, d := range dirs {
+			sort.Strings(d.files)
+			for _, name := range d.files {
+				f.paths = append(f.paths, filepath.Join(d.dir, name))
+				f.labels = append(f.labels, int32(ci))
+			}
+		}
+	}
+	if len(f.paths) == 0 {
+		return nil, fmt.Errorf("data: image folder %s: no .jpg/.jpeg/.png files", root)
+	}
+	return f, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func (f *ImageFolder) Len() int          { return len(f.paths) }
+func (f *ImageFolder) Classes() []string { return f.classes }
+func (f *ImageFolder) Label(i int) int   { return int(f.labels[i]) }
+func (f *ImageFolder) Name(i int) string { return f.paths[i] }
+func (f *ImageFolder) Root() string      { return f.root }
+
+// Item reads and decodes file i.
+func (f *ImageFolder) Item(i int) (Sample, error) {
+	if i < 0 || i >= len(f.paths) {
+		return Sample{}, fmt.Errorf("data: image folder %s: index %d out of range [0,%d)", f.root, i, len(f.paths))
+	}
+	p := f.paths[i]
+	st, err := os.Stat(p)
+	if err != nil {
+		return Sample{}, fmt.Errorf("data: %w", err)
+	}
+	if st.Size() > MaxFileSize {
+		return Sample{}, fmt.Errorf("data: %s: file of %d bytes exceeds MaxFileSize %d", p, st.Size(), MaxFileSize)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return Sample{}, fmt.Errorf("data: %w", err)
+	}
+	img, err := DecodeImage(p, b)
+	if err != nil {
+		return Sample{}, err
+	}
+	return Sample{Image: img, Label: int(f.labels[i]), Name: p}, nil
+}
