@@ -1,0 +1,51 @@
+package kernels
+
+import "github.com/klauspost/cpuid/v2"
+
+// sgemmKern6x16AVX2 computes a 6×16 tile; see gemmKernel. a holds kc×6 and
+// b kc×16 packed values, c is row-major with stride ldc (in elements).
+//
+//go:noescape
+func sgemmKern6x16AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern12x32AVX512 computes a 12×32 tile; see gemmKernel.
+//
+//go:noescape
+func sgemmKern12x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+func kernAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*6-1]
+	_ = b[kc*16-1]
+	_ = c[5*ldc+15]
+	sgemmKern6x16AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func kernAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*12-1]
+	_ = b[kc*32-1]
+	_ = c[11*ldc+31]
+	sgemmKern12x32AVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// Cache blocking, sized for a core with 32–48 KiB of L1d, 1 MiB or more of
+// L2 and a shared L3 of several MiB: the kc×mr A sliver stays in L1, the
+// kc×nb B block in L2 and the mb×kc A panel in L3.
+var (
+	gemmAVX2 = &gemmImpl{
+		name: "avx2", mr: 6, nr: 16, kc: 384, nb: 512, mb: 3072,
+		kern: kernAVX2,
+	}
+	gemmAVX512 = &gemmImpl{
+		name: "avx512", mr: 12, nr: 32, kc: 384, nb: 512, mb: 3072,
+		kern: kernAVX512,
+	}
+)
+
+func init() {
+	if cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3) {
+		registerGemm(gemmAVX2)
+		if cpuid.CPU.Supports(cpuid.AVX512F) {
+			registerGemm(gemmAVX512)
+		}
+	}
+}

@@ -1,0 +1,275 @@
+package kernels
+
+import (
+	"sync"
+)
+
+// gemmKernel is a register-blocked micro-kernel. It multiplies a packed
+// mr×kc sliver of op(A) (kc groups of mr values) by a packed kc×nr sliver of
+// op(B) (kc groups of nr values) and writes the full mr×nr tile
+// c[r*ldc+j] = alpha·acc + beta·c[r*ldc+j]; when beta is 0 it does not read c.
+type gemmKernel func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// gemmImpl is one way of running Sgemm: a micro-kernel and the cache
+// blocking chosen for it.
+type gemmImpl struct {
+	name   string
+	mr, nr int // micro-tile: rows of op(A), columns of op(B)
+	kc     int // depth of a packed block (A sliver of mr×kc stays in L1)
+	nb     int // columns of the packed B block (kc×nb stays in L2)
+	mb     int // rows of the packed A panel (mb×kc stays in L3)
+	kern   gemmKernel
+}
+
+// gemmGeneric is the plain Go implementation, used when the CPU lacks the
+// vector units the assembly kernels need.
+var gemmGeneric = &gemmImpl{
+	name: "generic", mr: 4, nr: 4, kc: 256, nb: 512, mb: 1024,
+	kern: kernGeneric4x4,
+}
+
+// gemmImpls lists every implementation this CPU can run, fastest first; the
+// generic one is always last. gemmBest is gemmImpls[0].
+var (
+	gemmImpls = []*gemmImpl{gemmGeneric}
+	gemmBest  = gemmGeneric
+)
+
+// registerGemm puts an implementation ahead of those already listed.
+func registerGemm(g *gemmImpl) {
+	gemmImpls = append([]*gemmImpl{g}, gemmImpls...)
+	gemmBest = gemmImpls[0]
+}
+
+// gemmCtx holds one Sgemm call: its arguments, the packed buffers and the
+// block the workers are on. Contexts are pooled so that a call in steady
+// state allocates nothing.
+type gemmCtx struct {
+	g              *gemmImpl
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+
+	apack, bpack []float32
+	tmp          []float32 // mr×nr edge tile per worker
+
+	// the block in hand
+	packing  bool // phase: pack (true) or multiply (false)
+	packA    bool // whether the A panel is packed in this pack phase
+	ic, mcb  int  // rows of the A panel
+	pc, kcb  int  // depth of the block
+	jc, ncb  int  // columns of the B block
+	betaEff  float32
+	splitM   bool // multiply phase splits A slivers (else B slivers)
+	nthreads int
+	wg       sync.WaitGroup
+}
+
+var gemmCtxPool sync.Pool
+
+func getGemmCtx(g *gemmImpl, nthreads int) *gemmCtx {
+	x, _ := gemmCtxPool.Get().(*gemmCtx)
+	if x == nil {
+		x = new(gemmCtx)
+	}
+	x.g = g
+	x.nthreads = nthreads
+	return x
+}
+
+func putGemmCtx(x *gemmCtx) {
+	x.a, x.b, x.c = nil, nil, nil
+	gemmCtxPool.Put(x)
+}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// blockSize splits total into the fewest blocks of at most max and returns
+// the size that spreads it evenly, rounded up to a multiple of unit.
+func blockSize(total, max, unit int) int {
+	if total <= max {
+		return (total + unit - 1) / unit * unit
+	}
+	nb := (total + max - 1) / max
+	bs := (total + nb - 1) / nb
+	return (bs + unit - 1) / unit * unit
+}
+
+// gemmRun computes C = alpha·op(A)·op(B) + beta·C with implementation g over
+// nthreads workers. Sizes are checked; m, n, k > 0 and alpha != 0.
+func gemmRun(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	x := getGemmCtx(g, nthreads)
+	x.transA, x.transB = transA, transB
+	x.m, x.n, x.k = m, n, k
+	x.alpha, x.beta = alpha, beta
+	x.a, x.lda, x.b, x.ldb, x.c, x.ldc = a, lda, b, ldb, c, ldc
+
+	mr, nr := g.mr, g.nr
+	mbs := blockSize(m, g.mb, mr)
+	kbs := blockSize(k, g.kc, 1)
+	nbs := blockSize(n, g.nb, nr)
+	x.apack = grow(x.apack, mbs*kbs)
+	x.bpack = grow(x.bpack, nbs*kbs)
+	x.tmp = grow(x.tmp, nthreads*mr*nr)
+
+	for ic := 0; ic < m; ic += mbs {
+		x.ic, x.mcb = ic, min(mbs, m-ic)
+		mSlivers := (x.mcb + mr - 1) / mr
+		for pc := 0; pc < k; pc += kbs {
+			x.pc, x.kcb = pc, min(kbs, k-pc)
+			x.betaEff = beta
+			if pc > 0 {
+				x.betaEff = 1
+			}
+			for jc := 0; jc < n; jc += nbs {
+				x.jc, x.ncb = jc, min(nbs, n-jc)
+				nSlivers := (x.ncb + nr - 1) / nr
+				x.packA = jc == 0
+				x.splitM = mSlivers >= 2*nthreads || mSlivers >= nSlivers
+				x.packing = true
+				x.parallel()
+				x.packing = false
+				x.parallel()
+			}
+		}
+	}
+	putGemmCtx(x)
+}
+
+func (x *gemmCtx) parallel() {
+	if x.nthreads <= 1 {
+		x.work(0, 1)
+		return
+	}
+	runWorkers(x, x.nthreads, &x.wg)
+}
+
+// span returns worker w's share [lo, hi) of total items split over nw.
+func span(total, w, nw int) (int, int) {
+	return total * w / nw, total * (w + 1) / nw
+}
+
+func (x *gemmCtx) work(w, nw int) {
+	g := x.g
+	mr, nr := g.mr, g.nr
+	kc := x.kcb
+	mSlivers := (x.mcb + mr - 1) / mr
+	nSlivers := (x.ncb + nr - 1) / nr
+	if x.packing {
+		lo, hi := span(nSlivers, w, nw)
+		for s := lo; s < hi; s++ {
+			j0 := s * nr
+			packB(x.bpack[s*nr*kc:(s+1)*nr*kc], nr, x.transB, x.b, x.ldb, x.jc+j0, min(nr, x.ncb-j0), x.pc, kc)
+		}
+		if x.packA {
+			// The same split as the multiply phase when it splits A, so a
+			// worker packs the slivers it will use.
+			lo, hi := span(mSlivers, w, nw)
+			for s := lo; s < hi; s++ {
+				i0 := s * mr
+				packA(x.apack[s*mr*kc:(s+1)*mr*kc], mr, x.transA, x.a, x.lda, x.ic+i0, min(mr, x.mcb-i0), x.pc, kc)
+			}
+		}
+		return
+	}
+	mlo, mhi := 0, mSlivers
+	nlo, nhi := 0, nSlivers
+	if x.splitM {
+		mlo, mhi = span(mSlivers, w, nw)
+	} else {
+		nlo, nhi = span(nSlivers, w, nw)
+	}
+	tmp := x.tmp[w*mr*nr : (w+1)*mr*nr]
+	alpha, beta := x.alpha, x.betaEff
+	ldc := x.ldc
+	for s := mlo; s < mhi; s++ {
+		ap := x.apack[s*mr*kc : (s+1)*mr*kc]
+		i := x.ic + s*mr
+		rows := min(mr, x.m-i)
+		for t := nlo; t < nhi; t++ {
+			bp := x.bpack[t*nr*kc : (t+1)*nr*kc]
+			j := x.jc + t*nr
+			cols := min(nr, x.n-j)
+			if rows == mr && cols == nr {
+				g.kern(kc, ap, bp, x.c[i*ldc+j:], ldc, alpha, beta)
+				continue
+			}
+			g.kern(kc, ap, bp, tmp, nr, alpha, 0)
+			for r := 0; r < rows; r++ {
+				cr := x.c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
+				tr := tmp[r*nr : r*nr+cols]
+				if beta == 0 {
+					copy(cr, tr)
+				} else {
+					for q, v := range tr {
+						cr[q] = v + beta*cr[q]
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows [i0, i0+rows) and depth [p0, p0+kc) of op(A) into dst as
+// kc groups of mr values, padding rows past rows with zeros.
+func packA(dst []float32, mr int, transA bool, a []float32, lda, i0, rows, p0, kc int) {
+	dst = dst[:kc*mr]
+	if transA {
+		// op(A)[i][p] = a[p*lda+i]: each group is a contiguous run.
+		for p := 0; p < kc; p++ {
+			d := dst[p*mr : p*mr+mr]
+			src := a[(p0+p)*lda+i0 : (p0+p)*lda+i0+rows]
+			copy(d, src)
+			clear(d[rows:])
+		}
+		return
+	}
+	for r := 0; r < rows; r++ {
+		src := a[(i0+r)*lda+p0 : (i0+r)*lda+p0+kc]
+		for p, v := range src {
+			dst[p*mr+r] = v
+		}
+	}
+	if rows < mr {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*mr+rows : p*mr+mr])
+		}
+	}
+}
+
+// packB packs columns [j0, j0+cols) and depth [p0, p0+kc) of op(B) into dst
+// as kc groups of nr values, padding columns past cols with zeros.
+func packB(dst []float32, nr int, transB bool, b []float32, ldb, j0, cols, p0, kc int) {
+	dst = dst[:kc*nr]
+	if !transB {
+		for p := 0; p < kc; p++ {
+			d := dst[p*nr : p*nr+nr]
+			copy(d, b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+cols])
+			clear(d[cols:])
+		}
+		return
+	}
+	// op(B)[p][j] = b[j*ldb+p]
+	for q := 0; q < cols; q++ {
+		src := b[(j0+q)*ldb+p0 : (j0+q)*ldb+p0+kc]
+		for p, v := range src {
+			dst[p*nr+q] = v
+		}
+	}
+	if cols < nr {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*nr+cols : p*nr+nr])
+		}
+	}
+}
