@@ -179,3 +179,7 @@ func (x *batchCtx) work(w, nw int) {
 			batchSlice("C", x.c, i, x.strideC, x.m*x.n), x.ldc)
 	}
 }
+
+// SgemmImpl names the implementation Sgemm runs on this CPU: "avx512",
+// "avx2" or "generic".
+func SgemmImpl() string { return gemmBest.name }

@@ -13,6 +13,11 @@ func sgemmKern6x16AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func sgemmKern12x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmPack4AVX is a packFunc in AVX.
+//
+//go:noescape
+func sgemmPack4AVX(dst, src *float32, ld, stride, kc8 int)
+
 func kernAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	_ = a[kc*6-1]
 	_ = b[kc*16-1]
@@ -32,12 +37,12 @@ func kernAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 // kc×nb B block in L2 and the mb×kc A panel in L3.
 var (
 	gemmAVX2 = &gemmImpl{
-		name: "avx2", mr: 6, nr: 16, kc: 384, nb: 512, mb: 3072,
-		kern: kernAVX2,
+		name: "avx2", mr: 6, nr: 16, kc: 512, nb: 512, mb: 768,
+		kern: kernAVX2, pack4: sgemmPack4AVX,
 	}
 	gemmAVX512 = &gemmImpl{
-		name: "avx512", mr: 12, nr: 32, kc: 384, nb: 512, mb: 3072,
-		kern: kernAVX512,
+		name: "avx512", mr: 12, nr: 32, kc: 512, nb: 512, mb: 768,
+		kern: kernAVX512, pack4: sgemmPack4AVX,
 	}
 )
 

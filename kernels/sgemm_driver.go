@@ -19,6 +19,7 @@ type gemmImpl struct {
 	nb     int // columns of the packed B block (kc×nb stays in L2)
 	mb     int // rows of the packed A panel (mb×kc stays in L3)
 	kern   gemmKernel
+	pack4  packFunc // optional fast transposing pack
 }
 
 // gemmGeneric is the plain Go implementation, used when the CPU lacks the
@@ -168,17 +169,14 @@ func (x *gemmCtx) work(w, nw int) {
 	nSlivers := (x.ncb + nr - 1) / nr
 	if x.packing {
 		lo, hi := span(nSlivers, w, nw)
-		for s := lo; s < hi; s++ {
-			j0 := s * nr
-			packB(x.bpack[s*nr*kc:(s+1)*nr*kc], nr, x.transB, x.b, x.ldb, x.jc+j0, min(nr, x.ncb-j0), x.pc, kc)
-		}
+		packB(x.bpack, nr, x.transB, x.b, x.ldb, x.jc, x.ncb, lo, hi, x.pc, kc, g.pack4)
 		if x.packA {
 			// The same split as the multiply phase when it splits A, so a
 			// worker packs the slivers it will use.
 			lo, hi := span(mSlivers, w, nw)
 			for s := lo; s < hi; s++ {
 				i0 := s * mr
-				packA(x.apack[s*mr*kc:(s+1)*mr*kc], mr, x.transA, x.a, x.lda, x.ic+i0, min(mr, x.mcb-i0), x.pc, kc)
+				packA(x.apack[s*mr*kc:(s+1)*mr*kc], mr, x.transA, x.a, x.lda, x.ic+i0, min(mr, x.mcb-i0), x.pc, kc, g.pack4)
 			}
 		}
 		return
@@ -223,53 +221,95 @@ func (x *gemmCtx) work(w, nw int) {
 
 // packA packs rows [i0, i0+rows) and depth [p0, p0+kc) of op(A) into dst as
 // kc groups of mr values, padding rows past rows with zeros.
-func packA(dst []float32, mr int, transA bool, a []float32, lda, i0, rows, p0, kc int) {
+func packA(dst []float32, mr int, transA bool, a []float32, lda, i0, rows, p0, kc int, pack4 packFunc) {
 	dst = dst[:kc*mr]
 	if transA {
 		// op(A)[i][p] = a[p*lda+i]: each group is a contiguous run.
 		for p := 0; p < kc; p++ {
 			d := dst[p*mr : p*mr+mr]
-			src := a[(p0+p)*lda+i0 : (p0+p)*lda+i0+rows]
-			copy(d, src)
+			copy(d, a[(p0+p)*lda+i0:(p0+p)*lda+i0+rows])
 			clear(d[rows:])
 		}
 		return
 	}
-	for r := 0; r < rows; r++ {
-		src := a[(i0+r)*lda+p0 : (i0+r)*lda+p0+kc]
-		for p, v := range src {
-			dst[p*mr+r] = v
+	packTrans(dst, mr, a, lda, i0, rows, p0, kc, pack4)
+}
+
+// packB packs slivers [lo, hi) of the columns [j0, j0+cols) of op(B), depth
+// [p0, p0+kc), into dst: sliver s at dst[s*nr*kc:] as kc groups of nr values,
+// with columns past cols zero.
+func packB(dst []float32, nr int, transB bool, b []float32, ldb, j0, cols, lo, hi, p0, kc int, pack4 packFunc) {
+	if transB {
+		// op(B)[p][j] = b[j*ldb+p]
+		for s := lo; s < hi; s++ {
+			packTrans(dst[s*nr*kc:(s+1)*nr*kc], nr, b, ldb, j0+s*nr, min(nr, cols-s*nr), p0, kc, pack4)
+		}
+		return
+	}
+	full := min(hi, cols/nr) // slivers with all nr columns
+	if lo < full {
+		// Row by row, so that B is read in long contiguous runs.
+		for p := 0; p < kc; p++ {
+			row := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+full*nr]
+			switch nr {
+			case 32:
+				for s := lo; s < full; s++ {
+					*(*[32]float32)(dst[(s*kc+p)*32:]) = *(*[32]float32)(row[s*32:])
+				}
+			case 16:
+				for s := lo; s < full; s++ {
+					*(*[16]float32)(dst[(s*kc+p)*16:]) = *(*[16]float32)(row[s*16:])
+				}
+			default:
+				for s := lo; s < full; s++ {
+					copy(dst[(s*kc+p)*nr:(s*kc+p+1)*nr], row[s*nr:(s+1)*nr])
+				}
+			}
 		}
 	}
-	if rows < mr {
+	for s := max(lo, full); s < hi; s++ {
+		n := cols - s*nr
 		for p := 0; p < kc; p++ {
-			clear(dst[p*mr+rows : p*mr+mr])
+			d := dst[(s*kc+p)*nr : (s*kc+p+1)*nr]
+			copy(d, b[(p0+p)*ldb+j0+s*nr:(p0+p)*ldb+j0+s*nr+n])
+			clear(d[n:])
 		}
 	}
 }
 
-// packB packs columns [j0, j0+cols) and depth [p0, p0+kc) of op(B) into dst
-// as kc groups of nr values, padding columns past cols with zeros.
-func packB(dst []float32, nr int, transB bool, b []float32, ldb, j0, cols, p0, kc int) {
-	dst = dst[:kc*nr]
-	if !transB {
-		for p := 0; p < kc; p++ {
-			d := dst[p*nr : p*nr+nr]
-			copy(d, b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+cols])
-			clear(d[cols:])
+// packFunc transposes 4 rows of src (row stride ld), columns [0, kc8) with
+// kc8 a multiple of 8, into dst[p*stride+r] for r < 4. Unchecked: the caller
+// makes sure both ranges are in bounds.
+type packFunc func(dst, src *float32, ld, stride, kc8 int)
+
+// packTrans sets dst[p*width+q] = x[(first+q)*ld+p0+p] for q < count and p <
+// kc, and zero for q in [count, width): rows of x become groups of dst.
+func packTrans(dst []float32, width int, x []float32, ld, first, count, p0, kc int, pack4 packFunc) {
+	dst = dst[:kc*width]
+	q := 0
+	if kc8 := kc &^ 7; pack4 != nil && kc8 > 0 {
+		for ; q+4 <= count; q += 4 {
+			base := (first+q)*ld + p0
+			_ = x[base+3*ld+kc8-1]
+			_ = dst[(kc8-1)*width+q+3]
+			pack4(&dst[q], &x[base], ld, width, kc8)
 		}
-		return
+		for r := 0; r < q && kc8 < kc; r++ {
+			src := x[(first+r)*ld+p0+kc8 : (first+r)*ld+p0+kc]
+			for p, v := range src {
+				dst[(kc8+p)*width+r] = v
+			}
+		}
 	}
-	// op(B)[p][j] = b[j*ldb+p]
-	for q := 0; q < cols; q++ {
-		src := b[(j0+q)*ldb+p0 : (j0+q)*ldb+p0+kc]
+	for ; q < count; q++ {
+		src := x[(first+q)*ld+p0 : (first+q)*ld+p0+kc]
 		for p, v := range src {
-			dst[p*nr+q] = v
+			dst[p*width+q] = v
 		}
 	}
-	if cols < nr {
+	if count < width {
 		for p := 0; p < kc; p++ {
-			clear(dst[p*nr+cols : p*nr+nr])
+			clear(dst[p*width+count : p*width+width])
 		}
 	}
 }

@@ -394,3 +394,22 @@ func BenchmarkSgemmBatched(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmKernel times the micro-kernels alone on packed slivers that
+// stay in cache: the ceiling for the whole product.
+func BenchmarkSgemmKernel(b *testing.B) {
+	for _, g := range gemmImpls {
+		kc := g.kc
+		ap := make([]float32, kc*g.mr)
+		bp := make([]float32, kc*g.nr*8)
+		c := make([]float32, g.mr*g.nr*8)
+		b.Run(g.name, func(b *testing.B) {
+			for b.Loop() {
+				for t := 0; t < 8; t++ {
+					g.kern(kc, ap, bp[t*kc*g.nr:], c[t*g.nr:], 8*g.nr, 1, 1)
+				}
+			}
+			b.ReportMetric(16*float64(g.mr*g.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
