@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
@@ -130,13 +131,12 @@ func SgemmBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a 
 	if x == nil {
 		x = new(batchCtx)
 	}
-	*x = batchCtx{
-		batch: batch, transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, beta: beta,
-		a: a, lda: lda, strideA: strideA,
-		b: b, ldb: ldb, strideB: strideB,
-		c: c, ldc: ldc, strideC: strideC,
-	}
+	x.next.Store(0)
+	x.batch, x.transA, x.transB, x.m, x.n, x.k = batch, transA, transB, m, n, k
+	x.alpha, x.beta = alpha, beta
+	x.a, x.lda, x.strideA = a, lda, strideA
+	x.b, x.ldb, x.strideB = b, ldb, strideB
+	x.c, x.ldc, x.strideC = c, ldc, strideC
 	nw := min(Threads(), batch, max(1, batch*m*n*k>>18))
 	runWorkers(x, nw, &x.wg)
 	x.a, x.b, x.c = nil, nil, nil
@@ -165,14 +165,18 @@ type batchCtx struct {
 	ldb, strideB   int
 	c              []float32
 	ldc, strideC   int
+	next           atomic.Int64 // next product to claim
 	wg             sync.WaitGroup
 }
 
 var batchCtxPool sync.Pool
 
 func (x *batchCtx) work(w, nw int) {
-	lo, hi := span(x.batch, w, nw)
-	for i := lo; i < hi; i++ {
+	for {
+		i := int(x.next.Add(1) - 1)
+		if i >= x.batch {
+			return
+		}
 		sgemmWith(gemmBest, 1, x.transA, x.transB, x.m, x.n, x.k, x.alpha,
 			batchSlice("A", x.a, i, x.strideA, x.m*x.k), x.lda,
 			batchSlice("B", x.b, i, x.strideB, x.k*x.n), x.ldb, x.beta,

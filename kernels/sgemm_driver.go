@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // gemmKernel is a register-blocked micro-kernel. It multiplies a packed
@@ -62,13 +63,14 @@ type gemmCtx struct {
 
 	// the block in hand
 	packing  bool // phase: pack (true) or multiply (false)
-	packA    bool // whether the A panel is packed in this pack phase
+	packA    bool // whether the A panel is packed in this block
 	ic, mcb  int  // rows of the A panel
 	pc, kcb  int  // depth of the block
 	jc, ncb  int  // columns of the B block
 	betaEff  float32
 	splitM   bool // multiply phase splits A slivers (else B slivers)
 	nthreads int
+	next     atomic.Int64 // next item of the phase to claim
 	wg       sync.WaitGroup
 }
 
@@ -117,7 +119,8 @@ func gemmRun(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha 
 	x.a, x.lda, x.b, x.ldb, x.c, x.ldc = a, lda, b, ldb, c, ldc
 
 	mr, nr := g.mr, g.nr
-	mbs := blockSize(m, g.mb, mr)
+	// Each thread gets a share of the A panel as large as one thread alone.
+	mbs := blockSize(m, g.mb*nthreads, mr)
 	kbs := blockSize(k, g.kc, 1)
 	nbs := blockSize(n, g.nb, nr)
 	x.apack = grow(x.apack, mbs*kbs)
@@ -149,6 +152,7 @@ func gemmRun(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha 
 }
 
 func (x *gemmCtx) parallel() {
+	x.next.Store(0)
 	if x.nthreads <= 1 {
 		x.work(0, 1)
 		return
@@ -156,11 +160,13 @@ func (x *gemmCtx) parallel() {
 	runWorkers(x, x.nthreads, &x.wg)
 }
 
-// span returns worker w's share [lo, hi) of total items split over nw.
-func span(total, w, nw int) (int, int) {
-	return total * w / nw, total * (w + 1) / nw
-}
+// bChunk is how many B slivers a worker claims at a time when packing B, so
+// that it reads rows of B in runs of bChunk·nr values.
+const bChunk = 4
 
+// work is worker w's part of the phase in hand. Workers claim items (B
+// slivers to pack, A or B slivers to multiply) one at a time from x.next, so
+// that a worker slowed by other load on its core takes fewer.
 func (x *gemmCtx) work(w, nw int) {
 	g := x.g
 	mr, nr := g.mr, g.nr
@@ -168,53 +174,82 @@ func (x *gemmCtx) work(w, nw int) {
 	mSlivers := (x.mcb + mr - 1) / mr
 	nSlivers := (x.ncb + nr - 1) / nr
 	if x.packing {
-		lo, hi := span(nSlivers, w, nw)
-		packB(x.bpack, nr, x.transB, x.b, x.ldb, x.jc, x.ncb, lo, hi, x.pc, kc, g.pack4)
-		if x.packA {
-			// The same split as the multiply phase when it splits A, so a
-			// worker packs the slivers it will use.
-			lo, hi := span(mSlivers, w, nw)
-			for s := lo; s < hi; s++ {
-				i0 := s * mr
-				packA(x.apack[s*mr*kc:(s+1)*mr*kc], mr, x.transA, x.a, x.lda, x.ic+i0, min(mr, x.mcb-i0), x.pc, kc, g.pack4)
+		bChunks := (nSlivers + bChunk - 1) / bChunk
+		items := bChunks
+		if x.packA && !x.splitM {
+			items += mSlivers
+		}
+		for {
+			it := int(x.next.Add(1) - 1)
+			if it >= items {
+				return
+			}
+			if it < bChunks {
+				packB(x.bpack, nr, x.transB, x.b, x.ldb, x.jc, x.ncb, it*bChunk, min(it*bChunk+bChunk, nSlivers), x.pc, kc, g.pack4)
+			} else {
+				x.packASliver(it - bChunks)
 			}
 		}
-		return
-	}
-	mlo, mhi := 0, mSlivers
-	nlo, nhi := 0, nSlivers
-	if x.splitM {
-		mlo, mhi = span(mSlivers, w, nw)
-	} else {
-		nlo, nhi = span(nSlivers, w, nw)
 	}
 	tmp := x.tmp[w*mr*nr : (w+1)*mr*nr]
+	if !x.splitM {
+		for {
+			t := int(x.next.Add(1) - 1)
+			if t >= nSlivers {
+				return
+			}
+			for s := 0; s < mSlivers; s++ {
+				x.tile(s, t, tmp)
+			}
+		}
+	}
+	for {
+		s := int(x.next.Add(1) - 1)
+		if s >= mSlivers {
+			return
+		}
+		if x.packA {
+			x.packASliver(s)
+		}
+		for t := 0; t < nSlivers; t++ {
+			x.tile(s, t, tmp)
+		}
+	}
+}
+
+// packASliver packs A sliver s of the panel in hand.
+func (x *gemmCtx) packASliver(s int) {
+	mr, kc := x.g.mr, x.kcb
+	i0 := s * mr
+	packA(x.apack[s*mr*kc:(s+1)*mr*kc], mr, x.transA, x.a, x.lda, x.ic+i0, min(mr, x.mcb-i0), x.pc, kc, x.g.pack4)
+}
+
+// tile multiplies A sliver s by B sliver t into C, through tmp at the edges.
+func (x *gemmCtx) tile(s, t int, tmp []float32) {
+	g := x.g
+	mr, nr, kc := g.mr, g.nr, x.kcb
 	alpha, beta := x.alpha, x.betaEff
 	ldc := x.ldc
-	for s := mlo; s < mhi; s++ {
-		ap := x.apack[s*mr*kc : (s+1)*mr*kc]
-		i := x.ic + s*mr
-		rows := min(mr, x.m-i)
-		for t := nlo; t < nhi; t++ {
-			bp := x.bpack[t*nr*kc : (t+1)*nr*kc]
-			j := x.jc + t*nr
-			cols := min(nr, x.n-j)
-			if rows == mr && cols == nr {
-				g.kern(kc, ap, bp, x.c[i*ldc+j:], ldc, alpha, beta)
-				continue
-			}
-			g.kern(kc, ap, bp, tmp, nr, alpha, 0)
-			for r := 0; r < rows; r++ {
-				cr := x.c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
-				tr := tmp[r*nr : r*nr+cols]
-				if beta == 0 {
-					copy(cr, tr)
-				} else {
-					for q, v := range tr {
-						cr[q] = v + beta*cr[q]
-					}
-				}
-			}
+	ap := x.apack[s*mr*kc : (s+1)*mr*kc]
+	bp := x.bpack[t*nr*kc : (t+1)*nr*kc]
+	i := x.ic + s*mr
+	j := x.jc + t*nr
+	rows := min(mr, x.m-i)
+	cols := min(nr, x.n-j)
+	if rows == mr && cols == nr {
+		g.kern(kc, ap, bp, x.c[i*ldc+j:], ldc, alpha, beta)
+		return
+	}
+	g.kern(kc, ap, bp, tmp, nr, alpha, 0)
+	for r := 0; r < rows; r++ {
+		cr := x.c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
+		tr := tmp[r*nr : r*nr+cols]
+		if beta == 0 {
+			copy(cr, tr)
+			continue
+		}
+		for q, v := range tr {
+			cr[q] = v + beta*cr[q]
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,47 +100,55 @@ func runCPU(args []string) error {
 		}
 	}
 
-	fmt.Printf("bench cpu: %s, GOMAXPROCS %d, median of %d runs of at least %v each\n", "SGEMM "+kernels.SgemmImpl(), runtime.GOMAXPROCS(0), *runs, *minRun)
+	fmt.Printf("bench cpu: SGEMM %s, GOMAXPROCS %d, median of %d runs of at least %v each", kernels.SgemmImpl(), runtime.GOMAXPROCS(0), *runs, *minRun)
+	if *anchor {
+		fmt.Printf(", interleaved with numpy float32 matmul (%s, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset)", numpyScript)
+	}
+	fmt.Println()
 	defer kernels.SetThreads(0)
 	for _, t := range threads {
 		kernels.SetThreads(t)
-		ours := make([]float64, len(shapes))
-		for i, s := range shapes {
-			ours[i] = timeOurs(s, *runs, *minRun)
-		}
-		var ref []float64
-		core := ""
+		var np *numpyServer
 		if *anchor {
 			var err error
-			ref, core, err = timeNumpy(*python, script, t, shapes, *runs, *minRun)
-			if err != nil {
+			if np, err = startNumpy(*python, script, t); err != nil {
 				return err
 			}
 		}
 		fmt.Printf("\nthreads %d", t)
-		if *anchor {
-			fmt.Printf(", OpenBLAS core %s", core)
+		if np != nil {
+			fmt.Printf(", OpenBLAS core %s", np.core)
 		}
 		fmt.Println()
-		if *anchor {
+		if np != nil {
 			fmt.Printf("%-16s %-20s %10s %10s %7s\n", "layer", "M×N×K op", "ours", "OpenBLAS", "ratio")
 		} else {
 			fmt.Printf("%-16s %-20s %10s\n", "layer", "M×N×K op", "ours")
 		}
-		for i, s := range shapes {
-			if *anchor {
-				fmt.Printf("%-16s %-20s %10.1f %10.1f %7.2f\n", s.name, s, ours[i], ref[i], ours[i]/ref[i])
-			} else {
-				fmt.Printf("%-16s %-20s %10.1f\n", s.name, s, ours[i])
+		for _, s := range shapes {
+			ours, ref, err := timeShape(s, np, *runs, *minRun)
+			if err != nil {
+				np.close()
+				return err
 			}
+			if np != nil {
+				fmt.Printf("%-16s %-20s %10.1f %10.1f %7.2f\n", s.name, s, ours, ref, ours/ref)
+			} else {
+				fmt.Printf("%-16s %-20s %10.1f\n", s.name, s, ours)
+			}
+		}
+		if err := np.close(); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// timeOurs returns the median GFLOP/s of kernels.Sgemm on s over runs runs,
-// each repeating the product for at least minRun.
-func timeOurs(s gemmShape, runs int, minRun time.Duration) float64 {
+// timeShape returns the median GFLOP/s of kernels.Sgemm on s and, when np is
+// not nil, of numpy on the same shape, the runs of the two interleaved so
+// that both see the same load. Each run repeats the product for at least
+// minRun.
+func timeShape(s gemmShape, np *numpyServer, runs int, minRun time.Duration) (ours, ref float64, err error) {
 	a := make([]float32, s.m*s.k)
 	b := make([]float32, s.k*s.n)
 	c := make([]float32, s.m*s.n)
@@ -156,22 +165,46 @@ func timeOurs(s gemmShape, runs int, minRun time.Duration) float64 {
 	if s.transB {
 		ldb = s.k
 	}
-	call := func() {
-		kernels.Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n)
-	}
-	call() // warm up: packing buffers, worker pool, caches
-	t0 := time.Now()
-	call()
-	reps := max(1, int(minRun/max(time.Since(t0), time.Microsecond)))
-	gf := make([]float64, runs)
-	for r := range gf {
+	oursRun := func(reps int) time.Duration {
 		t0 := time.Now()
 		for range reps {
-			call()
+			kernels.Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n)
 		}
-		gf[r] = s.flops() * float64(reps) / time.Since(t0).Seconds() / 1e9
+		return time.Since(t0)
 	}
-	return median(gf)
+	oursRun(1) // warm up: packing buffers, worker pool, caches
+	oursReps := repsFor(oursRun(1), minRun)
+	npReps := 0
+	if np != nil {
+		if _, err := np.run(s, 1); err != nil {
+			return 0, 0, err
+		}
+		d, err := np.run(s, 1)
+		if err != nil {
+			return 0, 0, err
+		}
+		npReps = repsFor(d, minRun)
+	}
+	var og, ng []float64
+	for range runs {
+		og = append(og, s.flops()*float64(oursReps)/oursRun(oursReps).Seconds()/1e9)
+		if np != nil {
+			d, err := np.run(s, npReps)
+			if err != nil {
+				return 0, 0, err
+			}
+			ng = append(ng, s.flops()*float64(npReps)/d.Seconds()/1e9)
+		}
+	}
+	ours = median(og)
+	if np != nil {
+		ref = median(ng)
+	}
+	return ours, ref, nil
+}
+
+func repsFor(once, minRun time.Duration) int {
+	return max(1, int(minRun/max(once, time.Microsecond)))
 }
 
 func median(x []float64) float64 {
@@ -202,16 +235,21 @@ func findScript(rel string) (string, error) {
 	}
 }
 
-// timeNumpy runs the numpy script over the shapes with OpenBLAS on t threads
-// and returns its GFLOP/s per shape and the OpenBLAS core it reports.
-// OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from its environment so
-// that OpenBLAS picks its kernels for this CPU as it would by default.
-func timeNumpy(python, script string, t int, shapes []gemmShape, runs int, minRun time.Duration) ([]float64, string, error) {
-	args := []string{script, "-runs", strconv.Itoa(runs), "-min-run", strconv.FormatFloat(minRun.Seconds(), 'g', -1, 64)}
-	for _, s := range shapes {
-		args = append(args, fmt.Sprintf("%d,%d,%d,%d,%d", s.m, s.n, s.k, b2i(s.transA), b2i(s.transB)))
-	}
-	cmd := exec.Command(python, args...)
+// numpyServer is the numpy script in -serve mode: it times numpy float32
+// matmul (OpenBLAS SGEMM) on request.
+type numpyServer struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	core string
+	errb bytes.Buffer
+}
+
+// startNumpy starts the script with OpenBLAS on t threads. OPENBLAS_CORETYPE
+// and OPENBLAS_L2_SIZE are removed from its environment so that OpenBLAS
+// picks its kernels for this CPU as it does by default.
+func startNumpy(python, script string, t int) (*numpyServer, error) {
+	np := &numpyServer{cmd: exec.Command(python, script, "-serve")}
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -221,38 +259,73 @@ func timeNumpy(python, script string, t int, shapes []gemmShape, runs int, minRu
 		}
 		env = append(env, kv)
 	}
-	cmd.Env = append(env, "OPENBLAS_NUM_THREADS="+strconv.Itoa(t))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	np.cmd.Env = append(env, "OPENBLAS_NUM_THREADS="+strconv.Itoa(t))
+	np.cmd.Stderr = &np.errb
+	var err error
+	if np.in, err = np.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := np.cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %v: %s", script, err, stderr.String())
+		return nil, err
 	}
-	core := "unknown"
-	var gf []float64
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) >= 3 && f[0] == "#" && f[1] == "core" {
-			core = f[2]
-			if len(f) >= 5 && f[4] != strconv.Itoa(t) {
-				return nil, "", fmt.Errorf("OpenBLAS reports %s threads, want %d", f[4], t)
-			}
-			continue
-		}
-		if len(f) != 2 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[1], 64)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: bad line %q", script, sc.Text())
-		}
-		gf = append(gf, v)
+	np.out = bufio.NewScanner(stdout)
+	if err := np.cmd.Start(); err != nil {
+		return nil, err
 	}
-	if len(gf) != len(shapes) {
-		return nil, "", fmt.Errorf("%s: %d results for %d shapes: %s", script, len(gf), len(shapes), out)
+	line, err := np.line()
+	if err != nil {
+		return nil, err
 	}
-	return gf, core, nil
+	// "# core NAME threads T"
+	f := strings.Fields(line)
+	if len(f) != 5 || f[1] != "core" {
+		np.close()
+		return nil, fmt.Errorf("%s: unexpected first line %q", script, line)
+	}
+	if f[4] != strconv.Itoa(t) {
+		np.close()
+		return nil, fmt.Errorf("OpenBLAS runs %s threads, want %d", f[4], t)
+	}
+	np.core = f[2]
+	return np, nil
+}
+
+func (np *numpyServer) line() (string, error) {
+	if np.out.Scan() {
+		return np.out.Text(), nil
+	}
+	if err := np.out.Err(); err != nil {
+		return "", err
+	}
+	return "", fmt.Errorf("numpy script ended: %s", np.errb.String())
+}
+
+// run times reps numpy products of shape s.
+func (np *numpyServer) run(s gemmShape, reps int) (time.Duration, error) {
+	if _, err := fmt.Fprintf(np.in, "%d,%d,%d,%d,%d %d\n", s.m, s.n, s.k, b2i(s.transA), b2i(s.transB), reps); err != nil {
+		return 0, err
+	}
+	line, err := np.line()
+	if err != nil {
+		return 0, err
+	}
+	sec, err := strconv.ParseFloat(line, 64)
+	if err != nil {
+		return 0, fmt.Errorf("numpy script: bad answer %q", line)
+	}
+	return time.Duration(sec * 1e9), nil
+}
+
+func (np *numpyServer) close() error {
+	if np == nil {
+		return nil
+	}
+	np.in.Close()
+	if err := np.cmd.Wait(); err != nil {
+		return fmt.Errorf("numpy script: %v: %s", err, np.errb.String())
+	}
+	return nil
 }
 
 func b2i(b bool) int {
