@@ -26,8 +26,8 @@ type gemmImpl struct {
 // gemmGeneric is the plain Go implementation, used when the CPU lacks the
 // vector units the assembly kernels need.
 var gemmGeneric = &gemmImpl{
-	name: "generic", mr: 4, nr: 4, kc: 256, nb: 512, mb: 1024,
-	kern: kernGeneric4x4,
+	name: "generic", mr: 2, nr: 4, kc: 256, nb: 512, mb: 512,
+	kern: kernGeneric2x4,
 }
 
 // gemmImpls lists every implementation this CPU can run, fastest first; the
