@@ -13,6 +13,16 @@ func sgemmKern6x16AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func sgemmKern12x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKern6x8AVX2 computes a 6×8 tile from slivers packed 8 wide.
+//
+//go:noescape
+func sgemmKern6x8AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern12x16AVX512 computes a 12×16 tile from slivers packed 16 wide.
+//
+//go:noescape
+func sgemmKern12x16AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
 // sgemmPack4AVX is a packFunc in AVX.
 //
 //go:noescape
@@ -23,6 +33,20 @@ func kernAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	_ = b[kc*16-1]
 	_ = c[5*ldc+15]
 	sgemmKern6x16AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func kernAVX2Half(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*6-1]
+	_ = b[kc*8-1]
+	_ = c[5*ldc+7]
+	sgemmKern6x8AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func kernAVX512Half(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*12-1]
+	_ = b[kc*16-1]
+	_ = c[11*ldc+15]
+	sgemmKern12x16AVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
 
 func kernAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
@@ -38,11 +62,11 @@ func kernAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 var (
 	gemmAVX2 = &gemmImpl{
 		name: "avx2", mr: 6, nr: 16, kc: 512, nb: 512, mb: 768,
-		kern: kernAVX2, pack4: sgemmPack4AVX,
+		kern: kernAVX2, kernHalf: kernAVX2Half, pack4: sgemmPack4AVX,
 	}
 	gemmAVX512 = &gemmImpl{
 		name: "avx512", mr: 12, nr: 32, kc: 512, nb: 512, mb: 768,
-		kern: kernAVX512, pack4: sgemmPack4AVX,
+		kern: kernAVX512, kernHalf: kernAVX512Half, pack4: sgemmPack4AVX,
 	}
 )
 

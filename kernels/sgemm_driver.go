@@ -20,7 +20,11 @@ type gemmImpl struct {
 	nb     int // columns of the packed B block (kc×nb stays in L2)
 	mb     int // rows of the packed A panel (mb×kc stays in L3)
 	kern   gemmKernel
-	pack4  packFunc // optional fast transposing pack
+	// kernHalf, when set, is the same kernel for nr/2 columns: a last B
+	// sliver of at most nr/2 columns is packed nr/2 wide and multiplied
+	// with it, which halves the work wasted on padding in narrow products.
+	kernHalf gemmKernel
+	pack4    packFunc // optional fast transposing pack
 }
 
 // gemmGeneric is the plain Go implementation, used when the CPU lacks the
@@ -185,7 +189,7 @@ func (x *gemmCtx) work(w, nw int) {
 				return
 			}
 			if it < bChunks {
-				packB(x.bpack, nr, x.transB, x.b, x.ldb, x.jc, x.ncb, it*bChunk, min(it*bChunk+bChunk, nSlivers), x.pc, kc, g.pack4)
+				packB(x.bpack, nr, g.kernHalf != nil, x.transB, x.b, x.ldb, x.jc, x.ncb, it*bChunk, min(it*bChunk+bChunk, nSlivers), x.pc, kc, g.pack4)
 			} else {
 				x.packASliver(it - bChunks)
 			}
@@ -236,14 +240,18 @@ func (x *gemmCtx) tile(s, t int, tmp []float32) {
 	j := x.jc + t*nr
 	rows := min(mr, x.m-i)
 	cols := min(nr, x.n-j)
-	if rows == mr && cols == nr {
-		g.kern(kc, ap, bp, x.c[i*ldc+j:], ldc, alpha, beta)
+	kern, width := g.kern, nr
+	if cols <= nr/2 && g.kernHalf != nil {
+		kern, width = g.kernHalf, nr/2
+	}
+	if rows == mr && cols == width {
+		kern(kc, ap, bp, x.c[i*ldc+j:], ldc, alpha, beta)
 		return
 	}
-	g.kern(kc, ap, bp, tmp, nr, alpha, 0)
+	kern(kc, ap, bp, tmp, width, alpha, 0)
 	for r := 0; r < rows; r++ {
 		cr := x.c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
-		tr := tmp[r*nr : r*nr+cols]
+		tr := tmp[r*width : r*width+cols]
 		if beta == 0 {
 			copy(cr, tr)
 			continue
@@ -272,12 +280,18 @@ func packA(dst []float32, mr int, transA bool, a []float32, lda, i0, rows, p0, k
 
 // packB packs slivers [lo, hi) of the columns [j0, j0+cols) of op(B), depth
 // [p0, p0+kc), into dst: sliver s at dst[s*nr*kc:] as kc groups of nr values,
-// with columns past cols zero.
-func packB(dst []float32, nr int, transB bool, b []float32, ldb, j0, cols, lo, hi, p0, kc int, pack4 packFunc) {
+// with columns past cols zero. With half, a last sliver of at most nr/2
+// columns is packed nr/2 wide.
+func packB(dst []float32, nr int, half, transB bool, b []float32, ldb, j0, cols, lo, hi, p0, kc int, pack4 packFunc) {
 	if transB {
 		// op(B)[p][j] = b[j*ldb+p]
 		for s := lo; s < hi; s++ {
-			packTrans(dst[s*nr*kc:(s+1)*nr*kc], nr, b, ldb, j0+s*nr, min(nr, cols-s*nr), p0, kc, pack4)
+			n := min(nr, cols-s*nr)
+			w := nr
+			if half && n <= nr/2 {
+				w = nr / 2
+			}
+			packTrans(dst[s*nr*kc:s*nr*kc+w*kc], w, b, ldb, j0+s*nr, n, p0, kc, pack4)
 		}
 		return
 	}
@@ -304,8 +318,12 @@ func packB(dst []float32, nr int, transB bool, b []float32, ldb, j0, cols, lo, h
 	}
 	for s := max(lo, full); s < hi; s++ {
 		n := cols - s*nr
+		w := nr
+		if half && n <= nr/2 {
+			w = nr / 2
+		}
 		for p := 0; p < kc; p++ {
-			d := dst[(s*kc+p)*nr : (s*kc+p+1)*nr]
+			d := dst[s*nr*kc+p*w : s*nr*kc+(p+1)*w]
 			copy(d, b[(p0+p)*ldb+j0+s*nr:(p0+p)*ldb+j0+s*nr+n])
 			clear(d[n:])
 		}
