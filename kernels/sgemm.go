@@ -1,6 +1,10 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
 // matrices, where op(X) is X or Xᵀ as transA/transB say. op(A) is m×k,
@@ -8,7 +12,40 @@ import "fmt"
 // and C as stored. When beta is 0, C is not read (it may hold NaN).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs("Sgemm", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmWith(gemmBest, gemmThreads(m, n, k, Threads()), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmThreads is how many of the threads are worth using on an m×n×k
+// product: about a million multiply-adds each at least.
+func gemmThreads(m, n, k, threads int) int {
+	w := int(min(int64(m)*int64(n)*int64(k)>>20, int64(threads)))
+	return max(w, 1)
+}
+
+// sgemmWith runs a checked Sgemm with implementation g over nthreads workers.
+func sgemmWith(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	gemmRun(g, nthreads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// scaleC sets C = beta·C, not reading C when beta is 0.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
 }
 
 // sgemmRef is the plain triple loop every faster path is checked against.
@@ -66,3 +103,87 @@ func checkGemmArgs(op string, transA, transB bool, m, n, k int, a []float32, lda
 	need("B", br, bc, ldb, len(b))
 	need("C", m, n, ldc, len(c))
 }
+
+// SgemmBatched computes batch independent products
+// C_i = alpha·op(A_i)·op(B_i) + beta·C_i for i in [0, batch), where A_i
+// starts at a[i*strideA], B_i at b[i*strideB] and C_i at c[i*strideC], each
+// laid out as in Sgemm. The products are spread over the threads, each one
+// computed by a single thread, which suits many small products such as
+// attention over heads. The C_i must not overlap.
+func SgemmBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int) {
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("kernels.SgemmBatched: negative batch %d or stride (%d, %d, %d)", batch, strideA, strideB, strideC))
+	}
+	if batch == 0 {
+		return
+	}
+	for i := 0; i < batch; i++ {
+		ai := batchSlice("A", a, i, strideA, m*k)
+		bi := batchSlice("B", b, i, strideB, k*n)
+		ci := batchSlice("C", c, i, strideC, m*n)
+		checkGemmArgs("SgemmBatched", transA, transB, m, n, k, ai, lda, bi, ldb, ci, ldc)
+	}
+	if batch == 1 {
+		sgemmWith(gemmBest, gemmThreads(m, n, k, Threads()), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	x, _ := batchCtxPool.Get().(*batchCtx)
+	if x == nil {
+		x = new(batchCtx)
+	}
+	x.next.Store(0)
+	x.batch, x.transA, x.transB, x.m, x.n, x.k = batch, transA, transB, m, n, k
+	x.alpha, x.beta = alpha, beta
+	x.a, x.lda, x.strideA = a, lda, strideA
+	x.b, x.ldb, x.strideB = b, ldb, strideB
+	x.c, x.ldc, x.strideC = c, ldc, strideC
+	nw := min(Threads(), batch, max(1, batch*m*n*k>>18))
+	runWorkers(x, nw, &x.wg)
+	x.a, x.b, x.c = nil, nil, nil
+	batchCtxPool.Put(x)
+}
+
+// batchSlice is x from element i*stride on, or nil when the matrix is empty.
+func batchSlice(name string, x []float32, i, stride, size int) []float32 {
+	if size == 0 {
+		return nil
+	}
+	if i*stride > len(x) {
+		panic(fmt.Sprintf("kernels.SgemmBatched: %s has %d elements, product %d starts at %d", name, len(x), i, i*stride))
+	}
+	return x[i*stride:]
+}
+
+type batchCtx struct {
+	batch          int
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a              []float32
+	lda, strideA   int
+	b              []float32
+	ldb, strideB   int
+	c              []float32
+	ldc, strideC   int
+	next           atomic.Int64 // next product to claim
+	wg             sync.WaitGroup
+}
+
+var batchCtxPool sync.Pool
+
+func (x *batchCtx) work(w, nw int) {
+	for {
+		i := int(x.next.Add(1) - 1)
+		if i >= x.batch {
+			return
+		}
+		sgemmWith(gemmBest, 1, x.transA, x.transB, x.m, x.n, x.k, x.alpha,
+			batchSlice("A", x.a, i, x.strideA, x.m*x.k), x.lda,
+			batchSlice("B", x.b, i, x.strideB, x.k*x.n), x.ldb, x.beta,
+			batchSlice("C", x.c, i, x.strideC, x.m*x.n), x.ldc)
+	}
+}
+
+// SgemmImpl names the implementation Sgemm runs on this CPU: "avx512",
+// "avx2" or "generic".
+func SgemmImpl() string { return gemmBest.name }

@@ -1,0 +1,80 @@
+package kernels
+
+import "github.com/klauspost/cpuid/v2"
+
+// sgemmKern6x16AVX2 computes a 6×16 tile; see gemmKernel. a holds kc×6 and
+// b kc×16 packed values, c is row-major with stride ldc (in elements).
+//
+//go:noescape
+func sgemmKern6x16AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern12x32AVX512 computes a 12×32 tile; see gemmKernel.
+//
+//go:noescape
+func sgemmKern12x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern6x8AVX2 computes a 6×8 tile from slivers packed 8 wide.
+//
+//go:noescape
+func sgemmKern6x8AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern12x16AVX512 computes a 12×16 tile from slivers packed 16 wide.
+//
+//go:noescape
+func sgemmKern12x16AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmPack4AVX is a packFunc in AVX.
+//
+//go:noescape
+func sgemmPack4AVX(dst, src *float32, ld, stride, kc8 int)
+
+func kernAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*6-1]
+	_ = b[kc*16-1]
+	_ = c[5*ldc+15]
+	sgemmKern6x16AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func kernAVX2Half(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*6-1]
+	_ = b[kc*8-1]
+	_ = c[5*ldc+7]
+	sgemmKern6x8AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func kernAVX512Half(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*12-1]
+	_ = b[kc*16-1]
+	_ = c[11*ldc+15]
+	sgemmKern12x16AVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+func kernAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[kc*12-1]
+	_ = b[kc*32-1]
+	_ = c[11*ldc+31]
+	sgemmKern12x32AVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// Cache blocking, sized for a core with 32–48 KiB of L1d, 1 MiB or more of
+// L2 and a shared L3 of several MiB: the kc×mr A sliver stays in L1, the
+// kc×nb B block in L2 and the mb×kc A panel in L3.
+var (
+	gemmAVX2 = &gemmImpl{
+		name: "avx2", mr: 6, nr: 16, kc: 512, nb: 512, mb: 768,
+		kern: kernAVX2, kernHalf: kernAVX2Half, pack4: sgemmPack4AVX,
+	}
+	gemmAVX512 = &gemmImpl{
+		name: "avx512", mr: 12, nr: 32, kc: 512, nb: 512, mb: 768,
+		kern: kernAVX512, kernHalf: kernAVX512Half, pack4: sgemmPack4AVX,
+	}
+)
+
+func init() {
+	if cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3) {
+		registerGemm(gemmAVX2)
+		if cpuid.CPU.Supports(cpuid.AVX512F) {
+			registerGemm(gemmAVX512)
+		}
+	}
+}
