@@ -226,18 +226,25 @@ func (c *CPU) SumRows(dst, src Storage, rows, cols int, beta float64) {
 	}
 }
 
+// sumRows accumulates in float64, a block of columns at a time so the
+// accumulator stays small and allocation-free.
 func sumRows[T float](d, s []T, rows, cols int, beta float64) {
-	acc := make([]float64, cols)
-	for r := 0; r < rows; r++ {
-		for j, v := range s[r*cols : (r+1)*cols] {
-			acc[j] += float64(v)
+	var acc [256]float64
+	for c0 := 0; c0 < cols; c0 += len(acc) {
+		w := min(len(acc), cols-c0)
+		a := acc[:w]
+		clear(a)
+		for r := 0; r < rows; r++ {
+			for j, v := range s[r*cols+c0 : r*cols+c0+w] {
+				a[j] += float64(v)
+			}
 		}
-	}
-	for j := range acc {
-		if beta == 0 {
-			d[j] = T(acc[j])
-		} else {
-			d[j] = T(beta*float64(d[j]) + acc[j])
+		for j, v := range a {
+			if beta == 0 {
+				d[c0+j] = T(v)
+			} else {
+				d[c0+j] = T(beta*float64(d[c0+j]) + v)
+			}
 		}
 	}
 }
@@ -282,9 +289,11 @@ func (c *CPU) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a Sto
 	if transB {
 		ldb = k
 	}
-	for i := 0; i < batch; i++ {
-		kernels.Sgemm(transA, transB, m, n, k, float32(alpha), A[i*strideA:], lda, B[i*strideB:], ldb, float32(beta), C[i*strideC:], n)
+	if batch == 1 {
+		kernels.Sgemm(transA, transB, m, n, k, float32(alpha), A, lda, B, ldb, float32(beta), C, n)
+		return
 	}
+	kernels.SgemmBatched(batch, transA, transB, m, n, k, float32(alpha), A, lda, strideA, B, ldb, strideB, float32(beta), C, n, strideC)
 }
 
 // gemmRef is the plain product on packed row-major matrices.

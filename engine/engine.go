@@ -20,6 +20,7 @@ type Engine struct {
 	tape   []*node
 	noGrad int
 	arena  []*Tensor
+	serial uint64 // numbers temporaries in the order they are made
 }
 
 type node struct {
@@ -71,9 +72,39 @@ func (e *Engine) Empty(shape ...int) *Tensor {
 			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
 		}
 	}
-	t := &Tensor{eng: e, shape: slices.Clone(shape), data: e.b.Alloc(numel(shape))}
+	e.serial++
+	t := &Tensor{eng: e, shape: slices.Clone(shape), data: e.b.Alloc(numel(shape)), serial: e.serial}
 	e.arena = append(e.arena, t)
 	return t
+}
+
+// Detached runs fn with recording off and then gives back every temporary
+// fn made except the tensors it returns (and those they are views of).
+// It is for work whose intermediates nothing needs afterwards, such as the
+// momentum encoder's forward: its activations go back to the allocator at
+// once instead of at Reset.
+func (e *Engine) Detached(fn func() []*Tensor) []*Tensor {
+	start := e.serial
+	var out []*Tensor
+	e.NoGrad(func() { out = fn() })
+	keep := map[*Tensor]bool{}
+	for _, t := range out {
+		for ; t != nil; t = t.view {
+			keep[t] = true
+		}
+	}
+	kept := e.arena[:0]
+	for _, t := range e.arena {
+		if t.serial > start && !keep[t] && t.data != nil {
+			e.b.Release(t.data)
+			t.data = nil
+			continue
+		}
+		kept = append(kept, t)
+	}
+	clear(e.arena[len(kept):])
+	e.arena = kept
+	return out
 }
 
 // Zeros returns a temporary of the given shape filled with zeros.
@@ -143,8 +174,9 @@ func (e *Engine) record(op string, out *Tensor, inputs []*Tensor, backward func(
 
 // Backward computes the gradient of loss, a one-element tensor, with
 // respect to every tensor on its graph that requires one, and adds it to
-// their gradients (see Tensor.Grad and ZeroGrad). Intermediate gradients
-// are temporaries released at Reset.
+// their gradients (see Tensor.Grad and ZeroGrad). Only leaves (parameters
+// and inputs) keep a gradient: an intermediate result's gradient goes back
+// to the allocator as soon as its op's backward has used it.
 func (e *Engine) Backward(loss *Tensor) {
 	if loss.Len() != 1 {
 		panic(fmt.Sprintf("engine: Backward of %s: the loss must have one element", loss.describe()))
@@ -173,7 +205,10 @@ func (e *Engine) BackwardWith(out, gout *Tensor) {
 	for _, n := range e.tape[:end+1] {
 		n.out.gradLive = false
 	}
-	e.accumulate(out, gout)
+	// The caller keeps gout: accumulate into a copy of our own.
+	seed := e.Empty(gout.shape...)
+	e.b.Copy(seed.data, gout.data)
+	e.accumulate(out, seed)
 	for i := end; i >= 0; i-- {
 		n := e.tape[i]
 		g := n.out.Grad()
@@ -189,7 +224,19 @@ func (e *Engine) BackwardWith(out, gout *Tensor) {
 				e.accumulate(in, grads[j])
 			}
 		}
+		if !n.out.kept {
+			e.releaseGrad(n.out)
+		}
 	}
+}
+
+// releaseGrad gives t's gradient buffer back now that nothing needs it.
+func (e *Engine) releaseGrad(t *Tensor) {
+	if g := t.grad; g != nil && g.data != nil && g.view == nil {
+		e.b.Release(g.data)
+		g.data = nil
+	}
+	t.grad, t.gradLive = nil, false
 }
 
 // accumulate adds g into t's gradient, taking g itself when t has none yet
@@ -204,9 +251,10 @@ func (e *Engine) accumulate(t, g *Tensor) {
 			t.grad = &Tensor{eng: e, shape: slices.Clone(t.shape), data: e.b.Alloc(t.Len()), kept: true}
 		}
 		e.b.Copy(t.grad.data, g.data)
-	case g.ownsGrad:
+	case g.ownsGrad || g.view != nil || g.kept:
 		// g is already another tensor's gradient (an op passed its
-		// output gradient through): never alias two gradients.
+		// output gradient through) or shares another's storage: never
+		// alias two gradients, so each can be released on its own.
 		t.grad = e.Empty(t.shape...)
 		t.grad.ownsGrad = true
 		e.b.Copy(t.grad.data, g.data)

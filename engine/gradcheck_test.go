@@ -135,6 +135,14 @@ func gradCases() []gradCase {
 			})
 		}
 	}
+	for _, s := range [][]int{{1, 1}, {4, 3}, {2, 3, 5}} {
+		in, out := s[len(s)-1], 7
+		cs = append(cs,
+			gradCase{name: fmt.Sprintf("Linear/bias/%v", s), shapes: [][]int{s, {out, in}, {out}},
+				build: func(in []*Tensor) *Tensor { return Linear(in[0], in[1], in[2]) }},
+			gradCase{name: fmt.Sprintf("Linear/nobias/%v", s), shapes: [][]int{s, {out, in}},
+				build: func(in []*Tensor) *Tensor { return Linear(in[0], in[1], nil) }})
+	}
 	for _, s := range [][2][]int{{{5, 3}, {5, 3}}, {{4, 7}, {7}}, {{2, 3, 5}, {3, 5}}, {{6}, {1}}} {
 		for _, op := range []struct {
 			name string

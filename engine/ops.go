@@ -105,6 +105,43 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 	})
 }
 
+// Linear returns x·wᵀ + b for x [..., in], w [out, in] and b [out] (nil
+// for none) as one op: one output buffer and, in backward, dx = g·w,
+// dw = gᵀ·x and db = Σ g over rows.
+func Linear(x, w, b *Tensor) *Tensor {
+	e := sameEngine("Linear", x, w, b)
+	if w.Rank() != 2 || x.Rank() < 1 || x.Dim(-1) != w.Dim(1) {
+		shapeMismatch("Linear", x.shape, w.shape, "want x [..., in] and w [out, in]")
+	}
+	if b != nil && (b.Rank() != 1 || b.Len() != w.Dim(0)) {
+		shapeMismatch("Linear", w.shape, b.shape, "bias must be [out]")
+	}
+	in, out := w.Dim(1), w.Dim(0)
+	rows := x.Len() / max(in, 1)
+	outShape := append(slices.Clone(x.shape[:x.Rank()-1]), out)
+	y := e.Empty(outShape...)
+	e.b.Gemm(false, true, 1, rows, out, in, 1, x.data, 0, w.data, 0, 0, y.data, 0)
+	if b != nil {
+		e.b.Binary(OpAdd, y.data, y.data, b.data)
+	}
+	return e.record("Linear", y, optional(x, w, b), func(g *Tensor) []*Tensor {
+		var dx, dw, db *Tensor
+		if x.requiresGrad {
+			dx = e.Empty(x.shape...)
+			e.b.Gemm(false, false, 1, rows, in, out, 1, g.data, 0, w.data, 0, 0, dx.data, 0)
+		}
+		if w.requiresGrad {
+			dw = e.Empty(w.shape...)
+			e.b.Gemm(true, false, 1, out, in, rows, 1, g.data, 0, x.data, 0, 0, dw.data, 0)
+		}
+		if b != nil && b.requiresGrad {
+			db = e.Empty(b.shape...)
+			e.b.SumRows(db.data, g.data, rows, out, 0)
+		}
+		return []*Tensor{dx, dw, db}
+	})
+}
+
 // gemm runs batch products c_i = op(x_i)·op(y_i); a shared operand is one
 // matrix used by every product. When y is shared and x is not transposed,
 // the batch folds into the rows of one product.
@@ -165,17 +202,33 @@ func binary(op BinaryOp, name string, a, b *Tensor) *Tensor {
 	return e.record(name, out, []*Tensor{a, b}, func(g *Tensor) []*Tensor {
 		var da, db *Tensor
 		rows := a.Len() / max(b.Len(), 1)
+		// reduce sums a full-shape gradient over the broadcast rows.
+		reduce := func(full *Tensor, scale float64) *Tensor {
+			if rows == 1 && scale == 1 {
+				return full
+			}
+			r := e.Empty(b.shape...)
+			if rows == 1 {
+				e.b.Scale(r.data, full.data, scale)
+				return r
+			}
+			e.b.SumRows(r.data, full.data, rows, b.Len(), 0)
+			if scale != 1 {
+				e.b.Scale(r.data, r.data, scale)
+			}
+			return r
+		}
 		switch op {
 		case OpAdd, OpSub:
 			if a.requiresGrad {
 				da = g
 			}
 			if b.requiresGrad {
-				db = e.Empty(b.shape...)
-				e.b.SumRows(db.data, g.data, rows, b.Len(), 0)
+				scale := 1.0
 				if op == OpSub {
-					e.b.Scale(db.data, db.data, -1)
+					scale = -1
 				}
+				db = reduce(g, scale)
 			}
 		case OpMul:
 			if a.requiresGrad {
@@ -185,8 +238,7 @@ func binary(op BinaryOp, name string, a, b *Tensor) *Tensor {
 			if b.requiresGrad {
 				t := e.Empty(a.shape...)
 				e.b.Binary(OpMul, t.data, g.data, a.data)
-				db = e.Empty(b.shape...)
-				e.b.SumRows(db.data, t.data, rows, b.Len(), 0)
+				db = reduce(t, 1)
 			}
 		}
 		return []*Tensor{da, db}

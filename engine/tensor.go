@@ -26,6 +26,7 @@ type Tensor struct {
 	ownsGrad     bool // this tensor is some tensor's gradient
 	name         string
 	view         *Tensor // the tensor whose storage a Reshape shares
+	serial       uint64  // creation order of temporaries (Engine.Detached)
 }
 
 // Shape returns the tensor's dimensions (a copy).

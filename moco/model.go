@@ -140,19 +140,17 @@ func (m *Model) UpdateMomentum(mom float64) {
 func (m *Model) Loss(x1, x2 *engine.Tensor, mom float64) *engine.Tensor {
 	q1 := m.Predictor.Forward(m.Projector.Forward(m.Base.Forward(x1)))
 	q2 := m.Predictor.Forward(m.Projector.Forward(m.Base.Forward(x2)))
-	var k1, k2 *engine.Tensor
-	x1.Engine().NoGrad(func() {
-		m.UpdateMomentum(mom)
-		k1 = m.MomentumHead.Forward(m.Momentum.Forward(x1))
-		k2 = m.MomentumHead.Forward(m.Momentum.Forward(x2))
-	})
+	// The keys need no graph: each view's momentum forward gives its
+	// activations back as soon as its keys are out.
+	e := x1.Engine()
+	e.NoGrad(func() { m.UpdateMomentum(mom) })
+	k1 := e.Detached(func() []*engine.Tensor { return []*engine.Tensor{m.MomentumHead.Forward(m.Momentum.Forward(x1))} })[0]
+	k2 := e.Detached(func() []*engine.Tensor { return []*engine.Tensor{m.MomentumHead.Forward(m.Momentum.Forward(x2))} })[0]
 	return SymmetricLoss(q1, q2, k1, k2, m.Config.Temperature)
 }
 
 // Features returns the backbone's cls features of images, with no graph:
 // what kNN and the linear probe read.
 func (m *Model) Features(images *engine.Tensor) *engine.Tensor {
-	var f *engine.Tensor
-	images.Engine().NoGrad(func() { f = m.Base.Forward(images) })
-	return f
+	return images.Engine().Detached(func() []*engine.Tensor { return []*engine.Tensor{m.Base.Forward(images)} })[0]
 }

@@ -39,11 +39,7 @@ func (l *Linear) Out() int { return l.Weight.Dim(0) }
 
 // Forward maps x [..., in] to [..., out].
 func (l *Linear) Forward(x *engine.Tensor) *engine.Tensor {
-	y := engine.MatMul(x, l.Weight, false, true)
-	if l.Bias != nil {
-		y = engine.Add(y, l.Bias)
-	}
-	return y
+	return engine.Linear(x, l.Weight, l.Bias)
 }
 
 func (l *Linear) Parameters() []Named {

@@ -2,6 +2,7 @@
 //
 //	bench cpu [flags]   CPU kernels (SGEMM GFLOP/s against OpenBLAS)
 //	bench gpu [flags]   GPU kernels (needs a binary built with -tags cuda)
+//	bench train [flags] the MoCo v3 training step on the CPU (against PyTorch)
 //
 // Each subcommand prints its own flags with -h.
 package main
@@ -20,6 +21,8 @@ func main() {
 	switch os.Args[1] {
 	case "cpu":
 		err = runCPU(os.Args[2:])
+	case "train":
+		err = runTrain(os.Args[2:])
 	case "gpu":
 		err = runGPU(os.Args[2:])
 	case "-h", "-help", "--help", "help":
@@ -37,5 +40,5 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: bench cpu|gpu [flags]")
+	fmt.Fprintln(os.Stderr, "usage: bench cpu|gpu|train [flags]")
 }
