@@ -386,6 +386,9 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	if err = bw.Flush(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	if err = tmp.Chmod(0o644); err != nil { // CreateTemp makes it 0600
+		return err
+	}
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("syncing %s: %w", path, err)
 	}

@@ -1,0 +1,415 @@
+// Command pretrain trains a ViT with MoCo v3 on a folder of images.
+//
+//	pretrain                          a short demonstration on Fashion-MNIST
+//	pretrain --data DIR|FILE [flags]  your images (ImageFolder folder, tar
+//	                                  archive, CIFAR batches, MNIST IDX files)
+//
+// It prints a progress bar, writes a metrics log (JSON lines), a training
+// checkpoint at the end of every epoch (atomically) and the backbone under
+// timm's key names, and measures a weighted kNN classifier on a held-out
+// part of the data each epoch. --resume continues a run exactly where its
+// last checkpoint stopped.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/kernels"
+	"github.com/mocogo/mocogo/moco"
+	"github.com/mocogo/mocogo/moco/data"
+	"github.com/mocogo/mocogo/nn"
+)
+
+type options struct {
+	data, arch, out               string
+	img, patch, dim, depth, heads int
+	mlpDim, outDim                int
+	temperature                   float64
+	epochs, batch                 int
+	lr, warmup, wd, mocoM         float64
+	resume                        bool
+	seed                          uint64
+	workers, threads              int
+	limit, holdout, knnBank, knnK int
+	knnEvery                      int
+	demo                          bool
+}
+
+// stopAfterEpochs, when positive, ends a run with errStopped after that
+// many epochs, as an interruption would (tests of --resume).
+var stopAfterEpochs int
+
+var errStopped = errors.New("stopped")
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "pretrain:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.data, "data", "", "training images: an ImageFolder folder, a .tar/.tar.gz of one, CIFAR binary batches or MNIST IDX files (default: a Fashion-MNIST demonstration)")
+	fs.StringVar(&o.arch, "arch", "", "vit_tiny, vit_small or vit_base (default vit_small; the demonstration uses a small custom ViT)")
+	fs.IntVar(&o.img, "img", 0, "image size (default 224, 32 for CIFAR, 28 for MNIST)")
+	fs.IntVar(&o.patch, "patch", 0, "patch size (default 16 at 224 px, else 4)")
+	fs.IntVar(&o.dim, "dim", 0, "override the ViT width")
+	fs.IntVar(&o.depth, "depth", 0, "override the ViT depth")
+	fs.IntVar(&o.heads, "heads", 0, "override the number of attention heads")
+	fs.IntVar(&o.mlpDim, "mlp-dim", 4096, "projector/predictor hidden width")
+	fs.IntVar(&o.outDim, "out-dim", 256, "projector/predictor output width")
+	fs.Float64Var(&o.temperature, "temperature", 0.2, "softmax temperature of the contrastive loss")
+	fs.IntVar(&o.epochs, "epochs", 100, "epochs")
+	fs.IntVar(&o.batch, "batch", 256, "images per step")
+	fs.Float64Var(&o.lr, "lr", 1.5e-4, "base learning rate; the rate used is lr·batch/256")
+	fs.Float64Var(&o.warmup, "warmup", -1, "warmup epochs (default: 40/300 of the run, as in the paper)")
+	fs.Float64Var(&o.wd, "wd", 0.1, "AdamW weight decay")
+	fs.Float64Var(&o.mocoM, "moco-m", 0.99, "initial momentum of the momentum encoder (raised to 1 along a cosine)")
+	fs.StringVar(&o.out, "out", "out/pretrain", "output folder: checkpoint, backbone, metrics")
+	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in --out")
+	fs.Uint64Var(&o.seed, "seed", 0, "seed of the initialisation, the shuffle and the augmentation")
+	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decoding and augmentation goroutines")
+	fs.IntVar(&o.threads, "threads", 0, "compute threads (default: all cores)")
+	fs.IntVar(&o.limit, "limit", 0, "train on at most this many images (0: all)")
+	fs.IntVar(&o.holdout, "holdout", 100, "images per class held out of training for the kNN monitor")
+	fs.IntVar(&o.knnBank, "knn-bank", 10000, "at most this many training images form the kNN bank")
+	fs.IntVar(&o.knnK, "knn-k", 200, "neighbours of the kNN monitor")
+	fs.IntVar(&o.knnEvery, "knn-every", 1, "run the kNN monitor every this many epochs (0: only at the end)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.data == "" {
+		// The demonstration: a small ViT for a few minutes on 2 cores.
+		o.demo = true
+		def := func(name string, p *int, v int) {
+			if !set[name] {
+				*p = v
+			}
+		}
+		def("img", &o.img, 28)
+		def("patch", &o.patch, 4)
+		def("dim", &o.dim, 128)
+		def("depth", &o.depth, 4)
+		def("heads", &o.heads, 4)
+		def("mlp-dim", &o.mlpDim, 1024)
+		def("epochs", &o.epochs, 4)
+		def("batch", &o.batch, 128)
+		def("limit", &o.limit, 6000)
+		def("knn-bank", &o.knnBank, 6000)
+		if !set["lr"] {
+			o.lr = 1e-3 // a short run on little data wants a larger step
+		}
+		if !set["warmup"] {
+			o.warmup = 1
+		}
+		if o.arch == "" {
+			o.arch = "vit_tiny"
+		}
+	}
+	if o.arch == "" {
+		o.arch = "vit_small"
+	}
+	if o.epochs <= 0 || o.batch < 2 {
+		return nil, fmt.Errorf("--epochs must be positive and --batch at least 2 (got %d and %d)", o.epochs, o.batch)
+	}
+	if o.workers <= 0 {
+		return nil, fmt.Errorf("--workers must be positive, got %d", o.workers)
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if o.threads > 0 {
+		kernels.SetThreads(o.threads)
+	}
+
+	// Data: the training part, a held-out part for the kNN monitor.
+	var full data.Dataset
+	if o.demo {
+		full, err = data.OpenFashionMNIST("train")
+		fmt.Fprintf(stdout, "No --data given: a short MoCo v3 demonstration on Fashion-MNIST (%s).\n", data.FashionMNISTDir)
+	} else {
+		full, err = data.Open(o.data, "train")
+	}
+	if err != nil {
+		return err
+	}
+	train, held, err := data.SplitHoldout(full, o.holdout)
+	if err != nil {
+		return err
+	}
+	if train.Len() < o.batch || held.Len() == 0 {
+		return fmt.Errorf("%d images with %d per class held out leave %d to train on and %d to test kNN on: need at least --batch (%d) and one; lower --holdout or --batch",
+			full.Len(), o.holdout, train.Len(), held.Len(), o.batch)
+	}
+	var trainSet data.Dataset = train
+	if o.limit > 0 && o.limit < train.Len() {
+		trainSet = evenly(train, o.limit)
+	}
+	bank := data.Dataset(trainSet)
+	if o.knnBank > 0 && o.knnBank < trainSet.Len() {
+		bank = evenly(trainSet, o.knnBank)
+	}
+	first, err := trainSet.Item(0)
+	if err != nil {
+		return err
+	}
+	cfg, err := modelConfig(o, first.Image)
+	if err != nil {
+		return err
+	}
+	if o.warmup < 0 {
+		o.warmup = float64(o.epochs) * 40 / 300
+	}
+	tcfg := moco.TrainConfig{Epochs: o.epochs, BatchSize: o.batch, BaseLR: o.lr, WarmupEpochs: o.warmup, WeightDecay: o.wd, MomentumBase: o.mocoM}
+	if err := tcfg.Validate(); err != nil {
+		return err
+	}
+
+	e := engine.New(engine.NewCPU(engine.F32))
+	model, err := moco.New(e, cfg, nn.NewRNG(o.seed))
+	if err != nil {
+		return err
+	}
+	itersPerEpoch := trainSet.Len() / o.batch
+	if itersPerEpoch == 0 {
+		return fmt.Errorf("%d training images make no batch of %d: lower --batch", trainSet.Len(), o.batch)
+	}
+	tr, err := moco.NewTrainer(e, model, tcfg, itersPerEpoch)
+	if err != nil {
+		return err
+	}
+	dataID := o.data
+	if o.demo {
+		dataID = data.FashionMNISTDir
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	ckpt := filepath.Join(o.out, "checkpoint.safetensors")
+	start := data.Position{}
+	if o.resume {
+		f, st, err := moco.ReadRunState(ckpt)
+		if err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		if st.Data != dataID || st.DataLen != trainSet.Len() || st.Seed != o.seed || st.Train != tcfg {
+			return fmt.Errorf("--resume: %s was written by another run (data %q with %d images, seed %d, recipe %+v); this run has data %q with %d images, seed %d, recipe %+v",
+				ckpt, st.Data, st.DataLen, st.Seed, st.Train, dataID, trainSet.Len(), o.seed, tcfg)
+		}
+		if err := tr.RestoreCheckpoint(f, st); err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		start = st.Position
+		fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch, start.Batch, st.Step)
+	}
+	if start.Epoch >= o.epochs {
+		fmt.Fprintf(stdout, "The checkpoint has finished all %d epochs.\n", o.epochs)
+		return nil
+	}
+
+	logMode := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if o.resume {
+		logMode = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	logf, err := os.OpenFile(filepath.Join(o.out, "metrics.jsonl"), logMode, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	logJSON := func(v any) {
+		b, _ := json.Marshal(v)
+		logf.Write(append(b, '\n'))
+	}
+
+	fmt.Fprintf(stdout, "Model: ViT %d px, patch %d, dim %d, depth %d, heads %d; heads %d→%d; %.1fM trainable parameters.\n",
+		cfg.ViT.ImageSize, cfg.ViT.PatchSize, cfg.ViT.Dim, cfg.ViT.Depth, cfg.ViT.Heads, cfg.MLPDim, cfg.OutDim,
+		float64(nn.NumParams(nn.Trainable(model.Parameters())))/1e6)
+	fmt.Fprintf(stdout, "Data: %s: %d training images (%d classes), %d held out for kNN, bank of %d.\n",
+		dataID, trainSet.Len(), len(full.Classes()), held.Len(), bank.Len())
+	fmt.Fprintf(stdout, "Recipe: %d epochs of %d steps, batch %d, lr %.3g (warmup %.3g epochs, cosine), wd %g, momentum %g→1, T %g.\n",
+		o.epochs, itersPerEpoch, o.batch, tcfg.LR(o.warmup), o.warmup, o.wd, o.mocoM, cfg.Temperature)
+
+	knn := func() (float64, float64, error) {
+		return moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, o.batch, o.workers)
+	}
+	var initTop1 float64 = -1
+	if !o.resume {
+		t0 := time.Now()
+		top1, top5, err := knn()
+		if err != nil {
+			return err
+		}
+		initTop1 = top1
+		logJSON(map[string]any{"type": "knn", "epoch": 0, "top1": top1, "top5": top5, "at": "random init"})
+		fmt.Fprintf(stdout, "kNN at random init: top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", 100*top1, 100*top5, time.Since(t0).Seconds())
+	}
+
+	loader, err := data.NewLoader(trainSet, data.NewMoCoV3(cfg.ViT.ImageSize), data.LoaderConfig{
+		BatchSize: o.batch, Workers: o.workers, Seed: o.seed, Shuffle: true, DropLast: true, Start: start,
+	})
+	if err != nil {
+		return err
+	}
+	defer loader.Close()
+
+	bar := newProgress(stderr, itersPerEpoch)
+	var lastTop1 float64
+	for epoch := start.Epoch; epoch < o.epochs; epoch++ {
+		bar.startEpoch(epoch, o.epochs)
+		for {
+			pos := loader.Position()
+			if pos.Epoch != epoch {
+				break
+			}
+			b, err := loader.Next()
+			if err != nil {
+				return err
+			}
+			ep := float64(epoch) + float64(b.Pos.Batch)/float64(itersPerEpoch)
+			st := tr.TrainStep(b.Views[0], b.Views[1], b.N, b.Size, ep)
+			logJSON(struct {
+				Type string `json:"type"`
+				moco.StepStats
+			}{"step", st})
+			bar.step(b.Pos.Batch+1, st)
+		}
+		bar.endEpoch()
+		if err := tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: trainSet.Len()}); err != nil {
+			return err
+		}
+		if stopAfterEpochs > 0 && epoch+1-start.Epoch >= stopAfterEpochs {
+			return errStopped
+		}
+		if o.knnEvery > 0 && (epoch+1)%o.knnEvery == 0 || epoch == o.epochs-1 {
+			t0 := time.Now()
+			top1, top5, err := knn()
+			if err != nil {
+				return err
+			}
+			lastTop1 = top1
+			logJSON(map[string]any{"type": "knn", "epoch": epoch + 1, "top1": top1, "top5": top5})
+			fmt.Fprintf(stdout, "epoch %d: kNN top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", epoch+1, 100*top1, 100*top5, time.Since(t0).Seconds())
+		}
+	}
+	backbone := filepath.Join(o.out, "backbone.safetensors")
+	if err := moco.SaveBackbone(backbone, model, map[string]string{"format": "pt", "arch": o.arch,
+		"img_size": fmt.Sprint(cfg.ViT.ImageSize), "patch_size": fmt.Sprint(cfg.ViT.PatchSize),
+		"embed_dim": fmt.Sprint(cfg.ViT.Dim), "depth": fmt.Sprint(cfg.ViT.Depth), "num_heads": fmt.Sprint(cfg.ViT.Heads)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote %s (training state) and %s (backbone, timm key names).\n", ckpt, backbone)
+	if initTop1 >= 0 {
+		fmt.Fprintf(stdout, "kNN top-1: %.2f%% after training, %.2f%% at random init (%+.2f points).\n", 100*lastTop1, 100*initTop1, 100*(lastTop1-initTop1))
+	}
+	return nil
+}
+
+// modelConfig picks the ViT from --arch and the overrides; the image size
+// defaults to the data's own for small images.
+func modelConfig(o *options, sample data.Image) (moco.Config, error) {
+	img := o.img
+	if img == 0 {
+		img = 224
+		if sample.W <= 64 && sample.H <= 64 {
+			img = max(sample.W, sample.H)
+		}
+	}
+	patch := o.patch
+	if patch == 0 {
+		patch = 16
+		if img < 224 {
+			patch = 4
+		}
+	}
+	vit, err := nn.Preset(o.arch, img, patch)
+	if err != nil {
+		return moco.Config{}, fmt.Errorf("--arch: %w", err)
+	}
+	if o.dim > 0 {
+		vit.Dim = o.dim
+	}
+	if o.depth > 0 {
+		vit.Depth = o.depth
+	}
+	if o.heads > 0 {
+		vit.Heads = o.heads
+	}
+	cfg := moco.Config{ViT: vit, MLPDim: o.mlpDim, OutDim: o.outDim, Temperature: o.temperature}
+	if err := cfg.Validate(); err != nil {
+		return moco.Config{}, err
+	}
+	return cfg, nil
+}
+
+// evenly picks n items spread over ds (every len/n-th), keeping classes
+// balanced when ds is ordered by class.
+func evenly(ds data.Dataset, n int) data.Dataset {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i * ds.Len() / n
+	}
+	if s, ok := ds.(*data.Subset); ok {
+		for i := range idx {
+			idx[i] = s.Indices[idx[i]]
+		}
+		return &data.Subset{Base: s.Base, Indices: idx}
+	}
+	return &data.Subset{Base: ds, Indices: idx}
+}
+
+// progress draws a one-line progress bar with images/s, loss, lr,
+// momentum and the time left in the epoch.
+type progress struct {
+	w            io.Writer
+	iters        int
+	epoch, total int
+	started      time.Time
+	images       int
+	line         string
+}
+
+func newProgress(w io.Writer, iters int) *progress { return &progress{w: w, iters: iters} }
+
+func (p *progress) startEpoch(epoch, total int) {
+	p.epoch, p.total, p.started, p.images = epoch, total, time.Now(), 0
+}
+
+func (p *progress) step(done int, st moco.StepStats) {
+	p.images += st.Images
+	el := time.Since(p.started).Seconds()
+	rate := float64(p.images) / el
+	eta := time.Duration(float64(p.iters-done) * el / float64(done) * float64(time.Second)).Round(time.Second)
+	const width = 24
+	fill := width * done / p.iters
+	p.line = fmt.Sprintf("epoch %d/%d [%s%s] %d/%d  %.0f img/s  loss %.4f  lr %.2e  m %.4f  ETA %v",
+		p.epoch+1, p.total, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.iters, rate, st.Loss, st.LR, st.Momentum, eta)
+	fmt.Fprintf(p.w, "\r%s", p.line)
+}
+
+func (p *progress) endEpoch() { fmt.Fprintln(p.w) }

@@ -1,0 +1,92 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// FashionMNISTDir is where Debian's dataset-fashion-mnist package puts
+// the gzipped IDX files.
+const FashionMNISTDir = "/usr/share/datasets/fashion-mnist"
+
+// Open recognises a dataset at path and opens it:
+//   - a .tar, .tar.gz or .tgz file: an ImageFolder layout inside an archive;
+//   - a folder with {train,t10k}-images-idx3-ubyte[.gz] (MNIST family):
+//     the split named by split ("train" or "test");
+//   - a folder with data_batch_*.bin / test_batch.bin (CIFAR-10) or
+//     train.bin / test.bin (CIFAR-100, fine labels);
+//   - any other folder: ImageFolder (one sub-folder per class).
+//
+// Errors say what was looked for.
+func Open(path, split string) (Dataset, error) {
+	if split != "train" && split != "test" {
+		return nil, fmt.Errorf("data: split %q: want train or test", split)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	if !st.IsDir() {
+		low := strings.ToLower(path)
+		if strings.HasSuffix(low, ".tar") || strings.HasSuffix(low, ".tar.gz") || strings.HasSuffix(low, ".tgz") {
+			return NewTarFolder(path, TarOptions{})
+		}
+		return nil, fmt.Errorf("data: %s is a file but not a .tar, .tar.gz or .tgz archive", path)
+	}
+	prefix := map[string]string{"train": "train", "test": "t10k"}[split]
+	if img, lab := findIDX(path, prefix); img != "" {
+		var classes []string
+		if strings.Contains(strings.ToLower(path), "fashion") {
+			classes = FashionMNISTClasses
+		}
+		return NewIDX(img, lab, classes)
+	}
+	if files := globSorted(path, "data_batch_*.bin"); len(files) > 0 {
+		if split == "test" {
+			files = globSorted(path, "test_batch.bin")
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("data: %s holds CIFAR-10 training batches but no test_batch.bin", path)
+		}
+		return NewCIFAR10(files...)
+	}
+	if f := filepath.Join(path, split+".bin"); exists(f) {
+		return NewCIFAR100(true, f)
+	}
+	return NewImageFolder(path)
+}
+
+// OpenFashionMNIST opens Debian's Fashion-MNIST, or says how to get it.
+func OpenFashionMNIST(split string) (Dataset, error) {
+	if _, err := os.Stat(FashionMNISTDir); err != nil {
+		return nil, errors.New("data: Fashion-MNIST not found in " + FashionMNISTDir +
+			": install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or pass --data with your own images")
+	}
+	return Open(FashionMNISTDir, split)
+}
+
+func findIDX(dir, prefix string) (images, labels string) {
+	for _, ext := range []string{".gz", ""} {
+		img := filepath.Join(dir, prefix+"-images-idx3-ubyte"+ext)
+		lab := filepath.Join(dir, prefix+"-labels-idx1-ubyte"+ext)
+		if exists(img) && exists(lab) {
+			return img, lab
+		}
+	}
+	return "", ""
+}
+
+func globSorted(dir, pattern string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, pattern))
+	sort.Strings(m)
+	return m
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,55 @@
+package moco
+
+import (
+	"fmt"
+
+	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/moco/data"
+	"github.com/mocogo/mocogo/nn"
+)
+
+// ExtractFeatures runs the backbone over every item of ds, in order, with
+// the evaluation transform (resize, center crop, normalise) at the ViT's
+// image size, and returns the cls features [n, D] and the labels. It ends
+// with e.Reset: call it between training steps, not inside one.
+func ExtractFeatures(e *engine.Engine, vit *nn.ViT, ds data.Dataset, batch, workers int) ([]float32, []int32, error) {
+	size := vit.Config.ImageSize
+	l, err := data.NewLoader(ds, data.NewEval(size), data.LoaderConfig{BatchSize: batch, Workers: workers})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer l.Close()
+	dim := vit.Config.Dim
+	feats := make([]float32, 0, ds.Len()*dim)
+	labels := make([]int32, 0, ds.Len())
+	for i := 0; i < l.BatchesPerEpoch(); i++ {
+		b, err := l.Next()
+		if err != nil {
+			return nil, nil, fmt.Errorf("moco: extracting features: %w", err)
+		}
+		x := e.FromFloat32(b.Views[0][:b.N*3*size*size], b.N, 3, size, size)
+		f := e.Detached(func() []*engine.Tensor { return []*engine.Tensor{vit.Forward(x)} })[0]
+		feats = append(feats, f.Data()...)
+		labels = append(labels, b.Labels[:b.N]...)
+		e.Reset()
+	}
+	return feats, labels, nil
+}
+
+// KNNAccuracy extracts features of the bank and query sets and returns
+// the weighted kNN top-1 and top-5 accuracy (k = 200, t = 0.1 unless set).
+func KNNAccuracy(e *engine.Engine, vit *nn.ViT, bank, query data.Dataset, k int, t float64, batch, workers int) (top1, top5 float64, err error) {
+	bf, bl, err := ExtractFeatures(e, vit, bank, batch, workers)
+	if err != nil {
+		return 0, 0, err
+	}
+	qf, ql, err := ExtractFeatures(e, vit, query, batch, workers)
+	if err != nil {
+		return 0, 0, err
+	}
+	knn, err := NewKNN(bf, bl, vit.Config.Dim, len(bank.Classes()), k, t)
+	if err != nil {
+		return 0, 0, err
+	}
+	return knn.Accuracy(qf, ql)
+}
