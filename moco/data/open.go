@@ -9,6 +9,10 @@ import (
 	"strings"
 )
 
+// ErrNoTestSplit is returned by Open for a test split of a format that
+// has none (an ImageFolder or tar archive is one split).
+var ErrNoTestSplit = errors.New("data: this dataset has no separate test split")
+
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package puts
 // the gzipped IDX files.
 const FashionMNISTDir = "/usr/share/datasets/fashion-mnist"
@@ -20,6 +24,9 @@ const FashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 //   - a folder with data_batch_*.bin / test_batch.bin (CIFAR-10) or
 //     train.bin / test.bin (CIFAR-100, fine labels);
 //   - any other folder: ImageFolder (one sub-folder per class).
+//
+// Archives and ImageFolders are a single split: asking for "test" gives
+// ErrNoTestSplit.
 //
 // Errors say what was looked for.
 func Open(path, split string) (Dataset, error) {
@@ -33,6 +40,9 @@ func Open(path, split string) (Dataset, error) {
 	if !st.IsDir() {
 		low := strings.ToLower(path)
 		if strings.HasSuffix(low, ".tar") || strings.HasSuffix(low, ".tar.gz") || strings.HasSuffix(low, ".tgz") {
+			if split == "test" {
+				return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
+			}
 			return NewTarFolder(path, TarOptions{})
 		}
 		return nil, fmt.Errorf("data: %s is a file but not a .tar, .tar.gz or .tgz archive", path)
@@ -56,6 +66,9 @@ func Open(path, split string) (Dataset, error) {
 	}
 	if f := filepath.Join(path, split+".bin"); exists(f) {
 		return NewCIFAR100(true, f)
+	}
+	if split == "test" {
+		return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
 	}
 	return NewImageFolder(path)
 }

@@ -1,0 +1,187 @@
+// Command lincls measures what a pretrained backbone learned: a linear
+// probe on its frozen features (MoCo v3's main_lincls.py recipe) and a
+// weighted kNN classifier (k = 200, t = 0.1, as in the MoCo CIFAR demo).
+//
+//	lincls --pretrained out/pretrain/checkpoint.safetensors [--data DIR]
+//
+// With no --data it evaluates on Fashion-MNIST (train / test splits).
+// Datasets without a test split hold out --holdout images per class.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+
+	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/kernels"
+	"github.com/mocogo/mocogo/moco"
+	"github.com/mocogo/mocogo/moco/data"
+	"github.com/mocogo/mocogo/nn"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "lincls:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lincls", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pretrained := fs.String("pretrained", "", "backbone.safetensors or checkpoint.safetensors written by pretrain (required; \"random\" for a random-init baseline)")
+	dataPath := fs.String("data", "", "labelled images (same formats as pretrain; default Fashion-MNIST)")
+	arch := fs.String("arch", "", "vit_tiny, vit_small or vit_base (default: from the checkpoint)")
+	img := fs.Int("img", 0, "image size (default: from the checkpoint)")
+	patch := fs.Int("patch", 0, "patch size (default: from the checkpoint)")
+	dim := fs.Int("dim", 0, "ViT width (default: from the checkpoint)")
+	depth := fs.Int("depth", 0, "ViT depth (default: from the checkpoint)")
+	heads := fs.Int("heads", 0, "attention heads (default: from the checkpoint)")
+	mode := fs.String("mode", "both", "linear, knn or both")
+	epochs := fs.Int("epochs", 90, "linear-probe epochs")
+	batch := fs.Int("batch", 256, "batch size")
+	lr := fs.Float64("lr", 3, "base learning rate of the probe; the rate used is lr·batch/256")
+	cache := fs.Bool("cache-features", false, "train the probe on features computed once (fast) instead of fresh augmented views")
+	holdout := fs.Int("holdout", 100, "images per class held out for evaluation when the data has no test split")
+	limit := fs.Int("limit", 0, "use at most this many training images (0: all)")
+	knnK := fs.Int("knn-k", 200, "neighbours of the kNN classifier")
+	workers := fs.Int("workers", runtime.NumCPU(), "decoding goroutines")
+	threads := fs.Int("threads", 0, "compute threads (default: all cores)")
+	seed := fs.Uint64("seed", 0, "seed")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *pretrained == "" {
+		return errors.New("--pretrained is required (a file written by pretrain, or \"random\")")
+	}
+	if *mode != "linear" && *mode != "knn" && *mode != "both" {
+		return fmt.Errorf("--mode %q: want linear, knn or both", *mode)
+	}
+	if *threads > 0 {
+		kernels.SetThreads(*threads)
+	}
+
+	// The architecture: from the file's metadata unless given.
+	cfg, err := backboneConfig(*pretrained, *arch, *img, *patch, *dim, *depth, *heads)
+	if err != nil {
+		return err
+	}
+	e := engine.New(engine.NewCPU(engine.F32))
+	vit, err := nn.NewViT(e, cfg, nn.NewRNG(*seed))
+	if err != nil {
+		return err
+	}
+	if *pretrained != "random" {
+		if err := moco.LoadBackbone(*pretrained, vit); err != nil {
+			return err
+		}
+	}
+
+	train, val, err := splits(*dataPath, *holdout)
+	if err != nil {
+		return err
+	}
+	if *limit > 0 && *limit < train.Len() {
+		idx := make([]int, *limit)
+		for i := range idx {
+			idx[i] = i * train.Len() / *limit
+		}
+		train = &data.Subset{Base: train, Indices: idx}
+	}
+	fmt.Fprintf(stdout, "Backbone: %s (ViT %d px, patch %d, dim %d, depth %d, heads %d); %d training and %d evaluation images, %d classes.\n",
+		*pretrained, cfg.ImageSize, cfg.PatchSize, cfg.Dim, cfg.Depth, cfg.Heads, train.Len(), val.Len(), len(train.Classes()))
+	if *mode != "linear" {
+		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, *batch, *workers)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "kNN (k=%d, t=0.1): top-1 %.2f%%  top-5 %.2f%%\n", *knnK, 100*top1, 100*top5)
+	}
+	if *mode != "knn" {
+		res, err := moco.LinearProbe(e, vit, train, val, moco.ProbeConfig{
+			Epochs: *epochs, BatchSize: *batch, BaseLR: *lr, Momentum: 0.9, CacheFeatures: *cache, Seed: *seed, Workers: *workers,
+		}, func(epoch int, loss float64) {
+			fmt.Fprintf(stderr, "\rlinear probe: epoch %d/%d, loss %.4f", epoch+1, *epochs, loss)
+		})
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Linear probe (%d epochs): top-1 %.2f%%  top-5 %.2f%%\n", *epochs, 100*res.Top1, 100*res.Top5)
+	}
+	return nil
+}
+
+// backboneConfig reads the ViT shape from a pretrain output's metadata,
+// with flags overriding it.
+func backboneConfig(path, arch string, img, patch, dim, depth, heads int) (nn.Config, error) {
+	var cfg nn.Config
+	if path != "random" {
+		if _, st, err := moco.ReadRunState(path); err == nil {
+			cfg = st.Model.ViT
+		} else {
+			f, err2 := nn.ReadSafetensors(path)
+			if err2 != nil {
+				return cfg, err2
+			}
+			get := func(k string) int { v, _ := strconv.Atoi(f.Metadata[k]); return v }
+			cfg = nn.Config{ImageSize: get("img_size"), PatchSize: get("patch_size"), Dim: get("embed_dim"), Depth: get("depth"), Heads: get("num_heads")}
+			if arch == "" {
+				arch = f.Metadata["arch"]
+			}
+		}
+	}
+	if arch != "" && cfg.Dim == 0 {
+		p, err := nn.Preset(arch, max(img, 1), max(patch, 1))
+		if err != nil {
+			return cfg, fmt.Errorf("--arch: %w", err)
+		}
+		cfg = p
+	}
+	for _, o := range []struct {
+		v   int
+		dst *int
+	}{{img, &cfg.ImageSize}, {patch, &cfg.PatchSize}, {dim, &cfg.Dim}, {depth, &cfg.Depth}, {heads, &cfg.Heads}} {
+		if o.v > 0 {
+			*o.dst = o.v
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("backbone shape unknown or invalid (%w): give --arch/--img/--patch or a file written by pretrain", err)
+	}
+	return cfg, nil
+}
+
+// splits opens the training and evaluation sets: the data's own test
+// split when it has one, else a held-out part of the training split.
+func splits(path string, holdout int) (train, val data.Dataset, err error) {
+	open := func(split string) (data.Dataset, error) {
+		if path == "" {
+			return data.OpenFashionMNIST(split)
+		}
+		return data.Open(path, split)
+	}
+	full, err := open("train")
+	if err != nil {
+		return nil, nil, err
+	}
+	switch test, err := open("test"); {
+	case err == nil:
+		return full, test, nil
+	case !errors.Is(err, data.ErrNoTestSplit):
+		return nil, nil, err
+	}
+	tr, held, err := data.SplitHoldout(full, holdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tr, held, nil
+}
