@@ -228,6 +228,8 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 		{"vit_fc2_fwd_50432x384x1536", false, true, M, 384, 1536, true, false},
 		{"vit_fc2_dx_50432x1536x384", false, false, M, 1536, 384, false, false},
 		{"vit_fc1_dw_1536x384x50432", true, false, 1536, 384, M, false, false},
+		{"vit_qkv_dw_1152x384x50432", true, false, 1152, 384, M, false, false},
+		{"vit_fc2_dw_384x1536x50432", true, false, 384, 1536, M, false, false},
 	}
 	for _, s := range shapes {
 		if !base && (s.transA || !s.transB) {
@@ -270,6 +272,16 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 				return err
 			}
 			result(s.key, flops/ms/1e9, "TFLOP/s", ms)
+			if s.transA && s.k > 8*s.n {
+				// The weight gradient without split-K, as before it.
+				old := b.d.SetGemmSplitK(1)
+				ms, err := b.time(run)
+				b.d.SetGemmSplitK(old)
+				if err != nil {
+					return err
+				}
+				result(s.key+"_nosplit", flops/ms/1e9, "TFLOP/s", ms)
+			}
 		}
 		for _, k := range kinds {
 			if s.transA || !s.transB || !b.d.SetGemmKernel(k) {

@@ -139,6 +139,11 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		flags |= gemmOutF16
 	}
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
+	if aligned {
+		if splits, kchunk := d.splitK(m, n, k, tiles); splits > 1 {
+			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+		}
+	}
 	if aligned && !transA && transB && k > 0 {
 		switch d.gemmKernel() {
 		case GemmWGMMA128:
@@ -154,6 +159,83 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 	}
 	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
 		a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+}
+
+// SetGemmSplitK sets GemmF16's split-K policy for aligned operands: 0 (the
+// default) splits K automatically when the output has too few tiles to fill
+// the GPU and K is long (weight gradients); 1 never splits; n ≥ 2 splits K
+// into up to n chunks whenever K has at least two 32-deep slices (for tests
+// and benchmarks). It returns the previous setting.
+func (d *Device) SetGemmSplitK(n int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.gemmSplit
+	d.gemmSplit = max(n, 0)
+	return old
+}
+
+// gemmSplitMaxBytes bounds the fp32 workspace of one split-K product.
+const gemmSplitMaxBytes = 256 << 20
+
+// splitK picks the number of K chunks (and their length, a multiple of 32)
+// for an m×n×k product with the given count of 128×128 tiles; 1 means no
+// split.
+func (d *Device) splitK(m, n, k, tiles int) (splits, kchunk int) {
+	d.mu.Lock()
+	mode := d.gemmSplit
+	d.mu.Unlock()
+	slices := (k + 31) / 32
+	switch {
+	case mode == 1 || k == 0:
+		return 1, k
+	case mode >= 2:
+		splits = min(mode, slices)
+	default:
+		// Two 80 KB blocks fit on an SM: fill one wave of 2·SMs blocks with
+		// whole splits, when the tiles alone fill less than half of it, and
+		// give each split at least 16 slices of K so that its pipeline runs.
+		slots := 2 * d.sms
+		if 2*tiles > slots {
+			return 1, k
+		}
+		splits = min(slots/tiles, slices/16)
+	}
+	if splits < 2 {
+		return 1, k
+	}
+	kchunk = 32 * ((slices + splits - 1) / splits)
+	splits = (k + kchunk - 1) / kchunk
+	for splits > 1 && int64(splits)*int64(m)*int64(n)*4 > gemmSplitMaxBytes {
+		splits--
+		kchunk = 32 * ((slices + splits - 1) / splits)
+		splits = (k + kchunk - 1) / kchunk
+	}
+	if splits < 2 {
+		return 1, k
+	}
+	return splits, kchunk
+}
+
+// gemmSplitK runs the split-K kernels: each chunk of K writes its fp32
+// partial product into a workspace, then gemm_splitk_reduce sums them in a
+// fixed order and applies the epilogue.
+func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	ws, err := d.Alloc(int64(splits) * int64(m) * int64(n) * 4)
+	if err != nil {
+		return err
+	}
+	// The default stream orders the reduce before any later user of the
+	// workspace's memory, so it can go back to the cache at once.
+	defer ws.Free()
+	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
+	if err := d.Launch("gemm_f16", name+"_sk", Dim3{X: tiles, Y: splits, Z: 1}, D1(256), gemmSmem,
+		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk)); err != nil {
+		return err
+	}
+	quads := (m*n + 3) / 4
+	blocks := min((quads+255)/256, 8*d.sms)
+	return d.Launch("gemm_f16", "gemm_splitk_reduce", D1(blocks), D1(256), 0,
+		ws, c, bias, int32(m), int32(n), int32(splits), int32(ldc), alpha, beta, int32(flags))
 }
 
 func u64(v uint64) []byte {

@@ -273,3 +273,81 @@ func testGemmHopper(t *testing.T) {
 		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 	}
 }
+
+// TestGemmF16SplitK forces the split-K path (partial products in an fp32
+// workspace, then the fixed-order reduce with the epilogue) on every layout,
+// odd sizes and each epilogue, and runs the weight-gradient shapes of a
+// ViT-S/16 step with the automatic choice.
+func TestGemmF16SplitK(t *testing.T) {
+	for _, splits := range []int{2, 3, 7} {
+		t.Run(fmt.Sprintf("splits%d", splits), func(t *testing.T) {
+			old := dev.SetGemmSplitK(splits)
+			defer dev.SetGemmSplitK(old)
+			sizes := [][3]int{{1, 1, 40}, {7, 33, 129}, {129, 197, 1000}, {33, 129, 65}, {200, 136, 96}, {5, 5, 0}, {3, 9, 31}}
+			for _, s := range sizes {
+				for _, l := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+					for _, pad := range []int{0, 8} {
+						c := gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], pad: pad, alpha: 1}
+						t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+					}
+				}
+			}
+			for _, c := range []gemmCase{
+				{transA: true, m: 129, n: 77, k: 1000, alpha: 2, beta: -0.5, pad: 8},
+				{transA: true, m: 197, n: 300, k: 960, alpha: 0.5, bias: true},
+				{transA: true, m: 197, n: 300, k: 960, alpha: 1, bias: true, gelu: true, out16: true},
+				{transB: true, m: 100, n: 200, k: 400, alpha: 1, beta: 1, out16: true, pad: 8},
+				{m: 100, n: 201, k: 410, alpha: 1, bias: true, gelu: true, pad: 8},
+			} {
+				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			}
+		})
+	}
+	t.Run("auto", func(t *testing.T) {
+		const M = 256 * 197
+		old := dev.SetGemmSplitK(0)
+		defer dev.SetGemmSplitK(old)
+		for _, c := range []gemmCase{
+			{transA: true, m: 1536, n: 384, k: 4000, alpha: 1},
+			{transA: true, m: 384, n: 384, k: 4000, alpha: 1, beta: 1, out16: true},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+		if testing.Short() {
+			return
+		}
+		for _, c := range []gemmCase{
+			{transA: true, m: 1536, n: 384, k: M, alpha: 1},
+			{transA: true, m: 384, n: 1536, k: M, alpha: 1, beta: 1},
+			{transA: true, m: 384, n: 384, k: M, alpha: 1},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
+}
+
+// TestGemmF16SplitKDeterministic runs one split-K product twice: the fixed
+// reduction order must give the same bits.
+func TestGemmF16SplitKDeterministic(t *testing.T) {
+	old := dev.SetGemmSplitK(0)
+	defer dev.SetGemmSplitK(old)
+	r := newRand(t)
+	const m, n, k = 384, 384, 8192
+	_, ah := randF16(r, k*m)
+	_, bh := randF16(r, k*n)
+	da, db := upload16(t, ah), upload16(t, bh)
+	var runs [2][]float32
+	for i := range runs {
+		dc := mustAlloc(t, int64(4*m*n))
+		must(t, dc.PoisonF32())
+		must(t, dev.GemmF16(true, false, m, n, k, 1, da, m, db, n, 0, dc, n, Epilogue{}))
+		must(t, dev.Synchronize())
+		runs[i] = make([]float32, m*n)
+		must(t, dc.CopyToF32(runs[i]))
+	}
+	for i := range runs[0] {
+		if math.Float32bits(runs[0][i]) != math.Float32bits(runs[1][i]) || math.IsNaN(float64(runs[0][i])) {
+			t.Fatalf("element %d: %v then %v", i, runs[0][i], runs[1][i])
+		}
+	}
+}

@@ -261,3 +261,82 @@ GEMM_KERNEL(gemm_f16_nn_u, true, false, false)
 GEMM_KERNEL(gemm_f16_nt_u, true, true, false)
 GEMM_KERNEL(gemm_f16_tn_u, false, false, false)
 GEMM_KERNEL(gemm_f16_tt_u, false, true, false)
+
+// ---- split-K ----
+//
+// For products with few output tiles and a long K (the weight gradients:
+// 1536×384 outputs summed over 50432 tokens make only 36 tiles for 132 SMs),
+// gemm_f16_<a><b>_sk splits K into gridDim.y chunks of kchunk (a multiple of
+// BK, so every chunk's operand pointers stay 16-byte aligned) and writes each
+// chunk's raw fp32 product to its own M×N slice of the workspace W. Then
+// gemm_splitk_reduce sums the slices in a fixed order (split 0 first), so the
+// result does not depend on scheduling, and applies the usual epilogue
+// (alpha, bias, GELU, beta·C, fp16 or fp32 output).
+//
+// Launch: grid (ceil(M/128)·ceil(N/128), splits), block 256, GEMM_SMEM_BYTES;
+// aligned operands only (as the kernels without _u).
+#define GEMM_SPLITK_KERNEL(name, AK, BKM)                                                                  \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 2)                                              \
+        name(const half* __restrict__ A, const half* __restrict__ B, float* __restrict__ W, int M, int N,  \
+             int K, int lda, int ldb, int kchunk) {                                                        \
+        const int k0 = blockIdx.y * kchunk;                                                                \
+        const int kl = min(K - k0, kchunk);                                                                \
+        const half* a = AK ? A + k0 : A + (size_t)k0 * lda;                                                \
+        const half* b = BKM ? B + k0 : B + (size_t)k0 * ldb;                                               \
+        gemm_body<AK, BKM, true>(a, b, W + (size_t)blockIdx.y * M * N, nullptr, M, N, max(kl, 0), lda, ldb, \
+                                 N, 1.0f, 0.0f, 0);                                                        \
+    }
+
+GEMM_SPLITK_KERNEL(gemm_f16_nn_sk, true, false)
+GEMM_SPLITK_KERNEL(gemm_f16_nt_sk, true, true)
+GEMM_SPLITK_KERNEL(gemm_f16_tn_sk, false, false)
+GEMM_SPLITK_KERNEL(gemm_f16_tt_sk, false, true)
+
+// gemm_splitk_reduce: C[r, c] = act(alpha · Σ_s W[s][r][c] + bias[c]) + beta · C[r, c],
+// the sum taken in order s = 0, 1, …. Each thread owns four consecutive
+// elements of W's row-major M×N (16-byte loads when N is a multiple of 4).
+// Launch: any 1-D grid (grid-stride), block 256.
+extern "C" __global__ void __launch_bounds__(256) gemm_splitk_reduce(const float* __restrict__ W, void* C,
+                                                                     const float* __restrict__ bias, int M,
+                                                                     int N, int splits, int ldc, float alpha,
+                                                                     float beta, int flags) {
+    const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    const size_t MN = (size_t)M * N;
+    const size_t quads = (MN + 3) / 4;
+    const bool vec = (N & 3) == 0;
+    for (size_t q = (size_t)blockIdx.x * blockDim.x + threadIdx.x; q < quads; q += (size_t)gridDim.x * blockDim.x) {
+        const size_t e0 = q * 4;
+        float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (vec) {
+            for (int s = 0; s < splits; s++) {
+                float4 w = *(const float4*)(W + s * MN + e0);
+                v[0] += w.x; v[1] += w.y; v[2] += w.z; v[3] += w.w;
+            }
+        } else {
+            for (int s = 0; s < splits; s++) {
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    if (e0 + j < MN) v[j] += W[s * MN + e0 + j];
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const size_t e = e0 + j;
+            if (e >= MN) break;
+            const int row = (int)(e / N), col = (int)(e % N);
+            float x = alpha * v[j];
+            if (bias) x += bias[col];
+            if (gelu) x = gelu_erf(x);
+            const size_t off = (size_t)row * ldc + col;
+            if (out16) {
+                half* c = (half*)C + off;
+                if (beta != 0.0f) x += beta * __half2float(*c);
+                *c = __float2half_rn(x);
+            } else {
+                float* c = (float*)C + off;
+                if (beta != 0.0f) x += beta * *c;
+                *c = x;
+            }
+        }
+    }
+}
