@@ -194,7 +194,7 @@ func (b *gpuBench) copyBench() error {
 // of an H100 except the weights, as in training. fp16 output, like torch's
 // fp16 matmul.
 func (b *gpuBench) gemmBench() error {
-	return b.gemmShapes(true, []cuda.GemmKernel{cuda.GemmWGMMA128, cuda.GemmWGMMA256})
+	return b.gemmShapes(true, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmWGMMA128, cuda.GemmWGMMA256})
 }
 
 // tmaBench times only the TMA kernel (its own group and process, so that a
@@ -204,12 +204,13 @@ func (b *gpuBench) tmaBench() error {
 		fmt.Println("tma: not an sm_90 GPU, skipped")
 		return nil
 	}
-	b.d.SetGemmKernel(cuda.GemmMMA)
-	return b.gemmShapes(false, []cuda.GemmKernel{cuda.GemmTMA})
+	b.d.SetGemmKernel(cuda.GemmAuto)
+	return b.gemmShapes(false, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
 }
 
-// gemmShapes times each shape with the default kernels (when base) and with
-// each of kinds where it applies (the NT layout).
+// gemmShapes times each shape with the default choice, GemmAuto (when base),
+// and with each of kinds where it applies (the NT layout), keyed
+// <shape>_<kind>.
 func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 	type shape struct {
 		key            string
@@ -288,7 +289,7 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 				continue
 			}
 			ms, err := b.time(run)
-			b.d.SetGemmKernel(cuda.GemmMMA)
+			b.d.SetGemmKernel(cuda.GemmAuto)
 			if err != nil {
 				return err
 			}

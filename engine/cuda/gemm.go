@@ -31,9 +31,12 @@ const (
 type GemmKernel int
 
 const (
+	// GemmAuto (the default, the zero value) picks the kernel by device
+	// and shape: autoSM90 on compute capability 9.0, GemmMMA elsewhere.
+	GemmAuto GemmKernel = iota
 	// GemmMMA is the mma.sync kernel (sm_80 and later), used for every
-	// layout. The default until the wgmma kernels have passed on Hopper.
-	GemmMMA GemmKernel = iota
+	// layout.
+	GemmMMA
 	// GemmWGMMA128 is the sm_90a wgmma kernel with 128×128 tiles.
 	GemmWGMMA128
 	// GemmWGMMA256 is the sm_90a wgmma kernel with 128×256 tiles.
@@ -41,7 +44,25 @@ const (
 	// GemmTMA is the sm_90a kernel with TMA loads, mbarriers and a producer
 	// warpgroup beside two wgmma consumer warpgroups (128×256 tiles).
 	GemmTMA
+	// GemmTMAPersistent is GemmTMA on a persistent grid (one block per SM
+	// walking the tiles), so that the loads of a block's next tile overlap
+	// the epilogue of its current one.
+	GemmTMAPersistent
 )
+
+// autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
+// among those that have passed every test on an H100 (2026-11-27), by the
+// timings of that run: the TMA kernel (128×256 tiles) at 4096³ (473 TFLOP/s
+// against 404 for wgmma128 and 272 for mma.sync) when n fills its 256-wide
+// tiles and k is long enough for its pipeline; wgmma128 otherwise (ViT-S
+// Linear shapes, k = 384 or 1536, n = 384 or 1152: 1.2–1.6× mma.sync, while
+// 128×256 tiles waste a quarter of the work at n = 384).
+func autoSM90(m, n, k int) GemmKernel {
+	if n%256 == 0 && k >= 1024 {
+		return GemmTMA
+	}
+	return GemmWGMMA128
+}
 
 func (k GemmKernel) String() string {
 	switch k {
@@ -53,25 +74,38 @@ func (k GemmKernel) String() string {
 		return "wgmma256"
 	case GemmTMA:
 		return "tma"
+	case GemmTMAPersistent:
+		return "tmap"
+	case GemmAuto:
+		return "auto"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
 
 // SetGemmKernel selects the NT kernel and reports whether the device can run
 // it (the wgmma kernels need sm_90); when it cannot, nothing changes.
+// GemmAuto restores the default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if k != GemmMMA && d.major != 9 {
+	if k != GemmMMA && k != GemmAuto && d.major != 9 {
 		return false
 	}
 	d.gemmNT = k
 	return true
 }
 
-func (d *Device) gemmKernel() GemmKernel {
+// gemmKernel is the NT kernel to use now for an m×n×k product, GemmAuto
+// resolved.
+func (d *Device) gemmKernel(m, n, k int) GemmKernel {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.gemmNT == GemmAuto {
+		if d.major == 9 && d.minor == 0 {
+			return autoSM90(m, n, k)
+		}
+		return GemmMMA
+	}
 	return d.gemmNT
 }
 
@@ -145,12 +179,14 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		}
 	}
 	if aligned && !transA && transB && k > 0 {
-		switch d.gemmKernel() {
+		switch d.gemmKernel(m, n, k) {
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 		case GemmTMA:
-			return d.gemmTMA(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+			return d.gemmTMA("gemm_f16_nt_tma", tiles128x256(m, n), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+		case GemmTMAPersistent:
+			return d.gemmTMA("gemm_f16_nt_tma_p", min(tiles128x256(m, n), d.sms), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		case GemmWGMMA256:
 			tiles = ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
@@ -244,12 +280,14 @@ func u64(v uint64) []byte {
 	return b
 }
 
-// gemmTMA launches gemm_f16_nt_tma: tensor maps for A (m×k) and B (n×k)
-// passed by value, so it goes through launchRaw rather than cu.
-func (d *Device) gemmTMA(m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	tiles := ((m + 127) / 128) * ((n + 255) / 256)
+func tiles128x256(m, n int) int { return ((m + 127) / 128) * ((n + 255) / 256) }
+
+// gemmTMA launches gemm_f16_nt_tma or gemm_f16_nt_tma_p on blocks blocks:
+// tensor maps for A (m×k) and B (n×k) passed by value, so it goes through
+// launchRaw rather than cu.
+func (d *Device) gemmTMA(kernel string, blocks, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	const smem = 4*49152 + 1024 + 64
-	grid, block := D1(tiles), D1(384)
+	grid, block := D1(blocks), D1(384)
 	var ap, bp, biasp cu.DevicePtr
 	if a != nil {
 		ap = a.ptr
@@ -262,7 +300,7 @@ func (d *Device) gemmTMA(m, n, k int, alpha float32, a *Buffer, lda int, b *Buff
 	}
 	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
 	err := d.do(func() error {
-		fn, err := d.function("gemm_f16_tma_sm90a", "gemm_f16_nt_tma")
+		fn, err := d.function("gemm_f16_tma_sm90a", kernel)
 		if err != nil {
 			return err
 		}
@@ -290,7 +328,7 @@ func (d *Device) gemmTMA(m, n, k int, alpha float32, a *Buffer, lda int, b *Buff
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.gemm_f16_nt_tma grid (%d,1,1) block (384,1,1) smem %d: %w", tiles, smem, err)
+		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.%s grid (%d,1,1) block (384,1,1) smem %d: %w", kernel, blocks, smem, err)
 	}
 	return nil
 }

@@ -235,14 +235,15 @@ func TestGemmF16ViT(t *testing.T) {
 }
 
 // TestGemmF16Hopper runs the NT cases through each sm_90a wgmma kernel (on
-// Hopper GPUs only).
+// Hopper GPUs only). TestGemmF16Odd and the others run whatever GemmAuto
+// picks (on an H100 the TMA or wgmma128 kernel for the aligned NT layout).
 func TestGemmF16Hopper(t *testing.T) {
 	for _, k := range []GemmKernel{GemmWGMMA128, GemmWGMMA256} {
 		t.Run(k.String(), func(t *testing.T) {
 			if !dev.SetGemmKernel(k) {
 				t.Skipf("%s is not sm_90: no wgmma kernel", dev.Name())
 			}
-			defer dev.SetGemmKernel(GemmMMA)
+			defer dev.SetGemmKernel(GemmAuto)
 			testGemmHopper(t)
 		})
 	}
@@ -262,6 +263,9 @@ func testGemmHopper(t *testing.T) {
 		{transB: true, m: 300, n: 260, k: 520, alpha: 0.5, beta: 1, bias: true},
 		{transB: true, m: 333, n: 129, k: 72, alpha: 1, beta: 1, pad: 3},
 		{transB: true, m: 100, n: 201, k: 48, alpha: 1, bias: true, gelu: true, out16: true, pad: 8},
+		// More tiles than SMs: the persistent kernel's blocks take two.
+		{transB: true, m: 4100, n: 1300, k: 136, alpha: 1, bias: true, pad: 8},
+		{transB: true, m: 4096, n: 2304, k: 72, alpha: 1, beta: 1, out16: true},
 		{transB: true, m: M, n: 1152, k: 384, alpha: 1, bias: true},
 		{transB: true, m: M, n: 1536, k: 384, alpha: 1, bias: true, gelu: true, out16: true},
 		{transB: true, m: M, n: 384, k: 1536, alpha: 1, bias: true},

@@ -12,6 +12,26 @@ func TestGemmF16TMA(t *testing.T) {
 	if !dev.SetGemmKernel(GemmTMA) {
 		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
 	}
-	defer dev.SetGemmKernel(GemmMMA)
+	defer dev.SetGemmKernel(GemmAuto)
+	testGemmHopper(t)
+}
+
+// TestGemmF16TMAPersistent runs the same cases through the persistent TMA
+// kernel (one block per SM walking the tiles).
+func TestGemmF16TMAPersistent(t *testing.T) {
+	if !dev.SetGemmKernel(GemmTMAPersistent) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	testGemmHopper(t)
+}
+
+// TestGemmF16MMA runs the NT cases through the mma.sync kernel, which
+// GemmAuto leaves aside on Hopper.
+func TestGemmF16MMA(t *testing.T) {
+	if !dev.SetGemmKernel(GemmMMA) {
+		t.Fatal("SetGemmKernel(GemmMMA) refused")
+	}
+	defer dev.SetGemmKernel(GemmAuto)
 	testGemmHopper(t)
 }

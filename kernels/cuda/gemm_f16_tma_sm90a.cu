@@ -106,6 +106,65 @@ __device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t
 
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
+// tma_epilogue stores one consumer warpgroup's 64×256 accumulators (rows
+// from r0, columns from n0) with the usual epilogue.
+// Accumulator layout of m64nNk16 (f32): warp wq of the warpgroup holds rows
+// 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h, column
+// 8j + 2t + e).
+__device__ __forceinline__ void tma_epilogue(const float* d, void* C, const float* __restrict__ bias, int M, int N,
+                                             int ldc, int r0, int n0, float alpha, float beta, int flags) {
+    const int lane = threadIdx.x & 31, wq = (threadIdx.x >> 5) & 3;
+    const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int row = r0 + wq * 16 + g + 8 * h;
+        if (row >= M) continue;
+#pragma unroll
+        for (int j = 0; j < T_BN / 8; j++) {
+            const int col = n0 + 8 * j + 2 * t;
+            if (col >= N) continue;
+            const bool two = col + 1 < N;
+            float v0 = alpha * d[4 * j + 2 * h], v1 = alpha * d[4 * j + 2 * h + 1];
+            if (bias) {
+                v0 += bias[col];
+                if (two) v1 += bias[col + 1];
+            }
+            if (gelu) {
+                v0 = gelu_erf(v0);
+                v1 = gelu_erf(v1);
+            }
+            const size_t off = (size_t)row * ldc + col;
+            const bool vec = two && ((off & 1) == 0);
+            if (out16) {
+                half* cp = (half*)C + off;
+                if (beta != 0.0f) {
+                    v0 += beta * __half2float(cp[0]);
+                    if (two) v1 += beta * __half2float(cp[1]);
+                }
+                if (vec) {
+                    *(half2*)cp = __floats2half2_rn(v0, v1);
+                } else {
+                    cp[0] = __float2half_rn(v0);
+                    if (two) cp[1] = __float2half_rn(v1);
+                }
+            } else {
+                float* cp = (float*)C + off;
+                if (beta != 0.0f) {
+                    v0 += beta * cp[0];
+                    if (two) v1 += beta * cp[1];
+                }
+                if (vec) {
+                    *(float2*)cp = make_float2(v0, v1);
+                } else {
+                    cp[0] = v0;
+                    if (two) cp[1] = v1;
+                }
+            }
+        }
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(384, 1)
     gemm_f16_nt_tma(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,
                     const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) {
@@ -148,7 +207,7 @@ extern "C" __global__ void __launch_bounds__(384, 1)
         }
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-        const int c = wg - 1, lane = tid & 31, wq = warp & 3;
+        const int c = wg - 1;
         float d[128];
 #pragma unroll
         for (int i = 0; i < 128; i++) d[i] = 0.f;
@@ -166,57 +225,94 @@ extern "C" __global__ void __launch_bounds__(384, 1)
         }
         wgmma_wait<0>();
 
-        // Accumulator layout of m64nNk16 (f32): warp wq of the warpgroup holds
-        // rows 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h,
-        // column 8j + 2t + e).
-        const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
-        const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int row = m0 + c * 64 + wq * 16 + g + 8 * h;
-            if (row >= M) continue;
-#pragma unroll
-            for (int j = 0; j < T_BN / 8; j++) {
-                const int col = n0 + 8 * j + 2 * t;
-                if (col >= N) continue;
-                const bool two = col + 1 < N;
-                float v0 = alpha * d[4 * j + 2 * h], v1 = alpha * d[4 * j + 2 * h + 1];
-                if (bias) {
-                    v0 += bias[col];
-                    if (two) v1 += bias[col + 1];
-                }
-                if (gelu) {
-                    v0 = gelu_erf(v0);
-                    v1 = gelu_erf(v1);
-                }
-                const size_t off = (size_t)row * ldc + col;
-                const bool vec = two && ((off & 1) == 0);
-                if (out16) {
-                    half* cp = (half*)C + off;
-                    if (beta != 0.0f) {
-                        v0 += beta * __half2float(cp[0]);
-                        if (two) v1 += beta * __half2float(cp[1]);
-                    }
-                    if (vec) {
-                        *(half2*)cp = __floats2half2_rn(v0, v1);
-                    } else {
-                        cp[0] = __float2half_rn(v0);
-                        if (two) cp[1] = __float2half_rn(v1);
-                    }
-                } else {
-                    float* cp = (float*)C + off;
-                    if (beta != 0.0f) {
-                        v0 += beta * cp[0];
-                        if (two) v1 += beta * cp[1];
-                    }
-                    if (vec) {
-                        *(float2*)cp = make_float2(v0, v1);
-                    } else {
-                        cp[0] = v0;
-                        if (two) cp[1] = v1;
-                    }
+        tma_epilogue(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
+    }
+}
+
+// ---- persistent variant ----
+//
+// gemm_f16_nt_tma_p: the same tiles, roles and ring, but a persistent grid
+// (one block per SM, launch grid min(tiles, SMs)) walks the tiles in the
+// grouped order, tile = blockIdx.x + i·gridDim.x. The stage index and phase
+// run on across tiles: the producer starts loading the next tile's k-tiles
+// while the consumers are still in the previous tile's epilogue, so the
+// tensor cores wait only for the stores of one warpgroup's tile, not for a
+// whole block's prologue and epilogue. Every k-tile a consumer reads is
+// released (empty[s]) once its wgmmas are done, the last one of a tile
+// after wgmma.wait_group 0. Same parameters and shared memory as
+// gemm_f16_nt_tma.
+extern "C" __global__ void __launch_bounds__(384, 1)
+    gemm_f16_nt_tma_p(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,
+                      const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta,
+                      int flags) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
+    const uint32_t bars = base + T_STAGES * T_STAGE_BYTES;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
+
+    const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + T_BN - 1) / T_BN;
+    const int tiles = tilesM * tilesN;
+    const int per_group = 8 * tilesN;
+    const int KT = (K + T_BK - 1) / T_BK;
+
+    if (tid == 0) {
+        for (int s = 0; s < T_STAGES; s++) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 2);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            int it = 0;  // k-tiles loaded so far, over all tiles
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                const int first_m = (tile / per_group) * 8;
+                const int gsize = min(tilesM - first_m, 8);
+                const int m0 = (first_m + (tile % per_group) % gsize) * T_BM;
+                const int n0 = ((tile % per_group) / gsize) * T_BN;
+                for (int kt = 0; kt < KT; kt++, it++) {
+                    const int s = it % T_STAGES;
+                    if (it >= T_STAGES) mbar_wait(bars + 8 * (T_STAGES + s), ((it / T_STAGES) - 1) & 1);
+                    const uint32_t full = bars + 8 * s;
+                    mbar_expect_tx(full, T_STAGE_BYTES);
+                    tma_load_2d(base + s * T_STAGE_BYTES, &tmA, kt * T_BK, m0, full);
+                    tma_load_2d(base + s * T_STAGE_BYTES + T_A_BYTES, &tmB, kt * T_BK, n0, full);
                 }
             }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int c = wg - 1;
+        const bool leader = (tid & 127) == 0;
+        int it = 0;  // k-tiles consumed so far, over all tiles
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+            const int first_m = (tile / per_group) * 8;
+            const int gsize = min(tilesM - first_m, 8);
+            const int m0 = (first_m + (tile % per_group) % gsize) * T_BM;
+            const int n0 = ((tile % per_group) / gsize) * T_BN;
+            float d[128];
+#pragma unroll
+            for (int i = 0; i < 128; i++) d[i] = 0.f;
+            for (int kt = 0; kt < KT; kt++, it++) {
+                const int s = it % T_STAGES;
+                mbar_wait(bars + 8 * s, (it / T_STAGES) & 1);
+                const uint32_t sa = base + s * T_STAGE_BYTES + c * (64 * 128);
+                const uint32_t sb = base + s * T_STAGE_BYTES + T_A_BYTES;
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < T_BK / 16; kk++)
+                    wgmma_m64n256k16(d, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32));
+                wgmma_commit();
+                wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
+                if (kt > 0 && leader) mbar_arrive(bars + 8 * (T_STAGES + (it - 1) % T_STAGES));
+            }
+            wgmma_wait<0>();
+            if (leader) mbar_arrive(bars + 8 * (T_STAGES + (it - 1) % T_STAGES));
+            tma_epilogue(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
         }
     }
 }
