@@ -232,9 +232,24 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 		{"vit_qkv_dw_1152x384x50432", true, false, 1152, 384, M, false, false},
 		{"vit_fc2_dw_384x1536x50432", true, false, 384, 1536, M, false, false},
 	}
+	// applies says whether kind k serves shape s: the TMA kernels every
+	// layout (but not the weight gradients, which split-K serves), the
+	// others the NT layout.
+	applies := func(k cuda.GemmKernel, s shape) bool {
+		if k == cuda.GemmTMA || k == cuda.GemmTMAPersistent {
+			return s.k <= 8*s.n
+		}
+		return !s.transA && s.transB
+	}
 	for _, s := range shapes {
-		if !base && (s.transA || !s.transB) {
-			continue
+		if !base {
+			any := false
+			for _, k := range kinds {
+				any = any || applies(k, s)
+			}
+			if !any {
+				continue
+			}
 		}
 		ar, ac := s.m, s.k
 		if s.transA {
@@ -285,7 +300,7 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 			}
 		}
 		for _, k := range kinds {
-			if s.transA || !s.transB || !b.d.SetGemmKernel(k) {
+			if !applies(k, s) || !b.d.SetGemmKernel(k) {
 				continue
 			}
 			ms, err := b.time(run)

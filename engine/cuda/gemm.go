@@ -82,9 +82,11 @@ func (k GemmKernel) String() string {
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
 
-// SetGemmKernel selects the NT kernel and reports whether the device can run
-// it (the wgmma kernels need sm_90); when it cannot, nothing changes.
-// GemmAuto restores the default choice.
+// SetGemmKernel selects the kernel for aligned operands and reports whether
+// the device can run it (the wgmma kernels need sm_90); when it cannot,
+// nothing changes. The wgmma kernels serve the NT layout only (the others
+// use mma.sync); GemmTMA and GemmTMAPersistent serve every layout. GemmAuto
+// restores the default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -95,18 +97,27 @@ func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	return true
 }
 
-// gemmKernel is the NT kernel to use now for an m×n×k product, GemmAuto
-// resolved.
-func (d *Device) gemmKernel(m, n, k int) GemmKernel {
+// gemmKernel is the kernel to use now for an aligned m×n×k product in the
+// given layout, GemmAuto resolved: the wgmma kernels serve only the NT
+// layout, the TMA kernels every layout, and GemmAuto uses mma.sync for the
+// layouts other than NT.
+func (d *Device) gemmKernel(transA, transB bool, m, n, k int) GemmKernel {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.gemmNT == GemmAuto {
-		if d.major == 9 && d.minor == 0 {
+	nt := !transA && transB
+	switch d.gemmNT {
+	case GemmAuto:
+		if nt && d.major == 9 && d.minor == 0 {
 			return autoSM90(m, n, k)
 		}
 		return GemmMMA
+	case GemmTMA, GemmTMAPersistent:
+		return d.gemmNT
 	}
-	return d.gemmNT
+	if nt {
+		return d.gemmNT
+	}
+	return GemmMMA
 }
 
 // GemmF16 computes C = act(alpha·op(A)·op(B) + bias) + beta·C on the GPU for
@@ -178,15 +189,19 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		}
 	}
-	if aligned && !transA && transB && k > 0 {
-		switch d.gemmKernel(m, n, k) {
+	if aligned && k > 0 {
+		switch kern := d.gemmKernel(transA, transB, m, n, k); kern {
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
-		case GemmTMA:
-			return d.gemmTMA("gemm_f16_nt_tma", tiles128x256(m, n), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
-		case GemmTMAPersistent:
-			return d.gemmTMA("gemm_f16_nt_tma_p", min(tiles128x256(m, n), d.sms), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+		case GemmTMA, GemmTMAPersistent:
+			kernel, blocks := name+"_tma_p", tiles128x256(m, n)
+			if kern == GemmTMAPersistent {
+				blocks = min(blocks, d.sms)
+			} else if !transA && transB {
+				kernel = "gemm_f16_nt_tma" // the first TMA kernel, one tile per block
+			}
+			return d.gemmTMA(kernel, blocks, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		case GemmWGMMA256:
 			tiles = ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
@@ -282,10 +297,12 @@ func u64(v uint64) []byte {
 
 func tiles128x256(m, n int) int { return ((m + 127) / 128) * ((n + 255) / 256) }
 
-// gemmTMA launches gemm_f16_nt_tma or gemm_f16_nt_tma_p on blocks blocks:
-// tensor maps for A (m×k) and B (n×k) passed by value, so it goes through
-// launchRaw rather than cu.
-func (d *Device) gemmTMA(kernel string, blocks, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+// gemmTMA launches one of the TMA kernels (gemm_f16_nt_tma or
+// gemm_f16_<a><b>_tma_p) on blocks blocks: tensor maps for A and B passed
+// by value, so it goes through launchRaw rather than cu. An operand stored
+// k-contiguous is mapped as {K, rows} with a box of 64 k × 128 (A) or 256
+// (B) rows; one stored m- or n-contiguous as {M or N, K} with 64 × 64 boxes.
+func (d *Device) gemmTMA(kernel string, blocks int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	const smem = 4*49152 + 1024 + 64
 	grid, block := D1(blocks), D1(384)
 	var ap, bp, biasp cu.DevicePtr
@@ -313,11 +330,20 @@ func (d *Device) gemmTMA(kernel string, blocks, m, n, k int, alpha float32, a *B
 		if ap == 0 || bp == 0 {
 			return fmt.Errorf("nil operand")
 		}
-		ta, err := tensorMapF16(ap, m, kk, lda, 128, 64)
+		var ta, tb [128]byte
+		if transA {
+			ta, err = tensorMapF16(ap, kk, m, lda, 64, 64)
+		} else {
+			ta, err = tensorMapF16(ap, m, kk, lda, 128, 64)
+		}
 		if err != nil {
 			return fmt.Errorf("A: %w", err)
 		}
-		tb, err := tensorMapF16(bp, n, kk, ldb, 256, 64)
+		if transB {
+			tb, err = tensorMapF16(bp, n, kk, ldb, 256, 64)
+		} else {
+			tb, err = tensorMapF16(bp, kk, n, ldb, 64, 64)
+		}
 		if err != nil {
 			return fmt.Errorf("B: %w", err)
 		}

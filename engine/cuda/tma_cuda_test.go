@@ -14,6 +14,7 @@ func TestGemmF16TMA(t *testing.T) {
 	}
 	defer dev.SetGemmKernel(GemmAuto)
 	testGemmHopper(t)
+	t.Run("layouts", testGemmTMALayouts)
 }
 
 // TestGemmF16TMAPersistent runs the same cases through the persistent TMA
@@ -24,14 +25,19 @@ func TestGemmF16TMAPersistent(t *testing.T) {
 	}
 	defer dev.SetGemmKernel(GemmAuto)
 	testGemmHopper(t)
+	t.Run("layouts", testGemmTMALayouts)
 }
 
-// TestGemmF16MMA runs the NT cases through the mma.sync kernel, which
-// GemmAuto leaves aside on Hopper.
+// TestGemmF16MMA runs the small NT cases through the mma.sync kernel, which
+// GemmAuto leaves aside on Hopper (the ViT-sized ones are timed by bench).
 func TestGemmF16MMA(t *testing.T) {
 	if !dev.SetGemmKernel(GemmMMA) {
 		t.Fatal("SetGemmKernel(GemmMMA) refused")
 	}
 	defer dev.SetGemmKernel(GemmAuto)
-	testGemmHopper(t)
+	for _, c := range hopperCases() {
+		if c.m < 256*197 {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	}
 }
