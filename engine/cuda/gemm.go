@@ -195,13 +195,19 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 		case GemmTMA, GemmTMAPersistent:
-			kernel, blocks := name+"_tma_p", tiles128x256(m, n)
+			// 128×192 tiles where they waste less of the last column of
+			// tiles than 128×256 (n = 384, 1152), else 128×256.
+			bn, kernel := 256, name+"_tma_p"
+			if (n+191)/192*192 < (n+255)/256*256 {
+				bn, kernel = 192, name+"_tma_p192"
+			}
+			blocks := ((m + 127) / 128) * ((n + bn - 1) / bn)
 			if kern == GemmTMAPersistent {
 				blocks = min(blocks, d.sms)
-			} else if !transA && transB {
+			} else if !transA && transB && bn == 256 {
 				kernel = "gemm_f16_nt_tma" // the first TMA kernel, one tile per block
 			}
-			return d.gemmTMA(kernel, blocks, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+			return d.gemmTMA(kernel, bn, blocks, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		case GemmWGMMA256:
 			tiles = ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
@@ -298,12 +304,16 @@ func u64(v uint64) []byte {
 func tiles128x256(m, n int) int { return ((m + 127) / 128) * ((n + 255) / 256) }
 
 // gemmTMA launches one of the TMA kernels (gemm_f16_nt_tma or
-// gemm_f16_<a><b>_tma_p) on blocks blocks: tensor maps for A and B passed
-// by value, so it goes through launchRaw rather than cu. An operand stored
-// k-contiguous is mapped as {K, rows} with a box of 64 k × 128 (A) or 256
-// (B) rows; one stored m- or n-contiguous as {M or N, K} with 64 × 64 boxes.
-func (d *Device) gemmTMA(kernel string, blocks int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	const smem = 4*49152 + 1024 + 64
+// gemm_f16_<a><b>_tma_p[192], tiles 128×bn) on blocks blocks: tensor maps
+// for A and B passed by value, so it goes through launchRaw rather than cu.
+// An operand stored k-contiguous is mapped as {K, rows} with a box of 64 k ×
+// 128 (A) or bn (B) rows; one stored m- or n-contiguous as {M or N, K} with
+// 64 × 64 boxes.
+func (d *Device) gemmTMA(kernel string, bn, blocks int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	smem := 4*49152 + 1024 + 128 // 4 stages of 128×64 A and 256×64 B, alignment, mbarriers
+	if bn == 192 {
+		smem = 5*40960 + 1024 + 128
+	}
 	grid, block := D1(blocks), D1(384)
 	var ap, bp, biasp cu.DevicePtr
 	if a != nil {
@@ -340,7 +350,7 @@ func (d *Device) gemmTMA(kernel string, blocks int, transA, transB bool, m, n, k
 			return fmt.Errorf("A: %w", err)
 		}
 		if transB {
-			tb, err = tensorMapF16(bp, n, kk, ldb, 256, 64)
+			tb, err = tensorMapF16(bp, n, kk, ldb, bn, 64)
 		} else {
 			tb, err = tensorMapF16(bp, kk, n, ldb, 64, 64)
 		}
