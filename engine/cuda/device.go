@@ -28,6 +28,7 @@ type Device struct {
 
 	gemmNT    GemmKernel // kernel for GemmF16's aligned NT layout (GemmAuto: by device)
 	gemmSplit int        // GemmF16's split-K: 0 automatic, 1 never, n ≥ 2 forced
+	attnFull  bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
 	funcs map[string]*function
