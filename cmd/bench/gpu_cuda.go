@@ -233,11 +233,11 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 		{"vit_fc2_dw_384x1536x50432", true, false, 384, 1536, M, false, false},
 	}
 	// applies says whether kind k serves shape s: the TMA kernels every
-	// layout (but not the weight gradients, which split-K serves), the
+	// layout (the weight gradients with split-K over TMA partials), the
 	// others the NT layout.
 	applies := func(k cuda.GemmKernel, s shape) bool {
 		if k == cuda.GemmTMA || k == cuda.GemmTMAPersistent {
-			return s.k <= 8*s.n
+			return true
 		}
 		return !s.transA && s.transB
 	}

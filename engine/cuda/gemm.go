@@ -97,6 +97,13 @@ func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	return true
 }
 
+// gemmSetting is what SetGemmKernel last set.
+func (d *Device) gemmSetting() GemmKernel {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.gemmNT
+}
+
 // gemmKernel is the kernel to use now for an aligned m×n×k product in the
 // given layout, GemmAuto resolved: the wgmma kernels serve only the NT
 // layout, the TMA kernels every layout, and GemmAuto uses mma.sync for the
@@ -184,30 +191,32 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		flags |= gemmOutF16
 	}
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	if aligned {
-		if splits, kchunk := d.splitK(m, n, k, tiles); splits > 1 {
+	if aligned && k > 0 {
+		kern := d.gemmKernel(transA, transB, m, n, k)
+		// Split-K for few tiles and long K: by the TMA kernels (one block
+		// per SM) when SetGemmKernel selected them, else by mma.sync (two
+		// per SM).
+		if sel := d.gemmSetting(); sel == GemmTMA || sel == GemmTMAPersistent {
+			bn, kernel := tmaTile(name, n)
+			if splits, kchunk := d.splitK(m, n, k, ((m+127)/128)*((n+bn-1)/bn), d.sms, 64); splits > 1 {
+				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+			}
+		} else if splits, kchunk := d.splitK(m, n, k, tiles, 2*d.sms, 32); splits > 1 {
 			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		}
-	}
-	if aligned && k > 0 {
-		switch kern := d.gemmKernel(transA, transB, m, n, k); kern {
+		switch kern {
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 		case GemmTMA, GemmTMAPersistent:
-			// 128×192 tiles where they waste less of the last column of
-			// tiles than 128×256 (n = 384, 1152), else 128×256.
-			bn, kernel := 256, name+"_tma_p"
-			if (n+191)/192*192 < (n+255)/256*256 {
-				bn, kernel = 192, name+"_tma_p192"
-			}
+			bn, kernel := tmaTile(name, n)
 			blocks := ((m + 127) / 128) * ((n + bn - 1) / bn)
 			if kern == GemmTMAPersistent {
 				blocks = min(blocks, d.sms)
 			} else if !transA && transB && bn == 256 {
 				kernel = "gemm_f16_nt_tma" // the first TMA kernel, one tile per block
 			}
-			return d.gemmTMA(kernel, bn, blocks, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		case GemmWGMMA256:
 			tiles = ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
@@ -234,24 +243,33 @@ func (d *Device) SetGemmSplitK(n int) int {
 // gemmSplitMaxBytes bounds the fp32 workspace of one split-K product.
 const gemmSplitMaxBytes = 256 << 20
 
-// splitK picks the number of K chunks (and their length, a multiple of 32)
-// for an m×n×k product with the given count of 128×128 tiles; 1 means no
-// split.
-func (d *Device) splitK(m, n, k, tiles int) (splits, kchunk int) {
+// tmaTile picks the TMA kernels' tile width for n: 192 where it wastes less
+// of the last column of tiles than 256 (n = 384, 1152), else 256; and the
+// kernel name for the layout prefix name (gemm_f16_<a><b>).
+func tmaTile(name string, n int) (int, string) {
+	if (n+191)/192*192 < (n+255)/256*256 {
+		return 192, name + "_tma_p192"
+	}
+	return 256, name + "_tma_p"
+}
+
+// splitK picks the number of K chunks (and their length, a multiple of
+// gran) for an m×n×k product with the given count of output tiles when
+// slots blocks run at once; 1 means no split.
+func (d *Device) splitK(m, n, k, tiles, slots, gran int) (splits, kchunk int) {
 	d.mu.Lock()
 	mode := d.gemmSplit
 	d.mu.Unlock()
-	slices := (k + 31) / 32
+	slices := (k + gran - 1) / gran
 	switch {
 	case mode == 1 || k == 0:
 		return 1, k
 	case mode >= 2:
 		splits = min(mode, slices)
 	default:
-		// Two 80 KB blocks fit on an SM: fill one wave of 2·SMs blocks with
-		// whole splits, when the tiles alone fill less than half of it, and
-		// give each split at least 16 slices of K so that its pipeline runs.
-		slots := 2 * d.sms
+		// Fill one wave of blocks with whole splits, when the tiles alone
+		// fill less than half of it, and give each split at least 16
+		// slices of K so that its pipeline runs.
 		if 2*tiles > slots {
 			return 1, k
 		}
@@ -260,11 +278,11 @@ func (d *Device) splitK(m, n, k, tiles int) (splits, kchunk int) {
 	if splits < 2 {
 		return 1, k
 	}
-	kchunk = 32 * ((slices + splits - 1) / splits)
+	kchunk = gran * ((slices + splits - 1) / splits)
 	splits = (k + kchunk - 1) / kchunk
 	for splits > 1 && int64(splits)*int64(m)*int64(n)*4 > gemmSplitMaxBytes {
 		splits--
-		kchunk = 32 * ((slices + splits - 1) / splits)
+		kchunk = gran * ((slices + splits - 1) / splits)
 		splits = (k + kchunk - 1) / kchunk
 	}
 	if splits < 2 {
@@ -289,6 +307,27 @@ func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha floa
 		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk)); err != nil {
 		return err
 	}
+	return d.splitKReduce(ws, splits, m, n, alpha, beta, c, ldc, bias, flags)
+}
+
+// gemmTMASplitK is gemmSplitK with the partial products by the TMA kernel
+// (grid: its tiles × splits, kchunk a multiple of 64).
+func (d *Device) gemmTMASplitK(kernel string, bn, splits, kchunk int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	ws, err := d.Alloc(int64(splits) * int64(m) * int64(n) * 4)
+	if err != nil {
+		return err
+	}
+	defer ws.Free()
+	grid := Dim3{((m + 127) / 128) * ((n + bn - 1) / bn), splits, 1}
+	if err := d.gemmTMA(kernel, bn, grid, kchunk, transA, transB, m, n, k, 1, a, lda, b, ldb, 0, ws, n, nil, 0); err != nil {
+		return err
+	}
+	return d.splitKReduce(ws, splits, m, n, alpha, beta, c, ldc, bias, flags)
+}
+
+// splitKReduce sums the splits fp32 m×n slices of ws in order into C with
+// the epilogue.
+func (d *Device) splitKReduce(ws *Buffer, splits, m, n int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	quads := (m*n + 3) / 4
 	blocks := min((quads+255)/256, 8*d.sms)
 	return d.Launch("gemm_f16", "gemm_splitk_reduce", D1(blocks), D1(256), 0,
@@ -309,12 +348,12 @@ func tiles128x256(m, n int) int { return ((m + 127) / 128) * ((n + 255) / 256) }
 // An operand stored k-contiguous is mapped as {K, rows} with a box of 64 k ×
 // 128 (A) or bn (B) rows; one stored m- or n-contiguous as {M or N, K} with
 // 64 × 64 boxes.
-func (d *Device) gemmTMA(kernel string, bn, blocks int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	smem := 4*49152 + 1024 + 128 // 4 stages of 128×64 A and 256×64 B, alignment, mbarriers
 	if bn == 192 {
 		smem = 5*40960 + 1024 + 128
 	}
-	grid, block := D1(blocks), D1(384)
+	block := D1(384)
 	var ap, bp, biasp cu.DevicePtr
 	if a != nil {
 		ap = a.ptr
@@ -357,14 +396,18 @@ func (d *Device) gemmTMA(kernel string, bn, blocks int, transA, transB bool, m, 
 		if err != nil {
 			return fmt.Errorf("B: %w", err)
 		}
-		return launchRaw(fn.f, grid, block, smem, [][]byte{
+		params := [][]byte{
 			ta[:], tb[:], u64(uint64(c.ptr)), u64(uint64(biasp)),
 			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
 			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))),
-		})
+		}
+		if kernel != "gemm_f16_nt_tma" {
+			params = append(params, u64(uint64(uint32(kchunk))))
+		}
+		return launchRaw(fn.f, grid, block, smem, params)
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.%s grid (%d,1,1) block (384,1,1) smem %d: %w", kernel, blocks, smem, err)
+		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.%s grid (%d,%d,1) block (384,1,1) smem %d: %w", kernel, grid.X, grid.Y, smem, err)
 	}
 	return nil
 }

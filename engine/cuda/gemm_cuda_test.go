@@ -393,6 +393,20 @@ func testGemmTMALayouts(t *testing.T) {
 	} {
 		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 	}
+	// Split-K through the TMA kernels: forced, on every layout.
+	t.Run("splitk3", func(t *testing.T) {
+		old := dev.SetGemmSplitK(3)
+		defer dev.SetGemmSplitK(old)
+		for _, c := range []gemmCase{
+			{transA: true, m: 300, n: 200, k: 1000, align8: true, alpha: 1},
+			{transA: true, m: 129, n: 520, k: 700, align8: true, alpha: 2, beta: -0.5, bias: true},
+			{m: 129, n: 384, k: 300, align8: true, alpha: 1, gelu: true, bias: true, out16: true},
+			{transB: true, m: 77, n: 1000, k: 1300, align8: true, alpha: 1, beta: 1},
+			{transA: true, transB: true, m: 100, n: 201, k: 130, align8: true, alpha: 1},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
 	if testing.Short() {
 		return
 	}
@@ -404,5 +418,12 @@ func testGemmTMALayouts(t *testing.T) {
 		old := dev.SetGemmSplitK(1) // the TMA kernel itself, not split-K
 		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 		dev.SetGemmSplitK(old)
+	}
+	// The weight gradients with the automatic split (TMA partials).
+	for _, c := range []gemmCase{
+		{transA: true, m: 1536, n: 384, k: M, alpha: 1},
+		{transA: true, m: 384, n: 1152, k: M, alpha: 1, beta: 1},
+	} {
+		t.Run("autosplit_"+c.String(), func(t *testing.T) { runGemmCase(t, c) })
 	}
 }

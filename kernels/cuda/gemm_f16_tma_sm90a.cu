@@ -254,7 +254,11 @@ extern "C" __global__ void __launch_bounds__(384, 1)
 // wgmma.m64n192k16) and 5 stages of 40 KB, for widths that 256 does not
 // divide but 192 does (ViT-S: 384, 1152).
 //
-// Parameters as gemm_f16_nt_tma; shared memory 4·49152 + 1024 + 128 bytes
+// Parameters as gemm_f16_nt_tma, then kchunk: 0, or split-K (launch grid
+// (tiles or fewer, splits)): block row y sums k in [y·kchunk, (y+1)·kchunk)
+// only (kchunk a multiple of 64) and stores its raw product (alpha 1, beta
+// 0, no bias, fp32, ldc N) into slice y of the M×N fp32 workspace C, for
+// gemm_splitk_reduce (gemm_f16.cu). Shared memory 4·49152 + 1024 + 128 bytes
 // (_p) or 5·40960 + 1024 + 128 (_p192); the tensor maps follow the layout:
 // A "n" {K, M} box {64, 128}, A "t" {M, K} box {64, 64}, B "t" {K, N} box
 // {64, BN}, B "n" {N, K} box {64, 64}.
@@ -288,7 +292,7 @@ __device__ __forceinline__ uint64_t sw128_mn_desc(uint32_t saddr) {
 template <bool A_MN, bool B_MN, int BN>
 __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,
-                                                float alpha, float beta, int flags) {
+                                                float alpha, float beta, int flags, int kchunk) {
     constexpr int S = BN == 256 ? 4 : 5;                 // stages
     constexpr int STAGE = T_A_BYTES + BN * 128;          // bytes per stage
     extern __shared__ __align__(16) unsigned char smem_p[];
@@ -299,7 +303,11 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
     const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + BN - 1) / BN;
     const int tiles = tilesM * tilesN;
     const int per_group = 8 * tilesN;
-    const int KT = (K + T_BK - 1) / T_BK;
+    // Split-K (kchunk > 0, a multiple of 64): blockIdx.y takes k in
+    // [y·kchunk, min(K, (y+1)·kchunk)) and C is its own M×N fp32 slice.
+    const int kbeg = kchunk > 0 ? blockIdx.y * kchunk : 0;
+    const int KT = ((kchunk > 0 ? min(K - kbeg, kchunk) : K) + T_BK - 1) / T_BK;
+    if (kchunk > 0) C = (float*)C + (size_t)blockIdx.y * M * N;
 
     if (tid == 0) {
         for (int s = 0; s < S; s++) {
@@ -328,15 +336,15 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                     mbar_expect_tx(full, STAGE);
                     if (A_MN) {
 #pragma unroll
-                        for (int j = 0; j < T_BM / 64; j++) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kt * T_BK, full);
+                        for (int j = 0; j < T_BM / 64; j++) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kbeg + kt * T_BK, full);
                     } else {
-                        tma_load_2d(sa, tmA, kt * T_BK, m0, full);
+                        tma_load_2d(sa, tmA, kbeg + kt * T_BK, m0, full);
                     }
                     if (B_MN) {
 #pragma unroll
-                        for (int j = 0; j < BN / 64; j++) tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kt * T_BK, full);
+                        for (int j = 0; j < BN / 64; j++) tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full);
                     } else {
-                        tma_load_2d(sb, tmB, kt * T_BK, n0, full);
+                        tma_load_2d(sb, tmB, kbeg + kt * T_BK, n0, full);
                     }
                 }
             }
@@ -376,7 +384,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                 if (kt > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
             }
             wgmma_wait<0>();
-            if (leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
+            if (KT > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
             tma_epilogue<BN>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
         }
     }
@@ -385,8 +393,9 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
 #define GEMM_TMA_P_KERNEL(name, AMN, BMN, BN)                                                                       \
     extern "C" __global__ void __launch_bounds__(384, 1)                                                        \
         name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                 \
-             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) { \
-        gemm_tma_p_body<AMN, BMN, BN>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                       \
+             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags,    \
+             int kchunk) {                                                                                       \
+        gemm_tma_p_body<AMN, BMN, BN>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags, kchunk);               \
     }
 
 GEMM_TMA_P_KERNEL(gemm_f16_nt_tma_p, false, false, 256)
