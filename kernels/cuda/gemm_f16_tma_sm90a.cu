@@ -333,16 +333,23 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                     if (it >= S) mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
                     const uint32_t full = bars + 8 * s;
                     const uint32_t sa = base + s * STAGE, sb = sa + T_A_BYTES;
-                    mbar_expect_tx(full, STAGE);
+                    // 64-wide m/n chunks that start past M or N are not
+                    // loaded (nor counted): they feed only rows and columns
+                    // of C that are never stored.
+                    const int ca = A_MN ? min(T_BM / 64, (M - m0 + 63) / 64) : 0;
+                    const int cb = B_MN ? min(BN / 64, (N - n0 + 63) / 64) : 0;
+                    mbar_expect_tx(full, (A_MN ? ca * 8192 : T_A_BYTES) + (B_MN ? cb * 8192 : BN * 128));
                     if (A_MN) {
 #pragma unroll
-                        for (int j = 0; j < T_BM / 64; j++) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kbeg + kt * T_BK, full);
+                        for (int j = 0; j < T_BM / 64; j++)
+                            if (j < ca) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kbeg + kt * T_BK, full);
                     } else {
                         tma_load_2d(sa, tmA, kbeg + kt * T_BK, m0, full);
                     }
                     if (B_MN) {
 #pragma unroll
-                        for (int j = 0; j < BN / 64; j++) tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full);
+                        for (int j = 0; j < BN / 64; j++)
+                            if (j < cb) tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full);
                     } else {
                         tma_load_2d(sb, tmB, kbeg + kt * T_BK, n0, full);
                     }
