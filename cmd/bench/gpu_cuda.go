@@ -195,7 +195,7 @@ func (b *gpuBench) copyBench() error {
 // fp16 matmul.
 func (b *gpuBench) gemmBench() error {
 	// wgmma256 (0.3–0.8× wgmma128 on 2026-11-27) is left out to save time.
-	return b.gemmShapes(true, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmWGMMA128})
+	return b.gemmShapes(true, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128})
 }
 
 // tmaBench times only the TMA kernel (its own group and process, so that a
@@ -239,6 +239,9 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 	applies := func(k cuda.GemmKernel, s shape) bool {
 		if k == cuda.GemmTMA || k == cuda.GemmTMAPersistent {
 			return true
+		}
+		if k == cuda.GemmMMAWide {
+			return s.k <= 8*s.n // the weight gradients go to split-K
 		}
 		return !s.transA && s.transB
 	}

@@ -24,6 +24,8 @@ const (
 	gemmOutF16 = 2
 	gemmSmem   = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
 	gemmTile   = 128
+
+	gemmSmemWide = 4 * (128 + 256) * 40 * 2 // the _w kernels: 128×256 tiles
 )
 
 // GemmKernel names the kernel GemmF16 uses for the NT layout (A m×k, B n×k:
@@ -48,6 +50,9 @@ const (
 	// walking the tiles), so that the loads of a block's next tile overlap
 	// the epilogue of its current one.
 	GemmTMAPersistent
+	// GemmMMAWide is mma.sync with 128×256 block tiles (warp tiles 64×64),
+	// for every layout and any GPU of sm_80 or later.
+	GemmMMAWide
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -78,6 +83,8 @@ func (k GemmKernel) String() string {
 		return "tmap"
 	case GemmAuto:
 		return "auto"
+	case GemmMMAWide:
+		return "mmaw"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
@@ -85,12 +92,12 @@ func (k GemmKernel) String() string {
 // SetGemmKernel selects the kernel for aligned operands and reports whether
 // the device can run it (the wgmma kernels need sm_90); when it cannot,
 // nothing changes. The wgmma kernels serve the NT layout only (the others
-// use mma.sync); GemmTMA and GemmTMAPersistent serve every layout. GemmAuto
-// restores the default choice.
+// use mma.sync); GemmTMA, GemmTMAPersistent and GemmMMAWide serve every
+// layout. GemmAuto restores the default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if k != GemmMMA && k != GemmAuto && d.major != 9 {
+	if k != GemmMMA && k != GemmAuto && k != GemmMMAWide && d.major != 9 {
 		return false
 	}
 	d.gemmNT = k
@@ -118,7 +125,7 @@ func (d *Device) gemmKernel(transA, transB bool, m, n, k int) GemmKernel {
 			return autoSM90(m, n, k)
 		}
 		return GemmMMA
-	case GemmTMA, GemmTMAPersistent:
+	case GemmTMA, GemmTMAPersistent, GemmMMAWide:
 		return d.gemmNT
 	}
 	if nt {
@@ -205,6 +212,9 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		}
 		switch kern {
+		case GemmMMAWide:
+			return d.Launch("gemm_f16", name+"_w", D1(((m+127)/128)*((n+255)/256)), D1(256), gemmSmemWide,
+				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))

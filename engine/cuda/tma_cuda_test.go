@@ -41,3 +41,18 @@ func TestGemmF16MMA(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmF16MMAWide runs the NT cases and every layout through the
+// mma.sync kernel with 128×256 tiles.
+func TestGemmF16MMAWide(t *testing.T) {
+	if !dev.SetGemmKernel(GemmMMAWide) {
+		t.Fatal("SetGemmKernel(GemmMMAWide) refused")
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	for _, c := range hopperCases() {
+		if c.m < 256*197 { // the ViT-sized ones are timed by bench
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	}
+	t.Run("layouts", testGemmTMALayouts)
+}
