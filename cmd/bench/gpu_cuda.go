@@ -24,7 +24,7 @@ import (
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,ln,attn,tma (default all)")
+	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,ln,attn,tma,tmal (default all)")
 	fs.Parse(args)
 
 	d, err := cuda.Open()
@@ -65,7 +65,7 @@ func runGPU(args []string) error {
 	for _, g := range []struct {
 		name string
 		fn   func() error
-	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}} {
+	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmal", b.tmaLayoutBench}} {
 		if !want(g.name) {
 			continue
 		}
@@ -195,24 +195,43 @@ func (b *gpuBench) copyBench() error {
 // fp16 matmul.
 func (b *gpuBench) gemmBench() error {
 	// wgmma256 (0.3–0.8× wgmma128 on 2026-11-27) is left out to save time.
-	return b.gemmShapes(true, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128})
+	return b.gemmShapes(true, layoutsAll, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128})
 }
 
-// tmaBench times only the TMA kernel (its own group and process, so that a
-// fault there costs no other numbers).
+// Which layouts gemmShapes times.
+const (
+	layoutsAll = iota
+	layoutsNT
+	layoutsOther
+)
+
+// tmaBench times only the TMA kernels on the NT layout (their own group and
+// process, so that a fault there costs no other numbers).
 func (b *gpuBench) tmaBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMA) {
 		fmt.Println("tma: not an sm_90 GPU, skipped")
 		return nil
 	}
 	b.d.SetGemmKernel(cuda.GemmAuto)
-	return b.gemmShapes(false, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
+	return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
+}
+
+// tmaLayoutBench times the TMA kernels on the NN and TN layouts (the
+// MN-major operand path) and the weight gradients (split-K over TMA), in a
+// group and process of their own.
+func (b *gpuBench) tmaLayoutBench() error {
+	if !b.d.SetGemmKernel(cuda.GemmTMA) {
+		fmt.Println("tmal: not an sm_90 GPU, skipped")
+		return nil
+	}
+	b.d.SetGemmKernel(cuda.GemmAuto)
+	return b.gemmShapes(false, layoutsOther, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
 }
 
 // gemmShapes times each shape with the default choice, GemmAuto (when base),
 // and with each of kinds where it applies (the NT layout), keyed
 // <shape>_<kind>.
-func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
+func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) error {
 	type shape struct {
 		key            string
 		transA, transB bool
@@ -246,6 +265,9 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 		return !s.transA && s.transB
 	}
 	for _, s := range shapes {
+		if nt := !s.transA && s.transB; (layouts == layoutsNT && !nt) || (layouts == layoutsOther && nt) {
+			continue
+		}
 		if !base {
 			any := false
 			for _, k := range kinds {
