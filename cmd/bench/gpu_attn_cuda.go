@@ -53,6 +53,24 @@ func (b *gpuBench) attentionBench() error {
 		// Forward + backward counted as 3.5 forward products, as the
 		// FlashAttention papers (and torch_baseline.py) do.
 		result(fmt.Sprintf("attn_fwdbwd_h%dd%d", H, D), 3.5*flops/ms/1e9, "TFLOP/s", ms)
+		// The same with every 64×64 tile computed in full (the first
+		// kernels), for comparison.
+		old := b.d.SetAttentionSkip(false)
+		msF, err := b.time(func() error { return b.d.AttentionForward(qkv, out, lse, B, N, H, D) })
+		if err == nil {
+			result(fmt.Sprintf("attn_fwd_h%dd%d_full", H, D), flops/msF/1e9, "TFLOP/s", msF)
+			msF, err = b.time(func() error {
+				if err := b.d.AttentionForward(qkv, out, lse, B, N, H, D); err != nil {
+					return err
+				}
+				return b.d.AttentionBackward(qkv, out, dout, lse, dqkv, B, N, H, D)
+			})
+		}
+		b.d.SetAttentionSkip(old)
+		if err != nil {
+			return err
+		}
+		result(fmt.Sprintf("attn_fwdbwd_h%dd%d_full", H, D), 3.5*flops/msF/1e9, "TFLOP/s", msF)
 		for _, buf := range []*cuda.Buffer{qkv, out, lse, dout, dqkv} {
 			buf.Free()
 		}

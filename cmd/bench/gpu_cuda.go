@@ -24,7 +24,7 @@ import (
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,ln,attn,tma (default all)")
+	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,ln,attn,tma,tmal (default all)")
 	fs.Parse(args)
 
 	d, err := cuda.Open()
@@ -65,7 +65,7 @@ func runGPU(args []string) error {
 	for _, g := range []struct {
 		name string
 		fn   func() error
-	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}} {
+	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmal", b.tmaLayoutBench}} {
 		if !want(g.name) {
 			continue
 		}
@@ -194,23 +194,44 @@ func (b *gpuBench) copyBench() error {
 // of an H100 except the weights, as in training. fp16 output, like torch's
 // fp16 matmul.
 func (b *gpuBench) gemmBench() error {
-	return b.gemmShapes(true, []cuda.GemmKernel{cuda.GemmWGMMA128, cuda.GemmWGMMA256})
+	// wgmma256 (0.3–0.8× wgmma128 on 2026-11-27) is left out to save time.
+	return b.gemmShapes(true, layoutsAll, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128})
 }
 
-// tmaBench times only the TMA kernel (its own group and process, so that a
-// fault there costs no other numbers).
+// Which layouts gemmShapes times.
+const (
+	layoutsAll = iota
+	layoutsNT
+	layoutsOther
+)
+
+// tmaBench times only the TMA kernels on the NT layout (their own group and
+// process, so that a fault there costs no other numbers).
 func (b *gpuBench) tmaBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMA) {
 		fmt.Println("tma: not an sm_90 GPU, skipped")
 		return nil
 	}
-	b.d.SetGemmKernel(cuda.GemmMMA)
-	return b.gemmShapes(false, []cuda.GemmKernel{cuda.GemmTMA})
+	b.d.SetGemmKernel(cuda.GemmAuto)
+	return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
 }
 
-// gemmShapes times each shape with the default kernels (when base) and with
-// each of kinds where it applies (the NT layout).
-func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
+// tmaLayoutBench times the TMA kernels on the NN and TN layouts (the
+// MN-major operand path) and the weight gradients (split-K over TMA), in a
+// group and process of their own.
+func (b *gpuBench) tmaLayoutBench() error {
+	if !b.d.SetGemmKernel(cuda.GemmTMA) {
+		fmt.Println("tmal: not an sm_90 GPU, skipped")
+		return nil
+	}
+	b.d.SetGemmKernel(cuda.GemmAuto)
+	return b.gemmShapes(false, layoutsOther, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
+}
+
+// gemmShapes times each shape with the default choice, GemmAuto (when base),
+// and with each of kinds where it applies (the NT layout), keyed
+// <shape>_<kind>.
+func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) error {
 	type shape struct {
 		key            string
 		transA, transB bool
@@ -228,10 +249,33 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 		{"vit_fc2_fwd_50432x384x1536", false, true, M, 384, 1536, true, false},
 		{"vit_fc2_dx_50432x1536x384", false, false, M, 1536, 384, false, false},
 		{"vit_fc1_dw_1536x384x50432", true, false, 1536, 384, M, false, false},
+		{"vit_qkv_dw_1152x384x50432", true, false, 1152, 384, M, false, false},
+		{"vit_fc2_dw_384x1536x50432", true, false, 384, 1536, M, false, false},
+	}
+	// applies says whether kind k serves shape s: the TMA kernels every
+	// layout (the weight gradients with split-K over TMA partials), the
+	// others the NT layout.
+	applies := func(k cuda.GemmKernel, s shape) bool {
+		if k == cuda.GemmTMA || k == cuda.GemmTMAPersistent {
+			return true
+		}
+		if k == cuda.GemmMMAWide {
+			return s.k <= 8*s.n // the weight gradients go to split-K
+		}
+		return !s.transA && s.transB
 	}
 	for _, s := range shapes {
-		if !base && (s.transA || !s.transB) {
+		if nt := !s.transA && s.transB; (layouts == layoutsNT && !nt) || (layouts == layoutsOther && nt) {
 			continue
+		}
+		if !base {
+			any := false
+			for _, k := range kinds {
+				any = any || applies(k, s)
+			}
+			if !any {
+				continue
+			}
 		}
 		ar, ac := s.m, s.k
 		if s.transA {
@@ -270,13 +314,23 @@ func (b *gpuBench) gemmShapes(base bool, kinds []cuda.GemmKernel) error {
 				return err
 			}
 			result(s.key, flops/ms/1e9, "TFLOP/s", ms)
+			if s.transA && s.k > 8*s.n {
+				// The weight gradient without split-K, as before it.
+				old := b.d.SetGemmSplitK(1)
+				ms, err := b.time(run)
+				b.d.SetGemmSplitK(old)
+				if err != nil {
+					return err
+				}
+				result(s.key+"_nosplit", flops/ms/1e9, "TFLOP/s", ms)
+			}
 		}
 		for _, k := range kinds {
-			if s.transA || !s.transB || !b.d.SetGemmKernel(k) {
+			if !applies(k, s) || !b.d.SetGemmKernel(k) {
 				continue
 			}
 			ms, err := b.time(run)
-			b.d.SetGemmKernel(cuda.GemmMMA)
+			b.d.SetGemmKernel(cuda.GemmAuto)
 			if err != nil {
 				return err
 			}

@@ -33,7 +33,7 @@ func (d *Device) AttentionForward(qkv, out, lse *Buffer, B, N, H, D int) error {
 	smem := 5 * 64 * (D + 8) * 2
 	scale := float32(math.Log2E / math.Sqrt(float64(D)))
 	return d.Launch("attention", fmt.Sprintf("attn_fwd_d%d", D), Dim3{(N + 63) / 64, B * H, 1}, D1(128), smem,
-		qkv, out, lse, int32(B), int32(N), int32(H), scale)
+		qkv, out, lse, int32(B), int32(N), int32(H), scale, d.attnSkip())
 }
 
 // AttentionBackward computes dqkv [B, N, 3, H, D] (fp16, every element
@@ -76,9 +76,32 @@ func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D
 	grid := Dim3{(N + 63) / 64, B * H, 1}
 	for _, k := range []string{"dkdv", "dq"} {
 		if err := d.Launch("attention", fmt.Sprintf("attn_bwd_%s_d%d", k, D), grid, D1(128), smem,
-			qkv, dout, lse, dvec, dqkv, int32(B), int32(N), int32(H), scaleLog2, scale); err != nil {
+			qkv, dout, lse, dvec, dqkv, int32(B), int32(N), int32(H), scaleLog2, scale, d.attnSkip()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// SetAttentionSkip chooses whether the attention kernels skip the work that
+// lies wholly past N (the default, true): warps whose 16 rows are all past
+// N do no arithmetic, and only the 16-row groups of the last key or query
+// tile that hold rows below N enter the products. With false every 64×64
+// tile is computed in full and masked, as the first kernels did. It returns
+// the previous setting.
+func (d *Device) SetAttentionSkip(on bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := !d.attnFull
+	d.attnFull = !on
+	return old
+}
+
+func (d *Device) attnSkip() int32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.attnFull {
+		return 0
+	}
+	return 1
 }

@@ -44,10 +44,11 @@ func TestAttentionForward(t *testing.T) {
 	type ac struct{ B, N, H, D, check int } // check: heads verified (0 = all)
 	cases := []ac{
 		{1, 1, 1, 32, 0}, {2, 7, 3, 32, 0}, {1, 64, 2, 64, 0}, {1, 65, 2, 32, 0}, {2, 197, 3, 32, 0},
-		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {256, 197, 12, 32, 48}, {256, 197, 6, 64, 24},
+		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {1, 17, 2, 32, 0}, {1, 112, 1, 64, 0}, {2, 100, 2, 32, 0},
+		{256, 197, 12, 32, 48}, {256, 197, 6, 64, 24},
 	}
 	for _, c := range cases {
-		if testing.Short() && c.B > 2 {
+		if (testing.Short() || attnSmallOnly) && c.B > 2 {
 			continue
 		}
 		t.Run(fmt.Sprintf("B%d_N%d_H%d_D%d", c.B, c.N, c.H, c.D), func(t *testing.T) {
@@ -182,10 +183,11 @@ func TestAttentionBackward(t *testing.T) {
 	type ac struct{ B, N, H, D, check int }
 	cases := []ac{
 		{1, 1, 1, 32, 0}, {2, 7, 3, 32, 0}, {1, 64, 2, 64, 0}, {1, 65, 2, 32, 0}, {2, 197, 3, 32, 0},
-		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {256, 197, 12, 32, 24}, {256, 197, 6, 64, 12},
+		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {1, 17, 2, 32, 0}, {1, 112, 1, 64, 0}, {2, 100, 2, 32, 0},
+		{256, 197, 12, 32, 24}, {256, 197, 6, 64, 12},
 	}
 	for _, c := range cases {
-		if testing.Short() && c.B > 2 {
+		if (testing.Short() || attnSmallOnly) && c.B > 2 {
 			continue
 		}
 		t.Run(fmt.Sprintf("B%d_N%d_H%d_D%d", c.B, c.N, c.H, c.D), func(t *testing.T) {
@@ -255,4 +257,21 @@ func TestAttentionBackward(t *testing.T) {
 			}
 		})
 	}
+}
+
+// attnSmallOnly limits the attention tests to their small cases (set by
+// TestAttentionFull).
+var attnSmallOnly bool
+
+// TestAttentionFull runs the small attention cases with SetAttentionSkip
+// (false): every tile computed in full, as the first kernels did.
+func TestAttentionFull(t *testing.T) {
+	old := dev.SetAttentionSkip(false)
+	attnSmallOnly = true
+	defer func() {
+		dev.SetAttentionSkip(old)
+		attnSmallOnly = false
+	}()
+	t.Run("forward", TestAttentionForward)
+	t.Run("backward", TestAttentionBackward)
 }

@@ -26,7 +26,9 @@ type Device struct {
 	l2    int
 	smem  int // opt-in shared memory per block
 
-	gemmNT GemmKernel // kernel for GemmF16's aligned NT layout
+	gemmNT    GemmKernel // kernel for GemmF16's aligned NT layout (GemmAuto: by device)
+	gemmSplit int        // GemmF16's split-K: 0 automatic, 1 never, n ≥ 2 forced
+	attnFull  bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
 	funcs map[string]*function

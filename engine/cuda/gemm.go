@@ -24,6 +24,8 @@ const (
 	gemmOutF16 = 2
 	gemmSmem   = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
 	gemmTile   = 128
+
+	gemmSmemWide = 4 * (128 + 256) * 40 * 2 // the _w kernels: 128×256 tiles
 )
 
 // GemmKernel names the kernel GemmF16 uses for the NT layout (A m×k, B n×k:
@@ -31,9 +33,12 @@ const (
 type GemmKernel int
 
 const (
+	// GemmAuto (the default, the zero value) picks the kernel by device
+	// and shape: autoSM90 on compute capability 9.0, GemmMMA elsewhere.
+	GemmAuto GemmKernel = iota
 	// GemmMMA is the mma.sync kernel (sm_80 and later), used for every
-	// layout. The default until the wgmma kernels have passed on Hopper.
-	GemmMMA GemmKernel = iota
+	// layout.
+	GemmMMA
 	// GemmWGMMA128 is the sm_90a wgmma kernel with 128×128 tiles.
 	GemmWGMMA128
 	// GemmWGMMA256 is the sm_90a wgmma kernel with 128×256 tiles.
@@ -41,7 +46,28 @@ const (
 	// GemmTMA is the sm_90a kernel with TMA loads, mbarriers and a producer
 	// warpgroup beside two wgmma consumer warpgroups (128×256 tiles).
 	GemmTMA
+	// GemmTMAPersistent is GemmTMA on a persistent grid (one block per SM
+	// walking the tiles), so that the loads of a block's next tile overlap
+	// the epilogue of its current one.
+	GemmTMAPersistent
+	// GemmMMAWide is mma.sync with 128×256 block tiles (warp tiles 64×64),
+	// for every layout and any GPU of sm_80 or later.
+	GemmMMAWide
 )
+
+// autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
+// among those that have passed every test on an H100 (2026-11-27), by the
+// timings of that run: the TMA kernel (128×256 tiles) at 4096³ (473 TFLOP/s
+// against 404 for wgmma128 and 272 for mma.sync) when n fills its 256-wide
+// tiles and k is long enough for its pipeline; wgmma128 otherwise (ViT-S
+// Linear shapes, k = 384 or 1536, n = 384 or 1152: 1.2–1.6× mma.sync, while
+// 128×256 tiles waste a quarter of the work at n = 384).
+func autoSM90(m, n, k int) GemmKernel {
+	if n%256 == 0 && k >= 1024 {
+		return GemmTMA
+	}
+	return GemmWGMMA128
+}
 
 func (k GemmKernel) String() string {
 	switch k {
@@ -53,26 +79,59 @@ func (k GemmKernel) String() string {
 		return "wgmma256"
 	case GemmTMA:
 		return "tma"
+	case GemmTMAPersistent:
+		return "tmap"
+	case GemmAuto:
+		return "auto"
+	case GemmMMAWide:
+		return "mmaw"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
 
-// SetGemmKernel selects the NT kernel and reports whether the device can run
-// it (the wgmma kernels need sm_90); when it cannot, nothing changes.
+// SetGemmKernel selects the kernel for aligned operands and reports whether
+// the device can run it (the wgmma kernels need sm_90); when it cannot,
+// nothing changes. The wgmma kernels serve the NT layout only (the others
+// use mma.sync); GemmTMA, GemmTMAPersistent and GemmMMAWide serve every
+// layout. GemmAuto restores the default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if k != GemmMMA && d.major != 9 {
+	if k != GemmMMA && k != GemmAuto && k != GemmMMAWide && d.major != 9 {
 		return false
 	}
 	d.gemmNT = k
 	return true
 }
 
-func (d *Device) gemmKernel() GemmKernel {
+// gemmSetting is what SetGemmKernel last set.
+func (d *Device) gemmSetting() GemmKernel {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.gemmNT
+}
+
+// gemmKernel is the kernel to use now for an aligned m×n×k product in the
+// given layout, GemmAuto resolved: the wgmma kernels serve only the NT
+// layout, the TMA kernels every layout, and GemmAuto uses mma.sync for the
+// layouts other than NT.
+func (d *Device) gemmKernel(transA, transB bool, m, n, k int) GemmKernel {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	nt := !transA && transB
+	switch d.gemmNT {
+	case GemmAuto:
+		if nt && d.major == 9 && d.minor == 0 {
+			return autoSM90(m, n, k)
+		}
+		return GemmMMA
+	case GemmTMA, GemmTMAPersistent, GemmMMAWide:
+		return d.gemmNT
+	}
+	if nt {
+		return d.gemmNT
+	}
+	return GemmMMA
 }
 
 // GemmF16 computes C = act(alpha·op(A)·op(B) + bias) + beta·C on the GPU for
@@ -139,13 +198,35 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		flags |= gemmOutF16
 	}
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	if aligned && !transA && transB && k > 0 {
-		switch d.gemmKernel() {
+	if aligned && k > 0 {
+		kern := d.gemmKernel(transA, transB, m, n, k)
+		// Split-K for few tiles and long K: by the TMA kernels (one block
+		// per SM) when SetGemmKernel selected them, else by mma.sync (two
+		// per SM).
+		if sel := d.gemmSetting(); sel == GemmTMA || sel == GemmTMAPersistent {
+			bn, kernel := tmaTile(name, n)
+			if splits, kchunk := d.splitK(m, n, k, ((m+127)/128)*((n+bn-1)/bn), d.sms, 64); splits > 1 {
+				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+			}
+		} else if splits, kchunk := d.splitK(m, n, k, tiles, 2*d.sms, 32); splits > 1 {
+			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+		}
+		switch kern {
+		case GemmMMAWide:
+			return d.Launch("gemm_f16", name+"_w", D1(((m+127)/128)*((n+255)/256)), D1(256), gemmSmemWide,
+				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
-		case GemmTMA:
-			return d.gemmTMA(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+		case GemmTMA, GemmTMAPersistent:
+			bn, kernel := tmaTile(name, n)
+			blocks := ((m + 127) / 128) * ((n + bn - 1) / bn)
+			if kern == GemmTMAPersistent {
+				blocks = min(blocks, d.sms)
+			} else if !transA && transB && bn == 256 {
+				kernel = "gemm_f16_nt_tma" // the first TMA kernel, one tile per block
+			}
+			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
 		case GemmWGMMA256:
 			tiles = ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
@@ -156,18 +237,133 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 }
 
+// SetGemmSplitK sets GemmF16's split-K policy for aligned operands: 0 (the
+// default) splits K automatically when the output has too few tiles to fill
+// the GPU and K is long (weight gradients); 1 never splits; n ≥ 2 splits K
+// into up to n chunks whenever K has at least two 32-deep slices (for tests
+// and benchmarks). It returns the previous setting.
+func (d *Device) SetGemmSplitK(n int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.gemmSplit
+	d.gemmSplit = max(n, 0)
+	return old
+}
+
+// gemmSplitMaxBytes bounds the fp32 workspace of one split-K product.
+const gemmSplitMaxBytes = 256 << 20
+
+// tmaTile picks the TMA kernels' tile width for n: 192 where it wastes less
+// of the last column of tiles than 256 (n = 384, 1152), else 256; and the
+// kernel name for the layout prefix name (gemm_f16_<a><b>).
+func tmaTile(name string, n int) (int, string) {
+	if (n+191)/192*192 < (n+255)/256*256 {
+		return 192, name + "_tma_p192"
+	}
+	return 256, name + "_tma_p"
+}
+
+// splitK picks the number of K chunks (and their length, a multiple of
+// gran) for an m×n×k product with the given count of output tiles when
+// slots blocks run at once; 1 means no split.
+func (d *Device) splitK(m, n, k, tiles, slots, gran int) (splits, kchunk int) {
+	d.mu.Lock()
+	mode := d.gemmSplit
+	d.mu.Unlock()
+	slices := (k + gran - 1) / gran
+	switch {
+	case mode == 1 || k == 0:
+		return 1, k
+	case mode >= 2:
+		splits = min(mode, slices)
+	default:
+		// Fill one wave of blocks with whole splits, when the tiles alone
+		// fill less than half of it, and give each split at least 16
+		// slices of K so that its pipeline runs.
+		if 2*tiles > slots {
+			return 1, k
+		}
+		splits = min(slots/tiles, slices/16)
+	}
+	if splits < 2 {
+		return 1, k
+	}
+	kchunk = gran * ((slices + splits - 1) / splits)
+	splits = (k + kchunk - 1) / kchunk
+	for splits > 1 && int64(splits)*int64(m)*int64(n)*4 > gemmSplitMaxBytes {
+		splits--
+		kchunk = gran * ((slices + splits - 1) / splits)
+		splits = (k + kchunk - 1) / kchunk
+	}
+	if splits < 2 {
+		return 1, k
+	}
+	return splits, kchunk
+}
+
+// gemmSplitK runs the split-K kernels: each chunk of K writes its fp32
+// partial product into a workspace, then gemm_splitk_reduce sums them in a
+// fixed order and applies the epilogue.
+func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	ws, err := d.Alloc(int64(splits) * int64(m) * int64(n) * 4)
+	if err != nil {
+		return err
+	}
+	// The default stream orders the reduce before any later user of the
+	// workspace's memory, so it can go back to the cache at once.
+	defer ws.Free()
+	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
+	if err := d.Launch("gemm_f16", name+"_sk", Dim3{X: tiles, Y: splits, Z: 1}, D1(256), gemmSmem,
+		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk)); err != nil {
+		return err
+	}
+	return d.splitKReduce(ws, splits, m, n, alpha, beta, c, ldc, bias, flags)
+}
+
+// gemmTMASplitK is gemmSplitK with the partial products by the TMA kernel
+// (grid: its tiles × splits, kchunk a multiple of 64).
+func (d *Device) gemmTMASplitK(kernel string, bn, splits, kchunk int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	ws, err := d.Alloc(int64(splits) * int64(m) * int64(n) * 4)
+	if err != nil {
+		return err
+	}
+	defer ws.Free()
+	grid := Dim3{((m + 127) / 128) * ((n + bn - 1) / bn), splits, 1}
+	if err := d.gemmTMA(kernel, bn, grid, kchunk, transA, transB, m, n, k, 1, a, lda, b, ldb, 0, ws, n, nil, 0); err != nil {
+		return err
+	}
+	return d.splitKReduce(ws, splits, m, n, alpha, beta, c, ldc, bias, flags)
+}
+
+// splitKReduce sums the splits fp32 m×n slices of ws in order into C with
+// the epilogue.
+func (d *Device) splitKReduce(ws *Buffer, splits, m, n int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	quads := (m*n + 3) / 4
+	blocks := min((quads+255)/256, 8*d.sms)
+	return d.Launch("gemm_f16", "gemm_splitk_reduce", D1(blocks), D1(256), 0,
+		ws, c, bias, int32(m), int32(n), int32(splits), int32(ldc), alpha, beta, int32(flags))
+}
+
 func u64(v uint64) []byte {
 	b := make([]byte, 8)
 	binary.LittleEndian.PutUint64(b, v)
 	return b
 }
 
-// gemmTMA launches gemm_f16_nt_tma: tensor maps for A (m×k) and B (n×k)
-// passed by value, so it goes through launchRaw rather than cu.
-func (d *Device) gemmTMA(m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	tiles := ((m + 127) / 128) * ((n + 255) / 256)
-	const smem = 4*49152 + 1024 + 64
-	grid, block := D1(tiles), D1(384)
+func tiles128x256(m, n int) int { return ((m + 127) / 128) * ((n + 255) / 256) }
+
+// gemmTMA launches one of the TMA kernels (gemm_f16_nt_tma or
+// gemm_f16_<a><b>_tma_p[192], tiles 128×bn) on blocks blocks: tensor maps
+// for A and B passed by value, so it goes through launchRaw rather than cu.
+// An operand stored k-contiguous is mapped as {K, rows} with a box of 64 k ×
+// 128 (A) or bn (B) rows; one stored m- or n-contiguous as {M or N, K} with
+// 64 × 64 boxes.
+func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	smem := 4*49152 + 1024 + 128 // 4 stages of 128×64 A and 256×64 B, alignment, mbarriers
+	if bn == 192 {
+		smem = 5*40960 + 1024 + 128
+	}
+	block := D1(384)
 	var ap, bp, biasp cu.DevicePtr
 	if a != nil {
 		ap = a.ptr
@@ -180,7 +376,7 @@ func (d *Device) gemmTMA(m, n, k int, alpha float32, a *Buffer, lda int, b *Buff
 	}
 	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
 	err := d.do(func() error {
-		fn, err := d.function("gemm_f16_tma_sm90a", "gemm_f16_nt_tma")
+		fn, err := d.function("gemm_f16_tma_sm90a", kernel)
 		if err != nil {
 			return err
 		}
@@ -193,22 +389,35 @@ func (d *Device) gemmTMA(m, n, k int, alpha float32, a *Buffer, lda int, b *Buff
 		if ap == 0 || bp == 0 {
 			return fmt.Errorf("nil operand")
 		}
-		ta, err := tensorMapF16(ap, m, kk, lda, 128, 64)
+		var ta, tb [128]byte
+		if transA {
+			ta, err = tensorMapF16(ap, kk, m, lda, 64, 64)
+		} else {
+			ta, err = tensorMapF16(ap, m, kk, lda, 128, 64)
+		}
 		if err != nil {
 			return fmt.Errorf("A: %w", err)
 		}
-		tb, err := tensorMapF16(bp, n, kk, ldb, 256, 64)
+		if transB {
+			tb, err = tensorMapF16(bp, n, kk, ldb, bn, 64)
+		} else {
+			tb, err = tensorMapF16(bp, kk, n, ldb, 64, 64)
+		}
 		if err != nil {
 			return fmt.Errorf("B: %w", err)
 		}
-		return launchRaw(fn.f, grid, block, smem, [][]byte{
+		params := [][]byte{
 			ta[:], tb[:], u64(uint64(c.ptr)), u64(uint64(biasp)),
 			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
 			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))),
-		})
+		}
+		if kernel != "gemm_f16_nt_tma" {
+			params = append(params, u64(uint64(uint32(kchunk))))
+		}
+		return launchRaw(fn.f, grid, block, smem, params)
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.gemm_f16_nt_tma grid (%d,1,1) block (384,1,1) smem %d: %w", tiles, smem, err)
+		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.%s grid (%d,%d,1) block (384,1,1) smem %d: %w", kernel, grid.X, grid.Y, smem, err)
 	}
 	return nil
 }

@@ -14,7 +14,8 @@ import (
 type gemmCase struct {
 	transA, transB bool
 	m, n, k        int
-	pad            int // extra elements in every leading dimension (0: tight)
+	pad            int  // extra elements in every leading dimension (0: tight)
+	align8         bool // leading dimensions rounded up to multiples of 8 first (the 16-byte paths)
 	alpha, beta    float32
 	bias, gelu     bool
 	out16          bool
@@ -25,6 +26,9 @@ func (c gemmCase) String() string {
 	s := fmt.Sprintf("%s%s_%dx%dx%d", l[c.transA], l[c.transB], c.m, c.n, c.k)
 	if c.pad != 0 {
 		s += fmt.Sprintf("_pad%d", c.pad)
+	}
+	if c.align8 {
+		s += "_al8"
 	}
 	if c.alpha != 1 || c.beta != 0 {
 		s += fmt.Sprintf("_a%g_b%g", c.alpha, c.beta)
@@ -57,6 +61,10 @@ func runGemmCase(t *testing.T, c gemmCase) {
 		br, bc = c.n, c.k
 	}
 	lda, ldb, ldc := ac+c.pad, bc+c.pad, c.n+c.pad
+	if c.align8 {
+		up := func(v int) int { return (v + 7) &^ 7 }
+		lda, ldb, ldc = up(ac)+c.pad, up(bc)+c.pad, up(c.n)+c.pad
+	}
 	af, ah := randF16(r, ar*lda)
 	bf, bh := randF16(r, br*ldb)
 	da, db := upload16(t, ah), upload16(t, bh)
@@ -235,22 +243,33 @@ func TestGemmF16ViT(t *testing.T) {
 }
 
 // TestGemmF16Hopper runs the NT cases through each sm_90a wgmma kernel (on
-// Hopper GPUs only).
+// Hopper GPUs only). TestGemmF16Odd and the others run whatever GemmAuto
+// picks (on an H100 the TMA or wgmma128 kernel for the aligned NT layout).
 func TestGemmF16Hopper(t *testing.T) {
 	for _, k := range []GemmKernel{GemmWGMMA128, GemmWGMMA256} {
 		t.Run(k.String(), func(t *testing.T) {
 			if !dev.SetGemmKernel(k) {
 				t.Skipf("%s is not sm_90: no wgmma kernel", dev.Name())
 			}
-			defer dev.SetGemmKernel(GemmMMA)
+			defer dev.SetGemmKernel(GemmAuto)
 			testGemmHopper(t)
 		})
 	}
 }
 
 func testGemmHopper(t *testing.T) {
+	for _, c := range hopperCases() {
+		if testing.Short() && c.m == 256*197 {
+			continue
+		}
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+}
+
+// hopperCases are the NT cases every NT kernel must pass.
+func hopperCases() []gemmCase {
 	const M = 256 * 197
-	cases := []gemmCase{
+	return []gemmCase{
 		{transB: true, m: 128, n: 128, k: 64, alpha: 1},
 		{transB: true, m: 128, n: 256, k: 256, alpha: 1},
 		{transB: true, m: 1, n: 1, k: 8, alpha: 1},
@@ -262,14 +281,146 @@ func testGemmHopper(t *testing.T) {
 		{transB: true, m: 300, n: 260, k: 520, alpha: 0.5, beta: 1, bias: true},
 		{transB: true, m: 333, n: 129, k: 72, alpha: 1, beta: 1, pad: 3},
 		{transB: true, m: 100, n: 201, k: 48, alpha: 1, bias: true, gelu: true, out16: true, pad: 8},
+		// More tiles than SMs: the persistent kernel's blocks take two.
+		{transB: true, m: 4100, n: 1300, k: 136, alpha: 1, bias: true, pad: 8},
+		{transB: true, m: 4096, n: 2304, k: 72, alpha: 1, beta: 1, out16: true},
 		{transB: true, m: M, n: 1152, k: 384, alpha: 1, bias: true},
 		{transB: true, m: M, n: 1536, k: 384, alpha: 1, bias: true, gelu: true, out16: true},
 		{transB: true, m: M, n: 384, k: 1536, alpha: 1, bias: true},
 	}
-	for _, c := range cases {
-		if testing.Short() && c.m == M {
-			continue
+}
+
+// TestGemmF16SplitK forces the split-K path (partial products in an fp32
+// workspace, then the fixed-order reduce with the epilogue) on every layout,
+// odd sizes and each epilogue, and runs the weight-gradient shapes of a
+// ViT-S/16 step with the automatic choice.
+func TestGemmF16SplitK(t *testing.T) {
+	splitCounts := []int{2, 7}
+	if testing.Short() {
+		splitCounts = []int{3} // with -short (and under compute-sanitizer) one count
+	}
+	for _, splits := range splitCounts {
+		t.Run(fmt.Sprintf("splits%d", splits), func(t *testing.T) {
+			old := dev.SetGemmSplitK(splits)
+			defer dev.SetGemmSplitK(old)
+			sizes := [][3]int{{1, 1, 40}, {7, 33, 129}, {129, 197, 1000}, {33, 129, 65}, {200, 136, 96}, {5, 5, 0}, {3, 9, 31}}
+			for _, s := range sizes {
+				for _, l := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+					for _, pad := range []int{0, 8} {
+						c := gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], pad: pad, alpha: 1}
+						t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+					}
+				}
+			}
+			for _, c := range []gemmCase{
+				{transA: true, m: 129, n: 77, k: 1000, alpha: 2, beta: -0.5, pad: 8},
+				{transA: true, m: 197, n: 300, k: 960, alpha: 0.5, bias: true},
+				{transA: true, m: 197, n: 300, k: 960, alpha: 1, bias: true, gelu: true, out16: true},
+				{transB: true, m: 100, n: 200, k: 400, alpha: 1, beta: 1, out16: true, pad: 8},
+				{m: 100, n: 201, k: 410, alpha: 1, bias: true, gelu: true, pad: 8},
+			} {
+				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			}
+		})
+	}
+	t.Run("auto", func(t *testing.T) {
+		const M = 256 * 197
+		old := dev.SetGemmSplitK(0)
+		defer dev.SetGemmSplitK(old)
+		for _, c := range []gemmCase{
+			{transA: true, m: 1536, n: 384, k: 4000, alpha: 1},
+			{transA: true, m: 384, n: 384, k: 4000, alpha: 1, beta: 1, out16: true},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 		}
+		if testing.Short() {
+			return
+		}
+		for _, c := range []gemmCase{
+			{transA: true, m: 1536, n: 384, k: M, alpha: 1},
+			{transA: true, m: 384, n: 1536, k: M, alpha: 1, beta: 1},
+			{transA: true, m: 384, n: 384, k: M, alpha: 1},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
+}
+
+// TestGemmF16SplitKDeterministic runs one split-K product twice: the fixed
+// reduction order must give the same bits.
+func TestGemmF16SplitKDeterministic(t *testing.T) {
+	old := dev.SetGemmSplitK(0)
+	defer dev.SetGemmSplitK(old)
+	r := newRand(t)
+	const m, n, k = 384, 384, 8192
+	_, ah := randF16(r, k*m)
+	_, bh := randF16(r, k*n)
+	da, db := upload16(t, ah), upload16(t, bh)
+	var runs [2][]float32
+	for i := range runs {
+		dc := mustAlloc(t, int64(4*m*n))
+		must(t, dc.PoisonF32())
+		must(t, dev.GemmF16(true, false, m, n, k, 1, da, m, db, n, 0, dc, n, Epilogue{}))
+		must(t, dev.Synchronize())
+		runs[i] = make([]float32, m*n)
+		must(t, dc.CopyToF32(runs[i]))
+	}
+	for i := range runs[0] {
+		if math.Float32bits(runs[0][i]) != math.Float32bits(runs[1][i]) || math.IsNaN(float64(runs[0][i])) {
+			t.Fatalf("element %d: %v then %v", i, runs[0][i], runs[1][i])
+		}
+	}
+}
+
+// testGemmTMALayouts runs every storage layout through the kernel selected
+// (the TMA kernels serve all four), with 16-byte-aligned leading dimensions
+// so that the TMA path is taken, at odd sizes, with each epilogue, and with
+// more tiles than SMs.
+func testGemmTMALayouts(t *testing.T) {
+	sizes := [][3]int{{1, 1, 8}, {7, 33, 129}, {129, 197, 33}, {197, 129, 1000}, {33, 1000, 197}, {128, 256, 64}, {300, 520, 72}, {4100, 1300, 136}}
+	for _, s := range sizes {
+		for _, l := range [][2]bool{{false, false}, {true, false}, {true, true}} {
+			c := gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], align8: true, alpha: 1}
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	}
+	for _, c := range []gemmCase{
+		{m: 300, n: 260, k: 520, align8: true, alpha: 0.5, beta: 1, bias: true, pad: 8},
+		{transA: true, m: 333, n: 129, k: 72, align8: true, alpha: 1, beta: 1},
+		{m: 100, n: 201, k: 48, align8: true, alpha: 1, bias: true, gelu: true, out16: true, pad: 8},
+		{transA: true, transB: true, m: 100, n: 201, k: 48, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+		{transA: true, m: 200, n: 136, k: 24, align8: true, alpha: 2, beta: -0.5, out16: true},
+	} {
 		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 	}
+	// Split-K through the TMA kernels: forced, on every layout.
+	t.Run("splitk3", func(t *testing.T) {
+		old := dev.SetGemmSplitK(3)
+		defer dev.SetGemmSplitK(old)
+		for _, c := range []gemmCase{
+			{transA: true, m: 300, n: 200, k: 1000, align8: true, alpha: 1},
+			{transA: true, m: 129, n: 520, k: 700, align8: true, alpha: 2, beta: -0.5, bias: true},
+			{m: 129, n: 384, k: 300, align8: true, alpha: 1, gelu: true, bias: true, out16: true},
+			{transB: true, m: 77, n: 1000, k: 1300, align8: true, alpha: 1, beta: 1},
+			{transA: true, transB: true, m: 100, n: 201, k: 130, align8: true, alpha: 1},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
+	if testing.Short() {
+		return
+	}
+	// Larger: an input gradient (NN) with more tiles than SMs, a long-K
+	// TN product without split, and a ViT-S weight gradient with the
+	// automatic split (TMA partials).
+	for _, c := range []gemmCase{
+		{m: 12345, n: 384, k: 1152, alpha: 1, bias: true},
+		{transA: true, m: 1536, n: 384, k: 20000, alpha: 1, beta: 1},
+	} {
+		old := dev.SetGemmSplitK(1) // the TMA kernel itself, not split-K
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		dev.SetGemmSplitK(old)
+	}
+	c := gemmCase{transA: true, m: 1536, n: 384, k: 256 * 197, alpha: 1}
+	t.Run("autosplit_"+c.String(), func(t *testing.T) { runGemmCase(t, c) })
 }

@@ -12,6 +12,47 @@ func TestGemmF16TMA(t *testing.T) {
 	if !dev.SetGemmKernel(GemmTMA) {
 		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
 	}
-	defer dev.SetGemmKernel(GemmMMA)
+	defer dev.SetGemmKernel(GemmAuto)
 	testGemmHopper(t)
+	t.Run("layouts", testGemmTMALayouts)
+}
+
+// TestGemmF16TMAPersistent runs the same cases through the persistent TMA
+// kernel (one block per SM walking the tiles).
+func TestGemmF16TMAPersistent(t *testing.T) {
+	if !dev.SetGemmKernel(GemmTMAPersistent) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	testGemmHopper(t)
+	t.Run("layouts", testGemmTMALayouts)
+}
+
+// TestGemmF16MMA runs the small NT cases through the mma.sync kernel, which
+// GemmAuto leaves aside on Hopper (the ViT-sized ones are timed by bench).
+func TestGemmF16MMA(t *testing.T) {
+	if !dev.SetGemmKernel(GemmMMA) {
+		t.Fatal("SetGemmKernel(GemmMMA) refused")
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	for _, c := range hopperCases() {
+		if c.m < 256*197 {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	}
+}
+
+// TestGemmF16MMAWide runs the NT cases and every layout through the
+// mma.sync kernel with 128×256 tiles.
+func TestGemmF16MMAWide(t *testing.T) {
+	if !dev.SetGemmKernel(GemmMMAWide) {
+		t.Fatal("SetGemmKernel(GemmMMAWide) refused")
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	for _, c := range hopperCases() {
+		if c.m < 256*197 { // the ViT-sized ones are timed by bench
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	}
+	t.Run("layouts", testGemmTMALayouts)
 }

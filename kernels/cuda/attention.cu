@@ -17,7 +17,9 @@
 //
 // Kernel names: attn_fwd_d32, attn_fwd_d64. Launch: grid (ceil(N/64), B·H),
 // block 128, dynamic shared memory 5·64·(D+8)·2 bytes (≤ 46 KB). Parameters:
-// qkv, out, lse, B, N, H, scale_log2 = log2(e)/√D.
+// qkv, out, lse, B, N, H, scale_log2 = log2(e)/√D, skip (1: warps whose
+// rows all lie past N skip the arithmetic, and only the 16-key groups that
+// hold keys below N enter the products; 0: every tile computed in full).
 //
 // Backward (dout [B, N, H, D] fp16 → dqkv [B, N, 3, H, D] fp16), without
 // atomics, in three kernels:
@@ -31,7 +33,8 @@
 //     S, P, dP = dO·Vᵀ, dS = P∘(dP − dvec), dQ += dS·K/√D.
 //   Both: grid (ceil(N/64), B·H), block 128, dynamic shared memory
 //   6·64·(D+8)·2 bytes (55 KB for D = 64: needs the >48 KB attribute).
-//   Parameters: qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale.
+//   Parameters: qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale, skip
+//   (as in the forward).
 // Recomputing S and dP in the dQ kernel costs two more products than the
 // FlashAttention-2 backward with atomic dQ updates, and keeps the result
 // deterministic.
@@ -87,7 +90,7 @@ __device__ __forceinline__ void load_rows(half* s, const half* __restrict__ base
 
 template <int D>
 __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __restrict__ out, float* __restrict__ lse,
-                                         int B, int N, int H, float scale_log2) {
+                                         int B, int N, int H, float scale_log2, int skip) {
     constexpr int LD = D + 8;
     constexpr int TILE = 64 * LD;
     extern __shared__ __align__(16) half sm[];
@@ -126,6 +129,15 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
             cp_async_wait<0>();
         }
         __syncthreads();
+        // With skip: a warp whose 16 query rows all lie past N does no
+        // arithmetic (it still loads and meets the barriers), and only the
+        // 16-key groups holding keys below N enter the products (nv of 4);
+        // the masking below still covers every key past N.
+        const int nv = skip ? min(4, (N - j * ATT_BC + 15) >> 4) : 4;
+        if (skip && qb * ATT_BR + warp * 16 >= N) {
+            __syncthreads();
+            continue;
+        }
         if (j == 0) {
 #pragma unroll
             for (int kk = 0; kk < D / 16; kk++)
@@ -142,6 +154,7 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
         for (int kk = 0; kk < D / 16; kk++) {
 #pragma unroll
             for (int nj = 0; nj < 4; nj++) {
+                if (nj >= nv) break;
                 int i = lane >> 3;
                 uint32_t r[4];
                 ldsm_x4(r, smem_u32(k_s + (nj * 16 + (lane & 7) + (i >> 1) * 8) * LD + kk * 16 + (i & 1) * 8));
@@ -197,6 +210,7 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
         // O += P·V.
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
+            if (kk >= nv) break;
 #pragma unroll
             for (int dj = 0; dj < D / 16; dj++) {
                 int i = lane >> 3;
@@ -227,12 +241,12 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
 }
 
 extern "C" __global__ void __launch_bounds__(ATT_THREADS, 4) attn_fwd_d32(const half* qkv, half* out, float* lse, int B,
-                                                                         int N, int H, float scale_log2) {
-    attn_fwd<32>(qkv, out, lse, B, N, H, scale_log2);
+                                                                         int N, int H, float scale_log2, int skip) {
+    attn_fwd<32>(qkv, out, lse, B, N, H, scale_log2, skip);
 }
 extern "C" __global__ void __launch_bounds__(ATT_THREADS, 3) attn_fwd_d64(const half* qkv, half* out, float* lse, int B,
-                                                                         int N, int H, float scale_log2) {
-    attn_fwd<64>(qkv, out, lse, B, N, H, scale_log2);
+                                                                         int N, int H, float scale_log2, int skip) {
+    attn_fwd<64>(qkv, out, lse, B, N, H, scale_log2, skip);
 }
 
 // ---------------------------------------------------------------- backward
@@ -277,13 +291,17 @@ __device__ __forceinline__ void acc_to_a(uint32_t* a, const float* lo, const flo
 
 // rows_x_rowsT: acc[8][4] (16×64) += A(16×D, fragments af) · Bᵀ where B is
 // 64 rows × D in shared memory (row stride LD).
+// Only the first nv of the four 16-row groups of B are used (the others lie
+// past N; their accumulators stay as they were).
 template <int D>
-__device__ __forceinline__ void rows_x_rowsT(float (*acc)[4], const uint32_t (*af)[4], const half* bs, int lane) {
+__device__ __forceinline__ void rows_x_rowsT(float (*acc)[4], const uint32_t (*af)[4], const half* bs, int lane,
+                                             int nv) {
     constexpr int LD = D + 8;
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
 #pragma unroll
         for (int nj = 0; nj < 4; nj++) {
+            if (nj >= nv) break;
             int i = lane >> 3;
             uint32_t r[4];
             ldsm_x4(r, smem_u32(bs + (nj * 16 + (lane & 7) + (i >> 1) * 8) * LD + kk * 16 + (i & 1) * 8));
@@ -295,11 +313,14 @@ __device__ __forceinline__ void rows_x_rowsT(float (*acc)[4], const uint32_t (*a
 
 // p_x_rows: acc[D/8][4] (16×D) += P(16×64, A fragments pa) · B where B is 64
 // rows × D in shared memory.
+// Only the first nv 16-row groups of B (k steps) are used: P is zero past
+// them.
 template <int D>
-__device__ __forceinline__ void p_x_rows(float (*acc)[4], const uint32_t (*pa)[4], const half* bs, int lane) {
+__device__ __forceinline__ void p_x_rows(float (*acc)[4], const uint32_t (*pa)[4], const half* bs, int lane, int nv) {
     constexpr int LD = D + 8;
 #pragma unroll
     for (int kk = 0; kk < 4; kk++) {
+        if (kk >= nv) break;
 #pragma unroll
         for (int dj = 0; dj < D / 16; dj++) {
             int i = lane >> 3;
@@ -341,7 +362,7 @@ template <int D>
 __device__ __forceinline__ void attn_bwd_dkdv(const half* __restrict__ qkv, const half* __restrict__ dout,
                                               const float* __restrict__ lse, const float* __restrict__ dvec,
                                               half* __restrict__ dqkv, int B, int N, int H, float scale_log2,
-                                              float scale) {
+                                              float scale, int skip) {
     constexpr int LD = D + 8;
     constexpr int TILE = 64 * LD;
     extern __shared__ __align__(16) half sm[];
@@ -382,6 +403,13 @@ __device__ __forceinline__ void attn_bwd_dkdv(const half* __restrict__ qkv, cons
             cp_async_wait<0>();
         }
         __syncthreads();
+        // With skip: warps whose 16 keys all lie past N do no arithmetic,
+        // and only the 16-query groups holding queries below N are used.
+        const int nv = skip ? min(4, (N - i * 64 + 15) >> 4) : 4;
+        if (skip && kb * 64 + warp * 16 >= N) {
+            __syncthreads();
+            continue;
+        }
         if (i == 0) {
             load_frags<D>(kf, sK, warp, lane);
             load_frags<D>(vf, sV, warp, lane);
@@ -393,8 +421,8 @@ __device__ __forceinline__ void attn_bwd_dkdv(const half* __restrict__ qkv, cons
         for (int a = 0; a < 8; a++)
 #pragma unroll
             for (int e = 0; e < 4; e++) s[a][e] = dp[a][e] = 0.f;
-        rows_x_rowsT<D>(s, kf, q_s, lane);    // Sᵀ: 16 keys × 64 queries
-        rows_x_rowsT<D>(dp, vf, do_s, lane);  // dPᵀ
+        rows_x_rowsT<D>(s, kf, q_s, lane, nv);    // Sᵀ: 16 keys × 64 queries
+        rows_x_rowsT<D>(dp, vf, do_s, lane, nv);  // dPᵀ
 #pragma unroll
         for (int ni = 0; ni < 8; ni++) {
 #pragma unroll
@@ -417,8 +445,8 @@ __device__ __forceinline__ void attn_bwd_dkdv(const half* __restrict__ qkv, cons
             acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
             acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
         }
-        p_x_rows<D>(dv, pa, do_s, lane);  // dV += Pᵀ·dO
-        p_x_rows<D>(dk, da, q_s, lane);   // dK += dSᵀ·Q
+        p_x_rows<D>(dv, pa, do_s, lane, nv);  // dV += Pᵀ·dO
+        p_x_rows<D>(dk, da, q_s, lane, nv);   // dK += dSᵀ·Q
         __syncthreads();
     }
     half* dbase = dqkv + (size_t)b * N * tok + (size_t)h * D;
@@ -430,7 +458,7 @@ template <int D>
 __device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const half* __restrict__ dout,
                                             const float* __restrict__ lse, const float* __restrict__ dvec,
                                             half* __restrict__ dqkv, int B, int N, int H, float scale_log2,
-                                            float scale) {
+                                            float scale, int skip) {
     constexpr int LD = D + 8;
     constexpr int TILE = 64 * LD;
     extern __shared__ __align__(16) half sm[];
@@ -478,6 +506,13 @@ __device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const 
             cp_async_wait<0>();
         }
         __syncthreads();
+        // With skip: warps whose 16 queries all lie past N do no arithmetic,
+        // and only the 16-key groups holding keys below N are used.
+        const int nv = skip ? min(4, (N - j * 64 + 15) >> 4) : 4;
+        if (skip && qb * 64 + warp * 16 >= N) {
+            __syncthreads();
+            continue;
+        }
         if (j == 0) {
             load_frags<D>(qf, sQ, warp, lane);
             load_frags<D>(of, sdO, warp, lane);
@@ -489,8 +524,8 @@ __device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const 
         for (int a = 0; a < 8; a++)
 #pragma unroll
             for (int e = 0; e < 4; e++) s[a][e] = dp[a][e] = 0.f;
-        rows_x_rowsT<D>(s, qf, k_s, lane);   // S: 16 queries × 64 keys
-        rows_x_rowsT<D>(dp, of, v_s, lane);  // dP = dO·Vᵀ
+        rows_x_rowsT<D>(s, qf, k_s, lane, nv);   // S: 16 queries × 64 keys
+        rows_x_rowsT<D>(dp, of, v_s, lane, nv);  // dP = dO·Vᵀ
 #pragma unroll
         for (int ni = 0; ni < 8; ni++) {
 #pragma unroll
@@ -506,7 +541,7 @@ __device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const 
         uint32_t da[4][4];
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
-        p_x_rows<D>(dq, da, k_s, lane);  // dQ += dS·K
+        p_x_rows<D>(dq, da, k_s, lane, nv);  // dQ += dS·K
         __syncthreads();
     }
     store_rows<D>(dqkv + (size_t)b * N * tok + (size_t)h * D, tok, dq, qb * 64 + warp * 16, N, scale, lane);
@@ -519,13 +554,13 @@ __device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const 
     }                                                                                                             \
     extern "C" __global__ void __launch_bounds__(ATT_THREADS, MINB)                                              \
         attn_bwd_dkdv_d##D(const half* qkv, const half* dout, const float* lse, const float* dvec, half* dqkv,    \
-                           int B, int N, int H, float scale_log2, float scale) {                                  \
-        attn_bwd_dkdv<D>(qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale);                                 \
+                           int B, int N, int H, float scale_log2, float scale, int skip) {                        \
+        attn_bwd_dkdv<D>(qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale, skip);                           \
     }                                                                                                             \
     extern "C" __global__ void __launch_bounds__(ATT_THREADS, MINB)                                              \
         attn_bwd_dq_d##D(const half* qkv, const half* dout, const float* lse, const float* dvec, half* dqkv,      \
-                         int B, int N, int H, float scale_log2, float scale) {                                    \
-        attn_bwd_dq<D>(qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale);                                   \
+                         int B, int N, int H, float scale_log2, float scale, int skip) {                          \
+        attn_bwd_dq<D>(qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale, skip);                             \
     }
 
 ATT_BWD(32, 3)

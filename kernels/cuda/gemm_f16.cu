@@ -74,20 +74,23 @@ __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + e
 // stride): smem [128][KM_LD]. Otherwise it is stored with m/n contiguous
 // (rows = k): smem [BK][MN_LD]. r0 is the first m/n of the tile, k0 the first k,
 // R the m/n extent, K the k extent.
-template <bool KMAJOR, bool ALIGNED>
+// ROWS (128 or 256) is the tile's m/n extent; the M/N-contiguous smem
+// layout then has rows of ROWS + 8 halves.
+template <bool KMAJOR, bool ALIGNED, int ROWS = 128>
 __device__ __forceinline__ void load_tile(half* s, const half* __restrict__ g, int ld, int r0, int k0, int R, int K, int tid) {
+    constexpr int CPR = ROWS / 8;  // 16-byte chunks per M/N-contiguous row
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < ROWS / 64; i++) {
         int c = tid + i * NTHREADS;
         int row, col, gr, gc, rext, cext;
         if (KMAJOR) {
             row = c >> 2; col = (c & 3) * 8;
             gr = r0 + row; gc = k0 + col; rext = R; cext = K;
         } else {
-            row = c >> 4; col = (c & 15) * 8;
+            row = c / CPR; col = (c % CPR) * 8;
             gr = k0 + row; gc = r0 + col; rext = K; cext = R;
         }
-        half* dst = s + row * (KMAJOR ? KM_LD : MN_LD) + col;
+        half* dst = s + row * (KMAJOR ? KM_LD : ROWS + 8) + col;
         int n = (gr < rext) ? min(8, max(0, cext - gc)) : 0;
         if (ALIGNED) {
             const half* src = n > 0 ? g + (size_t)gr * ld + gc : g;
@@ -102,29 +105,35 @@ __device__ __forceinline__ void load_tile(half* s, const half* __restrict__ g, i
     }
 }
 
-template <bool A_KMAJOR, bool B_KMAJOR, bool ALIGNED>
+// WN is the warp tile's width: 32 (block 128×128, the first kernels) or 64
+// (block 128×256, the _w kernels: twice the mma per ldmatrix of A).
+template <bool A_KMAJOR, bool B_KMAJOR, bool ALIGNED, int WN = 32>
 __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half* __restrict__ B, void* C,
                                           const float* __restrict__ bias, int M, int N, int K, int lda, int ldb,
                                           int ldc, float alpha, float beta, int flags) {
     extern __shared__ __align__(16) half smem[];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int warp_m = warp >> 2, warp_n = warp & 3;
+    constexpr int TBN = 4 * WN;  // block tile width
+    constexpr int B_HALVES = TBN * KM_LD > BK * (TBN + 8) ? TBN * KM_LD : BK * (TBN + 8);
+    constexpr int ST_HALVES = TILE_HALVES + B_HALVES;
+    constexpr int B_LD = TBN + 8;  // M/N-contiguous B row
 
     // Grouped rasterisation: 8 tile-rows share their B tiles in L2.
-    const int tilesM = (M + BM - 1) / BM, tilesN = (N + BN - 1) / BN;
+    const int tilesM = (M + BM - 1) / BM, tilesN = (N + TBN - 1) / TBN;
     const int pid = blockIdx.x;
     const int per_group = 8 * tilesN;
     const int first_m = (pid / per_group) * 8;
     const int gsize = min(tilesM - first_m, 8);
     const int tm = first_m + (pid % per_group) % gsize;
     const int tn = (pid % per_group) / gsize;
-    const int m0 = tm * BM, n0 = tn * BN;
+    const int m0 = tm * BM, n0 = tn * TBN;
 
-    float acc[4][4][4];
+    float acc[4][WN / 8][4];
 #pragma unroll
     for (int i = 0; i < 4; i++)
 #pragma unroll
-        for (int j = 0; j < 4; j++)
+        for (int j = 0; j < WN / 8; j++)
 #pragma unroll
             for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
@@ -132,9 +141,9 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
         if (s < KT) {
-            half* st = smem + s * STAGE_HALVES;
+            half* st = smem + s * ST_HALVES;
             load_tile<A_KMAJOR, ALIGNED>(st, A, lda, m0, s * BK, M, K, tid);
-            load_tile<B_KMAJOR, ALIGNED>(st + TILE_HALVES, B, ldb, n0, s * BK, N, K, tid);
+            load_tile<B_KMAJOR, ALIGNED, TBN>(st + TILE_HALVES, B, ldb, n0, s * BK, N, K, tid);
         }
         cp_async_commit();
     }
@@ -145,17 +154,17 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
         {
             int nk = kt + STAGES - 1;
             if (nk < KT) {
-                half* st = smem + (nk % STAGES) * STAGE_HALVES;
+                half* st = smem + (nk % STAGES) * ST_HALVES;
                 load_tile<A_KMAJOR, ALIGNED>(st, A, lda, m0, nk * BK, M, K, tid);
-                load_tile<B_KMAJOR, ALIGNED>(st + TILE_HALVES, B, ldb, n0, nk * BK, N, K, tid);
+                load_tile<B_KMAJOR, ALIGNED, TBN>(st + TILE_HALVES, B, ldb, n0, nk * BK, N, K, tid);
             }
             cp_async_commit();
         }
-        const half* sA = smem + (kt % STAGES) * STAGE_HALVES;
+        const half* sA = smem + (kt % STAGES) * ST_HALVES;
         const half* sB = sA + TILE_HALVES;
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 16) {
-            uint32_t af[4][4], bf[4][2];
+            uint32_t af[4][4], bf[WN / 8][2];
 #pragma unroll
             for (int mi = 0; mi < 4; mi++) {
                 int mr = warp_m * 64 + mi * 16;
@@ -169,21 +178,21 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
                 }
             }
 #pragma unroll
-            for (int nj = 0; nj < 2; nj++) {
-                int nb = warp_n * 32 + nj * 16;
+            for (int nj = 0; nj < WN / 16; nj++) {
+                int nb = warp_n * WN + nj * 16;
                 int i = lane >> 3;
                 if (B_KMAJOR) {
                     const half* p = sB + (nb + (lane & 7) + (i >> 1) * 8) * KM_LD + kk + (i & 1) * 8;
                     ldsm_x4(bf[2 * nj][0], bf[2 * nj][1], bf[2 * nj + 1][0], bf[2 * nj + 1][1], smem_u32(p));
                 } else {
-                    const half* p = sB + (kk + (lane & 7) + (i & 1) * 8) * MN_LD + nb + (i >> 1) * 8;
+                    const half* p = sB + (kk + (lane & 7) + (i & 1) * 8) * B_LD + nb + (i >> 1) * 8;
                     ldsm_x4_t(bf[2 * nj][0], bf[2 * nj][1], bf[2 * nj + 1][0], bf[2 * nj + 1][1], smem_u32(p));
                 }
             }
 #pragma unroll
             for (int mi = 0; mi < 4; mi++)
 #pragma unroll
-                for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
+                for (int ni = 0; ni < WN / 8; ni++) mma16816(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
         }
     }
     cp_async_wait<0>();
@@ -199,8 +208,8 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
             int row = m0 + warp_m * 64 + mi * 16 + g + h * 8;
             if (row >= M) continue;
 #pragma unroll
-            for (int ni = 0; ni < 4; ni++) {
-                int col = n0 + warp_n * 32 + ni * 8 + 2 * t;
+            for (int ni = 0; ni < WN / 8; ni++) {
+                int col = n0 + warp_n * WN + ni * 8 + 2 * t;
                 if (col >= N) continue;
                 bool two = col + 1 < N;
                 float v0 = alpha * acc[mi][ni][2 * h], v1 = alpha * acc[mi][ni][2 * h + 1];
@@ -261,3 +270,101 @@ GEMM_KERNEL(gemm_f16_nn_u, true, false, false)
 GEMM_KERNEL(gemm_f16_nt_u, true, true, false)
 GEMM_KERNEL(gemm_f16_tn_u, false, false, false)
 GEMM_KERNEL(gemm_f16_tt_u, false, true, false)
+
+// ---- split-K ----
+//
+// For products with few output tiles and a long K (the weight gradients:
+// 1536×384 outputs summed over 50432 tokens make only 36 tiles for 132 SMs),
+// gemm_f16_<a><b>_sk splits K into gridDim.y chunks of kchunk (a multiple of
+// BK, so every chunk's operand pointers stay 16-byte aligned) and writes each
+// chunk's raw fp32 product to its own M×N slice of the workspace W. Then
+// gemm_splitk_reduce sums the slices in a fixed order (split 0 first), so the
+// result does not depend on scheduling, and applies the usual epilogue
+// (alpha, bias, GELU, beta·C, fp16 or fp32 output).
+//
+// Launch: grid (ceil(M/128)·ceil(N/128), splits), block 256, GEMM_SMEM_BYTES;
+// aligned operands only (as the kernels without _u).
+#define GEMM_SPLITK_KERNEL(name, AK, BKM)                                                                  \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 2)                                              \
+        name(const half* __restrict__ A, const half* __restrict__ B, float* __restrict__ W, int M, int N,  \
+             int K, int lda, int ldb, int kchunk) {                                                        \
+        const int k0 = blockIdx.y * kchunk;                                                                \
+        const int kl = min(K - k0, kchunk);                                                                \
+        const half* a = AK ? A + k0 : A + (size_t)k0 * lda;                                                \
+        const half* b = BKM ? B + k0 : B + (size_t)k0 * ldb;                                               \
+        gemm_body<AK, BKM, true>(a, b, W + (size_t)blockIdx.y * M * N, nullptr, M, N, max(kl, 0), lda, ldb, \
+                                 N, 1.0f, 0.0f, 0);                                                        \
+    }
+
+GEMM_SPLITK_KERNEL(gemm_f16_nn_sk, true, false)
+GEMM_SPLITK_KERNEL(gemm_f16_nt_sk, true, true)
+GEMM_SPLITK_KERNEL(gemm_f16_tn_sk, false, false)
+GEMM_SPLITK_KERNEL(gemm_f16_tt_sk, false, true)
+
+// gemm_splitk_reduce: C[r, c] = act(alpha · Σ_s W[s][r][c] + bias[c]) + beta · C[r, c],
+// the sum taken in order s = 0, 1, …. Each thread owns four consecutive
+// elements of W's row-major M×N (16-byte loads when N is a multiple of 4).
+// Launch: any 1-D grid (grid-stride), block 256.
+extern "C" __global__ void __launch_bounds__(256) gemm_splitk_reduce(const float* __restrict__ W, void* C,
+                                                                     const float* __restrict__ bias, int M,
+                                                                     int N, int splits, int ldc, float alpha,
+                                                                     float beta, int flags) {
+    const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    const size_t MN = (size_t)M * N;
+    const size_t quads = (MN + 3) / 4;
+    const bool vec = (N & 3) == 0;
+    for (size_t q = (size_t)blockIdx.x * blockDim.x + threadIdx.x; q < quads; q += (size_t)gridDim.x * blockDim.x) {
+        const size_t e0 = q * 4;
+        float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (vec) {
+            for (int s = 0; s < splits; s++) {
+                float4 w = *(const float4*)(W + s * MN + e0);
+                v[0] += w.x; v[1] += w.y; v[2] += w.z; v[3] += w.w;
+            }
+        } else {
+            for (int s = 0; s < splits; s++) {
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    if (e0 + j < MN) v[j] += W[s * MN + e0 + j];
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const size_t e = e0 + j;
+            if (e >= MN) break;
+            const int row = (int)(e / N), col = (int)(e % N);
+            float x = alpha * v[j];
+            if (bias) x += bias[col];
+            if (gelu) x = gelu_erf(x);
+            const size_t off = (size_t)row * ldc + col;
+            if (out16) {
+                half* c = (half*)C + off;
+                if (beta != 0.0f) x += beta * __half2float(*c);
+                *c = __float2half_rn(x);
+            } else {
+                float* c = (float*)C + off;
+                if (beta != 0.0f) x += beta * *c;
+                *c = x;
+            }
+        }
+    }
+}
+
+// ---- wide tiles ----
+//
+// gemm_f16_<a><b>_w: block tile 128×256, 8 warps each 64×64 (4×8 mma tiles:
+// 8 ldmatrix.x4 feed 32 mma per k16 step, against 6 for 16 with 64×32), the
+// same 4-stage cp.async pipeline with 30 KB stages (120 KB: one block per
+// SM). Aligned operands only. Launch: grid ceil(M/128)·ceil(N/256), block
+// 256, GEMM_W_SMEM_BYTES = 4·(128·40 + 256·40)·2 = 122880.
+#define GEMM_W_KERNEL(name, AK, BKM)                                                                        \
+    extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                               \
+        name(const half* __restrict__ A, const half* __restrict__ B, void* C, const float* __restrict__ bias, \
+             int M, int N, int K, int lda, int ldb, int ldc, float alpha, float beta, int flags) {           \
+        gemm_body<AK, BKM, true, 64>(A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags);             \
+    }
+
+GEMM_W_KERNEL(gemm_f16_nn_w, true, false)
+GEMM_W_KERNEL(gemm_f16_nt_w, true, true)
+GEMM_W_KERNEL(gemm_f16_tn_w, false, false)
+GEMM_W_KERNEL(gemm_f16_tt_w, false, true)

@@ -106,6 +106,66 @@ __device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t
 
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
+// tma_epilogue stores one consumer warpgroup's 64×256 accumulators (rows
+// from r0, columns from n0) with the usual epilogue.
+// Accumulator layout of m64nNk16 (f32): warp wq of the warpgroup holds rows
+// 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h, column
+// 8j + 2t + e).
+template <int BN = T_BN>
+__device__ __forceinline__ void tma_epilogue(const float* d, void* C, const float* __restrict__ bias, int M, int N,
+                                             int ldc, int r0, int n0, float alpha, float beta, int flags) {
+    const int lane = threadIdx.x & 31, wq = (threadIdx.x >> 5) & 3;
+    const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int row = r0 + wq * 16 + g + 8 * h;
+        if (row >= M) continue;
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            const int col = n0 + 8 * j + 2 * t;
+            if (col >= N) continue;
+            const bool two = col + 1 < N;
+            float v0 = alpha * d[4 * j + 2 * h], v1 = alpha * d[4 * j + 2 * h + 1];
+            if (bias) {
+                v0 += bias[col];
+                if (two) v1 += bias[col + 1];
+            }
+            if (gelu) {
+                v0 = gelu_erf(v0);
+                v1 = gelu_erf(v1);
+            }
+            const size_t off = (size_t)row * ldc + col;
+            const bool vec = two && ((off & 1) == 0);
+            if (out16) {
+                half* cp = (half*)C + off;
+                if (beta != 0.0f) {
+                    v0 += beta * __half2float(cp[0]);
+                    if (two) v1 += beta * __half2float(cp[1]);
+                }
+                if (vec) {
+                    *(half2*)cp = __floats2half2_rn(v0, v1);
+                } else {
+                    cp[0] = __float2half_rn(v0);
+                    if (two) cp[1] = __float2half_rn(v1);
+                }
+            } else {
+                float* cp = (float*)C + off;
+                if (beta != 0.0f) {
+                    v0 += beta * cp[0];
+                    if (two) v1 += beta * cp[1];
+                }
+                if (vec) {
+                    *(float2*)cp = make_float2(v0, v1);
+                } else {
+                    cp[0] = v0;
+                    if (two) cp[1] = v1;
+                }
+            }
+        }
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(384, 1)
     gemm_f16_nt_tma(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,
                     const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) {
@@ -148,7 +208,7 @@ extern "C" __global__ void __launch_bounds__(384, 1)
         }
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-        const int c = wg - 1, lane = tid & 31, wq = warp & 3;
+        const int c = wg - 1;
         float d[128];
 #pragma unroll
         for (int i = 0; i < 128; i++) d[i] = 0.f;
@@ -166,57 +226,190 @@ extern "C" __global__ void __launch_bounds__(384, 1)
         }
         wgmma_wait<0>();
 
-        // Accumulator layout of m64nNk16 (f32): warp wq of the warpgroup holds
-        // rows 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h,
-        // column 8j + 2t + e).
-        const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
-        const int g = lane >> 2, t = lane & 3;
+        tma_epilogue(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
+    }
+}
+
+// ---- persistent kernels, every layout ----
+//
+// gemm_f16_<a><b>_tma_p: the same tiles, roles and ring as gemm_f16_nt_tma,
+// for each storage layout, on a grid of any size: block b takes the tiles
+// b, b + gridDim.x, … in the grouped order. Launched with one block per tile
+// it is the plain kernel; launched with one block per SM it is persistent:
+// the stage index and phase run on across tiles, so the producer loads the
+// next tile's k-tiles while the consumers are still storing the previous
+// tile. Every k-tile a consumer reads is released (empty[s]) once its wgmmas
+// are done, the last one of a tile after wgmma.wait_group 0.
+//
+// Operands stored k-contiguous ("n" for A, "t" for B) are loaded as before
+// (one box of 64 k × 128 or 256 rows, K-major 128-byte swizzle). Operands
+// stored m- or n-contiguous ("t" for A: K×M; "n" for B: K×N) are loaded as
+// boxes of 64 m/n × 64 k (tensor map dims {M or N, K}, box {64, 64}), one per
+// 64 columns of the tile, each 8 KB: the MN-major 128-byte-swizzle layout of
+// wgmma (transpose bit set), whose descriptor has LBO = 8192 bytes between
+// 64-wide m/n chunks and SBO = 1024 bytes between 8-deep k groups; a k16
+// step moves the start by 16 rows of 128 bytes.
+//
+// The _p192 kernels use 128×192 tiles (two consumers of 64×192,
+// wgmma.m64n192k16) and 5 stages of 40 KB, for widths that 256 does not
+// divide but 192 does (ViT-S: 384, 1152).
+//
+// Parameters as gemm_f16_nt_tma, then kchunk: 0, or split-K (launch grid
+// (tiles or fewer, splits)): block row y sums k in [y·kchunk, (y+1)·kchunk)
+// only (kchunk a multiple of 64) and stores its raw product (alpha 1, beta
+// 0, no bias, fp32, ldc N) into slice y of the M×N fp32 workspace C, for
+// gemm_splitk_reduce (gemm_f16.cu). Shared memory 4·49152 + 1024 + 128 bytes
+// (_p) or 5·40960 + 1024 + 128 (_p192); the tensor maps follow the layout:
+// A "n" {K, M} box {64, 128}, A "t" {M, K} box {64, 64}, B "t" {K, N} box
+// {64, BN}, B "n" {N, K} box {64, 64}.
+
+template <int TA, int TB>
+__device__ __forceinline__ void wgmma_m64n256k16_t(float* d, uint64_t da, uint64_t db) {
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, %130, %131;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db), "n"(TA), "n"(TB));
+}
+
+template <int TA, int TB>
+__device__ __forceinline__ void wgmma_m64n192k16_t(float* d, uint64_t da, uint64_t db) {
+    asm volatile(
+        "wgmma.mma_async.sync.aligned.m64n192k16.f32.f16.f16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95}, %96, %97, 1, 1, 1, %98, %99;\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
+        : "l"(da), "l"(db), "n"(TA), "n"(TB));
+}
+
+// MN-major tile in the 128-byte swizzle layout: 64-wide m/n chunks of 8 KB
+// (LBO 8192 bytes), 8-deep k groups of 1024 bytes (SBO), swizzle mode 1.
+__device__ __forceinline__ uint64_t sw128_mn_desc(uint32_t saddr) {
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)(8192 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+
+// A_MN: A stored K×M (m-contiguous); B_MN: B stored K×N (n-contiguous).
+template <bool A_MN, bool B_MN, int BN>
+__device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
+                                                const float* __restrict__ bias, int M, int N, int K, int ldc,
+                                                float alpha, float beta, int flags, int kchunk) {
+    constexpr int S = BN == 256 ? 4 : 5;                 // stages
+    constexpr int STAGE = T_A_BYTES + BN * 128;          // bytes per stage
+    extern __shared__ __align__(16) unsigned char smem_p[];
+    const uint32_t base = (smem_u32(smem_p) + 1023) & ~1023u;
+    const uint32_t bars = base + S * STAGE;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
+
+    const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + BN - 1) / BN;
+    const int tiles = tilesM * tilesN;
+    const int per_group = 8 * tilesN;
+    // Split-K (kchunk > 0, a multiple of 64): blockIdx.y takes k in
+    // [y·kchunk, min(K, (y+1)·kchunk)) and C is its own M×N fp32 slice.
+    const int kbeg = kchunk > 0 ? blockIdx.y * kchunk : 0;
+    const int KT = ((kchunk > 0 ? min(K - kbeg, kchunk) : K) + T_BK - 1) / T_BK;
+    if (kchunk > 0) C = (float*)C + (size_t)blockIdx.y * M * N;
+
+    if (tid == 0) {
+        for (int s = 0; s < S; s++) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (S + s), 2);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            int it = 0;  // k-tiles loaded so far, over all tiles
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                const int first_m = (tile / per_group) * 8;
+                const int gsize = min(tilesM - first_m, 8);
+                const int m0 = (first_m + (tile % per_group) % gsize) * T_BM;
+                const int n0 = ((tile % per_group) / gsize) * BN;
+                for (int kt = 0; kt < KT; kt++, it++) {
+                    const int s = it % S;
+                    if (it >= S) mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
+                    const uint32_t full = bars + 8 * s;
+                    const uint32_t sa = base + s * STAGE, sb = sa + T_A_BYTES;
+                    // 64-wide m/n chunks that start past M or N are not
+                    // loaded (nor counted): they feed only rows and columns
+                    // of C that are never stored.
+                    const int ca = A_MN ? min(T_BM / 64, (M - m0 + 63) / 64) : 0;
+                    const int cb = B_MN ? min(BN / 64, (N - n0 + 63) / 64) : 0;
+                    mbar_expect_tx(full, (A_MN ? ca * 8192 : T_A_BYTES) + (B_MN ? cb * 8192 : BN * 128));
+                    if (A_MN) {
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int row = m0 + c * 64 + wq * 16 + g + 8 * h;
-            if (row >= M) continue;
+                        for (int j = 0; j < T_BM / 64; j++)
+                            if (j < ca) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kbeg + kt * T_BK, full);
+                    } else {
+                        tma_load_2d(sa, tmA, kbeg + kt * T_BK, m0, full);
+                    }
+                    if (B_MN) {
 #pragma unroll
-            for (int j = 0; j < T_BN / 8; j++) {
-                const int col = n0 + 8 * j + 2 * t;
-                if (col >= N) continue;
-                const bool two = col + 1 < N;
-                float v0 = alpha * d[4 * j + 2 * h], v1 = alpha * d[4 * j + 2 * h + 1];
-                if (bias) {
-                    v0 += bias[col];
-                    if (two) v1 += bias[col + 1];
-                }
-                if (gelu) {
-                    v0 = gelu_erf(v0);
-                    v1 = gelu_erf(v1);
-                }
-                const size_t off = (size_t)row * ldc + col;
-                const bool vec = two && ((off & 1) == 0);
-                if (out16) {
-                    half* cp = (half*)C + off;
-                    if (beta != 0.0f) {
-                        v0 += beta * __half2float(cp[0]);
-                        if (two) v1 += beta * __half2float(cp[1]);
-                    }
-                    if (vec) {
-                        *(half2*)cp = __floats2half2_rn(v0, v1);
+                        for (int j = 0; j < BN / 64; j++)
+                            if (j < cb) tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full);
                     } else {
-                        cp[0] = __float2half_rn(v0);
-                        if (two) cp[1] = __float2half_rn(v1);
-                    }
-                } else {
-                    float* cp = (float*)C + off;
-                    if (beta != 0.0f) {
-                        v0 += beta * cp[0];
-                        if (two) v1 += beta * cp[1];
-                    }
-                    if (vec) {
-                        *(float2*)cp = make_float2(v0, v1);
-                    } else {
-                        cp[0] = v0;
-                        if (two) cp[1] = v1;
+                        tma_load_2d(sb, tmB, kbeg + kt * T_BK, n0, full);
                     }
                 }
             }
         }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int c = wg - 1;
+        const bool leader = (tid & 127) == 0;
+        int it = 0;  // k-tiles consumed so far, over all tiles
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+            const int first_m = (tile / per_group) * 8;
+            const int gsize = min(tilesM - first_m, 8);
+            const int m0 = (first_m + (tile % per_group) % gsize) * T_BM;
+            const int n0 = ((tile % per_group) / gsize) * BN;
+            float d[BN / 2];
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
+            for (int kt = 0; kt < KT; kt++, it++) {
+                const int s = it % S;
+                mbar_wait(bars + 8 * s, (it / S) & 1);
+                // Consumer c's 64 rows of A: bytes c·8192 on in both layouts
+                // (64 rows of 128 bytes K-major, or the c-th 64-wide chunk).
+                const uint32_t sa = base + s * STAGE + c * 8192;
+                const uint32_t sb = base + s * STAGE + T_A_BYTES;
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < T_BK / 16; kk++) {
+                    const uint64_t da = A_MN ? sw128_mn_desc(sa + kk * 2048) : sw128_desc(sa + kk * 32);
+                    const uint64_t db = B_MN ? sw128_mn_desc(sb + kk * 2048) : sw128_desc(sb + kk * 32);
+                    if (BN == 256)
+                        wgmma_m64n256k16_t<A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
+                    else
+                        wgmma_m64n192k16_t<A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
+                }
+                wgmma_commit();
+                wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
+                if (kt > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
+            }
+            wgmma_wait<0>();
+            if (KT > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
+            tma_epilogue<BN>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
+        }
     }
 }
+
+#define GEMM_TMA_P_KERNEL(name, AMN, BMN, BN)                                                                       \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                        \
+        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                 \
+             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags,    \
+             int kchunk) {                                                                                       \
+        gemm_tma_p_body<AMN, BMN, BN>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags, kchunk);               \
+    }
+
+GEMM_TMA_P_KERNEL(gemm_f16_nt_tma_p, false, false, 256)
+GEMM_TMA_P_KERNEL(gemm_f16_nn_tma_p, false, true, 256)
+GEMM_TMA_P_KERNEL(gemm_f16_tn_tma_p, true, true, 256)
+GEMM_TMA_P_KERNEL(gemm_f16_tt_tma_p, true, false, 256)
+GEMM_TMA_P_KERNEL(gemm_f16_nt_tma_p192, false, false, 192)
+GEMM_TMA_P_KERNEL(gemm_f16_nn_tma_p192, false, true, 192)
+GEMM_TMA_P_KERNEL(gemm_f16_tn_tma_p192, true, true, 192)
+GEMM_TMA_P_KERNEL(gemm_f16_tt_tma_p192, true, false, 192)

@@ -56,10 +56,11 @@ def main():
     keys = list(ours) + [k for k in theirs if k not in ours and not re.search(r"_(flash|efficient|cudnn)$", k)]
     for k in keys:
         o, t = ours.get(k), theirs.get(k)
-        if t is None:
-            m = re.match(r"(.*)_wgmma\d+$", k)
-            if m:
-                t = theirs.get(m.group(1))
+        # A variant (key_<variant>) is set beside the baseline of its shape.
+        base = k
+        while t is None and "_" in base:
+            base = base.rsplit("_", 1)[0]
+            t = theirs.get(base)
         unit = (o or t)[1]
         os_ = f"{o[0]:.1f}" if o else "-"
         ts = f"{t[0]:.1f}" if t else "-"

@@ -52,6 +52,8 @@ def gemm_bench(iters):
         ("vit_fc2_fwd_50432x384x1536", False, True, M, 384, 1536, True, False),
         ("vit_fc2_dx_50432x1536x384", False, False, M, 1536, 384, False, False),
         ("vit_fc1_dw_1536x384x50432", True, False, 1536, 384, M, False, False),
+        ("vit_qkv_dw_1152x384x50432", True, False, 1152, 384, M, False, False),
+        ("vit_fc2_dw_384x1536x50432", True, False, 384, 1536, M, False, False),
     ]
     for key, ta, tb, m, n, k, bias, gelu in shapes:
         a = torch.rand((k, m) if ta else (m, k), device="cuda", dtype=h) * 2 - 1
