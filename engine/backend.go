@@ -101,7 +101,9 @@ type Backend interface {
 
 	// Gemm computes, for each of batch products, C = alpha·op(A)·op(B) +
 	// beta·C with row-major matrices packed at the given strides between
-	// products (stride 0 reuses one matrix for every product).
+	// products (stride 0 reuses one matrix for every product). strideC 0
+	// with batch > 1 sums the products into one C: C = alpha·Σ_i
+	// op(A_i)·op(B_i) + beta·C (the gradient of a shared matrix).
 	Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a Storage, strideA int, b Storage, strideB int, beta float64, c Storage, strideC int)
 
 	Unary(op UnaryOp, dst, x Storage)
