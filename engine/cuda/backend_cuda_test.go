@@ -197,6 +197,9 @@ func TestBackendReductions(t *testing.T) {
 	h := newHarness(t)
 	for _, c := range [][2]int{{1, 7}, {197, 33}, {1000, 384}, {4000, 64}, {3, 1000}, {50432, 384}, {16, 1}} {
 		rows, cols := c[0], c[1]
+		if testing.Short() && rows*cols > 1<<18 {
+			continue
+		}
 		for _, beta := range []float64{0, 0.5} {
 			x := h.rnd(rows*cols, 1)
 			d := h.out(cols)
@@ -209,6 +212,9 @@ func TestBackendReductions(t *testing.T) {
 		}
 	}
 	for _, n := range append(oddSizes, 1<<20+3) {
+		if testing.Short() && n > 1<<18 {
+			continue
+		}
 		x := h.rnd(n, 1)
 		d := h.out(1)
 		h.g.SumAll(d.g, x.g)
@@ -453,6 +459,9 @@ func TestBackendLayout(t *testing.T) {
 func TestBackendOptim(t *testing.T) {
 	h := newHarness(t)
 	for _, n := range []int{1, 7, 1003, 384 * 1536} {
+		if testing.Short() && n > 1<<18 {
+			continue
+		}
 		p, m, v := h.rnd(n, 1), h.in(make([]float32, n)), h.in(make([]float32, n))
 		for step := 1; step <= 5; step++ {
 			g := h.rnd(n, 0.1)
