@@ -224,20 +224,76 @@ func (b *Backend) fromF16(dst, src *Buffer, n int) {
 	b.ew("cast_f16_f32", n, dst, src, int64(n))
 }
 
-// Gemm casts A and B to fp16 once and runs the fp16 tensor-core GEMM (fp32
-// accumulation and output) per product. strideC 0 with batch > 1 sums the
-// products into C (C = alpha·Σ op(A_i)·op(B_i) + beta·C).
+// fp16 scale targets: an operand is scaled by a power of two so that its
+// largest magnitude is just under 2^target before it is cast to fp16.
+const (
+	gemmScaleExp = 15 // GEMM operands: fp16's whole range (max 65504)
+	attnScaleExp = 8  // the attention output gradient: headroom for dq, dk, dv
+)
+
+// scaledF16 returns an fp16 copy of the first n values of src multiplied by
+// a power of two chosen on the device (no host round trip) and the scale
+// pair [s, 1/s] (caller frees both): gradients, far below fp16's normal
+// range, keep their precision (what a loss scaler does, per tensor).
+func (b *Backend) scaledF16(src *Buffer, n int, target int) (h, sc *Buffer) {
+	g := max(min((n/4+255)/256, 2*b.d.sms), 1)
+	part := b.scratch(4 * int64(g))
+	defer part.Free()
+	sc = b.scratch(8)
+	b.rc("amax_part", D1(g), D1(256), 0, part, src, int64(n))
+	b.rc("amax_final", D1(1), D1(256), 0, sc, part, int32(g), int32(target))
+	h = b.scratch(2 * int64(max(n, 1)))
+	b.ew("cast_f32_f16_s", n, h, src, sc, int64(n))
+	return h, sc
+}
+
+// Gemm casts A and B to fp16 once, each scaled by its own power of two,
+// runs the fp16 tensor-core GEMM (fp32 accumulation and output) per
+// product, and divides the scales out of the fp32 result. strideC 0 with
+// batch > 1 sums the products into C (C = alpha·Σ op(A_i)·op(B_i) + beta·C).
 func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a engine.Storage, strideA int, bs engine.Storage, strideB int, beta float64, c engine.Storage, strideC int) {
 	if batch == 0 || m == 0 || n == 0 {
+		return
+	}
+	cb := buf(c)
+	mn := m * n
+	if k == 0 { // no product: C = beta·C
+		for i := 0; i < batch; i++ {
+			if strideC == 0 && i > 0 {
+				break
+			}
+			cv := cb.View(4*int64(i*strideC), 4*int64(mn))
+			if beta == 0 {
+				b.ew("ew_fill", mn, cv, float32(0), int64(mn))
+			} else {
+				b.ew("ew_scale", mn, cv, cv, float32(beta), int64(mn))
+			}
+		}
+		return
+	}
+	if batch > 1 && strideC%2 != 0 {
+		// The GEMM's epilogue stores pairs of floats and needs each C
+		// 8-byte aligned: run on an even-strided copy of C.
+		pad := strideC + 1
+		tmp := b.scratch(4 * int64(batch*pad))
+		defer tmp.Free()
+		if beta != 0 {
+			b.copyAxis(tmp, pad, cb, strideC, batch, mn)
+		}
+		ts := &storage{buf: tmp, n: batch * pad}
+		b.Gemm(transA, transB, batch, m, n, k, alpha, a, strideA, bs, strideB, beta, ts, pad)
+		b.copyAxis(cb, strideC, tmp, pad, batch, mn)
 		return
 	}
 	sizeA, sizeB := m*k, k*n
 	na := (batch-1)*strideA + sizeA
 	nb := (batch-1)*strideB + sizeB
-	ha := b.toF16(buf(a), na)
+	ha, sa := b.scaledF16(buf(a), na, gemmScaleExp)
 	defer ha.Free()
-	hb := b.toF16(buf(bs), nb)
+	defer sa.Free()
+	hb, sb := b.scaledF16(buf(bs), nb, gemmScaleExp)
 	defer hb.Free()
+	defer sb.Free()
 	lda, ldb := k, n
 	if transA {
 		lda = m
@@ -245,25 +301,39 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 	if transB {
 		ldb = k
 	}
-	cb := buf(c)
-	for i := 0; i < batch; i++ {
-		av := ha.View(2*int64(i*strideA), 2*int64(max(sizeA, 1)))
-		bv := hb.View(2*int64(i*strideB), 2*int64(max(sizeB, 1)))
-		be := beta
-		if strideC == 0 && i > 0 {
-			be = 1
-		}
-		cv := cb.View(4*int64(i*strideC), 4*int64(m*n))
-		if k == 0 {
-			// No product: C = beta·C.
-			b.ew("ew_scale", m*n, cv, cv, float32(be), int64(m*n))
-			if be == 0 {
-				b.ew("ew_fill", m*n, cv, float32(0), int64(m*n))
-			}
-			continue
-		}
-		try("Gemm", b.d.GemmF16(transA, transB, m, n, k, float32(alpha), av, lda, bv, ldb, float32(be), cv, n, Epilogue{}))
+	// With beta ≠ 0 the scaled product goes to a temporary first, then
+	// C = product/scales + beta·C; with beta = 0 straight into C.
+	var tmp *Buffer
+	if beta != 0 {
+		tmp = b.scratch(4 * int64(mn))
+		defer tmp.Free()
 	}
+	for i := 0; i < batch; i++ {
+		av := ha.View(2*int64(i*strideA), 2*int64(sizeA))
+		bv := hb.View(2*int64(i*strideB), 2*int64(sizeB))
+		cv := cb.View(4*int64(i*strideC), 4*int64(mn))
+		dst := cv
+		if tmp != nil {
+			dst = tmp
+		}
+		var be float32
+		if strideC == 0 && i > 0 {
+			be = 1 // accumulate the batch
+		}
+		try("Gemm", b.d.GemmF16(transA, transB, m, n, k, float32(alpha), av, lda, bv, ldb, be, dst, n, Epilogue{}))
+		if strideC != 0 || i == batch-1 {
+			b.ew("unscale2", mn, cv, dst, sa, sb, float32(beta), int64(mn))
+		}
+	}
+}
+
+// copyAxis copies count leading elements of each of outer rows from src
+// (row stride sStride) to dst (row stride dStride).
+func (b *Backend) copyAxis(dst *Buffer, dStride int, src *Buffer, sStride int, outer, count int) {
+	n := outer * count
+	g := max(min((n+255)/256, 8*b.d.sms), 1)
+	try("Gemm", b.d.Launch("elementwise", "copy_axis", D1(g), D1(256), 0, dst, int64(dStride), int64(0),
+		src, int64(sStride), int64(0), int64(outer), int64(count), int64(1), false))
 }
 
 func (b *Backend) Unary(op engine.UnaryOp, dst, x engine.Storage) {
@@ -376,12 +446,15 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse engine.Storage, ba
 		defer hq.Free()
 		ho := b.toF16(buf(out), elems)
 		defer ho.Free()
-		hdo := b.toF16(buf(dout), elems)
+		// The gradient is linear in dout: scale it into fp16's range and
+		// divide the scale out of dqkv.
+		hdo, sd := b.scaledF16(buf(dout), elems, attnScaleExp)
 		defer hdo.Free()
+		defer sd.Free()
 		hdq := b.scratch(6 * int64(elems))
 		defer hdq.Free()
 		try("AttentionBackward", b.d.AttentionBackward(hq, ho, hdo, buf(lse), hdq, batch, tokens, heads, headDim))
-		b.fromF16(buf(dqkv), hdq, 3*elems)
+		b.ew("cast_f16_f32_s", 3*elems, buf(dqkv), hdq, sd, int64(3*elems))
 		return
 	}
 	smem := b.attn32Smem(tokens, headDim)

@@ -264,6 +264,16 @@ func TestBackendGemm(t *testing.T) {
 			h.check(fmt.Sprintf("Gemm %+v trans %v", c, tr), d, tolGemm)
 		}
 	}
+	// Gradient-sized operands (1e-7, fp16 subnormals unscaled) and large
+	// ones (1e5, past fp16's range): the per-tensor scales keep them exact.
+	for _, mag := range [][2]float64{{1e-7, 1}, {1e-6, 1e-5}, {1e5, 1e-3}} {
+		m, n, k := 197, 64, 384
+		a, b := h.rnd(m*k, mag[0]), h.rnd(k*n, mag[1])
+		d := h.out(m * n)
+		h.g.Gemm(false, true, 1, m, n, k, 1, a.g, 0, b.g, 0, 0, d.g, 0)
+		h.c.Gemm(false, true, 1, m, n, k, 1, a.c, 0, b.c, 0, 0, d.c, 0)
+		h.check(fmt.Sprintf("Gemm magnitudes %g·%g", mag[0], mag[1]), d, tolGemm)
+	}
 }
 
 func TestBackendNorms(t *testing.T) {
@@ -410,10 +420,12 @@ func TestBackendAttention(t *testing.T) {
 		h.c.Attention(out.c, lse.c, qkv.c, B, N, H, D, scale)
 		h.check(name+" out", out, tol)
 		h.check(name+" lse", lse, tol/10)
-		dout, dqkv := h.rnd(B*N*H*D, 1), h.out(B*N*3*H*D)
-		h.g.AttentionBackward(dqkv.g, dout.g, qkv.g, out.g, lse.g, B, N, H, D, scale)
-		h.c.AttentionBackward(dqkv.c, dout.c, qkv.c, out.c, lse.c, B, N, H, D, scale)
-		h.check(name+" dqkv", dqkv, tol)
+		for _, mag := range []float64{1, 1e-7} { // 1e-7: a gradient-sized dout
+			dout, dqkv := h.rnd(B*N*H*D, mag), h.out(B*N*3*H*D)
+			h.g.AttentionBackward(dqkv.g, dout.g, qkv.g, out.g, lse.g, B, N, H, D, scale)
+			h.c.AttentionBackward(dqkv.c, dout.c, qkv.c, out.c, lse.c, B, N, H, D, scale)
+			h.check(fmt.Sprintf("%s dqkv (dout %g)", name, mag), dqkv, tol)
+		}
 	}
 }
 

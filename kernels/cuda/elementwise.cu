@@ -236,3 +236,50 @@ extern "C" __global__ void copy_axis(float* __restrict__ dst, i64 dAxis, i64 dOf
         if (acc) *p += v; else *p = v;
     }
 }
+
+// cast_f32_f16_s: d = fp16(s·sc[0]) (sc from amax_final).
+extern "C" __global__ void cast_f32_f16_s(__half* __restrict__ d, const float* __restrict__ s,
+                                          const float* __restrict__ sc, i64 n) {
+    const float k = sc[0];
+    const i64 n4 = n >> 2;
+    GRID_STRIDE(i, n4) {
+        float4 v = ((const float4*)s)[i];
+        __half2 lo = __floats2half2_rn(v.x * k, v.y * k), hi = __floats2half2_rn(v.z * k, v.w * k);
+        uint2 u;
+        u.x = *(uint32_t*)&lo;
+        u.y = *(uint32_t*)&hi;
+        ((uint2*)d)[i] = u;
+    }
+    TAIL(i, n) { d[i] = __float2half_rn(s[i] * k); }
+}
+
+// cast_f16_f32_s: d = float(s)·sc[1] (undoes cast_f32_f16_s's scale).
+extern "C" __global__ void cast_f16_f32_s(float* __restrict__ d, const __half* __restrict__ s,
+                                          const float* __restrict__ sc, i64 n) {
+    const float k = sc[1];
+    const i64 n4 = n >> 2;
+    GRID_STRIDE(i, n4) {
+        uint2 u = ((const uint2*)s)[i];
+        float2 lo = __half22float2(*(__half2*)&u.x), hi = __half22float2(*(__half2*)&u.y);
+        ((float4*)d)[i] = make_float4(lo.x * k, lo.y * k, hi.x * k, hi.y * k);
+    }
+    TAIL(i, n) { d[i] = __half2float(s[i]) * k; }
+}
+
+// unscale2: d = s·sa[1]·sb[1] + beta·d (beta 0: d not read; d may be s):
+// the product of two scaled operands brought back, plus the old C.
+extern "C" __global__ void unscale2(float* d, const float* s, const float* __restrict__ sa,
+                                    const float* __restrict__ sb, float beta, i64 n) {
+    const float k = sa[1] * sb[1];
+    const i64 n4 = n >> 2;
+    GRID_STRIDE(i, n4) {
+        float4 v = ((const float4*)s)[i];
+        v.x *= k; v.y *= k; v.z *= k; v.w *= k;
+        if (beta != 0.f) {
+            float4 o = ((const float4*)d)[i];
+            v.x += beta * o.x; v.y += beta * o.y; v.z += beta * o.z; v.w += beta * o.w;
+        }
+        ((float4*)d)[i] = v;
+    }
+    TAIL(i, n) { d[i] = s[i] * k + (beta != 0.f ? beta * d[i] : 0.f); }
+}

@@ -513,3 +513,43 @@ extern "C" __global__ void attn32_bwd_dkdv(float* __restrict__ dqkv, const float
         dqkv[(i64)b * N * row + j * row + (2 * H + h) * D + d] = av;
     }
 }
+
+// ---- per-tensor scales for fp16 operands ----
+// A gradient can be far below fp16's normal range (6e-5): before a tensor is
+// cast to fp16 it is multiplied by a power of two that brings its largest
+// magnitude to about 2^target, and the product is divided by it afterwards
+// (exact: powers of two). amax_part takes the largest |x| per block;
+// amax_final writes scale[0] = 2^(target−e) and scale[1] = 2^(e−target) with
+// max|x| < 2^e (1 and 1 for an all-zero or non-finite tensor).
+
+extern "C" __global__ void amax_part(float* __restrict__ part, const float* __restrict__ src, i64 n) {
+    __shared__ float sh[32];
+    const i64 n4 = n >> 2, stride = (i64)gridDim.x * NT;
+    float m = 0.f;
+    for (i64 i = (i64)blockIdx.x * NT + threadIdx.x; i < n4; i += stride) {
+        float4 v = ((const float4*)src)[i];
+        m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+    }
+    for (i64 i = (n & ~(i64)3) + (i64)blockIdx.x * NT + threadIdx.x; i < n; i += stride) m = fmaxf(m, fabsf(src[i]));
+    m = block_max(m, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = m;
+}
+
+extern "C" __global__ void amax_final(float* __restrict__ scale, const float* __restrict__ part, int n, int target) {
+    __shared__ float sh[32];
+    float m = 0.f;
+    for (int i = threadIdx.x; i < n; i += NT) m = fmaxf(m, part[i]);
+    m = block_max(m, sh);
+    if (threadIdx.x == 0) {
+        float s = 1.f, inv = 1.f;
+        if (m > 0.f && isfinite(m)) {
+            int e;
+            frexpf(m, &e);  // m = f·2^e, f in [0.5, 1)
+            int k = min(max(target - e, -100), 100);
+            s = ldexpf(1.f, k);
+            inv = ldexpf(1.f, -k);
+        }
+        scale[0] = s;
+        scale[1] = inv;
+    }
+}
