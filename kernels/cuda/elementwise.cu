@@ -91,7 +91,7 @@ __device__ __forceinline__ float unary_f(int op, float x) {
 __device__ __forceinline__ float unary_b(int op, float x, float dy) {
     if (op == 0) {
         float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
-        float pdf = __expf(-0.5f * x * x) * INV_SQRT_2PI;
+        float pdf = expf(-0.5f * x * x) * INV_SQRT_2PI;
         return dy * (cdf + x * pdf);
     }
     return x > 0.f ? dy : 0.f;

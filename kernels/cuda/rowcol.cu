@@ -245,10 +245,10 @@ extern "C" __global__ void softmax_fwd(float* __restrict__ y, const float* __res
     for (int j = threadIdx.x; j < cols; j += NT) m = fmaxf(m, xr[j]);
     m = block_max(m, sh);
     float s = 0.f;
-    for (int j = threadIdx.x; j < cols; j += NT) s += __expf(xr[j] - m);
+    for (int j = threadIdx.x; j < cols; j += NT) s += expf(xr[j] - m);
     s = block_sum(s, sh);
     const float inv = 1.f / s;
-    for (int j = threadIdx.x; j < cols; j += NT) yr[j] = __expf(xr[j] - m) * inv;
+    for (int j = threadIdx.x; j < cols; j += NT) yr[j] = expf(xr[j] - m) * inv;
 }
 
 extern "C" __global__ void softmax_bwd(float* __restrict__ dx, const float* __restrict__ y,
@@ -301,12 +301,12 @@ extern "C" __global__ void ce_fwd(float* __restrict__ rowLoss, float* __restrict
     for (int j = threadIdx.x; j < cols; j += NT) m = fmaxf(m, x[o + j]);
     m = block_max(m, sh);
     float s = 0.f;
-    for (int j = threadIdx.x; j < cols; j += NT) s += __expf(x[o + j] - m);
+    for (int j = threadIdx.x; j < cols; j += NT) s += expf(x[o + j] - m);
     s = block_sum(s, sh);
-    const float lse = m + __logf(s);
+    const float lse = m + logf(s);
     if (threadIdx.x == 0) rowLoss[blockIdx.x] = lse - x[o + lab];
     for (int j = threadIdx.x; j < cols; j += NT) {
-        float g = __expf(x[o + j] - lse);
+        float g = expf(x[o + j] - lse);
         if (j == lab) g -= 1.f;
         dl[o + j] = g * invRows;
     }
@@ -418,12 +418,12 @@ extern "C" __global__ void attn32_fwd(float* __restrict__ out, float* __restrict
     m = block_max(m, sh);
     float sum = 0.f;
     for (int j = threadIdx.x; j < N; j += NT) {
-        float e = __expf(p[j] - m);
+        float e = expf(p[j] - m);
         p[j] = e;
         sum += e;
     }
     sum = block_sum(sum, sh);  // its barriers also publish p
-    if (threadIdx.x == 0) lse[(i64)bh * N + i] = m + __logf(sum);
+    if (threadIdx.x == 0) lse[(i64)bh * N + i] = m + logf(sum);
     const float inv = 1.f / sum;
     for (int d = threadIdx.x; d < D; d += NT) {
         float o = 0.f;
@@ -462,7 +462,7 @@ extern "C" __global__ void attn32_bwd_dq(float* __restrict__ dqkv, float* __rest
             s += q[d] * k[d];
             dp += dout[oi + d] * v[d];
         }
-        float pj = __expf(s * scale - l);
+        float pj = expf(s * scale - l);
         ds[j] = pj * (dp - di);
     }
     __syncthreads();
@@ -498,7 +498,7 @@ extern "C" __global__ void attn32_bwd_dkdv(float* __restrict__ dqkv, const float
             s += q[d] * kv[d];
             dp += go[d] * kv[D + d];
         }
-        float pi = __expf(s * scale - lse[(i64)bh * N + i]);
+        float pi = expf(s * scale - lse[(i64)bh * N + i]);
         p[i] = pi;
         ds[i] = pi * (dp - dvec[(i64)bh * N + i]);
     }
