@@ -5,6 +5,8 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"unsafe"
 
 	"github.com/mocogo/mocogo/engine"
 )
@@ -490,11 +492,8 @@ func (b *Backend) CrossEntropy(loss, dlogits, logits engine.Storage, labels []in
 	}
 	lab := b.scratch(4 * int64(rows))
 	defer lab.Free()
-	u := make([]float32, rows)
-	for i, l := range labels[:rows] {
-		u[i] = math.Float32frombits(uint32(l))
-	}
-	try("CrossEntropy", lab.CopyFromF32(u))
+	try("CrossEntropy", lab.copyIn(unsafe.Pointer(&labels[0]), 4*int64(rows), "CrossEntropy labels"))
+	runtime.KeepAlive(labels)
 	rl := b.scratch(4 * int64(rows))
 	defer rl.Free()
 	b.rc("ce_fwd", D1(rows), D1(256), 0, rl, buf(dlogits), buf(logits), lab, int32(cols), float32(1/float64(rows)))

@@ -270,16 +270,18 @@ extern "C" __global__ void cast_f16_f32_s(float* __restrict__ d, const __half* _
 // the product of two scaled operands brought back, plus the old C.
 extern "C" __global__ void unscale2(float* d, const float* s, const float* __restrict__ sa,
                                     const float* __restrict__ sb, float beta, i64 n) {
-    const float k = sa[1] * sb[1];
+    // One factor at a time: the product of the two could leave fp32's
+    // range where the result does not.
+    const float ka = sa[1], kb = sb[1];
     const i64 n4 = n >> 2;
     GRID_STRIDE(i, n4) {
         float4 v = ((const float4*)s)[i];
-        v.x *= k; v.y *= k; v.z *= k; v.w *= k;
+        v.x = v.x * ka * kb; v.y = v.y * ka * kb; v.z = v.z * ka * kb; v.w = v.w * ka * kb;
         if (beta != 0.f) {
             float4 o = ((const float4*)d)[i];
             v.x += beta * o.x; v.y += beta * o.y; v.z += beta * o.z; v.w += beta * o.w;
         }
         ((float4*)d)[i] = v;
     }
-    TAIL(i, n) { d[i] = s[i] * k + (beta != 0.f ? beta * d[i] : 0.f); }
+    TAIL(i, n) { d[i] = s[i] * ka * kb + (beta != 0.f ? beta * d[i] : 0.f); }
 }
