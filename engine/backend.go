@@ -161,3 +161,11 @@ type Backend interface {
 	// EMA sets dst = m·dst + (1−m)·src (the momentum encoder's update).
 	EMA(dst, src Storage, m float64)
 }
+
+// MultiAdamW is an optional Backend method: AdamW over several tensors
+// with the same hyperparameters and step in one go (one launch on a GPU
+// instead of one per tensor). nn.AdamW uses it when the backend has it;
+// the result must equal AdamW on each tensor.
+type MultiAdamW interface {
+	AdamWMulti(params, grads, ms, vs []Storage, lr, beta1, beta2, eps, wd float64, t int)
+}

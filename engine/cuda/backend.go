@@ -548,6 +548,35 @@ func (b *Backend) AdamW(param, grad, m, v engine.Storage, lr, beta1, beta2, eps,
 		float32(beta1), float32(beta2), float32(1/bc2), float32(eps), int64(n))
 }
 
+// adamChunk is the number of elements one block of opt_adamw_multi updates.
+const adamChunk = 16384
+
+// AdamWMulti is AdamW over every tensor of the lists in one launch
+// (engine.MultiAdamW): a table of chunks is uploaded, one block per chunk.
+func (b *Backend) AdamWMulti(params, grads, ms, vs []engine.Storage, lr, beta1, beta2, eps, wd float64, t int) {
+	var tab []int64
+	for i, p := range params {
+		n := p.Len()
+		pp, gp, mp, vp := buf(p).ptr, buf(grads[i]).ptr, buf(ms[i]).ptr, buf(vs[i]).ptr
+		for off := 0; off < n; off += adamChunk {
+			o := 4 * int64(off)
+			tab = append(tab, int64(pp)+o, int64(gp)+o, int64(mp)+o, int64(vp)+o, int64(min(adamChunk, n-off)))
+		}
+	}
+	chunks := len(tab) / 5
+	if chunks == 0 {
+		return
+	}
+	tb := b.scratch(8 * int64(len(tab)))
+	defer tb.Free()
+	try("AdamWMulti", tb.copyIn(unsafe.Pointer(&tab[0]), 8*int64(len(tab)), "AdamWMulti table"))
+	runtime.KeepAlive(tab)
+	bc1 := 1 - math.Pow(beta1, float64(t))
+	bc2 := math.Sqrt(1 - math.Pow(beta2, float64(t)))
+	try("AdamWMulti", b.d.Launch("elementwise", "opt_adamw_multi", D1(chunks), D1(256), 0, tb, float32(1-lr*wd), float32(lr/bc1),
+		float32(beta1), float32(beta2), float32(1/bc2), float32(eps)))
+}
+
 func (b *Backend) SGD(param, grad, bufm engine.Storage, lr, momentum, wd float64, first bool) {
 	n := param.Len()
 	var mb *Buffer
@@ -562,4 +591,7 @@ func (b *Backend) EMA(dst, src engine.Storage, m float64) {
 	b.ew("opt_ema", n, buf(dst), buf(src), float32(m), float32(1-m), int64(n))
 }
 
-var _ engine.Backend = (*Backend)(nil)
+var (
+	_ engine.Backend    = (*Backend)(nil)
+	_ engine.MultiAdamW = (*Backend)(nil)
+)

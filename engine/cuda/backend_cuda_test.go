@@ -484,6 +484,27 @@ func TestBackendOptim(t *testing.T) {
 		h.check(fmt.Sprintf("AdamW n=%d m", n), m, tolF32)
 		h.check(fmt.Sprintf("AdamW n=%d v", n), v, tolF32)
 
+		// The same updates through AdamWMulti, several tensors in one
+		// launch (chunk boundaries inside tensors for the large n).
+		var ps, gs, mvs []pair
+		var pg, gg, mg, vg []engine.Storage
+		for j := 0; j < 3; j++ {
+			p, g := h.rnd(n+j, 1), h.rnd(n+j, 0.1)
+			m, v := h.in(make([]float32, n+j)), h.in(make([]float32, n+j))
+			ps, gs, mvs = append(ps, p), append(gs, g), append(mvs, m, v)
+			pg, gg, mg, vg = append(pg, p.g), append(gg, g.g), append(mg, m.g), append(vg, v.g)
+		}
+		for step := 1; step <= 2; step++ {
+			h.g.AdamWMulti(pg, gg, mg, vg, 1e-3, 0.9, 0.999, 1e-8, 0.1, step)
+			for j := range ps {
+				h.c.AdamW(ps[j].c, gs[j].c, mvs[2*j].c, mvs[2*j+1].c, 1e-3, 0.9, 0.999, 1e-8, 0.1, step)
+			}
+		}
+		for j := range ps {
+			h.check(fmt.Sprintf("AdamWMulti n=%d tensor %d param", n+j, j), ps[j], tolF32)
+			h.check(fmt.Sprintf("AdamWMulti n=%d tensor %d v", n+j, j), mvs[2*j+1], tolF32)
+		}
+
 		for _, mom := range []float64{0.9, 0} {
 			p, buf := h.rnd(n, 1), h.out(n)
 			for step := 0; step < 3; step++ {

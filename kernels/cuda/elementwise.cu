@@ -285,3 +285,30 @@ extern "C" __global__ void unscale2(float* d, const float* s, const float* __res
     }
     TAIL(i, n) { d[i] = s[i] * ka * kb + (beta != 0.f ? beta * d[i] : 0.f); }
 }
+
+// opt_adamw_multi: AdamW over many tensors in one launch. Block b updates
+// chunk b of a table the host uploads: per chunk five 64-bit words, the
+// param, grad, m and v pointers already advanced to the chunk's first
+// element (chunks start at multiples of 16384 elements, so 16-byte aligned)
+// and its length. Same scalars as opt_adamw. Launch: grid = chunks, block 256.
+extern "C" __global__ void opt_adamw_multi(const i64* __restrict__ tab, float decay, float step, float b1, float b2,
+                                           float invbc2, float eps) {
+    const i64* e = tab + 5 * (i64)blockIdx.x;
+    float* p = (float*)e[0];
+    const float* g = (const float*)e[1];
+    float* m = (float*)e[2];
+    float* v = (float*)e[3];
+    const i64 n = e[4], n4 = n >> 2;
+    for (i64 i = threadIdx.x; i < n4; i += blockDim.x) {
+        float4 P = ((float4*)p)[i], G = ((const float4*)g)[i], M = ((float4*)m)[i], V = ((float4*)v)[i];
+        adamw1(P.x, G.x, M.x, V.x, decay, step, b1, b2, invbc2, eps);
+        adamw1(P.y, G.y, M.y, V.y, decay, step, b1, b2, invbc2, eps);
+        adamw1(P.z, G.z, M.z, V.z, decay, step, b1, b2, invbc2, eps);
+        adamw1(P.w, G.w, M.w, V.w, decay, step, b1, b2, invbc2, eps);
+        ((float4*)p)[i] = P;
+        ((float4*)m)[i] = M;
+        ((float4*)v)[i] = V;
+    }
+    for (i64 i = (n & ~(i64)3) + threadIdx.x; i < n; i += blockDim.x)
+        adamw1(p[i], g[i], m[i], v[i], decay, step, b1, b2, invbc2, eps);
+}
