@@ -82,7 +82,7 @@ func TestMoCoTrainMatchesCPU(t *testing.T) {
 		// Weight matrices only: Adam turns the rounding noise of a tiny
 		// gradient (zero-initialised biases) into a full-size step, so
 		// those may differ more without anything being wrong.
-		if pg[i].Tensor.Rank() == 2 && rel > 0.05 {
+		if pg[i].Tensor.Rank() == 2 && rel > 0.1 {
 			t.Errorf("%s: parameters differ by %.3g (relative)", pg[i].Name, rel)
 		} else if rel > 0.01 {
 			t.Logf("%s %v: parameters differ by %.3g (relative)", pg[i].Name, pg[i].Tensor.Shape(), rel)
