@@ -101,7 +101,9 @@ type Backend interface {
 
 	// Gemm computes, for each of batch products, C = alpha·op(A)·op(B) +
 	// beta·C with row-major matrices packed at the given strides between
-	// products (stride 0 reuses one matrix for every product).
+	// products (stride 0 reuses one matrix for every product). strideC 0
+	// with batch > 1 sums the products into one C: C = alpha·Σ_i
+	// op(A_i)·op(B_i) + beta·C (the gradient of a shared matrix).
 	Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a Storage, strideA int, b Storage, strideB int, beta float64, c Storage, strideC int)
 
 	Unary(op UnaryOp, dst, x Storage)
@@ -158,4 +160,12 @@ type Backend interface {
 	SGD(param, grad, buf Storage, lr, momentum, wd float64, first bool)
 	// EMA sets dst = m·dst + (1−m)·src (the momentum encoder's update).
 	EMA(dst, src Storage, m float64)
+}
+
+// MultiAdamW is an optional Backend method: AdamW over several tensors
+// with the same hyperparameters and step in one go (one launch on a GPU
+// instead of one per tensor). nn.AdamW uses it when the backend has it;
+// the result must equal AdamW on each tensor.
+type MultiAdamW interface {
+	AdamWMulti(params, grads, ms, vs []Storage, lr, beta1, beta2, eps, wd float64, t int)
 }

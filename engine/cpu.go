@@ -23,8 +23,13 @@ func (b *cpuBuf[T]) DType() DType {
 	return F32
 }
 
-// Window returns a view of n elements from off, sharing memory.
-func (b *cpuBuf[T]) Window(off, n int) Storage { return &cpuBuf[T]{d: b.d[off : off+n]} }
+// window returns the storage from element off onwards, sharing memory.
+func window(s Storage, off int) Storage {
+	if is64(s) {
+		return &cpuBuf[float64]{d: f64(s)[off:]}
+	}
+	return &cpuBuf[float32]{d: f32(s)[off:]}
+}
 
 // CPU is the backend that computes on the host: float32 through the
 // kernels package (AVX2/FMA where the processor has it), float64 through
@@ -274,6 +279,17 @@ func (c *CPU) BroadcastScalar(dst, s Storage, alpha float64) {
 }
 
 func (c *CPU) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a Storage, strideA int, b Storage, strideB int, beta float64, cs Storage, strideC int) {
+	if strideC == 0 && batch > 1 {
+		// Accumulate the products into one C.
+		for i := 0; i < batch; i++ {
+			be := beta
+			if i > 0 {
+				be = 1
+			}
+			c.Gemm(transA, transB, 1, m, n, k, alpha, window(a, i*strideA), 0, window(b, i*strideB), 0, be, cs, 0)
+		}
+		return
+	}
 	if is64(cs) {
 		A, B, C := f64(a), f64(b), f64(cs)
 		for i := 0; i < batch; i++ {

@@ -174,21 +174,8 @@ func gemmWeightGrad(e *Engine, tx, ty bool, batch, m, n, k int, x, y, c *Tensor,
 		e.b.Gemm(true, false, 1, m, n, batch*k, 1, x.data, 0, y.data, 0, 0, c.data, 0)
 		return
 	}
-	for i := 0; i < batch; i++ {
-		beta := 1.0
-		if i == 0 {
-			beta = 0
-		}
-		e.b.Gemm(tx, ty, 1, m, n, k, 1, sub(x, i, m*k), 0, sub(y, i, k*n), 0, beta, c.data, 0)
-	}
-}
-
-// sub is a window of a tensor's storage; only the CPU backend can slice.
-func sub(t *Tensor, i, size int) Storage {
-	if s, ok := t.data.(interface{ Window(off, n int) Storage }); ok {
-		return s.Window(i*size, size)
-	}
-	panic(fmt.Sprintf("engine: backend %s cannot window storage", t.eng.b.Name()))
+	// Otherwise one strided batched product that accumulates into c.
+	e.b.Gemm(tx, ty, batch, m, n, k, 1, x.data, m*k, y.data, k*n, 0, c.data, 0)
 }
 
 func binary(op BinaryOp, name string, a, b *Tensor) *Tensor {

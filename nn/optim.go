@@ -103,16 +103,44 @@ func (o *AdamW) ensureMoments(i int) {
 }
 
 func (o *AdamW) Step() {
+	// Tensors with the same backend and step count go to the backend
+	// together when it can update a list at once (engine.MultiAdamW).
+	type key struct {
+		b engine.Backend
+		t int
+	}
+	var groups map[key][]int
+	var order []key
 	for i, p := range o.Params {
 		g := p.Tensor.Grad()
 		if g == nil {
 			continue
 		}
-		e := p.Tensor.Engine()
+		b := p.Tensor.Engine().Backend()
 		o.ensureMoments(i)
 		o.steps[i]++
-		e.Backend().AdamW(p.Tensor.Storage(), g.Storage(), o.m[i].Storage(), o.v[i].Storage(),
+		if _, ok := b.(engine.MultiAdamW); ok {
+			if groups == nil {
+				groups = map[key][]int{}
+			}
+			k := key{b, o.steps[i]}
+			if groups[k] == nil {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], i)
+			continue
+		}
+		b.AdamW(p.Tensor.Storage(), g.Storage(), o.m[i].Storage(), o.v[i].Storage(),
 			o.lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.steps[i])
+	}
+	for _, k := range order {
+		idx := groups[k]
+		ps, gs, ms, vs := make([]engine.Storage, len(idx)), make([]engine.Storage, len(idx)), make([]engine.Storage, len(idx)), make([]engine.Storage, len(idx))
+		for j, i := range idx {
+			ps[j], gs[j] = o.Params[i].Tensor.Storage(), o.Params[i].Tensor.Grad().Storage()
+			ms[j], vs[j] = o.m[i].Storage(), o.v[i].Storage()
+		}
+		k.b.(engine.MultiAdamW).AdamWMulti(ps, gs, ms, vs, o.lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, k.t)
 	}
 }
 

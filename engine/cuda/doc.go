@@ -1,7 +1,11 @@
 // Package cuda is mocogo's NVIDIA GPU backend: a device with its context, a
 // caching allocator, host↔device copies, the embedded PTX kernels of package
 // kernels loaded once per device, and Go wrappers for each kernel (GemmF16,
-// LayerNormForward, LayerNormBackward, ...).
+// LayerNormForward, LayerNormBackward, ...), and Backend, which implements
+// engine.Backend on a Device so that the engine's ops (and so the whole
+// MoCo v3 step) run on the GPU: fp32 storage, fp16 tensor-core GEMMs and
+// flash attention with fp32 accumulation, fp32 statistics. Its element-wise
+// and reduction kernels are kernels/cuda/elementwise.cu and rowcol.cu.
 //
 // Only this package imports gorgonia.org/cu, whose package initialisation
 // calls cuInit and exits the process when no driver or device is present.
