@@ -288,6 +288,15 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 		return
 	}
 	sizeA, sizeB := m*k, k*n
+	if batch > 1 {
+		// Each product's fp16 operands must start 16-byte aligned for the
+		// GEMM (the kernels load at least pairs): restride odd strides.
+		var freeA, freeB func()
+		a, strideA, freeA = b.restride(a, strideA, sizeA, batch)
+		defer freeA()
+		bs, strideB, freeB = b.restride(bs, strideB, sizeB, batch)
+		defer freeB()
+	}
 	na := (batch-1)*strideA + sizeA
 	nb := (batch-1)*strideB + sizeB
 	ha, sa := b.scaledF16(buf(a), na, gemmScaleExp)
@@ -331,6 +340,20 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 
 // copyAxis copies count leading elements of each of outer rows from src
 // (row stride sStride) to dst (row stride dStride).
+// restride returns x's batch of matrices (size elements each, stride
+// apart) at a stride that is a multiple of 8, copied into a scratch buffer
+// that free releases; or x itself and a no-op free when the stride already
+// is one, or is 0 (one matrix shared by the batch).
+func (b *Backend) restride(x engine.Storage, stride, size, batch int) (engine.Storage, int, func()) {
+	if stride == 0 || stride%8 == 0 {
+		return x, stride, func() {}
+	}
+	pad := (stride + 7) &^ 7
+	tmp := b.scratch(4 * int64(batch*pad))
+	b.copyAxis(tmp, pad, buf(x), stride, batch, size)
+	return &storage{buf: tmp, n: batch * pad}, pad, func() { tmp.Free() }
+}
+
 func (b *Backend) copyAxis(dst *Buffer, dStride int, src *Buffer, sStride int, outer, count int) {
 	n := outer * count
 	g := max(min((n+255)/256, 8*b.d.sms), 1)

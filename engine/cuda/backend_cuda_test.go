@@ -334,7 +334,12 @@ func TestBackendNorms(t *testing.T) {
 			}
 			h.g.BatchNormBackward(dx.g, dg.G(), db.G(), dy.g, x.g, g.G(), mean.g, rstd.g, rows, cols)
 			h.c.BatchNormBackward(dx.c, dg.C(), db.C(), dy.c, x.c, g.C(), mean.c, rstd.c, rows, cols)
-			h.check(name+" dx", dx, 1e-4)
+			// With two samples x̂ = ±1 whatever x is, so dx is zero up to
+			// eps and its relative error is rounding noise (seen: 2.6e-3 on
+			// an H100); the larger batches check dx.
+			if rows > 2 {
+				h.check(name+" dx", dx, 1e-4)
+			}
 			if affine {
 				h.check(name+" dgamma", dg, 1e-4)
 				h.check(name+" dbeta", db, 1e-4)

@@ -305,7 +305,10 @@ func (d *Device) splitK(m, n, k, tiles, slots, gran int) (splits, kchunk int) {
 // partial product into a workspace, then gemm_splitk_reduce sums them in a
 // fixed order and applies the epilogue.
 func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	ws, err := d.Alloc(int64(splits) * int64(m) * int64(n) * 4)
+	// Rows of the partial products padded to 16 bytes: the kernel's
+	// epilogue stores pairs, so every slice and row must start aligned.
+	ldw := (n + 3) &^ 3
+	ws, err := d.Alloc(int64(splits) * int64(m) * int64(ldw) * 4)
 	if err != nil {
 		return err
 	}
@@ -314,10 +317,10 @@ func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha floa
 	defer ws.Free()
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
 	if err := d.Launch("gemm_f16", name+"_sk", Dim3{X: tiles, Y: splits, Z: 1}, D1(256), gemmSmem,
-		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk)); err != nil {
+		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk), int32(ldw)); err != nil {
 		return err
 	}
-	return d.splitKReduce(ws, splits, m, n, alpha, beta, c, ldc, bias, flags)
+	return d.splitKReduce(ws, splits, m, n, ldw, alpha, beta, c, ldc, bias, flags)
 }
 
 // gemmTMASplitK is gemmSplitK with the partial products by the TMA kernel
@@ -332,16 +335,16 @@ func (d *Device) gemmTMASplitK(kernel string, bn, splits, kchunk int, transA, tr
 	if err := d.gemmTMA(kernel, bn, grid, kchunk, transA, transB, m, n, k, 1, a, lda, b, ldb, 0, ws, n, nil, 0); err != nil {
 		return err
 	}
-	return d.splitKReduce(ws, splits, m, n, alpha, beta, c, ldc, bias, flags)
+	return d.splitKReduce(ws, splits, m, n, n, alpha, beta, c, ldc, bias, flags)
 }
 
-// splitKReduce sums the splits fp32 m×n slices of ws in order into C with
-// the epilogue.
-func (d *Device) splitKReduce(ws *Buffer, splits, m, n int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+// splitKReduce sums the splits fp32 m×n slices of ws (rows of stride ldw)
+// in order into C with the epilogue.
+func (d *Device) splitKReduce(ws *Buffer, splits, m, n, ldw int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	quads := (m*n + 3) / 4
 	blocks := min((quads+255)/256, 8*d.sms)
 	return d.Launch("gemm_f16", "gemm_splitk_reduce", D1(blocks), D1(256), 0,
-		ws, c, bias, int32(m), int32(n), int32(splits), int32(ldc), alpha, beta, int32(flags))
+		ws, c, bias, int32(m), int32(n), int32(splits), int32(ldc), alpha, beta, int32(flags), int32(ldw))
 }
 
 func u64(v uint64) []byte {

@@ -287,13 +287,13 @@ GEMM_KERNEL(gemm_f16_tt_u, false, true, false)
 #define GEMM_SPLITK_KERNEL(name, AK, BKM)                                                                  \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 2)                                              \
         name(const half* __restrict__ A, const half* __restrict__ B, float* __restrict__ W, int M, int N,  \
-             int K, int lda, int ldb, int kchunk) {                                                        \
+             int K, int lda, int ldb, int kchunk, int ldw) {                                               \
         const int k0 = blockIdx.y * kchunk;                                                                \
         const int kl = min(K - k0, kchunk);                                                                \
         const half* a = AK ? A + k0 : A + (size_t)k0 * lda;                                                \
         const half* b = BKM ? B + k0 : B + (size_t)k0 * ldb;                                               \
-        gemm_body<AK, BKM, true>(a, b, W + (size_t)blockIdx.y * M * N, nullptr, M, N, max(kl, 0), lda, ldb, \
-                                 N, 1.0f, 0.0f, 0);                                                        \
+        gemm_body<AK, BKM, true>(a, b, W + (size_t)blockIdx.y * M * ldw, nullptr, M, N, max(kl, 0), lda,    \
+                                 ldb, ldw, 1.0f, 0.0f, 0);                                                 \
     }
 
 GEMM_SPLITK_KERNEL(gemm_f16_nn_sk, true, false)
@@ -302,15 +302,17 @@ GEMM_SPLITK_KERNEL(gemm_f16_tn_sk, false, false)
 GEMM_SPLITK_KERNEL(gemm_f16_tt_sk, false, true)
 
 // gemm_splitk_reduce: C[r, c] = act(alpha · Σ_s W[s][r][c] + bias[c]) + beta · C[r, c],
-// the sum taken in order s = 0, 1, …. Each thread owns four consecutive
-// elements of W's row-major M×N (16-byte loads when N is a multiple of 4).
+// the sum taken in order s = 0, 1, …. Each slice of W is M rows of stride ldw
+// (N rounded up to a multiple of 4, so every slice and row starts 16-byte
+// aligned). Each thread owns four consecutive elements of the logical M×N
+// (16-byte loads when N is a multiple of 4, and then ldw = N).
 // Launch: any 1-D grid (grid-stride), block 256.
 extern "C" __global__ void __launch_bounds__(256) gemm_splitk_reduce(const float* __restrict__ W, void* C,
                                                                      const float* __restrict__ bias, int M,
                                                                      int N, int splits, int ldc, float alpha,
-                                                                     float beta, int flags) {
+                                                                     float beta, int flags, int ldw) {
     const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
-    const size_t MN = (size_t)M * N;
+    const size_t MN = (size_t)M * N, SW = (size_t)M * ldw;
     const size_t quads = (MN + 3) / 4;
     const bool vec = (N & 3) == 0;
     for (size_t q = (size_t)blockIdx.x * blockDim.x + threadIdx.x; q < quads; q += (size_t)gridDim.x * blockDim.x) {
@@ -318,14 +320,14 @@ extern "C" __global__ void __launch_bounds__(256) gemm_splitk_reduce(const float
         float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         if (vec) {
             for (int s = 0; s < splits; s++) {
-                float4 w = *(const float4*)(W + s * MN + e0);
+                float4 w = *(const float4*)(W + s * SW + e0);
                 v[0] += w.x; v[1] += w.y; v[2] += w.z; v[3] += w.w;
             }
         } else {
             for (int s = 0; s < splits; s++) {
 #pragma unroll
                 for (int j = 0; j < 4; j++)
-                    if (e0 + j < MN) v[j] += W[s * MN + e0 + j];
+                    if (e0 + j < MN) v[j] += W[s * SW + (e0 + j) / N * ldw + (e0 + j) % N];
             }
         }
 #pragma unroll
