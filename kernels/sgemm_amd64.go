@@ -28,6 +28,11 @@ func sgemmKern12x16AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32
 //go:noescape
 func sgemmPack4AVX(dst, src *float32, ld, stride, kc8 int)
 
+// sgemmPackRowsAVX is a rowsFunc in AVX.
+//
+//go:noescape
+func sgemmPackRowsAVX(dst, src *float32, ld, width, nsl, kc int)
+
 func kernAVX2(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 	_ = a[kc*6-1]
 	_ = b[kc*16-1]
@@ -62,11 +67,11 @@ func kernAVX512(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 var (
 	gemmAVX2 = &gemmImpl{
 		name: "avx2", mr: 6, nr: 16, kc: 512, nb: 512, mb: 768,
-		kern: kernAVX2, kernHalf: kernAVX2Half, pack4: sgemmPack4AVX,
+		kern: kernAVX2, kernHalf: kernAVX2Half, pack4: sgemmPack4AVX, packRows: sgemmPackRowsAVX,
 	}
 	gemmAVX512 = &gemmImpl{
 		name: "avx512", mr: 12, nr: 32, kc: 512, nb: 512, mb: 768,
-		kern: kernAVX512, kernHalf: kernAVX512Half, pack4: sgemmPack4AVX,
+		kern: kernAVX512, kernHalf: kernAVX512Half, pack4: sgemmPack4AVX, packRows: sgemmPackRowsAVX,
 	}
 )
 
