@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -77,6 +78,7 @@ func runCPU(args []string) error {
 	anchor := fs.Bool("anchor", false, "also time numpy float32 a @ b (OpenBLAS) with "+numpyScript+" and print ours/OpenBLAS")
 	python := fs.String("python", "/usr/bin/python3", "Python with numpy, for -anchor")
 	quick := fs.Bool("quick", false, "skip the shapes over 20 GFLOP")
+	match := fs.String("match", "", "only the shapes whose \"layer M×N×K op\" matches this regular expression")
 	pause := fs.Duration("pause", 300*time.Millisecond, "with -anchor and several threads, idle time before each run: OpenBLAS's threads spin for a while after a call and would slow the run after theirs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -93,6 +95,16 @@ func runCPU(args []string) error {
 		return errors.New("-runs must be at least 1")
 	}
 	shapes := cpuShapes(*quick)
+	if *match != "" {
+		re, err := regexp.Compile(*match)
+		if err != nil {
+			return fmt.Errorf("-match: %v", err)
+		}
+		shapes = slices.DeleteFunc(shapes, func(s gemmShape) bool { return !re.MatchString(s.name + " " + s.String()) })
+		if len(shapes) == 0 {
+			return fmt.Errorf("-match %q: no shapes", *match)
+		}
+	}
 	script := ""
 	if *anchor {
 		var err error
