@@ -138,7 +138,7 @@ func SgemmBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a 
 	x.b, x.ldb, x.strideB = b, ldb, strideB
 	x.c, x.ldc, x.strideC = c, ldc, strideC
 	nw := min(Threads(), batch, max(1, batch*m*n*k>>18))
-	runWorkers(x, nw, &x.wg)
+	runWorkers(x, nw, &x.join)
 	x.a, x.b, x.c = nil, nil, nil
 	batchCtxPool.Put(x)
 }
@@ -166,7 +166,7 @@ type batchCtx struct {
 	c              []float32
 	ldc, strideC   int
 	next           atomic.Int64 // next product to claim
-	wg             sync.WaitGroup
+	join           gemmJoin
 }
 
 var batchCtxPool sync.Pool

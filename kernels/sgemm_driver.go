@@ -25,6 +25,7 @@ type gemmImpl struct {
 	// with it, which halves the work wasted on padding in narrow products.
 	kernHalf gemmKernel
 	pack4    packFunc // optional fast transposing pack
+	packRows rowsFunc // optional fast row-to-sliver pack
 }
 
 // gemmGeneric is the plain Go implementation, used when the CPU lacks the
@@ -75,7 +76,7 @@ type gemmCtx struct {
 	splitM   bool // multiply phase splits A slivers (else B slivers)
 	nthreads int
 	next     atomic.Int64 // next item of the phase to claim
-	wg       sync.WaitGroup
+	join     gemmJoin
 }
 
 var gemmCtxPool sync.Pool
@@ -161,12 +162,16 @@ func (x *gemmCtx) parallel() {
 		x.work(0, 1)
 		return
 	}
-	runWorkers(x, x.nthreads, &x.wg)
+	runWorkers(x, x.nthreads, &x.join)
 }
 
-// bChunk is how many B slivers a worker claims at a time when packing B, so
-// that it reads rows of B in runs of bChunk·nr values.
-const bChunk = 4
+// packChunk is how many slivers a worker claims at a time when it packs
+// rows of a stored matrix into slivers: at least 8, so that it reads runs of
+// 8·nr values or more from each row (shorter runs measured slower), and
+// about a half of each worker's share, so that a slowed worker takes less.
+func packChunk(slivers, nw int) int {
+	return max(8, (slivers+2*nw-1)/(2*nw))
+}
 
 // work is worker w's part of the phase in hand. Workers claim items (B
 // slivers to pack, A or B slivers to multiply) one at a time from x.next, so
@@ -178,20 +183,31 @@ func (x *gemmCtx) work(w, nw int) {
 	mSlivers := (x.mcb + mr - 1) / mr
 	nSlivers := (x.ncb + nr - 1) / nr
 	if x.packing {
+		bChunk := packChunk(nSlivers, nw)
 		bChunks := (nSlivers + bChunk - 1) / bChunk
-		items := bChunks
-		if x.packA && !x.splitM {
-			items += mSlivers
+		aChunk := 1
+		aItems := 0
+		if x.packEarly() {
+			aItems = mSlivers
+			if x.transA {
+				aChunk = packChunk(mSlivers, nw)
+				aItems = (mSlivers + aChunk - 1) / aChunk
+			}
 		}
 		for {
 			it := int(x.next.Add(1) - 1)
-			if it >= items {
-				return
-			}
-			if it < bChunks {
-				packB(x.bpack, nr, g.kernHalf != nil, x.transB, x.b, x.ldb, x.jc, x.ncb, it*bChunk, min(it*bChunk+bChunk, nSlivers), x.pc, kc, g.pack4)
-			} else {
+			switch {
+			case it < bChunks:
+				packB(x.bpack, nr, g.kernHalf != nil, x.transB, x.b, x.ldb, x.jc, x.ncb, it*bChunk, min(it*bChunk+bChunk, nSlivers), x.pc, kc, g.pack4, g.packRows)
+			case it < bChunks+aItems && x.transA:
+				// Stored Aᵀ: rows of it are runs of op(A) columns, packed
+				// like B, a chunk of slivers at a time, row by row.
+				lo := (it - bChunks) * aChunk
+				packB(x.apack, mr, false, false, x.a, x.lda, x.ic, x.mcb, lo, min(lo+aChunk, mSlivers), x.pc, kc, nil, g.packRows)
+			case it < bChunks+aItems:
 				x.packASliver(it - bChunks)
+			default:
+				return
 			}
 		}
 	}
@@ -212,13 +228,21 @@ func (x *gemmCtx) work(w, nw int) {
 		if s >= mSlivers {
 			return
 		}
-		if x.packA {
+		if x.packA && !x.packEarly() {
 			x.packASliver(s)
 		}
 		for t := 0; t < nSlivers; t++ {
 			x.tile(s, t, tmp)
 		}
 	}
+}
+
+// packEarly reports whether the A panel is packed in the pack phase rather
+// than sliver by sliver as the multiply phase claims them: when the multiply
+// phase splits B, and when A is stored transposed, where packing a whole
+// chunk row by row reads far better than one narrow sliver at a time.
+func (x *gemmCtx) packEarly() bool {
+	return x.packA && (x.transA || !x.splitM)
 }
 
 // packASliver packs A sliver s of the panel in hand.
@@ -282,7 +306,7 @@ func packA(dst []float32, mr int, transA bool, a []float32, lda, i0, rows, p0, k
 // [p0, p0+kc), into dst: sliver s at dst[s*nr*kc:] as kc groups of nr values,
 // with columns past cols zero. With half, a last sliver of at most nr/2
 // columns is packed nr/2 wide.
-func packB(dst []float32, nr int, half, transB bool, b []float32, ldb, j0, cols, lo, hi, p0, kc int, pack4 packFunc) {
+func packB(dst []float32, nr int, half, transB bool, b []float32, ldb, j0, cols, lo, hi, p0, kc int, pack4 packFunc, rows rowsFunc) {
 	if transB {
 		// op(B)[p][j] = b[j*ldb+p]
 		for s := lo; s < hi; s++ {
@@ -296,7 +320,12 @@ func packB(dst []float32, nr int, half, transB bool, b []float32, ldb, j0, cols,
 		return
 	}
 	full := min(hi, cols/nr) // slivers with all nr columns
-	if lo < full {
+	if lo < full && rows != nil && nr%4 == 0 {
+		first := p0*ldb + j0 + lo*nr
+		_ = b[first+(kc-1)*ldb+(full-lo)*nr-1]
+		_ = dst[full*nr*kc-1]
+		rows(&dst[lo*nr*kc], &b[first], ldb, nr, full-lo, kc)
+	} else if lo < full {
 		// Row by row, so that B is read in long contiguous runs.
 		for p := 0; p < kc; p++ {
 			row := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+full*nr]
@@ -308,6 +337,14 @@ func packB(dst []float32, nr int, half, transB bool, b []float32, ldb, j0, cols,
 			case 16:
 				for s := lo; s < full; s++ {
 					*(*[16]float32)(dst[(s*kc+p)*16:]) = *(*[16]float32)(row[s*16:])
+				}
+			case 12: // A stored transposed, for the AVX-512 kernel
+				for s := lo; s < full; s++ {
+					*(*[12]float32)(dst[(s*kc+p)*12:]) = *(*[12]float32)(row[s*12:])
+				}
+			case 6: // A stored transposed, for the AVX2 kernel
+				for s := lo; s < full; s++ {
+					*(*[6]float32)(dst[(s*kc+p)*6:]) = *(*[6]float32)(row[s*6:])
 				}
 			default:
 				for s := lo; s < full; s++ {
@@ -329,6 +366,12 @@ func packB(dst []float32, nr int, half, transB bool, b []float32, ldb, j0, cols,
 		}
 	}
 }
+
+// rowsFunc cuts each of kc rows of src (row stride ld) into nsl runs of
+// width values, width a multiple of 4, and stores run s of row p at
+// dst[s*width*kc+p*width]. Unchecked: the caller makes sure both ranges are
+// in bounds.
+type rowsFunc func(dst, src *float32, ld, width, nsl, kc int)
 
 // packFunc transposes 4 rows of src (row stride ld), columns [0, kc8) with
 // kc8 a multiple of 8, into dst[p*stride+r] for r < 4. Unchecked: the caller

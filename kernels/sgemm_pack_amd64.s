@@ -55,3 +55,66 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func sgemmPackRowsAVX(dst, src *float32, ld, width, nsl, kc int)
+//
+// Cuts each of kc rows of src (row stride ld elements) into nsl runs of
+// width values (width a multiple of 4) and stores run s of row p at
+// dst[s*width*kc + p*width]: rows of a stored matrix into packed slivers.
+// It prefetches the row 8 rows ahead as it goes.
+TEXT ·sgemmPackRowsAVX(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), BX
+	SHLQ $2, BX
+	MOVQ width+24(FP), R8
+	SHLQ $2, R8                // width in bytes
+	MOVQ nsl+32(FP), R9
+	MOVQ kc+40(FP), CX
+	MOVQ R8, R10
+	IMULQ CX, R10              // bytes between slivers in dst
+	TESTQ R9, R9
+	JEQ  done
+	TESTQ CX, CX
+	JEQ  done
+	LEAQ (BX)(BX*1), R15
+	SHLQ $2, R15               // 8 rows ahead, in bytes
+
+row:
+	MOVQ SI, R11               // src cursor
+	MOVQ DI, R12               // dst cursor: sliver 0, this row
+	MOVQ R9, DX                // slivers left
+
+sliver:
+	PREFETCHT0 (R11)(R15*1)
+	MOVQ R8, AX                // bytes left in this run
+	XORQ R13, R13
+
+chunk32:
+	CMPQ AX, $32
+	JLT  chunk16
+	VMOVUPS (R11)(R13*1), Y0
+	VMOVUPS Y0, (R12)(R13*1)
+	ADDQ $32, R13
+	SUBQ $32, AX
+	JMP  chunk32
+
+chunk16:
+	TESTQ AX, AX
+	JEQ  next
+	VMOVUPS (R11)(R13*1), X0
+	VMOVUPS X0, (R12)(R13*1)
+
+next:
+	ADDQ R8, R11
+	ADDQ R10, R12
+	DECQ DX
+	JNE  sliver
+	ADDQ BX, SI
+	ADDQ R8, DI
+	DECQ CX
+	JNE  row
+
+done:
+	VZEROUPPER
+	RET

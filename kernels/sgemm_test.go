@@ -292,6 +292,9 @@ func TestSgemmMatchesRef(t *testing.T) {
 }
 
 func TestSgemmNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	defer SetThreads(0)
 	SetThreads(2)
 	a := make([]float32, 200*300)

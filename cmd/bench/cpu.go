@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -77,6 +78,8 @@ func runCPU(args []string) error {
 	anchor := fs.Bool("anchor", false, "also time numpy float32 a @ b (OpenBLAS) with "+numpyScript+" and print ours/OpenBLAS")
 	python := fs.String("python", "/usr/bin/python3", "Python with numpy, for -anchor")
 	quick := fs.Bool("quick", false, "skip the shapes over 20 GFLOP")
+	match := fs.String("match", "", "only the shapes whose \"layer M×N×K op\" matches this regular expression")
+	pause := fs.Duration("pause", 300*time.Millisecond, "with -anchor and several threads, idle time before each run: OpenBLAS's threads spin for a while after a call and would slow the run after theirs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,6 +95,16 @@ func runCPU(args []string) error {
 		return errors.New("-runs must be at least 1")
 	}
 	shapes := cpuShapes(*quick)
+	if *match != "" {
+		re, err := regexp.Compile(*match)
+		if err != nil {
+			return fmt.Errorf("-match: %v", err)
+		}
+		shapes = slices.DeleteFunc(shapes, func(s gemmShape) bool { return !re.MatchString(s.name + " " + s.String()) })
+		if len(shapes) == 0 {
+			return fmt.Errorf("-match %q: no shapes", *match)
+		}
+	}
 	script := ""
 	if *anchor {
 		var err error
@@ -126,7 +139,11 @@ func runCPU(args []string) error {
 			fmt.Printf("%-16s %-20s %10s\n", "layer", "M×N×K op", "ours")
 		}
 		for _, s := range shapes {
-			ours, ref, err := timeShape(s, np, *runs, *minRun)
+			gap := time.Duration(0)
+			if t > 1 {
+				gap = *pause
+			}
+			ours, ref, err := timeShape(s, np, *runs, *minRun, gap)
 			if err != nil {
 				np.close()
 				return err
@@ -147,8 +164,8 @@ func runCPU(args []string) error {
 // timeShape returns the median GFLOP/s of kernels.Sgemm on s and, when np is
 // not nil, of numpy on the same shape, the runs of the two interleaved so
 // that both see the same load. Each run repeats the product for at least
-// minRun.
-func timeShape(s gemmShape, np *numpyServer, runs int, minRun time.Duration) (ours, ref float64, err error) {
+// minRun. With np, each run follows a pause of gap.
+func timeShape(s gemmShape, np *numpyServer, runs int, minRun, gap time.Duration) (ours, ref float64, err error) {
 	a := make([]float32, s.m*s.k)
 	b := make([]float32, s.k*s.n)
 	c := make([]float32, s.m*s.n)
@@ -187,8 +204,12 @@ func timeShape(s gemmShape, np *numpyServer, runs int, minRun time.Duration) (ou
 	}
 	var og, ng []float64
 	for range runs {
+		if np != nil {
+			time.Sleep(gap)
+		}
 		og = append(og, s.flops()*float64(oursReps)/oursRun(oursReps).Seconds()/1e9)
 		if np != nil {
+			time.Sleep(gap)
 			d, err := np.run(s, npReps)
 			if err != nil {
 				return 0, 0, err
