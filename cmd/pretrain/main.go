@@ -42,6 +42,7 @@ type options struct {
 	workers, threads              int
 	limit, holdout, knnBank, knnK int
 	knnEvery                      int
+	device                        string
 	demo                          bool
 }
 
@@ -87,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.holdout, "holdout", 100, "images per class held out of training for the kNN monitor")
 	fs.IntVar(&o.knnBank, "knn-bank", 10000, "at most this many training images form the kNN bank")
 	fs.IntVar(&o.knnK, "knn-k", 200, "neighbours of the kNN monitor")
+	fs.StringVar(&o.device, "device", "cpu", "compute device: cpu, or cuda (binaries built with -tags cuda)")
 	fs.IntVar(&o.knnEvery, "knn-every", 1, "run the kNN monitor every this many epochs (0: only at the end)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -191,7 +193,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	e := engine.New(engine.NewCPU(engine.F32))
+	backend, release, err := openBackend(o.device)
+	if err != nil {
+		return err
+	}
+	defer release()
+	e := engine.New(backend)
 	model, err := moco.New(e, cfg, nn.NewRNG(o.seed))
 	if err != nil {
 		return err

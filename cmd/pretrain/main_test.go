@@ -92,6 +92,8 @@ func TestBadInputIsReported(t *testing.T) {
 	assert.ErrorContains(t, err, "no such file")
 	err = run([]string{"--data", t.TempDir(), "--epochs", "0"}, &sink, &sink)
 	assert.ErrorContains(t, err, "--epochs")
+	err = run([]string{"--data", t.TempDir(), "--device", "tpu"}, &sink, &sink)
+	assert.Error(t, err)
 	small := writeFolder(t, 2, 4, 8)
 	err = run([]string{"--data", small}, &sink, &sink)
 	assert.ErrorContains(t, err, "lower --holdout")

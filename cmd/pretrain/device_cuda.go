@@ -1,0 +1,26 @@
+//go:build cuda
+
+package main
+
+import (
+	"fmt"
+
+	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/engine/cuda"
+)
+
+// openBackend returns the compute backend named by --device and a function
+// that releases it.
+func openBackend(device string) (engine.Backend, func(), error) {
+	switch device {
+	case "cpu":
+		return engine.NewCPU(engine.F32), func() {}, nil
+	case "cuda":
+		d, err := cuda.Open()
+		if err != nil {
+			return nil, nil, err
+		}
+		return cuda.NewBackend(d), func() { d.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("--device %q: want cpu or cuda", device)
+}
