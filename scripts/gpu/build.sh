@@ -25,6 +25,7 @@ for pkg in ./engine/cuda ./kernels; do
 	echo "build.sh: .gpu/tests/$name.test"
 done
 go build "${flags[@]}" -o .gpu/bench ./cmd/bench
+go build "${flags[@]}" -o .gpu/pretrain ./cmd/pretrain
 cp scripts/gpu/run.sh scripts/gpu/torch_baseline.py scripts/gpu/report.py .gpu/
 chmod +x .gpu/run.sh
 {
