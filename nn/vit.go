@@ -148,6 +148,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Normalized returns c with its zero optional fields set to their
+// defaults, so that two configs of one model compare equal.
+func (c Config) Normalized() Config { return c.withDefaults() }
+
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	c = c.withDefaults()

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,13 +42,18 @@ type options struct {
 	seed                          uint64
 	workers, threads              int
 	limit, holdout, knnBank, knnK int
-	knnEvery                      int
+	knnEvery, saveEvery           int
+	trainPatchEmbed               bool
 	demo                          bool
 }
 
 // stopAfterEpochs, when positive, ends a run with errStopped after that
 // many epochs, as an interruption would (tests of --resume).
 var stopAfterEpochs int
+
+// poisonAtStep, when positive, makes a weight NaN before that step (tests
+// of the non-finite stop).
+var poisonAtStep int
 
 var errStopped = errors.New("stopped")
 
@@ -88,6 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.knnBank, "knn-bank", 10000, "at most this many training images form the kNN bank")
 	fs.IntVar(&o.knnK, "knn-k", 200, "neighbours of the kNN monitor")
 	fs.IntVar(&o.knnEvery, "knn-every", 1, "run the kNN monitor every this many epochs (0: only at the end)")
+	fs.IntVar(&o.saveEvery, "save-every", 200, "also write the checkpoint every this many steps within an epoch (0: at the end of each epoch only)")
+	fs.BoolVar(&o.trainPatchEmbed, "train-patch-embed", false, "train the patch projection (MoCo v3 keeps it frozen at its random init: stop-grad-conv1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -132,6 +140,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.workers <= 0 {
 		return nil, fmt.Errorf("--workers must be positive, got %d", o.workers)
+	}
+	if o.saveEvery < 0 {
+		return nil, fmt.Errorf("--save-every must be 0 or positive, got %d", o.saveEvery)
 	}
 	return o, nil
 }
@@ -213,6 +224,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ckpt := filepath.Join(o.out, "checkpoint.safetensors")
 	start := data.Position{}
+	resumeStep := -1
 	if o.resume {
 		f, st, err := moco.ReadRunState(ckpt)
 		if err != nil {
@@ -226,6 +238,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--resume: %w", err)
 		}
 		start = st.Position
+		resumeStep = st.Step
 		fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch, start.Batch, st.Step)
 	}
 	if start.Epoch >= o.epochs {
@@ -233,11 +246,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
+	metricsPath := filepath.Join(o.out, "metrics.jsonl")
 	logMode := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if o.resume {
+		// What was logged after the checkpoint is done again: drop it.
+		if err := truncateLog(metricsPath, resumeStep); err != nil {
+			return err
+		}
 		logMode = os.O_CREATE | os.O_WRONLY | os.O_APPEND
 	}
-	logf, err := os.OpenFile(filepath.Join(o.out, "metrics.jsonl"), logMode, 0o644)
+	logf, err := os.OpenFile(metricsPath, logMode, 0o644)
 	if err != nil {
 		return err
 	}
@@ -245,6 +263,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	logJSON := func(v any) {
 		b, _ := json.Marshal(v)
 		logf.Write(append(b, '\n'))
+	}
+	plot := func() {
+		if err := writePlots(metricsPath, o.out); err != nil {
+			fmt.Fprintf(stderr, "\nwarning: plots: %v\n", err)
+		}
+	}
+	if !tr.PatchEmbedTrains() {
+		logJSON(map[string]any{"type": "note", "text": "the patch embedding is frozen (stop-grad-conv1): it has no gradient, so no grad_norm_patch_embed is logged; --train-patch-embed trains it"})
 	}
 
 	fmt.Fprintf(stdout, "Model: ViT %d px, patch %d, dim %d, depth %d, heads %d; heads %d→%d; %.1fM trainable parameters.\n",
@@ -280,6 +306,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	bar := newProgress(stderr, itersPerEpoch)
 	var lastTop1 float64
+	save := func() error {
+		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: trainSet.Len()})
+	}
+	savedStep := resumeStep
 	for epoch := start.Epoch; epoch < o.epochs; epoch++ {
 		bar.startEpoch(epoch, o.epochs)
 		for {
@@ -292,17 +322,43 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			ep := float64(epoch) + float64(b.Pos.Batch)/float64(itersPerEpoch)
-			st := tr.TrainStep(b.Views[0], b.Views[1], b.N, b.Size, ep)
+			if poisonAtStep > 0 && tr.Step+1 == poisonAtStep {
+				w := model.Base.Blocks[0].MLP.FC1.Weight
+				vals := w.Float64s()
+				vals[0] = math.NaN()
+				w.SetFloat64s(vals)
+			}
+			st, err := tr.TrainStep(b.Views[0], b.Views[1], b.N, b.Size, ep)
 			logJSON(struct {
 				Type string `json:"type"`
 				moco.StepStats
 			}{"step", st})
+			if err != nil {
+				plot()
+				kept := "no checkpoint was written before it"
+				if savedStep >= 0 {
+					kept = fmt.Sprintf("the last good checkpoint (step %d) is kept in %s", savedStep, ckpt)
+				}
+				return fmt.Errorf("training stopped at step %d: %w; %s", st.Step, err, kept)
+			}
+			for _, s := range st.Spikes {
+				fmt.Fprintf(stderr, "\nstep %d: %s\n", st.Step, s)
+				logJSON(map[string]any{"type": "spike", "step": st.Step, "text": s})
+			}
 			bar.step(b.Pos.Batch+1, st)
+			if o.saveEvery > 0 && tr.Step%o.saveEvery == 0 && loader.Position().Epoch == epoch {
+				if err := save(); err != nil {
+					return err
+				}
+				savedStep = tr.Step
+			}
 		}
 		bar.endEpoch()
-		if err := tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: trainSet.Len()}); err != nil {
+		if err := save(); err != nil {
 			return err
 		}
+		savedStep = tr.Step
+		plot()
 		if stopAfterEpochs > 0 && epoch+1-start.Epoch >= stopAfterEpochs {
 			return errStopped
 		}
@@ -314,6 +370,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			lastTop1 = top1
 			logJSON(map[string]any{"type": "knn", "epoch": epoch + 1, "top1": top1, "top5": top5})
+			plot()
 			fmt.Fprintf(stdout, "epoch %d: kNN top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", epoch+1, 100*top1, 100*top5, time.Since(t0).Seconds())
 		}
 	}
@@ -360,6 +417,7 @@ func modelConfig(o *options, sample data.Image) (moco.Config, error) {
 	if o.heads > 0 {
 		vit.Heads = o.heads
 	}
+	vit.TrainPatchEmbed = o.trainPatchEmbed
 	cfg := moco.Config{ViT: vit, MLPDim: o.mlpDim, OutDim: o.outDim, Temperature: o.temperature}
 	if err := cfg.Validate(); err != nil {
 		return moco.Config{}, err
