@@ -2,6 +2,7 @@ package moco
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -26,7 +27,7 @@ func ReadWeights(path string) (*nn.SafeFile, error) {
 		return nil, err
 	}
 	var magic [4]byte
-	n, _ := fh.Read(magic[:])
+	n, _ := io.ReadFull(fh, magic[:])
 	fh.Close()
 	if nn.IsTorchZip(magic[:n]) {
 		return nn.ReadTorch(path)
@@ -34,11 +35,19 @@ func ReadWeights(path string) (*nn.SafeFile, error) {
 	return nn.ReadSafetensors(path)
 }
 
+// ParseWeights is ReadWeights on a file's bytes.
+func ParseWeights(b []byte) (*nn.SafeFile, error) {
+	if nn.IsTorchZip(b) {
+		return nn.ParseTorch(b)
+	}
+	return nn.ParseSafetensors(b)
+}
+
 // Layout names where a weights file keeps the backbone.
 type Layout string
 
 const (
-	LayoutTraining Layout = "mocogo training checkpoint" // model.base_encoder.*
+	LayoutTraining Layout = "mocogo training checkpoint"  // model.base_encoder.*
 	LayoutOfficial Layout = "official MoCo v3 checkpoint" // [module.]base_encoder.*
 	LayoutTimm     Layout = "timm/DeiT state dict"        // cls_token, blocks.*, …
 )
@@ -150,6 +159,13 @@ func InferViT(f *nn.SafeFile, heads int) (nn.Config, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("moco: %w: %v", ErrIncompatible, err)
+	}
+	// Every tensor of that ViT must be in the file with its shape, so
+	// that nothing larger than the file is ever built from it.
+	for _, ns := range cfg.StateShapes() {
+		if got := shape(ns.Name); !slices.Equal(got, ns.Shape) {
+			return cfg, fmt.Errorf("moco: %w: a ViT of width %d and depth %d needs %s %v, the file has %v", ErrIncompatible, D, depth, ns.Name, ns.Shape, got)
+		}
 	}
 	return cfg, nil
 }

@@ -242,8 +242,8 @@ func (t *torchTensor) contiguous(raw []byte) ([]byte, error) {
 			return nil, fmt.Errorf("shape %v, stride %v at offset %d reach past the storage's %d elements", t.shape, t.stride, t.offset, t.storage.numel)
 		}
 	}
-	if n > int64(t.storage.numel) {
-		return nil, fmt.Errorf("shape %v has more elements than its storage (%d)", t.shape, t.storage.numel)
+	if n > int64(t.storage.numel) || maxOff >= int64(t.storage.numel) {
+		return nil, fmt.Errorf("shape %v, stride %v at offset %d do not fit a storage of %d elements", t.shape, t.stride, t.offset, t.storage.numel)
 	}
 	// The usual case: row-major strides, one copy.
 	want := int64(1)
