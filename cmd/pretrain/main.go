@@ -223,6 +223,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ckpt := filepath.Join(o.out, "checkpoint.safetensors")
+	// A run killed while writing leaves its temporary file behind: the
+	// checkpoint itself is the previous, complete one.
+	if stale, _ := filepath.Glob(filepath.Join(o.out, ".*.safetensors.tmp*")); len(stale) > 0 {
+		for _, p := range stale {
+			os.Remove(p)
+		}
+	}
 	start := data.Position{}
 	resumeStep := -1
 	if o.resume {
