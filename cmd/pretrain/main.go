@@ -248,8 +248,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		resumeStep = st.Step
 		fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch, start.Batch, st.Step)
 	}
+	backbone := filepath.Join(o.out, "backbone.safetensors")
+	writeBackbone := func() error {
+		return moco.SaveBackbone(backbone, model, map[string]string{"format": "pt", "arch": o.arch,
+			"img_size": fmt.Sprint(cfg.ViT.ImageSize), "patch_size": fmt.Sprint(cfg.ViT.PatchSize),
+			"embed_dim": fmt.Sprint(cfg.ViT.Dim), "depth": fmt.Sprint(cfg.ViT.Depth), "num_heads": fmt.Sprint(cfg.ViT.Heads)})
+	}
 	if start.Epoch >= o.epochs {
 		fmt.Fprintf(stdout, "The checkpoint has finished all %d epochs.\n", o.epochs)
+		if _, err := os.Stat(backbone); err != nil {
+			// Stopped between the last checkpoint and the backbone.
+			return writeBackbone()
+		}
 		return nil
 	}
 
@@ -381,10 +391,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "epoch %d: kNN top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", epoch+1, 100*top1, 100*top5, time.Since(t0).Seconds())
 		}
 	}
-	backbone := filepath.Join(o.out, "backbone.safetensors")
-	if err := moco.SaveBackbone(backbone, model, map[string]string{"format": "pt", "arch": o.arch,
-		"img_size": fmt.Sprint(cfg.ViT.ImageSize), "patch_size": fmt.Sprint(cfg.ViT.PatchSize),
-		"embed_dim": fmt.Sprint(cfg.ViT.Dim), "depth": fmt.Sprint(cfg.ViT.Depth), "num_heads": fmt.Sprint(cfg.ViT.Heads)}); err != nil {
+	if err := writeBackbone(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Wrote %s (training state) and %s (backbone, timm key names).\n", ckpt, backbone)
