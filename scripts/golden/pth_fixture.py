@@ -64,3 +64,10 @@ torch.save({"model": deit.state_dict(), "epoch": 299}, os.path.join(out, "deit_t
 save(os.path.join(out, "pth_features.safetensors"),
      {"images": x, "features": feat, "deit_features": dfeat})
 print("base keys", len(state), "deit keys", len(deit.state_dict()))
+
+# A small torch.save file for the fuzz targets' seed corpus: a float32
+# matrix, a strided float64 view (saved with its whole storage) and an
+# int64 scalar.
+w = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+v = torch.arange(8, dtype=torch.float64)[1::3]
+torch.save({"w": w, "v": v, "n": torch.tensor(5)}, os.path.join(out, "small_state.pth"))
