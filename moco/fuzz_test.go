@@ -39,7 +39,7 @@ func FuzzRunState(f *testing.F) {
 // building a model: the format sniffing, the layout detection, the shape
 // inference and the checkpoint checks.
 func FuzzWeights(f *testing.F) {
-	for _, p := range []string{"../testdata/golden/deit_tiny.pth", "../testdata/golden/pth_features.safetensors"} {
+	for _, p := range []string{"../testdata/golden/small_state.pth", "../testdata/golden/pth_features.safetensors"} {
 		b, err := os.ReadFile(p)
 		require.NoError(f, err)
 		f.Add(b)
