@@ -346,11 +346,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 				w.SetFloat64s(vals)
 			}
 			st, err := tr.TrainStep(b.Views[0], b.Views[1], b.N, b.Size, ep)
-			logJSON(struct {
-				Type string `json:"type"`
-				moco.StepStats
-			}{"step", st})
 			if err != nil {
+				// JSON has no NaN: the stop is logged as text.
+				logJSON(map[string]any{"type": "stop", "step": st.Step, "error": err.Error()})
 				plot()
 				kept := "no checkpoint was written before it"
 				if savedStep >= 0 {
@@ -358,6 +356,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 				}
 				return fmt.Errorf("training stopped at step %d: %w; %s", st.Step, err, kept)
 			}
+			logJSON(struct {
+				Type string `json:"type"`
+				moco.StepStats
+			}{"step", st})
 			for _, s := range st.Spikes {
 				fmt.Fprintf(stderr, "\nstep %d: %s\n", st.Step, s)
 				logJSON(map[string]any{"type": "spike", "step": st.Step, "text": s})

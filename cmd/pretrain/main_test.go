@@ -137,6 +137,8 @@ func TestNonFiniteStopsTheRun(t *testing.T) {
 	}
 	log, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
 	require.NoError(t, err)
+	assert.Contains(t, string(log), `{"error":"moco: step 6`)
+	assert.NotContains(t, string(log), "\n\n")
 	for _, field := range []string{`"grad_norm":`, `"grad_norm_block0":`, `"loss_scale":1`, `"lr":`, `"momentum":`, `the patch embedding is frozen`} {
 		assert.Contains(t, string(log), field)
 	}
