@@ -116,6 +116,15 @@ func TestImportRejects(t *testing.T) {
 	_, err = sub.LoadInto(vit.StateDict(), true)
 	assert.ErrorContains(t, err, "1 unexpected: blocks.0.attn.rel_pos")
 
+	// A distilled DeiT (made by PyTorch): dist_token and head_dist are
+	// named as unexpected.
+	vit, err = nn.NewViT(e, fixtureCfg.ViT, nn.NewRNG(0))
+	require.NoError(t, err)
+	err = LoadBackbone("../testdata/golden/deit_distilled_tiny.pth", vit)
+	require.ErrorIs(t, err, nn.ErrStateMismatch)
+	assert.ErrorContains(t, err, "timm/DeiT state dict")
+	assert.ErrorContains(t, err, "3 unexpected: dist_token, head_dist.weight, head_dist.bias")
+
 	// No backbone at all.
 	_, _, err = BackboneTensors(&nn.SafeFile{Tensors: []nn.STensor{nn.F32Tensor("fc.weight", []int{2, 2}, make([]float64, 4))}})
 	assert.ErrorIs(t, err, ErrIncompatible)

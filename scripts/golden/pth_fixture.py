@@ -71,3 +71,12 @@ print("base keys", len(state), "deit keys", len(deit.state_dict()))
 w = torch.arange(6, dtype=torch.float32).reshape(2, 3)
 v = torch.arange(8, dtype=torch.float64)[1::3]
 torch.save({"w": w, "v": v, "n": torch.tensor(5)}, os.path.join(out, "small_state.pth"))
+
+# A distilled-DeiT-style file: timm's keys plus dist_token and head_dist,
+# which a plain ViT does not have (the import must name them).
+with torch.no_grad():
+    sd = {k: v for k, v in deit.state_dict().items()}
+    sd["dist_token"] = torch.zeros(1, 1, 16)
+    sd["head_dist.weight"] = torch.zeros(10, 16)
+    sd["head_dist.bias"] = torch.zeros(10)
+torch.save({"model": sd}, os.path.join(out, "deit_distilled_tiny.pth"))
