@@ -44,6 +44,7 @@ type options struct {
 	limit, holdout, knnBank, knnK int
 	knnEvery, saveEvery           int
 	trainPatchEmbed               bool
+	spikeGrad, spikeLoss          float64
 	demo                          bool
 }
 
@@ -95,6 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.knnK, "knn-k", 200, "neighbours of the kNN monitor")
 	fs.IntVar(&o.knnEvery, "knn-every", 1, "run the kNN monitor every this many epochs (0: only at the end)")
 	fs.IntVar(&o.saveEvery, "save-every", 200, "also write the checkpoint every this many steps within an epoch (0: at the end of each epoch only)")
+	fs.Float64Var(&o.spikeGrad, "spike-grad", 4, "flag a step whose gradient norm exceeds this many times its running mean")
+	fs.Float64Var(&o.spikeLoss, "spike-loss", 0.25, "flag a step whose loss exceeds its running mean by this fraction")
 	fs.BoolVar(&o.trainPatchEmbed, "train-patch-embed", false, "train the patch projection (MoCo v3 keeps it frozen at its random init: stop-grad-conv1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -215,6 +218,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tr.Health.GradFactor, tr.Health.LossRise = o.spikeGrad, o.spikeLoss
 	dataID := o.data
 	if o.demo {
 		dataID = data.FashionMNISTDir
