@@ -84,11 +84,22 @@ func (p *Plot) SVG() []byte {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", x, top, x, top+ph)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x, top+ph+16, label(t))
 	}
-	for _, t := range ticks(ymin, ymax, 6) {
+	yt := ticks(ymin, ymax, 6)
+	if p.LogY {
+		// Decades when the range spans two or more, else plain ticks.
+		var dec []float64
+		for e := math.Ceil(ymin); e <= ymax && len(dec) < 50; e++ {
+			dec = append(dec, e)
+		}
+		if len(dec) >= 2 {
+			yt = dec
+		}
+	}
+	for _, t := range yt {
 		y := sy(t)
 		text := label(t)
 		if p.LogY {
-			text = label(math.Pow(10, t))
+			text = strconv.FormatFloat(math.Pow(10, t), 'g', 3, 64)
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", left, y, left+pw, y)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y+4, text)
