@@ -461,7 +461,8 @@ func evenly(ds data.Dataset, n int) data.Dataset {
 	return &data.Subset{Base: ds, Indices: idx}
 }
 
-// progress draws a one-line progress bar with images/s, loss, lr,
+// progress draws a one-line progress bar with images/s, loss, gradient
+// norm, lr,
 // momentum and the time left in the epoch.
 type progress struct {
 	w            io.Writer
@@ -485,8 +486,8 @@ func (p *progress) step(done int, st moco.StepStats) {
 	eta := time.Duration(float64(p.iters-done) * el / float64(done) * float64(time.Second)).Round(time.Second)
 	const width = 24
 	fill := width * done / p.iters
-	p.line = fmt.Sprintf("epoch %d/%d [%s%s] %d/%d  %.0f img/s  loss %.4f  lr %.2e  m %.4f  ETA %v",
-		p.epoch+1, p.total, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.iters, rate, st.Loss, st.LR, st.Momentum, eta)
+	p.line = fmt.Sprintf("epoch %d/%d [%s%s] %d/%d  %.0f img/s  loss %.4f  |g| %.3g  lr %.2e  m %.4f  ETA %v",
+		p.epoch+1, p.total, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.iters, rate, st.Loss, st.GradNorm, st.LR, st.Momentum, eta)
 	fmt.Fprintf(p.w, "\r%s", p.line)
 }
 
