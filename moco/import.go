@@ -3,6 +3,7 @@ package moco
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -125,15 +126,28 @@ func InferViT(f *nn.SafeFile, heads int) (nn.Config, error) {
 	}
 	D, p := cls[2], pw[2]
 	L := pos[1] - 1
-	g := 0
-	for g*g < L {
+	g := int(math.Sqrt(float64(max(L, 0))))
+	for g > 0 && g*g > L {
+		g--
+	}
+	for (g+1)*(g+1) <= L {
 		g++
 	}
 	if g*g != L || pw[0] != D || pw[3] != p || pos[2] != D {
 		return nn.Config{}, fmt.Errorf("moco: %w: patch_embed.proj.weight %v and pos_embed %v do not fit width %d on a square grid", ErrIncompatible, pw, pos, D)
 	}
+	blocks := map[int]bool{}
+	for _, t := range f.Tensors {
+		if rest, ok := strings.CutPrefix(t.Name, "blocks."); ok {
+			if i := strings.IndexByte(rest, '.'); i > 0 {
+				if n, err := strconv.Atoi(rest[:i]); err == nil {
+					blocks[n] = true
+				}
+			}
+		}
+	}
 	depth := 0
-	for slices.ContainsFunc(f.Tensors, func(t nn.STensor) bool { return strings.HasPrefix(t.Name, "blocks."+strconv.Itoa(depth)+".") }) {
+	for blocks[depth] {
 		depth++
 	}
 	mlp := 4.0
