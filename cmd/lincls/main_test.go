@@ -60,3 +60,14 @@ func TestStartsFromPyTorchFiles(t *testing.T) {
 	err = run([]string{"--pretrained", bad, "--heads", "2", "--data", data}, &out, &out)
 	assert.ErrorContains(t, err, "not a PyTorch zip checkpoint")
 }
+
+// TestStartsFromPretrainBackbone: the backbone pretrain exported (the
+// timm-compatibility fixture) carries its shape in its metadata.
+func TestStartsFromPretrainBackbone(t *testing.T) {
+	data := writeFolder(t, 3, 6, 32)
+	var out bytes.Buffer
+	args := []string{"--pretrained", "../../testdata/golden/timm_compat/backbone.safetensors", "--data", data,
+		"--mode", "knn", "--batch", "4", "--holdout", "2", "--knn-k", "3", "--workers", "1"}
+	require.NoError(t, run(args, &out, &out), out.String())
+	assert.Contains(t, out.String(), "ViT 32 px, patch 8, dim 48, depth 2, heads 3")
+}
