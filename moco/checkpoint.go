@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mocogo/mocogo/moco/data"
 	"github.com/mocogo/mocogo/nn"
 )
 
 // checkpointFormat names the layout of a training checkpoint.
-const checkpointFormat = "mocogo-mocov3-train/1"
+const checkpointFormat = "mocogo-mocov3-train/2" // 2: checksum, RNG scheme, schedules, health
 
 // RunState is what a checkpoint records beside the tensors: enough to
 // continue a run exactly where it stopped.
@@ -111,6 +112,11 @@ func ReadRunState(path string) (*nn.SafeFile, RunState, error) {
 	raw, ok := f.Metadata["mocogo"]
 	if !ok {
 		return nil, st, fmt.Errorf("moco: %s is not a mocogo training checkpoint (no \"mocogo\" metadata)", path)
+	}
+	// An older layout is named as such rather than as a damaged file.
+	var head struct{ Format string }
+	if json.Unmarshal([]byte(raw), &head) == nil && head.Format != checkpointFormat && strings.HasPrefix(head.Format, "mocogo-") {
+		return nil, st, fmt.Errorf("moco: %s: checkpoint format %q, this build reads %q", path, head.Format, checkpointFormat)
 	}
 	if err := f.VerifyChecksum(true); err != nil {
 		return nil, st, fmt.Errorf("moco: %s: %w", path, err)

@@ -19,7 +19,7 @@ func FuzzRunState(f *testing.F) {
 	sf, err := nn.ReadSafetensors(path)
 	require.NoError(f, err)
 	f.Add([]byte(sf.Metadata["mocogo"]))
-	f.Add([]byte(`{"format":"mocogo-mocov3-train/1","model":{"ViT":{"ImageSize":1e9}}}`))
+	f.Add([]byte(`{"format":"mocogo-mocov3-train/2","model":{"ViT":{"ImageSize":1e9}}}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := ParseRunState(b)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -209,6 +210,13 @@ func TestCheckpointDamage(t *testing.T) {
 			assert.Error(t, err, "flip at byte %d", j)
 		})
 	}
+
+	// A checkpoint of the previous layout is named as such.
+	old := strings.Replace(f.Metadata["mocogo"], checkpointFormat, "mocogo-mocov3-train/1", 1)
+	oldMeta := map[string]string{"mocogo": old, "format": "pt"}
+	require.NoError(t, nn.WriteSafetensors(filepath.Join(dir, "old.safetensors"), f.Tensors, oldMeta))
+	_, _, err = ReadRunState(filepath.Join(dir, "old.safetensors"))
+	assert.ErrorContains(t, err, `checkpoint format "mocogo-mocov3-train/1", this build reads "mocogo-mocov3-train/2"`)
 
 	// Another architecture: restoring into a wider model is refused.
 	wide := fixtureCfg
