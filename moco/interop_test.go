@@ -304,3 +304,44 @@ func TestStepStatsAndHealth(t *testing.T) {
 	h2.SetState(s)
 	assert.Equal(t, h.Observe(3, 2), h2.Observe(3, 2))
 }
+
+// TestGradNormsMatchHost: the norms summed on the backend equal the
+// norms of the gradients read back one by one.
+func TestGradNormsMatchHost(t *testing.T) {
+	cfg := fixtureCfg
+	cfg.ViT.TrainPatchEmbed = true
+	tr := tinyTrainer(t, cfg)
+	e := tr.E
+	n := 4 * 3 * 16 * 16
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i) * 0.1))
+	}
+	loss := tr.Model.Loss(e.FromFloat32(x, 4, 3, 16, 16), e.FromFloat32(x, 4, 3, 16, 16), 0.99)
+	tr.Opt.ZeroGrad()
+	e.Backward(loss)
+	got := tr.gradNorms()
+	var want [3]float64
+	for _, p := range tr.Opt.Params {
+		g := p.Tensor.Grad()
+		if g == nil {
+			continue
+		}
+		var s float64
+		for _, v := range g.Float64s() {
+			s += v * v
+		}
+		want[0] += s
+		if p.Tensor == tr.Model.Base.PatchW || p.Tensor == tr.Model.Base.PatchB {
+			want[1] += s
+		}
+		if strings.HasPrefix(p.Name, "base_encoder.blocks.0.") {
+			want[2] += s
+		}
+	}
+	for k := range want {
+		require.Positive(t, want[k], k)
+		assert.InEpsilon(t, want[k], got[k], 1e-5, k)
+	}
+	e.Reset()
+}
