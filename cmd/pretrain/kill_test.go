@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -49,7 +48,7 @@ func TestKillAndResume(t *testing.T) {
 
 	killed := filepath.Join(dir, "killed")
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	kills, runs := 0, 0
+	kills, runs, midWrites := 0, 0, 0
 	for done := false; !done; runs++ {
 		require.Less(t, runs, 40, "the interrupted run never finished")
 		a := args(killed)
@@ -83,7 +82,12 @@ func TestKillAndResume(t *testing.T) {
 					json.Unmarshal([]byte(f.Metadata["mocogo"]), &st)
 					step = st.Step
 				}
-				t.Logf("killed after %v; the checkpoint on disk is at step %d", wait.Round(time.Millisecond), step)
+				midWrite := ""
+				if tmp, _ := filepath.Glob(filepath.Join(killed, ".checkpoint.safetensors.tmp*")); len(tmp) > 0 {
+					midWrite = " (killed while writing the next one)"
+					midWrites++
+				}
+				t.Logf("killed after %v; the checkpoint on disk is at step %d%s", wait.Round(time.Millisecond), step, midWrite)
 				continue
 			}
 			require.NoError(t, err, "%s", log.String())
@@ -122,7 +126,7 @@ func TestKillAndResume(t *testing.T) {
 	for _, plot := range []string{"loss.svg", "knn.svg", "grad_norm.svg", "lr.svg"} {
 		assert.FileExists(t, filepath.Join(killed, plot))
 	}
-	t.Logf("%d runs, %d killed by SIGKILL; %d steps; checkpoints identical", runs, kills, len(steps))
+	t.Logf("%d runs, %d killed by SIGKILL (%d while writing a checkpoint); %d steps; checkpoints identical", runs, kills, midWrites, len(steps))
 }
 
 func logSteps(t *testing.T, path string) []int {
@@ -143,5 +147,3 @@ func logSteps(t *testing.T, path string) []int {
 	}
 	return steps
 }
-
-var _ = fmt.Sprint
