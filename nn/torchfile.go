@@ -571,6 +571,9 @@ func scanPickle(p []byte) error {
 			return fmt.Errorf("pickle opcode %q at byte %d needs %d bytes, %d remain", op, i-1, n, rest)
 		}
 		if op == '\x95' { // FRAME: its contents are opcodes, scanned inline
+			if size := binary.LittleEndian.Uint64(p[i:]); size > uint64(rest-8) {
+				return fmt.Errorf("pickle frame of %d bytes at byte %d, %d remain", size, i-1, rest-8)
+			}
 			i += 8
 			continue
 		}

@@ -107,6 +107,12 @@ func TestReadTorchDamaged(t *testing.T) {
 			}
 			return b
 		}), "needs 2147483651 bytes"},
+		"huge frame": {rezip(t, good, func(n string, b []byte) []byte {
+			if strings.HasSuffix(n, "data.pkl") {
+				return []byte("\x950000 \x00\x00\x00.") // found by FuzzPickle
+			}
+			return b
+		}), "1 remain"},
 		"not a dict": {rezip(t, good, func(n string, b []byte) []byte {
 			if strings.HasSuffix(n, "data.pkl") {
 				return []byte("\x80\x02K\x05.")
