@@ -29,10 +29,11 @@ import (
 // can exceed the bytes there are (gopickle allocates what a length field
 // says), a storage must fit in its zip entry, and a tensor in its storage.
 
-// maxPickle bounds data.pkl: a ViT-B checkpoint's pickle is well under
-// 1 MiB; the bound keeps a hostile file from making the unpickler work on
-// gigabytes of opcodes.
-const maxPickle = 64 << 20
+// maxPickle bounds data.pkl: a ViT-B checkpoint's pickle (state dict and
+// optimizer state, about a thousand tensors) is well under 1 MiB. Each
+// opcode byte can cost the unpickler a few dozen bytes of Go values (a
+// DUP pushes a reference), so the bound also bounds its memory.
+const maxPickle = 16 << 20
 
 // ErrNotTorch is wrapped by ParseTorch's error for files that are not a
 // PyTorch zip checkpoint at all.
