@@ -66,6 +66,10 @@ const (
 //
 // Sizes are passed explicitly; the engine has checked them, so a backend
 // may assume they fit. Optional storages (gamma, beta) are nil when absent.
+//
+// Optional extensions, found by type assertion so that adding one breaks
+// no backend: SquareSummer (sumsq.go), a sum of squares left on the
+// device, for gradient and weight norms without a read-back per tensor.
 type Backend interface {
 	Name() string
 	// DType is the element type of the tensors this backend computes in.

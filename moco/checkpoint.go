@@ -1,6 +1,7 @@
 package moco
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 )
 
 // checkpointFormat names the layout of a training checkpoint.
-const checkpointFormat = "mocogo-mocov3-train/1"
+const checkpointFormat = "mocogo-mocov3-train/2" // 2: checksum, RNG scheme, schedules, health
 
 // RunState is what a checkpoint records beside the tensors: enough to
 // continue a run exactly where it stopped.
@@ -25,7 +26,21 @@ type RunState struct {
 	AdamSteps []int         `json:"adam_steps"`
 	Data      string        `json:"data"` // what the run trains on, checked on resume
 	DataLen   int           `json:"data_len"`
+	// LR and Momentum are the schedules' values at the last step taken.
+	LR       float64 `json:"lr"`
+	Momentum float64 `json:"momentum"`
+	// RNG says where the run's randomness stands. Every random draw of
+	// the data pipeline comes from a generator seeded by (Seed, epoch,
+	// sample index) and the initialisation from Seed alone, so Seed and
+	// Position are the whole state; the entry names the scheme so that a
+	// build that changes it refuses the file.
+	RNG string `json:"rng"`
+	// Health is the spike detector's running state.
+	Health HealthState `json:"health"`
 }
+
+// rngScheme is RunState.RNG for this build.
+const rngScheme = "data.RNG pcg-dxsm(seed, epoch, index); init nn.NewRNG(seed)"
 
 // SaveCheckpoint writes the whole training state to path atomically: the
 // model (both encoders, heads, predictor, BN statistics) under "model.",
@@ -36,6 +51,9 @@ func (t *Trainer) SaveCheckpoint(path string, st RunState) error {
 	st.Train = t.Cfg
 	st.Step = t.Step
 	st.AdamSteps = t.Opt.Steps()
+	st.RNG = rngScheme
+	st.LR, st.Momentum = t.lastLR, t.lastMom
+	st.Health = t.Health.State()
 	meta, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("moco: checkpoint metadata: %w", err)
@@ -45,7 +63,43 @@ func (t *Trainer) SaveCheckpoint(path string, st RunState) error {
 	if err != nil {
 		return err
 	}
-	return nn.WriteSafetensors(path, tensors, map[string]string{"mocogo": string(meta), "format": "pt"})
+	return nn.WriteSealed(path, tensors, map[string]string{"mocogo": string(meta), "format": "pt"})
+}
+
+// ParseRunState decodes and checks a checkpoint's "mocogo" metadata entry:
+// the format, the model config (sizes that can build a model) and the
+// recipe. It never panics on hostile input.
+func ParseRunState(raw []byte) (RunState, error) {
+	var st RunState
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return st, fmt.Errorf("reading its metadata: %w", err)
+	}
+	if dec.More() {
+		return st, errors.New("reading its metadata: trailing data after the JSON object")
+	}
+	if st.Format != checkpointFormat {
+		return st, fmt.Errorf("checkpoint format %q, this build reads %q", st.Format, checkpointFormat)
+	}
+	if st.RNG != rngScheme {
+		return st, fmt.Errorf("random-number scheme %q, this build uses %q: the run cannot continue exactly", st.RNG, rngScheme)
+	}
+	if err := st.Model.Validate(); err != nil {
+		return st, fmt.Errorf("model config: %w", err)
+	}
+	if err := st.Train.Validate(); err != nil {
+		return st, fmt.Errorf("recipe: %w", err)
+	}
+	if st.Step < 0 || st.Position.Epoch < 0 || st.Position.Batch < 0 || st.DataLen < 0 {
+		return st, fmt.Errorf("negative step %d, position %+v or data length %d", st.Step, st.Position, st.DataLen)
+	}
+	for _, n := range st.AdamSteps {
+		if n < 0 || n > st.Step {
+			return st, fmt.Errorf("optimizer step count %d outside [0, step %d]", n, st.Step)
+		}
+	}
+	return st, nil
 }
 
 // ReadRunState reads a checkpoint's file and metadata without loading it.
@@ -59,11 +113,31 @@ func ReadRunState(path string) (*nn.SafeFile, RunState, error) {
 	if !ok {
 		return nil, st, fmt.Errorf("moco: %s is not a mocogo training checkpoint (no \"mocogo\" metadata)", path)
 	}
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return nil, st, fmt.Errorf("moco: %s: reading its metadata: %w", path, err)
+	// An older layout is named as such rather than as a damaged file.
+	var head struct{ Format string }
+	if json.Unmarshal([]byte(raw), &head) == nil && head.Format != checkpointFormat && strings.HasPrefix(head.Format, "mocogo-") {
+		return nil, st, fmt.Errorf("moco: %s: checkpoint format %q, this build reads %q", path, head.Format, checkpointFormat)
 	}
-	if st.Format != checkpointFormat {
-		return nil, st, fmt.Errorf("moco: %s: checkpoint format %q, this build reads %q", path, st.Format, checkpointFormat)
+	if err := f.VerifyChecksum(true); err != nil {
+		return nil, st, fmt.Errorf("moco: %s: %w", path, err)
+	}
+	if st, err = ParseRunState([]byte(raw)); err != nil {
+		return nil, st, fmt.Errorf("moco: %s: %w", path, err)
+	}
+	// The config must describe the tensors the file holds, so that a
+	// reader building a model from it allocates no more than the file.
+	sub, _, err := BackboneTensors(f)
+	if err != nil {
+		return nil, st, fmt.Errorf("moco: %s: %w", path, err)
+	}
+	got, err := InferViT(sub, st.Model.ViT.Heads)
+	if err != nil {
+		return nil, st, fmt.Errorf("moco: %s: %w", path, err)
+	}
+	want := st.Model.ViT
+	want.TrainPatchEmbed = false
+	if got.Normalized() != want.Normalized() {
+		return nil, st, fmt.Errorf("moco: %s: %w: its metadata describes ViT %+v, its tensors ViT %+v", path, ErrIncompatible, want, got)
 	}
 	return f, st, nil
 }
@@ -90,6 +164,8 @@ func (t *Trainer) RestoreCheckpoint(f *nn.SafeFile, st RunState) error {
 		return err
 	}
 	t.Step = st.Step
+	t.Health.SetState(st.Health)
+	t.lastLR, t.lastMom = st.LR, st.Momentum
 	return nil
 }
 
@@ -100,26 +176,24 @@ func SaveBackbone(path string, m *Model, meta map[string]string) error {
 	return nn.SaveState(path, m.Base.StateDict(), meta)
 }
 
-// LoadBackbone fills vit from a file written by SaveBackbone, or from a
-// training checkpoint (its base encoder).
+// LoadBackbone fills vit from a file written by SaveBackbone, a training
+// checkpoint (its base encoder), an official MoCo v3 .pth.tar (its base
+// encoder) or a timm/DeiT state dict (without its classifier head).
+// Every backbone tensor must be there with vit's shape.
 func LoadBackbone(path string, vit *nn.ViT) error {
-	f, err := nn.ReadSafetensors(path)
+	f, err := ReadWeights(path)
 	if err != nil {
 		return err
 	}
-	if _, ok := f.Metadata["mocogo"]; ok {
-		// A training checkpoint: take the base encoder's tensors.
-		sub := &nn.SafeFile{Metadata: f.Metadata}
-		for _, t := range f.Tensors {
-			if name, ok := strings.CutPrefix(t.Name, "model.base_encoder."); ok && !strings.HasPrefix(name, "head.") {
-				t.Name = name
-				sub.Tensors = append(sub.Tensors, t)
-			}
-		}
-		f = sub
+	if err := f.VerifyChecksum(false); err != nil {
+		return fmt.Errorf("moco: %s: %w", path, err)
 	}
-	if _, err := f.LoadInto(vit.StateDict(), true); err != nil {
-		return fmt.Errorf("moco: loading the backbone from %s: %w", path, err)
+	sub, layout, err := BackboneTensors(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := sub.LoadInto(vit.StateDict(), true); err != nil {
+		return fmt.Errorf("moco: loading the backbone from %s (%s): %w", path, layout, err)
 	}
 	return nil
 }

@@ -1,8 +1,12 @@
 package nn
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -40,7 +44,7 @@ func SaveState(path string, ns []Named, metadata map[string]string) error {
 	if _, ok := metadata["format"]; !ok {
 		metadata["format"] = "pt"
 	}
-	return WriteSafetensors(path, ts, metadata)
+	return WriteSealed(path, ts, metadata)
 }
 
 // LoadReport says how a file's tensors matched a module's.
@@ -136,4 +140,73 @@ func LoadState(path string, ns []Named, strict bool) (*LoadReport, error) {
 		return r, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
+}
+
+// ChecksumKey is the metadata entry that holds a file's SHA-256 checksum
+// (see Checksum).
+const ChecksumKey = "sha256"
+
+// Checksum is the hex SHA-256 of everything a safetensors file says: each
+// tensor's name, dtype, shape and bytes in order, then every metadata
+// entry but ChecksumKey, sorted by key. A flipped bit anywhere in a file
+// that still parses changes it.
+func Checksum(tensors []STensor, metadata map[string]string) string {
+	h := sha256.New()
+	var n [8]byte
+	str := func(s string) {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	for _, t := range tensors {
+		str(t.Name)
+		str(t.DType)
+		binary.LittleEndian.PutUint64(n[:], uint64(len(t.Shape)))
+		h.Write(n[:])
+		for _, d := range t.Shape {
+			binary.LittleEndian.PutUint64(n[:], uint64(d))
+			h.Write(n[:])
+		}
+		binary.LittleEndian.PutUint64(n[:], uint64(len(t.Data)))
+		h.Write(n[:])
+		h.Write(t.Data)
+	}
+	keys := slices.Sorted(maps.Keys(metadata))
+	for _, k := range keys {
+		if k != ChecksumKey {
+			str(k)
+			str(metadata[k])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ErrChecksum is wrapped by VerifyChecksum's error for a damaged file.
+var ErrChecksum = errors.New("checksum mismatch")
+
+// VerifyChecksum checks the file against its ChecksumKey entry. A file
+// without one passes unless required (files from other tools have none).
+func (f *SafeFile) VerifyChecksum(required bool) error {
+	want, ok := f.Metadata[ChecksumKey]
+	if !ok {
+		if required {
+			return fmt.Errorf("nn: no %q entry in the metadata: cannot tell whether the file is intact", ChecksumKey)
+		}
+		return nil
+	}
+	if got := Checksum(f.Tensors, f.Metadata); got != want {
+		return fmt.Errorf("nn: %w: the file's contents hash to %.16s…, its metadata says %.16s… (damaged or edited file)", ErrChecksum, got, want)
+	}
+	return nil
+}
+
+// WriteSealed writes tensors and metadata to path atomically (see
+// WriteSafetensors) with the checksum added to the metadata.
+func WriteSealed(path string, tensors []STensor, metadata map[string]string) error {
+	meta := maps.Clone(metadata)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	meta[ChecksumKey] = Checksum(tensors, meta)
+	return WriteSafetensors(path, tensors, meta)
 }

@@ -16,4 +16,13 @@
 // running_var but not PyTorch's integer num_batches_tracked, which
 // PyTorch fills in when it is absent. LoadState checks names, shapes and
 // dtypes and reports what is missing, unexpected or mismatched.
+// WriteSealed adds a SHA-256 over names, shapes, bytes and metadata
+// (ChecksumKey) and VerifyChecksum checks it; every write goes to a
+// temporary file, is synced and renamed over the old one.
+//
+// PyTorch files: ParseTorch reads a torch.save zip (the official MoCo v3
+// .pth.tar, timm/DeiT .pth) with github.com/nlpodyssey/gopickle's
+// unpickler, after checking every length in the pickle and every storage
+// against the archive's size, so hostile files cost no more memory than
+// their own length.
 package nn

@@ -185,3 +185,17 @@ func TestMLPInitAndModes(t *testing.T) {
 	e.NoGrad(func() { m.Forward(e.FromFloat64(Uniform(NewRNG(1), 4*384, 1), 4, 384)) })
 	assert.Equal(t, before, m.BNs[0].State.Mean.Float64s())
 }
+
+func TestStateShapesMatchViT(t *testing.T) {
+	e := engine.New(engine.NewCPU(engine.F32))
+	cfg := Config{ImageSize: 16, PatchSize: 4, Dim: 16, Depth: 2, Heads: 2}
+	v, err := NewViT(e, cfg, NewRNG(1))
+	require.NoError(t, err)
+	sd := v.StateDict()
+	shapes := cfg.StateShapes()
+	require.Len(t, shapes, len(sd))
+	for i, n := range sd {
+		assert.Equal(t, n.Name, shapes[i].Name)
+		assert.Equal(t, n.Tensor.Shape(), shapes[i].Shape, n.Name)
+	}
+}

@@ -195,8 +195,8 @@ func ParseSafetensors(b []byte) (*SafeFile, error) {
 			}
 			continue
 		}
-		var h headerEntry
-		if err := json.Unmarshal(raw, &h); err != nil {
+		h, err := parseEntry(raw)
+		if err != nil {
 			return nil, fmt.Errorf("safetensors: tensor %q: bad header entry: %w", name, err)
 		}
 		if h.DType == nil || h.Shape == nil || h.Offsets == nil {
@@ -211,7 +211,7 @@ func ParseSafetensors(b []byte) (*SafeFile, error) {
 		}
 		begin, end := (*h.Offsets)[0], (*h.Offsets)[1]
 		if begin < 0 || end < begin || uint64(end) > uint64(len(data)) {
-			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d, %d] outside the %d-byte data section", name, begin, end, len(data))
+			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d, %d] outside the %d-byte data section (truncated file?)", name, begin, end, len(data))
 		}
 		// The element count, bounded by the bytes there are.
 		count := int64(1)
@@ -267,6 +267,37 @@ func ParseSafetensors(b []byte) (*SafeFile, error) {
 	}
 	f.Tensors = sorted
 	return f, nil
+}
+
+// parseEntry decodes a tensor's header entry with exact, case-sensitive
+// field names (encoding/json alone would take "DType" for "dtype") and no
+// unknown fields.
+func parseEntry(raw []byte) (headerEntry, error) {
+	var h headerEntry
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return h, err
+	}
+	for k, v := range fields {
+		var dst any
+		switch k {
+		case "dtype":
+			h.DType = new(string)
+			dst = h.DType
+		case "shape":
+			h.Shape = new([]int64)
+			dst = h.Shape
+		case "data_offsets":
+			h.Offsets = new([]int64)
+			dst = h.Offsets
+		default:
+			return h, fmt.Errorf("unknown field %q", k)
+		}
+		if err := json.Unmarshal(v, dst); err != nil {
+			return h, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	return h, nil
 }
 
 func byteCount(count int64, size int) string {

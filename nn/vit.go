@@ -148,6 +148,41 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// StateShapes lists the backbone's state-dict entries (timm's names, in
+// StateDict's order) with their shapes, without building anything: what
+// a file must hold to load into a ViT of this config.
+func (c Config) StateShapes() []NamedShape {
+	c = c.withDefaults()
+	D, g, H := c.Dim, c.Grid(), c.Hidden()
+	out := []NamedShape{
+		{"cls_token", []int{1, 1, D}},
+		{"pos_embed", []int{1, 1 + g*g, D}},
+		{"patch_embed.proj.weight", []int{D, c.Channels, c.PatchSize, c.PatchSize}},
+		{"patch_embed.proj.bias", []int{D}},
+	}
+	for i := 0; i < c.Depth; i++ {
+		p := fmt.Sprintf("blocks.%d.", i)
+		out = append(out,
+			NamedShape{p + "norm1.weight", []int{D}}, NamedShape{p + "norm1.bias", []int{D}},
+			NamedShape{p + "attn.qkv.weight", []int{3 * D, D}}, NamedShape{p + "attn.qkv.bias", []int{3 * D}},
+			NamedShape{p + "attn.proj.weight", []int{D, D}}, NamedShape{p + "attn.proj.bias", []int{D}},
+			NamedShape{p + "norm2.weight", []int{D}}, NamedShape{p + "norm2.bias", []int{D}},
+			NamedShape{p + "mlp.fc1.weight", []int{H, D}}, NamedShape{p + "mlp.fc1.bias", []int{H}},
+			NamedShape{p + "mlp.fc2.weight", []int{D, H}}, NamedShape{p + "mlp.fc2.bias", []int{D}})
+	}
+	return append(out, NamedShape{"norm.weight", []int{D}}, NamedShape{"norm.bias", []int{D}})
+}
+
+// NamedShape is a state-dict entry's name and shape.
+type NamedShape struct {
+	Name  string
+	Shape []int
+}
+
+// Normalized returns c with its zero optional fields set to their
+// defaults, so that two configs of one model compare equal.
+func (c Config) Normalized() Config { return c.withDefaults() }
+
 // Validate reports what is wrong with the configuration.
 func (c Config) Validate() error {
 	c = c.withDefaults()

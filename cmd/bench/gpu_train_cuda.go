@@ -55,7 +55,10 @@ func (b *gpuBench) trainBench() error {
 	}
 	var secs []float64
 	for s := 0; s < 2+steps; s++ {
-		st := tr.TrainStep(v1, v2, batch, size, 10+float64(s)/1000)
+		st, err := tr.TrainStep(v1, v2, batch, size, 10+float64(s)/1000)
+		if err != nil {
+			return err
+		}
 		fmt.Printf("train: step %d loss %.5f %.1f ms\n", s, st.Loss, 1e3*st.Seconds)
 		if s >= 2 {
 			secs = append(secs, st.Seconds)

@@ -104,7 +104,10 @@ func timeOurStep(cfg moco.Config, batch, steps, warmup, threads int) (float64, e
 	}
 	var times []float64
 	for i := 0; i < warmup+steps; i++ {
-		st := tr.TrainStep(v1, v2, batch, size, 10)
+		st, err := tr.TrainStep(v1, v2, batch, size, 10)
+		if err != nil {
+			return 0, err
+		}
 		if i >= warmup {
 			times = append(times, st.Seconds)
 		}

@@ -3,6 +3,7 @@
 // weighted kNN classifier (k = 200, t = 0.1, as in the MoCo CIFAR demo).
 //
 //	lincls --pretrained out/pretrain/checkpoint.safetensors [--data DIR]
+//	lincls --pretrained vit-s-300ep.pth.tar --data DIR   (official MoCo v3 weights)
 //
 // With no --data it evaluates on Fashion-MNIST (train / test splits).
 // Datasets without a test split hold out --holdout images per class.
@@ -34,14 +35,14 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("lincls", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	pretrained := fs.String("pretrained", "", "backbone.safetensors or checkpoint.safetensors written by pretrain (required; \"random\" for a random-init baseline)")
+	pretrained := fs.String("pretrained", "", "backbone.safetensors or checkpoint.safetensors written by pretrain, an official MoCo v3 .pth.tar, or a timm/DeiT .pth state dict (required; \"random\" for a random-init baseline)")
 	dataPath := fs.String("data", "", "labelled images (same formats as pretrain; default Fashion-MNIST)")
 	arch := fs.String("arch", "", "vit_tiny, vit_small or vit_base (default: from the checkpoint)")
 	img := fs.Int("img", 0, "image size (default: from the checkpoint)")
 	patch := fs.Int("patch", 0, "patch size (default: from the checkpoint)")
 	dim := fs.Int("dim", 0, "ViT width (default: from the checkpoint)")
 	depth := fs.Int("depth", 0, "ViT depth (default: from the checkpoint)")
-	heads := fs.Int("heads", 0, "attention heads (default: from the checkpoint)")
+	heads := fs.Int("heads", 0, "attention heads (default: from the checkpoint; for .pth files MoCo v3's: 12 at width 384 and 768, 3 at 192; DeiT-S has 6)")
 	mode := fs.String("mode", "both", "linear, knn or both")
 	epochs := fs.Int("epochs", 90, "linear-probe epochs")
 	batch := fs.Int("batch", 256, "batch size")
@@ -120,22 +121,35 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// backboneConfig reads the ViT shape from a pretrain output's metadata,
-// with flags overriding it.
+// backboneConfig reads the ViT shape from the file: a training
+// checkpoint's recorded config, or the shapes of the backbone's tensors
+// (our backbone.safetensors, an official MoCo v3 .pth.tar, a timm/DeiT
+// state dict), with the heads from the metadata or --heads; flags
+// override it.
 func backboneConfig(path, arch string, img, patch, dim, depth, heads int) (nn.Config, error) {
 	var cfg nn.Config
 	if path != "random" {
-		if _, st, err := moco.ReadRunState(path); err == nil {
+		f, err := moco.ReadWeights(path)
+		if err != nil {
+			return cfg, err
+		}
+		if _, ok := f.Metadata["mocogo"]; ok {
+			_, st, err := moco.ReadRunState(path)
+			if err != nil {
+				return cfg, err
+			}
 			cfg = st.Model.ViT
 		} else {
-			f, err2 := nn.ReadSafetensors(path)
-			if err2 != nil {
-				return cfg, err2
+			sub, _, err := moco.BackboneTensors(f)
+			if err != nil {
+				return cfg, fmt.Errorf("%s: %w", path, err)
 			}
-			get := func(k string) int { v, _ := strconv.Atoi(f.Metadata[k]); return v }
-			cfg = nn.Config{ImageSize: get("img_size"), PatchSize: get("patch_size"), Dim: get("embed_dim"), Depth: get("depth"), Heads: get("num_heads")}
-			if arch == "" {
-				arch = f.Metadata["arch"]
+			h := heads
+			if h == 0 {
+				h, _ = strconv.Atoi(f.Metadata["num_heads"])
+			}
+			if cfg, err = moco.InferViT(sub, h); err != nil {
+				return cfg, fmt.Errorf("%s: %w", path, err)
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,7 +42,9 @@ type options struct {
 	seed                          uint64
 	workers, threads              int
 	limit, holdout, knnBank, knnK int
-	knnEvery                      int
+	knnEvery, saveEvery           int
+	trainPatchEmbed               bool
+	spikeGrad, spikeLoss          float64
 	device                        string
 	demo                          bool
 }
@@ -49,6 +52,10 @@ type options struct {
 // stopAfterEpochs, when positive, ends a run with errStopped after that
 // many epochs, as an interruption would (tests of --resume).
 var stopAfterEpochs int
+
+// poisonAtStep, when positive, makes a weight NaN before that step (tests
+// of the non-finite stop).
+var poisonAtStep int
 
 var errStopped = errors.New("stopped")
 
@@ -90,6 +97,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.knnK, "knn-k", 200, "neighbours of the kNN monitor")
 	fs.StringVar(&o.device, "device", "cpu", "compute device: cpu, or cuda (binaries built with -tags cuda)")
 	fs.IntVar(&o.knnEvery, "knn-every", 1, "run the kNN monitor every this many epochs (0: only at the end)")
+	fs.IntVar(&o.saveEvery, "save-every", 200, "also write the checkpoint every this many steps within an epoch (0: at the end of each epoch only)")
+	fs.Float64Var(&o.spikeGrad, "spike-grad", 4, "flag a step whose gradient norm exceeds this many times its running mean")
+	fs.Float64Var(&o.spikeLoss, "spike-loss", 0.25, "flag a step whose loss exceeds its running mean by this fraction")
+	fs.BoolVar(&o.trainPatchEmbed, "train-patch-embed", false, "train the patch projection (MoCo v3 keeps it frozen at its random init: stop-grad-conv1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -134,6 +145,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.workers <= 0 {
 		return nil, fmt.Errorf("--workers must be positive, got %d", o.workers)
+	}
+	if o.saveEvery < 0 {
+		return nil, fmt.Errorf("--save-every must be 0 or positive, got %d", o.saveEvery)
 	}
 	return o, nil
 }
@@ -211,6 +225,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tr.Health.GradFactor, tr.Health.LossRise = o.spikeGrad, o.spikeLoss
 	dataID := o.data
 	if o.demo {
 		dataID = data.FashionMNISTDir
@@ -219,7 +234,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ckpt := filepath.Join(o.out, "checkpoint.safetensors")
+	// A run killed while writing leaves its temporary file behind: the
+	// checkpoint itself is the previous, complete one.
+	if stale, _ := filepath.Glob(filepath.Join(o.out, ".*.safetensors.tmp*")); len(stale) > 0 {
+		for _, p := range stale {
+			os.Remove(p)
+		}
+	}
 	start := data.Position{}
+	resumeStep := -1
 	if o.resume {
 		f, st, err := moco.ReadRunState(ckpt)
 		if err != nil {
@@ -233,18 +256,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--resume: %w", err)
 		}
 		start = st.Position
+		resumeStep = st.Step
 		fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch, start.Batch, st.Step)
+	}
+	backbone := filepath.Join(o.out, "backbone.safetensors")
+	writeBackbone := func() error {
+		return moco.SaveBackbone(backbone, model, map[string]string{"format": "pt", "arch": o.arch,
+			"img_size": fmt.Sprint(cfg.ViT.ImageSize), "patch_size": fmt.Sprint(cfg.ViT.PatchSize),
+			"embed_dim": fmt.Sprint(cfg.ViT.Dim), "depth": fmt.Sprint(cfg.ViT.Depth), "num_heads": fmt.Sprint(cfg.ViT.Heads)})
 	}
 	if start.Epoch >= o.epochs {
 		fmt.Fprintf(stdout, "The checkpoint has finished all %d epochs.\n", o.epochs)
+		if _, err := os.Stat(backbone); err != nil {
+			// Stopped between the last checkpoint and the backbone.
+			return writeBackbone()
+		}
 		return nil
 	}
 
+	metricsPath := filepath.Join(o.out, "metrics.jsonl")
 	logMode := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if o.resume {
+		// What was logged after the checkpoint is done again: drop it.
+		if err := truncateLog(metricsPath, resumeStep); err != nil {
+			return err
+		}
 		logMode = os.O_CREATE | os.O_WRONLY | os.O_APPEND
 	}
-	logf, err := os.OpenFile(filepath.Join(o.out, "metrics.jsonl"), logMode, 0o644)
+	logf, err := os.OpenFile(metricsPath, logMode, 0o644)
 	if err != nil {
 		return err
 	}
@@ -252,6 +291,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	logJSON := func(v any) {
 		b, _ := json.Marshal(v)
 		logf.Write(append(b, '\n'))
+	}
+	plot := func() {
+		if err := writePlots(metricsPath, o.out); err != nil {
+			fmt.Fprintf(stderr, "\nwarning: plots: %v\n", err)
+		}
+	}
+	if !tr.PatchEmbedTrains() {
+		logJSON(map[string]any{"type": "note", "text": "the patch embedding is frozen (stop-grad-conv1): it has no gradient, so no grad_norm_patch_embed is logged; --train-patch-embed trains it"})
 	}
 
 	fmt.Fprintf(stdout, "Model: ViT %d px, patch %d, dim %d, depth %d, heads %d; heads %d→%d; %.1fM trainable parameters.\n",
@@ -287,6 +334,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	bar := newProgress(stderr, itersPerEpoch)
 	var lastTop1 float64
+	save := func() error {
+		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: trainSet.Len()})
+	}
+	savedStep := resumeStep
 	for epoch := start.Epoch; epoch < o.epochs; epoch++ {
 		bar.startEpoch(epoch, o.epochs)
 		for {
@@ -299,17 +350,45 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			ep := float64(epoch) + float64(b.Pos.Batch)/float64(itersPerEpoch)
-			st := tr.TrainStep(b.Views[0], b.Views[1], b.N, b.Size, ep)
+			if poisonAtStep > 0 && tr.Step+1 == poisonAtStep {
+				w := model.Base.Blocks[0].MLP.FC1.Weight
+				vals := w.Float64s()
+				vals[0] = math.NaN()
+				w.SetFloat64s(vals)
+			}
+			st, err := tr.TrainStep(b.Views[0], b.Views[1], b.N, b.Size, ep)
+			if err != nil {
+				// JSON has no NaN: the stop is logged as text.
+				logJSON(map[string]any{"type": "stop", "step": st.Step, "error": err.Error()})
+				plot()
+				kept := "no checkpoint was written before it"
+				if savedStep >= 0 {
+					kept = fmt.Sprintf("the last good checkpoint (step %d) is kept in %s", savedStep, ckpt)
+				}
+				return fmt.Errorf("training stopped at step %d: %w; %s", st.Step, err, kept)
+			}
 			logJSON(struct {
 				Type string `json:"type"`
 				moco.StepStats
 			}{"step", st})
+			for _, s := range st.Spikes {
+				fmt.Fprintf(stderr, "\nstep %d: %s\n", st.Step, s)
+				logJSON(map[string]any{"type": "spike", "step": st.Step, "text": s})
+			}
 			bar.step(b.Pos.Batch+1, st)
+			if o.saveEvery > 0 && tr.Step%o.saveEvery == 0 && loader.Position().Epoch == epoch {
+				if err := save(); err != nil {
+					return err
+				}
+				savedStep = tr.Step
+			}
 		}
 		bar.endEpoch()
-		if err := tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: trainSet.Len()}); err != nil {
+		if err := save(); err != nil {
 			return err
 		}
+		savedStep = tr.Step
+		plot()
 		if stopAfterEpochs > 0 && epoch+1-start.Epoch >= stopAfterEpochs {
 			return errStopped
 		}
@@ -321,13 +400,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			lastTop1 = top1
 			logJSON(map[string]any{"type": "knn", "epoch": epoch + 1, "top1": top1, "top5": top5})
+			plot()
 			fmt.Fprintf(stdout, "epoch %d: kNN top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", epoch+1, 100*top1, 100*top5, time.Since(t0).Seconds())
 		}
 	}
-	backbone := filepath.Join(o.out, "backbone.safetensors")
-	if err := moco.SaveBackbone(backbone, model, map[string]string{"format": "pt", "arch": o.arch,
-		"img_size": fmt.Sprint(cfg.ViT.ImageSize), "patch_size": fmt.Sprint(cfg.ViT.PatchSize),
-		"embed_dim": fmt.Sprint(cfg.ViT.Dim), "depth": fmt.Sprint(cfg.ViT.Depth), "num_heads": fmt.Sprint(cfg.ViT.Heads)}); err != nil {
+	if err := writeBackbone(); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Wrote %s (training state) and %s (backbone, timm key names).\n", ckpt, backbone)
@@ -367,6 +444,7 @@ func modelConfig(o *options, sample data.Image) (moco.Config, error) {
 	if o.heads > 0 {
 		vit.Heads = o.heads
 	}
+	vit.TrainPatchEmbed = o.trainPatchEmbed
 	cfg := moco.Config{ViT: vit, MLPDim: o.mlpDim, OutDim: o.outDim, Temperature: o.temperature}
 	if err := cfg.Validate(); err != nil {
 		return moco.Config{}, err
@@ -390,7 +468,8 @@ func evenly(ds data.Dataset, n int) data.Dataset {
 	return &data.Subset{Base: ds, Indices: idx}
 }
 
-// progress draws a one-line progress bar with images/s, loss, lr,
+// progress draws a one-line progress bar with images/s, loss, gradient
+// norm, lr,
 // momentum and the time left in the epoch.
 type progress struct {
 	w            io.Writer
@@ -414,8 +493,8 @@ func (p *progress) step(done int, st moco.StepStats) {
 	eta := time.Duration(float64(p.iters-done) * el / float64(done) * float64(time.Second)).Round(time.Second)
 	const width = 24
 	fill := width * done / p.iters
-	p.line = fmt.Sprintf("epoch %d/%d [%s%s] %d/%d  %.0f img/s  loss %.4f  lr %.2e  m %.4f  ETA %v",
-		p.epoch+1, p.total, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.iters, rate, st.Loss, st.LR, st.Momentum, eta)
+	p.line = fmt.Sprintf("epoch %d/%d [%s%s] %d/%d  %.0f img/s  loss %.4f  |g| %.3g  lr %.2e  m %.4f  ETA %v",
+		p.epoch+1, p.total, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.iters, rate, st.Loss, st.GradNorm, st.LR, st.Momentum, eta)
 	fmt.Fprintf(p.w, "\r%s", p.line)
 }
 

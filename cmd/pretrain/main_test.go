@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -108,4 +109,51 @@ func TestBadInputIsReported(t *testing.T) {
 	err = run(other, &sink, &sink)
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "model"), err.Error())
+}
+
+// TestNonFiniteStopsTheRun: a NaN weight before step 6 stops the run with
+// a message naming the step, and the checkpoint of step 4 (saved every 2
+// steps) is kept untouched; the log has the health fields and plots are
+// written.
+func TestNonFiniteStopsTheRun(t *testing.T) {
+	data := writeFolder(t, 3, 12, 16)
+	out := t.TempDir()
+	var sink bytes.Buffer
+	poisonAtStep = 6
+	err := run(append(tinyArgs(data, out, 3), "--save-every", "2"), &sink, &sink)
+	poisonAtStep = 0
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "training stopped at step 6")
+	assert.Contains(t, err.Error(), "non-finite value")
+	assert.Contains(t, err.Error(), "the last good checkpoint (step 4) is kept in")
+	f, err := nn.ReadSafetensors(filepath.Join(out, "checkpoint.safetensors"))
+	require.NoError(t, err)
+	require.NoError(t, f.VerifyChecksum(true))
+	assert.Contains(t, f.Metadata["mocogo"], `"step":4,`)
+	for _, tn := range f.Tensors {
+		vals, err := tn.Float64s()
+		require.NoError(t, err)
+		for _, v := range vals {
+			require.False(t, math.IsNaN(v), tn.Name)
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.Contains(t, string(log), `{"error":"moco: step 6`)
+	assert.NotContains(t, string(log), "\n\n")
+	for _, field := range []string{`"grad_norm":`, `"grad_norm_block0":`, `"loss_scale":1`, `"lr":`, `"momentum":`, `the patch embedding is frozen`} {
+		assert.Contains(t, string(log), field)
+	}
+	assert.NotContains(t, string(log), `"grad_norm_patch_embed"`)
+	svg, err := os.ReadFile(filepath.Join(out, "loss.svg"))
+	require.NoError(t, err)
+	assert.Contains(t, string(svg), "<polyline")
+
+	// With --train-patch-embed its gradient norm is logged.
+	out2 := t.TempDir()
+	require.NoError(t, run(append(tinyArgs(data, out2, 1), "--train-patch-embed"), &sink, &sink))
+	log, err = os.ReadFile(filepath.Join(out2, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.Contains(t, string(log), `"grad_norm_patch_embed":`)
+	assert.NotContains(t, string(log), `the patch embedding is frozen`)
 }

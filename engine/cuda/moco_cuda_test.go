@@ -58,8 +58,14 @@ func TestMoCoTrainMatchesCPU(t *testing.T) {
 			v2[i] = float32(r.NormFloat64())
 		}
 		epoch := float64(s) / steps
-		g := trainers[0].TrainStep(v1, v2, batch, size, epoch)
-		c := trainers[1].TrainStep(v1, v2, batch, size, epoch)
+		g, err := trainers[0].TrainStep(v1, v2, batch, size, epoch)
+		if err != nil {
+			t.Fatalf("step %d on the GPU: %v", s, err)
+		}
+		c, err := trainers[1].TrainStep(v1, v2, batch, size, epoch)
+		if err != nil {
+			t.Fatalf("step %d on the CPU: %v", s, err)
+		}
 		rel := math.Abs(g.Loss-c.Loss) / math.Abs(c.Loss)
 		worst = max(worst, rel)
 		t.Logf("step %2d  lr %.2e  loss gpu %.6f cpu %.6f  rel %.2e  (gpu %.1f ms, cpu %.1f ms)", s, g.LR, g.Loss, c.Loss, rel, 1e3*g.Seconds, 1e3*c.Seconds)

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func writeFolder(t *testing.T, classes, per, size int) string {
+	root := t.TempDir()
+	for c := 0; c < classes; c++ {
+		dir := filepath.Join(root, fmt.Sprintf("class%d", c))
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		for i := 0; i < per; i++ {
+			img := image.NewRGBA(image.Rect(0, 0, size, size))
+			for y := 0; y < size; y++ {
+				for x := 0; x < size; x++ {
+					img.Set(x, y, color.RGBA{uint8(80*c + 3*x), uint8(7 * i), uint8(200 - 60*c + y), 255})
+				}
+			}
+			var buf bytes.Buffer
+			require.NoError(t, png.Encode(&buf, img))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%02d.png", i)), buf.Bytes(), 0o644))
+		}
+	}
+	return root
+}
+
+// TestStartsFromPyTorchFiles: lincls takes an official MoCo v3 .pth.tar
+// and a timm/DeiT .pth as --pretrained, reading the ViT's shape from the
+// tensors (heads from --heads), and refuses a damaged file by name.
+func TestStartsFromPyTorchFiles(t *testing.T) {
+	data := writeFolder(t, 3, 6, 16)
+	var out bytes.Buffer
+	for _, f := range []string{"mocov3_tiny.pth.tar", "deit_tiny.pth"} {
+		out.Reset()
+		args := []string{"--pretrained", "../../testdata/golden/" + f, "--heads", "2", "--data", data,
+			"--mode", "both", "--epochs", "1", "--batch", "4", "--holdout", "2", "--knn-k", "3", "--workers", "1", "--cache-features"}
+		require.NoError(t, run(args, &out, &out), out.String())
+		assert.Contains(t, out.String(), "ViT 16 px, patch 4, dim 16, depth 2, heads 2")
+		assert.Contains(t, out.String(), "kNN (k=3")
+		assert.Contains(t, out.String(), "Linear probe (1 epochs)")
+	}
+	// Without --heads a width MoCo v3 has no preset for is an error that says so.
+	err := run([]string{"--pretrained", "../../testdata/golden/mocov3_tiny.pth.tar", "--data", data}, &out, &out)
+	assert.ErrorContains(t, err, "--heads")
+	// A truncated .pth.tar.
+	b, err := os.ReadFile("../../testdata/golden/mocov3_tiny.pth.tar")
+	require.NoError(t, err)
+	bad := filepath.Join(t.TempDir(), "cut.pth.tar")
+	require.NoError(t, os.WriteFile(bad, b[:len(b)-1000], 0o644))
+	err = run([]string{"--pretrained", bad, "--heads", "2", "--data", data}, &out, &out)
+	assert.ErrorContains(t, err, "not a PyTorch zip checkpoint")
+}
+
+// TestStartsFromPretrainBackbone: the backbone pretrain exported (the
+// timm-compatibility fixture) carries its shape in its metadata.
+func TestStartsFromPretrainBackbone(t *testing.T) {
+	data := writeFolder(t, 3, 6, 32)
+	var out bytes.Buffer
+	args := []string{"--pretrained", "../../testdata/golden/timm_compat/backbone.safetensors", "--data", data,
+		"--mode", "knn", "--batch", "4", "--holdout", "2", "--knn-k", "3", "--workers", "1"}
+	require.NoError(t, run(args, &out, &out), out.String())
+	assert.Contains(t, out.String(), "ViT 32 px, patch 8, dim 48, depth 2, heads 3")
+}
