@@ -411,16 +411,22 @@ func layerNormRef[T float](y, mean, rstd, x, gamma, beta []T, rows, cols int, ep
 		rs := 1 / math.Sqrt(ss/float64(cols)+eps)
 		mean[r], rstd[r] = T(mu), T(rs)
 		for j, v := range xr {
-			o := (float64(v) - mu) * rs
-			if gamma != nil {
-				o *= float64(gamma[j])
-			}
-			if beta != nil {
-				o += float64(beta[j])
-			}
-			y[r*cols+j] = T(o)
+			y[r*cols+j] = normAffine(v, mu, rs, gamma, beta, j)
 		}
 	}
+}
+
+// normAffine is feature j of a normalised value: (v−mu)·rs·gamma[j] +
+// beta[j], either of gamma and beta optional.
+func normAffine[T float](v T, mu, rs float64, gamma, beta []T, j int) T {
+	o := (float64(v) - mu) * rs
+	if gamma != nil {
+		o *= float64(gamma[j])
+	}
+	if beta != nil {
+		o += float64(beta[j])
+	}
+	return T(o)
 }
 
 func (c *CPU) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd Storage, rows, cols int) {
@@ -528,14 +534,7 @@ func batchNorm[T float](y, mean, rstd, x, gamma, beta, runMean, runVar []T, rows
 	}
 	for r := 0; r < rows; r++ {
 		for j, v := range x[r*cols : (r+1)*cols] {
-			o := (float64(v) - mu[j]) * rs[j]
-			if gamma != nil {
-				o *= float64(gamma[j])
-			}
-			if beta != nil {
-				o += float64(beta[j])
-			}
-			y[r*cols+j] = T(o)
+			y[r*cols+j] = normAffine(v, mu[j], rs[j], gamma, beta, j)
 		}
 	}
 }

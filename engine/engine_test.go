@@ -19,24 +19,8 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 			for _, dt := range []DType{F64, F32} {
 				r := rand.New(rand.NewPCG(7, 7))
 				e := New(NewCPU(dt))
-				ins := make([]*Tensor, len(c.shapes))
-				for i, s := range c.shapes {
-					x := make([]float64, numel(s))
-					if c.init != nil {
-						c.init(i, r, x)
-					} else {
-						for j := range x {
-							x[j] = r.Float64()*2 - 1
-						}
-					}
-					ins[i] = e.FromFloat64(x, s...).Keep().SetRequiresGrad(true)
-				}
-				out := c.build(ins)
-				w := make([]float64, out.Len())
-				for j := range w {
-					w[j] = r.Float64()*2 - 1
-				}
-				e.Backward(Sum(Mul(out, e.FromFloat64(w, out.Shape()...))))
+				ins, out, w := c.setup(e, r)
+				e.Backward(Sum(Mul(out, w)))
 				res := [][]float64{out.Float64s()}
 				for _, in := range ins {
 					res = append(res, in.Grad().Float64s())

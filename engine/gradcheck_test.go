@@ -24,25 +24,7 @@ func checkGrad(t *testing.T, c gradCase) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(1, uint64(len(c.name))))
 	e := New(NewCPU(F64))
-	ins := make([]*Tensor, len(c.shapes))
-	for i, s := range c.shapes {
-		x := make([]float64, numel(s))
-		if c.init != nil {
-			c.init(i, r, x)
-		}
-		if c.init == nil || allZero(x) {
-			for j := range x {
-				x[j] = r.Float64()*2 - 1
-			}
-		}
-		ins[i] = e.FromFloat64(x, s...).Keep().SetRequiresGrad(true)
-	}
-	out := c.build(ins)
-	w := make([]float64, out.Len())
-	for j := range w {
-		w[j] = r.Float64()*2 - 1
-	}
-	wt := e.FromFloat64(w, out.Shape()...).Keep()
+	ins, out, wt := c.setup(e, r)
 	loss := func() float64 { return Sum(Mul(c.build(ins), wt)).Item() }
 	lossT := Sum(Mul(out, wt))
 	f0 := lossT.Item()
@@ -83,13 +65,27 @@ func checkGrad(t *testing.T, c gradCase) {
 	}
 }
 
-func allZero(x []float64) bool {
-	for _, v := range x {
-		if v != 0 {
-			return false
+// setup makes c's inputs on e (kept, trainable), runs the op, and draws
+// the weights w of the loss Σ out ⊙ w, so every output element matters.
+func (c gradCase) setup(e *Engine, r *rand.Rand) (ins []*Tensor, out, w *Tensor) {
+	ins = make([]*Tensor, len(c.shapes))
+	for i, s := range c.shapes {
+		x := make([]float64, numel(s))
+		if c.init != nil {
+			c.init(i, r, x)
+		} else {
+			for j := range x {
+				x[j] = r.Float64()*2 - 1
+			}
 		}
+		ins[i] = e.FromFloat64(x, s...).Keep().SetRequiresGrad(true)
 	}
-	return true
+	out = c.build(ins)
+	wv := make([]float64, out.Len())
+	for j := range wv {
+		wv[j] = r.Float64()*2 - 1
+	}
+	return ins, out, e.FromFloat64(wv, out.Shape()...).Keep()
 }
 
 func head(x []float64) []float64 { return x[:min(len(x), 8)] }
