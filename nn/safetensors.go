@@ -309,21 +309,9 @@ func byteCount(count int64, size int) string {
 
 // ReadSafetensors reads and parses the file at path.
 func ReadSafetensors(path string) (*SafeFile, error) {
-	fh, err := os.Open(path)
+	b, err := readRegular(path)
 	if err != nil {
 		return nil, err
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	b := make([]byte, st.Size())
-	if _, err := io.ReadFull(fh, b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f, err := ParseSafetensors(b)
 	if err != nil {

@@ -81,6 +81,7 @@ func ReadTorch(path string) (*SafeFile, error) {
 	return f, nil
 }
 
+// readRegular reads the whole regular file at path (not a pipe or device).
 func readRegular(path string) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
