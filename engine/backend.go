@@ -173,3 +173,38 @@ type Backend interface {
 type MultiAdamW interface {
 	AdamWMulti(params, grads, ms, vs []Storage, lr, beta1, beta2, eps, wd float64, t int)
 }
+
+// MixedPrecision is an optional Backend extension for autocast
+// (Engine.SetAutocast): storages of a half type (F16 or BF16) beside the
+// backend's own float32, in any mix, as the operands and results of
+//
+//   - Copy (which then converts), Fill, Axpy, Scale, Binary, Unary,
+//     UnaryBackward, Permute and CopyAxis;
+//   - Gemm (a, b and c), and GemmBias when the backend has it;
+//   - SumRows (src; dst stays float32);
+//   - LayerNorm (x and y) and LayerNormBackward (dy, x and dx);
+//   - Attention (qkv and out; lse stays float32) and AttentionBackward
+//     (dout, qkv, out and dqkv);
+//   - Upload, Upload32, Download and Download32 (converting), and
+//     SquareSummer.
+//
+// Every other method takes float32 storages only: the engine converts
+// before calling them. Arithmetic runs in float32 or wider; a half result
+// is rounded to nearest even. Release takes storages of any type.
+type MixedPrecision interface {
+	// HalfTypes reports which of F16 and BF16 AllocAs accepts.
+	HalfTypes() []DType
+	// AllocAs is Alloc for a storage of element type dt: the backend's own
+	// type or one that HalfTypes lists.
+	AllocAs(dt DType, n int) Storage
+}
+
+// BiasGemm is an optional Backend extension: a Linear layer's forward in
+// one pass, C = op(A)·op(B) + bias (bias broadcast over C's m rows, n
+// float32 values), then C = GELU(C) when gelu is set. A, B and C may be of
+// a half type where the backend has MixedPrecision. The result must equal
+// Gemm (batch 1, alpha 1, beta 0) followed by Binary(OpAdd) and Unary,
+// except for rounding.
+type BiasGemm interface {
+	GemmBias(transA, transB bool, m, n, k int, a, b, bias, c Storage, gelu bool)
+}
