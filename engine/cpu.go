@@ -25,6 +25,9 @@ func (b *cpuBuf[T]) DType() DType {
 
 // window returns the storage from element off onwards, sharing memory.
 func window(s Storage, off int) Storage {
+	if h, ok := s.(*cpuHalf); ok {
+		return &cpuHalf{d: h.d[off:], dt: h.dt}
+	}
 	if is64(s) {
 		return &cpuBuf[float64]{d: f64(s)[off:]}
 	}
@@ -36,7 +39,7 @@ func window(s Storage, off int) Storage {
 // plain Go for gradient checks and references.
 type CPU struct {
 	dtype DType
-	free  map[int][]Storage // released buffers by exact length
+	free  map[allocKey][]Storage // released buffers by type and exact length
 	held  int64
 	peak  int64
 }
@@ -46,7 +49,13 @@ func NewCPU(dtype DType) *CPU {
 	if dtype != F32 && dtype != F64 {
 		panic(fmt.Sprintf("engine.NewCPU: unsupported dtype %v", dtype))
 	}
-	return &CPU{dtype: dtype, free: map[int][]Storage{}}
+	return &CPU{dtype: dtype, free: map[allocKey][]Storage{}}
+}
+
+// allocKey is what a released buffer can be reused for.
+type allocKey struct {
+	dt DType
+	n  int
 }
 
 func (c *CPU) Name() string     { return "cpu-" + c.dtype.String() }
@@ -57,9 +66,10 @@ func (c *CPU) PeakBytes() int64 { return c.peak }
 // training step asks for the same sizes every time, so after the first
 // step nothing new is allocated.
 func (c *CPU) Alloc(n int) Storage {
-	if l := c.free[n]; len(l) > 0 {
+	key := allocKey{c.dtype, n}
+	if l := c.free[key]; len(l) > 0 {
 		s := l[len(l)-1]
-		c.free[n] = l[:len(l)-1]
+		c.free[key] = l[:len(l)-1]
 		return s
 	}
 	c.held += int64(n * c.dtype.Size())
@@ -74,13 +84,14 @@ func (c *CPU) Release(s Storage) {
 	if s == nil {
 		return
 	}
-	c.free[s.Len()] = append(c.free[s.Len()], s)
+	key := allocKey{s.DType(), s.Len()}
+	c.free[key] = append(c.free[key], s)
 }
 
 // Trim drops every released buffer, returning their memory to Go's heap.
 func (c *CPU) Trim() {
-	for n, l := range c.free {
-		c.held -= int64(n*c.dtype.Size()) * int64(len(l))
+	for k, l := range c.free {
+		c.held -= int64(k.n*k.dt.Size()) * int64(len(l))
 	}
 	clear(c.free)
 }
@@ -102,6 +113,12 @@ func f64(s Storage) []float64 {
 func is64(s Storage) bool { _, ok := s.(*cpuBuf[float64]); return ok }
 
 func (c *CPU) Upload(dst Storage, src []float64) {
+	if h, ok := dst.(*cpuHalf); ok {
+		w := make([]float32, len(src))
+		convert(w, src)
+		h.encode(w)
+		return
+	}
 	if is64(dst) {
 		copy(f64(dst), src)
 		return
@@ -110,6 +127,10 @@ func (c *CPU) Upload(dst Storage, src []float64) {
 }
 
 func (c *CPU) Upload32(dst Storage, src []float32) {
+	if h, ok := dst.(*cpuHalf); ok {
+		h.encode(src)
+		return
+	}
 	if is64(dst) {
 		convert(f64(dst), src)
 		return
@@ -118,6 +139,12 @@ func (c *CPU) Upload32(dst Storage, src []float32) {
 }
 
 func (c *CPU) Download(dst []float64, src Storage) {
+	if h, ok := src.(*cpuHalf); ok {
+		w := make([]float32, len(dst))
+		h.decode(w)
+		convert(dst, w)
+		return
+	}
 	if is64(src) {
 		copy(dst, f64(src))
 		return
@@ -126,6 +153,10 @@ func (c *CPU) Download(dst []float64, src Storage) {
 }
 
 func (c *CPU) Download32(dst []float32, src Storage) {
+	if h, ok := src.(*cpuHalf); ok {
+		h.decode(dst)
+		return
+	}
 	if is64(src) {
 		convert(dst, f64(src))
 		return
@@ -141,6 +172,12 @@ func convert[D, S float](dst []D, src []S) {
 
 // each dispatches a generic body on the storage's element type.
 func (c *CPU) Fill(dst Storage, v float64) {
+	if anyHalf(dst) {
+		done := widen(&dst)
+		c.Fill(dst, v)
+		done(&dst)
+		return
+	}
 	if is64(dst) {
 		fill(f64(dst), v)
 	} else {
@@ -155,6 +192,12 @@ func fill[T float](d []T, v float64) {
 }
 
 func (c *CPU) Copy(dst, src Storage) {
+	if anyHalf(dst, src) {
+		done := widen(&dst, &src)
+		c.Copy(dst, src)
+		done(&dst)
+		return
+	}
 	if is64(dst) {
 		copy(f64(dst), f64(src))
 	} else {
@@ -163,6 +206,12 @@ func (c *CPU) Copy(dst, src Storage) {
 }
 
 func (c *CPU) Axpy(dst Storage, alpha float64, x Storage) {
+	if anyHalf(dst, x) {
+		done := widen(&dst, &x)
+		c.Axpy(dst, alpha, x)
+		done(&dst)
+		return
+	}
 	if is64(dst) {
 		axpy(f64(dst), alpha, f64(x))
 	} else {
@@ -178,6 +227,12 @@ func axpy[T float](d []T, alpha float64, x []T) {
 }
 
 func (c *CPU) Scale(dst, src Storage, alpha float64) {
+	if anyHalf(dst, src) {
+		done := widen(&dst, &src)
+		c.Scale(dst, src, alpha)
+		done(&dst)
+		return
+	}
 	if is64(dst) {
 		scale(f64(dst), f64(src), alpha)
 	} else {
@@ -193,6 +248,12 @@ func scale[T float](d, s []T, alpha float64) {
 }
 
 func (c *CPU) Binary(op BinaryOp, dst, a, b Storage) {
+	if anyHalf(dst, a, b) {
+		done := widen(&dst, &a, &b)
+		c.Binary(op, dst, a, b)
+		done(&dst)
+		return
+	}
 	if is64(dst) {
 		binaryOp(op, f64(dst), f64(a), f64(b))
 	} else {
@@ -224,6 +285,12 @@ func binaryOp[T float](op BinaryOp, d, a, b []T) {
 }
 
 func (c *CPU) SumRows(dst, src Storage, rows, cols int, beta float64) {
+	if anyHalf(dst, src) {
+		done := widen(&dst, &src)
+		c.SumRows(dst, src, rows, cols, beta)
+		done(&dst)
+		return
+	}
 	if is64(dst) {
 		sumRows(f64(dst), f64(src), rows, cols, beta)
 	} else {
@@ -279,6 +346,12 @@ func (c *CPU) BroadcastScalar(dst, s Storage, alpha float64) {
 }
 
 func (c *CPU) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a Storage, strideA int, b Storage, strideB int, beta float64, cs Storage, strideC int) {
+	if anyHalf(a, b, cs) {
+		done := widen(&a, &b, &cs)
+		c.Gemm(transA, transB, batch, m, n, k, alpha, a, strideA, b, strideB, beta, cs, strideC)
+		done(&cs)
+		return
+	}
 	if strideC == 0 && batch > 1 {
 		// Accumulate the products into one C.
 		for i := 0; i < batch; i++ {
@@ -341,6 +414,12 @@ func gemmRef[T float](transA, transB bool, m, n, k int, alpha float64, a, b []T,
 }
 
 func (c *CPU) Unary(op UnaryOp, dst, x Storage) {
+	if anyHalf(dst, x) {
+		done := widen(&dst, &x)
+		c.Unary(op, dst, x)
+		done(&dst)
+		return
+	}
 	switch {
 	case op == OpGELU && !is64(x):
 		kernels.GeluForward(f32(dst), f32(x))
@@ -364,6 +443,12 @@ func unaryRef[T float](op UnaryOp, d, x []T) {
 }
 
 func (c *CPU) UnaryBackward(op UnaryOp, dx, x, dy Storage) {
+	if anyHalf(dx, x, dy) {
+		done := widen(&dx, &x, &dy)
+		c.UnaryBackward(op, dx, x, dy)
+		done(&dx)
+		return
+	}
 	switch {
 	case op == OpGELU && !is64(x):
 		kernels.GeluBackward(f32(dx), f32(x), f32(dy))
@@ -393,6 +478,12 @@ func unaryBackwardRef[T float](op UnaryOp, dx, x, dy []T) {
 }
 
 func (c *CPU) LayerNorm(y, mean, rstd, x, gamma, beta Storage, rows, cols int, eps float64) {
+	if anyHalf(y, x) {
+		done := widen(&y, &x)
+		c.LayerNorm(y, mean, rstd, x, gamma, beta, rows, cols, eps)
+		done(&y)
+		return
+	}
 	if is64(x) {
 		layerNormRef(f64(y), f64(mean), f64(rstd), f64(x), f64(gamma), f64(beta), rows, cols, eps)
 		return
@@ -430,6 +521,12 @@ func normAffine[T float](v T, mu, rs float64, gamma, beta []T, j int) T {
 }
 
 func (c *CPU) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd Storage, rows, cols int) {
+	if anyHalf(dx, dy, x) {
+		done := widen(&dx, &dy, &x)
+		c.LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd, rows, cols)
+		done(&dx)
+		return
+	}
 	if is64(x) {
 		normBackwardRef(f64(dx), f64(dgamma), f64(dbeta), f64(dy), f64(x), f64(gamma), f64(mean), f64(rstd), rows, cols, false)
 		return
@@ -594,6 +691,12 @@ func softmaxBackwardRef[T float](dx, y, dy []T, rows, cols int) {
 }
 
 func (c *CPU) Attention(out, lse, qkv Storage, batch, tokens, heads, headDim int, scale float64) {
+	if anyHalf(out, qkv) {
+		done := widen(&out, &qkv)
+		c.Attention(out, lse, qkv, batch, tokens, heads, headDim, scale)
+		done(&out)
+		return
+	}
 	if is64(qkv) {
 		attentionRef(f64(out), f64(lse), f64(qkv), batch, tokens, heads, headDim, scale)
 		return
@@ -641,6 +744,12 @@ func attentionRef[T float](out, lse, qkv []T, batch, tokens, heads, hd int, scal
 }
 
 func (c *CPU) AttentionBackward(dqkv, dout, qkv, out, lse Storage, batch, tokens, heads, headDim int, scale float64) {
+	if anyHalf(dqkv, dout, qkv, out) {
+		done := widen(&dqkv, &dout, &qkv, &out)
+		c.AttentionBackward(dqkv, dout, qkv, out, lse, batch, tokens, heads, headDim, scale)
+		done(&dqkv)
+		return
+	}
 	if is64(qkv) {
 		attentionBackwardRef(f64(dqkv), f64(dout), f64(qkv), f64(out), f64(lse), batch, tokens, heads, headDim, scale)
 		return
@@ -773,6 +882,12 @@ func crossEntropy[T float](dl, x []T, labels []int32, rows, cols int) float64 {
 }
 
 func (c *CPU) Permute(dst, src Storage, shape, perm []int) {
+	if anyHalf(dst, src) {
+		done := widen(&dst, &src)
+		c.Permute(dst, src, shape, perm)
+		done(&dst)
+		return
+	}
 	if is64(dst) {
 		permute(f64(dst), f64(src), shape, perm)
 	} else {
@@ -822,6 +937,12 @@ func permute[T float](d, s []T, shape, perm []int) {
 }
 
 func (c *CPU) CopyAxis(dst Storage, dstAxis, dstOff int, src Storage, srcAxis, srcOff int, outer, count, inner int, accumulate bool) {
+	if anyHalf(dst, src) {
+		done := widen(&dst, &src)
+		c.CopyAxis(dst, dstAxis, dstOff, src, srcAxis, srcOff, outer, count, inner, accumulate)
+		done(&dst)
+		return
+	}
 	if is64(dst) {
 		copyAxis(f64(dst), dstAxis, dstOff, f64(src), srcAxis, srcOff, outer, count, inner, accumulate)
 	} else {
@@ -906,4 +1027,18 @@ func ema[T float](d, s []T, m float64) {
 	for i := range d {
 		d[i] = a*d[i] + b*s[i]
 	}
+}
+
+// GemmBias implements BiasGemm: the product, the bias and GELU in float32,
+// then one rounding to C's type, as a fused GPU epilogue does.
+func (c *CPU) GemmBias(transA, transB bool, m, n, k int, a, b, bias, cs Storage, gelu bool) {
+	done := widen(&a, &b, &cs)
+	c.Gemm(transA, transB, 1, m, n, k, 1, a, 0, b, 0, 0, cs, 0)
+	if bias != nil {
+		c.Binary(OpAdd, cs, cs, bias)
+	}
+	if gelu {
+		c.Unary(OpGELU, cs, cs)
+	}
+	done(&cs)
 }

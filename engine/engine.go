@@ -21,6 +21,9 @@ type Engine struct {
 	noGrad int
 	arena  []*Tensor
 	serial uint64 // numbers temporaries in the order they are made
+	// autocast is the half type GEMM-like ops compute in (F16, BF16), or
+	// F32 when mixed precision is off.
+	autocast DType
 }
 
 type node struct {
@@ -73,7 +76,7 @@ func (e *Engine) Empty(shape ...int) *Tensor {
 		}
 	}
 	e.serial++
-	t := &Tensor{eng: e, shape: slices.Clone(shape), data: e.b.Alloc(numel(shape)), serial: e.serial}
+	t := &Tensor{eng: e, shape: slices.Clone(shape), data: e.b.Alloc(numel(shape)), serial: e.serial, unrecorded: e.noGrad > 0}
 	e.arena = append(e.arena, t)
 	return t
 }
@@ -105,6 +108,93 @@ func (e *Engine) Detached(fn func() []*Tensor) []*Tensor {
 	clear(e.arena[len(kept):])
 	e.arena = kept
 	return out
+}
+
+// EmptyAs is Empty for a temporary of element type dt: the backend's own
+// type, or a half type its MixedPrecision extension lists.
+func (e *Engine) EmptyAs(dt DType, shape ...int) *Tensor {
+	if dt == e.b.DType() {
+		return e.Empty(shape...)
+	}
+	mp, ok := e.b.(MixedPrecision)
+	if !ok {
+		panic(fmt.Sprintf("engine: %s tensor %v on backend %s, which has no mixed precision", dt, shape, e.b.Name()))
+	}
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
+		}
+	}
+	e.serial++
+	t := &Tensor{eng: e, shape: slices.Clone(shape), data: mp.AllocAs(dt, numel(shape)), serial: e.serial, unrecorded: e.noGrad > 0}
+	e.arena = append(e.arena, t)
+	return t
+}
+
+// SetAutocast turns mixed precision on for the ops that follow, in the
+// manner of PyTorch's autocast: with dt F16 or BF16, MatMul, Linear and
+// Attention compute on operands of type dt (converting float32 inputs, the
+// weights included, for the op) with float32 accumulation and return dt;
+// LayerNorm returns dt, being what feeds them; BatchNorm1d, Softmax,
+// L2Normalize, CrossEntropy, Sum and Mean compute in float32, converting
+// half inputs; elementwise ops keep their input's type, and an op on a
+// half and a float32 tensor returns float32. Gradients have the type of
+// the tensor they belong to: parameters stay float32 throughout.
+//
+// With dt F32 autocast is off. It needs a float32 backend whose
+// MixedPrecision extension lists dt.
+func (e *Engine) SetAutocast(dt DType) error {
+	if dt == F32 {
+		e.autocast = F32
+		return nil
+	}
+	if e.b.DType() != F32 {
+		return fmt.Errorf("engine: autocast to %s needs a float32 backend, not %s", dt, e.b.Name())
+	}
+	mp, ok := e.b.(MixedPrecision)
+	if !ok || !slices.Contains(mp.HalfTypes(), dt) {
+		return fmt.Errorf("engine: backend %s has no %s storage for autocast", e.b.Name(), dt)
+	}
+	e.autocast = dt
+	return nil
+}
+
+// Autocast returns the half type set by SetAutocast, or F32 when
+// mixed precision is off.
+func (e *Engine) Autocast() DType { return e.autocast }
+
+// half reports the autocast type and whether autocast is on.
+func (e *Engine) half() (DType, bool) { return e.autocast, e.autocast != F32 }
+
+// like returns an empty temporary of t's shape and element type.
+func (e *Engine) like(t *Tensor) *Tensor { return e.EmptyAs(t.DType(), t.shape...) }
+
+// converted returns t's values as type dt: t itself when it has that type,
+// else a new temporary (not recorded for autodiff).
+func (e *Engine) converted(t *Tensor, dt DType) *Tensor {
+	if t.DType() == dt {
+		return t
+	}
+	c := e.EmptyAs(dt, t.shape...)
+	e.b.Copy(c.data, t.data)
+	return c
+}
+
+// Discard gives a temporary's storage back to the allocator now, before
+// Reset, for a caller that knows nothing will read it again. It only acts
+// on a temporary made with recording off (one made while recording may be
+// saved for Backward), and does nothing to kept tensors and views.
+func (e *Engine) Discard(t *Tensor) {
+	if !t.unrecorded || t.kept || t.view != nil || t.data == nil {
+		return
+	}
+	i := slices.Index(e.arena, t)
+	if i < 0 {
+		return
+	}
+	e.b.Release(t.data)
+	t.data = nil
+	e.arena = slices.Delete(e.arena, i, i+1)
 }
 
 // Zeros returns a temporary of the given shape filled with zeros.
@@ -206,7 +296,7 @@ func (e *Engine) BackwardWith(out, gout *Tensor) {
 		n.out.gradLive = false
 	}
 	// The caller keeps gout: accumulate into a copy of our own.
-	seed := e.Empty(gout.shape...)
+	seed := e.like(out)
 	e.b.Copy(seed.data, gout.data)
 	e.accumulate(out, seed)
 	for i := end; i >= 0; i-- {
@@ -230,6 +320,15 @@ func (e *Engine) BackwardWith(out, gout *Tensor) {
 	}
 }
 
+// dropSpent gives back a gradient an op's backward made once its values
+// have been added where they belong; one that is another tensor's
+// gradient, or shares storage, stays.
+func (e *Engine) dropSpent(g *Tensor) {
+	if !g.ownsGrad && g.view == nil && !g.kept {
+		e.drop(g)
+	}
+}
+
 // releaseGrad gives t's gradient buffer back now that nothing needs it.
 func (e *Engine) releaseGrad(t *Tensor) {
 	if g := t.grad; g != nil && g.data != nil && g.view == nil {
@@ -245,19 +344,25 @@ func (e *Engine) accumulate(t, g *Tensor) {
 	switch {
 	case t.gradLive:
 		e.b.Axpy(t.grad.data, 1, g.data)
+		e.dropSpent(g)
 	case t.kept:
 		// Parameters keep one gradient buffer for their whole life.
 		if t.grad == nil || t.grad.data == nil {
-			t.grad = &Tensor{eng: e, shape: slices.Clone(t.shape), data: e.b.Alloc(t.Len()), kept: true}
+			g := e.like(t).Keep()
+			t.grad = g
 		}
 		e.b.Copy(t.grad.data, g.data)
+		e.dropSpent(g)
 	case g.ownsGrad || g.view != nil || g.kept:
 		// g is already another tensor's gradient (an op passed its
 		// output gradient through) or shares another's storage: never
 		// alias two gradients, so each can be released on its own.
-		t.grad = e.Empty(t.shape...)
+		t.grad = e.like(t)
 		t.grad.ownsGrad = true
 		e.b.Copy(t.grad.data, g.data)
+	case g.DType() != t.DType():
+		t.grad = e.converted(g, t.DType())
+		t.grad.ownsGrad = true
 	default:
 		t.grad = g
 		g.ownsGrad = true

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -138,6 +139,17 @@ func gradCases() []gradCase {
 				build: func(in []*Tensor) *Tensor { return Linear(in[0], in[1], in[2]) }},
 			gradCase{name: fmt.Sprintf("Linear/nobias/%v", s), shapes: [][]int{s, {out, in}},
 				build: func(in []*Tensor) *Tensor { return Linear(in[0], in[1], nil) }})
+		rs := append(slices.Clone(s[:len(s)-1]), out)
+		cs = append(cs,
+			gradCase{name: fmt.Sprintf("LinearAdd/bias/%v", s), shapes: [][]int{s, {out, in}, {out}, rs},
+				build: func(in []*Tensor) *Tensor { return LinearAdd(in[0], in[1], in[2], in[3]) }},
+			gradCase{name: fmt.Sprintf("LinearAdd/nobias/%v", s), shapes: [][]int{s, {out, in}, rs},
+				build: func(in []*Tensor) *Tensor { return LinearAdd(in[0], in[1], nil, in[2]) }},
+			gradCase{name: fmt.Sprintf("FeedForward/bias/%v", s), shapes: [][]int{s, {6, in}, {6}, {in, 6}, {in}, s},
+				build: func(in []*Tensor) *Tensor { return FeedForward(in[0], in[1], in[2], in[3], in[4], in[5]) }},
+			gradCase{name: fmt.Sprintf("FeedForward/nobias/%v", s), shapes: [][]int{s, {5, in}, {in, 5}, s},
+				build: func(in []*Tensor) *Tensor { return FeedForward(in[0], in[1], nil, in[2], nil, in[3]) }},
+		)
 	}
 	for _, s := range [][2][]int{{{5, 3}, {5, 3}}, {{4, 7}, {7}}, {{2, 3, 5}, {3, 5}}, {{6}, {1}}} {
 		for _, op := range []struct {

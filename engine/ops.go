@@ -81,24 +81,26 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 		shapeMismatch("MatMul", a.shape, b.shape, "batch axes differ")
 	}
 	outShape := append(slices.Clone(a.shape[:a.Rank()-2]), m, n)
-	out := e.Empty(outShape...)
-	gemm(e, transA, transB, batch, m, n, k, a, false, b, shared, out)
+	ct := e.computeType(a, b)
+	ac, bc := e.converted(a, ct), e.converted(b, ct)
+	out := e.EmptyAs(ct, outShape...)
+	gemm(e, transA, transB, batch, m, n, k, ac, false, bc, shared, out)
 	return e.record("MatMul", out, []*Tensor{a, b}, func(g *Tensor) []*Tensor {
 		var da, db *Tensor
 		if a.requiresGrad {
-			da = e.Empty(a.shape...)
+			da = e.like(a)
 			if !transA { // dA[m,k] = dC·op(B)ᵀ
-				gemm(e, false, !transB, batch, m, k, n, g, false, b, shared, da)
+				gemm(e, false, !transB, batch, m, k, n, g, false, bc, shared, da)
 			} else { // dA[k,m] = op(B)·dCᵀ
-				gemm(e, transB, true, batch, k, m, n, b, shared, g, false, da)
+				gemm(e, transB, true, batch, k, m, n, bc, shared, g, false, da)
 			}
 		}
 		if b.requiresGrad {
-			db = e.Empty(b.shape...)
+			db = e.like(b)
 			if !transB { // dB[k,n] = op(A)ᵀ·dC
-				gemmWeightGrad(e, !transA, false, batch, k, n, m, a, g, db, shared)
+				gemmWeightGrad(e, !transA, false, batch, k, n, m, ac, g, db, shared)
 			} else { // dB[n,k] = dCᵀ·op(A)
-				gemmWeightGrad(e, true, transA, batch, n, k, m, g, a, db, shared)
+				gemmWeightGrad(e, true, transA, batch, n, k, m, g, ac, db, shared)
 			}
 		}
 		return []*Tensor{da, db}
@@ -119,20 +121,29 @@ func Linear(x, w, b *Tensor) *Tensor {
 	in, out := w.Dim(1), w.Dim(0)
 	rows := x.Len() / max(in, 1)
 	outShape := append(slices.Clone(x.shape[:x.Rank()-1]), out)
-	y := e.Empty(outShape...)
-	e.b.Gemm(false, true, 1, rows, out, in, 1, x.data, 0, w.data, 0, 0, y.data, 0)
-	if b != nil {
-		e.b.Binary(OpAdd, y.data, y.data, b.data)
+	ct := e.computeType(x, w)
+	xc, wc := e.converted(x, ct), e.converted(w, ct)
+	if b != nil && b.DType() != e.b.DType() {
+		b = Cast(b, e.b.DType())
+	}
+	y := e.EmptyAs(ct, outShape...)
+	if bg, ok := e.b.(BiasGemm); ok && b != nil {
+		bg.GemmBias(false, true, rows, out, in, xc.data, wc.data, b.data, y.data, false)
+	} else {
+		e.b.Gemm(false, true, 1, rows, out, in, 1, xc.data, 0, wc.data, 0, 0, y.data, 0)
+		if b != nil {
+			e.b.Binary(OpAdd, y.data, y.data, b.data)
+		}
 	}
 	return e.record("Linear", y, optional(x, w, b), func(g *Tensor) []*Tensor {
 		var dx, dw, db *Tensor
 		if x.requiresGrad {
-			dx = e.Empty(x.shape...)
-			e.b.Gemm(false, false, 1, rows, in, out, 1, g.data, 0, w.data, 0, 0, dx.data, 0)
+			dx = e.like(x)
+			e.b.Gemm(false, false, 1, rows, in, out, 1, g.data, 0, wc.data, 0, 0, dx.data, 0)
 		}
 		if w.requiresGrad {
-			dw = e.Empty(w.shape...)
-			e.b.Gemm(true, false, 1, out, in, rows, 1, g.data, 0, x.data, 0, 0, dw.data, 0)
+			dw = e.like(w)
+			e.b.Gemm(true, false, 1, out, in, rows, 1, g.data, 0, xc.data, 0, 0, dw.data, 0)
 		}
 		if b != nil && b.requiresGrad {
 			db = e.Empty(b.shape...)
@@ -184,31 +195,32 @@ func binary(op BinaryOp, name string, a, b *Tensor) *Tensor {
 	if !scalar && (b.Rank() > a.Rank() || !slices.Equal(a.shape[a.Rank()-b.Rank():], b.shape)) {
 		shapeMismatch(name, a.shape, b.shape, "the second must equal the first, its trailing axes (a broadcast row) or be a scalar")
 	}
-	out := e.Empty(a.shape...)
+	out := e.EmptyAs(e.promote(a, b), a.shape...)
 	e.b.Binary(op, out.data, a.data, b.data)
 	return e.record(name, out, []*Tensor{a, b}, func(g *Tensor) []*Tensor {
 		var da, db *Tensor
 		rows := a.Len() / max(b.Len(), 1)
-		// reduce sums a full-shape gradient over the broadcast rows.
+		// reduce sums a full-shape gradient over the broadcast rows, in
+		// float32, and returns it in b's type.
 		reduce := func(full *Tensor, scale float64) *Tensor {
 			if rows == 1 && scale == 1 {
-				return full
+				return e.converted(full, b.DType())
 			}
 			r := e.Empty(b.shape...)
 			if rows == 1 {
 				e.b.Scale(r.data, full.data, scale)
-				return r
+			} else {
+				e.b.SumRows(r.data, full.data, rows, b.Len(), 0)
+				if scale != 1 {
+					e.b.Scale(r.data, r.data, scale)
+				}
 			}
-			e.b.SumRows(r.data, full.data, rows, b.Len(), 0)
-			if scale != 1 {
-				e.b.Scale(r.data, r.data, scale)
-			}
-			return r
+			return e.converted(r, b.DType())
 		}
 		switch op {
 		case OpAdd, OpSub:
 			if a.requiresGrad {
-				da = g
+				da = e.converted(g, a.DType())
 			}
 			if b.requiresGrad {
 				scale := 1.0
@@ -219,7 +231,7 @@ func binary(op BinaryOp, name string, a, b *Tensor) *Tensor {
 			}
 		case OpMul:
 			if a.requiresGrad {
-				da = e.Empty(a.shape...)
+				da = e.like(a)
 				e.b.Binary(OpMul, da.data, g.data, b.data)
 			}
 			if b.requiresGrad {
@@ -245,7 +257,7 @@ func Mul(a, b *Tensor) *Tensor { return binary(OpMul, "Mul", a, b) }
 // Scale returns s·a.
 func Scale(a *Tensor, s float64) *Tensor {
 	e := sameEngine("Scale", a)
-	out := e.Empty(a.shape...)
+	out := e.like(a)
 	e.b.Scale(out.data, a.data, s)
 	return e.record("Scale", out, []*Tensor{a}, func(g *Tensor) []*Tensor {
 		return []*Tensor{Scale(g, s)}
@@ -254,10 +266,10 @@ func Scale(a *Tensor, s float64) *Tensor {
 
 func unary(op UnaryOp, name string, x *Tensor) *Tensor {
 	e := sameEngine(name, x)
-	out := e.Empty(x.shape...)
+	out := e.like(x)
 	e.b.Unary(op, out.data, x.data)
 	return e.record(name, out, []*Tensor{x}, func(g *Tensor) []*Tensor {
-		dx := e.Empty(x.shape...)
+		dx := e.like(x)
 		e.b.UnaryBackward(op, dx.data, x.data, g.data)
 		return []*Tensor{dx}
 	})
@@ -280,11 +292,15 @@ func LayerNorm(x, gamma, beta *Tensor, eps float64) *Tensor {
 			shapeMismatch("LayerNorm", x.shape, p.shape, "gamma/beta must be one row of the last axis")
 		}
 	}
-	out := e.Empty(x.shape...)
+	outType := x.DType()
+	if h, on := e.half(); on {
+		outType = h // what feeds the next GEMM
+	}
+	out := e.EmptyAs(outType, x.shape...)
 	mean, rstd := e.Empty(rows), e.Empty(rows)
 	e.b.LayerNorm(out.data, mean.data, rstd.data, x.data, storageOf(gamma), storageOf(beta), rows, cols, eps)
 	return e.record("LayerNorm", out, optional(x, gamma, beta), func(g *Tensor) []*Tensor {
-		dx := e.Empty(x.shape...)
+		dx := e.like(x)
 		dgamma, dbeta := gradBuffer(e, gamma), gradBuffer(e, beta)
 		e.b.LayerNormBackward(dx.data, storageOf(dgamma), storageOf(dbeta), g.data, x.data, storageOf(gamma), mean.data, rstd.data, rows, cols)
 		return []*Tensor{dx, dgamma, dbeta}
@@ -306,6 +322,7 @@ func BatchNorm1d(x, gamma, beta *Tensor, state *BatchNormState, training bool, e
 	if x.Rank() != 2 {
 		shapeMismatch("BatchNorm1d", x.shape, nil, "input must be [N, C]")
 	}
+	x = Cast(x, e.b.DType())
 	rows, cols := x.Dim(0), x.Dim(1)
 	for _, p := range []*Tensor{gamma, beta} {
 		if p != nil && p.Len() != cols {
@@ -345,6 +362,7 @@ func BatchNorm1d(x, gamma, beta *Tensor, state *BatchNormState, training bool, e
 // Softmax over the last axis.
 func Softmax(x *Tensor) *Tensor {
 	e := sameEngine("Softmax", x)
+	x = Cast(x, e.b.DType())
 	cols := x.Dim(-1)
 	rows := x.Len() / max(cols, 1)
 	out := e.Empty(x.shape...)
@@ -370,12 +388,14 @@ func Attention(qkv *Tensor, heads int) *Tensor {
 	d := qkv.Dim(2) / 3
 	hd := d / heads
 	scale := 1 / math.Sqrt(float64(hd))
-	out := e.Empty(b, n, d)
+	ct := e.computeType(qkv)
+	qc := e.converted(qkv, ct)
+	out := e.EmptyAs(ct, b, n, d)
 	lse := e.Empty(b, heads, n)
-	e.b.Attention(out.data, lse.data, qkv.data, b, n, heads, hd, scale)
+	e.b.Attention(out.data, lse.data, qc.data, b, n, heads, hd, scale)
 	return e.record("Attention", out, []*Tensor{qkv}, func(g *Tensor) []*Tensor {
-		dqkv := e.Empty(qkv.shape...)
-		e.b.AttentionBackward(dqkv.data, g.data, qkv.data, out.data, lse.data, b, n, heads, hd, scale)
+		dqkv := e.like(qkv)
+		e.b.AttentionBackward(dqkv.data, g.data, qc.data, out.data, lse.data, b, n, heads, hd, scale)
 		return []*Tensor{dqkv}
 	})
 }
@@ -384,6 +404,7 @@ func Attention(qkv *Tensor, heads int) *Tensor {
 // torch.nn.functional.normalize does.
 func L2Normalize(x *Tensor, eps float64) *Tensor {
 	e := sameEngine("L2Normalize", x)
+	x = Cast(x, e.b.DType())
 	cols := x.Dim(-1)
 	rows := x.Len() / max(cols, 1)
 	out := e.Empty(x.shape...)
@@ -403,6 +424,7 @@ func CrossEntropy(logits *Tensor, labels []int32) *Tensor {
 	if logits.Rank() != 2 || logits.Dim(0) != len(labels) {
 		shapeMismatch("CrossEntropy", logits.shape, []int{len(labels)}, "logits must be [N, C] with N labels")
 	}
+	logits = Cast(logits, e.b.DType())
 	rows, cols := logits.Dim(0), logits.Dim(1)
 	for i, l := range labels {
 		if l < 0 || int(l) >= cols {
@@ -430,6 +452,7 @@ func Mean(x *Tensor) *Tensor { return sumScaled("Mean", x, 1/float64(max(x.Len()
 
 func sumScaled(name string, x *Tensor, s float64) *Tensor {
 	e := sameEngine(name, x)
+	x = Cast(x, e.b.DType())
 	out := e.Empty()
 	e.b.SumAll(out.data, x.data)
 	if s != 1 {
@@ -457,7 +480,7 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 		seen[p] = true
 		outShape[i] = t.shape[p]
 	}
-	out := e.Empty(outShape...)
+	out := e.EmptyAs(t.DType(), outShape...)
 	e.b.Permute(out.data, t.data, t.shape, perm)
 	return e.record("Permute", out, []*Tensor{t}, func(g *Tensor) []*Tensor {
 		inv := make([]int, len(perm))
@@ -490,10 +513,11 @@ func Slice(t *Tensor, axis, start, end int) *Tensor {
 	outer, inner := numel(t.shape[:axis]), numel(t.shape[axis+1:])
 	outShape := slices.Clone(t.shape)
 	outShape[axis] = end - start
-	out := e.Empty(outShape...)
+	out := e.EmptyAs(t.DType(), outShape...)
 	e.b.CopyAxis(out.data, end-start, 0, t.data, t.shape[axis], start, outer, end-start, inner, false)
 	return e.record("Slice", out, []*Tensor{t}, func(g *Tensor) []*Tensor {
-		dt := e.Zeros(t.shape...)
+		dt := e.like(t)
+		e.b.Fill(dt.data, 0)
 		e.b.CopyAxis(dt.data, t.shape[axis], start, g.data, end-start, 0, outer, end-start, inner, false)
 		return []*Tensor{dt}
 	})
@@ -521,7 +545,7 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		outShape[axis] += t.shape[axis]
 	}
 	outer, inner := numel(outShape[:axis]), numel(outShape[axis+1:])
-	out := e.Empty(outShape...)
+	out := e.EmptyAs(e.promote(ts...), outShape...)
 	off := 0
 	for _, t := range ts {
 		e.b.CopyAxis(out.data, outShape[axis], off, t.data, t.shape[axis], 0, outer, t.shape[axis], inner, false)
@@ -532,7 +556,7 @@ func Concat(axis int, ts ...*Tensor) *Tensor {
 		off := 0
 		for i, t := range ts {
 			if t.requiresGrad {
-				dt := e.Empty(t.shape...)
+				dt := e.like(t)
 				e.b.CopyAxis(dt.data, t.shape[axis], 0, g.data, outShape[axis], off, outer, t.shape[axis], inner, false)
 				grads[i] = dt
 			}
@@ -582,4 +606,40 @@ func optional(ts ...*Tensor) []*Tensor {
 		out[i] = t
 	}
 	return out
+}
+
+// Cast returns t converted to element type dt (t itself when it has that
+// type); its gradient is converted back to t's type.
+func Cast(t *Tensor, dt DType) *Tensor {
+	e := sameEngine("Cast", t)
+	from := t.DType()
+	if from == dt {
+		return t
+	}
+	out := e.converted(t, dt)
+	return e.record("Cast", out, []*Tensor{t}, func(g *Tensor) []*Tensor {
+		return []*Tensor{Cast(g, from)}
+	})
+}
+
+// computeType is the type a GEMM-like op computes in and returns: the
+// autocast type when autocast is on, else its inputs' common type (the
+// backend's own when they differ).
+func (e *Engine) computeType(ts ...*Tensor) DType {
+	if h, on := e.half(); on {
+		return h
+	}
+	return e.promote(ts...)
+}
+
+// promote is the result type of an op mixing ts: their type when they
+// agree, else the backend's own (a half and a float32 make a float32).
+func (e *Engine) promote(ts ...*Tensor) DType {
+	dt := ts[0].DType()
+	for _, t := range ts[1:] {
+		if t.DType() != dt {
+			return e.b.DType()
+		}
+	}
+	return dt
 }

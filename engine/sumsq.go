@@ -43,7 +43,11 @@ func SumSquares(acc, x *Tensor, accumulate bool) {
 // SumSquares implements SquareSummer.
 func (c *CPU) SumSquares(dst, src Storage, accumulate bool) {
 	var sum float64
-	if is64(src) {
+	if h, ok := src.(*cpuHalf); ok {
+		w := make([]float32, h.Len())
+		h.decode(w)
+		sum = sumSquares(w)
+	} else if is64(src) {
 		sum = sumSquares(f64(src))
 	} else {
 		sum = sumSquares(f32(src))

@@ -27,6 +27,7 @@ type Tensor struct {
 	name         string
 	view         *Tensor // the tensor whose storage a Reshape shares
 	serial       uint64  // creation order of temporaries (Engine.Detached)
+	unrecorded   bool    // made with recording off (Engine.Discard)
 }
 
 // Shape returns the tensor's dimensions (a copy).
@@ -45,6 +46,9 @@ func (t *Tensor) Rank() int { return len(t.shape) }
 
 // Len is the number of elements.
 func (t *Tensor) Len() int { return numel(t.shape) }
+
+// DType is the element type of the tensor's storage.
+func (t *Tensor) DType() DType { return t.live().data.DType() }
 
 // Storage returns the backend buffer holding the elements.
 func (t *Tensor) Storage() Storage { return t.live().data }

@@ -76,9 +76,16 @@ func NewBlock(e *engine.Engine, prefix string, dim, heads, hidden int, eps float
 	return b
 }
 
+// Forward maps tokens [B, N, D] to [B, N, D]. The projections that end
+// each half write straight into the residual stream (engine.LinearAdd,
+// engine.FeedForward): the same values as adding the sub-layers' outputs,
+// with fewer activations kept for Backward.
 func (b *Block) Forward(x *engine.Tensor) *engine.Tensor {
-	x = engine.Add(x, b.Attn.Forward(b.Norm1.Forward(x)))
-	return engine.Add(x, b.MLP.Forward(b.Norm2.Forward(x)))
+	a := b.Attn
+	attn := engine.Attention(a.QKV.Forward(b.Norm1.Forward(x)), a.Heads)
+	x = engine.LinearAdd(attn, a.Proj.Weight, a.Proj.Bias, x)
+	f := b.MLP
+	return engine.FeedForward(b.Norm2.Forward(x), f.FC1.Weight, f.FC1.Bias, f.FC2.Weight, f.FC2.Bias, x)
 }
 
 func (b *Block) Parameters() []Named {
@@ -269,8 +276,20 @@ func (v *ViT) Tokens(images *engine.Tensor) *engine.Tensor {
 	cls := engine.Add(e.Zeros(B, 1, D), engine.Reshape(v.ClsToken, 1, D))
 	x = engine.Concat(1, cls, x)
 	x = engine.Add(x, engine.Reshape(v.PosEmbed, 1+cfg.Grid()*cfg.Grid(), D))
+	if e.GradEnabled() {
+		for _, b := range v.Blocks {
+			x = b.Forward(x)
+		}
+		return v.Norm.Forward(x)
+	}
+	// Without a graph nothing needs a block's activations once its output
+	// exists: give them back block by block, so a forward under NoGrad
+	// (the momentum encoder, feature extraction) holds about one block's
+	// worth of memory instead of the whole network's.
 	for _, b := range v.Blocks {
-		x = b.Forward(x)
+		in := x
+		x = e.Detached(func() []*engine.Tensor { return []*engine.Tensor{b.Forward(in)} })[0]
+		e.Discard(in)
 	}
 	return v.Norm.Forward(x)
 }

@@ -1,0 +1,194 @@
+package engine
+
+import "slices"
+
+// Fused ops for the transformer block: each replaces a chain of ops with
+// one that keeps fewer activations for Backward and makes fewer passes
+// over memory. Their results equal the chains' up to rounding (the
+// gradient checks hold them to that).
+
+// LinearAdd returns r + x·wᵀ + b (b may be nil), for x [..., in],
+// w [out, in] and r of the result's shape: a projection onto a residual
+// stream. Unlike Add(r, Linear(x, w, b)) it writes the product straight
+// into the sum, so the projection's own output never exists; Backward
+// keeps x (its operand, as Linear's would be) and nothing else. The
+// result has r's type.
+func LinearAdd(x, w, b, r *Tensor) *Tensor {
+	e := sameEngine("LinearAdd", x, w, b, r)
+	in, out, rows := checkLinear("LinearAdd", x, w, b)
+	outShape := append(slices.Clone(x.shape[:x.Rank()-1]), out)
+	if !slices.Equal(r.shape, outShape) {
+		shapeMismatch("LinearAdd", r.shape, outShape, "the residual must have the projection's shape")
+	}
+	ct := e.computeType(x, w)
+	xc, wc := e.converted(x, ct), e.converted(w, ct)
+	if b != nil {
+		b = Cast(b, e.b.DType())
+	}
+	y := e.like(r)
+	e.b.Copy(y.data, r.data)
+	e.b.Gemm(false, true, 1, rows, out, in, 1, xc.data, 0, wc.data, 0, 1, y.data, 0)
+	if b != nil {
+		e.b.Binary(OpAdd, y.data, y.data, b.data)
+	}
+	e.dropConverted(x, xc, w, wc)
+	return e.record("LinearAdd", y, optional(x, w, b, r), func(g *Tensor) []*Tensor {
+		// The residual's gradient is g itself; the projection's is g in
+		// the compute type, as Add's backward would hand it on.
+		gc := e.converted(g, ct)
+		dx, dw, db := linearBackward(e, x, w, b, xc, wc, gc, rows, in, out)
+		if gc != g {
+			e.drop(gc)
+		}
+		var dr *Tensor
+		if r.requiresGrad {
+			dr = e.converted(g, r.DType())
+		}
+		return []*Tensor{dx, dw, db, dr}
+	})
+}
+
+// FeedForward returns r + GELU(x·w1ᵀ + b1)·w2ᵀ + b2 (biases may be nil):
+// a transformer's MLP on a residual stream. It keeps x and the
+// pre-activation for Backward, which recomputes the GELU from it, so the
+// hidden activation, the largest tensor of a block, is never kept. The
+// result has r's type.
+func FeedForward(x, w1, b1, w2, b2, r *Tensor) *Tensor {
+	e := sameEngine("FeedForward", x, w1, b1, w2, b2, r)
+	in, hidden, rows := checkLinear("FeedForward", x, w1, b1)
+	if w2.Rank() != 2 || w2.Dim(1) != hidden {
+		shapeMismatch("FeedForward", w1.shape, w2.shape, "w2 must be [out, hidden]")
+	}
+	out := w2.Dim(0)
+	if b2 != nil && (b2.Rank() != 1 || b2.Len() != out) {
+		shapeMismatch("FeedForward", w2.shape, b2.shape, "b2 must be [out]")
+	}
+	outShape := append(slices.Clone(x.shape[:x.Rank()-1]), out)
+	if !slices.Equal(r.shape, outShape) {
+		shapeMismatch("FeedForward", r.shape, outShape, "the residual must have the output's shape")
+	}
+	ct := e.computeType(x, w1, w2)
+	xc, w1c, w2c := e.converted(x, ct), e.converted(w1, ct), e.converted(w2, ct)
+	if b1 != nil {
+		b1 = Cast(b1, e.b.DType())
+	}
+	if b2 != nil {
+		b2 = Cast(b2, e.b.DType())
+	}
+	hShape := append(slices.Clone(x.shape[:x.Rank()-1]), hidden)
+	h := e.EmptyAs(ct, hShape...)
+	linearInto(e, xc, w1c, b1, h, rows, hidden, in)
+	act := e.EmptyAs(ct, hShape...)
+	e.b.Unary(OpGELU, act.data, h.data)
+	y := e.like(r)
+	e.b.Copy(y.data, r.data)
+	e.b.Gemm(false, true, 1, rows, out, hidden, 1, act.data, 0, w2c.data, 0, 1, y.data, 0)
+	if b2 != nil {
+		e.b.Binary(OpAdd, y.data, y.data, b2.data)
+	}
+	e.drop(act)
+	e.dropConverted(x, xc, w1, w1c, w2, w2c)
+	return e.record("FeedForward", y, optional(x, w1, b1, w2, b2, r), func(g *Tensor) []*Tensor {
+		gc := e.converted(g, ct)
+		act := e.EmptyAs(ct, hShape...)
+		e.b.Unary(OpGELU, act.data, h.data)
+		hid := &Tensor{shape: hShape} // stands for the hidden activation
+		hid.requiresGrad = true
+		dact, dw2, db2 := linearBackward(e, hid, w2, b2, act, w2c, gc, rows, hidden, out)
+		e.drop(act)
+		var dx, dw1, db1 *Tensor
+		if x.requiresGrad || w1.requiresGrad || b1 != nil && b1.requiresGrad {
+			dh := e.EmptyAs(ct, hShape...)
+			e.b.UnaryBackward(OpGELU, dh.data, h.data, dact.data)
+			e.drop(dact)
+			dx, dw1, db1 = linearBackward(e, x, w1, b1, xc, w1c, dh, rows, in, hidden)
+			e.drop(dh)
+		}
+		if gc != g {
+			e.drop(gc)
+		}
+		var dr *Tensor
+		if r.requiresGrad {
+			dr = e.converted(g, r.DType())
+		}
+		return []*Tensor{dx, dw1, db1, dw2, db2, dr}
+	})
+}
+
+// checkLinear checks x [..., in], w [out, in] and b [out] (or nil) and
+// returns in, out and the number of rows of x.
+func checkLinear(op string, x, w, b *Tensor) (in, out, rows int) {
+	if w.Rank() != 2 || x.Rank() < 1 || x.Dim(-1) != w.Dim(1) {
+		shapeMismatch(op, x.shape, w.shape, "want x [..., in] and w [out, in]")
+	}
+	if b != nil && (b.Rank() != 1 || b.Len() != w.Dim(0)) {
+		shapeMismatch(op, w.shape, b.shape, "bias must be [out]")
+	}
+	in, out = w.Dim(1), w.Dim(0)
+	return in, out, x.Len() / max(in, 1)
+}
+
+// linearInto sets y = xc·wcᵀ + b, with the bias in the GEMM's epilogue
+// when the backend can.
+func linearInto(e *Engine, xc, wc, b, y *Tensor, rows, out, in int) {
+	if bg, ok := e.b.(BiasGemm); ok && b != nil {
+		bg.GemmBias(false, true, rows, out, in, xc.data, wc.data, b.data, y.data, false)
+		return
+	}
+	e.b.Gemm(false, true, 1, rows, out, in, 1, xc.data, 0, wc.data, 0, 0, y.data, 0)
+	if b != nil {
+		e.b.Binary(OpAdd, y.data, y.data, b.data)
+	}
+}
+
+// linearBackward is the gradient of y = x·wᵀ + b given g = dy, from the
+// compute-type operands xc, wc: dx in x's type, dw in w's, db in float32
+// (nil where the input needs none).
+func linearBackward(e *Engine, x, w, b, xc, wc, g *Tensor, rows, in, out int) (dx, dw, db *Tensor) {
+	if x.requiresGrad {
+		dx = e.EmptyAs(x.dtypeOr(xc), x.shape...)
+		e.b.Gemm(false, false, 1, rows, in, out, 1, g.data, 0, wc.data, 0, 0, dx.data, 0)
+	}
+	if w.requiresGrad {
+		dw = e.like(w)
+		e.b.Gemm(true, false, 1, out, in, rows, 1, g.data, 0, xc.data, 0, 0, dw.data, 0)
+	}
+	if b != nil && b.requiresGrad {
+		db = e.Empty(b.shape...)
+		e.b.SumRows(db.data, g.data, rows, out, 0)
+	}
+	return dx, dw, db
+}
+
+// dtypeOr is t's type, or like's when t has no storage (a placeholder).
+func (t *Tensor) dtypeOr(like *Tensor) DType {
+	if t.data == nil {
+		return like.DType()
+	}
+	return t.DType()
+}
+
+// drop gives an op's internal temporary back to the allocator at once.
+func (e *Engine) drop(t *Tensor) {
+	if t == nil || t.data == nil || t.kept || t.view != nil {
+		return
+	}
+	if i := slices.Index(e.arena, t); i >= 0 {
+		e.arena = slices.Delete(e.arena, i, i+1)
+	}
+	e.b.Release(t.data)
+	t.data = nil
+}
+
+// dropConverted drops converted copies that Backward will not read: when
+// nothing will ask for a gradient, the op's backward never runs.
+func (e *Engine) dropConverted(pairs ...*Tensor) {
+	if e.noGrad == 0 {
+		return
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != pairs[i] {
+			e.drop(pairs[i+1])
+		}
+	}
+}
