@@ -270,8 +270,18 @@ func (v *ViT) Tokens(images *engine.Tensor) *engine.Tensor {
 	B, D, C, p := images.Dim(0), cfg.Dim, cfg.Channels, cfg.PatchSize
 	e := images.Engine()
 	// Patch embedding: a stride-p convolution is one MatMul on patches.
-	x := engine.MatMul(engine.Patchify(images, p), engine.Reshape(v.PatchW, D, C*p*p), false, true)
-	x = engine.Add(x, v.PatchB) // [B, L, D]
+	embed := func() *engine.Tensor {
+		x := engine.MatMul(engine.Patchify(images, p), engine.Reshape(v.PatchW, D, C*p*p), false, true)
+		return engine.Add(x, v.PatchB) // [B, L, D]
+	}
+	var x *engine.Tensor
+	if v.PatchW.RequiresGrad() || v.PatchB.RequiresGrad() || images.RequiresGrad() {
+		x = embed()
+	} else {
+		// Frozen (MoCo v3's stop-grad on the patch projection): nothing
+		// here needs a gradient, so the patches go back at once.
+		x = e.Detached(func() []*engine.Tensor { return []*engine.Tensor{embed()} })[0]
+	}
 	// The cls token broadcast over the batch: zeros + cls row.
 	cls := engine.Add(e.Zeros(B, 1, D), engine.Reshape(v.ClsToken, 1, D))
 	x = engine.Concat(1, cls, x)
