@@ -306,10 +306,15 @@ func (e *Engine) BackwardWith(out, gout *Tensor) {
 			continue // does not lead to the output
 		}
 		grads := n.backward(g)
+		moved := false
 		for j, in := range n.inputs {
 			if j < len(grads) && grads[j] != nil && in.requiresGrad {
 				if !slices.Equal(grads[j].shape, in.shape) {
 					panic(fmt.Sprintf("engine: %s backward gave gradient %v for input %v", n.op, grads[j].shape, in.shape))
+				}
+				if grads[j] == g && !moved && e.move(n.out, in) {
+					moved = true // a pass-through (Add, a residual): no copy
+					continue
 				}
 				e.accumulate(in, grads[j])
 			}
@@ -318,6 +323,19 @@ func (e *Engine) BackwardWith(out, gout *Tensor) {
 			e.releaseGrad(n.out)
 		}
 	}
+}
+
+// move hands out's gradient on to in as its first gradient, when out is
+// done with it (out is not kept) and in has none yet, saving the copy that
+// accumulate would make. It reports whether it did.
+func (e *Engine) move(out, in *Tensor) bool {
+	g := out.grad
+	if out.kept || in.kept || in.gradLive || g == nil || g.view != nil || g.DType() != in.DType() {
+		return false
+	}
+	in.grad, in.gradLive = g, true
+	out.grad, out.gradLive = nil, false
+	return true
 }
 
 // dropSpent gives back a gradient an op's backward made once its values
