@@ -37,6 +37,12 @@ type RunState struct {
 	RNG string `json:"rng"`
 	// Health is the spike detector's running state.
 	Health HealthState `json:"health"`
+	// LossScale is the dynamic loss scaler's state, present exactly when
+	// Train.LossScale is enabled (checkpoints of unscaled runs, and those
+	// written before loss scaling existed, have neither).
+	LossScale *LossScaleState `json:"loss_scale,omitempty"`
+	// SkippedSteps counts the steps skipped for overflowing gradients.
+	SkippedSteps int `json:"skipped_steps,omitempty"`
 }
 
 // rngScheme is RunState.RNG for this build.
@@ -54,6 +60,16 @@ func (t *Trainer) SaveCheckpoint(path string, st RunState) error {
 	st.RNG = rngScheme
 	st.LR, st.Momentum = t.lastLR, t.lastMom
 	st.Health = t.Health.State()
+	st.LossScale, st.SkippedSteps = nil, t.SkippedSteps
+	if t.Scaler != nil {
+		ls := t.Scaler.State()
+		st.LossScale = &ls
+	}
+	// The deferred weight check (TrainConfig.CheckWeightsAfterUpdate)
+	// has not yet seen the last update: look before writing.
+	if w := t.WeightNorm(); !finite(w) {
+		return fmt.Errorf("moco: not saving the checkpoint of step %d: %w: a weight is %v", t.Step, ErrNonFinite, w)
+	}
 	meta, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("moco: checkpoint metadata: %w", err)
@@ -93,6 +109,23 @@ func ParseRunState(raw []byte) (RunState, error) {
 	}
 	if st.Step < 0 || st.Position.Epoch < 0 || st.Position.Batch < 0 || st.DataLen < 0 {
 		return st, fmt.Errorf("negative step %d, position %+v or data length %d", st.Step, st.Position, st.DataLen)
+	}
+	if st.SkippedSteps < 0 || st.SkippedSteps > st.Step {
+		return st, fmt.Errorf("%d skipped steps outside [0, step %d]", st.SkippedSteps, st.Step)
+	}
+	switch {
+	case st.Train.LossScale.Enabled && st.LossScale == nil:
+		return st, errors.New("its recipe scales the loss but it holds no loss-scale state")
+	case !st.Train.LossScale.Enabled && st.LossScale != nil:
+		return st, errors.New("it holds a loss-scale state but its recipe does not scale the loss")
+	case st.LossScale != nil:
+		s, err := NewLossScaler(st.Train.LossScale)
+		if err == nil {
+			err = s.SetState(*st.LossScale)
+		}
+		if err != nil {
+			return st, fmt.Errorf("loss scale: %w", err)
+		}
 	}
 	for _, n := range st.AdamSteps {
 		if n < 0 || n > st.Step {
@@ -157,6 +190,17 @@ func (t *Trainer) RestoreCheckpoint(f *nn.SafeFile, st RunState) error {
 	if len(st.AdamSteps) != len(t.Opt.Params) {
 		return fmt.Errorf("moco: %w: optimizer state for %d parameters, this model has %d", ErrIncompatible, len(st.AdamSteps), len(t.Opt.Params))
 	}
+	switch {
+	case st.Train.LossScale != t.Cfg.LossScale:
+		return fmt.Errorf("moco: %w: it was trained with loss scaling %+v, this run uses %+v", ErrIncompatible, st.Train.LossScale, t.Cfg.LossScale)
+	case t.Scaler != nil && st.LossScale == nil:
+		return fmt.Errorf("moco: %w: it holds no loss-scale state", ErrIncompatible)
+	case t.Scaler != nil:
+		probe := *t.Scaler // checked on a copy: nothing changes before all is checked
+		if err := probe.SetState(*st.LossScale); err != nil {
+			return fmt.Errorf("moco: %w: %v", ErrIncompatible, err)
+		}
+	}
 	if _, err := f.LoadInto(named, true); err != nil {
 		return fmt.Errorf("moco: %w: %v", ErrIncompatible, err)
 	}
@@ -165,6 +209,12 @@ func (t *Trainer) RestoreCheckpoint(f *nn.SafeFile, st RunState) error {
 	}
 	t.Step = st.Step
 	t.Health.SetState(st.Health)
+	if t.Scaler != nil {
+		if err := t.Scaler.SetState(*st.LossScale); err != nil {
+			return err // checked above
+		}
+	}
+	t.SkippedSteps = st.SkippedSteps
 	t.lastLR, t.lastMom = st.LR, st.Momentum
 	return nil
 }

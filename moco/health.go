@@ -61,7 +61,8 @@ func (h *Health) Observe(loss, gradNorm float64) []string {
 }
 
 // ErrNonFinite is wrapped by TrainStep's error when the loss, a gradient
-// or a weight is NaN or infinite.
+// (without loss scaling, or with the scale stuck at its floor) or a
+// weight is NaN or infinite, and by SaveCheckpoint's when a weight is.
 var ErrNonFinite = errors.New("non-finite value")
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -305,8 +305,9 @@ func TestStepStatsAndHealth(t *testing.T) {
 	assert.Equal(t, h.Observe(3, 2), h2.Observe(3, 2))
 }
 
-// TestGradNormsMatchHost: the norms summed on the backend equal the
-// norms of the gradients read back one by one.
+// TestGradNormsMatchHost: the norms summed on the backend and read back
+// together with the loss equal the norms of the gradients and weights
+// read back one by one.
 func TestGradNormsMatchHost(t *testing.T) {
 	cfg := fixtureCfg
 	cfg.ViT.TrainPatchEmbed = true
@@ -320,9 +321,13 @@ func TestGradNormsMatchHost(t *testing.T) {
 	loss := tr.Model.Loss(e.FromFloat32(x, 4, 3, 16, 16), e.FromFloat32(x, 4, 3, 16, 16), 0.99)
 	tr.Opt.ZeroGrad()
 	e.Backward(loss)
-	got := tr.gradNorms()
+	got := tr.readBack(loss)
 	var want [3]float64
+	var weights float64
 	for _, p := range tr.Opt.Params {
+		for _, v := range p.Tensor.Float64s() {
+			weights += v * v
+		}
 		g := p.Tensor.Grad()
 		if g == nil {
 			continue
@@ -341,7 +346,10 @@ func TestGradNormsMatchHost(t *testing.T) {
 	}
 	for k := range want {
 		require.Positive(t, want[k], k)
-		assert.InEpsilon(t, want[k], got[k], 1e-5, k)
+		assert.InEpsilon(t, want[k], got[statGradAll+k], 1e-5, k)
 	}
+	assert.InEpsilon(t, weights, got[statWeights], 1e-5)
+	assert.Equal(t, loss.Item(), got[statLoss])
+	assert.InEpsilon(t, math.Sqrt(weights), tr.WeightNorm(), 1e-5)
 	e.Reset()
 }

@@ -20,6 +20,16 @@ type TrainConfig struct {
 	WarmupEpochs float64 // 40 of 300 in the paper
 	WeightDecay  float64 // 0.1
 	MomentumBase float64 // 0.99
+	// LossScale is dynamic loss scaling for half-precision training
+	// (off, the zero value, for float32; DynamicLossScale for fp16).
+	LossScale LossScaleConfig `json:",omitzero"`
+	// CheckWeightsAfterUpdate reads the weight norm back right after
+	// each update as well (a second device synchronisation per step), so
+	// that a weight made non-finite is reported by the step that made it.
+	// Off, the weights' norm travels with the next step's single
+	// read-back, which reports such a weight one step later (its loss is
+	// then non-finite too), and SaveCheckpoint checks the weights itself.
+	CheckWeightsAfterUpdate bool `json:",omitempty"`
 }
 
 // DefaultTrainConfig is the paper's ViT recipe for the given length.
@@ -41,7 +51,7 @@ func (c TrainConfig) Validate() error {
 	case c.MomentumBase < 0 || c.MomentumBase > 1:
 		return fmt.Errorf("moco: momentum %g outside [0, 1]", c.MomentumBase)
 	}
-	return nil
+	return c.LossScale.Validate()
 }
 
 // LR is the learning rate at a fractional epoch.
@@ -61,15 +71,33 @@ type Trainer struct {
 	Opt           *nn.AdamW
 	Cfg           TrainConfig
 	ItersPerEpoch int
-	Step          int // iterations done so far
+	Step          int // iterations done so far, skipped ones included
 	Health        *Health
+	// Scaler is the dynamic loss scale; nil when Cfg.LossScale is off.
+	Scaler *LossScaler
+	// SkippedSteps counts the steps whose update was skipped because
+	// their scaled gradients overflowed (only with Scaler).
+	SkippedSteps int
 
-	// Squared-norm accumulators, one element each, kept on the backend:
-	// all gradients, the patch embedding's, the first block's, all
-	// weights. One read-back per step fetches them.
-	accAll, accPatch, accBlock0, accParams *engine.Tensor
-	lastLR, lastMom                        float64
+	// acc holds one-element squared-norm accumulators, kept on the
+	// backend (acc[statLoss] is unused); stats gathers the loss and them
+	// so that one read-back per step fetches everything.
+	acc           [numStats]*engine.Tensor
+	stats         *engine.Tensor
+	patch, block0 map[*engine.Tensor]bool
+	lastLR        float64
+	lastMom       float64
 }
+
+// The elements of Trainer.stats.
+const (
+	statLoss       = iota
+	statGradAll    // Σ g² over every trainable parameter
+	statGradPatch  // … over the patch embedding
+	statGradBlock0 // … over the first block
+	statWeights    // Σ w² over every trainable weight, as the step began
+	numStats
+)
 
 // NewTrainer returns a trainer over the model's trainable parameters.
 func NewTrainer(e *engine.Engine, m *Model, cfg TrainConfig, itersPerEpoch int) (*Trainer, error) {
@@ -81,9 +109,24 @@ func NewTrainer(e *engine.Engine, m *Model, cfg TrainConfig, itersPerEpoch int) 
 	}
 	opt := nn.NewAdamW(nn.Trainable(m.Parameters()), cfg.BaseLR*float64(cfg.BatchSize)/256, cfg.WeightDecay)
 	m.Train(true)
-	acc := func() *engine.Tensor { return e.Zeros(1).Keep() }
-	return &Trainer{E: e, Model: m, Opt: opt, Cfg: cfg, ItersPerEpoch: itersPerEpoch, Health: NewHealth(),
-		accAll: acc(), accPatch: acc(), accBlock0: acc(), accParams: acc()}, nil
+	t := &Trainer{E: e, Model: m, Opt: opt, Cfg: cfg, ItersPerEpoch: itersPerEpoch, Health: NewHealth(),
+		stats: e.Zeros(numStats).Keep(),
+		patch: map[*engine.Tensor]bool{m.Base.PatchW: true, m.Base.PatchB: true}, block0: map[*engine.Tensor]bool{}}
+	for k := statGradAll; k < numStats; k++ {
+		t.acc[k] = e.Zeros(1).Keep()
+	}
+	if len(m.Base.Blocks) > 0 {
+		for _, p := range m.Base.Blocks[0].Parameters() {
+			t.block0[p.Tensor] = true
+		}
+	}
+	if cfg.LossScale.Enabled {
+		var err error
+		if t.Scaler, err = NewLossScaler(cfg.LossScale); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 // PatchEmbedTrains reports whether the patch projection gets a gradient
@@ -98,28 +141,56 @@ type StepStats struct {
 	LR       float64 `json:"lr"`
 	Momentum float64 `json:"momentum"`
 	// GradNorm is the L2 norm of every trainable parameter's gradient
-	// together (backbone, projector, predictor), before the update.
+	// together (backbone, projector, predictor), before the update and
+	// after unscaling.
 	GradNorm float64 `json:"grad_norm"`
 	// GradNormPatchEmbed is the patch projection's gradient norm; absent
 	// when the projection is frozen (stop-grad-conv1, the default).
 	GradNormPatchEmbed *float64 `json:"grad_norm_patch_embed,omitempty"`
 	GradNormBlock0     float64  `json:"grad_norm_block0"`
-	// ParamNorm is the L2 norm of the trainable weights after the update.
+	// ParamNorm is the L2 norm of the trainable weights as the step
+	// began, that is after the previous step's update (it travels with
+	// the step's one read-back instead of costing one of its own).
 	ParamNorm float64 `json:"param_norm"`
-	// LossScale is the mixed-precision loss scale: 1 on the CPU (float32).
-	LossScale float64  `json:"loss_scale"`
-	Spikes    []string `json:"spikes,omitempty"`
-	Images    int      `json:"images"`
-	Seconds   float64  `json:"seconds"`
+	// LossScale is the factor the backward pass started from: 1 without
+	// dynamic loss scaling (float32 training).
+	LossScale float64 `json:"loss_scale"`
+	// Skipped marks a step whose scaled gradients overflowed: the update
+	// was skipped and the loss scale lowered; the momentum encoder still
+	// took its EMA step, as in the official code.
+	Skipped bool `json:"skipped,omitempty"`
+	// SkippedSteps is the number of steps skipped so far in the run.
+	SkippedSteps int      `json:"skipped_steps,omitempty"`
+	Spikes       []string `json:"spikes,omitempty"`
+	Images       int      `json:"images"`
+	Seconds      float64  `json:"seconds"`
 }
 
 // TrainStep runs one iteration on a batch of two views, each n images of
 // 3×size×size floats (NCHW), at the given fractional epoch: forward of
-// both encoders, backward, AdamW. It returns the step's statistics; the
-// step's temporaries are released before it returns. A NaN or infinite
-// loss or gradient stops it before the update, a non-finite weight after
-// it: the error (wrapping ErrNonFinite) names the step, and the caller
-// must not save the model.
+// both encoders (the momentum encoder's EMA step included), backward,
+// AdamW. It returns the step's statistics; the step's temporaries are
+// released before it returns.
+//
+// The loss, the gradient norms and the weight norm come back from the
+// backend in one read-back, after the backward pass and before the
+// update: the only device synchronisation of a normal step.
+//
+// With loss scaling (Cfg.LossScale), the backward starts from the loss
+// times Scaler.Scale() and the gradients are unscaled in place before
+// their norms are taken (GradScaler's unscale_). If one is then NaN or
+// infinite the step is skipped, as GradScaler.step skips
+// optimizer.step: no update, but the momentum encoder has taken its EMA
+// step (it runs inside the forward, as _update_momentum_encoder does in
+// the official MoCo_ViT.forward), the scale is lowered, Step and
+// SkippedSteps count it and no error is returned.
+//
+// A NaN or infinite loss, a non-finite gradient without loss scaling (or
+// at the minimum scale, see LossScaleConfig.FloorSkips) and a non-finite
+// weight stop the step before the update with an error wrapping
+// ErrNonFinite that names the step; the caller must not save the model.
+// A weight made non-finite by an update is found as the next step
+// begins, or at once with Cfg.CheckWeightsAfterUpdate.
 func (t *Trainer) TrainStep(view1, view2 []float32, n, size int, epoch float64) (StepStats, error) {
 	start := time.Now()
 	lr, mom := t.Cfg.LR(epoch), t.Cfg.Momentum(epoch)
@@ -128,67 +199,124 @@ func (t *Trainer) TrainStep(view1, view2 []float32, n, size int, epoch float64) 
 	x2 := e.FromFloat32(view2[:n*3*size*size], n, 3, size, size)
 	loss := t.Model.Loss(x1, x2, mom)
 	t.Opt.ZeroGrad()
-	e.Backward(loss)
-	st := StepStats{Step: t.Step + 1, Epoch: epoch, LR: lr, Momentum: mom, LossScale: 1, Images: n}
-	gn := t.gradNorms()
-	st.Loss = loss.Item()
-	st.GradNorm, st.GradNormBlock0 = math.Sqrt(gn[0]), math.Sqrt(gn[2])
-	if t.PatchEmbedTrains() {
-		v := math.Sqrt(gn[1])
-		st.GradNormPatchEmbed = &v
+	scale := 1.0
+	if t.Scaler != nil {
+		scale = t.Scaler.Scale()
 	}
-	if !finite(st.Loss) || !finite(st.GradNorm) {
+	e.BackwardWith(loss, e.Full(scale, loss.Shape()...))
+	if scale != 1 {
+		t.unscale(1 / scale)
+	}
+	st := StepStats{Step: t.Step + 1, Epoch: epoch, LR: lr, Momentum: mom, LossScale: scale, Images: n, SkippedSteps: t.SkippedSteps}
+	v := t.readBack(loss)
+	st.Loss = v[statLoss]
+	st.GradNorm, st.GradNormBlock0 = math.Sqrt(v[statGradAll]), math.Sqrt(v[statGradBlock0])
+	if t.PatchEmbedTrains() {
+		p := math.Sqrt(v[statGradPatch])
+		st.GradNormPatchEmbed = &p
+	}
+	st.ParamNorm = math.Sqrt(v[statWeights])
+	stop := func(format string, args ...any) (StepStats, error) {
 		e.Reset()
-		return st, fmt.Errorf("moco: step %d (epoch %.3f): %w: loss %v, gradient norm %v; stopped before the update", st.Step, epoch, ErrNonFinite, st.Loss, st.GradNorm)
+		return st, fmt.Errorf("moco: step %d (epoch %.3f): "+format, append([]any{st.Step, epoch}, args...)...)
+	}
+	switch {
+	case !finite(st.ParamNorm):
+		return stop("%w: a weight is %v as the step begins (made so by step %d's update or by a change between steps); stopped before the update", ErrNonFinite, st.ParamNorm, t.Step)
+	case !finite(st.Loss):
+		return stop("%w: loss %v, gradient norm %v; stopped before the update", ErrNonFinite, st.Loss, st.GradNorm)
+	case !finite(st.GradNorm) && t.Scaler == nil:
+		return stop("%w: loss %v, gradient norm %v; stopped before the update", ErrNonFinite, st.Loss, st.GradNorm)
+	case !finite(st.GradNorm):
+		if err := t.Scaler.Update(false); err != nil {
+			return stop("%w (gradient norm %v); stopped before the update", err, st.GradNorm)
+		}
+		e.Reset()
+		t.SkippedSteps++
+		st.Skipped, st.SkippedSteps = true, t.SkippedSteps
+		t.finish(lr, mom)
+		st.Seconds = time.Since(start).Seconds()
+		return st, nil
 	}
 	t.Opt.SetLR(lr)
 	t.Opt.Step()
 	e.Reset()
-	for i, p := range t.Opt.Params {
-		engine.SumSquares(t.accParams, p.Tensor, i > 0)
+	if t.Scaler != nil {
+		if err := t.Scaler.Update(true); err != nil {
+			return st, err // a finite step never fails; kept for safety
+		}
 	}
-	st.ParamNorm = math.Sqrt(t.accParams.Item())
-	if !finite(st.ParamNorm) {
-		return st, fmt.Errorf("moco: step %d (epoch %.3f): %w: a weight became %v after the update", st.Step, epoch, ErrNonFinite, st.ParamNorm)
+	if t.Cfg.CheckWeightsAfterUpdate {
+		if w := t.WeightNorm(); !finite(w) {
+			return st, fmt.Errorf("moco: step %d (epoch %.3f): %w: a weight became %v after the update", st.Step, epoch, ErrNonFinite, w)
+		}
 	}
 	st.Spikes = t.Health.Observe(st.Loss, st.GradNorm)
-	t.Step++
-	t.lastLR, t.lastMom = lr, mom
+	t.finish(lr, mom)
 	st.Seconds = time.Since(start).Seconds()
 	return st, nil
 }
 
-// gradNorms returns the squared gradient norms of all trainable
-// parameters, the patch embedding and the first block, summed on the
-// backend and read back once.
-func (t *Trainer) gradNorms() [3]float64 {
-	m := t.Model.Base
-	patch := map[*engine.Tensor]bool{m.PatchW: true, m.PatchB: true}
-	block0 := map[*engine.Tensor]bool{}
-	if len(m.Blocks) > 0 {
-		for _, p := range m.Blocks[0].Parameters() {
-			block0[p.Tensor] = true
+// finish counts a step taken or skipped.
+func (t *Trainer) finish(lr, mom float64) {
+	t.Step++
+	t.lastLR, t.lastMom = lr, mom
+}
+
+// unscale multiplies every gradient by inv in place (the scale is a power
+// of two with the default factors, so this is exact).
+func (t *Trainer) unscale(inv float64) {
+	b := t.E.Backend()
+	for _, p := range t.Opt.Params {
+		if g := p.Tensor.Grad(); g != nil {
+			b.Scale(g.Storage(), g.Storage(), inv)
 		}
 	}
-	first := [3]bool{true, true, true}
+}
+
+// readBack sums the squared gradient norms (all trainable parameters, the
+// patch embedding, the first block) and the squared weight norm on the
+// backend, gathers them with the loss into stats and reads that back:
+// one device synchronisation. A group without gradients reads 0.
+func (t *Trainer) readBack(loss *engine.Tensor) [numStats]float64 {
+	b := t.E.Backend()
+	first := [numStats]bool{statGradAll: true, statGradPatch: true, statGradBlock0: true, statWeights: true}
 	for _, p := range t.Opt.Params {
+		engine.SumSquares(t.acc[statWeights], p.Tensor, !first[statWeights])
+		first[statWeights] = false
 		g := p.Tensor.Grad()
 		if g == nil {
 			continue
 		}
-		for k, acc := range []*engine.Tensor{t.accAll, t.accPatch, t.accBlock0} {
-			if k == 1 && !patch[p.Tensor] || k == 2 && !block0[p.Tensor] {
+		for _, k := range []int{statGradAll, statGradPatch, statGradBlock0} {
+			if k == statGradPatch && !t.patch[p.Tensor] || k == statGradBlock0 && !t.block0[p.Tensor] {
 				continue
 			}
-			engine.SumSquares(acc, g, !first[k])
+			engine.SumSquares(t.acc[k], g, !first[k])
 			first[k] = false
 		}
 	}
-	var out [3]float64
-	for k, acc := range []*engine.Tensor{t.accAll, t.accPatch, t.accBlock0} {
-		if !first[k] {
-			out[k] = acc.Item()
+	dst := t.stats.Storage()
+	b.CopyAxis(dst, numStats, statLoss, loss.Storage(), 1, 0, 1, 1, 1, false)
+	for k := statGradAll; k < numStats; k++ {
+		if first[k] {
+			b.Fill(t.acc[k].Storage(), 0)
 		}
+		b.CopyAxis(dst, numStats, k, t.acc[k].Storage(), 1, 0, 1, 1, 1, false)
 	}
+	var out [numStats]float64
+	b.Download(out[:], dst)
 	return out
+}
+
+// WeightNorm returns the L2 norm of all trainable weights now. It reads
+// one value back from the backend, so it also waits for the work queued
+// so far (what a benchmark can time against).
+func (t *Trainer) WeightNorm() float64 {
+	acc := t.acc[statWeights]
+	t.E.Backend().Fill(acc.Storage(), 0)
+	for _, p := range t.Opt.Params {
+		engine.SumSquares(acc, p.Tensor, true)
+	}
+	return math.Sqrt(acc.Item())
 }

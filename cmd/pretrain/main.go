@@ -47,6 +47,10 @@ type options struct {
 	spikeGrad, spikeLoss          float64
 	device                        string
 	demo                          bool
+	synthetic                     bool
+	lossScale                     string
+	lossScaleInit                 float64
+	lossScaleGrowth               int
 }
 
 // stopAfterEpochs, when positive, ends a run with errStopped after that
@@ -91,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the initialisation, the shuffle and the augmentation")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decoding and augmentation goroutines")
 	fs.IntVar(&o.threads, "threads", 0, "compute threads (default: all cores)")
-	fs.IntVar(&o.limit, "limit", 0, "train on at most this many images (0: all)")
+	fs.IntVar(&o.limit, "limit", 0, "train on at most this many images (0: all; with --synthetic: images per epoch, default 20 batches)")
 	fs.IntVar(&o.holdout, "holdout", 100, "images per class held out of training for the kNN monitor")
 	fs.IntVar(&o.knnBank, "knn-bank", 10000, "at most this many training images form the kNN bank")
 	fs.IntVar(&o.knnK, "knn-k", 200, "neighbours of the kNN monitor")
@@ -101,6 +105,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.spikeGrad, "spike-grad", 4, "flag a step whose gradient norm exceeds this many times its running mean")
 	fs.Float64Var(&o.spikeLoss, "spike-loss", 0.25, "flag a step whose loss exceeds its running mean by this fraction")
 	fs.BoolVar(&o.trainPatchEmbed, "train-patch-embed", false, "train the patch projection (MoCo v3 keeps it frozen at its random init: stop-grad-conv1)")
+	fs.BoolVar(&o.synthetic, "synthetic", false, "train on random inputs made once (no reading, decoding or augmentation) to measure the compute alone; no kNN evaluation")
+	fs.StringVar(&o.lossScale, "loss-scale", "off", "loss scaling: off, or dynamic (PyTorch GradScaler: for half-precision training; overflowing steps are skipped)")
+	fs.Float64Var(&o.lossScaleInit, "loss-scale-init", 65536, "initial loss scale of --loss-scale dynamic")
+	fs.IntVar(&o.lossScaleGrowth, "loss-scale-growth", 2000, "with --loss-scale dynamic, double the scale after this many steps without overflow")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -109,7 +117,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.data == "" {
+	if err := checkCombinations(o, set); err != nil {
+		return nil, err
+	}
+	if o.data == "" && !o.synthetic {
 		// The demonstration: a small ViT for a few minutes on 2 cores.
 		o.demo = true
 		def := func(name string, p *int, v int) {
@@ -149,7 +160,51 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.saveEvery < 0 {
 		return nil, fmt.Errorf("--save-every must be 0 or positive, got %d", o.saveEvery)
 	}
+	if o.synthetic && o.limit == 0 {
+		o.limit = 20 * o.batch
+	}
+	if o.synthetic && o.limit < o.batch {
+		return nil, fmt.Errorf("--limit %d: with --synthetic it is the images per epoch, at least --batch (%d)", o.limit, o.batch)
+	}
 	return o, nil
+}
+
+// checkCombinations refuses flags that contradict each other.
+func checkCombinations(o *options, set map[string]bool) error {
+	switch o.lossScale {
+	case "off":
+		for _, f := range []string{"loss-scale-init", "loss-scale-growth"} {
+			if set[f] {
+				return fmt.Errorf("--%s tunes --loss-scale dynamic, and loss scaling is off", f)
+			}
+		}
+	case "dynamic":
+	default:
+		return fmt.Errorf("--loss-scale %q: want off or dynamic", o.lossScale)
+	}
+	if o.synthetic {
+		if set["data"] {
+			return errors.New("--synthetic trains on random inputs: it takes no --data")
+		}
+		// The kNN monitor needs labelled images; synthetic inputs have
+		// none, and --workers feed a data pipeline there is none of.
+		for _, f := range []string{"holdout", "knn-bank", "knn-k", "knn-every", "workers"} {
+			if set[f] {
+				return fmt.Errorf("--%s has no effect with --synthetic (no images are read and kNN evaluation is skipped)", f)
+			}
+		}
+	}
+	return nil
+}
+
+// lossScaleConfig is the recipe's loss scaling from the flags.
+func lossScaleConfig(o *options) moco.LossScaleConfig {
+	if o.lossScale != "dynamic" {
+		return moco.LossScaleConfig{}
+	}
+	c := moco.DynamicLossScale()
+	c.Init, c.GrowthInterval = o.lossScaleInit, o.lossScaleGrowth
+	return c
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -165,44 +220,57 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	// Data: the training part, a held-out part for the kNN monitor.
-	var full data.Dataset
-	if o.demo {
-		full, err = data.OpenFashionMNIST("train")
-		fmt.Fprintf(stdout, "No --data given: a short MoCo v3 demonstration on Fashion-MNIST (%s).\n", data.FashionMNISTDir)
+	var (
+		full, trainSet, held, bank data.Dataset
+		sample                     = data.Image{W: 224, H: 224, C: 3}
+		dataID                     string
+		dataLen                    int
+	)
+	if o.synthetic {
+		dataID, dataLen = "synthetic", o.limit
 	} else {
-		full, err = data.Open(o.data, "train")
+		if o.demo {
+			full, err = data.OpenFashionMNIST("train")
+			fmt.Fprintf(stdout, "No --data given: a short MoCo v3 demonstration on Fashion-MNIST (%s).\n", data.FashionMNISTDir)
+			dataID = data.FashionMNISTDir
+		} else {
+			full, err = data.Open(o.data, "train")
+			dataID = o.data
+		}
+		if err != nil {
+			return err
+		}
+		train, heldOut, err := data.SplitHoldout(full, o.holdout)
+		if err != nil {
+			return err
+		}
+		if train.Len() < o.batch || heldOut.Len() == 0 {
+			return fmt.Errorf("%d images with %d per class held out leave %d to train on and %d to test kNN on: need at least --batch (%d) and one; lower --holdout or --batch",
+				full.Len(), o.holdout, train.Len(), heldOut.Len(), o.batch)
+		}
+		held, trainSet = heldOut, train
+		if o.limit > 0 && o.limit < train.Len() {
+			trainSet = evenly(train, o.limit)
+		}
+		bank = trainSet
+		if o.knnBank > 0 && o.knnBank < trainSet.Len() {
+			bank = evenly(trainSet, o.knnBank)
+		}
+		first, err := trainSet.Item(0)
+		if err != nil {
+			return err
+		}
+		sample, dataLen = first.Image, trainSet.Len()
 	}
-	if err != nil {
-		return err
-	}
-	train, held, err := data.SplitHoldout(full, o.holdout)
-	if err != nil {
-		return err
-	}
-	if train.Len() < o.batch || held.Len() == 0 {
-		return fmt.Errorf("%d images with %d per class held out leave %d to train on and %d to test kNN on: need at least --batch (%d) and one; lower --holdout or --batch",
-			full.Len(), o.holdout, train.Len(), held.Len(), o.batch)
-	}
-	var trainSet data.Dataset = train
-	if o.limit > 0 && o.limit < train.Len() {
-		trainSet = evenly(train, o.limit)
-	}
-	bank := data.Dataset(trainSet)
-	if o.knnBank > 0 && o.knnBank < trainSet.Len() {
-		bank = evenly(trainSet, o.knnBank)
-	}
-	first, err := trainSet.Item(0)
-	if err != nil {
-		return err
-	}
-	cfg, err := modelConfig(o, first.Image)
+	cfg, err := modelConfig(o, sample)
 	if err != nil {
 		return err
 	}
 	if o.warmup < 0 {
 		o.warmup = float64(o.epochs) * 40 / 300
 	}
-	tcfg := moco.TrainConfig{Epochs: o.epochs, BatchSize: o.batch, BaseLR: o.lr, WarmupEpochs: o.warmup, WeightDecay: o.wd, MomentumBase: o.mocoM}
+	tcfg := moco.TrainConfig{Epochs: o.epochs, BatchSize: o.batch, BaseLR: o.lr, WarmupEpochs: o.warmup, WeightDecay: o.wd, MomentumBase: o.mocoM,
+		LossScale: lossScaleConfig(o)}
 	if err := tcfg.Validate(); err != nil {
 		return err
 	}
@@ -217,19 +285,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	itersPerEpoch := trainSet.Len() / o.batch
+	itersPerEpoch := dataLen / o.batch
 	if itersPerEpoch == 0 {
-		return fmt.Errorf("%d training images make no batch of %d: lower --batch", trainSet.Len(), o.batch)
+		return fmt.Errorf("%d training images make no batch of %d: lower --batch", dataLen, o.batch)
 	}
 	tr, err := moco.NewTrainer(e, model, tcfg, itersPerEpoch)
 	if err != nil {
 		return err
 	}
 	tr.Health.GradFactor, tr.Health.LossRise = o.spikeGrad, o.spikeLoss
-	dataID := o.data
-	if o.demo {
-		dataID = data.FashionMNISTDir
-	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
@@ -248,9 +312,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
 		}
-		if st.Data != dataID || st.DataLen != trainSet.Len() || st.Seed != o.seed || st.Train != tcfg {
+		if st.Data != dataID || st.DataLen != dataLen || st.Seed != o.seed || st.Train != tcfg {
 			return fmt.Errorf("--resume: %s was written by another run (data %q with %d images, seed %d, recipe %+v); this run has data %q with %d images, seed %d, recipe %+v",
-				ckpt, st.Data, st.DataLen, st.Seed, st.Train, dataID, trainSet.Len(), o.seed, tcfg)
+				ckpt, st.Data, st.DataLen, st.Seed, st.Train, dataID, dataLen, o.seed, tcfg)
 		}
 		if err := tr.RestoreCheckpoint(f, st); err != nil {
 			return fmt.Errorf("--resume: %w", err)
@@ -258,6 +322,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		start = st.Position
 		resumeStep = st.Step
 		fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch, start.Batch, st.Step)
+		if tr.Scaler != nil {
+			fmt.Fprintf(stdout, "Loss scale %g, %d steps skipped so far.\n", tr.Scaler.Scale(), tr.SkippedSteps)
+		}
 	}
 	backbone := filepath.Join(o.out, "backbone.safetensors")
 	writeBackbone := func() error {
@@ -304,16 +371,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Model: ViT %d px, patch %d, dim %d, depth %d, heads %d; heads %d→%d; %.1fM trainable parameters.\n",
 		cfg.ViT.ImageSize, cfg.ViT.PatchSize, cfg.ViT.Dim, cfg.ViT.Depth, cfg.ViT.Heads, cfg.MLPDim, cfg.OutDim,
 		float64(nn.NumParams(nn.Trainable(model.Parameters())))/1e6)
-	fmt.Fprintf(stdout, "Data: %s: %d training images (%d classes), %d held out for kNN, bank of %d.\n",
-		dataID, trainSet.Len(), len(full.Classes()), held.Len(), bank.Len())
+	if o.synthetic {
+		fmt.Fprintf(stdout, "Data: --synthetic: random %d px views made once and reused every step (no reading, decoding or augmentation: the compute alone), %d images per epoch; kNN evaluation skipped.\n",
+			cfg.ViT.ImageSize, dataLen)
+		logJSON(map[string]any{"type": "note", "text": "--synthetic: random inputs, no data pipeline; kNN evaluation skipped"})
+	} else {
+		fmt.Fprintf(stdout, "Data: %s: %d training images (%d classes), %d held out for kNN, bank of %d.\n",
+			dataID, dataLen, len(full.Classes()), held.Len(), bank.Len())
+	}
 	fmt.Fprintf(stdout, "Recipe: %d epochs of %d steps, batch %d, lr %.3g (warmup %.3g epochs, cosine), wd %g, momentum %g→1, T %g.\n",
 		o.epochs, itersPerEpoch, o.batch, tcfg.LR(o.warmup), o.warmup, o.wd, o.mocoM, cfg.Temperature)
+	if ls := tcfg.LossScale; ls.Enabled {
+		fmt.Fprintf(stdout, "Loss scaling: dynamic, from %g, ×%g after %d steps without overflow, ×%g on an overflow (that step's update skipped), floor %g.\n",
+			ls.Init, ls.GrowthFactor, ls.GrowthInterval, ls.BackoffFactor, ls.MinScale)
+	}
 
 	knn := func() (float64, float64, error) {
 		return moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, o.batch, o.workers)
 	}
 	var initTop1 float64 = -1
-	if !o.resume {
+	if !o.resume && !o.synthetic {
 		t0 := time.Now()
 		top1, top5, err := knn()
 		if err != nil {
@@ -324,18 +401,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "kNN at random init: top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", 100*top1, 100*top5, time.Since(t0).Seconds())
 	}
 
-	loader, err := data.NewLoader(trainSet, data.NewMoCoV3(cfg.ViT.ImageSize), data.LoaderConfig{
-		BatchSize: o.batch, Workers: o.workers, Seed: o.seed, Shuffle: true, DropLast: true, Start: start,
-	})
-	if err != nil {
-		return err
+	var loader batchSource
+	if o.synthetic {
+		loader = newSynthetic(o.batch, cfg.ViT.ImageSize, itersPerEpoch, o.seed, start)
+	} else {
+		l, err := data.NewLoader(trainSet, data.NewMoCoV3(cfg.ViT.ImageSize), data.LoaderConfig{
+			BatchSize: o.batch, Workers: o.workers, Seed: o.seed, Shuffle: true, DropLast: true, Start: start,
+		})
+		if err != nil {
+			return err
+		}
+		loader = l
 	}
 	defer loader.Close()
 
 	bar := newProgress(stderr, itersPerEpoch)
 	var lastTop1 float64
 	save := func() error {
-		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: trainSet.Len()})
+		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: dataLen})
 	}
 	savedStep := resumeStep
 	for epoch := start.Epoch; epoch < o.epochs; epoch++ {
@@ -367,10 +450,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				}
 				return fmt.Errorf("training stopped at step %d: %w; %s", st.Step, err, kept)
 			}
-			logJSON(struct {
-				Type string `json:"type"`
-				moco.StepStats
-			}{"step", st})
+			logJSON(newStepLine(st))
 			for _, s := range st.Spikes {
 				fmt.Fprintf(stderr, "\nstep %d: %s\n", st.Step, s)
 				logJSON(map[string]any{"type": "spike", "step": st.Step, "text": s})
@@ -392,7 +472,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if stopAfterEpochs > 0 && epoch+1-start.Epoch >= stopAfterEpochs {
 			return errStopped
 		}
-		if o.knnEvery > 0 && (epoch+1)%o.knnEvery == 0 || epoch == o.epochs-1 {
+		if !o.synthetic && (o.knnEvery > 0 && (epoch+1)%o.knnEvery == 0 || epoch == o.epochs-1) {
 			t0 := time.Now()
 			top1, top5, err := knn()
 			if err != nil {
@@ -408,6 +488,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Wrote %s (training state) and %s (backbone, timm key names).\n", ckpt, backbone)
+	if tr.Scaler != nil {
+		fmt.Fprintf(stdout, "Loss scaling: %d of %d steps skipped for overflowing gradients; final scale %g.\n", tr.SkippedSteps, tr.Step, tr.Scaler.Scale())
+	}
 	if initTop1 >= 0 {
 		fmt.Fprintf(stdout, "kNN top-1: %.2f%% after training, %.2f%% at random init (%+.2f points).\n", 100*lastTop1, 100*initTop1, 100*(lastTop1-initTop1))
 	}
@@ -469,8 +552,8 @@ func evenly(ds data.Dataset, n int) data.Dataset {
 }
 
 // progress draws a one-line progress bar with images/s, loss, gradient
-// norm, lr,
-// momentum and the time left in the epoch.
+// norm, lr, momentum, the loss scale and skipped steps when scaling, and
+// the time left in the epoch.
 type progress struct {
 	w            io.Writer
 	iters        int
@@ -493,9 +576,46 @@ func (p *progress) step(done int, st moco.StepStats) {
 	eta := time.Duration(float64(p.iters-done) * el / float64(done) * float64(time.Second)).Round(time.Second)
 	const width = 24
 	fill := width * done / p.iters
-	p.line = fmt.Sprintf("epoch %d/%d [%s%s] %d/%d  %.0f img/s  loss %.4f  |g| %.3g  lr %.2e  m %.4f  ETA %v",
-		p.epoch+1, p.total, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.iters, rate, st.Loss, st.GradNorm, st.LR, st.Momentum, eta)
+	p.line = fmt.Sprintf("epoch %d/%d [%s%s] %d/%d  %.0f img/s  loss %.4f  |g| %.3g  lr %.2e  m %.4f",
+		p.epoch+1, p.total, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, p.iters, rate, st.Loss, st.GradNorm, st.LR, st.Momentum)
+	if st.LossScale != 1 || st.SkippedSteps > 0 {
+		p.line += fmt.Sprintf("  scale 2^%.0f  skipped %d", math.Log2(st.LossScale), st.SkippedSteps)
+	}
+	p.line += fmt.Sprintf("  ETA %v", eta)
 	fmt.Fprintf(p.w, "\r%s", p.line)
 }
 
 func (p *progress) endEpoch() { fmt.Fprintln(p.w) }
+
+// batchSource is where the training loop takes its batches from: the data
+// loader, or the synthetic inputs of --synthetic.
+type batchSource interface {
+	Next() (*data.Batch, error)
+	Position() data.Position
+	Close() error
+}
+
+// synthetic serves the same two random views (moco.SyntheticViews, made
+// once from the seed) as every batch, at loader-like positions.
+type synthetic struct {
+	b     data.Batch
+	iters int
+	pos   data.Position
+}
+
+func newSynthetic(batch, size, iters int, seed uint64, start data.Position) *synthetic {
+	v1, v2 := moco.SyntheticViews(batch, size, seed)
+	return &synthetic{b: data.Batch{N: batch, Size: size, Views: [][]float32{v1, v2}}, iters: iters, pos: start}
+}
+
+func (s *synthetic) Next() (*data.Batch, error) {
+	s.b.Pos = s.pos
+	s.pos.Batch++
+	if s.pos.Batch == s.iters {
+		s.pos = data.Position{Epoch: s.pos.Epoch + 1}
+	}
+	return &s.b, nil
+}
+
+func (s *synthetic) Position() data.Position { return s.pos }
+func (s *synthetic) Close() error            { return nil }

@@ -42,6 +42,13 @@ func writeFolder(t *testing.T, classes, per, size int) string {
 	return root
 }
 
+// syntheticArgs is tinyArgs on --synthetic inputs (4 batches an epoch).
+func syntheticArgs(out string, epochs int) []string {
+	return []string{"--synthetic", "--out", out, "--arch", "vit_tiny", "--img", "16", "--patch", "4",
+		"--dim", "16", "--depth", "1", "--heads", "2", "--mlp-dim", "32", "--out-dim", "16",
+		"--batch", "8", "--limit", "32", "--epochs", fmt.Sprint(epochs), "--warmup", "1", "--seed", "3"}
+}
+
 func tinyArgs(data, out string, epochs int) []string {
 	return []string{"--data", data, "--out", out, "--arch", "vit_tiny", "--img", "16", "--patch", "4",
 		"--dim", "16", "--depth", "1", "--heads", "2", "--mlp-dim", "32", "--out-dim", "16",
@@ -51,40 +58,76 @@ func tinyArgs(data, out string, epochs int) []string {
 
 // TestResumeIsExact trains 3 epochs in one go and, separately, 1 epoch
 // then --resume for the rest: the checkpoints must be identical bit for
-// bit (same weights, optimizer moments, BN statistics, position).
+// bit (same weights, optimizer moments, BN statistics, position, loss
+// scale). Variants: float32; dynamic loss scaling started so high that
+// steps overflow and are skipped, growing every 3 good steps (the scale,
+// its growth count and the skipped steps must carry over); synthetic
+// inputs.
 func TestResumeIsExact(t *testing.T) {
 	data := writeFolder(t, 3, 12, 16)
-	var sink bytes.Buffer
-	straight := t.TempDir()
-	require.NoError(t, run(tinyArgs(data, straight, 3), &sink, &sink))
+	for _, tc := range []struct {
+		name string
+		args func(out string) []string
+	}{
+		{"fp32", func(out string) []string { return tinyArgs(data, out, 3) }},
+		{"loss scale", func(out string) []string {
+			return append(tinyArgs(data, out, 3), "--loss-scale", "dynamic", "--loss-scale-init", "0x1p122", "--loss-scale-growth", "3")
+		}},
+		{"synthetic", func(out string) []string { return syntheticArgs(out, 3) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sink bytes.Buffer
+			straight := t.TempDir()
+			require.NoError(t, run(tc.args(straight), &sink, &sink))
 
-	resumed := t.TempDir()
-	args := tinyArgs(data, resumed, 3)
-	// Stop after the first epoch by running a shorter schedule? No: the
-	// schedule depends on --epochs, so interrupt instead: run with the
-	// same flags and a hook that ends after one epoch.
-	stopAfterEpochs = 1
-	err := run(args, &sink, &sink)
-	stopAfterEpochs = 0
-	require.ErrorIs(t, err, errStopped)
-	require.NoError(t, run(append(args, "--resume"), &sink, &sink))
+			// Interrupt the same run after its first epoch (the schedule
+			// depends on --epochs, so a shorter run would not do).
+			resumed := t.TempDir()
+			stopAfterEpochs = 1
+			err := run(tc.args(resumed), &sink, &sink)
+			stopAfterEpochs = 0
+			require.ErrorIs(t, err, errStopped)
+			require.NoError(t, run(append(tc.args(resumed), "--resume"), &sink, &sink))
 
-	a, err := os.ReadFile(filepath.Join(straight, "checkpoint.safetensors"))
-	require.NoError(t, err)
-	b, err := os.ReadFile(filepath.Join(resumed, "checkpoint.safetensors"))
-	require.NoError(t, err)
-	fa, err := nn.ParseSafetensors(a)
-	require.NoError(t, err)
-	fb, err := nn.ParseSafetensors(b)
-	require.NoError(t, err)
-	require.Equal(t, len(fa.Tensors), len(fb.Tensors))
-	for _, ta := range fa.Tensors {
-		tb, ok := fb.Get(ta.Name)
-		require.True(t, ok, ta.Name)
-		require.True(t, bytes.Equal(ta.Data, tb.Data), "tensor %s differs after resume", ta.Name)
+			a, err := os.ReadFile(filepath.Join(straight, "checkpoint.safetensors"))
+			require.NoError(t, err)
+			b, err := os.ReadFile(filepath.Join(resumed, "checkpoint.safetensors"))
+			require.NoError(t, err)
+			fa, err := nn.ParseSafetensors(a)
+			require.NoError(t, err)
+			fb, err := nn.ParseSafetensors(b)
+			require.NoError(t, err)
+			require.Equal(t, len(fa.Tensors), len(fb.Tensors))
+			for _, ta := range fa.Tensors {
+				tb, ok := fb.Get(ta.Name)
+				require.True(t, ok, ta.Name)
+				require.True(t, bytes.Equal(ta.Data, tb.Data), "tensor %s differs after resume", ta.Name)
+			}
+			assert.Equal(t, fa.Metadata["mocogo"], fb.Metadata["mocogo"])
+			assert.FileExists(t, filepath.Join(resumed, "backbone.safetensors"))
+			// Every step is logged once, as one JSON object per line.
+			want := logSteps(t, filepath.Join(straight, "metrics.jsonl"))
+			require.Equal(t, want, logSteps(t, filepath.Join(resumed, "metrics.jsonl")))
+			for i, s := range want {
+				require.Equal(t, i+1, s)
+			}
+			log, err := os.ReadFile(filepath.Join(resumed, "metrics.jsonl"))
+			require.NoError(t, err)
+			if tc.name == "loss scale" {
+				// Step 3 overflows, before the interruption, so that the
+				// scale differs from its start when the run resumes, and
+				// step 5 after it.
+				assert.Contains(t, fa.Metadata["mocogo"], `"loss_scale":{"scale":`)
+				assert.Contains(t, fa.Metadata["mocogo"], `"skipped_steps":2}`)
+				assert.Regexp(t, `"step":3,[^\n]*"skipped":true,"skipped_steps":1,`, string(log))
+				assert.Regexp(t, `"step":5,[^\n]*"skipped":true,"skipped_steps":2,`, string(log))
+				assert.Contains(t, string(log), `"grad_norm":null`)
+			} else {
+				assert.NotContains(t, string(log), `"skipped`)
+				assert.NotContains(t, fa.Metadata["mocogo"], `loss_scale`)
+			}
+		})
 	}
-	assert.Equal(t, fa.Metadata["mocogo"], fb.Metadata["mocogo"])
-	assert.FileExists(t, filepath.Join(resumed, "backbone.safetensors"))
 }
 
 func TestBadInputIsReported(t *testing.T) {
@@ -156,4 +199,49 @@ func TestNonFiniteStopsTheRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(log), `"grad_norm_patch_embed":`)
 	assert.NotContains(t, string(log), `the patch embedding is frozen`)
+}
+
+// TestFlagCombinations: flags that contradict each other are refused
+// with the flags named.
+func TestFlagCombinations(t *testing.T) {
+	var sink bytes.Buffer
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--synthetic", "--data", dir}, "--synthetic trains on random inputs: it takes no --data"},
+		{[]string{"--synthetic", "--holdout", "3"}, "--holdout has no effect with --synthetic"},
+		{[]string{"--synthetic", "--knn-every", "2"}, "--knn-every has no effect with --synthetic"},
+		{[]string{"--synthetic", "--workers", "2"}, "--workers has no effect with --synthetic"},
+		{[]string{"--synthetic", "--batch", "8", "--limit", "4"}, "--limit 4: with --synthetic it is the images per epoch, at least --batch (8)"},
+		{[]string{"--loss-scale", "static"}, `--loss-scale "static": want off or dynamic`},
+		{[]string{"--loss-scale-init", "1024"}, "--loss-scale-init tunes --loss-scale dynamic, and loss scaling is off"},
+		{[]string{"--loss-scale", "off", "--loss-scale-growth", "10"}, "--loss-scale-growth tunes --loss-scale dynamic"},
+		{append(syntheticArgs(dir, 1), "--loss-scale", "dynamic", "--loss-scale-init", "0"), "initial loss scale 0"},
+		{append(syntheticArgs(dir, 1), "--loss-scale", "dynamic", "--loss-scale-growth", "0"), "growth interval 0"},
+	} {
+		err := run(tc.args, &sink, &sink)
+		require.Error(t, err, "%v", tc.args)
+		assert.ErrorContains(t, err, tc.want, "%v", tc.args)
+	}
+}
+
+// TestSynthetic: --synthetic trains without data, says that kNN is
+// skipped and logs no kNN line; with loss scaling it reports the scale.
+func TestSynthetic(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(append(syntheticArgs(out, 2), "--loss-scale", "dynamic"), &stdout, &stderr))
+	assert.Contains(t, stdout.String(), "--synthetic: random 16 px views made once and reused every step")
+	assert.Contains(t, stdout.String(), "kNN evaluation skipped")
+	assert.Contains(t, stdout.String(), "Loss scaling: 0 of 8 steps skipped for overflowing gradients; final scale 65536.")
+	assert.NotContains(t, stdout.String(), "kNN top-1")
+	assert.Contains(t, stderr.String(), "scale 2^16  skipped 0")
+	log, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(log), `"type":"knn"`)
+	assert.Contains(t, string(log), `"loss_scale":65536`)
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8}, logSteps(t, filepath.Join(out, "metrics.jsonl")))
+	assert.FileExists(t, filepath.Join(out, "backbone.safetensors"))
 }

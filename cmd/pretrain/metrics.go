@@ -7,16 +7,44 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 
 	"github.com/mocogo/mocogo/internal/svgplot"
+	"github.com/mocogo/mocogo/moco"
 )
+
+// stepLine is a step's metrics.jsonl line. JSON has no NaN or Inf: the
+// gradient norms of a step skipped for overflowing under loss scaling
+// are written as null (these fields shadow the embedded ones).
+type stepLine struct {
+	Type string `json:"type"`
+	moco.StepStats
+	GradNorm           *float64 `json:"grad_norm"`
+	GradNormPatchEmbed *float64 `json:"grad_norm_patch_embed,omitempty"`
+	GradNormBlock0     *float64 `json:"grad_norm_block0"`
+}
+
+func newStepLine(st moco.StepStats) stepLine {
+	finite := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	l := stepLine{Type: "step", StepStats: st, GradNorm: finite(st.GradNorm), GradNormBlock0: finite(st.GradNormBlock0)}
+	if st.GradNormPatchEmbed != nil {
+		l.GradNormPatchEmbed = finite(*st.GradNormPatchEmbed) // omitted when it overflowed
+	}
+	return l
+}
 
 // logLine is what the plots read from a metrics.jsonl line.
 type logLine struct {
 	Type      string   `json:"type"`
 	Step      int      `json:"step"`
+	Skipped   bool     `json:"skipped"`
 	Epoch     float64  `json:"epoch"`
 	Loss      float64  `json:"loss"`
 	LR        float64  `json:"lr"`
@@ -78,6 +106,9 @@ func writePlots(metrics, dir string) error {
 			x := float64(l.Step)
 			step = append(step, x)
 			loss, lr, mom = append(loss, l.Loss), append(lr, l.LR), append(mom, l.Momentum)
+			if l.Skipped {
+				continue // its gradient norms overflowed (null in the log)
+			}
 			gn, gb = append(gn, l.GradNorm), append(gb, l.GradBlk0)
 			if l.GradPatch != nil {
 				gpStep, gp = append(gpStep, x), append(gp, *l.GradPatch)
