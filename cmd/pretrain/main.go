@@ -49,6 +49,7 @@ type options struct {
 	demo                          bool
 	synthetic                     bool
 	lossScale                     string
+	precision                     string
 	lossScaleInit                 float64
 	lossScaleGrowth               int
 }
@@ -106,7 +107,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.spikeLoss, "spike-loss", 0.25, "flag a step whose loss exceeds its running mean by this fraction")
 	fs.BoolVar(&o.trainPatchEmbed, "train-patch-embed", false, "train the patch projection (MoCo v3 keeps it frozen at its random init: stop-grad-conv1)")
 	fs.BoolVar(&o.synthetic, "synthetic", false, "train on random inputs made once (no reading, decoding or augmentation) to measure the compute alone; no kNN evaluation")
-	fs.StringVar(&o.lossScale, "loss-scale", "off", "loss scaling: off, or dynamic (PyTorch GradScaler: for half-precision training; overflowing steps are skipped)")
+	fs.StringVar(&o.precision, "precision", "auto", "arithmetic: fp32; fp16 or bf16 (autocast: half activations and GEMM/attention operands, float32 weights, statistics and optimizer); auto is fp16 on cuda, fp32 on cpu (where halves are emulated, slowly)")
+	fs.StringVar(&o.lossScale, "loss-scale", "auto", "loss scaling: off, or dynamic (PyTorch GradScaler: overflowing steps are skipped); auto is dynamic with --precision fp16, else off")
 	fs.Float64Var(&o.lossScaleInit, "loss-scale-init", 65536, "initial loss scale of --loss-scale dynamic")
 	fs.IntVar(&o.lossScaleGrowth, "loss-scale-growth", 2000, "with --loss-scale dynamic, double the scale after this many steps without overflow")
 	if err := fs.Parse(args); err != nil {
@@ -117,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := resolvePrecision(o); err != nil {
+		return nil, err
+	}
 	if err := checkCombinations(o, set); err != nil {
 		return nil, err
 	}
@@ -169,6 +174,40 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
+// resolvePrecision turns --precision auto and --loss-scale auto into what
+// they stand for on the chosen device.
+func resolvePrecision(o *options) error {
+	switch o.precision {
+	case "auto":
+		o.precision = "fp32"
+		if o.device == "cuda" {
+			o.precision = "fp16"
+		}
+	case "fp32", "fp16", "bf16":
+	default:
+		return fmt.Errorf("--precision %q: want auto, fp32, fp16 or bf16", o.precision)
+	}
+	if o.lossScale == "auto" {
+		o.lossScale = "off"
+		if o.precision == "fp16" {
+			// fp16 gradients underflow without it; bf16 has float32's range.
+			o.lossScale = "dynamic"
+		}
+	}
+	return nil
+}
+
+// autocastType is the engine's autocast type for --precision.
+func autocastType(precision string) engine.DType {
+	switch precision {
+	case "fp16":
+		return engine.F16
+	case "bf16":
+		return engine.BF16
+	}
+	return engine.F32
+}
+
 // checkCombinations refuses flags that contradict each other.
 func checkCombinations(o *options, set map[string]bool) error {
 	switch o.lossScale {
@@ -180,7 +219,7 @@ func checkCombinations(o *options, set map[string]bool) error {
 		}
 	case "dynamic":
 	default:
-		return fmt.Errorf("--loss-scale %q: want off or dynamic", o.lossScale)
+		return fmt.Errorf("--loss-scale %q: want auto, off or dynamic", o.lossScale)
 	}
 	if o.synthetic {
 		if set["data"] {
@@ -281,6 +320,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	defer release()
 	e := engine.New(backend)
+	if err := e.SetAutocast(autocastType(o.precision)); err != nil {
+		return fmt.Errorf("--precision %s on --device %s: %w", o.precision, o.device, err)
+	}
 	model, err := moco.New(e, cfg, nn.NewRNG(o.seed))
 	if err != nil {
 		return err
@@ -381,6 +423,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Recipe: %d epochs of %d steps, batch %d, lr %.3g (warmup %.3g epochs, cosine), wd %g, momentum %g→1, T %g.\n",
 		o.epochs, itersPerEpoch, o.batch, tcfg.LR(o.warmup), o.warmup, o.wd, o.mocoM, cfg.Temperature)
+	if o.precision != "fp32" {
+		fmt.Fprintf(stdout, "Precision: %s autocast on %s: half activations and GEMM/attention operands, float32 weights, statistics and AdamW.\n", o.precision, backend.Name())
+	}
 	if ls := tcfg.LossScale; ls.Enabled {
 		fmt.Fprintf(stdout, "Loss scaling: dynamic, from %g, ×%g after %d steps without overflow, ×%g on an overflow (that step's update skipped), floor %g.\n",
 			ls.Init, ls.GrowthFactor, ls.GrowthInterval, ls.BackoffFactor, ls.MinScale)

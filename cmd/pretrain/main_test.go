@@ -215,7 +215,9 @@ func TestFlagCombinations(t *testing.T) {
 		{[]string{"--synthetic", "--knn-every", "2"}, "--knn-every has no effect with --synthetic"},
 		{[]string{"--synthetic", "--workers", "2"}, "--workers has no effect with --synthetic"},
 		{[]string{"--synthetic", "--batch", "8", "--limit", "4"}, "--limit 4: with --synthetic it is the images per epoch, at least --batch (8)"},
-		{[]string{"--loss-scale", "static"}, `--loss-scale "static": want off or dynamic`},
+		{[]string{"--loss-scale", "static"}, `--loss-scale "static": want auto, off or dynamic`},
+		{[]string{"--precision", "fp8"}, `--precision "fp8": want auto, fp32, fp16 or bf16`},
+		{[]string{"--precision", "bf16", "--loss-scale-init", "1024"}, "--loss-scale-init tunes --loss-scale dynamic, and loss scaling is off"},
 		{[]string{"--loss-scale-init", "1024"}, "--loss-scale-init tunes --loss-scale dynamic, and loss scaling is off"},
 		{[]string{"--loss-scale", "off", "--loss-scale-growth", "10"}, "--loss-scale-growth tunes --loss-scale dynamic"},
 		{append(syntheticArgs(dir, 1), "--loss-scale", "dynamic", "--loss-scale-init", "0"), "initial loss scale 0"},
@@ -244,4 +246,24 @@ func TestSynthetic(t *testing.T) {
 	assert.Contains(t, string(log), `"loss_scale":65536`)
 	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7, 8}, logSteps(t, filepath.Join(out, "metrics.jsonl")))
 	assert.FileExists(t, filepath.Join(out, "backbone.safetensors"))
+}
+
+// TestHalfPrecision: --precision fp16 trains under autocast (emulated on
+// the CPU) with dynamic loss scaling by default, and says so; bf16 needs
+// no scaling.
+func TestHalfPrecision(t *testing.T) {
+	for _, c := range []struct{ precision, scaling string }{{"fp16", "of 8 steps skipped for overflowing gradients"}, {"bf16", ""}} {
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		require.NoError(t, run(append(syntheticArgs(out, 2), "--precision", c.precision), &stdout, &stderr), c.precision)
+		assert.Contains(t, stdout.String(), "Precision: "+c.precision+" autocast on cpu-f32")
+		if c.scaling != "" {
+			assert.Contains(t, stdout.String(), c.scaling)
+		} else {
+			assert.NotContains(t, stdout.String(), "Loss scaling")
+		}
+		log, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+		require.NoError(t, err)
+		assert.NotContains(t, string(log), "NaN")
+	}
 }
