@@ -14,40 +14,69 @@ import (
 	"github.com/mocogo/mocogo/nn"
 )
 
-// trainBench times one whole MoCo v3 step of ViT-S/16 at 224 px (12 heads,
-// projector/predictor 4096 → 256, batch 256 by default) on the CUDA backend
-// through the engine: both views through base and momentum encoders, the
-// loss, backward and AdamW, on synthetic views (moco.SyntheticViews) made
-// once. A step reads back from the GPU once, before its update, so its
-// AdamW still runs when TrainStep returns: the timed steps are measured
-// together, wall-clock from the first to a read-back after the last
-// (Trainer.WeightNorm), and reported per step; the per-step lines show
-// each step's own host time. Peak memory is the caching allocator's.
-// MOCOGO_TRAIN_BATCH and MOCOGO_TRAIN_STEPS override the batch and the
-// timed steps; MOCOGO_TRAIN_LOSS_SCALE=1 turns dynamic loss scaling on.
+// trainBench times one whole MoCo v3 step at 224 px (projector/predictor
+// 4096 → 256) on the CUDA backend through the engine: both views through
+// base and momentum encoders, the loss, backward and AdamW, on synthetic
+// views (moco.SyntheticViews) made once. A step reads back from the GPU
+// once, before its update, so its AdamW still runs when TrainStep returns:
+// the timed steps are measured together, wall-clock from the first to a
+// read-back after the last (Trainer.WeightNorm), and reported per step; the
+// per-step lines show each step's own host time. Peak memory is the caching
+// allocator's.
+//
+// The environment picks the configuration: MOCOGO_TRAIN_ARCH vit_small
+// (default, batch 256) or vit_base (batch 128); MOCOGO_TRAIN_BATCH and
+// MOCOGO_TRAIN_STEPS override the batch and the timed steps;
+// MOCOGO_TRAIN_PRECISION fp16 (default: autocast with dynamic loss
+// scaling, the official recipe), bf16 or fp32; MOCOGO_TRAIN_LOSS_SCALE=0
+// or 1 overrides the scaling.
 func (b *gpuBench) trainBench() error {
-	batch := envInt("MOCOGO_TRAIN_BATCH", 256)
+	arch := os.Getenv("MOCOGO_TRAIN_ARCH")
+	vit, defBatch, tag := nn.ViTSmall(224, 16), 256, "vits16"
+	switch arch {
+	case "", "vit_small":
+	case "vit_base":
+		vit, defBatch, tag = nn.ViTBase(224, 16), 128, "vitb16"
+	default:
+		return fmt.Errorf("MOCOGO_TRAIN_ARCH %q: want vit_small or vit_base", arch)
+	}
+	precision := os.Getenv("MOCOGO_TRAIN_PRECISION")
+	if precision == "" {
+		precision = "fp16"
+	}
+	half := map[string]engine.DType{"fp16": engine.F16, "bf16": engine.BF16, "fp32": engine.F32}
+	dt, ok := half[precision]
+	if !ok {
+		return fmt.Errorf("MOCOGO_TRAIN_PRECISION %q: want fp16, bf16 or fp32", precision)
+	}
+	batch := envInt("MOCOGO_TRAIN_BATCH", defBatch)
 	steps := envInt("MOCOGO_TRAIN_STEPS", 5)
 	const size, warmup = 224, 2
-	cfg := moco.DefaultConfig(nn.ViTSmall(size, 16))
+	cfg := moco.DefaultConfig(vit)
 	gb := cuda.NewBackend(b.d)
 	e := engine.New(gb)
+	if err := e.SetAutocast(dt); err != nil {
+		return err
+	}
 	t0 := time.Now()
 	m, err := moco.New(e, cfg, nn.NewRNG(1))
 	if err != nil {
 		return err
 	}
 	tc := moco.DefaultTrainConfig(100, batch)
-	name := "train_vits16_224_b" + strconv.Itoa(batch)
-	if os.Getenv("MOCOGO_TRAIN_LOSS_SCALE") == "1" {
+	name := "train_" + tag + "_224_b" + strconv.Itoa(batch) + "_" + precision
+	scale := os.Getenv("MOCOGO_TRAIN_LOSS_SCALE")
+	if scale == "1" || scale == "" && dt == engine.F16 {
 		tc.LossScale = moco.DynamicLossScale()
-		name += "_lossscale"
+	}
+	if scale == "1" || scale == "0" {
+		name += "_lossscale" + scale
 	}
 	tr, err := moco.NewTrainer(e, m, tc, 1000)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("train: ViT-S/16 %d px, batch %d, model built in %.1f s\n", size, batch, time.Since(t0).Seconds())
+	fmt.Printf("train: %s/16 %d px, batch %d, %s, model built in %.1f s\n", tag, size, batch, precision, time.Since(t0).Seconds())
 	v1, v2 := moco.SyntheticViews(batch, size, 1)
 	var t1 time.Time
 	for s := 0; s < warmup+steps; s++ {
