@@ -410,6 +410,22 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 	cb, ct := buf(c), dt(c)
 	ce := int64(c.DType().Size())
 	mn := m * n
+	if batch > 1 && strideC%4 != 0 {
+		// The GEMM's epilogue stores pairs (of floats or halves) and the
+		// element-wise kernels run on C (unscale2, the k = 0 fill) load four
+		// at a time: each C must start 16-byte (fp16: 8-byte) aligned. Run
+		// on a copy of C whose stride is a multiple of 4.
+		pad := (strideC + 3) &^ 3
+		tmp := b.scratch(ce * int64(batch*pad))
+		defer tmp.Free()
+		if beta != 0 {
+			b.copyAxis(tmp, ct, pad, cb, ct, strideC, batch, mn)
+		}
+		ts := &storage{buf: tmp, n: batch * pad, dt: c.DType()}
+		b.Gemm(transA, transB, batch, m, n, k, alpha, a, strideA, bs, strideB, beta, ts, pad)
+		b.copyAxis(cb, ct, strideC, tmp, ct, pad, batch, mn)
+		return
+	}
 	if k == 0 { // no product: C = beta·C
 		for i := 0; i < batch; i++ {
 			if strideC == 0 && i > 0 {
@@ -422,20 +438,6 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 				b.ew("ew_scale", mn, cv, ct, cv, ct, float32(beta), int64(mn))
 			}
 		}
-		return
-	}
-	if batch > 1 && strideC%2 != 0 {
-		// The GEMM's epilogue stores pairs (of floats or halves) and needs
-		// each C 8-byte (4-byte) aligned: run on an even-strided copy of C.
-		pad := strideC + 1
-		tmp := b.scratch(ce * int64(batch*pad))
-		defer tmp.Free()
-		if beta != 0 {
-			b.copyAxis(tmp, ct, pad, cb, ct, strideC, batch, mn)
-		}
-		ts := &storage{buf: tmp, n: batch * pad, dt: c.DType()}
-		b.Gemm(transA, transB, batch, m, n, k, alpha, a, strideA, bs, strideB, beta, ts, pad)
-		b.copyAxis(cb, ct, strideC, tmp, ct, pad, batch, mn)
 		return
 	}
 	sizeA, sizeB := m*k, k*n
