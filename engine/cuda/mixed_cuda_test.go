@@ -321,6 +321,9 @@ func TestMixedReductions(t *testing.T) {
 		t.Fatal("the CUDA backend is not an engine.SquareSummer")
 	}
 	for _, n := range append(oddSizes, 0, 1<<20+3, 21_000_000) {
+		if testing.Short() && n > 1<<18 {
+			continue
+		}
 		for _, tp := range dtypes {
 			x := h.rndAs(tp, n, 1)
 			xs := make([]float32, n)
@@ -387,6 +390,9 @@ func TestMixedGemm(t *testing.T) {
 	}
 	trs := [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}}
 	for ci, c := range cases {
+		if testing.Short() && c.m*c.n*c.k > 1<<22 {
+			continue
+		}
 		for mi, m := range mixes(3) { // a, b, c
 			// Every mix on every case in the NT layout; the other layouts
 			// on a rotating share, to keep the run short.
@@ -440,6 +446,9 @@ func TestMixedGemmBias(t *testing.T) {
 	}
 	for _, c := range [][3]int{{394, 1536, 384}, {394, 384, 1536}, {197, 1152, 384}, {7, 33, 17}, {1, 5, 8}, {130, 9, 0}} {
 		m, n, k := c[0], c[1], c[2]
+		if testing.Short() && m*n*k > 1<<22 {
+			continue
+		}
 		for _, mx := range mixes(3) { // a, b, c
 			for _, gelu := range []bool{false, true} {
 				for _, withBias := range []bool{true, false} {
@@ -582,6 +591,9 @@ func TestMixedAttention(t *testing.T) {
 // storage through GemmBias than with fp32 storage through Gemm, Binary and
 // Unary (which also casts both operands to fp16 scratch copies).
 func TestMixedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 12608×1536 forward; skipped with -short")
+	}
 	g := NewBackend(dev)
 	rows, in, hid := 64*197, 384, 1536
 	x := randF32(newRand(t), rows*in, 1)
