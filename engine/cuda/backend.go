@@ -72,6 +72,13 @@ const (
 	dtF16 = int32(engine.F16)
 )
 
+// dtype.cuh hard-codes DT_F32 0 and DT_F16 2: these fail to compile if
+// engine.DType is ever renumbered.
+var (
+	_ [0]struct{} = [dtF32]struct{}{}
+	_ [2]struct{} = [dtF16]struct{}{}
+)
+
 // dt is the kernels' element-type code of s (fp32 for nil).
 func dt(s engine.Storage) int32 {
 	if s == nil {
