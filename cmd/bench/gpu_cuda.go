@@ -24,7 +24,7 @@ import (
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,ln,attn,tma,tmal,train (default all but train)")
+	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,mp,ln,attn,tma,tmal,train (default all but train)")
 	fs.Parse(args)
 
 	d, err := cuda.Open()
@@ -65,7 +65,7 @@ func runGPU(args []string) error {
 	for _, g := range []struct {
 		name string
 		fn   func() error
-	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmal", b.tmaLayoutBench}, {"train", b.trainBench}} {
+	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmal", b.tmaLayoutBench}, {"train", b.trainBench}} {
 		if !want(g.name) {
 			continue
 		}

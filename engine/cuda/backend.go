@@ -19,6 +19,12 @@ import (
 // in fp32. All work goes to the device's stream in order; Download is the
 // only point that waits for it.
 //
+// It also implements engine.MixedPrecision (fp16 storages beside fp32 ones,
+// for autocast: the methods that list takes either type in any mix, fp16
+// GEMM and attention operands are used as they are, with no cast pass),
+// engine.BiasGemm (GemmBias: bias and GELU in the GEMM's epilogue) and
+// engine.SquareSummer.
+//
 // Methods panic on a driver error: the Backend interface has no error
 // results, and a failed launch means the device is unusable.
 type Backend struct {
@@ -31,14 +37,16 @@ func NewBackend(d *Device) *Backend { return &Backend{d: d} }
 // Device returns the backend's device.
 func (b *Backend) Device() *Device { return b.d }
 
-// storage is a device buffer of n float32 values.
+// storage is a device buffer of n values of type dt (engine.F32 or
+// engine.F16).
 type storage struct {
 	buf *Buffer
 	n   int
+	dt  engine.DType
 }
 
 func (s *storage) Len() int            { return s.n }
-func (s *storage) DType() engine.DType { return engine.F32 }
+func (s *storage) DType() engine.DType { return s.dt }
 
 // Buffer returns the device buffer behind a storage made by a Backend.
 func StorageBuffer(s engine.Storage) *Buffer { return buf(s) }
@@ -57,6 +65,40 @@ func buf(s engine.Storage) *Buffer {
 	return st.buf
 }
 
+// The element-type codes the kernels take (kernels/cuda/dtype.cuh):
+// engine.DType's own values.
+const (
+	dtF32 = int32(engine.F32)
+	dtF16 = int32(engine.F16)
+)
+
+// dtype.cuh hard-codes DT_F32 0 and DT_F16 2: these fail to compile if
+// engine.DType is ever renumbered.
+var (
+	_ [0]struct{} = [dtF32]struct{}{}
+	_ [2]struct{} = [dtF16]struct{}{}
+)
+
+// dt is the kernels' element-type code of s (fp32 for nil).
+func dt(s engine.Storage) int32 {
+	if s == nil {
+		return dtF32
+	}
+	return int32(s.DType())
+}
+
+func isF16(s engine.Storage) bool { return s != nil && s.DType() == engine.F16 }
+
+// f32 is buf for the operands that must be float32 (statistics, biases,
+// optimizer state, and every operand of the methods engine.MixedPrecision
+// does not list); nil stays nil.
+func f32(op string, s engine.Storage) *Buffer {
+	if s != nil && s.DType() != engine.F32 {
+		panic(fmt.Sprintf("cuda.Backend.%s: a %v storage where float32 is required", op, s.DType()))
+	}
+	return buf(s)
+}
+
 func try(op string, err error) {
 	if err != nil {
 		panic(fmt.Sprintf("cuda.Backend.%s: %v", op, err))
@@ -69,7 +111,25 @@ func (b *Backend) DType() engine.DType { return engine.F32 }
 func (b *Backend) Alloc(n int) engine.Storage {
 	bf, err := b.d.AllocF32(n)
 	try("Alloc", err)
-	return &storage{buf: bf, n: n}
+	return &storage{buf: bf, n: n, dt: engine.F32}
+}
+
+// HalfTypes implements engine.MixedPrecision: fp16 (the GEMM and attention
+// kernels are fp16; bf16 is not offered).
+func (b *Backend) HalfTypes() []engine.DType { return []engine.DType{engine.F16} }
+
+// AllocAs implements engine.MixedPrecision: n values of float32 or fp16
+// (2n bytes).
+func (b *Backend) AllocAs(t engine.DType, n int) engine.Storage {
+	switch t {
+	case engine.F32:
+		return b.Alloc(n)
+	case engine.F16:
+		bf, err := b.d.AllocF16(n)
+		try("AllocAs", err)
+		return &storage{buf: bf, n: n, dt: engine.F16}
+	}
+	panic(fmt.Sprintf("cuda.Backend.AllocAs: %v storage (the backend has f32 and f16)", t))
 }
 
 func (b *Backend) Release(s engine.Storage) {
@@ -93,8 +153,21 @@ func (b *Backend) Upload(dst engine.Storage, src []float64) {
 	b.Upload32(dst, f)
 }
 
+// Upload32 copies src into dst; an fp16 dst is converted on the device
+// (through an fp32 scratch buffer, rounding to nearest even).
 func (b *Backend) Upload32(dst engine.Storage, src []float32) {
-	try("Upload", buf(dst).CopyFromF32(src))
+	if !isF16(dst) {
+		try("Upload", buf(dst).CopyFromF32(src))
+		return
+	}
+	n := min(len(src), dst.Len())
+	if n == 0 {
+		return
+	}
+	tmp := b.scratch(4 * int64(n))
+	defer tmp.Free()
+	try("Upload", tmp.CopyFromF32(src[:n]))
+	b.ew("ew_convert", n, buf(dst), dtF16, tmp, dtF32, (*Buffer)(nil), int64(n))
 }
 
 func (b *Backend) Download(dst []float64, src engine.Storage) {
@@ -105,8 +178,21 @@ func (b *Backend) Download(dst []float64, src engine.Storage) {
 	}
 }
 
+// Download32 copies src into dst; an fp16 src is widened on the device
+// first (exact).
 func (b *Backend) Download32(dst []float32, src engine.Storage) {
-	try("Download", buf(src).CopyToF32(dst))
+	if !isF16(src) {
+		try("Download", buf(src).CopyToF32(dst))
+		return
+	}
+	n := min(len(dst), src.Len())
+	if n == 0 {
+		return
+	}
+	tmp := b.scratch(4 * int64(n))
+	defer tmp.Free()
+	b.ew("ew_convert", n, tmp, dtF32, buf(src), dtF16, (*Buffer)(nil), int64(n))
+	try("Download", tmp.CopyToF32(dst[:n]))
 }
 
 // scratch returns a temporary device buffer of bytes; the caller frees it
@@ -143,25 +229,31 @@ func (b *Backend) rc(kernel string, grid, block Dim3, smem int, args ...any) {
 
 func (b *Backend) Fill(dst engine.Storage, v float64) {
 	n := dst.Len()
-	b.ew("ew_fill", n, buf(dst), float32(v), int64(n))
+	b.ew("ew_fill", n, buf(dst), dt(dst), float32(v), int64(n))
 }
 
+// Copy copies the first min(dst.Len(), src.Len()) values, converting
+// between fp32 and fp16 when the types differ.
 func (b *Backend) Copy(dst, src engine.Storage) {
 	n := min(dst.Len(), src.Len())
 	if n == 0 {
 		return
 	}
-	try("Copy", buf(dst).CopyFrom(buf(src), 4*int64(n)))
+	if dst.DType() != src.DType() {
+		b.ew("ew_convert", n, buf(dst), dt(dst), buf(src), dt(src), (*Buffer)(nil), int64(n))
+		return
+	}
+	try("Copy", buf(dst).CopyFrom(buf(src), int64(dst.DType().Size())*int64(n)))
 }
 
 func (b *Backend) Axpy(dst engine.Storage, alpha float64, x engine.Storage) {
 	n := x.Len()
-	b.ew("ew_axpy", n, buf(dst), float32(alpha), buf(x), int64(n))
+	b.ew("ew_axpy", n, buf(dst), dt(dst), float32(alpha), buf(x), dt(x), int64(n))
 }
 
 func (b *Backend) Scale(dst, src engine.Storage, alpha float64) {
 	n := src.Len()
-	b.ew("ew_scale", n, buf(dst), buf(src), float32(alpha), int64(n))
+	b.ew("ew_scale", n, buf(dst), dt(dst), buf(src), dt(src), float32(alpha), int64(n))
 }
 
 func (b *Backend) Binary(op engine.BinaryOp, dst, a, bb engine.Storage) {
@@ -169,9 +261,10 @@ func (b *Backend) Binary(op engine.BinaryOp, dst, a, bb engine.Storage) {
 	if nb == 0 {
 		return
 	}
-	b.ew("ew_binary", n, int32(op), buf(dst), buf(a), buf(bb), int64(n), int64(nb))
+	b.ew("ew_binary", n, int32(op), buf(dst), dt(dst), buf(a), dt(a), buf(bb), dt(bb), int64(n), int64(nb))
 }
 
+// SumRows takes an fp32 or fp16 src; dst is fp32.
 func (b *Backend) SumRows(dst, src engine.Storage, rows, cols int, beta float64) {
 	if cols == 0 {
 		return
@@ -185,14 +278,15 @@ func (b *Backend) SumRows(dst, src engine.Storage, rows, cols int, beta float64)
 	chunk := (rows + parts - 1) / parts
 	chunk = max((chunk+7)&^7, 8)
 	parts = max((rows+chunk-1)/chunk, 1)
+	db := f32("SumRows", dst)
 	if parts == 1 {
-		b.rc("sum_rows_part", Dim3{cb, 1, 1}, Dim3{32, 8, 1}, 0, buf(dst), nil, buf(src), int32(rows), int32(cols), int32(chunk), float32(beta))
+		b.rc("sum_rows_part", Dim3{cb, 1, 1}, Dim3{32, 8, 1}, 0, db, nil, buf(src), dt(src), int32(rows), int32(cols), int32(chunk), float32(beta))
 		return
 	}
 	part := b.scratch(4 * int64(parts*cols))
 	defer part.Free()
-	b.rc("sum_rows_part", Dim3{cb, parts, 1}, Dim3{32, 8, 1}, 0, buf(dst), part, buf(src), int32(rows), int32(cols), int32(chunk), float32(beta))
-	b.rc("sum_rows_final", D1((cols+255)/256), D1(256), 0, buf(dst), part, int32(parts), int32(cols), float32(beta))
+	b.rc("sum_rows_part", Dim3{cb, parts, 1}, Dim3{32, 8, 1}, 0, db, part, buf(src), dt(src), int32(rows), int32(cols), int32(chunk), float32(beta))
+	b.rc("sum_rows_final", D1((cols+255)/256), D1(256), 0, db, part, int32(parts), int32(cols), float32(beta))
 }
 
 // sumInto sets dst[0] = scale·Σ src[0..n) in two deterministic stages.
@@ -206,12 +300,25 @@ func (b *Backend) sumInto(dst, src *Buffer, n int, scale float32) {
 }
 
 func (b *Backend) SumAll(dst, src engine.Storage) {
-	b.sumInto(buf(dst), buf(src), src.Len(), 1)
+	b.sumInto(f32("SumAll", dst), f32("SumAll", src), src.Len(), 1)
+}
+
+// SumSquares implements engine.SquareSummer: dst[0] = Σ src[i]² (plus
+// dst[0] when accumulate), src fp32 or fp16, squares and sums in fp64, in a
+// fixed order for a given device (deterministic), stored rounded to dst's
+// type.
+func (b *Backend) SumSquares(dst, src engine.Storage, accumulate bool) {
+	n := src.Len()
+	g := max(min((n/4+255)/256, 2*b.d.sms), 1)
+	part := b.scratch(8 * int64(g))
+	defer part.Free()
+	b.rc("sumsq_part", D1(g), D1(256), 0, part, buf(src), dt(src), int64(n))
+	b.rc("sumsq_final", D1(1), D1(256), 0, buf(dst), dt(dst), part, int32(g), accumulate)
 }
 
 func (b *Backend) BroadcastScalar(dst, s engine.Storage, alpha float64) {
 	n := dst.Len()
-	b.ew("ew_broadcast", n, buf(dst), buf(s), float32(alpha), int64(n))
+	b.ew("ew_broadcast", n, f32("BroadcastScalar", dst), f32("BroadcastScalar", s), float32(alpha), int64(n))
 }
 
 // toF16 returns an fp16 copy of the first n values of src (caller frees).
@@ -224,6 +331,41 @@ func (b *Backend) toF16(src *Buffer, n int) *Buffer {
 // fromF16 writes n fp16 values of src into dst as fp32.
 func (b *Backend) fromF16(dst, src *Buffer, n int) {
 	b.ew("cast_f16_f32", n, dst, src, int64(n))
+}
+
+// half returns the first n values of s as fp16: s's own buffer when it is
+// fp16, else a cast copy; free releases what half allocated.
+func (b *Backend) half(s engine.Storage, n int) (h *Buffer, free func()) {
+	if isF16(s) {
+		return buf(s), func() {}
+	}
+	h = b.toF16(buf(s), n)
+	return h, h.Free
+}
+
+// f32In returns the first n values of s as fp32: s's own buffer when it is
+// fp32, else a widened copy; free releases what f32In allocated.
+func (b *Backend) f32In(s engine.Storage, n int) (f *Buffer, free func()) {
+	if !isF16(s) {
+		return buf(s), func() {}
+	}
+	f = b.scratch(4 * int64(max(n, 1)))
+	b.ew("ew_convert", n, f, dtF32, buf(s), dtF16, (*Buffer)(nil), int64(n))
+	return f, f.Free
+}
+
+// f32Out returns an fp32 buffer for n results bound for s: s's own buffer
+// when it is fp32, else a scratch buffer that commit rounds into s (and
+// frees). Call commit after the kernels that write the buffer.
+func (b *Backend) f32Out(s engine.Storage, n int) (f *Buffer, commit func()) {
+	if !isF16(s) {
+		return buf(s), func() {}
+	}
+	f = b.scratch(4 * int64(max(n, 1)))
+	return f, func() {
+		b.ew("ew_convert", n, buf(s), dtF16, f, dtF32, (*Buffer)(nil), int64(n))
+		f.Free()
+	}
 }
 
 // fp16 scale targets: an operand is scaled by a power of two so that its
@@ -249,42 +391,60 @@ func (b *Backend) scaledF16(src *Buffer, n int, target int) (h, sc *Buffer) {
 	return h, sc
 }
 
-// Gemm casts A and B to fp16 once, each scaled by its own power of two,
-// runs the fp16 tensor-core GEMM (fp32 accumulation and output) per
-// product, and divides the scales out of the fp32 result. strideC 0 with
+// gemmOperand returns the first n values of x as fp16 for the GEMM: an fp16
+// storage as it is (sc nil: no scale), an fp32 one cast by scaledF16 (sc
+// its scale pair). free releases what gemmOperand allocated.
+func (b *Backend) gemmOperand(x engine.Storage, n int) (h, sc *Buffer, free func()) {
+	if isF16(x) {
+		return buf(x), nil, func() {}
+	}
+	h, sc = b.scaledF16(buf(x), n, gemmScaleExp)
+	return h, sc, func() { h.Free(); sc.Free() }
+}
+
+// Gemm runs the fp16 tensor-core GEMM (fp32 accumulation) per product. An
+// fp16 operand is used as it is; an fp32 one is cast to fp16 once, scaled
+// by its own power of two, and the scales are divided out of an fp32
+// product afterwards. C may be fp32 or fp16: with fp16 operands the
+// product goes straight into C through the epilogue (alpha, beta, fp16
+// rounding); otherwise, and when an fp16 C sums a batch (strideC 0), the
+// products are formed in fp32 and brought into C once. strideC 0 with
 // batch > 1 sums the products into C (C = alpha·Σ op(A_i)·op(B_i) + beta·C).
 func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a engine.Storage, strideA int, bs engine.Storage, strideB int, beta float64, c engine.Storage, strideC int) {
 	if batch == 0 || m == 0 || n == 0 {
 		return
 	}
-	cb := buf(c)
+	cb, ct := buf(c), dt(c)
+	ce := int64(c.DType().Size())
 	mn := m * n
+	if batch > 1 && strideC%4 != 0 {
+		// The GEMM's epilogue stores pairs (of floats or halves) and the
+		// element-wise kernels run on C (unscale2, the k = 0 fill) load four
+		// at a time: each C must start 16-byte (fp16: 8-byte) aligned. Run
+		// on a copy of C whose stride is a multiple of 4.
+		pad := (strideC + 3) &^ 3
+		tmp := b.scratch(ce * int64(batch*pad))
+		defer tmp.Free()
+		if beta != 0 {
+			b.copyAxis(tmp, ct, pad, cb, ct, strideC, batch, mn)
+		}
+		ts := &storage{buf: tmp, n: batch * pad, dt: c.DType()}
+		b.Gemm(transA, transB, batch, m, n, k, alpha, a, strideA, bs, strideB, beta, ts, pad)
+		b.copyAxis(cb, ct, strideC, tmp, ct, pad, batch, mn)
+		return
+	}
 	if k == 0 { // no product: C = beta·C
 		for i := 0; i < batch; i++ {
 			if strideC == 0 && i > 0 {
 				break
 			}
-			cv := cb.View(4*int64(i*strideC), 4*int64(mn))
+			cv := cb.View(ce*int64(i*strideC), ce*int64(mn))
 			if beta == 0 {
-				b.ew("ew_fill", mn, cv, float32(0), int64(mn))
+				b.ew("ew_fill", mn, cv, ct, float32(0), int64(mn))
 			} else {
-				b.ew("ew_scale", mn, cv, cv, float32(beta), int64(mn))
+				b.ew("ew_scale", mn, cv, ct, cv, ct, float32(beta), int64(mn))
 			}
 		}
-		return
-	}
-	if batch > 1 && strideC%2 != 0 {
-		// The GEMM's epilogue stores pairs of floats and needs each C
-		// 8-byte aligned: run on an even-strided copy of C.
-		pad := strideC + 1
-		tmp := b.scratch(4 * int64(batch*pad))
-		defer tmp.Free()
-		if beta != 0 {
-			b.copyAxis(tmp, pad, cb, strideC, batch, mn)
-		}
-		ts := &storage{buf: tmp, n: batch * pad}
-		b.Gemm(transA, transB, batch, m, n, k, alpha, a, strideA, bs, strideB, beta, ts, pad)
-		b.copyAxis(cb, strideC, tmp, pad, batch, mn)
 		return
 	}
 	sizeA, sizeB := m*k, k*n
@@ -299,12 +459,10 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 	}
 	na := (batch-1)*strideA + sizeA
 	nb := (batch-1)*strideB + sizeB
-	ha, sa := b.scaledF16(buf(a), na, gemmScaleExp)
-	defer ha.Free()
-	defer sa.Free()
-	hb, sb := b.scaledF16(buf(bs), nb, gemmScaleExp)
-	defer hb.Free()
-	defer sb.Free()
+	ha, sa, freeA := b.gemmOperand(a, na)
+	defer freeA()
+	hb, sb, freeB := b.gemmOperand(bs, nb)
+	defer freeB()
 	lda, ldb := k, n
 	if transA {
 		lda = m
@@ -312,17 +470,32 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 	if transB {
 		ldb = k
 	}
-	// With beta ≠ 0 the scaled product goes to a temporary first, then
-	// C = product/scales + beta·C; with beta = 0 straight into C.
+	cview := func(i int) *Buffer { return cb.View(ce*int64(i*strideC), ce*int64(mn)) }
+	if sa == nil && sb == nil && !(ct == dtF16 && strideC == 0 && batch > 1) {
+		// fp16 operands: straight into C.
+		for i := 0; i < batch; i++ {
+			av := ha.View(2*int64(i*strideA), 2*int64(sizeA))
+			bv := hb.View(2*int64(i*strideB), 2*int64(sizeB))
+			be := float32(beta)
+			if strideC == 0 && i > 0 {
+				be = 1 // accumulate the batch
+			}
+			try("Gemm", b.d.GemmF16(transA, transB, m, n, k, float32(alpha), av, lda, bv, ldb, be, cview(i), n, Epilogue{OutF16: ct == dtF16}))
+		}
+		return
+	}
+	// fp32 products: into a temporary when beta ≠ 0 or C is fp16, then
+	// C = product/scales + beta·C; with beta = 0 and an fp32 C straight into
+	// C and unscaled in place.
 	var tmp *Buffer
-	if beta != 0 {
+	if beta != 0 || ct != dtF32 {
 		tmp = b.scratch(4 * int64(mn))
 		defer tmp.Free()
 	}
 	for i := 0; i < batch; i++ {
 		av := ha.View(2*int64(i*strideA), 2*int64(sizeA))
 		bv := hb.View(2*int64(i*strideB), 2*int64(sizeB))
-		cv := cb.View(4*int64(i*strideC), 4*int64(mn))
+		cv := cview(i)
 		dst := cv
 		if tmp != nil {
 			dst = tmp
@@ -333,69 +506,117 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 		}
 		try("Gemm", b.d.GemmF16(transA, transB, m, n, k, float32(alpha), av, lda, bv, ldb, be, dst, n, Epilogue{}))
 		if strideC != 0 || i == batch-1 {
-			b.ew("unscale2", mn, cv, dst, sa, sb, float32(beta), int64(mn))
+			b.ew("unscale2", mn, cv, ct, dst, sa, sb, float32(beta), int64(mn))
 		}
 	}
 }
 
-// copyAxis copies count leading elements of each of outer rows from src
-// (row stride sStride) to dst (row stride dStride).
+// GemmBias implements engine.BiasGemm: C = op(A)·op(B) + bias, then GELU
+// when gelu is set; bias is n float32 values (or nil). With fp16 A and B it
+// is one GEMM with bias, GELU and C's type in the epilogue; otherwise the
+// product is formed in fp32 by Gemm and bias and GELU follow in fp32 (one
+// rounding into an fp16 C).
+func (b *Backend) GemmBias(transA, transB bool, m, n, k int, a, bs, bias, c engine.Storage, gelu bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	bb := f32("GemmBias", bias)
+	if isF16(a) && isF16(bs) && k > 0 {
+		lda, ldb := k, n
+		if transA {
+			lda = m
+		}
+		if transB {
+			ldb = k
+		}
+		try("GemmBias", b.d.GemmF16(transA, transB, m, n, k, 1, buf(a), lda, buf(bs), ldb, 0, buf(c), n,
+			Epilogue{Bias: bb, GELU: gelu, OutF16: isF16(c)}))
+		return
+	}
+	t := c
+	if isF16(c) {
+		tmp := b.scratch(4 * int64(m*n))
+		defer tmp.Free()
+		t = &storage{buf: tmp, n: m * n, dt: engine.F32}
+	}
+	b.Gemm(transA, transB, 1, m, n, k, 1, a, 0, bs, 0, 0, t, 0)
+	switch {
+	case gelu && bias != nil:
+		b.Binary(engine.OpAdd, t, t, bias)
+		b.Unary(engine.OpGELU, c, t)
+	case gelu:
+		b.Unary(engine.OpGELU, c, t)
+	case bias != nil:
+		b.Binary(engine.OpAdd, c, t, bias)
+	case t != c:
+		b.Copy(c, t)
+	}
+}
+
 // restride returns x's batch of matrices (size elements each, stride
 // apart) at a stride that is a multiple of 8, copied into a scratch buffer
-// that free releases; or x itself and a no-op free when the stride already
-// is one, or is 0 (one matrix shared by the batch).
+// of x's type that free releases; or x itself and a no-op free when the
+// stride already is one, or is 0 (one matrix shared by the batch).
 func (b *Backend) restride(x engine.Storage, stride, size, batch int) (engine.Storage, int, func()) {
 	if stride == 0 || stride%8 == 0 {
 		return x, stride, func() {}
 	}
 	pad := (stride + 7) &^ 7
-	tmp := b.scratch(4 * int64(batch*pad))
-	b.copyAxis(tmp, pad, buf(x), stride, batch, size)
-	return &storage{buf: tmp, n: batch * pad}, pad, func() { tmp.Free() }
+	tmp := b.scratch(int64(x.DType().Size()) * int64(batch*pad))
+	b.copyAxis(tmp, dt(x), pad, buf(x), dt(x), stride, batch, size)
+	return &storage{buf: tmp, n: batch * pad, dt: x.DType()}, pad, func() { tmp.Free() }
 }
 
-func (b *Backend) copyAxis(dst *Buffer, dStride int, src *Buffer, sStride int, outer, count int) {
+// copyAxis copies count leading elements of each of outer rows from src
+// (row stride sStride, type code st) to dst (row stride dStride, type dt).
+func (b *Backend) copyAxis(dst *Buffer, dt int32, dStride int, src *Buffer, st int32, sStride int, outer, count int) {
 	n := outer * count
 	g := max(min((n+255)/256, 8*b.d.sms), 1)
-	try("Gemm", b.d.Launch("elementwise", "copy_axis", D1(g), D1(256), 0, dst, int64(dStride), int64(0),
-		src, int64(sStride), int64(0), int64(outer), int64(count), int64(1), false))
+	try("Gemm", b.d.Launch("elementwise", "copy_axis", D1(g), D1(256), 0, dst, dt, int64(dStride), int64(0),
+		src, st, int64(sStride), int64(0), int64(outer), int64(count), int64(1), false))
 }
 
 func (b *Backend) Unary(op engine.UnaryOp, dst, x engine.Storage) {
 	n := x.Len()
-	b.ew("ew_unary", n, int32(op), buf(dst), buf(x), int64(n))
+	b.ew("ew_unary", n, int32(op), buf(dst), dt(dst), buf(x), dt(x), int64(n))
 }
 
 func (b *Backend) UnaryBackward(op engine.UnaryOp, dx, x, dy engine.Storage) {
 	n := x.Len()
-	b.ew("ew_unary_bwd", n, int32(op), buf(dx), buf(x), buf(dy), int64(n))
+	b.ew("ew_unary_bwd", n, int32(op), buf(dx), dt(dx), buf(x), dt(x), buf(dy), dt(dy), int64(n))
 }
 
 // fastLN reports whether layernorm.cu's register kernels take the width.
 func fastLN(cols int) bool { return cols > 0 && cols%4 == 0 && cols <= 1024 }
 
+// LayerNorm takes x and y fp32 or fp16; mean, rstd, gamma, beta are fp32.
 func (b *Backend) LayerNorm(y, mean, rstd, x, gamma, beta engine.Storage, rows, cols int, eps float64) {
 	if rows == 0 || cols == 0 {
 		return
 	}
+	const op = "LayerNorm"
+	mb, rb, gb, bb := f32(op, mean), f32(op, rstd), f32(op, gamma), f32(op, beta)
 	if fastLN(cols) {
-		try("LayerNorm", b.d.LayerNormForward(buf(y), buf(x), buf(gamma), buf(beta), buf(mean), buf(rstd), rows, cols, float32(eps)))
+		try(op, b.d.layerNormForward(buf(y), dt(y), buf(x), dt(x), gb, bb, mb, rb, rows, cols, float32(eps)))
 		return
 	}
-	b.rc("ln_fwd_any", D1(rows), D1(256), 0, buf(y), buf(mean), buf(rstd), buf(x), buf(gamma), buf(beta), int32(cols), float32(eps))
+	b.rc("ln_fwd_any", D1(rows), D1(256), 0, buf(y), dt(y), mb, rb, buf(x), dt(x), gb, bb, int32(cols), float32(eps))
 }
 
+// LayerNormBackward takes dx, dy and x fp32 or fp16; the rest are fp32.
 func (b *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd engine.Storage, rows, cols int) {
 	if rows == 0 || cols == 0 {
 		return
 	}
+	const op = "LayerNormBackward"
+	gb, mb, rb, dgb, dbb := f32(op, gamma), f32(op, mean), f32(op, rstd), f32(op, dgamma), f32(op, dbeta)
 	if fastLN(cols) {
-		try("LayerNormBackward", b.d.LayerNormBackward(buf(dx), buf(dy), buf(x), buf(gamma), buf(mean), buf(rstd), buf(dgamma), buf(dbeta), rows, cols))
+		try(op, b.d.layerNormBackward(buf(dx), dt(dx), buf(dy), dt(dy), buf(x), dt(x), gb, mb, rb, dgb, dbb, rows, cols))
 		return
 	}
-	b.rc("ln_bwd_any", D1(rows), D1(256), 0, buf(dx), buf(dy), buf(x), buf(gamma), buf(mean), buf(rstd), int32(cols))
+	b.rc("ln_bwd_any", D1(rows), D1(256), 0, buf(dx), dt(dx), buf(dy), dt(dy), buf(x), dt(x), gb, mb, rb, int32(cols))
 	if dgamma != nil || dbeta != nil {
-		b.rc("ln_bwd_cols", D1((cols+31)/32), Dim3{32, 8, 1}, 0, buf(dgamma), buf(dbeta), buf(dy), buf(x), buf(mean), buf(rstd), int32(rows), int32(cols))
+		b.rc("ln_bwd_cols", D1((cols+31)/32), Dim3{32, 8, 1}, 0, dgb, dbb, buf(dy), dt(dy), buf(x), dt(x), mb, rb, int32(rows), int32(cols))
 	}
 }
 
@@ -403,30 +624,33 @@ func (b *Backend) BatchNorm(y, mean, rstd, x, gamma, beta, runMean, runVar engin
 	if cols == 0 {
 		return
 	}
-	b.rc("bn_fwd", D1((cols+31)/32), Dim3{32, 8, 1}, 0, buf(y), buf(mean), buf(rstd), buf(x), buf(gamma), buf(beta),
-		buf(runMean), buf(runVar), int32(rows), int32(cols), training, float32(momentum), float32(eps))
+	const op = "BatchNorm"
+	b.rc("bn_fwd", D1((cols+31)/32), Dim3{32, 8, 1}, 0, f32(op, y), f32(op, mean), f32(op, rstd), f32(op, x), f32(op, gamma), f32(op, beta),
+		f32(op, runMean), f32(op, runVar), int32(rows), int32(cols), training, float32(momentum), float32(eps))
 }
 
 func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd engine.Storage, rows, cols int) {
 	if cols == 0 {
 		return
 	}
-	b.rc("bn_bwd", D1((cols+31)/32), Dim3{32, 8, 1}, 0, buf(dx), buf(dgamma), buf(dbeta), buf(dy), buf(x), buf(gamma),
-		buf(mean), buf(rstd), int32(rows), int32(cols))
+	const op = "BatchNormBackward"
+	b.rc("bn_bwd", D1((cols+31)/32), Dim3{32, 8, 1}, 0, f32(op, dx), f32(op, dgamma), f32(op, dbeta), f32(op, dy), f32(op, x), f32(op, gamma),
+		f32(op, mean), f32(op, rstd), int32(rows), int32(cols))
 }
 
 func (b *Backend) Softmax(y, x engine.Storage, rows, cols int) {
 	if rows == 0 || cols == 0 {
 		return
 	}
-	b.rc("softmax_fwd", D1(rows), D1(256), 0, buf(y), buf(x), int32(cols))
+	b.rc("softmax_fwd", D1(rows), D1(256), 0, f32("Softmax", y), f32("Softmax", x), int32(cols))
 }
 
 func (b *Backend) SoftmaxBackward(dx, y, dy engine.Storage, rows, cols int) {
 	if rows == 0 || cols == 0 {
 		return
 	}
-	b.rc("softmax_bwd", D1(rows), D1(256), 0, buf(dx), buf(y), buf(dy), int32(cols))
+	const op = "SoftmaxBackward"
+	b.rc("softmax_bwd", D1(rows), D1(256), 0, f32(op, dx), f32(op, y), f32(op, dy), int32(cols))
 }
 
 // flashOK reports whether the fp16 flash kernels take the shape: head dim
@@ -443,67 +667,106 @@ func (b *Backend) attn32Smem(tokens, headDim int) int {
 	return smem
 }
 
+// Attention takes qkv and out fp32 or fp16 (lse fp32). The flash kernels
+// read and write fp16: fp16 storages go to them as they are, fp32 ones
+// through a cast.
 func (b *Backend) Attention(out, lse, qkv engine.Storage, batch, tokens, heads, headDim int, scale float64) {
 	if batch == 0 || tokens == 0 {
 		return
 	}
 	elems := batch * tokens * heads * headDim
+	lb := f32("Attention", lse)
 	if flashOK(headDim, scale) {
-		hq := b.toF16(buf(qkv), 3*elems)
-		defer hq.Free()
-		ho := b.scratch(2 * int64(elems))
-		defer ho.Free()
-		try("Attention", b.d.AttentionForward(hq, ho, buf(lse), batch, tokens, heads, headDim))
-		b.fromF16(buf(out), ho, elems)
+		hq, freeQ := b.half(qkv, 3*elems)
+		defer freeQ()
+		ho := buf(out)
+		if !isF16(out) {
+			ho = b.scratch(2 * int64(elems))
+			defer ho.Free()
+		}
+		try("Attention", b.d.AttentionForward(hq, ho, lb, batch, tokens, heads, headDim))
+		if !isF16(out) {
+			b.fromF16(buf(out), ho, elems)
+		}
 		return
 	}
+	q32, freeQ := b.f32In(qkv, 3*elems)
+	defer freeQ()
+	o32, commit := b.f32Out(out, elems)
 	b.rc("attn32_fwd", Dim3{tokens, batch * heads, 1}, D1(256), b.attn32Smem(tokens, headDim),
-		buf(out), buf(lse), buf(qkv), int32(tokens), int32(heads), int32(headDim), float32(scale))
+		o32, lb, q32, int32(tokens), int32(heads), int32(headDim), float32(scale))
+	commit()
 }
 
+// AttentionBackward takes dout, qkv, out and dqkv fp32 or fp16 (lse fp32).
+// An fp32 dout is scaled by a power of two into fp16's range and the scale
+// divided out of dqkv; an fp16 dout (autocast: already loss-scaled) goes to
+// the kernels as it is, and so does an fp16 dqkv then.
 func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse engine.Storage, batch, tokens, heads, headDim int, scale float64) {
 	if batch == 0 || tokens == 0 {
 		return
 	}
 	elems := batch * tokens * heads * headDim
+	lb := f32("AttentionBackward", lse)
 	if flashOK(headDim, scale) {
-		hq := b.toF16(buf(qkv), 3*elems)
-		defer hq.Free()
-		ho := b.toF16(buf(out), elems)
-		defer ho.Free()
-		// The gradient is linear in dout: scale it into fp16's range and
-		// divide the scale out of dqkv.
-		hdo, sd := b.scaledF16(buf(dout), elems, attnScaleExp)
-		defer hdo.Free()
-		defer sd.Free()
-		hdq := b.scratch(6 * int64(elems))
-		defer hdq.Free()
-		try("AttentionBackward", b.d.AttentionBackward(hq, ho, hdo, buf(lse), hdq, batch, tokens, heads, headDim))
-		b.ew("cast_f16_f32_s", 3*elems, buf(dqkv), hdq, sd, int64(3*elems))
+		hq, freeQ := b.half(qkv, 3*elems)
+		defer freeQ()
+		ho, freeO := b.half(out, elems)
+		defer freeO()
+		var hdo, sd *Buffer
+		if isF16(dout) {
+			hdo = buf(dout)
+		} else {
+			// The gradient is linear in dout: scale it into fp16's range
+			// and divide the scale out of dqkv.
+			hdo, sd = b.scaledF16(buf(dout), elems, attnScaleExp)
+			defer hdo.Free()
+			defer sd.Free()
+		}
+		hdq := buf(dqkv)
+		direct := isF16(dqkv) && sd == nil
+		if !direct {
+			hdq = b.scratch(6 * int64(elems))
+			defer hdq.Free()
+		}
+		try("AttentionBackward", b.d.AttentionBackward(hq, ho, hdo, lb, hdq, batch, tokens, heads, headDim))
+		if !direct {
+			b.ew("ew_convert", 3*elems, buf(dqkv), dt(dqkv), hdq, dtF16, sd, int64(3*elems))
+		}
 		return
 	}
 	smem := b.attn32Smem(tokens, headDim)
+	q32, freeQ := b.f32In(qkv, 3*elems)
+	defer freeQ()
+	o32, freeO := b.f32In(out, elems)
+	defer freeO()
+	do32, freeDO := b.f32In(dout, elems)
+	defer freeDO()
+	dq32, commit := b.f32Out(dqkv, 3*elems)
 	dvec := b.scratch(4 * int64(batch*heads*tokens))
 	defer dvec.Free()
 	grid := Dim3{tokens, batch * heads, 1}
-	b.rc("attn32_bwd_dq", grid, D1(256), smem, buf(dqkv), dvec, buf(dout), buf(qkv), buf(out), buf(lse),
+	b.rc("attn32_bwd_dq", grid, D1(256), smem, dq32, dvec, do32, q32, o32, lb,
 		int32(tokens), int32(heads), int32(headDim), float32(scale))
-	b.rc("attn32_bwd_dkdv", grid, D1(256), smem, buf(dqkv), dvec, buf(dout), buf(qkv), buf(lse),
+	b.rc("attn32_bwd_dkdv", grid, D1(256), smem, dq32, dvec, do32, q32, lb,
 		int32(tokens), int32(heads), int32(headDim), float32(scale))
+	commit()
 }
 
 func (b *Backend) L2Normalize(y, norm, x engine.Storage, rows, cols int, eps float64) {
 	if rows == 0 {
 		return
 	}
-	b.rc("l2n_fwd", D1(rows), D1(256), 0, buf(y), buf(norm), buf(x), int32(cols), float32(eps))
+	const op = "L2Normalize"
+	b.rc("l2n_fwd", D1(rows), D1(256), 0, f32(op, y), f32(op, norm), f32(op, x), int32(cols), float32(eps))
 }
 
 func (b *Backend) L2NormalizeBackward(dx, dy, y, norm engine.Storage, rows, cols int) {
 	if rows == 0 {
 		return
 	}
-	b.rc("l2n_bwd", D1(rows), D1(256), 0, buf(dx), buf(dy), buf(y), buf(norm), int32(cols))
+	const op = "L2NormalizeBackward"
+	b.rc("l2n_bwd", D1(rows), D1(256), 0, f32(op, dx), f32(op, dy), f32(op, y), f32(op, norm), int32(cols))
 }
 
 // CrossEntropy uploads the labels (a small synchronous copy), computes each
@@ -519,8 +782,8 @@ func (b *Backend) CrossEntropy(loss, dlogits, logits engine.Storage, labels []in
 	runtime.KeepAlive(labels)
 	rl := b.scratch(4 * int64(rows))
 	defer rl.Free()
-	b.rc("ce_fwd", D1(rows), D1(256), 0, rl, buf(dlogits), buf(logits), lab, int32(cols), float32(1/float64(rows)))
-	b.rc("sum_final", D1(1), D1(256), 0, buf(loss), rl, int32(rows), float32(1/float64(rows)))
+	b.rc("ce_fwd", D1(rows), D1(256), 0, rl, f32("CrossEntropy", dlogits), f32("CrossEntropy", logits), lab, int32(cols), float32(1/float64(rows)))
+	b.rc("sum_final", D1(1), D1(256), 0, f32("CrossEntropy", loss), rl, int32(rows), float32(1/float64(rows)))
 }
 
 func (b *Backend) Permute(dst, src engine.Storage, shape, perm []int) {
@@ -549,7 +812,7 @@ func (b *Backend) Permute(dst, src engine.Storage, shape, perm []int) {
 		dims[6-r+i], steps[6-r+i] = int64(shape[p]), int64(srcStride[p])
 	}
 	g := max(min((n+255)/256, 8*b.d.sms), 1)
-	try("Permute", b.d.Launch("elementwise", "permute6", D1(g), D1(256), 0, buf(dst), buf(src), int64(n),
+	try("Permute", b.d.Launch("elementwise", "permute6", D1(g), D1(256), 0, buf(dst), dt(dst), buf(src), dt(src), int64(n),
 		dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], steps[0], steps[1], steps[2], steps[3], steps[4], steps[5]))
 }
 
@@ -559,15 +822,16 @@ func (b *Backend) CopyAxis(dst engine.Storage, dstAxis, dstOff int, src engine.S
 		return
 	}
 	g := max(min((n+255)/256, 8*b.d.sms), 1)
-	try("CopyAxis", b.d.Launch("elementwise", "copy_axis", D1(g), D1(256), 0, buf(dst), int64(dstAxis), int64(dstOff),
-		buf(src), int64(srcAxis), int64(srcOff), int64(outer), int64(count), int64(inner), accumulate))
+	try("CopyAxis", b.d.Launch("elementwise", "copy_axis", D1(g), D1(256), 0, buf(dst), dt(dst), int64(dstAxis), int64(dstOff),
+		buf(src), dt(src), int64(srcAxis), int64(srcOff), int64(outer), int64(count), int64(inner), accumulate))
 }
 
 func (b *Backend) AdamW(param, grad, m, v engine.Storage, lr, beta1, beta2, eps, wd float64, t int) {
 	n := param.Len()
 	bc1 := 1 - math.Pow(beta1, float64(t))
 	bc2 := math.Sqrt(1 - math.Pow(beta2, float64(t)))
-	b.ew("opt_adamw", n, buf(param), buf(grad), buf(m), buf(v), float32(1-lr*wd), float32(lr/bc1),
+	const op = "AdamW"
+	b.ew("opt_adamw", n, f32(op, param), f32(op, grad), f32(op, m), f32(op, v), float32(1-lr*wd), float32(lr/bc1),
 		float32(beta1), float32(beta2), float32(1/bc2), float32(eps), int64(n))
 }
 
@@ -580,7 +844,8 @@ func (b *Backend) AdamWMulti(params, grads, ms, vs []engine.Storage, lr, beta1, 
 	var tab []int64
 	for i, p := range params {
 		n := p.Len()
-		pp, gp, mp, vp := buf(p).ptr, buf(grads[i]).ptr, buf(ms[i]).ptr, buf(vs[i]).ptr
+		const op = "AdamWMulti"
+		pp, gp, mp, vp := f32(op, p).ptr, f32(op, grads[i]).ptr, f32(op, ms[i]).ptr, f32(op, vs[i]).ptr
 		for off := 0; off < n; off += adamChunk {
 			o := 4 * int64(off)
 			tab = append(tab, int64(pp)+o, int64(gp)+o, int64(mp)+o, int64(vp)+o, int64(min(adamChunk, n-off)))
@@ -604,17 +869,20 @@ func (b *Backend) SGD(param, grad, bufm engine.Storage, lr, momentum, wd float64
 	n := param.Len()
 	var mb *Buffer
 	if momentum != 0 {
-		mb = buf(bufm)
+		mb = f32("SGD", bufm)
 	}
-	b.ew("opt_sgd", n, buf(param), buf(grad), mb, float32(lr), float32(momentum), float32(wd), first, int64(n))
+	b.ew("opt_sgd", n, f32("SGD", param), f32("SGD", grad), mb, float32(lr), float32(momentum), float32(wd), first, int64(n))
 }
 
 func (b *Backend) EMA(dst, src engine.Storage, m float64) {
 	n := dst.Len()
-	b.ew("opt_ema", n, buf(dst), buf(src), float32(m), float32(1-m), int64(n))
+	b.ew("opt_ema", n, f32("EMA", dst), f32("EMA", src), float32(m), float32(1-m), int64(n))
 }
 
 var (
-	_ engine.Backend    = (*Backend)(nil)
-	_ engine.MultiAdamW = (*Backend)(nil)
+	_ engine.Backend        = (*Backend)(nil)
+	_ engine.MultiAdamW     = (*Backend)(nil)
+	_ engine.MixedPrecision = (*Backend)(nil)
+	_ engine.BiasGemm       = (*Backend)(nil)
+	_ engine.SquareSummer   = (*Backend)(nil)
 )

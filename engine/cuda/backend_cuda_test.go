@@ -96,6 +96,13 @@ func (h *harness) check(what string, p pair, tol float64) {
 	want := make([]float32, p.n)
 	h.g.Download32(got, p.g)
 	h.c.Download32(want, p.c)
+	h.compare(what, got, want, tol)
+}
+
+// compare checks got (GPU) against want (CPU reference): ‖got−want‖/‖want‖
+// under tol, no non-finite value in got, none in want.
+func (h *harness) compare(what string, got, want []float32, tol float64) {
+	h.t.Helper()
 	var num, den float64
 	bad, badRef := 0, 0
 	first := -1
@@ -123,9 +130,9 @@ func (h *harness) check(what string, p pair, tol float64) {
 	case badRef > 0:
 		h.t.Errorf("%s: CPU reference has %d non-finite values", what, badRef)
 	case bad > 0:
-		h.t.Errorf("%s: %d non-finite values on the GPU (first at %d of %d)", what, bad, first, p.n)
+		h.t.Errorf("%s: %d non-finite values on the GPU (first at %d of %d)", what, bad, first, len(got))
 	case rel > tol || math.IsNaN(rel):
-		h.t.Errorf("%s: relative error %.3g > %.3g (n=%d)", what, rel, tol, p.n)
+		h.t.Errorf("%s: relative error %.3g > %.3g (n=%d)", what, rel, tol, len(got))
 	default:
 		h.t.Logf("%s: relative error %.3g", what, rel)
 	}

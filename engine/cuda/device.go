@@ -207,6 +207,16 @@ func (d *Device) MemStats() MemStats {
 	return d.stats
 }
 
+// ResetPeak sets MemStats' Peak to the bytes in use now, so that the peak
+// of one piece of work can be measured; it returns the old peak.
+func (d *Device) ResetPeak() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.stats.Peak
+	d.stats.Peak = d.stats.InUse
+	return old
+}
+
 // Free returns the buffer to the cache. Views and nil buffers are ignored;
 // freeing twice panics.
 func (b *Buffer) Free() {

@@ -4,8 +4,13 @@
 // LayerNormForward, LayerNormBackward, ...), and Backend, which implements
 // engine.Backend on a Device so that the engine's ops (and so the whole
 // MoCo v3 step) run on the GPU: fp32 storage, fp16 tensor-core GEMMs and
-// flash attention with fp32 accumulation, fp32 statistics. Its element-wise
-// and reduction kernels are kernels/cuda/elementwise.cu and rowcol.cu.
+// flash attention with fp32 accumulation, fp32 statistics. For autocast the
+// Backend also holds fp16 storages (engine.MixedPrecision): the element-wise,
+// layout, LayerNorm, GEMM and attention methods take fp32 and fp16 operands
+// in any mix (a dtype code per operand in the kernels, kernels/cuda/
+// dtype.cuh), and fp16 GEMM and attention operands go to the tensor-core
+// kernels with no cast pass. Its element-wise and reduction kernels are
+// kernels/cuda/elementwise.cu and rowcol.cu.
 //
 // Only this package imports gorgonia.org/cu, whose package initialisation
 // calls cuInit and exits the process when no driver or device is present.

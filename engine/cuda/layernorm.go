@@ -19,14 +19,27 @@ func lnVariant(op string, cols int) int {
 }
 
 func checkF32(op, name string, b *Buffer, n int, optional bool) {
+	checkBuf(op, name, b, 0, n, optional)
+}
+
+// elemBytes is the size of an element of type code t (0 fp32, 2 fp16).
+func elemBytes(t int32) int64 {
+	if t == 2 {
+		return 2
+	}
+	return 4
+}
+
+// checkBuf panics unless b holds n elements of type code t, 16-byte aligned.
+func checkBuf(op, name string, b *Buffer, t int32, n int, optional bool) {
 	if b == nil {
 		if !optional {
 			panic(fmt.Sprintf("cuda.%s: %s is nil", op, name))
 		}
 		return
 	}
-	if b.bytes < 4*int64(n) {
-		panic(fmt.Sprintf("cuda.%s: %s has %d bytes, need %d float32s", op, name, b.bytes, n))
+	if b.bytes < elemBytes(t)*int64(n) {
+		panic(fmt.Sprintf("cuda.%s: %s has %d bytes, need %d values of %d bytes", op, name, b.bytes, n, elemBytes(t)))
 	}
 	if b.ptr%16 != 0 {
 		panic(fmt.Sprintf("cuda.%s: %s is not 16-byte aligned", op, name))
@@ -38,10 +51,16 @@ func checkF32(op, name string, b *Buffer, n int, optional bool) {
 // rstd (rows values each) for the backward pass. cols must be a multiple of
 // 4, at most 1024.
 func (d *Device) LayerNormForward(y, x, gamma, beta, mean, rstd *Buffer, rows, cols int, eps float32) error {
+	return d.layerNormForward(y, 0, x, 0, gamma, beta, mean, rstd, rows, cols, eps)
+}
+
+// layerNormForward is LayerNormForward with y and x of the given type codes
+// (0 fp32, 2 fp16).
+func (d *Device) layerNormForward(y *Buffer, yt int32, x *Buffer, xt int32, gamma, beta, mean, rstd *Buffer, rows, cols int, eps float32) error {
 	const op = "LayerNormForward"
 	v := lnVariant(op, cols)
-	checkF32(op, "x", x, rows*cols, false)
-	checkF32(op, "y", y, rows*cols, false)
+	checkBuf(op, "x", x, xt, rows*cols, false)
+	checkBuf(op, "y", y, yt, rows*cols, false)
 	checkF32(op, "gamma", gamma, cols, true)
 	checkF32(op, "beta", beta, cols, true)
 	checkF32(op, "mean", mean, rows, false)
@@ -50,18 +69,24 @@ func (d *Device) LayerNormForward(y, x, gamma, beta, mean, rstd *Buffer, rows, c
 		return nil
 	}
 	return d.Launch("layernorm", fmt.Sprintf("layernorm_fwd_%d", v), D1((rows+7)/8), D1(256), 0,
-		y, mean, rstd, x, gamma, beta, int32(rows), int32(cols), eps)
+		y, yt, mean, rstd, x, xt, gamma, beta, int32(rows), int32(cols), eps)
 }
 
 // LayerNormBackward computes dx from dy, x and the saved statistics, and
 // adds the gradients of gamma and beta into dgamma and dbeta (either may be
 // nil; gamma nil means gamma = 1).
 func (d *Device) LayerNormBackward(dx, dy, x, gamma, mean, rstd, dgamma, dbeta *Buffer, rows, cols int) error {
+	return d.layerNormBackward(dx, 0, dy, 0, x, 0, gamma, mean, rstd, dgamma, dbeta, rows, cols)
+}
+
+// layerNormBackward is LayerNormBackward with dx, dy and x of the given
+// type codes (0 fp32, 2 fp16).
+func (d *Device) layerNormBackward(dx *Buffer, dxt int32, dy *Buffer, dyt int32, x *Buffer, xt int32, gamma, mean, rstd, dgamma, dbeta *Buffer, rows, cols int) error {
 	const op = "LayerNormBackward"
 	v := lnVariant(op, cols)
-	checkF32(op, "x", x, rows*cols, false)
-	checkF32(op, "dy", dy, rows*cols, false)
-	checkF32(op, "dx", dx, rows*cols, false)
+	checkBuf(op, "x", x, xt, rows*cols, false)
+	checkBuf(op, "dy", dy, dyt, rows*cols, false)
+	checkBuf(op, "dx", dx, dxt, rows*cols, false)
 	checkF32(op, "gamma", gamma, cols, true)
 	checkF32(op, "mean", mean, rows, false)
 	checkF32(op, "rstd", rstd, rows, false)
@@ -89,7 +114,7 @@ func (d *Device) LayerNormBackward(dx, dy, x, gamma, mean, rstd, dgamma, dbeta *
 		defer pb.Free()
 	}
 	if err := d.Launch("layernorm", fmt.Sprintf("layernorm_bwd_%d", v), D1(parts), D1(256), 0,
-		dx, pg, pb, dy, x, gamma, mean, rstd, int32(rows), int32(cols)); err != nil {
+		dx, dxt, pg, pb, dy, dyt, x, xt, gamma, mean, rstd, int32(rows), int32(cols)); err != nil {
 		return err
 	}
 	if dgamma == nil && dbeta == nil {

@@ -7,13 +7,23 @@
 //
 // Every kernel is a grid-stride loop. Buffers come from the backend's
 // allocator, whole allocations aligned to 512 bytes, so the first n/4
-// elements are processed as float4 (16-byte loads and stores) and the last
-// n%4 by a scalar tail loop. Scalars are fp32; sizes are 64-bit.
+// elements are processed four at a time (16-byte loads and stores for fp32,
+// 8-byte for fp16) and the last n%4 by a scalar tail loop. Scalars are
+// fp32; sizes are 64-bit.
+//
+// Mixed precision: the kernels behind the engine.MixedPrecision methods
+// (fill, axpy, scale, binary, unary and its backward, convert, permute,
+// copy_axis, unscale2's destination) take a dtype code after each tensor
+// operand (0 fp32, 2 fp16; dtype.cuh) and compute in fp32, rounding fp16
+// stores to nearest even. The optimizer kernels, ew_broadcast and the
+// fixed casts are fp32 (and fp16) only.
 //
 // Launch: block 256, grid min(ceil(n/4/256), a few waves) (the Go side picks).
 
 #include <cuda_fp16.h>
 #include <stdint.h>
+
+#include "dtype.cuh"
 
 typedef long long i64;
 
@@ -22,10 +32,10 @@ typedef long long i64;
 // The scalar tail: elements [n4·4, n) handled one per thread.
 #define TAIL(i, n) for (i64 i = ((n) & ~(i64)3) + (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
 
-extern "C" __global__ void ew_fill(float* __restrict__ d, float v, i64 n) {
+extern "C" __global__ void ew_fill(void* __restrict__ d, int dtd, float v, i64 n) {
     const i64 n4 = n >> 2;
-    GRID_STRIDE(i, n4) { ((float4*)d)[i] = make_float4(v, v, v, v); }
-    TAIL(i, n) { d[i] = v; }
+    GRID_STRIDE(i, n4) { st4(d, dtd, 4 * i, make_float4(v, v, v, v)); }
+    TAIL(i, n) { st1(d, dtd, i, v); }
 }
 
 // d = alpha·s[0] (s is a one-element device buffer).
@@ -37,25 +47,41 @@ extern "C" __global__ void ew_broadcast(float* __restrict__ d, const float* __re
 }
 
 // d += alpha·x
-extern "C" __global__ void ew_axpy(float* __restrict__ d, float alpha, const float* __restrict__ x, i64 n) {
+extern "C" __global__ void ew_axpy(void* __restrict__ d, int dtd, float alpha, const void* __restrict__ x, int dtx,
+                                   i64 n) {
     const i64 n4 = n >> 2;
     GRID_STRIDE(i, n4) {
-        float4 a = ((float4*)d)[i], b = ((const float4*)x)[i];
+        float4 a = ld4(d, dtd, 4 * i), b = ld4(x, dtx, 4 * i);
         a.x += alpha * b.x; a.y += alpha * b.y; a.z += alpha * b.z; a.w += alpha * b.w;
-        ((float4*)d)[i] = a;
+        st4(d, dtd, 4 * i, a);
     }
-    TAIL(i, n) { d[i] += alpha * x[i]; }
+    TAIL(i, n) { st1(d, dtd, i, ld1(d, dtd, i) + alpha * ld1(x, dtx, i)); }
 }
 
 // d = alpha·s (d may be s)
-extern "C" __global__ void ew_scale(float* d, const float* s, float alpha, i64 n) {
+extern "C" __global__ void ew_scale(void* d, int dtd, const void* s, int dts, float alpha, i64 n) {
     const i64 n4 = n >> 2;
     GRID_STRIDE(i, n4) {
-        float4 a = ((const float4*)s)[i];
+        float4 a = ld4(s, dts, 4 * i);
         a.x *= alpha; a.y *= alpha; a.z *= alpha; a.w *= alpha;
-        ((float4*)d)[i] = a;
+        st4(d, dtd, 4 * i, a);
     }
-    TAIL(i, n) { d[i] = alpha * s[i]; }
+    TAIL(i, n) { st1(d, dtd, i, alpha * ld1(s, dts, i)); }
+}
+
+// ew_convert: d = s·k with k = sc[1] (sc from amax_final: undoes a scale
+// applied before a cast to fp16) or 1 when sc is null. Copy between
+// element types (fp32 <-> fp16) and the unscaling of fp16 results.
+extern "C" __global__ void ew_convert(void* __restrict__ d, int dtd, const void* __restrict__ s, int dts,
+                                      const float* __restrict__ sc, i64 n) {
+    const float k = sc ? sc[1] : 1.f;
+    const i64 n4 = n >> 2;
+    GRID_STRIDE(i, n4) {
+        float4 a = ld4(s, dts, 4 * i);
+        a.x *= k; a.y *= k; a.z *= k; a.w *= k;
+        st4(d, dtd, 4 * i, a);
+    }
+    TAIL(i, n) { st1(d, dtd, i, k * ld1(s, dts, i)); }
 }
 
 __device__ __forceinline__ float binop(int op, float a, float b) {
@@ -63,20 +89,21 @@ __device__ __forceinline__ float binop(int op, float a, float b) {
 }
 
 // d[i] = a[i] op b[i mod nb]; op 0 add, 1 sub, 2 mul. d may alias a or b.
-// The float4 path needs nb a multiple of 4 (so a float4 of a never straddles
+// The 4-wide path needs nb a multiple of 4 (so a quad of a never straddles
 // the end of b's block); otherwise every element is scalar.
-extern "C" __global__ void ew_binary(int op, float* d, const float* a, const float* b, i64 n, i64 nb) {
+extern "C" __global__ void ew_binary(int op, void* d, int dtd, const void* a, int dta, const void* b, int dtb, i64 n,
+                                     i64 nb) {
     if ((nb & 3) == 0) {
         const i64 n4 = n >> 2, nb4 = nb >> 2;
         GRID_STRIDE(i, n4) {
-            float4 x = ((const float4*)a)[i], y = ((const float4*)b)[nb4 == n4 ? i : i % nb4];
+            float4 x = ld4(a, dta, 4 * i), y = ld4(b, dtb, 4 * (nb4 == n4 ? i : i % nb4));
             x.x = binop(op, x.x, y.x); x.y = binop(op, x.y, y.y);
             x.z = binop(op, x.z, y.z); x.w = binop(op, x.w, y.w);
-            ((float4*)d)[i] = x;
+            st4(d, dtd, 4 * i, x);
         }
-        TAIL(i, n) { d[i] = binop(op, a[i], b[i % nb]); }
+        TAIL(i, n) { st1(d, dtd, i, binop(op, ld1(a, dta, i), ld1(b, dtb, i % nb))); }
     } else {
-        GRID_STRIDE(i, n) { d[i] = binop(op, a[i], b[i % nb]); }
+        GRID_STRIDE(i, n) { st1(d, dtd, i, binop(op, ld1(a, dta, i), ld1(b, dtb, i % nb))); }
     }
 }
 
@@ -97,28 +124,28 @@ __device__ __forceinline__ float unary_b(int op, float x, float dy) {
     return x > 0.f ? dy : 0.f;
 }
 
-// op 0: exact GELU x·Φ(x); op 1: ReLU.
-extern "C" __global__ void ew_unary(int op, float* __restrict__ d, const float* __restrict__ x, i64 n) {
+// op 0: exact GELU x·Φ(x); op 1: ReLU. d may be x.
+extern "C" __global__ void ew_unary(int op, void* d, int dtd, const void* x, int dtx, i64 n) {
     const i64 n4 = n >> 2;
     GRID_STRIDE(i, n4) {
-        float4 v = ((const float4*)x)[i];
+        float4 v = ld4(x, dtx, 4 * i);
         v.x = unary_f(op, v.x); v.y = unary_f(op, v.y); v.z = unary_f(op, v.z); v.w = unary_f(op, v.w);
-        ((float4*)d)[i] = v;
+        st4(d, dtd, 4 * i, v);
     }
-    TAIL(i, n) { d[i] = unary_f(op, x[i]); }
+    TAIL(i, n) { st1(d, dtd, i, unary_f(op, ld1(x, dtx, i))); }
 }
 
 // dx = dy·op'(x)
-extern "C" __global__ void ew_unary_bwd(int op, float* __restrict__ dx, const float* __restrict__ x,
-                                        const float* __restrict__ dy, i64 n) {
+extern "C" __global__ void ew_unary_bwd(int op, void* dx, int dtdx, const void* x, int dtx, const void* dy, int dtdy,
+                                        i64 n) {
     const i64 n4 = n >> 2;
     GRID_STRIDE(i, n4) {
-        float4 v = ((const float4*)x)[i], g = ((const float4*)dy)[i];
+        float4 v = ld4(x, dtx, 4 * i), g = ld4(dy, dtdy, 4 * i);
         v.x = unary_b(op, v.x, g.x); v.y = unary_b(op, v.y, g.y);
         v.z = unary_b(op, v.z, g.z); v.w = unary_b(op, v.w, g.w);
-        ((float4*)dx)[i] = v;
+        st4(dx, dtdx, 4 * i, v);
     }
-    TAIL(i, n) { dx[i] = unary_b(op, x[i], dy[i]); }
+    TAIL(i, n) { st1(dx, dtdx, i, unary_b(op, ld1(x, dtx, i), ld1(dy, dtdy, i))); }
 }
 
 // fp32 -> fp16, round to nearest even.
@@ -209,8 +236,9 @@ extern "C" __global__ void opt_ema(float* __restrict__ d, const float* __restric
 // permute6: dst is dense with dims d0..d5 (leading ones padded with 1);
 // source offset of a destination index is Σ idx_k·s_k (the source strides of
 // the permuted axes). One destination element per thread iteration.
-extern "C" __global__ void permute6(float* __restrict__ dst, const float* __restrict__ src, i64 n, i64 d0, i64 d1,
-                                    i64 d2, i64 d3, i64 d4, i64 d5, i64 s0, i64 s1, i64 s2, i64 s3, i64 s4, i64 s5) {
+extern "C" __global__ void permute6(void* __restrict__ dst, int dtd, const void* __restrict__ src, int dts, i64 n,
+                                    i64 d0, i64 d1, i64 d2, i64 d3, i64 d4, i64 d5, i64 s0, i64 s1, i64 s2, i64 s3,
+                                    i64 s4, i64 s5) {
     GRID_STRIDE(i, n) {
         i64 r = i, off = 0, c;
         c = r % d5; r /= d5; off += c * s5;
@@ -220,20 +248,25 @@ extern "C" __global__ void permute6(float* __restrict__ dst, const float* __rest
         c = r % d1; r /= d1; off += c * s1;
         off += r * s0;
         (void)d0;
-        dst[i] = src[off];
+        if (dtd == dts && dtd == DT_F16)
+            ((__half*)dst)[i] = ((const __half*)src)[off];  // bit copy
+        else
+            st1(dst, dtd, i, ld1(src, dts, off));
     }
 }
 
 // copy_axis: dst viewed as [outer, dAxis, inner], src as [outer, sAxis,
 // inner]; copies (or adds, acc ≠ 0) count slices from sOff to dOff.
-extern "C" __global__ void copy_axis(float* __restrict__ dst, i64 dAxis, i64 dOff, const float* __restrict__ src,
-                                     i64 sAxis, i64 sOff, i64 outer, i64 count, i64 inner, int acc) {
+extern "C" __global__ void copy_axis(void* __restrict__ dst, int dtd, i64 dAxis, i64 dOff,
+                                     const void* __restrict__ src, int dts, i64 sAxis, i64 sOff, i64 outer,
+                                     i64 count, i64 inner, int acc) {
     const i64 blk = count * inner, n = outer * blk;
     GRID_STRIDE(i, n) {
         i64 o = i / blk, r = i - o * blk;
-        float v = src[(o * sAxis + sOff) * inner + r];
-        float* p = dst + (o * dAxis + dOff) * inner + r;
-        if (acc) *p += v; else *p = v;
+        float v = ld1(src, dts, (o * sAxis + sOff) * inner + r);
+        i64 p = (o * dAxis + dOff) * inner + r;
+        if (acc) v += ld1(dst, dtd, p);
+        st1(dst, dtd, p, v);
     }
 }
 
@@ -253,37 +286,26 @@ extern "C" __global__ void cast_f32_f16_s(__half* __restrict__ d, const float* _
     TAIL(i, n) { d[i] = __float2half_rn(s[i] * k); }
 }
 
-// cast_f16_f32_s: d = float(s)·sc[1] (undoes cast_f32_f16_s's scale).
-extern "C" __global__ void cast_f16_f32_s(float* __restrict__ d, const __half* __restrict__ s,
-                                          const float* __restrict__ sc, i64 n) {
-    const float k = sc[1];
-    const i64 n4 = n >> 2;
-    GRID_STRIDE(i, n4) {
-        uint2 u = ((const uint2*)s)[i];
-        float2 lo = __half22float2(*(__half2*)&u.x), hi = __half22float2(*(__half2*)&u.y);
-        ((float4*)d)[i] = make_float4(lo.x * k, lo.y * k, hi.x * k, hi.y * k);
-    }
-    TAIL(i, n) { d[i] = __half2float(s[i]) * k; }
-}
-
-// unscale2: d = s·sa[1]·sb[1] + beta·d (beta 0: d not read; d may be s):
-// the product of two scaled operands brought back, plus the old C.
-extern "C" __global__ void unscale2(float* d, const float* s, const float* __restrict__ sa,
+// unscale2: d = s·ka·kb + beta·d with ka = sa[1], kb = sb[1] (1 where the
+// pointer is null), beta 0: d not read; d may be s. The product of two
+// scaled operands brought back (or a plain fp32 product moved into an fp16
+// C), plus the old C.
+extern "C" __global__ void unscale2(void* d, int dtd, const float* s, const float* __restrict__ sa,
                                     const float* __restrict__ sb, float beta, i64 n) {
     // One factor at a time: the product of the two could leave fp32's
     // range where the result does not.
-    const float ka = sa[1], kb = sb[1];
+    const float ka = sa ? sa[1] : 1.f, kb = sb ? sb[1] : 1.f;
     const i64 n4 = n >> 2;
     GRID_STRIDE(i, n4) {
         float4 v = ((const float4*)s)[i];
         v.x = v.x * ka * kb; v.y = v.y * ka * kb; v.z = v.z * ka * kb; v.w = v.w * ka * kb;
         if (beta != 0.f) {
-            float4 o = ((const float4*)d)[i];
+            float4 o = ld4(d, dtd, 4 * i);
             v.x += beta * o.x; v.y += beta * o.y; v.z += beta * o.z; v.w += beta * o.w;
         }
-        ((float4*)d)[i] = v;
+        st4(d, dtd, 4 * i, v);
     }
-    TAIL(i, n) { d[i] = s[i] * ka * kb + (beta != 0.f ? beta * d[i] : 0.f); }
+    TAIL(i, n) { st1(d, dtd, i, s[i] * ka * kb + (beta != 0.f ? beta * ld1(d, dtd, i) : 0.f)); }
 }
 
 // opt_adamw_multi: AdamW over many tensors in one launch. Block b updates

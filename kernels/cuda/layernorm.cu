@@ -15,11 +15,21 @@
 //           row of partials; layernorm_bwd_reduce then sums the partials per
 //           column and adds them into dgamma/dbeta. No atomics, deterministic.
 //
+// x, y (forward) and dy, x, dx (backward) may each be fp32 or fp16: a dtype
+// code per operand (dtype.cuh), read 4 elements at a time (8 bytes for
+// fp16; rows stay 8-byte aligned since cols is a multiple of 4). The
+// statistics, gamma, beta and the dgamma/dbeta partials are fp32.
+//
+// The backward kernels declare __launch_bounds__(256, 1): with (256) alone
+// ptxas 12.4 held layernorm_bwd_2 to 64 registers on sm_90 and spilled.
+//
 // Launch: block 256 (8 warps, 8 rows at a time). Forward grid ceil(rows/8);
 // backward grid any P ≥ 1 (partials hold P·cols floats each);
 // layernorm_bwd_reduce grid ceil(cols/32), block (32,16).
 
 #include <stdint.h>
+
+#include "dtype.cuh"
 
 #define LN_WARPS 8
 
@@ -30,20 +40,21 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 template <int V>
-__device__ __forceinline__ void ln_fwd(float* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd,
-                                       const float* __restrict__ x, const float* __restrict__ gamma,
-                                       const float* __restrict__ beta, int rows, int cols, float eps) {
+__device__ __forceinline__ void ln_fwd(void* __restrict__ y, int dty, float* __restrict__ mean,
+                                       float* __restrict__ rstd, const void* __restrict__ x, int dtx,
+                                       const float* __restrict__ gamma, const float* __restrict__ beta, int rows,
+                                       int cols, float eps) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int row = blockIdx.x * LN_WARPS + warp;
     if (row >= rows) return;
     const int c4 = cols >> 2;
-    const float4* xr = (const float4*)(x + (size_t)row * cols);
+    const long long xr = (long long)row * cols;
     float4 v[V];
     float s = 0.f;
 #pragma unroll
     for (int i = 0; i < V; i++) {
         int idx = lane + i * 32;
-        v[i] = idx < c4 ? xr[idx] : make_float4(0.f, 0.f, 0.f, 0.f);
+        v[i] = idx < c4 ? ld4(x, dtx, xr + 4 * idx) : make_float4(0.f, 0.f, 0.f, 0.f);
         s += (v[i].x + v[i].y) + (v[i].z + v[i].w);
     }
     const float inv = 1.0f / (float)cols;
@@ -58,7 +69,6 @@ __device__ __forceinline__ void ln_fwd(float* __restrict__ y, float* __restrict_
         }
     }
     const float rs = 1.0f / sqrtf(warp_sum(ss) * inv + eps);
-    float4* yr = (float4*)(y + (size_t)row * cols);
 #pragma unroll
     for (int i = 0; i < V; i++) {
         int idx = lane + i * 32;
@@ -72,7 +82,7 @@ __device__ __forceinline__ void ln_fwd(float* __restrict__ y, float* __restrict_
                 float4 bt = ((const float4*)beta)[idx];
                 o.x += bt.x; o.y += bt.y; o.z += bt.z; o.w += bt.w;
             }
-            yr[idx] = o;
+            st4(y, dty, xr + 4 * idx, o);
         }
     }
     if (lane == 0) {
@@ -82,10 +92,11 @@ __device__ __forceinline__ void ln_fwd(float* __restrict__ y, float* __restrict_
 }
 
 template <int V>
-__device__ __forceinline__ void ln_bwd(float* __restrict__ dx, float* __restrict__ pgamma, float* __restrict__ pbeta,
-                                       const float* __restrict__ dy, const float* __restrict__ x,
-                                       const float* __restrict__ gamma, const float* __restrict__ mean,
-                                       const float* __restrict__ rstd, int rows, int cols) {
+__device__ __forceinline__ void ln_bwd(void* __restrict__ dx, int dtdx, float* __restrict__ pgamma,
+                                       float* __restrict__ pbeta, const void* __restrict__ dy, int dtdy,
+                                       const void* __restrict__ x, int dtx, const float* __restrict__ gamma,
+                                       const float* __restrict__ mean, const float* __restrict__ rstd, int rows,
+                                       int cols) {
     __shared__ float sg[1024], sb[1024];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int c4 = cols >> 2;
@@ -98,8 +109,7 @@ __device__ __forceinline__ void ln_bwd(float* __restrict__ dx, float* __restrict
         gm[i] = (gamma && idx < c4) ? ((const float4*)gamma)[idx] : make_float4(1.f, 1.f, 1.f, 1.f);
     }
     for (int row = blockIdx.x * LN_WARPS + warp; row < rows; row += gridDim.x * LN_WARPS) {
-        const float4* xr = (const float4*)(x + (size_t)row * cols);
-        const float4* dyr = (const float4*)(dy + (size_t)row * cols);
+        const long long ro = (long long)row * cols;
         const float mu = mean[row], rs = rstd[row];
         float4 xh[V], d[V];
         float s1 = 0.f, s2 = 0.f;
@@ -107,8 +117,8 @@ __device__ __forceinline__ void ln_bwd(float* __restrict__ dx, float* __restrict
         for (int i = 0; i < V; i++) {
             int idx = lane + i * 32;
             if (idx < c4) {
-                float4 xv = xr[idx];
-                d[i] = dyr[idx];
+                float4 xv = ld4(x, dtx, ro + 4 * idx);
+                d[i] = ld4(dy, dtdy, ro + 4 * idx);
                 xh[i] = make_float4((xv.x - mu) * rs, (xv.y - mu) * rs, (xv.z - mu) * rs, (xv.w - mu) * rs);
             } else {
                 d[i] = xh[i] = make_float4(0.f, 0.f, 0.f, 0.f);
@@ -121,7 +131,6 @@ __device__ __forceinline__ void ln_bwd(float* __restrict__ dx, float* __restrict
             ab[i].x += d[i].x; ab[i].y += d[i].y; ab[i].z += d[i].z; ab[i].w += d[i].w;
         }
         const float m1 = warp_sum(s1) * inv, m2 = warp_sum(s2) * inv;
-        float4* dxr = (float4*)(dx + (size_t)row * cols);
 #pragma unroll
         for (int i = 0; i < V; i++) {
             int idx = lane + i * 32;
@@ -131,7 +140,7 @@ __device__ __forceinline__ void ln_bwd(float* __restrict__ dx, float* __restrict
                 o.y = rs * (d[i].y * gm[i].y - m1 - xh[i].y * m2);
                 o.z = rs * (d[i].z * gm[i].z - m1 - xh[i].z * m2);
                 o.w = rs * (d[i].w * gm[i].w - m1 - xh[i].w * m2);
-                dxr[idx] = o;
+                st4(dx, dtdx, ro + 4 * idx, o);
             }
         }
     }
@@ -168,14 +177,14 @@ __device__ __forceinline__ void ln_bwd(float* __restrict__ dx, float* __restrict
 
 #define LN_KERNELS(V)                                                                                              \
     extern "C" __global__ void __launch_bounds__(256) layernorm_fwd_##V(                                          \
-        float* y, float* mean, float* rstd, const float* x, const float* gamma, const float* beta, int rows,       \
-        int cols, float eps) {                                                                                     \
-        ln_fwd<V>(y, mean, rstd, x, gamma, beta, rows, cols, eps);                                                 \
+        void* y, int dty, float* mean, float* rstd, const void* x, int dtx, const float* gamma, const float* beta, \
+        int rows, int cols, float eps) {                                                                           \
+        ln_fwd<V>(y, dty, mean, rstd, x, dtx, gamma, beta, rows, cols, eps);                                       \
     }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(256) layernorm_bwd_##V(                                          \
-        float* dx, float* pgamma, float* pbeta, const float* dy, const float* x, const float* gamma,               \
-        const float* mean, const float* rstd, int rows, int cols) {                                                \
-        ln_bwd<V>(dx, pgamma, pbeta, dy, x, gamma, mean, rstd, rows, cols);                                        \
+    extern "C" __global__ void __launch_bounds__(256, 1) layernorm_bwd_##V(                                       \
+        void* dx, int dtdx, float* pgamma, float* pbeta, const void* dy, int dtdy, const void* x, int dtx,         \
+        const float* gamma, const float* mean, const float* rstd, int rows, int cols) {                            \
+        ln_bwd<V>(dx, dtdx, pgamma, pbeta, dy, dtdy, x, dtx, gamma, mean, rstd, rows, cols);                       \
     }
 
 LN_KERNELS(1)

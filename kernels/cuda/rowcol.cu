@@ -12,12 +12,19 @@
 //                                    up to 1024)
 //   attn32_fwd / attn32_bwd_dq / attn32_bwd_dkdv  a plain fp32 attention for
 //                                    head dims the flash kernels lack
+//   sumsq_part / sumsq_final         Σ x² of a whole buffer (fp64 sums)
+//
+// The sources of sum_rows, ln_*_any, ln_bwd_cols and sumsq may be fp32 or
+// fp16 (a dtype code per operand, dtype.cuh), as may ln_*_any's y and dx;
+// statistics and partial sums are fp32 (fp64 for sumsq).
 //
 // Row kernels: one block of 256 threads per row (grid = rows). Column
 // kernels: block (32, 8), 32 columns per block, the 8 thread rows striding
 // over the rows; partial sums folded in shared memory in a fixed order.
 
 #include <stdint.h>
+
+#include "dtype.cuh"
 
 typedef long long i64;
 
@@ -63,13 +70,14 @@ __device__ __forceinline__ float block_max(float v, float* sh) {
 // (beta == 0: dst not read); otherwise the partial of chunk y goes to
 // part[y·cols + c].
 extern "C" __global__ void sum_rows_part(float* __restrict__ dst, float* __restrict__ part,
-                                         const float* __restrict__ src, int rows, int cols, int chunk, float beta) {
+                                         const void* __restrict__ src, int dts, int rows, int cols, int chunk,
+                                         float beta) {
     __shared__ float sh[8][33];
     const int c = blockIdx.x * 32 + threadIdx.x;
     const int r0 = blockIdx.y * chunk, r1 = min(rows, r0 + chunk);
     float s = 0.f;
     if (c < cols)
-        for (int r = r0 + threadIdx.y; r < r1; r += 8) s += src[(i64)r * cols + c];
+        for (int r = r0 + threadIdx.y; r < r1; r += 8) s += ld1(src, dts, (i64)r * cols + c);
     sh[threadIdx.y][threadIdx.x] = s;
     __syncthreads();
     if (threadIdx.y == 0 && c < cols) {
@@ -313,17 +321,18 @@ extern "C" __global__ void ce_fwd(float* __restrict__ rowLoss, float* __restrict
 }
 
 // ln_fwd_any: LayerNorm of one row per block, any width (two passes).
-extern "C" __global__ void ln_fwd_any(float* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd,
-                                      const float* __restrict__ x, const float* __restrict__ gamma,
-                                      const float* __restrict__ beta, int cols, float eps) {
+extern "C" __global__ void ln_fwd_any(void* __restrict__ y, int dty, float* __restrict__ mean,
+                                      float* __restrict__ rstd, const void* __restrict__ x, int dtx,
+                                      const float* __restrict__ gamma, const float* __restrict__ beta, int cols,
+                                      float eps) {
     __shared__ float sh[32];
     const i64 o = (i64)blockIdx.x * cols;
     float s = 0.f;
-    for (int j = threadIdx.x; j < cols; j += NT) s += x[o + j];
+    for (int j = threadIdx.x; j < cols; j += NT) s += ld1(x, dtx, o + j);
     const float mu = block_sum(s, sh) / (float)cols;
     float v = 0.f;
     for (int j = threadIdx.x; j < cols; j += NT) {
-        float d = x[o + j] - mu;
+        float d = ld1(x, dtx, o + j) - mu;
         v += d * d;
     }
     const float rs = rsqrtf(block_sum(v, sh) / (float)cols + eps);
@@ -332,37 +341,37 @@ extern "C" __global__ void ln_fwd_any(float* __restrict__ y, float* __restrict__
         rstd[blockIdx.x] = rs;
     }
     for (int j = threadIdx.x; j < cols; j += NT) {
-        float t = (x[o + j] - mu) * rs;
+        float t = (ld1(x, dtx, o + j) - mu) * rs;
         if (gamma) t *= gamma[j];
         if (beta) t += beta[j];
-        y[o + j] = t;
+        st1(y, dty, o + j, t);
     }
 }
 
 // ln_bwd_any: dx of one row per block: rs·(g − mean(g) − x̂·mean(g·x̂)), g = dy·gamma.
-extern "C" __global__ void ln_bwd_any(float* __restrict__ dx, const float* __restrict__ dy,
-                                      const float* __restrict__ x, const float* __restrict__ gamma,
+extern "C" __global__ void ln_bwd_any(void* __restrict__ dx, int dtdx, const void* __restrict__ dy, int dtdy,
+                                      const void* __restrict__ x, int dtx, const float* __restrict__ gamma,
                                       const float* __restrict__ mean, const float* __restrict__ rstd, int cols) {
     __shared__ float sh[32];
     const i64 o = (i64)blockIdx.x * cols;
     const float mu = mean[blockIdx.x], rs = rstd[blockIdx.x];
     float a = 0.f, b = 0.f;
     for (int j = threadIdx.x; j < cols; j += NT) {
-        float g = dy[o + j] * (gamma ? gamma[j] : 1.f);
+        float g = ld1(dy, dtdy, o + j) * (gamma ? gamma[j] : 1.f);
         a += g;
-        b += g * (x[o + j] - mu) * rs;
+        b += g * (ld1(x, dtx, o + j) - mu) * rs;
     }
     a = block_sum(a, sh) / (float)cols;
     b = block_sum(b, sh) / (float)cols;
     for (int j = threadIdx.x; j < cols; j += NT) {
-        float g = dy[o + j] * (gamma ? gamma[j] : 1.f);
-        dx[o + j] = rs * (g - a - (x[o + j] - mu) * rs * b);
+        float g = ld1(dy, dtdy, o + j) * (gamma ? gamma[j] : 1.f);
+        st1(dx, dtdx, o + j, rs * (g - a - (ld1(x, dtx, o + j) - mu) * rs * b));
     }
 }
 
 // ln_bwd_cols: block (32,8); dgamma[c] += Σ_r dy·x̂, dbeta[c] += Σ_r dy.
 extern "C" __global__ void ln_bwd_cols(float* __restrict__ dgamma, float* __restrict__ dbeta,
-                                       const float* __restrict__ dy, const float* __restrict__ x,
+                                       const void* __restrict__ dy, int dtdy, const void* __restrict__ x, int dtx,
                                        const float* __restrict__ mean, const float* __restrict__ rstd, int rows,
                                        int cols) {
     __shared__ float s1[8][33], s2[8][33];
@@ -372,9 +381,9 @@ extern "C" __global__ void ln_bwd_cols(float* __restrict__ dgamma, float* __rest
     if (c < cols)
         for (int r = ty; r < rows; r += 8) {
             i64 p = (i64)r * cols + c;
-            float d = dy[p];
+            float d = ld1(dy, dtdy, p);
             a += d;
-            b += d * (x[p] - mean[r]) * rstd[r];
+            b += d * (ld1(x, dtx, p) - mean[r]) * rstd[r];
         }
     s1[ty][tx] = a;
     s2[ty][tx] = b;
@@ -551,5 +560,51 @@ extern "C" __global__ void amax_final(float* __restrict__ scale, const float* __
         }
         scale[0] = s;
         scale[1] = inv;
+    }
+}
+
+// ---- sum of squares (engine.SquareSummer) ----
+// sumsq_part: each block's grid-stride share of Σ src[i]², each square and
+// sum in fp64, into part[blockIdx.x]; the block's 256 sums folded by a
+// fixed tree. sumsq_final: one block of 256; dst[0] = Σ part[0..n) (plus
+// dst[0] when acc), in a fixed order. Deterministic for a given grid.
+
+__device__ __forceinline__ double block_sum_f64(double v, double* sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+#pragma unroll
+    for (int s = NT / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    return sh[0];
+}
+
+extern "C" __global__ void __launch_bounds__(NT) sumsq_part(double* __restrict__ part, const void* __restrict__ src,
+                                                            int dts, i64 n) {
+    __shared__ double sh[NT];
+    const i64 n4 = n >> 2, stride = (i64)gridDim.x * NT;
+    double s = 0.0;
+    for (i64 i = (i64)blockIdx.x * NT + threadIdx.x; i < n4; i += stride) {
+        float4 v = ld4(src, dts, 4 * i);
+        s += ((double)v.x * v.x + (double)v.y * v.y) + ((double)v.z * v.z + (double)v.w * v.w);
+    }
+    for (i64 i = (n & ~(i64)3) + (i64)blockIdx.x * NT + threadIdx.x; i < n; i += stride) {
+        double v = ld1(src, dts, i);
+        s += v * v;
+    }
+    s = block_sum_f64(s, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+extern "C" __global__ void __launch_bounds__(NT) sumsq_final(void* __restrict__ dst, int dtd,
+                                                             const double* __restrict__ part, int n, int acc) {
+    __shared__ double sh[NT];
+    double s = 0.0;
+    for (int i = threadIdx.x; i < n; i += NT) s += part[i];
+    s = block_sum_f64(s, sh);
+    if (threadIdx.x == 0) {
+        if (acc) s += ld1(dst, dtd, 0);
+        st1(dst, dtd, 0, (float)s);
     }
 }

@@ -1,0 +1,638 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/kernels"
+)
+
+// Mixed precision (engine.MixedPrecision, engine.BiasGemm,
+// engine.SquareSummer): every method the MixedPrecision contract lists, on
+// fp32 and fp16 storages in every mix, against the CPU backend computing in
+// fp32 on the same inputs rounded to fp16 where the GPU side holds them in
+// fp16. A reference bound for an fp16 output is rounded to fp16 too, so
+// that what is compared is the computation, not the storage; tolerances
+// are those of GPU.md plus fp16's half ulp (2⁻¹¹) where an output is fp16.
+
+var dtypes = []engine.DType{engine.F32, engine.F16}
+
+// mixes returns every assignment of F32/F16 to k operands.
+func mixes(k int) [][]engine.DType {
+	var out [][]engine.DType
+	for m := 0; m < 1<<k; m++ {
+		d := make([]engine.DType, k)
+		for i := range d {
+			d[i] = dtypes[(m>>i)&1]
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func mixName(d []engine.DType) string {
+	s := make([]string, len(d))
+	for i, t := range d {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// round16 returns v rounded to fp16 (nearest even), as float32.
+func round16(v []float32) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = kernels.F16ToF32(kernels.F32ToF16(x))
+	}
+	return out
+}
+
+// roundAs rounds v to t (a copy).
+func roundAs(t engine.DType, v []float32) []float32 {
+	if t == engine.F16 {
+		return round16(v)
+	}
+	return slices.Clone(v)
+}
+
+// tolAs widens tol by fp16's rounding where the output is fp16.
+func tolAs(t engine.DType, tol float64) float64 {
+	if t == engine.F16 {
+		return tol + 5e-4
+	}
+	return tol
+}
+
+// mp is the GPU side as an engine.MixedPrecision.
+func (h *harness) mp() engine.MixedPrecision { return h.g }
+
+// allocAs is alloc with the GPU side of type t.
+func (h *harness) allocAs(t engine.DType, n int) pair {
+	p := pair{h.mp().AllocAs(t, n), h.c.Alloc(n), n}
+	h.gpu = append(h.gpu, p.g)
+	return p
+}
+
+// inAs returns a pair holding v, rounded to fp16 on both sides when t is F16.
+func (h *harness) inAs(t engine.DType, v []float32) pair {
+	v = roundAs(t, v)
+	p := h.allocAs(t, len(v))
+	h.g.Upload32(p.g, v)
+	h.c.Upload32(p.c, v)
+	return p
+}
+
+func (h *harness) rndAs(t engine.DType, n int, scale float64) pair {
+	return h.inAs(t, randF32(h.r, n, scale))
+}
+
+// outAs returns a pair poisoned with NaN on both sides, GPU side of type t.
+func (h *harness) outAs(t engine.DType, n int) pair {
+	p := h.allocAs(t, n)
+	h.g.Fill(p.g, math.NaN())
+	h.c.Fill(p.c, math.NaN())
+	return p
+}
+
+// checkAs is check with the reference rounded to the GPU side's type.
+func (h *harness) checkAs(what string, p pair, tol float64) {
+	h.t.Helper()
+	got := make([]float32, p.n)
+	want := make([]float32, p.n)
+	h.g.Download32(got, p.g)
+	h.c.Download32(want, p.c)
+	t := p.g.DType()
+	h.compare(what+" ["+t.String()+" out]", got, roundAs(t, want), tolAs(t, tol))
+}
+
+func TestMixedAlloc(t *testing.T) {
+	g := NewBackend(dev)
+	if ht := g.HalfTypes(); !slices.Equal(ht, []engine.DType{engine.F16}) {
+		t.Fatalf("HalfTypes %v, want [f16]", ht)
+	}
+	for _, n := range []int{1, 7, 1000, 1 << 20} {
+		s0 := dev.MemStats().InUse
+		s := g.AllocAs(engine.F16, n)
+		if s.Len() != n || s.DType() != engine.F16 {
+			t.Errorf("AllocAs(F16, %d): Len %d DType %v", n, s.Len(), s.DType())
+		}
+		if got, want := StorageBuffer(s).Bytes(), 2*int64(n); got != want {
+			t.Errorf("AllocAs(F16, %d): %d bytes, want %d", n, got, want)
+		}
+		if used := dev.MemStats().InUse - s0; used != sizeClass(2*int64(n)) {
+			t.Errorf("AllocAs(F16, %d): %d bytes in use, want %d", n, used, sizeClass(2*int64(n)))
+		}
+		f := g.AllocAs(engine.F32, n)
+		if f.Len() != n || f.DType() != engine.F32 || StorageBuffer(f).Bytes() != 4*int64(n) {
+			t.Errorf("AllocAs(F32, %d): Len %d DType %v bytes %d", n, f.Len(), f.DType(), StorageBuffer(f).Bytes())
+		}
+		g.Release(s)
+		g.Release(f)
+		if s1 := dev.MemStats().InUse; s1 != s0 {
+			t.Errorf("after Release: %d bytes in use, want %d", s1, s0)
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("AllocAs(BF16) did not panic")
+			}
+		}()
+		g.AllocAs(engine.BF16, 4)
+	}()
+	// An fp16 storage where float32 is required is refused by name.
+	func() {
+		s := g.AllocAs(engine.F16, 8)
+		defer g.Release(s)
+		defer func() {
+			r := recover()
+			if r == nil || !strings.Contains(fmt.Sprint(r), "Softmax") {
+				t.Errorf("Softmax on an f16 storage: recovered %v, want a panic naming Softmax", r)
+			}
+		}()
+		g.Softmax(s, s, 2, 4)
+	}()
+}
+
+func TestMixedUploadDownload(t *testing.T) {
+	h := newHarness(t)
+	for _, n := range append(oddSizes, 1<<20+3) {
+		v := randF32(h.r, n, 3)
+		v[0] = 70000    // past fp16's range: +Inf
+		v[n-1] = 1.2e-7 // an fp16 subnormal
+		want := round16(v)
+		s := h.mp().AllocAs(engine.F16, n)
+		h.gpu = append(h.gpu, s)
+		h.g.Upload32(s, v)
+		got := make([]float32, n)
+		h.g.Download32(got, s)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("Upload32/Download32 f16 n=%d: [%d] %g (from %g), want %g", n, i, got[i], v[i], want[i])
+			}
+		}
+		v64 := make([]float64, n)
+		for i := range v64 {
+			v64[i] = float64(v[i])
+		}
+		h.g.Upload(s, v64)
+		got64 := make([]float64, n)
+		h.g.Download(got64, s)
+		for i := range got64 {
+			if got64[i] != float64(want[i]) {
+				t.Fatalf("Upload/Download f16 n=%d: [%d] %g, want %g", n, i, got64[i], want[i])
+			}
+		}
+	}
+}
+
+func TestMixedElementwise(t *testing.T) {
+	h := newHarness(t)
+	for _, n := range oddSizes {
+		for _, d := range dtypes {
+			p := h.outAs(d, n)
+			h.g.Fill(p.g, 0.3)
+			h.c.Fill(p.c, 0.3)
+			h.checkAs(fmt.Sprintf("Fill n=%d", n), p, 0)
+		}
+		for _, m := range mixes(2) { // dst, src
+			name := fmt.Sprintf("n=%d [%s]", n, mixName(m))
+			x := h.rndAs(m[1], n, 2)
+			d := h.outAs(m[0], n)
+			h.g.Copy(d.g, x.g)
+			h.c.Copy(d.c, x.c)
+			h.checkAs("Copy "+name, d, 0)
+
+			d = h.rndAs(m[0], n, 1)
+			h.g.Axpy(d.g, -0.7, x.g)
+			h.c.Axpy(d.c, -0.7, x.c)
+			h.checkAs("Axpy "+name, d, tolF32)
+
+			d = h.outAs(m[0], n)
+			h.g.Scale(d.g, x.g, 1.3)
+			h.c.Scale(d.c, x.c, 1.3)
+			h.checkAs("Scale "+name, d, tolF32)
+
+			for _, op := range []engine.UnaryOp{engine.OpGELU, engine.OpReLU} {
+				d = h.outAs(m[0], n)
+				h.g.Unary(op, d.g, x.g)
+				h.c.Unary(op, d.c, x.c)
+				h.checkAs(fmt.Sprintf("Unary %d %s", op, name), d, tolF32)
+			}
+		}
+		for _, m := range mixes(3) { // dx, x, dy
+			name := fmt.Sprintf("n=%d [%s]", n, mixName(m))
+			x, dy := h.rndAs(m[1], n, 4), h.rndAs(m[2], n, 1)
+			for _, op := range []engine.UnaryOp{engine.OpGELU, engine.OpReLU} {
+				d := h.outAs(m[0], n)
+				h.g.UnaryBackward(op, d.g, x.g, dy.g)
+				h.c.UnaryBackward(op, d.c, x.c, dy.c)
+				h.checkAs(fmt.Sprintf("UnaryBackward %d %s", op, name), d, 2*tolF32)
+			}
+		}
+	}
+	// In place on an fp16 storage (Scale and Unary with dst = src).
+	x := h.rndAs(engine.F16, 4099, 2)
+	h.g.Scale(x.g, x.g, -0.5)
+	h.c.Scale(x.c, x.c, -0.5)
+	h.g.Unary(engine.OpGELU, x.g, x.g)
+	h.c.Unary(engine.OpGELU, x.c, x.c)
+	// The CPU side rounds only at the end: allow two fp16 roundings.
+	h.checkAs("Scale+Unary in place f16", x, 5e-4)
+
+	for _, c := range [][2]int{{1000, 1000}, {197 * 33, 33}, {197 * 384, 384}, {7, 1}, {33 * 7, 7}, {12, 4}} {
+		n, nb := c[0], c[1]
+		for _, m := range mixes(3) { // dst, a, b
+			for _, op := range []engine.BinaryOp{engine.OpAdd, engine.OpSub, engine.OpMul} {
+				a, b := h.rndAs(m[1], n, 1), h.rndAs(m[2], nb, 1)
+				d := h.outAs(m[0], n)
+				h.g.Binary(op, d.g, a.g, b.g)
+				h.c.Binary(op, d.c, a.c, b.c)
+				h.checkAs(fmt.Sprintf("Binary %d %d×%d [%s]", op, n/nb, nb, mixName(m)), d, tolF32)
+			}
+		}
+		// In place, a bias row added to an fp16 activation.
+		a, b := h.rndAs(engine.F16, n, 1), h.rndAs(engine.F32, nb, 1)
+		h.g.Binary(engine.OpAdd, a.g, a.g, b.g)
+		h.c.Binary(engine.OpAdd, a.c, a.c, b.c)
+		h.checkAs(fmt.Sprintf("Binary in place f16 %d×%d", n/nb, nb), a, tolF32)
+	}
+}
+
+func TestMixedLayout(t *testing.T) {
+	h := newHarness(t)
+	for _, m := range mixes(2) { // dst, src
+		for _, c := range []struct{ shape, perm []int }{
+			{[]int{2, 3, 4, 5, 6, 7}, []int{0, 2, 4, 1, 3, 5}},
+			{[]int{197, 33}, []int{1, 0}},
+			{[]int{2, 197, 3, 6, 64}, []int{2, 0, 3, 1, 4}},
+			{[]int{7, 1, 33}, []int{2, 0, 1}},
+		} {
+			n := 1
+			for _, d := range c.shape {
+				n *= d
+			}
+			x, d := h.rndAs(m[1], n, 1), h.outAs(m[0], n)
+			h.g.Permute(d.g, x.g, c.shape, c.perm)
+			h.c.Permute(d.c, x.c, c.shape, c.perm)
+			h.checkAs(fmt.Sprintf("Permute %v %v [%s]", c.shape, c.perm, mixName(m)), d, 0)
+		}
+		outer, inner := 2, 384
+		x := h.rndAs(m[1], outer*197*inner, 1)
+		d := h.outAs(m[0], outer*196*inner)
+		h.g.CopyAxis(d.g, 196, 0, x.g, 197, 1, outer, 196, inner, false)
+		h.c.CopyAxis(d.c, 196, 0, x.c, 197, 1, outer, 196, inner, false)
+		h.checkAs(fmt.Sprintf("CopyAxis slice [%s]", mixName(m)), d, 0)
+		y := h.rndAs(m[0], outer*200*inner, 1)
+		h.g.CopyAxis(y.g, 200, 3, x.g, 197, 0, outer, 197, inner, false)
+		h.c.CopyAxis(y.c, 200, 3, x.c, 197, 0, outer, 197, inner, false)
+		h.checkAs(fmt.Sprintf("CopyAxis concat [%s]", mixName(m)), y, 0)
+		z := h.rndAs(m[1], 7*33*5, 1)
+		w := h.rndAs(m[0], 7*2*5, 1)
+		h.g.CopyAxis(w.g, 2, 1, z.g, 33, 30, 7, 1, 5, true)
+		h.c.CopyAxis(w.c, 2, 1, z.c, 33, 30, 7, 1, 5, true)
+		h.checkAs(fmt.Sprintf("CopyAxis accumulate odd [%s]", mixName(m)), w, tolF32)
+	}
+}
+
+func TestMixedReductions(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range [][2]int{{1, 7}, {197, 33}, {1000, 384}, {50432, 384}, {16, 1}} {
+		rows, cols := c[0], c[1]
+		for _, beta := range []float64{0, 0.5} {
+			x := h.rndAs(engine.F16, rows*cols, 1)
+			d := h.out(cols)
+			if beta != 0 {
+				d = h.rnd(cols, 1)
+			}
+			h.g.SumRows(d.g, x.g, rows, cols, beta)
+			h.c.SumRows(d.c, x.c, rows, cols, beta)
+			h.check(fmt.Sprintf("SumRows f16 src %d×%d beta %g", rows, cols, beta), d, tolF32)
+		}
+	}
+	ss, ok := engine.Backend(h.g).(engine.SquareSummer)
+	if !ok {
+		t.Fatal("the CUDA backend is not an engine.SquareSummer")
+	}
+	for _, n := range append(oddSizes, 0, 1<<20+3, 21_000_000) {
+		if testing.Short() && n > 1<<18 {
+			continue
+		}
+		for _, tp := range dtypes {
+			x := h.rndAs(tp, n, 1)
+			xs := make([]float32, n)
+			h.c.Download32(xs, x.c)
+			var want float64
+			for _, v := range xs {
+				want += float64(v) * float64(v)
+			}
+			d := h.out(1)
+			ss.SumSquares(d.g, x.g, false)
+			got := make([]float32, 1)
+			h.g.Download32(got, d.g)
+			if rel := math.Abs(float64(got[0])-want) / math.Max(want, 1e-30); rel > 1e-6 || math.IsNaN(float64(got[0])) {
+				t.Errorf("SumSquares %v n=%d: %g, want %g (rel %.3g)", tp, n, got[0], want, rel)
+			}
+			ss.SumSquares(d.g, x.g, true) // accumulate: twice the sum
+			again := make([]float32, 1)
+			h.g.Download32(again, d.g)
+			if rel := math.Abs(float64(again[0])-2*want) / math.Max(2*want, 1e-30); rel > 1e-6 {
+				t.Errorf("SumSquares %v n=%d accumulate: %g, want %g", tp, n, again[0], 2*want)
+			}
+			// Deterministic: the same bits on a second run.
+			e := h.out(1)
+			ss.SumSquares(e.g, x.g, false)
+			h.g.Download32(again, e.g)
+			if math.Float32bits(again[0]) != math.Float32bits(got[0]) {
+				t.Errorf("SumSquares %v n=%d not deterministic: %g then %g", tp, n, got[0], again[0])
+			}
+		}
+	}
+	// A non-finite value makes the sum non-finite.
+	v := randF32(h.r, 1000, 1)
+	v[517] = float32(math.Inf(-1))
+	x := h.inAs(engine.F16, v)
+	d := h.out(1)
+	ss.SumSquares(d.g, x.g, false)
+	got := make([]float32, 1)
+	h.g.Download32(got, d.g)
+	if !math.IsInf(float64(got[0]), 1) {
+		t.Errorf("SumSquares with -Inf: %g, want +Inf", got[0])
+	}
+}
+
+// mixGemmCase is one Gemm of the mixed tests.
+type mixGemmCase struct {
+	batch, m, n, k int
+	sa, sb, sc     int // strides; -1: packed (m·k, k·n, m·n)
+	beta           float64
+}
+
+func TestMixedGemm(t *testing.T) {
+	h := newHarness(t)
+	cases := []mixGemmCase{
+		{1, 1, 7, 33, -1, -1, -1, 0},
+		{1, 197, 33, 64, -1, -1, -1, 0.5},
+		{1, 394, 1536, 384, -1, -1, -1, 0}, // ViT-S fc1 forward, two images
+		{1, 394, 384, 1536, -1, -1, -1, 1}, // fc2, accumulating
+		{3, 65, 33, 17, -1, 0, -1, 0},      // odd strides: restrided operands, padded C
+		{4, 32, 48, 64, -1, -1, -1, 0.5},
+		{3, 33, 7, 65, -1, -1, 0, 0},     // strideC 0: the batch summed
+		{5, 16, 64, 197, -1, -1, 0, 1},   // ... onto C
+		{2, 197, 197, 64, -1, -1, -1, 0}, // attention-like scores
+		{2, 17, 9, 11, 200, 101, 155, 0.25},
+	}
+	trs := [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}}
+	for ci, c := range cases {
+		if testing.Short() && c.m*c.n*c.k > 1<<22 {
+			continue
+		}
+		for mi, m := range mixes(3) { // a, b, c
+			// Every mix on every case in the NT layout; the other layouts
+			// on a rotating share, to keep the run short.
+			for ti, tr := range trs {
+				if ti != 1 && (ci+mi+ti)%3 != 0 {
+					continue
+				}
+				sa, sb, sc := c.sa, c.sb, c.sc
+				if sa < 0 {
+					sa = c.m * c.k
+				}
+				if sb < 0 {
+					sb = c.k * c.n
+				}
+				if sc < 0 {
+					sc = c.m * c.n
+				}
+				nc := (c.batch-1)*sc + c.m*c.n
+				a := h.rndAs(m[0], (c.batch-1)*sa+c.m*c.k, 1)
+				b := h.rndAs(m[1], (c.batch-1)*sb+c.k*c.n, 1)
+				d := h.outAs(m[2], nc)
+				if c.beta != 0 {
+					d = h.rndAs(m[2], nc, 1)
+				} else if sc > c.m*c.n && c.batch > 1 {
+					// Gaps between the products must survive: fill them.
+					d = h.rndAs(m[2], nc, 1)
+				}
+				h.g.Gemm(tr[0], tr[1], c.batch, c.m, c.n, c.k, 0.75, a.g, sa, b.g, sb, c.beta, d.g, sc)
+				h.c.Gemm(tr[0], tr[1], c.batch, c.m, c.n, c.k, 0.75, a.c, sa, b.c, sb, c.beta, d.c, sc)
+				h.checkAs(fmt.Sprintf("Gemm %+v trans %v [%s]", c, tr, mixName(m)), d, tolGemm)
+			}
+		}
+	}
+	// Gradient-sized fp32 operands beside fp16 ones: the fp32 side keeps
+	// its per-tensor scale.
+	for _, m := range mixes(2) {
+		mm, n, k := 197, 64, 384
+		a, b := h.rndAs(m[0], mm*k, 1), h.in(randF32(h.r, k*n, 1e-6))
+		d := h.outAs(m[1], mm*n)
+		h.g.Gemm(false, true, 1, mm, n, k, 1, a.g, 0, b.g, 0, 0, d.g, 0)
+		h.c.Gemm(false, true, 1, mm, n, k, 1, a.c, 0, b.c, 0, 0, d.c, 0)
+		h.checkAs(fmt.Sprintf("Gemm small fp32 B [%s]", mixName(m)), d, tolGemm)
+	}
+}
+
+func TestMixedGemmBias(t *testing.T) {
+	h := newHarness(t)
+	bg, ok := engine.Backend(h.g).(engine.BiasGemm)
+	if !ok {
+		t.Fatal("the CUDA backend is not an engine.BiasGemm")
+	}
+	for _, c := range [][3]int{{394, 1536, 384}, {394, 384, 1536}, {197, 1152, 384}, {7, 33, 17}, {1, 5, 8}, {130, 9, 0}} {
+		m, n, k := c[0], c[1], c[2]
+		if testing.Short() && m*n*k > 1<<22 {
+			continue
+		}
+		for _, mx := range mixes(3) { // a, b, c
+			for _, gelu := range []bool{false, true} {
+				for _, withBias := range []bool{true, false} {
+					if !withBias && gelu && mx[0] != mx[1] {
+						continue
+					}
+					name := fmt.Sprintf("GemmBias %d×%d×%d gelu %v bias %v [%s]", m, n, k, gelu, withBias, mixName(mx))
+					a, w := h.rndAs(mx[0], m*k, 1), h.rndAs(mx[1], n*k, 0.5)
+					bias := nilPair
+					if withBias {
+						bias = h.rnd(n, 1)
+					}
+					d := h.outAs(mx[2], m*n)
+					bg.GemmBias(false, true, m, n, k, a.g, w.g, bias.G(), d.g, gelu)
+					// Reference: Gemm, Binary, Unary on the CPU in fp32.
+					h.c.Gemm(false, true, 1, m, n, k, 1, a.c, 0, w.c, 0, 0, d.c, 0)
+					if withBias {
+						h.c.Binary(engine.OpAdd, d.c, d.c, bias.c)
+					}
+					if gelu {
+						h.c.Unary(engine.OpGELU, d.c, d.c)
+					}
+					h.checkAs(name, d, tolGemm)
+				}
+			}
+		}
+	}
+	// The other layouts (A transposed, B not).
+	m, n, k := 65, 96, 40
+	a, w := h.rndAs(engine.F16, k*m, 1), h.rndAs(engine.F16, k*n, 1)
+	bias := h.rnd(n, 1)
+	d := h.outAs(engine.F16, m*n)
+	bg.GemmBias(true, false, m, n, k, a.g, w.g, bias.g, d.g, true)
+	h.c.Gemm(true, false, 1, m, n, k, 1, a.c, 0, w.c, 0, 0, d.c, 0)
+	h.c.Binary(engine.OpAdd, d.c, d.c, bias.c)
+	h.c.Unary(engine.OpGELU, d.c, d.c)
+	h.checkAs("GemmBias TN f16", d, tolGemm)
+}
+
+func TestMixedLayerNorm(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range [][2]int{{197, 384}, {394, 1536}, {33, 33}, {16, 1000}, {7, 7}, {64, 1024}, {5, 2048}} {
+		rows, cols := c[0], c[1]
+		for _, m := range mixes(2) { // y, x
+			affine := (rows+len(mixName(m)))%2 == 0 || cols == 384
+			name := fmt.Sprintf("LayerNorm %d×%d affine %v [%s]", rows, cols, affine, mixName(m))
+			x := h.rndAs(m[1], rows*cols, 2)
+			g, b := nilPair, nilPair
+			if affine {
+				g, b = h.rnd(cols, 1), h.rnd(cols, 1)
+			}
+			y, mean, rstd := h.outAs(m[0], rows*cols), h.out(rows), h.out(rows)
+			h.g.LayerNorm(y.g, mean.g, rstd.g, x.g, g.G(), b.G(), rows, cols, 1e-6)
+			h.c.LayerNorm(y.c, mean.c, rstd.c, x.c, g.C(), b.C(), rows, cols, 1e-6)
+			h.checkAs(name+" y", y, tolF32)
+			h.check(name+" mean", mean, tolF32)
+			h.check(name+" rstd", rstd, tolF32)
+		}
+		for _, m := range mixes(3) { // dx, dy, x
+			affine := (rows+len(mixName(m)))%2 == 1 || cols == 384
+			name := fmt.Sprintf("LayerNormBackward %d×%d affine %v [%s]", rows, cols, affine, mixName(m))
+			x := h.rndAs(m[2], rows*cols, 2)
+			g, b := nilPair, nilPair
+			if affine {
+				g, b = h.rnd(cols, 1), h.rnd(cols, 1)
+			}
+			// The statistics from the CPU, the same on both sides.
+			yc, mc, rc := h.c.Alloc(rows*cols), h.c.Alloc(rows), h.c.Alloc(rows)
+			h.c.LayerNorm(yc, mc, rc, x.c, g.C(), b.C(), rows, cols, 1e-6)
+			ms, rs := make([]float32, rows), make([]float32, rows)
+			h.c.Download32(ms, mc)
+			h.c.Download32(rs, rc)
+			mean, rstd := h.in(ms), h.in(rs)
+			dy := h.rndAs(m[1], rows*cols, 1)
+			dx := h.outAs(m[0], rows*cols)
+			dg, db := nilPair, nilPair
+			if affine {
+				dg, db = h.rnd(cols, 1), h.rnd(cols, 1)
+			}
+			h.g.LayerNormBackward(dx.g, dg.G(), db.G(), dy.g, x.g, g.G(), mean.g, rstd.g, rows, cols)
+			h.c.LayerNormBackward(dx.c, dg.C(), db.C(), dy.c, x.c, g.C(), mean.c, rstd.c, rows, cols)
+			h.checkAs(name+" dx", dx, 1e-4)
+			if affine {
+				h.check(name+" dgamma", dg, 1e-4)
+				h.check(name+" dbeta", db, 1e-4)
+			}
+		}
+	}
+}
+
+func TestMixedAttention(t *testing.T) {
+	h := newHarness(t)
+	type ac struct{ B, N, H, D int }
+	for _, c := range []ac{{2, 197, 6, 64}, {3, 65, 2, 32}, {4, 50, 12, 32}, {2, 1, 2, 64}, {1, 7, 1, 48}} {
+		B, N, H, D := c.B, c.N, c.H, c.D
+		tol := tolAttn
+		if D != 32 && D != 64 {
+			tol = 1e-4 // the fp32 fallback (on fp16-rounded inputs)
+		}
+		scale := 1 / math.Sqrt(float64(D))
+		elems := B * N * H * D
+		for _, m := range mixes(2) { // out, qkv
+			name := fmt.Sprintf("Attention B%d N%d H%d D%d [%s]", B, N, H, D, mixName(m))
+			qkv := h.rndAs(m[1], 3*elems, 1.5)
+			out, lse := h.outAs(m[0], elems), h.out(B*H*N)
+			h.g.Attention(out.g, lse.g, qkv.g, B, N, H, D, scale)
+			h.c.Attention(out.c, lse.c, qkv.c, B, N, H, D, scale)
+			h.checkAs(name+" out", out, tol)
+			h.check(name+" lse", lse, max(tol/10, 1e-4))
+		}
+		// Backward: qkv, out and lse from the CPU forward on rounded qkv,
+		// out rounded to its type; the same inputs on both sides.
+		for _, m := range mixes(4) { // dqkv, dout, qkv, out
+			if D != 64 && m[0] != m[1] {
+				continue // fewer mixes off the main shape
+			}
+			name := fmt.Sprintf("AttentionBackward B%d N%d H%d D%d [%s]", B, N, H, D, mixName(m))
+			qkv := h.rndAs(m[2], 3*elems, 1.5)
+			oc, lc := h.c.Alloc(elems), h.c.Alloc(B*H*N)
+			h.c.Attention(oc, lc, qkv.c, B, N, H, D, scale)
+			ov, lv := make([]float32, elems), make([]float32, B*H*N)
+			h.c.Download32(ov, oc)
+			h.c.Download32(lv, lc)
+			out, lse := h.inAs(m[3], ov), h.in(lv)
+			mag := 1.0
+			if m[1] == engine.F32 {
+				mag = 1e-6 // a gradient-sized fp32 dout: the scaled path
+			}
+			dout := h.rndAs(m[1], elems, mag)
+			dqkv := h.outAs(m[0], 3*elems)
+			h.g.AttentionBackward(dqkv.g, dout.g, qkv.g, out.g, lse.g, B, N, H, D, scale)
+			h.c.AttentionBackward(dqkv.c, dout.c, qkv.c, out.c, lse.c, B, N, H, D, scale)
+			h.checkAs(name+" dqkv", dqkv, tol)
+		}
+	}
+}
+
+// TestMixedMemory: a ViT-S fc1 forward (x [64·197, 384], W [1536, 384],
+// y = GELU(x·Wᵀ + b)) holds less device memory at its peak with fp16
+// storage through GemmBias than with fp32 storage through Gemm, Binary and
+// Unary (which also casts both operands to fp16 scratch copies).
+func TestMixedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 12608×1536 forward; skipped with -short")
+	}
+	g := NewBackend(dev)
+	rows, in, hid := 64*197, 384, 1536
+	x := randF32(newRand(t), rows*in, 1)
+	w := randF32(newRand(t), hid*in, 0.05)
+	run := func(dt engine.DType) (int64, []float32) {
+		must(t, dev.Synchronize())
+		base := dev.MemStats().InUse
+		xs, ws := g.AllocAs(dt, rows*in), g.AllocAs(dt, hid*in)
+		bias, ys := g.Alloc(hid), g.AllocAs(dt, rows*hid)
+		g.Upload32(xs, x)
+		g.Upload32(ws, w)
+		g.Fill(bias, 0.1)
+		// The peak of the forward alone: the tensors and what the GEMM
+		// path allocates (not the staging buffers of Upload32/Download32).
+		dev.ResetPeak()
+		if dt == engine.F16 {
+			g.GemmBias(false, true, rows, hid, in, xs, ws, bias, ys, true)
+		} else {
+			g.Gemm(false, true, 1, rows, hid, in, 1, xs, 0, ws, 0, 0, ys, 0)
+			g.Binary(engine.OpAdd, ys, ys, bias)
+			g.Unary(engine.OpGELU, ys, ys)
+		}
+		peak := dev.MemStats().Peak - base
+		out := make([]float32, rows*hid)
+		g.Download32(out, ys)
+		for _, s := range []engine.Storage{xs, ws, bias, ys} {
+			g.Release(s)
+		}
+		return peak, out
+	}
+	p32, y32 := run(engine.F32)
+	p16, y16 := run(engine.F16)
+	t.Logf("fc1 forward peak: f32 storage %.1f MiB, f16 storage %.1f MiB (%.2f×)", float64(p32)/(1<<20), float64(p16)/(1<<20), float64(p16)/float64(p32))
+	if p16 >= p32*6/10 {
+		t.Errorf("f16 storage peak %d bytes, not under 60%% of f32's %d", p16, p32)
+	}
+	h := &harness{t: t}
+	h.compare("fc1 f16 against f32 storage", y16, round16(y32), tolGemm)
+	if pb := g.PeakBytes(); pb < dev.MemStats().InUse {
+		t.Errorf("PeakBytes %d below the bytes in use", pb)
+	}
+}
