@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# run.sh OUTDIR: runs on the GPU machine (no Go toolchain, no network needed).
-# Runs every GPU test (each top-level test in its own process, so that a
-# kernel fault cannot take the others down), then `bench gpu` (each group in
-# its own process), then the PyTorch baseline; writes full logs into OUTDIR
-# and prints a short table last. About 2 minutes; every step has its own
-# timeout and the whole stays under 4.
+# run.sh OUTDIR [PHASE...]: runs on the GPU machine (no Go toolchain, no
+# network needed). Phases, in this order (default: all):
+#   tests      every GPU test, each top-level test in its own process (a
+#              kernel fault cannot take the others down), 150 s in all
+#   sanitizer  the small cases under compute-sanitizer memcheck, 45 s
+#   bench      `bench gpu` kernel groups, each in its own process, ~200 s
+#   torch      the PyTorch/cuBLAS kernel baseline, 60 s
+#   train      the whole MoCo v3 step (bench gpu -only train): ViT-S/16 b256
+#              fp16 and fp32, ViT-B/16 b128 fp16, beside PyTorch AMP eager
+#              and torch.compile (torch_train.py), ~200 s
+#   pretrain   a short MoCo v3 run on CIFAR-10 (carried in .gpu) with the
+#              kNN accuracy before and after, ~120 s
+# Writes full logs into OUTDIR and prints a short table last. All phases
+# take about 12 minutes: split them over two calls (e.g. `tests sanitizer
+# bench torch`, then `train pretrain`) to leave time for a rerun.
 # Built by scripts/gpu/build.sh into .gpu/ (this script is copied there).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,7 +21,11 @@ out=${1:?usage: run.sh OUTDIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 bin=$here
-[ -x "$bin/bench" ] || bin=$(cd "$here/../.." && pwd)/.gpu
+[ -e "$bin/bench" ] || [ -e "$bin/bench.gz" ] || bin=$(cd "$here/../.." && pwd)/.gpu
+# build.sh gzips the binaries (the device call carries at most 64 MiB).
+for z in "$bin/bench.gz" "$bin/pretrain.gz" "$bin"/tests/*.test.gz; do
+	[ -f "$z" ] && gunzip -f "$z" && chmod +x "${z%.gz}"
+done
 if [ ! -x "$bin/bench" ]; then
 	echo "run.sh: no binaries in $bin (run scripts/gpu/build.sh first)" >&2
 	exit 2
@@ -39,7 +52,17 @@ elapsed() { echo $(($(date +%s) - start)); }
 step() { echo "[$(elapsed)s] $*"; }
 
 rc=0
-# Tests: at most 120 s in all.
+phases=" ${*:2} "
+[ "$phases" = "  " ] && phases=" tests sanitizer bench torch train pretrain "
+want() { [[ "$phases" == *" $1 "* ]]; }
+# Each phase has its own clock.
+phase_start=$start
+pelapsed() { echo $(($(date +%s) - phase_start)); }
+begin() { phase_start=$(date +%s); step "phase $1"; }
+
+if want tests; then
+begin tests
+# Tests: at most 150 s in all.
 for t in "$bin"/tests/*.test; do
 	name=$(basename "$t" .test)
 	log="$out/test_$name.log"
@@ -53,7 +76,7 @@ for t in "$bin"/tests/*.test; do
 		continue
 	fi
 	for tn in $list; do
-		left=$((120 - $(elapsed)))
+		left=$((150 - $(pelapsed)))
 		if [ $left -le 5 ]; then
 			echo "--- FAIL: $tn (not run: test time budget spent)" | tee -a "$log"
 			rc=1
@@ -72,13 +95,16 @@ for t in "$bin"/tests/*.test; do
 	done
 	grep -E '^\s*--- FAIL|^panic:|CUDA_ERROR' "$log" | head -20
 done
+fi
 
 # Memory checking: the small cases again under compute-sanitizer (memcheck
 # catches out-of-bounds and misaligned accesses that results alone can hide),
 # when the tool is there and time is left.
+if want sanitizer; then
+begin sanitizer
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 t="$bin/tests/engine_cuda.test"
-if [ -n "$san" ] && [ -x "$t" ] && [ $(elapsed) -lt 105 ]; then
+if [ -n "$san" ] && [ -x "$t" ]; then
 	step "compute-sanitizer memcheck (-test.short)"
 	(cd "$bin/tests" && timeout -k 5 45 "$san" --tool memcheck --error-exitcode 3 "$t" -test.short -test.v \
 		-test.run 'GemmF16Odd|GemmF16Epilogue|GemmF16Hopper|GemmF16SplitK$|LayerNorm|Attention(Forward|Backward)|Backend') >"$out/sanitizer.log" 2>&1
@@ -91,17 +117,20 @@ if [ -n "$san" ] && [ -x "$t" ] && [ $(elapsed) -lt 105 ]; then
 		rc=1
 	fi
 else
-	echo "compute-sanitizer: skipped (not found or no time left)" | tee "$out/sanitizer.log"
+	echo "compute-sanitizer: skipped (not found)" | tee "$out/sanitizer.log"
+fi
 fi
 
 # Benchmarks: one process per group.
-: >"$out/bench.log"
+touch "$out/bench.log"
+if want bench; then
+begin bench
 # The TMA kernels on NT (tma) before attention, those on the other layouts
 # (tmal, the path not yet run on hardware) after it, LayerNorm (measured
 # before) last, in case the time runs short. mp: the ViT-S fc1 forward with
 # fp32 against fp16 storage (engine.MixedPrecision, GemmBias).
 for g in copy gemm mp tma attn tmal ln; do
-	lim=$((200 - $(elapsed)))
+	lim=$((200 - $(pelapsed)))
 	[ $lim -gt 40 ] && lim=40
 	if [ $lim -lt 5 ]; then
 		echo "bench $g: skipped (time budget spent)" | tee -a "$out/bench.log"
@@ -116,35 +145,74 @@ for g in copy gemm mp tma attn tmal ln; do
 	cat "$out/bench_$g.log" >>"$out/bench.log"
 	rm -f "$out/bench_$g.log"
 done
+fi
 
-step "torch baseline"
-lim=$((230 - $(elapsed)))
-[ $lim -gt 60 ] && lim=60
-if [ $lim -lt 10 ]; then
-	echo "torch baseline: skipped (time budget spent)" | tee "$out/torch.log"
-elif command -v python3 >/dev/null 2>&1; then
-	timeout -k 5 "$lim" python3 "$bin/torch_baseline.py" >"$out/torch.log" 2>&1 || {
+touch "$out/torch.log"
+if want torch; then
+begin torch
+if command -v python3 >/dev/null 2>&1; then
+	timeout -k 5 60 python3 "$bin/torch_baseline.py" >>"$out/torch.log" 2>&1 || {
 		echo "  torch baseline failed (exit $?)"
 		tail -5 "$out/torch.log"
 	}
 else
 	echo "python3 not found: no baseline" | tee "$out/torch.log"
 fi
-# The whole MoCo v3 step of ViT-S/16 at 224 px, batch 256, through the
-# engine on the CUDA backend (images/s and allocator peak): last, capped.
-lim=$((290 - $(elapsed)))
-[ $lim -gt 60 ] && lim=60
-if [ $lim -lt 20 ]; then
-	echo "bench train: skipped (time budget spent)" | tee "$out/bench_train.log"
-else
-	step "bench gpu -only train (cap ${lim}s)"
-	timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train.log" 2>&1 || {
-		echo "  bench train failed (exit $?)"
-		tail -3 "$out/bench_train.log"
+fi
+
+# The whole MoCo v3 step through the engine on the CUDA backend (images/s
+# and allocator peak), each configuration in its own process so that each
+# peak is its own, then PyTorch's official step in the same call.
+if want train; then
+begin train
+for cfg in "vit_small fp16" "vit_base fp16" "vit_small fp32"; do
+	set -- $cfg
+	lim=$((150 - $(pelapsed)))
+	[ $lim -gt 60 ] && lim=60
+	if [ $lim -lt 20 ]; then
+		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
+		continue
+	fi
+	step "bench gpu -only train: $cfg (cap ${lim}s)"
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$1_$2.log" 2>&1 || {
+		echo "  bench train $cfg failed (exit $?)"
+		tail -3 "$out/bench_train_$1_$2.log"
 		rc=1
 	}
-	grep -E '^(RESULT|train:|ERROR)' "$out/bench_train.log" | tail -12
-	cat "$out/bench_train.log" >>"$out/bench.log"
+	grep -E '^(RESULT|train:|ERROR)' "$out/bench_train_$1_$2.log" | tail -4
+	cat "$out/bench_train_$1_$2.log" >>"$out/bench.log"
+done
+if command -v python3 >/dev/null 2>&1; then
+	step "torch_train.py (cap 120s)"
+	timeout -k 5 120 python3 "$bin/torch_train.py" >>"$out/torch.log" 2>&1 || {
+		echo "  torch_train.py failed (exit $?)"
+		tail -5 "$out/torch.log"
+	}
+	grep -E '^RESULT train_|^torch ' "$out/torch.log" | tail -8
+fi
+fi
+
+# A short pretraining run on real images: CIFAR-10 (the tarball build.sh
+# carries), 32 px, a ViT-S-width model of depth 6, fp16 autocast with loss
+# scaling (the cuda default); kNN top-1 at random init and after training,
+# printed by pretrain itself.
+if want pretrain; then
+begin pretrain
+if [ -f "$bin/cifar10-train.tar.gz" ]; then
+	step "pretrain --device cuda on CIFAR-10 (cap 150s)"
+	timeout -k 5 150 "$bin/pretrain" --device cuda --data "$bin/cifar10-train.tar.gz" --img 32 --patch 4 \
+		--arch vit_small --dim 192 --depth 6 --heads 3 --mlp-dim 1024 --batch 256 --epochs 8 --limit 20000 \
+		--holdout 100 --knn-bank 10000 --knn-every 0 --lr 1e-3 --warmup 1 --workers 16 --seed 1 \
+		--out "$out/pretrain_cifar" >"$out/pretrain_cifar.log" 2>&1 || {
+		echo "  pretrain failed (exit $?)"
+		rc=1
+	}
+	tr '\r' '\n' <"$out/pretrain_cifar.log" | grep -E '^(Model|Data|Precision|kNN|epoch [0-9]+:|Loss scaling)|img/s' | tail -12
+	rm -f "$out/pretrain_cifar/"*.safetensors
+else
+	echo "pretrain: no cifar10-train.tar.gz in $bin (build.sh copies it from shared/data)" | tee "$out/pretrain_cifar.log"
+	rc=1
+fi
 fi
 step "done"
 echo
