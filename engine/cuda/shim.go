@@ -58,6 +58,18 @@ static CUresult mocogo_memset_d16(CUdeviceptr p, unsigned short v, size_t n) {
 	return cuMemsetD16(p, v, n);
 }
 
+static CUresult mocogo_mem_alloc_host(void** p, size_t n) {
+	return cuMemAllocHost(p, n);
+}
+
+static CUresult mocogo_mem_free_host(void* p) {
+	return cuMemFreeHost(p);
+}
+
+static CUresult mocogo_memcpy_htod_async(CUdeviceptr dst, const void* src, size_t n) {
+	return cuMemcpyHtoDAsync(dst, src, n, 0);
+}
+
 static const char* mocogo_error_name(CUresult r) {
 	const char* s = 0;
 	if (cuGetErrorName(r, &s) != CUDA_SUCCESS || s == 0) return "CUDA_ERROR_UNKNOWN";
@@ -147,4 +159,22 @@ func memsetD32(p cu.DevicePtr, v uint32, n int64) error {
 
 func memsetD16(p cu.DevicePtr, v uint16, n int64) error {
 	return check("cuMemsetD16", C.mocogo_memset_d16(C.CUdeviceptr(p), C.ushort(v), C.size_t(n)))
+}
+
+// allocHost returns n bytes of page-locked host memory (cuMemAllocHost),
+// which the GPU's copy engines read directly.
+func allocHost(n int64) (unsafe.Pointer, error) {
+	var p unsafe.Pointer
+	if err := check("cuMemAllocHost", C.mocogo_mem_alloc_host(&p, C.size_t(n))); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func freeHost(p unsafe.Pointer) error { return check("cuMemFreeHost", C.mocogo_mem_free_host(p)) }
+
+// memcpyHtoDAsync queues a copy from page-locked host memory on the default
+// stream and returns at once.
+func memcpyHtoDAsync(dst cu.DevicePtr, src unsafe.Pointer, n int64) error {
+	return check("cuMemcpyHtoDAsync", C.mocogo_memcpy_htod_async(C.CUdeviceptr(dst), src, C.size_t(n)))
 }
