@@ -53,8 +53,9 @@ type staging struct {
 	used  bool
 }
 
-// stagingMin is the smallest upload that goes through the staging
-// buffers; smaller ones are plain synchronous copies.
+// stagingMin is the granularity of the staging buffers. Every upload goes
+// through them, small ones too: a synchronous copy from pageable memory
+// would wait for all queued work (a mid-step drain for the loss's labels).
 const stagingMin = 1 << 20
 
 type function struct {
@@ -285,7 +286,7 @@ func (b *Buffer) copyIn(p unsafe.Pointer, n int64, what string) error {
 		return nil
 	}
 	return b.d.do(func() error {
-		if n >= stagingMin && !b.d.noStaging {
+		if !b.d.noStaging {
 			staged, err := b.d.stageIn(b.ptr, p, n)
 			if err != nil {
 				return fmt.Errorf("cuda: %s (%d bytes): %w", what, n, err)

@@ -643,7 +643,7 @@ func TestMixedMemory(t *testing.T) {
 // and a kernel runs on the data in stream order: every buffer must hold
 // exactly what was uploaded into it.
 func TestStagedUploads(t *testing.T) {
-	const n = 3 << 20 / 4 // 3 MiB of float32: above stagingMin
+	const n = 3 << 20 / 4 // 3 MiB of float32: the staging buffers grow
 	host := make([]float32, n)
 	var bufs []*Buffer
 	var want [][]float32
