@@ -22,7 +22,7 @@ func LinearAdd(x, w, b, r *Tensor) *Tensor {
 	}
 	ct := e.computeType(x, w)
 	xc, wc := e.converted(x, ct), e.converted(w, ct)
-	if b != nil {
+	if b != nil && b.DType() != e.b.DType() {
 		b = Cast(b, e.b.DType())
 	}
 	y := e.like(r)

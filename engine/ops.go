@@ -112,14 +112,7 @@ func MatMul(a, b *Tensor, transA, transB bool) *Tensor {
 // dw = gᵀ·x and db = Σ g over rows.
 func Linear(x, w, b *Tensor) *Tensor {
 	e := sameEngine("Linear", x, w, b)
-	if w.Rank() != 2 || x.Rank() < 1 || x.Dim(-1) != w.Dim(1) {
-		shapeMismatch("Linear", x.shape, w.shape, "want x [..., in] and w [out, in]")
-	}
-	if b != nil && (b.Rank() != 1 || b.Len() != w.Dim(0)) {
-		shapeMismatch("Linear", w.shape, b.shape, "bias must be [out]")
-	}
-	in, out := w.Dim(1), w.Dim(0)
-	rows := x.Len() / max(in, 1)
+	in, out, rows := checkLinear("Linear", x, w, b)
 	outShape := append(slices.Clone(x.shape[:x.Rank()-1]), out)
 	ct := e.computeType(x, w)
 	xc, wc := e.converted(x, ct), e.converted(w, ct)
@@ -127,28 +120,9 @@ func Linear(x, w, b *Tensor) *Tensor {
 		b = Cast(b, e.b.DType())
 	}
 	y := e.EmptyAs(ct, outShape...)
-	if bg, ok := e.b.(BiasGemm); ok && b != nil {
-		bg.GemmBias(false, true, rows, out, in, xc.data, wc.data, b.data, y.data, false)
-	} else {
-		e.b.Gemm(false, true, 1, rows, out, in, 1, xc.data, 0, wc.data, 0, 0, y.data, 0)
-		if b != nil {
-			e.b.Binary(OpAdd, y.data, y.data, b.data)
-		}
-	}
+	linearInto(e, xc, wc, b, y, rows, out, in)
 	return e.record("Linear", y, optional(x, w, b), func(g *Tensor) []*Tensor {
-		var dx, dw, db *Tensor
-		if x.requiresGrad {
-			dx = e.like(x)
-			e.b.Gemm(false, false, 1, rows, in, out, 1, g.data, 0, wc.data, 0, 0, dx.data, 0)
-		}
-		if w.requiresGrad {
-			dw = e.like(w)
-			e.b.Gemm(true, false, 1, out, in, rows, 1, g.data, 0, xc.data, 0, 0, dw.data, 0)
-		}
-		if b != nil && b.requiresGrad {
-			db = e.Empty(b.shape...)
-			e.b.SumRows(db.data, g.data, rows, out, 0)
-		}
+		dx, dw, db := linearBackward(e, x, w, b, xc, wc, g, rows, in, out)
 		return []*Tensor{dx, dw, db}
 	})
 }
