@@ -1,99 +1,29 @@
 package engine
 
-import "math"
+import "github.com/mocogo/mocogo/kernels"
 
-// Half-precision conversions for the CPU backend's emulation of autocast.
-// Rounding is to nearest, ties to even, as the GPU's conversions do.
+// Half-precision storage for the CPU backend's emulation of autocast, with
+// the conversions of package kernels (round to nearest, ties to even, as
+// the GPU's conversions do).
 
-// F16Bits returns the IEEE binary16 nearest to f (ties to even); values
-// beyond the largest finite half become ±Inf and NaN stays NaN.
-func F16Bits(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int32(b>>23) & 0xff
-	man := b & 0x7fffff
-	if exp == 0xff { // Inf or NaN
-		if man != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		// Subnormal half (or zero): shift the full significand down.
-		if e < -10 {
-			return sign
-		}
-		m := man | 0x800000
-		shift := uint32(14 - e)
-		h := m >> shift
-		rem := m & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rem > half || rem == half && h&1 == 1 {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(e)<<10 | man>>13
-	rem := man & 0x1fff
-	if rem > 0x1000 || rem == 0x1000 && h&1 == 1 {
-		h++ // may carry into the exponent, up to Inf: still correct
-	}
-	return sign | uint16(h)
-}
-
-// F16Float returns the float32 value of the binary16 h.
-func F16Float(h uint16) float32 { return f16Table[h] }
-
+// f16Table holds the float32 value of every binary16 bit pattern: the
+// emulation decodes with one load per element.
 var f16Table = func() *[1 << 16]float32 {
 	var t [1 << 16]float32
 	for i := range t {
-		t[i] = f16Decode(uint16(i))
+		t[i] = kernels.F16ToF32(uint16(i))
 	}
 	return &t
 }()
-
-func f16Decode(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
-	case exp == 0:
-		v := float32(man) / (1 << 24) // subnormal: man·2^-24
-		if sign != 0 {
-			v = -v
-		}
-		return v
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
-}
-
-// BF16Bits returns the bfloat16 nearest to f (ties to even); NaN stays NaN.
-func BF16Bits(f float32) uint16 {
-	b := math.Float32bits(f)
-	if b&0x7fffffff > 0x7f800000 {
-		return uint16(b>>16) | 0x40
-	}
-	b += 0x7fff + (b>>16)&1
-	return uint16(b >> 16)
-}
-
-// BF16Float returns the float32 value of the bfloat16 h.
-func BF16Float(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 // RoundTo returns f rounded to the precision of dt (F16, BF16, or F32 and
 // F64 unchanged): what storing f in a tensor of type dt keeps.
 func RoundTo(dt DType, f float32) float32 {
 	switch dt {
 	case F16:
-		return F16Float(F16Bits(f))
+		return kernels.RoundF16(f)
 	case BF16:
-		return BF16Float(BF16Bits(f))
+		return kernels.BF16ToF32(kernels.F32ToBF16(f))
 	}
 	return f
 }
@@ -127,7 +57,7 @@ func (h *cpuHalf) decode(dst []float32) {
 		return
 	}
 	for i, v := range h.d {
-		dst[i] = BF16Float(v)
+		dst[i] = kernels.BF16ToF32(v)
 	}
 }
 
@@ -135,12 +65,12 @@ func (h *cpuHalf) decode(dst []float32) {
 func (h *cpuHalf) encode(src []float32) {
 	if h.dt == F16 {
 		for i, v := range src {
-			h.d[i] = F16Bits(v)
+			h.d[i] = kernels.F32ToF16(v)
 		}
 		return
 	}
 	for i, v := range src {
-		h.d[i] = BF16Bits(v)
+		h.d[i] = kernels.F32ToBF16(v)
 	}
 }
 

@@ -65,3 +65,17 @@ func F16ToF32(h uint16) float32 {
 
 // RoundF16 returns f rounded to the nearest binary16 value, as float32.
 func RoundF16(f float32) float32 { return F16ToF32(F32ToF16(f)) }
+
+// F32ToBF16 returns the bfloat16 bits nearest to f (round to nearest, ties
+// to even; NaN stays NaN).
+func F32ToBF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+// BF16ToF32 returns the float32 value of the bfloat16 bits h (exact).
+func BF16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
