@@ -125,48 +125,17 @@ for C in [384, 768]:
 torch.cuda.empty_cache()
 
 
-# MoCo v3 step, AMP fp16, AdamW, as the official main_moco.py does it.
+# MoCo v3 step, AMP fp16, AdamW, as the official main_moco.py does it
+# (the step itself is torch_train.py's).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_train  # noqa: E402
+
+
 def moco_step_bench(arch, batch, compile_model, steps=12, warm=4):
-    torch.manual_seed(0)
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    model = mocov3.MoCoV3(dict(img=224, patch=16, **mocov3.PRESETS[arch]), dim=256, mlp_dim=4096, T=0.2).to(dev)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1.5e-4 * batch / 256,
-                            betas=(0.9, 0.999), weight_decay=0.1)
-    scaler = torch.amp.GradScaler("cuda")
-    fwd = torch.compile(model) if compile_model else model
-    x1 = torch.randn(batch, 3, 224, 224, device=dev)
-    x2 = torch.randn(batch, 3, 224, 224, device=dev)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.float16):
-            loss = fwd(x1, x2, 0.99)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        return loss
-
-    t0 = time.time()
-    for _ in range(warm):
-        step()
-    torch.cuda.synchronize()
-    warm_s = time.time() - t0
-    times = []
-    for _ in range(steps):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        loss = step()
-        e.record()
-        torch.cuda.synchronize()
-        times.append(s.elapsed_time(e))
-    times.sort()
-    med = times[len(times) // 2]
+    ms, peak, loss, warm_s = torch_train.moco_step(arch, batch, compile_model, steps, warm)
     record(what="moco_step", arch=arch, img=224, patch=16, batch=batch, mode="compile" if compile_model else "eager",
-           amp="fp16", step_ms=med, images_per_s=batch / med * 1e3, peak_mem_gib=torch.cuda.max_memory_allocated() / 2**30,
-           warmup_s=warm_s, loss=float(loss))
-    del model, opt, fwd
-    torch.cuda.empty_cache()
+           amp="fp16", step_ms=ms, images_per_s=batch / ms * 1e3, peak_mem_gib=peak / 2**30,
+           warmup_s=warm_s, loss=loss)
 
 
 moco_step_bench("vit_small", 256, False)

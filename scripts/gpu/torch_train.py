@@ -25,7 +25,9 @@ def result(key, value, unit, ms):
     print(f"RESULT {key} {value:.4f} {unit} {ms:.4f}", flush=True)
 
 
-def step_bench(arch, batch, compiled, steps, warm):
+def moco_step(arch, batch, compiled, steps=12, warm=4):
+    """Times the official step; returns (median ms, peak allocated bytes,
+    last loss, warm-up seconds)."""
     dev = "cuda"
     torch.manual_seed(0)
     torch.cuda.empty_cache()
@@ -51,23 +53,29 @@ def step_bench(arch, batch, compiled, steps, warm):
     for _ in range(warm):
         step()
     torch.cuda.synchronize()
+    warm_s = time.time() - t0
     times = []
     for _ in range(steps):
         s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         s.record()
-        step()
+        loss = step()
         e.record()
         torch.cuda.synchronize()
         times.append(s.elapsed_time(e))
     times.sort()
-    ms = times[len(times) // 2]
+    out = times[len(times) // 2], torch.cuda.max_memory_allocated(), float(loss), warm_s
+    del model, opt, fwd
+    torch.cuda.empty_cache()
+    return out
+
+
+def step_bench(arch, batch, compiled, steps, warm):
+    ms, peak, _, warm_s = moco_step(arch, batch, compiled, steps, warm)
     tag = {"vit_small": "vits16", "vit_base": "vitb16"}[arch]
     key = f"train_{tag}_224_b{batch}_fp16" + ("_compile" if compiled else "")
     result(key + "_img_per_s", batch / ms * 1e3, "img/s", ms)
-    result(key + "_peak_mib", torch.cuda.max_memory_allocated() / 2**20, "MiB", ms)
-    print(f"torch {key}: {ms:.1f} ms/step, warm-up {time.time() - t0:.1f} s", flush=True)
-    del model, opt, fwd
-    torch.cuda.empty_cache()
+    result(key + "_peak_mib", peak / 2**20, "MiB", ms)
+    print(f"torch {key}: {ms:.1f} ms/step, warm-up {warm_s:.1f} s", flush=True)
 
 
 def main():
