@@ -8,71 +8,111 @@ import (
 	"github.com/mocogo/mocogo/engine/cuda"
 )
 
-// attentionBench times the fused attention forward at the shapes of
-// MoCo v3 ViT-S (12 heads of 32) and DeiT-S (6 heads of 64), batch 256.
-// FLOPs count the two N×N×D products: 4·B·H·N²·D.
+// attentionBench times the fused attention at the shapes of MoCo v3 ViT-S
+// (12 heads of 32) and DeiT-S (6 heads of 64), batch 256, N = 197, for every
+// cuda.AttentionKernel. FLOPs count the two N×N×D products: 4·B·H·N²·D for
+// the forward, 3.5 times that for forward + backward (as the FlashAttention
+// papers and torch_baseline.py do), 2.5 times for the backward alone.
+//
+// Keys: attn_{fwd,fwdbwd,bwd}_h<H>d<D> for the default kernels (AttnTiled),
+// the same with _<kernel> (_head, _headalt) for the others, and _full for
+// the tiled kernels computing every 64×64 tile (SetAttentionSkip(false)).
 func (b *gpuBench) attentionBench() error {
+	shapes := [][2]int{{12, 32}, {6, 64}}
+	// The kernels that ran on hardware before (the default, and the tiled
+	// kernels computing every 64×64 tile) first at both shapes, so that a
+	// fault in a new kernel (which spoils the context) loses none of their
+	// numbers.
+	for _, hd := range shapes {
+		if err := b.attentionShape(hd[0], hd[1], []cuda.AttentionKernel{cuda.AttnTiled}, true); err != nil {
+			return err
+		}
+	}
+	for _, hd := range shapes {
+		if err := b.attentionShape(hd[0], hd[1], cuda.AttentionKernels[1:], false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attentionShape times the given kernels (and with full, the tiled kernels
+// with SetAttentionSkip(false)) at B = 256, N = 197, H heads of D.
+func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full bool) error {
 	const B, N = 256, 197
-	for _, hd := range [][2]int{{12, 32}, {6, 64}} {
-		H, D := hd[0], hd[1]
-		qkv, err := b.randHalf(B * N * 3 * H * D)
+	qkv, err := b.randHalf(B * N * 3 * H * D)
+	if err != nil {
+		return err
+	}
+	defer qkv.Free()
+	out, err := b.d.AllocF16(B * N * H * D)
+	if err != nil {
+		return err
+	}
+	defer out.Free()
+	lse, err := b.d.AllocF32(B * H * N)
+	if err != nil {
+		return err
+	}
+	defer lse.Free()
+	dout, err := b.randHalf(B * N * H * D)
+	if err != nil {
+		return err
+	}
+	defer dout.Free()
+	dqkv, err := b.d.AllocF16(B * N * 3 * H * D)
+	if err != nil {
+		return err
+	}
+	defer dqkv.Free()
+	flops := 4 * float64(B*H) * N * N * float64(D)
+	fwd := func() error { return b.d.AttentionForward(qkv, out, lse, B, N, H, D) }
+	bwd := func() error { return b.d.AttentionBackward(qkv, out, dout, lse, dqkv, B, N, H, D) }
+	run := func(suffix string) error {
+		ms, err := b.time(fwd)
 		if err != nil {
 			return err
 		}
-		out, err := b.d.AllocF16(B * N * H * D)
-		if err != nil {
-			return err
-		}
-		lse, err := b.d.AllocF32(B * H * N)
-		if err != nil {
-			return err
-		}
-		ms, err := b.time(func() error { return b.d.AttentionForward(qkv, out, lse, B, N, H, D) })
-		if err != nil {
-			return err
-		}
-		flops := 4 * float64(B*H) * N * N * float64(D)
-		result(fmt.Sprintf("attn_fwd_h%dd%d", H, D), flops/ms/1e9, "TFLOP/s", ms)
-		dout, err := b.randHalf(B * N * H * D)
-		if err != nil {
-			return err
-		}
-		dqkv, err := b.d.AllocF16(B * N * 3 * H * D)
-		if err != nil {
-			return err
-		}
+		result(fmt.Sprintf("attn_fwd_h%dd%d%s", H, D, suffix), flops/ms/1e9, "TFLOP/s", ms)
 		ms, err = b.time(func() error {
-			if err := b.d.AttentionForward(qkv, out, lse, B, N, H, D); err != nil {
+			if err := fwd(); err != nil {
 				return err
 			}
-			return b.d.AttentionBackward(qkv, out, dout, lse, dqkv, B, N, H, D)
+			return bwd()
 		})
 		if err != nil {
 			return err
 		}
-		// Forward + backward counted as 3.5 forward products, as the
-		// FlashAttention papers (and torch_baseline.py) do.
-		result(fmt.Sprintf("attn_fwdbwd_h%dd%d", H, D), 3.5*flops/ms/1e9, "TFLOP/s", ms)
-		// The same with every 64×64 tile computed in full (the first
-		// kernels), for comparison.
-		old := b.d.SetAttentionSkip(false)
-		msF, err := b.time(func() error { return b.d.AttentionForward(qkv, out, lse, B, N, H, D) })
-		if err == nil {
-			result(fmt.Sprintf("attn_fwd_h%dd%d_full", H, D), flops/msF/1e9, "TFLOP/s", msF)
-			msF, err = b.time(func() error {
-				if err := b.d.AttentionForward(qkv, out, lse, B, N, H, D); err != nil {
-					return err
-				}
-				return b.d.AttentionBackward(qkv, out, dout, lse, dqkv, B, N, H, D)
-			})
+		result(fmt.Sprintf("attn_fwdbwd_h%dd%d%s", H, D, suffix), 3.5*flops/ms/1e9, "TFLOP/s", ms)
+		// The backward alone, after one forward for its out and lse.
+		if err := fwd(); err != nil {
+			return err
 		}
-		b.d.SetAttentionSkip(old)
+		ms, err = b.time(bwd)
 		if err != nil {
 			return err
 		}
-		result(fmt.Sprintf("attn_fwdbwd_h%dd%d_full", H, D), 3.5*flops/msF/1e9, "TFLOP/s", msF)
-		for _, buf := range []*cuda.Buffer{qkv, out, lse, dout, dqkv} {
-			buf.Free()
+		result(fmt.Sprintf("attn_bwd_h%dd%d%s", H, D, suffix), 2.5*flops/ms/1e9, "TFLOP/s", ms)
+		return nil
+	}
+	for _, k := range kernels {
+		suffix := ""
+		if k != cuda.AttnTiled {
+			suffix = "_" + k.String()
+		}
+		old := b.d.SetAttentionKernel(k)
+		err := run(suffix)
+		b.d.SetAttentionKernel(old)
+		if err != nil {
+			return fmt.Errorf("attention kernels %s, H=%d D=%d: %w", k, H, D, err)
+		}
+	}
+	if full {
+		old := b.d.SetAttentionSkip(false)
+		err := run("_full")
+		b.d.SetAttentionSkip(old)
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // AttentionForward computes multi-head self-attention for packed fp16
@@ -30,17 +31,25 @@ func (d *Device) AttentionForward(qkv, out, lse *Buffer, B, N, H, D int) error {
 	if B == 0 || N == 0 {
 		return nil
 	}
-	smem := 5 * 64 * (D + 8) * 2
 	scale := float32(math.Log2E / math.Sqrt(float64(D)))
+	if k := d.AttentionKernel(); k != AttnTiled {
+		if smem := attnHeadFwdSmem(N, D); smem <= d.smem {
+			w := attnHeadWarps(k, D)
+			return d.Launch("attention", fmt.Sprintf("attn_fwd_head_w%d_d%d", w, D), D1(B*H), D1(32*w), smem,
+				qkv, out, lse, int32(B), int32(N), int32(H), scale)
+		}
+	}
+	smem := 5 * 64 * (D + 8) * 2
 	return d.Launch("attention", fmt.Sprintf("attn_fwd_d%d", D), Dim3{(N + 63) / 64, B * H, 1}, D1(128), smem,
 		qkv, out, lse, int32(B), int32(N), int32(H), scale, d.attnSkip())
 }
 
 // AttentionBackward computes dqkv [B, N, 3, H, D] (fp16, every element
 // written) from qkv, the forward output out and its lse, and the output
-// gradient dout [B, N, H, D] (fp16). Three kernels, no atomics: the row dots
-// dout·out, then dK and dV (a block per 64 keys), then dQ (a block per 64
-// queries).
+// gradient dout [B, N, H, D] (fp16). With AttnTiled (the default) three
+// kernels, no atomics: the row dots dout·out, then dK and dV (a block per 64
+// keys), then dQ (a block per 64 queries). With AttnHead or AttnHeadAlt one
+// kernel, a block per (batch, head) (see SetAttentionKernel).
 func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D int) error {
 	if D != 32 && D != 64 {
 		panic(fmt.Sprintf("cuda.AttentionBackward: head dim %d (the kernels take 32 or 64)", D))
@@ -60,6 +69,15 @@ func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D
 	if B == 0 || N == 0 {
 		return nil
 	}
+	scaleLog2 := float32(math.Log2E / math.Sqrt(float64(D)))
+	scale := float32(1 / math.Sqrt(float64(D)))
+	if k := d.AttentionKernel(); k != AttnTiled {
+		if smem := attnHeadBwdSmem(N, D); smem <= d.smem {
+			w := attnHeadWarps(k, D)
+			return d.Launch("attention", fmt.Sprintf("attn_bwd_head_w%d_d%d", w, D), D1(B*H), D1(32*w), smem,
+				qkv, out, dout, lse, dqkv, int32(B), int32(N), int32(H), scaleLog2, scale)
+		}
+	}
 	dvec, err := d.AllocF32(B * H * N)
 	if err != nil {
 		return err
@@ -71,8 +89,6 @@ func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D
 		return err
 	}
 	smem := 6 * 64 * (D + 8) * 2
-	scaleLog2 := float32(math.Log2E / math.Sqrt(float64(D)))
-	scale := float32(1 / math.Sqrt(float64(D)))
 	grid := Dim3{(N + 63) / 64, B * H, 1}
 	for _, k := range []string{"dkdv", "dq"} {
 		if err := d.Launch("attention", fmt.Sprintf("attn_bwd_%s_d%d", k, D), grid, D1(128), smem,
@@ -105,3 +121,91 @@ func (d *Device) attnSkip() int32 {
 	}
 	return 1
 }
+
+// AttentionKernel names a set of attention kernels (SetAttentionKernel).
+type AttentionKernel int
+
+const (
+	// AttnTiled is the default: 64×64 tiles, grid (ceil(N/64), B·H), the
+	// backward in three kernels (row dots, dK/dV, dQ).
+	AttnTiled AttentionKernel = iota
+	// AttnHead runs one block per (batch, head) with the whole sequence of
+	// that head in shared memory (Q, K, V for the forward; Q, K, V, dO, lse
+	// and the row dots for the backward, which computes the dots itself):
+	// its warps take 16-row units from a counter, the backward's key units
+	// (dK, dV) first, then its query units (dQ, recomputing S and dP), so
+	// that dqkv is written in one kernel without atomics. 4 warps a block at
+	// D = 32, 8 at D = 64.
+	AttnHead
+	// AttnHeadAlt is AttnHead with the other warp count: 8 warps a block at
+	// D = 32, 4 at D = 64.
+	AttnHeadAlt
+)
+
+func (k AttentionKernel) String() string {
+	switch k {
+	case AttnTiled:
+		return "tiled"
+	case AttnHead:
+		return "head"
+	case AttnHeadAlt:
+		return "headalt"
+	}
+	return fmt.Sprintf("AttentionKernel(%d)", int(k))
+}
+
+// AttentionKernels lists every AttentionKernel, the default first.
+var AttentionKernels = []AttentionKernel{AttnTiled, AttnHead, AttnHeadAlt}
+
+// attnKernels holds each device's SetAttentionKernel choice (kept here
+// rather than in Device; absent means AttnTiled).
+var attnKernels struct {
+	mu sync.Mutex
+	m  map[*Device]AttentionKernel
+}
+
+// SetAttentionKernel chooses the kernels AttentionForward and
+// AttentionBackward launch and returns the previous choice. AttnTiled is the
+// default; the head-resident kernels are used only where the head fits in
+// the device's shared memory (4·ceil(N/16)·16·D·2 bytes and a little more
+// for the backward: N up to about 430 at D = 64 on an H100) and fall back to
+// the tiled kernels beyond.
+func (d *Device) SetAttentionKernel(k AttentionKernel) AttentionKernel {
+	if k < AttnTiled || k > AttnHeadAlt {
+		panic(fmt.Sprintf("cuda.SetAttentionKernel: unknown kernel %d", int(k)))
+	}
+	attnKernels.mu.Lock()
+	defer attnKernels.mu.Unlock()
+	old := attnKernels.m[d]
+	if attnKernels.m == nil {
+		attnKernels.m = map[*Device]AttentionKernel{}
+	}
+	if k == AttnTiled {
+		delete(attnKernels.m, d)
+	} else {
+		attnKernels.m[d] = k
+	}
+	return old
+}
+
+// AttentionKernel returns the kernels chosen by SetAttentionKernel.
+func (d *Device) AttentionKernel() AttentionKernel {
+	attnKernels.mu.Lock()
+	defer attnKernels.mu.Unlock()
+	return attnKernels.m[d]
+}
+
+// attnHeadWarps is the warps per block of the head-resident kernels.
+func attnHeadWarps(k AttentionKernel, D int) int {
+	if (k == AttnHead) == (D == 32) {
+		return 4
+	}
+	return 8
+}
+
+// attnHeadFwdSmem and attnHeadBwdSmem are the dynamic shared memory of the
+// head-resident kernels: Q, K, V (and dO) rows up to ceil(N/16)·16, the
+// backward's lse and row dots up to ceil(N/32)·32, and a work counter.
+func attnHeadFwdSmem(N, D int) int { return 3*((N+15)&^15)*D*2 + 16 }
+
+func attnHeadBwdSmem(N, D int) int { return 4*((N+15)&^15)*D*2 + 8*((N+31)&^31) + 16 }

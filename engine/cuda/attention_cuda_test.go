@@ -40,13 +40,19 @@ func attnRef(q, k, v func(n, d int) float64, N, D int, out func(n, d int, x floa
 	}
 }
 
+// attnCase is one attention test shape; check is the number of heads
+// compared with the float64 reference (0 = all).
+type attnCase struct{ B, N, H, D, check int }
+
 func TestAttentionForward(t *testing.T) {
-	type ac struct{ B, N, H, D, check int } // check: heads verified (0 = all)
-	cases := []ac{
+	testAttentionForward(t, []attnCase{
 		{1, 1, 1, 32, 0}, {2, 7, 3, 32, 0}, {1, 64, 2, 64, 0}, {1, 65, 2, 32, 0}, {2, 197, 3, 32, 0},
 		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {1, 17, 2, 32, 0}, {1, 112, 1, 64, 0}, {2, 100, 2, 32, 0},
 		{256, 197, 12, 32, 48}, {256, 197, 6, 64, 24},
-	}
+	})
+}
+
+func testAttentionForward(t *testing.T, cases []attnCase) {
 	for _, c := range cases {
 		if (testing.Short() || attnSmallOnly) && c.B > 2 {
 			continue
@@ -180,12 +186,14 @@ func attnBwdRef(q, k, v, do func(n, d int) float64, N, D int, dq, dk, dv func(n,
 }
 
 func TestAttentionBackward(t *testing.T) {
-	type ac struct{ B, N, H, D, check int }
-	cases := []ac{
+	testAttentionBackward(t, []attnCase{
 		{1, 1, 1, 32, 0}, {2, 7, 3, 32, 0}, {1, 64, 2, 64, 0}, {1, 65, 2, 32, 0}, {2, 197, 3, 32, 0},
 		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {1, 17, 2, 32, 0}, {1, 112, 1, 64, 0}, {2, 100, 2, 32, 0},
 		{256, 197, 12, 32, 24}, {256, 197, 6, 64, 12},
-	}
+	})
+}
+
+func testAttentionBackward(t *testing.T, cases []attnCase) {
 	for _, c := range cases {
 		if (testing.Short() || attnSmallOnly) && c.B > 2 {
 			continue
@@ -274,4 +282,36 @@ func TestAttentionFull(t *testing.T) {
 	}()
 	t.Run("forward", TestAttentionForward)
 	t.Run("backward", TestAttentionBackward)
+}
+
+// TestAttentionKernels runs every non-default AttentionKernel (the
+// head-resident kernels) forward and backward against the float64
+// reference: N ∈ {1, 17, 64, 197, 300} at D = 32 and 64 with B = 2, H = 3,
+// a head too long for shared memory (N = 1000, D = 64: the tiled fallback),
+// and the ViT-S/DeiT-S shapes with sampled heads (not with -short). Outputs
+// are poisoned with NaN before each run.
+func TestAttentionKernels(t *testing.T) {
+	var fwd, bwd []attnCase
+	for _, D := range []int{32, 64} {
+		for _, N := range []int{1, 17, 64, 197, 300} {
+			fwd = append(fwd, attnCase{2, N, 3, D, 0})
+			bwd = append(bwd, attnCase{2, N, 3, D, 0})
+		}
+	}
+	fwd = append(fwd, attnCase{1, 1000, 1, 64, 0}, attnCase{256, 197, 12, 32, 48}, attnCase{256, 197, 6, 64, 24})
+	bwd = append(bwd, attnCase{1, 1000, 1, 64, 0}, attnCase{256, 197, 12, 32, 24}, attnCase{256, 197, 6, 64, 12})
+	for _, k := range AttentionKernels {
+		if k == AttnTiled {
+			continue
+		}
+		t.Run(k.String(), func(t *testing.T) {
+			old := dev.SetAttentionKernel(k)
+			defer dev.SetAttentionKernel(old)
+			if got := dev.AttentionKernel(); got != k {
+				t.Fatalf("AttentionKernel() = %v after SetAttentionKernel(%v)", got, k)
+			}
+			t.Run("forward", func(t *testing.T) { testAttentionForward(t, fwd) })
+			t.Run("backward", func(t *testing.T) { testAttentionBackward(t, bwd) })
+		})
+	}
 }

@@ -565,3 +565,395 @@ __device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const 
 
 ATT_BWD(32, 3)
 ATT_BWD(64, 2)
+
+// ------------------------------------------------ head-resident variants
+//
+// One block per (batch, head) holds the whole sequence of that head in
+// shared memory and its warps take 16-row work units from a shared counter
+// until none are left. Rows are stored unpadded (D halves each) with the
+// 16-byte chunks XOR-swizzled, so that ldmatrix reads 8 rows without bank
+// conflicts: chunk c of row r sits at chunk c ^ ((r >> 1) & 3) for D = 32
+// (64-byte rows) and c ^ (r & 7) for D = 64 (128-byte rows). Rows from N to
+// NP = ceil(N/16)·16 are zero-filled. The global layouts are those of the
+// tiled kernels above.
+//
+// attn_fwd_head_w<W>_d<D>: Q, K, V resident (3·NP·D·2 bytes: 39 KB for
+//   N = 197, D = 32). Unit u = query rows 16u..16u+15, all keys in chunks of
+//   64 (only the 16-key groups below N enter the products), online softmax
+//   as in attn_fwd. Grid B·H, block 32·W. Parameters: qkv, out, lse, B, N,
+//   H, scale_log2.
+// attn_bwd_head_w<W>_d<D>: Q, K, V, dO resident, with lse·log2(e) (+inf past
+//   N) and dvec = rowsum(dO∘O) (computed here from O: no separate kernel) in
+//   two fp32 arrays of NL = ceil(N/32)·32: 4·NP·D·2 + 8·NL + 16 bytes (55 KB
+//   for N = 197, D = 32; 108 KB for D = 64). Units 0..G-1 (G = NP/16): a warp
+//   owns 16 keys and sweeps all queries 32 at a time: Sᵀ = K·Qᵀ, dPᵀ =
+//   V·dOᵀ, Pᵀ = exp2(Sᵀ·scale_log2 − lse₂), dSᵀ = Pᵀ∘(dPᵀ − dvec),
+//   dV += Pᵀ·dO, dK += dSᵀ·Q, stored as dK·scale and dV. Units G..2G-1: a
+//   warp owns 16 queries and sweeps all keys 32 at a time: S, dP, dS again,
+//   dQ += dS·K, stored as dQ·scale. The key units come first (four products
+//   each against three). No atomics on global memory, no second kernel:
+//   each element of dqkv is written once by one warp. Grid B·H, block 32·W.
+//   Parameters: qkv, out, dout, lse, dqkv, B, N, H, scale_log2, scale.
+
+template <int D>
+__device__ __forceinline__ int sw_off(int row, int chunk) {
+    constexpr int CH = D / 8;
+    const int x = CH == 4 ? ((row >> 1) & 3) : (row & 7);
+    return row * D + ((chunk ^ x) << 3);
+}
+
+// load_head copies rows 0..NP-1 of one slot (row stride tok_stride) into s,
+// swizzled, zero-filling rows ≥ N.
+template <int D, int NT>
+__device__ __forceinline__ void load_head(half* s, const half* __restrict__ base, size_t tok_stride, int N, int NP,
+                                          int tid) {
+    constexpr int CH = D / 8;
+    for (int c = tid; c < NP * CH; c += NT) {
+        int row = c / CH, ch = c % CH;
+        const half* src = row < N ? base + (size_t)row * tok_stride + ch * 8 : base;
+        cp_async16(smem_u32(s + sw_off<D>(row, ch)), src, row < N ? 16 : 0);
+    }
+}
+
+// A-operand fragments of rows r0..r0+15 (all D columns) of a swizzled matrix.
+template <int D>
+__device__ __forceinline__ void frags_sw(uint32_t (*f)[4], const half* s, int r0, int lane) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) ldsm_x4(f[kk], smem_u32(s + sw_off<D>(r0 + (lane & 15), 2 * kk + (lane >> 4))));
+}
+
+// acc[2·NJ][4] (16 × 16·NJ) += A(16×D) · Bᵀ, B = rows r0.. of a swizzled
+// matrix; 16-row groups nj ≥ nv are skipped.
+template <int D, int NJ>
+__device__ __forceinline__ void a_x_rowsT_sw(float (*acc)[4], const uint32_t (*af)[4], const half* bs, int r0, int lane,
+                                             int nv) {
+    const int i = lane >> 3;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+        for (int nj = 0; nj < NJ; nj++) {
+            if (nj >= nv) break;
+            uint32_t r[4];
+            ldsm_x4(r, smem_u32(bs + sw_off<D>(r0 + nj * 16 + (lane & 7) + (i >> 1) * 8, 2 * kk + (i & 1))));
+            mma16816(acc[2 * nj], af[kk], r[0], r[1]);
+            mma16816(acc[2 * nj + 1], af[kk], r[2], r[3]);
+        }
+    }
+}
+
+// acc[D/8][4] (16×D) += P(16 × 16·NK, A fragments pa) · B, B = rows r0.. of a
+// swizzled matrix; k steps kk ≥ nv are skipped.
+template <int D, int NK>
+__device__ __forceinline__ void p_x_rows_sw(float (*acc)[4], const uint32_t (*pa)[4], const half* bs, int r0, int lane,
+                                            int nv) {
+    const int i = lane >> 3;
+#pragma unroll
+    for (int kk = 0; kk < NK; kk++) {
+        if (kk >= nv) break;
+#pragma unroll
+        for (int dj = 0; dj < D / 16; dj++) {
+            uint32_t r[4];
+            ldsm_x4_t(r, smem_u32(bs + sw_off<D>(r0 + kk * 16 + (lane & 7) + (i & 1) * 8, 2 * dj + (i >> 1))));
+            mma16816(acc[2 * dj], pa[kk], r[0], r[1]);
+            mma16816(acc[2 * dj + 1], pa[kk], r[2], r[3]);
+        }
+    }
+}
+
+// next_unit hands the calling warp the next work unit of the block.
+__device__ __forceinline__ int next_unit(int* counter, int lane) {
+    int u = 0;
+    if (lane == 0) u = atomicAdd(counter, 1);
+    return __shfl_sync(0xffffffffu, u, 0);
+}
+
+template <int D, int W>
+__device__ __forceinline__ void attn_fwd_head(const half* __restrict__ qkv, half* __restrict__ out,
+                                              float* __restrict__ lse, int B, int N, int H, float scale_log2) {
+    constexpr int NT = 32 * W;
+    extern __shared__ __align__(16) half sm[];
+    const int NP = (N + 15) & ~15;
+    half* sQ = sm;
+    half* sK = sm + NP * D;
+    half* sV = sm + 2 * NP * D;
+    int* counter = (int*)(sm + 3 * NP * D);
+    const int tid = threadIdx.x, lane = tid & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int bh = blockIdx.x, b = bh / H, h = bh % H;
+    const size_t tok = (size_t)3 * H * D;
+    const half* base = qkv + (size_t)b * N * tok + (size_t)h * D;
+    load_head<D, NT>(sQ, base, tok, N, NP, tid);
+    load_head<D, NT>(sK, base + (size_t)H * D, tok, N, NP, tid);
+    load_head<D, NT>(sV, base + (size_t)2 * H * D, tok, N, NP, tid);
+    cp_async_commit();
+    if (tid == 0) *counter = 0;
+    cp_async_wait<0>();
+    __syncthreads();
+    const int G = NP / 16;
+    for (int u = next_unit(counter, lane); u < G; u = next_unit(counter, lane)) {
+        const int q0 = u * 16;
+        uint32_t qf[D / 16][4];
+        frags_sw<D>(qf, sQ, q0, lane);
+        float o[D / 8][4];
+#pragma unroll
+        for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+        float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+        for (int k0 = 0; k0 < N; k0 += 64) {
+            const int nv = min(4, (N - k0 + 15) >> 4);
+            float s[8][4];
+#pragma unroll
+            for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+            a_x_rowsT_sw<D, 4>(s, qf, sK, k0, lane, nv);
+            if (k0 + 64 > N) {
+#pragma unroll
+                for (int ni = 0; ni < 8; ni++) {
+                    int key = k0 + ni * 8 + 2 * t;
+                    if (key >= N) s[ni][0] = s[ni][2] = -INFINITY;
+                    if (key + 1 >= N) s[ni][1] = s[ni][3] = -INFINITY;
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                float mx = -INFINITY;
+#pragma unroll
+                for (int ni = 0; ni < 8; ni++) mx = fmaxf(mx, fmaxf(s[ni][2 * r], s[ni][2 * r + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float mnew = fmaxf(m[r], mx * scale_log2);
+                const float alpha = exp2f(m[r] - mnew);
+                m[r] = mnew;
+                float sum = 0.f;
+#pragma unroll
+                for (int ni = 0; ni < 8; ni++) {
+                    float p0 = exp2f(s[ni][2 * r] * scale_log2 - mnew);
+                    float p1 = exp2f(s[ni][2 * r + 1] * scale_log2 - mnew);
+                    s[ni][2 * r] = p0;
+                    s[ni][2 * r + 1] = p1;
+                    sum += p0 + p1;
+                }
+                l[r] = l[r] * alpha + sum;
+#pragma unroll
+                for (int dn = 0; dn < D / 8; dn++) {
+                    o[dn][2 * r] *= alpha;
+                    o[dn][2 * r + 1] *= alpha;
+                }
+            }
+            uint32_t pa[4][4];
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
+            p_x_rows_sw<D, 4>(o, pa, sV, k0, lane, nv);
+        }
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float sum = l[r];
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            const float inv = 1.0f / sum;
+            const int q = q0 + g + 8 * r;
+            if (q < N) {
+                half* orow = out + (((size_t)b * N + q) * H + h) * D;
+#pragma unroll
+                for (int dn = 0; dn < D / 8; dn++)
+                    *(half2*)(orow + dn * 8 + 2 * t) = __floats2half2_rn(o[dn][2 * r] * inv, o[dn][2 * r + 1] * inv);
+                if (t == 0) lse[((size_t)b * H + h) * N + q] = (m[r] + log2f(sum)) * 0.69314718055994531f;
+            }
+        }
+    }
+}
+
+// Pᵀ and dSᵀ (or P and dS) of one 16 × 8·NI tile: s ← exp2(s·scale_log2 − L),
+// dp ← s∘(dp − Dv). Lc/Dc give L and Dv by column (keys-as-rows: the
+// queries' values), Lr/Dr by row (queries-as-rows).
+template <bool BY_COL, int NI>
+__device__ __forceinline__ void softmax_grad(float (*s)[4], float (*dp)[4], const float* Lc, const float* Dc,
+                                             const float* Lr, const float* Dr, int c0, int t, float scale_log2) {
+#pragma unroll
+    for (int ni = 0; ni < NI; ni++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            float Lcol = 0.f, Dcol = 0.f;
+            if (BY_COL) {
+                Lcol = Lc[c0 + ni * 8 + 2 * t + e];
+                Dcol = Dc[c0 + ni * 8 + 2 * t + e];
+            }
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const float L = BY_COL ? Lcol : Lr[r];
+                const float Dv = BY_COL ? Dcol : Dr[r];
+                const float p = exp2f(s[ni][2 * r + e] * scale_log2 - L);
+                s[ni][2 * r + e] = p;
+                dp[ni][2 * r + e] = p * (dp[ni][2 * r + e] - Dv);
+            }
+        }
+    }
+}
+
+// store_rows_g writes a warp's 16×D fp32 accumulator times mul as fp16 rows
+// r0.. (below N) of dst (row stride tok).
+template <int D>
+__device__ __forceinline__ void store_rows_g(half* __restrict__ dst, size_t tok, const float (*acc)[4], int r0, int N,
+                                             float mul, int lane) {
+    store_rows<D>(dst, tok, acc, r0, N, mul, lane);
+}
+
+template <int D, int W, bool RELOAD, int QJ>
+__device__ __forceinline__ void attn_bwd_head(const half* __restrict__ qkv, const half* __restrict__ out,
+                                              const half* __restrict__ dout, const float* __restrict__ lse,
+                                              half* __restrict__ dqkv, int B, int N, int H, float scale_log2,
+                                              float scale) {
+    constexpr int NT = 32 * W;
+    constexpr int CH = D / 8;
+    extern __shared__ __align__(16) half sm[];
+    const int NP = (N + 15) & ~15, NL = (N + 31) & ~31;
+    half* sQ = sm;
+    half* sK = sm + NP * D;
+    half* sV = sm + 2 * NP * D;
+    half* sO = sm + 3 * NP * D;  // dO
+    float* sL = (float*)(sm + 4 * NP * D);
+    float* sD = sL + NL;
+    int* counter = (int*)(sD + NL);
+    const int tid = threadIdx.x, lane = tid & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int bh = blockIdx.x, b = bh / H, h = bh % H;
+    const size_t tok = (size_t)3 * H * D, otok = (size_t)H * D;
+    const half* base = qkv + (size_t)b * N * tok + (size_t)h * D;
+    const half* dobase = dout + (size_t)b * N * otok + (size_t)h * D;
+    const half* obase = out + (size_t)b * N * otok + (size_t)h * D;
+    load_head<D, NT>(sQ, base, tok, N, NP, tid);
+    load_head<D, NT>(sK, base + (size_t)H * D, tok, N, NP, tid);
+    load_head<D, NT>(sV, base + (size_t)2 * H * D, tok, N, NP, tid);
+    load_head<D, NT>(sO, dobase, otok, N, NP, tid);
+    cp_async_commit();
+    const float* lse_bh = lse + ((size_t)b * H + h) * N;
+    for (int i = tid; i < NL; i += NT) sL[i] = i < N ? lse_bh[i] * 1.4426950408889634f : INFINITY;
+    // dvec = rowsum(dO∘O): CH consecutive threads per row, 8 halves each;
+    // the loop bound is uniform so that the shuffles see every lane.
+    for (int c0 = 0; c0 < NL * CH; c0 += NT) {
+        const int c = c0 + tid, row = c / CH;
+        float s = 0.f;
+        if (row < N) {
+            const size_t off = (size_t)row * otok + (c % CH) * 8;
+            uint4 a = *(const uint4*)(obase + off);
+            uint4 d = *(const uint4*)(dobase + off);
+            const half2* ah = (const half2*)&a;
+            const half2* dh = (const half2*)&d;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                float2 x = __half22float2(ah[i]), y = __half22float2(dh[i]);
+                s += x.x * y.x + x.y * y.y;
+            }
+        }
+#pragma unroll
+        for (int o = CH / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (c % CH == 0 && row < NL) sD[row] = s;
+    }
+    if (tid == 0) *counter = 0;
+    cp_async_wait<0>();
+    __syncthreads();
+
+    const int G = NP / 16;
+    half* dbase = dqkv + (size_t)b * N * tok + (size_t)h * D;
+    for (int u = next_unit(counter, lane); u < 2 * G; u = next_unit(counter, lane)) {
+        if (u < G) {
+            // dK, dV for keys 16u..16u+15.
+            const int k0 = u * 16;
+            // At D = 64 the K and V fragments (32 registers) are read again
+            // for every chunk, to stay within 128 registers.
+            uint32_t kf[D / 16][4], vf[D / 16][4];
+            if (!RELOAD) {
+                frags_sw<D>(kf, sK, k0, lane);
+                frags_sw<D>(vf, sV, k0, lane);
+            }
+            float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+            for (int i = 0; i < D / 8; i++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) dk[i][e] = dv[i][e] = 0.f;
+            for (int q0 = 0; q0 < N; q0 += 16 * QJ) {
+                const int nv = min(QJ, (N - q0 + 15) >> 4);
+                float s[2 * QJ][4], dp[2 * QJ][4];
+#pragma unroll
+                for (int a = 0; a < 2 * QJ; a++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) s[a][e] = dp[a][e] = 0.f;
+                if (RELOAD) frags_sw<D>(kf, sK, k0, lane);
+                a_x_rowsT_sw<D, QJ>(s, kf, sQ, q0, lane, nv);
+                if (RELOAD) frags_sw<D>(vf, sV, k0, lane);
+                a_x_rowsT_sw<D, QJ>(dp, vf, sO, q0, lane, nv);
+                softmax_grad<true, 2 * QJ>(s, dp, sL, sD, nullptr, nullptr, q0, t, scale_log2);
+                uint32_t pa[QJ][4], da[QJ][4];
+#pragma unroll
+                for (int kk = 0; kk < QJ; kk++) {
+                    acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
+                    acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
+                }
+                p_x_rows_sw<D, QJ>(dv, pa, sO, q0, lane, nv);
+                p_x_rows_sw<D, QJ>(dk, da, sQ, q0, lane, nv);
+            }
+            store_rows_g<D>(dbase + (size_t)H * D, tok, dk, k0, N, scale, lane);
+            store_rows_g<D>(dbase + (size_t)2 * H * D, tok, dv, k0, N, 1.0f, lane);
+        } else {
+            // dQ for queries 16(u−G)..+15.
+            const int q0 = (u - G) * 16;
+            uint32_t qf[D / 16][4], of[D / 16][4];
+            if (!RELOAD) {
+                frags_sw<D>(qf, sQ, q0, lane);
+                frags_sw<D>(of, sO, q0, lane);
+            }
+            float Lr[2], Dr[2];
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                Lr[r] = sL[q0 + g + 8 * r];
+                Dr[r] = sD[q0 + g + 8 * r];
+            }
+            float dq[D / 8][4];
+#pragma unroll
+            for (int i = 0; i < D / 8; i++) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
+            for (int k0 = 0; k0 < N; k0 += 16 * QJ) {
+                const int nv = min(QJ, (N - k0 + 15) >> 4);
+                float s[2 * QJ][4], dp[2 * QJ][4];
+#pragma unroll
+                for (int a = 0; a < 2 * QJ; a++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) s[a][e] = dp[a][e] = 0.f;
+                if (RELOAD) frags_sw<D>(qf, sQ, q0, lane);
+                a_x_rowsT_sw<D, QJ>(s, qf, sK, k0, lane, nv);
+                if (RELOAD) frags_sw<D>(of, sO, q0, lane);
+                a_x_rowsT_sw<D, QJ>(dp, of, sV, k0, lane, nv);
+                softmax_grad<false, 2 * QJ>(s, dp, nullptr, nullptr, Lr, Dr, k0, t, scale_log2);
+                // Keys past N have zero K and V rows (so zero dP), but a
+                // nonzero P: mask their dS, although their K rows would add
+                // nothing to dQ anyway.
+                if (k0 + 16 * QJ > N) {
+#pragma unroll
+                    for (int ni = 0; ni < 2 * QJ; ni++) {
+                        int key = k0 + ni * 8 + 2 * t;
+                        if (key >= N) dp[ni][0] = dp[ni][2] = 0.f;
+                        if (key + 1 >= N) dp[ni][1] = dp[ni][3] = 0.f;
+                    }
+                }
+                uint32_t da[QJ][4];
+#pragma unroll
+                for (int kk = 0; kk < QJ; kk++) acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
+                p_x_rows_sw<D, QJ>(dq, da, sK, k0, lane, nv);
+            }
+            store_rows_g<D>(dbase, tok, dq, q0, N, scale, lane);
+        }
+    }
+}
+
+#define ATT_HEAD(D, W, MINB)                                                                                         \
+    extern "C" __global__ void __launch_bounds__(32 * W, MINB)                                                      \
+        attn_fwd_head_w##W##_d##D(const half* qkv, half* out, float* lse, int B, int N, int H, float scale_log2) { \
+        attn_fwd_head<D, W>(qkv, out, lse, B, N, H, scale_log2);                                                     \
+    }                                                                                                                \
+    extern "C" __global__ void __launch_bounds__(32 * W, MINB)                                                      \
+        attn_bwd_head_w##W##_d##D(const half* qkv, const half* out, const half* dout, const float* lse, half* dqkv,  \
+                                  int B, int N, int H, float scale_log2, float scale) {                             \
+        attn_bwd_head<D, W, (D == 64 && W == 8), (D == 64 && W == 8) ? 1 : 2>(qkv, out, dout, lse, dqkv, B, N, H, scale_log2, scale);                                  \
+    }
+
+ATT_HEAD(32, 4, 4)
+ATT_HEAD(32, 8, 2)
+ATT_HEAD(64, 4, 2)
+ATT_HEAD(64, 8, 2)

@@ -107,7 +107,7 @@ t="$bin/tests/engine_cuda.test"
 if [ -n "$san" ] && [ -x "$t" ]; then
 	step "compute-sanitizer memcheck (-test.short)"
 	(cd "$bin/tests" && timeout -k 5 45 "$san" --tool memcheck --error-exitcode 3 "$t" -test.short -test.v \
-		-test.run 'GemmF16Odd|GemmF16Epilogue|GemmF16Hopper|GemmF16SplitK$|LayerNorm|Attention(Forward|Backward)|Backend') >"$out/sanitizer.log" 2>&1
+		-test.run 'GemmF16Odd|GemmF16Epilogue|GemmF16Hopper|GemmF16SplitK$|LayerNorm|Attention(Forward|Backward|Kernels)|Backend') >"$out/sanitizer.log" 2>&1
 	r=$?
 	grep -E 'ERROR SUMMARY|^(ok|PASS|FAIL)' "$out/sanitizer.log" | tail -3
 	if [ $r -eq 124 ] || [ $r -eq 137 ]; then
