@@ -100,3 +100,77 @@ func TestPTXAssembles(t *testing.T) {
 		}
 	}
 }
+
+var reEntryPTX = regexp.MustCompile(`(?s)\.visible \.entry (\w+)\(([^)]*)\)`)
+
+// TestPTXBF16Twins checks the GEMM modules' bf16 instantiations against
+// their fp16 twins without a GPU: every gemm_f16_* kernel (and
+// gemm_splitk_reduce) has a gemm_bf16_* twin with the same parameter types,
+// and the tensor-core instructions of each kernel are of its own type only
+// (mma.sync/wgmma .f16.f16 in the fp16 kernels, .bf16.bf16 in the bf16
+// ones).
+func TestPTXBF16Twins(t *testing.T) {
+	paramTypes := func(params string) string {
+		var ts []string
+		for _, p := range strings.Split(params, ",") {
+			f := strings.Fields(p)
+			if len(f) >= 2 {
+				ts = append(ts, strings.Join(f[:len(f)-1], " "))
+			}
+		}
+		return strings.Join(ts, ",")
+	}
+	for _, mod := range []string{"gemm_f16", "gemm_f16_sm90a", "gemm_f16_tma_sm90a"} {
+		text, err := PTX(mod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries := map[string]string{}
+		bodies := map[string]string{}
+		locs := reEntryPTX.FindAllStringSubmatchIndex(text, -1)
+		for i, m := range locs {
+			name := text[m[2]:m[3]]
+			entries[name] = paramTypes(text[m[4]:m[5]])
+			end := len(text)
+			if i+1 < len(locs) {
+				end = locs[i+1][0]
+			}
+			bodies[name] = text[m[1]:end]
+		}
+		twins := 0
+		for name, params := range entries {
+			var twin string
+			switch {
+			case strings.HasPrefix(name, "gemm_f16_"):
+				twin = "gemm_bf16_" + strings.TrimPrefix(name, "gemm_f16_")
+			case name == "gemm_splitk_reduce":
+				twin = "gemm_splitk_reduce_bf16"
+			default:
+				continue
+			}
+			tp, ok := entries[twin]
+			if !ok {
+				t.Errorf("%s: %s has no bf16 twin %s", mod, name, twin)
+				continue
+			}
+			if tp != params {
+				t.Errorf("%s: %s takes (%s), its twin %s (%s)", mod, name, params, twin, tp)
+			}
+			twins++
+		}
+		for name, body := range bodies {
+			f16 := strings.Contains(body, ".f16.f16")
+			bf16 := strings.Contains(body, ".bf16.bf16")
+			switch {
+			case strings.HasPrefix(name, "gemm_f16_") && bf16, strings.HasPrefix(name, "gemm_bf16_") && f16:
+				t.Errorf("%s: %s has tensor-core instructions of the other type", mod, name)
+			case strings.HasPrefix(name, "gemm_bf16_") && !bf16, strings.HasPrefix(name, "gemm_f16_") && !f16:
+				t.Errorf("%s: %s has no tensor-core instruction of its type", mod, name)
+			}
+		}
+		if twins == 0 {
+			t.Errorf("%s: no fp16 GEMM kernels found", mod)
+		}
+		t.Logf("%s: %d fp16 kernels, each with a bf16 twin", mod, twins)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/engine/cuda"
 	"github.com/mocogo/mocogo/kernels"
 )
@@ -135,12 +136,18 @@ func result(key string, value float64, unit string, ms float64) {
 // randHalf returns n fp16 values uniform in [-1,1): a block of 1<<20
 // random values (prime-length, so rows do not repeat in step) tiled over the
 // buffer, which keeps the host side quick for the 10⁸-element operands.
-func (b *gpuBench) randHalf(n int) (*cuda.Buffer, error) {
+func (b *gpuBench) randHalf(n int) (*cuda.Buffer, error) { return b.rand16(n, kernels.F32ToF16) }
+
+// randBF16 is randHalf for bf16.
+func (b *gpuBench) randBF16(n int) (*cuda.Buffer, error) { return b.rand16(n, engine.BF16Bits) }
+
+// rand16 returns n uniform values in [-1, 1) as 16-bit words made by bits.
+func (b *gpuBench) rand16(n int, bits func(float32) uint16) (*cuda.Buffer, error) {
 	h := make([]uint16, n)
 	r := rand.New(rand.NewPCG(uint64(n), 1))
 	const block = 1<<20 - 3
 	for i := 0; i < n && i < block; i++ {
-		h[i] = kernels.F32ToF16(float32(r.Float64()*2 - 1))
+		h[i] = bits(float32(r.Float64()*2 - 1))
 	}
 	for i := block; i < n; i += block {
 		copy(h[i:], h[:block])
@@ -195,7 +202,87 @@ func (b *gpuBench) copyBench() error {
 // fp16 matmul.
 func (b *gpuBench) gemmBench() error {
 	// wgmma256 (0.3–0.8× wgmma128 on 2026-11-27) is left out to save time.
-	return b.gemmShapes(true, layoutsAll, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128})
+	if err := b.gemmShapes(true, layoutsAll, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128}); err != nil {
+		return err
+	}
+	return b.gemmBF16()
+}
+
+// gpuGemmShape is one GEMM bench gpu times.
+type gpuGemmShape struct {
+	key            string
+	transA, transB bool
+	m, n, k        int
+	bias, gelu     bool
+}
+
+// gpuGemmShapes: square 4096³ in three layouts, then the GEMMs of a ViT-S/16
+// step at batch 256 (M = 256·197).
+func gpuGemmShapes() []gpuGemmShape {
+	const M = 256 * 197
+	return []gpuGemmShape{
+		{"gemm_nn_4096", false, false, 4096, 4096, 4096, false, false},
+		{"gemm_nt_4096", false, true, 4096, 4096, 4096, false, false},
+		{"gemm_tn_4096", true, false, 4096, 4096, 4096, false, false},
+		{"vit_qkv_fwd_50432x1152x384", false, true, M, 1152, 384, true, false},
+		{"vit_proj_fwd_50432x384x384", false, true, M, 384, 384, true, false},
+		{"vit_fc1_fwd_50432x1536x384", false, true, M, 1536, 384, true, true},
+		{"vit_fc2_fwd_50432x384x1536", false, true, M, 384, 1536, true, false},
+		{"vit_fc2_dx_50432x1536x384", false, false, M, 1536, 384, false, false},
+		{"vit_fc1_dw_1536x384x50432", true, false, 1536, 384, M, false, false},
+		{"vit_qkv_dw_1152x384x50432", true, false, 1152, 384, M, false, false},
+		{"vit_fc2_dw_384x1536x50432", true, false, 384, 1536, M, false, false},
+	}
+}
+
+// gemmBF16 times GemmBF16 (bf16 operands and C, fp32 accumulation) with the
+// default kernel choice on 4096³ NT and the ViT-S shapes, keyed
+// <shape>_bf16 (torch_baseline.py times torch's bf16 under the same keys).
+func (b *gpuBench) gemmBF16() error {
+	for _, s := range gpuGemmShapes() {
+		if s.key != "gemm_nt_4096" && !strings.HasPrefix(s.key, "vit_") {
+			continue
+		}
+		ar, ac := s.m, s.k
+		if s.transA {
+			ar, ac = s.k, s.m
+		}
+		br, bc := s.k, s.n
+		if s.transB {
+			br, bc = s.n, s.k
+		}
+		a, err := b.randBF16(ar * ac)
+		if err != nil {
+			return err
+		}
+		bb, err := b.randBF16(br * bc)
+		if err != nil {
+			return err
+		}
+		c, err := b.d.AllocF16(s.m * s.n) // 2 bytes an element: bf16
+		if err != nil {
+			return err
+		}
+		var bias *cuda.Buffer
+		if s.bias {
+			if bias, err = b.randF32(s.n); err != nil {
+				return err
+			}
+		}
+		ep := cuda.Epilogue{Bias: bias, GELU: s.gelu, OutBF16: true}
+		ms, err := b.time(func() error {
+			return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n, ep)
+		})
+		if err != nil {
+			return err
+		}
+		result(s.key+"_bf16", 2*float64(s.m)*float64(s.n)*float64(s.k)/ms/1e9, "TFLOP/s", ms)
+		a.Free()
+		bb.Free()
+		c.Free()
+		bias.Free()
+	}
+	return nil
 }
 
 // Which layouts gemmShapes times.
@@ -232,26 +319,8 @@ func (b *gpuBench) tmaLayoutBench() error {
 // and with each of kinds where it applies (the NT layout), keyed
 // <shape>_<kind>.
 func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) error {
-	type shape struct {
-		key            string
-		transA, transB bool
-		m, n, k        int
-		bias, gelu     bool
-	}
-	const M = 256 * 197
-	shapes := []shape{
-		{"gemm_nn_4096", false, false, 4096, 4096, 4096, false, false},
-		{"gemm_nt_4096", false, true, 4096, 4096, 4096, false, false},
-		{"gemm_tn_4096", true, false, 4096, 4096, 4096, false, false},
-		{"vit_qkv_fwd_50432x1152x384", false, true, M, 1152, 384, true, false},
-		{"vit_proj_fwd_50432x384x384", false, true, M, 384, 384, true, false},
-		{"vit_fc1_fwd_50432x1536x384", false, true, M, 1536, 384, true, true},
-		{"vit_fc2_fwd_50432x384x1536", false, true, M, 384, 1536, true, false},
-		{"vit_fc2_dx_50432x1536x384", false, false, M, 1536, 384, false, false},
-		{"vit_fc1_dw_1536x384x50432", true, false, 1536, 384, M, false, false},
-		{"vit_qkv_dw_1152x384x50432", true, false, 1152, 384, M, false, false},
-		{"vit_fc2_dw_384x1536x50432", true, false, 384, 1536, M, false, false},
-	}
+	type shape = gpuGemmShape
+	shapes := gpuGemmShapes()
 	// applies says whether kind k serves shape s: the TMA kernels every
 	// layout (the weight gradients with split-K over TMA partials), the
 	// others the NT layout.

@@ -19,9 +19,11 @@ import (
 // in fp32. All work goes to the device's stream in order; Download is the
 // only point that waits for it.
 //
-// It also implements engine.MixedPrecision (fp16 storages beside fp32 ones,
-// for autocast: the methods that list takes either type in any mix, fp16
-// GEMM and attention operands are used as they are, with no cast pass),
+// It also implements engine.MixedPrecision (fp16 and bf16 storages beside
+// fp32 ones, for autocast: the methods that list take any of the three in
+// any mix; fp16 and bf16 GEMM operands are used as they are, with no cast
+// pass, and so are fp16 attention operands, while bf16 ones go through fp16
+// for now: see Attention),
 // engine.BiasGemm (GemmBias: bias and GELU in the GEMM's epilogue) and
 // engine.SquareSummer.
 //
@@ -37,8 +39,8 @@ func NewBackend(d *Device) *Backend { return &Backend{d: d} }
 // Device returns the backend's device.
 func (b *Backend) Device() *Device { return b.d }
 
-// storage is a device buffer of n values of type dt (engine.F32 or
-// engine.F16).
+// storage is a device buffer of n values of type dt (engine.F32,
+// engine.F16 or engine.BF16).
 type storage struct {
 	buf *Buffer
 	n   int
@@ -68,15 +70,17 @@ func buf(s engine.Storage) *Buffer {
 // The element-type codes the kernels take (kernels/cuda/dtype.cuh):
 // engine.DType's own values.
 const (
-	dtF32 = int32(engine.F32)
-	dtF16 = int32(engine.F16)
+	dtF32  = int32(engine.F32)
+	dtF16  = int32(engine.F16)
+	dtBF16 = int32(engine.BF16)
 )
 
-// dtype.cuh hard-codes DT_F32 0 and DT_F16 2: these fail to compile if
-// engine.DType is ever renumbered.
+// dtype.cuh hard-codes DT_F32 0, DT_F16 2 and DT_BF16 3: these fail to
+// compile if engine.DType is ever renumbered.
 var (
 	_ [0]struct{} = [dtF32]struct{}{}
 	_ [2]struct{} = [dtF16]struct{}{}
+	_ [3]struct{} = [dtBF16]struct{}{}
 )
 
 // dt is the kernels' element-type code of s (fp32 for nil).
@@ -88,6 +92,9 @@ func dt(s engine.Storage) int32 {
 }
 
 func isF16(s engine.Storage) bool { return s != nil && s.DType() == engine.F16 }
+
+// isHalf reports whether s holds fp16 or bf16.
+func isHalf(s engine.Storage) bool { return s != nil && s.DType() != engine.F32 }
 
 // f32 is buf for the operands that must be float32 (statistics, biases,
 // optimizer state, and every operand of the methods engine.MixedPrecision
@@ -114,22 +121,23 @@ func (b *Backend) Alloc(n int) engine.Storage {
 	return &storage{buf: bf, n: n, dt: engine.F32}
 }
 
-// HalfTypes implements engine.MixedPrecision: fp16 (the GEMM and attention
-// kernels are fp16; bf16 is not offered).
-func (b *Backend) HalfTypes() []engine.DType { return []engine.DType{engine.F16} }
+// HalfTypes implements engine.MixedPrecision: fp16 and bf16. Every method
+// the contract lists takes both: bf16 GEMMs run on bf16 tensor-core kernels,
+// bf16 attention (for now) through the fp16 kernels (see Attention).
+func (b *Backend) HalfTypes() []engine.DType { return []engine.DType{engine.F16, engine.BF16} }
 
-// AllocAs implements engine.MixedPrecision: n values of float32 or fp16
-// (2n bytes).
+// AllocAs implements engine.MixedPrecision: n values of float32, fp16 or
+// bf16 (2n bytes for the halves).
 func (b *Backend) AllocAs(t engine.DType, n int) engine.Storage {
 	switch t {
 	case engine.F32:
 		return b.Alloc(n)
-	case engine.F16:
-		bf, err := b.d.AllocF16(n)
+	case engine.F16, engine.BF16:
+		bf, err := b.d.AllocF16(n) // 2n bytes, whatever the 16-bit type
 		try("AllocAs", err)
-		return &storage{buf: bf, n: n, dt: engine.F16}
+		return &storage{buf: bf, n: n, dt: t}
 	}
-	panic(fmt.Sprintf("cuda.Backend.AllocAs: %v storage (the backend has f32 and f16)", t))
+	panic(fmt.Sprintf("cuda.Backend.AllocAs: %v storage (the backend has f32, f16 and bf16)", t))
 }
 
 func (b *Backend) Release(s engine.Storage) {
@@ -153,10 +161,10 @@ func (b *Backend) Upload(dst engine.Storage, src []float64) {
 	b.Upload32(dst, f)
 }
 
-// Upload32 copies src into dst; an fp16 dst is converted on the device
-// (through an fp32 scratch buffer, rounding to nearest even).
+// Upload32 copies src into dst; an fp16 or bf16 dst is converted on the
+// device (through an fp32 scratch buffer, rounding to nearest even).
 func (b *Backend) Upload32(dst engine.Storage, src []float32) {
-	if !isF16(dst) {
+	if !isHalf(dst) {
 		try("Upload", buf(dst).CopyFromF32(src))
 		return
 	}
@@ -167,7 +175,7 @@ func (b *Backend) Upload32(dst engine.Storage, src []float32) {
 	tmp := b.scratch(4 * int64(n))
 	defer tmp.Free()
 	try("Upload", tmp.CopyFromF32(src[:n]))
-	b.ew("ew_convert", n, buf(dst), dtF16, tmp, dtF32, (*Buffer)(nil), int64(n))
+	b.ew("ew_convert", n, buf(dst), dt(dst), tmp, dtF32, (*Buffer)(nil), int64(n))
 }
 
 func (b *Backend) Download(dst []float64, src engine.Storage) {
@@ -178,10 +186,10 @@ func (b *Backend) Download(dst []float64, src engine.Storage) {
 	}
 }
 
-// Download32 copies src into dst; an fp16 src is widened on the device
-// first (exact).
+// Download32 copies src into dst; an fp16 or bf16 src is widened on the
+// device first (exact).
 func (b *Backend) Download32(dst []float32, src engine.Storage) {
-	if !isF16(src) {
+	if !isHalf(src) {
 		try("Download", buf(src).CopyToF32(dst))
 		return
 	}
@@ -191,7 +199,7 @@ func (b *Backend) Download32(dst []float32, src engine.Storage) {
 	}
 	tmp := b.scratch(4 * int64(n))
 	defer tmp.Free()
-	b.ew("ew_convert", n, tmp, dtF32, buf(src), dtF16, (*Buffer)(nil), int64(n))
+	b.ew("ew_convert", n, tmp, dtF32, buf(src), dt(src), (*Buffer)(nil), int64(n))
 	try("Download", tmp.CopyToF32(dst[:n]))
 }
 
@@ -233,7 +241,8 @@ func (b *Backend) Fill(dst engine.Storage, v float64) {
 }
 
 // Copy copies the first min(dst.Len(), src.Len()) values, converting
-// between fp32 and fp16 when the types differ.
+// between fp32, fp16 and bf16 when the types differ (through fp32, rounding
+// to nearest even: bf16 to fp16 overflows to ±Inf past 65504).
 func (b *Backend) Copy(dst, src engine.Storage) {
 	n := min(dst.Len(), src.Len())
 	if n == 0 {
@@ -264,7 +273,7 @@ func (b *Backend) Binary(op engine.BinaryOp, dst, a, bb engine.Storage) {
 	b.ew("ew_binary", n, int32(op), buf(dst), dt(dst), buf(a), dt(a), buf(bb), dt(bb), int64(n), int64(nb))
 }
 
-// SumRows takes an fp32 or fp16 src; dst is fp32.
+// SumRows takes an fp32, fp16 or bf16 src; dst is fp32.
 func (b *Backend) SumRows(dst, src engine.Storage, rows, cols int, beta float64) {
 	if cols == 0 {
 		return
@@ -304,7 +313,7 @@ func (b *Backend) SumAll(dst, src engine.Storage) {
 }
 
 // SumSquares implements engine.SquareSummer: dst[0] = Σ src[i]² (plus
-// dst[0] when accumulate), src fp32 or fp16, squares and sums in fp64, in a
+// dst[0] when accumulate), src fp32, fp16 or bf16, squares and sums in fp64, in a
 // fixed order for a given device (deterministic), stored rounded to dst's
 // type.
 func (b *Backend) SumSquares(dst, src engine.Storage, accumulate bool) {
@@ -334,23 +343,39 @@ func (b *Backend) fromF16(dst, src *Buffer, n int) {
 }
 
 // half returns the first n values of s as fp16: s's own buffer when it is
-// fp16, else a cast copy; free releases what half allocated.
+// fp16, else a cast copy (from bf16: values past ±65504 become ±Inf); free
+// releases what half allocated.
 func (b *Backend) half(s engine.Storage, n int) (h *Buffer, free func()) {
 	if isF16(s) {
 		return buf(s), func() {}
+	}
+	if s.DType() == engine.BF16 {
+		h = b.scratch(2 * int64(max(n, 1)))
+		b.ew("ew_convert", n, h, dtF16, buf(s), dtBF16, (*Buffer)(nil), int64(n))
+		return h, h.Free
 	}
 	h = b.toF16(buf(s), n)
 	return h, h.Free
 }
 
+// fromF16Into writes n fp16 values of src into s, fp32 or bf16 (rounded to
+// nearest even).
+func (b *Backend) fromF16Into(s engine.Storage, src *Buffer, n int) {
+	if s.DType() == engine.F32 {
+		b.fromF16(buf(s), src, n)
+		return
+	}
+	b.ew("ew_convert", n, buf(s), dt(s), src, dtF16, (*Buffer)(nil), int64(n))
+}
+
 // f32In returns the first n values of s as fp32: s's own buffer when it is
 // fp32, else a widened copy; free releases what f32In allocated.
 func (b *Backend) f32In(s engine.Storage, n int) (f *Buffer, free func()) {
-	if !isF16(s) {
+	if !isHalf(s) {
 		return buf(s), func() {}
 	}
 	f = b.scratch(4 * int64(max(n, 1)))
-	b.ew("ew_convert", n, f, dtF32, buf(s), dtF16, (*Buffer)(nil), int64(n))
+	b.ew("ew_convert", n, f, dtF32, buf(s), dt(s), (*Buffer)(nil), int64(n))
 	return f, f.Free
 }
 
@@ -358,12 +383,12 @@ func (b *Backend) f32In(s engine.Storage, n int) (f *Buffer, free func()) {
 // when it is fp32, else a scratch buffer that commit rounds into s (and
 // frees). Call commit after the kernels that write the buffer.
 func (b *Backend) f32Out(s engine.Storage, n int) (f *Buffer, commit func()) {
-	if !isF16(s) {
+	if !isHalf(s) {
 		return buf(s), func() {}
 	}
 	f = b.scratch(4 * int64(max(n, 1)))
 	return f, func() {
-		b.ew("ew_convert", n, buf(s), dtF16, f, dtF32, (*Buffer)(nil), int64(n))
+		b.ew("ew_convert", n, buf(s), dt(s), f, dtF32, (*Buffer)(nil), int64(n))
 		f.Free()
 	}
 }
@@ -391,23 +416,53 @@ func (b *Backend) scaledF16(src *Buffer, n int, target int) (h, sc *Buffer) {
 	return h, sc
 }
 
-// gemmOperand returns the first n values of x as fp16 for the GEMM: an fp16
-// storage as it is (sc nil: no scale), an fp32 one cast by scaledF16 (sc
-// its scale pair). free releases what gemmOperand allocated.
-func (b *Backend) gemmOperand(x engine.Storage, n int) (h, sc *Buffer, free func()) {
-	if isF16(x) {
+// gemmType is the half type a GEMM on operands of types ta and tb runs in:
+// bf16 when either is bf16 (an fp16 or fp32 partner is converted to bf16,
+// which has fp32's range: nothing overflows), else fp16 (fp32 operands
+// scaled into fp16's range by gemmOperand).
+func gemmType(ta, tb engine.DType) engine.DType {
+	if ta == engine.BF16 || tb == engine.BF16 {
+		return engine.BF16
+	}
+	return engine.F16
+}
+
+// gemmOperand returns the first n values of x as type ht (engine.F16 or
+// engine.BF16) for the GEMM: a storage of that type as it is (sc nil: no
+// scale); for fp16, an fp32 one cast by scaledF16 (sc its scale pair); for
+// bf16, an fp32 or fp16 one converted as it is (sc nil: bf16 has fp32's
+// exponent range). free releases what gemmOperand allocated.
+func (b *Backend) gemmOperand(x engine.Storage, n int, ht engine.DType) (h, sc *Buffer, free func()) {
+	if x.DType() == ht {
 		return buf(x), nil, func() {}
+	}
+	if ht == engine.BF16 {
+		h = b.scratch(2 * int64(max(n, 1)))
+		b.ew("ew_convert", n, h, dtBF16, buf(x), dt(x), (*Buffer)(nil), int64(n))
+		return h, nil, h.Free
 	}
 	h, sc = b.scaledF16(buf(x), n, gemmScaleExp)
 	return h, sc, func() { h.Free(); sc.Free() }
 }
 
-// Gemm runs the fp16 tensor-core GEMM (fp32 accumulation) per product. An
-// fp16 operand is used as it is; an fp32 one is cast to fp16 once, scaled
-// by its own power of two, and the scales are divided out of an fp32
-// product afterwards. C may be fp32 or fp16: with fp16 operands the
-// product goes straight into C through the epilogue (alpha, beta, fp16
-// rounding); otherwise, and when an fp16 C sums a batch (strideC 0), the
+// gemmHalf runs GemmF16 (ht engine.F16) or GemmBF16 (engine.BF16); outHalf
+// stores C in ht.
+func (b *Backend) gemmHalf(ht engine.DType, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, bb *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
+	if ht == engine.BF16 {
+		return b.d.GemmBF16(transA, transB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc, Epilogue{Bias: bias, GELU: gelu, OutBF16: outHalf})
+	}
+	return b.d.GemmF16(transA, transB, m, n, k, alpha, a, lda, bb, ldb, beta, c, ldc, Epilogue{Bias: bias, GELU: gelu, OutF16: outHalf})
+}
+
+// Gemm runs the fp16 or bf16 tensor-core GEMM (fp32 accumulation) per
+// product, in the type gemmType picks: bf16 when an operand is bf16, else
+// fp16. An operand of that type is used as it is. For fp16, an fp32 operand
+// is cast to fp16 once, scaled by its own power of two, and the scales are
+// divided out of an fp32 product afterwards; for bf16, an fp32 or fp16
+// operand is converted to bf16 once (no scale). C may be fp32, fp16 or
+// bf16: when C is fp32 or of the GEMM's type and no operand was scaled, the
+// product goes straight into C through the epilogue (alpha, beta,
+// rounding); otherwise, and when a half C sums a batch (strideC 0), the
 // products are formed in fp32 and brought into C once. strideC 0 with
 // batch > 1 sums the products into C (C = alpha·Σ op(A_i)·op(B_i) + beta·C).
 func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a engine.Storage, strideA int, bs engine.Storage, strideB int, beta float64, c engine.Storage, strideC int) {
@@ -420,7 +475,7 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 	if batch > 1 && strideC%4 != 0 {
 		// The GEMM's epilogue stores pairs (of floats or halves) and the
 		// element-wise kernels run on C (unscale2, the k = 0 fill) load four
-		// at a time: each C must start 16-byte (fp16: 8-byte) aligned. Run
+		// at a time: each C must start 16-byte (halves: 8-byte) aligned. Run
 		// on a copy of C whose stride is a multiple of 4.
 		pad := (strideC + 3) &^ 3
 		tmp := b.scratch(ce * int64(batch*pad))
@@ -449,7 +504,7 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 	}
 	sizeA, sizeB := m*k, k*n
 	if batch > 1 {
-		// Each product's fp16 operands must start 16-byte aligned for the
+		// Each product's half operands must start 16-byte aligned for the
 		// GEMM (the kernels load at least pairs): restride odd strides.
 		var freeA, freeB func()
 		a, strideA, freeA = b.restride(a, strideA, sizeA, batch)
@@ -459,9 +514,10 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 	}
 	na := (batch-1)*strideA + sizeA
 	nb := (batch-1)*strideB + sizeB
-	ha, sa, freeA := b.gemmOperand(a, na)
+	ht := gemmType(a.DType(), bs.DType())
+	ha, sa, freeA := b.gemmOperand(a, na, ht)
 	defer freeA()
-	hb, sb, freeB := b.gemmOperand(bs, nb)
+	hb, sb, freeB := b.gemmOperand(bs, nb, ht)
 	defer freeB()
 	lda, ldb := k, n
 	if transA {
@@ -471,8 +527,8 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 		ldb = k
 	}
 	cview := func(i int) *Buffer { return cb.View(ce*int64(i*strideC), ce*int64(mn)) }
-	if sa == nil && sb == nil && !(ct == dtF16 && strideC == 0 && batch > 1) {
-		// fp16 operands: straight into C.
+	if sa == nil && sb == nil && (ct == dtF32 || ct == int32(ht)) && !(ct != dtF32 && strideC == 0 && batch > 1) {
+		// Half operands, C fp32 or of their type: straight into C.
 		for i := 0; i < batch; i++ {
 			av := ha.View(2*int64(i*strideA), 2*int64(sizeA))
 			bv := hb.View(2*int64(i*strideB), 2*int64(sizeB))
@@ -480,11 +536,11 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 			if strideC == 0 && i > 0 {
 				be = 1 // accumulate the batch
 			}
-			try("Gemm", b.d.GemmF16(transA, transB, m, n, k, float32(alpha), av, lda, bv, ldb, be, cview(i), n, Epilogue{OutF16: ct == dtF16}))
+			try("Gemm", b.gemmHalf(ht, transA, transB, m, n, k, float32(alpha), av, lda, bv, ldb, be, cview(i), n, nil, false, ct != dtF32))
 		}
 		return
 	}
-	// fp32 products: into a temporary when beta ≠ 0 or C is fp16, then
+	// fp32 products: into a temporary when beta ≠ 0 or C is a half, then
 	// C = product/scales + beta·C; with beta = 0 and an fp32 C straight into
 	// C and unscaled in place.
 	var tmp *Buffer
@@ -504,7 +560,7 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 		if strideC == 0 && i > 0 {
 			be = 1 // accumulate the batch
 		}
-		try("Gemm", b.d.GemmF16(transA, transB, m, n, k, float32(alpha), av, lda, bv, ldb, be, dst, n, Epilogue{}))
+		try("Gemm", b.gemmHalf(ht, transA, transB, m, n, k, float32(alpha), av, lda, bv, ldb, be, dst, n, nil, false, false))
 		if strideC != 0 || i == batch-1 {
 			b.ew("unscale2", mn, cv, ct, dst, sa, sb, float32(beta), int64(mn))
 		}
@@ -512,16 +568,17 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 }
 
 // GemmBias implements engine.BiasGemm: C = op(A)·op(B) + bias, then GELU
-// when gelu is set; bias is n float32 values (or nil). With fp16 A and B it
-// is one GEMM with bias, GELU and C's type in the epilogue; otherwise the
-// product is formed in fp32 by Gemm and bias and GELU follow in fp32 (one
-// rounding into an fp16 C).
+// when gelu is set; bias is n float32 values (or nil). With A and B both
+// fp16 or both bf16, and C fp32 or of their type, it is one GEMM with bias,
+// GELU and C's type in the epilogue; otherwise the product is formed in
+// fp32 by Gemm and bias and GELU follow in fp32 (one rounding into a half
+// C).
 func (b *Backend) GemmBias(transA, transB bool, m, n, k int, a, bs, bias, c engine.Storage, gelu bool) {
 	if m == 0 || n == 0 {
 		return
 	}
 	bb := f32("GemmBias", bias)
-	if isF16(a) && isF16(bs) && k > 0 {
+	if ht := a.DType(); ht != engine.F32 && bs.DType() == ht && (c.DType() == engine.F32 || c.DType() == ht) && k > 0 {
 		lda, ldb := k, n
 		if transA {
 			lda = m
@@ -529,12 +586,11 @@ func (b *Backend) GemmBias(transA, transB bool, m, n, k int, a, bs, bias, c engi
 		if transB {
 			ldb = k
 		}
-		try("GemmBias", b.d.GemmF16(transA, transB, m, n, k, 1, buf(a), lda, buf(bs), ldb, 0, buf(c), n,
-			Epilogue{Bias: bb, GELU: gelu, OutF16: isF16(c)}))
+		try("GemmBias", b.gemmHalf(ht, transA, transB, m, n, k, 1, buf(a), lda, buf(bs), ldb, 0, buf(c), n, bb, gelu, isHalf(c)))
 		return
 	}
 	t := c
-	if isF16(c) {
+	if isHalf(c) {
 		tmp := b.scratch(4 * int64(m*n))
 		defer tmp.Free()
 		t = &storage{buf: tmp, n: m * n, dt: engine.F32}
@@ -589,7 +645,7 @@ func (b *Backend) UnaryBackward(op engine.UnaryOp, dx, x, dy engine.Storage) {
 // fastLN reports whether layernorm.cu's register kernels take the width.
 func fastLN(cols int) bool { return cols > 0 && cols%4 == 0 && cols <= 1024 }
 
-// LayerNorm takes x and y fp32 or fp16; mean, rstd, gamma, beta are fp32.
+// LayerNorm takes x and y fp32, fp16 or bf16; mean, rstd, gamma, beta are fp32.
 func (b *Backend) LayerNorm(y, mean, rstd, x, gamma, beta engine.Storage, rows, cols int, eps float64) {
 	if rows == 0 || cols == 0 {
 		return
@@ -603,7 +659,7 @@ func (b *Backend) LayerNorm(y, mean, rstd, x, gamma, beta engine.Storage, rows, 
 	b.rc("ln_fwd_any", D1(rows), D1(256), 0, buf(y), dt(y), mb, rb, buf(x), dt(x), gb, bb, int32(cols), float32(eps))
 }
 
-// LayerNormBackward takes dx, dy and x fp32 or fp16; the rest are fp32.
+// LayerNormBackward takes dx, dy and x fp32, fp16 or bf16; the rest are fp32.
 func (b *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, rstd engine.Storage, rows, cols int) {
 	if rows == 0 || cols == 0 {
 		return
@@ -667,9 +723,15 @@ func (b *Backend) attn32Smem(tokens, headDim int) int {
 	return smem
 }
 
-// Attention takes qkv and out fp32 or fp16 (lse fp32). The flash kernels
-// read and write fp16: fp16 storages go to them as they are, fp32 ones
-// through a cast.
+// Attention takes qkv and out fp32, fp16 or bf16 (lse fp32). The flash
+// kernels read and write fp16: fp16 storages go to them as they are, fp32
+// ones through a cast.
+//
+// bf16 is an interim path until there are bf16 attention kernels: a bf16
+// qkv is converted to an fp16 scratch copy, the fp16 kernels run, and the
+// fp16 result is rounded into a bf16 out. It has fp16's range, not bf16's:
+// q, k, v values past ±65504 overflow to ±Inf (and fp16's subnormals below
+// 6e-5 lose bits), costs a conversion pass each way and the scratch memory.
 func (b *Backend) Attention(out, lse, qkv engine.Storage, batch, tokens, heads, headDim int, scale float64) {
 	if batch == 0 || tokens == 0 {
 		return
@@ -686,7 +748,7 @@ func (b *Backend) Attention(out, lse, qkv engine.Storage, batch, tokens, heads, 
 		}
 		try("Attention", b.d.AttentionForward(hq, ho, lb, batch, tokens, heads, headDim))
 		if !isF16(out) {
-			b.fromF16(buf(out), ho, elems)
+			b.fromF16Into(out, ho, elems) // fp32, or bf16 (the interim path)
 		}
 		return
 	}
@@ -698,10 +760,17 @@ func (b *Backend) Attention(out, lse, qkv engine.Storage, batch, tokens, heads, 
 	commit()
 }
 
-// AttentionBackward takes dout, qkv, out and dqkv fp32 or fp16 (lse fp32).
-// An fp32 dout is scaled by a power of two into fp16's range and the scale
-// divided out of dqkv; an fp16 dout (autocast: already loss-scaled) goes to
-// the kernels as it is, and so does an fp16 dqkv then.
+// AttentionBackward takes dout, qkv, out and dqkv fp32, fp16 or bf16 (lse
+// fp32). An fp32 dout is scaled by a power of two into fp16's range and the
+// scale divided out of dqkv; an fp16 dout (autocast: already loss-scaled)
+// goes to the kernels as it is, and so does an fp16 dqkv then.
+//
+// bf16 takes Attention's interim path through the fp16 kernels, with
+// fp16's range for qkv and out (values past ±65504 overflow): bf16 qkv and
+// out are converted to fp16 scratch copies; a bf16 dout, which bf16
+// training does not loss-scale and which may lie far below fp16's normal
+// range, is widened to fp32 and then scaled into fp16's range as an fp32
+// one is; the fp16 dqkv is unscaled and rounded into a bf16 dqkv.
 func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse engine.Storage, batch, tokens, heads, headDim int, scale float64) {
 	if batch == 0 || tokens == 0 {
 		return
@@ -718,8 +787,11 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse engine.Storage, ba
 			hdo = buf(dout)
 		} else {
 			// The gradient is linear in dout: scale it into fp16's range
-			// and divide the scale out of dqkv.
-			hdo, sd = b.scaledF16(buf(dout), elems, attnScaleExp)
+			// and divide the scale out of dqkv. (A bf16 dout is widened to
+			// fp32 first, exactly; an fp32 one is used as it is.)
+			d32, freeD := b.f32In(dout, elems)
+			defer freeD()
+			hdo, sd = b.scaledF16(d32, elems, attnScaleExp)
 			defer hdo.Free()
 			defer sd.Free()
 		}

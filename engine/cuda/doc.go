@@ -1,15 +1,17 @@
 // Package cuda is mocogo's NVIDIA GPU backend: a device with its context, a
 // caching allocator, host↔device copies, the embedded PTX kernels of package
 // kernels loaded once per device, and Go wrappers for each kernel (GemmF16,
-// LayerNormForward, LayerNormBackward, ...), and Backend, which implements
-// engine.Backend on a Device so that the engine's ops (and so the whole
-// MoCo v3 step) run on the GPU: fp32 storage, fp16 tensor-core GEMMs and
-// flash attention with fp32 accumulation, fp32 statistics. For autocast the
-// Backend also holds fp16 storages (engine.MixedPrecision): the element-wise,
-// layout, LayerNorm, GEMM and attention methods take fp32 and fp16 operands
-// in any mix (a dtype code per operand in the kernels, kernels/cuda/
-// dtype.cuh), and fp16 GEMM and attention operands go to the tensor-core
-// kernels with no cast pass. Its element-wise and reduction kernels are
+// GemmBF16, LayerNormForward, LayerNormBackward, ...), and Backend, which
+// implements engine.Backend on a Device so that the engine's ops (and so the
+// whole MoCo v3 step) run on the GPU: fp32 storage, fp16 tensor-core GEMMs
+// and flash attention with fp32 accumulation, fp32 statistics. For autocast
+// the Backend also holds fp16 and bf16 storages (engine.MixedPrecision): the
+// element-wise, layout, LayerNorm, GEMM and attention methods take fp32,
+// fp16 and bf16 operands in any mix (a dtype code per operand in the
+// kernels, kernels/cuda/dtype.cuh); fp16 and bf16 GEMM operands go to the
+// tensor-core kernels of their type with no cast pass, fp16 attention
+// operands to the flash kernels, and bf16 ones (for now) through fp16
+// copies. Its element-wise and reduction kernels are
 // kernels/cuda/elementwise.cu and rowcol.cu.
 //
 // Only this package imports gorgonia.org/cu, whose package initialisation

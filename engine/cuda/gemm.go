@@ -6,17 +6,20 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 
 	"gorgonia.org/cu"
 )
 
-// Epilogue says what GemmF16 does to each output element after the
-// product: add a per-column fp32 bias, apply the exact GELU, and store fp16
-// rather than fp32.
+// Epilogue says what GemmF16 and GemmBF16 do to each output element after
+// the product: add a per-column fp32 bias, apply the exact GELU, and store
+// fp16 (GemmF16 with OutF16) or bf16 (GemmBF16 with OutBF16) rather than
+// fp32. C's half type is always the operands' type.
 type Epilogue struct {
-	Bias   *Buffer // N float32 values, or nil
-	GELU   bool
-	OutF16 bool
+	Bias    *Buffer // N float32 values, or nil
+	GELU    bool
+	OutF16  bool // GemmF16 only
+	OutBF16 bool // GemmBF16 only
 }
 
 const (
@@ -147,8 +150,32 @@ func (d *Device) gemmKernel(transA, transB bool, m, n, k int) GemmKernel {
 // needs lda and ldb multiples of 8 and A, B 16-byte aligned; otherwise an
 // element-wise (slower) loader is used.
 func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, ep Epilogue) error {
+	if ep.OutBF16 {
+		panic("cuda.GemmF16: Epilogue.OutBF16 (an fp16 GEMM stores fp32 or fp16)")
+	}
+	return d.gemmHalf(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, ep.GELU, ep.OutF16)
+}
+
+// GemmBF16 is GemmF16 on bf16 operands: A and B hold bf16, C holds fp32 (or
+// bf16 with ep.OutBF16, rounded to nearest even), fp32 accumulation. Every
+// kernel and path of GemmF16 (SetGemmKernel, split-K) has a bf16 twin: the
+// same source instantiated for bf16 (kernels/cuda/gemm_types.cuh).
+func (d *Device) GemmBF16(transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, ep Epilogue) error {
+	if ep.OutF16 {
+		panic("cuda.GemmBF16: Epilogue.OutF16 (a bf16 GEMM stores fp32 or bf16)")
+	}
+	return d.gemmHalf(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, ep.GELU, ep.OutBF16)
+}
+
+// gemmHalf is GemmF16 (bf false) and GemmBF16 (bf true); outHalf stores C in
+// the operands' type.
+func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
+	api, prefix := "cuda.GemmF16", "gemm_f16_"
+	if bf {
+		api, prefix = "cuda.GemmBF16", "gemm_bf16_"
+	}
 	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("cuda.GemmF16: negative size m=%d n=%d k=%d", m, n, k))
+		panic(fmt.Sprintf("%s: negative size m=%d n=%d k=%d", api, m, n, k))
 	}
 	if m == 0 || n == 0 {
 		return nil
@@ -166,26 +193,26 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 			return
 		}
 		if buf == nil {
-			panic(fmt.Sprintf("cuda.GemmF16: %s is nil", name))
+			panic(fmt.Sprintf("%s: %s is nil", api, name))
 		}
 		if ld < cols {
-			panic(fmt.Sprintf("cuda.GemmF16: %s stride %d < %d columns", name, ld, cols))
+			panic(fmt.Sprintf("%s: %s stride %d < %d columns", api, name, ld, cols))
 		}
 		if want := int64((rows-1)*ld+cols) * int64(elem); buf.bytes < want {
-			panic(fmt.Sprintf("cuda.GemmF16: %s has %d bytes, %d×%d with stride %d needs %d", name, buf.bytes, rows, cols, ld, want))
+			panic(fmt.Sprintf("%s: %s has %d bytes, %d×%d with stride %d needs %d", api, name, buf.bytes, rows, cols, ld, want))
 		}
 	}
 	need("A", a, ar, ac, lda, 2)
 	need("B", b, br, bc, ldb, 2)
 	celem := 4
-	if ep.OutF16 {
+	if outHalf {
 		celem = 2
 	}
 	need("C", c, m, n, ldc, celem)
-	if ep.Bias != nil && ep.Bias.bytes < 4*int64(n) {
-		panic(fmt.Sprintf("cuda.GemmF16: bias has %d bytes, need %d", ep.Bias.bytes, 4*n))
+	if bias != nil && bias.bytes < 4*int64(n) {
+		panic(fmt.Sprintf("%s: bias has %d bytes, need %d", api, bias.bytes, 4*n))
 	}
-	name := "gemm_f16_"
+	name := prefix
 	name += map[bool]string{false: "n", true: "t"}[transA]
 	name += map[bool]string{false: "n", true: "t"}[transB]
 	aligned := lda%8 == 0 && ldb%8 == 0 && (a == nil || a.ptr%16 == 0) && (b == nil || b.ptr%16 == 0)
@@ -193,11 +220,11 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 		name += "_u"
 	}
 	flags := 0
-	if ep.GELU {
+	if gelu {
 		flags |= gemmGELU
 	}
-	if ep.OutF16 {
-		flags |= gemmOutF16
+	if outHalf {
+		flags |= gemmOutF16 // "C holds the operand type", fp16 or bf16
 	}
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
 	if aligned && k > 0 {
@@ -212,41 +239,41 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 			// for mma.sync split-K, and passed every test there (run 4).
 			bn, kernel := tmaTile(name, n)
 			if splits, kchunk := d.splitK(m, n, k, ((m+127)/128)*((n+bn-1)/bn), d.sms, 64); splits > 1 {
-				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 			}
 		}
 		if sel == GemmTMA || sel == GemmTMAPersistent {
 			bn, kernel := tmaTile(name, n)
 			if splits, kchunk := d.splitK(m, n, k, ((m+127)/128)*((n+bn-1)/bn), d.sms, 64); splits > 1 {
-				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 			}
 		} else if splits, kchunk := d.splitK(m, n, k, tiles, 2*d.sms, 32); splits > 1 {
-			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 		}
 		switch kern {
 		case GemmMMAWide:
 			return d.Launch("gemm_f16", name+"_w", D1(((m+127)/128)*((n+255)/256)), D1(256), gemmSmemWide,
-				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 		case GemmWGMMA128:
-			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90", D1(tiles), D1(256), 3*32768+1024,
-				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90", D1(tiles), D1(256), 3*32768+1024,
+				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 		case GemmTMA, GemmTMAPersistent:
 			bn, kernel := tmaTile(name, n)
 			blocks := ((m + 127) / 128) * ((n + bn - 1) / bn)
 			if kern == GemmTMAPersistent {
 				blocks = min(blocks, d.sms)
 			} else if !transA && transB && bn == 256 {
-				kernel = "gemm_f16_nt_tma" // the first TMA kernel, one tile per block
+				kernel = prefix + "nt_tma" // the first TMA kernel, one tile per block
 			}
-			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, flags)
+			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 		case GemmWGMMA256:
 			tiles = ((m + 127) / 128) * ((n + 255) / 256)
-			return d.Launch("gemm_f16_sm90a", "gemm_f16_nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
-				a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
+				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 		}
 	}
 	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
-		a, b, c, ep.Bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+		a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
 }
 
 // SetGemmSplitK sets GemmF16's split-K policy for aligned operands: 0 (the
@@ -332,7 +359,7 @@ func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha floa
 		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk), int32(ldw)); err != nil {
 		return err
 	}
-	return d.splitKReduce(ws, splits, m, n, ldw, alpha, beta, c, ldc, bias, flags)
+	return d.splitKReduce(name, ws, splits, m, n, ldw, alpha, beta, c, ldc, bias, flags)
 }
 
 // gemmTMASplitK is gemmSplitK with the partial products by the TMA kernel
@@ -347,15 +374,20 @@ func (d *Device) gemmTMASplitK(kernel string, bn, splits, kchunk int, transA, tr
 	if err := d.gemmTMA(kernel, bn, grid, kchunk, transA, transB, m, n, k, 1, a, lda, b, ldb, 0, ws, n, nil, 0); err != nil {
 		return err
 	}
-	return d.splitKReduce(ws, splits, m, n, n, alpha, beta, c, ldc, bias, flags)
+	return d.splitKReduce(kernel, ws, splits, m, n, n, alpha, beta, c, ldc, bias, flags)
 }
 
 // splitKReduce sums the splits fp32 m×n slices of ws (rows of stride ldw)
-// in order into C with the epilogue.
-func (d *Device) splitKReduce(ws *Buffer, splits, m, n, ldw int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+// in order into C with the epilogue; kernel names the GEMM kernel that made
+// the partials, whose operand type (fp16 or bf16) a half C has.
+func (d *Device) splitKReduce(kernel string, ws *Buffer, splits, m, n, ldw int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	quads := (m*n + 3) / 4
 	blocks := min((quads+255)/256, 8*d.sms)
-	return d.Launch("gemm_f16", "gemm_splitk_reduce", D1(blocks), D1(256), 0,
+	reduce := "gemm_splitk_reduce"
+	if bf16Kernel(kernel) {
+		reduce = "gemm_splitk_reduce_bf16"
+	}
+	return d.Launch("gemm_f16", reduce, D1(blocks), D1(256), 0,
 		ws, c, bias, int32(m), int32(n), int32(splits), int32(ldc), alpha, beta, int32(flags), int32(ldw))
 }
 
@@ -365,10 +397,14 @@ func u64(v uint64) []byte {
 	return b
 }
 
+// bf16Kernel reports whether a GEMM kernel name is a bf16 instantiation
+// (gemm_bf16_*) rather than an fp16 one (gemm_f16_*).
+func bf16Kernel(name string) bool { return strings.HasPrefix(name, "gemm_bf16_") }
+
 func tiles128x256(m, n int) int { return ((m + 127) / 128) * ((n + 255) / 256) }
 
-// gemmTMA launches one of the TMA kernels (gemm_f16_nt_tma or
-// gemm_f16_<a><b>_tma_p[192], tiles 128×bn) on blocks blocks: tensor maps
+// gemmTMA launches one of the TMA kernels (gemm_<t>_nt_tma or
+// gemm_<t>_<a><b>_tma_p[192], <t> f16 or bf16, tiles 128×bn) on blocks blocks: tensor maps
 // for A and B passed by value, so it goes through launchRaw rather than cu.
 // An operand stored k-contiguous is mapped as {K, rows} with a box of 64 k ×
 // 128 (A) or bn (B) rows; one stored m- or n-contiguous as {M or N, K} with
@@ -405,18 +441,19 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 			return fmt.Errorf("nil operand")
 		}
 		var ta, tb [128]byte
+		bf := bf16Kernel(kernel)
 		if transA {
-			ta, err = tensorMapF16(ap, kk, m, lda, 64, 64)
+			ta, err = tensorMap16(bf, ap, kk, m, lda, 64, 64)
 		} else {
-			ta, err = tensorMapF16(ap, m, kk, lda, 128, 64)
+			ta, err = tensorMap16(bf, ap, m, kk, lda, 128, 64)
 		}
 		if err != nil {
 			return fmt.Errorf("A: %w", err)
 		}
 		if transB {
-			tb, err = tensorMapF16(bp, n, kk, ldb, bn, 64)
+			tb, err = tensorMap16(bf, bp, n, kk, ldb, bn, 64)
 		} else {
-			tb, err = tensorMapF16(bp, kk, n, ldb, 64, 64)
+			tb, err = tensorMap16(bf, bp, kk, n, ldb, 64, 64)
 		}
 		if err != nil {
 			return fmt.Errorf("B: %w", err)
@@ -426,7 +463,7 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
 			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))),
 		}
-		if kernel != "gemm_f16_nt_tma" {
+		if !strings.HasSuffix(kernel, "_nt_tma") {
 			params = append(params, u64(uint64(uint32(kchunk))))
 		}
 		return launchRaw(fn.f, grid, block, smem, params)

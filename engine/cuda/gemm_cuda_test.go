@@ -8,6 +8,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/kernels"
 )
 
@@ -18,7 +19,8 @@ type gemmCase struct {
 	align8         bool // leading dimensions rounded up to multiples of 8 first (the 16-byte paths)
 	alpha, beta    float32
 	bias, gelu     bool
-	out16          bool
+	out16          bool // C in the operands' half type (fp16, or bf16 with bf16)
+	bf16           bool // bf16 operands (GemmBF16) instead of fp16 (GemmF16)
 }
 
 func (c gemmCase) String() string {
@@ -39,17 +41,55 @@ func (c gemmCase) String() string {
 	if c.gelu {
 		s += "_gelu"
 	}
-	if c.out16 {
+	switch {
+	case c.out16 && c.bf16:
+		s += "_bf16out"
+	case c.out16:
 		s += "_f16"
 	}
+	if c.bf16 {
+		s = "bf16_" + s
+	}
 	return s
+}
+
+// asBF16 returns the cases with bf16 operands (and a bf16 C where out16).
+func asBF16(cs []gemmCase) []gemmCase {
+	out := make([]gemmCase, len(cs))
+	for i, c := range cs {
+		c.bf16 = true
+		out[i] = c
+	}
+	return out
+}
+
+// halfBits and halfFloat convert between float32 and the case's half type.
+func (c gemmCase) halfBits(v float32) uint16 {
+	if c.bf16 {
+		return engine.BF16Bits(v)
+	}
+	return kernels.F32ToF16(v)
+}
+
+func (c gemmCase) halfFloat(h uint16) float32 {
+	if c.bf16 {
+		return engine.BF16Float(h)
+	}
+	return kernels.F16ToF32(h)
 }
 
 func gelu64(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
 
 // runGemmCase runs one case on the GPU and checks it against a float64
-// reference over the fp16-rounded inputs, on all rows or on a sample of rows
-// (always the first and last) when the full product is too big for the CPU.
+// reference over the fp16- (or bf16-) rounded inputs, on all rows or on a
+// sample of rows (always the first and last) when the full product is too
+// big for the CPU.
+//
+// The limit on ‖out−ref‖/‖ref‖ is GPU.md's 2e-3, except for a bf16 C: the
+// reference is exact over the rounded inputs, so the error is the fp32
+// accumulation's plus the output's rounding, and bf16 keeps 8 significant
+// bits (a rounding moves a value by up to 2⁻⁸ ≈ 3.9e-3 relative, against
+// 2⁻¹¹ for fp16): 2e-3 + 4e-3.
 func runGemmCase(t *testing.T, c gemmCase) {
 	r := newRand(t)
 	ar, ac := c.m, c.k
@@ -65,8 +105,12 @@ func runGemmCase(t *testing.T, c gemmCase) {
 		up := func(v int) int { return (v + 7) &^ 7 }
 		lda, ldb, ldc = up(ac)+c.pad, up(bc)+c.pad, up(c.n)+c.pad
 	}
-	af, ah := randF16(r, ar*lda)
-	bf, bh := randF16(r, br*ldb)
+	randHalf := randF16
+	if c.bf16 {
+		randHalf = randBF16
+	}
+	af, ah := randHalf(r, ar*lda)
+	bf, bh := randHalf(r, br*ldb)
 	da, db := upload16(t, ah), upload16(t, bh)
 	var biasF []float32
 	var dbias *Buffer
@@ -87,7 +131,7 @@ func runGemmCase(t *testing.T, c gemmCase) {
 		c0 = make([]float32, clen)
 		for i := range c0 {
 			if i%ldc < c.n {
-				c0[i] = kernels.RoundF16(float32(r.Float64()*2 - 1))
+				c0[i] = c.halfFloat(c.halfBits(float32(r.Float64()*2 - 1)))
 			} else {
 				c0[i] = float32(math.NaN())
 			}
@@ -95,26 +139,35 @@ func runGemmCase(t *testing.T, c gemmCase) {
 		if c.out16 {
 			h := make([]uint16, clen)
 			for i, v := range c0 {
-				h[i] = kernels.F32ToF16(v)
+				h[i] = c.halfBits(v)
 			}
 			must(t, dc.CopyFromU16(h))
 		} else {
 			must(t, dc.CopyFromF32(c0))
 		}
 	} else if c.out16 {
-		must(t, dc.Fill16(0x7e00))
+		nan := uint16(0x7e00) // fp16 NaN
+		if c.bf16 {
+			nan = 0x7fc0 // bf16 NaN
+		}
+		must(t, dc.Fill16(nan))
 	} else {
 		must(t, dc.PoisonF32())
 	}
-	must(t, dev.GemmF16(c.transA, c.transB, c.m, c.n, c.k, c.alpha, da, lda, db, ldb, c.beta, dc, ldc,
-		Epilogue{Bias: dbias, GELU: c.gelu, OutF16: c.out16}))
+	if c.bf16 {
+		must(t, dev.GemmBF16(c.transA, c.transB, c.m, c.n, c.k, c.alpha, da, lda, db, ldb, c.beta, dc, ldc,
+			Epilogue{Bias: dbias, GELU: c.gelu, OutBF16: c.out16}))
+	} else {
+		must(t, dev.GemmF16(c.transA, c.transB, c.m, c.n, c.k, c.alpha, da, lda, db, ldb, c.beta, dc, ldc,
+			Epilogue{Bias: dbias, GELU: c.gelu, OutF16: c.out16}))
+	}
 	must(t, dev.Synchronize())
 	got := make([]float32, clen)
 	if c.out16 {
 		h := make([]uint16, clen)
 		must(t, dc.CopyToU16(h))
 		for i, v := range h {
-			got[i] = kernels.F16ToF32(v)
+			got[i] = c.halfFloat(v)
 		}
 	} else {
 		must(t, dc.CopyToF32(got))
@@ -186,29 +239,48 @@ func runGemmCase(t *testing.T, c gemmCase) {
 			}
 		}
 	}
+	limit := 2e-3
+	if c.bf16 && c.out16 {
+		limit += 4e-3 // bf16's rounding of C (see above)
+	}
 	t.Logf("%v: checked %d of %d rows, rel err %.3g, non-finite %d, padding written %d", c, len(rows), c.m, rel, bad, clobbered)
-	if bad > 0 || clobbered > 0 || !(rel < 2e-3) {
-		t.Errorf("%v: rel err %.3g (limit 2e-3), non-finite %d, padding written %d", c, rel, bad, clobbered)
+	if bad > 0 || clobbered > 0 || !(rel < limit) {
+		t.Errorf("%v: rel err %.3g (limit %.3g), non-finite %d, padding written %d", c, rel, limit, bad, clobbered)
 	}
 }
 
 func TestGemmF16Odd(t *testing.T) {
+	for _, c := range oddGemmCases() {
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+}
+
+// oddGemmCases: odd sizes in every layout, tight and padded.
+func oddGemmCases() []gemmCase {
 	sizes := [][3]int{
 		{1, 1, 1}, {1, 7, 33}, {7, 33, 129}, {33, 129, 7}, {129, 197, 33}, {197, 129, 1000},
 		{1000, 1, 7}, {33, 1000, 197}, {128, 128, 32}, {256, 384, 64}, {200, 136, 24}, {5, 5, 0},
 	}
+	var cs []gemmCase
 	for _, s := range sizes {
 		for _, l := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			for _, pad := range []int{0, 8} {
-				c := gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], pad: pad, alpha: 1}
-				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+				cs = append(cs, gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], pad: pad, alpha: 1})
 			}
 		}
 	}
+	return cs
 }
 
 func TestGemmF16Epilogue(t *testing.T) {
-	for _, c := range []gemmCase{
+	for _, c := range epilogueGemmCases() {
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+}
+
+// epilogueGemmCases: alpha, beta, bias, GELU and a half C.
+func epilogueGemmCases() []gemmCase {
+	return []gemmCase{
 		{m: 197, n: 300, k: 96, alpha: 0.5, bias: true},
 		{m: 197, n: 300, k: 96, alpha: 1, bias: true, gelu: true},
 		{m: 197, n: 300, k: 96, alpha: 1, bias: true, gelu: true, out16: true},
@@ -216,8 +288,6 @@ func TestGemmF16Epilogue(t *testing.T) {
 		{transA: true, m: 129, n: 77, k: 1000, alpha: 2, beta: -0.5, pad: 8},
 		{transB: true, m: 100, n: 200, k: 40, alpha: 1, beta: 1, out16: true, pad: 8},
 		{transB: true, m: 100, n: 201, k: 41, alpha: 1, bias: true, gelu: true, out16: true, pad: 1},
-	} {
-		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 	}
 }
 
@@ -225,8 +295,18 @@ func TestGemmF16Epilogue(t *testing.T) {
 // tokens, width 384, MLP 1536): the forward Linear layers (NT), the input
 // gradient (NN) and the weight gradient (TN, K = 50432).
 func TestGemmF16ViT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ViT-sized shapes skipped with -short")
+	}
+	for _, c := range vitGemmCases() {
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+}
+
+// vitGemmCases: the GEMMs of a ViT-S/16 step at batch 256.
+func vitGemmCases() []gemmCase {
 	const M = 256 * 197
-	cases := []gemmCase{
+	return []gemmCase{
 		{transB: true, m: M, n: 1152, k: 384, alpha: 1, bias: true},
 		{transB: true, m: M, n: 384, k: 384, alpha: 1, bias: true},
 		{transB: true, m: M, n: 1536, k: 384, alpha: 1, bias: true, gelu: true, out16: true},
@@ -234,11 +314,60 @@ func TestGemmF16ViT(t *testing.T) {
 		{m: M, n: 384, k: 1152, alpha: 1},
 		{transA: true, m: 1152, n: 384, k: M, alpha: 1, beta: 1},
 	}
-	if testing.Short() {
-		t.Skip("ViT-sized shapes skipped with -short")
+}
+
+// TestGemmBF16 runs the bf16 kernels (GemmBF16) through each kernel kind
+// SetGemmKernel offers but the TMA ones (TestGemmBF16TMA*, tma_cuda_test.go):
+// odd sizes in all four layouts, the epilogues, the NT cases every NT
+// kernel must pass, forced split-K, and the ViT-S shapes. The wgmma kinds
+// serve the NT layout; the other layouts go to mma.sync under them.
+func TestGemmBF16(t *testing.T) {
+	for _, k := range []GemmKernel{GemmAuto, GemmMMA, GemmMMAWide, GemmWGMMA128, GemmWGMMA256} {
+		t.Run(k.String(), func(t *testing.T) {
+			if !dev.SetGemmKernel(k) {
+				t.Skipf("%s is not sm_90: no %s kernel", dev.Name(), k)
+			}
+			defer dev.SetGemmKernel(GemmAuto)
+			testGemmBF16(t, k)
+		})
 	}
-	for _, c := range cases {
+}
+
+// testGemmBF16 runs the bf16 cases under kind k. The ViT-S shapes (about
+// 1.5 s each on an H100, most of it the host's inputs and reference) run in
+// full under GemmAuto, what training uses; under the other kinds only the
+// two NT forward shapes (bias; bias, GELU and a bf16 C) and, where the kind
+// serves every layout, the NN input gradient.
+func testGemmBF16(t *testing.T, k GemmKernel) {
+	const M = 256 * 197
+	for _, c := range asBF16(append(oddGemmCases(), epilogueGemmCases()...)) {
 		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+	for _, c := range asBF16(hopperCases()) {
+		if c.m < M {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	}
+	t.Run("splitk3", func(t *testing.T) {
+		old := dev.SetGemmSplitK(3)
+		defer dev.SetGemmSplitK(old)
+		for _, c := range asBF16([]gemmCase{
+			{m: 7, n: 33, k: 129, alpha: 1},
+			{transB: true, m: 129, n: 197, k: 1000, alpha: 1, pad: 8},
+			{transA: true, m: 197, n: 300, k: 960, alpha: 1, bias: true, gelu: true, out16: true},
+			{transA: true, transB: true, m: 100, n: 200, k: 400, alpha: 1, beta: 1, out16: true, pad: 8},
+		}) {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
+	if testing.Short() {
+		return
+	}
+	for i, c := range asBF16(vitGemmCases()) {
+		nn := !c.transA && !c.transB
+		if k == GemmAuto || i == 0 || i == 2 || nn && (k == GemmMMA || k == GemmMMAWide) {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
 	}
 }
 
@@ -258,7 +387,16 @@ func TestGemmF16Hopper(t *testing.T) {
 }
 
 func testGemmHopper(t *testing.T) {
-	for _, c := range hopperCases() {
+	testGemmHopperAs(t, false)
+}
+
+// testGemmHopperAs runs hopperCases with fp16 or (bf) bf16 operands.
+func testGemmHopperAs(t *testing.T, bf bool) {
+	cs := hopperCases()
+	if bf {
+		cs = asBF16(cs)
+	}
+	for _, c := range cs {
 		if testing.Short() && c.m == 256*197 {
 			continue
 		}
@@ -376,12 +514,19 @@ func TestGemmF16SplitKDeterministic(t *testing.T) {
 // (the TMA kernels serve all four), with 16-byte-aligned leading dimensions
 // so that the TMA path is taken, at odd sizes, with each epilogue, and with
 // more tiles than SMs.
-func testGemmTMALayouts(t *testing.T) {
+func testGemmTMALayouts(t *testing.T) { testGemmTMALayoutsAs(t, false) }
+
+// testGemmTMALayoutsAs is testGemmTMALayouts with fp16 or (bf) bf16 operands.
+func testGemmTMALayoutsAs(t *testing.T, bf bool) {
+	run := func(t *testing.T, c gemmCase) {
+		c.bf16 = bf
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
 	sizes := [][3]int{{1, 1, 8}, {7, 33, 129}, {129, 197, 33}, {197, 129, 1000}, {33, 1000, 197}, {128, 256, 64}, {300, 520, 72}, {4100, 1300, 136}}
 	for _, s := range sizes {
 		for _, l := range [][2]bool{{false, false}, {true, false}, {true, true}} {
 			c := gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], align8: true, alpha: 1}
-			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			run(t, c)
 		}
 	}
 	for _, c := range []gemmCase{
@@ -391,7 +536,7 @@ func testGemmTMALayouts(t *testing.T) {
 		{transA: true, transB: true, m: 100, n: 201, k: 48, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
 		{transA: true, m: 200, n: 136, k: 24, align8: true, alpha: 2, beta: -0.5, out16: true},
 	} {
-		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		run(t, c)
 	}
 	// Split-K through the TMA kernels: forced, on every layout.
 	t.Run("splitk3", func(t *testing.T) {
@@ -404,7 +549,7 @@ func testGemmTMALayouts(t *testing.T) {
 			{transB: true, m: 77, n: 1000, k: 1300, align8: true, alpha: 1, beta: 1},
 			{transA: true, transB: true, m: 100, n: 201, k: 130, align8: true, alpha: 1},
 		} {
-			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			run(t, c)
 		}
 	})
 	if testing.Short() {
@@ -418,9 +563,10 @@ func testGemmTMALayouts(t *testing.T) {
 		{transA: true, m: 1536, n: 384, k: 20000, alpha: 1, beta: 1},
 	} {
 		old := dev.SetGemmSplitK(1) // the TMA kernel itself, not split-K
-		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		run(t, c)
 		dev.SetGemmSplitK(old)
 	}
 	c := gemmCase{transA: true, m: 1536, n: 384, k: 256 * 197, alpha: 1}
+	c.bf16 = bf
 	t.Run("autosplit_"+c.String(), func(t *testing.T) { runGemmCase(t, c) })
 }

@@ -22,9 +22,10 @@ func checkF32(op, name string, b *Buffer, n int, optional bool) {
 	checkBuf(op, name, b, 0, n, optional)
 }
 
-// elemBytes is the size of an element of type code t (0 fp32, 2 fp16).
+// elemBytes is the size of an element of type code t (0 fp32, 2 fp16,
+// 3 bf16).
 func elemBytes(t int32) int64 {
-	if t == 2 {
+	if t == dtF16 || t == dtBF16 {
 		return 2
 	}
 	return 4
@@ -55,7 +56,7 @@ func (d *Device) LayerNormForward(y, x, gamma, beta, mean, rstd *Buffer, rows, c
 }
 
 // layerNormForward is LayerNormForward with y and x of the given type codes
-// (0 fp32, 2 fp16).
+// (0 fp32, 2 fp16, 3 bf16).
 func (d *Device) layerNormForward(y *Buffer, yt int32, x *Buffer, xt int32, gamma, beta, mean, rstd *Buffer, rows, cols int, eps float32) error {
 	const op = "LayerNormForward"
 	v := lnVariant(op, cols)
@@ -80,7 +81,7 @@ func (d *Device) LayerNormBackward(dx, dy, x, gamma, mean, rstd, dgamma, dbeta *
 }
 
 // layerNormBackward is LayerNormBackward with dx, dy and x of the given
-// type codes (0 fp32, 2 fp16).
+// type codes (0 fp32, 2 fp16, 3 bf16).
 func (d *Device) layerNormBackward(dx *Buffer, dxt int32, dy *Buffer, dyt int32, x *Buffer, xt int32, gamma, mean, rstd, dgamma, dbeta *Buffer, rows, cols int) error {
 	const op = "LayerNormBackward"
 	v := lnVariant(op, cols)

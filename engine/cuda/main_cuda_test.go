@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/kernels"
 )
 
@@ -47,6 +48,18 @@ func randF16(r *rand.Rand, n int) ([]float32, []uint16) {
 	for i := range f {
 		h[i] = kernels.F32ToF16(float32(r.Float64()*2 - 1))
 		f[i] = kernels.F16ToF32(h[i])
+	}
+	return f, h
+}
+
+// randBF16 is randF16 for bf16: values rounded to bf16 (nearest even), as
+// float32 and as bf16 bits.
+func randBF16(r *rand.Rand, n int) ([]float32, []uint16) {
+	f := make([]float32, n)
+	h := make([]uint16, n)
+	for i := range f {
+		h[i] = engine.BF16Bits(float32(r.Float64()*2 - 1))
+		f[i] = engine.BF16Float(h[i])
 	}
 	return f, h
 }

@@ -15,26 +15,47 @@ import (
 
 // Mixed precision (engine.MixedPrecision, engine.BiasGemm,
 // engine.SquareSummer): every method the MixedPrecision contract lists, on
-// fp32 and fp16 storages in every mix, against the CPU backend computing in
-// fp32 on the same inputs rounded to fp16 where the GPU side holds them in
-// fp16. A reference bound for an fp16 output is rounded to fp16 too, so
-// that what is compared is the computation, not the storage; tolerances
-// are those of GPU.md plus fp16's half ulp (2⁻¹¹) where an output is fp16.
+// fp32, fp16 and bf16 storages in every mix, against the CPU backend
+// computing in fp32 on the same inputs rounded to fp16 or bf16 where the GPU
+// side holds them so. A reference bound for a half output is rounded to its
+// type too, so that what is compared is the computation, not the storage;
+// tolerances are those of GPU.md plus the output type's largest relative
+// rounding error where an output is a half: 2⁻¹¹ for fp16, 2⁻⁸ for bf16,
+// whose 8 significant bits (against fp16's 11) make every bf16 rounding
+// eight times coarser. Where the GPU converts an operand to bf16 that the
+// CPU holds wider (a GEMM on a bf16 and a non-bf16 operand), 2⁻⁸ more.
 
-var dtypes = []engine.DType{engine.F32, engine.F16}
+var dtypes = []engine.DType{engine.F32, engine.F16, engine.BF16}
 
-// mixes returns every assignment of F32/F16 to k operands.
+// mixes returns every assignment of F32/F16/BF16 to k operands.
 func mixes(k int) [][]engine.DType {
 	var out [][]engine.DType
-	for m := 0; m < 1<<k; m++ {
+	total := 1
+	for range k {
+		total *= len(dtypes)
+	}
+	for m := 0; m < total; m++ {
 		d := make([]engine.DType, k)
-		for i := range d {
-			d[i] = dtypes[(m>>i)&1]
+		for i, r := 0, m; i < k; i, r = i+1, r/len(dtypes) {
+			d[i] = dtypes[r%len(dtypes)]
 		}
 		out = append(out, d)
 	}
 	return out
 }
+
+// bothHalves reports whether a mix holds fp16 and bf16 operands together
+// (the mixes a costly test may leave out: each half is tested beside fp32).
+func bothHalves(d []engine.DType) bool {
+	return slices.Contains(d, engine.F16) && slices.Contains(d, engine.BF16)
+}
+
+// halves are the half types the backend offers.
+var halves = []engine.DType{engine.F16, engine.BF16}
+
+// bf16Tol is bf16's largest relative rounding error, 2⁻⁸ (8 significant
+// bits), rounded up.
+const bf16Tol = 4e-3
 
 func mixName(d []engine.DType) string {
 	s := make([]string, len(d))
@@ -55,16 +76,27 @@ func round16(v []float32) []float32 {
 
 // roundAs rounds v to t (a copy).
 func roundAs(t engine.DType, v []float32) []float32 {
-	if t == engine.F16 {
+	switch t {
+	case engine.F16:
 		return round16(v)
+	case engine.BF16:
+		out := make([]float32, len(v))
+		for i, x := range v {
+			out[i] = engine.RoundTo(engine.BF16, x)
+		}
+		return out
 	}
 	return slices.Clone(v)
 }
 
-// tolAs widens tol by fp16's rounding where the output is fp16.
+// tolAs widens tol by the output type's rounding where the output is a
+// half: fp16's 2⁻¹¹, bf16's 2⁻⁸.
 func tolAs(t engine.DType, tol float64) float64 {
-	if t == engine.F16 {
+	switch t {
+	case engine.F16:
 		return tol + 5e-4
+	case engine.BF16:
+		return tol + bf16Tol
 	}
 	return tol
 }
@@ -79,7 +111,7 @@ func (h *harness) allocAs(t engine.DType, n int) pair {
 	return p
 }
 
-// inAs returns a pair holding v, rounded to fp16 on both sides when t is F16.
+// inAs returns a pair holding v, rounded to t on both sides when t is a half.
 func (h *harness) inAs(t engine.DType, v []float32) pair {
 	v = roundAs(t, v)
 	p := h.allocAs(t, len(v))
@@ -113,21 +145,26 @@ func (h *harness) checkAs(what string, p pair, tol float64) {
 
 func TestMixedAlloc(t *testing.T) {
 	g := NewBackend(dev)
-	if ht := g.HalfTypes(); !slices.Equal(ht, []engine.DType{engine.F16}) {
-		t.Fatalf("HalfTypes %v, want [f16]", ht)
+	if ht := g.HalfTypes(); !slices.Equal(ht, []engine.DType{engine.F16, engine.BF16}) {
+		t.Fatalf("HalfTypes %v, want [f16 bf16]", ht)
 	}
 	for _, n := range []int{1, 7, 1000, 1 << 20} {
+		for _, ht := range halves {
+			s0 := dev.MemStats().InUse
+			s := g.AllocAs(ht, n)
+			if s.Len() != n || s.DType() != ht {
+				t.Errorf("AllocAs(%v, %d): Len %d DType %v", ht, n, s.Len(), s.DType())
+			}
+			if got, want := StorageBuffer(s).Bytes(), 2*int64(n); got != want {
+				t.Errorf("AllocAs(%v, %d): %d bytes, want %d", ht, n, got, want)
+			}
+			if used := dev.MemStats().InUse - s0; used != sizeClass(2*int64(n)) {
+				t.Errorf("AllocAs(%v, %d): %d bytes in use, want %d", ht, n, used, sizeClass(2*int64(n)))
+			}
+			g.Release(s)
+		}
 		s0 := dev.MemStats().InUse
 		s := g.AllocAs(engine.F16, n)
-		if s.Len() != n || s.DType() != engine.F16 {
-			t.Errorf("AllocAs(F16, %d): Len %d DType %v", n, s.Len(), s.DType())
-		}
-		if got, want := StorageBuffer(s).Bytes(), 2*int64(n); got != want {
-			t.Errorf("AllocAs(F16, %d): %d bytes, want %d", n, got, want)
-		}
-		if used := dev.MemStats().InUse - s0; used != sizeClass(2*int64(n)) {
-			t.Errorf("AllocAs(F16, %d): %d bytes in use, want %d", n, used, sizeClass(2*int64(n)))
-		}
 		f := g.AllocAs(engine.F32, n)
 		if f.Len() != n || f.DType() != engine.F32 || StorageBuffer(f).Bytes() != 4*int64(n) {
 			t.Errorf("AllocAs(F32, %d): Len %d DType %v bytes %d", n, f.Len(), f.DType(), StorageBuffer(f).Bytes())
@@ -141,52 +178,60 @@ func TestMixedAlloc(t *testing.T) {
 	func() {
 		defer func() {
 			if recover() == nil {
-				t.Error("AllocAs(BF16) did not panic")
+				t.Error("AllocAs(F64) did not panic")
 			}
 		}()
-		g.AllocAs(engine.BF16, 4)
+		g.AllocAs(engine.F64, 4)
 	}()
-	// An fp16 storage where float32 is required is refused by name.
-	func() {
-		s := g.AllocAs(engine.F16, 8)
-		defer g.Release(s)
-		defer func() {
-			r := recover()
-			if r == nil || !strings.Contains(fmt.Sprint(r), "Softmax") {
-				t.Errorf("Softmax on an f16 storage: recovered %v, want a panic naming Softmax", r)
-			}
+	// A half storage where float32 is required is refused by name.
+	for _, ht := range halves {
+		func() {
+			s := g.AllocAs(ht, 8)
+			defer g.Release(s)
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(fmt.Sprint(r), "Softmax") {
+					t.Errorf("Softmax on an %v storage: recovered %v, want a panic naming Softmax", ht, r)
+				}
+			}()
+			g.Softmax(s, s, 2, 4)
 		}()
-		g.Softmax(s, s, 2, 4)
-	}()
+	}
 }
 
 func TestMixedUploadDownload(t *testing.T) {
 	h := newHarness(t)
 	for _, n := range append(oddSizes, 1<<20+3) {
-		v := randF32(h.r, n, 3)
-		v[0] = 70000    // past fp16's range: +Inf
-		v[n-1] = 1.2e-7 // an fp16 subnormal
-		want := round16(v)
-		s := h.mp().AllocAs(engine.F16, n)
-		h.gpu = append(h.gpu, s)
-		h.g.Upload32(s, v)
-		got := make([]float32, n)
-		h.g.Download32(got, s)
-		for i := range got {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("Upload32/Download32 f16 n=%d: [%d] %g (from %g), want %g", n, i, got[i], v[i], want[i])
+		for _, ht := range halves {
+			v := randF32(h.r, n, 3)
+			v[0] = 70000    // past fp16's range: +Inf (bf16: 70144)
+			v[n-1] = 1.2e-7 // an fp16 subnormal
+			if ht == engine.BF16 && n > 2 {
+				v[1] = 3.4e38 // past bf16's largest finite value: +Inf
+				v[2] = -1e-39 // a bf16 (and fp32) subnormal
 			}
-		}
-		v64 := make([]float64, n)
-		for i := range v64 {
-			v64[i] = float64(v[i])
-		}
-		h.g.Upload(s, v64)
-		got64 := make([]float64, n)
-		h.g.Download(got64, s)
-		for i := range got64 {
-			if got64[i] != float64(want[i]) {
-				t.Fatalf("Upload/Download f16 n=%d: [%d] %g, want %g", n, i, got64[i], want[i])
+			want := roundAs(ht, v)
+			s := h.mp().AllocAs(ht, n)
+			h.gpu = append(h.gpu, s)
+			h.g.Upload32(s, v)
+			got := make([]float32, n)
+			h.g.Download32(got, s)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("Upload32/Download32 %v n=%d: [%d] %g (from %g), want %g", ht, n, i, got[i], v[i], want[i])
+				}
+			}
+			v64 := make([]float64, n)
+			for i := range v64 {
+				v64[i] = float64(v[i])
+			}
+			h.g.Upload(s, v64)
+			got64 := make([]float64, n)
+			h.g.Download(got64, s)
+			for i := range got64 {
+				if got64[i] != float64(want[i]) {
+					t.Fatalf("Upload/Download %v n=%d: [%d] %g, want %g", ht, n, i, got64[i], want[i])
+				}
 			}
 		}
 	}
@@ -237,14 +282,16 @@ func TestMixedElementwise(t *testing.T) {
 			}
 		}
 	}
-	// In place on an fp16 storage (Scale and Unary with dst = src).
-	x := h.rndAs(engine.F16, 4099, 2)
-	h.g.Scale(x.g, x.g, -0.5)
-	h.c.Scale(x.c, x.c, -0.5)
-	h.g.Unary(engine.OpGELU, x.g, x.g)
-	h.c.Unary(engine.OpGELU, x.c, x.c)
-	// The CPU side rounds only at the end: allow two fp16 roundings.
-	h.checkAs("Scale+Unary in place f16", x, 5e-4)
+	// In place on a half storage (Scale and Unary with dst = src).
+	for _, ht := range halves {
+		x := h.rndAs(ht, 4099, 2)
+		h.g.Scale(x.g, x.g, -0.5)
+		h.c.Scale(x.c, x.c, -0.5)
+		h.g.Unary(engine.OpGELU, x.g, x.g)
+		h.c.Unary(engine.OpGELU, x.c, x.c)
+		// The CPU side rounds only at the end: allow two roundings.
+		h.checkAs("Scale+Unary in place "+ht.String(), x, tolAs(ht, 0))
+	}
 
 	for _, c := range [][2]int{{1000, 1000}, {197 * 33, 33}, {197 * 384, 384}, {7, 1}, {33 * 7, 7}, {12, 4}} {
 		n, nb := c[0], c[1]
@@ -257,11 +304,13 @@ func TestMixedElementwise(t *testing.T) {
 				h.checkAs(fmt.Sprintf("Binary %d %d×%d [%s]", op, n/nb, nb, mixName(m)), d, tolF32)
 			}
 		}
-		// In place, a bias row added to an fp16 activation.
-		a, b := h.rndAs(engine.F16, n, 1), h.rndAs(engine.F32, nb, 1)
-		h.g.Binary(engine.OpAdd, a.g, a.g, b.g)
-		h.c.Binary(engine.OpAdd, a.c, a.c, b.c)
-		h.checkAs(fmt.Sprintf("Binary in place f16 %d×%d", n/nb, nb), a, tolF32)
+		// In place, a bias row added to a half activation.
+		for _, ht := range halves {
+			a, b := h.rndAs(ht, n, 1), h.rndAs(engine.F32, nb, 1)
+			h.g.Binary(engine.OpAdd, a.g, a.g, b.g)
+			h.c.Binary(engine.OpAdd, a.c, a.c, b.c)
+			h.checkAs(fmt.Sprintf("Binary in place %v %d×%d", ht, n/nb, nb), a, tolF32)
+		}
 	}
 }
 
@@ -306,14 +355,16 @@ func TestMixedReductions(t *testing.T) {
 	for _, c := range [][2]int{{1, 7}, {197, 33}, {1000, 384}, {50432, 384}, {16, 1}} {
 		rows, cols := c[0], c[1]
 		for _, beta := range []float64{0, 0.5} {
-			x := h.rndAs(engine.F16, rows*cols, 1)
-			d := h.out(cols)
-			if beta != 0 {
-				d = h.rnd(cols, 1)
+			for _, ht := range halves {
+				x := h.rndAs(ht, rows*cols, 1)
+				d := h.out(cols)
+				if beta != 0 {
+					d = h.rnd(cols, 1)
+				}
+				h.g.SumRows(d.g, x.g, rows, cols, beta)
+				h.c.SumRows(d.c, x.c, rows, cols, beta)
+				h.check(fmt.Sprintf("SumRows %v src %d×%d beta %g", ht, rows, cols, beta), d, tolF32)
 			}
-			h.g.SumRows(d.g, x.g, rows, cols, beta)
-			h.c.SumRows(d.c, x.c, rows, cols, beta)
-			h.check(fmt.Sprintf("SumRows f16 src %d×%d beta %g", rows, cols, beta), d, tolF32)
 		}
 	}
 	ss, ok := engine.Backend(h.g).(engine.SquareSummer)
@@ -355,15 +406,17 @@ func TestMixedReductions(t *testing.T) {
 		}
 	}
 	// A non-finite value makes the sum non-finite.
-	v := randF32(h.r, 1000, 1)
-	v[517] = float32(math.Inf(-1))
-	x := h.inAs(engine.F16, v)
-	d := h.out(1)
-	ss.SumSquares(d.g, x.g, false)
-	got := make([]float32, 1)
-	h.g.Download32(got, d.g)
-	if !math.IsInf(float64(got[0]), 1) {
-		t.Errorf("SumSquares with -Inf: %g, want +Inf", got[0])
+	for _, ht := range halves {
+		v := randF32(h.r, 1000, 1)
+		v[517] = float32(math.Inf(-1))
+		x := h.inAs(ht, v)
+		d := h.out(1)
+		ss.SumSquares(d.g, x.g, false)
+		got := make([]float32, 1)
+		h.g.Download32(got, d.g)
+		if !math.IsInf(float64(got[0]), 1) {
+			t.Errorf("SumSquares %v with -Inf: %g, want +Inf", ht, got[0])
+		}
 	}
 }
 
@@ -422,20 +475,30 @@ func TestMixedGemm(t *testing.T) {
 				}
 				h.g.Gemm(tr[0], tr[1], c.batch, c.m, c.n, c.k, 0.75, a.g, sa, b.g, sb, c.beta, d.g, sc)
 				h.c.Gemm(tr[0], tr[1], c.batch, c.m, c.n, c.k, 0.75, a.c, sa, b.c, sb, c.beta, d.c, sc)
-				h.checkAs(fmt.Sprintf("Gemm %+v trans %v [%s]", c, tr, mixName(m)), d, tolGemm)
+				h.checkAs(fmt.Sprintf("Gemm %+v trans %v [%s]", c, tr, mixName(m)), d, gemmTol(m[0], m[1]))
 			}
 		}
 	}
-	// Gradient-sized fp32 operands beside fp16 ones: the fp32 side keeps
-	// its per-tensor scale.
+	// Gradient-sized fp32 operands beside half ones: the fp32 side keeps
+	// its per-tensor scale (fp16), or bf16's range.
 	for _, m := range mixes(2) {
 		mm, n, k := 197, 64, 384
 		a, b := h.rndAs(m[0], mm*k, 1), h.in(randF32(h.r, k*n, 1e-6))
 		d := h.outAs(m[1], mm*n)
 		h.g.Gemm(false, true, 1, mm, n, k, 1, a.g, 0, b.g, 0, 0, d.g, 0)
 		h.c.Gemm(false, true, 1, mm, n, k, 1, a.c, 0, b.c, 0, 0, d.c, 0)
-		h.checkAs(fmt.Sprintf("Gemm small fp32 B [%s]", mixName(m)), d, tolGemm)
+		h.checkAs(fmt.Sprintf("Gemm small fp32 B [%s]", mixName(m)), d, gemmTol(m[0], engine.F32))
 	}
+}
+
+// gemmTol is tolGemm for a GEMM on operands of types ta and tb, plus bf16's
+// rounding where the GPU converts one of them to bf16 (bf16 beside fp16 or
+// fp32: Backend.Gemm runs in bf16) while the CPU reference keeps it wider.
+func gemmTol(ta, tb engine.DType) float64 {
+	if (ta == engine.BF16) != (tb == engine.BF16) {
+		return tolGemm + bf16Tol
+	}
+	return tolGemm
 }
 
 func TestMixedGemmBias(t *testing.T) {
@@ -471,21 +534,23 @@ func TestMixedGemmBias(t *testing.T) {
 					if gelu {
 						h.c.Unary(engine.OpGELU, d.c, d.c)
 					}
-					h.checkAs(name, d, tolGemm)
+					h.checkAs(name, d, gemmTol(mx[0], mx[1]))
 				}
 			}
 		}
 	}
 	// The other layouts (A transposed, B not).
-	m, n, k := 65, 96, 40
-	a, w := h.rndAs(engine.F16, k*m, 1), h.rndAs(engine.F16, k*n, 1)
-	bias := h.rnd(n, 1)
-	d := h.outAs(engine.F16, m*n)
-	bg.GemmBias(true, false, m, n, k, a.g, w.g, bias.g, d.g, true)
-	h.c.Gemm(true, false, 1, m, n, k, 1, a.c, 0, w.c, 0, 0, d.c, 0)
-	h.c.Binary(engine.OpAdd, d.c, d.c, bias.c)
-	h.c.Unary(engine.OpGELU, d.c, d.c)
-	h.checkAs("GemmBias TN f16", d, tolGemm)
+	for _, ht := range halves {
+		m, n, k := 65, 96, 40
+		a, w := h.rndAs(ht, k*m, 1), h.rndAs(ht, k*n, 1)
+		bias := h.rnd(n, 1)
+		d := h.outAs(ht, m*n)
+		bg.GemmBias(true, false, m, n, k, a.g, w.g, bias.g, d.g, true)
+		h.c.Gemm(true, false, 1, m, n, k, 1, a.c, 0, w.c, 0, 0, d.c, 0)
+		h.c.Binary(engine.OpAdd, d.c, d.c, bias.c)
+		h.c.Unary(engine.OpGELU, d.c, d.c)
+		h.checkAs("GemmBias TN "+ht.String(), d, tolGemm)
+	}
 }
 
 func TestMixedLayerNorm(t *testing.T) {
@@ -562,8 +627,8 @@ func TestMixedAttention(t *testing.T) {
 		// Backward: qkv, out and lse from the CPU forward on rounded qkv,
 		// out rounded to its type; the same inputs on both sides.
 		for _, m := range mixes(4) { // dqkv, dout, qkv, out
-			if D != 64 && m[0] != m[1] {
-				continue // fewer mixes off the main shape
+			if D != 64 && m[0] != m[1] || bothHalves(m) {
+				continue // fewer mixes off the main shape; each half beside fp32
 			}
 			name := fmt.Sprintf("AttentionBackward B%d N%d H%d D%d [%s]", B, N, H, D, mixName(m))
 			qkv := h.rndAs(m[2], 3*elems, 1.5)
@@ -574,8 +639,8 @@ func TestMixedAttention(t *testing.T) {
 			h.c.Download32(lv, lc)
 			out, lse := h.inAs(m[3], ov), h.in(lv)
 			mag := 1.0
-			if m[1] == engine.F32 {
-				mag = 1e-6 // a gradient-sized fp32 dout: the scaled path
+			if m[1] != engine.F16 {
+				mag = 1e-6 // a gradient-sized fp32 or bf16 dout: the scaled path
 			}
 			dout := h.rndAs(m[1], elems, mag)
 			dqkv := h.outAs(m[0], 3*elems)
@@ -587,9 +652,9 @@ func TestMixedAttention(t *testing.T) {
 }
 
 // TestMixedMemory: a ViT-S fc1 forward (x [64·197, 384], W [1536, 384],
-// y = GELU(x·Wᵀ + b)) holds less device memory at its peak with fp16
-// storage through GemmBias than with fp32 storage through Gemm, Binary and
-// Unary (which also casts both operands to fp16 scratch copies).
+// y = GELU(x·Wᵀ + b)) holds less device memory at its peak with fp16 or
+// bf16 storage through GemmBias than with fp32 storage through Gemm, Binary
+// and Unary (which also casts both operands to fp16 scratch copies).
 func TestMixedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 12608×1536 forward; skipped with -short")
@@ -609,7 +674,7 @@ func TestMixedMemory(t *testing.T) {
 		// The peak of the forward alone: the tensors and what the GEMM
 		// path allocates (not the staging buffers of Upload32/Download32).
 		dev.ResetPeak()
-		if dt == engine.F16 {
+		if dt != engine.F32 {
 			g.GemmBias(false, true, rows, hid, in, xs, ws, bias, ys, true)
 		} else {
 			g.Gemm(false, true, 1, rows, hid, in, 1, xs, 0, ws, 0, 0, ys, 0)
@@ -625,13 +690,21 @@ func TestMixedMemory(t *testing.T) {
 		return peak, out
 	}
 	p32, y32 := run(engine.F32)
-	p16, y16 := run(engine.F16)
-	t.Logf("fc1 forward peak: f32 storage %.1f MiB, f16 storage %.1f MiB (%.2f×)", float64(p32)/(1<<20), float64(p16)/(1<<20), float64(p16)/float64(p32))
-	if p16 >= p32*6/10 {
-		t.Errorf("f16 storage peak %d bytes, not under 60%% of f32's %d", p16, p32)
-	}
 	h := &harness{t: t}
-	h.compare("fc1 f16 against f32 storage", y16, round16(y32), tolGemm)
+	for _, ht := range halves {
+		p16, y16 := run(ht)
+		t.Logf("fc1 forward peak: f32 storage %.1f MiB, %v storage %.1f MiB (%.2f×)", float64(p32)/(1<<20), ht, float64(p16)/(1<<20), float64(p16)/float64(p32))
+		if p16 >= p32*6/10 {
+			t.Errorf("%v storage peak %d bytes, not under 60%% of f32's %d", ht, p16, p32)
+		}
+		// Against the fp32-storage run (whose operands the GEMM casts to
+		// fp16): for bf16, bf16's rounding of x and W and of the output.
+		tol := tolGemm
+		if ht == engine.BF16 {
+			tol += 2 * bf16Tol
+		}
+		h.compare(fmt.Sprintf("fc1 %v against f32 storage", ht), y16, roundAs(ht, y32), tol)
+	}
 	if pb := g.PeakBytes(); pb < dev.MemStats().InUse {
 		t.Errorf("PeakBytes %d below the bytes in use", pb)
 	}

@@ -12,13 +12,16 @@ package cuda
 
 // cuTensorMapEncodeTiled (CUDA 12) is not in the CUDA 11.8 header the
 // build uses, so it is looked up in the driver at run time. Enum values from
-// the CUDA 12 driver API: data type FLOAT16 = 6, interleave NONE = 0,
-// swizzle 128B = 3, L2 promotion 128B = 2, out-of-bounds fill NONE = 0
-// (zeros).
+// the CUDA 12 driver API (CUtensorMapDataType: UINT8 0, UINT16 1, UINT32 2,
+// INT32 3, UINT64 4, INT64 5, FLOAT16 6, FLOAT32 7, FLOAT64 8, BFLOAT16 9,
+// FLOAT32_FTZ 10, ...): data type FLOAT16 = 6 or BFLOAT16 = 9 (dtype),
+// interleave NONE = 0, swizzle 128B = 3, L2 promotion 128B = 2,
+// out-of-bounds fill NONE = 0 (zeros). With fill NONE the two 16-bit types
+// move the same bytes; the type is given for what it is.
 typedef CUresult (*mocogo_encode_tiled_fn)(void*, int, unsigned int, void*, const unsigned long long*,
 	const unsigned long long*, const unsigned int*, const unsigned int*, int, int, int, int);
 
-static CUresult mocogo_tmap_f16_2d(void* out, CUdeviceptr base, unsigned long long inner, unsigned long long outer,
+static CUresult mocogo_tmap_16_2d(void* out, int dtype, CUdeviceptr base, unsigned long long inner, unsigned long long outer,
 	unsigned long long row_bytes, unsigned int box_inner, unsigned int box_outer) {
 	static mocogo_encode_tiled_fn fn = 0;
 	if (!fn) {
@@ -33,7 +36,7 @@ static CUresult mocogo_tmap_f16_2d(void* out, CUdeviceptr base, unsigned long lo
 	unsigned long long strides[1] = {row_bytes};
 	unsigned int box[2] = {box_inner, box_outer};
 	unsigned int estr[2] = {1, 1};
-	return fn(out, 6, 2, (void*)base, dims, strides, box, estr, 0, 3, 2, 0);
+	return fn(out, dtype, 2, (void*)base, dims, strides, box, estr, 0, 3, 2, 0);
 }
 
 // mocogo_launch launches f with nparams parameters packed back to back in
@@ -111,15 +114,26 @@ func setMaxDynamicSmem(f cu.Function, bytes int) error {
 	return check("cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", C.mocogo_func_set_max_dynamic_smem(rawFunction(f), C.int(bytes)))
 }
 
-// tensorMapF16 encodes a TMA descriptor (128 bytes) for a row-major fp16
-// matrix of rows×cols elements with the given row stride in elements, read in
-// boxes of boxCols×boxRows with the 128-byte swizzle.
-func tensorMapF16(base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int) ([128]byte, error) {
+// CUtensorMapDataType values (CUDA 12 cuda.h).
+const (
+	tmapFloat16  = 6
+	tmapBFloat16 = 9
+)
+
+// tensorMap16 encodes a TMA descriptor (128 bytes) for a row-major fp16
+// (bf false) or bf16 (bf true) matrix of rows×cols elements with the given
+// row stride in elements, read in boxes of boxCols×boxRows with the 128-byte
+// swizzle.
+func tensorMap16(bf bool, base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int) ([128]byte, error) {
 	var m [128]byte
 	p := C.malloc(128 + 64)
 	defer C.free(p)
 	aligned := unsafe.Pointer((uintptr(p) + 63) &^ 63)
-	r := C.mocogo_tmap_f16_2d(aligned, C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
+	dtype := tmapFloat16
+	if bf {
+		dtype = tmapBFloat16
+	}
+	r := C.mocogo_tmap_16_2d(aligned, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
 		C.ulonglong(2*ld), C.uint(boxCols), C.uint(boxRows))
 	if err := check("cuTensorMapEncodeTiled", r); err != nil {
 		return m, err

@@ -28,6 +28,31 @@ func TestGemmF16TMAPersistent(t *testing.T) {
 	t.Run("layouts", testGemmTMALayouts)
 }
 
+// TestGemmBF16TMA and TestGemmBF16TMAPersistent run the bf16 TMA kernels
+// (gemm_bf16_*_tma*, tensor maps of data type BFLOAT16) on the same cases
+// as their fp16 twins: the ViT-S NT forward shapes among the Hopper cases,
+// ViT-sized NN and TN products (the latter split-K) among the layouts.
+func TestGemmBF16TMA(t *testing.T) {
+	if !dev.SetGemmKernel(GemmTMA) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	testGemmBF16TMA(t)
+}
+
+func TestGemmBF16TMAPersistent(t *testing.T) {
+	if !dev.SetGemmKernel(GemmTMAPersistent) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	testGemmBF16TMA(t)
+}
+
+func testGemmBF16TMA(t *testing.T) {
+	testGemmHopperAs(t, true)
+	t.Run("layouts", func(t *testing.T) { testGemmTMALayoutsAs(t, true) })
+}
+
 // TestGemmF16MMA runs the small NT cases through the mma.sync kernel, which
 // GemmAuto leaves aside on Hopper (the ViT-sized ones are timed by bench).
 func TestGemmF16MMA(t *testing.T) {

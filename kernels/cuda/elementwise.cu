@@ -1,22 +1,22 @@
 // elementwise.cu: the element-wise kernels of the CUDA backend (engine/cuda
 // Backend): fill, axpy, scale, binary ops with a repeated trailing block,
 // broadcast of a device scalar, exact GELU and ReLU forward and backward,
-// fp32<->fp16 casts, the optimizer updates (AdamW, SGD with momentum), the
+// conversions between fp32, fp16 and bf16, the optimizer updates (AdamW, SGD with momentum), the
 // EMA of the momentum encoder, a general permute (up to 6 axes) and the
 // copy along an axis behind slice and concat.
 //
 // Every kernel is a grid-stride loop. Buffers come from the backend's
 // allocator, whole allocations aligned to 512 bytes, so the first n/4
 // elements are processed four at a time (16-byte loads and stores for fp32,
-// 8-byte for fp16) and the last n%4 by a scalar tail loop. Scalars are
+// 8-byte for fp16 and bf16) and the last n%4 by a scalar tail loop. Scalars are
 // fp32; sizes are 64-bit.
 //
 // Mixed precision: the kernels behind the engine.MixedPrecision methods
 // (fill, axpy, scale, binary, unary and its backward, convert, permute,
 // copy_axis, unscale2's destination) take a dtype code after each tensor
-// operand (0 fp32, 2 fp16; dtype.cuh) and compute in fp32, rounding fp16
-// stores to nearest even. The optimizer kernels, ew_broadcast and the
-// fixed casts are fp32 (and fp16) only.
+// operand (0 fp32, 2 fp16, 3 bf16; dtype.cuh) and compute in fp32, rounding
+// fp16 and bf16 stores to nearest even. The optimizer kernels, ew_broadcast
+// and the fixed casts (cast_*) are fp32 (and fp16) only.
 //
 // Launch: block 256, grid min(ceil(n/4/256), a few waves) (the Go side picks).
 
@@ -248,8 +248,8 @@ extern "C" __global__ void permute6(void* __restrict__ dst, int dtd, const void*
         c = r % d1; r /= d1; off += c * s1;
         off += r * s0;
         (void)d0;
-        if (dtd == dts && dtd == DT_F16)
-            ((__half*)dst)[i] = ((const __half*)src)[off];  // bit copy
+        if (dtd == dts && dtd != DT_F32)
+            ((unsigned short*)dst)[i] = ((const unsigned short*)src)[off];  // fp16 or bf16: bit copy
         else
             st1(dst, dtd, i, ld1(src, dts, off));
     }

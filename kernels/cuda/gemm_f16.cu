@@ -1,10 +1,13 @@
-// gemm_f16.cu: fp16 tensor-core GEMM for Ampere and later (mma.sync).
+// gemm_f16.cu: fp16 and bf16 tensor-core GEMM for Ampere and later
+// (mma.sync).
 //
 //   C = act(alpha · op(A) · op(B) + bias) + beta · C
 //
 // All matrices are row-major. op(A) is M×K and op(B) is K×N; A is stored
 // M×K ("n") or K×M ("t"), B is stored K×N ("n") or N×K ("t"). Inputs are
-// fp16, accumulation is fp32, C is fp32 or fp16 (flag GEMM_OUT_F16). bias is
+// fp16 (gemm_f16_*) or bf16 (gemm_bf16_*: the same templates, see
+// gemm_types.cuh), accumulation is fp32, C is fp32 or the input type (flag
+// GEMM_OUT_F16). bias is
 // an optional fp32 vector of N added to every row; act is the identity or
 // the exact (erf) GELU (flag GEMM_GELU). When beta is 0, C is not read.
 //
@@ -12,7 +15,7 @@
 // cp.async pipeline through padded shared memory (rows padded by 16 bytes, so
 // that ldmatrix's eight 16-byte row reads hit eight different bank groups),
 // ldmatrix (.trans for tiles stored M- or N-contiguous) feeding
-// mma.sync.m16n8k16.row.col.f32.f16.f16.f32.
+// mma.sync.m16n8k16.row.col.f32.f16.f16.f32 (.bf16.bf16 for bf16).
 //
 // Edges: every row, column and k beyond the matrix is zero-filled with
 // cp.async's src-size operand, so M, N and K are arbitrary. The 16-byte copy
@@ -20,12 +23,14 @@
 // ldb multiples of 8; the _u kernels load element by element with guards
 // and accept any alignment and leading dimension.
 //
-// Kernel names: gemm_f16_<a><b>[_u], <a>,<b> ∈ {n,t} as above.
+// Kernel names: gemm_<t>_<a><b>[_u], <t> ∈ {f16,bf16}, <a>,<b> ∈ {n,t} as above.
 // Launch: grid (ceil(M/128)·ceil(N/128)), block 256, dynamic shared memory
 // GEMM_SMEM_BYTES (needs the >48 KB attribute set).
 
 #include <cuda_fp16.h>
 #include <stdint.h>
+
+#include "gemm_types.cuh"
 
 #define BM 128
 #define BN 128
@@ -60,12 +65,19 @@ __device__ __forceinline__ void ldsm_x4_t(uint32_t& r0, uint32_t& r1, uint32_t& 
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
 }
-__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+// mma16816<T>: D += A·B for one m16n8k16 tile, T the operand type.
+template <typename T>
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1);
+#define MMA16816(T, TY)                                                                                        \
+    template <>                                                                                                \
+    __device__ __forceinline__ void mma16816<T>(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {       \
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." TY "." TY                                        \
+                     ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                            \
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                          \
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                          \
+    }
+MMA16816(half, "f16")
+MMA16816(bf16, "bf16")
 
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
@@ -76,8 +88,8 @@ __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + e
 // R the m/n extent, K the k extent.
 // ROWS (128 or 256) is the tile's m/n extent; the M/N-contiguous smem
 // layout then has rows of ROWS + 8 halves.
-template <bool KMAJOR, bool ALIGNED, int ROWS = 128>
-__device__ __forceinline__ void load_tile(half* s, const half* __restrict__ g, int ld, int r0, int k0, int R, int K, int tid) {
+template <bool KMAJOR, bool ALIGNED, int ROWS = 128, typename T>
+__device__ __forceinline__ void load_tile(T* s, const T* __restrict__ g, int ld, int r0, int k0, int R, int K, int tid) {
     constexpr int CPR = ROWS / 8;  // 16-byte chunks per M/N-contiguous row
 #pragma unroll
     for (int i = 0; i < ROWS / 64; i++) {
@@ -90,16 +102,16 @@ __device__ __forceinline__ void load_tile(half* s, const half* __restrict__ g, i
             row = c / CPR; col = (c % CPR) * 8;
             gr = k0 + row; gc = r0 + col; rext = K; cext = R;
         }
-        half* dst = s + row * (KMAJOR ? KM_LD : ROWS + 8) + col;
+        T* dst = s + row * (KMAJOR ? KM_LD : ROWS + 8) + col;
         int n = (gr < rext) ? min(8, max(0, cext - gc)) : 0;
         if (ALIGNED) {
-            const half* src = n > 0 ? g + (size_t)gr * ld + gc : g;
+            const T* src = n > 0 ? g + (size_t)gr * ld + gc : g;
             cp_async16(smem_u32(dst), src, n * 2);
         } else {
-            union { uint4 v; half h[8]; } u;
-            const half* src = g + (size_t)gr * ld + gc;
+            union { uint4 v; T h[8]; } u;
+            const T* src = g + (size_t)gr * ld + gc;
 #pragma unroll
-            for (int j = 0; j < 8; j++) u.h[j] = j < n ? src[j] : __float2half(0.0f);
+            for (int j = 0; j < 8; j++) u.h[j] = j < n ? src[j] : GemmT<T>::zero();
             *(uint4*)dst = u.v;
         }
     }
@@ -107,11 +119,12 @@ __device__ __forceinline__ void load_tile(half* s, const half* __restrict__ g, i
 
 // WN is the warp tile's width: 32 (block 128×128, the first kernels) or 64
 // (block 128×256, the _w kernels: twice the mma per ldmatrix of A).
-template <bool A_KMAJOR, bool B_KMAJOR, bool ALIGNED, int WN = 32>
-__device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half* __restrict__ B, void* C,
+template <typename T, bool A_KMAJOR, bool B_KMAJOR, bool ALIGNED, int WN = 32>
+__device__ __forceinline__ void gemm_body(const T* __restrict__ A, const T* __restrict__ B, void* C,
                                           const float* __restrict__ bias, int M, int N, int K, int lda, int ldb,
                                           int ldc, float alpha, float beta, int flags) {
-    extern __shared__ __align__(16) half smem[];
+    extern __shared__ __align__(16) unsigned char smem[];
+    T* const sm = (T*)smem;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int warp_m = warp >> 2, warp_n = warp & 3;
     constexpr int TBN = 4 * WN;  // block tile width
@@ -141,7 +154,7 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
         if (s < KT) {
-            half* st = smem + s * ST_HALVES;
+            T* st = sm + s * ST_HALVES;
             load_tile<A_KMAJOR, ALIGNED>(st, A, lda, m0, s * BK, M, K, tid);
             load_tile<B_KMAJOR, ALIGNED, TBN>(st + TILE_HALVES, B, ldb, n0, s * BK, N, K, tid);
         }
@@ -154,14 +167,14 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
         {
             int nk = kt + STAGES - 1;
             if (nk < KT) {
-                half* st = smem + (nk % STAGES) * ST_HALVES;
+                T* st = sm + (nk % STAGES) * ST_HALVES;
                 load_tile<A_KMAJOR, ALIGNED>(st, A, lda, m0, nk * BK, M, K, tid);
                 load_tile<B_KMAJOR, ALIGNED, TBN>(st + TILE_HALVES, B, ldb, n0, nk * BK, N, K, tid);
             }
             cp_async_commit();
         }
-        const half* sA = smem + (kt % STAGES) * ST_HALVES;
-        const half* sB = sA + TILE_HALVES;
+        const T* sA = sm + (kt % STAGES) * ST_HALVES;
+        const T* sB = sA + TILE_HALVES;
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 16) {
             uint32_t af[4][4], bf[WN / 8][2];
@@ -169,11 +182,11 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
             for (int mi = 0; mi < 4; mi++) {
                 int mr = warp_m * 64 + mi * 16;
                 if (A_KMAJOR) {
-                    const half* p = sA + (mr + (lane & 15)) * KM_LD + kk + (lane >> 4) * 8;
+                    const T* p = sA + (mr + (lane & 15)) * KM_LD + kk + (lane >> 4) * 8;
                     ldsm_x4(af[mi][0], af[mi][1], af[mi][2], af[mi][3], smem_u32(p));
                 } else {
                     int i = lane >> 3;
-                    const half* p = sA + (kk + (lane & 7) + (i >> 1) * 8) * MN_LD + mr + (i & 1) * 8;
+                    const T* p = sA + (kk + (lane & 7) + (i >> 1) * 8) * MN_LD + mr + (i & 1) * 8;
                     ldsm_x4_t(af[mi][0], af[mi][1], af[mi][2], af[mi][3], smem_u32(p));
                 }
             }
@@ -182,17 +195,17 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
                 int nb = warp_n * WN + nj * 16;
                 int i = lane >> 3;
                 if (B_KMAJOR) {
-                    const half* p = sB + (nb + (lane & 7) + (i >> 1) * 8) * KM_LD + kk + (i & 1) * 8;
+                    const T* p = sB + (nb + (lane & 7) + (i >> 1) * 8) * KM_LD + kk + (i & 1) * 8;
                     ldsm_x4(bf[2 * nj][0], bf[2 * nj][1], bf[2 * nj + 1][0], bf[2 * nj + 1][1], smem_u32(p));
                 } else {
-                    const half* p = sB + (kk + (lane & 7) + (i & 1) * 8) * B_LD + nb + (i >> 1) * 8;
+                    const T* p = sB + (kk + (lane & 7) + (i & 1) * 8) * B_LD + nb + (i >> 1) * 8;
                     ldsm_x4_t(bf[2 * nj][0], bf[2 * nj][1], bf[2 * nj + 1][0], bf[2 * nj + 1][1], smem_u32(p));
                 }
             }
 #pragma unroll
             for (int mi = 0; mi < 4; mi++)
 #pragma unroll
-                for (int ni = 0; ni < WN / 8; ni++) mma16816(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
+                for (int ni = 0; ni < WN / 8; ni++) mma16816<T>(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
         }
     }
     cp_async_wait<0>();
@@ -222,84 +235,66 @@ __device__ __forceinline__ void gemm_body(const half* __restrict__ A, const half
                     v1 = gelu_erf(v1);
                 }
                 size_t off = (size_t)row * ldc + col;
-                if (out16) {
-                    half* c = (half*)C + off;
-                    bool vec = two && ((off & 1) == 0);
-                    if (beta != 0.0f) {
-                        v0 += beta * __half2float(c[0]);
-                        if (two) v1 += beta * __half2float(c[1]);
-                    }
-                    if (vec) {
-                        *(half2*)c = __floats2half2_rn(v0, v1);
-                    } else {
-                        c[0] = __float2half_rn(v0);
-                        if (two) c[1] = __float2half_rn(v1);
-                    }
-                } else {
-                    float* c = (float*)C + off;
-                    bool vec = two && ((off & 1) == 0);
-                    if (beta != 0.0f) {
-                        v0 += beta * c[0];
-                        if (two) v1 += beta * c[1];
-                    }
-                    if (vec) {
-                        *(float2*)c = make_float2(v0, v1);
-                    } else {
-                        c[0] = v0;
-                        if (two) c[1] = v1;
-                    }
-                }
+                gemm_store2<T, false>(C, off, two, out16, beta, v0, v1);
             }
         }
     }
 }
 
-#define GEMM_KERNEL(name, AK, BKM, AL)                                                                          \
+#define GEMM_KERNEL(name, T, AK, BKM, AL)                                                                      \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 2)                                                   \
-        name(const half* __restrict__ A, const half* __restrict__ B, void* C, const float* __restrict__ bias,   \
+        name(const T* __restrict__ A, const T* __restrict__ B, void* C, const float* __restrict__ bias,         \
              int M, int N, int K, int lda, int ldb, int ldc, float alpha, float beta, int flags) {             \
-        gemm_body<AK, BKM, AL>(A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags);                     \
+        gemm_body<T, AK, BKM, AL>(A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags);                  \
     }
-
+// GEMM_KERNELS(t, T): the eight kernels gemm_<t>_<a><b>[_u] for operand type T.
 // A "n" = stored M×K = k-contiguous; B "n" = stored K×N = n-contiguous.
-GEMM_KERNEL(gemm_f16_nn, true, false, true)
-GEMM_KERNEL(gemm_f16_nt, true, true, true)
-GEMM_KERNEL(gemm_f16_tn, false, false, true)
-GEMM_KERNEL(gemm_f16_tt, false, true, true)
-GEMM_KERNEL(gemm_f16_nn_u, true, false, false)
-GEMM_KERNEL(gemm_f16_nt_u, true, true, false)
-GEMM_KERNEL(gemm_f16_tn_u, false, false, false)
-GEMM_KERNEL(gemm_f16_tt_u, false, true, false)
+#define GEMM_KERNELS(t, T)                                \
+    GEMM_KERNEL(gemm_##t##_nn, T, true, false, true)      \
+    GEMM_KERNEL(gemm_##t##_nt, T, true, true, true)       \
+    GEMM_KERNEL(gemm_##t##_tn, T, false, false, true)     \
+    GEMM_KERNEL(gemm_##t##_tt, T, false, true, true)      \
+    GEMM_KERNEL(gemm_##t##_nn_u, T, true, false, false)   \
+    GEMM_KERNEL(gemm_##t##_nt_u, T, true, true, false)    \
+    GEMM_KERNEL(gemm_##t##_tn_u, T, false, false, false)  \
+    GEMM_KERNEL(gemm_##t##_tt_u, T, false, true, false)
+
+GEMM_KERNELS(f16, half)
+GEMM_KERNELS(bf16, bf16)
 
 // ---- split-K ----
 //
 // For products with few output tiles and a long K (the weight gradients:
 // 1536×384 outputs summed over 50432 tokens make only 36 tiles for 132 SMs),
-// gemm_f16_<a><b>_sk splits K into gridDim.y chunks of kchunk (a multiple of
+// gemm_<t>_<a><b>_sk splits K into gridDim.y chunks of kchunk (a multiple of
 // BK, so every chunk's operand pointers stay 16-byte aligned) and writes each
 // chunk's raw fp32 product to its own M×N slice of the workspace W. Then
 // gemm_splitk_reduce sums the slices in a fixed order (split 0 first), so the
 // result does not depend on scheduling, and applies the usual epilogue
-// (alpha, bias, GELU, beta·C, fp16 or fp32 output).
+// (alpha, bias, GELU, beta·C, fp32 output or fp16 for gemm_splitk_reduce,
+// bf16 for gemm_splitk_reduce_bf16).
 //
 // Launch: grid (ceil(M/128)·ceil(N/128), splits), block 256, GEMM_SMEM_BYTES;
 // aligned operands only (as the kernels without _u).
-#define GEMM_SPLITK_KERNEL(name, AK, BKM)                                                                  \
+#define GEMM_SPLITK_KERNEL(name, T, AK, BKM)                                                               \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 2)                                              \
-        name(const half* __restrict__ A, const half* __restrict__ B, float* __restrict__ W, int M, int N,  \
+        name(const T* __restrict__ A, const T* __restrict__ B, float* __restrict__ W, int M, int N,        \
              int K, int lda, int ldb, int kchunk, int ldw) {                                               \
         const int k0 = blockIdx.y * kchunk;                                                                \
         const int kl = min(K - k0, kchunk);                                                                \
-        const half* a = AK ? A + k0 : A + (size_t)k0 * lda;                                                \
-        const half* b = BKM ? B + k0 : B + (size_t)k0 * ldb;                                               \
-        gemm_body<AK, BKM, true>(a, b, W + (size_t)blockIdx.y * M * ldw, nullptr, M, N, max(kl, 0), lda,    \
-                                 ldb, ldw, 1.0f, 0.0f, 0);                                                 \
+        const T* a = AK ? A + k0 : A + (size_t)k0 * lda;                                                   \
+        const T* b = BKM ? B + k0 : B + (size_t)k0 * ldb;                                                  \
+        gemm_body<T, AK, BKM, true>(a, b, W + (size_t)blockIdx.y * M * ldw, nullptr, M, N, max(kl, 0), lda, \
+                                    ldb, ldw, 1.0f, 0.0f, 0);                                              \
     }
+#define GEMM_SPLITK_KERNELS(t, T)                          \
+    GEMM_SPLITK_KERNEL(gemm_##t##_nn_sk, T, true, false)   \
+    GEMM_SPLITK_KERNEL(gemm_##t##_nt_sk, T, true, true)    \
+    GEMM_SPLITK_KERNEL(gemm_##t##_tn_sk, T, false, false)  \
+    GEMM_SPLITK_KERNEL(gemm_##t##_tt_sk, T, false, true)
 
-GEMM_SPLITK_KERNEL(gemm_f16_nn_sk, true, false)
-GEMM_SPLITK_KERNEL(gemm_f16_nt_sk, true, true)
-GEMM_SPLITK_KERNEL(gemm_f16_tn_sk, false, false)
-GEMM_SPLITK_KERNEL(gemm_f16_tt_sk, false, true)
+GEMM_SPLITK_KERNELS(f16, half)
+GEMM_SPLITK_KERNELS(bf16, bf16)
 
 // gemm_splitk_reduce: C[r, c] = act(alpha · Σ_s W[s][r][c] + bias[c]) + beta · C[r, c],
 // the sum taken in order s = 0, 1, …. Each slice of W is M rows of stride ldw
@@ -307,10 +302,10 @@ GEMM_SPLITK_KERNEL(gemm_f16_tt_sk, false, true)
 // aligned). Each thread owns four consecutive elements of the logical M×N
 // (16-byte loads when N is a multiple of 4, and then ldw = N).
 // Launch: any 1-D grid (grid-stride), block 256.
-extern "C" __global__ void __launch_bounds__(256) gemm_splitk_reduce(const float* __restrict__ W, void* C,
-                                                                     const float* __restrict__ bias, int M,
-                                                                     int N, int splits, int ldc, float alpha,
-                                                                     float beta, int flags, int ldw) {
+template <typename T>
+__device__ __forceinline__ void splitk_reduce(const float* __restrict__ W, void* C, const float* __restrict__ bias,
+                                              int M, int N, int splits, int ldc, float alpha, float beta, int flags,
+                                              int ldw) {
     const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
     const size_t MN = (size_t)M * N, SW = (size_t)M * ldw;
     const size_t quads = (MN + 3) / 4;
@@ -340,9 +335,9 @@ extern "C" __global__ void __launch_bounds__(256) gemm_splitk_reduce(const float
             if (gelu) x = gelu_erf(x);
             const size_t off = (size_t)row * ldc + col;
             if (out16) {
-                half* c = (half*)C + off;
-                if (beta != 0.0f) x += beta * __half2float(*c);
-                *c = __float2half_rn(x);
+                T* c = (T*)C + off;
+                if (beta != 0.0f) x += beta * GemmT<T>::to_f(*c);
+                *c = GemmT<T>::from_f(x);
             } else {
                 float* c = (float*)C + off;
                 if (beta != 0.0f) x += beta * *c;
@@ -352,21 +347,33 @@ extern "C" __global__ void __launch_bounds__(256) gemm_splitk_reduce(const float
     }
 }
 
+#define GEMM_SPLITK_REDUCE(name, T)                                                                              \
+    extern "C" __global__ void __launch_bounds__(256)                                                            \
+        name(const float* __restrict__ W, void* C, const float* __restrict__ bias, int M, int N, int splits,      \
+             int ldc, float alpha, float beta, int flags, int ldw) {                                             \
+        splitk_reduce<T>(W, C, bias, M, N, splits, ldc, alpha, beta, flags, ldw);                                \
+    }
+GEMM_SPLITK_REDUCE(gemm_splitk_reduce, half)
+GEMM_SPLITK_REDUCE(gemm_splitk_reduce_bf16, bf16)
+
 // ---- wide tiles ----
 //
-// gemm_f16_<a><b>_w: block tile 128×256, 8 warps each 64×64 (4×8 mma tiles:
+// gemm_<t>_<a><b>_w: block tile 128×256, 8 warps each 64×64 (4×8 mma tiles:
 // 8 ldmatrix.x4 feed 32 mma per k16 step, against 6 for 16 with 64×32), the
 // same 4-stage cp.async pipeline with 30 KB stages (120 KB: one block per
 // SM). Aligned operands only. Launch: grid ceil(M/128)·ceil(N/256), block
 // 256, GEMM_W_SMEM_BYTES = 4·(128·40 + 256·40)·2 = 122880.
-#define GEMM_W_KERNEL(name, AK, BKM)                                                                        \
+#define GEMM_W_KERNEL(name, T, AK, BKM)                                                                     \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 1)                                               \
-        name(const half* __restrict__ A, const half* __restrict__ B, void* C, const float* __restrict__ bias, \
+        name(const T* __restrict__ A, const T* __restrict__ B, void* C, const float* __restrict__ bias,     \
              int M, int N, int K, int lda, int ldb, int ldc, float alpha, float beta, int flags) {           \
-        gemm_body<AK, BKM, true, 64>(A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags);             \
+        gemm_body<T, AK, BKM, true, 64>(A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags);          \
     }
+#define GEMM_W_KERNELS(t, T)                         \
+    GEMM_W_KERNEL(gemm_##t##_nn_w, T, true, false)   \
+    GEMM_W_KERNEL(gemm_##t##_nt_w, T, true, true)    \
+    GEMM_W_KERNEL(gemm_##t##_tn_w, T, false, false)  \
+    GEMM_W_KERNEL(gemm_##t##_tt_w, T, false, true)
 
-GEMM_W_KERNEL(gemm_f16_nn_w, true, false)
-GEMM_W_KERNEL(gemm_f16_nt_w, true, true)
-GEMM_W_KERNEL(gemm_f16_tn_w, false, false)
-GEMM_W_KERNEL(gemm_f16_tt_w, false, true)
+GEMM_W_KERNELS(f16, half)
+GEMM_W_KERNELS(bf16, bf16)

@@ -1,4 +1,4 @@
-// gemm_f16_sm90a.cu: fp16 GEMM on Hopper's warpgroup tensor-core
+// gemm_f16_sm90a.cu: fp16 and bf16 GEMM on Hopper's warpgroup tensor-core
 // instructions (wgmma, sm_90a only), for the Linear-layer layout
 //
 //   C = act(alpha · A · Bᵀ + bias) + beta · C,   A m×k, B n×k (both k-contiguous)
@@ -6,7 +6,9 @@
 // with the same epilogue, flags and parameters as gemm_f16_nt in
 // gemm_f16.cu (fp32 or fp16 C, per-column fp32 bias, exact GELU, alpha,
 // beta; beta = 0 leaves C unread). Needs lda, ldb multiples of 8 and A, B
-// 16-byte aligned (the Go wrapper falls back to gemm_f16_nt otherwise).
+// 16-byte aligned (the Go wrapper falls back to gemm_f16_nt otherwise). The
+// gemm_bf16_* kernels are the same templates on bf16 operands (wgmma
+// .bf16, C fp32 or bf16; gemm_types.cuh).
 //
 // Block tile 128×128×64 and two warpgroups, each computing 64×128 with
 // wgmma.m64n128k16 (4 per k-tile) from shared memory. Tiles are copied with
@@ -20,14 +22,16 @@
 // copies and epilogue overlap the other's tensor-core work.
 //
 // Kernels (the benchmark compares them):
-//   gemm_f16_nt_sm90: 128×128 tile, 3 stages, wgmma.wait 0 after each k-tile;
+//   gemm_f16_nt_sm90 (gemm_bf16_nt_sm90): 128×128 tile, 3 stages, wgmma.wait 0 after each k-tile;
 //     grid ceil(M/128)·ceil(N/128), block 256, shared memory 3·32768 + 1024.
-//   gemm_f16_nt_sm90_n256: 128×256 tile (each warpgroup 64×256 with
+//   gemm_f16_nt_sm90_n256 (gemm_bf16_nt_sm90_n256): 128×256 tile (each warpgroup 64×256 with
 //     m64n256k16), 4 stages, one k-tile of wgmmas kept in flight; grid
 //     ceil(M/128)·ceil(N/256), block 256, shared memory 4·49152 + 1024.
 
 #include <cuda_fp16.h>
 #include <stdint.h>
+
+#include "gemm_types.cuh"
 
 #define G9_BM 128
 #define G9_BN 128
@@ -58,28 +62,42 @@ __device__ __forceinline__ uint64_t sw128_desc(uint32_t saddr) {
            ((uint64_t)1 << 62);
 }
 
-__device__ __forceinline__ void wgmma_m64n128k16(float* d, uint64_t da, uint64_t db) {
-    asm volatile(
-        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1, 1, 1, 0, 0;\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(da), "l"(db));
-}
+// wgmma_m64n128k16<T> / wgmma_m64n256k16<T>: D += A·Bᵀ from shared memory
+// (both K-major, 128-byte swizzle), T the operand type; the PTX is written
+// once per shape, with the type suffix as a macro argument.
+#define WGMMA_M64N128K16(T, TY)                                                              \
+    template <>                                                                              \
+    __device__ __forceinline__ void wgmma_m64n128k16<T>(float* d, uint64_t da, uint64_t db) { \
+        asm volatile(                                                                        \
+            "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY " "                     \
+            "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1, 1, 1, 0, 0;\n"                                                                               \
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])                                                                             \
+            : "l"(da), "l"(db));                                                             \
+    }
+#define WGMMA_M64N256K16(T, TY)                                                              \
+    template <>                                                                              \
+    __device__ __forceinline__ void wgmma_m64n256k16<T>(float* d, uint64_t da, uint64_t db) { \
+        asm volatile(                                                                        \
+            "wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " "                     \
+            "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 0;\n"                                                                               \
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])                                                                             \
+            : "l"(da), "l"(db));                                                             \
+    }
+template <typename T>
+__device__ __forceinline__ void wgmma_m64n128k16(float* d, uint64_t da, uint64_t db);
+template <typename T>
+__device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t db);
+WGMMA_M64N128K16(half, "f16")
+WGMMA_M64N128K16(bf16, "bf16")
+WGMMA_M64N256K16(half, "f16")
+WGMMA_M64N256K16(bf16, "bf16")
 
-__device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t db) {
-    asm volatile(
-        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 0;\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-        : "l"(da), "l"(db));
-}
-
-template <int BN>
+template <typename T, int BN>
 __device__ __forceinline__ void wgmma_tile(float* d, uint64_t da, uint64_t db) {
     if (BN == 128)
-        wgmma_m64n128k16(d, da, db);
+        wgmma_m64n128k16<T>(d, da, db);
     else
-        wgmma_m64n256k16(d, da, db);
+        wgmma_m64n256k16<T>(d, da, db);
 }
 
 template <int N>
@@ -89,8 +107,8 @@ __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + e
 
 // load_tile_sw copies rows r0..r0+ROWS−1, k0..k0+63 of a k-contiguous operand
 // (R rows, K columns, row stride ld) into one swizzled tile at s.
-template <int ROWS>
-__device__ __forceinline__ void load_tile_sw(uint32_t s, const half* __restrict__ g, int ld, int r0, int k0, int R,
+template <int ROWS, typename T>
+__device__ __forceinline__ void load_tile_sw(uint32_t s, const T* __restrict__ g, int ld, int r0, int k0, int R,
                                              int K, int tid) {
 #pragma unroll
     for (int i = 0; i < ROWS * 8 / G9_THREADS; i++) {
@@ -98,7 +116,7 @@ __device__ __forceinline__ void load_tile_sw(uint32_t s, const half* __restrict_
         int row = c >> 3, ch = c & 7;
         int gr = r0 + row, gk = k0 + ch * 8;
         int n = (gr < R) ? min(8, max(0, K - gk)) : 0;
-        const half* src = n > 0 ? g + (size_t)gr * ld + gk : g;
+        const T* src = n > 0 ? g + (size_t)gr * ld + gk : g;
         cp_async16(s + row * 128 + ((ch ^ (row & 7)) << 4), src, n * 2);
     }
 }
@@ -108,8 +126,8 @@ __device__ __forceinline__ void load_tile_sw(uint32_t s, const half* __restrict_
 // wgmmas in flight while the next is issued (the refill distance drops from
 // STAGES−1 to STAGES−2, since the stage refilled must be free of in-flight
 // reads).
-template <int BN, int STAGES, bool OVERLAP>
-__device__ __forceinline__ void gemm90(const half* __restrict__ A, const half* __restrict__ B, void* C,
+template <typename T, int BN, int STAGES, bool OVERLAP>
+__device__ __forceinline__ void gemm90(const T* __restrict__ A, const T* __restrict__ B, void* C,
                                        const float* __restrict__ bias, int M, int N, int K, int lda, int ldb,
                                        int ldc, float alpha, float beta, int flags) {
     constexpr int A_BYTES = G9_BM * 128, B_BYTES = BN * 128, STAGE = A_BYTES + B_BYTES;
@@ -161,7 +179,7 @@ __device__ __forceinline__ void gemm90(const half* __restrict__ A, const half* _
         const uint32_t sb = base + (kt % STAGES) * STAGE + A_BYTES;
         wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < G9_BK / 16; kk++) wgmma_tile<BN>(d, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32));
+        for (int kk = 0; kk < G9_BK / 16; kk++) wgmma_tile<T, BN>(d, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32));
         wgmma_commit();
         wgmma_wait<OVERLAP ? 1 : 0>();
     }
@@ -192,44 +210,21 @@ __device__ __forceinline__ void gemm90(const half* __restrict__ A, const half* _
                 v1 = gelu_erf(v1);
             }
             const size_t off = (size_t)row * ldc + col;
-            const bool vec = two && ((off & 1) == 0);
-            if (out16) {
-                half* c = (half*)C + off;
-                if (beta != 0.0f) {
-                    v0 += beta * __half2float(c[0]);
-                    if (two) v1 += beta * __half2float(c[1]);
-                }
-                if (vec) {
-                    *(half2*)c = __floats2half2_rn(v0, v1);
-                } else {
-                    c[0] = __float2half_rn(v0);
-                    if (two) c[1] = __float2half_rn(v1);
-                }
-            } else {
-                float* c = (float*)C + off;
-                if (beta != 0.0f) {
-                    v0 += beta * c[0];
-                    if (two) v1 += beta * c[1];
-                }
-                if (vec) {
-                    *(float2*)c = make_float2(v0, v1);
-                } else {
-                    c[0] = v0;
-                    if (two) c[1] = v1;
-                }
-            }
+            gemm_store2<T, true>(C, off, two, out16, beta, v0, v1);
         }
     }
 }
 
-#define GEMM90_KERNEL(name, BN, STAGES, OVERLAP, MINB)                                                          \
+#define GEMM90_KERNEL(name, T, BN, STAGES, OVERLAP, MINB)                                                       \
     extern "C" __global__ void __launch_bounds__(G9_THREADS, MINB)                                              \
-        name(const half* __restrict__ A, const half* __restrict__ B, void* C, const float* __restrict__ bias,   \
+        name(const T* __restrict__ A, const T* __restrict__ B, void* C, const float* __restrict__ bias,         \
              int M, int N, int K, int lda, int ldb, int ldc, float alpha, float beta, int flags) {             \
-        gemm90<BN, STAGES, OVERLAP>(A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags);                \
+        gemm90<T, BN, STAGES, OVERLAP>(A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags);             \
     }
 
 // 128×128, 3 stages (97 KB), two blocks per SM.
-GEMM90_KERNEL(gemm_f16_nt_sm90, 128, 3, false, 2)
+GEMM90_KERNEL(gemm_f16_nt_sm90, half, 128, 3, false, 2)
+GEMM90_KERNEL(gemm_bf16_nt_sm90, bf16, 128, 3, false, 2)
 // 128×256, 4 stages (193 KB), one block per SM, one k-tile of wgmmas in flight.
-GEMM90_KERNEL(gemm_f16_nt_sm90_n256, 256, 4, true, 1)
+GEMM90_KERNEL(gemm_f16_nt_sm90_n256, half, 256, 4, true, 1)
+GEMM90_KERNEL(gemm_bf16_nt_sm90_n256, bf16, 256, 4, true, 1)

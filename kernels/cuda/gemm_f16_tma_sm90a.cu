@@ -1,9 +1,13 @@
-// gemm_f16_tma_sm90a.cu: fp16 GEMM for Hopper with the tensor memory
-// accelerator (TMA) and warp specialisation, for the Linear-layer layout
+// gemm_f16_tma_sm90a.cu: fp16 and bf16 GEMM for Hopper with the tensor
+// memory accelerator (TMA) and warp specialisation, for the Linear-layer
+// layout
 //
 //   C = act(alpha · A · Bᵀ + bias) + beta · C,   A m×k, B n×k (both k-contiguous)
 //
-// (same epilogue, flags and meaning as gemm_f16_nt in gemm_f16.cu).
+// (same epilogue, flags and meaning as gemm_f16_nt in gemm_f16.cu). Every
+// kernel here also exists as gemm_bf16_*: the same template on bf16
+// operands (wgmma .bf16, tensor maps of data type BFLOAT16, C fp32 or bf16;
+// gemm_types.cuh).
 //
 // Block tile 128×256×64, 3 warpgroups: warpgroup 0 is the producer (one
 // thread issues cp.async.bulk.tensor loads of the A and B tiles, described by
@@ -26,6 +30,8 @@
 
 #include <cuda_fp16.h>
 #include <stdint.h>
+
+#include "gemm_types.cuh"
 
 struct __align__(64) TmaDesc {
     unsigned long long q[16];
@@ -96,13 +102,21 @@ __device__ __forceinline__ uint64_t sw128_desc(uint32_t saddr) {
            ((uint64_t)1 << 62);
 }
 
-__device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t db) {
-    asm volatile(
-        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 0;\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-        : "l"(da), "l"(db));
-}
+// wgmma_m64n256k16<T>: D += A·Bᵀ, both K-major in shared memory, T the
+// operand type (the PTX written once, the type suffix a macro argument).
+template <typename T>
+__device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t db);
+#define WGMMA_M64N256K16(T, TY)                                                              \
+    template <>                                                                              \
+    __device__ __forceinline__ void wgmma_m64n256k16<T>(float* d, uint64_t da, uint64_t db) { \
+        asm volatile(                                                                        \
+            "wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " "                     \
+            "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 0;\n"                                                                               \
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])                                                                             \
+            : "l"(da), "l"(db));                                                             \
+    }
+WGMMA_M64N256K16(half, "f16")
+WGMMA_M64N256K16(bf16, "bf16")
 
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
@@ -111,7 +125,7 @@ __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + e
 // Accumulator layout of m64nNk16 (f32): warp wq of the warpgroup holds rows
 // 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h, column
 // 8j + 2t + e).
-template <int BN = T_BN>
+template <typename T, int BN = T_BN>
 __device__ __forceinline__ void tma_epilogue(const float* d, void* C, const float* __restrict__ bias, int M, int N,
                                              int ldc, int r0, int n0, float alpha, float beta, int flags) {
     const int lane = threadIdx.x & 31, wq = (threadIdx.x >> 5) & 3;
@@ -136,39 +150,15 @@ __device__ __forceinline__ void tma_epilogue(const float* d, void* C, const floa
                 v1 = gelu_erf(v1);
             }
             const size_t off = (size_t)row * ldc + col;
-            const bool vec = two && ((off & 1) == 0);
-            if (out16) {
-                half* cp = (half*)C + off;
-                if (beta != 0.0f) {
-                    v0 += beta * __half2float(cp[0]);
-                    if (two) v1 += beta * __half2float(cp[1]);
-                }
-                if (vec) {
-                    *(half2*)cp = __floats2half2_rn(v0, v1);
-                } else {
-                    cp[0] = __float2half_rn(v0);
-                    if (two) cp[1] = __float2half_rn(v1);
-                }
-            } else {
-                float* cp = (float*)C + off;
-                if (beta != 0.0f) {
-                    v0 += beta * cp[0];
-                    if (two) v1 += beta * cp[1];
-                }
-                if (vec) {
-                    *(float2*)cp = make_float2(v0, v1);
-                } else {
-                    cp[0] = v0;
-                    if (two) cp[1] = v1;
-                }
-            }
+            gemm_store2<T, true>(C, off, two, out16, beta, v0, v1);
         }
     }
 }
 
-extern "C" __global__ void __launch_bounds__(384, 1)
-    gemm_f16_nt_tma(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,
-                    const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) {
+template <typename T>
+__device__ __forceinline__ void gemm_nt_tma_body(const TmaDesc& tmA, const TmaDesc& tmB, void* C,
+                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,
+                                                 float alpha, float beta, int flags) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
     const uint32_t bars = base + T_STAGES * T_STAGE_BYTES;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
@@ -219,20 +209,29 @@ extern "C" __global__ void __launch_bounds__(384, 1)
             const uint32_t sb = base + s * T_STAGE_BYTES + T_A_BYTES;
             wgmma_fence();
 #pragma unroll
-            for (int kk = 0; kk < T_BK / 16; kk++) wgmma_m64n256k16(d, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32));
+            for (int kk = 0; kk < T_BK / 16; kk++) wgmma_m64n256k16<T>(d, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32));
             wgmma_commit();
             wgmma_wait<1>();  // the wgmmas of k-tile kt−1 are done: release its stage
             if (kt > 0 && (tid & 127) == 0) mbar_arrive(bars + 8 * (T_STAGES + (kt - 1) % T_STAGES));
         }
         wgmma_wait<0>();
 
-        tma_epilogue(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
+        tma_epilogue<T>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
     }
 }
 
+#define GEMM_NT_TMA_KERNEL(name, T)                                                                                \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                           \
+        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                    \
+             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) {   \
+        gemm_nt_tma_body<T>(tmA, tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                  \
+    }
+GEMM_NT_TMA_KERNEL(gemm_f16_nt_tma, half)
+GEMM_NT_TMA_KERNEL(gemm_bf16_nt_tma, bf16)
+
 // ---- persistent kernels, every layout ----
 //
-// gemm_f16_<a><b>_tma_p: the same tiles, roles and ring as gemm_f16_nt_tma,
+// gemm_<t>_<a><b>_tma_p: the same tiles, roles and ring as gemm_f16_nt_tma,
 // for each storage layout, on a grid of any size: block b takes the tiles
 // b, b + gridDim.x, … in the grouped order. Launched with one block per tile
 // it is the plain kernel; launched with one block per SM it is persistent:
@@ -263,22 +262,46 @@ extern "C" __global__ void __launch_bounds__(384, 1)
 // A "n" {K, M} box {64, 128}, A "t" {M, K} box {64, 64}, B "t" {K, N} box
 // {64, BN}, B "n" {N, K} box {64, 64}.
 
-template <int TA, int TB>
+template <typename T, int TA, int TB>
+struct Wgmma256;
+#define WGMMA_M64N256K16_T(T, TY)                                                                \
+    template <int TA, int TB>                                                                   \
+    struct Wgmma256<T, TA, TB> {                                                                 \
+        static __device__ __forceinline__ void run(float* d, uint64_t da, uint64_t db) {        \
+            asm volatile(                                                                       \
+                "wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " "                     \
+                "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, %130, %131;\n"                                                                              \
+                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])                                                                            \
+                : "l"(da), "l"(db), "n"(TA), "n"(TB));                                          \
+        }                                                                                       \
+    };
+WGMMA_M64N256K16_T(half, "f16")
+WGMMA_M64N256K16_T(bf16, "bf16")
+// wgmma_m64n256k16_t<T, TA, TB>: with the transpose bits TA, TB (MN-major A or B).
+template <typename T, int TA, int TB>
 __device__ __forceinline__ void wgmma_m64n256k16_t(float* d, uint64_t da, uint64_t db) {
-    asm volatile(
-        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, %130, %131;\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-        : "l"(da), "l"(db), "n"(TA), "n"(TB));
+    Wgmma256<T, TA, TB>::run(d, da, db);
 }
 
-template <int TA, int TB>
+template <typename T, int TA, int TB>
+struct Wgmma192;
+#define WGMMA_M64N192K16_T(T, TY)                                                                \
+    template <int TA, int TB>                                                                   \
+    struct Wgmma192<T, TA, TB> {                                                                 \
+        static __device__ __forceinline__ void run(float* d, uint64_t da, uint64_t db) {        \
+            asm volatile(                                                                       \
+                "wgmma.mma_async.sync.aligned.m64n192k16.f32." TY "." TY " "                     \
+                "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95}, %96, %97, 1, 1, 1, %98, %99;\n"                                                                              \
+                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])                                                                            \
+                : "l"(da), "l"(db), "n"(TA), "n"(TB));                                          \
+        }                                                                                       \
+    };
+WGMMA_M64N192K16_T(half, "f16")
+WGMMA_M64N192K16_T(bf16, "bf16")
+// wgmma_m64n192k16_t<T, TA, TB>: with the transpose bits TA, TB (MN-major A or B).
+template <typename T, int TA, int TB>
 __device__ __forceinline__ void wgmma_m64n192k16_t(float* d, uint64_t da, uint64_t db) {
-    asm volatile(
-        "wgmma.mma_async.sync.aligned.m64n192k16.f32.f16.f16 "
-        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95}, %96, %97, 1, 1, 1, %98, %99;\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
-        : "l"(da), "l"(db), "n"(TA), "n"(TB));
+    Wgmma192<T, TA, TB>::run(d, da, db);
 }
 
 // MN-major tile in the 128-byte swizzle layout: 64-wide m/n chunks of 8 KB
@@ -289,7 +312,7 @@ __device__ __forceinline__ uint64_t sw128_mn_desc(uint32_t saddr) {
 }
 
 // A_MN: A stored K×M (m-contiguous); B_MN: B stored K×N (n-contiguous).
-template <bool A_MN, bool B_MN, int BN>
+template <typename T, bool A_MN, bool B_MN, int BN>
 __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,
                                                 float alpha, float beta, int flags, int kchunk) {
@@ -382,9 +405,9 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                     const uint64_t da = A_MN ? sw128_mn_desc(sa + kk * 2048) : sw128_desc(sa + kk * 32);
                     const uint64_t db = B_MN ? sw128_mn_desc(sb + kk * 2048) : sw128_desc(sb + kk * 32);
                     if (BN == 256)
-                        wgmma_m64n256k16_t<A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
+                        wgmma_m64n256k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
                     else
-                        wgmma_m64n192k16_t<A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
+                        wgmma_m64n192k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
                 }
                 wgmma_commit();
                 wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
@@ -392,24 +415,27 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
             }
             wgmma_wait<0>();
             if (KT > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
-            tma_epilogue<BN>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
+            tma_epilogue<T, BN>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
         }
     }
 }
 
-#define GEMM_TMA_P_KERNEL(name, AMN, BMN, BN)                                                                       \
+#define GEMM_TMA_P_KERNEL(name, T, AMN, BMN, BN)                                                                    \
     extern "C" __global__ void __launch_bounds__(384, 1)                                                        \
         name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                 \
              const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags,    \
              int kchunk) {                                                                                       \
-        gemm_tma_p_body<AMN, BMN, BN>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags, kchunk);               \
+        gemm_tma_p_body<T, AMN, BMN, BN>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags, kchunk);            \
     }
+#define GEMM_TMA_P_KERNELS(t, T)                                         \
+    GEMM_TMA_P_KERNEL(gemm_##t##_nt_tma_p, T, false, false, 256)         \
+    GEMM_TMA_P_KERNEL(gemm_##t##_nn_tma_p, T, false, true, 256)          \
+    GEMM_TMA_P_KERNEL(gemm_##t##_tn_tma_p, T, true, true, 256)           \
+    GEMM_TMA_P_KERNEL(gemm_##t##_tt_tma_p, T, true, false, 256)          \
+    GEMM_TMA_P_KERNEL(gemm_##t##_nt_tma_p192, T, false, false, 192)      \
+    GEMM_TMA_P_KERNEL(gemm_##t##_nn_tma_p192, T, false, true, 192)       \
+    GEMM_TMA_P_KERNEL(gemm_##t##_tn_tma_p192, T, true, true, 192)        \
+    GEMM_TMA_P_KERNEL(gemm_##t##_tt_tma_p192, T, true, false, 192)
 
-GEMM_TMA_P_KERNEL(gemm_f16_nt_tma_p, false, false, 256)
-GEMM_TMA_P_KERNEL(gemm_f16_nn_tma_p, false, true, 256)
-GEMM_TMA_P_KERNEL(gemm_f16_tn_tma_p, true, true, 256)
-GEMM_TMA_P_KERNEL(gemm_f16_tt_tma_p, true, false, 256)
-GEMM_TMA_P_KERNEL(gemm_f16_nt_tma_p192, false, false, 192)
-GEMM_TMA_P_KERNEL(gemm_f16_nn_tma_p192, false, true, 192)
-GEMM_TMA_P_KERNEL(gemm_f16_tn_tma_p192, true, true, 192)
-GEMM_TMA_P_KERNEL(gemm_f16_tt_tma_p192, true, false, 192)
+GEMM_TMA_P_KERNELS(f16, half)
+GEMM_TMA_P_KERNELS(bf16, bf16)

@@ -15,9 +15,9 @@
 //           row of partials; layernorm_bwd_reduce then sums the partials per
 //           column and adds them into dgamma/dbeta. No atomics, deterministic.
 //
-// x, y (forward) and dy, x, dx (backward) may each be fp32 or fp16: a dtype
-// code per operand (dtype.cuh), read 4 elements at a time (8 bytes for
-// fp16; rows stay 8-byte aligned since cols is a multiple of 4). The
+// x, y (forward) and dy, x, dx (backward) may each be fp32, fp16 or bf16: a
+// dtype code per operand (dtype.cuh), read 4 elements at a time (8 bytes for
+// fp16 and bf16; rows stay 8-byte aligned since cols is a multiple of 4). The
 // statistics, gamma, beta and the dgamma/dbeta partials are fp32.
 //
 // The backward kernels declare __launch_bounds__(256, 1): with (256) alone

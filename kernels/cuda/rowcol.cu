@@ -14,8 +14,9 @@
 //                                    head dims the flash kernels lack
 //   sumsq_part / sumsq_final         Σ x² of a whole buffer (fp64 sums)
 //
-// The sources of sum_rows, ln_*_any, ln_bwd_cols and sumsq may be fp32 or
-// fp16 (a dtype code per operand, dtype.cuh), as may ln_*_any's y and dx;
+// The sources of sum_rows, ln_*_any, ln_bwd_cols and sumsq may be fp32,
+// fp16 or bf16 (a dtype code per operand, dtype.cuh), as may ln_*_any's y
+// and dx and sumsq_final's dst;
 // statistics and partial sums are fp32 (fp64 for sumsq).
 //
 // Row kernels: one block of 256 threads per row (grid = rows). Column
