@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/engine/cuda"
 	"github.com/mocogo/mocogo/kernels"
 )
@@ -139,7 +138,7 @@ func result(key string, value float64, unit string, ms float64) {
 func (b *gpuBench) randHalf(n int) (*cuda.Buffer, error) { return b.rand16(n, kernels.F32ToF16) }
 
 // randBF16 is randHalf for bf16.
-func (b *gpuBench) randBF16(n int) (*cuda.Buffer, error) { return b.rand16(n, engine.BF16Bits) }
+func (b *gpuBench) randBF16(n int) (*cuda.Buffer, error) { return b.rand16(n, kernels.F32ToBF16) }
 
 // rand16 returns n uniform values in [-1, 1) as 16-bit words made by bits.
 func (b *gpuBench) rand16(n int, bits func(float32) uint16) (*cuda.Buffer, error) {

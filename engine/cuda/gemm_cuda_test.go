@@ -8,7 +8,6 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/kernels"
 )
 
@@ -66,14 +65,14 @@ func asBF16(cs []gemmCase) []gemmCase {
 // halfBits and halfFloat convert between float32 and the case's half type.
 func (c gemmCase) halfBits(v float32) uint16 {
 	if c.bf16 {
-		return engine.BF16Bits(v)
+		return kernels.F32ToBF16(v)
 	}
 	return kernels.F32ToF16(v)
 }
 
 func (c gemmCase) halfFloat(h uint16) float32 {
 	if c.bf16 {
-		return engine.BF16Float(h)
+		return kernels.BF16ToF32(h)
 	}
 	return kernels.F16ToF32(h)
 }

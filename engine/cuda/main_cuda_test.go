@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/kernels"
 )
 
@@ -58,8 +57,8 @@ func randBF16(r *rand.Rand, n int) ([]float32, []uint16) {
 	f := make([]float32, n)
 	h := make([]uint16, n)
 	for i := range f {
-		h[i] = engine.BF16Bits(float32(r.Float64()*2 - 1))
-		f[i] = engine.BF16Float(h[i])
+		h[i] = kernels.F32ToBF16(float32(r.Float64()*2 - 1))
+		f[i] = kernels.BF16ToF32(h[i])
 	}
 	return f, h
 }
