@@ -2,7 +2,7 @@
 # run.sh OUTDIR [PHASE...]: runs on the GPU machine (no Go toolchain, no
 # network needed). Phases, in this order (default: all):
 #   tests      every GPU test, each top-level test in its own process (a
-#              kernel fault cannot take the others down), 150 s in all
+#              kernel fault cannot take the others down), 200 s in all
 #   sanitizer  the small cases under compute-sanitizer memcheck, 45 s
 #   bench      `bench gpu` kernel groups, each in its own process, ~200 s
 #   torch      the PyTorch/cuBLAS kernel baseline, 60 s
@@ -62,7 +62,7 @@ begin() { phase_start=$(date +%s); step "phase $1"; }
 
 if want tests; then
 begin tests
-# Tests: at most 150 s in all.
+# Tests: at most 200 s in all.
 for t in "$bin"/tests/*.test; do
 	name=$(basename "$t" .test)
 	log="$out/test_$name.log"
@@ -76,7 +76,7 @@ for t in "$bin"/tests/*.test; do
 		continue
 	fi
 	for tn in $list; do
-		left=$((150 - $(pelapsed)))
+		left=$((200 - $(pelapsed)))
 		if [ $left -le 5 ]; then
 			echo "--- FAIL: $tn (not run: test time budget spent)" | tee -a "$log"
 			rc=1
