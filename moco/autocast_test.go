@@ -83,3 +83,68 @@ func fillViews(r *rand.Rand, v1, v2 []float32, batch int) {
 		}
 	}
 }
+
+// TestAutocast200StepsTracksFloat32 is the CPU twin of the GPU's 200-step
+// check (engine/cuda TestMoCoTrain200MatchesCPU), at its settings: fp16
+// autocast (emulated) with dynamic loss scaling against float32, lr 2e-5,
+// image-like views, the loss compared at every 10th step and the last. It
+// also shows the check has power: a run that barely learns (lr 1e-12, as
+// if the update were lost) must part from float32 by more than the bound.
+func TestAutocast200StepsTracksFloat32(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 steps of two runs")
+	}
+	const (
+		batch = 16
+		size  = 32
+		steps = 200
+		bound = 0.01
+	)
+	cfg := Config{
+		ViT:         nn.Config{ImageSize: size, PatchSize: 8, Dim: 64, Depth: 2, Heads: 2, MLPRatio: 2},
+		MLPDim:      128,
+		OutDim:      32,
+		Temperature: 0.2,
+	}
+	tc := DefaultTrainConfig(1, batch)
+	tc.BaseLR = 2e-5 * 256 / float64(batch)
+	tc.WarmupEpochs = 0.1
+	worst := map[string]float64{}
+	for _, mode := range []string{"f16", "no-learning"} {
+		var tr [2]*Trainer
+		for i := range tr {
+			e := engine.New(engine.NewCPU(engine.F32))
+			rc := tc
+			if i == 1 {
+				switch mode {
+				case "f16":
+					require.NoError(t, e.SetAutocast(engine.F16))
+					rc.LossScale = DynamicLossScale()
+				case "no-learning":
+					rc.BaseLR = 1e-12
+				}
+			}
+			m, err := New(e, cfg, nn.NewRNG(7))
+			require.NoError(t, err)
+			tr[i], err = NewTrainer(e, m, rc, steps)
+			require.NoError(t, err)
+		}
+		r := rand.New(rand.NewPCG(11, 12))
+		n := batch * 3 * size * size
+		v1, v2 := make([]float32, n), make([]float32, n)
+		for s := range steps {
+			fillViews(r, v1, v2, batch)
+			epoch := float64(s) / steps
+			ref, err := tr[0].TrainStep(v1, v2, batch, size, epoch)
+			require.NoError(t, err)
+			got, err := tr[1].TrainStep(v1, v2, batch, size, epoch)
+			require.NoError(t, err)
+			if s%10 == 0 || s == steps-1 {
+				worst[mode] = max(worst[mode], math.Abs(got.Loss-ref.Loss)/math.Abs(ref.Loss))
+			}
+		}
+	}
+	t.Logf("worst relative loss difference at the checked steps: fp16 autocast %.4f, a run that does not learn %.4f (bound %g)", worst["f16"], worst["no-learning"], bound)
+	assert.Less(t, worst["f16"], bound)
+	assert.Greater(t, worst["no-learning"], bound, "the check cannot tell a run that does not learn")
+}

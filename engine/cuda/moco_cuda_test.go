@@ -21,15 +21,34 @@ func TestMoCoTrainMatchesCPU(t *testing.T) {
 	trainVsCPU(t, trainCheck{steps: 20, checkEvery: 1, checkParams: true})
 }
 
-// TestMoCoTrain200MatchesCPU is the issue's numerics check: the same
-// comparison over 200 steps (a whole cosine schedule), the loss within 2%
-// at every 10th step and the last. The parameters are only reported:
-// over 200 steps Adam turns rounding differences of near-zero gradients
-// into whole updates, which a chaotic run amplifies without anything
-// being wrong (see the note on the learning rate in trainVsCPU). Each GPU
-// step must read back from the device exactly once.
+// TestMoCoTrain200MatchesCPU is the issue's numerics check, in the mode
+// the GPU trains in (fp16 autocast with dynamic loss scaling, as
+// `pretrain --device cuda` does): the same comparison over 200 steps (a
+// whole cosine schedule), the loss within 1% (the issue asks 2%) at every
+// 10th step and the last, at lr 2e-5. Why that rate: on the CPU, an fp32
+// run whose initial weights were perturbed by 5e-4 relative (fp16's
+// rounding) parts from the unperturbed one by up to 3% within 200 steps at
+// the paper's 1.5e-4, so there a 2% bound measures the run's chaos, not
+// our numerics; at 2e-5 that control stays within 0.23%, fp16 autocast
+// (emulated) within 0.17%, while a run that does not learn (lr ~0) parts
+// by 3.1% and one at half the rate (a gradient off by 2×) by 1.6%: 1%
+// separates them. The views are image-like (each image's channels with their own
+// offset and contrast): with white noise every image's features are
+// nearly equal, BatchNorm then divides half-precision rounding by a tiny
+// spread, and the runs part for that reason alone (seen on the CPU's
+// emulation, moco.TestAutocastTrainingTracksFloat32). The parameters are
+// only reported: over 200 steps Adam turns rounding differences of
+// near-zero gradients into whole updates, which a chaotic run amplifies
+// without anything being wrong (see the note on the learning rate in
+// trainVsCPU). Each GPU step must read back from the device exactly once.
 func TestMoCoTrain200MatchesCPU(t *testing.T) {
-	trainVsCPU(t, trainCheck{steps: 200, checkEvery: 10})
+	trainVsCPU(t, trainCheck{steps: 200, checkEvery: 10, autocast: engine.F16, scaled: true, imageLike: true, lr: 2e-5, lossTol: 0.01})
+}
+
+// TestMoCoTrainF16MatchesCPU: fp16 autocast with loss scaling against the
+// fp32 CPU run, every step of 20, on image-like views.
+func TestMoCoTrainF16MatchesCPU(t *testing.T) {
+	trainVsCPU(t, trainCheck{steps: 20, checkEvery: 1, autocast: engine.F16, scaled: true, imageLike: true})
 }
 
 // TestMoCoTrainLossScaledMatchesCPU runs the GPU side with dynamic loss
@@ -52,7 +71,7 @@ func TestMoCoTrainLossScaledMatchesCPU(t *testing.T) {
 // significant bits round each activation about 8× more coarsely than
 // fp16's 11). The parameters are only reported.
 func TestMoCoTrainBF16MatchesCPU(t *testing.T) {
-	trainVsCPU(t, trainCheck{steps: 20, checkEvery: 1, autocast: engine.BF16, lossTol: 0.03})
+	trainVsCPU(t, trainCheck{steps: 20, checkEvery: 1, autocast: engine.BF16, lossTol: 0.03, imageLike: true})
 }
 
 type trainCheck struct {
@@ -63,6 +82,8 @@ type trainCheck struct {
 	forceAt     int          // with scaled: force the scale to 2^125 before this step (0: never)
 	autocast    engine.DType // the GPU engine's autocast type (F32, the zero value: off)
 	lossTol     float64      // the relative loss difference allowed (0: 2%)
+	imageLike   bool         // views with a per-image, per-channel offset and contrast
+	lr          float64      // the learning rate at batch 256 (0: the paper's 1.5e-4)
 }
 
 // countingBackend counts the CUDA backend's read-backs through the engine.
@@ -98,7 +119,11 @@ func trainVsCPU(t *testing.T, c trainCheck) {
 	// an H100: Adam's first steps move every weight by about lr whatever
 	// the gradient's size, so fp16 rounding of near-zero gradients flips
 	// whole updates; that is divergence of a chaotic run, not a bug.)
-	tc.BaseLR = 1.5e-4 * 256 / float64(batch)
+	lr := 1.5e-4
+	if c.lr > 0 {
+		lr = c.lr
+	}
+	tc.BaseLR = lr * 256 / float64(batch)
 	tc.WarmupEpochs = 0.1
 	gtc := tc
 	if c.scaled {
@@ -133,10 +158,7 @@ func trainVsCPU(t *testing.T, c trainCheck) {
 	worst := 0.0
 	skipped, takenAfter := 0, 0
 	for s := 0; s < c.steps; s++ {
-		for i := range v1 {
-			v1[i] = float32(r.NormFloat64())
-			v2[i] = float32(r.NormFloat64())
-		}
+		fillViews(r, v1, v2, batch, c.imageLike)
 		epoch := float64(s) / float64(c.steps)
 		if c.scaled && s == c.forceAt && c.forceAt > 0 {
 			if err := gpu.Scaler.SetState(moco.LossScaleState{Scale: 0x1p125}); err != nil {
@@ -217,4 +239,24 @@ func trainVsCPU(t *testing.T, c trainCheck) {
 		}
 	}
 	t.Logf("GPU allocator peak %d MiB", gb.PeakBytes()>>20)
+}
+
+// fillViews draws the step's views: white noise, or with imageLike each
+// image's channels get their own offset and contrast, so that features
+// differ across the batch as they do for real images.
+func fillViews(r *rand.Rand, v1, v2 []float32, batch int, imageLike bool) {
+	per := len(v1) / batch / 3
+	for _, v := range [][]float32{v1, v2} {
+		for i := range batch {
+			for c := range 3 {
+				off, sc := 0.0, 1.0
+				if imageLike {
+					off, sc = r.NormFloat64(), 0.2+r.Float64()
+				}
+				for j := range per {
+					v[(i*3+c)*per+j] = float32(off + sc*r.NormFloat64())
+				}
+			}
+		}
+	}
 }
