@@ -690,12 +690,12 @@ func vBoxPass(out, in []float32, W, H, r int, ww, fw float32) {
 				o[x] = c[x]*ww + (lo[x]+hi[x])*fw
 			}
 		case 1:
-			c0, c1, c2 := row(y-1)[:len(o)], row(y)[:len(o)], row(y+1)[:len(o)]
+			c0, c1, c2 := row(y - 1)[:len(o)], row(y)[:len(o)], row(y + 1)[:len(o)]
 			for x := range o {
 				o[x] = (c0[x]+c1[x]+c2[x])*ww + (lo[x]+hi[x])*fw
 			}
 		case 2:
-			c0, c1, c2, c3, c4 := row(y-2)[:len(o)], row(y-1)[:len(o)], row(y)[:len(o)], row(y+1)[:len(o)], row(y+2)[:len(o)]
+			c0, c1, c2, c3, c4 := row(y - 2)[:len(o)], row(y - 1)[:len(o)], row(y)[:len(o)], row(y + 1)[:len(o)], row(y + 2)[:len(o)]
 			for x := range o {
 				o[x] = (c0[x]+c1[x]+c2[x]+c3[x]+c4[x])*ww + (lo[x]+hi[x])*fw
 			}
