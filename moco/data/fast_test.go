@@ -2,6 +2,8 @@ package data
 
 import (
 	"fmt"
+	"image"
+	"image/color"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -186,4 +188,39 @@ func TestAugmentViewMatchesReference(t *testing.T) {
 		views++
 	}
 	require.Equal(t, 400, views)
+}
+
+func TestFromImageYCbCrMatchesStdlib(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	ratios := []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	}
+	for _, ratio := range ratios {
+		for it := 0; it < 20; it++ {
+			w, h := 1+r.IntN(40), 1+r.IntN(40)
+			m := image.NewYCbCr(image.Rect(0, 0, w, h), ratio)
+			for _, p := range [][]uint8{m.Y, m.Cb, m.Cr} {
+				for i := range p {
+					p[i] = uint8(r.IntN(256))
+				}
+			}
+			var img *image.YCbCr = m
+			if it%2 == 1 && w > 2 && h > 2 { // a sub-image with odd corners
+				x0, y0 := 1+r.IntN(w-2), 1+r.IntN(h-2)
+				img = m.SubImage(image.Rect(x0, y0, x0+1+r.IntN(w-x0), y0+1+r.IntN(h-y0))).(*image.YCbCr)
+			}
+			got := FromImage(img)
+			b := img.Bounds()
+			require.Equal(t, Image{W: b.Dx(), H: b.Dy(), C: 3, Pix: got.Pix}, got)
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					c := img.YCbCrAt(x, y)
+					rr, gg, bb := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+					i := 3 * ((y-b.Min.Y)*b.Dx() + x - b.Min.X)
+					require.Equalf(t, [3]uint8{rr, gg, bb}, [3]uint8(got.Pix[i:i+3]), "%v %v at %d,%d", ratio, b, x, y)
+				}
+			}
+		}
+	}
 }
