@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -36,7 +37,9 @@ func cifarTarForBench(b *testing.B) *TarFolder {
 // Measured 2026-11-27 on the shared 2-core dev VM (load ≈ 4 from other
 // jobs): 17.6k–19.3k images/s (each image = two 3×32×32 views). One
 // goroutine alone: JPEG decode ≈ 45k images/s, two-view augmentation
-// ≈ 10.5k images/s; at 224 px ≈ 217 images/s.
+// ≈ 10.5k images/s; at 224 px ≈ 217 images/s (before the faster
+// kernels: docs/BENCHMARKS.md, "Host input pipeline", has the current
+// numbers).
 func BenchmarkLoaderCIFARTar(b *testing.B) {
 	ds := cifarTarForBench(b)
 	l, err := NewLoader(ds, NewMoCoV3(32), LoaderConfig{BatchSize: 256, Workers: 2, Prefetch: 2, Seed: 1, Shuffle: true, DropLast: true})
@@ -160,4 +163,34 @@ func BenchmarkDecodeJPEG500x375(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 	})
+}
+
+// BenchmarkDecodeAugment224 is the whole per-image host work of
+// ImageNet pretraining, decode of a 500×375 JPEG then both 224 px views,
+// on every core (b.RunParallel, one Scratch per goroutine): images/s is
+// for the machine, not per core.
+func BenchmarkDecodeAugment224(b *testing.B) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, photoLike(500, 375), &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	tf := NewMoCoV3(224)
+	var seq atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		dst := [][]float32{make([]float32, 3*224*224), make([]float32, 3*224*224)}
+		var s Scratch
+		var rng RNG
+		for pb.Next() {
+			img, err := DecodeImage("bench.jpg", data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng.SampleRNG(0, 0, seq.Add(1))
+			if err := tf.Apply(dst, &img, &rng, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
