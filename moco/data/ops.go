@@ -470,12 +470,10 @@ func hue(r, g, b []float32, f float32) {
 		u := in.sign*(mid-minc) + df*cr
 		c := b2i(u >= cr) - b2i(u < 0)
 		fr := u - float32(c)*cr // cr·fr
-		o := &hueOut[mod6[(int(in.base)+dI+c)&15]]
-		var out [4]float32
-		out[o.iv&3] = maxc
-		out[o.im&3] = maxc - (o.a*cr + o.b*fr)
-		out[o.ip&3] = minc
-		r[i], g[i], b[i] = out[0], out[1], out[2]
+		o := &hueW[mod6[(int(in.base)+dI+c)&15]]
+		r[i] = maxc - (o[0]*cr + o[1]*fr)
+		g[i] = maxc - (o[2]*cr + o[3]*fr)
+		b[i] = maxc - (o[4]*cr + o[5]*fr)
 	}
 }
 
@@ -518,6 +516,19 @@ var hueOut = [6]struct {
 	{2, 0, 1, 1, -1}, // (t, p, v)
 	{0, 2, 1, 0, 1},  // (v, p, q)
 }
+
+// hueW is hueOut as weights: channel c of sector i is
+// v − (hueW[i][2c]·cr + hueW[i][2c+1]·cr·fr), so v (weights 0, 0),
+// p = v − cr (1, 0) and the middle value (a, b) need no branch and no
+// indexed store.
+var hueW = func() (t [6][6]float32) {
+	for i, o := range hueOut {
+		t[i][2*o.iv] = 0
+		t[i][2*o.ip] = 1
+		t[i][2*o.im], t[i][2*o.im+1] = o.a, o.b
+	}
+	return
+}()
 
 var mod6 = func() (t [16]uint8) {
 	for i := range t {
