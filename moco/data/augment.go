@@ -103,12 +103,19 @@ func checkApply(dst [][]float32, views, size int, img *Image) error {
 // (normalised 3×out×out) and returns the choices made. The order of the
 // random draws is: crop; jitter?; [order, b, c, s, h]; gray?; blur?;
 // [σ]; solarize?; flip?.
+//
+// The random draws do not depend on the pixels, so they are all made
+// first; the ops then run in the drawn order, but fused: every op that
+// works pixel by pixel runs a few rows at a time while the rows are in
+// cache, and a pass stops only where an op needs the whole image
+// (contrast needs the mean luma of its input, the blur its
+// neighbours). Grayscale, solarize, flip and the normalisation go into
+// the last pass; after grayscale only one plane is blurred.
 func AugmentView(dst []float32, img *Image, out int, p *ViewParams, mean, std [3]float32, rng *RNG, s *Scratch) ViewTrace {
 	var tr ViewTrace
-	s.img = grow(s.img, 3*out*out)
-	t := CHW{C: 3, H: out, W: out, Data: s.img}
 	tr.Crop = RandomResizedCropParams(rng, img.W, img.H, p.Scale, p.Ratio)
-	s.resizeInto(t, img, tr.Crop, out, out, 0, 0)
+	var ops [6]pixOp
+	nops := 0
 	if rng.Float64() < p.JitterP {
 		tr.Jitter = true
 		var perm [4]int
@@ -119,37 +126,125 @@ func AugmentView(dst []float32, img *Image, out int, p *ViewParams, mean, std [3
 		tr.S = rng.Uniform(max(0, 1-p.Saturation), 1+p.Saturation)
 		tr.H = rng.Uniform(-p.Hue, p.Hue)
 		for _, op := range perm {
-			switch op {
-			case 0:
-				AdjustBrightness(t, tr.B)
-			case 1:
-				AdjustContrast(t, tr.C)
-			case 2:
-				AdjustSaturation(t, tr.S)
-			case 3:
-				AdjustHue(t, tr.H)
-			}
+			f := [4]float64{tr.B, tr.C, tr.S, tr.H}[op]
+			ops[nops] = pixOp{kind: opKind(op), f: float32(f)}
+			nops++
 		}
 	}
 	if rng.Float64() < p.GrayP {
 		tr.Gray = true
-		Grayscale(t)
+		ops[nops] = pixOp{kind: opGray}
+		nops++
 	}
 	if rng.Float64() < p.BlurP {
 		tr.Blur = true
 		tr.Sigma = rng.Uniform(p.BlurSigma[0], p.BlurSigma[1])
-		s.blur(t, tr.Sigma)
 	}
 	if rng.Float64() < p.SolarizeP {
 		tr.Solarize = true
-		Solarize(t)
 	}
 	if rng.Float64() < p.FlipP {
 		tr.Flip = true
-		FlipH(t)
 	}
-	normalizeInto(dst, t, mean, std)
+
+	s.img = grow(s.img, 3*out*out)
+	t := CHW{C: 3, H: out, W: out, Data: s.img}
+	s.resizeInto(t, img, tr.Crop, out, out, 0, 0)
+	// Passes up to each contrast op: the ops before it, then the luma
+	// sum of their result.
+	pending := ops[:nops]
+	for k := range nops {
+		if ops[k].kind == opContrast {
+			done := nops - len(pending)
+			ops[k].mean = lumaMean(runPixOps(t, ops[done:k], true), out*out)
+			pending = ops[k:nops]
+		}
+	}
+	if tr.Blur {
+		runPixOps(t, pending, false)
+		pending = nil
+		if tr.Gray {
+			s.blurPlane(t.plane(0), out, out, tr.Sigma)
+			copy(t.plane(1), t.plane(0))
+			copy(t.plane(2), t.plane(0))
+		} else {
+			s.blur(t, tr.Sigma)
+		}
+	}
+	// The last pass: the remaining ops, solarize, flip and normalise.
+	rows := pixChunkRows(out)
+	n := out * out
+	for y := 0; y < out; y += rows {
+		lo, hi := y*out, min(y+rows, out)*out
+		r, g, b := t.Data[lo:hi], t.Data[n+lo:n+hi], t.Data[2*n+lo:2*n+hi]
+		applyPixOps(pending, r, g, b)
+		for c, pl := range [3][]float32{r, g, b} {
+			if tr.Solarize {
+				solarize(pl)
+			}
+			normalizeRows(dst[c*n+lo:c*n+hi], pl, out, mean[c], std[c], tr.Flip)
+		}
+	}
 	return tr
+}
+
+type opKind uint8
+
+// The kinds of pixOp; the first four are ColorJitter's op numbers.
+const (
+	opBrightness opKind = iota
+	opContrast
+	opSaturation
+	opHue
+	opGray
+)
+
+// pixOp is one colour op with its factor (and, for contrast, the mean
+// luma of its input).
+type pixOp struct {
+	kind    opKind
+	f, mean float32
+}
+
+// pixChunkRows is how many rows of a W-wide image make one chunk of
+// the fused passes: about 256 pixels, 3 KiB over the three planes.
+func pixChunkRows(W int) int { return max(1, 256/W) }
+
+// runPixOps applies ops to t a chunk of rows at a time and, if sum is
+// set, returns the float64 luma sum of the result.
+func runPixOps(t CHW, ops []pixOp, sum bool) float64 {
+	if len(ops) == 0 && !sum {
+		return 0
+	}
+	n := t.H * t.W
+	rows := pixChunkRows(t.W)
+	total := 0.0
+	for y := 0; y < t.H; y += rows {
+		lo, hi := y*t.W, min(y+rows, t.H)*t.W
+		r, g, b := t.Data[lo:hi], t.Data[n+lo:n+hi], t.Data[2*n+lo:2*n+hi]
+		applyPixOps(ops, r, g, b)
+		if sum {
+			total += lumaSum(r, g, b)
+		}
+	}
+	return total
+}
+
+func applyPixOps(ops []pixOp, r, g, b []float32) {
+	for _, op := range ops {
+		switch op.kind {
+		case opBrightness:
+			brightness(r, g, b, op.f)
+		case opContrast:
+			contrast(r, g, b, op.f, op.mean)
+		case opSaturation:
+			saturation(r, g, b, op.f)
+		case opHue:
+			hue(r, g, b, op.f)
+		case opGray:
+			grayscale(r, g, b)
+		}
+	}
 }
 
 // EvalTransform is the validation transform: resize the shorter side to

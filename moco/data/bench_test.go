@@ -1,8 +1,15 @@
 package data
 
 import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math"
+	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -30,7 +37,9 @@ func cifarTarForBench(b *testing.B) *TarFolder {
 // Measured 2026-11-27 on the shared 2-core dev VM (load ≈ 4 from other
 // jobs): 17.6k–19.3k images/s (each image = two 3×32×32 views). One
 // goroutine alone: JPEG decode ≈ 45k images/s, two-view augmentation
-// ≈ 10.5k images/s; at 224 px ≈ 217 images/s.
+// ≈ 10.5k images/s; at 224 px ≈ 217 images/s (before the faster
+// kernels: docs/BENCHMARKS.md, "Host input pipeline", has the current
+// numbers).
 func BenchmarkLoaderCIFARTar(b *testing.B) {
 	ds := cifarTarForBench(b)
 	l, err := NewLoader(ds, NewMoCoV3(32), LoaderConfig{BatchSize: 256, Workers: 2, Prefetch: 2, Seed: 1, Shuffle: true, DropLast: true})
@@ -95,5 +104,93 @@ func BenchmarkAugmentTwoViews224(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// photoLike is a w×h RGB image with smooth shading, edges and mild
+// noise, so that its JPEG has about the size and the mix of DCT
+// coefficients of a photo (an all-noise or all-flat image would make
+// decoding look slower or faster than it is).
+func photoLike(w, h int) *image.NRGBA {
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	r := rand.New(rand.NewPCG(1, 1))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
+			v := [3]float64{
+				120 + 80*math.Sin(6*fx+2*fy),
+				100 + 60*math.Cos(5*fy-3*fx),
+				90 + 50*math.Sin(9*fx*fy),
+			}
+			if (x/40+y/30)%3 == 0 { // blocks with hard edges
+				v[0], v[2] = v[2], v[0]
+			}
+			var c [3]uint8
+			for k := range v {
+				c[k] = uint8(min(max(v[k]+6*r.NormFloat64(), 0), 255))
+			}
+			m.SetNRGBA(x, y, color.NRGBA{c[0], c[1], c[2], 255})
+		}
+	}
+	return m
+}
+
+// BenchmarkDecodeJPEG500x375 is one goroutine decoding a 500×375 JPEG
+// (quality 90, 4:2:0 as image/jpeg writes it; ImageNet's mean size) into
+// an Image: DecodeImage is what the readers call (header, decode,
+// YCbCr → RGB), stdlib is image/jpeg.Decode alone.
+func BenchmarkDecodeJPEG500x375(b *testing.B) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, photoLike(500, 375), &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	b.Run("DecodeImage", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for i := 0; i < b.N; i++ {
+			if _, err := DecodeImage("bench.jpg", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+	})
+	b.Run("stdlib", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for i := 0; i < b.N; i++ {
+			if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+	})
+}
+
+// BenchmarkDecodeAugment224 is the whole per-image host work of
+// ImageNet pretraining, decode of a 500×375 JPEG then both 224 px views,
+// on every core (b.RunParallel, one Scratch per goroutine): images/s is
+// for the machine, not per core.
+func BenchmarkDecodeAugment224(b *testing.B) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, photoLike(500, 375), &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	tf := NewMoCoV3(224)
+	var seq atomic.Uint64
+	b.RunParallel(func(pb *testing.PB) {
+		dst := [][]float32{make([]float32, 3*224*224), make([]float32, 3*224*224)}
+		var s Scratch
+		var rng RNG
+		for pb.Next() {
+			img, err := DecodeImage("bench.jpg", data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng.SampleRNG(0, 0, seq.Add(1))
+			if err := tf.Apply(dst, &img, &rng, &s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }

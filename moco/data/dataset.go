@@ -99,6 +99,9 @@ func FromImage(img image.Image) Image {
 		return out
 	case *image.YCbCr:
 		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		if ycbcrToRGB(out.Pix, m) {
+			return out
+		}
 		for y := 0; y < h; y++ {
 			row := out.Pix[y*w*3 : (y+1)*w*3]
 			for x := 0; x < w; x++ {
@@ -165,6 +168,79 @@ func FromImage(img image.Image) Image {
 	}
 	return out
 }
+
+// ycbcrToRGB writes m as interleaved RGB into dst (3 bytes a pixel),
+// pixel by pixel the same integer arithmetic as color.YCbCrToRGB, but
+// walking rows instead of calling YOffset, COffset and YCbCrToRGB per
+// pixel (which cost as much as a third of decoding a JPEG). It reports
+// false, writing nothing, for layouts it does not handle (an unknown
+// subsampling ratio, negative coordinates).
+func ycbcrToRGB(dst []uint8, m *image.YCbCr) bool {
+	var sh uint // chroma columns are x >> sh
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio440:
+		sh = 0
+	case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+		sh = 1
+	case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+		sh = 2
+	default:
+		return false
+	}
+	r := m.Rect
+	if r.Empty() || r.Min.X < 0 || r.Min.Y < 0 {
+		return false
+	}
+	w := r.Dx()
+	mx := r.Min.X
+	ncols := (r.Max.X-1)>>sh - mx>>sh + 1
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		yo := m.YOffset(mx, y)
+		co := m.COffset(mx, y)
+		ys := m.Y[yo : yo+w]
+		cbs := m.Cb[co : co+ncols]
+		crs := m.Cr[co : co+ncols]
+		row := dst[(y-r.Min.Y)*3*w:][:3*w]
+		if sh == 1 && mx&1 == 0 {
+			// Two pixels share a chroma sample: its terms are computed once.
+			for cx := range cbs {
+				cb1 := int32(cbs[cx]) - 128
+				cr1 := int32(crs[cx]) - 128
+				tr, tg, tb := 91881*cr1, -22554*cb1-46802*cr1, 116130*cb1
+				x := 2 * cx
+				for k := 0; k < 2 && x+k < w; k++ {
+					yy1 := int32(ys[x+k]) * 0x10101
+					p := row[3*(x+k) : 3*(x+k)+3 : 3*(x+k)+3]
+					p[0], p[1], p[2] = clampShift16(yy1+tr), clampShift16(yy1+tg), clampShift16(yy1+tb)
+				}
+			}
+			continue
+		}
+		for x, yv := range ys {
+			cx := (mx+x)>>sh - mx>>sh
+			yy1 := int32(yv) * 0x10101
+			cb1 := int32(cbs[cx]) - 128
+			cr1 := int32(crs[cx]) - 128
+			p := row[3*x : 3*x+3 : 3*x+3]
+			p[0] = clampShift16(yy1 + 91881*cr1)
+			p[1] = clampShift16(yy1 - 22554*cb1 - 46802*cr1)
+			p[2] = clampShift16(yy1 + 116130*cb1)
+		}
+	}
+	return true
+}
+
+// clampShift16 is color.YCbCrToRGB's rounding of one channel: v>>16
+// clamped to [0, 255], by table (v>>16 lies in [-256, 767] for every
+// input byte triple).
+func clampShift16(v int32) uint8 { return clamp8[(v>>16+256)&1023] }
+
+var clamp8 = func() (t [1024]uint8) {
+	for i := range t {
+		t[i] = uint8(min(max(i-256, 0), 255))
+	}
+	return
+}()
 
 // Subset is a view of a dataset restricted to some of its indices.
 type Subset struct {

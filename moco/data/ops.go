@@ -124,17 +124,30 @@ func grow[T any](s []T, n int) []T {
 // zero value is ready; one Scratch per goroutine.
 type Scratch struct {
 	cx, cy resampleCoeffs
+	row    []float32 // one crop row as float planes, zero-padded
 	tmp    []float32 // horizontal pass output
 	img    []float32 // 3×S×S working image
-	aux    []float32 // blur / hsv scratch
-	pad    []float32
+	aux    []float32 // blur scratch
+	pad    []float32 // blur row scratch
 }
+
+// lut255[v] is float32(v)/255, ToTensor's conversion (a correctly
+// rounded division, as in exactCHW).
+var lut255 = func() (t [256]float32) {
+	for i := range t {
+		t[i] = float32(i) / 255
+	}
+	return
+}()
 
 // resizeInto resamples the crop c of src to outW×outH (the full output)
 // and writes the output window rows oy…oy+dst.H, columns ox…ox+dst.W into
 // dst (3 channels, values in [0, 1]). A 1-channel source is replicated to
 // 3 channels. It is PIL's antialiased bilinear resize of the cropped
-// image, computed in float32 without intermediate rounding.
+// image, computed in float32 without intermediate rounding: horizontal
+// pass over the rows the window needs, then vertical pass. The bytes are
+// scaled to [0, 1] as they are read (ToTensor's v/255), so that a
+// weight of exactly 1 reproduces ToTensor bit for bit.
 func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int) {
 	if dst.W <= 0 || dst.H <= 0 || c.W <= 0 || c.H <= 0 {
 		return
@@ -149,61 +162,173 @@ func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int
 	}
 	nr := y1 - y0
 	C := src.C
-	s.tmp = grow(s.tmp, C*nr*dst.W)
-	// Horizontal pass: crop rows y0…y1 → tmp[c][r][x], in pixel units.
+	W := dst.W
+	// One crop row as C float planes of c.W values, each followed by
+	// kx zeros so that every output reads a full kx-tap window.
+	kx := s.cx.k
+	stride := c.W + kx
+	s.row = grow(s.row, C*stride)
+	for ch := 0; ch < C; ch++ {
+		clear(s.row[ch*stride+c.W : (ch+1)*stride])
+	}
+	s.tmp = grow(s.tmp, C*nr*W)
+	taps := s.cx.maxN()
 	for r := 0; r < nr; r++ {
 		sy := c.Top + y0 + r
 		srow := src.Pix[(sy*src.W+c.Left)*C : (sy*src.W+c.Left+c.W)*C]
-		for x := 0; x < dst.W; x++ {
-			o := x
-			st, n := int(s.cx.start[o]), int(s.cx.n[o])
-			w := s.cx.w[o*s.cx.k : o*s.cx.k+n]
-			if C == 1 {
-				acc := float32(0)
-				for k, wk := range w {
-					acc += wk * float32(srow[st+k])
-				}
-				s.tmp[r*dst.W+x] = acc
-				continue
+		if C == 1 {
+			f := s.row[:c.W]
+			for x, v := range srow[:len(f)] {
+				f[x] = lut255[v]
 			}
-			var a0, a1, a2 float32
-			for k, wk := range w {
-				p := (st + k) * 3
-				a0 += wk * float32(srow[p])
-				a1 += wk * float32(srow[p+1])
-				a2 += wk * float32(srow[p+2])
+		} else {
+			f0 := s.row[:c.W]
+			f1 := s.row[stride : stride+c.W]
+			f2 := s.row[2*stride : 2*stride+c.W]
+			srow = srow[:3*len(f0)]
+			for x := range f0 {
+				p := srow[3*x : 3*x+3 : 3*x+3]
+				f0[x] = lut255[p[0]]
+				f1[x] = lut255[p[1]]
+				f2[x] = lut255[p[2]]
 			}
-			s.tmp[(0*nr+r)*dst.W+x] = a0
-			s.tmp[(1*nr+r)*dst.W+x] = a1
-			s.tmp[(2*nr+r)*dst.W+x] = a2
+		}
+		for ch := 0; ch < C; ch++ {
+			hResample(s.tmp[(ch*nr+r)*W:(ch*nr+r+1)*W], s.row[ch*stride:(ch+1)*stride], &s.cx, taps)
 		}
 	}
-	// Vertical pass: tmp → dst, scaled to [0, 1].
+	// Vertical pass: tmp → dst.
 	for ch := 0; ch < C; ch++ {
-		tp := s.tmp[ch*nr*dst.W : (ch+1)*nr*dst.W]
+		tp := s.tmp[ch*nr*W : (ch+1)*nr*W]
 		out := dst.plane(ch)
 		for y := 0; y < dst.H; y++ {
-			o := y
-			st, n := int(s.cy.start[o])-y0, int(s.cy.n[o])
-			w := s.cy.w[o*s.cy.k : o*s.cy.k+n]
-			orow := out[y*dst.W : (y+1)*dst.W]
-			for x := range orow {
-				orow[x] = 0
-			}
-			for k, wk := range w {
-				irow := tp[(st+k)*dst.W : (st+k+1)*dst.W]
-				for x, v := range irow {
-					orow[x] += wk * v
-				}
-			}
-			for x := range orow {
-				orow[x] /= 255
-			}
+			st, n := int(s.cy.start[y])-y0, int(s.cy.n[y])
+			vResample(out[y*W:(y+1)*W], tp[st*W:(st+n)*W], s.cy.w[y*s.cy.k:y*s.cy.k+n])
 		}
 	}
 	if C == 1 {
 		copy(dst.plane(1), dst.plane(0))
 		copy(dst.plane(2), dst.plane(0))
+	}
+}
+
+// maxN is the largest number of nonzero taps of any output.
+func (rc *resampleCoeffs) maxN() int {
+	m := 0
+	for _, n := range rc.n {
+		m = max(m, int(n))
+	}
+	return m
+}
+
+// hResample is the horizontal pass over one row: out[x] is the sum of
+// rc.w[x·k+j]·in[start[x]+j] over j < taps, in order. Weights past an
+// output's own count are zero and in holds k zeros past the crop, so
+// the fixed tap count gives the same sums as the exact one.
+func hResample(out, in []float32, rc *resampleCoeffs, taps int) {
+	k := rc.k
+	start := rc.start[:len(out)]
+	w := rc.w[:len(out)*k]
+	switch taps {
+	case 1:
+		for x := range out {
+			st := int(start[x])
+			out[x] = w[x*k] * in[st]
+		}
+	case 2:
+		for x := range out {
+			st := int(start[x])
+			p := in[st : st+2 : st+2]
+			c := w[x*k : x*k+2 : x*k+2]
+			out[x] = c[0]*p[0] + c[1]*p[1]
+		}
+	case 3:
+		for x := range out {
+			st := int(start[x])
+			p := in[st : st+3 : st+3]
+			c := w[x*k : x*k+3 : x*k+3]
+			out[x] = c[0]*p[0] + c[1]*p[1] + c[2]*p[2]
+		}
+	case 4:
+		for x := range out {
+			st := int(start[x])
+			p := in[st : st+4 : st+4]
+			c := w[x*k : x*k+4 : x*k+4]
+			out[x] = c[0]*p[0] + c[1]*p[1] + c[2]*p[2] + c[3]*p[3]
+		}
+	case 5:
+		for x := range out {
+			st := int(start[x])
+			p := in[st : st+5 : st+5]
+			c := w[x*k : x*k+5 : x*k+5]
+			out[x] = c[0]*p[0] + c[1]*p[1] + c[2]*p[2] + c[3]*p[3] + c[4]*p[4]
+		}
+	case 6:
+		for x := range out {
+			st := int(start[x])
+			p := in[st : st+6 : st+6]
+			c := w[x*k : x*k+6 : x*k+6]
+			out[x] = c[0]*p[0] + c[1]*p[1] + c[2]*p[2] + c[3]*p[3] + c[4]*p[4] + c[5]*p[5]
+		}
+	default:
+		for x := range out {
+			st := int(start[x])
+			p := in[st : st+taps]
+			c := w[x*k : x*k+taps]
+			acc := float32(0)
+			for j, cj := range c {
+				acc += cj * p[j]
+			}
+			out[x] = acc
+		}
+	}
+}
+
+// vResample is the vertical pass for one output row: out is the sum of
+// w[j]·rows[j] over the len(w) consecutive rows held in rows, in order.
+func vResample(out, rows []float32, w []float32) {
+	W := len(out)
+	n := len(w)
+	j := 0
+	switch {
+	case n >= 3:
+		a, b, c := rows[:W], rows[W:2*W], rows[2*W:3*W]
+		w0, w1, w2 := w[0], w[1], w[2]
+		for x := range out {
+			out[x] = w0*a[x] + w1*b[x] + w2*c[x]
+		}
+		j = 3
+	case n == 2:
+		a, b := rows[:W], rows[W:2*W]
+		w0, w1 := w[0], w[1]
+		for x := range out {
+			out[x] = w0*a[x] + w1*b[x]
+		}
+		return
+	case n == 1:
+		a := rows[:W]
+		w0 := w[0]
+		for x := range out {
+			out[x] = w0 * a[x]
+		}
+		return
+	default:
+		clear(out)
+		return
+	}
+	for ; j+1 < n; j += 2 {
+		a, b := rows[j*W:(j+1)*W], rows[(j+1)*W:(j+2)*W]
+		w0, w1 := w[j], w[j+1]
+		for x := range out {
+			out[x] = out[x] + w0*a[x] + w1*b[x]
+		}
+	}
+	if j < n {
+		a := rows[j*W : (j+1)*W]
+		w0 := w[j]
+		for x := range out {
+			out[x] += w0 * a[x]
+		}
 	}
 }
 
@@ -216,14 +341,13 @@ func ResizedCrop(src *Image, c Crop, size int) CHW {
 	return dst
 }
 
+// clamp01 is min(max(x, 0), 1) without branches (the jitter factors
+// make clamping data dependent): on the bits, negative floats are
+// negative int32s and non-negative ones are ordered as their values.
+// −0 becomes +0; NaN is not expected (it becomes 0 or 1).
 func clamp01(x float32) float32 {
-	if x < 0 {
-		return 0
-	}
-	if x > 1 {
-		return 1
-	}
-	return x
+	b := int32(math.Float32bits(x))
+	return math.Float32frombits(uint32(min(max(b, 0), 0x3f800000)))
 }
 
 // Luma coefficients of torchvision's rgb_to_grayscale (ITU-R 601-2).
@@ -233,44 +357,75 @@ const (
 	lumaB = float32(0.114)
 )
 
+// The colour ops below work on the three planes of a CHW image, or on
+// matching pieces r, g, b of them (AugmentView runs them a few rows at
+// a time so that a chain of ops stays in the L1 cache).
+
 // AdjustBrightness blends with black: x·f, clamped to [0, 1].
 func AdjustBrightness(t CHW, f float64) {
-	ff := float32(f)
-	for i, v := range t.Data {
-		t.Data[i] = clamp01(ff * v)
+	brightness(t.plane(0), t.plane(1), t.plane(2), float32(f))
+}
+
+func brightness(r, g, b []float32, f float32) {
+	for _, p := range [3][]float32{r, g, b} {
+		for i, v := range p {
+			p[i] = clamp01(f * v)
+		}
 	}
 }
 
 // AdjustContrast blends with the mean of the grayscale image.
 func AdjustContrast(t CHW, f float64) {
 	r, g, b := t.plane(0), t.plane(1), t.plane(2)
-	sum := 0.0
-	for i := range r {
-		sum += float64(lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
+	contrast(r, g, b, float32(f), lumaMean(lumaSum(r, g, b), len(r)))
+}
+
+// lumaSum is the float64 sum of the float32 luma of every pixel.
+func lumaSum(r, g, b []float32) float64 {
+	g, b = g[:len(r)], b[:len(r)]
+	var s0, s1 float64
+	i := 0
+	for ; i+1 < len(r); i += 2 {
+		s0 += float64(lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
+		s1 += float64(lumaR*r[i+1] + lumaG*g[i+1] + lumaB*b[i+1])
 	}
-	mean := float32(sum / float64(len(r)))
-	ff := float32(f)
-	rest := (1 - ff) * mean
-	for i, v := range t.Data {
-		t.Data[i] = clamp01(ff*v + rest)
+	if i < len(r) {
+		s0 += float64(lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
+	}
+	return s0 + s1
+}
+
+func lumaMean(sum float64, n int) float32 { return float32(sum / float64(n)) }
+
+func contrast(r, g, b []float32, f, mean float32) {
+	rest := (1 - f) * mean
+	for _, p := range [3][]float32{r, g, b} {
+		for i, v := range p {
+			p[i] = clamp01(f*v + rest)
+		}
 	}
 }
 
 // AdjustSaturation blends with the grayscale image.
 func AdjustSaturation(t CHW, f float64) {
-	r, g, b := t.plane(0), t.plane(1), t.plane(2)
-	ff := float32(f)
+	saturation(t.plane(0), t.plane(1), t.plane(2), float32(f))
+}
+
+func saturation(r, g, b []float32, f float32) {
+	g, b = g[:len(r)], b[:len(r)]
 	for i := range r {
-		gr := (1 - ff) * (lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
-		r[i] = clamp01(ff*r[i] + gr)
-		g[i] = clamp01(ff*g[i] + gr)
-		b[i] = clamp01(ff*b[i] + gr)
+		gr := (1 - f) * (lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
+		r[i] = clamp01(f*r[i] + gr)
+		g[i] = clamp01(f*g[i] + gr)
+		b[i] = clamp01(f*b[i] + gr)
 	}
 }
 
 // Grayscale replaces every channel by the luma.
-func Grayscale(t CHW) {
-	r, g, b := t.plane(0), t.plane(1), t.plane(2)
+func Grayscale(t CHW) { grayscale(t.plane(0), t.plane(1), t.plane(2)) }
+
+func grayscale(r, g, b []float32) {
+	g, b = g[:len(r)], b[:len(r)]
 	for i := range r {
 		l := lumaR*r[i] + lumaG*g[i] + lumaB*b[i]
 		r[i], g[i], b[i] = l, l, l
@@ -279,65 +434,108 @@ func Grayscale(t CHW) {
 
 // AdjustHue shifts the hue by f (a fraction of the colour circle, in
 // [-0.5, 0.5]) in HSV space, with torchvision's _rgb2hsv and _hsv2rgb.
-func AdjustHue(t CHW, f float64) {
-	r, g, b := t.plane(0), t.plane(1), t.plane(2)
-	ff := float32(f)
+func AdjustHue(t CHW, f float64) { hue(t.plane(0), t.plane(1), t.plane(2), float32(f)) }
+
+// hue is torchvision's adjust_hue without the HSV round trip's
+// branches and divisions. A hue rotation keeps V = max and S, so it
+// keeps the minimum and the chroma cr = max − min: the output is a
+// permutation of (max, mid', min) where mid' is _hsv2rgb's
+// q = v − cr·fr or t = v − cr·(1 − fr) (p = v(1 − s) is the minimum).
+// The input's channel order (three comparisons, with _rgb2hsv's
+// preference for R, then G, at ties) gives the sector the hue starts
+// in and the direction, 6h = base ± (mid − min)/cr. The shift 6f is
+// split into an integer and a fraction once; the position in the new
+// sector is kept multiplied by cr, so the division by cr cancels.
+// Tables then give the new sector's channel roles. The values agree
+// with torchvision's to about 1e-6 (float32 rounding of the two
+// formulations; the golden test's worst case is 8e-7).
+func hue(r, g, b []float32, f float32) {
+	d := 6 * float64(f)
+	di := math.Floor(d)
+	df := float32(d - di)
+	dI := int(di) + 6 // base + dI + carry ∈ [2, 15] for |f| ≤ 0.5
+	g, b = g[:len(r)], b[:len(r)]
 	for i := range r {
-		R, G, B := r[i], g[i], b[i]
-		maxc := max(R, G, B)
-		minc := min(R, G, B)
+		var v [4]float32
+		v[0], v[1], v[2] = r[i], g[i], b[i]
+		code := b2i(v[0] >= v[1]) | b2i(v[1] >= v[2])<<1 | b2i(v[2] >= v[0])<<2
+		in := &hueIn[code&7]
+		maxc, mid, minc := v[in.iMax&3], v[in.iMid&3], v[in.iMin&3]
 		cr := maxc - minc
-		var s, h float32
-		if maxc != minc {
-			s = cr / maxc
-			rc := (maxc - R) / cr
-			gc := (maxc - G) / cr
-			bc := (maxc - B) / cr
-			switch {
-			case maxc == R:
-				h = bc - gc
-			case maxc == G:
-				h = 2 + rc - bc
-			default:
-				h = 4 + gc - rc
-			}
-			// h ∈ [-1, 5], so h/6+1 ∈ [5/6, 11/6]: fmod(·, 1) is one
-			// exact subtraction.
-			h = h/6 + 1
-			if h >= 1 {
-				h -= 1
-			}
+		if cr == 0 {
+			continue // gray: s = 0, every channel stays v
 		}
-		v := maxc
-		// (h + f) mod 1 for h ∈ [0, 1), f ∈ [-0.5, 0.5].
-		h += ff
-		if h < 0 {
-			h += 1
-		} else if h >= 1 {
-			h -= 1
-		}
-		h6 := h * 6
-		fi := float32(int32(h6)) // h6 ≥ 0: truncation is floor
-		fr := h6 - fi
-		p := clamp01(v * (1 - s))
-		q := clamp01(v * (1 - s*fr))
-		tt := clamp01(v * (1 - s*(1-fr)))
-		switch ((int(fi) % 6) + 6) % 6 {
-		case 0:
-			r[i], g[i], b[i] = v, tt, p
-		case 1:
-			r[i], g[i], b[i] = q, v, p
-		case 2:
-			r[i], g[i], b[i] = p, v, tt
-		case 3:
-			r[i], g[i], b[i] = p, q, v
-		case 4:
-			r[i], g[i], b[i] = tt, p, v
-		default:
-			r[i], g[i], b[i] = v, p, q
-		}
+		// u = cr·(sign·(mid−min)/cr + df): the new position in the
+		// sector times cr, so that no division is needed.
+		u := in.sign*(mid-minc) + df*cr
+		c := b2i(u >= cr) - b2i(u < 0)
+		fr := u - float32(c)*cr // cr·fr
+		o := &hueW[mod6[(int(in.base)+dI+c)&15]]
+		r[i] = maxc - (o[0]*cr + o[1]*fr)
+		g[i] = maxc - (o[2]*cr + o[3]*fr)
+		b[i] = maxc - (o[4]*cr + o[5]*fr)
 	}
 }
+
+func b2i(b bool) int {
+	i := 0
+	if b {
+		i = 1
+	}
+	return i
+}
+
+// hueIn maps the channel order code (R≥G) | (G≥B)<<1 | (B≥R)<<2 to
+// the channels holding max, mid and min and _rgb2hsv's 6h = base +
+// sign·(mid − min)/cr.
+var hueIn = [8]struct {
+	iMax, iMid, iMin uint8
+	base             int8
+	sign             float32
+}{
+	0b011: {0, 1, 2, 0, 1},  // R ≥ G ≥ B, R > B: h = (G−B)/cr
+	0b001: {0, 2, 1, 6, -1}, // R > B > G: h = (G−B)/cr + 6
+	0b101: {2, 0, 1, 4, 1},  // B ≥ R ≥ G, B > G: h = 4 + (R−G)/cr
+	0b010: {1, 0, 2, 2, -1}, // G > R > B: h = 2 + (B−R)/cr
+	0b110: {1, 2, 0, 2, 1},  // G ≥ B ≥ R, G > R: h = 2 + (B−R)/cr
+	0b100: {2, 1, 0, 4, -1}, // B > G > R: h = 4 + (R−G)/cr
+	0b111: {0, 1, 2, 0, 1},  // all equal (cr = 0)
+	0b000: {0, 1, 2, 0, 1},  // only with NaN
+}
+
+// hueOut is _hsv2rgb's table for sector i: the channels that get v,
+// the middle value v − cr·(a + b·fr) and p.
+var hueOut = [6]struct {
+	iv, im, ip uint8
+	a, b       float32
+}{
+	{0, 1, 2, 1, -1}, // (v, t, p)
+	{1, 0, 2, 0, 1},  // (q, v, p)
+	{1, 2, 0, 1, -1}, // (p, v, t)
+	{2, 1, 0, 0, 1},  // (p, q, v)
+	{2, 0, 1, 1, -1}, // (t, p, v)
+	{0, 2, 1, 0, 1},  // (v, p, q)
+}
+
+// hueW is hueOut as weights: channel c of sector i is
+// v − (hueW[i][2c]·cr + hueW[i][2c+1]·cr·fr), so v (weights 0, 0),
+// p = v − cr (1, 0) and the middle value (a, b) need no branch and no
+// indexed store.
+var hueW = func() (t [6][6]float32) {
+	for i, o := range hueOut {
+		t[i][2*o.iv] = 0
+		t[i][2*o.ip] = 1
+		t[i][2*o.im], t[i][2*o.im+1] = o.a, o.b
+	}
+	return
+}()
+
+var mod6 = func() (t [16]uint8) {
+	for i := range t {
+		t[i] = uint8(i % 6)
+	}
+	return
+}()
 
 // solarizeThreshold is 128 on the 0…255 scale, computed as ToTensor
 // computes 128/255.
@@ -345,10 +543,12 @@ var solarizeThreshold = float32(128) / float32(255)
 
 // Solarize inverts values at or above 128/255 (PIL ImageOps.solarize
 // with threshold 128).
-func Solarize(t CHW) {
-	for i, v := range t.Data {
+func Solarize(t CHW) { solarize(t.Data) }
+
+func solarize(p []float32) {
+	for i, v := range p {
 		if v >= solarizeThreshold {
-			t.Data[i] = 1 - v
+			p[i] = 1 - v
 		}
 	}
 }
@@ -388,58 +588,141 @@ func GaussianBlur(t CHW, sigma float64) {
 	s.blur(t, sigma)
 }
 
+// boxParams are the box radius r and the weights of one extended box
+// pass for σ: inner pixels ww, the two tail pixels fw.
+func boxParams(sigma float64) (r int, ww, fw float32) {
+	rho := boxBlurRadius(sigma, 3)
+	r = int(rho)
+	ww = float32(1 / (2*rho + 1))
+	fw = (1 - float32(2*r+1)*ww) / 2
+	return
+}
+
 func (s *Scratch) blur(t CHW, sigma float64) {
 	if sigma <= 0 {
 		return
 	}
-	rho := boxBlurRadius(sigma, 3)
-	r := int(rho)
-	ww := float32(1 / (2*rho + 1))
-	fw := (1 - float32(2*r+1)*ww) / 2
-	W, H := t.W, t.H
-	s.pad = grow(s.pad, max(W, H)+2*r+2)
-	s.aux = grow(s.aux, W*H)
 	for c := 0; c < t.C; c++ {
-		p := t.plane(c)
-		// Rows.
-		for y := 0; y < H; y++ {
-			row := p[y*W : (y+1)*W]
-			for pass := 0; pass < 3; pass++ {
-				pad := s.pad[:W+2*r+2]
-				copy(pad[r+1:], row)
-				for i := 0; i <= r; i++ {
-					pad[i] = row[0]
-					pad[W+r+1+i] = row[W-1]
-				}
-				for x := range row {
-					// pad[x+r+1] is row[x].
-					acc := float32(0)
-					for k := x + 1; k <= x+2*r+1; k++ {
-						acc += pad[k]
-					}
-					row[x] = acc*ww + (pad[x]+pad[x+2*r+2])*fw
+		s.blurPlane(t.plane(c), t.W, t.H, sigma)
+	}
+}
+
+// blurPlane blurs one W×H plane in place. Each pass sums its terms in
+// the order PIL's formula is written (the inner pixels left to right,
+// times ww, plus the two tails times fw), so the result is the same
+// float32 arithmetic as a pass-by-pass loop over a padded copy.
+func (s *Scratch) blurPlane(p []float32, W, H int, sigma float64) {
+	r, ww, fw := boxParams(sigma)
+	R := r + 1
+	s.pad = grow(s.pad, 2*(W+2*R))
+	a := s.pad[:W+2*R]
+	b := s.pad[W+2*R : 2*(W+2*R)]
+	s.aux = grow(s.aux, W*H)
+	aux := s.aux
+	// Rows: three passes in the padded buffers a → b → a → the row of
+	// aux (the first vertical pass reads aux).
+	for y := 0; y < H; y++ {
+		copy(a[R:R+W], p[y*W:(y+1)*W])
+		hBoxPass(b, a, W, r, ww, fw)
+		hBoxPass(a, b, W, r, ww, fw)
+		padEdges(a, W, R)
+		hBoxRow(aux[y*W:(y+1)*W], a, r, ww, fw)
+	}
+	// Columns: aux → p → aux → p.
+	vBoxPass(p, aux, W, H, r, ww, fw)
+	vBoxPass(aux, p, W, H, r, ww, fw)
+	vBoxPass(p, aux, W, H, r, ww, fw)
+}
+
+// padEdges repeats the first and last of the W values at a[R:R+W]
+// into the R cells on each side.
+func padEdges(a []float32, W, R int) {
+	lo, hi := a[R], a[R+W-1]
+	for i := 0; i < R; i++ {
+		a[i] = lo
+		a[R+W+i] = hi
+	}
+}
+
+// hBoxPass pads in's edges and writes one box pass over the W values
+// at in[R:R+W] into out[R:R+W].
+func hBoxPass(out, in []float32, W, r int, ww, fw float32) {
+	R := r + 1
+	padEdges(in, W, R)
+	hBoxRow(out[R:R+W], in, r, ww, fw)
+}
+
+// hBoxRow writes one box pass of the padded row in (len(out)+2r+2
+// values, out[x] centred on in[x+r+1]) into out.
+func hBoxRow(out, in []float32, r int, ww, fw float32) {
+	W := len(out)
+	switch r {
+	case 0:
+		in = in[:W+2]
+		p0, p1 := in[0], in[1]
+		for x, p2 := range in[2 : W+2] {
+			out[x] = p1*ww + (p0+p2)*fw
+			p0, p1 = p1, p2
+		}
+	case 1:
+		in = in[:W+4]
+		p0, p1, p2, p3 := in[0], in[1], in[2], in[3]
+		for x, p4 := range in[4 : W+4] {
+			out[x] = (p1+p2+p3)*ww + (p0+p4)*fw
+			p0, p1, p2, p3 = p1, p2, p3, p4
+		}
+	case 2:
+		in = in[:W+6]
+		p0, p1, p2, p3, p4, p5 := in[0], in[1], in[2], in[3], in[4], in[5]
+		for x, p6 := range in[6 : W+6] {
+			out[x] = (p1+p2+p3+p4+p5)*ww + (p0+p6)*fw
+			p0, p1, p2, p3, p4, p5 = p1, p2, p3, p4, p5, p6
+		}
+	default:
+		for x := range out {
+			acc := float32(0)
+			for _, v := range in[x+1 : x+2*r+2] {
+				acc += v
+			}
+			out[x] = acc*ww + (in[x]+in[x+2*r+2])*fw
+		}
+	}
+}
+
+// vBoxPass is one box pass down the columns of the W×H plane in into
+// out, rows past the edges repeating the edge rows.
+func vBoxPass(out, in []float32, W, H, r int, ww, fw float32) {
+	row := func(k int) []float32 { k = min(max(k, 0), H-1); return in[k*W : (k+1)*W] }
+	for y := 0; y < H; y++ {
+		o := out[y*W : (y+1)*W]
+		lo, hi := row(y-r-1), row(y+r+1)
+		lo, hi = lo[:len(o)], hi[:len(o)]
+		switch r {
+		case 0:
+			c := row(y)[:len(o)]
+			for x := range o {
+				o[x] = c[x]*ww + (lo[x]+hi[x])*fw
+			}
+		case 1:
+			c0, c1, c2 := row(y - 1)[:len(o)], row(y)[:len(o)], row(y + 1)[:len(o)]
+			for x := range o {
+				o[x] = (c0[x]+c1[x]+c2[x])*ww + (lo[x]+hi[x])*fw
+			}
+		case 2:
+			c0, c1, c2, c3, c4 := row(y - 2)[:len(o)], row(y - 1)[:len(o)], row(y)[:len(o)], row(y + 1)[:len(o)], row(y + 2)[:len(o)]
+			for x := range o {
+				o[x] = (c0[x]+c1[x]+c2[x]+c3[x]+c4[x])*ww + (lo[x]+hi[x])*fw
+			}
+		default:
+			clear(o)
+			for k := y - r; k <= y+r; k++ {
+				c := row(k)[:len(o)]
+				for x := range o {
+					o[x] += c[x]
 				}
 			}
-		}
-		// Columns, whole rows at a time: aux ← p, p ← blur(aux).
-		for pass := 0; pass < 3; pass++ {
-			copy(s.aux, p)
-			for y := 0; y < H; y++ {
-				out := p[y*W : (y+1)*W]
-				for x := range out {
-					out[x] = 0
-				}
-				for k := y - r; k <= y+r; k++ {
-					in := s.aux[min(max(k, 0), H-1)*W:][:W]
-					for x, v := range in {
-						out[x] += v
-					}
-				}
-				lo := s.aux[min(max(y-r-1, 0), H-1)*W:][:W]
-				hi := s.aux[min(max(y+r+1, 0), H-1)*W:][:W]
-				for x := range out {
-					out[x] = out[x]*ww + (lo[x]+hi[x])*fw
-				}
+			for x := range o {
+				o[x] = o[x]*ww + (lo[x]+hi[x])*fw
 			}
 		}
 	}
@@ -455,11 +738,26 @@ var (
 func normalizeInto(dst []float32, t CHW, mean, std [3]float32) {
 	n := t.H * t.W
 	for c := 0; c < 3; c++ {
-		src := t.plane(c)
-		d := dst[c*n : (c+1)*n]
-		m, sd := mean[c], std[c]
+		normalizeRows(dst[c*n:(c+1)*n], t.plane(c), t.W, mean[c], std[c], false)
+	}
+}
+
+// normalizeRows writes (v − m)/sd for the rows of width W in src into
+// dst, each row mirrored when flip is set. The division is a multiply
+// by 1/sd (exact when sd is 1).
+func normalizeRows(dst, src []float32, W int, m, sd float32, flip bool) {
+	inv := 1 / sd
+	dst = dst[:len(src)]
+	if !flip {
 		for i, v := range src {
-			d[i] = (v - m) / sd
+			dst[i] = (v - m) * inv
+		}
+		return
+	}
+	for y := 0; y+W <= len(src); y += W {
+		s, d := src[y:y+W], dst[y:y+W]
+		for x, v := range s {
+			d[W-1-x] = (v - m) * inv
 		}
 	}
 }
