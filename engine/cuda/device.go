@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -42,6 +43,11 @@ type Device struct {
 	stage     [2]staging
 	nextStage int
 	noStaging bool // page-locked memory was refused: plain copies
+
+	// noTMASplitDW (MOCOGO_GEMM_DW_TMA=0) keeps GemmAuto's weight
+	// gradients on mma.sync split-K, as before the TMA path became the
+	// default.
+	noTMASplitDW bool
 }
 
 // staging is a page-locked host buffer and the event recorded after the
@@ -93,6 +99,11 @@ func Open() (*Device, error) {
 	if d.ctx, err = d.dev.MakeContext(cu.SchedAuto); err != nil {
 		return nil, fmt.Errorf("cuda: cuCtxCreate: %w", err)
 	}
+	// MOCOGO_CUDA_STAGING=0 turns the page-locked staging of uploads off
+	// (plain synchronous copies): a switch for ruling it out on a new
+	// machine without rebuilding.
+	d.noStaging = os.Getenv("MOCOGO_CUDA_STAGING") == "0"
+	d.noTMASplitDW = os.Getenv("MOCOGO_GEMM_DW_TMA") == "0"
 	return d, nil
 }
 

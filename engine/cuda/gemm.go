@@ -233,7 +233,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		// per SM) when SetGemmKernel selected them, else by mma.sync (two
 		// per SM).
 		sel := d.gemmSetting()
-		if sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 {
+		if sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW {
 			// Weight gradients (TN, K = tokens): the TMA split-K path ran
 			// at 0.97–1.11× cuBLAS on an H100 (run 3) against 0.58–0.62×
 			// for mma.sync split-K, and passed every test there (run 4).
