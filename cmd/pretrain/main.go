@@ -354,9 +354,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
 		}
-		if st.Data != dataID || st.DataLen != dataLen || st.Seed != o.seed || st.Train != tcfg {
-			return fmt.Errorf("--resume: %s was written by another run (data %q with %d images, seed %d, recipe %+v); this run has data %q with %d images, seed %d, recipe %+v",
-				ckpt, st.Data, st.DataLen, st.Seed, st.Train, dataID, dataLen, o.seed, tcfg)
+		if diff := runDiff(st, dataID, dataLen, o.seed, tcfg); diff != "" {
+			return fmt.Errorf("--resume: %s was written by another run: %s; resume with the flags it was started with", ckpt, diff)
 		}
 		if err := tr.RestoreCheckpoint(f, st); err != nil {
 			return fmt.Errorf("--resume: %w", err)
@@ -664,3 +663,37 @@ func (s *synthetic) Next() (*data.Batch, error) {
 
 func (s *synthetic) Position() data.Position { return s.pos }
 func (s *synthetic) Close() error            { return nil }
+
+// runDiff names what differs between a checkpoint's run and this one
+// (checkpoint's value first), or returns "" when they are the same run.
+func runDiff(st moco.RunState, dataID string, dataLen int, seed uint64, tc moco.TrainConfig) string {
+	var d []string
+	add := func(what string, was, now any) {
+		if was != now {
+			d = append(d, fmt.Sprintf("%s %v there, %v here", what, was, now))
+		}
+	}
+	add("data", st.Data, dataID)
+	add("images", st.DataLen, dataLen)
+	add("--seed", st.Seed, seed)
+	was := st.Train
+	add("--epochs", was.Epochs, tc.Epochs)
+	add("--batch", was.BatchSize, tc.BatchSize)
+	add("--lr", was.BaseLR, tc.BaseLR)
+	add("--warmup", was.WarmupEpochs, tc.WarmupEpochs)
+	add("--wd", was.WeightDecay, tc.WeightDecay)
+	add("--moco-m", was.MomentumBase, tc.MomentumBase)
+	if was.LossScale != tc.LossScale {
+		scaling := func(c moco.LossScaleConfig) string {
+			if !c.Enabled {
+				return "off"
+			}
+			return fmt.Sprintf("dynamic from %g, growth every %d steps", c.Init, c.GrowthInterval)
+		}
+		d = append(d, fmt.Sprintf("loss scaling %s there, %s here (--loss-scale, or --precision: fp16 scales by default)", scaling(was.LossScale), scaling(tc.LossScale)))
+	}
+	if len(d) == 0 && was != tc {
+		d = append(d, fmt.Sprintf("recipe %+v there, %+v here", was, tc))
+	}
+	return strings.Join(d, "; ")
+}

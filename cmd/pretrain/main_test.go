@@ -267,3 +267,21 @@ func TestHalfPrecision(t *testing.T) {
 		assert.NotContains(t, string(log), "NaN")
 	}
 }
+
+// TestResumeOtherRunNamesTheDifference: --resume with flags that make
+// another run refuses, naming each flag that differs and both values.
+func TestResumeOtherRunNamesTheDifference(t *testing.T) {
+	out := t.TempDir()
+	var sink bytes.Buffer
+	require.NoError(t, run(append(syntheticArgs(out, 1), "--precision", "fp16"), &sink, &sink))
+	err := run(append(syntheticArgs(out, 2), "--resume", "--lr", "3e-4"), &sink, &sink)
+	require.Error(t, err)
+	for _, want := range []string{
+		"was written by another run",
+		"--epochs 1 there, 2 here",
+		"--lr 0.00015 there, 0.0003 here",
+		"loss scaling dynamic from 65536, growth every 2000 steps there, off here",
+	} {
+		assert.ErrorContains(t, err, want)
+	}
+}
