@@ -130,3 +130,40 @@ func TestBatchNormRunningStatistics(t *testing.T) {
 	e.NoGrad(func() { y = BatchNorm1d(x, nil, nil, st, false, 0) })
 	assert.InDelta(t, (1-0.3)/math.Sqrt(1.3), y.Float64s()[0], 1e-12)
 }
+
+// TestFeedForwardPartialGradients: with some of FeedForward's inputs
+// frozen, its backward skips their work (the GELU recompute when w2 is
+// frozen, the hidden gradient when x, w1 and b1 are) and the gradients it
+// still gives equal those of the all-trainable op.
+func TestFeedForwardPartialGradients(t *testing.T) {
+	shapes := [][]int{{3, 4}, {5, 4}, {5}, {4, 5}, {4}, {3, 4}} // x, w1, b1, w2, b2, r
+	run := func(trainable []bool) []*Tensor {
+		e := New(NewCPU(F64))
+		r := rand.New(rand.NewPCG(4, 5))
+		ins := make([]*Tensor, len(shapes))
+		for i, s := range shapes {
+			v := make([]float64, numel(s))
+			for j := range v {
+				v[j] = r.Float64()*2 - 1
+			}
+			ins[i] = e.FromFloat64(v, s...).Keep().SetRequiresGrad(trainable[i])
+		}
+		e.Backward(Sum(FeedForward(ins[0], ins[1], ins[2], ins[3], ins[4], ins[5])))
+		return ins
+	}
+	all := run([]bool{true, true, true, true, true, true})
+	for _, trainable := range [][]bool{
+		{true, false, false, false, false, false}, // w2 frozen: no GELU recompute
+		{false, false, false, true, true, false},  // nothing below the hidden layer
+		{false, true, false, false, false, true},
+	} {
+		got := run(trainable)
+		for i, on := range trainable {
+			if !on {
+				assert.Nil(t, got[i].Grad(), "input %d is frozen", i)
+				continue
+			}
+			assert.InDeltaSlice(t, all[i].Grad().Float64s(), got[i].Grad().Float64s(), 1e-12, "input %d with %v trainable", i, trainable)
+		}
+	}
+}

@@ -22,7 +22,7 @@ func LinearAdd(x, w, b, r *Tensor) *Tensor {
 	}
 	ct := e.computeType(x, w)
 	xc, wc := e.converted(x, ct), e.converted(w, ct)
-	if b != nil && b.DType() != e.b.DType() {
+	if b != nil {
 		b = Cast(b, e.b.DType())
 	}
 	y := e.like(r)
@@ -36,7 +36,8 @@ func LinearAdd(x, w, b, r *Tensor) *Tensor {
 		// The residual's gradient is g itself; the projection's is g in
 		// the compute type, as Add's backward would hand it on.
 		gc := e.converted(g, ct)
-		dx, dw, db := linearBackward(e, x, w, b, xc, wc, gc, rows, in, out)
+		dx, dw, db := e.gradLike(x), e.gradLike(w), e.gradLike(b)
+		linearBackward(e, xc, wc, gc, dx, dw, db, rows, in, out)
 		if gc != g {
 			e.drop(gc)
 		}
@@ -90,18 +91,24 @@ func FeedForward(x, w1, b1, w2, b2, r *Tensor) *Tensor {
 	e.dropConverted(x, xc, w1, w1c, w2, w2c)
 	return e.record("FeedForward", y, optional(x, w1, b1, w2, b2, r), func(g *Tensor) []*Tensor {
 		gc := e.converted(g, ct)
-		act := e.EmptyAs(ct, hShape...)
-		e.b.Unary(OpGELU, act.data, h.data)
-		hid := &Tensor{shape: hShape} // stands for the hidden activation
-		hid.requiresGrad = true
-		dact, dw2, db2 := linearBackward(e, hid, w2, b2, act, w2c, gc, rows, hidden, out)
+		dw2, db2 := e.gradLike(w2), e.gradLike(b2)
+		var act *Tensor // recomputed for w2's gradient only
+		if dw2 != nil {
+			act = e.EmptyAs(ct, hShape...)
+			e.b.Unary(OpGELU, act.data, h.data)
+		}
+		dx, dw1, db1 := e.gradLike(x), e.gradLike(w1), e.gradLike(b1)
+		var dact *Tensor
+		if dx != nil || dw1 != nil || db1 != nil {
+			dact = e.EmptyAs(ct, hShape...) // the hidden activation's gradient
+		}
+		linearBackward(e, act, w2c, gc, dact, dw2, db2, rows, hidden, out)
 		e.drop(act)
-		var dx, dw1, db1 *Tensor
-		if x.requiresGrad || w1.requiresGrad || b1 != nil && b1.requiresGrad {
+		if dact != nil {
 			dh := e.EmptyAs(ct, hShape...)
 			e.b.UnaryBackward(OpGELU, dh.data, h.data, dact.data)
 			e.drop(dact)
-			dx, dw1, db1 = linearBackward(e, x, w1, b1, xc, w1c, dh, rows, in, hidden)
+			linearBackward(e, xc, w1c, dh, dx, dw1, db1, rows, in, hidden)
 			e.drop(dh)
 		}
 		if gc != g {
@@ -141,31 +148,28 @@ func linearInto(e *Engine, xc, wc, b, y *Tensor, rows, out, in int) {
 	}
 }
 
-// linearBackward is the gradient of y = x·wᵀ + b given g = dy, from the
-// compute-type operands xc, wc: dx in x's type, dw in w's, db in float32
-// (nil where the input needs none).
-func linearBackward(e *Engine, x, w, b, xc, wc, g *Tensor, rows, in, out int) (dx, dw, db *Tensor) {
-	if x.requiresGrad {
-		dx = e.EmptyAs(x.dtypeOr(xc), x.shape...)
+// linearBackward writes the gradient of y = x·wᵀ + b given g = dy, from
+// the compute-type operands xc and wc, into whichever of dx, dw and db the
+// caller allocated (nil: not wanted).
+func linearBackward(e *Engine, xc, wc, g, dx, dw, db *Tensor, rows, in, out int) {
+	if dx != nil {
 		e.b.Gemm(false, false, 1, rows, in, out, 1, g.data, 0, wc.data, 0, 0, dx.data, 0)
 	}
-	if w.requiresGrad {
-		dw = e.like(w)
+	if dw != nil {
 		e.b.Gemm(true, false, 1, out, in, rows, 1, g.data, 0, xc.data, 0, 0, dw.data, 0)
 	}
-	if b != nil && b.requiresGrad {
-		db = e.Empty(b.shape...)
+	if db != nil {
 		e.b.SumRows(db.data, g.data, rows, out, 0)
 	}
-	return dx, dw, db
 }
 
-// dtypeOr is t's type, or like's when t has no storage (a placeholder).
-func (t *Tensor) dtypeOr(like *Tensor) DType {
-	if t.data == nil {
-		return like.DType()
+// gradLike is an empty buffer for t's gradient (t's shape and type), or nil
+// when t is absent or needs none.
+func (e *Engine) gradLike(t *Tensor) *Tensor {
+	if t == nil || !t.requiresGrad {
+		return nil
 	}
-	return t.DType()
+	return e.like(t)
 }
 
 // drop gives an op's internal temporary back to the allocator at once.

@@ -116,13 +116,14 @@ func Linear(x, w, b *Tensor) *Tensor {
 	outShape := append(slices.Clone(x.shape[:x.Rank()-1]), out)
 	ct := e.computeType(x, w)
 	xc, wc := e.converted(x, ct), e.converted(w, ct)
-	if b != nil && b.DType() != e.b.DType() {
+	if b != nil {
 		b = Cast(b, e.b.DType())
 	}
 	y := e.EmptyAs(ct, outShape...)
 	linearInto(e, xc, wc, b, y, rows, out, in)
 	return e.record("Linear", y, optional(x, w, b), func(g *Tensor) []*Tensor {
-		dx, dw, db := linearBackward(e, x, w, b, xc, wc, g, rows, in, out)
+		dx, dw, db := e.gradLike(x), e.gradLike(w), e.gradLike(b)
+		linearBackward(e, xc, wc, g, dx, dw, db, rows, in, out)
 		return []*Tensor{dx, dw, db}
 	})
 }
