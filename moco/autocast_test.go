@@ -16,20 +16,8 @@ import (
 // bf16, emulated on the CPU): the losses must track within 2% relative at
 // every step, and the half run must hold less memory at its peak.
 func TestAutocastTrainingTracksFloat32(t *testing.T) {
-	const (
-		batch = 16
-		size  = 32
-		steps = 25
-	)
-	cfg := Config{
-		ViT:         nn.Config{ImageSize: size, PatchSize: 8, Dim: 64, Depth: 2, Heads: 2, MLPRatio: 2},
-		MLPDim:      128,
-		OutDim:      32,
-		Temperature: 0.2,
-	}
-	tc := DefaultTrainConfig(1, batch)
-	tc.BaseLR = 1.5e-4 * 256 / float64(batch)
-	tc.WarmupEpochs = 0.1
+	const steps = 25
+	cfg, tc := trackingSetup(1.5e-4)
 	for _, half := range []engine.DType{engine.F16, engine.BF16} {
 		t.Run(half.String(), func(t *testing.T) {
 			cpus := []*engine.CPU{engine.NewCPU(engine.F32), engine.NewCPU(engine.F32)}
@@ -45,15 +33,15 @@ func TestAutocastTrainingTracksFloat32(t *testing.T) {
 				require.NoError(t, err)
 			}
 			r := rand.New(rand.NewPCG(11, 12))
-			n := batch * 3 * size * size
+			n := trackBatch * 3 * trackSize * trackSize
 			v1, v2 := make([]float32, n), make([]float32, n)
 			worst := 0.0
 			for s := range steps {
-				fillViews(r, v1, v2, batch)
+				fillViews(r, v1, v2, trackBatch)
 				epoch := float64(s) / steps
-				full, err := trainers[0].TrainStep(v1, v2, batch, size, epoch)
+				full, err := trainers[0].TrainStep(v1, v2, trackBatch, trackSize, epoch)
 				require.NoError(t, err)
-				amp, err := trainers[1].TrainStep(v1, v2, batch, size, epoch)
+				amp, err := trainers[1].TrainStep(v1, v2, trackBatch, trackSize, epoch)
 				require.NoError(t, err, "step %d under autocast", s)
 				rel := math.Abs(amp.Loss-full.Loss) / math.Abs(full.Loss)
 				worst = max(worst, rel)
@@ -95,20 +83,10 @@ func TestAutocast200StepsTracksFloat32(t *testing.T) {
 		t.Skip("200 steps of two runs")
 	}
 	const (
-		batch = 16
-		size  = 32
 		steps = 200
 		bound = 0.01
 	)
-	cfg := Config{
-		ViT:         nn.Config{ImageSize: size, PatchSize: 8, Dim: 64, Depth: 2, Heads: 2, MLPRatio: 2},
-		MLPDim:      128,
-		OutDim:      32,
-		Temperature: 0.2,
-	}
-	tc := DefaultTrainConfig(1, batch)
-	tc.BaseLR = 2e-5 * 256 / float64(batch)
-	tc.WarmupEpochs = 0.1
+	cfg, tc := trackingSetup(2e-5)
 	worst := map[string]float64{}
 	for _, mode := range []string{"f16", "no-learning"} {
 		var tr [2]*Trainer
@@ -130,14 +108,14 @@ func TestAutocast200StepsTracksFloat32(t *testing.T) {
 			require.NoError(t, err)
 		}
 		r := rand.New(rand.NewPCG(11, 12))
-		n := batch * 3 * size * size
+		n := trackBatch * 3 * trackSize * trackSize
 		v1, v2 := make([]float32, n), make([]float32, n)
 		for s := range steps {
-			fillViews(r, v1, v2, batch)
+			fillViews(r, v1, v2, trackBatch)
 			epoch := float64(s) / steps
-			ref, err := tr[0].TrainStep(v1, v2, batch, size, epoch)
+			ref, err := tr[0].TrainStep(v1, v2, trackBatch, trackSize, epoch)
 			require.NoError(t, err)
-			got, err := tr[1].TrainStep(v1, v2, batch, size, epoch)
+			got, err := tr[1].TrainStep(v1, v2, trackBatch, trackSize, epoch)
 			require.NoError(t, err)
 			if s%10 == 0 || s == steps-1 {
 				worst[mode] = max(worst[mode], math.Abs(got.Loss-ref.Loss)/math.Abs(ref.Loss))
@@ -147,4 +125,26 @@ func TestAutocast200StepsTracksFloat32(t *testing.T) {
 	t.Logf("worst relative loss difference at the checked steps: fp16 autocast %.4f, a run that does not learn %.4f (bound %g)", worst["f16"], worst["no-learning"], bound)
 	assert.Less(t, worst["f16"], bound)
 	assert.Greater(t, worst["no-learning"], bound, "the check cannot tell a run that does not learn")
+}
+
+// The tracking tests' model and batch: the small MoCo v3 of engine/cuda's
+// GPU-against-CPU checks, so that the CPU results here predict those.
+const (
+	trackBatch = 16
+	trackSize  = 32
+)
+
+// trackingSetup returns that model's config and a one-epoch recipe at
+// learning rate lr (at batch 256, scaled to the batch as the recipe does).
+func trackingSetup(lr float64) (Config, TrainConfig) {
+	cfg := Config{
+		ViT:         nn.Config{ImageSize: trackSize, PatchSize: 8, Dim: 64, Depth: 2, Heads: 2, MLPRatio: 2},
+		MLPDim:      128,
+		OutDim:      32,
+		Temperature: 0.2,
+	}
+	tc := DefaultTrainConfig(1, trackBatch)
+	tc.BaseLR = lr * 256 / float64(trackBatch)
+	tc.WarmupEpochs = 0.1
+	return cfg, tc
 }
