@@ -59,10 +59,10 @@ type staging struct {
 	used  bool
 }
 
-// stagingMin is the granularity of the staging buffers. Every upload goes
+// stagingGrain is the granularity of the staging buffers. Every upload goes
 // through them, small ones too: a synchronous copy from pageable memory
 // would wait for all queued work (a mid-step drain for the loss's labels).
-const stagingMin = 1 << 20
+const stagingGrain = 1 << 20
 
 type function struct {
 	f    cu.Function
@@ -336,7 +336,7 @@ func (d *Device) stageIn(dst cu.DevicePtr, p unsafe.Pointer, n int64) (bool, err
 			}
 			st.p, st.bytes = nil, 0
 		}
-		size := (n + stagingMin - 1) &^ (stagingMin - 1)
+		size := (n + stagingGrain - 1) &^ (stagingGrain - 1)
 		hp, err := allocHost(size)
 		if err != nil {
 			d.noStaging = true

@@ -59,6 +59,9 @@ want() { [[ "$phases" == *" $1 "* ]]; }
 phase_start=$start
 pelapsed() { echo $(($(date +%s) - phase_start)); }
 begin() { phase_start=$(date +%s); step "phase $1"; }
+# cap BUDGET MAX: the seconds a step may take, what is left of the phase's
+# BUDGET but at most MAX.
+cap() { local left=$(($1 - $(pelapsed))); echo $((left < $2 ? left : $2)); }
 
 if want tests; then
 begin tests
@@ -76,13 +79,12 @@ for t in "$bin"/tests/*.test; do
 		continue
 	fi
 	for tn in $list; do
-		left=$((200 - $(pelapsed)))
-		if [ $left -le 5 ]; then
+		lim=$(cap 200 60)
+		if [ $lim -le 5 ]; then
 			echo "--- FAIL: $tn (not run: test time budget spent)" | tee -a "$log"
 			rc=1
 			continue
 		fi
-		lim=$((left < 60 ? left : 60))
 		# -test.v for the per-test lines report.py counts. The driver caches
 		# the PTX it compiles, so only the first process pays for the JIT.
 		(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v -test.run "^${tn}\$" -test.timeout "$((lim + 30))s") >>"$log" 2>&1
@@ -130,8 +132,7 @@ begin bench
 # before) last, in case the time runs short. mp: the ViT-S fc1 forward with
 # fp32 against fp16 storage (engine.MixedPrecision, GemmBias).
 for g in copy gemm mp tma attn tmal ln; do
-	lim=$((200 - $(pelapsed)))
-	[ $lim -gt 40 ] && lim=40
+	lim=$(cap 200 40)
 	if [ $lim -lt 5 ]; then
 		echo "bench $g: skipped (time budget spent)" | tee -a "$out/bench.log"
 		continue
@@ -167,8 +168,7 @@ if want train; then
 begin train
 for cfg in "vit_small fp16" "vit_base fp16" "vit_small fp32"; do
 	set -- $cfg
-	lim=$((150 - $(pelapsed)))
-	[ $lim -gt 60 ] && lim=60
+	lim=$(cap 150 60)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
