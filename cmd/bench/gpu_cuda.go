@@ -215,6 +215,50 @@ type gpuGemmShape struct {
 	bias, gelu     bool
 }
 
+// gemmOperands holds the device buffers of one timed GEMM and its
+// operands' row strides.
+type gemmOperands struct {
+	a, b, c, bias *cuda.Buffer
+	lda, ldb      int
+}
+
+// operands allocates s's A and B, filled by rnd (fp16 or bf16 words), a
+// 16-bit C and, when s has one, an fp32 bias.
+func (b *gpuBench) operands(s gpuGemmShape, rnd func(int) (*cuda.Buffer, error)) (*gemmOperands, error) {
+	ar, ac := s.m, s.k
+	if s.transA {
+		ar, ac = s.k, s.m
+	}
+	br, bc := s.k, s.n
+	if s.transB {
+		br, bc = s.n, s.k
+	}
+	o := &gemmOperands{lda: ac, ldb: bc}
+	var err error
+	if o.a, err = rnd(ar * ac); err != nil {
+		return nil, err
+	}
+	if o.b, err = rnd(br * bc); err != nil {
+		return nil, err
+	}
+	if o.c, err = b.d.AllocF16(s.m * s.n); err != nil { // 2 bytes an element: fp16 or bf16
+		return nil, err
+	}
+	if s.bias {
+		if o.bias, err = b.randF32(s.n); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+func (o *gemmOperands) free() {
+	o.a.Free()
+	o.b.Free()
+	o.c.Free()
+	o.bias.Free()
+}
+
 // gpuGemmShapes: square 4096³ in three layouts, then the GEMMs of a ViT-S/16
 // step at batch 256 (M = 256·197).
 func gpuGemmShapes() []gpuGemmShape {
@@ -242,44 +286,19 @@ func (b *gpuBench) gemmBF16() error {
 		if s.key != "gemm_nt_4096" && !strings.HasPrefix(s.key, "vit_") {
 			continue
 		}
-		ar, ac := s.m, s.k
-		if s.transA {
-			ar, ac = s.k, s.m
-		}
-		br, bc := s.k, s.n
-		if s.transB {
-			br, bc = s.n, s.k
-		}
-		a, err := b.randBF16(ar * ac)
+		o, err := b.operands(s, b.randBF16)
 		if err != nil {
 			return err
 		}
-		bb, err := b.randBF16(br * bc)
-		if err != nil {
-			return err
-		}
-		c, err := b.d.AllocF16(s.m * s.n) // 2 bytes an element: bf16
-		if err != nil {
-			return err
-		}
-		var bias *cuda.Buffer
-		if s.bias {
-			if bias, err = b.randF32(s.n); err != nil {
-				return err
-			}
-		}
-		ep := cuda.Epilogue{Bias: bias, GELU: s.gelu, OutBF16: true}
+		ep := cuda.Epilogue{Bias: o.bias, GELU: s.gelu, OutBF16: true}
 		ms, err := b.time(func() error {
-			return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n, ep)
+			return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
 		})
 		if err != nil {
 			return err
 		}
 		result(s.key+"_bf16", 2*float64(s.m)*float64(s.n)*float64(s.k)/ms/1e9, "TFLOP/s", ms)
-		a.Free()
-		bb.Free()
-		c.Free()
-		bias.Free()
+		o.free()
 	}
 	return nil
 }
@@ -345,35 +364,13 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 				continue
 			}
 		}
-		ar, ac := s.m, s.k
-		if s.transA {
-			ar, ac = s.k, s.m
-		}
-		br, bc := s.k, s.n
-		if s.transB {
-			br, bc = s.n, s.k
-		}
-		a, err := b.randHalf(ar * ac)
+		o, err := b.operands(s, b.randHalf)
 		if err != nil {
 			return err
 		}
-		bb, err := b.randHalf(br * bc)
-		if err != nil {
-			return err
-		}
-		c, err := b.d.AllocF16(s.m * s.n)
-		if err != nil {
-			return err
-		}
-		var bias *cuda.Buffer
-		if s.bias {
-			if bias, err = b.randF32(s.n); err != nil {
-				return err
-			}
-		}
-		ep := cuda.Epilogue{Bias: bias, GELU: s.gelu, OutF16: true}
+		ep := cuda.Epilogue{Bias: o.bias, GELU: s.gelu, OutF16: true}
 		run := func() error {
-			return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bb, bc, 0, c, s.n, ep)
+			return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
 		}
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 		if base {
@@ -404,10 +401,7 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 			}
 			result(s.key+"_"+k.String(), flops/ms/1e9, "TFLOP/s", ms)
 		}
-		a.Free()
-		bb.Free()
-		c.Free()
-		bias.Free()
+		o.free()
 	}
 	return nil
 }
