@@ -69,17 +69,7 @@ func (e *Engine) Reset() {
 }
 
 // Empty returns a temporary of the given shape with undefined contents.
-func (e *Engine) Empty(shape ...int) *Tensor {
-	for _, d := range shape {
-		if d < 0 {
-			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
-		}
-	}
-	e.serial++
-	t := &Tensor{eng: e, shape: slices.Clone(shape), data: e.b.Alloc(numel(shape)), serial: e.serial, unrecorded: e.noGrad > 0}
-	e.arena = append(e.arena, t)
-	return t
-}
+func (e *Engine) Empty(shape ...int) *Tensor { return e.EmptyAs(e.b.DType(), shape...) }
 
 // Detached runs fn with recording off and then gives back every temporary
 // fn made except the tensors it returns (and those they are views of).
@@ -113,20 +103,21 @@ func (e *Engine) Detached(fn func() []*Tensor) []*Tensor {
 // EmptyAs is Empty for a temporary of element type dt: the backend's own
 // type, or a half type its MixedPrecision extension lists.
 func (e *Engine) EmptyAs(dt DType, shape ...int) *Tensor {
-	if dt == e.b.DType() {
-		return e.Empty(shape...)
-	}
-	mp, ok := e.b.(MixedPrecision)
-	if !ok {
-		panic(fmt.Sprintf("engine: %s tensor %v on backend %s, which has no mixed precision", dt, shape, e.b.Name()))
-	}
 	for _, d := range shape {
 		if d < 0 {
 			panic(fmt.Sprintf("engine: negative dimension in shape %v", shape))
 		}
 	}
+	var data Storage
+	if dt == e.b.DType() {
+		data = e.b.Alloc(numel(shape))
+	} else if mp, ok := e.b.(MixedPrecision); ok {
+		data = mp.AllocAs(dt, numel(shape))
+	} else {
+		panic(fmt.Sprintf("engine: %s tensor %v on backend %s, which has no mixed precision", dt, shape, e.b.Name()))
+	}
 	e.serial++
-	t := &Tensor{eng: e, shape: slices.Clone(shape), data: mp.AllocAs(dt, numel(shape)), serial: e.serial, unrecorded: e.noGrad > 0}
+	t := &Tensor{eng: e, shape: slices.Clone(shape), data: data, serial: e.serial, unrecorded: e.noGrad > 0}
 	e.arena = append(e.arena, t)
 	return t
 }
@@ -185,16 +176,20 @@ func (e *Engine) converted(t *Tensor, dt DType) *Tensor {
 // on a temporary made with recording off (one made while recording may be
 // saved for Backward), and does nothing to kept tensors and views.
 func (e *Engine) Discard(t *Tensor) {
-	if !t.unrecorded || t.kept || t.view != nil || t.data == nil {
+	if t.unrecorded {
+		e.drop(t)
+	}
+}
+
+// drop gives a temporary's storage back to the allocator at once (an op's
+// internal temporary, a spent gradient); kept tensors and views stay.
+func (e *Engine) drop(t *Tensor) {
+	if t == nil || t.data == nil || t.kept || t.view != nil {
 		return
 	}
-	i := slices.Index(e.arena, t)
-	if i < 0 {
-		return
-	}
+	e.unarena(t)
 	e.b.Release(t.data)
 	t.data = nil
-	e.arena = slices.Delete(e.arena, i, i+1)
 }
 
 // Zeros returns a temporary of the given shape filled with zeros.

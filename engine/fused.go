@@ -172,18 +172,6 @@ func (e *Engine) gradLike(t *Tensor) *Tensor {
 	return e.like(t)
 }
 
-// drop gives an op's internal temporary back to the allocator at once.
-func (e *Engine) drop(t *Tensor) {
-	if t == nil || t.data == nil || t.kept || t.view != nil {
-		return
-	}
-	if i := slices.Index(e.arena, t); i >= 0 {
-		e.arena = slices.Delete(e.arena, i, i+1)
-	}
-	e.b.Release(t.data)
-	t.data = nil
-}
-
 // dropConverted drops converted copies that Backward will not read: when
 // nothing will ask for a gradient, the op's backward never runs.
 func (e *Engine) dropConverted(pairs ...*Tensor) {
