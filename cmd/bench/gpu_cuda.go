@@ -24,7 +24,7 @@ import (
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,mp,ln,attn,tma,tmal,train (default all but train)")
+	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,mp,ln,attn,tma,tmas,tmal,train (default all but train)")
 	fs.Parse(args)
 
 	d, err := cuda.Open()
@@ -65,7 +65,7 @@ func runGPU(args []string) error {
 	for _, g := range []struct {
 		name string
 		fn   func() error
-	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmal", b.tmaLayoutBench}, {"train", b.trainBench}} {
+	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmas", b.tmaStoreBench}, {"tmal", b.tmaLayoutBench}, {"train", b.trainBench}} {
 		if !want(g.name) {
 			continue
 		}
@@ -321,6 +321,20 @@ func (b *gpuBench) tmaBench() error {
 	return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
 }
 
+// tmaStoreBench times the persistent TMA kernels with the TMA-store
+// epilogue, alone (_tmas) and on clusters of two sharing B by multicast
+// (_tmac), on every layout (weight gradients: split-K over the _tma_p
+// kernels, as for GemmTMAPersistent), in a group and process of their own:
+// neither has run on hardware before.
+func (b *gpuBench) tmaStoreBench() error {
+	if !b.d.SetGemmKernel(cuda.GemmTMAStore) {
+		fmt.Println("tmas: not an sm_90 GPU, skipped")
+		return nil
+	}
+	b.d.SetGemmKernel(cuda.GemmAuto)
+	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore, cuda.GemmTMACluster})
+}
+
 // tmaLayoutBench times the TMA kernels on the NN and TN layouts (the
 // MN-major operand path) and the weight gradients (split-K over TMA), in a
 // group and process of their own.
@@ -343,7 +357,8 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 	// layout (the weight gradients with split-K over TMA partials), the
 	// others the NT layout.
 	applies := func(k cuda.GemmKernel, s shape) bool {
-		if k == cuda.GemmTMA || k == cuda.GemmTMAPersistent {
+		switch k {
+		case cuda.GemmTMA, cuda.GemmTMAPersistent, cuda.GemmTMAStore, cuda.GemmTMACluster:
 			return true
 		}
 		if k == cuda.GemmMMAWide {

@@ -65,8 +65,9 @@ type staging struct {
 const stagingGrain = 1 << 20
 
 type function struct {
-	f    cu.Function
-	smem int // dynamic shared memory limit set so far (48 KB by default)
+	f        cu.Function
+	smem     int // dynamic shared memory limit set so far (48 KB by default)
+	clusters int // clusters that fit at once (clusterSlots), 0 until asked
 }
 
 // Open opens device 0 and creates a context for it.

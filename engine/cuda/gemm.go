@@ -58,6 +58,14 @@ const (
 	// GemmMMAWide is mma.sync with 128×256 block tiles (warp tiles 64×64),
 	// for every layout and any GPU of sm_80 or later.
 	GemmMMAWide
+	// GemmTMAStore is GemmTMAPersistent with the epilogue through shared
+	// memory and TMA stores (whole 128-byte lines, overlapping the next
+	// tile's main loop) wherever beta is 0 and C's rows are 16-byte aligned;
+	// GemmTMAPersistent otherwise. Every layout.
+	GemmTMAStore
+	// GemmTMACluster is GemmTMAStore with clusters of two blocks on
+	// vertically adjacent tiles sharing their B tile by TMA multicast.
+	GemmTMACluster
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -90,6 +98,10 @@ func (k GemmKernel) String() string {
 		return "auto"
 	case GemmMMAWide:
 		return "mmaw"
+	case GemmTMAStore:
+		return "tmas"
+	case GemmTMACluster:
+		return "tmac"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
@@ -97,8 +109,8 @@ func (k GemmKernel) String() string {
 // SetGemmKernel selects the kernel for aligned operands and reports whether
 // the device can run it (the wgmma kernels need sm_90); when it cannot,
 // nothing changes. The wgmma kernels serve the NT layout only (the others
-// use mma.sync); GemmTMA, GemmTMAPersistent and GemmMMAWide serve every
-// layout. GemmAuto restores the default choice.
+// use mma.sync); GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster
+// and GemmMMAWide serve every layout. GemmAuto restores the default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -130,7 +142,7 @@ func (d *Device) gemmKernel(transA, transB bool, m, n, k int) GemmKernel {
 			return autoSM90(m, n, k)
 		}
 		return GemmMMA
-	case GemmTMA, GemmTMAPersistent, GemmMMAWide:
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmMMAWide:
 		return d.gemmNT
 	}
 	if nt {
@@ -242,7 +254,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 			}
 		}
-		if sel == GemmTMA || sel == GemmTMAPersistent {
+		if sel == GemmTMA || sel == GemmTMAPersistent || sel == GemmTMAStore || sel == GemmTMACluster {
 			bn, kernel := tmaTile(name, n)
 			if splits, kchunk := d.splitK(m, n, k, ((m+127)/128)*((n+bn-1)/bn), d.sms, 64); splits > 1 {
 				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
@@ -257,6 +269,12 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+		case GemmTMAStore, GemmTMACluster:
+			if c.ptr%16 == 0 && ldc*celem%16 == 0 && beta == 0 {
+				return d.gemmTMAStore(kern == GemmTMACluster, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags)
+			}
+			bn, kernel := tmaTile(name, n)
+			return d.gemmTMA(kernel, bn, D1(min(((m+127)/128)*((n+bn-1)/bn), d.sms)), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 		case GemmTMA, GemmTMAPersistent:
 			bn, kernel := tmaTile(name, n)
 			blocks := ((m + 127) / 128) * ((n + bn - 1) / bn)
@@ -410,8 +428,59 @@ func tiles128x256(m, n int) int { return ((m + 127) / 128) * ((n + 255) / 256) }
 // 128 (A) or bn (B) rows; one stored m- or n-contiguous as {M or N, K} with
 // 64 × 64 boxes.
 func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	smem := 4*49152 + 1024 + 128 // 4 stages of 128×64 A and 256×64 B, alignment, mbarriers
+	return d.launchTMA(tmaLaunch{kernel: kernel, bn: bn, grid: grid, kchunk: kchunk}, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
+}
+
+// gemmTMAStore runs C = act(alpha·op(A)·op(B) + bias) through the
+// persistent TMA kernels whose epilogue stores C by TMA (gemm_<t>_<a><b>_tma_s[192]),
+// or, with cluster, their twins on clusters of two blocks sharing B by
+// multicast (_tma_c[192]). C must be 16-byte aligned with rows of a multiple
+// of 16 bytes, and beta 0 (C is not read).
+func (d *Device) gemmTMAStore(cluster bool, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	bn, _ := tmaTile(name, n)
+	l := tmaLaunch{kernel: name + "_tma_s", bn: bn, store: true, cluster: 1}
+	// The cluster kernels exist for fp16 NT and NN (the Linear forward and
+	// input gradient) only; the others fall back to one block per tile.
+	if cluster && (name == "gemm_f16_nt" || name == "gemm_f16_nn") {
+		l.kernel, l.cluster = name+"_tma_c", 2
+	}
 	if bn == 192 {
+		l.kernel += "192"
+	}
+	l.units = (((m+127)/128 + l.cluster - 1) / l.cluster) * ((n + bn - 1) / bn)
+	return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
+}
+
+// tmaLaunch describes a launch of a kernel of gemm_f16_tma_sm90a or (store)
+// gemm_tma_store_sm90a.
+type tmaLaunch struct {
+	kernel string
+	bn     int  // tile width, 256 or 192
+	grid   Dim3 // blocks (kernels without a TMA-store epilogue)
+	kchunk int  // split-K chunk (_tma_p kernels), else 0
+	// store: the kernel stores C through a tensor map (_tma_s, _tma_c).
+	// Its grid is units work items of a cluster, at most as many clusters
+	// as fit on the GPU at once (one block per SM), times cluster blocks.
+	store   bool
+	cluster int
+	units   int
+}
+
+// launchTMA launches a kernel of gemm_f16_tma_sm90a or
+// gemm_tma_store_sm90a (l.store): tensor maps for A, B
+// (and C for the TMA-store kernels) passed by value, so it goes through
+// launchRaw rather than cu. An operand stored k-contiguous is mapped as
+// {K, rows} with a box of 64 k × 128 (A) or bn (B; bn/2 when a cluster of
+// two shares it) rows; one stored m- or n-contiguous as {M or N, K} with
+// 64 × 64 boxes; C as {N, M} with boxes of 128 bytes × 64 rows.
+func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	smem := 4*49152 + 1024 + 128 // 4 stages of 128×64 A and 256×64 B, alignment, mbarriers
+	switch {
+	case l.store && l.bn == 192:
+		smem = 4*40960 + 32768 + 1024 + 128 // 4 stages, two 8 KB staging buffers per consumer
+	case l.store:
+		smem = 4*49152 + 32768 + 1024 + 128
+	case l.bn == 192:
 		smem = 5*40960 + 1024 + 128
 	}
 	block := D1(384)
@@ -426,8 +495,13 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 		biasp = bias.ptr
 	}
 	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
+	grid := l.grid
+	module := "gemm_f16_tma_sm90a"
+	if l.store {
+		module = "gemm_tma_store_sm90a"
+	}
 	err := d.do(func() error {
-		fn, err := d.function("gemm_f16_tma_sm90a", kernel)
+		fn, err := d.function(module, l.kernel)
 		if err != nil {
 			return err
 		}
@@ -437,11 +511,14 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 			}
 			fn.smem = smem
 		}
+		if l.store {
+			grid = D1(l.cluster * min(l.units, d.clusterSlots(fn, l.cluster, smem)))
+		}
 		if ap == 0 || bp == 0 {
 			return fmt.Errorf("nil operand")
 		}
-		var ta, tb [128]byte
-		bf := bf16Kernel(kernel)
+		var ta, tb, tc [128]byte
+		bf := bf16Kernel(l.kernel)
 		if transA {
 			ta, err = tensorMap16(bf, ap, kk, m, lda, 64, 64)
 		} else {
@@ -451,25 +528,55 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 			return fmt.Errorf("A: %w", err)
 		}
 		if transB {
-			tb, err = tensorMap16(bf, bp, n, kk, ldb, bn, 64)
+			tb, err = tensorMap16(bf, bp, n, kk, ldb, l.bn/max(l.cluster, 1), 64)
 		} else {
 			tb, err = tensorMap16(bf, bp, kk, n, ldb, 64, 64)
 		}
 		if err != nil {
 			return fmt.Errorf("B: %w", err)
 		}
-		params := [][]byte{
-			ta[:], tb[:], u64(uint64(c.ptr)), u64(uint64(biasp)),
-			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
-			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))),
+		params := [][]byte{ta[:], tb[:]}
+		if l.store {
+			dtype, elem := tmapFloat32, 4
+			if flags&gemmOutF16 != 0 {
+				dtype, elem = tmapFloat16, 2
+				if bf {
+					dtype = tmapBFloat16
+				}
+			}
+			if tc, err = tensorMap(dtype, elem, c.ptr, m, n, ldc, 64, 128/elem); err != nil {
+				return fmt.Errorf("C: %w", err)
+			}
+			params = append(params, tc[:])
 		}
-		if !strings.HasSuffix(kernel, "_nt_tma") {
-			params = append(params, u64(uint64(uint32(kchunk))))
+		params = append(params, u64(uint64(c.ptr)), u64(uint64(biasp)),
+			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
+			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))))
+		if !strings.HasSuffix(l.kernel, "_nt_tma") {
+			params = append(params, u64(uint64(uint32(l.kchunk))))
 		}
 		return launchRaw(fn.f, grid, block, smem, params)
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: launch gemm_f16_tma_sm90a.%s grid (%d,%d,1) block (384,1,1) smem %d: %w", kernel, grid.X, grid.Y, smem, err)
+		return fmt.Errorf("cuda: launch %s.%s grid (%d,%d,1) block (384,1,1) smem %d: %w", module, l.kernel, grid.X, grid.Y, smem, err)
 	}
 	return nil
+}
+
+// clusterSlots is how many clusters of size blocks of fn fit on the GPU at
+// once (cuOccupancyMaxActiveClusters, asked once per kernel), for a
+// persistent grid: launching more would leave the extra clusters to run
+// after the others, doubling the tail. Without the driver's answer: one
+// block per SM. Runs on the context's thread (inside d.do).
+func (d *Device) clusterSlots(fn *function, size, smem int) int {
+	if size <= 1 {
+		return d.sms
+	}
+	if fn.clusters == 0 {
+		fn.clusters = d.sms / size
+		if n, err := maxActiveClusters(fn.f, size*(d.sms/size), 384, smem); err == nil && n > 0 {
+			fn.clusters = n
+		}
+	}
+	return fn.clusters
 }

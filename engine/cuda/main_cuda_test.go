@@ -150,3 +150,13 @@ func parallelRows(n int, fn func(i int)) {
 	}
 	wg.Wait()
 }
+
+// loaded reports whether kernel of module has been looked up for a launch.
+func (d *Device) loaded(module, kernel string) bool {
+	var ok bool
+	d.do(func() error {
+		_, ok = d.funcs[module+"."+kernel]
+		return nil
+	})
+	return ok
+}

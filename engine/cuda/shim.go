@@ -14,29 +14,56 @@ package cuda
 // build uses, so it is looked up in the driver at run time. Enum values from
 // the CUDA 12 driver API (CUtensorMapDataType: UINT8 0, UINT16 1, UINT32 2,
 // INT32 3, UINT64 4, INT64 5, FLOAT16 6, FLOAT32 7, FLOAT64 8, BFLOAT16 9,
-// FLOAT32_FTZ 10, ...): data type FLOAT16 = 6 or BFLOAT16 = 9 (dtype),
-// interleave NONE = 0, swizzle 128B = 3, L2 promotion 128B = 2,
+// FLOAT32_FTZ 10, ...): data type FLOAT16 = 6, FLOAT32 = 7 or BFLOAT16 = 9
+// (dtype), interleave NONE = 0, swizzle 128B = 3, L2 promotion 128B = 2,
 // out-of-bounds fill NONE = 0 (zeros). With fill NONE the two 16-bit types
 // move the same bytes; the type is given for what it is.
 typedef CUresult (*mocogo_encode_tiled_fn)(void*, int, unsigned int, void*, const unsigned long long*,
 	const unsigned long long*, const unsigned int*, const unsigned int*, int, int, int, int);
 
-static CUresult mocogo_tmap_16_2d(void* out, int dtype, CUdeviceptr base, unsigned long long inner, unsigned long long outer,
+// mocogo_driver_sym finds a driver entry point that the CUDA 11.8 header
+// and link stub do not have.
+static void* mocogo_driver_sym(const char* name) {
+	void* f = dlsym(RTLD_DEFAULT, name);
+	if (!f) {
+		void* h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
+		if (h) f = dlsym(h, name);
+	}
+	return f;
+}
+
+static CUresult mocogo_tmap_2d(void* out, int dtype, CUdeviceptr base, unsigned long long inner, unsigned long long outer,
 	unsigned long long row_bytes, unsigned int box_inner, unsigned int box_outer) {
 	static mocogo_encode_tiled_fn fn = 0;
-	if (!fn) {
-		fn = (mocogo_encode_tiled_fn)dlsym(RTLD_DEFAULT, "cuTensorMapEncodeTiled");
-		if (!fn) {
-			void* h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_GLOBAL);
-			if (h) fn = (mocogo_encode_tiled_fn)dlsym(h, "cuTensorMapEncodeTiled");
-		}
-		if (!fn) return CUDA_ERROR_NOT_FOUND;
-	}
+	if (!fn) fn = (mocogo_encode_tiled_fn)mocogo_driver_sym("cuTensorMapEncodeTiled");
+	if (!fn) return CUDA_ERROR_NOT_FOUND;
 	unsigned long long dims[2] = {inner, outer};
 	unsigned long long strides[1] = {row_bytes};
 	unsigned int box[2] = {box_inner, box_outer};
 	unsigned int estr[2] = {1, 1};
 	return fn(out, dtype, 2, (void*)base, dims, strides, box, estr, 0, 3, 2, 0);
+}
+
+// mocogo_launch_config is CUDA 12's CUlaunchConfig (grid and block sizes,
+// dynamic shared memory, stream, no launch attributes): a kernel with
+// compile-time cluster dimensions needs none.
+typedef struct {
+	unsigned int grid[3], block[3], smem;
+	CUstream stream;
+	void* attrs;
+	unsigned int nattrs;
+} mocogo_launch_config;
+typedef CUresult (*mocogo_max_clusters_fn)(int*, CUfunction, const mocogo_launch_config*);
+
+// mocogo_max_active_clusters asks the driver (cuOccupancyMaxActiveClusters,
+// CUDA 12) how many clusters of f can run at once with the given block size
+// and dynamic shared memory.
+static CUresult mocogo_max_active_clusters(int* n, CUfunction f, unsigned int grid, unsigned int block, unsigned int smem) {
+	static mocogo_max_clusters_fn fn = 0;
+	if (!fn) fn = (mocogo_max_clusters_fn)mocogo_driver_sym("cuOccupancyMaxActiveClusters");
+	if (!fn) return CUDA_ERROR_NOT_FOUND;
+	mocogo_launch_config c = {{grid, 1, 1}, {block, 1, 1}, smem, 0, 0, 0};
+	return fn(n, f, &c);
 }
 
 // mocogo_launch launches f with nparams parameters packed back to back in
@@ -117,6 +144,7 @@ func setMaxDynamicSmem(f cu.Function, bytes int) error {
 // CUtensorMapDataType values (CUDA 12 cuda.h).
 const (
 	tmapFloat16  = 6
+	tmapFloat32  = 7
 	tmapBFloat16 = 9
 )
 
@@ -125,21 +153,40 @@ const (
 // row stride in elements, read in boxes of boxCols×boxRows with the 128-byte
 // swizzle.
 func tensorMap16(bf bool, base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int) ([128]byte, error) {
-	var m [128]byte
-	p := C.malloc(128 + 64)
-	defer C.free(p)
-	aligned := unsafe.Pointer((uintptr(p) + 63) &^ 63)
 	dtype := tmapFloat16
 	if bf {
 		dtype = tmapBFloat16
 	}
-	r := C.mocogo_tmap_16_2d(aligned, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
-		C.ulonglong(2*ld), C.uint(boxCols), C.uint(boxRows))
+	return tensorMap(dtype, 2, base, rows, cols, ld, boxRows, boxCols)
+}
+
+// tensorMap encodes a TMA descriptor (128 bytes) for a row-major matrix of
+// rows×cols elements of the given CUtensorMapDataType and size in bytes,
+// with a row stride of ld elements, moved in boxes of boxCols×boxRows with
+// the 128-byte swizzle.
+func tensorMap(dtype, elemBytes int, base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int) ([128]byte, error) {
+	var m [128]byte
+	p := C.malloc(128 + 64)
+	defer C.free(p)
+	aligned := unsafe.Pointer((uintptr(p) + 63) &^ 63)
+	r := C.mocogo_tmap_2d(aligned, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
+		C.ulonglong(elemBytes*ld), C.uint(boxCols), C.uint(boxRows))
 	if err := check("cuTensorMapEncodeTiled", r); err != nil {
 		return m, err
 	}
 	copy(m[:], unsafe.Slice((*byte)(aligned), 128))
 	return m, nil
+}
+
+// maxActiveClusters is how many clusters of f (whose cluster size is fixed
+// at compile time) fit on the GPU at once with blocks of the given size and
+// dynamic shared memory; grid is a multiple of the cluster size.
+func maxActiveClusters(f cu.Function, grid, block, smem int) (int, error) {
+	var n C.int
+	if err := check("cuOccupancyMaxActiveClusters", C.mocogo_max_active_clusters(&n, rawFunction(f), C.uint(grid), C.uint(block), C.uint(smem))); err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }
 
 // launchRaw launches f with parameters given as raw bytes each (8 bytes for

@@ -81,3 +81,41 @@ func TestGemmF16MMAWide(t *testing.T) {
 	}
 	t.Run("layouts", testGemmTMALayouts)
 }
+
+// TestGemmF16TMAStore runs the Hopper NT cases and every layout through the
+// persistent TMA kernels whose epilogue goes through shared memory and TMA
+// stores (gemm_tma_store_sm90a), or through their fallback (the _tma_p
+// kernels) where beta ≠ 0 or C's rows are not 16-byte multiples: the cases
+// have both. Last in the file, after the kernels already run on hardware.
+func TestGemmF16TMAStore(t *testing.T) {
+	testGemmTMAKind(t, GemmTMAStore, false, "gemm_f16_nt_tma_s", "gemm_f16_nn_tma_s192")
+}
+
+func TestGemmBF16TMAStore(t *testing.T) {
+	testGemmTMAKind(t, GemmTMAStore, true, "gemm_bf16_nt_tma_s", "gemm_bf16_nn_tma_s192")
+}
+
+// TestGemmF16TMACluster runs the same cases on clusters of two blocks
+// sharing B by multicast (fp16 NT and NN; the other layouts use the
+// TMA-store kernels). The cases include odd counts of 128-row tiles, where
+// the second block of the last cluster lies wholly past M.
+func TestGemmF16TMACluster(t *testing.T) {
+	testGemmTMAKind(t, GemmTMACluster, false, "gemm_f16_nt_tma_c", "gemm_f16_nn_tma_c192")
+}
+
+// testGemmTMAKind runs the Hopper and layout cases with kind selected and
+// checks afterwards that each of the named kernels of gemm_tma_store_sm90a
+// has run, so that a fallback taken everywhere cannot pass for the kernels.
+func testGemmTMAKind(t *testing.T, kind GemmKernel, bf bool, mustRun ...string) {
+	if !dev.SetGemmKernel(kind) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	testGemmHopperAs(t, bf)
+	t.Run("layouts", func(t *testing.T) { testGemmTMALayoutsAs(t, bf) })
+	for _, k := range mustRun {
+		if !dev.loaded("gemm_tma_store_sm90a", k) {
+			t.Errorf("kernel %s never ran", k)
+		}
+	}
+}

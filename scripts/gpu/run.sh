@@ -128,10 +128,11 @@ touch "$out/bench.log"
 if want bench; then
 begin bench
 # The TMA kernels on NT (tma) before attention, those on the other layouts
-# (tmal, the path not yet run on hardware) after it, LayerNorm (measured
-# before) last, in case the time runs short. mp: the ViT-S fc1 forward with
-# fp32 against fp16 storage (engine.MixedPrecision, GemmBias).
-for g in copy gemm mp tma attn tmal ln; do
+# (tmal) after it, then the TMA-store and cluster kernels (tmas, not yet
+# run on hardware), LayerNorm (measured before) last, in case the time runs
+# short. mp: the ViT-S fc1 forward with fp32 against fp16 storage
+# (engine.MixedPrecision, GemmBias).
+for g in copy gemm mp tma attn tmal tmas ln; do
 	lim=$(cap 200 40)
 	if [ $lim -lt 5 ]; then
 		echo "bench $g: skipped (time budget spent)" | tee -a "$out/bench.log"

@@ -1,0 +1,535 @@
+// tma_sm90a.cuh: the pieces of the Hopper TMA GEMM kernels shared by
+// gemm_f16_tma_sm90a.cu (gemm_<t>_nt_tma, gemm_<t>_<a><b>_tma_p[192]) and
+// gemm_tma_store_sm90a.cu (gemm_<t>_<a><b>_tma_s[192], gemm_f16_<a><b>_tma_c[192]):
+// mbarriers, TMA loads and stores, wgmma wrappers, the epilogues and the
+// kernel bodies, which are templates instantiated as extern "C" kernels by
+// those files. Each file is its own PTX module, loaded on first use.
+
+#pragma once
+
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#include "gemm_types.cuh"
+
+struct __align__(64) TmaDesc {
+    unsigned long long q[16];
+};
+
+#define T_BM 128
+#define T_BN 256
+#define T_BK 64
+#define T_STAGES 4
+#define T_A_BYTES (T_BM * 128)
+#define T_B_BYTES (T_BN * 128)
+#define T_STAGE_BYTES (T_A_BYTES + T_B_BYTES)
+
+#define GEMM_GELU 1
+#define GEMM_OUT_F16 2
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ bool mbar_try_wait(uint32_t bar, uint32_t parity) {
+    uint32_t ok;
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n"
+        "}\n"
+        : "=r"(ok)
+        : "r"(bar), "r"(parity)
+        : "memory");
+    return ok != 0;
+}
+// mbar_wait spins until the phase of the given parity has completed. A wait
+// longer than about 4·10⁹ cycles (2 s) means a synchronisation bug: trap, so
+// that the launch fails instead of hanging the GPU.
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+    if (mbar_try_wait(bar, parity)) return;
+    const long long start = clock64();
+    while (!mbar_try_wait(bar, parity)) {
+        if (clock64() - start > 4000000000LL) __trap();
+    }
+}
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const TmaDesc* map, int c0, int c1, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+            dst),
+        "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(bar)
+        : "memory");
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+
+// K-major tile in the 128-byte swizzle layout (as written by TMA with
+// SWIZZLE_128B and a 64-half inner box): start >> 4, LBO 1 (unused), SBO
+// 1024 bytes between 8-row groups, swizzle mode 1.
+__device__ __forceinline__ uint64_t sw128_desc(uint32_t saddr) {
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+
+// wgmma_m64n256k16<T>: D += A·Bᵀ, both K-major in shared memory, T the
+// operand type (the PTX written once, the type suffix a macro argument).
+template <typename T>
+__device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t db);
+#define WGMMA_M64N256K16(T, TY)                                                              \
+    template <>                                                                              \
+    __device__ __forceinline__ void wgmma_m64n256k16<T>(float* d, uint64_t da, uint64_t db) { \
+        asm volatile(                                                                        \
+            "wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " "                     \
+            "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, 0, 0;\n"                                                                               \
+            : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])                                                                             \
+            : "l"(da), "l"(db));                                                             \
+    }
+WGMMA_M64N256K16(half, "f16")
+WGMMA_M64N256K16(bf16, "bf16")
+
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+// tma_epilogue stores one consumer warpgroup's 64×256 accumulators (rows
+// from r0, columns from n0) with the usual epilogue.
+// Accumulator layout of m64nNk16 (f32): warp wq of the warpgroup holds rows
+// 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h, column
+// 8j + 2t + e).
+template <typename T, int BN = T_BN>
+__device__ __forceinline__ void tma_epilogue(const float* d, void* C, const float* __restrict__ bias, int M, int N,
+                                             int ldc, int r0, int n0, float alpha, float beta, int flags) {
+    const int lane = threadIdx.x & 31, wq = (threadIdx.x >> 5) & 3;
+    const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int row = r0 + wq * 16 + g + 8 * h;
+        if (row >= M) continue;
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+            const int col = n0 + 8 * j + 2 * t;
+            if (col >= N) continue;
+            const bool two = col + 1 < N;
+            float v0 = alpha * d[4 * j + 2 * h], v1 = alpha * d[4 * j + 2 * h + 1];
+            if (bias) {
+                v0 += bias[col];
+                if (two) v1 += bias[col + 1];
+            }
+            if (gelu) {
+                v0 = gelu_erf(v0);
+                v1 = gelu_erf(v1);
+            }
+            const size_t off = (size_t)row * ldc + col;
+            gemm_store2<T, true>(C, off, two, out16, beta, v0, v1);
+        }
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void gemm_nt_tma_body(const TmaDesc& tmA, const TmaDesc& tmB, void* C,
+                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,
+                                                 float alpha, float beta, int flags) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
+    const uint32_t bars = base + T_STAGES * T_STAGE_BYTES;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
+
+    const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + T_BN - 1) / T_BN;
+    const int pid = blockIdx.x;
+    const int per_group = 8 * tilesN;
+    const int first_m = (pid / per_group) * 8;
+    const int gsize = min(tilesM - first_m, 8);
+    const int tm = first_m + (pid % per_group) % gsize;
+    const int tn = (pid % per_group) / gsize;
+    const int m0 = tm * T_BM, n0 = tn * T_BN;
+    const int KT = (K + T_BK - 1) / T_BK;
+
+    if (tid == 0) {
+        for (int s = 0; s < T_STAGES; s++) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (T_STAGES + s), 2);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            for (int kt = 0; kt < KT; kt++) {
+                const int s = kt % T_STAGES;
+                if (kt >= T_STAGES) mbar_wait(bars + 8 * (T_STAGES + s), ((kt / T_STAGES) - 1) & 1);
+                const uint32_t full = bars + 8 * s;
+                mbar_expect_tx(full, T_STAGE_BYTES);
+                tma_load_2d(base + s * T_STAGE_BYTES, &tmA, kt * T_BK, m0, full);
+                tma_load_2d(base + s * T_STAGE_BYTES + T_A_BYTES, &tmB, kt * T_BK, n0, full);
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int c = wg - 1;
+        float d[128];
+#pragma unroll
+        for (int i = 0; i < 128; i++) d[i] = 0.f;
+        for (int kt = 0; kt < KT; kt++) {
+            const int s = kt % T_STAGES;
+            mbar_wait(bars + 8 * s, (kt / T_STAGES) & 1);
+            const uint32_t sa = base + s * T_STAGE_BYTES + c * (64 * 128);
+            const uint32_t sb = base + s * T_STAGE_BYTES + T_A_BYTES;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < T_BK / 16; kk++) wgmma_m64n256k16<T>(d, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32));
+            wgmma_commit();
+            wgmma_wait<1>();  // the wgmmas of k-tile kt−1 are done: release its stage
+            if (kt > 0 && (tid & 127) == 0) mbar_arrive(bars + 8 * (T_STAGES + (kt - 1) % T_STAGES));
+        }
+        wgmma_wait<0>();
+
+        tma_epilogue<T>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
+    }
+}
+
+
+template <typename T, int TA, int TB>
+struct Wgmma256;
+#define WGMMA_M64N256K16_T(T, TY)                                                                \
+    template <int TA, int TB>                                                                   \
+    struct Wgmma256<T, TA, TB> {                                                                 \
+        static __device__ __forceinline__ void run(float* d, uint64_t da, uint64_t db) {        \
+            asm volatile(                                                                       \
+                "wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " "                     \
+                "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, 1, 1, 1, %130, %131;\n"                                                                              \
+                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])                                                                            \
+                : "l"(da), "l"(db), "n"(TA), "n"(TB));                                          \
+        }                                                                                       \
+    };
+WGMMA_M64N256K16_T(half, "f16")
+WGMMA_M64N256K16_T(bf16, "bf16")
+// wgmma_m64n256k16_t<T, TA, TB>: with the transpose bits TA, TB (MN-major A or B).
+template <typename T, int TA, int TB>
+__device__ __forceinline__ void wgmma_m64n256k16_t(float* d, uint64_t da, uint64_t db) {
+    Wgmma256<T, TA, TB>::run(d, da, db);
+}
+
+template <typename T, int TA, int TB>
+struct Wgmma192;
+#define WGMMA_M64N192K16_T(T, TY)                                                                \
+    template <int TA, int TB>                                                                   \
+    struct Wgmma192<T, TA, TB> {                                                                 \
+        static __device__ __forceinline__ void run(float* d, uint64_t da, uint64_t db) {        \
+            asm volatile(                                                                       \
+                "wgmma.mma_async.sync.aligned.m64n192k16.f32." TY "." TY " "                     \
+                "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95}, %96, %97, 1, 1, 1, %98, %99;\n"                                                                              \
+                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])                                                                            \
+                : "l"(da), "l"(db), "n"(TA), "n"(TB));                                          \
+        }                                                                                       \
+    };
+WGMMA_M64N192K16_T(half, "f16")
+WGMMA_M64N192K16_T(bf16, "bf16")
+// wgmma_m64n192k16_t<T, TA, TB>: with the transpose bits TA, TB (MN-major A or B).
+template <typename T, int TA, int TB>
+__device__ __forceinline__ void wgmma_m64n192k16_t(float* d, uint64_t da, uint64_t db) {
+    Wgmma192<T, TA, TB>::run(d, da, db);
+}
+
+// MN-major tile in the 128-byte swizzle layout: 64-wide m/n chunks of 8 KB
+// (LBO 8192 bytes), 8-deep k groups of 1024 bytes (SBO), swizzle mode 1.
+__device__ __forceinline__ uint64_t sw128_mn_desc(uint32_t saddr) {
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)(8192 >> 4) << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+
+__device__ __forceinline__ uint32_t cluster_rank() {
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+}
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive;\nbarrier.cluster.wait;\n" ::: "memory");
+}
+// mbar_arrive_cluster arrives on the mbarrier at the same shared-memory
+// offset as bar in block rank of the cluster (rank may be this block). The
+// arrival has the default (release, CTA-scope) semantics, as CUTLASS's
+// cluster barriers use: what it orders is the end of this warpgroup's
+// wgmmas reading a stage (wgmma.wait_group) before the stage is refilled;
+// a cluster-scope release would put a GPU-wide MEMBAR in every k-tile.
+__device__ __forceinline__ void mbar_arrive_cluster(uint32_t bar, uint32_t rank) {
+    asm volatile(
+        "{\n"
+        ".reg .b32 ra;\n"
+        "mapa.shared::cluster.u32 ra, %0, %1;\n"
+        "mbarrier.arrive.shared::cluster.b64 _, [ra];\n"
+        "}\n" ::"r"(bar),
+        "r"(rank)
+        : "memory");
+}
+// tma_load_2d_mc loads a box into the same shared-memory offset of every
+// block in mask and completes its bytes on each one's mbarrier at bar's
+// offset.
+__device__ __forceinline__ void tma_load_2d_mc(uint32_t dst, const TmaDesc* map, int c0, int c1, uint32_t bar,
+                                               uint16_t mask) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, "
+        "%3}], [%4], %5;\n" ::"r"(dst),
+        "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(bar), "h"(mask)
+        : "memory");
+}
+__device__ __forceinline__ void tma_store_2d(const TmaDesc* map, int c0, int c1, uint32_t src) {
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"((uint64_t)map),
+                 "r"(c0), "r"(c1), "r"(src)
+                 : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+// bulk_wait_read<N>: at most N of this thread's bulk store groups may still
+// be reading their shared-memory source.
+template <int N>
+__device__ __forceinline__ void bulk_wait_read() {
+    asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+__device__ __forceinline__ void bulk_wait_all() { asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory"); }
+// wg_sync synchronises the 128 threads of consumer warpgroup c (named
+// barrier 1 + c; barrier 0 is __syncthreads).
+__device__ __forceinline__ void wg_sync(int c) {
+    asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
+}
+
+// tile_origin gives the first row and column of this block's tile for work
+// item tile of its cluster (CM blocks on vertically adjacent tiles; CM = 1:
+// one block, one tile). Work items go in groups of 8 tile rows, column by
+// column within a group, so that blocks running at once share A and B
+// panels in L2.
+template <int CM, int BN>
+__device__ __forceinline__ void tile_origin(int tile, int tilesM, int tilesN, int rank, int& m0, int& n0) {
+    constexpr int G = 8 / CM;  // cluster rows per group
+    const int unitsM = (tilesM + CM - 1) / CM;
+    const int per_group = G * tilesN;
+    const int first = (tile / per_group) * G;
+    const int gsize = min(unitsM - first, G);
+    m0 = ((first + (tile % per_group) % gsize) * CM + rank) * T_BM;
+    n0 = ((tile % per_group) / gsize) * BN;
+}
+
+// tma_store_epilogue is tma_epilogue through the staging buffers stage
+// (two of 8 KB, 1024-byte aligned) and TMA stores by tmC: consumer c's
+// 64×BN accumulators, rows from r0 and columns from n0 of C. oc counts the
+// boxes this warpgroup has stored so far (it alternates the buffers across
+// tiles); leader is the warpgroup's first thread, which issues the stores.
+template <typename T, int BN, typename CT>
+__device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc* tmC, uint32_t stage,
+                                                   const float* __restrict__ bias, int M, int N, int r0, int n0,
+                                                   float alpha, int flags, int c, bool leader, int& oc) {
+    constexpr int EB = sizeof(CT);         // bytes per element of C
+    constexpr int CW = 128 / EB;           // columns per box
+    constexpr int JB = CW / 8;             // accumulator column groups j per box
+    const int lane = threadIdx.x & 31, wq = (threadIdx.x >> 5) & 3;
+    const int g = lane >> 2, t = lane & 3;
+    const bool gelu = flags & GEMM_GELU;
+#pragma unroll
+    for (int q = 0; q < BN / CW; q++, oc++) {
+        const uint32_t buf = stage + (oc & 1) * 8192;
+        if (leader) bulk_wait_read<1>();  // the store that read buf last is done reading it
+        wg_sync(c);
+#pragma unroll
+        for (int jj = 0; jj < JB; jj++) {
+            const int j = q * JB + jj;
+            const int col = n0 + 8 * j + 2 * t;
+            float b0 = 0.f, b1 = 0.f;
+            if (bias) {
+                if (col < N) b0 = bias[col];
+                if (col + 1 < N) b1 = bias[col + 1];
+            }
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int r = wq * 16 + g + 8 * h;  // row within the 64-row piece; r mod 8 = g
+                float v0 = alpha * d[4 * j + 2 * h] + b0, v1 = alpha * d[4 * j + 2 * h + 1] + b1;
+                if (gelu) {
+                    v0 = gelu_erf(v0);
+                    v1 = gelu_erf(v1);
+                }
+                if (EB == 2) {
+                    // bytes 16·jj + 4t of the row: unit jj, offset 4t
+                    const uint32_t a = buf + r * 128 + ((jj ^ g) << 4) + 4 * t;
+                    const typename GemmT<T>::T2 p = GemmT<T>::pack(v0, v1);
+                    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a), "r"(*(const uint32_t*)&p) : "memory");
+                } else {
+                    // bytes 32·jj + 8t of the row: unit 2·jj + t/2, offset 8·(t mod 2)
+                    const uint32_t a = buf + r * 128 + (((2 * jj + (t >> 1)) ^ g) << 4) + 8 * (t & 1);
+                    asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(a), "f"(v0), "f"(v1) : "memory");
+                }
+            }
+        }
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the writes, visible to the TMA unit
+        wg_sync(c);
+        if (leader) {
+            // A box wholly outside C is not stored, but its (empty) group
+            // is committed all the same: bulk_wait_read<1> counts groups.
+            if (r0 < M && n0 + q * CW < N) tma_store_2d(tmC, n0 + q * CW, r0, buf);
+            bulk_commit();
+        }
+    }
+}
+
+// gemm_tma_p_body: the persistent kernels. A_MN: A stored K×M
+// (m-contiguous); B_MN: B stored K×N (n-contiguous); CM: blocks per cluster
+// sharing B by multicast (1 or 2); TSTORE: the TMA-store epilogue (C through
+// tmC) instead of direct stores.
+template <typename T, bool A_MN, bool B_MN, int BN, int CM = 1, bool TSTORE = false>
+__device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC, void* C,
+                                                const float* __restrict__ bias, int M, int N, int K, int ldc,
+                                                float alpha, float beta, int flags, int kchunk) {
+    constexpr int S = (BN == 256 || TSTORE) ? 4 : 5;     // stages
+    constexpr int STAGE = T_A_BYTES + BN * 128;          // bytes per stage
+    constexpr int STAGING = TSTORE ? 2 * 16384 : 0;      // two 8 KB buffers per consumer
+    extern __shared__ __align__(16) unsigned char smem_p[];
+    const uint32_t base = (smem_u32(smem_p) + 1023) & ~1023u;
+    const uint32_t bars = base + S * STAGE + STAGING;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
+    const int rank = CM > 1 ? (int)cluster_rank() : 0;
+
+    const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + BN - 1) / BN;
+    const int units = ((tilesM + CM - 1) / CM) * tilesN;  // work items of a cluster
+    const int first_unit = blockIdx.x / CM, unit_step = gridDim.x / CM;
+    // Split-K (kchunk > 0, a multiple of 64): blockIdx.y takes k in
+    // [y·kchunk, min(K, (y+1)·kchunk)) and C is its own M×N fp32 slice.
+    const int kbeg = kchunk > 0 ? blockIdx.y * kchunk : 0;
+    const int KT = ((kchunk > 0 ? min(K - kbeg, kchunk) : K) + T_BK - 1) / T_BK;
+    if (kchunk > 0) C = (float*)C + (size_t)blockIdx.y * M * N;
+
+    if (tid == 0) {
+        for (int s = 0; s < S; s++) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (S + s), 2 * CM);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+    __syncthreads();
+    if (CM > 1) cluster_sync();  // the peer's barriers exist before any multicast or remote arrival
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0) {
+            int it = 0;  // k-tiles loaded so far, over all tiles
+            for (int tile = first_unit; tile < units; tile += unit_step) {
+                int m0, n0;
+                tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
+                for (int kt = 0; kt < KT; kt++, it++) {
+                    const int s = it % S;
+                    if (it >= S) {
+                        mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
+                    }
+                    const uint32_t full = bars + 8 * s;
+                    const uint32_t sa = base + s * STAGE, sb = sa + T_A_BYTES;
+                    // 64-wide m/n chunks that start past M or N are not
+                    // loaded (nor counted): they feed only rows and columns
+                    // of C that are never stored. (Both blocks of a cluster
+                    // have the same n0, so they agree on B's chunks.)
+                    const int ca = A_MN ? min(T_BM / 64, (M - m0 + 63) / 64) : 0;
+                    const int cb = B_MN ? min(BN / 64, (N - n0 + 63) / 64) : 0;
+                    // In a cluster, a block whose tile lies wholly past M
+                    // (odd tile rows) loads no A: it only shares B.
+                    const bool loadA = CM == 1 || m0 < M;
+                    const int bytesA = A_MN ? (loadA ? ca : 0) * 8192 : (loadA ? T_A_BYTES : 0);
+                    mbar_expect_tx(full, bytesA + (B_MN ? cb * 8192 : BN * 128));
+                    if (A_MN) {
+#pragma unroll
+                        for (int j = 0; j < T_BM / 64; j++)
+                            if (j < ca) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kbeg + kt * T_BK, full);
+                    } else if (loadA) {
+                        tma_load_2d(sa, tmA, kbeg + kt * T_BK, m0, full);
+                    }
+                    if (B_MN) {
+#pragma unroll
+                        for (int j = 0; j < BN / 64; j++) {
+                            if (j >= cb) continue;
+                            if (CM > 1) {
+                                if (j % CM == rank)
+                                    tma_load_2d_mc(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full,
+                                                   (1 << CM) - 1);
+                            } else {
+                                tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full);
+                            }
+                        }
+                    } else if (CM > 1) {
+                        tma_load_2d_mc(sb + rank * (BN / CM) * 128, tmB, kbeg + kt * T_BK, n0 + rank * (BN / CM), full,
+                                       (1 << CM) - 1);
+                    } else {
+                        tma_load_2d(sb, tmB, kbeg + kt * T_BK, n0, full);
+                    }
+                }
+            }
+        }
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int c = wg - 1;
+        const bool leader = (tid & 127) == 0;
+        int it = 0;  // k-tiles consumed so far, over all tiles
+        int oc = 0;  // boxes stored so far (TSTORE)
+        for (int tile = first_unit; tile < units; tile += unit_step) {
+            int m0, n0;
+            tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
+            float d[BN / 2];
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
+            for (int kt = 0; kt < KT; kt++, it++) {
+                const int s = it % S;
+                mbar_wait(bars + 8 * s, (it / S) & 1);
+                // Consumer c's 64 rows of A: bytes c·8192 on in both layouts
+                // (64 rows of 128 bytes K-major, or the c-th 64-wide chunk).
+                const uint32_t sa = base + s * STAGE + c * 8192;
+                const uint32_t sb = base + s * STAGE + T_A_BYTES;
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < T_BK / 16; kk++) {
+                    const uint64_t da = A_MN ? sw128_mn_desc(sa + kk * 2048) : sw128_desc(sa + kk * 32);
+                    const uint64_t db = B_MN ? sw128_mn_desc(sb + kk * 2048) : sw128_desc(sb + kk * 32);
+                    if (BN == 256)
+                        wgmma_m64n256k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
+                    else
+                        wgmma_m64n192k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
+                }
+                wgmma_commit();
+                wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
+                if (kt > 0 && leader) {
+                    if (CM > 1) {
+#pragma unroll
+                        for (int r = 0; r < CM; r++) mbar_arrive_cluster(bars + 8 * (S + (it - 1) % S), r);
+                    } else {
+                        mbar_arrive(bars + 8 * (S + (it - 1) % S));
+                    }
+                }
+            }
+            wgmma_wait<0>();
+            if (KT > 0 && leader) {
+                if (CM > 1) {
+#pragma unroll
+                    for (int r = 0; r < CM; r++) mbar_arrive_cluster(bars + 8 * (S + (it - 1) % S), r);
+                } else {
+                    mbar_arrive(bars + 8 * (S + (it - 1) % S));
+                }
+            }
+            if (TSTORE) {
+                const uint32_t stage = base + S * STAGE + c * 16384;
+                if (flags & GEMM_OUT_F16)
+                    tma_store_epilogue<T, BN, T>(d, tmC, stage, bias, M, N, m0 + c * 64, n0, alpha, flags, c, leader, oc);
+                else
+                    tma_store_epilogue<T, BN, float>(d, tmC, stage, bias, M, N, m0 + c * 64, n0, alpha, flags, c, leader,
+                                                     oc);
+            } else {
+                tma_epilogue<T, BN>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
+            }
+        }
+        if (TSTORE && leader) bulk_wait_all();  // the staging buffers stay until the last store has read them
+    }
+    if (CM > 1) cluster_sync();  // no block leaves while its peer may still arrive on its barriers
+}
