@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/mocogo/mocogo/engine/cuda"
 )
@@ -40,6 +41,20 @@ func (b *gpuBench) attentionBench() error {
 // with SetAttentionSkip(false)) at B = 256, N = 197, H heads of D.
 func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full bool) error {
 	const B, N = 256, 197
+	// The key suffixes of this call's runs; -keys may leave them all out.
+	var suffixes []string
+	for _, k := range kernels {
+		suffixes = append(suffixes, attnSuffix(k))
+	}
+	if full {
+		suffixes = append(suffixes, "_full")
+	}
+	key := func(pass, suffix string) string { return fmt.Sprintf("attn_%s_h%dd%d%s", pass, H, D, suffix) }
+	if !slices.ContainsFunc(suffixes, func(suffix string) bool {
+		return b.wants(key("fwd", suffix)) || b.wants(key("fwdbwd", suffix)) || b.wants(key("bwd", suffix))
+	}) {
+		return nil
+	}
 	qkv, err := b.randHalf(B * N * 3 * H * D)
 	if err != nil {
 		return err
@@ -69,39 +84,41 @@ func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full
 	fwd := func() error { return b.d.AttentionForward(qkv, out, lse, B, N, H, D) }
 	bwd := func() error { return b.d.AttentionBackward(qkv, out, dout, lse, dqkv, B, N, H, D) }
 	run := func(suffix string) error {
-		ms, err := b.time(fwd)
-		if err != nil {
-			return err
+		if b.wants(key("fwd", suffix)) {
+			ms, err := b.time(fwd)
+			if err != nil {
+				return err
+			}
+			result(key("fwd", suffix), flops/ms/1e9, "TFLOP/s", ms)
 		}
-		result(fmt.Sprintf("attn_fwd_h%dd%d%s", H, D, suffix), flops/ms/1e9, "TFLOP/s", ms)
-		ms, err = b.time(func() error {
+		if b.wants(key("fwdbwd", suffix)) {
+			ms, err := b.time(func() error {
+				if err := fwd(); err != nil {
+					return err
+				}
+				return bwd()
+			})
+			if err != nil {
+				return err
+			}
+			result(key("fwdbwd", suffix), 3.5*flops/ms/1e9, "TFLOP/s", ms)
+		}
+		if b.wants(key("bwd", suffix)) {
+			// The backward alone, after one forward for its out and lse.
 			if err := fwd(); err != nil {
 				return err
 			}
-			return bwd()
-		})
-		if err != nil {
-			return err
+			ms, err := b.time(bwd)
+			if err != nil {
+				return err
+			}
+			result(key("bwd", suffix), 2.5*flops/ms/1e9, "TFLOP/s", ms)
 		}
-		result(fmt.Sprintf("attn_fwdbwd_h%dd%d%s", H, D, suffix), 3.5*flops/ms/1e9, "TFLOP/s", ms)
-		// The backward alone, after one forward for its out and lse.
-		if err := fwd(); err != nil {
-			return err
-		}
-		ms, err = b.time(bwd)
-		if err != nil {
-			return err
-		}
-		result(fmt.Sprintf("attn_bwd_h%dd%d%s", H, D, suffix), 2.5*flops/ms/1e9, "TFLOP/s", ms)
 		return nil
 	}
 	for _, k := range kernels {
-		suffix := ""
-		if k != cuda.AttnTiled {
-			suffix = "_" + k.String()
-		}
 		old := b.d.SetAttentionKernel(k)
-		err := run(suffix)
+		err := run(attnSuffix(k))
 		b.d.SetAttentionKernel(old)
 		if err != nil {
 			return fmt.Errorf("attention kernels %s, H=%d D=%d: %w", k, H, D, err)
@@ -116,4 +133,13 @@ func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full
 		}
 	}
 	return nil
+}
+
+// attnSuffix is the key suffix of attention kernel k: none for the default
+// (AttnTiled), _<kernel> for the others.
+func attnSuffix(k cuda.AttentionKernel) string {
+	if k == cuda.AttnTiled {
+		return ""
+	}
+	return "_" + k.String()
 }

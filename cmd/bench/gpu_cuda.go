@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,8 +26,16 @@ import (
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: copy,gemm,mp,ln,attn,tma,tmas,tmal,train (default all but train)")
+	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,train (default all but train)")
+	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
 	fs.Parse(args)
+	var keyRE *regexp.Regexp
+	if *keys != "" {
+		var err error
+		if keyRE, err = regexp.Compile(*keys); err != nil {
+			return fmt.Errorf("bench gpu -keys: %w", err)
+		}
+	}
 
 	d, err := cuda.Open()
 	if err != nil {
@@ -49,7 +59,7 @@ func runGPU(args []string) error {
 		return err
 	}
 	fmt.Printf("loaded %d PTX modules in %.2f s (driver JIT, or its cache)\n", len(mods), time.Since(t0).Seconds())
-	b := &gpuBench{d: d, iters: *iters}
+	b := &gpuBench{d: d, iters: *iters, keys: keyRE}
 	want := func(g string) bool {
 		if *only == "" {
 			return g != "train" // a whole ViT-S training step: only when asked
@@ -65,7 +75,7 @@ func runGPU(args []string) error {
 	for _, g := range []struct {
 		name string
 		fn   func() error
-	}{{"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmas", b.tmaStoreBench}, {"tmal", b.tmaLayoutBench}, {"train", b.trainBench}} {
+	}{{"peak", b.peakBench}, {"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmas", b.tmaStoreBench}, {"tmal", b.tmaLayoutBench}, {"train", b.trainBench}} {
 		if !want(g.name) {
 			continue
 		}
@@ -84,7 +94,12 @@ func runGPU(args []string) error {
 type gpuBench struct {
 	d     *cuda.Device
 	iters int
+	keys  *regexp.Regexp // -keys: the result keys to run (nil: all)
 }
+
+// wants reports whether the benchmark with the given result key is to run
+// (-keys). A benchmark that prints several keys is asked by its first.
+func (b *gpuBench) wants(key string) bool { return b.keys == nil || b.keys.MatchString(key) }
 
 // time returns the median milliseconds of fn over b.iters runs after three
 // warm-up runs, each run timed by its own pair of events.
@@ -177,6 +192,9 @@ func (b *gpuBench) randF32(n int) (*cuda.Buffer, error) {
 
 func (b *gpuBench) copyBench() error {
 	const n = 256 << 20
+	if !b.wants("copy_256MiB") {
+		return nil
+	}
 	src, err := b.d.Alloc(n)
 	if err != nil {
 		return err
@@ -283,7 +301,7 @@ func gpuGemmShapes() []gpuGemmShape {
 // <shape>_bf16 (torch_baseline.py times torch's bf16 under the same keys).
 func (b *gpuBench) gemmBF16() error {
 	for _, s := range gpuGemmShapes() {
-		if s.key != "gemm_nt_4096" && !strings.HasPrefix(s.key, "vit_") {
+		if s.key != "gemm_nt_4096" && !strings.HasPrefix(s.key, "vit_") || !b.wants(s.key+"_bf16") {
 			continue
 		}
 		o, err := b.operands(s, b.randBF16)
@@ -370,14 +388,25 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 		if nt := !s.transA && s.transB; (layouts == layoutsNT && !nt) || (layouts == layoutsOther && nt) {
 			continue
 		}
-		if !base {
-			any := false
-			for _, k := range kinds {
-				any = any || applies(k, s)
+		// The keys this shape prints: the base key and its _nosplit twin
+		// (GemmAuto), then one per kind that serves the shape. A shape
+		// with none that -keys wants is skipped whole.
+		var keys []string
+		if base {
+			keys = append(keys, s.key)
+			if s.transA && s.k > 8*s.n {
+				keys = append(keys, s.key+"_nosplit")
 			}
-			if !any {
-				continue
+		}
+		timed := map[cuda.GemmKernel]bool{}
+		for _, k := range kinds {
+			if applies(k, s) {
+				keys = append(keys, s.key+"_"+k.String())
+				timed[k] = b.wants(s.key + "_" + k.String())
 			}
+		}
+		if !slices.ContainsFunc(keys, b.wants) {
+			continue
 		}
 		o, err := b.operands(s, b.randHalf)
 		if err != nil {
@@ -388,25 +417,25 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 			return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
 		}
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-		if base {
+		if base && b.wants(s.key) {
 			ms, err := b.time(run)
 			if err != nil {
 				return err
 			}
 			result(s.key, flops/ms/1e9, "TFLOP/s", ms)
-			if s.transA && s.k > 8*s.n {
-				// The weight gradient without split-K, as before it.
-				old := b.d.SetGemmSplitK(1)
-				ms, err := b.time(run)
-				b.d.SetGemmSplitK(old)
-				if err != nil {
-					return err
-				}
-				result(s.key+"_nosplit", flops/ms/1e9, "TFLOP/s", ms)
+		}
+		if base && s.transA && s.k > 8*s.n && b.wants(s.key+"_nosplit") {
+			// The weight gradient without split-K, as before it.
+			old := b.d.SetGemmSplitK(1)
+			ms, err := b.time(run)
+			b.d.SetGemmSplitK(old)
+			if err != nil {
+				return err
 			}
+			result(s.key+"_nosplit", flops/ms/1e9, "TFLOP/s", ms)
 		}
 		for _, k := range kinds {
-			if !applies(k, s) || !b.d.SetGemmKernel(k) {
+			if !timed[k] || !b.d.SetGemmKernel(k) {
 				continue
 			}
 			ms, err := b.time(run)
@@ -427,6 +456,10 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 func (b *gpuBench) layerNormBench() error {
 	const rows = 256 * 197
 	for _, cols := range []int{384, 768} {
+		fwdKey, bwdKey := fmt.Sprintf("ln_fwd_%dx%d", rows, cols), fmt.Sprintf("ln_bwd_%dx%d", rows, cols)
+		if !b.wants(fwdKey) && !b.wants(bwdKey) {
+			continue
+		}
 		n := rows * cols
 		x, err := b.randF32(n)
 		if err != nil {
@@ -450,16 +483,24 @@ func (b *gpuBench) layerNormBench() error {
 		rstd, _ := b.d.AllocF32(rows)
 		dg, _ := b.d.AllocF32(cols)
 		db, _ := b.d.AllocF32(cols)
-		ms, err := b.time(func() error { return b.d.LayerNormForward(y, x, gamma, beta, mean, rstd, rows, cols, 1e-6) })
-		if err != nil {
-			return err
+		if b.wants(fwdKey) {
+			ms, err := b.time(func() error { return b.d.LayerNormForward(y, x, gamma, beta, mean, rstd, rows, cols, 1e-6) })
+			if err != nil {
+				return err
+			}
+			result(fwdKey, 2*4*float64(n)/ms/1e6, "GB/s", ms)
 		}
-		result(fmt.Sprintf("ln_fwd_%dx%d", rows, cols), 2*4*float64(n)/ms/1e6, "GB/s", ms)
-		ms, err = b.time(func() error { return b.d.LayerNormBackward(dx, dy, x, gamma, mean, rstd, dg, db, rows, cols) })
-		if err != nil {
-			return err
+		if b.wants(bwdKey) {
+			// The statistics the backward reads, from one forward.
+			if err := b.d.LayerNormForward(y, x, gamma, beta, mean, rstd, rows, cols, 1e-6); err != nil {
+				return err
+			}
+			ms, err := b.time(func() error { return b.d.LayerNormBackward(dx, dy, x, gamma, mean, rstd, dg, db, rows, cols) })
+			if err != nil {
+				return err
+			}
+			result(bwdKey, 3*4*float64(n)/ms/1e6, "GB/s", ms)
 		}
-		result(fmt.Sprintf("ln_bwd_%dx%d", rows, cols), 3*4*float64(n)/ms/1e6, "GB/s", ms)
 		for _, buf := range []*cuda.Buffer{x, dy, gamma, beta, y, dx, mean, rstd, dg, db} {
 			buf.Free()
 		}

@@ -39,6 +39,9 @@ func (b *gpuBench) mixedBench() error {
 		{"fc1_vits_b256_f16store", engine.F16, false},
 		{"fc1_vits_b256_f16store_gemmbias", engine.F16, true},
 	} {
+		if !b.wants(v.key + "_tflops") {
+			continue
+		}
 		if err := b.d.Synchronize(); err != nil {
 			return err
 		}

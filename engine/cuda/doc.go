@@ -12,7 +12,9 @@
 // tensor-core kernels of their type with no cast pass, fp16 attention
 // operands to the flash kernels, and bf16 ones (for now) through fp16
 // copies. Its element-wise and reduction kernels are
-// kernels/cuda/elementwise.cu and rowcol.cu.
+// kernels/cuda/elementwise.cu and rowcol.cu. PeakProbes and PeakRun run the
+// tensor-core peak-rate probes (kernels/cuda/peak.cu, peak_sm90a.cu): the
+// ceilings of mma.sync and wgmma on the device at hand, for bench gpu.
 //
 // Only this package imports gorgonia.org/cu, whose package initialisation
 // calls cuInit and exits the process when no driver or device is present.

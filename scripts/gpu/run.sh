@@ -4,8 +4,17 @@
 #   tests      every GPU test, each top-level test in its own process (a
 #              kernel fault cannot take the others down), 200 s in all
 #   sanitizer  the small cases under compute-sanitizer memcheck, 45 s
+#   peak       the tensor-core ceilings: TestPeakProbes (exact results), then
+#              `bench gpu -only peak` (mma.sync and wgmma TFLOP/s, FLOP per
+#              SM per clock), ~20 s
 #   bench      `bench gpu` kernel groups, each in its own process, ~200 s
 #   torch      the PyTorch/cuBLAS kernel baseline, 60 s
+#   profile    Nsight Compute (ncu --set full, clocks left alone) on one
+#              launch each of the TMA and mma.sync GEMMs at 4096³, wgmma128
+#              at the ViT qkv shape, attention forward and backward and
+#              LayerNorm forward at ViT-S/16 b256, then the peak probes;
+#              OUTDIR/ncu/<name>.txt (details page), .ncu-rep when under
+#              5 MB, .log; skipped when ncu is absent; 150 s
 #   train      the whole MoCo v3 step (bench gpu -only train): ViT-S/16 b256
 #              fp16 and fp32, ViT-B/16 b128 fp16, beside PyTorch AMP eager
 #              and torch.compile (torch_train.py), ~200 s
@@ -53,7 +62,7 @@ step() { echo "[$(elapsed)s] $*"; }
 
 rc=0
 phases=" ${*:2} "
-[ "$phases" = "  " ] && phases=" tests sanitizer bench torch train pretrain "
+[ "$phases" = "  " ] && phases=" tests sanitizer peak bench torch profile train pretrain "
 want() { [[ "$phases" == *" $1 "* ]]; }
 # Each phase has its own clock.
 phase_start=$start
@@ -123,8 +132,31 @@ else
 fi
 fi
 
-# Benchmarks: one process per group.
 touch "$out/bench.log"
+# The tensor cores' ceilings through mma.sync and wgmma: first the test that
+# every accumulator of every probe comes out exact (a probe that did less
+# than it claims cannot report a rate), then the rates.
+if want peak; then
+begin peak
+t="$bin/tests/engine_cuda.test"
+step "TestPeakProbes"
+(cd "$bin/tests" && timeout -k 5 30 "$t" -test.v -test.run '^TestPeakProbes$' -test.timeout 60s) >"$out/test_peak.log" 2>&1 || {
+	echo "  TestPeakProbes failed (exit $?)"
+	rc=1
+}
+grep -E '^\s*--- FAIL|^panic:|CUDA_ERROR' "$out/test_peak.log" | head -10
+step "bench gpu -only peak"
+timeout -k 5 40 "$bin/bench" gpu -only peak >"$out/bench_peak.log" 2>&1 || {
+	echo "  bench peak failed (exit $?)"
+	tail -3 "$out/bench_peak.log"
+	rc=1
+}
+grep -E '^(RESULT|peak |ERROR)' "$out/bench_peak.log"
+cat "$out/bench_peak.log" >>"$out/bench.log"
+rm -f "$out/bench_peak.log"
+fi
+
+# Benchmarks: one process per group.
 if want bench; then
 begin bench
 # The TMA kernels on NT (tma) before attention, those on the other layouts
@@ -132,7 +164,7 @@ begin bench
 # run on hardware), LayerNorm (measured before) last, in case the time runs
 # short. mp: the ViT-S fc1 forward with fp32 against fp16 storage
 # (engine.MixedPrecision, GemmBias).
-for g in copy gemm mp tma attn tmal tmas ln; do
+for g in peak copy gemm mp tma attn tmal tmas ln; do
 	lim=$(cap 200 40)
 	if [ $lim -lt 5 ]; then
 		echo "bench $g: skipped (time budget spent)" | tee -a "$out/bench.log"
@@ -159,6 +191,57 @@ if command -v python3 >/dev/null 2>&1; then
 	}
 else
 	echo "python3 not found: no baseline" | tee "$out/torch.log"
+fi
+fi
+
+# Nsight Compute profiles: one launch of each kernel, in a bench process
+# that runs only the benchmark launching it (-keys) with one timed run
+# (-iters 1: 3 warm-up launches and 1 timed), so --launch-skip 2 picks a
+# warm launch. ncu's --launch-skip counts only launches that match -k.
+# Clocks are left as the driver sets them (--clock-control none), as in
+# the timings. Each: name, bench group, key regexp, kernel regexp, launches.
+if want profile; then
+begin profile
+ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+if [ -z "$ncu" ]; then
+	echo "profile: skipped (ncu not found)" | tee "$out/profile.log"
+else
+	mkdir -p "$out/ncu"
+	: >"$out/profile.log"
+	while read -r name group key kernel count; do
+		lim=$(cap 150 40)
+		if [ $lim -lt 15 ]; then
+			echo "profile $name: skipped (time budget spent)" | tee -a "$out/profile.log"
+			continue
+		fi
+		step "ncu $name (cap ${lim}s)"
+		rep="$out/ncu/$name"
+		timeout -k 5 "$lim" "$ncu" --clock-control none --set full -k "regex:$kernel" --launch-skip 2 \
+			--launch-count "$count" -f -o "$rep" "$bin/bench" gpu -only "$group" -keys "$key" -iters 1 >"$rep.log" 2>&1
+		r=$?
+		if [ $r -ne 0 ] || [ ! -f "$rep.ncu-rep" ]; then
+			echo "  ncu $name failed (exit $r)" | tee -a "$out/profile.log"
+			grep -E '==(ERROR|WARNING)==' "$rep.log" | head -3 | tee -a "$out/profile.log"
+			if grep -q 'ERR_NVGPUCTRPERM' "$rep.log"; then
+				echo "  no access to the performance counters: profile phase stopped" | tee -a "$out/profile.log"
+				break
+			fi
+			continue
+		fi
+		timeout -k 5 30 "$ncu" --import "$rep.ncu-rep" --page details >"$rep.txt" 2>&1
+		grep -E '^  [a-z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$rep.txt" | head -8 | tee -a "$out/profile.log"
+		# Reports over 5 MB stay behind (the text holds the numbers).
+		[ "$(stat -c %s "$rep.ncu-rep")" -gt $((5 << 20)) ] && rm -f "$rep.ncu-rep"
+	done <<'EOF'
+gemm_f16_nt_tma_4096       tma   ^gemm_nt_4096_tma$                     ^gemm_f16_nt_tma$                  1
+gemm_f16_nn_4096           gemm  ^gemm_nn_4096$                         ^gemm_f16_nn$                      1
+gemm_f16_nt_sm90_vit_qkv   gemm  ^vit_qkv_fwd_50432x1152x384_wgmma128$  ^gemm_f16_nt_sm90$                 1
+attn_fwd_d32_vits          attn  ^attn_fwd_h12d32$                      ^attn_fwd_d32$                     1
+attn_bwd_d32_vits          attn  ^attn_bwd_h12d32$                      ^attn_bwd_(dkdv|dq)_d32$           2
+layernorm_fwd_vits         ln    ^ln_fwd_50432x384$                     ^layernorm_fwd_                    1
+peak_mma_f16               peak  ^peak_mma_sync_f16$                    ^peak_mma_f16$                     1
+peak_wgmma_f16             peak  ^peak_wgmma_f16$                       ^peak_wgmma_f16$                   1
+EOF
 fi
 fi
 

@@ -1,0 +1,138 @@
+// peak_sm90a.cu: a probe of the tensor cores' peak rate through Hopper's
+// warpgroup instruction wgmma (sm_90a only), the ceiling our wgmma and TMA
+// GEMM kernels can reach. Twin of peak.cu (mma.sync); no global memory is
+// touched inside the loop.
+//
+//   peak_wgmma_f16(out, clocks, iters, one2)    wgmma.mma_async.m64n256k16.f32.f16.f16
+//   peak_wgmma_bf16(out, clocks, iters, one2)   the same on bf16 operands
+//
+// Both operands come from shared memory through matrix descriptors, as in
+// the GEMMs: a 64×64 A tile and a 256×64 B tile (K-major, 128-byte swizzle,
+// the layout of gemm_f16_sm90a.cu), filled once with 1.0 (one2 is a pair of
+// 1.0 halves: 0x3C003C00 for fp16, 0x3F803F80 for bf16). Each iteration a
+// warpgroup issues PEAK_KSTEPS = 4 wgmmas (k = 0, 16, 32, 48 of the tiles)
+// into its one 64×256 fp32 accumulator (128 registers a thread), commits
+// them as a group and waits until at most one group is in flight, so that
+// the tensor cores always have the next four queued, as in a GEMM's k-loop
+// with the loads taken away.
+//
+// Warpgroups: the block is 128 (one warpgroup) or 256 threads (two), one
+// block per SM (the Go side launches one block per SM). A warpgroup's wgmma
+// runs on all four sub-partitions' tensor cores at once, so one warpgroup
+// can in principle keep them busy; the second, with its own accumulator,
+// fills the gaps where the first stalls at its wait (CUTLASS's Hopper
+// kernels run two consumer warpgroups for the same reason), and the bench
+// times both to show whether one suffices. A third would leave under 40
+// registers a thread beside the 128 accumulators, and nothing to gain.
+//
+// Every accumulator element ends at exactly 16·PEAK_KSTEPS·iters (exact in
+// fp32 while below 2^24), which the GPU test checks. Output layout: thread t
+// of block b writes its 128 accumulators at out[(b·blockDim.x + t)·128 ...];
+// thread 0 writes clocks[3b .. 3b+2] = {clock64 at start, clock64 at end,
+// SM id}. FLOPs per wgmma: 2·64·256·16 = 524288.
+
+#include <stdint.h>
+
+#define PEAK_WG_MAX_THREADS 256
+#define PEAK_KSTEPS 4
+#define PEAK_A_BYTES (64 * 128)
+#define PEAK_B_BYTES (256 * 128)
+
+__device__ __forceinline__ uint32_t smid() {
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(r));
+    return r;
+}
+
+// Matrix descriptor of a K-major tile in the 128-byte swizzle layout: start
+// address >> 4 (bits 0-13), leading byte offset 1 (unused by this layout,
+// bits 16-29), 1024 bytes >> 4 between 8-row groups (bits 32-45), swizzle
+// mode 1 = 128 B (bits 62-63).
+__device__ __forceinline__ uint64_t sw128_desc(uint32_t saddr) {
+    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
+           ((uint64_t)1 << 62);
+}
+
+// The 128 accumulator operands of an m64n256 f32 wgmma, as asm operands.
+#define PEAK_D8(i)                                                                                         \
+    "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), \
+        "+f"(d[i + 7])
+#define PEAK_D32(i) PEAK_D8(i), PEAK_D8(i + 8), PEAK_D8(i + 16), PEAK_D8(i + 24)
+#define PEAK_DREGS                                                                                      \
+    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                           \
+    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                  \
+    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                  \
+    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "                  \
+    "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "                  \
+    "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                  \
+    "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "      \
+    "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
+
+// wgmma_f16 / wgmma_bf16: d += A·Bᵀ for a 64×256×16 product, A and B in
+// shared memory (descriptors da, db), scale-d 1 (accumulate), no negation,
+// no transposition.
+__device__ __forceinline__ void wgmma_f16(float* d, uint64_t da, uint64_t db) {
+    asm volatile("wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 " PEAK_DREGS ", %128, %129, 1, 1, 1, 0, 0;\n"
+                 : PEAK_D32(0), PEAK_D32(32), PEAK_D32(64), PEAK_D32(96)
+                 : "l"(da), "l"(db));
+}
+
+__device__ __forceinline__ void wgmma_bf16(float* d, uint64_t da, uint64_t db) {
+    asm volatile("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " PEAK_DREGS ", %128, %129, 1, 1, 1, 0, 0;\n"
+                 : PEAK_D32(0), PEAK_D32(32), PEAK_D32(64), PEAK_D32(96)
+                 : "l"(da), "l"(db));
+}
+
+// peak_wgmma is the probe's body; WGMMA is wgmma_f16 or wgmma_bf16.
+template <void (*WGMMA)(float*, uint64_t, uint64_t)>
+__device__ __forceinline__ void peak_wgmma(float* __restrict__ out, long long* __restrict__ clocks, int iters,
+                                           uint32_t one2) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    // Tiles 1024-byte aligned, as the swizzle pattern assumes.
+    unsigned char* tiles = smem_raw + ((1024 - ((uint32_t)__cvta_generic_to_shared(smem_raw) & 1023)) & 1023);
+    const uint32_t sa = (uint32_t)__cvta_generic_to_shared(tiles), sb = sa + PEAK_A_BYTES;
+    for (int i = threadIdx.x; i < (PEAK_A_BYTES + PEAK_B_BYTES) / 16; i += blockDim.x)
+        ((uint4*)tiles)[i] = make_uint4(one2, one2, one2, one2);
+    // Generic-proxy writes, read by wgmma through the async proxy.
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+
+    float d[128];
+#pragma unroll
+    for (int i = 0; i < 128; i++) d[i] = 0.f;
+
+    const long long t0 = clock64();
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+    for (int it = 0; it < iters; it++) {
+        // Step k of the 64-wide tiles starts 32 bytes further along each
+        // swizzled row.
+#pragma unroll
+        for (int k = 0; k < PEAK_KSTEPS; k++) WGMMA(d, sw128_desc(sa + 32 * k), sw128_desc(sb + 32 * k));
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+    }
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    __syncthreads();  // the block's end: its slower warpgroup
+    const long long t1 = clock64();
+
+    float* o = out + ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 128;
+#pragma unroll
+    for (int i = 0; i < 128; i += 4) *(float4*)(o + i) = make_float4(d[i], d[i + 1], d[i + 2], d[i + 3]);
+    if (threadIdx.x == 0) {
+        clocks[3 * blockIdx.x] = t0;
+        clocks[3 * blockIdx.x + 1] = t1;
+        clocks[3 * blockIdx.x + 2] = smid();
+    }
+}
+
+// Launch: grid one block per SM, block 128 or 256 threads, dynamic shared
+// memory PEAK_A_BYTES + PEAK_B_BYTES + 1024 (41 KB, under the default limit).
+extern "C" __global__ void __launch_bounds__(PEAK_WG_MAX_THREADS, 1)
+    peak_wgmma_f16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
+    peak_wgmma<wgmma_f16>(out, clocks, iters, one2);
+}
+
+extern "C" __global__ void __launch_bounds__(PEAK_WG_MAX_THREADS, 1)
+    peak_wgmma_bf16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
+    peak_wgmma<wgmma_bf16>(out, clocks, iters, one2);
+}
