@@ -236,6 +236,7 @@ else
 gemm_f16_nt_tma_4096       tma   ^gemm_nt_4096_tma$                     ^gemm_f16_nt_tma$                  1
 gemm_f16_nn_4096           gemm  ^gemm_nn_4096$                         ^gemm_f16_nn$                      1
 gemm_f16_nt_sm90_vit_qkv   gemm  ^vit_qkv_fwd_50432x1152x384_wgmma128$  ^gemm_f16_nt_sm90$                 1
+gemm_f16_nt_tma_s_vit_qkv  tmas  ^vit_qkv_fwd_50432x1152x384_tmas$      ^gemm_f16_nt_tma_s192$             1
 attn_fwd_d32_vits          attn  ^attn_fwd_h12d32$                      ^attn_fwd_d32$                     1
 attn_bwd_d32_vits          attn  ^attn_bwd_h12d32$                      ^attn_bwd_(dkdv|dq)_d32$           2
 layernorm_fwd_vits         ln    ^ln_fwd_50432x384$                     ^layernorm_fwd_                    1
