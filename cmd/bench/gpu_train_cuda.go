@@ -72,6 +72,14 @@ func (b *gpuBench) trainBench() error {
 	if scale == "1" || scale == "0" {
 		name += "_lossscale" + scale
 	}
+	// Kernels chosen through the environment (cuda.Open applies
+	// MOCOGO_GEMM_KERNEL and MOCOGO_ATTN_KERNEL) name their own keys.
+	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
+		name += "_gemm" + v
+	}
+	if v := os.Getenv("MOCOGO_ATTN_KERNEL"); v != "" {
+		name += "_attn" + v
+	}
 	tr, err := moco.NewTrainer(e, m, tc, 1000)
 	if err != nil {
 		return err

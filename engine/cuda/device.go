@@ -105,6 +105,10 @@ func Open() (*Device, error) {
 	// machine without rebuilding.
 	d.noStaging = os.Getenv("MOCOGO_CUDA_STAGING") == "0"
 	d.noTMASplitDW = os.Getenv("MOCOGO_GEMM_DW_TMA") == "0"
+	if err := d.applyEnv(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
