@@ -22,8 +22,9 @@
 #   pretrain   a short MoCo v3 run on CIFAR-10 (carried in .gpu) with the
 #              kNN accuracy before and after, ~120 s
 # Writes full logs into OUTDIR and prints a short table last. All phases
-# take about 12 minutes: split them over two calls (e.g. `tests sanitizer
-# bench torch`, then `train pretrain`) to leave time for a rerun.
+# take about 18 minutes, more than a session's 15 minutes of device time:
+# choose, in calls of under 10 minutes each (scripts/gpu/README.md has the
+# order that answers the open questions first).
 # Built by scripts/gpu/build.sh into .gpu/ (this script is copied there).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
