@@ -3,6 +3,7 @@ package moco
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/mocogo/mocogo/engine"
@@ -193,10 +194,29 @@ type StepStats struct {
 // begins, or at once with Cfg.CheckWeightsAfterUpdate.
 func (t *Trainer) TrainStep(view1, view2 []float32, n, size int, epoch float64) (StepStats, error) {
 	start := time.Now()
-	lr, mom := t.Cfg.LR(epoch), t.Cfg.Momentum(epoch)
 	e := t.E
 	x1 := e.FromFloat32(view1[:n*3*size*size], n, 3, size, size)
 	x2 := e.FromFloat32(view2[:n*3*size*size], n, 3, size, size)
+	return t.step(x1, x2, epoch, start)
+}
+
+// TrainStepOn is TrainStep on views already in the engine: x1 and x2 are
+// n×3×size×size tensors (kept ones survive the step; temporaries are
+// released with the step's others). A benchmark of the compute alone uses
+// it with views uploaded once, as a PyTorch benchmark keeps its inputs on
+// the GPU.
+func (t *Trainer) TrainStepOn(x1, x2 *engine.Tensor, epoch float64) (StepStats, error) {
+	if s1, s2 := x1.Shape(), x2.Shape(); len(s1) != 4 || s1[1] != 3 || !slices.Equal(s1, s2) {
+		return StepStats{}, fmt.Errorf("moco: TrainStepOn: views of shapes %v and %v, want two n×3×size×size", s1, s2)
+	}
+	return t.step(x1, x2, epoch, time.Now())
+}
+
+// step is TrainStep from the views in the engine, timed from start.
+func (t *Trainer) step(x1, x2 *engine.Tensor, epoch float64, start time.Time) (StepStats, error) {
+	lr, mom := t.Cfg.LR(epoch), t.Cfg.Momentum(epoch)
+	e := t.E
+	n := x1.Shape()[0]
 	loss := t.Model.Loss(x1, x2, mom)
 	t.Opt.ZeroGrad()
 	scale := 1.0

@@ -346,3 +346,34 @@ func TestCheckpointLossScale(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before, after)
 }
+
+// TestTrainStepOnMatchesTrainStep runs the same three steps from host views
+// (TrainStep) and from views kept in the engine and reused (TrainStepOn):
+// the losses and the final weights must be bitwise equal, and the kept views
+// must survive every step's release of its temporaries.
+func TestTrainStepOnMatchesTrainStep(t *testing.T) {
+	batches := testBatches(3)
+	host := newTestTrainer(t, nil, nil)
+	dev := newTestTrainer(t, nil, nil)
+	for i, b := range batches {
+		x1 := dev.E.FromFloat32(b[0], 4, 3, 16, 16).Keep()
+		x2 := dev.E.FromFloat32(b[1], 4, 3, 16, 16).Keep()
+		want, err := host.TrainStep(b[0], b[1], 4, 16, float64(i)/4)
+		require.NoError(t, err)
+		got, err := dev.TrainStepOn(x1, x2, float64(i)/4)
+		require.NoError(t, err)
+		assert.Equal(t, want.Loss, got.Loss, "step %d", i)
+		assert.Equal(t, b[0], x1.Data(), "step %d: the kept view changed", i)
+		x1.Free()
+		x2.Free()
+	}
+	assert.True(t, equalTensors(snapshot(host.Model.Parameters()), snapshot(dev.Model.Parameters())))
+}
+
+func TestTrainStepOnRejectsShapes(t *testing.T) {
+	tr := newTestTrainer(t, nil, nil)
+	x := tr.E.FromFloat32(make([]float32, 4*3*16*16), 4, 3, 16, 16)
+	y := tr.E.FromFloat32(make([]float32, 4*3*8*8), 4, 3, 8, 8)
+	_, err := tr.TrainStepOn(x, y, 0)
+	assert.ErrorContains(t, err, "shapes")
+}
