@@ -208,3 +208,17 @@ type MixedPrecision interface {
 type BiasGemm interface {
 	GemmBias(transA, transB bool, m, n, k int, a, b, bias, c Storage, gelu bool)
 }
+
+// AsyncUploader is an optional Backend extension: uploads that run beside
+// the device work queued before them (a copy engine on a stream of its
+// own), so that the next batch crosses the bus while this step computes.
+//
+// UploadAsync starts copying src into dst, a storage of the backend's own
+// type, and returns once src may change (the data has been staged); it may
+// be called from another goroutine than the one running ops, for a storage
+// no op uses until AwaitUploads. AwaitUploads orders every op enqueued after
+// it behind every upload started so far, without making the host wait.
+type AsyncUploader interface {
+	UploadAsync(dst Storage, src []float32) error
+	AwaitUploads() error
+}

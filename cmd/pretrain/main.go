@@ -446,12 +446,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var loader batchSource
-	// step trains on a batch; with --synthetic on its views uploaded once
-	// and kept (the compute alone, no upload per step).
-	step := func(b *data.Batch, ep float64) (moco.StepStats, error) {
-		return tr.TrainStep(b.Views[0], b.Views[1], b.N, b.Size, ep)
-	}
+	var step func(ep float64) (moco.StepStats, error)
 	if o.synthetic {
+		// The views uploaded once and kept: the compute alone.
 		syn := newSynthetic(o.batch, cfg.ViT.ImageSize, itersPerEpoch, o.seed, start)
 		loader = syn
 		n, size := syn.b.N, syn.b.Size
@@ -459,7 +456,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		x2 := e.FromFloat32(syn.b.Views[1], n, 3, size, size).Keep()
 		defer x1.Free()
 		defer x2.Free()
-		step = func(_ *data.Batch, ep float64) (moco.StepStats, error) { return tr.TrainStepOn(x1, x2, ep) }
+		step = func(ep float64) (moco.StepStats, error) { return tr.TrainStepOn(x1, x2, ep) }
 	} else {
 		l, err := data.NewLoader(trainSet, data.NewMoCoV3(cfg.ViT.ImageSize), data.LoaderConfig{
 			BatchSize: o.batch, Workers: o.workers, Seed: o.seed, Shuffle: true, DropLast: true, Start: start,
@@ -467,7 +464,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		loader = l
+		// The next batch is read and uploaded while a step trains.
+		ahead := newUploadAhead(e, l, o.batch, cfg.ViT.ImageSize)
+		loader = ahead
+		step = func(ep float64) (moco.StepStats, error) {
+			x1, x2 := ahead.Views()
+			return tr.TrainStepOn(x1, x2, ep)
+		}
 	}
 	defer loader.Close()
 
@@ -495,7 +498,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				vals[0] = math.NaN()
 				w.SetFloat64s(vals)
 			}
-			st, err := step(b, ep)
+			st, err := step(ep)
 			if err != nil {
 				// JSON has no NaN: the stop is logged as text.
 				logJSON(map[string]any{"type": "stop", "step": st.Step, "error": err.Error()})

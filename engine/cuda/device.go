@@ -44,6 +44,9 @@ type Device struct {
 	nextStage int
 	noStaging bool // page-locked memory was refused: plain copies
 
+	// async is the state of UploadAsync (upload.go).
+	async asyncUploads
+
 	// noTMASplitDW (MOCOGO_GEMM_DW_TMA=0) keeps GemmAuto's weight
 	// gradients on mma.sync split-K, as before the TMA path became the
 	// default.
@@ -127,6 +130,7 @@ func (d *Device) Close() error {
 	}
 	cu.Synchronize()
 	d.emptyCacheLocked()
+	d.closeUploads()
 	for i := range d.stage {
 		if st := &d.stage[i]; st.p != nil {
 			freeHost(st.p)
