@@ -280,7 +280,8 @@ func gpuGemmShapes() []gpuGemmShape {
 
 // gemmBF16 times GemmBF16 (bf16 operands and C, fp32 accumulation) with the
 // default kernel choice on 4096³ NT and the ViT-S shapes, keyed
-// <shape>_bf16 (torch_baseline.py times torch's bf16 under the same keys).
+// <shape>_bf16 (torch_baseline.py times torch's bf16 under the same keys),
+// and again with the staged store, keyed <shape>_bf16_staged.
 func (b *gpuBench) gemmBF16() error {
 	for _, s := range gpuGemmShapes() {
 		if s.key != "gemm_nt_4096" && !strings.HasPrefix(s.key, "vit_") {
@@ -291,13 +292,17 @@ func (b *gpuBench) gemmBF16() error {
 			return err
 		}
 		ep := cuda.Epilogue{Bias: o.bias, GELU: s.gelu, OutBF16: true}
-		ms, err := b.time(func() error {
-			return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
-		})
-		if err != nil {
-			return err
+		for _, st := range gemmStores {
+			old := b.d.SetGemmStaged(st.staged)
+			ms, err := b.time(func() error {
+				return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
+			})
+			b.d.SetGemmStaged(old)
+			if err != nil {
+				return err
+			}
+			result(s.key+"_bf16"+st.suffix, 2*float64(s.m)*float64(s.n)*float64(s.k)/ms/1e9, "TFLOP/s", ms)
 		}
-		result(s.key+"_bf16", 2*float64(s.m)*float64(s.n)*float64(s.k)/ms/1e9, "TFLOP/s", ms)
 		o.free()
 	}
 	return nil
@@ -333,9 +338,18 @@ func (b *gpuBench) tmaLayoutBench() error {
 	return b.gemmShapes(false, layoutsOther, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
 }
 
+// gemmStores are the two ways the mma.sync and wgmma kernels store C
+// (SetGemmStaged), with the suffix of their bench keys: the direct store
+// (the default) keeps the plain keys, the staged store adds _staged.
+var gemmStores = []struct {
+	staged bool
+	suffix string
+}{{false, ""}, {true, "_staged"}}
+
 // gemmShapes times each shape with the default choice, GemmAuto (when base),
 // and with each of kinds where it applies (the NT layout), keyed
-// <shape>_<kind>.
+// <shape>_<kind>; each of these with either store of gemmStores where the
+// kernel has both (not the TMA kinds), keyed <key>_staged for the staged one.
 func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) error {
 	type shape = gpuGemmShape
 	shapes := gpuGemmShapes()
@@ -373,12 +387,27 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 			return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
 		}
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+		// timeStores times run under each store, or only the direct one
+		// when the kernel kind has no other (the TMA kinds).
+		timeStores := func(key string, both bool) error {
+			for _, st := range gemmStores {
+				if st.staged && !both {
+					continue
+				}
+				old := b.d.SetGemmStaged(st.staged)
+				ms, err := b.time(run)
+				b.d.SetGemmStaged(old)
+				if err != nil {
+					return err
+				}
+				result(key+st.suffix, flops/ms/1e9, "TFLOP/s", ms)
+			}
+			return nil
+		}
 		if base {
-			ms, err := b.time(run)
-			if err != nil {
+			if err := timeStores(s.key, true); err != nil {
 				return err
 			}
-			result(s.key, flops/ms/1e9, "TFLOP/s", ms)
 			if s.transA && s.k > 8*s.n {
 				// The weight gradient without split-K, as before it.
 				old := b.d.SetGemmSplitK(1)
@@ -394,12 +423,11 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 			if !applies(k, s) || !b.d.SetGemmKernel(k) {
 				continue
 			}
-			ms, err := b.time(run)
+			err := timeStores(s.key+"_"+k.String(), k != cuda.GemmTMA && k != cuda.GemmTMAPersistent)
 			b.d.SetGemmKernel(cuda.GemmAuto)
 			if err != nil {
 				return err
 			}
-			result(s.key+"_"+k.String(), flops/ms/1e9, "TFLOP/s", ms)
 		}
 		o.free()
 	}
