@@ -302,7 +302,8 @@ func gpuGemmShapes() []gpuGemmShape {
 
 // gemmBF16 times GemmBF16 (bf16 operands and C, fp32 accumulation) with the
 // default kernel choice on 4096³ NT and the ViT-S shapes, keyed
-// <shape>_bf16 (torch_baseline.py times torch's bf16 under the same keys).
+// <shape>_bf16 (torch_baseline.py times torch's bf16 under the same keys),
+// and again with the staged store, keyed <shape>_bf16_staged.
 func (b *gpuBench) gemmBF16() error {
 	for _, s := range gpuGemmShapes() {
 		if s.key != "gemm_nt_4096" && !strings.HasPrefix(s.key, "vit_") || !b.wants(s.key+"_bf16") {
@@ -313,13 +314,17 @@ func (b *gpuBench) gemmBF16() error {
 			return err
 		}
 		ep := cuda.Epilogue{Bias: o.bias, GELU: s.gelu, OutBF16: true}
-		ms, err := b.time(func() error {
-			return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
-		})
-		if err != nil {
-			return err
+		for _, st := range gemmStores {
+			old := b.d.SetGemmStaged(st.staged)
+			ms, err := b.time(func() error {
+				return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
+			})
+			b.d.SetGemmStaged(old)
+			if err != nil {
+				return err
+			}
+			result(s.key+"_bf16"+st.suffix, 2*float64(s.m)*float64(s.n)*float64(s.k)/ms/1e9, "TFLOP/s", ms)
 		}
-		result(s.key+"_bf16", 2*float64(s.m)*float64(s.n)*float64(s.k)/ms/1e9, "TFLOP/s", ms)
 		o.free()
 	}
 	return nil
@@ -369,9 +374,29 @@ func (b *gpuBench) tmaLayoutBench() error {
 	return b.gemmShapes(false, layoutsOther, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
 }
 
+// gemmStores are the two ways the mma.sync and wgmma kernels store C
+// (SetGemmStaged), with the suffix of their bench keys: the direct store
+// (the default) keeps the plain keys, the staged store adds _staged.
+var gemmStores = []struct {
+	staged bool
+	suffix string
+}{{false, ""}, {true, "_staged"}}
+
+// hasStaged reports whether kind k's kernels have the staged store
+// (SetGemmStaged): mma.sync and the cp.async-fed wgmma kernels, not the
+// TMA ones.
+func hasStaged(k cuda.GemmKernel) bool {
+	switch k {
+	case cuda.GemmTMA, cuda.GemmTMAPersistent, cuda.GemmTMAStore, cuda.GemmTMACluster:
+		return false
+	}
+	return true
+}
+
 // gemmShapes times each shape with the default choice, GemmAuto (when base),
 // and with each of kinds where it applies (the NT layout), keyed
-// <shape>_<kind>.
+// <shape>_<kind>; each of these with either store of gemmStores where the
+// kernel has both (not the TMA kinds), keyed <key>_staged for the staged one.
 func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) error {
 	type shape = gpuGemmShape
 	shapes := gpuGemmShapes()
@@ -392,22 +417,27 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 		if nt := !s.transA && s.transB; (layouts == layoutsNT && !nt) || (layouts == layoutsOther && nt) {
 			continue
 		}
-		// The keys this shape prints: the base key and its _nosplit twin
-		// (GemmAuto), then one per kind that serves the shape. A shape
-		// with none that -keys wants is skipped whole.
+		// The keys this shape prints: the base key (under each store) and
+		// its _nosplit twin (GemmAuto), then one per kind that serves the
+		// shape (under each store where the kind has the staged one). A
+		// shape with none that -keys wants is skipped whole.
 		var keys []string
 		if base {
-			keys = append(keys, s.key)
+			keys = append(keys, s.key, s.key+"_staged")
 			if s.transA && s.k > 8*s.n {
 				keys = append(keys, s.key+"_nosplit")
 			}
 		}
-		timed := map[cuda.GemmKernel]bool{}
+		var use []cuda.GemmKernel
 		for _, k := range kinds {
-			if applies(k, s) {
-				keys = append(keys, s.key+"_"+k.String())
-				timed[k] = b.wants(s.key + "_" + k.String())
+			if !applies(k, s) {
+				continue
 			}
+			key := s.key + "_" + k.String()
+			if b.wants(key) || hasStaged(k) && b.wants(key+"_staged") {
+				use = append(use, k)
+			}
+			keys = append(keys, key, key+"_staged")
 		}
 		if !slices.ContainsFunc(keys, b.wants) {
 			continue
@@ -421,33 +451,47 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 			return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
 		}
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-		if base && b.wants(s.key) {
-			ms, err := b.time(run)
-			if err != nil {
+		// timeStores times run under each store that -keys wants, or
+		// only the direct one when the kernel kind has no other.
+		timeStores := func(key string, both bool) error {
+			for _, st := range gemmStores {
+				if st.staged && !both || !b.wants(key+st.suffix) {
+					continue
+				}
+				old := b.d.SetGemmStaged(st.staged)
+				ms, err := b.time(run)
+				b.d.SetGemmStaged(old)
+				if err != nil {
+					return err
+				}
+				result(key+st.suffix, flops/ms/1e9, "TFLOP/s", ms)
+			}
+			return nil
+		}
+		if base {
+			if err := timeStores(s.key, true); err != nil {
 				return err
 			}
-			result(s.key, flops/ms/1e9, "TFLOP/s", ms)
-		}
-		if base && s.transA && s.k > 8*s.n && b.wants(s.key+"_nosplit") {
-			// The weight gradient without split-K, as before it.
-			old := b.d.SetGemmSplitK(1)
-			ms, err := b.time(run)
-			b.d.SetGemmSplitK(old)
-			if err != nil {
-				return err
+			if s.transA && s.k > 8*s.n && b.wants(s.key+"_nosplit") {
+				// The weight gradient without split-K, as before it.
+				old := b.d.SetGemmSplitK(1)
+				ms, err := b.time(run)
+				b.d.SetGemmSplitK(old)
+				if err != nil {
+					return err
+				}
+				result(s.key+"_nosplit", flops/ms/1e9, "TFLOP/s", ms)
 			}
-			result(s.key+"_nosplit", flops/ms/1e9, "TFLOP/s", ms)
 		}
-		for _, k := range kinds {
-			if !timed[k] || !b.d.SetGemmKernel(k) {
+		for _, k := range use {
+			if !b.d.SetGemmKernel(k) {
 				continue
 			}
-			ms, err := b.time(run)
+			err := timeStores(s.key+"_"+k.String(), hasStaged(k))
 			b.d.SetGemmKernel(cuda.GemmAuto)
 			if err != nil {
 				return err
 			}
-			result(s.key+"_"+k.String(), flops/ms/1e9, "TFLOP/s", ms)
 		}
 		o.free()
 	}

@@ -73,12 +73,16 @@ func (b *gpuBench) trainBench() error {
 		name += "_lossscale" + scale
 	}
 	// Kernels chosen through the environment (cuda.Open applies
-	// MOCOGO_GEMM_KERNEL and MOCOGO_ATTN_KERNEL) name their own keys.
+	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL and MOCOGO_GEMM_STAGED) name
+	// their own keys.
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		name += "_gemm" + v
 	}
 	if v := os.Getenv("MOCOGO_ATTN_KERNEL"); v != "" {
 		name += "_attn" + v
+	}
+	if os.Getenv("MOCOGO_GEMM_STAGED") == "1" {
+		name += "_staged"
 	}
 	tr, err := moco.NewTrainer(e, m, tc, 1000)
 	if err != nil {

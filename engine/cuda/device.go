@@ -27,9 +27,10 @@ type Device struct {
 	l2    int
 	smem  int // opt-in shared memory per block
 
-	gemmNT    GemmKernel // kernel for GemmF16's aligned NT layout (GemmAuto: by device)
-	gemmSplit int        // GemmF16's split-K: 0 automatic, 1 never, n ≥ 2 forced
-	attnFull  bool       // attention computes every tile in full (SetAttentionSkip(false))
+	gemmNT     GemmKernel // kernel for GemmF16's aligned NT layout (GemmAuto: by device)
+	gemmSplit  int        // GemmF16's split-K: 0 automatic, 1 never, n ≥ 2 forced
+	gemmStaged bool       // the mma.sync and wgmma kernels stage C through shared memory (SetGemmStaged)
+	attnFull   bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
 	funcs map[string]*function
@@ -108,6 +109,7 @@ func Open() (*Device, error) {
 	// machine without rebuilding.
 	d.noStaging = os.Getenv("MOCOGO_CUDA_STAGING") == "0"
 	d.noTMASplitDW = os.Getenv("MOCOGO_GEMM_DW_TMA") == "0"
+	d.gemmStaged = os.Getenv("MOCOGO_GEMM_STAGED") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

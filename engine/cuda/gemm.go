@@ -25,6 +25,9 @@ type Epilogue struct {
 const (
 	gemmGELU   = 1
 	gemmOutF16 = 2
+	// gemmStaged (GEMM_STAGED) asks the mma.sync and wgmma kernels for
+	// the staged epilogue (SetGemmStaged).
+	gemmStaged = 4
 	gemmSmem   = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
 	gemmTile   = 128
 
@@ -119,6 +122,37 @@ func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	}
 	d.gemmNT = k
 	return true
+}
+
+// SetGemmStaged selects how the mma.sync and wgmma GEMM kernels store C
+// and returns the previous setting. With on, each block stages its finished
+// output tile in shared memory and writes it out row by row in 16-byte
+// pieces (whole 128-byte lines); otherwise (the default) every thread
+// stores its accumulator pairs straight to C. The kernels use the staged
+// store only when beta is 0 and C and ldc allow 16-byte stores, and the
+// direct one otherwise; the TMA kernels keep their own epilogue. The
+// environment variable MOCOGO_GEMM_STAGED=1 turns it on when the device is
+// opened.
+//
+// The default stays direct until the staged store has passed the GPU tests
+// and won in the benchmarks on an H100 (kernels/cuda/gemm_types.cuh).
+func (d *Device) SetGemmStaged(on bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.gemmStaged
+	d.gemmStaged = on
+	return old
+}
+
+// stagedFlag is the flag bit that asks the kernels for the staged store
+// when SetGemmStaged has turned it on, else 0.
+func (d *Device) stagedFlag() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gemmStaged {
+		return gemmStaged
+	}
+	return 0
 }
 
 // gemmSetting is what SetGemmKernel last set.
@@ -238,6 +272,9 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 	if outHalf {
 		flags |= gemmOutF16 // "C holds the operand type", fp16 or bf16
 	}
+	// The mma.sync and wgmma kernels take the staged-store request; the TMA
+	// kernels and the split-K reduce get flags without it.
+	mflags := flags | d.stagedFlag()
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
 	if aligned && k > 0 {
 		kern := d.gemmKernel(transA, transB, m, n, k)
@@ -260,15 +297,15 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 			}
 		} else if splits, kchunk := d.splitK(m, n, k, tiles, 2*d.sms, 32); splits > 1 {
-			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
+			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags, mflags&gemmStaged)
 		}
 		switch kern {
 		case GemmMMAWide:
 			return d.Launch("gemm_f16", name+"_w", D1(((m+127)/128)*((n+255)/256)), D1(256), gemmSmemWide,
-				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90", D1(tiles), D1(256), 3*32768+1024,
-				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 		case GemmTMAStore, GemmTMACluster:
 			if c.ptr%16 == 0 && ldc*celem%16 == 0 && beta == 0 {
 				return d.gemmTMAStore(kern == GemmTMACluster, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags)
@@ -287,11 +324,11 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		case GemmWGMMA256:
 			tiles = ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
-				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 		}
 	}
 	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
-		a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(flags))
+		a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 }
 
 // SetGemmSplitK sets GemmF16's split-K policy for aligned operands: 0 (the
@@ -360,8 +397,9 @@ func (d *Device) splitK(m, n, k, tiles, slots, gran int) (splits, kchunk int) {
 
 // gemmSplitK runs the split-K kernels: each chunk of K writes its fp32
 // partial product into a workspace, then gemm_splitk_reduce sums them in a
-// fixed order and applies the epilogue.
-func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+// fixed order and applies the epilogue (flags). staged (gemmStaged or 0)
+// asks the partial products' kernels for the staged store.
+func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags, staged int) error {
 	// Rows of the partial products padded to 16 bytes: the kernel's
 	// epilogue stores pairs, so every slice and row must start aligned.
 	ldw := (n + 3) &^ 3
@@ -374,7 +412,7 @@ func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha floa
 	defer ws.Free()
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
 	if err := d.Launch("gemm_f16", name+"_sk", Dim3{X: tiles, Y: splits, Z: 1}, D1(256), gemmSmem,
-		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk), int32(ldw)); err != nil {
+		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk), int32(ldw), int32(staged)); err != nil {
 		return err
 	}
 	return d.splitKReduce(name, ws, splits, m, n, ldw, alpha, beta, c, ldc, bias, flags)

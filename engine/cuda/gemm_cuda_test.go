@@ -20,6 +20,7 @@ type gemmCase struct {
 	bias, gelu     bool
 	out16          bool // C in the operands' half type (fp16, or bf16 with bf16)
 	bf16           bool // bf16 operands (GemmBF16) instead of fp16 (GemmF16)
+	cOff           int  // C starts this many elements into its allocation (2: 4- or 8-byte aligned, not 16)
 }
 
 func (c gemmCase) String() string {
@@ -46,10 +47,35 @@ func (c gemmCase) String() string {
 	case c.out16:
 		s += "_f16"
 	}
+	if c.cOff != 0 {
+		s += fmt.Sprintf("_coff%d", c.cOff)
+	}
 	if c.bf16 {
 		s = "bf16_" + s
 	}
 	return s
+}
+
+// gemmStores are the two ways the mma.sync and wgmma kernels store C
+// (SetGemmStaged): straight from the registers, or staged through shared
+// memory.
+var gemmStores = []struct {
+	name   string
+	staged bool
+}{{"direct", false}, {"staged", true}}
+
+// forEachStore runs f as a subtest under each store, so that every GEMM
+// test covers both epilogues; the staged one falls back to the direct
+// store where beta ≠ 0 or C's rows are not 16-byte aligned, which the cases
+// with padding, odd n and cOff exercise.
+func forEachStore(t *testing.T, f func(t *testing.T)) {
+	for _, st := range gemmStores {
+		t.Run(st.name, func(t *testing.T) {
+			old := dev.SetGemmStaged(st.staged)
+			defer dev.SetGemmStaged(old)
+			f(t)
+		})
+	}
 }
 
 // asBF16 returns the cases with bf16 operands (and a bf16 C where out16).
@@ -122,7 +148,8 @@ func runGemmCase(t *testing.T, c gemmCase) {
 		celem = 2
 	}
 	clen := c.m * ldc
-	dc := mustAlloc(t, int64(clen*celem))
+	dcAll := mustAlloc(t, int64((clen+c.cOff)*celem))
+	dc := dcAll.View(int64(c.cOff*celem), int64(clen*celem))
 	// C starts as NaN everywhere (beta = 0) or as random values (beta ≠ 0)
 	// with NaN in the padding columns, which must survive untouched.
 	var c0 []float32
@@ -149,9 +176,9 @@ func runGemmCase(t *testing.T, c gemmCase) {
 		if c.bf16 {
 			nan = 0x7fc0 // bf16 NaN
 		}
-		must(t, dc.Fill16(nan))
+		must(t, dcAll.Fill16(nan))
 	} else {
-		must(t, dc.PoisonF32())
+		must(t, dcAll.PoisonF32())
 	}
 	if c.bf16 {
 		must(t, dev.GemmBF16(c.transA, c.transB, c.m, c.n, c.k, c.alpha, da, lda, db, ldb, c.beta, dc, ldc,
@@ -231,7 +258,7 @@ func runGemmCase(t *testing.T, c gemmCase) {
 	rel, bad := errStats(gotS, want)
 	// Padding columns must still hold NaN: nothing was written past n.
 	var clobbered int
-	for i := 0; i < c.m && c.pad > 0; i++ {
+	for i := 0; i < c.m && ldc > c.n; i++ {
 		for j := c.n; j < ldc; j++ {
 			if !math.IsNaN(float64(got[i*ldc+j])) {
 				clobbered++
@@ -249,12 +276,16 @@ func runGemmCase(t *testing.T, c gemmCase) {
 }
 
 func TestGemmF16Odd(t *testing.T) {
-	for _, c := range oddGemmCases() {
-		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
-	}
+	forEachStore(t, func(t *testing.T) {
+		for _, c := range oddGemmCases() {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
 }
 
-// oddGemmCases: odd sizes in every layout, tight and padded.
+// oddGemmCases: odd sizes in every layout, tight, padded, and with leading
+// dimensions rounded up to multiples of 8 (the 16-byte paths, and the
+// staged store with a scalar tail where n is not a multiple of 8).
 func oddGemmCases() []gemmCase {
 	sizes := [][3]int{
 		{1, 1, 1}, {1, 7, 33}, {7, 33, 129}, {33, 129, 7}, {129, 197, 33}, {197, 129, 1000},
@@ -266,20 +297,32 @@ func oddGemmCases() []gemmCase {
 			for _, pad := range []int{0, 8} {
 				cs = append(cs, gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], pad: pad, alpha: 1})
 			}
+			cs = append(cs, gemmCase{transA: l[0], transB: l[1], m: s[0], n: s[1], k: s[2], align8: true, alpha: 1})
 		}
 	}
 	return cs
 }
 
 func TestGemmF16Epilogue(t *testing.T) {
-	for _, c := range epilogueGemmCases() {
-		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
-	}
+	forEachStore(t, func(t *testing.T) {
+		for _, c := range epilogueGemmCases() {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
 }
 
-// epilogueGemmCases: alpha, beta, bias, GELU and a half C.
+// epilogueGemmCases: alpha, beta, bias, GELU and a half C; C's rows
+// 16-byte aligned with n odd (the staged store's scalar tail), with the
+// operands unaligned (the _u kernels), and C itself misaligned (cOff: the
+// staged store falls back).
 func epilogueGemmCases() []gemmCase {
 	return []gemmCase{
+		{m: 197, n: 301, k: 96, align8: true, alpha: 0.5, bias: true, gelu: true},
+		{transB: true, m: 197, n: 301, k: 96, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+		{transA: true, transB: true, m: 130, n: 77, k: 64, align8: true, alpha: 1, bias: true, out16: true, pad: 8},
+		{m: 129, n: 136, k: 33, alpha: 1, bias: true, out16: true},
+		{transB: true, m: 129, n: 200, k: 64, alpha: 1, bias: true, out16: true, cOff: 2},
+		{m: 129, n: 200, k: 64, alpha: 1, bias: true, cOff: 2},
 		{m: 197, n: 300, k: 96, alpha: 0.5, bias: true},
 		{m: 197, n: 300, k: 96, alpha: 1, bias: true, gelu: true},
 		{m: 197, n: 300, k: 96, alpha: 1, bias: true, gelu: true, out16: true},
@@ -297,9 +340,11 @@ func TestGemmF16ViT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ViT-sized shapes skipped with -short")
 	}
-	for _, c := range vitGemmCases() {
-		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
-	}
+	forEachStore(t, func(t *testing.T) {
+		for _, c := range vitGemmCases() {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
 }
 
 // vitGemmCases: the GEMMs of a ViT-S/16 step at batch 256.
@@ -321,7 +366,24 @@ func vitGemmCases() []gemmCase {
 // kernel must pass, forced split-K, and the ViT-S shapes. The wgmma kinds
 // serve the NT layout; the other layouts go to mma.sync under them.
 func TestGemmBF16(t *testing.T) {
-	for _, k := range []GemmKernel{GemmAuto, GemmMMA, GemmMMAWide, GemmWGMMA128, GemmWGMMA256} {
+	testGemmBF16Kinds(t, false, GemmAuto, GemmMMA, GemmMMAWide, GemmWGMMA128, GemmWGMMA256)
+}
+
+// TestGemmBF16Staged runs the same with the staged store (SetGemmStaged),
+// under GemmAuto (wgmma128 for NT on Hopper) and GemmMMA; the other kinds'
+// staged stores are the same templates, run on fp16 by TestGemmF16Hopper
+// and TestGemmF16MMAWide. A test of its own rather than a subtest: run.sh
+// gives each top-level test its own time limit.
+func TestGemmBF16Staged(t *testing.T) {
+	testGemmBF16Kinds(t, true, GemmAuto, GemmMMA)
+}
+
+// testGemmBF16Kinds runs testGemmBF16 under each kind, with the staged or
+// the direct store.
+func testGemmBF16Kinds(t *testing.T, staged bool, kinds ...GemmKernel) {
+	old := dev.SetGemmStaged(staged)
+	defer dev.SetGemmStaged(old)
+	for _, k := range kinds {
 		t.Run(k.String(), func(t *testing.T) {
 			if !dev.SetGemmKernel(k) {
 				t.Skipf("%s is not sm_90: no %s kernel", dev.Name(), k)
@@ -380,7 +442,7 @@ func TestGemmF16Hopper(t *testing.T) {
 				t.Skipf("%s is not sm_90: no wgmma kernel", dev.Name())
 			}
 			defer dev.SetGemmKernel(GemmAuto)
-			testGemmHopper(t)
+			forEachStore(t, testGemmHopper)
 		})
 	}
 }
@@ -418,6 +480,8 @@ func hopperCases() []gemmCase {
 		{transB: true, m: 300, n: 260, k: 520, alpha: 0.5, beta: 1, bias: true},
 		{transB: true, m: 333, n: 129, k: 72, alpha: 1, beta: 1, pad: 3},
 		{transB: true, m: 100, n: 201, k: 48, alpha: 1, bias: true, gelu: true, out16: true, pad: 8},
+		{transB: true, m: 129, n: 197, k: 72, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+		{transB: true, m: 200, n: 130, k: 64, align8: true, alpha: 2, bias: true},
 		// More tiles than SMs: the persistent kernel's blocks take two.
 		{transB: true, m: 4100, n: 1300, k: 136, alpha: 1, bias: true, pad: 8},
 		{transB: true, m: 4096, n: 2304, k: 72, alpha: 1, beta: 1, out16: true},
@@ -436,6 +500,12 @@ func TestGemmF16SplitK(t *testing.T) {
 	if testing.Short() {
 		splitCounts = []int{3} // with -short (and under compute-sanitizer) one count
 	}
+	forEachStore(t, func(t *testing.T) { testGemmSplitK(t, splitCounts) })
+}
+
+// testGemmSplitK is TestGemmF16SplitK under one store setting: forced
+// splits into each of splitCounts, then the automatic choice.
+func testGemmSplitK(t *testing.T, splitCounts []int) {
 	for _, splits := range splitCounts {
 		t.Run(fmt.Sprintf("splits%d", splits), func(t *testing.T) {
 			old := dev.SetGemmSplitK(splits)

@@ -60,11 +60,13 @@ func TestGemmF16MMA(t *testing.T) {
 		t.Fatal("SetGemmKernel(GemmMMA) refused")
 	}
 	defer dev.SetGemmKernel(GemmAuto)
-	for _, c := range hopperCases() {
-		if c.m < 256*197 {
-			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	forEachStore(t, func(t *testing.T) {
+		for _, c := range hopperCases() {
+			if c.m < 256*197 {
+				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			}
 		}
-	}
+	})
 }
 
 // TestGemmF16MMAWide runs the NT cases and every layout through the
@@ -74,12 +76,14 @@ func TestGemmF16MMAWide(t *testing.T) {
 		t.Fatal("SetGemmKernel(GemmMMAWide) refused")
 	}
 	defer dev.SetGemmKernel(GemmAuto)
-	for _, c := range hopperCases() {
-		if c.m < 256*197 { // the ViT-sized ones are timed by bench
-			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	forEachStore(t, func(t *testing.T) {
+		for _, c := range hopperCases() {
+			if c.m < 256*197 { // the ViT-sized ones are timed by bench
+				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			}
 		}
-	}
-	t.Run("layouts", testGemmTMALayouts)
+		t.Run("layouts", testGemmTMALayouts)
+	})
 }
 
 // TestGemmF16TMAStore runs the Hopper NT cases and every layout through the

@@ -11,6 +11,13 @@
 // an optional fp32 vector of N added to every row; act is the identity or
 // the exact (erf) GELU (flag GEMM_GELU). When beta is 0, C is not read.
 //
+// Epilogue: by default each thread stores its accumulator pairs straight to
+// C (gemm_store2). With flag GEMM_STAGED, beta = 0 and C and ldc allowing
+// 16-byte stores, the block's finished tile goes through shared memory
+// instead (the pipeline's stages, free after the main loop) and out in
+// whole 128-byte lines: gemm_types.cuh explains the layout, staged_epilogue
+// below the passes.
+//
 // Block tile 128×128×32, 8 warps each owning a 64×32 piece of C, a 4-stage
 // cp.async pipeline through padded shared memory (rows padded by 16 bytes, so
 // that ldmatrix's eight 16-byte row reads hit eight different bank groups),
@@ -117,6 +124,67 @@ __device__ __forceinline__ void load_tile(T* s, const T* __restrict__ g, int ld,
     }
 }
 
+// staged_epilogue is gemm_body's staged epilogue (gemm_types.cuh): the
+// block's 128×TBN results, finished and converted to C's type (T when
+// out16, else fp32), go through a padded tile in the SMEM bytes of the
+// pipeline's shared memory and out in 16-byte pieces. The values are
+// computed once and only the stores branch on out16, so that the kernel
+// holds one copy of the GELU code for the staged path, not one per type.
+// When the fp32 tile does not fit at once (128×256 tiles: 128·264·4 =
+// 135168 bytes against 122880) it goes in two passes of 64 rows, each
+// written by the four warps that own those rows (for either type, again to
+// keep one copy of the code).
+template <typename T, int WN, int SMEM>
+__device__ __forceinline__ void staged_epilogue(const float (&acc)[4][WN / 8][4], unsigned char* smem, void* C,
+                                                const float* __restrict__ bias, int M, int N, int ldc, int m0,
+                                                int n0, float alpha, bool gelu, bool out16, int tid) {
+    constexpr int TBN = 4 * WN, LD = TBN + 8;
+    constexpr int PASSES = BM * LD * 4 <= SMEM ? 1 : 2;
+    constexpr int ROWS = BM / PASSES;
+    static_assert(ROWS * LD * 4 <= SMEM, "staged tile larger than the pipeline's shared memory");
+    const int lane = tid & 31, warp = tid >> 5;
+    const int warp_m = warp >> 2, warp_n = warp & 3;
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int pass = 0; pass < PASSES; pass++) {
+        if (PASSES == 1 || warp_m == pass) {
+            const int r0 = PASSES == 1 ? warp_m * 64 : 0;  // the warp's first row in the staged tile
+#pragma unroll
+            for (int ni = 0; ni < WN / 8; ni++) {
+                const int col = warp_n * WN + ni * 8 + 2 * t;
+                float b0 = 0.0f, b1 = 0.0f;
+                if (bias) {
+                    if (n0 + col < N) b0 = bias[n0 + col];
+                    if (n0 + col + 1 < N) b1 = bias[n0 + col + 1];
+                }
+#pragma unroll
+                for (int mi = 0; mi < 4; mi++) {
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        float v0 = alpha * acc[mi][ni][2 * h] + b0, v1 = alpha * acc[mi][ni][2 * h + 1] + b1;
+                        if (gelu) {
+                            v0 = gelu_erf(v0);
+                            v1 = gelu_erf(v1);
+                        }
+                        const int e = (r0 + mi * 16 + g + 8 * h) * LD + col;
+                        if (out16)
+                            gemm_stage_put2((T*)smem + e, v0, v1);
+                        else
+                            gemm_stage_put2((float*)smem + e, v0, v1);
+                    }
+                }
+            }
+        }
+        __syncthreads();
+        if (out16)
+            gemm_stage_copy_out<T, ROWS, TBN, NTHREADS>((T*)smem, (T*)C, ldc, m0 + pass * ROWS, n0, M, N, tid);
+        else
+            gemm_stage_copy_out<float, ROWS, TBN, NTHREADS>((float*)smem, (float*)C, ldc, m0 + pass * ROWS, n0, M,
+                                                            N, tid);
+        if (pass + 1 < PASSES) __syncthreads();  // the next pass overwrites the tile
+    }
+}
+
 // WN is the warp tile's width: 32 (block 128×128, the first kernels) or 64
 // (block 128×256, the _w kernels: twice the mma per ldmatrix of A).
 template <typename T, bool A_KMAJOR, bool B_KMAJOR, bool ALIGNED, int WN = 32>
@@ -210,9 +278,17 @@ __device__ __forceinline__ void gemm_body(const T* __restrict__ A, const T* __re
     }
     cp_async_wait<0>();
 
-    // Epilogue straight from the accumulators: each thread owns pairs of
-    // adjacent columns.
     const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    if (gemm_staged_ok(C, ldc, out16, beta, flags)) {
+        // Every warp must be done reading the pipeline's stages before they
+        // hold the staged tile.
+        __syncthreads();
+        staged_epilogue<T, WN, STAGES * ST_HALVES * 2>(acc, smem, C, bias, M, N, ldc, m0, n0, alpha, gelu, out16, tid);
+        return;
+    }
+
+    // Direct epilogue, straight from the accumulators: each thread owns
+    // pairs of adjacent columns.
     const int g = lane >> 2, t = lane & 3;
 #pragma unroll
     for (int mi = 0; mi < 4; mi++) {
@@ -274,18 +350,19 @@ GEMM_KERNELS(bf16, bf16)
 // (alpha, bias, GELU, beta·C, fp32 output or fp16 for gemm_splitk_reduce,
 // bf16 for gemm_splitk_reduce_bf16).
 //
+// flags: only GEMM_STAGED counts (the staged epilogue for the partials).
 // Launch: grid (ceil(M/128)·ceil(N/128), splits), block 256, GEMM_SMEM_BYTES;
 // aligned operands only (as the kernels without _u).
 #define GEMM_SPLITK_KERNEL(name, T, AK, BKM)                                                               \
     extern "C" __global__ void __launch_bounds__(NTHREADS, 2)                                              \
         name(const T* __restrict__ A, const T* __restrict__ B, float* __restrict__ W, int M, int N,        \
-             int K, int lda, int ldb, int kchunk, int ldw) {                                               \
+             int K, int lda, int ldb, int kchunk, int ldw, int flags) {                                    \
         const int k0 = blockIdx.y * kchunk;                                                                \
         const int kl = min(K - k0, kchunk);                                                                \
         const T* a = AK ? A + k0 : A + (size_t)k0 * lda;                                                   \
         const T* b = BKM ? B + k0 : B + (size_t)k0 * ldb;                                                  \
         gemm_body<T, AK, BKM, true>(a, b, W + (size_t)blockIdx.y * M * ldw, nullptr, M, N, max(kl, 0), lda, \
-                                    ldb, ldw, 1.0f, 0.0f, 0);                                              \
+                                    ldb, ldw, 1.0f, 0.0f, flags & GEMM_STAGED);                            \
     }
 #define GEMM_SPLITK_KERNELS(t, T)                          \
     GEMM_SPLITK_KERNEL(gemm_##t##_nn_sk, T, true, false)   \

@@ -5,7 +5,8 @@
 //
 // with the same epilogue, flags and parameters as gemm_f16_nt in
 // gemm_f16.cu (fp32 or fp16 C, per-column fp32 bias, exact GELU, alpha,
-// beta; beta = 0 leaves C unread). Needs lda, ldb multiples of 8 and A, B
+// beta; beta = 0 leaves C unread; flag GEMM_STAGED for the staged
+// epilogue of gemm_types.cuh). Needs lda, ldb multiples of 8 and A, B
 // 16-byte aligned (the Go wrapper falls back to gemm_f16_nt otherwise). The
 // gemm_bf16_* kernels are the same templates on bf16 operands (wgmma
 // .bf16, C fp32 or bf16; gemm_types.cuh).
@@ -121,6 +122,48 @@ __device__ __forceinline__ void load_tile_sw(uint32_t s, const T* __restrict__ g
     }
 }
 
+// staged_epilogue90 is gemm90's staged epilogue (gemm_types.cuh): the
+// block's 128×BN results, finished and converted to C's type (T when
+// out16, else fp32), go through a padded tile at smem (the stages, which
+// hold even the fp32 tile at once) and out in 16-byte pieces. The values
+// are computed once; only the stores branch on out16.
+template <typename T, int BN>
+__device__ __forceinline__ void staged_epilogue90(const float* d, unsigned char* smem, void* C,
+                                                  const float* __restrict__ bias, int M, int N, int ldc, int m0,
+                                                  int n0, float alpha, bool gelu, bool out16, int tid) {
+    constexpr int LD = BN + 8;
+    const int lane = tid & 31, warp = tid >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const int row = (warp >> 2) * 64 + (warp & 3) * 16 + g;  // warpgroup, warp in it, lane
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+        const int col = 8 * j + 2 * t;
+        float b0 = 0.0f, b1 = 0.0f;
+        if (bias) {
+            if (n0 + col < N) b0 = bias[n0 + col];
+            if (n0 + col + 1 < N) b1 = bias[n0 + col + 1];
+        }
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float v0 = alpha * d[4 * j + 2 * h] + b0, v1 = alpha * d[4 * j + 2 * h + 1] + b1;
+            if (gelu) {
+                v0 = gelu_erf(v0);
+                v1 = gelu_erf(v1);
+            }
+            const int e = (row + 8 * h) * LD + col;
+            if (out16)
+                gemm_stage_put2((T*)smem + e, v0, v1);
+            else
+                gemm_stage_put2((float*)smem + e, v0, v1);
+        }
+    }
+    __syncthreads();
+    if (out16)
+        gemm_stage_copy_out<T, G9_BM, BN, G9_THREADS>((T*)smem, (T*)C, ldc, m0, n0, M, N, tid);
+    else
+        gemm_stage_copy_out<float, G9_BM, BN, G9_THREADS>((float*)smem, (float*)C, ldc, m0, n0, M, N, tid);
+}
+
 // gemm90 is the kernel body. BN: block tile width (128 or 256, also the
 // wgmma N); STAGES: shared-memory ring depth; OVERLAP: keep one k-tile's
 // wgmmas in flight while the next is issued (the refill distance drops from
@@ -190,6 +233,15 @@ __device__ __forceinline__ void gemm90(const T* __restrict__ A, const T* __restr
     // rows 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h,
     // column 8j + 2t + e).
     const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    if (gemm_staged_ok(C, ldc, out16, beta, flags)) {
+        // Every warp's wgmmas and copies are complete (waited above); the
+        // barrier makes them complete for the whole block before the
+        // stages hold the staged tile.
+        __syncthreads();
+        static_assert(G9_BM * (BN + 8) * 4 <= STAGES * STAGE, "staged fp32 tile larger than the stages");
+        staged_epilogue90<T, BN>(d, smem_raw, C, bias, M, N, ldc, m0, n0, alpha, gelu, out16, tid);
+        return;
+    }
     const int g = lane >> 2, t = lane & 3;
 #pragma unroll
     for (int h = 0; h < 2; h++) {

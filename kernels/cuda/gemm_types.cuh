@@ -9,9 +9,11 @@
 // they encode.
 //
 // GemmT<T> gives the epilogue's conversions (stores of T round to nearest
-// even) and T's zero; gemm_store2 is the epilogue's store, shared by every
-// kernel. The tensor-core wrappers (mma16816, wgmma_*) are specialised per T
-// in each file, their PTX written once in a macro taking the type suffix.
+// even) and T's zero; gemm_store2 is the direct epilogue's store, shared by
+// every kernel, and gemm_stage_put2 / gemm_stage_copy_out are the staged
+// epilogue's two halves (below). The tensor-core wrappers (mma16816,
+// wgmma_*) are specialised per T in each file, their PTX written once in a
+// macro taking the type suffix.
 
 #pragma once
 #include <cuda_bf16.h>
@@ -78,6 +80,93 @@ __device__ __forceinline__ void gemm_store2(void* C, size_t off, bool two, bool 
         } else {
             c[0] = v0;
             if (two) c[1] = v1;
+        }
+    }
+}
+
+// ---- Staged epilogue (flag GEMM_STAGED) ----
+//
+// The direct epilogue (gemm_store2) has every thread store its accumulator
+// pairs straight to C: one warp store instruction covers 8 rows × 16 bytes
+// (T out) or 8 rows × 32 bytes (fp32 out), so every instruction touches 8
+// separate row segments and half-filled 32-byte sectors. The staged
+// epilogue instead writes the finished values (alpha, bias, GELU applied,
+// converted to C's type) into a tile in shared memory, and the block then
+// copies the tile out row by row, consecutive threads storing consecutive
+// 16 bytes of a row: each warp instruction writes whole 128-byte lines.
+//
+// The tile is COLS + 8 elements a row. The accumulator fragments of
+// mma.m16n8k16 and of wgmma have the same shape within a warp: lane
+// (g = lane/4, t = lane%4) holds columns 2t, 2t+1 of rows g and g + 8, so a
+// warp's pair store writes 8 rows × one 8-element segment (16 bytes of T,
+// 32 bytes of fp32). Shared memory serves a 32-bit-per-lane access in one
+// pass over the 32 four-byte banks, a 64-bit access in two passes of 16
+// lanes (rows g = 0–3, then 4–7). Padding each row by one segment (8
+// elements) puts row r's segment r segments further along the banks: the
+// 8 rows (T) or 4 rows (fp32) of one pass cover the 128 bytes of the banks
+// exactly once, with no conflict. The copy-out reads 16 bytes a lane, 8
+// lanes a pass, along one row: conflict-free whatever the padding, as long
+// as rows start 16-byte aligned ((COLS + 8) · size is a multiple of 16).
+//
+// The copy-out needs C and its rows 16-byte aligned; it does not read C,
+// so the staged path serves only beta = 0 (beta ≠ 0 keeps the direct store,
+// which rounds act(...) + beta·C once). gemm_staged_ok decides this per
+// launch; the kernels fall back to the direct store when it says no.
+// Rows ≥ M and columns ≥ N are masked in the copy-out; when N is not a
+// multiple of the 16-byte vector, the last piece of each row is stored
+// element by element.
+
+// GEMM_STAGED asks the mma.sync and wgmma kernels for the staged epilogue
+// (flags bit 2; GEMM_GELU is 1 and GEMM_OUT_F16 2 in each kernel file).
+#define GEMM_STAGED 4
+
+// gemm_staged_ok reports whether a launch may use the staged epilogue: it
+// was asked for, beta is 0, and C (of T when outHalf, else fp32) and every
+// row of it start 16-byte aligned. The answer is the same for every thread.
+__device__ __forceinline__ bool gemm_staged_ok(const void* C, int ldc, bool outHalf, float beta, int flags) {
+    const size_t rowBytes = (size_t)ldc * (outHalf ? 2 : 4);
+    return (flags & GEMM_STAGED) && beta == 0.0f && (((uintptr_t)C | rowBytes) & 15) == 0;
+}
+
+// gemm_stage_put2 stores two adjacent results into the staged tile at p
+// (4- or 8-byte aligned), converted to OutT: T (rounded to nearest even) or
+// fp32.
+template <typename OutT>
+__device__ __forceinline__ void gemm_stage_put2(OutT* p, float v0, float v1) {
+    *(typename GemmT<OutT>::T2*)p = GemmT<OutT>::pack(v0, v1);
+}
+template <>
+__device__ __forceinline__ void gemm_stage_put2<float>(float* p, float v0, float v1) {
+    *(float2*)p = make_float2(v0, v1);
+}
+
+// gemm_stage_copy_out copies ROWS rows of a staged tile s (COLS + 8
+// elements a row) to C at row r0, column c0 (ldc elements a row), leaving
+// out rows ≥ M and columns ≥ N. Each of the NTHREADS threads moves 16-byte
+// pieces, consecutive threads consecutive pieces of a row. The loop is
+// unrolled by 4, not fully: four loads in flight ahead of their stores are
+// enough, and a full unroll lets the compiler hoist up to 16 loads (64
+// registers) above the stores; in a first version of the 128×256 kernels,
+// whose accumulators stay live through the first of two passes, that meant
+// 255 registers and spills.
+template <typename OutT, int ROWS, int COLS, int NTHREADS>
+__device__ __forceinline__ void gemm_stage_copy_out(const OutT* s, OutT* C, int ldc, int r0, int c0, int M, int N,
+                                                    int tid) {
+    constexpr int LD = COLS + 8, VEC = 16 / sizeof(OutT), PIECES = COLS / VEC;
+    static_assert(COLS % VEC == 0 && (LD * sizeof(OutT)) % 16 == 0, "staged tile rows must be 16-byte pieces");
+    static_assert(ROWS * PIECES % NTHREADS == 0, "every thread copies the same number of pieces");
+#pragma unroll 4
+    for (int i = 0; i < ROWS * PIECES / NTHREADS; i++) {
+        const int p = tid + i * NTHREADS;
+        const int r = p / PIECES, c = (p % PIECES) * VEC;
+        const int gr = r0 + r, gc = c0 + c;
+        if (gr >= M || gc >= N) continue;
+        const OutT* src = s + r * LD + c;
+        OutT* dst = C + (size_t)gr * ldc + gc;
+        if (gc + VEC <= N) {
+            *(uint4*)dst = *(const uint4*)src;
+        } else {
+            for (int j = 0; j < N - gc; j++) dst[j] = src[j];
         }
     }
 }

@@ -16,9 +16,10 @@
 #              OUTDIR/ncu/<name>.txt (details page), .ncu-rep when under
 #              5 MB, .log; skipped when ncu is absent; 150 s
 #   train      the whole MoCo v3 step (bench gpu -only train): ViT-S/16 b256
-#              fp16 (also on the TMA-store GEMMs and on the head-resident
-#              attention) and fp32, ViT-B/16 b128 fp16, beside PyTorch AMP
-#              eager and torch.compile (torch_train.py), ~300 s
+#              fp16 (also on the TMA-store GEMMs, the head-resident
+#              attention and the staged GEMM epilogue) and fp32, ViT-B/16
+#              b128 fp16, beside PyTorch AMP eager and torch.compile
+#              (torch_train.py), ~330 s
 #   pretrain   a short MoCo v3 run on CIFAR-10 (carried in .gpu) with the
 #              kNN accuracy before and after, ~120 s
 # Writes full logs into OUTDIR and prints a short table last. All phases
@@ -255,22 +256,25 @@ if want train; then
 begin train
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
-# default). The two variants run the step on kernels not yet the default:
-# the TMA-store GEMMs for every layout, the head-resident attention.
-for cfg in "vit_small fp16" "vit_small fp16 tmas" "vit_small fp16 - head" "vit_base fp16" "vit_small fp32"; do
+# default) and "staged" (MOCOGO_GEMM_STAGED=1). The variants run the step on
+# kernels not yet the default: the TMA-store GEMMs for every layout, the
+# head-resident attention, the staged epilogue of the default GEMMs.
+for cfg in "vit_small fp16" "vit_small fp16 tmas" "vit_small fp16 - head" "vit_small fp16 - - staged" "vit_base fp16" "vit_small fp32"; do
 	set -- $cfg
 	gk=${3:--}
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}
-	lim=$(cap 240 60)
+	sg=
+	[ "${5:-}" = staged ] && sg=1
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}
+	lim=$(cap 280 60)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
