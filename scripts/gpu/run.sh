@@ -2,7 +2,7 @@
 # run.sh OUTDIR [PHASE...]: runs on the GPU machine (no Go toolchain, no
 # network needed). Phases, in this order (default: all):
 #   tests      every GPU test, each top-level test in its own process (a
-#              kernel fault cannot take the others down), 300 s in all
+#              kernel fault cannot take the others down), 330 s in all
 #   sanitizer  the small cases under compute-sanitizer memcheck, 45 s
 #   peak       the tensor-core ceilings: TestPeakProbes (exact results), then
 #              `bench gpu -only peak` (mma.sync and wgmma TFLOP/s, FLOP per
@@ -77,7 +77,7 @@ cap() { local left=$(($1 - $(pelapsed))); echo $((left < $2 ? left : $2)); }
 
 if want tests; then
 begin tests
-# Tests: at most 300 s in all.
+# Tests: at most 330 s in all.
 for t in "$bin"/tests/*.test; do
 	name=$(basename "$t" .test)
 	log="$out/test_$name.log"
@@ -91,7 +91,7 @@ for t in "$bin"/tests/*.test; do
 		continue
 	fi
 	for tn in $list; do
-		lim=$(cap 300 60)
+		lim=$(cap 330 60)
 		if [ $lim -le 5 ]; then
 			echo "--- FAIL: $tn (not run: test time budget spent)" | tee -a "$log"
 			rc=1
