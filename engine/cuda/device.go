@@ -45,8 +45,11 @@ type Device struct {
 	nextStage int
 	noStaging bool // page-locked memory was refused: plain copies
 
-	// async is the state of UploadAsync (upload.go).
-	async asyncUploads
+	// async is the state of UploadAsync (upload.go); noAsyncUpload
+	// (MOCOGO_CUDA_ASYNC_UPLOAD=0) makes UploadAsync a plain upload on the
+	// default stream.
+	async         asyncUploads
+	noAsyncUpload bool
 
 	// noTMASplitDW (MOCOGO_GEMM_DW_TMA=0) keeps GemmAuto's weight
 	// gradients on mma.sync split-K, as before the TMA path became the
@@ -109,6 +112,7 @@ func Open() (*Device, error) {
 	// machine without rebuilding.
 	d.noStaging = os.Getenv("MOCOGO_CUDA_STAGING") == "0"
 	d.noTMASplitDW = os.Getenv("MOCOGO_GEMM_DW_TMA") == "0"
+	d.noAsyncUpload = os.Getenv("MOCOGO_CUDA_ASYNC_UPLOAD") == "0"
 	d.gemmStaged = os.Getenv("MOCOGO_GEMM_STAGED") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()

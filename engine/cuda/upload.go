@@ -44,6 +44,11 @@ func (d *Device) UploadAsync(dst *Buffer, p unsafe.Pointer, n int64) error {
 	if n == 0 {
 		return nil
 	}
+	if d.noAsyncUpload {
+		// MOCOGO_CUDA_ASYNC_UPLOAD=0: an upload on the default stream,
+		// after the work queued so far, as before this path existed.
+		return dst.copyIn(p, n, "UploadAsync")
+	}
 	a := &d.async
 	a.mu.Lock()
 	defer a.mu.Unlock()
