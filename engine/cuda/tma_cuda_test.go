@@ -104,7 +104,7 @@ func TestGemmBF16TMAStore(t *testing.T) {
 // TMA-store kernels). The cases include odd counts of 128-row tiles, where
 // the second block of the last cluster lies wholly past M.
 func TestGemmF16TMACluster(t *testing.T) {
-	testGemmTMAKind(t, GemmTMACluster, false, "gemm_f16_nt_tma_c", "gemm_f16_nn_tma_c192")
+	testGemmTMAKind(t, GemmTMACluster, false, "gemm_f16_nt_tma_c", "gemm_f16_nt_tma_c192", "gemm_f16_nn_tma_c192")
 }
 
 // testGemmTMAKind runs the Hopper and layout cases with kind selected and
@@ -117,6 +117,21 @@ func testGemmTMAKind(t *testing.T, kind GemmKernel, bf bool, mustRun ...string) 
 	defer dev.SetGemmKernel(GemmAuto)
 	testGemmHopperAs(t, bf)
 	t.Run("layouts", func(t *testing.T) { testGemmTMALayoutsAs(t, bf) })
+	// NT cases whose last tile column reaches at most half way into its
+	// tile (n − n0 ≤ BN/2: in a cluster the second half of B lies wholly
+	// past N and is not loaded), with rows 16-byte multiples so that the
+	// TMA-store kernels, not the fallback, take them.
+	t.Run("edges", func(t *testing.T) {
+		for _, c := range []gemmCase{
+			{transB: true, m: 256, n: 64, k: 128, align8: true, alpha: 1},
+			{transB: true, m: 129, n: 1, k: 72, align8: true, alpha: 1, out16: true},
+			{transB: true, m: 300, n: 270, k: 200, align8: true, alpha: 1, bias: true, out16: true},
+			{transB: true, m: 385, n: 456, k: 64, align8: true, alpha: 0.5, bias: true, gelu: true},
+		} {
+			c.bf16 = bf
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
 	for _, k := range mustRun {
 		if !dev.loaded("gemm_tma_store_sm90a", k) {
 			t.Errorf("kernel %s never ran", k)

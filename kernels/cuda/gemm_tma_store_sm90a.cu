@@ -30,9 +30,12 @@
 // the empty barrier of both blocks (count 4), and a block's full barrier
 // counts the bytes from its own loads and from its peer's multicast. The
 // two blocks walk the same sequence of tile pairs; a block past M (odd tile
-// rows) still loads its half of B for its peer and stores nothing. Both
-// blocks wait for each other before the first load (barriers initialised)
-// and before exiting (no arrival on a finished block's barrier).
+// rows) still loads its half of B for its peer and stores nothing; a half
+// of B wholly past N (the last tile column reaching at most half way into
+// its tile) is loaded by neither block and counted by neither barrier: it
+// would feed only columns never stored. Both blocks wait for each other
+// before the first load (barriers initialised) and before exiting (no
+// arrival on a finished block's barrier).
 //
 // Parameters: tmA, tmB, tmC, C, bias, M, N, K, ldc, alpha, beta, flags,
 // kchunk (as the _tma_p kernels; kchunk must be 0: split-K partials use the

@@ -340,6 +340,10 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
         if (leader) bulk_wait_read<1>();  // the store that read buf last is done reading it
         wg_sync(c);
 #pragma unroll
+        // (fp32 C: rows g and g ^ 1 of a half-warp share their two 16-byte
+        // units, a 2-way bank conflict on these writes. Taking the column
+        // groups in a per-lane order would avoid it, but indexes the
+        // accumulators at run time, which puts them in local memory.)
         for (int jj = 0; jj < JB; jj++) {
             const int j = q * JB + jj;
             const int col = n0 + 8 * j + 2 * t;
@@ -440,7 +444,13 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                     // (odd tile rows) loads no A: it only shares B.
                     const bool loadA = CM == 1 || m0 < M;
                     const int bytesA = A_MN ? (loadA ? ca : 0) * 8192 : (loadA ? T_A_BYTES : 0);
-                    mbar_expect_tx(full, bytesA + (B_MN ? cb * 8192 : BN * 128));
+                    // Shared k-contiguous B: block r loads rows r·BN/CM on
+                    // of the tile, except a part wholly past N, which
+                    // feeds only columns never stored (a box wholly out of
+                    // bounds is not relied on to signal its bytes).
+                    const int partsB = CM > 1 && !B_MN ? min(CM, (N - n0 + BN / CM - 1) / (BN / CM)) : CM;
+                    const int bytesB = B_MN ? cb * 8192 : (CM > 1 ? partsB * (BN / CM) * 128 : BN * 128);
+                    mbar_expect_tx(full, bytesA + bytesB);
                     if (A_MN) {
 #pragma unroll
                         for (int j = 0; j < T_BM / 64; j++)
@@ -461,8 +471,9 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                             }
                         }
                     } else if (CM > 1) {
-                        tma_load_2d_mc(sb + rank * (BN / CM) * 128, tmB, kbeg + kt * T_BK, n0 + rank * (BN / CM), full,
-                                       (1 << CM) - 1);
+                        if (rank < partsB)
+                            tma_load_2d_mc(sb + rank * (BN / CM) * 128, tmB, kbeg + kt * T_BK, n0 + rank * (BN / CM),
+                                           full, (1 << CM) - 1);
                     } else {
                         tma_load_2d(sb, tmB, kbeg + kt * T_BK, n0, full);
                     }
