@@ -268,7 +268,7 @@ for cfg in "vit_small fp16" "vit_small fp16 tmas" "vit_small fp16 - head" "vit_s
 	sg=
 	[ "${5:-}" = staged ] && sg=1
 	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}
-	lim=$(cap 280 60)
+	lim=$(cap 280 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
