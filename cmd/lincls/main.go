@@ -19,6 +19,7 @@ import (
 	"strconv"
 
 	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/internal/device"
 	"github.com/mocogo/mocogo/kernels"
 	"github.com/mocogo/mocogo/moco"
 	"github.com/mocogo/mocogo/moco/data"
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", runtime.NumCPU(), "decoding goroutines")
 	threads := fs.Int("threads", 0, "compute threads (default: all cores)")
 	seed := fs.Uint64("seed", 0, "seed")
+	dev := fs.String("device", "cpu", "compute device: cpu, or cuda (binaries built with -tags cuda)")
+	precision := fs.String("precision", "auto", "arithmetic of the frozen backbone and the probe: fp32; fp16 or bf16 (autocast, float32 weights and statistics); auto is fp16 on cuda, fp32 on cpu")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -75,7 +78,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e := engine.New(engine.NewCPU(engine.F32))
+	e, release, err := device.Engine(*dev, *precision)
+	if err != nil {
+		return err
+	}
+	defer release()
 	vit, err := nn.NewViT(e, cfg, nn.NewRNG(*seed))
 	if err != nil {
 		return err
@@ -97,8 +104,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		train = &data.Subset{Base: train, Indices: idx}
 	}
-	fmt.Fprintf(stdout, "Backbone: %s (ViT %d px, patch %d, dim %d, depth %d, heads %d); %d training and %d evaluation images, %d classes.\n",
-		*pretrained, cfg.ImageSize, cfg.PatchSize, cfg.Dim, cfg.Depth, cfg.Heads, train.Len(), val.Len(), len(train.Classes()))
+	fmt.Fprintf(stdout, "Backbone: %s (ViT %d px, patch %d, dim %d, depth %d, heads %d); %d training and %d evaluation images, %d classes; on %s, %s.\n",
+		*pretrained, cfg.ImageSize, cfg.PatchSize, cfg.Dim, cfg.Depth, cfg.Heads, train.Len(), val.Len(), len(train.Classes()), e.Backend().Name(), arithmetic(e))
 	if *mode != "linear" {
 		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, *batch, *workers)
 		if err != nil {
@@ -198,4 +205,13 @@ func splits(path string, holdout int) (train, val data.Dataset, err error) {
 		return nil, nil, err
 	}
 	return tr, held, nil
+}
+
+// arithmetic names the engine's arithmetic for the log: float32, or the
+// autocast type.
+func arithmetic(e *engine.Engine) string {
+	if dt := e.Autocast(); dt != engine.F32 {
+		return dt.String() + " autocast"
+	}
+	return "float32"
 }

@@ -71,3 +71,19 @@ func TestStartsFromPretrainBackbone(t *testing.T) {
 	require.NoError(t, run(args, &out, &out), out.String())
 	assert.Contains(t, out.String(), "ViT 32 px, patch 8, dim 48, depth 2, heads 3")
 }
+
+// TestDeviceAndPrecision: the device and precision flags are checked before
+// any work, and the CPU runs the probe under bf16 autocast.
+func TestDeviceAndPrecision(t *testing.T) {
+	data := writeFolder(t, 3, 6, 32)
+	base := []string{"--pretrained", "../../testdata/golden/timm_compat/backbone.safetensors", "--data", data,
+		"--mode", "knn", "--batch", "4", "--holdout", "2", "--knn-k", "3", "--workers", "1"}
+	var out bytes.Buffer
+	err := run(append(base, "--device", "tpu"), &out, &out)
+	assert.ErrorContains(t, err, `--device "tpu"`)
+	err = run(append(base, "--precision", "fp8"), &out, &out)
+	assert.ErrorContains(t, err, `--precision "fp8"`)
+	out.Reset()
+	require.NoError(t, run(append(base, "--precision", "bf16"), &out, &out), out.String())
+	assert.Contains(t, out.String(), "bf16 autocast")
+}

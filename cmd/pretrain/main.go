@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/internal/device"
 	"github.com/mocogo/mocogo/kernels"
 	"github.com/mocogo/mocogo/moco"
 	"github.com/mocogo/mocogo/moco/data"
@@ -177,16 +177,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 // resolvePrecision turns --precision auto and --loss-scale auto into what
 // they stand for on the chosen device.
 func resolvePrecision(o *options) error {
-	switch o.precision {
-	case "auto":
-		o.precision = "fp32"
-		if o.device == "cuda" {
-			o.precision = "fp16"
-		}
-	case "fp32", "fp16", "bf16":
-	default:
-		return fmt.Errorf("--precision %q: want auto, fp32, fp16 or bf16", o.precision)
+	p, _, err := device.Precision(o.precision, o.device)
+	if err != nil {
+		return err
 	}
+	o.precision = p
 	if o.lossScale == "auto" {
 		o.lossScale = "off"
 		if o.precision == "fp16" {
@@ -195,17 +190,6 @@ func resolvePrecision(o *options) error {
 		}
 	}
 	return nil
-}
-
-// autocastType is the engine's autocast type for --precision.
-func autocastType(precision string) engine.DType {
-	switch precision {
-	case "fp16":
-		return engine.F16
-	case "bf16":
-		return engine.BF16
-	}
-	return engine.F32
 }
 
 // checkCombinations refuses flags that contradict each other.
@@ -314,15 +298,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	backend, release, err := openBackend(o.device)
+	e, release, err := device.Engine(o.device, o.precision)
 	if err != nil {
 		return err
 	}
 	defer release()
-	e := engine.New(backend)
-	if err := e.SetAutocast(autocastType(o.precision)); err != nil {
-		return fmt.Errorf("--precision %s on --device %s: %w", o.precision, o.device, err)
-	}
 	model, err := moco.New(e, cfg, nn.NewRNG(o.seed))
 	if err != nil {
 		return err
@@ -423,7 +403,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Recipe: %d epochs of %d steps, batch %d, lr %.3g (warmup %.3g epochs, cosine), wd %g, momentum %g→1, T %g.\n",
 		o.epochs, itersPerEpoch, o.batch, tcfg.LR(o.warmup), o.warmup, o.wd, o.mocoM, cfg.Temperature)
 	if o.precision != "fp32" {
-		fmt.Fprintf(stdout, "Precision: %s autocast on %s: half activations and GEMM/attention operands, float32 weights, statistics and AdamW.\n", o.precision, backend.Name())
+		fmt.Fprintf(stdout, "Precision: %s autocast on %s: half activations and GEMM/attention operands, float32 weights, statistics and AdamW.\n", o.precision, e.Backend().Name())
 	}
 	if ls := tcfg.LossScale; ls.Enabled {
 		fmt.Fprintf(stdout, "Loss scaling: dynamic, from %g, ×%g after %d steps without overflow, ×%g on an overflow (that step's update skipped), floor %g.\n",

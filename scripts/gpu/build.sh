@@ -26,6 +26,7 @@ for pkg in ./engine/cuda ./kernels; do
 done
 go build "${flags[@]}" -o .gpu/bench ./cmd/bench
 go build "${flags[@]}" -o .gpu/pretrain ./cmd/pretrain
+go build "${flags[@]}" -o .gpu/lincls ./cmd/lincls
 cp scripts/gpu/run.sh scripts/gpu/torch_baseline.py scripts/gpu/torch_train.py scripts/gpu/report.py scripts/torch/mocov3.py .gpu/
 # The pretrain phase's images: CIFAR-10 as one tarball (16 MB), from shared/data.
 for d in "$root/../shared/data" "$root/shared/data" /work/shared/data; do
@@ -37,7 +38,7 @@ done
 chmod +x .gpu/run.sh
 # The device call carries at most 64 MiB: the binaries travel gzipped and
 # run.sh unpacks them.
-gzip -9f .gpu/bench .gpu/pretrain .gpu/tests/*.test
+gzip -9f .gpu/bench .gpu/pretrain .gpu/lincls .gpu/tests/*.test
 {
 	echo "mocogo $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +dirty) built $(date -u +%Y-%m-%dT%H:%MZ) with $(go version | cut -d' ' -f3)"
 } >.gpu/BUILD_INFO

@@ -21,7 +21,8 @@
 #              b128 fp16, beside PyTorch AMP eager and torch.compile
 #              (torch_train.py), ~330 s
 #   pretrain   a short MoCo v3 run on CIFAR-10 (carried in .gpu) with the
-#              kNN accuracy before and after, ~120 s
+#              kNN accuracy before and after, then lincls --device cuda on
+#              the backbone it wrote (kNN, 10-epoch probe), ~200 s
 # Writes full logs into OUTDIR and prints a short table last. All phases
 # take about 18 minutes, more than a session's 15 minutes of device time:
 # choose, in calls of under 10 minutes each (scripts/gpu/README.md has the
@@ -35,7 +36,7 @@ out=$(cd "$out" && pwd)
 bin=$here
 [ -e "$bin/bench" ] || [ -e "$bin/bench.gz" ] || bin=$(cd "$here/../.." && pwd)/.gpu
 # build.sh gzips the binaries (the device call carries at most 64 MiB).
-for z in "$bin/bench.gz" "$bin/pretrain.gz" "$bin"/tests/*.test.gz; do
+for z in "$bin/bench.gz" "$bin/pretrain.gz" "$bin/lincls.gz" "$bin"/tests/*.test.gz; do
 	[ -f "$z" ] && gunzip -f "$z" && chmod +x "${z%.gz}"
 done
 if [ ! -x "$bin/bench" ]; then
@@ -309,6 +310,18 @@ if [ -f "$bin/cifar10-train.tar.gz" ]; then
 		rc=1
 	}
 	tr '\r' '\n' <"$out/pretrain_cifar.log" | grep -E '^(Model|Data|Precision|kNN|epoch [0-9]+:|Loss scaling)|img/s' | tail -12
+	# The backbone just trained through lincls on the GPU: kNN and a short
+	# linear probe on cached features (the evaluation path on the device).
+	if [ -f "$out/pretrain_cifar/backbone.safetensors" ] && [ -x "$bin/lincls" ]; then
+		step "lincls --device cuda on the CIFAR-10 backbone (cap 60s)"
+		timeout -k 5 60 "$bin/lincls" --device cuda --pretrained "$out/pretrain_cifar/backbone.safetensors" \
+			--data "$bin/cifar10-train.tar.gz" --limit 20000 --holdout 100 --mode both --epochs 10 --cache-features \
+			--batch 256 --workers 16 >"$out/lincls_cifar.log" 2>&1 || {
+			echo "  lincls failed (exit $?)"
+			rc=1
+		}
+		tr '\r' '\n' <"$out/lincls_cifar.log" | grep -E '^(Backbone|kNN|Linear)' | tail -4
+	fi
 	rm -f "$out/pretrain_cifar/"*.safetensors
 else
 	echo "pretrain: no cifar10-train.tar.gz in $bin (build.sh copies it from shared/data)" | tee "$out/pretrain_cifar.log"

@@ -1,6 +1,6 @@
 //go:build !cuda
 
-package main
+package device
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"github.com/mocogo/mocogo/engine"
 )
 
-// openBackend returns the compute backend named by --device and a function
-// that releases it. This binary was built without the cuda tag.
-func openBackend(device string) (engine.Backend, func(), error) {
+// Open returns the compute backend named by --device and a function that
+// releases it. This binary was built without the cuda tag.
+func Open(device string) (engine.Backend, func(), error) {
 	switch device {
 	case "cpu":
 		return engine.NewCPU(engine.F32), func() {}, nil

@@ -1,6 +1,6 @@
 //go:build cuda
 
-package main
+package device
 
 import (
 	"fmt"
@@ -9,9 +9,9 @@ import (
 	"github.com/mocogo/mocogo/engine/cuda"
 )
 
-// openBackend returns the compute backend named by --device and a function
-// that releases it.
-func openBackend(device string) (engine.Backend, func(), error) {
+// Open returns the compute backend named by --device (cpu or cuda) and a
+// function that releases it.
+func Open(device string) (engine.Backend, func(), error) {
 	switch device {
 	case "cpu":
 		return engine.NewCPU(engine.F32), func() {}, nil
