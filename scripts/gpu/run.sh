@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # run.sh OUTDIR [PHASE...]: runs on the GPU machine (no Go toolchain, no
-# network needed). Phases, in this order (default: all):
+# network needed). Phases, in this order (default: all; `quick` is tests
+# with -test.short, the GEMM/attention/LayerNorm benchmarks and the PyTorch
+# baseline, in under 4 minutes):
 #   tests      every GPU test, each top-level test in its own process (a
 #              kernel fault cannot take the others down), 330 s in all
 #   sanitizer  the small cases under compute-sanitizer memcheck, 45 s
@@ -67,6 +69,20 @@ step() { echo "[$(elapsed)s] $*"; }
 rc=0
 phases=" ${*:2} "
 [ "$phases" = "  " ] && phases=" tests sanitizer peak bench torch profile train pretrain "
+# quick: the whole check in under 4 minutes: the tests with -test.short
+# (the ViT-sized GEMM and attention cases left to the full run), the core
+# benchmark groups (GEMM, attention, LayerNorm) and the PyTorch baseline.
+short=
+test_budget=330
+bench_budget=200
+bench_groups="peak copy gemm mp tma attn tmal tmas ln"
+if [[ "$phases" == *" quick "* ]]; then
+	phases=" tests bench torch "
+	short=1
+	test_budget=120
+	bench_budget=75
+	bench_groups="gemm attn ln"
+fi
 want() { [[ "$phases" == *" $1 "* ]]; }
 # Each phase has its own clock.
 phase_start=$start
@@ -78,7 +94,7 @@ cap() { local left=$(($1 - $(pelapsed))); echo $((left < $2 ? left : $2)); }
 
 if want tests; then
 begin tests
-# Tests: at most 330 s in all.
+# Tests: at most 330 s in all (quick: 120 s, -test.short).
 for t in "$bin"/tests/*.test; do
 	name=$(basename "$t" .test)
 	log="$out/test_$name.log"
@@ -92,7 +108,7 @@ for t in "$bin"/tests/*.test; do
 		continue
 	fi
 	for tn in $list; do
-		lim=$(cap 330 60)
+		lim=$(cap $test_budget 60)
 		if [ $lim -le 5 ]; then
 			echo "--- FAIL: $tn (not run: test time budget spent)" | tee -a "$log"
 			rc=1
@@ -100,7 +116,7 @@ for t in "$bin"/tests/*.test; do
 		fi
 		# -test.v for the per-test lines report.py counts. The driver caches
 		# the PTX it compiles, so only the first process pays for the JIT.
-		(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v -test.run "^${tn}\$" -test.timeout "$((lim + 30))s") >>"$log" 2>&1
+		(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v ${short:+-test.short} -test.run "^${tn}\$" -test.timeout "$((lim + 30))s") >>"$log" 2>&1
 		r=$?
 		if [ $r -ne 0 ]; then
 			rc=1
@@ -168,8 +184,8 @@ begin bench
 # run on hardware), LayerNorm (measured before) last, in case the time runs
 # short. mp: the ViT-S fc1 forward with fp32 against fp16 storage
 # (engine.MixedPrecision, GemmBias).
-for g in peak copy gemm mp tma attn tmal tmas ln; do
-	lim=$(cap 200 40)
+for g in $bench_groups; do
+	lim=$(cap $bench_budget 40)
 	if [ $lim -lt 5 ]; then
 		echo "bench $g: skipped (time budget spent)" | tee -a "$out/bench.log"
 		continue
