@@ -478,7 +478,7 @@ func (d *Device) gemmTMAStore(cluster bool, name string, transA, transB bool, m,
 	bn, _ := tmaTile(name, n)
 	l := tmaLaunch{kernel: name + "_tma_s", bn: bn, store: true, cluster: 1}
 	// The cluster kernels exist for fp16 NT and NN (the Linear forward and
-	// input gradient) only; the others fall back to one block per tile.
+	// input gradient) only; the other products run on _tma_s.
 	if cluster && (name == "gemm_f16_nt" || name == "gemm_f16_nn") {
 		l.kernel, l.cluster = name+"_tma_c", 2
 	}
