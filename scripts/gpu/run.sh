@@ -297,7 +297,7 @@ for cfg in "vit_small fp16" "vit_small fp16 tmas" "vit_small fp16 - head" "vit_s
 		tail -3 "$out/bench_train_$tag.log"
 		rc=1
 	}
-	grep -E '^(RESULT|train:|ERROR)' "$out/bench_train_$tag.log" | tail -4
+	grep -E '^(RESULT .*_(img_per_s|peak_mib) |ERROR)|projection' "$out/bench_train_$tag.log" | tail -5
 	cat "$out/bench_train_$tag.log" >>"$out/bench.log"
 done
 if command -v python3 >/dev/null 2>&1; then
