@@ -103,13 +103,14 @@ func TestPTXAssembles(t *testing.T) {
 
 var reEntryPTX = regexp.MustCompile(`(?s)\.visible \.entry (\w+)\(([^)]*)\)`)
 
-// TestPTXBF16Twins checks the GEMM modules' bf16 instantiations against
-// their fp16 twins without a GPU: every gemm_f16_* kernel (and
-// gemm_splitk_reduce) has a gemm_bf16_* twin with the same parameter types,
-// and the tensor-core instructions of each kernel are of its own type only
-// (mma.sync/wgmma .f16.f16 in the fp16 kernels, .bf16.bf16 in the bf16
-// ones).
-func TestPTXBF16Twins(t *testing.T) {
+// ptxEntries returns the parameter types and the body of every entry of a
+// PTX module, by name.
+func ptxEntries(t *testing.T, mod string) (params, bodies map[string]string) {
+	t.Helper()
+	text, err := PTX(mod)
+	if err != nil {
+		t.Fatal(err)
+	}
 	paramTypes := func(params string) string {
 		var ts []string
 		for _, p := range strings.Split(params, ",") {
@@ -120,57 +121,103 @@ func TestPTXBF16Twins(t *testing.T) {
 		}
 		return strings.Join(ts, ",")
 	}
-	for _, mod := range []string{"gemm_f16", "gemm_f16_sm90a", "gemm_f16_tma_sm90a"} {
-		text, err := PTX(mod)
-		if err != nil {
-			t.Fatal(err)
+	params, bodies = map[string]string{}, map[string]string{}
+	locs := reEntryPTX.FindAllStringSubmatchIndex(text, -1)
+	for i, m := range locs {
+		name := text[m[2]:m[3]]
+		params[name] = paramTypes(text[m[4]:m[5]])
+		end := len(text)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
 		}
-		entries := map[string]string{}
-		bodies := map[string]string{}
-		locs := reEntryPTX.FindAllStringSubmatchIndex(text, -1)
-		for i, m := range locs {
-			name := text[m[2]:m[3]]
-			entries[name] = paramTypes(text[m[4]:m[5]])
-			end := len(text)
-			if i+1 < len(locs) {
-				end = locs[i+1][0]
+		bodies[name] = text[m[1]:end]
+	}
+	return params, bodies
+}
+
+// TestPTXBF16Twins checks the bf16 instantiations of the GEMM and attention
+// kernels against their fp16 twins without a GPU: every gemm_f16_* kernel
+// (and gemm_splitk_reduce) has a gemm_bf16_* twin in its module, and every
+// attn_* kernel of module attention an attn_*_bf16 twin in module
+// attention_bf16, with the same parameter types; and the tensor-core
+// instructions of each kernel are of its own type only (mma.sync/wgmma
+// .f16.f16 in the fp16 kernels, .bf16.bf16 in the bf16 ones; the
+// attention's row-dot kernels attn_bwd_dot_* have none).
+func TestPTXBF16Twins(t *testing.T) {
+	type pair struct {
+		f16, bf16 string                   // the modules
+		twin      func(name string) string // an fp16 kernel's bf16 twin, "" for none
+		isBF16    func(name string) bool
+		noMMA     func(name string) bool
+	}
+	gemmTwin := func(name string) string {
+		switch {
+		case strings.HasPrefix(name, "gemm_f16_"):
+			return "gemm_bf16_" + strings.TrimPrefix(name, "gemm_f16_")
+		case name == "gemm_splitk_reduce":
+			return "gemm_splitk_reduce_bf16"
+		}
+		return ""
+	}
+	gemmBF16 := func(name string) bool { return strings.HasPrefix(name, "gemm_bf16_") }
+	gemmNoMMA := func(name string) bool { return !strings.HasPrefix(name, "gemm_f16_") && !gemmBF16(name) }
+	pairs := []pair{
+		{"gemm_f16", "gemm_f16", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_f16_sm90a", "gemm_f16_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_f16_tma_sm90a", "gemm_f16_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"attention", "attention_bf16",
+			func(name string) string { return name + "_bf16" },
+			func(name string) bool { return strings.HasSuffix(name, "_bf16") },
+			func(name string) bool { return strings.HasPrefix(name, "attn_bwd_dot_") }},
+	}
+	for _, p := range pairs {
+		fp, fb := ptxEntries(t, p.f16)
+		bp, bb := fp, fb
+		if p.bf16 != p.f16 {
+			bp, bb = ptxEntries(t, p.bf16)
+			if len(bp) != len(fp) {
+				t.Errorf("%s has %d kernels, %s %d", p.f16, len(fp), p.bf16, len(bp))
 			}
-			bodies[name] = text[m[1]:end]
 		}
 		twins := 0
-		for name, params := range entries {
-			var twin string
-			switch {
-			case strings.HasPrefix(name, "gemm_f16_"):
-				twin = "gemm_bf16_" + strings.TrimPrefix(name, "gemm_f16_")
-			case name == "gemm_splitk_reduce":
-				twin = "gemm_splitk_reduce_bf16"
-			default:
+		for name, params := range fp {
+			twin := p.twin(name)
+			if twin == "" || p.isBF16(name) {
 				continue
 			}
-			tp, ok := entries[twin]
+			tp, ok := bp[twin]
 			if !ok {
-				t.Errorf("%s: %s has no bf16 twin %s", mod, name, twin)
+				t.Errorf("%s: %s has no bf16 twin %s in %s", p.f16, name, twin, p.bf16)
 				continue
 			}
 			if tp != params {
-				t.Errorf("%s: %s takes (%s), its twin %s (%s)", mod, name, params, twin, tp)
+				t.Errorf("%s: %s takes (%s), its twin %s (%s)", p.f16, name, params, twin, tp)
 			}
 			twins++
 		}
-		for name, body := range bodies {
-			f16 := strings.Contains(body, ".f16.f16")
-			bf16 := strings.Contains(body, ".bf16.bf16")
-			switch {
-			case strings.HasPrefix(name, "gemm_f16_") && bf16, strings.HasPrefix(name, "gemm_bf16_") && f16:
-				t.Errorf("%s: %s has tensor-core instructions of the other type", mod, name)
-			case strings.HasPrefix(name, "gemm_bf16_") && !bf16, strings.HasPrefix(name, "gemm_f16_") && !f16:
-				t.Errorf("%s: %s has no tensor-core instruction of its type", mod, name)
+		check := func(mod string, bodies map[string]string) {
+			for name, body := range bodies {
+				f16 := strings.Contains(body, ".f16.f16")
+				bf16 := strings.Contains(body, ".bf16.bf16")
+				switch {
+				case p.noMMA(name):
+					if f16 || bf16 {
+						t.Errorf("%s: %s has tensor-core instructions", mod, name)
+					}
+				case !p.isBF16(name) && bf16, p.isBF16(name) && f16:
+					t.Errorf("%s: %s has tensor-core instructions of the other type", mod, name)
+				case p.isBF16(name) && !bf16, !p.isBF16(name) && !f16:
+					t.Errorf("%s: %s has no tensor-core instruction of its type", mod, name)
+				}
 			}
 		}
-		if twins == 0 {
-			t.Errorf("%s: no fp16 GEMM kernels found", mod)
+		check(p.f16, fb)
+		if p.bf16 != p.f16 {
+			check(p.bf16, bb)
 		}
-		t.Logf("%s: %d fp16 kernels, each with a bf16 twin", mod, twins)
+		if twins == 0 {
+			t.Errorf("%s: no fp16 kernels found", p.f16)
+		}
+		t.Logf("%s: %d fp16 kernels, each with a bf16 twin in %s", p.f16, twins, p.bf16)
 	}
 }

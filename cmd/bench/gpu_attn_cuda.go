@@ -18,6 +18,10 @@ import (
 // Keys: attn_{fwd,fwdbwd,bwd}_h<H>d<D> for the default kernels (AttnTiled),
 // the same with _<kernel> (_head, _headalt) for the others, and _full for
 // the tiled kernels computing every 64×64 tile (SetAttentionSkip(false)).
+// The bf16 kernels (AttentionForwardBF16, AttentionBackwardBF16) on bf16
+// buffers: the same keys with _bf16 after the shape
+// (attn_fwdbwd_h12d32_bf16, attn_fwd_h6d64_bf16_head), beside PyTorch's
+// bf16 SDPA (torch_baseline.py: attn_*_h<H>d<D>_bf16).
 func (b *gpuBench) attentionBench() error {
 	shapes := [][2]int{{12, 32}, {6, 64}}
 	// The kernels that ran on hardware before (the default, and the tiled
@@ -25,12 +29,18 @@ func (b *gpuBench) attentionBench() error {
 	// fault in a new kernel (which spoils the context) loses none of their
 	// numbers.
 	for _, hd := range shapes {
-		if err := b.attentionShape(hd[0], hd[1], []cuda.AttentionKernel{cuda.AttnTiled}, true); err != nil {
+		if err := b.attentionShape(hd[0], hd[1], []cuda.AttentionKernel{cuda.AttnTiled}, true, false); err != nil {
 			return err
 		}
 	}
 	for _, hd := range shapes {
-		if err := b.attentionShape(hd[0], hd[1], cuda.AttentionKernels[1:], false); err != nil {
+		if err := b.attentionShape(hd[0], hd[1], cuda.AttentionKernels[1:], false, false); err != nil {
+			return err
+		}
+	}
+	// The bf16 twins (not yet run on hardware) last.
+	for _, hd := range shapes {
+		if err := b.attentionShape(hd[0], hd[1], cuda.AttentionKernels, false, true); err != nil {
 			return err
 		}
 	}
@@ -38,9 +48,17 @@ func (b *gpuBench) attentionBench() error {
 }
 
 // attentionShape times the given kernels (and with full, the tiled kernels
-// with SetAttentionSkip(false)) at B = 256, N = 197, H heads of D.
-func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full bool) error {
+// with SetAttentionSkip(false)) at B = 256, N = 197, H heads of D: fp16,
+// or with bf, the bf16 kernels on bf16 buffers.
+func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full, bf bool) error {
 	const B, N = 256, 197
+	dtype := ""
+	rnd := b.randHalf
+	fwdK, bwdK := b.d.AttentionForward, b.d.AttentionBackward
+	if bf {
+		dtype, rnd = "_bf16", b.randBF16
+		fwdK, bwdK = b.d.AttentionForwardBF16, b.d.AttentionBackwardBF16
+	}
 	// The key suffixes of this call's runs; -keys may leave them all out.
 	var suffixes []string
 	for _, k := range kernels {
@@ -49,18 +67,18 @@ func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full
 	if full {
 		suffixes = append(suffixes, "_full")
 	}
-	key := func(pass, suffix string) string { return fmt.Sprintf("attn_%s_h%dd%d%s", pass, H, D, suffix) }
+	key := func(pass, suffix string) string { return fmt.Sprintf("attn_%s_h%dd%d%s%s", pass, H, D, dtype, suffix) }
 	if !slices.ContainsFunc(suffixes, func(suffix string) bool {
 		return b.wants(key("fwd", suffix)) || b.wants(key("fwdbwd", suffix)) || b.wants(key("bwd", suffix))
 	}) {
 		return nil
 	}
-	qkv, err := b.randHalf(B * N * 3 * H * D)
+	qkv, err := rnd(B * N * 3 * H * D)
 	if err != nil {
 		return err
 	}
 	defer qkv.Free()
-	out, err := b.d.AllocF16(B * N * H * D)
+	out, err := b.d.AllocF16(B * N * H * D) // 2 bytes an element: fp16 or bf16
 	if err != nil {
 		return err
 	}
@@ -70,7 +88,7 @@ func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full
 		return err
 	}
 	defer lse.Free()
-	dout, err := b.randHalf(B * N * H * D)
+	dout, err := rnd(B * N * H * D)
 	if err != nil {
 		return err
 	}
@@ -81,8 +99,8 @@ func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full
 	}
 	defer dqkv.Free()
 	flops := 4 * float64(B*H) * N * N * float64(D)
-	fwd := func() error { return b.d.AttentionForward(qkv, out, lse, B, N, H, D) }
-	bwd := func() error { return b.d.AttentionBackward(qkv, out, dout, lse, dqkv, B, N, H, D) }
+	fwd := func() error { return fwdK(qkv, out, lse, B, N, H, D) }
+	bwd := func() error { return bwdK(qkv, out, dout, lse, dqkv, B, N, H, D) }
 	run := func(suffix string) error {
 		if b.wants(key("fwd", suffix)) {
 			ms, err := b.time(fwd)
@@ -121,7 +139,7 @@ func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full
 		err := run(attnSuffix(k))
 		b.d.SetAttentionKernel(old)
 		if err != nil {
-			return fmt.Errorf("attention kernels %s, H=%d D=%d: %w", k, H, D, err)
+			return fmt.Errorf("attention kernels %s%s, H=%d D=%d: %w", k, dtype, H, D, err)
 		}
 	}
 	if full {

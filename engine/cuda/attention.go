@@ -14,19 +14,47 @@ import (
 // the backward pass: out = softmax(Q·Kᵀ/√D)·V per batch and head. D is 32
 // or 64; N is any length. qkv must be 16-byte aligned.
 func (d *Device) AttentionForward(qkv, out, lse *Buffer, B, N, H, D int) error {
+	return d.attentionForward(false, qkv, out, lse, B, N, H, D)
+}
+
+// AttentionForwardBF16 is AttentionForward on bf16: qkv and out hold bf16,
+// lse fp32. Every kernel of AttentionForward (SetAttentionKernel,
+// SetAttentionSkip) has a bf16 twin, the same source instantiated for bf16
+// (kernel names with a _bf16 suffix): scores, softmax statistics, lse and
+// the P·V accumulation stay fp32, P is rounded to bf16 for the P·V product
+// as the fp16 kernels round it to fp16, and out is rounded to bf16 (nearest
+// even). bf16 has fp32's exponent range: nothing overflows at 65504.
+func (d *Device) AttentionForwardBF16(qkv, out, lse *Buffer, B, N, H, D int) error {
+	return d.attentionForward(true, qkv, out, lse, B, N, H, D)
+}
+
+// attnType returns the API name (for panics), the PTX module and the
+// kernel-name suffix of the fp16 (bf false) or bf16 attention kernels: the
+// fp16 ones in module attention (kernels/cuda/attention.cu), their bf16
+// twins, named with a _bf16 suffix, in module attention_bf16 (the same
+// templates instantiated for bf16 by attention_bf16.cu).
+func attnType(op string, bf bool) (api, module, suffix string) {
+	if bf {
+		return "cuda." + op + "BF16", "attention_bf16", "_bf16"
+	}
+	return "cuda." + op, "attention", ""
+}
+
+func (d *Device) attentionForward(bf bool, qkv, out, lse *Buffer, B, N, H, D int) error {
+	api, mod, sfx := attnType("AttentionForward", bf)
 	if D != 32 && D != 64 {
-		panic(fmt.Sprintf("cuda.AttentionForward: head dim %d (the kernels take 32 or 64)", D))
+		panic(fmt.Sprintf("%s: head dim %d (the kernels take 32 or 64)", api, D))
 	}
 	if B < 0 || N < 0 || H <= 0 {
-		panic(fmt.Sprintf("cuda.AttentionForward: B=%d N=%d H=%d", B, N, H))
+		panic(fmt.Sprintf("%s: B=%d N=%d H=%d", api, B, N, H))
 	}
 	elems := int64(B) * int64(N) * int64(H) * int64(D)
 	if qkv.bytes < 3*2*elems || out.bytes < 2*elems || lse.bytes < 4*int64(B*H*N) {
-		panic(fmt.Sprintf("cuda.AttentionForward: buffers of %d, %d, %d bytes for B=%d N=%d H=%d D=%d",
-			qkv.bytes, out.bytes, lse.bytes, B, N, H, D))
+		panic(fmt.Sprintf("%s: buffers of %d, %d, %d bytes for B=%d N=%d H=%d D=%d",
+			api, qkv.bytes, out.bytes, lse.bytes, B, N, H, D))
 	}
 	if qkv.ptr%16 != 0 {
-		panic("cuda.AttentionForward: qkv is not 16-byte aligned")
+		panic(api + ": qkv is not 16-byte aligned")
 	}
 	if B == 0 || N == 0 {
 		return nil
@@ -35,12 +63,12 @@ func (d *Device) AttentionForward(qkv, out, lse *Buffer, B, N, H, D int) error {
 	if k := d.AttentionKernel(); k != AttnTiled {
 		if smem := attnHeadFwdSmem(N, D); smem <= d.smem {
 			w := attnHeadWarps(k, D)
-			return d.Launch("attention", fmt.Sprintf("attn_fwd_head_w%d_d%d", w, D), D1(B*H), D1(32*w), smem,
+			return d.Launch(mod, fmt.Sprintf("attn_fwd_head_w%d_d%d%s", w, D, sfx), D1(B*H), D1(32*w), smem,
 				qkv, out, lse, int32(B), int32(N), int32(H), scale)
 		}
 	}
 	smem := 5 * 64 * (D + 8) * 2
-	return d.Launch("attention", fmt.Sprintf("attn_fwd_d%d", D), Dim3{(N + 63) / 64, B * H, 1}, D1(128), smem,
+	return d.Launch(mod, fmt.Sprintf("attn_fwd_d%d%s", D, sfx), Dim3{(N + 63) / 64, B * H, 1}, D1(128), smem,
 		qkv, out, lse, int32(B), int32(N), int32(H), scale, d.attnSkip())
 }
 
@@ -51,19 +79,34 @@ func (d *Device) AttentionForward(qkv, out, lse *Buffer, B, N, H, D int) error {
 // keys), then dQ (a block per 64 queries). With AttnHead or AttnHeadAlt one
 // kernel, a block per (batch, head) (see SetAttentionKernel).
 func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D int) error {
+	return d.attentionBackward(false, qkv, out, dout, lse, dqkv, B, N, H, D)
+}
+
+// AttentionBackwardBF16 is AttentionBackward on bf16: qkv, out, dout and
+// dqkv hold bf16, lse fp32; the bf16 twins of AttentionBackward's kernels
+// (as AttentionForwardBF16). The row dots, P, dP and dS are computed in
+// fp32; P and dS are rounded to bf16 for the products that take them (dV,
+// dK, dQ), which accumulate in fp32, and dqkv is rounded to bf16. A bf16
+// gradient needs no loss scaling: bf16 has fp32's exponent range.
+func (d *Device) AttentionBackwardBF16(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D int) error {
+	return d.attentionBackward(true, qkv, out, dout, lse, dqkv, B, N, H, D)
+}
+
+func (d *Device) attentionBackward(bf bool, qkv, out, dout, lse, dqkv *Buffer, B, N, H, D int) error {
+	api, mod, sfx := attnType("AttentionBackward", bf)
 	if D != 32 && D != 64 {
-		panic(fmt.Sprintf("cuda.AttentionBackward: head dim %d (the kernels take 32 or 64)", D))
+		panic(fmt.Sprintf("%s: head dim %d (the kernels take 32 or 64)", api, D))
 	}
 	if B < 0 || N < 0 || H <= 0 {
-		panic(fmt.Sprintf("cuda.AttentionBackward: B=%d N=%d H=%d", B, N, H))
+		panic(fmt.Sprintf("%s: B=%d N=%d H=%d", api, B, N, H))
 	}
 	elems := int64(B) * int64(N) * int64(H) * int64(D)
 	if qkv.bytes < 6*elems || dqkv.bytes < 6*elems || out.bytes < 2*elems || dout.bytes < 2*elems || lse.bytes < 4*int64(B*H*N) {
-		panic(fmt.Sprintf("cuda.AttentionBackward: buffers too small for B=%d N=%d H=%d D=%d", B, N, H, D))
+		panic(fmt.Sprintf("%s: buffers too small for B=%d N=%d H=%d D=%d", api, B, N, H, D))
 	}
 	for _, b := range []*Buffer{qkv, out, dout, dqkv} {
 		if b.ptr%16 != 0 {
-			panic("cuda.AttentionBackward: buffers must be 16-byte aligned")
+			panic(api + ": buffers must be 16-byte aligned")
 		}
 	}
 	if B == 0 || N == 0 {
@@ -74,7 +117,7 @@ func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D
 	if k := d.AttentionKernel(); k != AttnTiled {
 		if smem := attnHeadBwdSmem(N, D); smem <= d.smem {
 			w := attnHeadWarps(k, D)
-			return d.Launch("attention", fmt.Sprintf("attn_bwd_head_w%d_d%d", w, D), D1(B*H), D1(32*w), smem,
+			return d.Launch(mod, fmt.Sprintf("attn_bwd_head_w%d_d%d%s", w, D, sfx), D1(B*H), D1(32*w), smem,
 				qkv, out, dout, lse, dqkv, int32(B), int32(N), int32(H), scaleLog2, scale)
 		}
 	}
@@ -84,14 +127,14 @@ func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D
 	}
 	defer dvec.Free()
 	threads := elems / 8
-	if err := d.Launch("attention", fmt.Sprintf("attn_bwd_dot_d%d", D), D1(int((threads+255)/256)), D1(256), 0,
+	if err := d.Launch(mod, fmt.Sprintf("attn_bwd_dot_d%d%s", D, sfx), D1(int((threads+255)/256)), D1(256), 0,
 		out, dout, dvec, int32(B), int32(N), int32(H)); err != nil {
 		return err
 	}
 	smem := 6 * 64 * (D + 8) * 2
 	grid := Dim3{(N + 63) / 64, B * H, 1}
 	for _, k := range []string{"dkdv", "dq"} {
-		if err := d.Launch("attention", fmt.Sprintf("attn_bwd_%s_d%d", k, D), grid, D1(128), smem,
+		if err := d.Launch(mod, fmt.Sprintf("attn_bwd_%s_d%d%s", k, D, sfx), grid, D1(128), smem,
 			qkv, dout, lse, dvec, dqkv, int32(B), int32(N), int32(H), scaleLog2, scale, d.attnSkip()); err != nil {
 			return err
 		}

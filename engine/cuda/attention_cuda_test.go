@@ -5,10 +5,86 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/mocogo/mocogo/kernels"
 )
+
+// attnElem is an element type of the flash-attention kernels: every test
+// below runs the same body once per type, fp16 (AttentionForward,
+// AttentionBackward) and bf16 (their BF16 twins).
+type attnElem struct {
+	name    string
+	bits    func(float32) uint16 // rounds to nearest even
+	float   func(uint16) float32
+	rand    func(r *rand.Rand, n int) ([]float32, []uint16)
+	nan     uint16 // a quiet NaN: the poison written into every output first
+	expMask uint16 // the exponent field: all ones is ±Inf or NaN
+	tol     float64
+	fwd     func(d *Device, qkv, out, lse *Buffer, B, N, H, D int) error
+	bwd     func(d *Device, qkv, out, dout, lse, dqkv *Buffer, B, N, H, D int) error
+}
+
+// The limits on ‖got−ref‖/‖ref‖ of out, dq, dk and dv against the float64
+// reference (lse: 1e-3 for both). fp16: 1e-2 (GPU.md); the H100 measured
+// 2.4e-4 to 3.9e-4 (docs/measurements/2026-11-27-h100-test_engine_cuda.log),
+// about what rounding the stored result and P (or dS) to fp16 gives:
+// unit roundoff 2⁻¹¹. bf16 keeps 8 significant bits against fp16's 11, so
+// each of those roundings is eight times coarser (unit roundoff 2⁻⁸):
+// about 2e-3 to 3e-3 is expected, and the limit is 2e-2, twice fp16's,
+// about seven times the expected error, while a wrong layout, element
+// type or missing tile gives errors of order one. lse, computed in fp32
+// from the inputs as they are, keeps fp16's limit.
+var (
+	attnF16 = attnElem{"f16", kernels.F32ToF16, kernels.F16ToF32, randF16, 0x7e00, 0x7c00, 1e-2,
+		(*Device).AttentionForward, (*Device).AttentionBackward}
+	attnBF16 = attnElem{"bf16", kernels.F32ToBF16, kernels.BF16ToF32, randBF16, 0x7fc0, 0x7f80, 2e-2,
+		(*Device).AttentionForwardBF16, (*Device).AttentionBackwardBF16}
+)
+
+// attnQKV returns random qkv [B, N, 3, H, D] rounded to e, as float32 and
+// as e's bits: uniform in [-2, 2), scores of a few units as in a trained
+// network. With wide (bf16 only), values past fp16's largest finite value
+// 65504, which the fp16 kernels (and the old path converting bf16 through
+// fp16) cannot hold: column 0 of Q is 2¹⁶·(1 + |u|/4) (65536 to 98304) and
+// column 0 of K is 1, so every score q·k carries a row offset above 65504,
+// which softmax cancels (the problem stays as well conditioned as the
+// plain one, up to fp32's rounding of scores near 10⁵); V is 2¹⁶·u (up to
+// ±131072, and so is out).
+func attnQKV(r *rand.Rand, e attnElem, c attnCase, wide bool) ([]float32, []uint16) {
+	n := c.B * c.N * 3 * c.H * c.D
+	f := make([]float32, n)
+	h := make([]uint16, n)
+	for i := range f {
+		v := (r.Float64()*2 - 1) * 2
+		if wide {
+			which, d := i/(c.H*c.D)%3, i%c.D
+			switch {
+			case which == 0 && d == 0:
+				v = 65536 * (1 + math.Abs(v)/4)
+			case which == 1 && d == 0:
+				v = 1
+			case which == 2:
+				v *= 65536
+			}
+		}
+		h[i] = e.bits(float32(v))
+		f[i] = e.float(h[i])
+	}
+	return f, h
+}
+
+// pastF16 counts the values of v past fp16's largest finite value.
+func pastF16(v []float32) int {
+	n := 0
+	for _, x := range v {
+		if math.Abs(float64(x)) > 65504 {
+			n++
+		}
+	}
+	return n
+}
 
 // attnRef computes out and lse for one (batch, head) in float64.
 func attnRef(q, k, v func(n, d int) float64, N, D int, out func(n, d int, x float64), lse func(n int, x float64)) {
@@ -44,36 +120,43 @@ func attnRef(q, k, v func(n, d int) float64, N, D int, out func(n, d int, x floa
 // compared with the float64 reference (0 = all).
 type attnCase struct{ B, N, H, D, check int }
 
-func TestAttentionForward(t *testing.T) {
-	testAttentionForward(t, []attnCase{
+// attnFwdCases and attnBwdCases are the shapes of TestAttentionForward and
+// TestAttentionBackward (and of their BF16 twins): odd N around the 16-row
+// groups and 64-row tiles, and the ViT-S and DeiT-S shapes (B 256, N 197)
+// with sampled heads.
+var (
+	attnFwdCases = []attnCase{
 		{1, 1, 1, 32, 0}, {2, 7, 3, 32, 0}, {1, 64, 2, 64, 0}, {1, 65, 2, 32, 0}, {2, 197, 3, 32, 0},
 		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {1, 17, 2, 32, 0}, {1, 112, 1, 64, 0}, {2, 100, 2, 32, 0},
 		{256, 197, 12, 32, 48}, {256, 197, 6, 64, 24},
-	})
-}
+	}
+	attnBwdCases = []attnCase{
+		{1, 1, 1, 32, 0}, {2, 7, 3, 32, 0}, {1, 64, 2, 64, 0}, {1, 65, 2, 32, 0}, {2, 197, 3, 32, 0},
+		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {1, 17, 2, 32, 0}, {1, 112, 1, 64, 0}, {2, 100, 2, 32, 0},
+		{256, 197, 12, 32, 24}, {256, 197, 6, 64, 12},
+	}
+)
 
-func testAttentionForward(t *testing.T, cases []attnCase) {
+func TestAttentionForward(t *testing.T) { testAttentionForward(t, attnF16, false, attnFwdCases) }
+
+// TestAttentionForwardBF16 is TestAttentionForward on the bf16 kernels.
+func TestAttentionForwardBF16(t *testing.T) { testAttentionForward(t, attnBF16, false, attnFwdCases) }
+
+func testAttentionForward(t *testing.T, e attnElem, wide bool, cases []attnCase) {
 	for _, c := range cases {
 		if (testing.Short() || attnSmallOnly) && c.B > 2 {
 			continue
 		}
 		t.Run(fmt.Sprintf("B%d_N%d_H%d_D%d", c.B, c.N, c.H, c.D), func(t *testing.T) {
 			r := newRand(t)
-			n := c.B * c.N * 3 * c.H * c.D
-			// Scores of a few units, as in a trained network.
-			qkvF := make([]float32, n)
-			qkvH := make([]uint16, n)
-			for i := range qkvF {
-				qkvH[i] = kernels.F32ToF16(float32((r.Float64()*2 - 1) * 2))
-				qkvF[i] = kernels.F16ToF32(qkvH[i])
-			}
+			qkvF, qkvH := attnQKV(r, e, c, wide)
 			dqkv := upload16(t, qkvH)
 			outN := c.B * c.N * c.H * c.D
 			dout := mustAlloc(t, 2*int64(outN))
 			dlse := mustAlloc(t, 4*int64(c.B*c.H*c.N))
-			must(t, dout.Fill16(0x7e00))
+			must(t, dout.Fill16(e.nan))
 			must(t, dlse.PoisonF32())
-			must(t, dev.AttentionForward(dqkv, dout, dlse, c.B, c.N, c.H, c.D))
+			must(t, e.fwd(dev, dqkv, dout, dlse, c.B, c.N, c.H, c.D))
 			must(t, dev.Synchronize())
 			outH := make([]uint16, outN)
 			must(t, dout.CopyToU16(outH))
@@ -102,7 +185,7 @@ func testAttentionForward(t *testing.T, cases []attnCase) {
 				attnRef(at(0), at(1), at(2), c.N, c.D,
 					func(n, d int, x float64) {
 						wantO[(hi*c.N+n)*c.D+d] = x
-						gotO[(hi*c.N+n)*c.D+d] = kernels.F16ToF32(outH[((b*c.N+n)*c.H+h)*c.D+d])
+						gotO[(hi*c.N+n)*c.D+d] = e.float(outH[((b*c.N+n)*c.H+h)*c.D+d])
 					},
 					func(n int, x float64) {
 						wantL[hi*c.N+n] = x
@@ -111,15 +194,24 @@ func testAttentionForward(t *testing.T, cases []attnCase) {
 			})
 			relO, badO := errStats(gotO, wantO)
 			relL, badL := errStats(gotL, wantL)
-			t.Logf("%d heads checked: out rel err %.3g, lse rel err %.3g", len(heads), relO, relL)
-			if badO > 0 || badL > 0 || !(relO < 1e-2) || !(relL < 1e-3) {
-				t.Errorf("out rel err %.3g (limit 1e-2) non-finite %d; lse rel err %.3g (limit 1e-3) non-finite %d", relO, badO, relL, badL)
+			t.Logf("%s, %d heads checked: out rel err %.3g, lse rel err %.3g", e.name, len(heads), relO, relL)
+			if badO > 0 || badL > 0 || !(relO < e.tol) || !(relL < 1e-3) {
+				t.Errorf("out rel err %.3g (limit %g) non-finite %d; lse rel err %.3g (limit 1e-3) non-finite %d", relO, e.tol, badO, relL, badL)
 			}
 			// Every output element was written (none still NaN), checked over
 			// all heads.
 			for i, v := range outH {
-				if v&0x7c00 == 0x7c00 {
+				if v&e.expMask == e.expMask {
 					t.Fatalf("out[%d] not finite (%#04x)", i, v)
+				}
+			}
+			if wide {
+				// The case is what it claims: inputs and outputs past fp16's
+				// range (every checked value compared above).
+				nq, no := pastF16(qkvF), pastF16(gotO)
+				t.Logf("past ±65504: %d of %d qkv values, %d of %d checked out values", nq, len(qkvF), no, len(gotO))
+				if nq == 0 || no == 0 {
+					t.Errorf("the wide case has %d qkv and %d out values past ±65504", nq, no)
 				}
 			}
 		})
@@ -185,15 +277,12 @@ func attnBwdRef(q, k, v, do func(n, d int) float64, N, D int, dq, dk, dv func(n,
 	}
 }
 
-func TestAttentionBackward(t *testing.T) {
-	testAttentionBackward(t, []attnCase{
-		{1, 1, 1, 32, 0}, {2, 7, 3, 32, 0}, {1, 64, 2, 64, 0}, {1, 65, 2, 32, 0}, {2, 197, 3, 32, 0},
-		{2, 197, 2, 64, 0}, {1, 300, 1, 64, 0}, {1, 17, 2, 32, 0}, {1, 112, 1, 64, 0}, {2, 100, 2, 32, 0},
-		{256, 197, 12, 32, 24}, {256, 197, 6, 64, 12},
-	})
-}
+func TestAttentionBackward(t *testing.T) { testAttentionBackward(t, attnF16, false, attnBwdCases) }
 
-func testAttentionBackward(t *testing.T, cases []attnCase) {
+// TestAttentionBackwardBF16 is TestAttentionBackward on the bf16 kernels.
+func TestAttentionBackwardBF16(t *testing.T) { testAttentionBackward(t, attnBF16, false, attnBwdCases) }
+
+func testAttentionBackward(t *testing.T, e attnElem, wide bool, cases []attnCase) {
 	for _, c := range cases {
 		if (testing.Short() || attnSmallOnly) && c.B > 2 {
 			continue
@@ -202,26 +291,21 @@ func testAttentionBackward(t *testing.T, cases []attnCase) {
 			r := newRand(t)
 			n := c.B * c.N * 3 * c.H * c.D
 			on := c.B * c.N * c.H * c.D
-			qkvF := make([]float32, n)
-			qkvH := make([]uint16, n)
-			for i := range qkvF {
-				qkvH[i] = kernels.F32ToF16(float32((r.Float64()*2 - 1) * 2))
-				qkvF[i] = kernels.F16ToF32(qkvH[i])
-			}
-			doF, doH := randF16(r, on)
+			qkvF, qkvH := attnQKV(r, e, c, wide)
+			doF, doH := e.rand(r, on)
 			dqkv := upload16(t, qkvH)
 			ddo := upload16(t, doH)
 			dout := mustAlloc(t, 2*int64(on))
 			dlse := mustAlloc(t, 4*int64(c.B*c.H*c.N))
 			dgrad := mustAlloc(t, 2*int64(n))
-			must(t, dgrad.Fill16(0x7e00))
-			must(t, dev.AttentionForward(dqkv, dout, dlse, c.B, c.N, c.H, c.D))
-			must(t, dev.AttentionBackward(dqkv, dout, ddo, dlse, dgrad, c.B, c.N, c.H, c.D))
+			must(t, dgrad.Fill16(e.nan))
+			must(t, e.fwd(dev, dqkv, dout, dlse, c.B, c.N, c.H, c.D))
+			must(t, e.bwd(dev, dqkv, dout, ddo, dlse, dgrad, c.B, c.N, c.H, c.D))
 			must(t, dev.Synchronize())
 			gH := make([]uint16, n)
 			must(t, dgrad.CopyToU16(gH))
 			for i, v := range gH {
-				if v&0x7c00 == 0x7c00 {
+				if v&e.expMask == e.expMask {
 					t.Fatalf("dqkv[%d] not finite (%#04x)", i, v)
 				}
 			}
@@ -251,16 +335,23 @@ func testAttentionBackward(t *testing.T, cases []attnCase) {
 				put := func(which int) func(n, d int, x float64) {
 					return func(n, d int, x float64) {
 						want[which][hi*per+n*c.D+d] = x
-						got[which][hi*per+n*c.D+d] = kernels.F16ToF32(gH[idx(which, n, d)])
+						got[which][hi*per+n*c.D+d] = e.float(gH[idx(which, n, d)])
 					}
 				}
 				attnBwdRef(at(0), at(1), at(2), do, c.N, c.D, put(0), put(1), put(2))
 			})
 			for s, name := range []string{"dq", "dk", "dv"} {
 				rel, bad := errStats(got[s], want[s])
-				t.Logf("%d heads: %s rel err %.3g", len(heads), name, rel)
-				if bad > 0 || !(rel < 1e-2) {
-					t.Errorf("%s: rel err %.3g (limit 1e-2), non-finite %d", name, rel, bad)
+				t.Logf("%s, %d heads: %s rel err %.3g", e.name, len(heads), name, rel)
+				if bad > 0 || !(rel < e.tol) {
+					t.Errorf("%s: rel err %.3g (limit %g), non-finite %d", name, rel, e.tol, bad)
+				}
+			}
+			if wide {
+				ng := pastF16(got[1])
+				t.Logf("past ±65504: %d of %d qkv values, %d of %d checked dk values", pastF16(qkvF), len(qkvF), ng, len(got[1]))
+				if ng == 0 {
+					t.Errorf("the wide case has no dk value past ±65504")
 				}
 			}
 		})
@@ -272,7 +363,8 @@ func testAttentionBackward(t *testing.T, cases []attnCase) {
 var attnSmallOnly bool
 
 // TestAttentionFull runs the small attention cases with SetAttentionSkip
-// (false): every tile computed in full, as the first kernels did.
+// (false): every tile computed in full, as the first kernels did; fp16,
+// then bf16.
 func TestAttentionFull(t *testing.T) {
 	old := dev.SetAttentionSkip(false)
 	attnSmallOnly = true
@@ -282,14 +374,16 @@ func TestAttentionFull(t *testing.T) {
 	}()
 	t.Run("forward", TestAttentionForward)
 	t.Run("backward", TestAttentionBackward)
+	t.Run("forward_bf16", TestAttentionForwardBF16)
+	t.Run("backward_bf16", TestAttentionBackwardBF16)
 }
 
 // TestAttentionKernels runs every non-default AttentionKernel (the
 // head-resident kernels) forward and backward against the float64
-// reference: N ∈ {1, 17, 64, 197, 300} at D = 32 and 64 with B = 2, H = 3,
-// a head too long for shared memory (N = 1000, D = 64: the tiled fallback),
-// and the ViT-S/DeiT-S shapes with sampled heads (not with -short). Outputs
-// are poisoned with NaN before each run.
+// reference, fp16 then bf16: N ∈ {1, 17, 64, 197, 300} at D = 32 and 64
+// with B = 2, H = 3, a head too long for shared memory (N = 1000, D = 64:
+// the tiled fallback), and the ViT-S/DeiT-S shapes with sampled heads (not
+// with -short). Outputs are poisoned with NaN before each run.
 func TestAttentionKernels(t *testing.T) {
 	var fwd, bwd []attnCase
 	for _, D := range []int{32, 64} {
@@ -310,8 +404,27 @@ func TestAttentionKernels(t *testing.T) {
 			if got := dev.AttentionKernel(); got != k {
 				t.Fatalf("AttentionKernel() = %v after SetAttentionKernel(%v)", got, k)
 			}
-			t.Run("forward", func(t *testing.T) { testAttentionForward(t, fwd) })
-			t.Run("backward", func(t *testing.T) { testAttentionBackward(t, bwd) })
+			t.Run("forward", func(t *testing.T) { testAttentionForward(t, attnF16, false, fwd) })
+			t.Run("backward", func(t *testing.T) { testAttentionBackward(t, attnF16, false, bwd) })
+			t.Run("forward_bf16", func(t *testing.T) { testAttentionForward(t, attnBF16, false, fwd) })
+			t.Run("backward_bf16", func(t *testing.T) { testAttentionBackward(t, attnBF16, false, bwd) })
+		})
+	}
+}
+
+// TestAttentionBF16Range runs the bf16 kernels, forward and backward, on
+// every AttentionKernel against the float64 reference with values past
+// fp16's range (attnQKV's wide case: q·k scores, q, v, out and dk past
+// ±65504; outputs NaN-poisoned first). Through fp16, as bf16 attention ran
+// before it had kernels of its own, those values were ±Inf.
+func TestAttentionBF16Range(t *testing.T) {
+	cases := []attnCase{{2, 7, 3, 32, 0}, {1, 65, 2, 64, 0}, {2, 197, 3, 32, 0}, {2, 100, 2, 64, 0}, {2, 197, 2, 64, 0}}
+	for _, k := range AttentionKernels {
+		t.Run(k.String(), func(t *testing.T) {
+			old := dev.SetAttentionKernel(k)
+			defer dev.SetAttentionKernel(old)
+			t.Run("forward", func(t *testing.T) { testAttentionForward(t, attnBF16, true, cases) })
+			t.Run("backward", func(t *testing.T) { testAttentionBackward(t, attnBF16, true, cases) })
 		})
 	}
 }

@@ -14,16 +14,15 @@ import (
 // Backend is engine.Backend on a GPU: fp32 storage on the device (master
 // weights, activations, gradients), GEMMs on the tensor cores with
 // operands cast to fp16 and fp32 accumulation and output, attention by
-// the fp16 flash kernels for head dims 32 and 64 (a plain fp32 kernel
-// otherwise), and every statistic (LayerNorm, BatchNorm, softmax, the loss)
+// the fp16 (or, for bf16 qkv, bf16) flash kernels for head dims 32 and 64
+// (a plain fp32 kernel otherwise), and every statistic (LayerNorm, BatchNorm, softmax, the loss)
 // in fp32. All work goes to the device's stream in order; Download is the
 // only point that waits for it.
 //
 // It also implements engine.MixedPrecision (fp16 and bf16 storages beside
 // fp32 ones, for autocast: the methods that list take any of the three in
-// any mix; fp16 and bf16 GEMM operands are used as they are, with no cast
-// pass, and so are fp16 attention operands, while bf16 ones go through fp16
-// for now: see Attention),
+// any mix; fp16 and bf16 GEMM and attention operands are used as they are,
+// with no cast pass: see Gemm and Attention),
 // engine.BiasGemm (GemmBias: bias and GELU in the GEMM's epilogue) and
 // engine.SquareSummer.
 //
@@ -122,8 +121,8 @@ func (b *Backend) Alloc(n int) engine.Storage {
 }
 
 // HalfTypes implements engine.MixedPrecision: fp16 and bf16. Every method
-// the contract lists takes both: bf16 GEMMs run on bf16 tensor-core kernels,
-// bf16 attention (for now) through the fp16 kernels (see Attention).
+// the contract lists takes both: bf16 GEMMs and attention run on bf16
+// tensor-core kernels, fp16 ones on fp16 kernels.
 func (b *Backend) HalfTypes() []engine.DType { return []engine.DType{engine.F16, engine.BF16} }
 
 // AllocAs implements engine.MixedPrecision: n values of float32, fp16 or
@@ -355,6 +354,19 @@ func (b *Backend) half(s engine.Storage, n int) (h *Buffer, free func()) {
 		return h, h.Free
 	}
 	h = b.toF16(buf(s), n)
+	return h, h.Free
+}
+
+// bf16 returns the first n values of s as bf16: s's own buffer when it is
+// bf16, else a converted copy (rounded to nearest even; bf16 has fp32's
+// exponent range, so nothing overflows); free releases what bf16
+// allocated.
+func (b *Backend) bf16(s engine.Storage, n int) (h *Buffer, free func()) {
+	if s.DType() == engine.BF16 {
+		return buf(s), func() {}
+	}
+	h = b.scratch(2 * int64(max(n, 1)))
+	b.ew("ew_convert", n, h, dtBF16, buf(s), dt(s), (*Buffer)(nil), int64(n))
 	return h, h.Free
 }
 
@@ -709,8 +721,8 @@ func (b *Backend) SoftmaxBackward(dx, y, dy engine.Storage, rows, cols int) {
 	b.rc("softmax_bwd", D1(rows), D1(256), 0, f32(op, dx), f32(op, y), f32(op, dy), int32(cols))
 }
 
-// flashOK reports whether the fp16 flash kernels take the shape: head dim
-// 32 or 64 with the standard 1/√D scale they hard-wire.
+// flashOK reports whether the flash kernels (fp16 and bf16) take the
+// shape: head dim 32 or 64 with the standard 1/√D scale they hard-wire.
 func flashOK(headDim int, scale float64) bool {
 	return (headDim == 32 || headDim == 64) && math.Abs(scale*math.Sqrt(float64(headDim))-1) < 1e-6
 }
@@ -724,20 +736,32 @@ func (b *Backend) attn32Smem(tokens, headDim int) int {
 }
 
 // Attention takes qkv and out fp32, fp16 or bf16 (lse fp32). The flash
-// kernels read and write fp16: fp16 storages go to them as they are, fp32
-// ones through a cast.
-//
-// bf16 is an interim path until there are bf16 attention kernels: a bf16
-// qkv is converted to an fp16 scratch copy, the fp16 kernels run, and the
-// fp16 result is rounded into a bf16 out. It has fp16's range, not bf16's:
-// q, k, v values past ±65504 overflow to ±Inf (and fp16's subnormals below
-// 6e-5 lose bits), costs a conversion pass each way and the scratch memory.
+// kernels run in the type of qkv when it is bf16 (AttentionForwardBF16),
+// else in fp16 (AttentionForward): a qkv of the kernels' type goes to them
+// as it is, an fp32 one through a cast to fp16; an out of another type than
+// the kernels' is written through a scratch copy and converted (rounding to
+// nearest even; a bf16 result stored into fp16 overflows to ±Inf past
+// 65504). bf16 keeps bf16's range end to end: q, k, v, scores and outputs
+// past fp16's 65504 are computed as they are. Scores, softmax statistics
+// and lse are fp32 in either type.
 func (b *Backend) Attention(out, lse, qkv engine.Storage, batch, tokens, heads, headDim int, scale float64) {
 	if batch == 0 || tokens == 0 {
 		return
 	}
 	elems := batch * tokens * heads * headDim
 	lb := f32("Attention", lse)
+	if flashOK(headDim, scale) && qkv.DType() == engine.BF16 {
+		bo := buf(out)
+		if out.DType() != engine.BF16 {
+			bo = b.scratch(2 * int64(elems))
+			defer bo.Free()
+		}
+		try("Attention", b.d.AttentionForwardBF16(buf(qkv), bo, lb, batch, tokens, heads, headDim))
+		if out.DType() != engine.BF16 {
+			b.ew("ew_convert", elems, buf(out), dt(out), bo, dtBF16, (*Buffer)(nil), int64(elems))
+		}
+		return
+	}
 	if flashOK(headDim, scale) {
 		hq, freeQ := b.half(qkv, 3*elems)
 		defer freeQ()
@@ -748,7 +772,7 @@ func (b *Backend) Attention(out, lse, qkv engine.Storage, batch, tokens, heads, 
 		}
 		try("Attention", b.d.AttentionForward(hq, ho, lb, batch, tokens, heads, headDim))
 		if !isF16(out) {
-			b.fromF16Into(out, ho, elems) // fp32, or bf16 (the interim path)
+			b.fromF16Into(out, ho, elems) // fp32, or bf16
 		}
 		return
 	}
@@ -761,22 +785,44 @@ func (b *Backend) Attention(out, lse, qkv engine.Storage, batch, tokens, heads, 
 }
 
 // AttentionBackward takes dout, qkv, out and dqkv fp32, fp16 or bf16 (lse
-// fp32). An fp32 dout is scaled by a power of two into fp16's range and the
-// scale divided out of dqkv; an fp16 dout (autocast: already loss-scaled)
-// goes to the kernels as it is, and so does an fp16 dqkv then.
+// fp32), and runs the kernels of Attention's type (bf16 when qkv is bf16,
+// else fp16).
 //
-// bf16 takes Attention's interim path through the fp16 kernels, with
-// fp16's range for qkv and out (values past ±65504 overflow): bf16 qkv and
-// out are converted to fp16 scratch copies; a bf16 dout, which bf16
-// training does not loss-scale and which may lie far below fp16's normal
-// range, is widened to fp32 and then scaled into fp16's range as an fp32
-// one is; the fp16 dqkv is unscaled and rounded into a bf16 dqkv.
+// bf16 (AttentionBackwardBF16): out and dout of another type are converted
+// to bf16 scratch copies (no scale: bf16 has fp32's exponent range, so a
+// gradient far below fp16's normal range keeps its magnitude), and a dqkv
+// of another type is written through a bf16 scratch copy and converted.
+//
+// fp16 (AttentionBackward): an fp32 dout is scaled by a power of two into
+// fp16's range and the scale divided out of dqkv; an fp16 dout (autocast:
+// already loss-scaled) goes to the kernels as it is, and so does an fp16
+// dqkv then. A bf16 out is converted to fp16 (fp16's range: past ±65504 it
+// overflows) and a bf16 dout, which bf16 training does not loss-scale, is
+// widened to fp32 and scaled as an fp32 one is; a bf16 dqkv is rounded from
+// the fp16 result.
 func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse engine.Storage, batch, tokens, heads, headDim int, scale float64) {
 	if batch == 0 || tokens == 0 {
 		return
 	}
 	elems := batch * tokens * heads * headDim
 	lb := f32("AttentionBackward", lse)
+	if flashOK(headDim, scale) && qkv.DType() == engine.BF16 {
+		bo, freeO := b.bf16(out, elems)
+		defer freeO()
+		bdo, freeDO := b.bf16(dout, elems)
+		defer freeDO()
+		bdq := buf(dqkv)
+		direct := dqkv.DType() == engine.BF16
+		if !direct {
+			bdq = b.scratch(6 * int64(elems))
+			defer bdq.Free()
+		}
+		try("AttentionBackward", b.d.AttentionBackwardBF16(buf(qkv), bo, bdo, lb, bdq, batch, tokens, heads, headDim))
+		if !direct {
+			b.ew("ew_convert", 3*elems, buf(dqkv), dt(dqkv), bdq, dtBF16, (*Buffer)(nil), int64(3*elems))
+		}
+		return
+	}
 	if flashOK(headDim, scale) {
 		hq, freeQ := b.half(qkv, 3*elems)
 		defer freeQ()

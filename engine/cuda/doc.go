@@ -8,10 +8,10 @@
 // the Backend also holds fp16 and bf16 storages (engine.MixedPrecision): the
 // element-wise, layout, LayerNorm, GEMM and attention methods take fp32,
 // fp16 and bf16 operands in any mix (a dtype code per operand in the
-// kernels, kernels/cuda/dtype.cuh); fp16 and bf16 GEMM operands go to the
-// tensor-core kernels of their type with no cast pass, fp16 attention
-// operands to the flash kernels, and bf16 ones (for now) through fp16
-// copies. Its element-wise and reduction kernels are
+// kernels, kernels/cuda/dtype.cuh); fp16 and bf16 GEMM and attention
+// operands go to the tensor-core kernels of their type (GemmF16/GemmBF16,
+// AttentionForward/AttentionForwardBF16 and their backward) with no cast
+// pass. Its element-wise and reduction kernels are
 // kernels/cuda/elementwise.cu and rowcol.cu. PeakProbes and PeakRun run the
 // tensor-core peak-rate probes (kernels/cuda/peak.cu, peak_sm90a.cu): the
 // ceilings of mma.sync and wgmma on the device at hand, for bench gpu.

@@ -604,6 +604,18 @@ func TestMixedLayerNorm(t *testing.T) {
 	}
 }
 
+// attnTolAs is TestMixedAttention's tolerance for a qkv of type tq: with
+// bf16 qkv the flash kernels run in bf16 (P and dS rounded to bf16 for the
+// products, a wider out, dout or dqkv going through bf16), 2⁻⁸ more
+// (bf16Tol); head dims other than 32 and 64 take the fp32 fallback whatever
+// the types.
+func attnTolAs(tq engine.DType, tol float64, D int) float64 {
+	if tq == engine.BF16 && (D == 32 || D == 64) {
+		return tol + bf16Tol
+	}
+	return tol
+}
+
 func TestMixedAttention(t *testing.T) {
 	h := newHarness(t)
 	type ac struct{ B, N, H, D int }
@@ -617,6 +629,7 @@ func TestMixedAttention(t *testing.T) {
 		elems := B * N * H * D
 		for _, m := range mixes(2) { // out, qkv
 			name := fmt.Sprintf("Attention B%d N%d H%d D%d [%s]", B, N, H, D, mixName(m))
+			tol := attnTolAs(m[1], tol, D)
 			qkv := h.rndAs(m[1], 3*elems, 1.5)
 			out, lse := h.outAs(m[0], elems), h.out(B*H*N)
 			h.g.Attention(out.g, lse.g, qkv.g, B, N, H, D, scale)
@@ -631,6 +644,7 @@ func TestMixedAttention(t *testing.T) {
 				continue // fewer mixes off the main shape; each half beside fp32
 			}
 			name := fmt.Sprintf("AttentionBackward B%d N%d H%d D%d [%s]", B, N, H, D, mixName(m))
+			tol := attnTolAs(m[2], tol, D)
 			qkv := h.rndAs(m[2], 3*elems, 1.5)
 			oc, lc := h.c.Alloc(elems), h.c.Alloc(B*H*N)
 			h.c.Attention(oc, lc, qkv.c, B, N, H, D, scale)
@@ -640,7 +654,9 @@ func TestMixedAttention(t *testing.T) {
 			out, lse := h.inAs(m[3], ov), h.in(lv)
 			mag := 1.0
 			if m[1] != engine.F16 {
-				mag = 1e-6 // a gradient-sized fp32 or bf16 dout: the scaled path
+				// A gradient-sized fp32 or bf16 dout: the fp16 kernels
+				// take it scaled into fp16's range, the bf16 ones as it is.
+				mag = 1e-6
 			}
 			dout := h.rndAs(m[1], elems, mag)
 			dqkv := h.outAs(m[0], 3*elems)
@@ -648,6 +664,47 @@ func TestMixedAttention(t *testing.T) {
 			h.c.AttentionBackward(dqkv.c, dout.c, qkv.c, out.c, lse.c, B, N, H, D, scale)
 			h.checkAs(name+" dqkv", dqkv, tol)
 		}
+	}
+}
+
+// TestMixedAttentionBF16Range: Attention and AttentionBackward on bf16
+// storages holding values past fp16's range (attnQKV's wide case: q·k
+// scores, q, v, out and dk past ±65504), against the CPU backend on the
+// same values, outputs NaN-poisoned first. The bf16 kernels keep bf16's
+// range; before them, bf16 attention went through fp16 copies and these
+// values became ±Inf.
+func TestMixedAttentionBF16Range(t *testing.T) {
+	h := newHarness(t)
+	bf := engine.BF16
+	for _, c := range []attnCase{{2, 197, 3, 32, 0}, {2, 65, 2, 64, 0}} {
+		B, N, H, D := c.B, c.N, c.H, c.D
+		name := fmt.Sprintf("B%d N%d H%d D%d [bf16, wide]", B, N, H, D)
+		scale := 1 / math.Sqrt(float64(D))
+		elems := B * N * H * D
+		tol := attnTolAs(bf, tolAttn, D)
+		qv, _ := attnQKV(h.r, attnBF16, c, true)
+		qkv := h.inAs(bf, qv)
+		out, lse := h.outAs(bf, elems), h.out(B*H*N)
+		h.g.Attention(out.g, lse.g, qkv.g, B, N, H, D, scale)
+		h.c.Attention(out.c, lse.c, qkv.c, B, N, H, D, scale)
+		h.checkAs("Attention "+name+" out", out, tol)
+		h.check("Attention "+name+" lse", lse, tol/10)
+		got := make([]float32, elems)
+		h.g.Download32(got, out.g)
+		if pastF16(got) == 0 {
+			t.Errorf("Attention %s: no out value past ±65504", name)
+		}
+		// Backward on the same inputs on both sides: out and lse from the
+		// CPU forward, out rounded to bf16.
+		ov, lv := make([]float32, elems), make([]float32, B*H*N)
+		h.c.Download32(ov, out.c)
+		h.c.Download32(lv, lse.c)
+		bo, bl := h.inAs(bf, ov), h.in(lv)
+		dout := h.rndAs(bf, elems, 1)
+		dqkv := h.outAs(bf, 3*elems)
+		h.g.AttentionBackward(dqkv.g, dout.g, qkv.g, bo.g, bl.g, B, N, H, D, scale)
+		h.c.AttentionBackward(dqkv.c, dout.c, qkv.c, bo.c, bl.c, B, N, H, D, scale)
+		h.checkAs("AttentionBackward "+name+" dqkv", dqkv, tol)
 	}
 }
 

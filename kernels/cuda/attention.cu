@@ -1,29 +1,47 @@
 // attention.cu: fused multi-head attention forward in the FlashAttention-2
-// manner, for head dims 32 and 64 and any sequence length.
+// manner, for head dims 32 and 64 and any sequence length, on fp16 or bf16.
 //
-//   qkv [B, N, 3, H, D] fp16  →  out [B, N, H, D] fp16,  lse [B, H, N] fp32
+//   qkv [B, N, 3, H, D] T  →  out [B, N, H, D] T,  lse [B, H, N] fp32
 //   out = softmax(Q·Kᵀ/√D)·V per (batch, head); lse = log Σ exp(Q·Kᵀ/√D) per
 //   query row (natural log), saved for the backward pass.
+//
+// Element type T: every kernel body below is a template on T, IEEE half or
+// bfloat16, instantiated once per type (the ATT_* macros at the end of each
+// section): the fp16 kernels keep their names (attn_fwd_d32, ...), their
+// bf16 twins add the suffix _bf16 (attn_fwd_d32_bf16, attn_bwd_dq_d64_bf16,
+// attn_fwd_head_w4_d32_bf16, ...) and take the same parameters with T =
+// bf16. Only the tensor-core instruction's type suffix (mma16816<T>, its
+// PTX written once), the rounding of fp32 values to T (P and dS for the
+// products, the stored out and dqkv: GemmT<T> of gemm_types.cuh, nearest
+// even) and the widening of T to fp32 (the backward's row dots) depend on
+// T; cp.async, ldmatrix and the shared-memory layouts move 16-bit elements
+// whatever they encode. Scores, the online-softmax statistics, lse, the row
+// dots and every accumulator are fp32 in both. bf16 has fp32's exponent
+// range (8 significant bits against fp16's 11): q, k, v and outputs past
+// fp16's 65504 are fine. The fp16 instantiations compile to the PTX they
+// had before the templating (the shared-memory array is still declared
+// half and viewed as T; the bf16 twins come after every fp16 kernel).
 //
 // A block of 4 warps takes 64 query rows of one (batch, head); each warp
 // owns 16 rows. Keys and values stream through shared memory 64 rows at a
 // time, double-buffered with cp.async (rows past N are zero-filled). Scores
 // S = Q·Kᵀ are accumulated in fp32 by mma.sync m16n8k16, masked past N, and
 // folded into a running row max and row sum (online softmax in base 2); the
-// probabilities are rounded to fp16 and fed straight from the score
+// probabilities are rounded to T and fed straight from the score
 // registers as the A operand of P·V (the accumulator layout of two adjacent
 // n8 tiles is the A layout of one k16 step), V through ldmatrix.trans.
 // Nothing of size N×N touches memory.
 //
-// Kernel names: attn_fwd_d32, attn_fwd_d64. Launch: grid (ceil(N/64), B·H),
-// block 128, dynamic shared memory 5·64·(D+8)·2 bytes (≤ 46 KB). Parameters:
+// Kernel names: attn_fwd_d32, attn_fwd_d64 (and their _bf16 twins). Launch:
+// grid (ceil(N/64), B·H), block 128, dynamic shared memory 5·64·(D+8)·2
+// bytes (≤ 46 KB). Parameters:
 // qkv, out, lse, B, N, H, scale_log2 = log2(e)/√D, skip (1: warps whose
 // rows all lie past N skip the arithmetic, and only the 16-key groups that
 // hold keys below N enter the products; 0: every tile computed in full).
 //
-// Backward (dout [B, N, H, D] fp16 → dqkv [B, N, 3, H, D] fp16), without
+// Backward (dout [B, N, H, D] T → dqkv [B, N, 3, H, D] T), without
 // atomics, in three kernels:
-//   attn_bwd_dot_d<D>: dvec[b,h,n] = Σ_d dout·out (fp32), 8 halves a thread.
+//   attn_bwd_dot_d<D>: dvec[b,h,n] = Σ_d dout·out (fp32), 8 elements a thread.
 //     Grid ceil(B·N·H·D/8/256), block 256.
 //   attn_bwd_dkdv_d<D>: a block owns 64 keys of one (batch, head), each warp
 //     16 of them, and streams all queries past them (Q and dO double-buffered
@@ -42,6 +60,8 @@
 #include <cuda_fp16.h>
 #include <stdint.h>
 
+#include "gemm_types.cuh"
+
 __device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 __device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
@@ -57,25 +77,41 @@ __device__ __forceinline__ void ldsm_x4_t(uint32_t* r, uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
 }
-__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
-    half2 h = __floats2half2_rn(lo, hi);
+// mma16816<T>: D += A·B for one m16n8k16 tile, T the operand type (half or
+// bf16); the PTX is written once, with the type suffix as the argument.
+template <typename T>
+__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1);
+#define ATT_MMA16816(T, TY)                                                                              \
+    template <>                                                                                          \
+    __device__ __forceinline__ void mma16816<T>(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) { \
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." TY "." TY                                  \
+                     ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                      \
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                    \
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                    \
+    }
+ATT_MMA16816(half, "f16")
+ATT_MMA16816(bf16, "bf16")
+
+// pack2<T>: two fp32 values rounded to T (nearest even) in one 32-bit
+// register, the low one first: an A-operand register of mma16816<T>.
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    typename GemmT<T>::T2 h = GemmT<T>::pack(lo, hi);
     return *(uint32_t*)&h;
 }
+
+// widen2: a pair of T as two fp32 values (exact).
+__device__ __forceinline__ float2 widen2(half2 x) { return __half22float2(x); }
+__device__ __forceinline__ float2 widen2(__nv_bfloat162 x) { return __bfloat1622float2(x); }
 
 #define ATT_BR 64
 #define ATT_BC 64
 #define ATT_THREADS 128
 
 // load_rows copies rows r0..r0+63 of one of Q, K, V (which = 0, 1, 2) of one
-// (batch, head) into s (row stride D+8 halves), zero-filling rows ≥ N.
-template <int D>
-__device__ __forceinline__ void load_rows(half* s, const half* __restrict__ base, size_t tok_stride, int r0, int N,
+// (batch, head) into s (row stride D+8 elements), zero-filling rows ≥ N.
+template <int D, typename T>
+__device__ __forceinline__ void load_rows(T* s, const T* __restrict__ base, size_t tok_stride, int r0, int N,
                                           int tid) {
     constexpr int CH = D / 8;
     constexpr int LD = D + 8;
@@ -83,28 +119,29 @@ __device__ __forceinline__ void load_rows(half* s, const half* __restrict__ base
     for (int c = tid; c < 64 * CH; c += ATT_THREADS) {
         int row = c / CH, col = (c % CH) * 8;
         int n = r0 + row;
-        const half* src = n < N ? base + (size_t)n * tok_stride + col : base;
+        const T* src = n < N ? base + (size_t)n * tok_stride + col : base;
         cp_async16(smem_u32(s + row * LD + col), src, n < N ? 16 : 0);
     }
 }
 
-template <int D>
-__device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __restrict__ out, float* __restrict__ lse,
+template <int D, typename T>
+__device__ __forceinline__ void attn_fwd(const T* __restrict__ qkv, T* __restrict__ out, float* __restrict__ lse,
                                          int B, int N, int H, float scale_log2, int skip) {
     constexpr int LD = D + 8;
     constexpr int TILE = 64 * LD;
-    extern __shared__ __align__(16) half sm[];
-    half* sQ = sm;
-    half* sK = sm + TILE;          // two buffers
-    half* sV = sm + 3 * TILE;      // two buffers
+    extern __shared__ __align__(16) half sm[];  // viewed as T
+    T* const st = (T*)sm;
+    T* sQ = st;
+    T* sK = st + TILE;          // two buffers
+    T* sV = st + 3 * TILE;      // two buffers
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int qb = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
     const size_t tok_stride = (size_t)3 * H * D;
-    const half* base = qkv + (size_t)b * N * tok_stride + (size_t)h * D;
-    const half* qbase = base;
-    const half* kbase = base + (size_t)H * D;
-    const half* vbase = base + (size_t)2 * H * D;
+    const T* base = qkv + (size_t)b * N * tok_stride + (size_t)h * D;
+    const T* qbase = base;
+    const T* kbase = base + (size_t)H * D;
+    const T* vbase = base + (size_t)2 * H * D;
 
     load_rows<D>(sQ, qbase, tok_stride, qb * ATT_BR, N, tid);
     load_rows<D>(sK, kbase, tok_stride, 0, N, tid);
@@ -143,8 +180,8 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
             for (int kk = 0; kk < D / 16; kk++)
                 ldsm_x4(qf[kk], smem_u32(sQ + (warp * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8));
         }
-        const half* k_s = sK + (j & 1) * TILE;
-        const half* v_s = sV + (j & 1) * TILE;
+        const T* k_s = sK + (j & 1) * TILE;
+        const T* v_s = sV + (j & 1) * TILE;
 
         // S = Q·Kᵀ for this warp's 16 rows and 64 keys.
         float s[8][4];
@@ -158,8 +195,8 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
                 int i = lane >> 3;
                 uint32_t r[4];
                 ldsm_x4(r, smem_u32(k_s + (nj * 16 + (lane & 7) + (i >> 1) * 8) * LD + kk * 16 + (i & 1) * 8));
-                mma16816(s[2 * nj], qf[kk], r[0], r[1]);
-                mma16816(s[2 * nj + 1], qf[kk], r[2], r[3]);
+                mma16816<T>(s[2 * nj], qf[kk], r[0], r[1]);
+                mma16816<T>(s[2 * nj + 1], qf[kk], r[2], r[3]);
             }
         }
         // Mask keys past N (only the last block has any).
@@ -202,10 +239,10 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
         // P as the A operand: k16 step kk covers score tiles 2kk and 2kk+1.
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
-            pa[kk][0] = pack_half2(s[2 * kk][0], s[2 * kk][1]);
-            pa[kk][1] = pack_half2(s[2 * kk][2], s[2 * kk][3]);
-            pa[kk][2] = pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[kk][3] = pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            pa[kk][0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+            pa[kk][1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+            pa[kk][2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pa[kk][3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
         }
         // O += P·V.
 #pragma unroll
@@ -216,8 +253,8 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
                 int i = lane >> 3;
                 uint32_t r[4];
                 ldsm_x4_t(r, smem_u32(v_s + (kk * 16 + (lane & 7) + (i & 1) * 8) * LD + dj * 16 + (i >> 1) * 8));
-                mma16816(o[2 * dj], pa[kk], r[0], r[1]);
-                mma16816(o[2 * dj + 1], pa[kk], r[2], r[3]);
+                mma16816<T>(o[2 * dj], pa[kk], r[0], r[1]);
+                mma16816<T>(o[2 * dj + 1], pa[kk], r[2], r[3]);
             }
         }
         __syncthreads();
@@ -231,30 +268,29 @@ __device__ __forceinline__ void attn_fwd(const half* __restrict__ qkv, half* __r
         const float inv = 1.0f / sum;
         const int q = qb * ATT_BR + warp * 16 + g + 8 * r;
         if (q < N) {
-            half* orow = out + (((size_t)b * N + q) * H + h) * D;
+            T* orow = out + (((size_t)b * N + q) * H + h) * D;
 #pragma unroll
             for (int dn = 0; dn < D / 8; dn++)
-                *(half2*)(orow + dn * 8 + 2 * t) = __floats2half2_rn(o[dn][2 * r] * inv, o[dn][2 * r + 1] * inv);
+                *(typename GemmT<T>::T2*)(orow + dn * 8 + 2 * t) = GemmT<T>::pack(o[dn][2 * r] * inv, o[dn][2 * r + 1] * inv);
             if (t == 0) lse[((size_t)b * H + h) * N + q] = (m[r] + log2f(sum)) * 0.69314718055994531f;
         }
     }
 }
 
-extern "C" __global__ void __launch_bounds__(ATT_THREADS, 4) attn_fwd_d32(const half* qkv, half* out, float* lse, int B,
-                                                                         int N, int H, float scale_log2, int skip) {
-    attn_fwd<32>(qkv, out, lse, B, N, H, scale_log2, skip);
-}
-extern "C" __global__ void __launch_bounds__(ATT_THREADS, 3) attn_fwd_d64(const half* qkv, half* out, float* lse, int B,
-                                                                         int N, int H, float scale_log2, int skip) {
-    attn_fwd<64>(qkv, out, lse, B, N, H, scale_log2, skip);
-}
+// ATT_FWD instantiates attn_fwd for element type T as the kernel
+// attn_fwd_d<D><SUF> (SUF empty for half, _bf16 for bf16).
+#define ATT_FWD(T, SUF, D, MINB)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(ATT_THREADS, MINB)                                               \
+        attn_fwd_d##D##SUF(const T* qkv, T* out, float* lse, int B, int N, int H, float scale_log2, int skip) {   \
+        attn_fwd<D>(qkv, out, lse, B, N, H, scale_log2, skip);                                                     \
+    }
 
 // ---------------------------------------------------------------- backward
 
-template <int D>
-__device__ __forceinline__ void attn_bwd_dot(const half* __restrict__ out, const half* __restrict__ dout,
+template <int D, typename T>
+__device__ __forceinline__ void attn_bwd_dot(const T* __restrict__ out, const T* __restrict__ dout,
                                              float* __restrict__ dvec, int B, int N, int H) {
-    constexpr int TPR = D / 8;  // threads per row (4 or 8), each 8 halves
+    constexpr int TPR = D / 8;  // threads per row (4 or 8), each 8 elements
     const size_t gid = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     const size_t row = gid / TPR;
     const bool ok = row < (size_t)B * N * H;
@@ -262,11 +298,11 @@ __device__ __forceinline__ void attn_bwd_dot(const half* __restrict__ out, const
     if (ok) {
         uint4 a = *(const uint4*)(out + gid * 8);
         uint4 c = *(const uint4*)(dout + gid * 8);
-        const half2* ah = (const half2*)&a;
-        const half2* ch = (const half2*)&c;
+        const typename GemmT<T>::T2* ah = (const typename GemmT<T>::T2*)&a;
+        const typename GemmT<T>::T2* ch = (const typename GemmT<T>::T2*)&c;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            float2 x = __half22float2(ah[i]), y = __half22float2(ch[i]);
+            float2 x = widen2(ah[i]), y = widen2(ch[i]);
             s += x.x * y.x + x.y * y.y;
         }
     }
@@ -282,19 +318,20 @@ __device__ __forceinline__ void attn_bwd_dot(const half* __restrict__ out, const
 }
 
 // Packs the scores of two adjacent n8 accumulator tiles as one k16 A operand.
+template <typename T>
 __device__ __forceinline__ void acc_to_a(uint32_t* a, const float* lo, const float* hi) {
-    a[0] = pack_half2(lo[0], lo[1]);
-    a[1] = pack_half2(lo[2], lo[3]);
-    a[2] = pack_half2(hi[0], hi[1]);
-    a[3] = pack_half2(hi[2], hi[3]);
+    a[0] = pack2<T>(lo[0], lo[1]);
+    a[1] = pack2<T>(lo[2], lo[3]);
+    a[2] = pack2<T>(hi[0], hi[1]);
+    a[3] = pack2<T>(hi[2], hi[3]);
 }
 
 // rows_x_rowsT: acc[8][4] (16×64) += A(16×D, fragments af) · Bᵀ where B is
 // 64 rows × D in shared memory (row stride LD).
 // Only the first nv of the four 16-row groups of B are used (the others lie
 // past N; their accumulators stay as they were).
-template <int D>
-__device__ __forceinline__ void rows_x_rowsT(float (*acc)[4], const uint32_t (*af)[4], const half* bs, int lane,
+template <int D, typename T>
+__device__ __forceinline__ void rows_x_rowsT(float (*acc)[4], const uint32_t (*af)[4], const T* bs, int lane,
                                              int nv) {
     constexpr int LD = D + 8;
 #pragma unroll
@@ -305,8 +342,8 @@ __device__ __forceinline__ void rows_x_rowsT(float (*acc)[4], const uint32_t (*a
             int i = lane >> 3;
             uint32_t r[4];
             ldsm_x4(r, smem_u32(bs + (nj * 16 + (lane & 7) + (i >> 1) * 8) * LD + kk * 16 + (i & 1) * 8));
-            mma16816(acc[2 * nj], af[kk], r[0], r[1]);
-            mma16816(acc[2 * nj + 1], af[kk], r[2], r[3]);
+            mma16816<T>(acc[2 * nj], af[kk], r[0], r[1]);
+            mma16816<T>(acc[2 * nj + 1], af[kk], r[2], r[3]);
         }
     }
 }
@@ -315,8 +352,8 @@ __device__ __forceinline__ void rows_x_rowsT(float (*acc)[4], const uint32_t (*a
 // rows × D in shared memory.
 // Only the first nv 16-row groups of B (k steps) are used: P is zero past
 // them.
-template <int D>
-__device__ __forceinline__ void p_x_rows(float (*acc)[4], const uint32_t (*pa)[4], const half* bs, int lane, int nv) {
+template <int D, typename T>
+__device__ __forceinline__ void p_x_rows(float (*acc)[4], const uint32_t (*pa)[4], const T* bs, int lane, int nv) {
     constexpr int LD = D + 8;
 #pragma unroll
     for (int kk = 0; kk < 4; kk++) {
@@ -326,56 +363,57 @@ __device__ __forceinline__ void p_x_rows(float (*acc)[4], const uint32_t (*pa)[4
             int i = lane >> 3;
             uint32_t r[4];
             ldsm_x4_t(r, smem_u32(bs + (kk * 16 + (lane & 7) + (i & 1) * 8) * LD + dj * 16 + (i >> 1) * 8));
-            mma16816(acc[2 * dj], pa[kk], r[0], r[1]);
-            mma16816(acc[2 * dj + 1], pa[kk], r[2], r[3]);
+            mma16816<T>(acc[2 * dj], pa[kk], r[0], r[1]);
+            mma16816<T>(acc[2 * dj + 1], pa[kk], r[2], r[3]);
         }
     }
 }
 
-template <int D>
-__device__ __forceinline__ void load_frags(uint32_t (*f)[4], const half* s, int warp, int lane) {
+template <int D, typename T>
+__device__ __forceinline__ void load_frags(uint32_t (*f)[4], const T* s, int warp, int lane) {
     constexpr int LD = D + 8;
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++)
         ldsm_x4(f[kk], smem_u32(s + (warp * 16 + (lane & 15)) * LD + kk * 16 + (lane >> 4) * 8));
 }
 
-// store_rows writes a warp's 16×D fp32 accumulator, times mul, as fp16 rows
+// store_rows writes a warp's 16×D fp32 accumulator, times mul, as T rows
 // of one slot of dqkv.
-template <int D>
-__device__ __forceinline__ void store_rows(half* __restrict__ dst, size_t tok_stride, const float (*acc)[4], int r0,
+template <int D, typename T>
+__device__ __forceinline__ void store_rows(T* __restrict__ dst, size_t tok_stride, const float (*acc)[4], int r0,
                                            int N, float mul, int lane) {
     const int g = lane >> 2, t = lane & 3;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         int n = r0 + g + 8 * r;
         if (n < N) {
-            half* row = dst + (size_t)n * tok_stride;
+            T* row = dst + (size_t)n * tok_stride;
 #pragma unroll
             for (int dn = 0; dn < D / 8; dn++)
-                *(half2*)(row + dn * 8 + 2 * t) = __floats2half2_rn(acc[dn][2 * r] * mul, acc[dn][2 * r + 1] * mul);
+                *(typename GemmT<T>::T2*)(row + dn * 8 + 2 * t) = GemmT<T>::pack(acc[dn][2 * r] * mul, acc[dn][2 * r + 1] * mul);
         }
     }
 }
 
-template <int D>
-__device__ __forceinline__ void attn_bwd_dkdv(const half* __restrict__ qkv, const half* __restrict__ dout,
+template <int D, typename T>
+__device__ __forceinline__ void attn_bwd_dkdv(const T* __restrict__ qkv, const T* __restrict__ dout,
                                               const float* __restrict__ lse, const float* __restrict__ dvec,
-                                              half* __restrict__ dqkv, int B, int N, int H, float scale_log2,
+                                              T* __restrict__ dqkv, int B, int N, int H, float scale_log2,
                                               float scale, int skip) {
     constexpr int LD = D + 8;
     constexpr int TILE = 64 * LD;
-    extern __shared__ __align__(16) half sm[];
-    half* sK = sm;
-    half* sV = sm + TILE;
-    half* sQ = sm + 2 * TILE;   // two buffers
-    half* sdO = sm + 4 * TILE;  // two buffers
+    extern __shared__ __align__(16) half sm[];  // viewed as T
+    T* const st = (T*)sm;
+    T* sK = st;
+    T* sV = st + TILE;
+    T* sQ = st + 2 * TILE;   // two buffers
+    T* sdO = st + 4 * TILE;  // two buffers
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int t = lane & 3;
     const int kb = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
     const size_t tok = (size_t)3 * H * D, otok = (size_t)H * D;
-    const half* base = qkv + (size_t)b * N * tok + (size_t)h * D;
-    const half* obase = dout + (size_t)b * N * otok + (size_t)h * D;
+    const T* base = qkv + (size_t)b * N * tok + (size_t)h * D;
+    const T* obase = dout + (size_t)b * N * otok + (size_t)h * D;
     const float* lse_bh = lse + ((size_t)b * H + h) * N;
     const float* dvec_bh = dvec + ((size_t)b * H + h) * N;
 
@@ -414,8 +452,8 @@ __device__ __forceinline__ void attn_bwd_dkdv(const half* __restrict__ qkv, cons
             load_frags<D>(kf, sK, warp, lane);
             load_frags<D>(vf, sV, warp, lane);
         }
-        const half* q_s = sQ + (i & 1) * TILE;
-        const half* do_s = sdO + (i & 1) * TILE;
+        const T* q_s = sQ + (i & 1) * TILE;
+        const T* do_s = sdO + (i & 1) * TILE;
         float s[8][4], dp[8][4];
 #pragma unroll
         for (int a = 0; a < 8; a++)
@@ -442,38 +480,39 @@ __device__ __forceinline__ void attn_bwd_dkdv(const half* __restrict__ qkv, cons
         uint32_t pa[4][4], da[4][4];
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
-            acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
-            acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
+            acc_to_a<T>(pa[kk], s[2 * kk], s[2 * kk + 1]);
+            acc_to_a<T>(da[kk], dp[2 * kk], dp[2 * kk + 1]);
         }
         p_x_rows<D>(dv, pa, do_s, lane, nv);  // dV += Pᵀ·dO
         p_x_rows<D>(dk, da, q_s, lane, nv);   // dK += dSᵀ·Q
         __syncthreads();
     }
-    half* dbase = dqkv + (size_t)b * N * tok + (size_t)h * D;
+    T* dbase = dqkv + (size_t)b * N * tok + (size_t)h * D;
     store_rows<D>(dbase + (size_t)H * D, tok, dk, kb * 64 + warp * 16, N, scale, lane);
     store_rows<D>(dbase + (size_t)2 * H * D, tok, dv, kb * 64 + warp * 16, N, 1.0f, lane);
 }
 
-template <int D>
-__device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const half* __restrict__ dout,
+template <int D, typename T>
+__device__ __forceinline__ void attn_bwd_dq(const T* __restrict__ qkv, const T* __restrict__ dout,
                                             const float* __restrict__ lse, const float* __restrict__ dvec,
-                                            half* __restrict__ dqkv, int B, int N, int H, float scale_log2,
+                                            T* __restrict__ dqkv, int B, int N, int H, float scale_log2,
                                             float scale, int skip) {
     constexpr int LD = D + 8;
     constexpr int TILE = 64 * LD;
-    extern __shared__ __align__(16) half sm[];
-    half* sQ = sm;
-    half* sdO = sm + TILE;
-    half* sK = sm + 2 * TILE;  // two buffers
-    half* sV = sm + 4 * TILE;  // two buffers
+    extern __shared__ __align__(16) half sm[];  // viewed as T
+    T* const st = (T*)sm;
+    T* sQ = st;
+    T* sdO = st + TILE;
+    T* sK = st + 2 * TILE;  // two buffers
+    T* sV = st + 4 * TILE;  // two buffers
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int qb = blockIdx.x, bh = blockIdx.y, b = bh / H, h = bh % H;
     const size_t tok = (size_t)3 * H * D, otok = (size_t)H * D;
-    const half* base = qkv + (size_t)b * N * tok + (size_t)h * D;
-    const half* kbase = base + (size_t)H * D;
-    const half* vbase = base + (size_t)2 * H * D;
-    const half* obase = dout + (size_t)b * N * otok + (size_t)h * D;
+    const T* base = qkv + (size_t)b * N * tok + (size_t)h * D;
+    const T* kbase = base + (size_t)H * D;
+    const T* vbase = base + (size_t)2 * H * D;
+    const T* obase = dout + (size_t)b * N * otok + (size_t)h * D;
     const float* lse_bh = lse + ((size_t)b * H + h) * N;
     const float* dvec_bh = dvec + ((size_t)b * H + h) * N;
 
@@ -517,8 +556,8 @@ __device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const 
             load_frags<D>(qf, sQ, warp, lane);
             load_frags<D>(of, sdO, warp, lane);
         }
-        const half* k_s = sK + (j & 1) * TILE;
-        const half* v_s = sV + (j & 1) * TILE;
+        const T* k_s = sK + (j & 1) * TILE;
+        const T* v_s = sV + (j & 1) * TILE;
         float s[8][4], dp[8][4];
 #pragma unroll
         for (int a = 0; a < 8; a++)
@@ -540,37 +579,36 @@ __device__ __forceinline__ void attn_bwd_dq(const half* __restrict__ qkv, const 
         }
         uint32_t da[4][4];
 #pragma unroll
-        for (int kk = 0; kk < 4; kk++) acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
+        for (int kk = 0; kk < 4; kk++) acc_to_a<T>(da[kk], dp[2 * kk], dp[2 * kk + 1]);
         p_x_rows<D>(dq, da, k_s, lane, nv);  // dQ += dS·K
         __syncthreads();
     }
     store_rows<D>(dqkv + (size_t)b * N * tok + (size_t)h * D, tok, dq, qb * 64 + warp * 16, N, scale, lane);
 }
 
-#define ATT_BWD(D, MINB)                                                                                          \
-    extern "C" __global__ void __launch_bounds__(256) attn_bwd_dot_d##D(const half* out, const half* dout,        \
-                                                                          float* dvec, int B, int N, int H) {     \
+// ATT_BWD instantiates the tiled backward for element type T as
+// attn_bwd_{dot,dkdv,dq}_d<D><SUF>.
+#define ATT_BWD(T, SUF, D, MINB)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256)                                                            \
+        attn_bwd_dot_d##D##SUF(const T* out, const T* dout, float* dvec, int B, int N, int H) {                  \
         attn_bwd_dot<D>(out, dout, dvec, B, N, H);                                                                \
     }                                                                                                             \
     extern "C" __global__ void __launch_bounds__(ATT_THREADS, MINB)                                              \
-        attn_bwd_dkdv_d##D(const half* qkv, const half* dout, const float* lse, const float* dvec, half* dqkv,    \
-                           int B, int N, int H, float scale_log2, float scale, int skip) {                        \
+        attn_bwd_dkdv_d##D##SUF(const T* qkv, const T* dout, const float* lse, const float* dvec, T* dqkv, int B, \
+                                int N, int H, float scale_log2, float scale, int skip) {                         \
         attn_bwd_dkdv<D>(qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale, skip);                           \
     }                                                                                                             \
     extern "C" __global__ void __launch_bounds__(ATT_THREADS, MINB)                                              \
-        attn_bwd_dq_d##D(const half* qkv, const half* dout, const float* lse, const float* dvec, half* dqkv,      \
-                         int B, int N, int H, float scale_log2, float scale, int skip) {                          \
+        attn_bwd_dq_d##D##SUF(const T* qkv, const T* dout, const float* lse, const float* dvec, T* dqkv, int B,   \
+                              int N, int H, float scale_log2, float scale, int skip) {                           \
         attn_bwd_dq<D>(qkv, dout, lse, dvec, dqkv, B, N, H, scale_log2, scale, skip);                             \
     }
-
-ATT_BWD(32, 3)
-ATT_BWD(64, 2)
 
 // ------------------------------------------------ head-resident variants
 //
 // One block per (batch, head) holds the whole sequence of that head in
 // shared memory and its warps take 16-row work units from a shared counter
-// until none are left. Rows are stored unpadded (D halves each) with the
+// until none are left. Rows are stored unpadded (D elements each) with the
 // 16-byte chunks XOR-swizzled, so that ldmatrix reads 8 rows without bank
 // conflicts: chunk c of row r sits at chunk c ^ ((r >> 1) & 3) for D = 32
 // (64-byte rows) and c ^ (r & 7) for D = 64 (128-byte rows). Rows from N to
@@ -604,28 +642,28 @@ __device__ __forceinline__ int sw_off(int row, int chunk) {
 
 // load_head copies rows 0..NP-1 of one slot (row stride tok_stride) into s,
 // swizzled, zero-filling rows ≥ N.
-template <int D, int NT>
-__device__ __forceinline__ void load_head(half* s, const half* __restrict__ base, size_t tok_stride, int N, int NP,
+template <int D, int NT, typename T>
+__device__ __forceinline__ void load_head(T* s, const T* __restrict__ base, size_t tok_stride, int N, int NP,
                                           int tid) {
     constexpr int CH = D / 8;
     for (int c = tid; c < NP * CH; c += NT) {
         int row = c / CH, ch = c % CH;
-        const half* src = row < N ? base + (size_t)row * tok_stride + ch * 8 : base;
+        const T* src = row < N ? base + (size_t)row * tok_stride + ch * 8 : base;
         cp_async16(smem_u32(s + sw_off<D>(row, ch)), src, row < N ? 16 : 0);
     }
 }
 
 // A-operand fragments of rows r0..r0+15 (all D columns) of a swizzled matrix.
-template <int D>
-__device__ __forceinline__ void frags_sw(uint32_t (*f)[4], const half* s, int r0, int lane) {
+template <int D, typename T>
+__device__ __forceinline__ void frags_sw(uint32_t (*f)[4], const T* s, int r0, int lane) {
 #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) ldsm_x4(f[kk], smem_u32(s + sw_off<D>(r0 + (lane & 15), 2 * kk + (lane >> 4))));
 }
 
 // acc[2·NJ][4] (16 × 16·NJ) += A(16×D) · Bᵀ, B = rows r0.. of a swizzled
 // matrix; 16-row groups nj ≥ nv are skipped.
-template <int D, int NJ>
-__device__ __forceinline__ void a_x_rowsT_sw(float (*acc)[4], const uint32_t (*af)[4], const half* bs, int r0, int lane,
+template <int D, int NJ, typename T>
+__device__ __forceinline__ void a_x_rowsT_sw(float (*acc)[4], const uint32_t (*af)[4], const T* bs, int r0, int lane,
                                              int nv) {
     const int i = lane >> 3;
 #pragma unroll
@@ -635,16 +673,16 @@ __device__ __forceinline__ void a_x_rowsT_sw(float (*acc)[4], const uint32_t (*a
             if (nj >= nv) break;
             uint32_t r[4];
             ldsm_x4(r, smem_u32(bs + sw_off<D>(r0 + nj * 16 + (lane & 7) + (i >> 1) * 8, 2 * kk + (i & 1))));
-            mma16816(acc[2 * nj], af[kk], r[0], r[1]);
-            mma16816(acc[2 * nj + 1], af[kk], r[2], r[3]);
+            mma16816<T>(acc[2 * nj], af[kk], r[0], r[1]);
+            mma16816<T>(acc[2 * nj + 1], af[kk], r[2], r[3]);
         }
     }
 }
 
 // acc[D/8][4] (16×D) += P(16 × 16·NK, A fragments pa) · B, B = rows r0.. of a
 // swizzled matrix; k steps kk ≥ nv are skipped.
-template <int D, int NK>
-__device__ __forceinline__ void p_x_rows_sw(float (*acc)[4], const uint32_t (*pa)[4], const half* bs, int r0, int lane,
+template <int D, int NK, typename T>
+__device__ __forceinline__ void p_x_rows_sw(float (*acc)[4], const uint32_t (*pa)[4], const T* bs, int r0, int lane,
                                             int nv) {
     const int i = lane >> 3;
 #pragma unroll
@@ -654,8 +692,8 @@ __device__ __forceinline__ void p_x_rows_sw(float (*acc)[4], const uint32_t (*pa
         for (int dj = 0; dj < D / 16; dj++) {
             uint32_t r[4];
             ldsm_x4_t(r, smem_u32(bs + sw_off<D>(r0 + kk * 16 + (lane & 7) + (i & 1) * 8, 2 * dj + (i >> 1))));
-            mma16816(acc[2 * dj], pa[kk], r[0], r[1]);
-            mma16816(acc[2 * dj + 1], pa[kk], r[2], r[3]);
+            mma16816<T>(acc[2 * dj], pa[kk], r[0], r[1]);
+            mma16816<T>(acc[2 * dj + 1], pa[kk], r[2], r[3]);
         }
     }
 }
@@ -667,21 +705,22 @@ __device__ __forceinline__ int next_unit(int* counter, int lane) {
     return __shfl_sync(0xffffffffu, u, 0);
 }
 
-template <int D, int W>
-__device__ __forceinline__ void attn_fwd_head(const half* __restrict__ qkv, half* __restrict__ out,
+template <int D, int W, typename T>
+__device__ __forceinline__ void attn_fwd_head(const T* __restrict__ qkv, T* __restrict__ out,
                                               float* __restrict__ lse, int B, int N, int H, float scale_log2) {
     constexpr int NT = 32 * W;
-    extern __shared__ __align__(16) half sm[];
+    extern __shared__ __align__(16) half sm[];  // viewed as T
+    T* const st = (T*)sm;
     const int NP = (N + 15) & ~15;
-    half* sQ = sm;
-    half* sK = sm + NP * D;
-    half* sV = sm + 2 * NP * D;
-    int* counter = (int*)(sm + 3 * NP * D);
+    T* sQ = st;
+    T* sK = st + NP * D;
+    T* sV = st + 2 * NP * D;
+    int* counter = (int*)(st + 3 * NP * D);
     const int tid = threadIdx.x, lane = tid & 31;
     const int g = lane >> 2, t = lane & 3;
     const int bh = blockIdx.x, b = bh / H, h = bh % H;
     const size_t tok = (size_t)3 * H * D;
-    const half* base = qkv + (size_t)b * N * tok + (size_t)h * D;
+    const T* base = qkv + (size_t)b * N * tok + (size_t)h * D;
     load_head<D, NT>(sQ, base, tok, N, NP, tid);
     load_head<D, NT>(sK, base + (size_t)H * D, tok, N, NP, tid);
     load_head<D, NT>(sV, base + (size_t)2 * H * D, tok, N, NP, tid);
@@ -740,7 +779,7 @@ __device__ __forceinline__ void attn_fwd_head(const half* __restrict__ qkv, half
             }
             uint32_t pa[4][4];
 #pragma unroll
-            for (int kk = 0; kk < 4; kk++) acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
+            for (int kk = 0; kk < 4; kk++) acc_to_a<T>(pa[kk], s[2 * kk], s[2 * kk + 1]);
             p_x_rows_sw<D, 4>(o, pa, sV, k0, lane, nv);
         }
 #pragma unroll
@@ -751,10 +790,10 @@ __device__ __forceinline__ void attn_fwd_head(const half* __restrict__ qkv, half
             const float inv = 1.0f / sum;
             const int q = q0 + g + 8 * r;
             if (q < N) {
-                half* orow = out + (((size_t)b * N + q) * H + h) * D;
+                T* orow = out + (((size_t)b * N + q) * H + h) * D;
 #pragma unroll
                 for (int dn = 0; dn < D / 8; dn++)
-                    *(half2*)(orow + dn * 8 + 2 * t) = __floats2half2_rn(o[dn][2 * r] * inv, o[dn][2 * r + 1] * inv);
+                    *(typename GemmT<T>::T2*)(orow + dn * 8 + 2 * t) = GemmT<T>::pack(o[dn][2 * r] * inv, o[dn][2 * r + 1] * inv);
                 if (t == 0) lse[((size_t)b * H + h) * N + q] = (m[r] + log2f(sum)) * 0.69314718055994531f;
             }
         }
@@ -788,37 +827,38 @@ __device__ __forceinline__ void softmax_grad(float (*s)[4], float (*dp)[4], cons
     }
 }
 
-// store_rows_g writes a warp's 16×D fp32 accumulator times mul as fp16 rows
+// store_rows_g writes a warp's 16×D fp32 accumulator times mul as T rows
 // r0.. (below N) of dst (row stride tok).
-template <int D>
-__device__ __forceinline__ void store_rows_g(half* __restrict__ dst, size_t tok, const float (*acc)[4], int r0, int N,
+template <int D, typename T>
+__device__ __forceinline__ void store_rows_g(T* __restrict__ dst, size_t tok, const float (*acc)[4], int r0, int N,
                                              float mul, int lane) {
     store_rows<D>(dst, tok, acc, r0, N, mul, lane);
 }
 
-template <int D, int W, bool RELOAD, int QJ>
-__device__ __forceinline__ void attn_bwd_head(const half* __restrict__ qkv, const half* __restrict__ out,
-                                              const half* __restrict__ dout, const float* __restrict__ lse,
-                                              half* __restrict__ dqkv, int B, int N, int H, float scale_log2,
+template <int D, int W, bool RELOAD, int QJ, typename T>
+__device__ __forceinline__ void attn_bwd_head(const T* __restrict__ qkv, const T* __restrict__ out,
+                                              const T* __restrict__ dout, const float* __restrict__ lse,
+                                              T* __restrict__ dqkv, int B, int N, int H, float scale_log2,
                                               float scale) {
     constexpr int NT = 32 * W;
     constexpr int CH = D / 8;
-    extern __shared__ __align__(16) half sm[];
+    extern __shared__ __align__(16) half sm[];  // viewed as T
+    T* const st = (T*)sm;
     const int NP = (N + 15) & ~15, NL = (N + 31) & ~31;
-    half* sQ = sm;
-    half* sK = sm + NP * D;
-    half* sV = sm + 2 * NP * D;
-    half* sO = sm + 3 * NP * D;  // dO
-    float* sL = (float*)(sm + 4 * NP * D);
+    T* sQ = st;
+    T* sK = st + NP * D;
+    T* sV = st + 2 * NP * D;
+    T* sO = st + 3 * NP * D;  // dO
+    float* sL = (float*)(st + 4 * NP * D);
     float* sD = sL + NL;
     int* counter = (int*)(sD + NL);
     const int tid = threadIdx.x, lane = tid & 31;
     const int g = lane >> 2, t = lane & 3;
     const int bh = blockIdx.x, b = bh / H, h = bh % H;
     const size_t tok = (size_t)3 * H * D, otok = (size_t)H * D;
-    const half* base = qkv + (size_t)b * N * tok + (size_t)h * D;
-    const half* dobase = dout + (size_t)b * N * otok + (size_t)h * D;
-    const half* obase = out + (size_t)b * N * otok + (size_t)h * D;
+    const T* base = qkv + (size_t)b * N * tok + (size_t)h * D;
+    const T* dobase = dout + (size_t)b * N * otok + (size_t)h * D;
+    const T* obase = out + (size_t)b * N * otok + (size_t)h * D;
     load_head<D, NT>(sQ, base, tok, N, NP, tid);
     load_head<D, NT>(sK, base + (size_t)H * D, tok, N, NP, tid);
     load_head<D, NT>(sV, base + (size_t)2 * H * D, tok, N, NP, tid);
@@ -826,7 +866,7 @@ __device__ __forceinline__ void attn_bwd_head(const half* __restrict__ qkv, cons
     cp_async_commit();
     const float* lse_bh = lse + ((size_t)b * H + h) * N;
     for (int i = tid; i < NL; i += NT) sL[i] = i < N ? lse_bh[i] * 1.4426950408889634f : INFINITY;
-    // dvec = rowsum(dO∘O): CH consecutive threads per row, 8 halves each;
+    // dvec = rowsum(dO∘O): CH consecutive threads per row, 8 elements each;
     // the loop bound is uniform so that the shuffles see every lane.
     for (int c0 = 0; c0 < NL * CH; c0 += NT) {
         const int c = c0 + tid, row = c / CH;
@@ -835,11 +875,11 @@ __device__ __forceinline__ void attn_bwd_head(const half* __restrict__ qkv, cons
             const size_t off = (size_t)row * otok + (c % CH) * 8;
             uint4 a = *(const uint4*)(obase + off);
             uint4 d = *(const uint4*)(dobase + off);
-            const half2* ah = (const half2*)&a;
-            const half2* dh = (const half2*)&d;
+            const typename GemmT<T>::T2* ah = (const typename GemmT<T>::T2*)&a;
+            const typename GemmT<T>::T2* dh = (const typename GemmT<T>::T2*)&d;
 #pragma unroll
             for (int i = 0; i < 4; i++) {
-                float2 x = __half22float2(ah[i]), y = __half22float2(dh[i]);
+                float2 x = widen2(ah[i]), y = widen2(dh[i]);
                 s += x.x * y.x + x.y * y.y;
             }
         }
@@ -852,7 +892,7 @@ __device__ __forceinline__ void attn_bwd_head(const half* __restrict__ qkv, cons
     __syncthreads();
 
     const int G = NP / 16;
-    half* dbase = dqkv + (size_t)b * N * tok + (size_t)h * D;
+    T* dbase = dqkv + (size_t)b * N * tok + (size_t)h * D;
     for (int u = next_unit(counter, lane); u < 2 * G; u = next_unit(counter, lane)) {
         if (u < G) {
             // dK, dV for keys 16u..16u+15.
@@ -884,8 +924,8 @@ __device__ __forceinline__ void attn_bwd_head(const half* __restrict__ qkv, cons
                 uint32_t pa[QJ][4], da[QJ][4];
 #pragma unroll
                 for (int kk = 0; kk < QJ; kk++) {
-                    acc_to_a(pa[kk], s[2 * kk], s[2 * kk + 1]);
-                    acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
+                    acc_to_a<T>(pa[kk], s[2 * kk], s[2 * kk + 1]);
+                    acc_to_a<T>(da[kk], dp[2 * kk], dp[2 * kk + 1]);
                 }
                 p_x_rows_sw<D, QJ>(dv, pa, sO, q0, lane, nv);
                 p_x_rows_sw<D, QJ>(dk, da, sQ, q0, lane, nv);
@@ -934,7 +974,7 @@ __device__ __forceinline__ void attn_bwd_head(const half* __restrict__ qkv, cons
                 }
                 uint32_t da[QJ][4];
 #pragma unroll
-                for (int kk = 0; kk < QJ; kk++) acc_to_a(da[kk], dp[2 * kk], dp[2 * kk + 1]);
+                for (int kk = 0; kk < QJ; kk++) acc_to_a<T>(da[kk], dp[2 * kk], dp[2 * kk + 1]);
                 p_x_rows_sw<D, QJ>(dq, da, sK, k0, lane, nv);
             }
             store_rows_g<D>(dbase, tok, dq, q0, N, scale, lane);
@@ -942,18 +982,49 @@ __device__ __forceinline__ void attn_bwd_head(const half* __restrict__ qkv, cons
     }
 }
 
-#define ATT_HEAD(D, W, MINB)                                                                                         \
-    extern "C" __global__ void __launch_bounds__(32 * W, MINB)                                                      \
-        attn_fwd_head_w##W##_d##D(const half* qkv, half* out, float* lse, int B, int N, int H, float scale_log2) { \
-        attn_fwd_head<D, W>(qkv, out, lse, B, N, H, scale_log2);                                                     \
-    }                                                                                                                \
-    extern "C" __global__ void __launch_bounds__(32 * W, MINB)                                                      \
-        attn_bwd_head_w##W##_d##D(const half* qkv, const half* out, const half* dout, const float* lse, half* dqkv,  \
-                                  int B, int N, int H, float scale_log2, float scale) {                             \
-        attn_bwd_head<D, W, (D == 64 && W == 8), (D == 64 && W == 8) ? 1 : 2>(qkv, out, dout, lse, dqkv, B, N, H, scale_log2, scale);                                  \
+// ATT_HEAD instantiates the head-resident kernels for element type T as
+// attn_{fwd,bwd}_head_w<W>_d<D><SUF>. At D = 64 with 8 warps the backward
+// reloads the K/V (Q/dO) fragments per chunk and sweeps 16 rows at a time,
+// to stay within 128 registers.
+#define ATT_HEAD(T, SUF, D, W, MINB)                                                                               \
+    extern "C" __global__ void __launch_bounds__(32 * W, MINB)                                                    \
+        attn_fwd_head_w##W##_d##D##SUF(const T* qkv, T* out, float* lse, int B, int N, int H, float scale_log2) { \
+        attn_fwd_head<D, W>(qkv, out, lse, B, N, H, scale_log2);                                                   \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * W, MINB)                                                    \
+        attn_bwd_head_w##W##_d##D##SUF(const T* qkv, const T* out, const T* dout, const float* lse, T* dqkv, int B, \
+                                       int N, int H, float scale_log2, float scale) {                             \
+        attn_bwd_head<D, W, (D == 64 && W == 8), (D == 64 && W == 8) ? 1 : 2>(qkv, out, dout, lse, dqkv, B, N, H, \
+                                                                              scale_log2, scale);                 \
     }
 
-ATT_HEAD(32, 4, 4)
-ATT_HEAD(32, 8, 2)
-ATT_HEAD(64, 4, 2)
-ATT_HEAD(64, 8, 2)
+// ------------------------------------------------------------ the kernels
+//
+// One PTX module per element type: this file compiled by itself gives the
+// fp16 kernels (attention.ptx); attention_bf16.cu defines ATT_BF16 and
+// includes it for the bf16 twins (attention_bf16.ptx). Kept apart, the fp16
+// module is the one the source gave before the templating, byte for byte:
+// with the bf16 twins in the same module, nvcc 12.4 merges the two fp32
+// shared-memory loads of lse of the head-resident backward
+// (softmax_grad<true>) into one ld.shared.v2 in attn_bwd_head_w4_d64 where
+// the fp16-only module has two ld.shared.f32 (its load vectoriser is
+// sensitive to the rest of the module; it also varies from run to run).
+#ifndef ATT_BF16
+ATT_FWD(half, , 32, 4)
+ATT_FWD(half, , 64, 3)
+ATT_BWD(half, , 32, 3)
+ATT_BWD(half, , 64, 2)
+ATT_HEAD(half, , 32, 4, 4)
+ATT_HEAD(half, , 32, 8, 2)
+ATT_HEAD(half, , 64, 4, 2)
+ATT_HEAD(half, , 64, 8, 2)
+#else
+ATT_FWD(bf16, _bf16, 32, 4)
+ATT_FWD(bf16, _bf16, 64, 3)
+ATT_BWD(bf16, _bf16, 32, 3)
+ATT_BWD(bf16, _bf16, 64, 2)
+ATT_HEAD(bf16, _bf16, 32, 4, 4)
+ATT_HEAD(bf16, _bf16, 32, 8, 2)
+ATT_HEAD(bf16, _bf16, 64, 4, 2)
+ATT_HEAD(bf16, _bf16, 64, 8, 2)
+#endif

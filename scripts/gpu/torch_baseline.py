@@ -95,35 +95,39 @@ def attn_bench(iters):
     B, N = 256, 197
     backends = [("flash", SDPBackend.FLASH_ATTENTION), ("efficient", SDPBackend.EFFICIENT_ATTENTION),
                 ("cudnn", SDPBackend.CUDNN_ATTENTION)]
-    for H, D in ((12, 32), (6, 64)):
-        qkv = torch.randn(B, N, 3, H, D, device="cuda", dtype=torch.float16)
-        # Same layout as mocogo: qkv [B, N, 3, H, D] viewed as [B, H, N, D].
-        q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
-        flops = 4 * B * H * N * N * D
-        best_f, best_fb = 0.0, 0.0
-        for name, be in backends:
-            try:
-                with sdpa_kernel([be]):
-                    ms = timed(lambda: F.scaled_dot_product_attention(q, k, v), iters)
-                    result(f"attn_fwd_h{H}d{D}_{name}", flops / ms / 1e9, "TFLOP/s", ms)
-                    best_f = max(best_f, flops / ms / 1e9)
-                    qg, kg, vg = (t.detach().requires_grad_() for t in (q, k, v))
-                    do = torch.randn_like(q)
+    # fp16 under attn_*_h<H>d<D>, bf16 under attn_*_h<H>d<D>_bf16 (bench
+    # gpu's AttentionForwardBF16/AttentionBackwardBF16 timings).
+    for dtype, tag in ((torch.float16, ""), (torch.bfloat16, "_bf16")):
+        for H, D in ((12, 32), (6, 64)):
+            qkv = torch.randn(B, N, 3, H, D, device="cuda", dtype=dtype)
+            # Same layout as mocogo: qkv [B, N, 3, H, D] viewed as [B, H, N, D].
+            q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))
+            flops = 4 * B * H * N * N * D
+            best_f, best_fb = 0.0, 0.0
+            for name, be in backends:
+                try:
+                    with sdpa_kernel([be]):
+                        ms = timed(lambda: F.scaled_dot_product_attention(q, k, v), iters)
+                        result(f"attn_fwd_h{H}d{D}{tag}_{name}", flops / ms / 1e9, "TFLOP/s", ms)
+                        best_f = max(best_f, flops / ms / 1e9)
+                        qg, kg, vg = (t.detach().requires_grad_() for t in (q, k, v))
+                        do = torch.randn_like(q)
 
-                    def fb():
-                        o = F.scaled_dot_product_attention(qg, kg, vg)
-                        torch.autograd.grad(o, (qg, kg, vg), do)
+                        def fb():
+                            o = F.scaled_dot_product_attention(qg, kg, vg)
+                            torch.autograd.grad(o, (qg, kg, vg), do)
 
-                    ms = timed(fb, iters)
-                    # Forward + backward ≈ 3.5 forward products (FA2's count).
-                    result(f"attn_fwdbwd_h{H}d{D}_{name}", 3.5 * flops / ms / 1e9, "TFLOP/s", ms)
-                    best_fb = max(best_fb, 3.5 * flops / ms / 1e9)
-            except Exception as ex:  # a backend may not support a shape
-                print(f"# attn {name} H={H} D={D}: {type(ex).__name__}: {str(ex).splitlines()[0][:200]}", flush=True)
-        if best_f:
-            result(f"attn_fwd_h{H}d{D}", best_f, "TFLOP/s", 0)
-        if best_fb:
-            result(f"attn_fwdbwd_h{H}d{D}", best_fb, "TFLOP/s", 0)
+                        ms = timed(fb, iters)
+                        # Forward + backward ≈ 3.5 forward products (FA2's count).
+                        result(f"attn_fwdbwd_h{H}d{D}{tag}_{name}", 3.5 * flops / ms / 1e9, "TFLOP/s", ms)
+                        best_fb = max(best_fb, 3.5 * flops / ms / 1e9)
+                except Exception as ex:  # a backend may not support a shape
+                    print(f"# attn {name}{tag} H={H} D={D}: {type(ex).__name__}: {str(ex).splitlines()[0][:200]}",
+                          flush=True)
+            if best_f:
+                result(f"attn_fwd_h{H}d{D}{tag}", best_f, "TFLOP/s", 0)
+            if best_fb:
+                result(f"attn_fwdbwd_h{H}d{D}{tag}", best_fb, "TFLOP/s", 0)
 
 
 def main():
