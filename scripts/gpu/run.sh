@@ -10,7 +10,7 @@
 #              `bench gpu -only peak` (mma.sync and wgmma TFLOP/s, FLOP per
 #              SM per clock), ~20 s
 #   bench      `bench gpu` kernel groups, each in its own process, ~200 s
-#   torch      the PyTorch/cuBLAS kernel baseline, 60 s
+#   torch      the PyTorch/cuBLAS kernel baseline, 75 s
 #   profile    Nsight Compute (ncu --set full, clocks left alone) on one
 #              launch each of the TMA and mma.sync GEMMs at 4096³, wgmma128
 #              at the ViT qkv shape, attention forward and backward and
@@ -205,7 +205,7 @@ touch "$out/torch.log"
 if want torch; then
 begin torch
 if command -v python3 >/dev/null 2>&1; then
-	timeout -k 5 60 python3 "$bin/torch_baseline.py" >>"$out/torch.log" 2>&1 || {
+	timeout -k 5 75 python3 "$bin/torch_baseline.py" >>"$out/torch.log" 2>&1 || {
 		echo "  torch baseline failed (exit $?)"
 		tail -5 "$out/torch.log"
 	}
