@@ -66,7 +66,43 @@ def main():
         ts = f"{t[0]:.1f}" if t else "-"
         ratio = f"{o[0] / t[0]:.2f}" if o and t and t[0] > 0 else "-"
         lines.append(f"{k:<34} {os_:>10} {ts:>10} {ratio:>7}  {unit}")
+    lines += best_variants(ours)
     print("\n".join(lines))
+
+
+# Suffixes of our kernel variants: a key <shape>_<variant> is timed on the
+# same shape as <shape> (the default choice), in the same process.
+VARIANTS = ("mma", "mmaw", "mma4", "wgmma128", "wgmma256", "tma", "tmap", "tmas", "tmac",
+            "staged", "head", "headalt", "full", "nosplit")
+
+
+def best_variants(ours):
+    """For each shape timed under more than one kernel, the fastest and its
+    ratio to the default (higher is better for TFLOP/s and GB/s): where a
+    variant beats the default by more than 3% in this run, it is a
+    candidate for the default once its tests have passed."""
+    groups = {}
+    for k, (v, unit) in ours.items():
+        if unit not in ("TFLOP/s", "GB/s"):
+            continue
+        suffix = ""
+        parts = k.split("_")
+        # Peel variant suffixes (e.g. _mma_staged) off the end.
+        while len(parts) > 1 and parts[-1] in VARIANTS:
+            suffix = "_" + parts.pop() + suffix
+        base = "_".join(parts)
+        groups.setdefault(base, {})[suffix] = v
+    out = []
+    for base, vs in groups.items():
+        if len(vs) < 2 or "" not in vs or vs[""] <= 0:
+            continue
+        best = max(vs, key=vs.get)
+        gain = vs[best] / vs[""]
+        mark = "  <- candidate" if best and gain > 1.03 else ""
+        out.append(f"{base:<34} default {vs['']:>8.1f}  best {best or '(default)':<16} {vs[best]:>8.1f}  x{gain:.2f}{mark}")
+    if out:
+        out = ["", "fastest kernel per shape (ours; candidates beat the default by > 3%)"] + out
+    return out
 
 
 if __name__ == "__main__":
