@@ -83,14 +83,18 @@ def best_variants(ours):
     candidate for the default once its tests have passed."""
     groups = {}
     for k, (v, unit) in ours.items():
-        if unit not in ("TFLOP/s", "GB/s"):
+        if unit not in ("TFLOP/s", "GB/s", "img/s"):
             continue
-        suffix = ""
+        suffix, measure = "", ""
+        if k.endswith("_img_per_s"):
+            k, measure = k[: -len("_img_per_s")], "_img_per_s"
         parts = k.split("_")
         # Peel variant suffixes (e.g. _mma_staged) off the end.
-        while len(parts) > 1 and parts[-1] in VARIANTS:
+        # (train keys: _gemm<kind>, _attn<kind> from MOCOGO_GEMM_KERNEL
+        # and MOCOGO_ATTN_KERNEL.)
+        while len(parts) > 1 and (parts[-1] in VARIANTS or re.fullmatch(r"(gemm|attn)[a-z0-9]+", parts[-1])):
             suffix = "_" + parts.pop() + suffix
-        base = "_".join(parts)
+        base = "_".join(parts) + measure
         groups.setdefault(base, {})[suffix] = v
     out = []
     for base, vs in groups.items():
