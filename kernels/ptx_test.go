@@ -163,6 +163,7 @@ func TestPTXBF16Twins(t *testing.T) {
 	gemmNoMMA := func(name string) bool { return !strings.HasPrefix(name, "gemm_f16_") && !gemmBF16(name) }
 	pairs := []pair{
 		{"gemm_f16", "gemm_f16", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_mma4", "gemm_mma4", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_f16_sm90a", "gemm_f16_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_f16_tma_sm90a", "gemm_f16_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"attention", "attention_bf16",

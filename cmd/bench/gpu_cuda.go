@@ -229,7 +229,7 @@ func (b *gpuBench) copyBench() error {
 // fp16 matmul.
 func (b *gpuBench) gemmBench() error {
 	// wgmma256 (0.3–0.8× wgmma128 on 2026-11-27) is left out to save time.
-	if err := b.gemmShapes(true, layoutsAll, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128}); err != nil {
+	if err := b.gemmShapes(true, layoutsAll, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmMMA4, cuda.GemmWGMMA128}); err != nil {
 		return err
 	}
 	return b.gemmBF16()
@@ -406,12 +406,13 @@ func hasStaged(k cuda.GemmKernel) bool {
 func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) error {
 	type shape = gpuGemmShape
 	shapes := gpuGemmShapes()
-	// applies says whether kind k serves shape s: the TMA kernels every
-	// layout (the weight gradients with split-K over TMA partials), the
-	// others the NT layout.
+	// applies says whether kind k serves shape s: the TMA kernels and
+	// GemmMMA4 every layout (the weight gradients with split-K over their
+	// own partials), GemmMMAWide every layout but the weight gradients
+	// (which go to gemm_f16's split-K), the others the NT layout.
 	applies := func(k cuda.GemmKernel, s shape) bool {
 		switch k {
-		case cuda.GemmTMA, cuda.GemmTMAPersistent, cuda.GemmTMAStore, cuda.GemmTMACluster:
+		case cuda.GemmTMA, cuda.GemmTMAPersistent, cuda.GemmTMAStore, cuda.GemmTMACluster, cuda.GemmMMA4:
 			return true
 		}
 		if k == cuda.GemmMMAWide {

@@ -32,6 +32,10 @@ const (
 	gemmTile   = 128
 
 	gemmSmemWide = 4 * (128 + 256) * 40 * 2 // the _w kernels: 128×256 tiles
+
+	// gemmSmemMMA4 is GEMM_Q_SMEM_BYTES of the gemm_mma4 kernels: 4 stages
+	// of a 128×32 A and a 32×128 B tile, rows padded (10 KB each).
+	gemmSmemMMA4 = 4 * 2 * 128 * 40 * 2
 )
 
 // GemmKernel names the kernel GemmF16 uses for the NT layout (A m×k, B n×k:
@@ -69,6 +73,12 @@ const (
 	// GemmTMACluster is GemmTMAStore with clusters of two blocks on
 	// vertically adjacent tiles sharing their B tile by TMA multicast.
 	GemmTMACluster
+	// GemmMMA4 is mma.sync with 128×128 block tiles of four warps, each
+	// owning 64×64 (8 ldmatrix.x4 per 32 mma), fragments double-buffered
+	// across the k16 steps, two blocks per SM (kernels/cuda/gemm_mma4.cu),
+	// for every layout and any GPU of sm_80 or later; split-K by its own
+	// partial-product kernels.
+	GemmMMA4
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -105,6 +115,8 @@ func (k GemmKernel) String() string {
 		return "tmas"
 	case GemmTMACluster:
 		return "tmac"
+	case GemmMMA4:
+		return "mma4"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
@@ -112,12 +124,13 @@ func (k GemmKernel) String() string {
 // SetGemmKernel selects the kernel for aligned operands and reports whether
 // the device can run it (the wgmma kernels need sm_90); when it cannot,
 // nothing changes. The wgmma kernels serve the NT layout only (the others
-// use mma.sync); GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster
-// and GemmMMAWide serve every layout. GemmAuto restores the default choice.
+// use mma.sync); GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster,
+// GemmMMAWide and GemmMMA4 serve every layout. GemmAuto restores the
+// default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if k != GemmMMA && k != GemmAuto && k != GemmMMAWide && d.major != 9 {
+	if k != GemmMMA && k != GemmAuto && k != GemmMMAWide && k != GemmMMA4 && d.major != 9 {
 		return false
 	}
 	d.gemmNT = k
@@ -176,7 +189,7 @@ func (d *Device) gemmKernel(transA, transB bool, m, n, k int) GemmKernel {
 			return autoSM90(m, n, k)
 		}
 		return GemmMMA
-	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmMMAWide:
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmMMAWide, GemmMMA4:
 		return d.gemmNT
 	}
 	if nt {
@@ -280,7 +293,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		kern := d.gemmKernel(transA, transB, m, n, k)
 		// Split-K for few tiles and long K: by the TMA kernels (one block
 		// per SM) when SetGemmKernel selected them, else by mma.sync (two
-		// per SM).
+		// per SM: GemmMMA4's own kernels under it, gemm_f16's otherwise).
 		sel := d.gemmSetting()
 		if sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW {
 			// Weight gradients (TN, K = tokens): the TMA split-K path ran
@@ -297,9 +310,12 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 			}
 		} else if splits, kchunk := d.splitK(m, n, k, tiles, 2*d.sms, 32); splits > 1 {
-			return d.gemmSplitK(name, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags, mflags&gemmStaged)
+			return d.gemmSplitK(name, kern == GemmMMA4, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags, mflags&gemmStaged)
 		}
 		switch kern {
+		case GemmMMA4:
+			return d.Launch("gemm_mma4", name+"_q", D1(tiles), D1(128), gemmSmemMMA4,
+				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 		case GemmMMAWide:
 			return d.Launch("gemm_f16", name+"_w", D1(((m+127)/128)*((n+255)/256)), D1(256), gemmSmemWide,
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
@@ -398,8 +414,10 @@ func (d *Device) splitK(m, n, k, tiles, slots, gran int) (splits, kchunk int) {
 // gemmSplitK runs the split-K kernels: each chunk of K writes its fp32
 // partial product into a workspace, then gemm_splitk_reduce sums them in a
 // fixed order and applies the epilogue (flags). staged (gemmStaged or 0)
-// asks the partial products' kernels for the staged store.
-func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags, staged int) error {
+// asks the partial products' kernels for the staged store. The partials
+// come from gemm_f16's <name>_sk kernels (256 threads), or with mma4 from
+// gemm_mma4's <name>_q_sk (128 threads, the same parameters).
+func (d *Device) gemmSplitK(name string, mma4 bool, m, n, k, splits, kchunk int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags, staged int) error {
 	// Rows of the partial products padded to 16 bytes: the kernel's
 	// epilogue stores pairs, so every slice and row must start aligned.
 	ldw := (n + 3) &^ 3
@@ -411,7 +429,11 @@ func (d *Device) gemmSplitK(name string, m, n, k, splits, kchunk int, alpha floa
 	// workspace's memory, so it can go back to the cache at once.
 	defer ws.Free()
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	if err := d.Launch("gemm_f16", name+"_sk", Dim3{X: tiles, Y: splits, Z: 1}, D1(256), gemmSmem,
+	module, kernel, threads, smem := "gemm_f16", name+"_sk", 256, gemmSmem
+	if mma4 {
+		module, kernel, threads, smem = "gemm_mma4", name+"_q_sk", 128, gemmSmemMMA4
+	}
+	if err := d.Launch(module, kernel, Dim3{X: tiles, Y: splits, Z: 1}, D1(threads), smem,
 		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk), int32(ldw), int32(staged)); err != nil {
 		return err
 	}

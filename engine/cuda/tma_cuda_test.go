@@ -72,18 +72,34 @@ func TestGemmF16MMA(t *testing.T) {
 // TestGemmF16MMAWide runs the NT cases and every layout through the
 // mma.sync kernel with 128×256 tiles.
 func TestGemmF16MMAWide(t *testing.T) {
-	if !dev.SetGemmKernel(GemmMMAWide) {
-		t.Fatal("SetGemmKernel(GemmMMAWide) refused")
+	testGemmMMAKind(t, GemmMMAWide, false, "gemm_f16")
+}
+
+// testGemmMMAKind runs, with kind selected and under each store, the NT
+// cases below the ViT size (the ViT-sized ones are timed by bench) and
+// every layout (testGemmTMALayoutsAs: odd sizes, each epilogue, forced and
+// automatic split-K, larger NN and TN products), with fp16 or (bf) bf16
+// operands; then checks that each of the kernels mustRun of module has run,
+// so that a fallback taken everywhere cannot pass for them.
+func testGemmMMAKind(t *testing.T, kind GemmKernel, bf bool, module string, mustRun ...string) {
+	if !dev.SetGemmKernel(kind) {
+		t.Fatalf("SetGemmKernel(%s) refused", kind)
 	}
 	defer dev.SetGemmKernel(GemmAuto)
 	forEachStore(t, func(t *testing.T) {
 		for _, c := range hopperCases() {
-			if c.m < 256*197 { // the ViT-sized ones are timed by bench
+			if c.m < 256*197 {
+				c.bf16 = bf
 				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 			}
 		}
-		t.Run("layouts", testGemmTMALayouts)
+		t.Run("layouts", func(t *testing.T) { testGemmTMALayoutsAs(t, bf) })
 	})
+	for _, k := range mustRun {
+		if !dev.loaded(module, k) {
+			t.Errorf("kernel %s.%s never ran", module, k)
+		}
+	}
 }
 
 // TestGemmF16TMAStore runs the Hopper NT cases and every layout through the
@@ -137,4 +153,26 @@ func testGemmTMAKind(t *testing.T, kind GemmKernel, bf bool, mustRun ...string) 
 			t.Errorf("kernel %s never ran", k)
 		}
 	}
+}
+
+// TestGemmF16MMA4 runs the NT cases and every layout through the mma.sync
+// kernels with four 64×64 warps per 128×128 tile (gemm_mma4: every
+// gemm_f16_<ab>_q, and the split-K partials gemm_f16_<ab>_q_sk of the
+// forced and automatic split-K cases), outputs NaN-poisoned, under both
+// stores. New kernels, not yet run on hardware: last in the file.
+func TestGemmF16MMA4(t *testing.T) { testGemmMMA4(t, false) }
+
+// TestGemmBF16MMA4 runs the same cases through the bf16 twins.
+func TestGemmBF16MMA4(t *testing.T) { testGemmMMA4(t, true) }
+
+func testGemmMMA4(t *testing.T, bf bool) {
+	prefix := "gemm_f16_"
+	if bf {
+		prefix = "gemm_bf16_"
+	}
+	var kernels []string
+	for _, l := range []string{"nn", "nt", "tn", "tt"} {
+		kernels = append(kernels, prefix+l+"_q", prefix+l+"_q_sk")
+	}
+	testGemmMMAKind(t, GemmMMA4, bf, "gemm_mma4", kernels...)
 }

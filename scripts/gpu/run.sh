@@ -255,6 +255,7 @@ else
 	done <<'EOF'
 gemm_f16_nt_tma_4096       tma   ^gemm_nt_4096_tma$                     ^gemm_f16_nt_tma$                  1
 gemm_f16_nn_4096           gemm  ^gemm_nn_4096$                         ^gemm_f16_nn$                      1
+gemm_f16_nn_q_4096         gemm  ^gemm_nn_4096_mma4$                    ^gemm_f16_nn_q$                    1
 gemm_f16_nt_sm90_vit_qkv   gemm  ^vit_qkv_fwd_50432x1152x384_wgmma128$  ^gemm_f16_nt_sm90$                 1
 gemm_f16_nt_tma_s_vit_qkv  tmas  ^vit_qkv_fwd_50432x1152x384_tmas$      ^gemm_f16_nt_tma_s192$             1
 attn_fwd_d32_vits          attn  ^attn_fwd_h12d32$                      ^attn_fwd_d32$                     1
