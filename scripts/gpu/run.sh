@@ -4,7 +4,7 @@
 # with -test.short, the GEMM/attention/LayerNorm benchmarks and the PyTorch
 # baseline, in under 4 minutes):
 #   tests      every GPU test, each top-level test in its own process (a
-#              kernel fault cannot take the others down), 330 s in all
+#              kernel fault cannot take the others down), 390 s in all
 #   sanitizer  the small cases under compute-sanitizer memcheck, 45 s
 #   peak       the tensor-core ceilings: TestPeakProbes (exact results), then
 #              `bench gpu -only peak` (mma.sync and wgmma TFLOP/s, FLOP per
@@ -73,7 +73,7 @@ phases=" ${*:2} "
 # (the ViT-sized GEMM and attention cases left to the full run), the core
 # benchmark groups (GEMM, attention, LayerNorm) and the PyTorch baseline.
 short=
-test_budget=330
+test_budget=390
 bench_budget=200
 bench_groups="peak copy gemm mp tma attn tmal tmas ln"
 if [[ "$phases" == *" quick "* ]]; then
@@ -94,7 +94,7 @@ cap() { local left=$(($1 - $(pelapsed))); echo $((left < $2 ? left : $2)); }
 
 if want tests; then
 begin tests
-# Tests: at most 330 s in all (quick: 120 s, -test.short).
+# Tests: at most 390 s in all (quick: 120 s, -test.short).
 for t in "$bin"/tests/*.test; do
 	name=$(basename "$t" .test)
 	log="$out/test_$name.log"
