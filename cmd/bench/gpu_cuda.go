@@ -26,7 +26,7 @@ import (
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,train (default all but train)")
+	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,upload,train (default all but train)")
 	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
 	fs.Parse(args)
 	var keyRE *regexp.Regexp
@@ -85,7 +85,7 @@ func runGPU(args []string) error {
 	for _, g := range []struct {
 		name string
 		fn   func() error
-	}{{"peak", b.peakBench}, {"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmas", b.tmaStoreBench}, {"tmal", b.tmaLayoutBench}, {"train", b.trainBench}} {
+	}{{"peak", b.peakBench}, {"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmas", b.tmaStoreBench}, {"tmal", b.tmaLayoutBench}, {"upload", b.uploadBench}, {"train", b.trainBench}} {
 		if !want(g.name) {
 			continue
 		}

@@ -75,7 +75,7 @@ phases=" ${*:2} "
 short=
 test_budget=390
 bench_budget=200
-bench_groups="peak copy gemm mp tma attn tmal tmas ln"
+bench_groups="peak copy gemm mp tma attn tmal tmas upload ln"
 if [[ "$phases" == *" quick "* ]]; then
 	phases=" tests bench torch "
 	short=1
