@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "gemm_types.cuh"
+#include "mma_sm80.cuh"
 
 #define BM 128
 #define BN 128
@@ -49,44 +50,6 @@
 #define TILE_HALVES (BM * KM_LD)   // 5120 ≥ BK*MN_LD = 4352
 #define STAGE_HALVES (2 * TILE_HALVES)
 // GEMM_SMEM_BYTES = STAGES * STAGE_HALVES * 2 = 81920
-
-#define GEMM_GELU 1
-#define GEMM_OUT_F16 2
-
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-__device__ __forceinline__ void ldsm_x4(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
-}
-// mma16816<T>: D += A·B for one m16n8k16 tile, T the operand type.
-template <typename T>
-__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1);
-#define MMA16816(T, TY)                                                                                        \
-    template <>                                                                                                \
-    __device__ __forceinline__ void mma16816<T>(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {       \
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." TY "." TY                                        \
-                     ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                            \
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                          \
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                          \
-    }
-MMA16816(half, "f16")
-MMA16816(bf16, "bf16")
-
-__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
 // load_tile copies one BK-deep slice of an operand into shared memory.
 // KMAJOR: the operand is stored with k contiguous (rows = m or n, ld = row

@@ -1,5 +1,6 @@
 // gemm_types.cuh: the operand element types of the GEMM kernels
-// (gemm_f16.cu, gemm_f16_sm90a.cu, gemm_f16_tma_sm90a.cu). Each kernel body
+// (gemm_f16.cu, gemm_mma4.cu, gemm_f16_sm90a.cu, and through tma_sm90a.cuh
+// gemm_f16_tma_sm90a.cu and gemm_tma_store_sm90a.cu). Each kernel body
 // is a template on T, IEEE half or bfloat16, instantiated once per type as
 // extern "C" kernels named gemm_f16_* and gemm_bf16_*: the operands A and B
 // are T, the accumulation fp32, and C either fp32 or T (flag GEMM_OUT_F16,
@@ -11,9 +12,10 @@
 // GemmT<T> gives the epilogue's conversions (stores of T round to nearest
 // even) and T's zero; gemm_store2 is the direct epilogue's store, shared by
 // every kernel, and gemm_stage_put2 / gemm_stage_copy_out are the staged
-// epilogue's two halves (below). The tensor-core wrappers (mma16816,
-// wgmma_*) are specialised per T in each file, their PTX written once in a
-// macro taking the type suffix.
+// epilogue's two halves (below); the epilogue flags, smem_u32 and
+// gelu_erf are here too. The tensor-core wrappers are specialised per T,
+// their PTX written once in a macro taking the type suffix: mma16816 in
+// mma_sm80.cuh (with cp.async and ldmatrix), wgmma_* in the Hopper files.
 
 #pragma once
 #include <cuda_bf16.h>
@@ -21,6 +23,10 @@
 #include <stdint.h>
 
 typedef __nv_bfloat16 bf16;
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
 template <typename T>
 struct GemmT;
@@ -116,8 +122,11 @@ __device__ __forceinline__ void gemm_store2(void* C, size_t off, bool two, bool 
 // multiple of the 16-byte vector, the last piece of each row is stored
 // element by element.
 
-// GEMM_STAGED asks the mma.sync and wgmma kernels for the staged epilogue
-// (flags bit 2; GEMM_GELU is 1 and GEMM_OUT_F16 2 in each kernel file).
+// The epilogue flags every GEMM kernel takes: GEMM_GELU applies the exact
+// (erf) GELU, GEMM_OUT_F16 stores C in the operand type, GEMM_STAGED asks
+// the mma.sync and wgmma kernels for the staged epilogue.
+#define GEMM_GELU 1
+#define GEMM_OUT_F16 2
 #define GEMM_STAGED 4
 
 // gemm_staged_ok reports whether a launch may use the staged epilogue: it

@@ -24,11 +24,6 @@ struct __align__(64) TmaDesc {
 #define T_B_BYTES (T_BN * 128)
 #define T_STAGE_BYTES (T_A_BYTES + T_B_BYTES)
 
-#define GEMM_GELU 1
-#define GEMM_OUT_F16 2
-
-__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
 __device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
 }
@@ -96,8 +91,6 @@ __device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t
     }
 WGMMA_M64N256K16(half, "f16")
 WGMMA_M64N256K16(bf16, "bf16")
-
-__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
 // tma_epilogue stores one consumer warpgroup's 64×256 accumulators (rows
 // from r0, columns from n0) with the usual epilogue.
