@@ -90,9 +90,7 @@ __device__ __forceinline__ void load_tile(T* s, const T* __restrict__ g, int ld,
 // staged_epilogue is gemm_body's staged epilogue (gemm_types.cuh): the
 // block's 128×TBN results, finished and converted to C's type (T when
 // out16, else fp32), go through a padded tile in the SMEM bytes of the
-// pipeline's shared memory and out in 16-byte pieces. The values are
-// computed once and only the stores branch on out16, so that the kernel
-// holds one copy of the GELU code for the staged path, not one per type.
+// pipeline's shared memory (gemm_stage_warp) and out in 16-byte pieces.
 // When the fp32 tile does not fit at once (128×256 tiles: 128·264·4 =
 // 135168 bytes against 122880) it goes in two passes of 64 rows, each
 // written by the four warps that own those rows (for either type, again to
@@ -107,36 +105,11 @@ __device__ __forceinline__ void staged_epilogue(const float (&acc)[4][WN / 8][4]
     static_assert(ROWS * LD * 4 <= SMEM, "staged tile larger than the pipeline's shared memory");
     const int lane = tid & 31, warp = tid >> 5;
     const int warp_m = warp >> 2, warp_n = warp & 3;
-    const int g = lane >> 2, t = lane & 3;
 #pragma unroll
     for (int pass = 0; pass < PASSES; pass++) {
         if (PASSES == 1 || warp_m == pass) {
             const int r0 = PASSES == 1 ? warp_m * 64 : 0;  // the warp's first row in the staged tile
-#pragma unroll
-            for (int ni = 0; ni < WN / 8; ni++) {
-                const int col = warp_n * WN + ni * 8 + 2 * t;
-                float b0 = 0.0f, b1 = 0.0f;
-                if (bias) {
-                    if (n0 + col < N) b0 = bias[n0 + col];
-                    if (n0 + col + 1 < N) b1 = bias[n0 + col + 1];
-                }
-#pragma unroll
-                for (int mi = 0; mi < 4; mi++) {
-#pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        float v0 = alpha * acc[mi][ni][2 * h] + b0, v1 = alpha * acc[mi][ni][2 * h + 1] + b1;
-                        if (gelu) {
-                            v0 = gelu_erf(v0);
-                            v1 = gelu_erf(v1);
-                        }
-                        const int e = (r0 + mi * 16 + g + 8 * h) * LD + col;
-                        if (out16)
-                            gemm_stage_put2((T*)smem + e, v0, v1);
-                        else
-                            gemm_stage_put2((float*)smem + e, v0, v1);
-                    }
-                }
-            }
+            gemm_stage_warp<T, 4, WN / 8, LD>(acc, smem, r0, warp_n * WN, bias, n0, N, alpha, gelu, out16, lane);
         }
         __syncthreads();
         if (out16)

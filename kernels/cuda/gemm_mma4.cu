@@ -284,31 +284,7 @@ __device__ __forceinline__ void body(const T* __restrict__ A, const T* __restric
         constexpr int LD = BN + 8;
         static_assert(BM * LD * 4 <= SMEM_BYTES, "staged tile larger than the pipeline's shared memory");
         __syncthreads();
-#pragma unroll
-        for (int ni = 0; ni < 8; ni++) {
-            const int col = warp_n * 64 + ni * 8 + 2 * t;
-            float b0 = 0.0f, b1 = 0.0f;
-            if (bias) {
-                if (n0 + col < N) b0 = bias[n0 + col];
-                if (n0 + col + 1 < N) b1 = bias[n0 + col + 1];
-            }
-#pragma unroll
-            for (int mi = 0; mi < 4; mi++) {
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    float v0 = alpha * acc[mi][ni][2 * h] + b0, v1 = alpha * acc[mi][ni][2 * h + 1] + b1;
-                    if (gelu) {
-                        v0 = gelu_erf(v0);
-                        v1 = gelu_erf(v1);
-                    }
-                    const int e = (warp_m * 64 + mi * 16 + g + 8 * h) * LD + col;
-                    if (out16)
-                        gemm_stage_put2((T*)smem + e, v0, v1);
-                    else
-                        gemm_stage_put2((float*)smem + e, v0, v1);
-                }
-            }
-        }
+        gemm_stage_warp<T, 4, 8, LD>(acc, smem, warp_m * 64, warp_n * 64, bias, n0, N, alpha, gelu, out16, lane);
         __syncthreads();
         if (out16)
             gemm_stage_copy_out<T, BM, BN, NT>((const T*)smem, (T*)C, ldc, m0, n0, M, N, tid);

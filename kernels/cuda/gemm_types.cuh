@@ -149,6 +149,44 @@ __device__ __forceinline__ void gemm_stage_put2<float>(float* p, float v0, float
     *(float2*)p = make_float2(v0, v1);
 }
 
+// gemm_stage_warp writes one warp's mma.sync accumulators into a staged
+// tile of LD elements a row: MI×NI m16n8 fragments, the warp's rows from r0
+// and columns from c0 of the tile, finished (alpha, the bias of C's column
+// n0 + c, GELU) and converted to C's type (T when out16, else fp32). The
+// values are computed once and only the stores branch on out16, so that a
+// kernel holds one copy of the GELU code for its staged path.
+template <typename T, int MI, int NI, int LD>
+__device__ __forceinline__ void gemm_stage_warp(const float (&acc)[MI][NI][4], unsigned char* smem, int r0, int c0,
+                                                const float* __restrict__ bias, int n0, int N, float alpha,
+                                                bool gelu, bool out16, int lane) {
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int ni = 0; ni < NI; ni++) {
+        const int col = c0 + ni * 8 + 2 * t;
+        float b0 = 0.0f, b1 = 0.0f;
+        if (bias) {
+            if (n0 + col < N) b0 = bias[n0 + col];
+            if (n0 + col + 1 < N) b1 = bias[n0 + col + 1];
+        }
+#pragma unroll
+        for (int mi = 0; mi < MI; mi++) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                float v0 = alpha * acc[mi][ni][2 * h] + b0, v1 = alpha * acc[mi][ni][2 * h + 1] + b1;
+                if (gelu) {
+                    v0 = gelu_erf(v0);
+                    v1 = gelu_erf(v1);
+                }
+                const int e = (r0 + mi * 16 + g + 8 * h) * LD + col;
+                if (out16)
+                    gemm_stage_put2((T*)smem + e, v0, v1);
+                else
+                    gemm_stage_put2((float*)smem + e, v0, v1);
+            }
+        }
+    }
+}
+
 // gemm_stage_copy_out copies ROWS rows of a staged tile s (COLS + 8
 // elements a row) to C at row r0, column c0 (ldc elements a row), leaving
 // out rows ≥ M and columns ≥ N. Each of the NTHREADS threads moves 16-byte
