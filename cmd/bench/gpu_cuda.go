@@ -391,13 +391,7 @@ var gemmStores = []struct {
 // hasStaged reports whether kind k's kernels have the staged store
 // (SetGemmStaged): mma.sync and the cp.async-fed wgmma kernels, not the
 // TMA ones.
-func hasStaged(k cuda.GemmKernel) bool {
-	switch k {
-	case cuda.GemmTMA, cuda.GemmTMAPersistent, cuda.GemmTMAStore, cuda.GemmTMACluster:
-		return false
-	}
-	return true
-}
+func hasStaged(k cuda.GemmKernel) bool { return !k.UsesTMA() }
 
 // gemmShapes times each shape with the default choice, GemmAuto (when base),
 // and with each of kinds where it applies (the NT layout), keyed
@@ -411,8 +405,7 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 	// own partials), GemmMMAWide every layout but the weight gradients
 	// (which go to gemm_f16's split-K), the others the NT layout.
 	applies := func(k cuda.GemmKernel, s shape) bool {
-		switch k {
-		case cuda.GemmTMA, cuda.GemmTMAPersistent, cuda.GemmTMAStore, cuda.GemmTMACluster, cuda.GemmMMA4:
+		if k.UsesTMA() || k == cuda.GemmMMA4 {
 			return true
 		}
 		if k == cuda.GemmMMAWide {

@@ -95,6 +95,18 @@ func autoSM90(m, n, k int) GemmKernel {
 	return GemmWGMMA128
 }
 
+// UsesTMA reports whether k's kernels are the TMA ones (GemmTMA,
+// GemmTMAPersistent, GemmTMAStore, GemmTMACluster): they serve every
+// layout, split K over TMA partial products, and keep their own epilogue
+// (no staged store, SetGemmStaged).
+func (k GemmKernel) UsesTMA() bool {
+	switch k {
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster:
+		return true
+	}
+	return false
+}
+
 func (k GemmKernel) String() string {
 	switch k {
 	case GemmMMA:
@@ -295,22 +307,21 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		// per SM) when SetGemmKernel selected them, else by mma.sync (two
 		// per SM: GemmMMA4's own kernels under it, gemm_f16's otherwise).
 		sel := d.gemmSetting()
-		if sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW {
-			// Weight gradients (TN, K = tokens): the TMA split-K path ran
-			// at 0.97–1.11× cuBLAS on an H100 (run 3) against 0.58–0.62×
-			// for mma.sync split-K, and passed every test there (run 4).
+		// Weight gradients (TN, K = tokens) under GemmAuto on sm_90: the TMA
+		// split-K path ran at 0.97–1.11× cuBLAS on an H100 (run 3) against
+		// 0.58–0.62× for mma.sync split-K, and passed every test there (run
+		// 4); when it does not split, mma.sync split-K may.
+		autoDW := sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW
+		if autoDW || sel.UsesTMA() {
 			bn, kernel := tmaTile(name, n)
 			if splits, kchunk := d.splitK(m, n, k, ((m+127)/128)*((n+bn-1)/bn), d.sms, 64); splits > 1 {
 				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 			}
 		}
-		if sel == GemmTMA || sel == GemmTMAPersistent || sel == GemmTMAStore || sel == GemmTMACluster {
-			bn, kernel := tmaTile(name, n)
-			if splits, kchunk := d.splitK(m, n, k, ((m+127)/128)*((n+bn-1)/bn), d.sms, 64); splits > 1 {
-				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
+		if !sel.UsesTMA() {
+			if splits, kchunk := d.splitK(m, n, k, tiles, 2*d.sms, 32); splits > 1 {
+				return d.gemmSplitK(name, kern == GemmMMA4, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags, mflags&gemmStaged)
 			}
-		} else if splits, kchunk := d.splitK(m, n, k, tiles, 2*d.sms, 32); splits > 1 {
-			return d.gemmSplitK(name, kern == GemmMMA4, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags, mflags&gemmStaged)
 		}
 		switch kern {
 		case GemmMMA4:
@@ -326,12 +337,11 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			if c.ptr%16 == 0 && ldc*celem%16 == 0 && beta == 0 {
 				return d.gemmTMAStore(kern == GemmTMACluster, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags)
 			}
-			bn, kernel := tmaTile(name, n)
-			return d.gemmTMA(kernel, bn, D1(min(((m+127)/128)*((n+bn-1)/bn), d.sms)), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
+			fallthrough // the persistent kernels with the direct store
 		case GemmTMA, GemmTMAPersistent:
 			bn, kernel := tmaTile(name, n)
 			blocks := ((m + 127) / 128) * ((n + bn - 1) / bn)
-			if kern == GemmTMAPersistent {
+			if kern != GemmTMA {
 				blocks = min(blocks, d.sms)
 			} else if !transA && transB && bn == 256 {
 				kernel = prefix + "nt_tma" // the first TMA kernel, one tile per block
