@@ -72,11 +72,6 @@ func (u *uploadAhead) start() {
 				}
 				a.uploaded = a.err == nil
 			}
-			if a.uploaded {
-				// The loader refills b once the next batch is read, while
-				// the caller still trains on this one: keep what it needs.
-				a.b = &data.Batch{Pos: b.Pos, N: b.N, Size: b.Size, Labels: slices.Clone(b.Labels), Indices: slices.Clone(b.Indices)}
-			}
 		}
 		u.next <- a
 	}()
@@ -101,19 +96,20 @@ func (u *uploadAhead) Next() (*data.Batch, error) {
 		// A batch of another shape: its views are copied now, before the
 		// loader may reuse its buffers.
 		u.free()
-		b := a.b
 		for v := range u.cur {
-			u.cur[v] = u.e.FromFloat32(b.Views[v], b.N, 3, b.Size, b.Size).Keep()
+			u.cur[v] = u.e.FromFloat32(a.b.Views[v], a.b.N, 3, a.b.Size, a.b.Size).Keep()
 		}
-		a.b = &data.Batch{Pos: b.Pos, N: b.N, Size: b.Size, Labels: slices.Clone(b.Labels), Indices: slices.Clone(b.Indices)}
 	}
 	if err := u.e.AwaitUploads(); err != nil {
 		u.err = err
 		return nil, err
 	}
+	// The loader refills a.b once the next batch is read (start), while the
+	// caller still trains on this one: it gets a copy of what it needs.
+	b := &data.Batch{Pos: a.b.Pos, N: a.b.N, Size: a.b.Size, Labels: slices.Clone(a.b.Labels), Indices: slices.Clone(a.b.Indices)}
 	u.pos = a.pos
 	u.start()
-	return a.b, nil
+	return b, nil
 }
 
 // Views are the current batch's two views in the engine, valid until the
