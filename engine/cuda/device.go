@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -138,11 +139,7 @@ func (d *Device) Close() error {
 	d.emptyCacheLocked()
 	d.closeUploads()
 	for i := range d.stage {
-		if st := &d.stage[i]; st.p != nil {
-			freeHost(st.p)
-			cu.DestroyEvent(&st.done)
-			*st = staging{}
-		}
+		d.stage[i].release()
 	}
 	return d.ctx.Destroy()
 }
@@ -337,32 +334,12 @@ func (b *Buffer) copyIn(p unsafe.Pointer, n int64, what string) error {
 // (then it is not tried again). Called inside d.do.
 func (d *Device) stageIn(dst cu.DevicePtr, p unsafe.Pointer, n int64) (bool, error) {
 	st := &d.stage[d.nextStage]
-	if st.used {
-		// The copy out of this buffer two uploads ago must be done
-		// before the host overwrites it.
-		if err := st.done.Synchronize(); err != nil {
-			return false, fmt.Errorf("cuEventSynchronize: %w", err)
-		}
-	}
-	if st.bytes < n {
-		if st.p != nil {
-			if err := freeHost(st.p); err != nil {
-				return false, err
-			}
-			st.p, st.bytes = nil, 0
-		}
-		size := (n + stagingGrain - 1) &^ (stagingGrain - 1)
-		hp, err := allocHost(size)
-		if err != nil {
+	if err := st.reserve(n); err != nil {
+		if errors.Is(err, errNoPinned) {
 			d.noStaging = true
 			return false, nil
 		}
-		st.p, st.bytes = hp, size
-		if !st.used {
-			if st.done, err = cu.MakeEvent(cu.DisableTiming); err != nil {
-				return false, fmt.Errorf("cuEventCreate: %w", err)
-			}
-		}
+		return false, err
 	}
 	parallelCopy(unsafe.Slice((*byte)(st.p), n), unsafe.Slice((*byte)(p), n))
 	if err := memcpyHtoDAsync(dst, st.p, n); err != nil {
@@ -371,9 +348,56 @@ func (d *Device) stageIn(dst cu.DevicePtr, p unsafe.Pointer, n int64) (bool, err
 	if err := st.done.Record(cu.Stream{}); err != nil {
 		return false, fmt.Errorf("cuEventRecord: %w", err)
 	}
-	st.used = true
 	d.nextStage ^= 1
 	return true, nil
+}
+
+// release frees st's page-locked buffer and its event (at Close, the
+// device idle).
+func (st *staging) release() {
+	if st.p != nil {
+		freeHost(st.p)
+		cu.DestroyEvent(&st.done)
+		*st = staging{}
+	}
+}
+
+// errNoPinned is reserve's error when the driver refuses page-locked memory.
+var errNoPinned = errors.New("page-locked host memory refused")
+
+// reserve makes st ready to take n bytes from the host: the transfer out of
+// it last time must be done before the host overwrites it (long since, as a
+// rule, and waited for here), and a buffer smaller than n is replaced by a
+// page-locked one of at least n bytes. used says that st's event exists
+// (an event never recorded counts as done). Called inside d.do.
+func (st *staging) reserve(n int64) error {
+	if st.used {
+		if err := st.done.Synchronize(); err != nil {
+			return fmt.Errorf("cuEventSynchronize: %w", err)
+		}
+	}
+	if st.bytes >= n {
+		return nil
+	}
+	if st.p != nil {
+		if err := freeHost(st.p); err != nil {
+			return err
+		}
+		st.p, st.bytes = nil, 0
+	}
+	size := (n + stagingGrain - 1) &^ (stagingGrain - 1)
+	hp, err := allocHost(size)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNoPinned, err)
+	}
+	st.p, st.bytes = hp, size
+	if !st.used {
+		if st.done, err = cu.MakeEvent(cu.DisableTiming); err != nil {
+			return fmt.Errorf("cuEventCreate: %w", err)
+		}
+		st.used = true
+	}
+	return nil
 }
 
 // parallelCopy is copy(dst, src) split over the host's cores: a batch of

@@ -65,34 +65,8 @@ func (d *Device) UploadAsync(dst *Buffer, p unsafe.Pointer, n int64) error {
 			}
 			a.stream, a.made = s, true
 		}
-		if st.used {
-			// The transfer out of this buffer, awaited already, must be
-			// done before the host overwrites it (long since, as a rule).
-			if err := st.done.Synchronize(); err != nil {
-				return fmt.Errorf("cuEventSynchronize: %w", err)
-			}
-		}
-		if st.bytes < n {
-			if st.p != nil {
-				if err := freeHost(st.p); err != nil {
-					return err
-				}
-				st.p, st.bytes = nil, 0
-			}
-			size := (n + stagingGrain - 1) &^ (stagingGrain - 1)
-			hp, err := allocHost(size)
-			if err != nil {
-				return err
-			}
-			st.p, st.bytes = hp, size
-			if !st.used {
-				if st.done, err = cu.MakeEvent(cu.DisableTiming); err != nil {
-					return fmt.Errorf("cuEventCreate: %w", err)
-				}
-				st.used = true
-			}
-		}
-		return nil
+		// The transfer out of this buffer was awaited already.
+		return st.reserve(n)
 	})
 	if err != nil {
 		return fmt.Errorf("cuda: UploadAsync (%d bytes): %w", n, err)
@@ -148,11 +122,7 @@ func (d *Device) AwaitUploads() error {
 func (d *Device) closeUploads() {
 	a := &d.async
 	for i := range a.bufs {
-		if st := &a.bufs[i]; st.p != nil {
-			freeHost(st.p)
-			cu.DestroyEvent(&st.done)
-			*st = staging{}
-		}
+		a.bufs[i].release()
 	}
 	if a.made {
 		a.stream.Destroy()
