@@ -30,6 +30,8 @@
 
 #include <stdint.h>
 
+#include "mma_sm80.cuh"
+
 #define PEAK_THREADS 256
 #define PEAK_CHAINS 8
 
@@ -39,27 +41,10 @@ __device__ __forceinline__ uint32_t smid() {
     return r;
 }
 
-// mma_f16 / mma_bf16: d += a·b for one m16n8k16 tile, the warp's fragments
-// in registers (A 4 × b32, B 2 × b32, C = D 4 × f32).
-__device__ __forceinline__ void mma_f16(float* d, const uint32_t* a, const uint32_t* b) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-__device__ __forceinline__ void mma_bf16(float* d, const uint32_t* a, const uint32_t* b) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-// peak_mma is the probe's body; MMA is mma_f16 or mma_bf16 and one2 is a
-// pair of 1.0 halves of its type.
-template <void (*MMA)(float*, const uint32_t*, const uint32_t*)>
+// peak_mma is the probe's body: the mma.sync of mma_sm80.cuh (the very
+// instruction the GEMM kernels issue) on T operands; one2 is a pair of 1.0
+// halves of T.
+template <typename T>
 __device__ __forceinline__ void peak_mma(float* __restrict__ out, long long* __restrict__ clocks, int iters,
                                          uint32_t one2) {
     const uint32_t a[4] = {one2, one2, one2, one2};
@@ -72,7 +57,7 @@ __device__ __forceinline__ void peak_mma(float* __restrict__ out, long long* __r
     const long long t0 = clock64();
     for (int i = 0; i < iters; i++) {
 #pragma unroll
-        for (int c = 0; c < PEAK_CHAINS; c++) MMA(d[c], a, b);
+        for (int c = 0; c < PEAK_CHAINS; c++) mma16816<T>(d[c], a, b[0], b[1]);
     }
     __syncthreads();  // the block's end: its slowest warp
     const long long t1 = clock64();
@@ -92,10 +77,10 @@ __device__ __forceinline__ void peak_mma(float* __restrict__ out, long long* __r
 // rather than written here, so the compiler cannot fold the operands.
 extern "C" __global__ void __launch_bounds__(PEAK_THREADS)
     peak_mma_f16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
-    peak_mma<mma_f16>(out, clocks, iters, one2);
+    peak_mma<half>(out, clocks, iters, one2);
 }
 
 extern "C" __global__ void __launch_bounds__(PEAK_THREADS)
     peak_mma_bf16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
-    peak_mma<mma_bf16>(out, clocks, iters, one2);
+    peak_mma<bf16>(out, clocks, iters, one2);
 }

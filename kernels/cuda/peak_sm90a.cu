@@ -33,6 +33,8 @@
 
 #include <stdint.h>
 
+#include "wgmma_sm90a.cuh"
+
 #define PEAK_WG_MAX_THREADS 256
 #define PEAK_KSTEPS 4
 #define PEAK_A_BYTES (64 * 128)
@@ -44,47 +46,9 @@ __device__ __forceinline__ uint32_t smid() {
     return r;
 }
 
-// Matrix descriptor of a K-major tile in the 128-byte swizzle layout: start
-// address >> 4 (bits 0-13), leading byte offset 1 (unused by this layout,
-// bits 16-29), 1024 bytes >> 4 between 8-row groups (bits 32-45), swizzle
-// mode 1 = 128 B (bits 62-63).
-__device__ __forceinline__ uint64_t sw128_desc(uint32_t saddr) {
-    return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
-           ((uint64_t)1 << 62);
-}
-
-// The 128 accumulator operands of an m64n256 f32 wgmma, as asm operands.
-#define PEAK_D8(i)                                                                                         \
-    "+f"(d[i]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), \
-        "+f"(d[i + 7])
-#define PEAK_D32(i) PEAK_D8(i), PEAK_D8(i + 8), PEAK_D8(i + 16), PEAK_D8(i + 24)
-#define PEAK_DREGS                                                                                      \
-    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                           \
-    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                  \
-    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                  \
-    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "                  \
-    "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "                  \
-    "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                  \
-    "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "      \
-    "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}"
-
-// wgmma_f16 / wgmma_bf16: d += A·Bᵀ for a 64×256×16 product, A and B in
-// shared memory (descriptors da, db), scale-d 1 (accumulate), no negation,
-// no transposition.
-__device__ __forceinline__ void wgmma_f16(float* d, uint64_t da, uint64_t db) {
-    asm volatile("wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 " PEAK_DREGS ", %128, %129, 1, 1, 1, 0, 0;\n"
-                 : PEAK_D32(0), PEAK_D32(32), PEAK_D32(64), PEAK_D32(96)
-                 : "l"(da), "l"(db));
-}
-
-__device__ __forceinline__ void wgmma_bf16(float* d, uint64_t da, uint64_t db) {
-    asm volatile("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 " PEAK_DREGS ", %128, %129, 1, 1, 1, 0, 0;\n"
-                 : PEAK_D32(0), PEAK_D32(32), PEAK_D32(64), PEAK_D32(96)
-                 : "l"(da), "l"(db));
-}
-
-// peak_wgmma is the probe's body; WGMMA is wgmma_f16 or wgmma_bf16.
-template <void (*WGMMA)(float*, uint64_t, uint64_t)>
+// peak_wgmma is the probe's body: the wgmma.m64n256k16 of wgmma_sm90a.cuh
+// (the very instruction the Hopper GEMM kernels issue) on T operands.
+template <typename T>
 __device__ __forceinline__ void peak_wgmma(float* __restrict__ out, long long* __restrict__ clocks, int iters,
                                            uint32_t one2) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -102,16 +66,17 @@ __device__ __forceinline__ void peak_wgmma(float* __restrict__ out, long long* _
     for (int i = 0; i < 128; i++) d[i] = 0.f;
 
     const long long t0 = clock64();
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+    wgmma_fence();
     for (int it = 0; it < iters; it++) {
         // Step k of the 64-wide tiles starts 32 bytes further along each
         // swizzled row.
 #pragma unroll
-        for (int k = 0; k < PEAK_KSTEPS; k++) WGMMA(d, sw128_desc(sa + 32 * k), sw128_desc(sb + 32 * k));
-        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+        for (int k = 0; k < PEAK_KSTEPS; k++)
+            wgmma_m64n256k16<T>(d, sw128_desc(sa + 32 * k), sw128_desc(sb + 32 * k));
+        wgmma_commit();
+        wgmma_wait<1>();
     }
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    wgmma_wait<0>();
     __syncthreads();  // the block's end: its slower warpgroup
     const long long t1 = clock64();
 
@@ -129,10 +94,10 @@ __device__ __forceinline__ void peak_wgmma(float* __restrict__ out, long long* _
 // memory PEAK_A_BYTES + PEAK_B_BYTES + 1024 (41 KB, under the default limit).
 extern "C" __global__ void __launch_bounds__(PEAK_WG_MAX_THREADS, 1)
     peak_wgmma_f16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
-    peak_wgmma<wgmma_f16>(out, clocks, iters, one2);
+    peak_wgmma<half>(out, clocks, iters, one2);
 }
 
 extern "C" __global__ void __launch_bounds__(PEAK_WG_MAX_THREADS, 1)
     peak_wgmma_bf16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
-    peak_wgmma<wgmma_bf16>(out, clocks, iters, one2);
+    peak_wgmma<bf16>(out, clocks, iters, one2);
 }
