@@ -61,14 +61,10 @@
 #include <stdint.h>
 
 #include "gemm_types.cuh"
+#include "mma_sm80.cuh"
 
-__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, int bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+// ldsm_x4 / ldsm_x4_t into a fragment array (mma_sm80.cuh has them into
+// four registers).
 __device__ __forceinline__ void ldsm_x4(uint32_t* r, uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
@@ -77,20 +73,6 @@ __device__ __forceinline__ void ldsm_x4_t(uint32_t* r, uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
 }
-// mma16816<T>: D += A·B for one m16n8k16 tile, T the operand type (half or
-// bf16); the PTX is written once, with the type suffix as the argument.
-template <typename T>
-__device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b0, uint32_t b1);
-#define ATT_MMA16816(T, TY)                                                                              \
-    template <>                                                                                          \
-    __device__ __forceinline__ void mma16816<T>(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) { \
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." TY "." TY                                  \
-                     ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                      \
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                    \
-                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                    \
-    }
-ATT_MMA16816(half, "f16")
-ATT_MMA16816(bf16, "bf16")
 
 // pack2<T>: two fp32 values rounded to T (nearest even) in one 32-bit
 // register, the low one first: an A-operand register of mma16816<T>.
