@@ -50,6 +50,11 @@ def main():
     if os.path.exists(sp):
         m = re.findall(r"ERROR SUMMARY: (\d+) error", open(sp, errors="replace").read())
         lines.append(f"compute-sanitizer memcheck: " + (f"{m[-1]} errors" if m else "no summary (skipped or cut short)"))
+    rp = os.path.join(out, "racecheck.log")
+    if os.path.exists(rp):
+        txt = open(rp, errors="replace").read()
+        m = re.findall(r"RACECHECK SUMMARY: (\d+) hazard", txt) or re.findall(r"ERROR SUMMARY: (\d+) error", txt)
+        lines.append(f"compute-sanitizer racecheck: " + (f"{m[-1]} hazards" if m else "no summary (cut short)"))
     ours, theirs = results(os.path.join(out, "bench.log")), results(os.path.join(out, "torch.log"))
     lines.append("")
     lines.append(f"{'benchmark':<34} {'mocogo':>10} {'torch':>10} {'ratio':>7}  unit")

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # run.sh OUTDIR [PHASE...]: runs on the GPU machine (no Go toolchain, no
-# network needed). Phases, in this order (default: all; `quick` is tests
-# with -test.short, the GEMM/attention/LayerNorm benchmarks and the PyTorch
-# baseline, in under 4 minutes):
+# network needed). Presets: `decide` (the first call of a session, under
+# 560 s: tests with the sanitizer runs and the CIFAR-10 pretraining beside
+# them, then the training step beside PyTorch, then the core kernel groups
+# and the PyTorch baseline; scripts/gpu/README.md) and `quick` (tests with
+# -test.short, the GEMM/attention/LayerNorm benchmarks and the PyTorch
+# baseline, under 4 minutes). Phases, in this order (default: all):
 #   tests      every GPU test, each top-level test in its own process (a
-#              kernel fault cannot take the others down), 390 s in all
-#   sanitizer  the small cases under compute-sanitizer memcheck, 45 s
+#              kernel fault cannot take the others down), MOCOGO_TEST_JOBS
+#              (4) at a time, 390 s in all
+#   sanitizer  the small cases under compute-sanitizer memcheck, 45 s, and
+#              racecheck on the staged GEMM epilogue and the head-resident
+#              attention, 40 s
 #   peak       the tensor-core ceilings: TestPeakProbes (exact results), then
 #              `bench gpu -only peak` (mma.sync and wgmma TFLOP/s, FLOP per
 #              SM per clock), ~20 s
@@ -72,10 +78,22 @@ phases=" ${*:2} "
 # quick: the whole check in under 4 minutes: the tests with -test.short
 # (the ViT-sized GEMM and attention cases left to the full run), the core
 # benchmark groups (GEMM, attention, LayerNorm) and the PyTorch baseline.
+# decide: what decides both issues in one call of under 9.5 minutes: every
+# test, with the CIFAR-10 pretraining beside them (neither is timed), then
+# the training step beside PyTorch, then the kernel groups and PyTorch's
+# baseline; each phase is cut to what the call has left.
 short=
 test_budget=390
+test_jobs=${MOCOGO_TEST_JOBS:-4}
+test_limit=90
 bench_budget=200
 bench_groups="peak copy gemm mp tma attn tmal tmas upload ln"
+train_budget=280
+train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+beside_tests=
+# The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
+# ends in time for the report.
+run_budget=${MOCOGO_RUN_BUDGET:-100000}
 if [[ "$phases" == *" quick "* ]]; then
 	phases=" tests bench torch "
 	short=1
@@ -83,23 +101,43 @@ if [[ "$phases" == *" quick "* ]]; then
 	bench_budget=75
 	bench_groups="gemm attn ln"
 fi
+if [[ "$phases" == *" decide "* ]]; then
+	phases=" tests sanitizer pretrain train bench torch "
+	run_budget=${MOCOGO_RUN_BUDGET:-560}
+	test_budget=200
+	beside_tests="sanitizer pretrain"
+	train_budget=200
+	train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_base:fp16"
+	bench_budget=110
+	bench_groups="gemm attn tmas ln"
+fi
 want() { [[ "$phases" == *" $1 "* ]]; }
 # Each phase has its own clock.
 phase_start=$start
 pelapsed() { echo $(($(date +%s) - phase_start)); }
 begin() { phase_start=$(date +%s); step "phase $1"; }
-# cap BUDGET MAX: the seconds a step may take, what is left of the phase's
-# BUDGET but at most MAX.
-cap() { local left=$(($1 - $(pelapsed))); echo $((left < $2 ? left : $2)); }
+# cap BUDGET MAX: the seconds a step may take: what is left of the phase's
+# BUDGET, but at most MAX and no more than the call has left (20 s are kept
+# for the report).
+cap() {
+	local left=$(($1 - $(pelapsed))) whole=$((run_budget - 20 - $(elapsed)))
+	[ $whole -lt $left ] && left=$whole
+	echo $((left < $2 ? left : $2))
+}
 
-if want tests; then
+
+phase_tests() {
 begin tests
-# Tests: at most 390 s in all (quick: 120 s, -test.short).
+# Tests: each top-level test in its own process, test_jobs of them at once
+# (their time is mostly the CPU references, and the machine has 16 cores;
+# each process has its own CUDA context, so a fault stays in its test).
+# Each writes its own part; the parts are joined per binary in list order.
+mkdir -p "$out/parts"
+: >"$out/parts/index"
 for t in "$bin"/tests/*.test; do
 	name=$(basename "$t" .test)
 	log="$out/test_$name.log"
 	: >"$log"
-	step "test $name"
 	list=$(cd "$bin/tests" && timeout -k 5 30 "$t" -test.list '.*' 2>>"$log" | grep -E '^(Test|Example)')
 	if [ -z "$list" ]; then
 		echo "no tests listed (binary failed to start?)" | tee -a "$log"
@@ -108,30 +146,54 @@ for t in "$bin"/tests/*.test; do
 		continue
 	fi
 	for tn in $list; do
-		lim=$(cap $test_budget 60)
+		echo "$name $tn" >>"$out/parts/index"
+	done
+done
+# run_test BINARY TEST LIMIT: one test in its own process; its exit status
+# goes into the part's .rc file.
+run_test() {
+	local part="$out/parts/$1.$2"
+	(cd "$bin/tests" && timeout -k 5 "$3" "./$1.test" -test.v ${short:+-test.short} -test.run "^$2\$" -test.timeout "$(($3 + 30))s") >"$part.log" 2>&1
+	local r=$?
+	[ $r -ge 124 ] && echo "--- FAIL: $2 (killed after ${3}s)" >>"$part.log"
+	echo $r >"$part.rc"
+}
+step "tests: $(wc -l <"$out/parts/index") in $test_jobs processes at a time, ${test_budget}s"
+# In a subshell, whose jobs are only the tests (not a pretraining run
+# started beside them).
+(
+	while read -r name tn; do
+		while [ "$(jobs -rp | wc -l)" -ge "$test_jobs" ]; do wait -n; done
+		lim=$(cap $test_budget $test_limit)
 		if [ $lim -le 5 ]; then
-			echo "--- FAIL: $tn (not run: test time budget spent)" | tee -a "$log"
-			rc=1
+			echo "--- FAIL: $tn (not run: test time budget spent)" >"$out/parts/$name.$tn.log"
+			echo 1 >"$out/parts/$name.$tn.rc"
 			continue
 		fi
-		# -test.v for the per-test lines report.py counts. The driver caches
-		# the PTX it compiles, so only the first process pays for the JIT.
-		(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v ${short:+-test.short} -test.run "^${tn}\$" -test.timeout "$((lim + 30))s") >>"$log" 2>&1
-		r=$?
-		if [ $r -ne 0 ]; then
-			rc=1
-			echo "  $tn: exit $r"
-			[ $r -ge 124 ] && echo "--- FAIL: $tn (killed after ${lim}s)" >>"$log"
-		fi
-	done
+		run_test "$name" "$tn" "$lim" </dev/null &
+	done <"$out/parts/index"
+	wait
+)
+while read -r name tn; do
+	part="$out/parts/$name.$tn"
+	cat "$part.log" >>"$out/test_$name.log"
+	r=$(cat "$part.rc" 2>/dev/null || echo 1)
+	if [ "$r" != 0 ]; then
+		rc=1
+		echo "  $name $tn: exit $r"
+	fi
+done <"$out/parts/index"
+rm -rf "$out/parts"
+for log in "$out"/test_*.log; do
 	grep -E '^\s*--- FAIL|^panic:|CUDA_ERROR' "$log" | head -20
 done
-fi
+step "tests done"
+}
 
 # Memory checking: the small cases again under compute-sanitizer (memcheck
 # catches out-of-bounds and misaligned accesses that results alone can hide),
 # when the tool is there and time is left.
-if want sanitizer; then
+phase_sanitizer() {
 begin sanitizer
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 t="$bin/tests/engine_cuda.test"
@@ -147,16 +209,30 @@ if [ -n "$san" ] && [ -x "$t" ]; then
 		echo "  sanitizer run failed (exit $r)"
 		rc=1
 	fi
+	# Shared-memory races give right values by luck as often as not, and
+	# the results cannot show them: racecheck on the staged GEMM epilogue
+	# and the head-resident attention kernels (their smallest cases).
+	step "compute-sanitizer racecheck (staged GEMM, head-resident attention)"
+	(cd "$bin/tests" && timeout -k 5 40 "$san" --tool racecheck --error-exitcode 3 "$t" -test.short -test.v \
+		-test.run 'TestGemmF16Odd/staged|TestAttentionKernels') >"$out/racecheck.log" 2>&1
+	r=$?
+	grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|^(ok|PASS|FAIL)' "$out/racecheck.log" | tail -3
+	if [ $r -eq 124 ] || [ $r -eq 137 ]; then
+		echo "  racecheck run cut at 40 s (partial coverage; see racecheck.log)"
+	elif [ $r -ne 0 ]; then
+		echo "  racecheck run failed (exit $r)"
+		rc=1
+	fi
 else
 	echo "compute-sanitizer: skipped (not found)" | tee "$out/sanitizer.log"
 fi
-fi
+}
 
 touch "$out/bench.log"
 # The tensor cores' ceilings through mma.sync and wgmma: first the test that
 # every accumulator of every probe comes out exact (a probe that did less
 # than it claims cannot report a rate), then the rates.
-if want peak; then
+phase_peak() {
 begin peak
 t="$bin/tests/engine_cuda.test"
 step "TestPeakProbes"
@@ -174,10 +250,10 @@ timeout -k 5 40 "$bin/bench" gpu -only peak >"$out/bench_peak.log" 2>&1 || {
 grep -E '^(RESULT|peak |ERROR)' "$out/bench_peak.log"
 cat "$out/bench_peak.log" >>"$out/bench.log"
 rm -f "$out/bench_peak.log"
-fi
+}
 
 # Benchmarks: one process per group.
-if want bench; then
+phase_bench() {
 begin bench
 # The TMA kernels on NT (tma) before attention, those on the other layouts
 # (tmal) after it, then the TMA-store and cluster kernels (tmas, not yet
@@ -199,20 +275,26 @@ for g in $bench_groups; do
 	cat "$out/bench_$g.log" >>"$out/bench.log"
 	rm -f "$out/bench_$g.log"
 done
-fi
+}
 
 touch "$out/torch.log"
-if want torch; then
+phase_torch() {
 begin torch
 if command -v python3 >/dev/null 2>&1; then
-	timeout -k 5 75 python3 "$bin/torch_baseline.py" >>"$out/torch.log" 2>&1 || {
-		echo "  torch baseline failed (exit $?)"
-		tail -5 "$out/torch.log"
-	}
+	lim=$(cap 75 75)
+	if [ $lim -lt 10 ]; then
+		echo "torch_baseline.py: skipped (time budget spent)" | tee -a "$out/torch.log"
+	else
+		step "torch_baseline.py (cap ${lim}s)"
+		timeout -k 5 "$lim" python3 "$bin/torch_baseline.py" >>"$out/torch.log" 2>&1 || {
+			echo "  torch baseline failed (exit $?)"
+			tail -5 "$out/torch.log"
+		}
+	fi
 else
 	echo "python3 not found: no baseline" | tee "$out/torch.log"
 fi
-fi
+}
 
 # Nsight Compute profiles: one launch of each kernel, in a bench process
 # that runs only the benchmark launching it (-keys) with one timed run
@@ -220,7 +302,7 @@ fi
 # warm launch. ncu's --launch-skip counts only launches that match -k.
 # Clocks are left as the driver sets them (--clock-control none), as in
 # the timings. Each: name, bench group, key regexp, kernel regexp, launches.
-if want profile; then
+phase_profile() {
 begin profile
 ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 if [ -z "$ncu" ]; then
@@ -265,19 +347,20 @@ peak_mma_f16               peak  ^peak_mma_sync_f16$                    ^peak_mm
 peak_wgmma_f16             peak  ^peak_wgmma_f16$                       ^peak_wgmma_f16$                   1
 EOF
 fi
-fi
+}
 
 # The whole MoCo v3 step through the engine on the CUDA backend (images/s
 # and allocator peak), each configuration in its own process so that each
 # peak is its own, then PyTorch's official step in the same call.
-if want train; then
+phase_train() {
 begin train
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
 # default) and "staged" (MOCOGO_GEMM_STAGED=1). The variants run the step on
 # kernels not yet the default: the TMA-store GEMMs for every layout, the
 # head-resident attention, the staged epilogue of the default GEMMs.
-for cfg in "vit_small fp16" "vit_small fp16 tmas" "vit_small fp16 - head" "vit_small fp16 - - staged" "vit_base fp16" "vit_small fp32"; do
+for cfg in $train_configs; do
+	cfg=${cfg//:/ }
 	set -- $cfg
 	gk=${3:--}
 	ak=${4:--}
@@ -286,7 +369,7 @@ for cfg in "vit_small fp16" "vit_small fp16 tmas" "vit_small fp16 - head" "vit_s
 	sg=
 	[ "${5:-}" = staged ] && sg=1
 	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}
-	lim=$(cap 280 90)
+	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
@@ -302,29 +385,38 @@ for cfg in "vit_small fp16" "vit_small fp16 tmas" "vit_small fp16 - head" "vit_s
 	cat "$out/bench_train_$tag.log" >>"$out/bench.log"
 done
 if command -v python3 >/dev/null 2>&1; then
-	step "torch_train.py (cap 120s)"
-	timeout -k 5 120 python3 "$bin/torch_train.py" >>"$out/torch.log" 2>&1 || {
-		echo "  torch_train.py failed (exit $?)"
-		tail -5 "$out/torch.log"
-	}
-	grep -E '^RESULT train_|^torch ' "$out/torch.log" | tail -8
+	lim=$(cap $((train_budget + 120)) 120)
+	if [ $lim -lt 20 ]; then
+		echo "torch_train.py: skipped (time budget spent)" | tee -a "$out/torch.log"
+	else
+		step "torch_train.py (cap ${lim}s)"
+		timeout -k 5 "$lim" python3 "$bin/torch_train.py" >>"$out/torch.log" 2>&1 || {
+			echo "  torch_train.py failed (exit $?)"
+			tail -5 "$out/torch.log"
+		}
+		grep -E '^RESULT train_|^torch ' "$out/torch.log" | tail -8
+	fi
 fi
-fi
+}
 
 # A short pretraining run on real images: CIFAR-10 (the tarball build.sh
 # carries), 32 px, a ViT-S-width model of depth 6, fp16 autocast with loss
 # scaling (the cuda default); kNN top-1 at random init and after training,
 # printed by pretrain itself.
-if want pretrain; then
-begin pretrain
-if [ -f "$bin/cifar10-train.tar.gz" ]; then
+# pretrain_phase: the run and lincls after it; prints its own summary.
+pretrain_phase() {
+	if [ ! -f "$bin/cifar10-train.tar.gz" ]; then
+		echo "pretrain: no cifar10-train.tar.gz in $bin (build.sh copies it from shared/data)" | tee "$out/pretrain_cifar.log"
+		return 1
+	fi
+	local r=0
 	step "pretrain --device cuda on CIFAR-10 (cap 150s)"
 	timeout -k 5 150 "$bin/pretrain" --device cuda --data "$bin/cifar10-train.tar.gz" --img 32 --patch 4 \
 		--arch vit_small --dim 192 --depth 6 --heads 3 --mlp-dim 1024 --batch 256 --epochs 8 --limit 20000 \
 		--holdout 100 --knn-bank 10000 --knn-every 0 --lr 1e-3 --warmup 1 --workers 16 --seed 1 \
 		--out "$out/pretrain_cifar" >"$out/pretrain_cifar.log" 2>&1 || {
 		echo "  pretrain failed (exit $?)"
-		rc=1
+		r=1
 	}
 	tr '\r' '\n' <"$out/pretrain_cifar.log" | grep -E '^(Model|Data|Precision|kNN|epoch [0-9]+:|Loss scaling)|img/s' | tail -12
 	# The backbone just trained through lincls on the GPU: kNN and a short
@@ -335,16 +427,58 @@ if [ -f "$bin/cifar10-train.tar.gz" ]; then
 			--data "$bin/cifar10-train.tar.gz" --limit 20000 --holdout 100 --mode both --epochs 10 --cache-features \
 			--batch 256 --workers 16 >"$out/lincls_cifar.log" 2>&1 || {
 			echo "  lincls failed (exit $?)"
-			rc=1
+			r=1
 		}
 		tr '\r' '\n' <"$out/lincls_cifar.log" | grep -E '^(Backbone|kNN|Linear)' | tail -4
 	fi
 	rm -f "$out/pretrain_cifar/"*.safetensors
-else
-	echo "pretrain: no cifar10-train.tar.gz in $bin (build.sh copies it from shared/data)" | tee "$out/pretrain_cifar.log"
-	rc=1
+	return $r
+}
+phase_pretrain() {
+	begin pretrain
+	pretrain_phase || rc=1
+}
+
+# decide: the phases that time nothing (the compute-sanitizer runs, the
+# CIFAR-10 pretraining, judged by its kNN accuracy) run beside the tests,
+# each in its own process; every timed phase waits for them to end.
+beside_pids=
+beside_names=
+if [ -n "$beside_tests" ]; then
+	for p in $beside_tests; do
+		want "$p" || continue
+		( rc=0; "phase_$p"; exit $rc ) >"$out/phase_$p.txt" 2>&1 &
+		beside_pids="$beside_pids $!"
+		beside_names="$beside_names $p"
+		step "$p started beside the tests (pid $!)"
+	done
 fi
-fi
+wait_beside() {
+	local p pid
+	[ -n "$beside_pids" ] || return 0
+	step "waiting for:$beside_names"
+	for pid in $beside_pids; do
+		wait "$pid" || rc=1
+	done
+	for p in $beside_names; do
+		cat "$out/phase_$p.txt"
+		rm -f "$out/phase_$p.txt"
+	done
+	beside_pids=
+	beside_names=
+}
+
+# The phases, in the order asked for by the preset (decide: the timings of
+# the whole step before the kernel groups).
+order="tests sanitizer peak bench torch profile train pretrain"
+[ -n "$beside_tests" ] && order="tests train bench torch"
+for phase in $order; do
+	want "$phase" || continue
+	# Nothing is timed while a phase beside the tests is still going.
+	[ "$phase" = tests ] || wait_beside
+	"phase_$phase"
+done
+wait_beside
 step "done"
 echo
 python3 "$bin/report.py" "$out" | tee "$out/summary.txt"
