@@ -216,9 +216,13 @@ type BiasGemm interface {
 // UploadAsync starts copying src into dst, a storage of the backend's own
 // type, and returns once src may change (the data has been staged); it may
 // be called from another goroutine than the one running ops, for a storage
-// no op uses until AwaitUploads. AwaitUploads orders every op enqueued after
-// it behind every upload started so far, without making the host wait.
+// no op uses until AwaitUploads. FenceUploads orders the uploads started
+// after it behind the ops enqueued before it (whose memory the allocator
+// may since have handed to an upload's destination). AwaitUploads orders
+// every op enqueued after it behind every upload started so far. Neither
+// makes the host wait.
 type AsyncUploader interface {
 	UploadAsync(dst Storage, src []float32) error
+	FenceUploads() error
 	AwaitUploads() error
 }

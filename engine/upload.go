@@ -2,13 +2,28 @@ package engine
 
 import "fmt"
 
+// UploadTarget returns a kept tensor of the given shape for UploadAsync to
+// fill. Its memory may come back from the allocator while ops enqueued
+// earlier still use it on the device; the uploads into it wait for those
+// ops (FenceUploads), not for the ones enqueued after it.
+func (e *Engine) UploadTarget(shape ...int) (*Tensor, error) {
+	t := e.Empty(shape...).Keep()
+	if u, ok := e.b.(AsyncUploader); ok {
+		if err := u.FenceUploads(); err != nil {
+			t.Free()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
 // UploadAsync copies data into t, a kept tensor of the backend's own type
-// whose length is len(data), beside the device work already queued where
-// the backend can (AsyncUploader), at once otherwise. It returns once data
-// may change. Unlike every other method it may run on another goroutine
-// than the engine's user, as long as nothing uses t until AwaitUploads has
-// been called after it returned: an input pipeline uploads the next batch
-// while the current step runs.
+// whose length is len(data) made by UploadTarget, beside the device work
+// already queued where the backend can (AsyncUploader), at once otherwise.
+// It returns once data may change. Unlike every other method it may run on
+// another goroutine than the engine's user, as long as nothing uses t
+// until AwaitUploads has been called after it returned: an input pipeline
+// uploads the next batch while the current step runs.
 func (e *Engine) UploadAsync(t *Tensor, data []float32) error {
 	switch {
 	case !t.kept || t.view != nil || t.data == nil:

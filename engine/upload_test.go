@@ -15,6 +15,7 @@ type asyncCPU struct {
 	mu      sync.Mutex
 	pending []func()
 	awaited int
+	fenced  int
 }
 
 func (a *asyncCPU) UploadAsync(dst Storage, src []float32) error {
@@ -22,6 +23,13 @@ func (a *asyncCPU) UploadAsync(dst Storage, src []float32) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.pending = append(a.pending, func() { a.Backend.Upload32(dst, c) })
+	return nil
+}
+
+func (a *asyncCPU) FenceUploads() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fenced++
 	return nil
 }
 
@@ -51,8 +59,11 @@ func TestUploadAsyncFallsBackToUpload(t *testing.T) {
 func TestUploadAsyncFromAnotherGoroutine(t *testing.T) {
 	b := &asyncCPU{Backend: NewCPU(F32)}
 	e := New(b)
-	x := e.Empty(4, 256).Keep()
+	x, err := e.UploadTarget(4, 256)
+	require.NoError(t, err)
 	defer x.Free()
+	assert.Equal(t, 1, b.fenced, "UploadTarget fences the uploads into it")
+	assert.Equal(t, []int{4, 256}, x.Shape())
 	src := make([]float32, 4*256)
 	for i := range src {
 		src[i] = float32(i)

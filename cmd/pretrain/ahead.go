@@ -54,11 +54,18 @@ func newUploadAhead(e *engine.Engine, src batchSource, n, size int) *uploadAhead
 // allocator is not shared) and reads and uploads the batch on another.
 func (u *uploadAhead) start() {
 	var x [2]*engine.Tensor
+	var err error
 	for v := range x {
-		x[v] = u.e.Empty(u.n, 3, u.size, u.size).Keep()
+		if x[v], err = u.e.UploadTarget(u.n, 3, u.size, u.size); err != nil {
+			break
+		}
 	}
 	u.next = make(chan ahead, 1)
 	u.running = true
+	if err != nil {
+		u.next <- ahead{x: x, err: err}
+		return
+	}
 	go func() {
 		b, err := u.src.Next()
 		a := ahead{b: b, x: x, err: err}
@@ -85,6 +92,11 @@ func (u *uploadAhead) Next() (*data.Batch, error) {
 	}
 	a := <-u.next
 	u.running = false
+	// Every op from here on, the frees' reuse of the memory included, is
+	// ordered behind the uploads (also a failed batch's first view).
+	if err := u.e.AwaitUploads(); err != nil && a.err == nil {
+		a.err = err
+	}
 	u.free()
 	u.cur = a.x
 	if a.err != nil {
@@ -99,10 +111,6 @@ func (u *uploadAhead) Next() (*data.Batch, error) {
 		for v := range u.cur {
 			u.cur[v] = u.e.FromFloat32(a.b.Views[v], a.b.N, 3, a.b.Size, a.b.Size).Keep()
 		}
-	}
-	if err := u.e.AwaitUploads(); err != nil {
-		u.err = err
-		return nil, err
 	}
 	// The loader refills a.b once the next batch is read (start), while the
 	// caller still trains on this one: it gets a copy of what it needs.
@@ -125,8 +133,14 @@ func (u *uploadAhead) Close() error {
 	if u.running {
 		a := <-u.next
 		u.running = false
+		// A transfer still queued must not land in memory reused after this.
+		if aerr := u.e.AwaitUploads(); aerr != nil && err == nil {
+			err = aerr
+		}
 		for _, t := range a.x {
-			t.Free()
+			if t != nil {
+				t.Free()
+			}
 		}
 	}
 	u.free()

@@ -23,13 +23,8 @@ type Epilogue struct {
 }
 
 const (
-	gemmGELU   = 1
-	gemmOutF16 = 2
-	// gemmStaged (GEMM_STAGED) asks the mma.sync and wgmma kernels for
-	// the staged epilogue (SetGemmStaged).
-	gemmStaged = 4
-	gemmSmem   = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
-	gemmTile   = 128
+	gemmSmem = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
+	gemmTile = 128
 
 	gemmSmemWide = 4 * (128 + 256) * 40 * 2 // the _w kernels: 128×256 tiles
 

@@ -1,0 +1,14 @@
+package cuda
+
+// The GEMM kernels' epilogue flags, the GEMM_* defines of
+// kernels/cuda/gemm_types.cuh (TestGemmFlagsMatchKernels compares them).
+// They live outside the cuda build so that the comparison runs on every
+// machine: a flag that drifted would leave a kernel branch silently unused
+// (both epilogues store the same values, so no GPU test would notice).
+const (
+	gemmGELU   = 1
+	gemmOutF16 = 2
+	// gemmStaged (GEMM_STAGED) asks the mma.sync and wgmma kernels for
+	// the staged epilogue (SetGemmStaged).
+	gemmStaged = 4
+)

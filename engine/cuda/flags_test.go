@@ -1,0 +1,33 @@
+package cuda
+
+import (
+	"os"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestGemmFlagsMatchKernels reads the GEMM_* flag defines from the CUDA
+// header the kernels are compiled with and checks that the Go side passes
+// the same bits.
+func TestGemmFlagsMatchKernels(t *testing.T) {
+	src, err := os.ReadFile("../../kernels/cuda/gemm_types.cuh")
+	require.NoError(t, err)
+	defines := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^#define (GEMM_[A-Z0-9_]+) (\d+)\s*$`).FindAllSubmatch(src, -1) {
+		v, err := strconv.Atoi(string(m[2]))
+		require.NoError(t, err)
+		defines[string(m[1])] = v
+	}
+	want := map[string]int{"GEMM_GELU": gemmGELU, "GEMM_OUT_F16": gemmOutF16, "GEMM_STAGED": gemmStaged}
+	for name, v := range want {
+		got, ok := defines[name]
+		if assert.True(t, ok, "%s is not defined in gemm_types.cuh", name) {
+			assert.Equal(t, v, got, "%s: Go passes %d, the kernels test %d", name, v, got)
+		}
+	}
+	assert.Len(t, defines, len(want), "flags in gemm_types.cuh: %v (a new one needs its Go constant here)", defines)
+}
