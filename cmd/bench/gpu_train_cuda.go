@@ -3,9 +3,13 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mocogo/mocogo/engine"
@@ -128,7 +132,87 @@ func (b *gpuBench) trainBench() error {
 			epochs, gpus, rate, 100*eff.e, hours)
 		result(name+"_projected_300ep_8gpu_"+eff.key+"_hours", hours, "h", 1e3*per)
 	}
+	if os.Getenv("MOCOGO_TRAIN_PROFILE") == "0" {
+		return nil
+	}
+	// One more step with every launch timed (cuda.Device.StartProfile):
+	// where the step's time goes, and how much of it the GPU ran none of
+	// our kernels (launch gaps, the loss read-back).
+	if err := b.d.StartProfile(); err != nil {
+		return err
+	}
+	t2 := time.Now()
+	if _, err := tr.TrainStepOn(x1, x2, 10); err != nil {
+		b.d.StopProfile()
+		return err
+	}
+	tr.WeightNorm()
+	wall := time.Since(t2).Seconds()
+	p, err := b.d.StopProfile()
+	if err != nil {
+		return err
+	}
+	printStepProfile(name, p, wall, per)
 	return nil
+}
+
+// kernelGroup names the part of the step a kernel belongs to.
+func kernelGroup(kernel string) string {
+	_, k, _ := strings.Cut(kernel, ".")
+	switch {
+	case strings.Contains(k, "splitk_reduce"):
+		return "gemm_splitk_reduce"
+	case strings.HasPrefix(k, "gemm_"):
+		return "gemm"
+	case strings.HasPrefix(k, "attn_"):
+		return "attention"
+	case strings.HasPrefix(k, "layernorm"):
+		return "layernorm"
+	case strings.HasPrefix(k, "opt_"):
+		return "optimizer"
+	case strings.HasPrefix(kernel, "rowcol."):
+		return "rowcol"
+	default:
+		return "elementwise"
+	}
+}
+
+// printStepProfile prints the profiled step: its span and busy time, the
+// time by group of kernels (also as RESULT lines), and the longest kernels
+// by kernel and grid (a grid stands for a shape).
+func printStepProfile(name string, p cuda.Profile, wall, per float64) {
+	fmt.Printf("profile: one step with every launch timed: wall %.1f ms (unprofiled %.1f ms), GPU span %.1f ms, kernels busy %.1f ms (%.0f%%), %.1f ms without a kernel of ours\n",
+		1e3*wall, 1e3*per, p.SpanMs, p.BusyMs, 100*p.BusyMs/max(p.SpanMs, 1e-9), p.SpanMs-p.BusyMs)
+	groups := map[string]float64{}
+	launches := 0
+	for _, k := range p.Kernels {
+		groups[kernelGroup(k.Kernel)] += k.Ms
+		launches += k.Launches
+	}
+	fmt.Printf("profile: %d launches\n", launches)
+	names := slices.Sorted(maps.Keys(groups))
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(groups[b], groups[a]) })
+	for _, g := range names {
+		fmt.Printf("profile: %-20s %8.2f ms %5.1f%%\n", g, groups[g], 100*groups[g]/max(p.BusyMs, 1e-9))
+		result(name+"_prof_"+g+"_ms", groups[g], "ms", p.SpanMs)
+	}
+	result(name+"_prof_busy_ms", p.BusyMs, "ms", p.SpanMs)
+	result(name+"_prof_span_ms", p.SpanMs, "ms", p.SpanMs)
+	fmt.Println("profile: by kernel")
+	for i, k := range p.ByKernel() {
+		if i == 25 {
+			break
+		}
+		fmt.Printf("profile:   %-48s %5d launches %8.2f ms %5.1f%%\n", k.Kernel, k.Launches, k.Ms, 100*k.Ms/max(p.BusyMs, 1e-9))
+	}
+	fmt.Println("profile: by kernel and grid")
+	for i, k := range p.Kernels {
+		if i == 30 {
+			break
+		}
+		fmt.Printf("profile:   %-48s grid %-14s %4d launches %8.2f ms (%.3f ms each)\n", k.Kernel,
+			fmt.Sprintf("%dx%dx%d", k.Grid.X, k.Grid.Y, k.Grid.Z), k.Launches, k.Ms, k.Ms/float64(k.Launches))
+	}
 }
 
 func envInt(name string, def int) int {

@@ -56,6 +56,9 @@ type Device struct {
 	// gradients on mma.sync split-K, as before the TMA path became the
 	// default.
 	noTMASplitDW bool
+
+	// prof times every launch between StartProfile and StopProfile.
+	prof profiler
 }
 
 // staging is a page-locked host buffer and the event recorded after the
@@ -138,6 +141,7 @@ func (d *Device) Close() error {
 	cu.Synchronize()
 	d.emptyCacheLocked()
 	d.closeUploads()
+	d.closeProfile()
 	for i := range d.stage {
 		d.stage[i].release()
 	}
@@ -616,7 +620,14 @@ func (d *Device) Launch(module, kernel string, grid, block Dim3, smem int, args 
 			}
 			fn.smem = smem
 		}
-		return fn.f.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, smem, cu.Stream{}, params)
+		start, err := d.profileBegin()
+		if err != nil {
+			return err
+		}
+		if err := fn.f.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, smem, cu.Stream{}, params); err != nil {
+			return err
+		}
+		return d.profileEnd(start, module, kernel, grid)
 	})
 	runtime.KeepAlive(slots)
 	if err != nil {

@@ -620,7 +620,14 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		if !strings.HasSuffix(l.kernel, "_nt_tma") {
 			params = append(params, u64(uint64(uint32(l.kchunk))))
 		}
-		return launchRaw(fn.f, grid, block, smem, params)
+		start, err := d.profileBegin()
+		if err != nil {
+			return err
+		}
+		if err := launchRaw(fn.f, grid, block, smem, params); err != nil {
+			return err
+		}
+		return d.profileEnd(start, module, l.kernel, grid)
 	})
 	if err != nil {
 		return fmt.Errorf("cuda: launch %s.%s grid (%d,%d,1) block (384,1,1) smem %d: %w", module, l.kernel, grid.X, grid.Y, smem, err)

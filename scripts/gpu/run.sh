@@ -381,7 +381,7 @@ for cfg in $train_configs; do
 		tail -3 "$out/bench_train_$tag.log"
 		rc=1
 	}
-	grep -E '^(RESULT .*_(img_per_s|peak_mib) |ERROR)|projection' "$out/bench_train_$tag.log" | tail -5
+	grep -E '^(RESULT .*_(img_per_s|peak_mib) |ERROR)|projection|^profile: (one step|[a-z_]+ +[0-9.]+ ms)' "$out/bench_train_$tag.log" | tail -14
 	cat "$out/bench_train_$tag.log" >>"$out/bench.log"
 done
 if command -v python3 >/dev/null 2>&1; then
