@@ -191,9 +191,7 @@ __device__ __forceinline__ void gemm90(const T* __restrict__ A, const T* __restr
     wgmma_wait<0>();
     cp_async_wait<0>();
 
-    // Accumulator layout of m64nNk16 (f32): warp wq of the warpgroup holds
-    // rows 16·wq + g and 16·wq + g + 8; d[4j + 2h + e] is (row g + 8h,
-    // column 8j + 2t + e).
+    // The accumulators' layout: wgmma_epilogue (wgmma_sm90a.cuh).
     const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
     if (gemm_staged_ok(C, ldc, out16, beta, flags)) {
         // Every warp's wgmmas and copies are complete (waited above); the
@@ -204,29 +202,7 @@ __device__ __forceinline__ void gemm90(const T* __restrict__ A, const T* __restr
         staged_epilogue90<T, BN>(d, smem_raw, C, bias, M, N, ldc, m0, n0, alpha, gelu, out16, tid);
         return;
     }
-    const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        const int row = m0 + wg * 64 + wq * 16 + g + 8 * h;
-        if (row >= M) continue;
-#pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-            const int col = n0 + 8 * j + 2 * t;
-            if (col >= N) continue;
-            const bool two = col + 1 < N;
-            float v0 = alpha * d[4 * j + 2 * h], v1 = alpha * d[4 * j + 2 * h + 1];
-            if (bias) {
-                v0 += bias[col];
-                if (two) v1 += bias[col + 1];
-            }
-            if (gelu) {
-                v0 = gelu_erf(v0);
-                v1 = gelu_erf(v1);
-            }
-            const size_t off = (size_t)row * ldc + col;
-            gemm_store2<T, true>(C, off, two, out16, beta, v0, v1);
-        }
-    }
+    wgmma_epilogue<T, BN>(d, C, bias, M, N, ldc, m0 + wg * 64, n0, alpha, beta, flags);
 }
 
 #define GEMM90_KERNEL(name, T, BN, STAGES, OVERLAP, MINB)                                                       \
