@@ -68,6 +68,11 @@ fi
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
 cat "$bin/BUILD_INFO" 2>/dev/null | tee "$out/build_info.txt"
 head -1 "$out/nvidia-smi-L.txt" 2>/dev/null
+# The driver keeps the machine code it compiles from our PTX in its JIT
+# cache, so only the first process pays (the TMA-store module alone takes
+# ptxas about 10 s). Its default size may be smaller than all our modules
+# compiled: then every test process would compile them again.
+export CUDA_CACHE_MAXSIZE=${CUDA_CACHE_MAXSIZE:-4294967296}
 start=$(date +%s)
 elapsed() { echo $(($(date +%s) - start)); }
 step() { echo "[$(elapsed)s] $*"; }
