@@ -94,7 +94,7 @@ test_limit=90
 bench_budget=200
 bench_groups="peak copy gemm mp tma attn tmal tmas upload ln"
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:tmas:head vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -112,7 +112,7 @@ if [[ "$phases" == *" decide "* ]]; then
 	test_budget=200
 	beside_tests="sanitizer pretrain"
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_base:fp16"
+	train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:tmas:head vit_base:fp16"
 	bench_budget=110
 	bench_groups="gemm attn tmas ln"
 fi
