@@ -515,22 +515,24 @@ func (b *Backend) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a
 		return
 	}
 	sizeA, sizeB := m*k, k*n
-	if batch > 1 {
-		// Each product's half operands must start 16-byte aligned for the
-		// GEMM (the kernels load at least pairs): restride odd strides.
-		var freeA, freeB func()
-		a, strideA, freeA = b.restride(a, strideA, sizeA, batch)
-		defer freeA()
-		bs, strideB, freeB = b.restride(bs, strideB, sizeB, batch)
-		defer freeB()
-	}
 	na := (batch-1)*strideA + sizeA
 	nb := (batch-1)*strideB + sizeB
 	ht := gemmType(a.DType(), bs.DType())
+	// The operands in ht, cast (and scaled) from the caller's storage as it
+	// is: a scale taken after restriding would also see the padding.
 	ha, sa, freeA := b.gemmOperand(a, na, ht)
 	defer freeA()
 	hb, sb, freeB := b.gemmOperand(bs, nb, ht)
 	defer freeB()
+	if batch > 1 {
+		// Each product's half operands must start 16-byte aligned for the
+		// GEMM (the kernels load at least pairs): restride odd strides.
+		var freeA, freeB func()
+		ha, strideA, freeA = b.restride(ha, int32(ht), strideA, sizeA, batch)
+		defer freeA()
+		hb, strideB, freeB = b.restride(hb, int32(ht), strideB, sizeB, batch)
+		defer freeB()
+	}
 	lda, ldb := k, n
 	if transA {
 		lda = m
@@ -621,18 +623,19 @@ func (b *Backend) GemmBias(transA, transB bool, m, n, k int, a, bs, bias, c engi
 	}
 }
 
-// restride returns x's batch of matrices (size elements each, stride
-// apart) at a stride that is a multiple of 8, copied into a scratch buffer
-// of x's type that free releases; or x itself and a no-op free when the
-// stride already is one, or is 0 (one matrix shared by the batch).
-func (b *Backend) restride(x engine.Storage, stride, size, batch int) (engine.Storage, int, func()) {
+// restride returns x's batch of half matrices (type code ht, size elements
+// each, stride apart) at a stride that is a multiple of 8, copied into a
+// scratch buffer that free releases; or x itself and a no-op free when the
+// stride already is one, or is 0 (one matrix shared by the batch). The
+// padding between the copies is never read.
+func (b *Backend) restride(x *Buffer, ht int32, stride, size, batch int) (*Buffer, int, func()) {
 	if stride == 0 || stride%8 == 0 {
 		return x, stride, func() {}
 	}
 	pad := (stride + 7) &^ 7
-	tmp := b.scratch(int64(x.DType().Size()) * int64(batch*pad))
-	b.copyAxis(tmp, dt(x), pad, buf(x), dt(x), stride, batch, size)
-	return &storage{buf: tmp, n: batch * pad, dt: x.DType()}, pad, func() { tmp.Free() }
+	tmp := b.scratch(2 * int64(batch*pad))
+	b.copyAxis(tmp, ht, pad, x, ht, stride, batch, size)
+	return tmp, pad, tmp.Free
 }
 
 // copyAxis copies count leading elements of each of outer rows from src

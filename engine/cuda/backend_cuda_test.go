@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/mocogo/mocogo/engine"
 )
 
@@ -271,6 +273,28 @@ func TestBackendGemm(t *testing.T) {
 			h.check(fmt.Sprintf("Gemm %+v trans %v", c, tr), d, tolGemm)
 		}
 	}
+	// Odd strides are copied to multiples of 8 in scratch buffers that come
+	// from the cache: whatever those blocks held last (here halves near
+	// 32768, read as fp32 about 5e33) must not enter an operand's scale.
+	// Every block size from 512 B to 64 KiB is left dirty in the cache
+	// first.
+	var dirty []*Buffer
+	for bytes := int64(512); bytes <= 64<<10; bytes += 512 {
+		d := mustAlloc(t, bytes)
+		must(t, d.Fill32(0x77ff77ff))
+		dirty = append(dirty, d)
+	}
+	for _, d := range dirty {
+		d.Free()
+	}
+	for _, c := range []gc{{3, 65, 33, 17, true, true, true, 0}, {3, 33, 7, 65, true, true, true, 0}} {
+		a := h.rnd((c.batch-1)*c.m*c.k+c.m*c.k, 1)
+		b := h.rnd((c.batch-1)*c.k*c.n+c.k*c.n, 1)
+		d := h.out(c.batch * c.m * c.n)
+		h.g.Gemm(false, false, c.batch, c.m, c.n, c.k, 1, a.g, c.m*c.k, b.g, c.k*c.n, 0, d.g, c.m*c.n)
+		h.c.Gemm(false, false, c.batch, c.m, c.n, c.k, 1, a.c, c.m*c.k, b.c, c.k*c.n, 0, d.c, c.m*c.n)
+		h.check(fmt.Sprintf("Gemm %+v after dirty cached blocks", c), d, tolGemm)
+	}
 	// Gradient-sized operands (1e-7, fp16 subnormals unscaled) and large
 	// ones (1e5, past fp16's range): the per-tensor scales keep them exact.
 	for _, mag := range [][2]float64{{1e-7, 1}, {1e-6, 1e-5}, {1e5, 1e-3}} {
@@ -280,6 +304,43 @@ func TestBackendGemm(t *testing.T) {
 		h.g.Gemm(false, true, 1, m, n, k, 1, a.g, 0, b.g, 0, 0, d.g, 0)
 		h.c.Gemm(false, true, 1, m, n, k, 1, a.c, 0, b.c, 0, 0, d.c, 0)
 		h.check(fmt.Sprintf("Gemm magnitudes %g·%g", mag[0], mag[1]), d, tolGemm)
+	}
+}
+
+// TestBackendNonFinite runs the activations on NaN (and ReLU on ±Inf),
+// in the 4-wide body and the scalar tail: NaN must stay NaN (a ReLU that
+// turned it into 0 would hide a diverged projector from the finite-loss
+// check), and each output must be what the CPU backend gives. (GELU at
+// ±Inf is left out: 0·Inf there depends on how far each erf is clamped.)
+func TestBackendNonFinite(t *testing.T) {
+	h := newHarness(t)
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	dyv := []float32{1, 1, 1, 1, 1, 1, nan, 1, 1, 1, 1}
+	dy := h.in(dyv)
+	for _, op := range []engine.UnaryOp{engine.OpGELU, engine.OpReLU} {
+		v := []float32{nan, 3, -3, 1.5, -1.5, 0, nan, 2, -1, nan, 0.5}
+		if op == engine.OpReLU {
+			v[1], v[2], v[8] = inf, -inf, -inf
+		}
+		x := h.in(v)
+		for _, back := range []bool{false, true} {
+			d := h.out(len(v))
+			if back {
+				h.g.UnaryBackward(op, d.g, x.g, dy.g)
+				h.c.UnaryBackward(op, d.c, x.c, dy.c)
+			} else {
+				h.g.Unary(op, d.g, x.g)
+				h.c.Unary(op, d.c, x.c)
+			}
+			got, want := make([]float32, len(v)), make([]float32, len(v))
+			h.g.Download32(got, d.g)
+			h.c.Download32(want, d.c)
+			for i := range v {
+				g, w := float64(got[i]), float64(want[i])
+				ok := math.IsNaN(g) == math.IsNaN(w) && (math.IsNaN(w) || g == w || math.Abs(g-w) <= 1e-5*(1+math.Abs(w)))
+				assert.True(t, ok, "op %d backward %v: input %g (dy %g): got %g, want %g", op, back, v[i], dyv[i], g, w)
+			}
+		}
 	}
 }
 

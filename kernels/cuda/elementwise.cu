@@ -112,7 +112,7 @@ extern "C" __global__ void ew_binary(int op, void* d, int dtd, const void* a, in
 
 __device__ __forceinline__ float unary_f(int op, float x) {
     if (op == 0) return 0.5f * x * (1.0f + erff(x * INV_SQRT2));
-    return x > 0.f ? x : 0.f;
+    return x <= 0.f ? 0.f : x;  // NaN stays NaN (x > 0 ? x : 0 compiles to max, which drops it)
 }
 
 __device__ __forceinline__ float unary_b(int op, float x, float dy) {
@@ -235,24 +235,37 @@ extern "C" __global__ void opt_ema(float* __restrict__ d, const float* __restric
 
 // permute6: dst is dense with dims d0..d5 (leading ones padded with 1);
 // source offset of a destination index is Σ idx_k·s_k (the source strides of
-// the permuted axes). One destination element per thread iteration.
-extern "C" __global__ void permute6(void* __restrict__ dst, int dtd, const void* __restrict__ src, int dts, i64 n,
-                                    i64 d0, i64 d1, i64 d2, i64 d3, i64 d4, i64 d5, i64 s0, i64 s1, i64 s2, i64 s3,
-                                    i64 s4, i64 s5) {
+// the permuted axes). One destination element per thread iteration. The
+// index arithmetic is 32-bit when n fits (every index and offset then
+// does): a 64-bit division is a long software sequence on the GPU, and
+// five per element would make the copy issue-bound.
+template <typename I>
+__device__ __forceinline__ void permute6_body(void* __restrict__ dst, int dtd, const void* __restrict__ src, int dts,
+                                              i64 n, I d1, I d2, I d3, I d4, I d5, I s0, I s1, I s2, I s3, I s4,
+                                              I s5) {
     GRID_STRIDE(i, n) {
-        i64 r = i, off = 0, c;
+        I r = (I)i, off = 0, c;
         c = r % d5; r /= d5; off += c * s5;
         c = r % d4; r /= d4; off += c * s4;
         c = r % d3; r /= d3; off += c * s3;
         c = r % d2; r /= d2; off += c * s2;
         c = r % d1; r /= d1; off += c * s1;
         off += r * s0;
-        (void)d0;
         if (dtd == dts && dtd != DT_F32)
             ((unsigned short*)dst)[i] = ((const unsigned short*)src)[off];  // fp16 or bf16: bit copy
         else
-            st1(dst, dtd, i, ld1(src, dts, off));
+            st1(dst, dtd, i, ld1(src, dts, (i64)off));
     }
+}
+
+extern "C" __global__ void permute6(void* __restrict__ dst, int dtd, const void* __restrict__ src, int dts, i64 n,
+                                    i64 d0, i64 d1, i64 d2, i64 d3, i64 d4, i64 d5, i64 s0, i64 s1, i64 s2, i64 s3,
+                                    i64 s4, i64 s5) {
+    (void)d0;
+    if (n <= 0x7fffffff)
+        permute6_body<unsigned>(dst, dtd, src, dts, n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
+    else
+        permute6_body<i64>(dst, dtd, src, dts, n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
 }
 
 // copy_axis: dst viewed as [outer, dAxis, inner], src as [outer, sAxis,
@@ -261,8 +274,9 @@ extern "C" __global__ void copy_axis(void* __restrict__ dst, int dtd, i64 dAxis,
                                      const void* __restrict__ src, int dts, i64 sAxis, i64 sOff, i64 outer,
                                      i64 count, i64 inner, int acc) {
     const i64 blk = count * inner, n = outer * blk;
+    const bool narrow = n <= 0x7fffffff;  // 32-bit division (see permute6)
     GRID_STRIDE(i, n) {
-        i64 o = i / blk, r = i - o * blk;
+        i64 o = narrow ? (i64)((unsigned)i / (unsigned)blk) : i / blk, r = i - o * blk;
         float v = ld1(src, dts, (o * sAxis + sOff) * inner + r);
         i64 p = (o * dAxis + dOff) * inner + r;
         if (acc) v += ld1(dst, dtd, p);
@@ -292,20 +306,22 @@ extern "C" __global__ void cast_f32_f16_s(__half* __restrict__ d, const float* _
 // C), plus the old C.
 extern "C" __global__ void unscale2(void* d, int dtd, const float* s, const float* __restrict__ sa,
                                     const float* __restrict__ sb, float beta, i64 n) {
-    // One factor at a time: the product of the two could leave fp32's
-    // range where the result does not.
-    const float ka = sa ? sa[1] : 1.f, kb = sb ? sb[1] : 1.f;
+    // The factors are powers of two (amax_final): their exponents are
+    // added and applied at once, exact, overflowing only where the result
+    // does (v·ka alone could overflow for a loss-scaled gradient times an
+    // activation, or their product leave fp32's range).
+    const int e = (sa ? ilogbf(sa[1]) : 0) + (sb ? ilogbf(sb[1]) : 0);
     const i64 n4 = n >> 2;
     GRID_STRIDE(i, n4) {
         float4 v = ((const float4*)s)[i];
-        v.x = v.x * ka * kb; v.y = v.y * ka * kb; v.z = v.z * ka * kb; v.w = v.w * ka * kb;
+        v.x = ldexpf(v.x, e); v.y = ldexpf(v.y, e); v.z = ldexpf(v.z, e); v.w = ldexpf(v.w, e);
         if (beta != 0.f) {
             float4 o = ld4(d, dtd, 4 * i);
             v.x += beta * o.x; v.y += beta * o.y; v.z += beta * o.z; v.w += beta * o.w;
         }
         st4(d, dtd, 4 * i, v);
     }
-    TAIL(i, n) { st1(d, dtd, i, s[i] * ka * kb + (beta != 0.f ? beta * ld1(d, dtd, i) : 0.f)); }
+    TAIL(i, n) { st1(d, dtd, i, ldexpf(s[i], e) + (beta != 0.f ? beta * ld1(d, dtd, i) : 0.f)); }
 }
 
 // opt_adamw_multi: AdamW over many tensors in one launch. Block b updates

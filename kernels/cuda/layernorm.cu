@@ -97,7 +97,7 @@ __device__ __forceinline__ void ln_bwd(void* __restrict__ dx, int dtdx, float* _
                                        const void* __restrict__ x, int dtx, const float* __restrict__ gamma,
                                        const float* __restrict__ mean, const float* __restrict__ rstd, int rows,
                                        int cols) {
-    __shared__ float sg[1024], sb[1024];
+    __shared__ __align__(16) float sg[1024], sb[1024];  // read as float4
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int c4 = cols >> 2;
     const float inv = 1.0f / (float)cols;

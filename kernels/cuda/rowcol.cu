@@ -555,7 +555,7 @@ extern "C" __global__ void amax_final(float* __restrict__ scale, const float* __
         if (m > 0.f && isfinite(m)) {
             int e;
             frexpf(m, &e);  // m = f·2^e, f in [0.5, 1)
-            int k = min(max(target - e, -100), 100);
+            int k = min(max(target - e, -126), 126);  // s and 1/s both normal floats
             s = ldexpf(1.f, k);
             inv = ldexpf(1.f, -k);
         }
