@@ -107,7 +107,7 @@ if [[ "$phases" == *" quick "* ]]; then
 	bench_groups="gemm attn ln"
 fi
 if [[ "$phases" == *" decide "* ]]; then
-	phases=" tests sanitizer pretrain train bench torch "
+	phases=" tests sanitizer pretrain train bench torch peak "
 	run_budget=${MOCOGO_RUN_BUDGET:-560}
 	test_budget=200
 	beside_tests="sanitizer pretrain"
@@ -239,6 +239,10 @@ touch "$out/bench.log"
 # than it claims cannot report a rate), then the rates.
 phase_peak() {
 begin peak
+if [ "$(cap 60 60)" -lt 30 ]; then
+	echo "peak: skipped (time budget spent)" | tee -a "$out/bench.log"
+	return
+fi
 t="$bin/tests/engine_cuda.test"
 step "TestPeakProbes"
 (cd "$bin/tests" && timeout -k 5 30 "$t" -test.v -test.run '^TestPeakProbes$' -test.timeout 60s) >"$out/test_peak.log" 2>&1 || {
@@ -505,7 +509,7 @@ wait_beside() {
 # The phases, in the order asked for by the preset (decide: the timings of
 # the whole step before the kernel groups).
 order="tests sanitizer peak bench torch profile train pretrain"
-[ -n "$beside_tests" ] && order="tests train bench torch"
+[ -n "$beside_tests" ] && order="tests train bench torch peak"
 for phase in $order; do
 	want "$phase" || continue
 	# Nothing is timed while a phase beside the tests is still going.
