@@ -29,6 +29,17 @@ func runGPU(args []string) error {
 	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,upload,train (default all but train)")
 	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
 	fs.Parse(args)
+	if *iters < 1 {
+		return fmt.Errorf("bench gpu -iters %d: want at least 1", *iters)
+	}
+	groups := []string{"peak", "copy", "gemm", "mp", "ln", "attn", "tma", "tmas", "tmal", "upload", "train"}
+	if *only != "" {
+		for _, g := range strings.Split(*only, ",") {
+			if !slices.Contains(groups, g) {
+				return fmt.Errorf("bench gpu -only: unknown group %q (groups: %s)", g, strings.Join(groups, ", "))
+			}
+		}
+	}
 	var keyRE *regexp.Regexp
 	if *keys != "" {
 		var err error
@@ -229,10 +240,39 @@ func (b *gpuBench) copyBench() error {
 // fp16 matmul.
 func (b *gpuBench) gemmBench() error {
 	// wgmma256 (0.3–0.8× wgmma128 on 2026-11-27) is left out to save time.
-	if err := b.gemmShapes(true, layoutsAll, []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmMMA4, cuda.GemmWGMMA128}); err != nil {
-		return err
+	// A kernel fault is sticky (the process's context is lost), so the
+	// kernels that have run on an H100 come first, then their bf16 twins,
+	// then what has not run on hardware yet (mma4, the staged store): a
+	// fault there costs only the keys after it.
+	proven := []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128}
+	for _, pass := range []func() error{
+		func() error { return b.gemmShapes(true, layoutsAll, proven, storeDirect) },
+		func() error { return b.gemmBF16(storeDirect) },
+		func() error { return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmMMA4}, storeDirect) },
+		func() error {
+			return b.gemmShapes(true, layoutsAll, append(proven, cuda.GemmMMA4), storeStaged)
+		},
+		func() error { return b.gemmBF16(storeStaged) },
+	} {
+		if err := pass(); err != nil {
+			return err
+		}
 	}
-	return b.gemmBF16()
+	return nil
+}
+
+// storePass says which of gemmStores a gemmShapes or gemmBF16 pass times.
+type storePass int
+
+const (
+	storeBoth storePass = iota
+	storeDirect
+	storeStaged
+)
+
+// times reports whether pass p times the store st.
+func (p storePass) times(staged bool) bool {
+	return p == storeBoth || (p == storeStaged) == staged
 }
 
 // gpuGemmShape is one GEMM bench gpu times.
@@ -310,9 +350,12 @@ func gpuGemmShapes() []gpuGemmShape {
 // default kernel choice on 4096³ NT and the ViT-S shapes, keyed
 // <shape>_bf16 (torch_baseline.py times torch's bf16 under the same keys),
 // and again with the staged store, keyed <shape>_bf16_staged.
-func (b *gpuBench) gemmBF16() error {
+func (b *gpuBench) gemmBF16(pass storePass) error {
 	for _, s := range gpuGemmShapes() {
-		if s.key != "gemm_nt_4096" && !strings.HasPrefix(s.key, "vit_") || !b.wants(s.key+"_bf16") {
+		if s.key != "gemm_nt_4096" && !strings.HasPrefix(s.key, "vit_") {
+			continue
+		}
+		if !slices.ContainsFunc(gemmStores, func(st gemmStore) bool { return pass.times(st.staged) && b.wants(s.key+"_bf16"+st.suffix) }) {
 			continue
 		}
 		o, err := b.operands(s, b.randBF16)
@@ -321,6 +364,9 @@ func (b *gpuBench) gemmBF16() error {
 		}
 		ep := cuda.Epilogue{Bias: o.bias, GELU: s.gelu, OutBF16: true}
 		for _, st := range gemmStores {
+			if !pass.times(st.staged) || !b.wants(s.key+"_bf16"+st.suffix) {
+				continue
+			}
 			old := b.d.SetGemmStaged(st.staged)
 			ms, err := b.time(func() error {
 				return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, ep)
@@ -351,7 +397,7 @@ func (b *gpuBench) tmaBench() error {
 		return nil
 	}
 	b.d.SetGemmKernel(cuda.GemmAuto)
-	return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
+	return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent}, storeBoth)
 }
 
 // tmaStoreBench times the persistent TMA kernels with the TMA-store
@@ -365,7 +411,12 @@ func (b *gpuBench) tmaStoreBench() error {
 		return nil
 	}
 	b.d.SetGemmKernel(cuda.GemmAuto)
-	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore, cuda.GemmTMACluster})
+	// One kind at a time, the TMA store first: a cluster kernel that
+	// faults (sticky) then costs only the _tmac keys.
+	if err := b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth); err != nil {
+		return err
+	}
+	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMACluster}, storeBoth)
 }
 
 // tmaLayoutBench times the TMA kernels on the NN and TN layouts (the
@@ -377,16 +428,18 @@ func (b *gpuBench) tmaLayoutBench() error {
 		return nil
 	}
 	b.d.SetGemmKernel(cuda.GemmAuto)
-	return b.gemmShapes(false, layoutsOther, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent})
+	return b.gemmShapes(false, layoutsOther, []cuda.GemmKernel{cuda.GemmTMA, cuda.GemmTMAPersistent}, storeBoth)
 }
 
 // gemmStores are the two ways the mma.sync and wgmma kernels store C
 // (SetGemmStaged), with the suffix of their bench keys: the direct store
 // (the default) keeps the plain keys, the staged store adds _staged.
-var gemmStores = []struct {
+type gemmStore struct {
 	staged bool
 	suffix string
-}{{false, ""}, {true, "_staged"}}
+}
+
+var gemmStores = []gemmStore{{false, ""}, {true, "_staged"}}
 
 // hasStaged reports whether kind k's kernels have the staged store
 // (SetGemmStaged): mma.sync and the cp.async-fed wgmma kernels, not the
@@ -395,11 +448,15 @@ func hasStaged(k cuda.GemmKernel) bool { return !k.UsesTMA() }
 
 // gemmShapes times each shape with the default choice, GemmAuto (when base),
 // and with each of kinds where it applies (the NT layout), keyed
-// <shape>_<kind>; each of these with either store of gemmStores where the
-// kernel has both (not the TMA kinds), keyed <key>_staged for the staged one.
-func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) error {
+// <shape>_<kind>; each of these with the stores of gemmStores that pass
+// times where the kernel has both (not the TMA kinds), keyed <key>_staged
+// for the staged one. A kind whose launch is refused (an error that leaves
+// the context usable) is reported as ERROR and dropped; a fault ends the
+// group.
+func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel, pass storePass) error {
 	type shape = gpuGemmShape
 	shapes := gpuGemmShapes()
+	dropped := map[cuda.GemmKernel]bool{}
 	// applies says whether kind k serves shape s: the TMA kernels and
 	// GemmMMA4 every layout (the weight gradients with split-K over their
 	// own partials), GemmMMAWide every layout but the weight gradients
@@ -421,25 +478,33 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 		// its _nosplit twin (GemmAuto), then one per kind that serves the
 		// shape (under each store where the kind has the staged one). A
 		// shape with none that -keys wants is skipped whole.
+		// wantsStores says whether the pass times some store of key that
+		// -keys wants (only the direct one where a kind has no other).
+		wantsStores := func(key string, both bool) bool {
+			return slices.ContainsFunc(gemmStores, func(st gemmStore) bool {
+				return pass.times(st.staged) && (both || !st.staged) && b.wants(key+st.suffix)
+			})
+		}
 		var keys []string
 		if base {
-			keys = append(keys, s.key, s.key+"_staged")
-			if s.transA && s.k > 8*s.n {
+			if wantsStores(s.key, true) {
+				keys = append(keys, s.key)
+			}
+			if pass.times(false) && s.transA && s.k > 8*s.n && b.wants(s.key+"_nosplit") {
 				keys = append(keys, s.key+"_nosplit")
 			}
 		}
 		var use []cuda.GemmKernel
 		for _, k := range kinds {
-			if !applies(k, s) {
+			if dropped[k] || !applies(k, s) {
 				continue
 			}
-			key := s.key + "_" + k.String()
-			if b.wants(key) || hasStaged(k) && b.wants(key+"_staged") {
+			if key := s.key + "_" + k.String(); wantsStores(key, hasStaged(k)) {
 				use = append(use, k)
+				keys = append(keys, key)
 			}
-			keys = append(keys, key, key+"_staged")
 		}
-		if !slices.ContainsFunc(keys, b.wants) {
+		if len(keys) == 0 {
 			continue
 		}
 		o, err := b.operands(s, b.randHalf)
@@ -455,7 +520,7 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 		// only the direct one when the kernel kind has no other.
 		timeStores := func(key string, both bool) error {
 			for _, st := range gemmStores {
-				if st.staged && !both || !b.wants(key+st.suffix) {
+				if st.staged && !both || !pass.times(st.staged) || !b.wants(key+st.suffix) {
 					continue
 				}
 				old := b.d.SetGemmStaged(st.staged)
@@ -472,7 +537,7 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 			if err := timeStores(s.key, true); err != nil {
 				return err
 			}
-			if s.transA && s.k > 8*s.n && b.wants(s.key+"_nosplit") {
+			if pass.times(false) && s.transA && s.k > 8*s.n && b.wants(s.key+"_nosplit") {
 				// The weight gradient without split-K, as before it.
 				old := b.d.SetGemmSplitK(1)
 				ms, err := b.time(run)
@@ -490,7 +555,11 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel) e
 			err := timeStores(s.key+"_"+k.String(), hasStaged(k))
 			b.d.SetGemmKernel(cuda.GemmAuto)
 			if err != nil {
-				return err
+				if serr := b.d.Synchronize(); serr != nil {
+					return err // a fault: the context is gone
+				}
+				fmt.Printf("ERROR %s_%s: %v (kind dropped from this group)\n", s.key, k, err)
+				dropped[k] = true
 			}
 		}
 		o.free()

@@ -146,9 +146,8 @@ func (b *gpuBench) trainBench() error {
 		b.d.StopProfile()
 		return err
 	}
-	tr.WeightNorm()
+	p, err := b.d.StopProfile() // waits for the step's queued work (its AdamW)
 	wall := time.Since(t2).Seconds()
-	p, err := b.d.StopProfile()
 	if err != nil {
 		return err
 	}
@@ -179,9 +178,12 @@ func kernelGroup(kernel string) string {
 
 // printStepProfile prints the profiled step: its span and busy time, the
 // time by group of kernels (also as RESULT lines), and the longest kernels
-// by kernel and grid (a grid stands for a shape).
+// by kernel and grid (a grid stands for a shape). Each kernel's time runs
+// from an event recorded just before its launch: where the GPU waits for
+// the host, that wait counts as the kernel's, so busy is an upper bound
+// and the time without a kernel a lower bound on the launch gaps.
 func printStepProfile(name string, p cuda.Profile, wall, per float64) {
-	fmt.Printf("profile: one step with every launch timed: wall %.1f ms (unprofiled %.1f ms), GPU span %.1f ms, kernels busy %.1f ms (%.0f%%), %.1f ms without a kernel of ours\n",
+	fmt.Printf("profile: one step with every launch timed: wall %.1f ms (unprofiled %.1f ms), GPU span %.1f ms, kernels busy ≤ %.1f ms (%.0f%%), ≥ %.1f ms without a kernel of ours\n",
 		1e3*wall, 1e3*per, p.SpanMs, p.BusyMs, 100*p.BusyMs/max(p.SpanMs, 1e-9), p.SpanMs-p.BusyMs)
 	groups := map[string]float64{}
 	launches := 0

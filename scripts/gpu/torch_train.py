@@ -9,6 +9,7 @@ allocated MiB), so that report.py sets them side by side.
 Timing: 4 warm-up steps, then the median of 12 steps, each between CUDA
 events with a synchronisation after it."""
 import argparse
+import gc
 import os
 import sys
 import time
@@ -36,6 +37,8 @@ class MocoStep:
         torch.manual_seed(0)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
+        # Whatever an earlier configuration left allocated is not this one's.
+        self.base = torch.cuda.memory_allocated()
         self.model = mocov3.MoCoV3(dict(img=224, patch=16, **mocov3.PRESETS[arch]), dim=256, mlp_dim=4096,
                                    T=0.2).to(dev)
         self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
@@ -75,7 +78,7 @@ class MocoStep:
             torch.cuda.synchronize()
             times.append(s.elapsed_time(e))
         times.sort()
-        return times[len(times) // 2], torch.cuda.max_memory_allocated()
+        return times[len(times) // 2], torch.cuda.max_memory_allocated() - self.base
 
     def report(self, ms, peak):
         tag = {"vit_small": "vits16", "vit_base": "vitb16"}[self.arch]
@@ -86,6 +89,9 @@ class MocoStep:
 
     def close(self):
         del self.model, self.opt, self.fwd, self.x1, self.x2
+        if self.compiled:
+            torch._dynamo.reset()  # the compiled graphs hold their own buffers
+        gc.collect()
         torch.cuda.empty_cache()
 
 
@@ -143,13 +149,22 @@ def main():
             pre = None
         want.remove("compile")
     if a.ready:
+        # The memory the warm-up left cached goes back while our own steps
+        # run beside this idle process.
+        torch.cuda.empty_cache()
         open(a.ready, "w").close()
     if a.go:
         if not wait_for(a.go, a.go_timeout):
             print(f"torch_train: {a.go} did not appear within {a.go_timeout:.0f} s: nothing timed", flush=True)
             return
         if pre is not None:
-            step_bench("vit_small", 256, True, a.steps, 4, pre=pre)
+            try:
+                step_bench("vit_small", 256, True, a.steps, 4, pre=pre)
+            except Exception as e:
+                print(f"torch.compile failed: {str(e)[:300]}", flush=True)
+                pre = None
+                gc.collect()
+                torch.cuda.empty_cache()
     if "vits" in want:
         step_bench("vit_small", 256, False, a.steps, 4)
     if "vitb" in want:
