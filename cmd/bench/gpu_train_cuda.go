@@ -152,6 +152,19 @@ func (b *gpuBench) trainBench() error {
 		return err
 	}
 	printStepProfile(name, p, wall, per)
+	// MOCOGO_GEMM_KERNEL=tune: the kernel each product shape got.
+	for _, g := range b.d.GemmTunings() {
+		fmt.Printf("tune: %-28s chose %-9v", g.Shape, g.Chose)
+		for _, k := range cuda.GemmKernels {
+			if ms, ok := g.Ms[k]; ok {
+				fmt.Printf(" %v %.3f ms", k, ms)
+			}
+		}
+		if len(g.Rejected) > 0 {
+			fmt.Printf("; refused: %v", g.Rejected)
+		}
+		fmt.Println()
+	}
 	return nil
 }
 

@@ -59,6 +59,9 @@ type Device struct {
 
 	// prof times every launch between StartProfile and StopProfile.
 	prof profiler
+
+	// tuned holds GemmTune's choice per product shape (tune.go).
+	tuned map[tuneKey]*GemmTuning
 }
 
 // staging is a page-locked host buffer and the event recorded after the

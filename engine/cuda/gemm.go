@@ -74,6 +74,12 @@ const (
 	// for every layout and any GPU of sm_80 or later; split-K by its own
 	// partial-product kernels.
 	GemmMMA4
+	// GemmTune picks, per product shape, the fastest kind whose result
+	// agrees with GemmAuto's, measured on the first product of that shape
+	// (tune.go), as cuDNN's benchmark mode does for convolutions. Products
+	// it cannot tune on scratch outputs (beta ≠ 0, unaligned operands) use
+	// GemmAuto.
+	GemmTune
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -124,6 +130,8 @@ func (k GemmKernel) String() string {
 		return "tmac"
 	case GemmMMA4:
 		return "mma4"
+	case GemmTune:
+		return "tune"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
@@ -137,7 +145,7 @@ func (k GemmKernel) String() string {
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if k != GemmMMA && k != GemmAuto && k != GemmMMAWide && k != GemmMMA4 && d.major != 9 {
+	if k != GemmMMA && k != GemmAuto && k != GemmMMAWide && k != GemmMMA4 && k != GemmTune && d.major != 9 {
 		return false
 	}
 	d.gemmNT = k
@@ -182,25 +190,23 @@ func (d *Device) gemmSetting() GemmKernel {
 	return d.gemmNT
 }
 
-// gemmKernel is the kernel to use now for an aligned m×n×k product in the
-// given layout, GemmAuto resolved: the wgmma kernels serve only the NT
+// gemmKernel is the kernel sel (a SetGemmKernel choice, not GemmTune) uses
+// for an aligned m×n×k product in the given layout, GemmAuto resolved: the wgmma kernels serve only the NT
 // layout, the TMA kernels every layout, and GemmAuto uses mma.sync for the
 // layouts other than NT.
-func (d *Device) gemmKernel(transA, transB bool, m, n, k int) GemmKernel {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+func (d *Device) gemmKernel(sel GemmKernel, transA, transB bool, m, n, k int) GemmKernel {
 	nt := !transA && transB
-	switch d.gemmNT {
+	switch sel {
 	case GemmAuto:
 		if nt && d.major == 9 && d.minor == 0 {
 			return autoSM90(m, n, k)
 		}
 		return GemmMMA
 	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmMMAWide, GemmMMA4:
-		return d.gemmNT
+		return sel
 	}
 	if nt {
-		return d.gemmNT
+		return sel
 	}
 	return GemmMMA
 }
@@ -296,12 +302,16 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 	// kernels and the split-K reduce get flags without it.
 	mflags := flags | d.stagedFlag()
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	if aligned && k > 0 {
-		kern := d.gemmKernel(transA, transB, m, n, k)
+	// run launches the product into c with the kernels of sel.
+	run := func(sel GemmKernel, c *Buffer) error {
+		if !aligned || k == 0 {
+			return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
+				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
+		}
+		kern := d.gemmKernel(sel, transA, transB, m, n, k)
 		// Split-K for few tiles and long K: by the TMA kernels (one block
 		// per SM) when SetGemmKernel selected them, else by mma.sync (two
 		// per SM: GemmMMA4's own kernels under it, gemm_f16's otherwise).
-		sel := d.gemmSetting()
 		// Weight gradients (TN, K = tokens) under GemmAuto on sm_90: the TMA
 		// split-K path ran at 0.97–1.11× cuBLAS on an H100 (run 3) against
 		// 0.58–0.62× for mma.sync split-K, and passed every test there (run
@@ -343,13 +353,27 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			}
 			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 		case GemmWGMMA256:
-			tiles = ((m + 127) / 128) * ((n + 255) / 256)
+			tiles := ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 		}
+		return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
+			a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 	}
-	return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
-		a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
+	sel := d.gemmSetting()
+	if sel == GemmTune {
+		sel = GemmAuto
+		// Tuned where the candidates can run on scratch outputs without
+		// reading C: aligned operands, k > 0, beta 0.
+		if aligned && k > 0 && beta == 0 {
+			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags, bias != nil, c.ptr%16 == 0}
+			var err error
+			if sel, err = d.tunedKernel(key, celem, run); err != nil {
+				return fmt.Errorf("%s: tuning %v: %w", api, key, err)
+			}
+		}
+	}
+	return run(sel, c)
 }
 
 // SetGemmSplitK sets GemmF16's split-K policy for aligned operands: 0 (the

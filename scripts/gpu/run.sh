@@ -94,7 +94,7 @@ test_limit=90
 bench_budget=200
 bench_groups="peak copy gemm mp tma attn tmal tmas upload ln"
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:tmas:head vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:tmas:head vit_small:fp16:tune:head vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -112,7 +112,7 @@ if [[ "$phases" == *" decide "* ]]; then
 	test_budget=200
 	beside_tests="sanitizer pretrain"
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:tmas:head vit_base:fp16"
+	train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:tmas:head vit_small:fp16:tune:head vit_base:fp16"
 	bench_budget=110
 	bench_groups="gemm attn tmas ln"
 fi
@@ -411,7 +411,7 @@ for cfg in $train_configs; do
 		tail -3 "$out/bench_train_$tag.log"
 		rc=1
 	}
-	grep -E '^(RESULT .*_(img_per_s|peak_mib) |ERROR)|projection|^profile: (one step|[a-z_]+ +[0-9.]+ ms)' "$out/bench_train_$tag.log" | tail -14
+	grep -E '^(RESULT .*_(img_per_s|peak_mib) |ERROR)|projection|^profile: (one step|[a-z_]+ +[0-9.]+ ms)|^tune: ' "$out/bench_train_$tag.log" | tail -30
 	cat "$out/bench_train_$tag.log" >>"$out/bench.log"
 done
 if [ -n "$torch_pid" ]; then

@@ -1,0 +1,243 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/mocogo/mocogo/kernels"
+)
+
+// tuneKey is what makes two products the same to GemmTune: everything that
+// can change which kernel runs or how fast.
+type tuneKey struct {
+	bf, transA, transB bool
+	m, n, k            int
+	lda, ldb, ldc      int
+	flags              int  // gemmGELU, gemmOutF16
+	bias, cAligned     bool // a bias; C 16-byte aligned (the TMA store needs it)
+}
+
+func (k tuneKey) String() string {
+	t := map[bool]string{false: "n", true: "t"}
+	dt := "f16"
+	if k.bf {
+		dt = "bf16"
+	}
+	return fmt.Sprintf("%s%s %s %d×%d×%d", t[k.transA], t[k.transB], dt, k.m, k.n, k.k)
+}
+
+// GemmTuning is GemmTune's measurement of one product shape: the kind it
+// chose, each candidate's median milliseconds, and the candidates it
+// refused with the reason (a result that differs from GemmAuto's, or a
+// launch the device refused).
+type GemmTuning struct {
+	Shape    string // layout, type and m×n×k, e.g. "nt f16 50432×1152×384"
+	Chose    GemmKernel
+	Ms       map[GemmKernel]float64
+	Rejected map[GemmKernel]string
+}
+
+// gemmTuneCandidates are the kinds GemmTune tries, GemmAuto first (the
+// reference the others must agree with).
+func (d *Device) gemmTuneCandidates() []GemmKernel {
+	if d.major == 9 && d.minor == 0 {
+		return []GemmKernel{GemmAuto, GemmMMA, GemmMMA4, GemmWGMMA128, GemmTMAPersistent, GemmTMAStore, GemmTMACluster}
+	}
+	return []GemmKernel{GemmAuto, GemmMMA4, GemmMMAWide}
+}
+
+// tunedKernel returns the kind GemmTune uses for key, measuring it first
+// when key is new: run(kind, c) launches the product into c. Each candidate
+// writes into a scratch C; the first is GemmAuto, whose result is the
+// reference. A candidate whose launch fails without harming the context
+// is refused and the others go on; a fault (the context lost) is an error.
+func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffer) error) (GemmKernel, error) {
+	d.mu.Lock()
+	t, ok := d.tuned[key]
+	d.mu.Unlock()
+	if ok {
+		return t.Chose, nil
+	}
+	rows, cols := key.m, key.n
+	bytes := int64((rows-1)*key.ldc+cols) * int64(celem)
+	ref, err := d.tuneRun(GemmAuto, bytes, run)
+	if err != nil {
+		return GemmAuto, fmt.Errorf("GemmAuto: %w", err)
+	}
+	defer ref.Free()
+	want, err := d.tuneRead(ref, key, celem)
+	if err != nil {
+		return GemmAuto, err
+	}
+	t = &GemmTuning{Shape: key.String(), Chose: GemmAuto, Ms: map[GemmKernel]float64{}, Rejected: map[GemmKernel]string{}}
+	if t.Ms[GemmAuto], err = d.tuneTime(GemmAuto, ref, run); err != nil {
+		return GemmAuto, err
+	}
+	// Kinds that resolve to the same kernels for this layout (the wgmma
+	// kernels serve only NT; GemmAuto is one of the others) are timed once.
+	resolve := func(k GemmKernel) GemmKernel { return d.gemmKernel(k, key.transA, key.transB, key.m, key.n, key.k) }
+	tried := map[GemmKernel]bool{resolve(GemmAuto): true}
+	for _, kind := range d.gemmTuneCandidates()[1:] {
+		r := resolve(kind)
+		if tried[r] {
+			continue
+		}
+		tried[r] = true
+		c, err := d.tuneRun(kind, bytes, run)
+		if err != nil {
+			if serr := d.Synchronize(); serr != nil {
+				return GemmAuto, fmt.Errorf("%v: %w", kind, err) // a fault: the context is gone
+			}
+			t.Rejected[kind] = err.Error()
+			continue
+		}
+		got, err := d.tuneRead(c, key, celem)
+		if err != nil {
+			c.Free()
+			return GemmAuto, err
+		}
+		if why := tuneCompare(got, want); why != "" {
+			t.Rejected[kind] = why
+			c.Free()
+			continue
+		}
+		ms, err := d.tuneTime(kind, c, run)
+		c.Free()
+		if err != nil {
+			return GemmAuto, err
+		}
+		t.Ms[kind] = ms
+		if ms < t.Ms[t.Chose] {
+			t.Chose = kind
+		}
+	}
+	d.mu.Lock()
+	if d.tuned == nil {
+		d.tuned = map[tuneKey]*GemmTuning{}
+	}
+	d.tuned[key] = t
+	d.mu.Unlock()
+	return t.Chose, nil
+}
+
+// tuneRun runs kind once into a fresh scratch C of the given size and
+// waits for it (the first launch also loads its module).
+func (d *Device) tuneRun(kind GemmKernel, bytes int64, run func(GemmKernel, *Buffer) error) (*Buffer, error) {
+	c, err := d.Alloc(bytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := run(kind, c); err != nil {
+		c.Free()
+		return nil, err
+	}
+	if err := d.Synchronize(); err != nil {
+		c.Free()
+		return nil, err
+	}
+	return c, nil
+}
+
+// tuneTime is the median of five timed runs of kind into c, each between
+// its own pair of events.
+func (d *Device) tuneTime(kind GemmKernel, c *Buffer, run func(GemmKernel, *Buffer) error) (float64, error) {
+	start, err := d.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer start.Destroy()
+	stop, err := d.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer stop.Destroy()
+	ms := make([]float64, 5)
+	for i := range ms {
+		if err := start.Record(); err != nil {
+			return 0, err
+		}
+		if err := run(kind, c); err != nil {
+			return 0, fmt.Errorf("%v: %w", kind, err)
+		}
+		if err := stop.Record(); err != nil {
+			return 0, err
+		}
+		if ms[i], err = stop.Since(start); err != nil {
+			return 0, err
+		}
+	}
+	sort.Float64s(ms)
+	return ms[len(ms)/2], nil
+}
+
+// tuneRows returns the rows of an m-row result that tuneRead compares:
+// every fifth and the last (a wrong tile spans at least 64 rows; the host
+// conversion of a whole ViT activation for every candidate would cost
+// seconds).
+func tuneRows(m int) []int {
+	var rows []int
+	for r := 0; r < m; r += 5 {
+		rows = append(rows, r)
+	}
+	if rows[len(rows)-1] != m-1 {
+		rows = append(rows, m-1)
+	}
+	return rows
+}
+
+// tuneRead downloads the m×n result in c (row stride ldc) and returns the
+// rows tuneRows picks as float64s.
+func (d *Device) tuneRead(c *Buffer, key tuneKey, celem int) ([]float64, error) {
+	n := (key.m-1)*key.ldc + key.n
+	rows := tuneRows(key.m)
+	out := make([]float64, 0, len(rows)*key.n)
+	if celem == 4 {
+		v := make([]float32, n)
+		if err := c.CopyToF32(v); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			for _, x := range v[r*key.ldc : r*key.ldc+key.n] {
+				out = append(out, float64(x))
+			}
+		}
+		return out, nil
+	}
+	h := make([]uint16, n)
+	if err := c.CopyToU16(h); err != nil {
+		return nil, err
+	}
+	conv := kernels.F16ToF32
+	if key.bf {
+		conv = kernels.BF16ToF32
+	}
+	for _, r := range rows {
+		for _, x := range h[r*key.ldc : r*key.ldc+key.n] {
+			out = append(out, float64(conv(x)))
+		}
+	}
+	return out, nil
+}
+
+// GemmTunings lists what GemmTune has measured, by shape.
+func (d *Device) GemmTunings() []GemmTuning {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]GemmTuning, 0, len(d.tuned))
+	for _, t := range d.tuned {
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b GemmTuning) int {
+		if a.Shape < b.Shape {
+			return -1
+		}
+		if a.Shape > b.Shape {
+			return 1
+		}
+		return 0
+	})
+	return out
+}

@@ -1,0 +1,59 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestGemmTune runs products under GemmTune against the float64 reference
+// (outputs NaN-poisoned first): shapes it tunes (aligned, beta 0) in every
+// layout, fp16 and bf16, with and without the half store, bias and GELU,
+// and ones it leaves to GemmAuto (beta ≠ 0, unaligned). Each tuned shape
+// must be listed once with a chosen kind among those it timed; a second
+// pass over the same shapes must tune nothing new.
+func TestGemmTune(t *testing.T) {
+	require.True(t, dev.SetGemmKernel(GemmTune))
+	defer dev.SetGemmKernel(GemmAuto)
+	var cases []gemmCase
+	for _, tr := range [][2]bool{{false, true}, {false, false}, {true, false}, {true, true}} {
+		for _, sz := range [][3]int{{256, 384, 64}, {200, 136, 24}, {520, 1152, 384}, {384, 256, 4096}} {
+			cases = append(cases, gemmCase{transA: tr[0], transB: tr[1], m: sz[0], n: sz[1], k: sz[2], align8: true, alpha: 1})
+		}
+	}
+	cases = append(cases,
+		gemmCase{transB: true, m: 520, n: 1536, k: 384, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+		gemmCase{transB: true, m: 520, n: 1152, k: 384, align8: true, alpha: 1, out16: true, bf16: true},
+		gemmCase{transA: true, m: 384, n: 384, k: 2048, align8: true, alpha: 1, bf16: true},
+		gemmCase{transB: true, m: 129, n: 197, k: 72, align8: true, alpha: 0.5, beta: 0.25}, // beta ≠ 0: GemmAuto
+		gemmCase{transB: true, m: 33, n: 129, k: 7, alpha: 1},                               // unaligned: GemmAuto
+	)
+	first := 0
+	for pass := range 2 {
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("pass%d/%v", pass, c), func(t *testing.T) { runGemmCase(t, c) })
+		}
+		tunings := dev.GemmTunings()
+		if pass == 0 {
+			require.NotEmpty(t, tunings)
+			for _, g := range tunings {
+				ms, ok := g.Ms[g.Chose]
+				assert.True(t, ok && ms > 0, "%s: chose %v, which it did not time (%v)", g.Shape, g.Chose, g.Ms)
+				for k, v := range g.Ms {
+					assert.GreaterOrEqual(t, v, ms, "%s: %v (%.3f ms) is faster than the chosen %v (%.3f ms)", g.Shape, k, v, g.Chose, ms)
+				}
+				t.Logf("%-28s chose %-9v %v rejected %v", g.Shape, g.Chose, g.Ms, g.Rejected)
+			}
+			assert.True(t, slices.ContainsFunc(tunings, func(g GemmTuning) bool { return len(g.Ms) >= 3 }),
+				"no shape had three or more kinds timed: the candidates were not tried")
+			first = len(tunings)
+			continue
+		}
+		assert.Equal(t, first, len(tunings), "the second pass tuned again")
+	}
+}
