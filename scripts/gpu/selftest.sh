@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# selftest.sh: runs run.sh's `decide` preset here, without a GPU, on stand-in
+# binaries (a test binary with passing, failing and hanging tests, a bench
+# that prints RESULT lines, pretrain, lincls, the PyTorch scripts and
+# nvidia-smi), and checks what it did: every phase in its order, the
+# processes beside the tests, the PyTorch handshake, the time budget and the
+# report. run.sh is bash that first runs on a machine we hold for minutes;
+# this catches its mistakes here. .ci/run runs it (about 20 s).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bin=$tmp/bin
+mkdir -p "$bin/tests" "$tmp/path"
+cp "$root/scripts/gpu/run.sh" "$root/scripts/gpu/report.py" "$bin/"
+
+cat >"$bin/tests/engine_cuda.test" <<'EOF'
+#!/usr/bin/env bash
+if [ "$1" = -test.list ]; then printf 'TestA\nTestB\nTestFail\nTestHang\nTestC\nTestD\n'; exit 0; fi
+for a in "$@"; do case $a in ^Test*) t=${a#^}; t=${t%\$} ;; esac; done
+echo "=== RUN   $t"
+case $t in
+TestFail) echo "--- FAIL: $t (0.00s)"; echo FAIL; exit 1 ;;
+TestHang) sleep 1000 ;;
+*) sleep 1; echo "--- PASS: $t (1.00s)"; echo PASS ;;
+esac
+EOF
+cat >"$bin/bench" <<'EOF'
+#!/usr/bin/env bash
+echo "device: stand-in"
+case "$*" in
+*"-only train"*) echo "RESULT train_vits16_224_b256_fp16${MOCOGO_GEMM_KERNEL:+_gemm$MOCOGO_GEMM_KERNEL}${MOCOGO_ATTN_KERNEL:+_attn$MOCOGO_ATTN_KERNEL}_img_per_s 2000 img/s 128" ;;
+*) echo "RESULT ${3}_key 1 TFLOP/s 1" ;;
+esac
+EOF
+cat >"$bin/pretrain" <<'EOF'
+#!/usr/bin/env bash
+prev=
+for a; do [ "$prev" = --out ] && mkdir -p "$a" && touch "$a/backbone.safetensors"; prev=$a; done
+sleep 2
+echo "kNN top-1: 40.00% after training, 30.00% at random init (+10.00 points)."
+EOF
+printf '#!/usr/bin/env bash\necho "kNN (k=200, t=0.1): top-1 41.00%%"\n' >"$bin/lincls"
+cat >"$bin/torch_train.py" <<'EOF'
+import os, sys, time
+a = sys.argv
+if "--go" in a:
+    time.sleep(1)
+    open(a[a.index("--ready") + 1], "w").close()
+    print("torch.compile: warm after 1.0 s", flush=True)
+    while not os.path.exists(a[a.index("--go") + 1]):
+        time.sleep(0.2)
+print("RESULT train_vits16_224_b256_fp16_img_per_s 1789 img/s 143", flush=True)
+EOF
+printf 'print("RESULT gemm_key 2 TFLOP/s 1", flush=True)\n' >"$bin/torch_baseline.py"
+printf 'x' >"$bin/cifar10-train.tar.gz"
+printf '#!/usr/bin/env bash\n[ "${1:-}" = -L ] && echo "GPU 0: stand-in" || echo stand-in\n' >"$tmp/path/nvidia-smi"
+printf '#!/usr/bin/env bash\necho "========= ERROR SUMMARY: 0 errors"\necho "========= RACECHECK SUMMARY: 0 hazards displayed"\n' >"$tmp/path/compute-sanitizer"
+chmod +x "$bin/tests/engine_cuda.test" "$bin/bench" "$bin/pretrain" "$bin/lincls" "$tmp/path/"*
+
+t0=$(date +%s)
+set +e
+PATH="$tmp/path:$PATH" MOCOGO_RUN_BUDGET=60 MOCOGO_TEST_LIMIT=4 bash "$bin/run.sh" "$tmp/out" decide >"$tmp/log" 2>&1
+rc=$?
+set -e
+took=$(($(date +%s) - t0))
+
+fail=0
+check() { # check WHAT PATTERN FILE
+	if ! grep -qE "$2" "$3"; then
+		echo "selftest: $1: no line matching /$2/ in $(basename "$3")"
+		fail=1
+	fi
+}
+[ $rc -eq 1 ] || { echo "selftest: run.sh exit $rc, want 1 (a test fails)"; fail=1; }
+[ $took -le 60 ] || { echo "selftest: run.sh took ${took}s of a 60 s budget"; fail=1; }
+check "phases in decide's order" 'phase tests' "$tmp/log"
+order=$(grep -oE 'phase (tests|train|bench|torch|peak)' "$tmp/log" | cut -d' ' -f2 | tr '\n' ' ')
+[ "$order" = "tests train bench torch peak " ] || { echo "selftest: phase order '$order'"; fail=1; }
+check "sanitizer beside the tests" 'sanitizer started beside the tests' "$tmp/log"
+check "pretrain beside the tests" 'pretrain started beside the tests' "$tmp/log"
+check "torch.compile beside the tests" 'torch_train.py compiling beside the tests' "$tmp/log"
+check "a hanging test killed" 'TestHang \(killed after' "$tmp/out/test_engine_cuda.log"
+check "every train configuration" 'gemmtune_attnhead_img_per_s' "$tmp/out/bench.log"
+check "PyTorch timed after the handshake" '^RESULT train_vits16_224_b256_fp16_img_per_s 1789' "$tmp/out/torch.log"
+check "the pretraining's kNN" 'after training' "$tmp/log"
+check "report: tests" '^engine_cuda +4 +2 ' "$tmp/out/summary.txt"
+check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
+check "report: racecheck" 'racecheck: 0 hazards' "$tmp/out/summary.txt"
+check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtune_attnhead_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
+if grep -qs "$tmp/bin/torch_train.py" /proc/[0-9]*/cmdline; then
+	echo "selftest: the PyTorch process outlived run.sh"
+	fail=1
+fi
+if [ $fail -ne 0 ]; then
+	echo "--- run.sh output:"
+	cat "$tmp/log"
+	exit 1
+fi
+echo "selftest: run.sh decide: phases, processes beside the tests, handshake, budget (${took}s of 60) and report as expected"
