@@ -139,8 +139,7 @@ __device__ __forceinline__ void gemm90(const T* __restrict__ A, const T* __restr
     constexpr int P = OVERLAP ? STAGES - 2 : STAGES - 1;  // tiles in flight ahead
     extern __shared__ __align__(16) unsigned char smem_raw[];
     const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int wg = warp >> 2, wq = warp & 3;
+    const int tid = threadIdx.x, wg = tid >> 7;  // warpgroup
 
     const int tilesM = (M + G9_BM - 1) / G9_BM, tilesN = (N + BN - 1) / BN;
     const int pid = blockIdx.x;
