@@ -280,7 +280,8 @@ func TestBackendGemm(t *testing.T) {
 	// first.
 	var dirty []*Buffer
 	for bytes := int64(512); bytes <= 64<<10; bytes += 512 {
-		d := mustAlloc(t, bytes)
+		d, err := dev.Alloc(bytes) // freed below, into the cache
+		must(t, err)
 		must(t, d.Fill32(0x77ff77ff))
 		dirty = append(dirty, d)
 	}

@@ -628,6 +628,7 @@ func (d *Device) Launch(module, kernel string, grid, block Dim3, smem int, args 
 			return err
 		}
 		if err := fn.f.Launch(grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, smem, cu.Stream{}, params); err != nil {
+			d.profileAbort(start)
 			return err
 		}
 		return d.profileEnd(start, module, kernel, grid)

@@ -649,6 +649,7 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 			return err
 		}
 		if err := launchRaw(fn.f, grid, block, smem, params); err != nil {
+			d.profileAbort(start)
 			return err
 		}
 		return d.profileEnd(start, module, l.kernel, grid)

@@ -151,9 +151,18 @@ func (d *Device) profileBegin() (cu.Event, error) {
 		}
 	}
 	if err := ev.Record(cu.Stream{}); err != nil {
+		d.prof.events = append(d.prof.events, ev)
 		return cu.Event{}, fmt.Errorf("cuEventRecord: %w", err)
 	}
 	return ev, nil
+}
+
+// profileAbort gives back the event of a launch profileBegin started that
+// did not happen. Called inside d.do.
+func (d *Device) profileAbort(start cu.Event) {
+	if start != (cu.Event{}) {
+		d.prof.events = append(d.prof.events, start)
+	}
 }
 
 // profileEnd records the end of the launch profileBegin started. Called
@@ -164,6 +173,7 @@ func (d *Device) profileEnd(start cu.Event, module, kernel string, grid Dim3) er
 	}
 	end, err := d.profileBegin()
 	if err != nil {
+		d.profileAbort(start)
 		return err
 	}
 	d.prof.spans = append(d.prof.spans, launchSpan{module + "." + kernel, grid, start, end})

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,9 +18,6 @@ func TestProfile(t *testing.T) {
 	const m = 1024
 	a, b := upload16(t, make([]uint16, m*m)), upload16(t, make([]uint16, m*m))
 	c := mustAlloc(t, 4*m*m)
-	defer a.Free()
-	defer b.Free()
-	defer c.Free()
 	old := dev.SetGemmSplitK(1) // one launch per product
 	defer dev.SetGemmSplitK(old)
 	_, err := dev.StopProfile()
@@ -44,7 +42,9 @@ func TestProfile(t *testing.T) {
 	}
 	require.Equal(t, 4, launches, "one timed launch per product")
 	require.Len(t, p.Kernels, 2, "two shapes, two grids")
-	assert.Equal(t, 3, p.Kernels[0].Launches, "the three full products take longest")
+	counts := []int{p.Kernels[0].Launches, p.Kernels[1].Launches}
+	slices.Sort(counts)
+	assert.Equal(t, []int{1, 3}, counts, "three launches on one grid, one on the other")
 	assert.Len(t, p.ByKernel(), 1, "one kernel over both grids")
 	assert.Greater(t, p.SpanMs, p.BusyMs, "the host wait is span, not kernel time")
 	t.Logf("span %.3f ms, busy %.3f ms", p.SpanMs, p.BusyMs)

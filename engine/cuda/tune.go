@@ -76,16 +76,29 @@ func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffe
 	if t.Ms[GemmAuto], err = d.tuneTime(GemmAuto, ref, run); err != nil {
 		return GemmAuto, err
 	}
-	// Kinds that resolve to the same kernels for this layout (the wgmma
-	// kernels serve only NT; GemmAuto is one of the others) are timed once.
-	resolve := func(k GemmKernel) GemmKernel { return d.gemmKernel(k, key.transA, key.transB, key.m, key.n, key.k) }
-	tried := map[GemmKernel]bool{resolve(GemmAuto): true}
+	// Kinds that take the same path for this product (the wgmma kernels
+	// serve only NT; GemmAuto is one of the others, but splits weight
+	// gradients over the TMA kernels) are timed once. The TMA-store kinds
+	// need C 16-byte aligned, as the scratch outputs are: for a C that is
+	// not, they would be timed on a path the product does not take.
+	type path struct {
+		kernel   GemmKernel
+		tmaSplit bool
+	}
+	pathOf := func(k GemmKernel) path {
+		autoDW := k == GemmAuto && key.transA && !key.transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW
+		return path{d.gemmKernel(k, key.transA, key.transB, key.m, key.n, key.k), autoDW || k.UsesTMA()}
+	}
+	tried := map[path]bool{pathOf(GemmAuto): true}
 	for _, kind := range d.gemmTuneCandidates()[1:] {
-		r := resolve(kind)
-		if tried[r] {
+		if (kind == GemmTMAStore || kind == GemmTMACluster) && !key.cAligned {
 			continue
 		}
-		tried[r] = true
+		p := pathOf(kind)
+		if tried[p] {
+			continue
+		}
+		tried[p] = true
 		c, err := d.tuneRun(kind, bytes, run)
 		if err != nil {
 			if serr := d.Synchronize(); serr != nil {

@@ -21,14 +21,10 @@ func TestUploadAsync(t *testing.T) {
 	r := newRand(t)
 	const n = 3<<20 + 7 // 12 MB and an odd tail
 	dst := mustAlloc(t, 4*n)
-	defer dst.Free()
 	// Work on the default stream for the copy to run beside.
 	const m = 2048
 	a, b := upload16(t, make([]uint16, m*m)), upload16(t, make([]uint16, m*m))
 	c := mustAlloc(t, 4*m*m)
-	defer a.Free()
-	defer b.Free()
-	defer c.Free()
 	for round := range 2*asyncStaging + 1 {
 		src := randF32(r, n, 1)
 		must(t, dst.PoisonF32())
@@ -50,7 +46,7 @@ func TestUploadAsync(t *testing.T) {
 	must(t, dev.Synchronize())
 }
 
-// TestUploadFence queues about 40 ms of products whose output is the
+// TestUploadFence queues about 100 ms of products whose output is the
 // upload's destination (as when the allocator hands a block still written
 // by queued kernels to the next batch), then FenceUploads and the upload
 // of other values: the upload must land after the products, so the
@@ -62,14 +58,11 @@ func TestUploadFence(t *testing.T) {
 	const m = 4096
 	a, b := upload16(t, make([]uint16, m*m)), upload16(t, make([]uint16, m*m))
 	dst := mustAlloc(t, 4*m*m)
-	defer a.Free()
-	defer b.Free()
-	defer dst.Free()
-	for range 200 {
+	src := randF32(r, m*m, 1) // before the products: the upload must be queued while they run
+	for range 400 {
 		must(t, dev.GemmF16(false, true, m, m, m, 1, a, m, b, m, 0, dst, m, Epilogue{}))
 	}
 	must(t, dev.FenceUploads())
-	src := randF32(r, m*m, 1)
 	done := make(chan error)
 	go func() { done <- dev.UploadAsync(dst, unsafe.Pointer(&src[0]), 4*m*m) }()
 	must(t, <-done)
