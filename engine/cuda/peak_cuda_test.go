@@ -21,22 +21,32 @@ func TestPeakProbes(t *testing.T) {
 				r, err := dev.NewPeakRun(p, iters)
 				must(t, err)
 				defer r.Free()
-				must(t, r.Launch())
-				must(t, dev.Synchronize())
-				must(t, r.Check())
-				st, err := r.Stats()
-				must(t, err)
-				t.Logf("%d blocks on %d SMs (%d–%d each), longest span %d cycles, %.0f FLOP/SM/clock",
-					r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, st.MaxCycles, st.FLOPPerSMClock)
-				// Short runs may end before the last blocks are placed, and
-				// a freed slot can take another SM's share: the layout is
-				// asserted on the long run only.
-				if iters >= 1000 && (st.SMs != dev.SMs() || st.MinBlocks != p.perSM || st.MaxBlocks != p.perSM) {
-					t.Errorf("%d blocks ran on %d SMs, %d–%d each; want %d on each of %d",
-						r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, p.perSM, dev.SMs())
-				}
-				if st.MaxCycles <= 0 {
-					t.Errorf("no clock span recorded (longest %d cycles)", st.MaxCycles)
+				// Another process's kernels on the GPU (run.sh runs tests
+				// side by side) can delay the placement of some blocks and
+				// let a freed slot take them: the layout must come out
+				// right in one of three runs. The values must in every one.
+				for try := 1; ; try++ {
+					must(t, r.out.PoisonF32()) // each run must write every accumulator
+					must(t, r.Launch())
+					must(t, dev.Synchronize())
+					must(t, r.Check())
+					st, err := r.Stats()
+					must(t, err)
+					t.Logf("%d blocks on %d SMs (%d–%d each), longest span %d cycles, %.0f FLOP/SM/clock",
+						r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, st.MaxCycles, st.FLOPPerSMClock)
+					if st.MaxCycles <= 0 {
+						t.Fatalf("no clock span recorded (longest %d cycles)", st.MaxCycles)
+					}
+					// Short runs may end before the last blocks are placed,
+					// and a freed slot can take another SM's share: the
+					// layout is asserted on the long run only.
+					if iters < 1000 || st.SMs == dev.SMs() && st.MinBlocks == p.perSM && st.MaxBlocks == p.perSM {
+						break
+					}
+					if try == 3 {
+						t.Fatalf("%d blocks ran on %d SMs, %d–%d each, in three runs; want %d on each of %d",
+							r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, p.perSM, dev.SMs())
+					}
 				}
 			})
 		}
