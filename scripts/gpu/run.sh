@@ -154,6 +154,11 @@ for t in "$bin"/tests/*.test; do
 		echo "$name $tn" >>"$out/parts/index"
 	done
 done
+# The longest tests first (ViT-sized products and their CPU references, by
+# the H100 runs so far), so that four slots end close together and a
+# budget cut falls on short tests; the reports keep each binary's order.
+heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
+{ grep -E " Test[A-Za-z0-9]*($heavy)" "$out/parts/index"; grep -vE " Test[A-Za-z0-9]*($heavy)" "$out/parts/index"; } >"$out/parts/queue" || true
 # run_test BINARY TEST LIMIT: one test in its own process; its exit status
 # goes into the part's .rc file.
 # Each test process may use every core (GOMAXPROCS left alone): their CPU
@@ -166,7 +171,7 @@ run_test() {
 	[ $r -ge 124 ] && echo "--- FAIL: $2 (killed after ${3}s)" >>"$part.log"
 	echo $r >"$part.rc"
 }
-step "tests: $(wc -l <"$out/parts/index") in $test_jobs processes at a time, ${test_budget}s"
+step "tests: $(wc -l <"$out/parts/index") in $test_jobs processes at a time, ${test_budget}s, from $(head -1 "$out/parts/queue" | cut -d' ' -f2)"
 # In a subshell, whose jobs are only the tests (not a pretraining run
 # started beside them).
 (
@@ -179,7 +184,7 @@ step "tests: $(wc -l <"$out/parts/index") in $test_jobs processes at a time, ${t
 			continue
 		fi
 		run_test "$name" "$tn" "$lim" </dev/null &
-	done <"$out/parts/index"
+	done <"$out/parts/queue"
 	wait
 )
 while read -r name tn; do

@@ -16,7 +16,7 @@ cp "$root/scripts/gpu/run.sh" "$root/scripts/gpu/report.py" "$bin/"
 
 cat >"$bin/tests/engine_cuda.test" <<'EOF'
 #!/usr/bin/env bash
-if [ "$1" = -test.list ]; then printf 'TestA\nTestB\nTestFail\nTestHang\nTestC\nTestD\n'; exit 0; fi
+if [ "$1" = -test.list ]; then printf 'TestA\nTestB\nTestFail\nTestHang\nTestC\nTestD\nTestGemmViT\n'; exit 0; fi
 for a in "$@"; do case $a in ^Test*) t=${a#^}; t=${t%\$} ;; esac; done
 echo "=== RUN   $t"
 case $t in
@@ -84,7 +84,8 @@ check "a hanging test killed" 'TestHang \(killed after' "$tmp/out/test_engine_cu
 check "every train configuration" 'gemmtune_attnhead_img_per_s' "$tmp/out/bench.log"
 check "PyTorch timed after the handshake" '^RESULT train_vits16_224_b256_fp16_img_per_s 1789' "$tmp/out/torch.log"
 check "the pretraining's kNN" 'after training' "$tmp/log"
-check "report: tests" '^engine_cuda +4 +2 ' "$tmp/out/summary.txt"
+check "report: tests" '^engine_cuda +5 +2 ' "$tmp/out/summary.txt"
+check "the heavy tests queued first" 'tests: 7 in 4 processes at a time, 200s, from TestGemmViT' "$tmp/log"
 check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
 check "report: racecheck" 'racecheck: 0 hazards' "$tmp/out/summary.txt"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtune_attnhead_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
