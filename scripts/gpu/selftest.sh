@@ -33,14 +33,17 @@ case "$*" in
 *) echo "RESULT ${3}_key 1 TFLOP/s 1" ;;
 esac
 EOF
+# The stand-in pretrain fails in fp16 (the cuda default), so that run.sh's
+# fallback to fp32 storage is exercised too.
 cat >"$bin/pretrain" <<'EOF'
 #!/usr/bin/env bash
+case " $* " in *" --precision fp32 "*) ;; *) echo "cuda: a stand-in failure in fp16"; exit 3 ;; esac
 prev=
 for a; do [ "$prev" = --out ] && mkdir -p "$a" && touch "$a/backbone.safetensors"; prev=$a; done
 sleep 2
 echo "kNN top-1: 40.00% after training, 30.00% at random init (+10.00 points)."
 EOF
-printf '#!/usr/bin/env bash\necho "kNN (k=200, t=0.1): top-1 41.00%%"\n' >"$bin/lincls"
+printf '#!/usr/bin/env bash\necho "Backbone: stand-in, $*"\necho "kNN (k=200, t=0.1): top-1 41.00%%"\n' >"$bin/lincls"
 cat >"$bin/torch_train.py" <<'EOF'
 import os, sys, time
 a = sys.argv
@@ -84,6 +87,9 @@ check "a hanging test killed" 'TestHang \(killed after' "$tmp/out/test_engine_cu
 check "every train configuration" 'gemmtune_attnhead_img_per_s' "$tmp/out/bench.log"
 check "PyTorch timed after the handshake" '^RESULT train_vits16_224_b256_fp16_img_per_s 1789' "$tmp/out/torch.log"
 check "the pretraining's kNN" 'after training' "$tmp/log"
+check "pretrain's failure shown" 'a stand-in failure in fp16' "$tmp/log"
+check "pretrain's fallback to fp32" 'pretrain again: --precision fp32' "$tmp/log"
+check "lincls on the fallback's backbone" 'Backbone: stand-in, .*--precision fp32 .*pretrain_cifar_fp32/backbone' "$tmp/log"
 check "report: tests" '^engine_cuda +5 +2 ' "$tmp/out/summary.txt"
 check "the heavy tests queued first" 'tests: 7 in 4 processes at a time, 200s, from TestGemmViT' "$tmp/log"
 check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
