@@ -136,15 +136,8 @@ __device__ __forceinline__ void gemm_body(const T* __restrict__ A, const T* __re
     constexpr int ST_HALVES = TILE_HALVES + B_HALVES;
     constexpr int B_LD = TBN + 8;  // M/N-contiguous B row
 
-    // Grouped rasterisation: 8 tile-rows share their B tiles in L2.
-    const int tilesM = (M + BM - 1) / BM, tilesN = (N + TBN - 1) / TBN;
-    const int pid = blockIdx.x;
-    const int per_group = 8 * tilesN;
-    const int first_m = (pid / per_group) * 8;
-    const int gsize = min(tilesM - first_m, 8);
-    const int tm = first_m + (pid % per_group) % gsize;
-    const int tn = (pid % per_group) / gsize;
-    const int m0 = tm * BM, n0 = tn * TBN;
+    int m0, n0;
+    grouped_tile<BM, TBN>(blockIdx.x, M, N, m0, n0);
 
     float acc[4][WN / 8][4];
 #pragma unroll

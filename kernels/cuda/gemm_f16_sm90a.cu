@@ -141,14 +141,8 @@ __device__ __forceinline__ void gemm90(const T* __restrict__ A, const T* __restr
     const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
     const int tid = threadIdx.x, wg = tid >> 7;  // warpgroup
 
-    const int tilesM = (M + G9_BM - 1) / G9_BM, tilesN = (N + BN - 1) / BN;
-    const int pid = blockIdx.x;
-    const int per_group = 8 * tilesN;
-    const int first_m = (pid / per_group) * 8;
-    const int gsize = min(tilesM - first_m, 8);
-    const int tm = first_m + (pid % per_group) % gsize;
-    const int tn = (pid % per_group) / gsize;
-    const int m0 = tm * G9_BM, n0 = tn * BN;
+    int m0, n0;
+    grouped_tile<G9_BM, BN>(blockIdx.x, M, N, m0, n0);
 
     float d[BN / 2];
 #pragma unroll

@@ -216,15 +216,8 @@ __device__ __forceinline__ void body(const T* __restrict__ A, const T* __restric
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int warp_m = warp >> 1, warp_n = warp & 1;  // 2×2 warps of 64×64
 
-    // Grouped rasterisation (as gemm_f16): 8 tile-rows share their B tiles in L2.
-    const int tilesM = (M + BM - 1) / BM, tilesN = (N + BN - 1) / BN;
-    const int pid = blockIdx.x;
-    const int per_group = 8 * tilesN;
-    const int first_m = (pid / per_group) * 8;
-    const int gsize = min(tilesM - first_m, 8);
-    const int tm = first_m + (pid % per_group) % gsize;
-    const int tn = (pid % per_group) / gsize;
-    const int m0 = tm * BM, n0 = tn * BN;
+    int m0, n0;
+    grouped_tile<BM, BN>(blockIdx.x, M, N, m0, n0);
 
     float acc[4][8][4];
 #pragma unroll

@@ -24,6 +24,20 @@
 
 typedef __nv_bfloat16 bf16;
 
+// grouped_tile gives block pid's output tile (first row m0, first column
+// n0) of an M×N product in BM×BN tiles: tiles go in groups of 8 tile rows,
+// column by column within a group, so that blocks running at once share
+// their A and B panels in L2.
+template <int BM, int BN>
+__device__ __forceinline__ void grouped_tile(int pid, int M, int N, int& m0, int& n0) {
+    const int tilesM = (M + BM - 1) / BM, tilesN = (N + BN - 1) / BN;
+    const int per_group = 8 * tilesN;
+    const int first_m = (pid / per_group) * 8;
+    const int gsize = min(tilesM - first_m, 8);
+    m0 = (first_m + (pid % per_group) % gsize) * BM;
+    n0 = ((pid % per_group) / gsize) * BN;
+}
+
 __device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }

@@ -74,14 +74,8 @@ __device__ __forceinline__ void gemm_nt_tma_body(const TmaDesc& tmA, const TmaDe
     const uint32_t bars = base + T_STAGES * T_STAGE_BYTES;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
     const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
 
-    const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + T_BN - 1) / T_BN;
-    const int pid = blockIdx.x;
-    const int per_group = 8 * tilesN;
-    const int first_m = (pid / per_group) * 8;
-    const int gsize = min(tilesM - first_m, 8);
-    const int tm = first_m + (pid % per_group) % gsize;
-    const int tn = (pid % per_group) / gsize;
-    const int m0 = tm * T_BM, n0 = tn * T_BN;
+    int m0, n0;
+    grouped_tile<T_BM, T_BN>(blockIdx.x, M, N, m0, n0);
     const int KT = (K + T_BK - 1) / T_BK;
 
     if (tid == 0) {
