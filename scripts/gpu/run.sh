@@ -206,36 +206,33 @@ step "tests done"
 # Memory checking: the small cases again under compute-sanitizer (memcheck
 # catches out-of-bounds and misaligned accesses that results alone can hide),
 # when the tool is there and time is left.
+# sanitize TOOL LOG CAP PATTERN: the -test.short cases of the engine_cuda
+# tests matching PATTERN under compute-sanitizer's TOOL, at most CAP
+# seconds, into OUT/LOG.
+sanitize() {
+	(cd "$bin/tests" && timeout -k 5 "$3" "$san" --tool "$1" --error-exitcode 3 "$t" -test.short -test.v \
+		-test.run "$4") >"$out/$2" 2>&1
+	local r=$?
+	grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|^(ok|PASS|FAIL)' "$out/$2" | tail -3
+	if [ $r -eq 124 ] || [ $r -eq 137 ]; then
+		echo "  $1 run cut at $3 s (partial coverage; see $2)"
+	elif [ $r -ne 0 ]; then
+		echo "  $1 run failed (exit $r)"
+		rc=1
+	fi
+}
 phase_sanitizer() {
 begin sanitizer
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 t="$bin/tests/engine_cuda.test"
 if [ -n "$san" ] && [ -x "$t" ]; then
 	step "compute-sanitizer memcheck (-test.short)"
-	(cd "$bin/tests" && timeout -k 5 45 "$san" --tool memcheck --error-exitcode 3 "$t" -test.short -test.v \
-		-test.run 'GemmF16Odd|GemmF16Epilogue|GemmF16Hopper|GemmF16SplitK$|LayerNorm|Attention(Forward|Backward|Kernels)|Backend') >"$out/sanitizer.log" 2>&1
-	r=$?
-	grep -E 'ERROR SUMMARY|^(ok|PASS|FAIL)' "$out/sanitizer.log" | tail -3
-	if [ $r -eq 124 ] || [ $r -eq 137 ]; then
-		echo "  sanitizer run cut at 40 s (partial coverage; see sanitizer.log)"
-	elif [ $r -ne 0 ]; then
-		echo "  sanitizer run failed (exit $r)"
-		rc=1
-	fi
+	sanitize memcheck sanitizer.log 45 'GemmF16Odd|GemmF16Epilogue|GemmF16Hopper|GemmF16SplitK$|LayerNorm|Attention(Forward|Backward|Kernels)|Backend'
 	# Shared-memory races give right values by luck as often as not, and
 	# the results cannot show them: racecheck on the staged GEMM epilogue
 	# and the head-resident attention kernels (their smallest cases).
 	step "compute-sanitizer racecheck (staged GEMM, head-resident attention)"
-	(cd "$bin/tests" && timeout -k 5 40 "$san" --tool racecheck --error-exitcode 3 "$t" -test.short -test.v \
-		-test.run 'TestGemmF16Odd/staged|TestAttentionKernels') >"$out/racecheck.log" 2>&1
-	r=$?
-	grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|^(ok|PASS|FAIL)' "$out/racecheck.log" | tail -3
-	if [ $r -eq 124 ] || [ $r -eq 137 ]; then
-		echo "  racecheck run cut at 40 s (partial coverage; see racecheck.log)"
-	elif [ $r -ne 0 ]; then
-		echo "  racecheck run failed (exit $r)"
-		rc=1
-	fi
+	sanitize racecheck racecheck.log 40 'TestGemmF16Odd/staged|TestAttentionKernels'
 else
 	echo "compute-sanitizer: skipped (not found)" | tee "$out/sanitizer.log"
 fi
