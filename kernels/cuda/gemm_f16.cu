@@ -229,18 +229,8 @@ __device__ __forceinline__ void gemm_body(const T* __restrict__ A, const T* __re
             for (int ni = 0; ni < WN / 8; ni++) {
                 int col = n0 + warp_n * WN + ni * 8 + 2 * t;
                 if (col >= N) continue;
-                bool two = col + 1 < N;
-                float v0 = alpha * acc[mi][ni][2 * h], v1 = alpha * acc[mi][ni][2 * h + 1];
-                if (bias) {
-                    v0 += bias[col];
-                    if (two) v1 += bias[col + 1];
-                }
-                if (gelu) {
-                    v0 = gelu_erf(v0);
-                    v1 = gelu_erf(v1);
-                }
-                size_t off = (size_t)row * ldc + col;
-                gemm_store2<T, false>(C, off, two, out16, beta, v0, v1);
+                gemm_put2<T, false>(C, row, col, N, ldc, alpha, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1], bias, gelu,
+                                    out16, beta);
             }
         }
     }

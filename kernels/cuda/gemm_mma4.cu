@@ -297,17 +297,8 @@ __device__ __forceinline__ void body(const T* __restrict__ A, const T* __restric
             for (int ni = 0; ni < 8; ni++) {
                 const int col = n0 + warp_n * 64 + ni * 8 + 2 * t;
                 if (col >= N) continue;
-                const bool two = col + 1 < N;
-                float v0 = alpha * acc[mi][ni][2 * h], v1 = alpha * acc[mi][ni][2 * h + 1];
-                if (bias) {
-                    v0 += bias[col];
-                    if (two) v1 += bias[col + 1];
-                }
-                if (gelu) {
-                    v0 = gelu_erf(v0);
-                    v1 = gelu_erf(v1);
-                }
-                gemm_store2<T, false>(C, (size_t)row * ldc + col, two, out16, beta, v0, v1);
+                gemm_put2<T, false>(C, row, col, N, ldc, alpha, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1], bias, gelu,
+                                    out16, beta);
             }
         }
     }

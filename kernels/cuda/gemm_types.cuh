@@ -104,6 +104,25 @@ __device__ __forceinline__ void gemm_store2(void* C, size_t off, bool two, bool 
     }
 }
 
+// gemm_put2 is the direct epilogue of one accumulator pair (a0, a1) of C's
+// row, columns col and col + 1 (col < N; the second only where col + 1 <
+// N): alpha, the bias, GELU, then gemm_store2.
+template <typename T, bool VEC_FIRST>
+__device__ __forceinline__ void gemm_put2(void* C, int row, int col, int N, int ldc, float alpha, float a0, float a1,
+                                          const float* __restrict__ bias, bool gelu, bool outHalf, float beta) {
+    const bool two = col + 1 < N;
+    float v0 = alpha * a0, v1 = alpha * a1;
+    if (bias) {
+        v0 += bias[col];
+        if (two) v1 += bias[col + 1];
+    }
+    if (gelu) {
+        v0 = gelu_erf(v0);
+        v1 = gelu_erf(v1);
+    }
+    gemm_store2<T, VEC_FIRST>(C, (size_t)row * ldc + col, two, outHalf, beta, v0, v1);
+}
+
 // ---- Staged epilogue (flag GEMM_STAGED) ----
 //
 // The direct epilogue (gemm_store2) has every thread store its accumulator

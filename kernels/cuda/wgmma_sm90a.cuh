@@ -60,18 +60,8 @@ __device__ __forceinline__ void wgmma_epilogue(const float* d, void* C, const fl
         for (int j = 0; j < BN / 8; j++) {
             const int col = n0 + 8 * j + 2 * t;
             if (col >= N) continue;
-            const bool two = col + 1 < N;
-            float v0 = alpha * d[4 * j + 2 * h], v1 = alpha * d[4 * j + 2 * h + 1];
-            if (bias) {
-                v0 += bias[col];
-                if (two) v1 += bias[col + 1];
-            }
-            if (gelu) {
-                v0 = gelu_erf(v0);
-                v1 = gelu_erf(v1);
-            }
-            const size_t off = (size_t)row * ldc + col;
-            gemm_store2<T, true>(C, off, two, out16, beta, v0, v1);
+            gemm_put2<T, true>(C, row, col, N, ldc, alpha, d[4 * j + 2 * h], d[4 * j + 2 * h + 1], bias, gelu, out16,
+                               beta);
         }
     }
 }
