@@ -31,15 +31,10 @@
 #include <stdint.h>
 
 #include "mma_sm80.cuh"
+#include "peak.cuh"
 
 #define PEAK_THREADS 256
 #define PEAK_CHAINS 8
-
-__device__ __forceinline__ uint32_t smid() {
-    uint32_t r;
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(r));
-    return r;
-}
 
 // peak_mma is the probe's body: the mma.sync of mma_sm80.cuh (the very
 // instruction the GEMM kernels issue) on T operands; one2 is a pair of 1.0
@@ -66,11 +61,7 @@ __device__ __forceinline__ void peak_mma(float* __restrict__ out, long long* __r
 #pragma unroll
     for (int c = 0; c < PEAK_CHAINS; c++)
         *(float4*)(o + 4 * c) = make_float4(d[c][0], d[c][1], d[c][2], d[c][3]);
-    if (threadIdx.x == 0) {
-        clocks[3 * blockIdx.x] = t0;
-        clocks[3 * blockIdx.x + 1] = t1;
-        clocks[3 * blockIdx.x + 2] = smid();
-    }
+    peak_record(clocks, t0, t1);
 }
 
 // one2 is passed by the caller (0x3C003C00 for fp16, 0x3F803F80 for bf16)

@@ -33,18 +33,13 @@
 
 #include <stdint.h>
 
+#include "peak.cuh"
 #include "wgmma_sm90a.cuh"
 
 #define PEAK_WG_MAX_THREADS 256
 #define PEAK_KSTEPS 4
 #define PEAK_A_BYTES (64 * 128)
 #define PEAK_B_BYTES (256 * 128)
-
-__device__ __forceinline__ uint32_t smid() {
-    uint32_t r;
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(r));
-    return r;
-}
 
 // peak_wgmma is the probe's body: the wgmma.m64n256k16 of wgmma_sm90a.cuh
 // (the very instruction the Hopper GEMM kernels issue) on T operands.
@@ -83,11 +78,7 @@ __device__ __forceinline__ void peak_wgmma(float* __restrict__ out, long long* _
     float* o = out + ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 128;
 #pragma unroll
     for (int i = 0; i < 128; i += 4) *(float4*)(o + i) = make_float4(d[i], d[i + 1], d[i + 2], d[i + 3]);
-    if (threadIdx.x == 0) {
-        clocks[3 * blockIdx.x] = t0;
-        clocks[3 * blockIdx.x + 1] = t1;
-        clocks[3 * blockIdx.x + 2] = smid();
-    }
+    peak_record(clocks, t0, t1);
 }
 
 // Launch: grid one block per SM, block 128 or 256 threads, dynamic shared

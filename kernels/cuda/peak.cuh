@@ -1,0 +1,23 @@
+// peak.cuh: what the tensor-core peak probes (peak.cu, peak_sm90a.cu)
+// share: each block's record of its clock span and its SM, which the host
+// reads to check the layout (every SM, the intended blocks per SM) and to
+// count FLOPs per SM per clock.
+#pragma once
+
+#include <stdint.h>
+
+__device__ __forceinline__ uint32_t smid() {
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%smid;" : "=r"(r));
+    return r;
+}
+
+// peak_record stores block blockIdx.x's clock span [t0, t1] and its SM as
+// clocks[3·block .. 3·block+2] (thread 0 only).
+__device__ __forceinline__ void peak_record(long long* __restrict__ clocks, long long t0, long long t1) {
+    if (threadIdx.x == 0) {
+        clocks[3 * blockIdx.x] = t0;
+        clocks[3 * blockIdx.x + 1] = t1;
+        clocks[3 * blockIdx.x + 2] = smid();
+    }
+}
