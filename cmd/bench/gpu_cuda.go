@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -133,35 +132,7 @@ func (b *gpuBench) time(fn func() error) (float64, error) {
 	if err := b.d.Synchronize(); err != nil {
 		return 0, err
 	}
-	start, err := b.d.NewEvent()
-	if err != nil {
-		return 0, err
-	}
-	defer start.Destroy()
-	stop, err := b.d.NewEvent()
-	if err != nil {
-		return 0, err
-	}
-	defer stop.Destroy()
-	ms := make([]float64, 0, b.iters)
-	for i := 0; i < b.iters; i++ {
-		if err := start.Record(); err != nil {
-			return 0, err
-		}
-		if err := fn(); err != nil {
-			return 0, err
-		}
-		if err := stop.Record(); err != nil {
-			return 0, err
-		}
-		t, err := stop.Since(start)
-		if err != nil {
-			return 0, err
-		}
-		ms = append(ms, t)
-	}
-	sort.Float64s(ms)
-	return ms[len(ms)/2], nil
+	return b.d.MedianMs(b.iters, fn)
 }
 
 func result(key string, value float64, unit string, ms float64) {

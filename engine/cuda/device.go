@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -685,6 +686,38 @@ func (e *Event) Since(start *Event) (float64, error) {
 // Destroy releases the event.
 func (e *Event) Destroy() {
 	e.d.do(func() error { return cu.DestroyEvent(&e.e) })
+}
+
+// MedianMs runs fn runs times, each between its own pair of events on the
+// default stream, and returns the median of their milliseconds.
+func (d *Device) MedianMs(runs int, fn func() error) (float64, error) {
+	start, err := d.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer start.Destroy()
+	stop, err := d.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer stop.Destroy()
+	ms := make([]float64, runs)
+	for i := range ms {
+		if err := start.Record(); err != nil {
+			return 0, err
+		}
+		if err := fn(); err != nil {
+			return 0, err
+		}
+		if err := stop.Record(); err != nil {
+			return 0, err
+		}
+		if ms[i], err = stop.Since(start); err != nil {
+			return 0, err
+		}
+	}
+	slices.Sort(ms)
+	return ms[len(ms)/2], nil
 }
 
 // maxSharedMemoryPerBlockOptin is CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,

@@ -5,7 +5,6 @@ package cuda
 import (
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/mocogo/mocogo/kernels"
 )
@@ -73,8 +72,8 @@ func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffe
 		return GemmAuto, err
 	}
 	t = &GemmTuning{Shape: key.String(), Chose: GemmAuto, Ms: map[GemmKernel]float64{}, Rejected: map[GemmKernel]string{}}
-	if t.Ms[GemmAuto], err = d.tuneTime(GemmAuto, ref, run); err != nil {
-		return GemmAuto, err
+	if t.Ms[GemmAuto], err = d.MedianMs(5, func() error { return run(GemmAuto, ref) }); err != nil {
+		return GemmAuto, fmt.Errorf("GemmAuto: %w", err)
 	}
 	// Kinds that take the same path for this product (the wgmma kernels
 	// serve only NT; GemmAuto is one of the others, but splits weight
@@ -117,10 +116,10 @@ func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffe
 			c.Free()
 			continue
 		}
-		ms, err := d.tuneTime(kind, c, run)
+		ms, err := d.MedianMs(5, func() error { return run(kind, c) })
 		c.Free()
 		if err != nil {
-			return GemmAuto, err
+			return GemmAuto, fmt.Errorf("%v: %w", kind, err)
 		}
 		t.Ms[kind] = ms
 		if ms < t.Ms[t.Chose] {
@@ -152,38 +151,6 @@ func (d *Device) tuneRun(kind GemmKernel, bytes int64, run func(GemmKernel, *Buf
 		return nil, err
 	}
 	return c, nil
-}
-
-// tuneTime is the median of five timed runs of kind into c, each between
-// its own pair of events.
-func (d *Device) tuneTime(kind GemmKernel, c *Buffer, run func(GemmKernel, *Buffer) error) (float64, error) {
-	start, err := d.NewEvent()
-	if err != nil {
-		return 0, err
-	}
-	defer start.Destroy()
-	stop, err := d.NewEvent()
-	if err != nil {
-		return 0, err
-	}
-	defer stop.Destroy()
-	ms := make([]float64, 5)
-	for i := range ms {
-		if err := start.Record(); err != nil {
-			return 0, err
-		}
-		if err := run(kind, c); err != nil {
-			return 0, fmt.Errorf("%v: %w", kind, err)
-		}
-		if err := stop.Record(); err != nil {
-			return 0, err
-		}
-		if ms[i], err = stop.Since(start); err != nil {
-			return 0, err
-		}
-	}
-	sort.Float64s(ms)
-	return ms[len(ms)/2], nil
 }
 
 // tuneRows returns the rows of an m-row result that tuneRead compares:
