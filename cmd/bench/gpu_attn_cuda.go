@@ -15,30 +15,29 @@ import (
 // the forward, 3.5 times that for forward + backward (as the FlashAttention
 // papers and torch_baseline.py do), 2.5 times for the backward alone.
 //
-// Keys: attn_{fwd,fwdbwd,bwd}_h<H>d<D> for the default kernels (AttnTiled),
-// the same with _<kernel> (_head, _headalt) for the others, and _full for
-// the tiled kernels computing every 64×64 tile (SetAttentionSkip(false)).
+// Keys: attn_{fwd,fwdbwd,bwd}_h<H>d<D> for the default kernels (AttnAuto),
+// the same with _<kernel> (_tiled, _head, _headalt) for the others, and
+// _full for the tiled kernels computing every 64×64 tile
+// (SetAttentionSkip(false)).
 // The bf16 kernels (AttentionForwardBF16, AttentionBackwardBF16) on bf16
 // buffers: the same keys with _bf16 after the shape
 // (attn_fwdbwd_h12d32_bf16, attn_fwd_h6d64_bf16_head), beside PyTorch's
 // bf16 SDPA (torch_baseline.py: attn_*_h<H>d<D>_bf16).
 func (b *gpuBench) attentionBench() error {
 	shapes := [][2]int{{12, 32}, {6, 64}}
-	// The kernels that ran on hardware before (the default, and the tiled
-	// kernels computing every 64×64 tile) first at both shapes, so that a
-	// fault in a new kernel (which spoils the context) loses none of their
-	// numbers.
+	// The default and the tiled kernels (also computing every 64×64 tile)
+	// first at both shapes, then the head-resident kinds by warp count,
+	// then the bf16 twins.
 	for _, hd := range shapes {
-		if err := b.attentionShape(hd[0], hd[1], []cuda.AttentionKernel{cuda.AttnTiled}, true, false); err != nil {
+		if err := b.attentionShape(hd[0], hd[1], []cuda.AttentionKernel{cuda.AttnAuto, cuda.AttnTiled}, true, false); err != nil {
 			return err
 		}
 	}
 	for _, hd := range shapes {
-		if err := b.attentionShape(hd[0], hd[1], cuda.AttentionKernels[1:], false, false); err != nil {
+		if err := b.attentionShape(hd[0], hd[1], []cuda.AttentionKernel{cuda.AttnHead, cuda.AttnHeadAlt}, false, false); err != nil {
 			return err
 		}
 	}
-	// The bf16 twins (not yet run on hardware) last.
 	for _, hd := range shapes {
 		if err := b.attentionShape(hd[0], hd[1], cuda.AttentionKernels, false, true); err != nil {
 			return err
@@ -143,9 +142,11 @@ func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full
 		}
 	}
 	if full {
+		oldK := b.d.SetAttentionKernel(cuda.AttnTiled)
 		old := b.d.SetAttentionSkip(false)
 		err := run("_full")
 		b.d.SetAttentionSkip(old)
+		b.d.SetAttentionKernel(oldK)
 		if err != nil {
 			return err
 		}
@@ -154,9 +155,9 @@ func (b *gpuBench) attentionShape(H, D int, kernels []cuda.AttentionKernel, full
 }
 
 // attnSuffix is the key suffix of attention kernel k: none for the default
-// (AttnTiled), _<kernel> for the others.
+// (AttnAuto), _<kernel> for the others.
 func attnSuffix(k cuda.AttentionKernel) string {
-	if k == cuda.AttnTiled {
+	if k == cuda.AttnAuto {
 		return ""
 	}
 	return "_" + k.String()

@@ -62,7 +62,7 @@ func (d *Device) attentionForward(bf bool, qkv, out, lse *Buffer, B, N, H, D int
 	scale := float32(math.Log2E / math.Sqrt(float64(D)))
 	if k := d.AttentionKernel(); k != AttnTiled {
 		if smem := attnHeadFwdSmem(N, D); smem <= d.smem {
-			w := attnHeadWarps(k, D)
+			w := attnHeadWarps(k, D, false)
 			return d.Launch(mod, fmt.Sprintf("attn_fwd_head_w%d_d%d%s", w, D, sfx), D1(B*H), D1(32*w), smem,
 				qkv, out, lse, int32(B), int32(N), int32(H), scale)
 		}
@@ -74,10 +74,11 @@ func (d *Device) attentionForward(bf bool, qkv, out, lse *Buffer, B, N, H, D int
 
 // AttentionBackward computes dqkv [B, N, 3, H, D] (fp16, every element
 // written) from qkv, the forward output out and its lse, and the output
-// gradient dout [B, N, H, D] (fp16). With AttnTiled (the default) three
-// kernels, no atomics: the row dots dout·out, then dK and dV (a block per 64
-// keys), then dQ (a block per 64 queries). With AttnHead or AttnHeadAlt one
-// kernel, a block per (batch, head) (see SetAttentionKernel).
+// gradient dout [B, N, H, D] (fp16). With AttnTiled three kernels, no
+// atomics: the row dots dout·out, then dK and dV (a block per 64 keys), then
+// dQ (a block per 64 queries). With the head-resident kernels (AttnAuto, the
+// default, AttnHead, AttnHeadAlt) one kernel, a block per (batch, head) (see
+// SetAttentionKernel).
 func (d *Device) AttentionBackward(qkv, out, dout, lse, dqkv *Buffer, B, N, H, D int) error {
 	return d.attentionBackward(false, qkv, out, dout, lse, dqkv, B, N, H, D)
 }
@@ -116,7 +117,7 @@ func (d *Device) attentionBackward(bf bool, qkv, out, dout, lse, dqkv *Buffer, B
 	scale := float32(1 / math.Sqrt(float64(D)))
 	if k := d.AttentionKernel(); k != AttnTiled {
 		if smem := attnHeadBwdSmem(N, D); smem <= d.smem {
-			w := attnHeadWarps(k, D)
+			w := attnHeadWarps(k, D, true)
 			return d.Launch(mod, fmt.Sprintf("attn_bwd_head_w%d_d%d%s", w, D, sfx), D1(B*H), D1(32*w), smem,
 				qkv, out, dout, lse, dqkv, int32(B), int32(N), int32(H), scaleLog2, scale)
 		}
@@ -169,9 +170,17 @@ func (d *Device) attnSkip() int32 {
 type AttentionKernel int
 
 const (
-	// AttnTiled is the default: 64×64 tiles, grid (ceil(N/64), B·H), the
-	// backward in three kernels (row dots, dK/dV, dQ).
-	AttnTiled AttentionKernel = iota
+	// AttnAuto is the default: the head-resident kernels (AttnHead's
+	// design) with the warp count that was faster for each head dim and
+	// pass on an H100 (fifth session, bench gpu -only attn: forward 4 warps
+	// at D = 32 and 8 at D = 64, backward 4 at both; forward + backward at
+	// ViT-S/16 b256, 12 heads of 32, 2.2× the tiled kernels), the tiled
+	// kernels where the head does not fit in shared memory.
+	AttnAuto AttentionKernel = iota
+	// AttnTiled: 64×64 tiles, grid (ceil(N/64), B·H), the backward in three
+	// kernels (row dots, dK/dV, dQ); the only kernels before the fifth
+	// session.
+	AttnTiled
 	// AttnHead runs one block per (batch, head) with the whole sequence of
 	// that head in shared memory (Q, K, V for the forward; Q, K, V, dO, lse
 	// and the row dots for the backward, which computes the dots itself):
@@ -187,6 +196,8 @@ const (
 
 func (k AttentionKernel) String() string {
 	switch k {
+	case AttnAuto:
+		return "auto"
 	case AttnTiled:
 		return "tiled"
 	case AttnHead:
@@ -198,23 +209,23 @@ func (k AttentionKernel) String() string {
 }
 
 // AttentionKernels lists every AttentionKernel, the default first.
-var AttentionKernels = []AttentionKernel{AttnTiled, AttnHead, AttnHeadAlt}
+var AttentionKernels = []AttentionKernel{AttnAuto, AttnTiled, AttnHead, AttnHeadAlt}
 
 // attnKernels holds each device's SetAttentionKernel choice (kept here
-// rather than in Device; absent means AttnTiled).
+// rather than in Device; absent means AttnAuto).
 var attnKernels struct {
 	mu sync.Mutex
 	m  map[*Device]AttentionKernel
 }
 
 // SetAttentionKernel chooses the kernels AttentionForward and
-// AttentionBackward launch and returns the previous choice. AttnTiled is the
+// AttentionBackward launch and returns the previous choice. AttnAuto is the
 // default; the head-resident kernels are used only where the head fits in
 // the device's shared memory (4·ceil(N/16)·16·D·2 bytes and a little more
 // for the backward: N up to about 430 at D = 64 on an H100) and fall back to
 // the tiled kernels beyond.
 func (d *Device) SetAttentionKernel(k AttentionKernel) AttentionKernel {
-	if k < AttnTiled || k > AttnHeadAlt {
+	if k < AttnAuto || k > AttnHeadAlt {
 		panic(fmt.Sprintf("cuda.SetAttentionKernel: unknown kernel %d", int(k)))
 	}
 	attnKernels.mu.Lock()
@@ -223,7 +234,7 @@ func (d *Device) SetAttentionKernel(k AttentionKernel) AttentionKernel {
 	if attnKernels.m == nil {
 		attnKernels.m = map[*Device]AttentionKernel{}
 	}
-	if k == AttnTiled {
+	if k == AttnAuto {
 		delete(attnKernels.m, d)
 	} else {
 		attnKernels.m[d] = k
@@ -238,8 +249,15 @@ func (d *Device) AttentionKernel() AttentionKernel {
 	return attnKernels.m[d]
 }
 
-// attnHeadWarps is the warps per block of the head-resident kernels.
-func attnHeadWarps(k AttentionKernel, D int) int {
+// attnHeadWarps is the warps per block of the head-resident kernels, for
+// the backward pass with bwd.
+func attnHeadWarps(k AttentionKernel, D int, bwd bool) int {
+	if k == AttnAuto {
+		if bwd || D == 32 {
+			return 4
+		}
+		return 8
+	}
 	if (k == AttnHead) == (D == 32) {
 		return 4
 	}

@@ -39,9 +39,10 @@ type GemmKernel int
 
 const (
 	// GemmAuto (the default, the zero value) picks the kernel by device
-	// and shape: on compute capability 9.0 autoSM90 for the NT layout and
-	// split-K over the TMA kernels for weight gradients (TN, long K, few
-	// tiles); GemmMMA otherwise.
+	// and shape: on compute capability 9.0 the TMA-store kernels for
+	// outputs with a tile for every SM, split-K over the TMA kernels for
+	// weight gradients (TN, long K, few tiles), autoSM90 for other NT
+	// products (gemmKernel); GemmMMA otherwise.
 	GemmAuto GemmKernel = iota
 	// GemmMMA is the mma.sync kernel (sm_80 and later), used for every
 	// layout.
@@ -62,8 +63,8 @@ const (
 	GemmMMAWide
 	// GemmTMAStore is GemmTMAPersistent with the epilogue through shared
 	// memory and TMA stores (whole 128-byte lines, overlapping the next
-	// tile's main loop) wherever beta is 0 and C's rows are 16-byte aligned;
-	// GemmTMAPersistent otherwise. Every layout.
+	// tile's main loop) wherever beta is 0 and C's rows start and end on
+	// 16-byte boundaries; GemmTMAPersistent otherwise. Every layout.
 	GemmTMAStore
 	// GemmTMACluster is GemmTMAStore with clusters of two blocks on
 	// vertically adjacent tiles sharing their B tile by TMA multicast.
@@ -76,9 +77,9 @@ const (
 	GemmMMA4
 	// GemmTune picks, per product shape, the fastest kind whose result
 	// agrees with GemmAuto's, measured on the first product of that shape
-	// (tune.go), as cuDNN's benchmark mode does for convolutions. Products
-	// it cannot tune on scratch outputs (beta ≠ 0, unaligned operands) use
-	// GemmAuto.
+	// (tune.go), as cuDNN's benchmark mode does for convolutions (with
+	// beta ≠ 0, on copies of C). Products with unaligned operands, which
+	// every kind serves with the same kernel, use GemmAuto.
 	GemmTune
 )
 
@@ -191,15 +192,29 @@ func (d *Device) gemmSetting() GemmKernel {
 }
 
 // gemmKernel is the kernel sel (a SetGemmKernel choice, not GemmTune) uses
-// for an aligned m×n×k product in the given layout, GemmAuto resolved: the wgmma kernels serve only the NT
-// layout, the TMA kernels every layout, and GemmAuto uses mma.sync for the
-// layouts other than NT.
+// for an aligned m×n×k product in the given layout, GemmAuto resolved: the
+// wgmma kernels serve only the NT layout, the TMA kernels every layout.
+// GemmAuto on an H100 uses the TMA-store kernels (GemmTMAStore, or
+// GemmTMAPersistent where C rules the TMA store out) for every layout
+// wherever the output has a tile for every SM: in the fifth session's run
+// they were 1.4–2.4× the kernels GemmAuto used before at every ViT-S/16 b256
+// forward and input-gradient shape and at 4096³, and they passed every
+// test once their rows end on 16-byte boundaries. Smaller outputs (the
+// projector and predictor at batch 256) keep autoSM90 for NT and mma.sync
+// for the other layouts, which were faster there; weight gradients (TN)
+// are split over the TMA partial products first (gemmHalf).
 func (d *Device) gemmKernel(sel GemmKernel, transA, transB bool, m, n, k int) GemmKernel {
 	nt := !transA && transB
 	switch sel {
 	case GemmAuto:
-		if nt && d.major == 9 && d.minor == 0 {
-			return autoSM90(m, n, k)
+		if d.major == 9 && d.minor == 0 {
+			bn, _ := tmaTile("", n)
+			if ((m+127)/128)*((n+bn-1)/bn) >= d.sms {
+				return GemmTMAStore
+			}
+			if nt {
+				return autoSM90(m, n, k)
+			}
 		}
 		return GemmMMA
 	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmMMAWide, GemmMMA4:
@@ -339,7 +354,11 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 		case GemmTMAStore, GemmTMACluster:
-			if c.ptr%16 == 0 && ldc*celem%16 == 0 && beta == 0 {
+			// The TMA unit stores whole 16-byte pieces: past a row end
+			// that is not on a 16-byte boundary it would write up to the
+			// next one (seen on an H100, fifth session; Triton issue
+			// 11583), over the padding or a neighbouring view's columns.
+			if c.ptr%16 == 0 && ldc*celem%16 == 0 && n*celem%16 == 0 && beta == 0 {
 				return d.gemmTMAStore(kern == GemmTMACluster, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags)
 			}
 			fallthrough // the persistent kernels with the direct store
@@ -363,12 +382,12 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 	sel := d.gemmSetting()
 	if sel == GemmTune {
 		sel = GemmAuto
-		// Tuned where the candidates can run on scratch outputs without
-		// reading C: aligned operands, k > 0, beta 0.
-		if aligned && k > 0 && beta == 0 {
-			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags, bias != nil, c.ptr%16 == 0}
+		// Tuned where the candidates share a path: aligned operands and
+		// k > 0. With beta ≠ 0 they run on copies of C.
+		if aligned && k > 0 {
+			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags, bias != nil, c.ptr%16 == 0, beta != 0}
 			var err error
-			if sel, err = d.tunedKernel(key, celem, run); err != nil {
+			if sel, err = d.tunedKernel(key, celem, c, run); err != nil {
 				return fmt.Errorf("%s: tuning %v: %w", api, key, err)
 			}
 		}

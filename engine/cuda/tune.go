@@ -17,6 +17,7 @@ type tuneKey struct {
 	lda, ldb, ldc      int
 	flags              int  // gemmGELU, gemmOutF16
 	bias, cAligned     bool // a bias; C 16-byte aligned (the TMA store needs it)
+	beta               bool // beta ≠ 0: C is read (a residual added in the epilogue)
 }
 
 func (k tuneKey) String() string {
@@ -25,7 +26,11 @@ func (k tuneKey) String() string {
 	if k.bf {
 		dt = "bf16"
 	}
-	return fmt.Sprintf("%s%s %s %d×%d×%d", t[k.transA], t[k.transB], dt, k.m, k.n, k.k)
+	s := fmt.Sprintf("%s%s %s %d×%d×%d", t[k.transA], t[k.transB], dt, k.m, k.n, k.k)
+	if k.beta {
+		s += " +βC"
+	}
+	return s
 }
 
 // GemmTuning is GemmTune's measurement of one product shape: the kind it
@@ -50,10 +55,12 @@ func (d *Device) gemmTuneCandidates() []GemmKernel {
 
 // tunedKernel returns the kind GemmTune uses for key, measuring it first
 // when key is new: run(kind, c) launches the product into c. Each candidate
-// writes into a scratch C; the first is GemmAuto, whose result is the
+// writes into a scratch C (with key.beta, a copy of c0, the product's C,
+// which the epilogue reads); the first is GemmAuto, whose result is the
 // reference. A candidate whose launch fails without harming the context
 // is refused and the others go on; a fault (the context lost) is an error.
-func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffer) error) (GemmKernel, error) {
+// (The timed repeats then add to the scratch C again: the time is the same.)
+func (d *Device) tunedKernel(key tuneKey, celem int, c0 *Buffer, run func(GemmKernel, *Buffer) error) (GemmKernel, error) {
 	d.mu.Lock()
 	t, ok := d.tuned[key]
 	d.mu.Unlock()
@@ -62,7 +69,10 @@ func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffe
 	}
 	rows, cols := key.m, key.n
 	bytes := int64((rows-1)*key.ldc+cols) * int64(celem)
-	ref, err := d.tuneRun(GemmAuto, bytes, run)
+	if !key.beta {
+		c0 = nil
+	}
+	ref, err := d.tuneRun(GemmAuto, bytes, c0, run)
 	if err != nil {
 		return GemmAuto, fmt.Errorf("GemmAuto: %w", err)
 	}
@@ -78,8 +88,10 @@ func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffe
 	// Kinds that take the same path for this product (the wgmma kernels
 	// serve only NT; GemmAuto is one of the others, but splits weight
 	// gradients over the TMA kernels) are timed once. The TMA-store kinds
-	// need C 16-byte aligned, as the scratch outputs are: for a C that is
-	// not, they would be timed on a path the product does not take.
+	// need C 16-byte aligned, as the scratch outputs are (for a C that is
+	// not, they would be timed on a path the product does not take), rows
+	// ending on 16-byte boundaries and beta 0; otherwise they take the
+	// path of GemmTMAPersistent.
 	type path struct {
 		kernel   GemmKernel
 		tmaSplit bool
@@ -90,7 +102,7 @@ func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffe
 	}
 	tried := map[path]bool{pathOf(GemmAuto): true}
 	for _, kind := range d.gemmTuneCandidates()[1:] {
-		if (kind == GemmTMAStore || kind == GemmTMACluster) && !key.cAligned {
+		if (kind == GemmTMAStore || kind == GemmTMACluster) && (!key.cAligned || key.beta || key.n*celem%16 != 0) {
 			continue
 		}
 		p := pathOf(kind)
@@ -98,7 +110,7 @@ func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffe
 			continue
 		}
 		tried[p] = true
-		c, err := d.tuneRun(kind, bytes, run)
+		c, err := d.tuneRun(kind, bytes, c0, run)
 		if err != nil {
 			if serr := d.Synchronize(); serr != nil {
 				return GemmAuto, fmt.Errorf("%v: %w", kind, err) // a fault: the context is gone
@@ -135,12 +147,19 @@ func (d *Device) tunedKernel(key tuneKey, celem int, run func(GemmKernel, *Buffe
 	return t.Chose, nil
 }
 
-// tuneRun runs kind once into a fresh scratch C of the given size and
-// waits for it (the first launch also loads its module).
-func (d *Device) tuneRun(kind GemmKernel, bytes int64, run func(GemmKernel, *Buffer) error) (*Buffer, error) {
+// tuneRun runs kind once into a fresh scratch C of the given size, a copy
+// of c0 when c0 is not nil, and waits for it (the first launch also loads
+// its module).
+func (d *Device) tuneRun(kind GemmKernel, bytes int64, c0 *Buffer, run func(GemmKernel, *Buffer) error) (*Buffer, error) {
 	c, err := d.Alloc(bytes)
 	if err != nil {
 		return nil, err
+	}
+	if c0 != nil {
+		if err := c.CopyFrom(c0, bytes); err != nil {
+			c.Free()
+			return nil, err
+		}
 	}
 	if err := run(kind, c); err != nil {
 		c.Free()

@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,11 +13,13 @@ import (
 )
 
 // TestGemmTune runs products under GemmTune against the float64 reference
-// (outputs NaN-poisoned first): shapes it tunes (aligned, beta 0) in every
-// layout, fp16 and bf16, with and without the half store, bias and GELU,
-// and ones it leaves to GemmAuto (beta ≠ 0, unaligned). Each tuned shape
-// must be listed once with a chosen kind among those it timed; a second
-// pass over the same shapes must tune nothing new.
+// (outputs NaN-poisoned first): shapes it tunes (aligned) in every layout,
+// fp16 and bf16, with and without the half store, bias and GELU, with beta
+// ≠ 0 (the candidates on copies of C) and rows not ending on a 16-byte
+// boundary (where the TMA store would write past them), and one it leaves
+// to GemmAuto (unaligned). Each tuned shape must be listed once with a
+// chosen kind among those it timed; a second pass over the same shapes
+// must tune nothing new.
 func TestGemmTune(t *testing.T) {
 	require.True(t, dev.SetGemmKernel(GemmTune))
 	defer dev.SetGemmKernel(GemmAuto)
@@ -30,7 +33,8 @@ func TestGemmTune(t *testing.T) {
 		gemmCase{transB: true, m: 520, n: 1536, k: 384, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
 		gemmCase{transB: true, m: 520, n: 1152, k: 384, align8: true, alpha: 1, out16: true, bf16: true},
 		gemmCase{transA: true, m: 384, n: 384, k: 2048, align8: true, alpha: 1, bf16: true},
-		gemmCase{transB: true, m: 129, n: 197, k: 72, align8: true, alpha: 0.5, beta: 0.25}, // beta ≠ 0: GemmAuto
+		gemmCase{transB: true, m: 129, n: 197, k: 72, align8: true, alpha: 0.5, beta: 0.25}, // beta ≠ 0, on copies of C
+		gemmCase{transB: true, m: 300, n: 270, k: 200, align8: true, alpha: 1, out16: true}, // rows end off 16 bytes
 		gemmCase{transB: true, m: 33, n: 129, k: 7, alpha: 1},                               // unaligned: GemmAuto
 	)
 	first := 0
@@ -51,6 +55,8 @@ func TestGemmTune(t *testing.T) {
 			}
 			assert.True(t, slices.ContainsFunc(tunings, func(g GemmTuning) bool { return len(g.Ms) >= 3 }),
 				"no shape had three or more kinds timed: the candidates were not tried")
+			assert.True(t, slices.ContainsFunc(tunings, func(g GemmTuning) bool { return strings.HasSuffix(g.Shape, "+βC") }),
+				"the beta ≠ 0 product was not tuned")
 			first = len(tunings)
 			continue
 		}

@@ -16,9 +16,11 @@
 // TMA unit writes whole 128-byte lines. The staging buffers use the 128-byte
 // swizzle (16-byte unit u of row r at unit u ^ (r mod 8)), which the tensor
 // map of C undoes: a warp's 32 four-byte writes of a half C then fall in 32
-// different banks. The TMA store clips rows ≥ M and columns ≥ N. C must be
-// 16-byte aligned with ldc·sizeof(C element) a multiple of 16, and beta 0
-// (the host uses the _tma_p kernels otherwise).
+// different banks. The TMA store clips rows ≥ M and columns ≥ N, but in
+// whole 16-byte pieces: on an H100 it wrote the columns past N up to the
+// next 16-byte boundary. C must be 16-byte aligned with ldc·sizeof(C
+// element) and N·sizeof(C element) multiples of 16, and beta 0 (the host
+// uses the _tma_p kernels otherwise).
 //
 // gemm_f16_<a><b>_tma_c[192] (NT, NN): the same with clusters of two blocks
 // (__cluster_dims__(2,1,1)) on vertically adjacent tiles (rows m0 and

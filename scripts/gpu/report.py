@@ -46,15 +46,24 @@ def main():
         failed = re.findall(r"^--- FAIL: (\S+)", txt, re.M)
         if failed:
             lines.append("    failed: " + ", ".join(failed))
-    sp = os.path.join(out, "sanitizer.log")
-    if os.path.exists(sp):
-        m = re.findall(r"ERROR SUMMARY: (\d+) error", open(sp, errors="replace").read())
-        lines.append(f"compute-sanitizer memcheck: " + (f"{m[-1]} errors" if m else "no summary (skipped or cut short)"))
-    rp = os.path.join(out, "racecheck.log")
-    if os.path.exists(rp):
-        txt = open(rp, errors="replace").read()
-        m = re.findall(r"RACECHECK SUMMARY: (\d+) hazard", txt) or re.findall(r"ERROR SUMMARY: (\d+) error", txt)
-        lines.append(f"compute-sanitizer racecheck: " + (f"{m[-1]} hazards" if m else "no summary (cut short)"))
+    # One line per sanitizer run (run.sh: memcheck and racecheck, each on
+    # the GEMM cases and on the attention and LayerNorm cases), with the
+    # count of tests that passed under it.
+    for log, tool, pat, what in (
+        ("sanitizer.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
+        ("sanitizer_attn.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
+        ("racecheck.log", "racecheck", r"RACECHECK SUMMARY: (\d+) hazard", "hazards"),
+        ("racecheck_attn.log", "racecheck", r"RACECHECK SUMMARY: (\d+) hazard", "hazards"),
+    ):
+        sp = os.path.join(out, log)
+        if not os.path.exists(sp):
+            continue
+        txt = open(sp, errors="replace").read()
+        m = re.findall(pat, txt) or re.findall(r"ERROR SUMMARY: (\d+) error", txt)
+        passed = len(re.findall(r"^\s*--- PASS", txt, re.M))
+        failed = len(re.findall(r"^\s*--- FAIL", txt, re.M))
+        lines.append(f"compute-sanitizer {tool} ({log}): " + (f"{m[-1]} {what}" if m else "no summary (skipped or cut short)")
+                     + f", {passed} (sub)tests passed, {failed} failed")
     ours, theirs = results(os.path.join(out, "bench.log")), results(os.path.join(out, "torch.log"))
     lines.append("")
     lines.append(f"{'benchmark':<34} {'mocogo':>10} {'torch':>10} {'ratio':>7}  unit")

@@ -93,8 +93,9 @@ test_jobs=${MOCOGO_TEST_JOBS:-4}
 test_limit=${MOCOGO_TEST_LIMIT:-150}
 bench_budget=200
 bench_groups="copy gemm mp tma attn tmal tmas upload ln"
+san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:tmas:head vit_small:fp16:tune:head vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -112,10 +113,14 @@ if [[ "$phases" == *" decide "* ]]; then
 	test_budget=200
 	beside_tests="sanitizer pretrain"
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:tmas vit_small:fp16:-:head vit_small:fp16:tmas:head vit_small:fp16:tune:head vit_base:fp16"
+	train_configs="vit_small:fp16 vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_base:fp16"
 	bench_budget=110
 	bench_groups="gemm attn tmas ln"
 fi
+# MOCOGO_TRAIN_CONFIGS and MOCOGO_BENCH_GROUPS replace the preset's lists
+# (a later call of a session that has already measured the rest).
+train_configs=${MOCOGO_TRAIN_CONFIGS:-$train_configs}
+bench_groups=${MOCOGO_BENCH_GROUPS:-$bench_groups}
 want() { [[ "$phases" == *" $1 "* ]]; }
 # Each phase has its own clock.
 phase_start=$start
@@ -213,26 +218,46 @@ sanitize() {
 	(cd "$bin/tests" && timeout -k 5 "$3" "$san" --tool "$1" --error-exitcode 3 "$t" -test.short -test.v \
 		-test.run "$4") >"$out/$2" 2>&1
 	local r=$?
-	grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|^(ok|PASS|FAIL)' "$out/$2" | tail -3
-	if [ $r -eq 124 ] || [ $r -eq 137 ]; then
-		echo "  $1 run cut at $3 s (partial coverage; see $2)"
-	elif [ $r -ne 0 ]; then
-		echo "  $1 run failed (exit $r)"
-		rc=1
-	fi
+	{
+		echo "$2 ($1):"
+		grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|^(ok|PASS|FAIL)' "$out/$2" | tail -3
+		if [ $r -eq 124 ] || [ $r -eq 137 ]; then
+			echo "  $1 run cut at $3 s (partial coverage; see $2)"
+		elif [ $r -ne 0 ]; then
+			echo "  $1 run failed (exit $r)"
+		fi
+	} >"$out/$2.summary"
+	cat "$out/$2.summary"
+	return $r
 }
 phase_sanitizer() {
 begin sanitizer
 san=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 t="$bin/tests/engine_cuda.test"
 if [ -n "$san" ] && [ -x "$t" ]; then
-	step "compute-sanitizer memcheck (-test.short)"
-	sanitize memcheck sanitizer.log 45 'GemmF16Odd|GemmF16Epilogue|GemmF16Hopper|GemmF16SplitK$|LayerNorm|Attention(Forward|Backward|Kernels)|Backend'
-	# Shared-memory races give right values by luck as often as not, and
-	# the results cannot show them: racecheck on the staged GEMM epilogue
-	# and the head-resident attention kernels (their smallest cases).
-	step "compute-sanitizer racecheck (staged GEMM, head-resident attention)"
-	sanitize racecheck racecheck.log 40 'TestGemmF16Odd/staged|TestAttentionKernels'
+	# Four runs at once, each on a few kernels' small cases (one run over
+	# all of them reached only the first seven tests in 45 s on an H100):
+	# memcheck on the GEMMs (direct and staged stores, the TMA-store
+	# kernels) and on attention (the default head-resident kernels and
+	# the tiled ones) with LayerNorm; racecheck (shared-memory races give
+	# right values by luck as often as not) on the same two groups.
+	step "compute-sanitizer memcheck and racecheck (-test.short, four runs at once, ${san_cap}s each)"
+	local gemm='TestGemmF16Odd/.*/(nn|nt|tn|tt)_(1x1x1|7x33x129|129x197x33)(_al8)?$|TestGemmF16TMAStore/(nt_129x197x33_pad7|nt_200x130x64_al8_a2_b0_bias)$'
+	local attn='TestAttention(Forward|Backward)/B(1_N1|2_N7|1_N65|2_N197)_|TestAttentionKernels/tiled/(forward|backward)/B2_N(17|197)_|TestLayerNorm'
+	local pids=() p r
+	sanitize memcheck sanitizer.log "$san_cap" "$gemm" &
+	pids+=($!)
+	sanitize memcheck sanitizer_attn.log "$san_cap" "$attn" &
+	pids+=($!)
+	sanitize racecheck racecheck.log "$san_cap" "$gemm" &
+	pids+=($!)
+	sanitize racecheck racecheck_attn.log "$san_cap" "$attn" &
+	pids+=($!)
+	for p in "${pids[@]}"; do
+		wait "$p"
+		r=$?
+		[ $r -ne 0 ] && [ $r -ne 124 ] && [ $r -ne 137 ] && rc=1
+	done
 else
 	echo "compute-sanitizer: skipped (not found)" | tee "$out/sanitizer.log"
 fi
@@ -392,8 +417,9 @@ fi
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
 # default) and "staged" (MOCOGO_GEMM_STAGED=1). The variants run the step on
-# kernels not yet the default: the TMA-store GEMMs for every layout, the
-# head-resident attention, the staged epilogue of the default GEMMs.
+# kernels other than the default: GEMMs tuned per shape (GemmTune), the
+# cluster TMA GEMMs, the tiled attention kernels (the default before the
+# fifth session), the staged epilogue of the mma.sync and wgmma GEMMs.
 for cfg in $train_configs; do
 	cfg=${cfg//:/ }
 	set -- $cfg

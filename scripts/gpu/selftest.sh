@@ -93,7 +93,7 @@ check "lincls on the fallback's backbone" 'Backbone: stand-in, .*--precision fp3
 check "report: tests" '^engine_cuda +5 +2 ' "$tmp/out/summary.txt"
 check "the heavy tests queued first" 'tests: 7 in 4 processes at a time, 200s, from TestGemmViT' "$tmp/log"
 check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
-check "report: racecheck" 'racecheck: 0 hazards' "$tmp/out/summary.txt"
+check "report: racecheck" 'racecheck \(racecheck_attn.log\): 0 hazards' "$tmp/out/summary.txt"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtune_attnhead_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
 if grep -qs "$tmp/bin/torch_train.py" /proc/[0-9]*/cmdline; then
 	echo "selftest: the PyTorch process outlived run.sh"
