@@ -238,23 +238,28 @@ func (e *Engine) unarena(t *Tensor) {
 // record makes out the result of op over inputs, taping the node when a
 // gradient will be needed.
 func (e *Engine) record(op string, out *Tensor, inputs []*Tensor, backward func(g *Tensor) []*Tensor) *Tensor {
-	if e.noGrad > 0 {
-		return out
-	}
-	need := false
-	for _, in := range inputs {
-		if in.requiresGrad {
-			need = true
-			break
-		}
-	}
-	if !need {
+	if !e.recording(inputs) {
 		return out
 	}
 	out.requiresGrad = true
 	out.node = &node{out: out, inputs: inputs, backward: backward, op: op}
 	e.tape = append(e.tape, out.node)
 	return out
+}
+
+// recording reports whether record would put an op on these inputs on the
+// tape (gradients are on and one of them requires a gradient): an op that
+// would not may skip keeping what only its backward needs.
+func (e *Engine) recording(inputs []*Tensor) bool {
+	if e.noGrad > 0 {
+		return false
+	}
+	for _, in := range inputs {
+		if in.requiresGrad {
+			return true
+		}
+	}
+	return false
 }
 
 // Backward computes the gradient of loss, a one-element tensor, with

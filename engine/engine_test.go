@@ -167,3 +167,38 @@ func TestFeedForwardPartialGradients(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedForwardNoGrad: FeedForward with no backward to record (under
+// NoGrad, or with no input requiring a gradient) takes the path that puts
+// GELU in the first product's epilogue and keeps no pre-activation; its
+// result equals the recorded path's, with and without biases.
+func TestFeedForwardNoGrad(t *testing.T) {
+	for _, bias := range []bool{true, false} {
+		e := New(NewCPU(F64))
+		r := rand.New(rand.NewPCG(6, 7))
+		mk := func(s ...int) *Tensor {
+			v := make([]float64, numel(s))
+			for j := range v {
+				v[j] = r.Float64()*2 - 1
+			}
+			return e.FromFloat64(v, s...).Keep()
+		}
+		x, w1, b1, w2, b2, res := mk(3, 4), mk(5, 4), mk(5), mk(4, 5), mk(4), mk(3, 4)
+		if !bias {
+			b1, b2 = nil, nil
+		}
+		for _, p := range []*Tensor{x, w1, w2} {
+			p.SetRequiresGrad(true)
+		}
+		want := FeedForward(x, w1, b1, w2, b2, res).Float64s()
+		var got []float64
+		e.NoGrad(func() { got = FeedForward(x, w1, b1, w2, b2, res).Float64s() })
+		assert.InDeltaSlice(t, want, got, 1e-12, "under NoGrad, bias %v", bias)
+		for _, p := range []*Tensor{x, w1, w2} {
+			p.SetRequiresGrad(false)
+		}
+		y := FeedForward(x, w1, b1, w2, b2, res)
+		assert.InDeltaSlice(t, want, y.Float64s(), 1e-12, "nothing trainable, bias %v", bias)
+		assert.False(t, y.RequiresGrad())
+	}
+}

@@ -18,6 +18,44 @@ type SquareSummer interface {
 	SumSquares(dst, src Storage, accumulate bool)
 }
 
+// SquareSummerAll is an optional Backend extension: SumSquares over many
+// storages at once, dst[0] = Σ over srcs of Σᵢ src[i]² (plus dst[0] when
+// accumulate). A device backend answers it in a launch or two where
+// SumSquares per storage costs two each: a MoCo v3 step's norms over its
+// ~160 parameters and their gradients were 656 launches (3.3 ms on an
+// H100), nearly all launch overhead.
+type SquareSummerAll interface {
+	SumSquaresAll(dst Storage, srcs []Storage, accumulate bool)
+}
+
+// SumSquaresAll sets acc (one element) to the sum of the squares of the
+// elements of every tensor in xs (0 for none), or adds it when accumulate
+// is set; by the backend's SquareSummerAll when it has one, else by
+// SumSquares per tensor. It is not recorded for autodiff.
+func SumSquaresAll(acc *Tensor, xs []*Tensor, accumulate bool) {
+	if acc.Len() != 1 {
+		panic(fmt.Sprintf("engine: SumSquaresAll into %s, want one element", acc.describe()))
+	}
+	b := acc.eng.b
+	if s, ok := b.(SquareSummerAll); ok {
+		srcs := make([]Storage, len(xs))
+		for i, x := range xs {
+			srcs[i] = x.live().data
+		}
+		s.SumSquaresAll(acc.live().data, srcs, accumulate)
+		return
+	}
+	if len(xs) == 0 {
+		if !accumulate {
+			b.Fill(acc.live().data, 0)
+		}
+		return
+	}
+	for i, x := range xs {
+		SumSquares(acc, x, accumulate || i > 0)
+	}
+}
+
 // SumSquares sets acc (one element, usually a kept tensor) to the sum of
 // the squares of x's elements, or adds it when accumulate is set. It is
 // not recorded for autodiff.

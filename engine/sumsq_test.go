@@ -32,3 +32,26 @@ func TestSumSquares(t *testing.T) {
 		SumSquares(e.Zeros(2), e.Zeros(3), false)
 	})
 }
+
+// TestSumSquaresAll: the sum over a list (by SumSquares per tensor on the
+// CPU, which has no SquareSummerAll), accumulated, and over an empty list.
+func TestSumSquaresAll(t *testing.T) {
+	for _, b := range []Backend{NewCPU(F32), hostOnly{NewCPU(F64)}} {
+		e := New(b)
+		x := e.FromFloat64([]float64{1, -2, 3, 0.5, -0.25}, 5)
+		y := e.FromFloat64([]float64{4, 4}, 2)
+		acc := e.Zeros(1).Keep()
+		SumSquaresAll(acc, []*Tensor{x, y}, false)
+		assert.InDelta(t, 46.3125, acc.Item(), 1e-5, b.Name())
+		SumSquaresAll(acc, []*Tensor{y}, true)
+		assert.InDelta(t, 78.3125, acc.Item(), 1e-5, b.Name())
+		SumSquaresAll(acc, nil, true)
+		assert.InDelta(t, 78.3125, acc.Item(), 1e-5, b.Name())
+		SumSquaresAll(acc, nil, false)
+		assert.Equal(t, 0.0, acc.Item(), b.Name())
+	}
+	assert.Panics(t, func() {
+		e := New(NewCPU(F32))
+		SumSquaresAll(e.Zeros(2), nil, false)
+	})
+}

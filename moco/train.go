@@ -300,28 +300,25 @@ func (t *Trainer) unscale(inv float64) {
 // one device synchronisation. A group without gradients reads 0.
 func (t *Trainer) readBack(loss *engine.Tensor) [numStats]float64 {
 	b := t.E.Backend()
-	first := [numStats]bool{statGradAll: true, statGradPatch: true, statGradBlock0: true, statWeights: true}
+	var lists [numStats][]*engine.Tensor
 	for _, p := range t.Opt.Params {
-		engine.SumSquares(t.acc[statWeights], p.Tensor, !first[statWeights])
-		first[statWeights] = false
+		lists[statWeights] = append(lists[statWeights], p.Tensor)
 		g := p.Tensor.Grad()
 		if g == nil {
 			continue
 		}
-		for _, k := range []int{statGradAll, statGradPatch, statGradBlock0} {
-			if k == statGradPatch && !t.patch[p.Tensor] || k == statGradBlock0 && !t.block0[p.Tensor] {
-				continue
-			}
-			engine.SumSquares(t.acc[k], g, !first[k])
-			first[k] = false
+		lists[statGradAll] = append(lists[statGradAll], g)
+		if t.patch[p.Tensor] {
+			lists[statGradPatch] = append(lists[statGradPatch], g)
+		}
+		if t.block0[p.Tensor] {
+			lists[statGradBlock0] = append(lists[statGradBlock0], g)
 		}
 	}
 	dst := t.stats.Storage()
 	b.CopyAxis(dst, numStats, statLoss, loss.Storage(), 1, 0, 1, 1, 1, false)
 	for k := statGradAll; k < numStats; k++ {
-		if first[k] {
-			b.Fill(t.acc[k].Storage(), 0)
-		}
+		engine.SumSquaresAll(t.acc[k], lists[k], false)
 		b.CopyAxis(dst, numStats, k, t.acc[k].Storage(), 1, 0, 1, 1, 1, false)
 	}
 	var out [numStats]float64
@@ -334,9 +331,10 @@ func (t *Trainer) readBack(loss *engine.Tensor) [numStats]float64 {
 // so far (what a benchmark can time against).
 func (t *Trainer) WeightNorm() float64 {
 	acc := t.acc[statWeights]
-	t.E.Backend().Fill(acc.Storage(), 0)
-	for _, p := range t.Opt.Params {
-		engine.SumSquares(acc, p.Tensor, true)
+	weights := make([]*engine.Tensor, len(t.Opt.Params))
+	for i, p := range t.Opt.Params {
+		weights[i] = p.Tensor
 	}
+	engine.SumSquaresAll(acc, weights, false)
 	return math.Sqrt(acc.Item())
 }

@@ -3,9 +3,13 @@
 package cuda
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/mocogo/mocogo/engine"
@@ -23,13 +27,16 @@ import (
 // fp32 ones, for autocast: the methods that list take any of the three in
 // any mix; fp16 and bf16 GEMM and attention operands are used as they are,
 // with no cast pass: see Gemm and Attention),
-// engine.BiasGemm (GemmBias: bias and GELU in the GEMM's epilogue) and
-// engine.SquareSummer.
+// engine.BiasGemm (GemmBias: bias and GELU in the GEMM's epilogue),
+// engine.SquareSummer and engine.SquareSummerAll.
 //
 // Methods panic on a driver error: the Backend interface has no error
 // results, and a failed launch means the device is unusable.
 type Backend struct {
 	d *Device
+
+	mu     sync.Mutex
+	tables []segTable // SumSquaresAll's segment tables on the device, newest last
 }
 
 // NewBackend returns a backend computing on d.
@@ -277,6 +284,10 @@ func (b *Backend) SumRows(dst, src engine.Storage, rows, cols int, beta float64)
 	if cols == 0 {
 		return
 	}
+	if cols%4 == 0 && buf(src).ptr%16 == 0 {
+		b.sumRowsVec(f32("SumRows", dst), buf(src), dt(src), rows, cols, beta)
+		return
+	}
 	cb := (cols + 31) / 32
 	parts := (rows + 63) / 64
 	if want := (2*b.d.sms + cb - 1) / cb; parts > want {
@@ -295,6 +306,28 @@ func (b *Backend) SumRows(dst, src engine.Storage, rows, cols int, beta float64)
 	defer part.Free()
 	b.rc("sum_rows_part", Dim3{cb, parts, 1}, Dim3{32, 8, 1}, 0, db, part, buf(src), dt(src), int32(rows), int32(cols), int32(chunk), float32(beta))
 	b.rc("sum_rows_final", D1((cols+255)/256), D1(256), 0, db, part, int32(parts), int32(cols), float32(beta))
+}
+
+// sumRowsVec is SumRows by sum_rows_vec (cols a multiple of 4, src 16-byte
+// aligned): the rows split into chunks of a multiple of 8 so that about four
+// blocks of 256 threads run per SM (at most one chunk per 64 rows), the
+// chunks' partial sums folded by sum_rows_vec over the partials. Every sum
+// is in a fixed order: the result depends only on the device's SM count.
+func (b *Backend) sumRowsVec(dst, src *Buffer, st int32, rows, cols int, beta float64) {
+	cb := (cols + 127) / 128
+	parts := min((rows+63)/64, (4*b.d.sms+cb-1)/cb)
+	parts = max(parts, 1)
+	chunk := (rows + parts - 1) / parts
+	chunk = max((chunk+7)&^7, 8)
+	parts = max((rows+chunk-1)/chunk, 1)
+	if parts == 1 {
+		b.rc("sum_rows_vec", Dim3{cb, 1, 1}, Dim3{32, 8, 1}, 0, dst, nil, src, st, int32(rows), int32(cols), int32(chunk), float32(beta))
+		return
+	}
+	part := b.scratch(4 * int64(parts*cols))
+	defer part.Free()
+	b.rc("sum_rows_vec", Dim3{cb, parts, 1}, Dim3{32, 8, 1}, 0, dst, part, src, st, int32(rows), int32(cols), int32(chunk), float32(beta))
+	b.rc("sum_rows_vec", Dim3{cb, 1, 1}, Dim3{32, 8, 1}, 0, dst, nil, part, dtF32, int32(parts), int32(cols), int32(parts), float32(beta))
 }
 
 // sumInto sets dst[0] = scale·Σ src[0..n) in two deterministic stages.
@@ -322,6 +355,82 @@ func (b *Backend) SumSquares(dst, src engine.Storage, accumulate bool) {
 	defer part.Free()
 	b.rc("sumsq_part", D1(g), D1(256), 0, part, buf(src), dt(src), int64(n))
 	b.rc("sumsq_final", D1(1), D1(256), 0, buf(dst), dt(dst), part, int32(g), accumulate)
+}
+
+// sumsqSegElems is the length of a segment of sumsq_multi: 256 threads,
+// sixteen 4-element loads each.
+const sumsqSegElems = 16384
+
+// segTable is a segment table for sumsq_multi as uploaded: its bytes and
+// the device buffer holding them.
+type segTable struct {
+	bytes []byte
+	buf   *Buffer
+}
+
+// SumSquaresAll implements engine.SquareSummerAll: each source is cut into
+// segments of sumsqSegElems elements, listed in a table (pointer, offset,
+// length, type: 32 bytes each) that sumsq_multi reads, a block a segment;
+// sumsq_final sums the blocks' parts into dst. The table is uploaded only
+// when it differs from the last few (the caching allocator tends to hand a
+// step's gradients the same blocks every step). Sources not 16-byte aligned
+// are summed by SumSquares after the others. Deterministic for a given
+// list.
+func (b *Backend) SumSquaresAll(dst engine.Storage, srcs []engine.Storage, accumulate bool) {
+	var tab []byte
+	var rest []engine.Storage
+	for _, s := range srcs {
+		n, p := s.Len(), buf(s)
+		if n == 0 {
+			continue
+		}
+		if p.ptr%16 != 0 {
+			rest = append(rest, s)
+			continue
+		}
+		for off := 0; off < n; off += sumsqSegElems {
+			tab = binary.LittleEndian.AppendUint64(tab, uint64(p.ptr))
+			tab = binary.LittleEndian.AppendUint64(tab, uint64(off))
+			tab = binary.LittleEndian.AppendUint64(tab, uint64(min(sumsqSegElems, n-off)))
+			tab = binary.LittleEndian.AppendUint32(tab, uint32(dt(s)))
+			tab = binary.LittleEndian.AppendUint32(tab, 0)
+		}
+	}
+	switch segs := len(tab) / 32; {
+	case segs > 0:
+		part := b.scratch(8 * int64(segs))
+		defer part.Free()
+		b.rc("sumsq_multi", D1(segs), D1(256), 0, part, b.segTable(tab))
+		b.rc("sumsq_final", D1(1), D1(256), 0, buf(dst), dt(dst), part, int32(segs), accumulate)
+	case !accumulate && len(rest) == 0:
+		b.Fill(dst, 0)
+	}
+	for i, s := range rest {
+		b.SumSquares(dst, s, accumulate || len(tab) > 0 || i > 0)
+	}
+}
+
+// segTable returns a device buffer holding tab, one of the last eight
+// uploaded when it is the same.
+func (b *Backend) segTable(tab []byte) *Buffer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, t := range b.tables {
+		if bytes.Equal(t.bytes, tab) {
+			b.tables = append(append(b.tables[:i:i], b.tables[i+1:]...), t) // the newest last
+			return t.buf
+		}
+	}
+	if len(b.tables) == 8 {
+		// The oldest goes back to the allocator; launches queued before
+		// that read it run before anything queued after reuses it.
+		b.tables[0].buf.Free()
+		b.tables = b.tables[1:]
+	}
+	d := b.scratch(int64(len(tab)))
+	try("SumSquaresAll", d.copyIn(unsafe.Pointer(&tab[0]), int64(len(tab)), "SumSquaresAll table"))
+	b.tables = append(b.tables, segTable{slices.Clone(tab), d})
+	return d
 }
 
 func (b *Backend) BroadcastScalar(dst, s engine.Storage, alpha float64) {
@@ -1001,9 +1110,10 @@ func (b *Backend) EMA(dst, src engine.Storage, m float64) {
 }
 
 var (
-	_ engine.Backend        = (*Backend)(nil)
-	_ engine.MultiAdamW     = (*Backend)(nil)
-	_ engine.MixedPrecision = (*Backend)(nil)
-	_ engine.BiasGemm       = (*Backend)(nil)
-	_ engine.SquareSummer   = (*Backend)(nil)
+	_ engine.Backend         = (*Backend)(nil)
+	_ engine.MultiAdamW      = (*Backend)(nil)
+	_ engine.MixedPrecision  = (*Backend)(nil)
+	_ engine.BiasGemm        = (*Backend)(nil)
+	_ engine.SquareSummer    = (*Backend)(nil)
+	_ engine.SquareSummerAll = (*Backend)(nil)
 )

@@ -204,7 +204,7 @@ func TestBackendElementwise(t *testing.T) {
 
 func TestBackendReductions(t *testing.T) {
 	h := newHarness(t)
-	for _, c := range [][2]int{{1, 7}, {197, 33}, {1000, 384}, {4000, 64}, {3, 1000}, {50432, 384}, {16, 1}} {
+	for _, c := range [][2]int{{1, 7}, {197, 33}, {1000, 384}, {4000, 64}, {3, 1000}, {200, 132}, {50432, 384}, {50432, 1536}, {16, 1}} {
 		rows, cols := c[0], c[1]
 		if testing.Short() && rows*cols > 1<<18 {
 			continue

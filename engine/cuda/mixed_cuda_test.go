@@ -812,3 +812,68 @@ func TestStagedUploads(t *testing.T) {
 		}
 	}
 }
+
+// TestSumSquaresAll: Backend.SumSquaresAll over a list of fp32, fp16 and
+// bf16 buffers of odd sizes (one empty, one over three segments long) and an
+// fp16 view 2 bytes into its buffer (not 16-byte aligned: summed by
+// SumSquares after the rest), against the float64 sum of the same values:
+// alone, accumulated, repeated (its table then reused: the same bits), over
+// an empty list (0, or dst kept when accumulating), and over the view alone.
+func TestSumSquaresAll(t *testing.T) {
+	h := newHarness(t)
+	var srcs []engine.Storage
+	sumSq := func(p pair, n, from int) float64 {
+		v := make([]float32, n)
+		h.c.Download32(v, p.c)
+		var s float64
+		for _, x := range v[from:] {
+			s += float64(x) * float64(x)
+		}
+		return s
+	}
+	var want float64
+	for i, n := range []int{1, 7, 33, 1000, 4099, 3*sumsqSegElems + 5, 0} {
+		x := h.rndAs(dtypes[i%len(dtypes)], n, 1)
+		want += sumSq(x, n, 0)
+		srcs = append(srcs, x.g)
+	}
+	base := h.rndAs(engine.F16, 101, 1)
+	viewWant := sumSq(base, 101, 1)
+	view := &storage{buf: buf(base.g).View(2, 200), n: 100, dt: engine.F16}
+	srcs = append(srcs, view)
+	want += viewWant
+	get := func(d pair) float32 {
+		g := make([]float32, 1)
+		h.g.Download32(g, d.g)
+		return g[0]
+	}
+	near := func(what string, got float32, want float64) {
+		if rel := math.Abs(float64(got)-want) / math.Max(want, 1e-30); !(rel <= 1e-6) {
+			t.Errorf("%s: %g, want %g (rel %.3g)", what, got, want, rel)
+		}
+	}
+	d := h.out(1)
+	h.g.SumSquaresAll(d.g, srcs, false)
+	got := get(d)
+	near("SumSquaresAll", got, want)
+	e := h.out(1)
+	h.g.SumSquaresAll(e.g, srcs, false)
+	if again := get(e); math.Float32bits(again) != math.Float32bits(got) {
+		t.Errorf("SumSquaresAll not deterministic: %g then %g", got, again)
+	}
+	h.g.SumSquaresAll(d.g, srcs, true)
+	twice := get(d)
+	near("SumSquaresAll accumulated", twice, 2*want)
+	h.g.SumSquaresAll(d.g, nil, true)
+	if kept := get(d); math.Float32bits(kept) != math.Float32bits(twice) {
+		t.Errorf("SumSquaresAll of nothing, accumulating: dst %g, was %g", kept, twice)
+	}
+	z := h.out(1)
+	h.g.SumSquaresAll(z.g, nil, false)
+	if got := get(z); got != 0 {
+		t.Errorf("SumSquaresAll of nothing: %g, want 0", got)
+	}
+	v := h.out(1)
+	h.g.SumSquaresAll(v.g, []engine.Storage{view}, false)
+	near("SumSquaresAll of the unaligned view", get(v), viewWant)
+}

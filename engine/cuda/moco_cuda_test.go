@@ -62,9 +62,12 @@ func TestMoCoTrainF16MatchesCPU(t *testing.T) {
 // device (the CPU twin then runs only the forward, which moves the
 // momentum encoder and the BN statistics as the skipped step does) until
 // the scale has come down, and the runs must still agree afterwards.
-// Image-like views, as TestMoCoTrainMatchesCPU.
+// Image-like views, at TestMoCoTrain200MatchesCPU's lr 2e-5: at the paper's
+// 1.5e-4 the two runs parted by 0.2–0.35% until step 16 and then by up to
+// 2.4% by step 29 on an H100, the chaos that test's note measures, not the
+// skipping this test is about.
 func TestMoCoTrainLossScaledMatchesCPU(t *testing.T) {
-	trainVsCPU(t, trainCheck{steps: 40, checkEvery: 1, scaled: true, forceAt: 8, imageLike: true})
+	trainVsCPU(t, trainCheck{steps: 40, checkEvery: 1, scaled: true, forceAt: 8, imageLike: true, lr: 2e-5})
 }
 
 // TestMoCoTrainBF16MatchesCPU runs the GPU side under bf16 autocast
