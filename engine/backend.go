@@ -1,5 +1,7 @@
 package engine
 
+import "fmt"
+
 // DType is the element type of a tensor's storage.
 type DType uint8
 
@@ -172,6 +174,43 @@ type Backend interface {
 // the result must equal AdamW on each tensor.
 type MultiAdamW interface {
 	AdamWMulti(params, grads, ms, vs []Storage, lr, beta1, beta2, eps, wd float64, t int)
+}
+
+// MultiUpdater is an optional Backend extension: EMA and an in-place Scale
+// over many float32 storages in one go (one launch on a GPU instead of one
+// per storage). EMAAll sets each dsts[i] = m·dsts[i] + (1−m)·srcs[i];
+// ScaleAll sets each xs[i] = alpha·xs[i]. The results must equal EMA and
+// Scale on each storage. EMAAll and ScaleAll below fall back to those.
+type MultiUpdater interface {
+	EMAAll(dsts, srcs []Storage, m float64)
+	ScaleAll(xs []Storage, alpha float64)
+}
+
+// EMAAll runs b's EMA on every pair of dsts and srcs, at once where b is a
+// MultiUpdater.
+func EMAAll(b Backend, dsts, srcs []Storage, m float64) {
+	if len(dsts) != len(srcs) {
+		panic(fmt.Sprintf("engine: EMAAll of %d destinations and %d sources", len(dsts), len(srcs)))
+	}
+	if mu, ok := b.(MultiUpdater); ok {
+		mu.EMAAll(dsts, srcs, m)
+		return
+	}
+	for i := range dsts {
+		b.EMA(dsts[i], srcs[i], m)
+	}
+}
+
+// ScaleAll scales every storage of xs by alpha in place, at once where b
+// is a MultiUpdater.
+func ScaleAll(b Backend, xs []Storage, alpha float64) {
+	if mu, ok := b.(MultiUpdater); ok {
+		mu.ScaleAll(xs, alpha)
+		return
+	}
+	for _, x := range xs {
+		b.Scale(x, x, alpha)
+	}
 }
 
 // MixedPrecision is an optional Backend extension for autocast

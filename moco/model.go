@@ -128,10 +128,14 @@ func (m *Model) Train(on bool) {
 // statistics are buffers and are not averaged, as in the official code).
 func (m *Model) UpdateMomentum(mom float64) {
 	base, tw := m.baseParams(), m.momentumParams()
-	for i := range base {
-		b := base[i].Tensor
-		b.Engine().Backend().EMA(tw[i].Tensor.Storage(), b.Storage(), mom)
+	if len(base) == 0 {
+		return
 	}
+	dsts, srcs := make([]engine.Storage, len(base)), make([]engine.Storage, len(base))
+	for i := range base {
+		dsts[i], srcs[i] = tw[i].Tensor.Storage(), base[i].Tensor.Storage()
+	}
+	engine.EMAAll(base[0].Tensor.Engine().Backend(), dsts, srcs, mom)
 }
 
 // Loss runs one MoCo v3 forward on the two views x1, x2 [B, C, H, W]: the

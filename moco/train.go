@@ -286,12 +286,13 @@ func (t *Trainer) finish(lr, mom float64) {
 // unscale multiplies every gradient by inv in place (the scale is a power
 // of two with the default factors, so this is exact).
 func (t *Trainer) unscale(inv float64) {
-	b := t.E.Backend()
+	var gs []engine.Storage
 	for _, p := range t.Opt.Params {
 		if g := p.Tensor.Grad(); g != nil {
-			b.Scale(g.Storage(), g.Storage(), inv)
+			gs = append(gs, g.Storage())
 		}
 	}
+	engine.ScaleAll(t.E.Backend(), gs, inv)
 }
 
 // readBack sums the squared gradient norms (all trainable parameters, the

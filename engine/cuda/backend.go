@@ -28,7 +28,7 @@ import (
 // any mix; fp16 and bf16 GEMM and attention operands are used as they are,
 // with no cast pass: see Gemm and Attention),
 // engine.BiasGemm (GemmBias: bias and GELU in the GEMM's epilogue),
-// engine.SquareSummer and engine.SquareSummerAll.
+// engine.SquareSummer, engine.SquareSummerAll and engine.MultiUpdater.
 //
 // Methods panic on a driver error: the Backend interface has no error
 // results, and a failed launch means the device is unusable.
@@ -410,8 +410,9 @@ func (b *Backend) SumSquaresAll(dst engine.Storage, srcs []engine.Storage, accum
 	}
 }
 
-// segTable returns a device buffer holding tab, one of the last eight
-// uploaded when it is the same.
+// segTable returns a device buffer holding tab, one of the last sixteen
+// uploaded when it is the same (a MoCo v3 step uses six: its norms, the
+// momentum update, the unscale).
 func (b *Backend) segTable(tab []byte) *Buffer {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -421,7 +422,7 @@ func (b *Backend) segTable(tab []byte) *Buffer {
 			return t.buf
 		}
 	}
-	if len(b.tables) == 8 {
+	if len(b.tables) == 16 {
 		// The oldest goes back to the allocator; launches queued before
 		// that read it run before anything queued after reuses it.
 		b.tables[0].buf.Free()
@@ -1104,6 +1105,71 @@ func (b *Backend) SGD(param, grad, bufm engine.Storage, lr, momentum, wd float64
 	b.ew("opt_sgd", n, f32("SGD", param), f32("SGD", grad), mb, float32(lr), float32(momentum), float32(wd), first, int64(n))
 }
 
+// multiChunk is the number of elements one block of opt_ema_multi and
+// ew_scale_multi updates.
+const multiChunk = 16384
+
+// multiTable returns the device table (three 64-bit words a chunk: dst and
+// src pointers at the chunk, its length) that opt_ema_multi and
+// ew_scale_multi read, for the storages dsts and srcs (srcs nil: dst again),
+// and the count of chunks. Pairs not both float32 and 16-byte aligned are
+// left out and returned for the per-storage kernels.
+func (b *Backend) multiTable(op string, dsts, srcs []engine.Storage) (tab *Buffer, chunks int, restD, restS []engine.Storage) {
+	var t []byte
+	for i, ds := range dsts {
+		ss := ds
+		if srcs != nil {
+			ss = srcs[i]
+		}
+		n := ds.Len()
+		if ss.Len() < n {
+			panic(fmt.Sprintf("cuda.%s: source %d has %d values, destination %d", op, i, ss.Len(), n))
+		}
+		d, sb := buf(ds), buf(ss)
+		if ds.DType() != engine.F32 || ss.DType() != engine.F32 || d.ptr%16 != 0 || sb.ptr%16 != 0 {
+			restD, restS = append(restD, ds), append(restS, ss)
+			continue
+		}
+		for off := 0; off < n; off += multiChunk {
+			o := 4 * uint64(off)
+			t = binary.LittleEndian.AppendUint64(t, uint64(d.ptr)+o)
+			t = binary.LittleEndian.AppendUint64(t, uint64(sb.ptr)+o)
+			t = binary.LittleEndian.AppendUint64(t, uint64(min(multiChunk, n-off)))
+		}
+	}
+	if len(t) == 0 {
+		return nil, 0, restD, restS
+	}
+	return b.segTable(t), len(t) / 24, restD, restS
+}
+
+// EMAAll implements engine.MultiUpdater: EMA over every pair in one launch
+// of opt_ema_multi (the same arithmetic as opt_ema).
+func (b *Backend) EMAAll(dsts, srcs []engine.Storage, m float64) {
+	if len(dsts) != len(srcs) {
+		panic(fmt.Sprintf("cuda.EMAAll: %d destinations, %d sources", len(dsts), len(srcs)))
+	}
+	tab, chunks, restD, restS := b.multiTable("EMAAll", dsts, srcs)
+	if chunks > 0 {
+		try("EMAAll", b.d.Launch("elementwise", "opt_ema_multi", D1(chunks), D1(256), 0, tab, float32(m), float32(1-m)))
+	}
+	for i := range restD {
+		b.EMA(restD[i], restS[i], m)
+	}
+}
+
+// ScaleAll implements engine.MultiUpdater: every storage (float32) scaled
+// in place in one launch of ew_scale_multi.
+func (b *Backend) ScaleAll(xs []engine.Storage, alpha float64) {
+	tab, chunks, rest, _ := b.multiTable("ScaleAll", xs, nil)
+	if chunks > 0 {
+		try("ScaleAll", b.d.Launch("elementwise", "ew_scale_multi", D1(chunks), D1(256), 0, tab, float32(alpha)))
+	}
+	for _, x := range rest {
+		b.Scale(x, x, alpha)
+	}
+}
+
 func (b *Backend) EMA(dst, src engine.Storage, m float64) {
 	n := dst.Len()
 	b.ew("opt_ema", n, f32("EMA", dst), f32("EMA", src), float32(m), float32(1-m), int64(n))
@@ -1116,4 +1182,5 @@ var (
 	_ engine.BiasGemm        = (*Backend)(nil)
 	_ engine.SquareSummer    = (*Backend)(nil)
 	_ engine.SquareSummerAll = (*Backend)(nil)
+	_ engine.MultiUpdater    = (*Backend)(nil)
 )

@@ -595,3 +595,64 @@ func TestBackendOptim(t *testing.T) {
 		h.check(fmt.Sprintf("EMA n=%d", n), d, tolF32)
 	}
 }
+
+// TestMultiUpdater: EMAAll and ScaleAll over lists of fp32 buffers of odd
+// sizes (one over three chunks long, one empty), and ScaleAll with an fp16
+// buffer among them (left to the per-storage kernel): the same bits as EMA
+// and Scale on each (the same arithmetic), and the CPU's values; twice, so
+// that the second call reuses the uploaded table.
+func TestMultiUpdater(t *testing.T) {
+	h := newHarness(t)
+	sizes := []int{1, 7, 33, 1000, 4099, 3*multiChunk + 5, 0}
+	type set struct{ multi, single, src []pair }
+	mk := func() set {
+		var s set
+		for _, n := range sizes {
+			v, w := randF32(h.r, n, 1), randF32(h.r, n, 1)
+			s.multi, s.single, s.src = append(s.multi, h.in(v)), append(s.single, h.in(v)), append(s.src, h.in(w))
+		}
+		return s
+	}
+	same := func(what string, a, b pair) {
+		x, y := make([]float32, a.n), make([]float32, b.n)
+		h.g.Download32(x, a.g)
+		h.g.Download32(y, b.g)
+		for i := range x {
+			if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+				t.Errorf("%s: element %d of %d: %g, per storage %g", what, i, a.n, x[i], y[i])
+				return
+			}
+		}
+	}
+	s := mk()
+	for round := range 2 {
+		var dsts, srcs []engine.Storage
+		for i := range s.multi {
+			dsts, srcs = append(dsts, s.multi[i].g), append(srcs, s.src[i].g)
+			h.g.EMA(s.single[i].g, s.src[i].g, 0.99)
+			h.c.EMA(s.single[i].c, s.src[i].c, 0.99)
+		}
+		h.g.EMAAll(dsts, srcs, 0.99)
+		for i := range s.multi {
+			same(fmt.Sprintf("EMAAll round %d, n=%d", round, s.multi[i].n), s.multi[i], s.single[i])
+			h.check(fmt.Sprintf("EMA n=%d", s.single[i].n), s.single[i], tolF32)
+		}
+	}
+	s = mk()
+	half := h.rndAs(engine.F16, 333, 1)
+	halfRef := h.rndAs(engine.F16, 333, 1)
+	h.g.Copy(halfRef.g, half.g)
+	for round := range 2 {
+		xs := []engine.Storage{half.g}
+		for i := range s.multi {
+			xs = append(xs, s.multi[i].g)
+			h.g.Scale(s.single[i].g, s.single[i].g, 0.125)
+		}
+		h.g.Scale(halfRef.g, halfRef.g, 0.125)
+		h.g.ScaleAll(xs, 0.125)
+		for i := range s.multi {
+			same(fmt.Sprintf("ScaleAll round %d, n=%d", round, s.multi[i].n), s.multi[i], s.single[i])
+		}
+		same(fmt.Sprintf("ScaleAll round %d, fp16", round), half, halfRef)
+	}
+}

@@ -815,7 +815,7 @@ func TestStagedUploads(t *testing.T) {
 
 // TestSumSquaresAll: Backend.SumSquaresAll over a list of fp32, fp16 and
 // bf16 buffers of odd sizes (one empty, one over three segments long) and an
-// fp16 view 2 bytes into its buffer (not 16-byte aligned: summed by
+// fp16 view 8 bytes into its buffer (not 16-byte aligned: summed by
 // SumSquares after the rest), against the float64 sum of the same values:
 // alone, accumulated, repeated (its table then reused: the same bits), over
 // an empty list (0, or dst kept when accumulating), and over the view alone.
@@ -837,9 +837,9 @@ func TestSumSquaresAll(t *testing.T) {
 		want += sumSq(x, n, 0)
 		srcs = append(srcs, x.g)
 	}
-	base := h.rndAs(engine.F16, 101, 1)
-	viewWant := sumSq(base, 101, 1)
-	view := &storage{buf: buf(base.g).View(2, 200), n: 100, dt: engine.F16}
+	base := h.rndAs(engine.F16, 104, 1)
+	viewWant := sumSq(base, 104, 4)
+	view := &storage{buf: buf(base.g).View(8, 200), n: 100, dt: engine.F16}
 	srcs = append(srcs, view)
 	want += viewWant
 	get := func(d pair) float32 {
