@@ -179,8 +179,10 @@ type MultiAdamW interface {
 // MultiUpdater is an optional Backend extension: EMA and an in-place Scale
 // over many float32 storages in one go (one launch on a GPU instead of one
 // per storage). EMAAll sets each dsts[i] = m·dsts[i] + (1−m)·srcs[i];
-// ScaleAll sets each xs[i] = alpha·xs[i]. The results must equal EMA and
-// Scale on each storage. EMAAll and ScaleAll below fall back to those.
+// ScaleAll sets each xs[i] = alpha·xs[i]. The storages updated must be
+// distinct and must not overlap (a backend may update them all at once).
+// The results must equal EMA and Scale on each storage. EMAAll and ScaleAll
+// below fall back to those.
 type MultiUpdater interface {
 	EMAAll(dsts, srcs []Storage, m float64)
 	ScaleAll(xs []Storage, alpha float64)

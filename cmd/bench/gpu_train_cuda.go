@@ -132,6 +132,10 @@ func (b *gpuBench) trainBench() error {
 			epochs, gpus, rate, 100*eff.e, hours)
 		result(name+"_projected_300ep_8gpu_"+eff.key+"_hours", hours, "h", 1e3*per)
 	}
+	// Whether the multi-tensor tables (norms, EMA, unscale) stay on the
+	// device across steps: an upload mid-step waits for the queued work.
+	ts := gb.TableStats()
+	fmt.Printf("train: multi-tensor tables over %d steps: %d found on the device, %d uploaded\n", warmup+steps, ts.Hits, ts.Uploads)
 	if os.Getenv("MOCOGO_TRAIN_PROFILE") == "0" {
 		return nil
 	}

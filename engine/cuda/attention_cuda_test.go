@@ -366,14 +366,17 @@ func testAttentionBackward(t *testing.T, e attnElem, wide bool, cases []attnCase
 // TestAttentionFull).
 var attnSmallOnly bool
 
-// TestAttentionFull runs the small attention cases with SetAttentionSkip
-// (false): every tile computed in full, as the first kernels did; fp16,
-// then bf16.
+// TestAttentionFull runs the small attention cases on the tiled kernels
+// with SetAttentionSkip(false): every tile computed in full, as the first
+// kernels did; fp16, then bf16. (The skip applies to the tiled kernels
+// only, which are no longer the default.)
 func TestAttentionFull(t *testing.T) {
+	oldK := dev.SetAttentionKernel(AttnTiled)
 	old := dev.SetAttentionSkip(false)
 	attnSmallOnly = true
 	defer func() {
 		dev.SetAttentionSkip(old)
+		dev.SetAttentionKernel(oldK)
 		attnSmallOnly = false
 	}()
 	t.Run("forward", TestAttentionForward)

@@ -35,8 +35,22 @@ import (
 type Backend struct {
 	d *Device
 
-	mu     sync.Mutex
-	tables []segTable // SumSquaresAll's segment tables on the device, newest last
+	mu         sync.Mutex
+	tables     []segTable // the multi-tensor kernels' tables on the device, newest last
+	tableStats TableStats
+}
+
+// TableStats counts the multi-tensor kernels' tables (SumSquaresAll,
+// EMAAll, ScaleAll): found among those already on the device, or uploaded
+// (each upload a host-to-device copy, ordered after the work queued
+// before it).
+type TableStats struct{ Hits, Uploads int }
+
+// TableStats returns the counts of table lookups so far.
+func (b *Backend) TableStats() TableStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tableStats
 }
 
 // NewBackend returns a backend computing on d.
@@ -374,8 +388,9 @@ type segTable struct {
 // sumsq_final sums the blocks' parts into dst. The table is uploaded only
 // when it differs from the last few (the caching allocator tends to hand a
 // step's gradients the same blocks every step). Sources not 16-byte aligned
-// are summed by SumSquares after the others. Deterministic for a given
-// list.
+// are summed by SumSquares after the others (which, as every kernel here,
+// needs fp32 sources 16-byte and half ones 8-byte aligned: whole
+// allocations always are). Deterministic for a given list.
 func (b *Backend) SumSquaresAll(dst engine.Storage, srcs []engine.Storage, accumulate bool) {
 	var tab []byte
 	var rest []engine.Storage
@@ -419,6 +434,7 @@ func (b *Backend) segTable(tab []byte) *Buffer {
 	for i, t := range b.tables {
 		if bytes.Equal(t.bytes, tab) {
 			b.tables = append(append(b.tables[:i:i], b.tables[i+1:]...), t) // the newest last
+			b.tableStats.Hits++
 			return t.buf
 		}
 	}
@@ -431,6 +447,7 @@ func (b *Backend) segTable(tab []byte) *Buffer {
 	d := b.scratch(int64(len(tab)))
 	try("SumSquaresAll", d.copyIn(unsafe.Pointer(&tab[0]), int64(len(tab)), "SumSquaresAll table"))
 	b.tables = append(b.tables, segTable{slices.Clone(tab), d})
+	b.tableStats.Uploads++
 	return d
 }
 
@@ -1113,7 +1130,8 @@ const multiChunk = 16384
 // src pointers at the chunk, its length) that opt_ema_multi and
 // ew_scale_multi read, for the storages dsts and srcs (srcs nil: dst again),
 // and the count of chunks. Pairs not both float32 and 16-byte aligned are
-// left out and returned for the per-storage kernels.
+// left out and returned for the per-storage kernels (which need the same
+// alignment: whole allocations always have it).
 func (b *Backend) multiTable(op string, dsts, srcs []engine.Storage) (tab *Buffer, chunks int, restD, restS []engine.Storage) {
 	var t []byte
 	for i, ds := range dsts {

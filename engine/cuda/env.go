@@ -17,7 +17,8 @@ var GemmKernels = []GemmKernel{GemmAuto, GemmMMA, GemmWGMMA128, GemmWGMMA256, Ge
 //
 //	MOCOGO_GEMM_KERNEL   a GemmKernel by name (auto, mma, wgmma128, wgmma256,
 //	                     tma, tmap, mmaw, tmas, tmac, mma4, tune): SetGemmKernel
-//	MOCOGO_ATTN_KERNEL   an AttentionKernel by name (tiled, head, headalt):
+//	MOCOGO_ATTN_KERNEL   an AttentionKernel by name (auto, tiled, head,
+//	                     headalt):
 //	                     SetAttentionKernel
 //
 // An unknown name, or a kernel the device cannot run, is an error.

@@ -370,7 +370,8 @@ func TestGemmBF16(t *testing.T) {
 }
 
 // TestGemmBF16Staged runs the same with the staged store (SetGemmStaged),
-// under GemmAuto (wgmma128 for NT on Hopper) and GemmMMA; the other kinds'
+// under GemmAuto (on Hopper the TMA-store kernels for outputs with a tile
+// per SM, wgmma128 for other NT products) and GemmMMA; the other kinds'
 // staged stores are the same templates, run on fp16 by TestGemmF16Hopper
 // and TestGemmF16MMAWide. A test of its own rather than a subtest: run.sh
 // gives each top-level test its own time limit.

@@ -856,10 +856,14 @@ func TestSumSquaresAll(t *testing.T) {
 	h.g.SumSquaresAll(d.g, srcs, false)
 	got := get(d)
 	near("SumSquaresAll", got, want)
+	before := h.g.TableStats()
 	e := h.out(1)
 	h.g.SumSquaresAll(e.g, srcs, false)
 	if again := get(e); math.Float32bits(again) != math.Float32bits(got) {
 		t.Errorf("SumSquaresAll not deterministic: %g then %g", got, again)
+	}
+	if after := h.g.TableStats(); after.Hits != before.Hits+1 || after.Uploads != before.Uploads {
+		t.Errorf("SumSquaresAll again over the same list: table stats %+v, then %+v (want one more hit, no upload)", before, after)
 	}
 	h.g.SumSquaresAll(d.g, srcs, true)
 	twice := get(d)

@@ -135,12 +135,16 @@ func testGemmTMAKind(t *testing.T, kind GemmKernel, bf bool, mustRun ...string) 
 	t.Run("layouts", func(t *testing.T) { testGemmTMALayoutsAs(t, bf) })
 	// NT cases whose last tile column reaches at most half way into its
 	// tile (n − n0 ≤ BN/2: in a cluster the second half of B lies wholly
-	// past N and is not loaded), with rows 16-byte multiples so that the
-	// TMA-store kernels, not the fallback, take them.
+	// past N and is not loaded): rows ending on 16-byte boundaries, which
+	// the TMA-store kernels take, and two that do not (n = 1 and 270 with a
+	// half C), which the persistent kernels with the direct store take (the
+	// TMA store would write the padding up to the next boundary).
 	t.Run("edges", func(t *testing.T) {
 		for _, c := range []gemmCase{
 			{transB: true, m: 256, n: 64, k: 128, align8: true, alpha: 1},
+			{transB: true, m: 129, n: 8, k: 72, align8: true, alpha: 1, out16: true},
 			{transB: true, m: 129, n: 1, k: 72, align8: true, alpha: 1, out16: true},
+			{transB: true, m: 300, n: 264, k: 200, align8: true, alpha: 1, bias: true, out16: true},
 			{transB: true, m: 300, n: 270, k: 200, align8: true, alpha: 1, bias: true, out16: true},
 			{transB: true, m: 385, n: 456, k: 64, align8: true, alpha: 0.5, bias: true, gelu: true},
 		} {

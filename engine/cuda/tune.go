@@ -85,24 +85,29 @@ func (d *Device) tunedKernel(key tuneKey, celem int, c0 *Buffer, run func(GemmKe
 	if t.Ms[GemmAuto], err = d.MedianMs(5, func() error { return run(GemmAuto, ref) }); err != nil {
 		return GemmAuto, fmt.Errorf("GemmAuto: %w", err)
 	}
-	// Kinds that take the same path for this product (the wgmma kernels
-	// serve only NT; GemmAuto is one of the others, but splits weight
-	// gradients over the TMA kernels) are timed once. The TMA-store kinds
-	// need C 16-byte aligned, as the scratch outputs are (for a C that is
-	// not, they would be timed on a path the product does not take), rows
-	// ending on 16-byte boundaries and beta 0; otherwise they take the
-	// path of GemmTMAPersistent.
+	// Kinds that take the same path for this product are timed once: the
+	// kernel they launch (the wgmma kernels serve only NT; GemmAuto resolves
+	// to one of the others; the TMA-store kinds take GemmTMAPersistent's
+	// kernels unless C is 16-byte aligned, as the scratch outputs are, with
+	// rows ending on 16-byte boundaries and beta 0, and for a C that is not
+	// aligned they would be timed on a path the product does not take) and
+	// whether weight gradients split over the TMA kernels.
+	storeOK := key.cAligned && !key.beta && key.ldc*celem%16 == 0 && key.n*celem%16 == 0
 	type path struct {
 		kernel   GemmKernel
 		tmaSplit bool
 	}
 	pathOf := func(k GemmKernel) path {
+		kern := d.gemmKernel(k, key.transA, key.transB, key.m, key.n, key.k)
+		if (kern == GemmTMAStore || kern == GemmTMACluster) && !storeOK {
+			kern = GemmTMAPersistent
+		}
 		autoDW := k == GemmAuto && key.transA && !key.transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW
-		return path{d.gemmKernel(k, key.transA, key.transB, key.m, key.n, key.k), autoDW || k.UsesTMA()}
+		return path{kern, autoDW || kern.UsesTMA()}
 	}
 	tried := map[path]bool{pathOf(GemmAuto): true}
 	for _, kind := range d.gemmTuneCandidates()[1:] {
-		if (kind == GemmTMAStore || kind == GemmTMACluster) && (!key.cAligned || key.beta || key.n*celem%16 != 0) {
+		if (kind == GemmTMAStore || kind == GemmTMACluster) && !key.cAligned {
 			continue
 		}
 		p := pathOf(kind)
