@@ -19,9 +19,12 @@
 #   bench      `bench gpu` kernel groups, each in its own process, ~200 s
 #   torch      the PyTorch/cuBLAS kernel baseline, 75 s
 #   profile    Nsight Compute (ncu --set full, clocks left alone) on one
-#              launch each of the TMA and mma.sync GEMMs at 4096³, wgmma128
-#              at the ViT qkv shape, attention forward and backward and
-#              LayerNorm forward at ViT-S/16 b256, then the peak probes;
+#              launch each of the default kernels that miss their anchor:
+#              the TMA-store GEMMs at the ViT-S/16 qkv and proj forward and
+#              fc2 input-gradient shapes and at 4096³, the split-K TMA GEMM
+#              of the qkv weight gradient, the head-resident attention
+#              forward and backward and the LayerNorm backward at ViT-S/16
+#              b256, then the peak probes;
 #              OUTDIR/ncu/<name>.txt (details page), .ncu-rep when under
 #              5 MB, .log; skipped when ncu is absent; 150 s
 #   train      the whole MoCo v3 step (bench gpu -only train): ViT-S/16 b256
@@ -386,14 +389,14 @@ else
 		# Reports over 5 MB stay behind (the text holds the numbers).
 		[ "$(stat -c %s "$rep.ncu-rep")" -gt $((5 << 20)) ] && rm -f "$rep.ncu-rep"
 	done <<'EOF'
-gemm_f16_nt_tma_4096       tma   ^gemm_nt_4096_tma$                     ^gemm_f16_nt_tma$                  1
-gemm_f16_nn_4096           gemm  ^gemm_nn_4096$                         ^gemm_f16_nn$                      1
-gemm_f16_nn_q_4096         gemm  ^gemm_nn_4096_mma4$                    ^gemm_f16_nn_q$                    1
-gemm_f16_nt_sm90_vit_qkv   gemm  ^vit_qkv_fwd_50432x1152x384_wgmma128$  ^gemm_f16_nt_sm90$                 1
-gemm_f16_nt_tma_s_vit_qkv  tmas  ^vit_qkv_fwd_50432x1152x384_tmas$      ^gemm_f16_nt_tma_s192$             1
-attn_fwd_d32_vits          attn  ^attn_fwd_h12d32$                      ^attn_fwd_d32$                     1
-attn_bwd_d32_vits          attn  ^attn_bwd_h12d32$                      ^attn_bwd_(dkdv|dq)_d32$           2
-layernorm_fwd_vits         ln    ^ln_fwd_50432x384$                     ^layernorm_fwd_                    1
+gemm_tmas_vit_qkv_fwd      gemm  ^vit_qkv_fwd_50432x1152x384$           ^gemm_f16_nt_tma_s192$             1
+gemm_tmas_vit_proj_fwd     gemm  ^vit_proj_fwd_50432x384x384$           ^gemm_f16_nt_tma_s192$             1
+gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f16_nn_tma_s$                1
+gemm_tmap_vit_qkv_dw       gemm  ^vit_qkv_dw_1152x384x50432$            ^gemm_f16_tn_tma_p192$             1
+gemm_tmas_4096_nt          gemm  ^gemm_nt_4096$                         ^gemm_f16_nt_tma_s$                1
+attn_fwd_head_d32_vits     attn  ^attn_fwd_h12d32$                      ^attn_fwd_head_w4_d32$             1
+attn_bwd_head_d32_vits     attn  ^attn_bwd_h12d32$                      ^attn_bwd_head_w4_d32$             1
+layernorm_bwd_vits         ln    ^ln_bwd_50432x384$                     ^layernorm_bwd_3$                  1
 peak_mma_f16               peak  ^peak_mma_sync_f16$                    ^peak_mma_f16$                     1
 peak_wgmma_f16             peak  ^peak_wgmma_f16$                       ^peak_wgmma_f16$                   1
 EOF
