@@ -21,7 +21,8 @@
 #   profile    Nsight Compute (ncu --set full, clocks left alone) on one
 #              launch each of the default kernels that miss their anchor:
 #              the TMA-store GEMMs at the ViT-S/16 qkv and proj forward and
-#              fc2 input-gradient shapes and at 4096³, the split-K TMA GEMM
+#              fc2 input-gradient shapes and at 4096³, mma.sync at 4096³
+#              (0.38× cuBLAS against the 0.7×), the split-K TMA GEMM
 #              of the qkv weight gradient, the head-resident attention
 #              forward and backward and the LayerNorm backward at ViT-S/16
 #              b256, then the peak probes;
@@ -394,6 +395,7 @@ gemm_tmas_vit_proj_fwd     gemm  ^vit_proj_fwd_50432x384x384$           ^gemm_f1
 gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f16_nn_tma_s$                1
 gemm_tmap_vit_qkv_dw       gemm  ^vit_qkv_dw_1152x384x50432$            ^gemm_f16_tn_tma_p192$             1
 gemm_tmas_4096_nt          gemm  ^gemm_nt_4096$                         ^gemm_f16_nt_tma_s$                1
+gemm_mma_4096_nt           gemm  ^gemm_nt_4096_mma$                     ^gemm_f16_nt$                      1
 attn_fwd_head_d32_vits     attn  ^attn_fwd_h12d32$                      ^attn_fwd_head_w4_d32$             1
 attn_bwd_head_d32_vits     attn  ^attn_bwd_h12d32$                      ^attn_bwd_head_w4_d32$             1
 layernorm_bwd_vits         ln    ^ln_bwd_50432x384$                     ^layernorm_bwd_3$                  1
