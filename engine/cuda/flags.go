@@ -11,4 +11,8 @@ const (
 	// gemmStaged (GEMM_STAGED) asks the mma.sync and wgmma kernels for
 	// the staged epilogue (SetGemmStaged).
 	gemmStaged = 4
+	// gemmStagger (GEMM_STAGGER) asks the persistent TMA kernels to start
+	// their second consumer warpgroup two k-tiles behind the first
+	// (SetGemmStagger).
+	gemmStagger = 8
 )

@@ -173,6 +173,33 @@ func (d *Device) SetGemmStaged(on bool) bool {
 	return old
 }
 
+// SetGemmStagger sets whether the persistent TMA GEMM kernels (GemmAuto's
+// TMA-store kernels, GemmTMAPersistent, GemmTMAStore, GemmTMACluster) start
+// their second consumer warpgroup two k-tiles behind the first, so that one
+// warpgroup's epilogue overlaps the other's wgmmas instead of both leaving
+// the tensor cores idle at once (kernels/cuda/tma_sm90a.cuh), and returns
+// the previous setting. Off by default until it has passed the GPU tests
+// and won on an H100; MOCOGO_GEMM_STAGGER=1 turns it on when the device is
+// opened. The results are the same either way: each warpgroup's arithmetic
+// is unchanged.
+func (d *Device) SetGemmStagger(on bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.gemmStagger
+	d.gemmStagger = on
+	return old
+}
+
+// staggerFlag is gemmStagger when SetGemmStagger has turned it on, else 0.
+func (d *Device) staggerFlag() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gemmStagger {
+		return gemmStagger
+	}
+	return 0
+}
+
 // stagedFlag is the flag bit that asks the kernels for the staged store
 // when SetGemmStaged has turned it on, else 0.
 func (d *Device) stagedFlag() int {
@@ -359,7 +386,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			// next one (seen on an H100, fifth session; Triton issue
 			// 11583), over the padding or a neighbouring view's columns.
 			if c.ptr%16 == 0 && ldc*celem%16 == 0 && n*celem%16 == 0 && beta == 0 {
-				return d.gemmTMAStore(kern == GemmTMACluster, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags)
+				return d.gemmTMAStore(kern == GemmTMACluster, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|d.staggerFlag())
 			}
 			fallthrough // the persistent kernels with the direct store
 		case GemmTMA, GemmTMAPersistent:
@@ -370,7 +397,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			} else if !transA && transB && bn == 256 {
 				kernel = prefix + "nt_tma" // the first TMA kernel, one tile per block
 			}
-			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
+			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags|d.staggerFlag())
 		case GemmWGMMA256:
 			tiles := ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,

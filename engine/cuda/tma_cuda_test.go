@@ -180,3 +180,25 @@ func testGemmMMA4(t *testing.T, bf bool) {
 	}
 	testGemmMMAKind(t, GemmMMA4, bf, "gemm_mma4", kernels...)
 }
+
+// TestGemmF16TMAStagger runs TestGemmF16TMAStore's cases with
+// SetGemmStagger(true): the second consumer warpgroup of the persistent
+// kernels starts two k-tiles behind the first (a change of timing only, the
+// same results), through the TMA-store kernels and, where C rules the TMA
+// store out, the direct-store ones; then the cluster kernels' NT cases,
+// whose stage releases also wait for the peer block's warpgroups. A wait
+// that could not end would trap here (mbar_wait's bound) rather than hang.
+func TestGemmF16TMAStagger(t *testing.T) {
+	old := dev.SetGemmStagger(true)
+	defer dev.SetGemmStagger(old)
+	t.Run("store", func(t *testing.T) {
+		testGemmTMAKind(t, GemmTMAStore, false, "gemm_f16_nt_tma_s", "gemm_f16_nn_tma_s192")
+	})
+	t.Run("cluster", func(t *testing.T) {
+		if !dev.SetGemmKernel(GemmTMACluster) {
+			t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+		}
+		defer dev.SetGemmKernel(GemmAuto)
+		testGemmHopperAs(t, false)
+	})
+}

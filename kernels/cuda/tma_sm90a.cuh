@@ -312,16 +312,32 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
 // (m-contiguous); B_MN: B stored K×N (n-contiguous); CM: blocks per cluster
 // sharing B by multicast (1 or 2); TSTORE: the TMA-store epilogue (C through
 // tmC) instead of direct stores.
+//
+// With GEMM_STAGGER in flags the second consumer warpgroup starts its first
+// k-tile only once the first has issued STAGGER_KT of them (an mbarrier
+// after the stage barriers). They start that far apart, and neither can get
+// further ahead than the stages the other has not yet released, so that one
+// warpgroup's epilogue can run while the other still issues wgmmas. (One
+// warpgroup alone reached the tensor cores' peak on an H100:
+// peak_wgmma_f16_wg1.) In step, both leave the tensor cores idle for their
+// epilogues. The first
+// warpgroup can issue STAGGER_KT < S k-tiles from the stages loaded before
+// any release, so the wait cannot deadlock; it also arrives after its last
+// tile, for a block with fewer k-tiles than that. Not yet measured.
 template <typename T, bool A_MN, bool B_MN, int BN, int CM = 1, bool TSTORE = false>
 __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC, void* C,
                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,
                                                 float alpha, float beta, int flags, int kchunk) {
     constexpr int S = (BN == 256 || TSTORE) ? 4 : 5;     // stages
+    constexpr int STAGGER_KT = 2;                        // GEMM_STAGGER's offset, < S
+    static_assert(STAGGER_KT < S, "the staggered warpgroup would wait for a release it blocks");
     constexpr int STAGE = T_A_BYTES + BN * 128;          // bytes per stage
     constexpr int STAGING = TSTORE ? 2 * 16384 : 0;      // two 8 KB buffers per consumer
     extern __shared__ __align__(16) unsigned char smem_p[];
     const uint32_t base = (smem_u32(smem_p) + 1023) & ~1023u;
     const uint32_t bars = base + S * STAGE + STAGING;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const uint32_t stag = bars + 16 * S;               // GEMM_STAGGER's barrier
+    const bool stagger = flags & GEMM_STAGGER;
     const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
     const int rank = CM > 1 ? (int)cluster_rank() : 0;
 
@@ -339,6 +355,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
             mbar_init(bars + 8 * s, 1);
             mbar_init(bars + 8 * (S + s), 2 * CM);
         }
+        mbar_init(stag, 1);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     }
@@ -411,6 +428,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
         const bool leader = (tid & 127) == 0;
         int it = 0;  // k-tiles consumed so far, over all tiles
         int oc = 0;  // boxes stored so far (TSTORE)
+        if (stagger && c == 1) mbar_wait(stag, 0);
         for (int tile = first_unit; tile < units; tile += unit_step) {
             int m0, n0;
             tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
@@ -435,6 +453,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                         wgmma_m64n192k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
                 }
                 wgmma_commit();
+                if (stagger && c == 0 && leader && it == STAGGER_KT - 1) mbar_arrive(stag);
                 wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
                 if (kt > 0 && leader) {
                     if (CM > 1) {
@@ -465,6 +484,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                 wgmma_epilogue<T, BN>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
             }
         }
+        if (stagger && c == 0 && leader && it < STAGGER_KT) mbar_arrive(stag);  // fewer k-tiles than the offset
         if (TSTORE && leader) bulk_wait_all();  // the staging buffers stay until the last store has read them
     }
     if (CM > 1) cluster_sync();  // no block leaves while its peer may still arrive on its barriers

@@ -100,7 +100,7 @@ bench_budget=200
 bench_groups="copy gemm mp tma attn tmal tmas upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -118,7 +118,7 @@ if [[ "$phases" == *" decide "* ]]; then
 	test_budget=200
 	beside_tests="sanitizer pretrain"
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_base:fp16"
+	train_configs="vit_small:fp16 vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_base:fp16"
 	bench_budget=110
 	bench_groups="gemm attn tmas ln"
 fi
@@ -427,10 +427,12 @@ if [ -n "$torch_pid" ] && [ ! -e "$out/torch_ready" ]; then
 fi
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
-# default) and "staged" (MOCOGO_GEMM_STAGED=1). The variants run the step on
-# kernels other than the default: GEMMs tuned per shape (GemmTune), the
-# cluster TMA GEMMs, the tiled attention kernels (the default before the
-# fifth session), the staged epilogue of the mma.sync and wgmma GEMMs.
+# default) and "staged" (MOCOGO_GEMM_STAGED=1) or "stagger"
+# (MOCOGO_GEMM_STAGGER=1). The variants run the step on
+# kernels other than the default: the persistent TMA GEMMs with staggered
+# consumer warpgroups (not yet measured), GEMMs tuned per shape (GemmTune),
+# the cluster TMA GEMMs, the tiled attention kernels (the default before
+# the fifth session), the staged epilogue of the mma.sync and wgmma GEMMs.
 for cfg in $train_configs; do
 	cfg=${cfg//:/ }
 	set -- $cfg
@@ -438,16 +440,17 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg=
+	sg= st=
 	[ "${5:-}" = staged ] && sg=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}
+	[ "${5:-}" = stagger ] && st=1
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}${st:+_stagger}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
