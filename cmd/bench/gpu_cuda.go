@@ -459,6 +459,9 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel, p
 		if nt := !s.transA && s.transB; (layouts == layoutsNT && !nt) || (layouts == layoutsOther && nt) {
 			continue
 		}
+		if b.kindSuffix != "" && s.transA && s.k > 8*s.n {
+			continue // weight gradients: split-K partials, which no setting of kindSuffix's reaches
+		}
 		// The keys this shape prints: the base key (under each store) and
 		// its _nosplit twin (GemmAuto), then one per kind that serves the
 		// shape (under each store where the kind has the staged one). A
@@ -543,7 +546,7 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel, p
 				if serr := b.d.Synchronize(); serr != nil {
 					return err // a fault: the context is gone
 				}
-				fmt.Printf("ERROR %s_%s: %v (kind dropped from this group)\n", s.key, k, err)
+				fmt.Printf("ERROR %s_%s%s: %v (kind dropped from this group)\n", s.key, k, b.kindSuffix, err)
 				dropped[k] = true
 			}
 		}

@@ -178,10 +178,11 @@ func (d *Device) SetGemmStaged(on bool) bool {
 // their second consumer warpgroup two k-tiles behind the first, so that one
 // warpgroup's epilogue overlaps the other's wgmmas instead of both leaving
 // the tensor cores idle at once (kernels/cuda/tma_sm90a.cuh), and returns
-// the previous setting. Off by default until it has passed the GPU tests
-// and won on an H100; MOCOGO_GEMM_STAGGER=1 turns it on when the device is
-// opened. The results are the same either way: each warpgroup's arithmetic
-// is unchanged.
+// the previous setting. It applies where a block walks several tiles (not
+// GemmTMA's one-tile blocks, nor the split-K partial products). Off by
+// default until it has passed the GPU tests and won on an H100;
+// MOCOGO_GEMM_STAGGER=1 turns it on when the device is opened. The results
+// are the same either way: each warpgroup's arithmetic is unchanged.
 func (d *Device) SetGemmStagger(on bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -397,7 +398,11 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			} else if !transA && transB && bn == 256 {
 				kernel = prefix + "nt_tma" // the first TMA kernel, one tile per block
 			}
-			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags|d.staggerFlag())
+			tflags := flags
+			if kern != GemmTMA {
+				tflags |= d.staggerFlag() // persistent: a block walks several tiles
+			}
+			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, tflags)
 		case GemmWGMMA256:
 			tiles := ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,

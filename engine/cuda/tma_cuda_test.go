@@ -185,9 +185,10 @@ func testGemmMMA4(t *testing.T, bf bool) {
 // SetGemmStagger(true): the second consumer warpgroup of the persistent
 // kernels starts two k-tiles behind the first (a change of timing only, the
 // same results), through the TMA-store kernels and, where C rules the TMA
-// store out, the direct-store ones; then the cluster kernels' NT cases,
-// whose stage releases also wait for the peer block's warpgroups. A wait
-// that could not end would trap here (mbar_wait's bound) rather than hang.
+// store out, the direct-store ones; then through the cluster kernels, whose
+// stage releases also wait for the peer block's warpgroups; then products
+// of one k-tile a tile over several tiles a block. A wait that could not
+// end would trap here (mbar_wait's bound) rather than hang.
 func TestGemmF16TMAStagger(t *testing.T) {
 	old := dev.SetGemmStagger(true)
 	defer dev.SetGemmStagger(old)
@@ -195,10 +196,20 @@ func TestGemmF16TMAStagger(t *testing.T) {
 		testGemmTMAKind(t, GemmTMAStore, false, "gemm_f16_nt_tma_s", "gemm_f16_nn_tma_s192")
 	})
 	t.Run("cluster", func(t *testing.T) {
-		if !dev.SetGemmKernel(GemmTMACluster) {
+		testGemmTMAKind(t, GemmTMACluster, false, "gemm_f16_nt_tma_c", "gemm_f16_nt_tma_c192", "gemm_f16_nn_tma_c192")
+	})
+	// One k-tile a tile (k = 64) and several tiles a block: the first
+	// warpgroup's signal comes after its first tile.
+	t.Run("short_k", func(t *testing.T) {
+		if !dev.SetGemmKernel(GemmTMAStore) {
 			t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
 		}
 		defer dev.SetGemmKernel(GemmAuto)
-		testGemmHopperAs(t, false)
+		for _, c := range []gemmCase{
+			{transB: true, m: 4096, n: 2304, k: 64, align8: true, alpha: 1},
+			{m: 4096, n: 2304, k: 48, align8: true, alpha: 1, bias: true, out16: true},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
 	})
 }

@@ -323,7 +323,9 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
 // epilogues. The first
 // warpgroup can issue STAGGER_KT < S k-tiles from the stages loaded before
 // any release, so the wait cannot deadlock; it also arrives after its last
-// tile, for a block with fewer k-tiles than that. Not yet measured.
+// tile, for a block with fewer k-tiles than that. With fewer than
+// STAGGER_KT k-tiles a tile, the offset is the first tile's k-tiles.
+// Split-K partials never get the flag. Not yet measured.
 template <typename T, bool A_MN, bool B_MN, int BN, int CM = 1, bool TSTORE = false>
 __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC, void* C,
                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,
@@ -348,6 +350,10 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
     // [y·kchunk, min(K, (y+1)·kchunk)) and C is its own M×N fp32 slice.
     const int kbeg = kchunk > 0 ? blockIdx.y * kchunk : 0;
     const int KT = ((kchunk > 0 ? min(K - kbeg, kchunk) : K) + T_BK - 1) / T_BK;
+    // GEMM_STAGGER's offset in this launch: STAGGER_KT k-tiles, or one whole
+    // tile's worth where a tile has fewer (then the second warpgroup waits
+    // for the first's first tile, not for its second).
+    const int stagKT = max(1, min(STAGGER_KT, KT));
     if (kchunk > 0) C = (float*)C + (size_t)blockIdx.y * M * N;
 
     if (tid == 0) {
@@ -453,7 +459,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                         wgmma_m64n192k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
                 }
                 wgmma_commit();
-                if (stagger && c == 0 && leader && it == STAGGER_KT - 1) mbar_arrive(stag);
+                if (stagger && c == 0 && leader && it == stagKT - 1) mbar_arrive(stag);
                 wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
                 if (kt > 0 && leader) {
                     if (CM > 1) {
@@ -484,7 +490,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
                 wgmma_epilogue<T, BN>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
             }
         }
-        if (stagger && c == 0 && leader && it < STAGGER_KT) mbar_arrive(stag);  // fewer k-tiles than the offset
+        if (stagger && c == 0 && leader && it < stagKT) mbar_arrive(stag);  // fewer k-tiles than the offset
         if (TSTORE && leader) bulk_wait_all();  // the staging buffers stay until the last store has read them
     }
     if (CM > 1) cluster_sync();  // no block leaves while its peer may still arrive on its barriers
