@@ -165,13 +165,7 @@ func (d *Device) SetGemmKernel(k GemmKernel) bool {
 //
 // The default stays direct until the staged store has passed the GPU tests
 // and won in the benchmarks on an H100 (kernels/cuda/gemm_types.cuh).
-func (d *Device) SetGemmStaged(on bool) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	old := d.gemmStaged
-	d.gemmStaged = on
-	return old
-}
+func (d *Device) SetGemmStaged(on bool) bool { return d.swapSetting(&d.gemmStaged, on) }
 
 // SetGemmStagger sets whether the persistent TMA GEMM kernels (GemmAuto's
 // TMA-store kernels, GemmTMAPersistent, GemmTMAStore, GemmTMACluster) start
@@ -183,31 +177,32 @@ func (d *Device) SetGemmStaged(on bool) bool {
 // default until it has passed the GPU tests and won on an H100;
 // MOCOGO_GEMM_STAGGER=1 turns it on when the device is opened. The results
 // are the same either way: each warpgroup's arithmetic is unchanged.
-func (d *Device) SetGemmStagger(on bool) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	old := d.gemmStagger
-	d.gemmStagger = on
-	return old
-}
+func (d *Device) SetGemmStagger(on bool) bool { return d.swapSetting(&d.gemmStagger, on) }
 
 // staggerFlag is gemmStagger when SetGemmStagger has turned it on, else 0.
-func (d *Device) staggerFlag() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.gemmStagger {
-		return gemmStagger
-	}
-	return 0
-}
+func (d *Device) staggerFlag() int { return d.flagIf(&d.gemmStagger, gemmStagger) }
 
 // stagedFlag is the flag bit that asks the kernels for the staged store
 // when SetGemmStaged has turned it on, else 0.
-func (d *Device) stagedFlag() int {
+func (d *Device) stagedFlag() int { return d.flagIf(&d.gemmStaged, gemmStaged) }
+
+// swapSetting sets the device setting *p to on under d.mu and returns its
+// previous value.
+func (d *Device) swapSetting(p *bool, on bool) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.gemmStaged {
-		return gemmStaged
+	old := *p
+	*p = on
+	return old
+}
+
+// flagIf returns bit when the device setting *p is on (read under d.mu),
+// else 0.
+func (d *Device) flagIf(p *bool, bit int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if *p {
+		return bit
 	}
 	return 0
 }
