@@ -412,7 +412,9 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		// Tuned where the candidates share a path: aligned operands and
 		// k > 0. With beta ≠ 0 they run on copies of C.
 		if aligned && k > 0 {
-			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags, bias != nil, c.ptr%16 == 0, beta != 0}
+			// The staged-store and stagger settings change the kernels'
+			// timings: a choice is kept per setting.
+			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags | d.stagedFlag() | d.staggerFlag(), bias != nil, c.ptr%16 == 0, beta != 0}
 			var err error
 			if sel, err = d.tunedKernel(key, celem, c, run); err != nil {
 				return fmt.Errorf("%s: tuning %v: %w", api, key, err)

@@ -15,7 +15,7 @@ type tuneKey struct {
 	bf, transA, transB bool
 	m, n, k            int
 	lda, ldb, ldc      int
-	flags              int  // gemmGELU, gemmOutF16
+	flags              int  // gemmGELU, gemmOutF16, and the settings gemmStaged, gemmStagger
 	bias, cAligned     bool // a bias; C 16-byte aligned (the TMA store needs it)
 	beta               bool // beta ≠ 0: C is read (a residual added in the epilogue)
 }
