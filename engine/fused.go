@@ -32,9 +32,7 @@ func LinearAdd(x, w, b, r *Tensor) *Tensor {
 	if b != nil {
 		b = Cast(b, e.b.DType())
 	}
-	y := e.like(r)
-	linearInto(e, xc, wc, b, y, rows, out, in)
-	e.b.Axpy(y.data, 1, r.data)
+	y := linearAddInto(e, xc, wc, b, r, rows, out, in)
 	e.dropConverted(x, xc, w, wc)
 	return e.record("LinearAdd", y, optional(x, w, b, r), func(g *Tensor) []*Tensor {
 		// The residual's gradient is g itself; the projection's is g in
@@ -82,28 +80,25 @@ func FeedForward(x, w1, b1, w2, b2, r *Tensor) *Tensor {
 	}
 	hShape := append(slices.Clone(x.shape[:x.Rank()-1]), hidden)
 	inputs := optional(x, w1, b1, w2, b2, r)
-	if !e.recording(inputs) {
+	recording := e.recording(inputs)
+	var h *Tensor // the pre-activation, kept for the backward
+	act := e.EmptyAs(ct, hShape...)
+	if recording {
+		h = e.EmptyAs(ct, hShape...)
+		linearInto(e, xc, w1c, b1, h, rows, hidden, in)
+		e.b.Unary(OpGELU, act.data, h.data)
+	} else {
 		// No backward (the momentum encoder, evaluation): GELU in the first
 		// product's epilogue where the backend has one, and no
 		// pre-activation kept.
-		act := e.EmptyAs(ct, hShape...)
 		linearGELUInto(e, xc, w1c, b1, act, rows, hidden, in)
-		y := e.like(r)
-		linearInto(e, act, w2c, b2, y, rows, out, hidden)
-		e.b.Axpy(y.data, 1, r.data)
-		e.drop(act)
-		e.dropConverted(x, xc, w1, w1c, w2, w2c)
-		return y
 	}
-	h := e.EmptyAs(ct, hShape...)
-	linearInto(e, xc, w1c, b1, h, rows, hidden, in)
-	act := e.EmptyAs(ct, hShape...)
-	e.b.Unary(OpGELU, act.data, h.data)
-	y := e.like(r)
-	linearInto(e, act, w2c, b2, y, rows, out, hidden) // then the residual, as LinearAdd
-	e.b.Axpy(y.data, 1, r.data)
+	y := linearAddInto(e, act, w2c, b2, r, rows, out, hidden)
 	e.drop(act)
 	e.dropConverted(x, xc, w1, w1c, w2, w2c)
+	if !recording {
+		return y
+	}
 	return e.record("FeedForward", y, inputs, func(g *Tensor) []*Tensor {
 		gc := e.converted(g, ct)
 		dw2, db2 := e.gradLike(w2), e.gradLike(b2)
@@ -161,6 +156,16 @@ func linearInto(e *Engine, xc, wc, b, y *Tensor, rows, out, in int) {
 	if b != nil {
 		e.b.Binary(OpAdd, y.data, y.data, b.data)
 	}
+}
+
+// linearAddInto returns r + xc·wcᵀ + b in a new tensor of r's type: the
+// product and bias first (linearInto), then r added (see LinearAdd for why
+// not in the GEMM's epilogue).
+func linearAddInto(e *Engine, xc, wc, b, r *Tensor, rows, out, in int) *Tensor {
+	y := e.like(r)
+	linearInto(e, xc, wc, b, y, rows, out, in)
+	e.b.Axpy(y.data, 1, r.data)
+	return y
 }
 
 // linearGELUInto sets y = GELU(xc·wcᵀ + b), bias and GELU in the GEMM's
