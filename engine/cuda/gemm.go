@@ -377,11 +377,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 		case GemmTMAStore, GemmTMACluster:
-			// The TMA unit stores whole 16-byte pieces: past a row end
-			// that is not on a 16-byte boundary it would write up to the
-			// next one (seen on an H100, fifth session; Triton issue
-			// 11583), over the padding or a neighbouring view's columns.
-			if c.ptr%16 == 0 && ldc*celem%16 == 0 && n*celem%16 == 0 && beta == 0 {
+			if tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, beta != 0) {
 				return d.gemmTMAStore(kern == GemmTMACluster, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|d.staggerFlag())
 			}
 			fallthrough // the persistent kernels with the direct store
@@ -439,6 +435,17 @@ func (d *Device) SetGemmSplitK(n int) int {
 
 // gemmSplitMaxBytes bounds the fp32 workspace of one split-K product.
 const gemmSplitMaxBytes = 256 << 20
+
+// tmaStoreOK reports whether the TMA-store kernels can write C (elements of
+// celem bytes, row stride ldc, n columns): C 16-byte aligned, its rows
+// starting and ending on 16-byte boundaries, and beta 0 (they do not read
+// C). The TMA unit stores whole 16-byte pieces: past a row end that is not
+// on a 16-byte boundary it would write up to the next one (seen on an H100,
+// fifth session; Triton issue 11583), over the padding or a neighbouring
+// view's columns.
+func tmaStoreOK(cAligned bool, ldc, n, celem int, beta bool) bool {
+	return cAligned && ldc*celem%16 == 0 && n*celem%16 == 0 && !beta
+}
 
 // tmaTile picks the TMA kernels' tile width for n: 192 where it wastes less
 // of the last column of tiles than 256 (n = 384, 1152), else 256; and the

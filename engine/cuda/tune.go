@@ -92,7 +92,7 @@ func (d *Device) tunedKernel(key tuneKey, celem int, c0 *Buffer, run func(GemmKe
 	// rows ending on 16-byte boundaries and beta 0, and for a C that is not
 	// aligned they would be timed on a path the product does not take) and
 	// whether weight gradients split over the TMA kernels.
-	storeOK := key.cAligned && !key.beta && key.ldc*celem%16 == 0 && key.n*celem%16 == 0
+	storeOK := tmaStoreOK(key.cAligned, key.ldc, key.n, celem, key.beta)
 	type path struct {
 		kernel   GemmKernel
 		tmaSplit bool
