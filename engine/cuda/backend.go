@@ -41,7 +41,7 @@ type Backend struct {
 }
 
 // TableStats counts the multi-tensor kernels' tables (SumSquaresAll,
-// EMAAll, ScaleAll): found among those already on the device, or uploaded
+// EMAAll, ScaleAll, AdamWMulti): found among those already on the device, or uploaded
 // (each upload a host-to-device copy, ordered after the work queued
 // before it).
 type TableStats struct{ Hits, Uploads int }
@@ -426,8 +426,8 @@ func (b *Backend) SumSquaresAll(dst engine.Storage, srcs []engine.Storage, accum
 }
 
 // segTable returns a device buffer holding tab, one of the last sixteen
-// uploaded when it is the same (a MoCo v3 step uses six: its norms, the
-// momentum update, the unscale).
+// uploaded when it is the same (a MoCo v3 step uses seven: its norms, the
+// momentum update, the unscale, AdamW).
 func (b *Backend) segTable(tab []byte) *Buffer {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -1083,30 +1083,17 @@ func (b *Backend) AdamW(param, grad, m, v engine.Storage, lr, beta1, beta2, eps,
 		float32(beta1), float32(beta2), float32(1/bc2), float32(eps), int64(n))
 }
 
-// adamChunk is the number of elements one block of opt_adamw_multi updates.
-const adamChunk = 16384
-
 // AdamWMulti is AdamW over every tensor of the lists in one launch
-// (engine.MultiAdamW): a table of chunks is uploaded, one block per chunk.
+// (engine.MultiAdamW): one block per chunk of the table chunkTable builds
+// (param, grad, m and v pointers at the chunk, and its length).
 func (b *Backend) AdamWMulti(params, grads, ms, vs []engine.Storage, lr, beta1, beta2, eps, wd float64, t int) {
-	var tab []int64
-	for i, p := range params {
-		n := p.Len()
-		const op = "AdamWMulti"
-		pp, gp, mp, vp := f32(op, p).ptr, f32(op, grads[i]).ptr, f32(op, ms[i]).ptr, f32(op, vs[i]).ptr
-		for off := 0; off < n; off += adamChunk {
-			o := 4 * int64(off)
-			tab = append(tab, int64(pp)+o, int64(gp)+o, int64(mp)+o, int64(vp)+o, int64(min(adamChunk, n-off)))
-		}
+	tb, chunks, rest := b.chunkTable("AdamWMulti", params, grads, ms, vs)
+	for _, i := range rest {
+		b.AdamW(params[i], grads[i], ms[i], vs[i], lr, beta1, beta2, eps, wd, t)
 	}
-	chunks := len(tab) / 5
 	if chunks == 0 {
 		return
 	}
-	tb := b.scratch(8 * int64(len(tab)))
-	defer tb.Free()
-	try("AdamWMulti", tb.copyIn(unsafe.Pointer(&tab[0]), 8*int64(len(tab)), "AdamWMulti table"))
-	runtime.KeepAlive(tab)
 	bc1 := 1 - math.Pow(beta1, float64(t))
 	bc2 := math.Sqrt(1 - math.Pow(beta2, float64(t)))
 	try("AdamWMulti", b.d.Launch("elementwise", "opt_adamw_multi", D1(chunks), D1(256), 0, tb, float32(1-lr*wd), float32(lr/bc1),
@@ -1122,69 +1109,71 @@ func (b *Backend) SGD(param, grad, bufm engine.Storage, lr, momentum, wd float64
 	b.ew("opt_sgd", n, f32("SGD", param), f32("SGD", grad), mb, float32(lr), float32(momentum), float32(wd), first, int64(n))
 }
 
-// multiChunk is the number of elements one block of opt_ema_multi and
-// ew_scale_multi updates.
+// multiChunk is the number of elements one block of the multi-tensor
+// kernels (opt_adamw_multi, opt_ema_multi, ew_scale_multi) updates.
 const multiChunk = 16384
 
-// multiTable returns the device table (three 64-bit words a chunk: dst and
-// src pointers at the chunk, its length) that opt_ema_multi and
-// ew_scale_multi read, for the storages dsts and srcs (srcs nil: dst again),
-// and the count of chunks. Pairs not both float32 and 16-byte aligned are
-// left out and returned for the per-storage kernels (which need the same
-// alignment: whole allocations always have it).
-func (b *Backend) multiTable(op string, dsts, srcs []engine.Storage) (tab *Buffer, chunks int, restD, restS []engine.Storage) {
+// chunkTable returns the device table the multi-tensor kernels read, and
+// its count of chunks: row i of the lists (lists[k][i] for every k, as
+// long as lists[0][i] at least) cut into chunks of multiChunk elements, a
+// chunk len(lists)+1 64-bit words (each list's pointer advanced to the
+// chunk, then its length). Rows not all float32 and 16-byte aligned are
+// left out and their indices returned, for the per-storage kernels (which
+// need the same alignment: whole allocations always have it). The table
+// comes from segTable's cache.
+func (b *Backend) chunkTable(op string, lists ...[]engine.Storage) (tab *Buffer, chunks int, rest []int) {
 	var t []byte
-	for i, ds := range dsts {
-		ss := ds
-		if srcs != nil {
-			ss = srcs[i]
+	for i, first := range lists[0] {
+		n := first.Len()
+		ok := true
+		for k, l := range lists {
+			if len(l) != len(lists[0]) {
+				panic(fmt.Sprintf("cuda.%s: list %d has %d storages, list 0 %d", op, k, len(l), len(lists[0])))
+			}
+			if l[i].Len() < n {
+				panic(fmt.Sprintf("cuda.%s: storage %d of list %d has %d values, of list 0 %d", op, i, k, l[i].Len(), n))
+			}
+			ok = ok && l[i].DType() == engine.F32 && buf(l[i]).ptr%16 == 0
 		}
-		n := ds.Len()
-		if ss.Len() < n {
-			panic(fmt.Sprintf("cuda.%s: source %d has %d values, destination %d", op, i, ss.Len(), n))
-		}
-		d, sb := buf(ds), buf(ss)
-		if ds.DType() != engine.F32 || ss.DType() != engine.F32 || d.ptr%16 != 0 || sb.ptr%16 != 0 {
-			restD, restS = append(restD, ds), append(restS, ss)
+		if !ok {
+			rest = append(rest, i)
 			continue
 		}
 		for off := 0; off < n; off += multiChunk {
-			o := 4 * uint64(off)
-			t = binary.LittleEndian.AppendUint64(t, uint64(d.ptr)+o)
-			t = binary.LittleEndian.AppendUint64(t, uint64(sb.ptr)+o)
+			for _, l := range lists {
+				t = binary.LittleEndian.AppendUint64(t, uint64(buf(l[i]).ptr)+4*uint64(off))
+			}
 			t = binary.LittleEndian.AppendUint64(t, uint64(min(multiChunk, n-off)))
+			chunks++
 		}
 	}
-	if len(t) == 0 {
-		return nil, 0, restD, restS
+	if chunks == 0 {
+		return nil, 0, rest
 	}
-	return b.segTable(t), len(t) / 24, restD, restS
+	return b.segTable(t), chunks, rest
 }
 
 // EMAAll implements engine.MultiUpdater: EMA over every pair in one launch
 // of opt_ema_multi (the same arithmetic as opt_ema).
 func (b *Backend) EMAAll(dsts, srcs []engine.Storage, m float64) {
-	if len(dsts) != len(srcs) {
-		panic(fmt.Sprintf("cuda.EMAAll: %d destinations, %d sources", len(dsts), len(srcs)))
-	}
-	tab, chunks, restD, restS := b.multiTable("EMAAll", dsts, srcs)
+	tab, chunks, rest := b.chunkTable("EMAAll", dsts, srcs)
 	if chunks > 0 {
 		try("EMAAll", b.d.Launch("elementwise", "opt_ema_multi", D1(chunks), D1(256), 0, tab, float32(m), float32(1-m)))
 	}
-	for i := range restD {
-		b.EMA(restD[i], restS[i], m)
+	for _, i := range rest {
+		b.EMA(dsts[i], srcs[i], m)
 	}
 }
 
 // ScaleAll implements engine.MultiUpdater: every storage (float32) scaled
 // in place in one launch of ew_scale_multi.
 func (b *Backend) ScaleAll(xs []engine.Storage, alpha float64) {
-	tab, chunks, rest, _ := b.multiTable("ScaleAll", xs, nil)
+	tab, chunks, rest := b.chunkTable("ScaleAll", xs, xs) // src = dst: the kernel reads only dst
 	if chunks > 0 {
 		try("ScaleAll", b.d.Launch("elementwise", "ew_scale_multi", D1(chunks), D1(256), 0, tab, float32(alpha)))
 	}
-	for _, x := range rest {
-		b.Scale(x, x, alpha)
+	for _, i := range rest {
+		b.Scale(xs[i], xs[i], alpha)
 	}
 }
 
