@@ -333,19 +333,24 @@ done
 }
 
 touch "$out/torch.log"
+# torch_script SCRIPT CAP MIN: python3 SCRIPT (carried in $bin) into
+# torch.log, cut at CAP seconds; skipped (status 1) when CAP is under MIN
+# (the time budget spent).
+torch_script() {
+	if [ "$2" -lt "$3" ]; then
+		echo "$1: skipped (time budget spent)" | tee -a "$out/torch.log"
+		return 1
+	fi
+	step "$1 (cap ${2}s)"
+	timeout -k 5 "$2" python3 "$bin/$1" >>"$out/torch.log" 2>&1 || {
+		echo "  $1 failed (exit $?)"
+		tail -5 "$out/torch.log"
+	}
+}
 phase_torch() {
 begin torch
 if command -v python3 >/dev/null 2>&1; then
-	lim=$(cap 75 75)
-	if [ $lim -lt 10 ]; then
-		echo "torch_baseline.py: skipped (time budget spent)" | tee -a "$out/torch.log"
-	else
-		step "torch_baseline.py (cap ${lim}s)"
-		timeout -k 5 "$lim" python3 "$bin/torch_baseline.py" >>"$out/torch.log" 2>&1 || {
-			echo "  torch baseline failed (exit $?)"
-			tail -5 "$out/torch.log"
-		}
-	fi
+	torch_script torch_baseline.py "$(cap 75 75)" 10
 else
 	echo "python3 not found: no baseline" | tee "$out/torch.log"
 fi
@@ -474,17 +479,8 @@ if [ -n "$torch_pid" ]; then
 	stop_torch
 	grep -E '^RESULT train_|^torch |torch.compile|torch_train' "$out/torch_train.log" | tail -10
 elif command -v python3 >/dev/null 2>&1; then
-	lim=$(cap $((train_budget + 120)) 120)
-	if [ $lim -lt 20 ]; then
-		echo "torch_train.py: skipped (time budget spent)" | tee -a "$out/torch.log"
-	else
-		step "torch_train.py (cap ${lim}s)"
-		timeout -k 5 "$lim" python3 "$bin/torch_train.py" >>"$out/torch.log" 2>&1 || {
-			echo "  torch_train.py failed (exit $?)"
-			tail -5 "$out/torch.log"
-		}
+	torch_script torch_train.py "$(cap $((train_budget + 120)) 120)" 20 &&
 		grep -E '^RESULT train_|^torch ' "$out/torch.log" | tail -8
-	fi
 fi
 }
 
