@@ -166,6 +166,7 @@ func TestPTXBF16Twins(t *testing.T) {
 		{"gemm_mma4", "gemm_mma4", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_f16_sm90a", "gemm_f16_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_f16_tma_sm90a", "gemm_f16_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_pingpong_sm90a", "gemm_pingpong_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"attention", "attention_bf16",
 			func(name string) string { return name + "_bf16" },
 			func(name string) bool { return strings.HasSuffix(name, "_bf16") },

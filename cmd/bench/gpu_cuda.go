@@ -25,7 +25,7 @@ import (
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,upload,train (default all but train)")
+	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,tmapp,upload,train (default all but train)")
 	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
 	fs.Parse(args)
 	if *iters < 1 {
@@ -95,7 +95,7 @@ func runGPU(args []string) error {
 	for _, g := range []struct {
 		name string
 		fn   func() error
-	}{{"peak", b.peakBench}, {"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmas", b.tmaStoreBench}, {"tmal", b.tmaLayoutBench}, {"upload", b.uploadBench}, {"train", b.trainBench}} {
+	}{{"peak", b.peakBench}, {"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmas", b.tmaStoreBench}, {"tmal", b.tmaLayoutBench}, {"tmapp", b.tmaPingpongBench}, {"upload", b.uploadBench}, {"train", b.trainBench}} {
 		if !want(g.name) {
 			continue
 		}
@@ -402,6 +402,19 @@ func (b *gpuBench) tmaStoreBench() error {
 		b.kindSuffix = ""
 	}()
 	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth)
+}
+
+// tmaPingpongBench times the ping-pong TMA kernels (_tmapp: each consumer
+// warpgroup owns whole 128×128 tiles and the two take turns at the tensor
+// cores) on every layout, in a group and process of their own, since they
+// have not yet run on hardware.
+func (b *gpuBench) tmaPingpongBench() error {
+	if !b.d.SetGemmKernel(cuda.GemmTMAPingpong) {
+		fmt.Println("tmapp: not an sm_90 GPU, skipped")
+		return nil
+	}
+	b.d.SetGemmKernel(cuda.GemmAuto)
+	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAPingpong}, storeBoth)
 }
 
 // tmaLayoutBench times the TMA kernels on the NN and TN layouts (the

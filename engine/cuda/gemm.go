@@ -81,6 +81,12 @@ const (
 	// beta ≠ 0, on copies of C). Products with unaligned operands, which
 	// every kind serves with the same kernel, use GemmAuto.
 	GemmTune
+	// GemmTMAPingpong is GemmTMAStore with the ping-pong schedule: each
+	// consumer warpgroup owns whole 128×128 tiles and the two take turns at
+	// the tensor cores, so that one's epilogue runs beside the other's main
+	// loop (kernels/cuda/gemm_pingpong_sm90a.cu). Every layout; where the
+	// TMA store cannot write C, GemmTMAPersistent. Not yet run on a GPU.
+	GemmTMAPingpong
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -98,12 +104,12 @@ func autoSM90(m, n, k int) GemmKernel {
 }
 
 // UsesTMA reports whether k's kernels are the TMA ones (GemmTMA,
-// GemmTMAPersistent, GemmTMAStore, GemmTMACluster): they serve every
-// layout, split K over TMA partial products, and keep their own epilogue
-// (no staged store, SetGemmStaged).
+// GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong): they
+// serve every layout, split K over TMA partial products, and keep their own
+// epilogue (no staged store, SetGemmStaged).
 func (k GemmKernel) UsesTMA() bool {
 	switch k {
-	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster:
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong:
 		return true
 	}
 	return false
@@ -133,6 +139,8 @@ func (k GemmKernel) String() string {
 		return "mma4"
 	case GemmTune:
 		return "tune"
+	case GemmTMAPingpong:
+		return "tmapp"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
@@ -141,8 +149,8 @@ func (k GemmKernel) String() string {
 // the device can run it (the wgmma kernels need sm_90); when it cannot,
 // nothing changes. The wgmma kernels serve the NT layout only (the others
 // use mma.sync); GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster,
-// GemmMMAWide and GemmMMA4 serve every layout. GemmAuto restores the
-// default choice.
+// GemmTMAPingpong, GemmMMAWide and GemmMMA4 serve every layout. GemmAuto
+// restores the default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -240,7 +248,7 @@ func (d *Device) gemmKernel(sel GemmKernel, transA, transB bool, m, n, k int) Ge
 			}
 		}
 		return GemmMMA
-	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmMMAWide, GemmMMA4:
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmMMAWide, GemmMMA4:
 		return sel
 	}
 	if nt {
@@ -376,9 +384,9 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
-		case GemmTMAStore, GemmTMACluster:
+		case GemmTMAStore, GemmTMACluster, GemmTMAPingpong:
 			if tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, beta != 0) {
-				return d.gemmTMAStore(kern == GemmTMACluster, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|d.staggerFlag())
+				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|d.staggerFlag())
 			}
 			fallthrough // the persistent kernels with the direct store
 		case GemmTMA, GemmTMAPersistent:
@@ -580,12 +588,17 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 // or, with cluster, their twins on clusters of two blocks sharing B by
 // multicast (_tma_c[192]). C must be 16-byte aligned with rows of a multiple
 // of 16 bytes, and beta 0 (C is not read).
-func (d *Device) gemmTMAStore(cluster bool, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int) error {
+func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	if kern == GemmTMAPingpong {
+		l := tmaLaunch{kernel: name + "_tma_pp", bn: 128, store: true, pingpong: true, cluster: 1}
+		l.units = ((m + 127) / 128) * ((n + 127) / 128)
+		return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
+	}
 	bn, _ := tmaTile(name, n)
 	l := tmaLaunch{kernel: name + "_tma_s", bn: bn, store: true, cluster: 1}
 	// The cluster kernels exist for fp16 NT and NN (the Linear forward and
 	// input gradient) only; the other products run on _tma_s.
-	if cluster && (name == "gemm_f16_nt" || name == "gemm_f16_nn") {
+	if kern == GemmTMACluster && (name == "gemm_f16_nt" || name == "gemm_f16_nn") {
 		l.kernel, l.cluster = name+"_tma_c", 2
 	}
 	if bn == 192 {
@@ -595,11 +608,11 @@ func (d *Device) gemmTMAStore(cluster bool, name string, transA, transB bool, m,
 	return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
 }
 
-// tmaLaunch describes a launch of a kernel of gemm_f16_tma_sm90a or (store)
-// gemm_tma_store_sm90a.
+// tmaLaunch describes a launch of a kernel of gemm_f16_tma_sm90a, (store)
+// gemm_tma_store_sm90a or (store and pingpong) gemm_pingpong_sm90a.
 type tmaLaunch struct {
 	kernel string
-	bn     int  // tile width, 256 or 192
+	bn     int  // tile width: 256 or 192, 128 for the ping-pong kernels
 	grid   Dim3 // blocks (kernels without a TMA-store epilogue)
 	kchunk int  // split-K chunk (_tma_p kernels), else 0
 	// store: the kernel stores C through a tensor map (_tma_s, _tma_c).
@@ -608,6 +621,9 @@ type tmaLaunch struct {
 	store   bool
 	cluster int
 	units   int
+	// pingpong: a ping-pong kernel (gemm_pingpong_sm90a), 128×128 tiles
+	// per warpgroup, 6 stages of 32 KB; store is set too.
+	pingpong bool
 }
 
 // launchTMA launches a kernel of gemm_f16_tma_sm90a or
@@ -620,6 +636,8 @@ type tmaLaunch struct {
 func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	smem := 4*49152 + 1024 + 128 // 4 stages of 128×64 A and 256×64 B, alignment, mbarriers
 	switch {
+	case l.pingpong:
+		smem = 6*32768 + 32768 + 1024 + 128 // 6 stages of 128×64 A and B, two 8 KB staging buffers per consumer
 	case l.store && l.bn == 192:
 		smem = 4*40960 + 32768 + 1024 + 128 // 4 stages, two 8 KB staging buffers per consumer
 	case l.store:
@@ -641,7 +659,10 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
 	grid := l.grid
 	module := "gemm_f16_tma_sm90a"
-	if l.store {
+	switch {
+	case l.pingpong:
+		module = "gemm_pingpong_sm90a"
+	case l.store:
 		module = "gemm_tma_store_sm90a"
 	}
 	err := d.do(func() error {

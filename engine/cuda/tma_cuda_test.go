@@ -125,7 +125,8 @@ func TestGemmF16TMACluster(t *testing.T) {
 
 // testGemmTMAKind runs the Hopper and layout cases with kind selected and
 // checks afterwards that each of the named kernels of gemm_tma_store_sm90a
-// has run, so that a fallback taken everywhere cannot pass for the kernels.
+// (gemm_pingpong_sm90a for GemmTMAPingpong) has run, so that a fallback
+// taken everywhere cannot pass for the kernels.
 func testGemmTMAKind(t *testing.T, kind GemmKernel, bf bool, mustRun ...string) {
 	if !dev.SetGemmKernel(kind) {
 		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
@@ -152,9 +153,13 @@ func testGemmTMAKind(t *testing.T, kind GemmKernel, bf bool, mustRun ...string) 
 			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 		}
 	})
+	module := "gemm_tma_store_sm90a"
+	if kind == GemmTMAPingpong {
+		module = "gemm_pingpong_sm90a"
+	}
 	for _, k := range mustRun {
-		if !dev.loaded("gemm_tma_store_sm90a", k) {
-			t.Errorf("kernel %s never ran", k)
+		if !dev.loaded(module, k) {
+			t.Errorf("kernel %s.%s never ran", module, k)
 		}
 	}
 }
@@ -212,4 +217,63 @@ func TestGemmF16TMAStagger(t *testing.T) {
 			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 		}
 	})
+}
+
+// TestGemmF16TMAPingpong runs TestGemmF16TMAStore's cases through the
+// ping-pong kernels (gemm_pingpong_sm90a: each consumer warpgroup owns
+// whole 128×128 tiles, the two take turns), or their fallback where C rules
+// the TMA store out; then products that stress the schedule: one k-tile a
+// tile over several tiles a block, an odd count of tiles a block (the first
+// warpgroup has one more), one tile a block (the second warpgroup idle), and
+// more k-tiles a tile than the ring has stages, under each epilogue and
+// layout. New kernels, not yet run on hardware: last in the file. A turn or
+// stage wait that could not end would trap (mbar_wait's bound) rather than
+// hang.
+func TestGemmF16TMAPingpong(t *testing.T) { testGemmTMAPingpong(t, false) }
+
+// TestGemmBF16TMAPingpong runs the same cases through the bf16 twins.
+func TestGemmBF16TMAPingpong(t *testing.T) { testGemmTMAPingpong(t, true) }
+
+func testGemmTMAPingpong(t *testing.T, bf bool) {
+	prefix := "gemm_f16_"
+	if bf {
+		prefix = "gemm_bf16_"
+	}
+	var kernels []string
+	for _, l := range []string{"nn", "nt", "tn", "tt"} {
+		kernels = append(kernels, prefix+l+"_tma_pp")
+	}
+	testGemmTMAKind(t, GemmTMAPingpong, bf, prefix+"nt_tma_pp", prefix+"nn_tma_pp")
+	t.Run("schedule", func(t *testing.T) {
+		if !dev.SetGemmKernel(GemmTMAPingpong) {
+			t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+		}
+		defer dev.SetGemmKernel(GemmAuto)
+		tiles := 128 * dev.sms // rows for one 128×128 tile a block at n = 128
+		for _, c := range []gemmCase{
+			// One k-tile a tile, 4–5 tiles a block.
+			{transB: true, m: 4096, n: 2304, k: 64, align8: true, alpha: 1},
+			{m: 4096, n: 2304, k: 48, align8: true, alpha: 1, bias: true, out16: true},
+			// One tile a block, then one block with a second tile.
+			{transB: true, m: tiles, n: 128, k: 200, align8: true, alpha: 1, bias: true},
+			{transB: true, m: tiles + 1, n: 128, k: 200, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+			// 13 k-tiles a tile against 6 stages, every layout.
+			{m: 1000, n: 1040, k: 800, align8: true, alpha: 0.5, bias: true},
+			{transA: true, m: 1000, n: 1040, k: 800, align8: true, alpha: 1, out16: true},
+			{transA: true, transB: true, m: 1000, n: 1040, k: 800, align8: true, alpha: 1, gelu: true, bias: true},
+			// The ViT-S/16 K = 384 products this kernel is for: qkv and
+			// proj forward, fc2 input gradient.
+			{transB: true, m: 256 * 197, n: 1152, k: 384, align8: true, alpha: 1, bias: true, out16: true},
+			{transB: true, m: 256 * 197, n: 384, k: 384, align8: true, alpha: 1, bias: true, out16: true},
+			{m: 256 * 197, n: 1536, k: 384, align8: true, alpha: 1, out16: true},
+		} {
+			c.bf16 = bf
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
+	for _, k := range kernels {
+		if !dev.loaded("gemm_pingpong_sm90a", k) {
+			t.Errorf("kernel gemm_pingpong_sm90a.%s never ran", k)
+		}
+	}
 }

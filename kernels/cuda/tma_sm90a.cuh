@@ -167,6 +167,27 @@ __device__ __forceinline__ void wgmma_m64n192k16_t(float* d, uint64_t da, uint64
     Wgmma192<T, TA, TB>::run(d, da, db);
 }
 
+template <typename T, int TA, int TB>
+struct Wgmma128;
+#define WGMMA_M64N128K16_T(T, TY)                                                                \
+    template <int TA, int TB>                                                                   \
+    struct Wgmma128<T, TA, TB> {                                                                 \
+        static __device__ __forceinline__ void run(float* d, uint64_t da, uint64_t db) {        \
+            asm volatile(                                                                       \
+                "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY " "                     \
+                "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, 1, 1, 1, %66, %67;\n"                                                                              \
+                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])                                                                            \
+                : "l"(da), "l"(db), "n"(TA), "n"(TB));                                          \
+        }                                                                                       \
+    };
+WGMMA_M64N128K16_T(half, "f16")
+WGMMA_M64N128K16_T(bf16, "bf16")
+// wgmma_m64n128k16_t<T, TA, TB>: with the transpose bits TA, TB (MN-major A or B).
+template <typename T, int TA, int TB>
+__device__ __forceinline__ void wgmma_m64n128k16_t(float* d, uint64_t da, uint64_t db) {
+    Wgmma128<T, TA, TB>::run(d, da, db);
+}
+
 // MN-major tile in the 128-byte swizzle layout: 64-wide m/n chunks of 8 KB
 // (LBO 8192 bytes), 8-deep k groups of 1024 bytes (SBO), swizzle mode 1.
 __device__ __forceinline__ uint64_t sw128_mn_desc(uint32_t saddr) {
@@ -262,6 +283,17 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
 #pragma unroll
     for (int q = 0; q < BN / CW; q++, oc++) {
         const uint32_t buf = stage + (oc & 1) * 8192;
+        // The box's bias values, loaded together before the barriers: the
+        // shared-memory writes below are asm with a memory clobber, which
+        // would otherwise keep each load in place behind the last write
+        // and expose its latency once per column group.
+        float bb[JB][2];
+#pragma unroll
+        for (int jj = 0; jj < JB; jj++) {
+            const int col = n0 + 8 * (q * JB + jj) + 2 * t;
+            bb[jj][0] = bias && col < N ? bias[col] : 0.f;
+            bb[jj][1] = bias && col + 1 < N ? bias[col + 1] : 0.f;
+        }
         if (leader) bulk_wait_read<1>();  // the store that read buf last is done reading it
         wg_sync(c);
 #pragma unroll
@@ -271,12 +303,7 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
         // accumulators at run time, which puts them in local memory.)
         for (int jj = 0; jj < JB; jj++) {
             const int j = q * JB + jj;
-            const int col = n0 + 8 * j + 2 * t;
-            float b0 = 0.f, b1 = 0.f;
-            if (bias) {
-                if (col < N) b0 = bias[col];
-                if (col + 1 < N) b1 = bias[col + 1];
-            }
+            const float b0 = bb[jj][0], b1 = bb[jj][1];
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int r = wq * 16 + g + 8 * h;  // row within the 64-row piece; r mod 8 = g
@@ -304,6 +331,75 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
             // is committed all the same: bulk_wait_read<1> counts groups.
             if (r0 < M && n0 + q * CW < N) tma_store_2d(tmC, n0 + q * CW, r0, buf);
             bulk_commit();
+        }
+    }
+}
+
+// tma_produce is the producer thread's loop of the persistent kernels: the
+// k-tiles of this block's work items (tile first_unit, then every
+// unit_step-th one up to units), in order, into the S-stage ring at base
+// with its full and empty mbarriers at bars (full[s] at bars + 8s, empty[s]
+// at bars + 8(S + s)). Each load waits until the stage's previous k-tile has
+// been released by as many arrivals as the empty barriers count.
+template <bool A_MN, bool B_MN, int BN, int CM, int S>
+__device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base, uint32_t bars,
+                                            int first_unit, int units, int unit_step, int tilesM, int tilesN,
+                                            int rank, int M, int N, int kbeg, int KT) {
+    constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
+    int it = 0;  // k-tiles loaded so far, over all tiles
+    for (int tile = first_unit; tile < units; tile += unit_step) {
+        int m0, n0;
+        tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
+        for (int kt = 0; kt < KT; kt++, it++) {
+            const int s = it % S;
+            if (it >= S) {
+                mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
+            }
+            const uint32_t full = bars + 8 * s;
+            const uint32_t sa = base + s * STAGE, sb = sa + T_A_BYTES;
+            // 64-wide m/n chunks that start past M or N are not
+            // loaded (nor counted): they feed only rows and columns
+            // of C that are never stored. (Both blocks of a cluster
+            // have the same n0, so they agree on B's chunks.)
+            const int ca = A_MN ? min(T_BM / 64, (M - m0 + 63) / 64) : 0;
+            const int cb = B_MN ? min(BN / 64, (N - n0 + 63) / 64) : 0;
+            // In a cluster, a block whose tile lies wholly past M
+            // (odd tile rows) loads no A: it only shares B.
+            const bool loadA = CM == 1 || m0 < M;
+            const int bytesA = A_MN ? (loadA ? ca : 0) * 8192 : (loadA ? T_A_BYTES : 0);
+            // Shared k-contiguous B: block r loads rows r·BN/CM on
+            // of the tile, except a part wholly past N, which
+            // feeds only columns never stored (a box wholly out of
+            // bounds is not relied on to signal its bytes).
+            const int partsB = CM > 1 && !B_MN ? min(CM, (N - n0 + BN / CM - 1) / (BN / CM)) : CM;
+            const int bytesB = B_MN ? cb * 8192 : (CM > 1 ? partsB * (BN / CM) * 128 : BN * 128);
+            mbar_expect_tx(full, bytesA + bytesB);
+            if (A_MN) {
+#pragma unroll
+                for (int j = 0; j < T_BM / 64; j++)
+                    if (j < ca) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kbeg + kt * T_BK, full);
+            } else if (loadA) {
+                tma_load_2d(sa, tmA, kbeg + kt * T_BK, m0, full);
+            }
+            if (B_MN) {
+#pragma unroll
+                for (int j = 0; j < BN / 64; j++) {
+                    if (j >= cb) continue;
+                    if (CM > 1) {
+                        if (j % CM == rank)
+                            tma_load_2d_mc(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full,
+                                           (1 << CM) - 1);
+                    } else {
+                        tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full);
+                    }
+                }
+            } else if (CM > 1) {
+                if (rank < partsB)
+                    tma_load_2d_mc(sb + rank * (BN / CM) * 128, tmB, kbeg + kt * T_BK, n0 + rank * (BN / CM),
+                                   full, (1 << CM) - 1);
+            } else {
+                tma_load_2d(sb, tmB, kbeg + kt * T_BK, n0, full);
+            }
         }
     }
 }
@@ -370,64 +466,9 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
 
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
-        if (tid == 0) {
-            int it = 0;  // k-tiles loaded so far, over all tiles
-            for (int tile = first_unit; tile < units; tile += unit_step) {
-                int m0, n0;
-                tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
-                for (int kt = 0; kt < KT; kt++, it++) {
-                    const int s = it % S;
-                    if (it >= S) {
-                        mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
-                    }
-                    const uint32_t full = bars + 8 * s;
-                    const uint32_t sa = base + s * STAGE, sb = sa + T_A_BYTES;
-                    // 64-wide m/n chunks that start past M or N are not
-                    // loaded (nor counted): they feed only rows and columns
-                    // of C that are never stored. (Both blocks of a cluster
-                    // have the same n0, so they agree on B's chunks.)
-                    const int ca = A_MN ? min(T_BM / 64, (M - m0 + 63) / 64) : 0;
-                    const int cb = B_MN ? min(BN / 64, (N - n0 + 63) / 64) : 0;
-                    // In a cluster, a block whose tile lies wholly past M
-                    // (odd tile rows) loads no A: it only shares B.
-                    const bool loadA = CM == 1 || m0 < M;
-                    const int bytesA = A_MN ? (loadA ? ca : 0) * 8192 : (loadA ? T_A_BYTES : 0);
-                    // Shared k-contiguous B: block r loads rows r·BN/CM on
-                    // of the tile, except a part wholly past N, which
-                    // feeds only columns never stored (a box wholly out of
-                    // bounds is not relied on to signal its bytes).
-                    const int partsB = CM > 1 && !B_MN ? min(CM, (N - n0 + BN / CM - 1) / (BN / CM)) : CM;
-                    const int bytesB = B_MN ? cb * 8192 : (CM > 1 ? partsB * (BN / CM) * 128 : BN * 128);
-                    mbar_expect_tx(full, bytesA + bytesB);
-                    if (A_MN) {
-#pragma unroll
-                        for (int j = 0; j < T_BM / 64; j++)
-                            if (j < ca) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kbeg + kt * T_BK, full);
-                    } else if (loadA) {
-                        tma_load_2d(sa, tmA, kbeg + kt * T_BK, m0, full);
-                    }
-                    if (B_MN) {
-#pragma unroll
-                        for (int j = 0; j < BN / 64; j++) {
-                            if (j >= cb) continue;
-                            if (CM > 1) {
-                                if (j % CM == rank)
-                                    tma_load_2d_mc(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full,
-                                                   (1 << CM) - 1);
-                            } else {
-                                tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full);
-                            }
-                        }
-                    } else if (CM > 1) {
-                        if (rank < partsB)
-                            tma_load_2d_mc(sb + rank * (BN / CM) * 128, tmB, kbeg + kt * T_BK, n0 + rank * (BN / CM),
-                                           full, (1 << CM) - 1);
-                    } else {
-                        tma_load_2d(sb, tmB, kbeg + kt * T_BK, n0, full);
-                    }
-                }
-            }
-        }
+        if (tid == 0)
+            tma_produce<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, first_unit, units, unit_step, tilesM, tilesN,
+                                               rank, M, N, kbeg, KT);
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int c = wg - 1;

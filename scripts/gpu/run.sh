@@ -21,7 +21,8 @@
 #   profile    Nsight Compute (ncu --set full, clocks left alone) on one
 #              launch each of the default kernels that miss their anchor:
 #              the TMA-store GEMMs at the ViT-S/16 qkv and proj forward and
-#              fc2 input-gradient shapes and at 4096³, mma.sync at 4096³
+#              fc2 input-gradient shapes and at 4096³ (and the ping-pong
+#              kernel at qkv forward), mma.sync at 4096³
 #              (0.38× cuBLAS against the 0.7×), the split-K TMA GEMM
 #              of the qkv weight gradient, the head-resident attention
 #              forward and backward and the LayerNorm backward at ViT-S/16
@@ -29,7 +30,8 @@
 #              OUTDIR/ncu/<name>.txt (details page), .ncu-rep when under
 #              5 MB, .log; skipped when ncu is absent; 150 s
 #   train      the whole MoCo v3 step (bench gpu -only train): ViT-S/16 b256
-#              fp16 (also with GEMMs tuned per shape, the tiled attention,
+#              fp16 (also with the ping-pong and staggered TMA GEMMs,
+#              GEMMs tuned per shape, the tiled attention,
 #              the cluster TMA GEMMs and the staged GEMM epilogue) and
 #              fp32, ViT-B/16 b128 fp16, beside PyTorch AMP eager and
 #              torch.compile (torch_train.py), ~330 s
@@ -97,10 +99,10 @@ test_budget=390
 test_jobs=${MOCOGO_TEST_JOBS:-4}
 test_limit=${MOCOGO_TEST_LIMIT:-150}
 bench_budget=200
-bench_groups="copy gemm mp tma attn tmal tmas upload ln"
+bench_groups="copy gemm mp tma attn tmal tmas tmapp upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -118,9 +120,9 @@ if [[ "$phases" == *" decide "* ]]; then
 	test_budget=200
 	beside_tests="sanitizer pretrain"
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_base:fp16"
+	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_base:fp16"
 	bench_budget=110
-	bench_groups="gemm attn tmas ln"
+	bench_groups="gemm attn tmas tmapp ln"
 fi
 # MOCOGO_TRAIN_CONFIGS and MOCOGO_BENCH_GROUPS replace the preset's lists
 # (a later call of a session that has already measured the rest).
@@ -398,6 +400,7 @@ else
 gemm_tmas_vit_qkv_fwd      gemm  ^vit_qkv_fwd_50432x1152x384$           ^gemm_f16_nt_tma_s192$             1
 gemm_tmas_vit_proj_fwd     gemm  ^vit_proj_fwd_50432x384x384$           ^gemm_f16_nt_tma_s192$             1
 gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f16_nn_tma_s$                1
+gemm_tmapp_vit_qkv_fwd     tmapp ^vit_qkv_fwd_50432x1152x384_tmapp$     ^gemm_f16_nt_tma_pp$               1
 gemm_tmap_vit_qkv_dw       gemm  ^vit_qkv_dw_1152x384x50432$            ^gemm_f16_tn_tma_p192$             1
 gemm_tmas_4096_nt          gemm  ^gemm_nt_4096$                         ^gemm_f16_nt_tma_s$                1
 gemm_mma_4096_nt           gemm  ^gemm_nt_4096_mma$                     ^gemm_f16_nt$                      1
@@ -434,8 +437,9 @@ fi
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
 # default) and "staged" (MOCOGO_GEMM_STAGED=1) or "stagger"
 # (MOCOGO_GEMM_STAGGER=1). The variants run the step on
-# kernels other than the default: the persistent TMA GEMMs with staggered
-# consumer warpgroups (not yet measured), GEMMs tuned per shape (GemmTune),
+# kernels other than the default: the ping-pong TMA GEMMs (tmapp) and the
+# persistent TMA GEMMs with staggered consumer warpgroups (neither yet
+# measured), GEMMs tuned per shape (GemmTune),
 # the cluster TMA GEMMs, the tiled attention kernels (the default before
 # the fifth session), the staged epilogue of the mma.sync and wgmma GEMMs.
 for cfg in $train_configs; do

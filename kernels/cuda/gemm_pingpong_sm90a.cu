@@ -1,0 +1,158 @@
+// gemm_pingpong_sm90a.cu: the persistent Hopper TMA GEMM with a ping-pong
+// schedule of its two consumer warpgroups (kernel bodies' pieces in
+// tma_sm90a.cuh).
+//
+// In the _tma_s kernels (gemm_tma_store_sm90a.cu) the two consumer
+// warpgroups share each 128-row tile, 64 rows each, and wait on the same
+// stages, so they reach their epilogues together and the tensor cores idle
+// while both store. Where K is short the epilogue is a large share of a
+// tile: at K = 384 (the ViT-S/16 forward and input-gradient products) a
+// tile has only 6 k-tiles, and those shapes ran at 0.63–0.76× cuBLAS on an
+// H100 while 4096³ ran at 0.92–0.98×.
+//
+// Here each consumer warpgroup owns whole tiles of 128×128 (two
+// wgmma.m64n128k16 per k16 step, 128 fp32 accumulators a thread, as many as
+// the _tma_s kernels' 64×256 halves) and the two take the block's tiles in
+// turn: warpgroup 0 the block's 1st, 3rd, … tile, warpgroup 1 the 2nd, 4th,
+// …. (128×192 tiles, 192 accumulators, spilled and serialised the wgmmas
+// under ptxas 12.4 with 232 or 240 registers.) The producer loads the block's
+// tiles' k-tiles in that order into one 6-stage ring of 32 KB stages, as the
+// _tma_s producer does
+// (tma_produce); a stage is read by one warpgroup only, so its empty
+// barrier counts one arrival. The warpgroups also take turns at the tensor
+// cores: a warpgroup starts a tile's main loop only once the other has
+// issued the wgmmas of its previous tile (two turn mbarriers), and then
+// runs its epilogue, through the staging buffers and TMA stores of the
+// _tma_s kernels, while the other's main loop runs. One warpgroup alone can
+// keep the tensor cores at their peak (peak_wgmma_f16_wg1 measured 920–959
+// TFLOP/s on an H100). This is the schedule CUTLASS calls ping-pong; the
+// code here is our own.
+//
+// The turns order only the use of the tensor cores; the data is guarded by
+// the full and empty barriers alone, so the turns cannot deadlock: warpgroup
+// 0's n-th main loop waits for warpgroup 1's (n−1)-th, which exists because
+// warpgroup 0 has at most one tile more; warpgroup 1's n-th waits for
+// warpgroup 0's n-th. The stages either needs come after every k-tile of the
+// earlier tiles in the ring, and those are released without waiting for a
+// turn. A turn barrier is never more than one phase ahead of its waiter.
+//
+// Kernels: gemm_<t>_<a><b>_tma_pp, <t> ∈ {f16, bf16}, <a>,<b> ∈ {n, t}
+// (the layouts and tensor maps of the _tma_s kernels, with B boxes 128 rows
+// or columns wide). Parameters as the
+// _tma_s kernels: tmA, tmB, tmC, C (unused: C goes through tmC), bias, M, N,
+// K, ldc, alpha, beta (must be 0), flags (GEMM_GELU, GEMM_OUT_F16; the rule
+// for C is the _tma_s kernels': rows starting and ending on 16-byte
+// boundaries), kchunk (must be 0). Launch: block 384, one block per SM
+// (grid min(tiles, SMs)), dynamic shared memory 6·32768 + 32768 + 1024 + 128
+// bytes. Not yet run on a GPU.
+
+#include "tma_sm90a.cuh"
+
+#define PP_BN 128
+#define PP_S 6
+
+template <typename T, bool A_MN, bool B_MN>
+__device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC,
+                                                 const float* __restrict__ bias, int M, int N, int K, float alpha,
+                                                 int flags) {
+    constexpr int BN = PP_BN, S = PP_S;
+    constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
+    constexpr int STAGING = 2 * 16384;           // two 8 KB buffers per consumer
+    extern __shared__ __align__(16) unsigned char smem_pp[];
+    const uint32_t base = (smem_u32(smem_pp) + 1023) & ~1023u;
+    const uint32_t bars = base + S * STAGE + STAGING;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const uint32_t turn = bars + 16 * S;               // turn[c] at turn+8c: consumer c may start a main loop
+    const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
+
+    const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + BN - 1) / BN;
+    const int units = tilesM * tilesN;
+    const int KT = (K + T_BK - 1) / T_BK;
+
+    if (tid == 0) {
+        for (int s = 0; s < S; s++) {
+            mbar_init(bars + 8 * s, 1);
+            mbar_init(bars + 8 * (S + s), 1);
+        }
+        mbar_init(turn, 1);
+        mbar_init(turn + 8, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        if (tid == 0)
+            tma_produce<A_MN, B_MN, BN, 1, S>(tmA, tmB, base, bars, blockIdx.x, units, gridDim.x, tilesM, tilesN, 0, M,
+                                              N, 0, KT);
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int c = wg - 1;
+        const bool leader = (tid & 127) == 0;
+        const uint32_t stage = base + S * STAGE + c * 16384;
+        int it = c * KT;  // ring position of this warpgroup's next k-tile
+        int oc = 0;       // boxes stored so far
+        // Block-local tile i = c, c + 2, …: work item blockIdx.x + i·gridDim.x.
+        for (int i = c, n = 0; (int)(blockIdx.x + i * gridDim.x) < units; i += 2, n++) {
+            int m0, n0;
+            tile_origin<1, BN>((int)(blockIdx.x + i * gridDim.x), tilesM, tilesN, 0, m0, n0);
+            // d0: rows m0 … m0+63; d1: rows m0+64 … m0+127.
+            float d0[BN / 2], d1[BN / 2];
+#pragma unroll
+            for (int j = 0; j < BN / 2; j++) d0[j] = d1[j] = 0.f;
+            if (c == 1)
+                mbar_wait(turn + 8, n & 1);  // warpgroup 0 has issued its n-th tile
+            else if (n > 0)
+                mbar_wait(turn, (n - 1) & 1);  // warpgroup 1 has issued its (n−1)-th tile
+            for (int kt = 0; kt < KT; kt++, it++) {
+                const int s = it % S;
+                mbar_wait(bars + 8 * s, (it / S) & 1);
+                const uint32_t sa = base + s * STAGE;
+                const uint32_t sb = sa + T_A_BYTES;
+                wgmma_fence();
+#pragma unroll
+                for (int kk = 0; kk < T_BK / 16; kk++) {
+                    const uint64_t db = B_MN ? sw128_mn_desc(sb + kk * 2048) : sw128_desc(sb + kk * 32);
+                    // Rows 64 on of A: bytes 8192 on in both layouts (64
+                    // rows of 128 bytes K-major, or the second 64-wide chunk).
+                    const uint64_t da0 = A_MN ? sw128_mn_desc(sa + kk * 2048) : sw128_desc(sa + kk * 32);
+                    const uint64_t da1 = A_MN ? sw128_mn_desc(sa + 8192 + kk * 2048) : sw128_desc(sa + 8192 + kk * 32);
+                    wgmma_m64n128k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d0, da0, db);
+                    wgmma_m64n128k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d1, da1, db);
+                }
+                wgmma_commit();
+                wgmma_wait<1>();  // the previous k-tile's wgmmas are done: release its stage
+                if (kt > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
+            }
+            if (leader) mbar_arrive(turn + 8 * (1 - c));  // the other warpgroup's turn
+            wgmma_wait<0>();
+            if (KT > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
+            it += KT;  // the other warpgroup's tile
+            if (flags & GEMM_OUT_F16) {
+                tma_store_epilogue<T, BN, T>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc);
+                tma_store_epilogue<T, BN, T>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader, oc);
+            } else {
+                tma_store_epilogue<T, BN, float>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc);
+                tma_store_epilogue<T, BN, float>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader,
+                                                 oc);
+            }
+        }
+        if (leader) bulk_wait_all();  // the staging buffers stay until the last store has read them
+    }
+}
+
+#define GEMM_TMA_PP_KERNEL(name, T, AMN, BMN)                                                                        \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                             \
+        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB,                               \
+             const __grid_constant__ TmaDesc tmC, void* C, const float* __restrict__ bias, int M, int N, int K,      \
+             int ldc, float alpha, float beta, int flags, int kchunk) {                                               \
+        gemm_tma_pp_body<T, AMN, BMN>(&tmA, &tmB, &tmC, bias, M, N, K, alpha, flags);                                \
+    }
+#define GEMM_TMA_PP_KERNELS(t, T)                                           \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp, T, false, false)            \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp, T, false, true)             \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp, T, true, true)              \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp, T, true, false)
+
+GEMM_TMA_PP_KERNELS(f16, half)
+GEMM_TMA_PP_KERNELS(bf16, bf16)
