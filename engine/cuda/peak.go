@@ -33,7 +33,8 @@ const (
 )
 
 // PeakProbes returns the probes the device can run: mma.sync on fp16 and
-// bf16 everywhere; on sm_90, wgmma m64n256k16 on fp16 and bf16 with two
+// bf16 everywhere (fp16 also at 8 warps an SM, and fed from shared memory
+// by ldmatrix, with and without the stores of a GEMM's copies); on sm_90, wgmma m64n256k16 on fp16 and bf16 with two
 // consumer warpgroups per block, and on fp16 with one.
 func (d *Device) PeakProbes() []PeakProbe {
 	// mma.sync: 256 threads (8 warps) of 8 chains, each mma m16n8k16 (4096
@@ -50,9 +51,23 @@ func (d *Device) PeakProbes() []PeakProbe {
 			chains: 1, accum: 128, flopIter: float64(warpgroups) * 4 * 524288, perIter: 4 * 16,
 			smem: 64*128 + 256*128 + 1024, one2: one2}
 	}
+	// The same at one block an SM: 2 warps a sub-partition, as many as the
+	// mma.sync GEMMs run (8 warps an SM).
+	mma8w := mma("mma_sync_f16_8w", "peak_mma_f16", one2F16)
+	mma8w.perSM = 1
+	// mma.sync fed by ldmatrix from shared memory (peak.cu): 8 warps of
+	// 64×64, one block an SM, 32 chains a thread; _fill also stores 64
+	// bytes of shared memory per mma, the GEMM's cp.async traffic.
+	ldsm := func(name, kernel string, smem int) PeakProbe {
+		return PeakProbe{Name: name, Iters: 4096, module: "peak", kernel: kernel, threads: 256, perSM: 1,
+			chains: 32, accum: 4, flopIter: 8 * 32 * 4096, perIter: 16, smem: smem, one2: one2F16}
+	}
 	ps := []PeakProbe{
 		mma("mma_sync_f16", "peak_mma_f16", one2F16),
 		mma("mma_sync_bf16", "peak_mma_bf16", one2BF16),
+		mma8w,
+		ldsm("mma_ldsm_f16", "peak_mma_ldsm_f16", 2*128*80),
+		ldsm("mma_ldsm_fill_f16", "peak_mma_ldsm_fill_f16", 2*128*80+256*64),
 	}
 	if d.major == 9 && d.minor == 0 {
 		ps = append(ps,

@@ -75,3 +75,95 @@ extern "C" __global__ void __launch_bounds__(PEAK_THREADS)
     peak_mma_bf16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
     peak_mma<bf16>(out, clocks, iters, one2);
 }
+
+// peak_mma_ldsm_f16 and peak_mma_ldsm_fill_f16 probe mma.sync fed from
+// shared memory as the GEMM kernels feed it (gemm_f16's 128×256 kernel,
+// gemm_mma4): 8 warps, one block an SM, each warp a 64×64 tile of C, 32
+// chains of 4 accumulators a thread. Every iteration is one k16 step: the
+// warp's A fragments (4 ldmatrix.x4, 64 rows × 16 k) and B fragments (4
+// ldmatrix.x4, 64 columns × 16 k) for the next step are read while the 32
+// mma of this one run, from double-buffered registers: 128 bytes of
+// shared-memory reads per mma. The tiles are 128 rows of 80 bytes (32 k
+// halves and 16 bytes of padding, gemm_f16's k-contiguous layout, in which
+// an 8×8 matrix's eight rows fall in eight distinct groups of four banks),
+// filled with 1.0, so each mma again adds 16 to its accumulators. The
+// _fill kernel also writes 64 bytes of shared memory per mma (four 16-byte
+// stores a thread an iteration, to a scratch area of its own), the traffic
+// of gemm_f16's cp.async copies into a 128×256 stage per mma. Against
+// peak_mma_f16 they say whether an H100's shared memory, not its tensor
+// cores, bounds an mma.sync GEMM with 64×64 warp tiles; with peak_mma_f16
+// on one block an SM (8 warps) they separate that from occupancy.
+#define LDSM_THREADS 256
+#define LDSM_ROW 80                                // bytes per tile row
+#define LDSM_TILE (128 * LDSM_ROW)                 // one operand tile
+#define LDSM_SCRATCH (LDSM_THREADS * 64)           // the _fill stores
+
+template <typename T, bool FILL>
+__device__ __forceinline__ void peak_mma_ldsm(float* __restrict__ out, long long* __restrict__ clocks, int iters,
+                                              uint32_t one2) {
+    extern __shared__ __align__(16) unsigned char smem_ldsm[];
+    uint32_t* s32 = (uint32_t*)smem_ldsm;
+    for (int i = threadIdx.x; i < 2 * LDSM_TILE / 4; i += LDSM_THREADS) s32[i] = one2;
+    __syncthreads();
+    const uint32_t sA = smem_u32(smem_ldsm), sB = sA + LDSM_TILE, sF = sB + LDSM_TILE + threadIdx.x * 64;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    // Warp (wm, wn) of a 2×4 grid: A rows 64·wm on; B rows 64·(wn mod 2) on
+    // (the 128-row tile stands for the block's 256 columns).
+    const uint32_t aRow = sA + ((warp >> 2) * 64 + (lane & 15)) * LDSM_ROW + (lane >> 4) * 16;
+    const uint32_t bRow = sB + ((warp & 1) * 64 + (lane & 7) + ((lane >> 4) << 3)) * LDSM_ROW + ((lane >> 3) & 1) * 16;
+    uint32_t a[2][4][4], b[2][8][2];
+    float d[32][4];
+#pragma unroll
+    for (int c = 0; c < 32; c++) d[c][0] = d[c][1] = d[c][2] = d[c][3] = 0.f;
+    // load(f, kk): the fragments of k16 step kk (0 or 1 of the row's 32 k)
+    // into buffer f.
+    auto load = [&](int f, int kk) {
+#pragma unroll
+        for (int i = 0; i < 4; i++) ldsm_x4(a[f][i][0], a[f][i][1], a[f][i][2], a[f][i][3], aRow + i * 16 * LDSM_ROW + kk * 32);
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+            ldsm_x4(b[f][2 * j][0], b[f][2 * j][1], b[f][2 * j + 1][0], b[f][2 * j + 1][1], bRow + j * 16 * LDSM_ROW + kk * 32);
+    };
+    auto step = [&](int f) {
+        if (FILL) {
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+                asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" ::"r"(sF + 16 * q), "r"(one2) : "memory");
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) mma16816<T>(d[8 * i + j], a[f][i], b[f][j][0], b[f][j][1]);
+    };
+    load(0, 0);
+    __syncthreads();
+    const long long t0 = clock64();
+    // Two steps an iteration of this loop, so that the buffers are indexed
+    // by constants (registers, not local memory); an odd count ends with
+    // one step on buffer 0, which the last load(0, 0) filled.
+    int it = 0;
+    for (; it + 2 <= iters; it += 2) {
+        load(1, 1);
+        step(0);
+        load(0, 0);
+        step(1);
+    }
+    if (it < iters) step(0);
+    __syncthreads();
+    const long long t1 = clock64();
+
+    float* o = out + ((size_t)blockIdx.x * LDSM_THREADS + threadIdx.x) * 32 * 4;
+#pragma unroll
+    for (int c = 0; c < 32; c++) *(float4*)(o + 4 * c) = make_float4(d[c][0], d[c][1], d[c][2], d[c][3]);
+    peak_record(clocks, t0, t1);
+}
+
+extern "C" __global__ void __launch_bounds__(LDSM_THREADS, 1)
+    peak_mma_ldsm_f16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
+    peak_mma_ldsm<half, false>(out, clocks, iters, one2);
+}
+
+extern "C" __global__ void __launch_bounds__(LDSM_THREADS, 1)
+    peak_mma_ldsm_fill_f16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
+    peak_mma_ldsm<half, true>(out, clocks, iters, one2);
+}
