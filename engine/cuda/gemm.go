@@ -85,7 +85,9 @@ const (
 	// consumer warpgroup owns whole 128×128 tiles and the two take turns at
 	// the tensor cores, so that one's epilogue runs beside the other's main
 	// loop (kernels/cuda/gemm_pingpong_sm90a.cu). Every layout; where the
-	// TMA store cannot write C, GemmTMAPersistent. Not yet run on a GPU.
+	// TMA store cannot write C, GemmTMAPersistent; products with too few
+	// tiles for the SMs and a long K are split over the TMA partial
+	// products, as under the other TMA kinds. Not yet run on a GPU.
 	GemmTMAPingpong
 )
 
@@ -386,6 +388,8 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 		case GemmTMAStore, GemmTMACluster, GemmTMAPingpong:
 			if tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, beta != 0) {
+				// (The ping-pong kernels ignore the stagger flag: their
+				// warpgroups take turns by design.)
 				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|d.staggerFlag())
 			}
 			fallthrough // the persistent kernels with the direct store
@@ -615,7 +619,8 @@ type tmaLaunch struct {
 	bn     int  // tile width: 256 or 192, 128 for the ping-pong kernels
 	grid   Dim3 // blocks (kernels without a TMA-store epilogue)
 	kchunk int  // split-K chunk (_tma_p kernels), else 0
-	// store: the kernel stores C through a tensor map (_tma_s, _tma_c).
+	// store: the kernel stores C through a tensor map (_tma_s, _tma_c,
+	// _tma_pp); beta and kchunk are then 0.
 	// Its grid is units work items of a cluster, at most as many clusters
 	// as fit on the GPU at once (one block per SM), times cluster blocks.
 	store   bool
@@ -626,10 +631,10 @@ type tmaLaunch struct {
 	pingpong bool
 }
 
-// launchTMA launches a kernel of gemm_f16_tma_sm90a or
-// gemm_tma_store_sm90a (l.store): tensor maps for A, B
-// (and C for the TMA-store kernels) passed by value, so it goes through
-// launchRaw rather than cu. An operand stored k-contiguous is mapped as
+// launchTMA launches a kernel of gemm_f16_tma_sm90a, gemm_tma_store_sm90a
+// (l.store) or gemm_pingpong_sm90a (l.pingpong): tensor maps for A, B (and
+// C for the TMA-store and ping-pong kernels) passed by value, so it goes
+// through launchRaw rather than cu. An operand stored k-contiguous is mapped as
 // {K, rows} with a box of 64 k × 128 (A) or bn (B; bn/2 when a cluster of
 // two shares it) rows; one stored m- or n-contiguous as {M or N, K} with
 // 64 × 64 boxes; C as {N, M} with boxes of 128 bytes × 64 rows.

@@ -257,10 +257,12 @@ func testGemmTMAPingpong(t *testing.T, bf bool) {
 			// One tile a block, then one block with a second tile.
 			{transB: true, m: tiles, n: 128, k: 200, align8: true, alpha: 1, bias: true},
 			{transB: true, m: tiles + 1, n: 128, k: 200, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
-			// 13 k-tiles a tile against 6 stages, every layout.
-			{m: 1000, n: 1040, k: 800, align8: true, alpha: 0.5, bias: true},
-			{transA: true, m: 1000, n: 1040, k: 800, align8: true, alpha: 1, out16: true},
-			{transA: true, transB: true, m: 1000, n: 1040, k: 800, align8: true, alpha: 1, gelu: true, bias: true},
+			// 13 k-tiles a tile against 6 stages, every layout, over
+			// 33 × 9 = 297 tiles (2–3 a block): the ring wraps across
+			// tiles and turns at a position no multiple of the stages.
+			{m: 4100, n: 1040, k: 800, align8: true, alpha: 0.5, bias: true},
+			{transA: true, m: 4100, n: 1040, k: 800, align8: true, alpha: 1, out16: true},
+			{transA: true, transB: true, m: 4100, n: 1040, k: 800, align8: true, alpha: 1, gelu: true, bias: true},
 			// The ViT-S/16 K = 384 products this kernel is for: qkv and
 			// proj forward, fc2 input gradient.
 			{transB: true, m: 256 * 197, n: 1152, k: 384, align8: true, alpha: 1, bias: true, out16: true},
