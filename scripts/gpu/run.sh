@@ -122,7 +122,7 @@ if [[ "$phases" == *" decide "* ]]; then
 	train_budget=200
 	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_base:fp16"
 	bench_budget=110
-	bench_groups="gemm attn tmas tmapp ln"
+	bench_groups="gemm tmapp attn tmas ln"
 fi
 # MOCOGO_TRAIN_CONFIGS and MOCOGO_BENCH_GROUPS replace the preset's lists
 # (a later call of a session that has already measured the rest).
