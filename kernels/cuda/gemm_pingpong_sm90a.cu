@@ -14,8 +14,11 @@
 // wgmma.m64n128k16 per k16 step, 128 fp32 accumulators a thread, as many as
 // the _tma_s kernels' 64×256 halves) and the two take the block's tiles in
 // turn: warpgroup 0 the block's 1st, 3rd, … tile, warpgroup 1 the 2nd, 4th,
-// …. (128×192 tiles, 192 accumulators, spilled and serialised the wgmmas
-// under ptxas 12.4 with 232 or 240 registers.) The producer loads the block's
+// …. (128×192 tiles, 192 accumulators, spill and serialise the wgmmas:
+// ptxas 12.4 allocates every warp of a 384-thread wgmma kernel within 65536
+// / 384 = 168 registers, whatever setmaxnreg grants the consumers at run
+// time; docs/BENCHMARKS.md has the two-warpgroup layout that would lift
+// that to 255.) The producer loads the block's
 // tiles' k-tiles in that order into one 6-stage ring of 32 KB stages, as the
 // _tma_s producer does
 // (tma_produce); a stage is read by one warpgroup only, so its empty
