@@ -406,15 +406,20 @@ func (b *gpuBench) tmaStoreBench() error {
 
 // tmaPingpongBench times the ping-pong TMA kernels (_tmapp: each consumer
 // warpgroup owns whole 128×128 tiles and the two take turns at the tensor
-// cores) on every layout, in a group and process of their own, since they
-// have not yet run on hardware.
+// cores; _tmapp192: 128×192 tiles, the warpgroups loading the ring
+// themselves) on every layout, in a group and process of their own, since
+// they have not yet run on hardware; one kind at a time, so that a fault
+// in the second costs only its keys.
 func (b *gpuBench) tmaPingpongBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMAPingpong) {
 		fmt.Println("tmapp: not an sm_90 GPU, skipped")
 		return nil
 	}
 	b.d.SetGemmKernel(cuda.GemmAuto)
-	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAPingpong}, storeBoth)
+	if err := b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAPingpong}, storeBoth); err != nil {
+		return err
+	}
+	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAPingpong192}, storeBoth)
 }
 
 // tmaLayoutBench times the TMA kernels on the NN and TN layouts (the

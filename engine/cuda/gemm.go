@@ -89,6 +89,12 @@ const (
 	// tiles for the SMs and a long K are split over the TMA partial
 	// products, as under the other TMA kinds. Not yet run on a GPU.
 	GemmTMAPingpong
+	// GemmTMAPingpong192 is GemmTMAPingpong with 128×192 tiles a
+	// warpgroup, in blocks of the two consumer warpgroups alone, which load
+	// the ring themselves: ptxas gives such a 256-thread kernel the 254
+	// registers the 192 accumulators a thread need, where it gives a
+	// 384-thread one 168. Not yet run on a GPU.
+	GemmTMAPingpong192
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -106,12 +112,12 @@ func autoSM90(m, n, k int) GemmKernel {
 }
 
 // UsesTMA reports whether k's kernels are the TMA ones (GemmTMA,
-// GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong): they
-// serve every layout, split K over TMA partial products, and keep their own
+// GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong,
+// GemmTMAPingpong192): they serve every layout, split K over TMA partial products, and keep their own
 // epilogue (no staged store, SetGemmStaged).
 func (k GemmKernel) UsesTMA() bool {
 	switch k {
-	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong:
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
 		return true
 	}
 	return false
@@ -143,6 +149,8 @@ func (k GemmKernel) String() string {
 		return "tune"
 	case GemmTMAPingpong:
 		return "tmapp"
+	case GemmTMAPingpong192:
+		return "tmapp192"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
@@ -151,7 +159,8 @@ func (k GemmKernel) String() string {
 // the device can run it (the wgmma kernels need sm_90); when it cannot,
 // nothing changes. The wgmma kernels serve the NT layout only (the others
 // use mma.sync); GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster,
-// GemmTMAPingpong, GemmMMAWide and GemmMMA4 serve every layout. GemmAuto
+// GemmTMAPingpong, GemmTMAPingpong192, GemmMMAWide and GemmMMA4 serve
+// every layout. GemmAuto
 // restores the default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
@@ -250,7 +259,7 @@ func (d *Device) gemmKernel(sel GemmKernel, transA, transB bool, m, n, k int) Ge
 			}
 		}
 		return GemmMMA
-	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmMMAWide, GemmMMA4:
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192, GemmMMAWide, GemmMMA4:
 		return sel
 	}
 	if nt {
@@ -386,7 +395,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		case GemmWGMMA128:
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90", D1(tiles), D1(256), 3*32768+1024,
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
-		case GemmTMAStore, GemmTMACluster, GemmTMAPingpong:
+		case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
 			if tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, beta != 0) {
 				// (The ping-pong kernels ignore the stagger flag: their
 				// warpgroups take turns by design.)
@@ -593,9 +602,12 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 // multicast (_tma_c[192]). C must be 16-byte aligned with rows of a multiple
 // of 16 bytes, and beta 0 (C is not read).
 func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	if kern == GemmTMAPingpong {
+	if kern == GemmTMAPingpong || kern == GemmTMAPingpong192 {
 		l := tmaLaunch{kernel: name + "_tma_pp", bn: 128, store: true, pingpong: true, cluster: 1}
-		l.units = ((m + 127) / 128) * ((n + 127) / 128)
+		if kern == GemmTMAPingpong192 {
+			l.kernel, l.bn = name+"_tma_pp192", 192
+		}
+		l.units = ((m + 127) / 128) * ((n + l.bn - 1) / l.bn)
 		return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
 	}
 	bn, _ := tmaTile(name, n)
@@ -626,8 +638,9 @@ type tmaLaunch struct {
 	store   bool
 	cluster int
 	units   int
-	// pingpong: a ping-pong kernel (gemm_pingpong_sm90a), 128×128 tiles
-	// per warpgroup, 6 stages of 32 KB; store is set too.
+	// pingpong: a ping-pong kernel (gemm_pingpong_sm90a), store set too:
+	// with bn 128, 6 stages of 32 KB and a producer warpgroup (384
+	// threads); with bn 192, 4 stages of 40 KB and none (256 threads).
 	pingpong bool
 }
 
@@ -641,6 +654,8 @@ type tmaLaunch struct {
 func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	smem := 4*49152 + 1024 + 128 // 4 stages of 128×64 A and 256×64 B, alignment, mbarriers
 	switch {
+	case l.pingpong && l.bn == 192:
+		smem = 4*40960 + 32768 + 1024 + 128 // 4 stages of 128×64 A and 192×64 B, two 8 KB staging buffers per consumer
 	case l.pingpong:
 		smem = 6*32768 + 32768 + 1024 + 128 // 6 stages of 128×64 A and B, two 8 KB staging buffers per consumer
 	case l.store && l.bn == 192:
@@ -651,6 +666,9 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		smem = 5*40960 + 1024 + 128
 	}
 	block := D1(384)
+	if l.pingpong && l.bn == 192 {
+		block = D1(256) // two consumer warpgroups, no producer
+	}
 	var ap, bp, biasp cu.DevicePtr
 	if a != nil {
 		ap = a.ptr
@@ -736,7 +754,7 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		return d.profileEnd(start, module, l.kernel, grid)
 	})
 	if err != nil {
-		return fmt.Errorf("cuda: launch %s.%s grid (%d,%d,1) block (384,1,1) smem %d: %w", module, l.kernel, grid.X, grid.Y, smem, err)
+		return fmt.Errorf("cuda: launch %s.%s grid (%d,%d,1) block (%d,1,1) smem %d: %w", module, l.kernel, grid.X, grid.Y, block.X, smem, err)
 	}
 	return nil
 }

@@ -125,7 +125,7 @@ func TestGemmF16TMACluster(t *testing.T) {
 
 // testGemmTMAKind runs the Hopper and layout cases with kind selected and
 // checks afterwards that each of the named kernels of gemm_tma_store_sm90a
-// (gemm_pingpong_sm90a for GemmTMAPingpong) has run, so that a fallback
+// (gemm_pingpong_sm90a for the ping-pong kinds) has run, so that a fallback
 // taken everywhere cannot pass for the kernels.
 func testGemmTMAKind(t *testing.T, kind GemmKernel, bf bool, mustRun ...string) {
 	if !dev.SetGemmKernel(kind) {
@@ -154,7 +154,7 @@ func testGemmTMAKind(t *testing.T, kind GemmKernel, bf bool, mustRun ...string) 
 		}
 	})
 	module := "gemm_tma_store_sm90a"
-	if kind == GemmTMAPingpong {
+	if kind == GemmTMAPingpong || kind == GemmTMAPingpong192 {
 		module = "gemm_pingpong_sm90a"
 	}
 	for _, k := range mustRun {
@@ -229,23 +229,34 @@ func TestGemmF16TMAStagger(t *testing.T) {
 // layout. New kernels, not yet run on hardware: last in the file. A turn or
 // stage wait that could not end would trap (mbar_wait's bound) rather than
 // hang.
-func TestGemmF16TMAPingpong(t *testing.T) { testGemmTMAPingpong(t, false) }
+func TestGemmF16TMAPingpong(t *testing.T) { testGemmTMAPingpong(t, GemmTMAPingpong, false) }
 
 // TestGemmBF16TMAPingpong runs the same cases through the bf16 twins.
-func TestGemmBF16TMAPingpong(t *testing.T) { testGemmTMAPingpong(t, true) }
+func TestGemmBF16TMAPingpong(t *testing.T) { testGemmTMAPingpong(t, GemmTMAPingpong, true) }
 
-func testGemmTMAPingpong(t *testing.T, bf bool) {
-	prefix := "gemm_f16_"
+// TestGemmF16TMAPingpong192 and TestGemmBF16TMAPingpong192 run the same
+// cases through the 128×192 ping-pong kernels, whose two warpgroups also
+// load the ring (no producer): each ring position is loaded by the
+// warpgroup that releases the position S before it.
+func TestGemmF16TMAPingpong192(t *testing.T) { testGemmTMAPingpong(t, GemmTMAPingpong192, false) }
+
+func TestGemmBF16TMAPingpong192(t *testing.T) { testGemmTMAPingpong(t, GemmTMAPingpong192, true) }
+
+func testGemmTMAPingpong(t *testing.T, kind GemmKernel, bf bool) {
+	prefix, suffix := "gemm_f16_", "_tma_pp"
 	if bf {
 		prefix = "gemm_bf16_"
 	}
+	if kind == GemmTMAPingpong192 {
+		suffix += "192"
+	}
 	var kernels []string
 	for _, l := range []string{"nn", "nt", "tn", "tt"} {
-		kernels = append(kernels, prefix+l+"_tma_pp")
+		kernels = append(kernels, prefix+l+suffix)
 	}
-	testGemmTMAKind(t, GemmTMAPingpong, bf, prefix+"nt_tma_pp", prefix+"nn_tma_pp")
+	testGemmTMAKind(t, kind, bf, prefix+"nt"+suffix, prefix+"nn"+suffix)
 	t.Run("schedule", func(t *testing.T) {
-		if !dev.SetGemmKernel(GemmTMAPingpong) {
+		if !dev.SetGemmKernel(kind) {
 			t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
 		}
 		defer dev.SetGemmKernel(GemmAuto)
@@ -257,9 +268,10 @@ func testGemmTMAPingpong(t *testing.T, bf bool) {
 			// One tile a block, then one block with a second tile.
 			{transB: true, m: tiles, n: 128, k: 200, align8: true, alpha: 1, bias: true},
 			{transB: true, m: tiles + 1, n: 128, k: 200, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
-			// 13 k-tiles a tile against 6 stages, every layout, over
-			// 33 × 9 = 297 tiles (2–3 a block): the ring wraps across
-			// tiles and turns at a position no multiple of the stages.
+			// 13 k-tiles a tile against 6 (or 4) stages, every layout,
+			// over 33 × 9 (or 6) tiles, 1–3 a block: the ring wraps
+			// across tiles and turns at a position no multiple of the
+			// stages.
 			{m: 4100, n: 1040, k: 800, align8: true, alpha: 0.5, bias: true},
 			{transA: true, m: 4100, n: 1040, k: 800, align8: true, alpha: 1, out16: true},
 			{transA: true, transB: true, m: 4100, n: 1040, k: 800, align8: true, alpha: 1, gelu: true, bias: true},

@@ -51,14 +51,29 @@
 
 #include "tma_sm90a.cuh"
 
-#define PP_BN 128
-#define PP_S 6
-
-template <typename T, bool A_MN, bool B_MN>
+// gemm_tma_pp_body: the ping-pong kernels. BN: the tile width of a
+// warpgroup (128 or 192); S: the stages of the ring; PRODUCER: a producer
+// warpgroup (384 threads: warpgroup 0 loads, 1 and 2 consume) or none (256
+// threads: warpgroups 0 and 1 consume and load, below).
+//
+// Without a producer, the ring positions p = i·KT + kt (block-local tile i,
+// k-tile kt) are loaded by the consumers: thread 0 loads the first S before
+// the main loops; after that, the leader of the warpgroup whose wgmmas on
+// position p − S are done loads position p into the stage they have just
+// freed, right after its wgmma.wait_group (the same point at which the
+// producer kernels arrive on the empty barrier, which these do not use).
+// Each position's load so waits only for the release of the position S
+// before it, and every release happens inside or right after a main loop,
+// never behind a turn, so every position is loaded in time: the argument
+// above for the turns holds unchanged. The point of it: ptxas gives a
+// 256-thread wgmma kernel up to 255 registers where it gives a 384-thread
+// one 168, whatever setmaxnreg grants at run time, and 128×192 tiles (192
+// fp32 accumulators a thread) fit only in the former.
+template <typename T, bool A_MN, bool B_MN, int BN, int S, bool PRODUCER>
 __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC,
                                                  const float* __restrict__ bias, int M, int N, int K, float alpha,
                                                  int flags) {
-    constexpr int BN = PP_BN, S = PP_S;
+    static_assert(BN == 128 || BN == 192, "a warpgroup's tile is 128×128 or 128×192");
     constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
     constexpr int STAGING = 2 * 16384;           // two 8 KB buffers per consumer
     extern __shared__ __align__(16) unsigned char smem_pp[];
@@ -70,6 +85,15 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
     const int tilesM = (M + T_BM - 1) / T_BM, tilesN = (N + BN - 1) / BN;
     const int units = tilesM * tilesN;
     const int KT = (K + T_BK - 1) / T_BK;
+    // The ring positions of this block: its tiles' k-tiles, in order.
+    const int P = ((int)blockIdx.x < units ? (units - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0) * KT;
+    // load(p) loads ring position p (no producer).
+    auto load = [&](int p) {
+        int m0, n0;
+        tile_origin<1, BN>((int)blockIdx.x + (p / KT) * (int)gridDim.x, tilesM, tilesN, 0, m0, n0);
+        tma_load_ktile<A_MN, B_MN, BN, 1>(tmA, tmB, base + (p % S) * STAGE, bars + 8 * (p % S), m0, n0,
+                                          (p % KT) * T_BK, 0, M, N);
+    };
 
     if (tid == 0) {
         for (int s = 0; s < S; s++) {
@@ -83,15 +107,24 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
     }
     __syncthreads();
 
-    if (wg == 0) {
+    if (PRODUCER && wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
         if (tid == 0)
             tma_produce<A_MN, B_MN, BN, 1, S>(tmA, tmB, base, bars, blockIdx.x, units, gridDim.x, tilesM, tilesN, 0, M,
                                               N, 0, KT);
     } else {
-        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-        const int c = wg - 1;
+        if (PRODUCER) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+        const int c = PRODUCER ? wg - 1 : wg;
         const bool leader = (tid & 127) == 0;
+        if (!PRODUCER && tid == 0)
+            for (int p = 0; p < min(S, P); p++) load(p);
+        // release(p): the wgmmas on position p are done.
+        auto release = [&](int p) {
+            if (PRODUCER)
+                mbar_arrive(bars + 8 * (S + p % S));
+            else if (p + S < P)
+                load(p + S);
+        };
         const uint32_t stage = base + S * STAGE + c * 16384;
         int it = c * KT;  // ring position of this warpgroup's next k-tile
         int oc = 0;       // boxes stored so far
@@ -120,16 +153,21 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
                     // rows of 128 bytes K-major, or the second 64-wide chunk).
                     const uint64_t da0 = A_MN ? sw128_mn_desc(sa + kk * 2048) : sw128_desc(sa + kk * 32);
                     const uint64_t da1 = A_MN ? sw128_mn_desc(sa + 8192 + kk * 2048) : sw128_desc(sa + 8192 + kk * 32);
-                    wgmma_m64n128k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d0, da0, db);
-                    wgmma_m64n128k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d1, da1, db);
+                    if (BN == 128) {
+                        wgmma_m64n128k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d0, da0, db);
+                        wgmma_m64n128k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d1, da1, db);
+                    } else {
+                        wgmma_m64n192k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d0, da0, db);
+                        wgmma_m64n192k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d1, da1, db);
+                    }
                 }
                 wgmma_commit();
                 wgmma_wait<1>();  // the previous k-tile's wgmmas are done: release its stage
-                if (kt > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
+                if (kt > 0 && leader) release(it - 1);
             }
             if (leader) mbar_arrive(turn + 8 * (1 - c));  // the other warpgroup's turn
             wgmma_wait<0>();
-            if (KT > 0 && leader) mbar_arrive(bars + 8 * (S + (it - 1) % S));
+            if (KT > 0 && leader) release(it - 1);
             it += KT;  // the other warpgroup's tile
             if (flags & GEMM_OUT_F16) {
                 tma_store_epilogue<T, BN, T>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc);
@@ -144,18 +182,25 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
     }
 }
 
-#define GEMM_TMA_PP_KERNEL(name, T, AMN, BMN)                                                                        \
-    extern "C" __global__ void __launch_bounds__(384, 1)                                                             \
+#define GEMM_TMA_PP_KERNEL(name, T, AMN, BMN, BN, S, PRODUCER, THREADS)                                            \
+    extern "C" __global__ void __launch_bounds__(THREADS, 1)                                                         \
         name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB,                               \
              const __grid_constant__ TmaDesc tmC, void* C, const float* __restrict__ bias, int M, int N, int K,      \
              int ldc, float alpha, float beta, int flags, int kchunk) {                                               \
-        gemm_tma_pp_body<T, AMN, BMN>(&tmA, &tmB, &tmC, bias, M, N, K, alpha, flags);                                \
+        gemm_tma_pp_body<T, AMN, BMN, BN, S, PRODUCER>(&tmA, &tmB, &tmC, bias, M, N, K, alpha, flags);               \
     }
-#define GEMM_TMA_PP_KERNELS(t, T)                                           \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp, T, false, false)            \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp, T, false, true)             \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp, T, true, true)              \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp, T, true, false)
+// _tma_pp: 128×128 tiles, 6 stages of 32 KB, a producer warpgroup (384
+// threads); _tma_pp192: 128×192 tiles, 4 stages of 40 KB, no producer (256
+// threads).
+#define GEMM_TMA_PP_KERNELS(t, T)                                                              \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp, T, false, false, 128, 6, true, 384)               \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp, T, false, true, 128, 6, true, 384)                \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp, T, true, true, 128, 6, true, 384)                 \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp, T, true, false, 128, 6, true, 384)                \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp192, T, false, false, 192, 4, false, 256)           \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp192, T, false, true, 192, 4, false, 256)            \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp192, T, true, true, 192, 4, false, 256)             \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp192, T, true, false, 192, 4, false, 256)
 
 GEMM_TMA_PP_KERNELS(f16, half)
 GEMM_TMA_PP_KERNELS(bf16, bf16)

@@ -335,6 +335,54 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
     }
 }
 
+// tma_load_ktile loads k-tile k (elements k … k+63 of K) of the tile at
+// (m0, n0) into the stage at sa (A, then B at sa + T_A_BYTES) and completes
+// its bytes on the mbarrier full, which it arms with them first.
+template <bool A_MN, bool B_MN, int BN, int CM>
+__device__ __forceinline__ void tma_load_ktile(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t sa, uint32_t full,
+                                               int m0, int n0, int k, int rank, int M, int N) {
+    const uint32_t sb = sa + T_A_BYTES;
+    // 64-wide m/n chunks that start past M or N are not loaded (nor
+    // counted): they feed only rows and columns of C that are never
+    // stored. (Both blocks of a cluster have the same n0, so they agree on
+    // B's chunks.)
+    const int ca = A_MN ? min(T_BM / 64, (M - m0 + 63) / 64) : 0;
+    const int cb = B_MN ? min(BN / 64, (N - n0 + 63) / 64) : 0;
+    // In a cluster, a block whose tile lies wholly past M (odd tile rows)
+    // loads no A: it only shares B.
+    const bool loadA = CM == 1 || m0 < M;
+    const int bytesA = A_MN ? (loadA ? ca : 0) * 8192 : (loadA ? T_A_BYTES : 0);
+    // Shared k-contiguous B: block r loads rows r·BN/CM on of the tile,
+    // except a part wholly past N, which feeds only columns never stored (a
+    // box wholly out of bounds is not relied on to signal its bytes).
+    const int partsB = CM > 1 && !B_MN ? min(CM, (N - n0 + BN / CM - 1) / (BN / CM)) : CM;
+    const int bytesB = B_MN ? cb * 8192 : (CM > 1 ? partsB * (BN / CM) * 128 : BN * 128);
+    mbar_expect_tx(full, bytesA + bytesB);
+    if (A_MN) {
+#pragma unroll
+        for (int j = 0; j < T_BM / 64; j++)
+            if (j < ca) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, k, full);
+    } else if (loadA) {
+        tma_load_2d(sa, tmA, k, m0, full);
+    }
+    if (B_MN) {
+#pragma unroll
+        for (int j = 0; j < BN / 64; j++) {
+            if (j >= cb) continue;
+            if (CM > 1) {
+                if (j % CM == rank) tma_load_2d_mc(sb + j * 8192, tmB, n0 + 64 * j, k, full, (1 << CM) - 1);
+            } else {
+                tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, k, full);
+            }
+        }
+    } else if (CM > 1) {
+        if (rank < partsB)
+            tma_load_2d_mc(sb + rank * (BN / CM) * 128, tmB, k, n0 + rank * (BN / CM), full, (1 << CM) - 1);
+    } else {
+        tma_load_2d(sb, tmB, k, n0, full);
+    }
+}
+
 // tma_produce is the producer thread's loop of the persistent kernels: the
 // k-tiles of this block's work items (tile first_unit, then every
 // unit_step-th one up to units), in order, into the S-stage ring at base
@@ -355,51 +403,8 @@ __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* t
             if (it >= S) {
                 mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
             }
-            const uint32_t full = bars + 8 * s;
-            const uint32_t sa = base + s * STAGE, sb = sa + T_A_BYTES;
-            // 64-wide m/n chunks that start past M or N are not
-            // loaded (nor counted): they feed only rows and columns
-            // of C that are never stored. (Both blocks of a cluster
-            // have the same n0, so they agree on B's chunks.)
-            const int ca = A_MN ? min(T_BM / 64, (M - m0 + 63) / 64) : 0;
-            const int cb = B_MN ? min(BN / 64, (N - n0 + 63) / 64) : 0;
-            // In a cluster, a block whose tile lies wholly past M
-            // (odd tile rows) loads no A: it only shares B.
-            const bool loadA = CM == 1 || m0 < M;
-            const int bytesA = A_MN ? (loadA ? ca : 0) * 8192 : (loadA ? T_A_BYTES : 0);
-            // Shared k-contiguous B: block r loads rows r·BN/CM on
-            // of the tile, except a part wholly past N, which
-            // feeds only columns never stored (a box wholly out of
-            // bounds is not relied on to signal its bytes).
-            const int partsB = CM > 1 && !B_MN ? min(CM, (N - n0 + BN / CM - 1) / (BN / CM)) : CM;
-            const int bytesB = B_MN ? cb * 8192 : (CM > 1 ? partsB * (BN / CM) * 128 : BN * 128);
-            mbar_expect_tx(full, bytesA + bytesB);
-            if (A_MN) {
-#pragma unroll
-                for (int j = 0; j < T_BM / 64; j++)
-                    if (j < ca) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, kbeg + kt * T_BK, full);
-            } else if (loadA) {
-                tma_load_2d(sa, tmA, kbeg + kt * T_BK, m0, full);
-            }
-            if (B_MN) {
-#pragma unroll
-                for (int j = 0; j < BN / 64; j++) {
-                    if (j >= cb) continue;
-                    if (CM > 1) {
-                        if (j % CM == rank)
-                            tma_load_2d_mc(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full,
-                                           (1 << CM) - 1);
-                    } else {
-                        tma_load_2d(sb + j * 8192, tmB, n0 + 64 * j, kbeg + kt * T_BK, full);
-                    }
-                }
-            } else if (CM > 1) {
-                if (rank < partsB)
-                    tma_load_2d_mc(sb + rank * (BN / CM) * 128, tmB, kbeg + kt * T_BK, n0 + rank * (BN / CM),
-                                   full, (1 << CM) - 1);
-            } else {
-                tma_load_2d(sb, tmB, kbeg + kt * T_BK, n0, full);
-            }
+            tma_load_ktile<A_MN, B_MN, BN, CM>(tmA, tmB, base + s * STAGE, bars + 8 * s, m0, n0, kbeg + kt * T_BK,
+                                               rank, M, N);
         }
     }
 }

@@ -22,7 +22,7 @@
 #              launch each of the default kernels that miss their anchor:
 #              the TMA-store GEMMs at the ViT-S/16 qkv and proj forward and
 #              fc2 input-gradient shapes and at 4096³ (and the ping-pong
-#              kernel at qkv forward), mma.sync at 4096³
+#              kernels at qkv forward), mma.sync at 4096³
 #              (0.38× cuBLAS against the 0.7×), the split-K TMA GEMM
 #              of the qkv weight gradient, the head-resident attention
 #              forward and backward and the LayerNorm backward at ViT-S/16
@@ -102,7 +102,7 @@ bench_budget=200
 bench_groups="copy gemm mp tma attn tmal tmas tmapp upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -120,7 +120,7 @@ if [[ "$phases" == *" decide "* ]]; then
 	test_budget=200
 	beside_tests="sanitizer pretrain"
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_base:fp16"
+	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_base:fp16"
 	bench_budget=110
 	bench_groups="gemm tmapp attn tmas ln"
 fi
@@ -401,6 +401,7 @@ gemm_tmas_vit_qkv_fwd      gemm  ^vit_qkv_fwd_50432x1152x384$           ^gemm_f1
 gemm_tmas_vit_proj_fwd     gemm  ^vit_proj_fwd_50432x384x384$           ^gemm_f16_nt_tma_s192$             1
 gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f16_nn_tma_s$                1
 gemm_tmapp_vit_qkv_fwd     tmapp ^vit_qkv_fwd_50432x1152x384_tmapp$     ^gemm_f16_nt_tma_pp$               1
+gemm_tmapp192_vit_qkv_fwd  tmapp ^vit_qkv_fwd_50432x1152x384_tmapp192$  ^gemm_f16_nt_tma_pp192$            1
 gemm_tmap_vit_qkv_dw       gemm  ^vit_qkv_dw_1152x384x50432$            ^gemm_f16_tn_tma_p192$             1
 gemm_tmas_4096_nt          gemm  ^gemm_nt_4096$                         ^gemm_f16_nt_tma_s$                1
 gemm_mma_4096_nt           gemm  ^gemm_nt_4096_mma$                     ^gemm_f16_nt$                      1
@@ -437,7 +438,7 @@ fi
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
 # default) and "staged" (MOCOGO_GEMM_STAGED=1) or "stagger"
 # (MOCOGO_GEMM_STAGGER=1). The variants run the step on
-# kernels other than the default: the ping-pong TMA GEMMs (tmapp) and the
+# kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
 # the cluster TMA GEMMs, the tiled attention kernels (the default before
