@@ -250,6 +250,16 @@ type BiasGemm interface {
 	GemmBias(transA, transB bool, m, n, k int, a, b, bias, c Storage, gelu bool)
 }
 
+// ResidualGemm is an optional Backend extension: a Linear layer's forward
+// with its residual added, C = op(A)·op(B) + bias + R (bias n float32
+// values or nil, R m×n of C's type, C a storage of its own), so that a
+// backend can add R in the product's epilogue instead of a pass of its own.
+// The result must equal GemmBias (gelu false) followed by Axpy(C, 1, R),
+// except for rounding.
+type ResidualGemm interface {
+	GemmBiasResidual(transA, transB bool, m, n, k int, a, b, bias, r, c Storage)
+}
+
 // AsyncUploader is an optional Backend extension: uploads that run beside
 // the device work queued before them (a copy engine on a stream of its
 // own), so that the next batch crosses the bus while this step computes.

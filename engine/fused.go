@@ -19,7 +19,10 @@ import "slices"
 // on an H100 the epilogue's read of C made the ViT-S/16 projections 1.7–
 // 2.3× slower than the same products without it (fifth session: 0.150 and
 // 0.211 ms at best with beta 1, 0.065 and 0.127 ms on the TMA-store
-// kernels without), more than the add's own pass over y and r costs.
+// kernels without), more than the add's own pass over y and r costs. A
+// backend that is a ResidualGemm takes the whole of it in one call instead
+// (the CUDA backend's ping-pong kernels read r beside the product, under
+// SetGemmResidual; not yet measured).
 func LinearAdd(x, w, b, r *Tensor) *Tensor {
 	e := sameEngine("LinearAdd", x, w, b, r)
 	in, out, rows := checkLinear("LinearAdd", x, w, b)
@@ -158,11 +161,19 @@ func linearInto(e *Engine, xc, wc, b, y *Tensor, rows, out, in int) {
 	}
 }
 
-// linearAddInto returns r + xc·wcᵀ + b in a new tensor of r's type: the
-// product and bias first (linearInto), then r added (see LinearAdd for why
-// not in the GEMM's epilogue).
+// linearAddInto returns r + xc·wcᵀ + b in a new tensor of r's type: in one
+// call where the backend is a ResidualGemm, else the product and bias first
+// (linearInto), then r added (see LinearAdd).
 func linearAddInto(e *Engine, xc, wc, b, r *Tensor, rows, out, in int) *Tensor {
 	y := e.like(r)
+	if rg, ok := e.b.(ResidualGemm); ok {
+		var bias Storage
+		if b != nil {
+			bias = b.data
+		}
+		rg.GemmBiasResidual(false, true, rows, out, in, xc.data, wc.data, bias, r.data, y.data)
+		return y
+	}
 	linearInto(e, xc, wc, b, y, rows, out, in)
 	e.b.Axpy(y.data, 1, r.data)
 	return y

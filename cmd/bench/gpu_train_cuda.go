@@ -77,8 +77,8 @@ func (b *gpuBench) trainBench() error {
 		name += "_lossscale" + scale
 	}
 	// Kernels chosen through the environment (cuda.Open applies
-	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL, MOCOGO_GEMM_STAGED and
-	// MOCOGO_GEMM_STAGGER) name their own keys.
+	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL, MOCOGO_GEMM_STAGED,
+	// MOCOGO_GEMM_STAGGER and MOCOGO_GEMM_RESIDUAL) name their own keys.
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		name += "_gemm" + v
 	}
@@ -90,6 +90,9 @@ func (b *gpuBench) trainBench() error {
 	}
 	if os.Getenv("MOCOGO_GEMM_STAGGER") == "1" {
 		name += "_stagger"
+	}
+	if os.Getenv("MOCOGO_GEMM_RESIDUAL") == "1" {
+		name += "_residual"
 	}
 	tr, err := moco.NewTrainer(e, m, tc, 1000)
 	if err != nil {

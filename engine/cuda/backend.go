@@ -750,6 +750,42 @@ func (b *Backend) GemmBias(transA, transB bool, m, n, k int, a, bs, bias, c engi
 	}
 }
 
+// GemmBiasResidual implements engine.ResidualGemm: C = op(A)·op(B) + bias
+// + R. Where SetGemmResidual is on and the product suits the ping-pong
+// kernels with the residual in their epilogue (A and B of one half type, C
+// and R of one type, fp32 or that half type; Device.residualFused), it is
+// one GEMM reading R beside the product; otherwise GemmBias, then Axpy(C,
+// 1, R), the two passes LinearAdd always made before.
+func (b *Backend) GemmBiasResidual(transA, transB bool, m, n, k int, a, bs, bias, r, c engine.Storage) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if ht := a.DType(); ht != engine.F32 && bs.DType() == ht && (c.DType() == engine.F32 || c.DType() == ht) && r.DType() == c.DType() {
+		lda, ldb := k, n
+		if transA {
+			lda = m
+		}
+		if transB {
+			ldb = k
+		}
+		if b.d.residualFused(transA, n, k, buf(a), lda, buf(bs), ldb, buf(c), n, buf(r), c.DType().Size()) {
+			ep := Epilogue{Bias: f32("GemmBiasResidual", bias), Residual: buf(r)}
+			var err error
+			if ht == engine.BF16 {
+				ep.OutBF16 = isHalf(c)
+				err = b.d.GemmBF16(transA, transB, m, n, k, 1, buf(a), lda, buf(bs), ldb, 0, buf(c), n, ep)
+			} else {
+				ep.OutF16 = isHalf(c)
+				err = b.d.GemmF16(transA, transB, m, n, k, 1, buf(a), lda, buf(bs), ldb, 0, buf(c), n, ep)
+			}
+			try("GemmBiasResidual", err)
+			return
+		}
+	}
+	b.GemmBias(transA, transB, m, n, k, a, bs, bias, c, false)
+	b.Axpy(c, 1, r)
+}
+
 // restride returns x's batch of half matrices (type code ht, size elements
 // each, stride apart) at a stride that is a multiple of 8, copied into a
 // scratch buffer that free releases; or x itself and a no-op free when the

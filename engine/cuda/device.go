@@ -29,11 +29,12 @@ type Device struct {
 	l2    int
 	smem  int // opt-in shared memory per block
 
-	gemmNT      GemmKernel // kernel for GemmF16's aligned NT layout (GemmAuto: by device)
-	gemmSplit   int        // GemmF16's split-K: 0 automatic, 1 never, n ≥ 2 forced
-	gemmStaged  bool       // the mma.sync and wgmma kernels stage C through shared memory (SetGemmStaged)
-	gemmStagger bool       // the persistent TMA kernels' second consumer starts behind the first (SetGemmStagger)
-	attnFull    bool       // attention computes every tile in full (SetAttentionSkip(false))
+	gemmNT         GemmKernel // kernel for GemmF16's aligned NT layout (GemmAuto: by device)
+	gemmSplit      int        // GemmF16's split-K: 0 automatic, 1 never, n ≥ 2 forced
+	gemmStaged     bool       // the mma.sync and wgmma kernels stage C through shared memory (SetGemmStaged)
+	gemmStagger    bool       // the persistent TMA kernels' second consumer starts behind the first (SetGemmStagger)
+	gemmResidualOn bool       // residuals added in the ping-pong kernels' epilogue (SetGemmResidual)
+	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
 	funcs map[string]*function
@@ -124,6 +125,7 @@ func Open() (*Device, error) {
 	d.noAsyncUpload = os.Getenv("MOCOGO_CUDA_ASYNC_UPLOAD") == "0"
 	d.gemmStaged = os.Getenv("MOCOGO_GEMM_STAGED") == "1"
 	d.gemmStagger = os.Getenv("MOCOGO_GEMM_STAGGER") == "1"
+	d.gemmResidualOn = os.Getenv("MOCOGO_GEMM_RESIDUAL") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

@@ -20,6 +20,13 @@ type Epilogue struct {
 	GELU    bool
 	OutF16  bool // GemmF16 only
 	OutBF16 bool // GemmBF16 only
+	// Residual, when not nil, is added last: C = act(alpha·op(A)·op(B) +
+	// bias) + R, R an m×n matrix of C's type with C's row stride ldc, not
+	// C itself (beta must be 0). With SetGemmResidual on, on an H100, the
+	// ping-pong kernels add it in their epilogue (gemm_<t>_<ab>_tma_ppr,
+	// NT and NN), reading R once; otherwise R is copied into C and the
+	// product added with beta 1.
+	Residual *Buffer
 }
 
 const (
@@ -198,6 +205,20 @@ func (d *Device) SetGemmStaged(on bool) bool { return d.swapSetting(&d.gemmStage
 // are the same either way: each warpgroup's arithmetic is unchanged.
 func (d *Device) SetGemmStagger(on bool) bool { return d.swapSetting(&d.gemmStagger, on) }
 
+// SetGemmResidual sets whether GemmF16 and GemmBF16 add an
+// Epilogue.Residual in the epilogue of the ping-pong kernels (on an H100,
+// NT and NN, aligned operands; gemm_<t>_<ab>_tma_ppr), which read it once
+// beside the product, instead of copying it into C and adding the product
+// with beta 1; and returns the previous setting. Through the engine
+// (Backend.GemmBiasResidual) it fuses a Linear layer's residual add, which
+// otherwise is a separate pass (Axpy). Off by default until it has passed
+// the GPU tests and won on an H100; MOCOGO_GEMM_RESIDUAL=1 turns it on when
+// the device is opened.
+func (d *Device) SetGemmResidual(on bool) bool { return d.swapSetting(&d.gemmResidualOn, on) }
+
+// GemmResidual reports whether SetGemmResidual is on.
+func (d *Device) GemmResidual() bool { return d.flagIf(&d.gemmResidualOn, 1) != 0 }
+
 // staggerFlag is gemmStagger when SetGemmStagger has turned it on, else 0.
 func (d *Device) staggerFlag() int { return d.flagIf(&d.gemmStagger, gemmStagger) }
 
@@ -282,7 +303,7 @@ func (d *Device) GemmF16(transA, transB bool, m, n, k int, alpha float32, a *Buf
 	if ep.OutBF16 {
 		panic("cuda.GemmF16: Epilogue.OutBF16 (an fp16 GEMM stores fp32 or fp16)")
 	}
-	return d.gemmHalf(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, ep.GELU, ep.OutF16)
+	return d.gemmEpilogue(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep, ep.OutF16)
 }
 
 // GemmBF16 is GemmF16 on bf16 operands: A and B hold bf16, C holds fp32 (or
@@ -293,7 +314,107 @@ func (d *Device) GemmBF16(transA, transB bool, m, n, k int, alpha float32, a *Bu
 	if ep.OutF16 {
 		panic("cuda.GemmBF16: Epilogue.OutF16 (a bf16 GEMM stores fp32 or bf16)")
 	}
-	return d.gemmHalf(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, ep.GELU, ep.OutBF16)
+	return d.gemmEpilogue(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep, ep.OutBF16)
+}
+
+// gemmEpilogue is GemmF16 and GemmBF16: gemmHalf, with ep.Residual added
+// in the ping-pong kernels' epilogue where SetGemmResidual allows it and
+// they can (gemmResidual), else copied into C first and the product added
+// to it (beta 1).
+func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, ep Epilogue, outHalf bool) error {
+	r := ep.Residual
+	if r == nil {
+		return d.gemmHalf(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ep.Bias, ep.GELU, outHalf)
+	}
+	api := "cuda.GemmF16"
+	if bf {
+		api = "cuda.GemmBF16"
+	}
+	if beta != 0 {
+		panic(fmt.Sprintf("%s: Epilogue.Residual with beta %g (the residual takes beta's place)", api, beta))
+	}
+	if r == c || (r.ptr == c.ptr && m > 0 && n > 0) {
+		panic(fmt.Sprintf("%s: Epilogue.Residual is C itself (add with beta 1 instead)", api))
+	}
+	celem := 4
+	if outHalf {
+		celem = 2
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	if want := int64((m-1)*ldc+n) * int64(celem); r.bytes < want {
+		panic(fmt.Sprintf("%s: Epilogue.Residual has %d bytes, %d×%d with stride %d needs %d", api, r.bytes, m, n, ldc, want))
+	}
+	if done, err := d.gemmResidual(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, ep, outHalf); done || err != nil {
+		return err
+	}
+	// C ← R, row by row where C's rows have gaps (ldc > n), then the
+	// product added to it.
+	rows, rowBytes := m, int64(n*celem)
+	if ldc == n {
+		rows, rowBytes = 1, int64(m)*rowBytes // one piece
+	}
+	if err := copyRows(c, r, rows, rowBytes, int64(ldc*celem)); err != nil {
+		return fmt.Errorf("%s: residual into C: %w", api, err)
+	}
+	return d.gemmHalf(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, ep.Bias, ep.GELU, outHalf)
+}
+
+// residualFused reports whether gemmResidual takes a product: SetGemmResidual
+// on, compute capability 9.0, A not transposed (NT and NN), A and B aligned
+// for 16-byte loads, k > 0, and C and R (elements of celem bytes, rows ldc
+// apart) that the TMA store's rule admits.
+func (d *Device) residualFused(transA bool, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, r *Buffer, celem int) bool {
+	d.mu.Lock()
+	on := d.gemmResidualOn
+	d.mu.Unlock()
+	aligned := lda%8 == 0 && ldb%8 == 0 && a.ptr%16 == 0 && b.ptr%16 == 0
+	return on && d.major == 9 && d.minor == 0 && !transA && aligned && k > 0 &&
+		tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, false) && r.ptr%16 == 0
+}
+
+// copyRows copies rows pieces of rowBytes bytes, stride bytes apart, from
+// src to dst (device to device).
+func copyRows(dst, src *Buffer, rows int, rowBytes, stride int64) error {
+	for i := 0; i < rows; i++ {
+		off := int64(i) * stride
+		if err := dst.View(off, rowBytes).CopyFrom(src.View(off, rowBytes), rowBytes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gemmResidual runs C = act(alpha·op(A)·op(B) + bias) + R (R = ep.Residual)
+// on the ping-pong kernels with the residual in their epilogue and reports
+// whether it did: only with SetGemmResidual on, on compute capability 9.0,
+// for the NT and NN layouts (a Linear layer's forward and input gradient),
+// aligned operands, k > 0, and C and R that the TMA store's rule admits (R
+// read in pairs from 16-byte-aligned rows).
+func (d *Device) gemmResidual(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, ep Epilogue, outHalf bool) (bool, error) {
+	celem := 4
+	if outHalf {
+		celem = 2
+	}
+	if !d.residualFused(transA, n, k, a, lda, b, ldb, c, ldc, ep.Residual, celem) {
+		return false, nil
+	}
+	prefix := "gemm_f16_"
+	if bf {
+		prefix = "gemm_bf16_"
+	}
+	name := prefix + "n" + map[bool]string{false: "n", true: "t"}[transB]
+	flags := 0
+	if ep.GELU {
+		flags |= gemmGELU
+	}
+	if outHalf {
+		flags |= gemmOutF16
+	}
+	l := tmaLaunch{kernel: name + "_tma_ppr", bn: 128, store: true, pingpong: true, src: ep.Residual, cluster: 1}
+	l.units = ((m + 127) / 128) * ((n + 127) / 128)
+	return true, d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, ep.Bias, flags)
 }
 
 // gemmHalf is GemmF16 (bf false) and GemmBF16 (bf true); outHalf stores C in
@@ -628,7 +749,7 @@ func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool,
 // gemm_tma_store_sm90a or (store and pingpong) gemm_pingpong_sm90a.
 type tmaLaunch struct {
 	kernel string
-	bn     int  // tile width: 256 or 192, 128 for the ping-pong kernels
+	bn     int  // tile width: 256 or 192; 128 or 192 for the ping-pong kernels
 	grid   Dim3 // blocks (kernels without a TMA-store epilogue)
 	kchunk int  // split-K chunk (_tma_p kernels), else 0
 	// store: the kernel stores C through a tensor map (_tma_s, _tma_c,
@@ -640,8 +761,12 @@ type tmaLaunch struct {
 	units   int
 	// pingpong: a ping-pong kernel (gemm_pingpong_sm90a), store set too:
 	// with bn 128, 6 stages of 32 KB and a producer warpgroup (384
-	// threads); with bn 192, 4 stages of 40 KB and none (256 threads).
+	// threads), or none (256 threads) with src; with bn 192, 4 stages of
+	// 40 KB and none (256 threads).
 	pingpong bool
+	// src: the epilogue's source (_tma_ppr: C = … + beta·src), passed as
+	// the kernel's C parameter with C's row stride.
+	src *Buffer
 }
 
 // launchTMA launches a kernel of gemm_f16_tma_sm90a, gemm_tma_store_sm90a
@@ -666,7 +791,7 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		smem = 5*40960 + 1024 + 128
 	}
 	block := D1(384)
-	if l.pingpong && l.bn == 192 {
+	if l.pingpong && (l.bn == 192 || l.src != nil) {
 		block = D1(256) // two consumer warpgroups, no producer
 	}
 	var ap, bp, biasp cu.DevicePtr
@@ -737,7 +862,11 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 			}
 			params = append(params, tc[:])
 		}
-		params = append(params, u64(uint64(c.ptr)), u64(uint64(biasp)),
+		cp := c.ptr // the C parameter: C, or the epilogue's source (l.src)
+		if l.src != nil {
+			cp = l.src.ptr
+		}
+		params = append(params, u64(uint64(cp)), u64(uint64(biasp)),
 			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
 			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))))
 		if !strings.HasSuffix(l.kernel, "_nt_tma") {

@@ -21,6 +21,9 @@ type gemmCase struct {
 	out16          bool // C in the operands' half type (fp16, or bf16 with bf16)
 	bf16           bool // bf16 operands (GemmBF16) instead of fp16 (GemmF16)
 	cOff           int  // C starts this many elements into its allocation (2: 4- or 8-byte aligned, not 16)
+	// residual: Epilogue.Residual, a matrix R of C's type and layout (random,
+	// NaN in the padding) added last, beta 0; R must come out unchanged.
+	residual bool
 }
 
 func (c gemmCase) String() string {
@@ -49,6 +52,9 @@ func (c gemmCase) String() string {
 	}
 	if c.cOff != 0 {
 		s += fmt.Sprintf("_coff%d", c.cOff)
+	}
+	if c.residual {
+		s += "_res"
 	}
 	if c.bf16 {
 		s = "bf16_" + s
@@ -151,9 +157,14 @@ func runGemmCase(t *testing.T, c gemmCase) {
 	dcAll := mustAlloc(t, int64((clen+c.cOff)*celem))
 	dc := dcAll.View(int64(c.cOff*celem), int64(clen*celem))
 	// C starts as NaN everywhere (beta = 0) or as random values (beta ≠ 0)
-	// with NaN in the padding columns, which must survive untouched.
+	// with NaN in the padding columns, which must survive untouched. A
+	// residual gets those values in a buffer of its own (dr), and C NaN.
 	var c0 []float32
-	if c.beta != 0 {
+	var dr *Buffer
+	if c.residual {
+		dr = mustAlloc(t, int64(clen*celem))
+	}
+	if c.beta != 0 || c.residual {
 		c0 = make([]float32, clen)
 		for i := range c0 {
 			if i%ldc < c.n {
@@ -162,32 +173,64 @@ func runGemmCase(t *testing.T, c gemmCase) {
 				c0[i] = float32(math.NaN())
 			}
 		}
+		dst := dc
+		if c.residual {
+			dst = dr
+		}
 		if c.out16 {
 			h := make([]uint16, clen)
 			for i, v := range c0 {
 				h[i] = c.halfBits(v)
 			}
-			must(t, dc.CopyFromU16(h))
+			must(t, dst.CopyFromU16(h))
 		} else {
-			must(t, dc.CopyFromF32(c0))
+			must(t, dst.CopyFromF32(c0))
 		}
-	} else if c.out16 {
+	}
+	switch {
+	case c.beta != 0: // C holds c0
+	case c.out16:
 		nan := uint16(0x7e00) // fp16 NaN
 		if c.bf16 {
 			nan = 0x7fc0 // bf16 NaN
 		}
 		must(t, dcAll.Fill16(nan))
-	} else {
+	default:
 		must(t, dcAll.PoisonF32())
 	}
 	if c.bf16 {
 		must(t, dev.GemmBF16(c.transA, c.transB, c.m, c.n, c.k, c.alpha, da, lda, db, ldb, c.beta, dc, ldc,
-			Epilogue{Bias: dbias, GELU: c.gelu, OutBF16: c.out16}))
+			Epilogue{Bias: dbias, GELU: c.gelu, OutBF16: c.out16, Residual: dr}))
 	} else {
 		must(t, dev.GemmF16(c.transA, c.transB, c.m, c.n, c.k, c.alpha, da, lda, db, ldb, c.beta, dc, ldc,
-			Epilogue{Bias: dbias, GELU: c.gelu, OutF16: c.out16}))
+			Epilogue{Bias: dbias, GELU: c.gelu, OutF16: c.out16, Residual: dr}))
 	}
 	must(t, dev.Synchronize())
+	if c.residual {
+		// R is read, never written: every element, padding included, as
+		// uploaded (NaN compares by its bits).
+		changed := 0
+		if c.out16 {
+			h := make([]uint16, clen)
+			must(t, dr.CopyToU16(h))
+			for i, v := range c0 {
+				if h[i] != c.halfBits(v) {
+					changed++
+				}
+			}
+		} else {
+			f := make([]float32, clen)
+			must(t, dr.CopyToF32(f))
+			for i, v := range c0 {
+				if math.Float32bits(f[i]) != math.Float32bits(v) {
+					changed++
+				}
+			}
+		}
+		if changed > 0 {
+			t.Errorf("%v: %d elements of the residual changed", c, changed)
+		}
+	}
 	got := make([]float32, clen)
 	if c.out16 {
 		h := make([]uint16, clen)
@@ -250,6 +293,9 @@ func runGemmCase(t *testing.T, c gemmCase) {
 			}
 			if c.beta != 0 {
 				v += float64(c.beta) * float64(c0[i*ldc+j])
+			}
+			if c.residual {
+				v += float64(c0[i*ldc+j])
 			}
 			want[ri*c.n+j] = v
 			gotS[ri*c.n+j] = got[i*ldc+j]

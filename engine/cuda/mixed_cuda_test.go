@@ -553,6 +553,51 @@ func TestMixedGemmBias(t *testing.T) {
 	}
 }
 
+// TestMixedGemmBiasResidual checks Backend.GemmBiasResidual (C = A·Bᵀ +
+// bias + R) against the CPU's GemmBias and Axpy, with SetGemmResidual on
+// (on an H100 the matching products take the ping-pong kernels with the
+// residual in their epilogue) and off (GemmBias, then Axpy), over the
+// storage mixes LinearAdd meets (A, B of one type; C and R of one) and
+// others, which take the unfused path either way.
+func TestMixedGemmBiasResidual(t *testing.T) {
+	h := newHarness(t)
+	rg, ok := engine.Backend(h.g).(engine.ResidualGemm)
+	if !ok {
+		t.Fatal("the CUDA backend is not an engine.ResidualGemm")
+	}
+	cbg, ok := engine.Backend(h.c).(engine.BiasGemm)
+	if !ok {
+		t.Fatal("the CPU backend is not an engine.BiasGemm")
+	}
+	for _, on := range []bool{true, false} {
+		old := dev.SetGemmResidual(on)
+		for _, c := range [][3]int{{394, 384, 384}, {394, 384, 1536}, {197, 136, 64}, {7, 33, 17}, {130, 8, 0}} {
+			m, n, k := c[0], c[1], c[2]
+			if testing.Short() && m*n*k > 1<<22 {
+				continue
+			}
+			for _, mx := range mixes(3) { // a and b, c and r, and b alone
+				ta, tc, tb := mx[0], mx[1], mx[2]
+				for _, withBias := range []bool{true, false} {
+					name := fmt.Sprintf("GemmBiasResidual %d×%d×%d bias %v fused %v [a %v b %v c,r %v]", m, n, k, withBias, on, ta, tb, tc)
+					a, w := h.rndAs(ta, m*k, 1), h.rndAs(tb, n*k, 0.5)
+					r := h.rndAs(tc, m*n, 1)
+					bias := nilPair
+					if withBias {
+						bias = h.rnd(n, 1)
+					}
+					d := h.outAs(tc, m*n)
+					rg.GemmBiasResidual(false, true, m, n, k, a.g, w.g, bias.G(), r.g, d.g)
+					cbg.GemmBias(false, true, m, n, k, a.c, w.c, bias.c, d.c, false)
+					h.c.Axpy(d.c, 1, r.c)
+					h.checkAs(name, d, gemmTol(ta, tb))
+				}
+			}
+		}
+		dev.SetGemmResidual(old)
+	}
+}
+
 func TestMixedLayerNorm(t *testing.T) {
 	h := newHarness(t)
 	for _, c := range [][2]int{{197, 384}, {394, 1536}, {33, 33}, {16, 1000}, {7, 7}, {64, 1024}, {5, 2048}} {

@@ -2,7 +2,10 @@
 
 package cuda
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestGemmF16TMA runs the NT cases through the TMA + warp-specialised
 // kernel (Hopper only). It sits in its own file, after the others in
@@ -269,12 +272,12 @@ func testGemmTMAPingpong(t *testing.T, kind GemmKernel, bf bool) {
 			{transB: true, m: tiles, n: 128, k: 200, align8: true, alpha: 1, bias: true},
 			{transB: true, m: tiles + 1, n: 128, k: 200, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
 			// 13 k-tiles a tile against 6 (or 4) stages, every layout,
-			// over 33 × 9 (or 6) tiles, 1–3 a block: the ring wraps
+			// over 33 × 16 (or 11) tiles, 2–4 a block: the ring wraps
 			// across tiles and turns at a position no multiple of the
-			// stages.
-			{m: 4100, n: 1040, k: 800, align8: true, alpha: 0.5, bias: true},
-			{transA: true, m: 4100, n: 1040, k: 800, align8: true, alpha: 1, out16: true},
-			{transA: true, transB: true, m: 4100, n: 1040, k: 800, align8: true, alpha: 1, gelu: true, bias: true},
+			// stages, and warpgroup 0 has a second tile.
+			{m: 4100, n: 2000, k: 800, align8: true, alpha: 0.5, bias: true},
+			{transA: true, m: 4100, n: 2000, k: 800, align8: true, alpha: 1, out16: true},
+			{transA: true, transB: true, m: 4100, n: 2000, k: 800, align8: true, alpha: 1, gelu: true, bias: true},
 			// The ViT-S/16 K = 384 products this kernel is for: qkv and
 			// proj forward, fc2 input gradient.
 			{transB: true, m: 256 * 197, n: 1152, k: 384, align8: true, alpha: 1, bias: true, out16: true},
@@ -288,6 +291,63 @@ func testGemmTMAPingpong(t *testing.T, kind GemmKernel, bf bool) {
 	for _, k := range kernels {
 		if !dev.loaded("gemm_pingpong_sm90a", k) {
 			t.Errorf("kernel gemm_pingpong_sm90a.%s never ran", k)
+		}
+	}
+}
+
+// TestGemmF16Residual runs products with Epilogue.Residual (C = act(alpha·
+// A·B + bias) + R, R of C's type and layout, random with NaN padding; C
+// NaN-poisoned; R checked unchanged afterwards), first with
+// SetGemmResidual on: on an H100 the NT and NN products whose C and R the
+// TMA store admits go through the ping-pong kernels with the residual in
+// their epilogue (gemm_<t>_<ab>_tma_ppr: checked to have run), the others
+// (TN, TT, C 4 bytes off alignment, rows ending off 16-byte boundaries)
+// through the fallback, R copied into C and the product added with beta
+// 1; then with it off, every case on the fallback. New kernels, not yet
+// run on hardware: last in the file.
+func TestGemmF16Residual(t *testing.T) {
+	const M = 256 * 197
+	cases := []gemmCase{
+		{transB: true, m: 1, n: 8, k: 8, align8: true, alpha: 1},
+		{transB: true, m: 129, n: 200, k: 72, align8: true, alpha: 1, bias: true},
+		{transB: true, m: 300, n: 264, k: 520, align8: true, alpha: 0.5, bias: true, out16: true},
+		{m: 300, n: 264, k: 200, align8: true, alpha: 1, bias: true},
+		{m: 77, n: 136, k: 48, align8: true, alpha: 2, out16: true, pad: 8},
+		{transB: true, m: 4100, n: 1300, k: 136, align8: true, alpha: 1, bias: true},
+		{m: 4100, n: 1040, k: 800, align8: true, alpha: 1, out16: true},
+		// GELU before the residual.
+		{transB: true, m: 129, n: 200, k: 72, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+		// Not fused: A transposed, C 4 bytes off alignment, fp16 rows of
+		// 270 (540 bytes, no 16-byte multiple).
+		{transA: true, m: 200, n: 136, k: 64, align8: true, alpha: 1, bias: true},
+		{transA: true, transB: true, m: 100, n: 200, k: 48, align8: true, alpha: 1, out16: true},
+		{transB: true, m: 129, n: 264, k: 72, align8: true, alpha: 1, cOff: 1},
+		{transB: true, m: 300, n: 270, k: 200, alpha: 1, bias: true, out16: true},
+		// The ViT-S/16 residual products: proj and fc2 forward (NT), the
+		// residual stream in fp32.
+		{transB: true, m: M, n: 384, k: 384, align8: true, alpha: 1, bias: true},
+		{transB: true, m: M, n: 384, k: 1536, align8: true, alpha: 1, bias: true},
+	}
+	for _, on := range []bool{true, false} {
+		old := dev.SetGemmResidual(on)
+		t.Run(fmt.Sprintf("fused_%v", on), func(t *testing.T) {
+			for _, bf := range []bool{false, true} {
+				for _, c := range cases {
+					if testing.Short() && c.m*c.n*c.k > 1<<26 {
+						continue
+					}
+					c.bf16, c.residual = bf, true
+					t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+				}
+			}
+		})
+		dev.SetGemmResidual(old)
+	}
+	if maj, min := dev.ComputeCapability(); maj == 9 && min == 0 {
+		for _, k := range []string{"gemm_f16_nt_tma_ppr", "gemm_f16_nn_tma_ppr", "gemm_bf16_nt_tma_ppr", "gemm_bf16_nn_tma_ppr"} {
+			if !dev.loaded("gemm_pingpong_sm90a", k) {
+				t.Errorf("kernel gemm_pingpong_sm90a.%s never ran", k)
+			}
 		}
 	}
 }

@@ -10,44 +10,54 @@
 // tile has only 6 k-tiles, and those shapes ran at 0.63–0.76× cuBLAS on an
 // H100 while 4096³ ran at 0.92–0.98×.
 //
-// Here each consumer warpgroup owns whole tiles of 128×128 (two
-// wgmma.m64n128k16 per k16 step, 128 fp32 accumulators a thread, as many as
-// the _tma_s kernels' 64×256 halves) and the two take the block's tiles in
-// turn: warpgroup 0 the block's 1st, 3rd, … tile, warpgroup 1 the 2nd, 4th,
-// …. (128×192 tiles, 192 accumulators, spill and serialise the wgmmas:
-// ptxas 12.4 allocates every warp of a 384-thread wgmma kernel within 65536
-// / 384 = 168 registers, whatever setmaxnreg grants the consumers at run
-// time; docs/BENCHMARKS.md has the two-warpgroup layout that would lift
-// that to 255.) The producer loads the block's
-// tiles' k-tiles in that order into one 6-stage ring of 32 KB stages, as the
-// _tma_s producer does
-// (tma_produce); a stage is read by one warpgroup only, so its empty
-// barrier counts one arrival. The warpgroups also take turns at the tensor
-// cores: a warpgroup starts a tile's main loop only once the other has
-// issued the wgmmas of its previous tile (two turn mbarriers), and then
-// runs its epilogue, through the staging buffers and TMA stores of the
-// _tma_s kernels, while the other's main loop runs. One warpgroup alone can
-// keep the tensor cores at their peak (peak_wgmma_f16_wg1 measured 920–959
-// TFLOP/s on an H100). This is the schedule CUTLASS calls ping-pong; the
-// code here is our own.
+// Here each consumer warpgroup owns whole tiles, 128 rows by 128 or 192
+// columns (two wgmma.m64n128k16 or m64n192k16 per k16 step), and the two
+// take the block's tiles in turn: warpgroup 0 the block's 1st, 3rd, …
+// tile, warpgroup 1 the 2nd, 4th, …. The k-tiles of those tiles go, in that
+// order, through one ring of stages; a stage is read by one warpgroup only.
+// The warpgroups also take turns at the tensor cores: a warpgroup starts a
+// tile's main loop only once the other has issued the wgmmas of its
+// previous tile (two turn mbarriers), and then runs its epilogue, through
+// the staging buffers and TMA stores of the _tma_s kernels, while the
+// other's main loop runs. One warpgroup alone can keep the tensor cores at
+// their peak (peak_wgmma_f16_wg1 measured 920–959 TFLOP/s on an H100). This
+// is the schedule CUTLASS calls ping-pong; the code here is our own.
+//
+// Three families (gemm_tma_pp_body below):
+//   - _tma_pp: 128×128 tiles (128 accumulators a thread), a producer
+//     warpgroup loading a 6-stage ring of 32 KB stages (tma_produce, as the
+//     _tma_s kernels do; each empty barrier counts one arrival), 384
+//     threads. ptxas 12.4 allocates every warp of a 384-thread wgmma
+//     kernel within 65536 / 384 = 168 registers, whatever setmaxnreg grants
+//     the consumers at run time, so 128×192 tiles spill here.
+//   - _tma_pp192: 128×192 tiles (192 accumulators), no producer: the two
+//     consumer warpgroups load the 4-stage ring of 40 KB stages themselves,
+//     256 threads, 254 registers.
+//   - _tma_ppr: 128×128 tiles, no producer, 6 stages, and a source added
+//     in the epilogue (C = act(alpha·A·B + bias) + beta·S: a Linear layer's
+//     residual), NT and NN only.
 //
 // The turns order only the use of the tensor cores; the data is guarded by
-// the full and empty barriers alone, so the turns cannot deadlock: warpgroup
-// 0's n-th main loop waits for warpgroup 1's (n−1)-th, which exists because
-// warpgroup 0 has at most one tile more; warpgroup 1's n-th waits for
-// warpgroup 0's n-th. The stages either needs come after every k-tile of the
-// earlier tiles in the ring, and those are released without waiting for a
-// turn. A turn barrier is never more than one phase ahead of its waiter.
+// the full (and empty) barriers alone, so the turns cannot deadlock:
+// warpgroup 0's n-th main loop waits for warpgroup 1's (n−1)-th, which
+// exists because warpgroup 0 has at most one tile more; warpgroup 1's n-th
+// waits for warpgroup 0's n-th. The stages either needs come after every
+// k-tile of the earlier tiles in the ring, and those are released without
+// waiting for a turn. A turn barrier is never more than one phase ahead of
+// its waiter.
 //
-// Kernels: gemm_<t>_<a><b>_tma_pp, <t> ∈ {f16, bf16}, <a>,<b> ∈ {n, t}
-// (the layouts and tensor maps of the _tma_s kernels, with B boxes 128 rows
-// or columns wide). Parameters as the
-// _tma_s kernels: tmA, tmB, tmC, C (unused: C goes through tmC), bias, M, N,
-// K, ldc, alpha, beta (must be 0), flags (GEMM_GELU, GEMM_OUT_F16; the rule
-// for C is the _tma_s kernels': rows starting and ending on 16-byte
-// boundaries), kchunk (must be 0). Launch: block 384, one block per SM
-// (grid min(tiles, SMs)), dynamic shared memory 6·32768 + 32768 + 1024 + 128
-// bytes. Not yet run on a GPU.
+// Kernels: gemm_<t>_<a><b>_tma_pp[192], <t> ∈ {f16, bf16}, <a>,<b> ∈ {n, t},
+// and gemm_<t>_n<b>_tma_ppr (the layouts and tensor maps of the _tma_s
+// kernels, with B boxes 128 or 192 rows or columns wide). Parameters as the
+// _tma_s kernels: tmA, tmB, tmC, C (the source S for _tma_ppr, else unused:
+// C goes through tmC), bias, M, N, K, ldc (S's row stride for _tma_ppr),
+// alpha, beta (S's factor for _tma_ppr, else 0), flags (GEMM_GELU,
+// GEMM_OUT_F16; the rule for C is the _tma_s kernels': rows starting and
+// ending on 16-byte boundaries, S likewise), kchunk (must be 0). Launch:
+// one block per SM (grid min(tiles, SMs)); block 384 (_tma_pp) or 256;
+// dynamic shared memory 6·32768 + 32768 + 1024 + 128 bytes (_tma_pp,
+// _tma_ppr) or 4·40960 + 32768 + 1024 + 128 (_tma_pp192). Not yet run on a
+// GPU.
 
 #include "tma_sm90a.cuh"
 
@@ -69,10 +79,14 @@
 // 256-thread wgmma kernel up to 255 registers where it gives a 384-thread
 // one 168, whatever setmaxnreg grants at run time, and 128×192 tiles (192
 // fp32 accumulators a thread) fit only in the former.
-template <typename T, bool A_MN, bool B_MN, int BN, int S, bool PRODUCER>
+//
+// SRC: the epilogue adds beta·S (EpiSrc: S the C parameter, ldc its row
+// stride), the residual of a Linear layer, whose tile each warpgroup asks
+// L2 for at the start of its main loop.
+template <typename T, bool A_MN, bool B_MN, int BN, int S, bool PRODUCER, bool SRC = false>
 __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC,
                                                  const float* __restrict__ bias, int M, int N, int K, float alpha,
-                                                 int flags) {
+                                                 int flags, const EpiSrc& src) {
     static_assert(BN == 128 || BN == 192, "a warpgroup's tile is 128×128 or 128×192");
     constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
     constexpr int STAGING = 2 * 16384;           // two 8 KB buffers per consumer
@@ -132,6 +146,8 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
         for (int i = c, n = 0; (int)(blockIdx.x + i * gridDim.x) < units; i += 2, n++) {
             int m0, n0;
             tile_origin<1, BN>((int)(blockIdx.x + i * gridDim.x), tilesM, tilesN, 0, m0, n0);
+            if (SRC && src.beta != 0.f)
+                prefetch_src_l2(src, flags & GEMM_OUT_F16 ? (int)sizeof(T) : 4, M, N, m0, 128, n0, BN);
             // d0: rows m0 … m0+63; d1: rows m0+64 … m0+127.
             float d0[BN / 2], d1[BN / 2];
 #pragma unroll
@@ -169,38 +185,45 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
             wgmma_wait<0>();
             if (KT > 0 && leader) release(it - 1);
             it += KT;  // the other warpgroup's tile
+            const EpiSrc* es = SRC ? &src : nullptr;
             if (flags & GEMM_OUT_F16) {
-                tma_store_epilogue<T, BN, T>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc);
-                tma_store_epilogue<T, BN, T>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader, oc);
+                tma_store_epilogue<T, BN, T>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc, es);
+                tma_store_epilogue<T, BN, T>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader, oc, es);
             } else {
-                tma_store_epilogue<T, BN, float>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc);
-                tma_store_epilogue<T, BN, float>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader,
-                                                 oc);
+                tma_store_epilogue<T, BN, float>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc, es);
+                tma_store_epilogue<T, BN, float>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader, oc,
+                                                 es);
             }
         }
         if (leader) bulk_wait_all();  // the staging buffers stay until the last store has read them
     }
 }
 
-#define GEMM_TMA_PP_KERNEL(name, T, AMN, BMN, BN, S, PRODUCER, THREADS)                                            \
+#define GEMM_TMA_PP_KERNEL(name, T, AMN, BMN, BN, S, PRODUCER, THREADS, SRC)                                       \
     extern "C" __global__ void __launch_bounds__(THREADS, 1)                                                         \
         name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB,                               \
              const __grid_constant__ TmaDesc tmC, void* C, const float* __restrict__ bias, int M, int N, int K,      \
              int ldc, float alpha, float beta, int flags, int kchunk) {                                               \
-        gemm_tma_pp_body<T, AMN, BMN, BN, S, PRODUCER>(&tmA, &tmB, &tmC, bias, M, N, K, alpha, flags);               \
+        const EpiSrc src = {C, ldc, SRC ? beta : 0.f};                                                               \
+        gemm_tma_pp_body<T, AMN, BMN, BN, S, PRODUCER, SRC>(&tmA, &tmB, &tmC, bias, M, N, K, alpha, flags, src);     \
     }
 // _tma_pp: 128×128 tiles, 6 stages of 32 KB, a producer warpgroup (384
 // threads); _tma_pp192: 128×192 tiles, 4 stages of 40 KB, no producer (256
-// threads).
+// threads); _tma_ppr: 128×128 tiles, 6 stages, no producer (256 threads:
+// room for the source), C = act(alpha·A·B + bias) + beta·S with S passed
+// as C and ldc (the residual add of a Linear layer, GemmF16's
+// Epilogue.Residual) and C itself written through tmC.
 #define GEMM_TMA_PP_KERNELS(t, T)                                                              \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp, T, false, false, 128, 6, true, 384)               \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp, T, false, true, 128, 6, true, 384)                \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp, T, true, true, 128, 6, true, 384)                 \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp, T, true, false, 128, 6, true, 384)                \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp192, T, false, false, 192, 4, false, 256)           \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp192, T, false, true, 192, 4, false, 256)            \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp192, T, true, true, 192, 4, false, 256)             \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp192, T, true, false, 192, 4, false, 256)
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp, T, false, false, 128, 6, true, 384, false)        \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp, T, false, true, 128, 6, true, 384, false)         \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp, T, true, true, 128, 6, true, 384, false)          \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp, T, true, false, 128, 6, true, 384, false)         \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp192, T, false, false, 192, 4, false, 256, false)    \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp192, T, false, true, 192, 4, false, 256, false)     \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp192, T, true, true, 192, 4, false, 256, false)      \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp192, T, true, false, 192, 4, false, 256, false)     \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_ppr, T, false, false, 128, 6, false, 256, true)       \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_ppr, T, false, true, 128, 6, false, 256, true)
 
 GEMM_TMA_PP_KERNELS(f16, half)
 GEMM_TMA_PP_KERNELS(bf16, bf16)

@@ -265,15 +265,68 @@ __device__ __forceinline__ void tile_origin(int tile, int tilesM, int tilesN, in
     n0 = ((tile % per_group) / gsize) * BN;
 }
 
+// EpiSrc is the TMA-store epilogue's optional source: with beta ≠ 0 the
+// result is act(alpha·acc + bias) + beta·S, S an M×N matrix of C's element
+// type with rows ld elements apart, 16-byte aligned as C's rows are (the
+// residual of a Linear layer; never C itself, which is written through its
+// tensor map).
+struct EpiSrc {
+    const void* p;
+    int ld;
+    float beta;
+};
+
+// src_half2 and src_float2 load the source pair at (row, col), col even, of
+// a half (T) or fp32 source: one 4- or 8-byte load where both columns are
+// inside, the element and a zero at the last column, zeros past M or N. A
+// half pair stays its 32 bits until used (unpack_half2): half the registers
+// of two floats.
+template <typename T>
+__device__ __forceinline__ uint32_t src_half2(const EpiSrc& src, int row, int col, int M, int N) {
+    if (row >= M || col >= N) return 0;  // +0.0 in fp16 and bf16
+    const T* p = (const T*)src.p + (size_t)row * src.ld + col;
+    if (col + 1 < N) return *(const uint32_t*)p;
+    return (uint32_t)*(const uint16_t*)p;
+}
+__device__ __forceinline__ float2 src_float2(const EpiSrc& src, int row, int col, int M, int N) {
+    if (row >= M || col >= N) return make_float2(0.f, 0.f);
+    const float* p = (const float*)src.p + (size_t)row * src.ld + col;
+    if (col + 1 < N) return *(const float2*)p;
+    return make_float2(p[0], 0.f);
+}
+template <typename T>
+__device__ __forceinline__ void unpack_half2(uint32_t u, float& a, float& b) {
+    const typename GemmT<T>::T2 p = *(const typename GemmT<T>::T2*)&u;
+    a = GemmT<T>::to_f(p.x);
+    b = GemmT<T>::to_f(p.y);
+}
+
+// prefetch_src_l2 asks L2 for rows [r0, r0 + rows) and columns [n0, n0 +
+// cols) of the source (elements of eb bytes), one prefetch per 128-byte line
+// shared among a warpgroup's 128 threads, so that the epilogue's loads of
+// it, a main loop later, find it there.
+__device__ __forceinline__ void prefetch_src_l2(const EpiSrc& src, int eb, int M, int N, int r0, int rows, int n0,
+                                                int cols) {
+    const int lines = (min(cols, N - n0) * eb + 127) / 128;  // 128-byte lines a row
+    if (lines <= 0) return;
+    const int n = min(rows, M - r0) * lines;
+    for (int i = threadIdx.x & 127; i < n; i += 128) {
+        const char* p = (const char*)src.p + ((size_t)(r0 + i / lines) * src.ld + n0) * eb + (i % lines) * 128;
+        asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
+    }
+}
+
 // tma_store_epilogue is wgmma_epilogue through the staging buffers stage
 // (two of 8 KB, 1024-byte aligned) and TMA stores by tmC: consumer c's
-// 64×BN accumulators, rows from r0 and columns from n0 of C. oc counts the
-// boxes this warpgroup has stored so far (it alternates the buffers across
-// tiles); leader is the warpgroup's first thread, which issues the stores.
+// 64×BN accumulators, rows from r0 and columns from n0 of C, with beta·S
+// added when src is given and its beta is not 0. oc counts the boxes this
+// warpgroup has stored so far (it alternates the buffers across tiles);
+// leader is the warpgroup's first thread, which issues the stores.
 template <typename T, int BN, typename CT>
 __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc* tmC, uint32_t stage,
                                                    const float* __restrict__ bias, int M, int N, int r0, int n0,
-                                                   float alpha, int flags, int c, bool leader, int& oc) {
+                                                   float alpha, int flags, int c, bool leader, int& oc,
+                                                   const EpiSrc* src = nullptr) {
     constexpr int EB = sizeof(CT);         // bytes per element of C
     constexpr int CW = 128 / EB;           // columns per box
     constexpr int JB = CW / 8;             // accumulator column groups j per box
@@ -294,6 +347,24 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
             bb[jj][0] = bias && col < N ? bias[col] : 0.f;
             bb[jj][1] = bias && col + 1 < N ? bias[col + 1] : 0.f;
         }
+        // The box's source values, loaded with the bias (16 registers a
+        // thread for either type of C).
+        const bool hasSrc = src != nullptr && src->beta != 0.f;
+        uint32_t svh[JB][2];
+        float2 svf[JB][2];
+        if (hasSrc) {
+#pragma unroll
+            for (int jj = 0; jj < JB; jj++) {
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int row = r0 + wq * 16 + g + 8 * h, col = n0 + 8 * (q * JB + jj) + 2 * t;
+                    if (EB == 2)
+                        svh[jj][h] = src_half2<T>(*src, row, col, M, N);
+                    else
+                        svf[jj][h] = src_float2(*src, row, col, M, N);
+                }
+            }
+        }
         if (leader) bulk_wait_read<1>();  // the store that read buf last is done reading it
         wg_sync(c);
 #pragma unroll
@@ -311,6 +382,17 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
                 if (gelu) {
                     v0 = gelu_erf(v0);
                     v1 = gelu_erf(v1);
+                }
+                if (hasSrc) {
+                    float s0, s1;
+                    if (EB == 2) {
+                        unpack_half2<T>(svh[jj][h], s0, s1);
+                    } else {
+                        s0 = svf[jj][h].x;
+                        s1 = svf[jj][h].y;
+                    }
+                    v0 += src->beta * s0;
+                    v1 += src->beta * s1;
                 }
                 if (EB == 2) {
                     // bytes 16·jj + 4t of the row: unit jj, offset 4t

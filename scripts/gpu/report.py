@@ -47,11 +47,13 @@ def main():
         if failed:
             lines.append("    failed: " + ", ".join(failed))
     # One line per sanitizer run (run.sh: memcheck and racecheck, each on
-    # the GEMM cases and on the attention and LayerNorm cases), with the
+    # the GEMM cases and on the attention and LayerNorm cases, and memcheck
+    # on the ping-pong kernels), with the
     # count of tests that passed under it.
     for log, tool, pat, what in (
         ("sanitizer.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
         ("sanitizer_attn.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
+        ("sanitizer_pp.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
         ("racecheck.log", "racecheck", r"RACECHECK SUMMARY: (\d+) hazard", "hazards"),
         ("racecheck_attn.log", "racecheck", r"RACECHECK SUMMARY: (\d+) hazard", "hazards"),
     ):
@@ -76,7 +78,7 @@ def main():
             # A training-step variant names its kernels before the measure
             # (train_<model>_gemmtmas_attnhead_img_per_s): torch's key has
             # neither.
-            t = theirs.get(re.sub(r"_(gemm[a-z0-9]+|attn[a-z0-9]+|staged|stagger)(?=_)", "", k))
+            t = theirs.get(re.sub(r"_(gemm[a-z0-9]+|attn[a-z0-9]+|staged|stagger|residual)(?=_)", "", k))
         while t is None and "_" in base:
             base = base.rsplit("_", 1)[0]
             t = theirs.get(base)
@@ -92,7 +94,7 @@ def main():
 # Suffixes of our kernel variants: a key <shape>_<variant> is timed on the
 # same shape as <shape> (the default choice), in the same process.
 VARIANTS = ("mma", "mmaw", "mma4", "wgmma128", "wgmma256", "tma", "tmap", "tmas", "tmac", "tmapp", "tmapp192",
-            "staged", "stagger", "head", "headalt", "full", "nosplit")
+            "staged", "stagger", "residual", "head", "headalt", "full", "nosplit")
 
 
 def best_variants(ours):

@@ -9,7 +9,7 @@
 #   tests      every GPU test, each top-level test in its own process (a
 #              kernel fault cannot take the others down), MOCOGO_TEST_JOBS
 #              (4) at a time, 390 s in all
-#   sanitizer  small cases under compute-sanitizer, four runs at once of
+#   sanitizer  small cases under compute-sanitizer, five runs at once of
 #              MOCOGO_SAN_CAP (60) s each: memcheck and racecheck on the
 #              GEMMs (direct and staged stores; memcheck also the TMA
 #              store) and on attention and LayerNorm
@@ -102,7 +102,7 @@ bench_budget=200
 bench_groups="copy gemm mp tma attn tmal tmas tmapp upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -120,7 +120,7 @@ if [[ "$phases" == *" decide "* ]]; then
 	test_budget=200
 	beside_tests="sanitizer pretrain"
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_base:fp16"
+	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_base:fp16"
 	bench_budget=110
 	bench_groups="gemm tmapp attn tmas ln"
 fi
@@ -256,7 +256,13 @@ if [ -n "$san" ] && [ -x "$t" ]; then
 	local gemm='TestGemmF16Odd/.*/(nn|nt|tn|tt)_(1x1x1|7x33x129|129x197x33)(_al8)?$'
 	local tmas='|TestGemmF16TMAStore/nt_128x256x256$|TestGemmF16TMAStore/layouts/nn_300x520x72_al8$'
 	local attn='TestAttention(Forward|Backward)/B(1_N1|2_N7|1_N65|2_N197)_|TestAttentionKernels/tiled/(forward|backward)/B2_N(17|197)_|TestLayerNorm'
+	# The ping-pong kernels (not yet run on hardware), the residual read
+	# in their epilogue with rows and columns past M and N among them: a
+	# fifth run, since their module's JIT under the tool takes a while.
+	local pp='TestGemmF16TMAPingpong(192)?/nt_128x256x256$|TestGemmF16Residual/fused_true/(nt_129x200x72_al8_bias_res|nn_77x136x48_pad8_al8_a2_b0_f16_res)$'
 	local pids=() p r
+	sanitize memcheck sanitizer_pp.log "$san_cap" "$pp" &
+	pids+=($!)
 	sanitize memcheck sanitizer.log "$san_cap" "$gemm$tmas" &
 	pids+=($!)
 	sanitize memcheck sanitizer_attn.log "$san_cap" "$attn" &
@@ -436,8 +442,9 @@ if [ -n "$torch_pid" ] && [ ! -e "$out/torch_ready" ]; then
 fi
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
-# default) and "staged" (MOCOGO_GEMM_STAGED=1) or "stagger"
-# (MOCOGO_GEMM_STAGGER=1). The variants run the step on
+# default) and "staged" (MOCOGO_GEMM_STAGED=1), "stagger"
+# (MOCOGO_GEMM_STAGGER=1) or "residual" (MOCOGO_GEMM_RESIDUAL=1: the
+# Linear layers' residual adds in the ping-pong kernels' epilogue). The variants run the step on
 # kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
@@ -450,17 +457,18 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg= st=
+	sg= st= rs=
 	[ "${5:-}" = staged ] && sg=1
 	[ "${5:-}" = stagger ] && st=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}${st:+_stagger}
+	[ "${5:-}" = residual ] && rs=1
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}${st:+_stagger}${rs:+_residual}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
