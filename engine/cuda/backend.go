@@ -768,7 +768,7 @@ func (b *Backend) GemmBiasResidual(transA, transB bool, m, n, k int, a, bs, bias
 		if transB {
 			ldb = k
 		}
-		if b.d.residualFused(transA, n, k, buf(a), lda, buf(bs), ldb, buf(c), n, buf(r), c.DType().Size()) {
+		if b.d.residualFused(transA, m, n, k, buf(a), lda, buf(bs), ldb, buf(c), n, buf(r), c.DType().Size()) {
 			ep := Epilogue{Bias: f32("GemmBiasResidual", bias), Residual: buf(r)}
 			var err error
 			if ht == engine.BF16 {

@@ -330,11 +330,9 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 	if bf {
 		api = "cuda.GemmBF16"
 	}
+	checkGemmArgs(api, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep.Bias, outHalf)
 	if beta != 0 {
 		panic(fmt.Sprintf("%s: Epilogue.Residual with beta %g (the residual takes beta's place)", api, beta))
-	}
-	if r == c || (r.ptr == c.ptr && m > 0 && n > 0) {
-		panic(fmt.Sprintf("%s: Epilogue.Residual is C itself (add with beta 1 instead)", api))
 	}
 	celem := 4
 	if outHalf {
@@ -343,8 +341,12 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 	if m == 0 || n == 0 {
 		return nil
 	}
-	if want := int64((m-1)*ldc+n) * int64(celem); r.bytes < want {
-		panic(fmt.Sprintf("%s: Epilogue.Residual has %d bytes, %d×%d with stride %d needs %d", api, r.bytes, m, n, ldc, want))
+	span := int64((m-1)*ldc+n) * int64(celem) // bytes of C, and of R, from their first element
+	if r.bytes < span {
+		panic(fmt.Sprintf("%s: Epilogue.Residual has %d bytes, %d×%d with stride %d needs %d", api, r.bytes, m, n, ldc, span))
+	}
+	if r.ptr < c.ptr+cu.DevicePtr(span) && c.ptr < r.ptr+cu.DevicePtr(span) {
+		panic(fmt.Sprintf("%s: Epilogue.Residual overlaps C (add to C with beta 1 instead)", api))
 	}
 	if done, err := d.gemmResidual(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, ep, outHalf); done || err != nil {
 		return err
@@ -363,15 +365,17 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 
 // residualFused reports whether gemmResidual takes a product: SetGemmResidual
 // on, compute capability 9.0, A not transposed (NT and NN), A and B aligned
-// for 16-byte loads, k > 0, and C and R (elements of celem bytes, rows ldc
-// apart) that the TMA store's rule admits.
-func (d *Device) residualFused(transA bool, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, r *Buffer, celem int) bool {
+// for 16-byte loads, k > 0, C and R (elements of celem bytes, rows ldc
+// apart) that the TMA store's rule admits, and a 128×128 tile for every SM
+// (smaller products keep the kernels GemmAuto picks for them).
+func (d *Device) residualFused(transA bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, r *Buffer, celem int) bool {
 	d.mu.Lock()
 	on := d.gemmResidualOn
 	d.mu.Unlock()
 	aligned := lda%8 == 0 && ldb%8 == 0 && a.ptr%16 == 0 && b.ptr%16 == 0
 	return on && d.major == 9 && d.minor == 0 && !transA && aligned && k > 0 &&
-		tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, false) && r.ptr%16 == 0
+		tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, false) && r.ptr%16 == 0 &&
+		((m+127)/128)*((n+127)/128) >= d.sms
 }
 
 // copyRows copies rows pieces of rowBytes bytes, stride bytes apart, from
@@ -397,7 +401,7 @@ func (d *Device) gemmResidual(bf, transA, transB bool, m, n, k int, alpha float3
 	if outHalf {
 		celem = 2
 	}
-	if !d.residualFused(transA, n, k, a, lda, b, ldb, c, ldc, ep.Residual, celem) {
+	if !d.residualFused(transA, m, n, k, a, lda, b, ldb, c, ldc, ep.Residual, celem) {
 		return false, nil
 	}
 	prefix := "gemm_f16_"
@@ -417,18 +421,15 @@ func (d *Device) gemmResidual(bf, transA, transB bool, m, n, k int, alpha float3
 	return true, d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, ep.Bias, flags)
 }
 
-// gemmHalf is GemmF16 (bf false) and GemmBF16 (bf true); outHalf stores C in
-// the operands' type.
-func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
-	api, prefix := "cuda.GemmF16", "gemm_f16_"
-	if bf {
-		api, prefix = "cuda.GemmBF16", "gemm_bf16_"
-	}
+// checkGemmArgs panics, naming api, unless the sizes are not negative and
+// A, B, C (and bias) are present and large enough for an m×n×k product with
+// their strides (C of the operand type when outHalf, else fp32).
+func checkGemmArgs(api string, transA, transB bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, outHalf bool) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("%s: negative size m=%d n=%d k=%d", api, m, n, k))
 	}
 	if m == 0 || n == 0 {
-		return nil
+		return
 	}
 	ar, ac := m, k
 	if transA {
@@ -461,6 +462,23 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 	need("C", c, m, n, ldc, celem)
 	if bias != nil && bias.bytes < 4*int64(n) {
 		panic(fmt.Sprintf("%s: bias has %d bytes, need %d", api, bias.bytes, 4*n))
+	}
+}
+
+// gemmHalf is GemmF16 (bf false) and GemmBF16 (bf true); outHalf stores C in
+// the operands' type.
+func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
+	api, prefix := "cuda.GemmF16", "gemm_f16_"
+	if bf {
+		api, prefix = "cuda.GemmBF16", "gemm_bf16_"
+	}
+	checkGemmArgs(api, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, outHalf)
+	if m == 0 || n == 0 {
+		return nil
+	}
+	celem := 4
+	if outHalf {
+		celem = 2
 	}
 	name := prefix
 	name += map[bool]string{false: "n", true: "t"}[transA]

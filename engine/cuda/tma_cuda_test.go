@@ -298,27 +298,29 @@ func testGemmTMAPingpong(t *testing.T, kind GemmKernel, bf bool) {
 // TestGemmF16Residual runs products with Epilogue.Residual (C = act(alpha·
 // A·B + bias) + R, R of C's type and layout, random with NaN padding; C
 // NaN-poisoned; R checked unchanged afterwards), first with
-// SetGemmResidual on: on an H100 the NT and NN products whose C and R the
-// TMA store admits go through the ping-pong kernels with the residual in
-// their epilogue (gemm_<t>_<ab>_tma_ppr: checked to have run), the others
-// (TN, TT, C 4 bytes off alignment, rows ending off 16-byte boundaries)
-// through the fallback, R copied into C and the product added with beta
+// SetGemmResidual on: on an H100 the NT and NN products with a tile for
+// every SM whose C and R the TMA store admits go through the ping-pong
+// kernels with the residual in their epilogue (gemm_<t>_<ab>_tma_ppr:
+// checked to have run), the others (fewer tiles, TN, TT, C 4 bytes off
+// alignment, rows ending off 16-byte boundaries) through the fallback, R copied into C and the product added with beta
 // 1; then with it off, every case on the fallback. New kernels, not yet
 // run on hardware: last in the file.
 func TestGemmF16Residual(t *testing.T) {
 	const M = 256 * 197
 	cases := []gemmCase{
-		{transB: true, m: 1, n: 8, k: 8, align8: true, alpha: 1},
-		{transB: true, m: 129, n: 200, k: 72, align8: true, alpha: 1, bias: true},
-		{transB: true, m: 300, n: 264, k: 520, align8: true, alpha: 0.5, bias: true, out16: true},
-		{m: 300, n: 264, k: 200, align8: true, alpha: 1, bias: true},
-		{m: 77, n: 136, k: 48, align8: true, alpha: 2, out16: true, pad: 8},
+		// Fused (a 128×128 tile for every SM): rows and columns past M
+		// and N in the last tiles, rows with gaps, several tiles a block,
+		// GELU before the residual.
+		{transB: true, m: 16900, n: 200, k: 72, align8: true, alpha: 1, bias: true},
+		{m: 16900, n: 136, k: 48, align8: true, alpha: 2, out16: true, pad: 8},
+		{transB: true, m: 16900, n: 200, k: 72, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
 		{transB: true, m: 4100, n: 1300, k: 136, align8: true, alpha: 1, bias: true},
 		{m: 4100, n: 1040, k: 800, align8: true, alpha: 1, out16: true},
-		// GELU before the residual.
-		{transB: true, m: 129, n: 200, k: 72, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
-		// Not fused: A transposed, C 4 bytes off alignment, fp16 rows of
-		// 270 (540 bytes, no 16-byte multiple).
+		// Not fused: too few tiles, A transposed, C 4 bytes off alignment,
+		// fp16 rows of 270 (540 bytes, no 16-byte multiple).
+		{transB: true, m: 1, n: 8, k: 8, align8: true, alpha: 1},
+		{transB: true, m: 300, n: 264, k: 520, align8: true, alpha: 0.5, bias: true, out16: true},
+		{m: 77, n: 136, k: 48, align8: true, alpha: 2, out16: true, pad: 8},
 		{transA: true, m: 200, n: 136, k: 64, align8: true, alpha: 1, bias: true},
 		{transA: true, transB: true, m: 100, n: 200, k: 48, align8: true, alpha: 1, out16: true},
 		{transB: true, m: 129, n: 264, k: 72, align8: true, alpha: 1, cOff: 1},
