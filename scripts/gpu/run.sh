@@ -169,8 +169,16 @@ done
 # The longest tests first (ViT-sized products and their CPU references, by
 # the H100 runs so far), so that four slots end close together and a
 # budget cut falls on short tests; the reports keep each binary's order.
+# Before them, the tests of kernels that have never run on a GPU (the
+# sixth session's ping-pong and residual GEMMs, the new peak probes), so
+# that no budget cut can leave them out.
+first='Pingpong|Residual|PeakProbes'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
-{ grep -E " Test[A-Za-z0-9]*($heavy)" "$out/parts/index"; grep -vE " Test[A-Za-z0-9]*($heavy)" "$out/parts/index"; } >"$out/parts/queue" || true
+{
+	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
+	grep -vE " Test[A-Za-z0-9]*($first)" "$out/parts/index" | grep -E " Test[A-Za-z0-9]*($heavy)"
+	grep -vE " Test[A-Za-z0-9]*($first|$heavy)" "$out/parts/index"
+} >"$out/parts/queue" || true
 # run_test BINARY TEST LIMIT: one test in its own process; its exit status
 # goes into the part's .rc file.
 # Each test process may use every core (GOMAXPROCS left alone): their CPU
