@@ -23,9 +23,9 @@ type Epilogue struct {
 	// Residual, when not nil, is added last: C = act(alpha·op(A)·op(B) +
 	// bias) + R, R an m×n matrix of C's type with C's row stride ldc, not
 	// C itself (beta must be 0). With SetGemmResidual on, on an H100, the
-	// ping-pong kernels add it in their epilogue (gemm_<t>_<ab>_tma_ppr,
-	// NT and NN), reading R once; otherwise R is copied into C and the
-	// product added with beta 1.
+	// ping-pong kernels add it in their epilogue (gemm_<t>_<ab>_tma_ppr:
+	// NT and NN products with a 128×128 tile for every SM), reading R once;
+	// otherwise R is copied into C and the product added with beta 1.
 	Residual *Buffer
 }
 
@@ -120,8 +120,8 @@ func autoSM90(m, n, k int) GemmKernel {
 
 // UsesTMA reports whether k's kernels are the TMA ones (GemmTMA,
 // GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong,
-// GemmTMAPingpong192): they serve every layout, split K over TMA partial products, and keep their own
-// epilogue (no staged store, SetGemmStaged).
+// GemmTMAPingpong192): they serve every layout, split K over TMA partial
+// products, and keep their own epilogue (no staged store, SetGemmStaged).
 func (k GemmKernel) UsesTMA() bool {
 	switch k {
 	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
@@ -167,8 +167,7 @@ func (k GemmKernel) String() string {
 // nothing changes. The wgmma kernels serve the NT layout only (the others
 // use mma.sync); GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster,
 // GemmTMAPingpong, GemmTMAPingpong192, GemmMMAWide and GemmMMA4 serve
-// every layout. GemmAuto
-// restores the default choice.
+// every layout. GemmAuto restores the default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -391,11 +390,8 @@ func copyRows(dst, src *Buffer, rows int, rowBytes, stride int64) error {
 }
 
 // gemmResidual runs C = act(alpha·op(A)·op(B) + bias) + R (R = ep.Residual)
-// on the ping-pong kernels with the residual in their epilogue and reports
-// whether it did: only with SetGemmResidual on, on compute capability 9.0,
-// for the NT and NN layouts (a Linear layer's forward and input gradient),
-// aligned operands, k > 0, and C and R that the TMA store's rule admits (R
-// read in pairs from 16-byte-aligned rows).
+// on the ping-pong kernels with the residual in their epilogue where
+// residualFused allows it, and reports whether it did.
 func (d *Device) gemmResidual(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, ep Epilogue, outHalf bool) (bool, error) {
 	celem := 4
 	if outHalf {
@@ -771,7 +767,7 @@ type tmaLaunch struct {
 	grid   Dim3 // blocks (kernels without a TMA-store epilogue)
 	kchunk int  // split-K chunk (_tma_p kernels), else 0
 	// store: the kernel stores C through a tensor map (_tma_s, _tma_c,
-	// _tma_pp); beta and kchunk are then 0.
+	// _tma_pp[192|r]); kchunk is then 0, and beta too unless src is set.
 	// Its grid is units work items of a cluster, at most as many clusters
 	// as fit on the GPU at once (one block per SM), times cluster blocks.
 	store   bool
