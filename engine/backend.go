@@ -260,6 +260,16 @@ type ResidualGemm interface {
 	GemmBiasResidual(transA, transB bool, m, n, k int, a, b, bias, r, c Storage)
 }
 
+// GELUGradGemm is an optional Backend extension: the gradient through an
+// exact GELU formed in the product that brings it, C = (op(A)·op(B)) ⊙
+// GELU′(H), H (the GELU's input) of C's shape and type, so that a backend
+// can apply GELU′ in the product's epilogue instead of a pass of its own.
+// The result must equal Gemm (batch 1, alpha 1, beta 0) followed by
+// UnaryBackward(OpGELU, C, H, C), except for rounding.
+type GELUGradGemm interface {
+	GemmGELUGrad(transA, transB bool, m, n, k int, a, b, h, c Storage)
+}
+
 // AsyncUploader is an optional Backend extension: uploads that run beside
 // the device work queued before them (a copy engine on a stream of its
 // own), so that the next batch crosses the bus while this step computes.

@@ -78,7 +78,8 @@ func (b *gpuBench) trainBench() error {
 	}
 	// Kernels chosen through the environment (cuda.Open applies
 	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL, MOCOGO_GEMM_STAGED,
-	// MOCOGO_GEMM_STAGGER and MOCOGO_GEMM_RESIDUAL) name their own keys.
+	// MOCOGO_GEMM_STAGGER, MOCOGO_GEMM_RESIDUAL and MOCOGO_GEMM_GELU_GRAD)
+	// name their own keys.
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		name += "_gemm" + v
 	}
@@ -93,6 +94,9 @@ func (b *gpuBench) trainBench() error {
 	}
 	if os.Getenv("MOCOGO_GEMM_RESIDUAL") == "1" {
 		name += "_residual"
+	}
+	if os.Getenv("MOCOGO_GEMM_GELU_GRAD") == "1" {
+		name += "_gelugrad"
 	}
 	tr, err := moco.NewTrainer(e, m, tc, 1000)
 	if err != nil {

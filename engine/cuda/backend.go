@@ -786,6 +786,31 @@ func (b *Backend) GemmBiasResidual(transA, transB bool, m, n, k int, a, bs, bias
 	b.Axpy(c, 1, r)
 }
 
+// GemmGELUGrad implements engine.GELUGradGemm: C = (op(A)·op(B)) ⊙
+// GELU′(H). Where SetGemmGELUGrad is on and the product suits the
+// ping-pong kernels with an epilogue source (A and B of one half type, C
+// and H of one type, fp32 or that half type, A not transposed;
+// Device.srcEpilogueOK), it is one GEMM reading H beside the product;
+// otherwise Gemm, then UnaryBackward(OpGELU, C, H, C).
+func (b *Backend) GemmGELUGrad(transA, transB bool, m, n, k int, a, bs, h, c engine.Storage) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if ht := a.DType(); !transA && ht != engine.F32 && bs.DType() == ht && (c.DType() == engine.F32 || c.DType() == ht) && h.DType() == c.DType() {
+		lda, ldb := k, n
+		if transB {
+			ldb = k
+		}
+		done, err := b.d.gemmGELUGrad(ht == engine.BF16, transB, m, n, k, buf(a), lda, buf(bs), ldb, buf(h), buf(c), n, isHalf(c))
+		try("GemmGELUGrad", err)
+		if done {
+			return
+		}
+	}
+	b.Gemm(transA, transB, 1, m, n, k, 1, a, 0, bs, 0, 0, c, 0)
+	b.UnaryBackward(engine.OpGELU, c, h, c)
+}
+
 // restride returns x's batch of half matrices (type code ht, size elements
 // each, stride apart) at a stride that is a multiple of 8, copied into a
 // scratch buffer that free releases; or x itself and a no-op free when the

@@ -34,6 +34,7 @@ type Device struct {
 	gemmStaged     bool       // the mma.sync and wgmma kernels stage C through shared memory (SetGemmStaged)
 	gemmStagger    bool       // the persistent TMA kernels' second consumer starts behind the first (SetGemmStagger)
 	gemmResidualOn bool       // residuals added in the ping-pong kernels' epilogue (SetGemmResidual)
+	gemmGELUGradOn bool       // GELU′ applied in the ping-pong kernels' epilogue (SetGemmGELUGrad)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
@@ -126,6 +127,7 @@ func Open() (*Device, error) {
 	d.gemmStaged = os.Getenv("MOCOGO_GEMM_STAGED") == "1"
 	d.gemmStagger = os.Getenv("MOCOGO_GEMM_STAGGER") == "1"
 	d.gemmResidualOn = os.Getenv("MOCOGO_GEMM_RESIDUAL") == "1"
+	d.gemmGELUGradOn = os.Getenv("MOCOGO_GEMM_GELU_GRAD") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

@@ -363,19 +363,65 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 }
 
 // residualFused reports whether gemmResidual takes a product: SetGemmResidual
-// on, compute capability 9.0, A not transposed (NT and NN), A and B aligned
-// for 16-byte loads, k > 0, C and R (elements of celem bytes, rows ldc
-// apart) that the TMA store's rule admits, and a 128×128 tile for every SM
-// (smaller products keep the kernels GemmAuto picks for them).
+// on and srcEpilogueOK.
 func (d *Device) residualFused(transA bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, r *Buffer, celem int) bool {
-	d.mu.Lock()
-	on := d.gemmResidualOn
-	d.mu.Unlock()
+	return d.flagIf(&d.gemmResidualOn, 1) != 0 && d.srcEpilogueOK(transA, m, n, k, a, lda, b, ldb, c, ldc, r, celem)
+}
+
+// srcEpilogueOK reports whether the ping-pong kernels with an epilogue
+// source (_tma_ppr) can run a product: compute capability 9.0, A not
+// transposed (NT and NN), A and B aligned for 16-byte loads, k > 0, C and
+// the source (elements of celem bytes, rows ldc apart) that the TMA store's
+// rule admits, and a 128×128 tile for every SM (smaller products keep the
+// kernels GemmAuto picks for them).
+func (d *Device) srcEpilogueOK(transA bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, src *Buffer, celem int) bool {
 	aligned := lda%8 == 0 && ldb%8 == 0 && a.ptr%16 == 0 && b.ptr%16 == 0
-	return on && d.major == 9 && d.minor == 0 && !transA && aligned && k > 0 &&
-		tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, false) && r.ptr%16 == 0 &&
+	return d.major == 9 && d.minor == 0 && !transA && aligned && k > 0 &&
+		tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, false) && src.ptr%16 == 0 &&
 		((m+127)/128)*((n+127)/128) >= d.sms
 }
+
+// gemmGELUGrad runs C = (op(A)·op(B)) ⊙ GELU′(H), the gradient through an
+// exact GELU of its input H (of C's type and layout), on the ping-pong
+// kernels with H as their epilogue source, and reports whether it did: only
+// with SetGemmGELUGrad on and where srcEpilogueOK allows. Otherwise the
+// caller forms the product and applies GELU′ itself (Backend.GemmGELUGrad).
+func (d *Device) gemmGELUGrad(bf, transB bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, h, c *Buffer, ldc int, outHalf bool) (bool, error) {
+	celem := 4
+	if outHalf {
+		celem = 2
+	}
+	if d.flagIf(&d.gemmGELUGradOn, 1) == 0 || !d.srcEpilogueOK(false, m, n, k, a, lda, b, ldb, c, ldc, h, celem) {
+		return false, nil
+	}
+	api, prefix := "cuda.Backend.GemmGELUGrad", "gemm_f16_"
+	if bf {
+		prefix = "gemm_bf16_"
+	}
+	checkGemmArgs(api, false, transB, m, n, k, a, lda, b, ldb, c, ldc, nil, outHalf)
+	span := int64((m-1)*ldc+n) * int64(celem)
+	if h.bytes < span {
+		panic(fmt.Sprintf("%s: H has %d bytes, %d×%d with stride %d needs %d", api, h.bytes, m, n, ldc, span))
+	}
+	flags := gemmSrcGELUGrad
+	if outHalf {
+		flags |= gemmOutF16
+	}
+	name := prefix + "n" + map[bool]string{false: "n", true: "t"}[transB]
+	l := tmaLaunch{kernel: name + "_tma_ppr", bn: 128, store: true, pingpong: true, src: h, cluster: 1}
+	l.units = ((m + 127) / 128) * ((n + 127) / 128)
+	// beta 1 only switches the source on; GEMM_SRC_GELU_GRAD multiplies.
+	return true, d.launchTMA(l, false, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc, nil, flags)
+}
+
+// SetGemmGELUGrad sets whether Backend.GemmGELUGrad (a FeedForward's
+// hidden-layer gradient, the product of the output gradient and the second
+// weight times GELU′ of the pre-activation) applies GELU′ in the epilogue
+// of the ping-pong kernels, reading the pre-activation beside the product,
+// instead of a pass of its own over the product; and returns the previous
+// setting. Off by default until it has passed the GPU tests and won on an
+// H100; MOCOGO_GEMM_GELU_GRAD=1 turns it on when the device is opened.
+func (d *Device) SetGemmGELUGrad(on bool) bool { return d.swapSetting(&d.gemmGELUGradOn, on) }
 
 // copyRows copies rows pieces of rowBytes bytes, stride bytes apart, from
 // src to dst (device to device).

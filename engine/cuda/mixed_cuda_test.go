@@ -598,6 +598,54 @@ func TestMixedGemmBiasResidual(t *testing.T) {
 	}
 }
 
+// TestMixedGemmGELUGrad checks Backend.GemmGELUGrad (C = A·B ⊙ GELU′(H),
+// the NN product of a FeedForward's backward) against the CPU's Gemm and
+// UnaryBackward, with SetGemmGELUGrad on (on an H100 the products with a
+// tile for every SM take the ping-pong kernels with H as their epilogue
+// source: checked to have run) and off, over the storage mixes a
+// FeedForward meets (A, B of one type; C and H of one) and others, which
+// take the unfused path either way.
+func TestMixedGemmGELUGrad(t *testing.T) {
+	h := newHarness(t)
+	gg, ok := engine.Backend(h.g).(engine.GELUGradGemm)
+	if !ok {
+		t.Fatal("the CUDA backend is not an engine.GELUGradGemm")
+	}
+	for _, on := range []bool{true, false} {
+		old := dev.SetGemmGELUGrad(on)
+		// 16900 rows: a 128×128 tile for every SM (fused), with rows and
+		// columns past M and N in the last tiles; the others too few.
+		for _, c := range [][3]int{{16900, 136, 72}, {16900, 200, 384}, {394, 1536, 384}, {7, 33, 17}, {130, 8, 0}} {
+			m, n, k := c[0], c[1], c[2]
+			if testing.Short() && m*n*k > 1<<22 && m != 16900 {
+				continue
+			}
+			for _, mx := range mixes(3) { // a and b, c and h, and b alone
+				ta, tc, tb := mx[0], mx[1], mx[2]
+				if testing.Short() && bothHalves(mx) {
+					continue
+				}
+				name := fmt.Sprintf("GemmGELUGrad %d×%d×%d fused %v [a %v b %v c,h %v]", m, n, k, on, ta, tb, tc)
+				a, w := h.rndAs(ta, m*k, 1), h.rndAs(tb, k*n, 0.5)
+				pre := h.rndAs(tc, m*n, 2) // the GELU's input
+				d := h.outAs(tc, m*n)
+				gg.GemmGELUGrad(false, false, m, n, k, a.g, w.g, pre.g, d.g)
+				h.c.Gemm(false, false, 1, m, n, k, 1, a.c, 0, w.c, 0, 0, d.c, 0)
+				h.c.UnaryBackward(engine.OpGELU, d.c, pre.c, d.c)
+				h.checkAs(name, d, gemmTol(ta, tb))
+			}
+		}
+		dev.SetGemmGELUGrad(old)
+	}
+	if maj, min := dev.ComputeCapability(); maj == 9 && min == 0 {
+		for _, k := range []string{"gemm_f16_nn_tma_ppr", "gemm_bf16_nn_tma_ppr"} {
+			if !dev.loaded("gemm_pingpong_sm90a", k) {
+				t.Errorf("kernel gemm_pingpong_sm90a.%s never ran", k)
+			}
+		}
+	}
+}
+
 func TestMixedLayerNorm(t *testing.T) {
 	h := newHarness(t)
 	for _, c := range [][2]int{{197, 384}, {394, 1536}, {33, 33}, {16, 1000}, {7, 7}, {64, 1024}, {5, 2048}} {

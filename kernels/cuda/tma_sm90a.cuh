@@ -301,6 +301,14 @@ __device__ __forceinline__ void unpack_half2(uint32_t u, float& a, float& b) {
     b = GemmT<T>::to_f(p.y);
 }
 
+// gelu_grad_erf is the derivative of the exact GELU x·Φ(x): Φ(x) + x·φ(x)
+// (the formula of elementwise.cu's ew_unary_bwd).
+__device__ __forceinline__ float gelu_grad_erf(float x) {
+    const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    const float pdf = expf(-0.5f * x * x) * 0.39894228040143267794f;
+    return cdf + x * pdf;
+}
+
 // prefetch_src_l2 asks L2 for rows [r0, r0 + rows) and columns [n0, n0 +
 // cols) of the source (elements of eb bytes), one prefetch per 128-byte line
 // shared among a warpgroup's 128 threads, so that the epilogue's loads of
@@ -319,7 +327,8 @@ __device__ __forceinline__ void prefetch_src_l2(const EpiSrc& src, int eb, int M
 // tma_store_epilogue is wgmma_epilogue through the staging buffers stage
 // (two of 8 KB, 1024-byte aligned) and TMA stores by tmC: consumer c's
 // 64×BN accumulators, rows from r0 and columns from n0 of C, with beta·S
-// added when src is given and its beta is not 0. oc counts the boxes this
+// added when src is given and its beta is not 0 (or, with
+// GEMM_SRC_GELU_GRAD in flags, the result multiplied by GELU′(S)). oc counts the boxes this
 // warpgroup has stored so far (it alternates the buffers across tiles);
 // leader is the warpgroup's first thread, which issues the stores.
 template <typename T, int BN, typename CT>
@@ -391,8 +400,13 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
                         s0 = svf[jj][h].x;
                         s1 = svf[jj][h].y;
                     }
-                    v0 += src->beta * s0;
-                    v1 += src->beta * s1;
+                    if (flags & GEMM_SRC_GELU_GRAD) {
+                        v0 *= gelu_grad_erf(s0);
+                        v1 *= gelu_grad_erf(s1);
+                    } else {
+                        v0 += src->beta * s0;
+                        v1 += src->beta * s1;
+                    }
                 }
                 if (EB == 2) {
                     // bytes 16·jj + 4t of the row: unit jj, offset 4t

@@ -102,7 +102,7 @@ bench_budget=200
 bench_groups="copy gemm mp tma attn tmal tmas tmapp upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -120,7 +120,7 @@ if [[ "$phases" == *" decide "* ]]; then
 	test_budget=200
 	beside_tests="sanitizer pretrain"
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:stagger vit_base:fp16"
+	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:fused vit_small:fp16:-:-:stagger vit_base:fp16"
 	bench_budget=110
 	bench_groups="gemm tmapp attn tmas ln"
 fi
@@ -172,7 +172,7 @@ done
 # Before them, the tests of kernels that have never run on a GPU (the
 # sixth session's ping-pong and residual GEMMs, the new peak probes), so
 # that no budget cut can leave them out.
-first='Pingpong|Residual|PeakProbes'
+first='Pingpong|Residual|GELUGrad|PeakProbes'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -451,8 +451,10 @@ fi
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
 # default) and "staged" (MOCOGO_GEMM_STAGED=1), "stagger"
-# (MOCOGO_GEMM_STAGGER=1) or "residual" (MOCOGO_GEMM_RESIDUAL=1: the
-# Linear layers' residual adds in the ping-pong kernels' epilogue). The variants run the step on
+# (MOCOGO_GEMM_STAGGER=1), "residual" (MOCOGO_GEMM_RESIDUAL=1: the Linear
+# layers' residual adds in the ping-pong kernels' epilogue), "gelugrad"
+# (MOCOGO_GEMM_GELU_GRAD=1: the FeedForward's GELU′ in the epilogue of the
+# product that brings its gradient) or "fused" (both). The variants run the step on
 # kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
@@ -465,18 +467,20 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg= st= rs=
+	sg= st= rs= gg=
 	[ "${5:-}" = staged ] && sg=1
 	[ "${5:-}" = stagger ] && st=1
 	[ "${5:-}" = residual ] && rs=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}${st:+_stagger}${rs:+_residual}
+	[ "${5:-}" = gelugrad ] && gg=1
+	[ "${5:-}" = fused ] && rs=1 gg=1
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
