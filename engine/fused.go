@@ -111,24 +111,29 @@ func FeedForward(x, w1, b1, w2, b2, r *Tensor) *Tensor {
 			e.b.Unary(OpGELU, act.data, h.data)
 		}
 		dx, dw1, db1 := e.gradLike(x), e.gradLike(w1), e.gradLike(b1)
+		needDh := dx != nil || dw1 != nil || db1 != nil
 		var dh *Tensor // the pre-activation's gradient
-		if dx != nil || dw1 != nil || db1 != nil {
+		if gg, ok := e.b.(GELUGradGemm); ok && needDh {
+			// w2's and b2's gradients first, so that act goes before dh
+			// comes; then GELU′ in the product that brings the
+			// activation's gradient (gc·w2), which never exists on its own.
+			linearBackward(e, act, w2c, gc, nil, dw2, db2, rows, hidden, out)
+			e.drop(act)
 			dh = e.EmptyAs(ct, hShape...)
-			if gg, ok := e.b.(GELUGradGemm); ok {
-				// GELU′ in the product that brings the activation's
-				// gradient (gc·w2), which then never exists on its own.
-				gg.GemmGELUGrad(false, false, rows, hidden, out, gc.data, w2c.data, h.data, dh.data)
-				linearBackward(e, act, w2c, gc, nil, dw2, db2, rows, hidden, out)
-			} else {
-				dact := e.EmptyAs(ct, hShape...) // the hidden activation's gradient
-				linearBackward(e, act, w2c, gc, dact, dw2, db2, rows, hidden, out)
+			gg.GemmGELUGrad(false, false, rows, hidden, out, gc.data, w2c.data, h.data, dh.data)
+		} else {
+			var dact *Tensor // the hidden activation's gradient
+			if needDh {
+				dact = e.EmptyAs(ct, hShape...)
+			}
+			linearBackward(e, act, w2c, gc, dact, dw2, db2, rows, hidden, out)
+			e.drop(act)
+			if dact != nil {
+				dh = e.EmptyAs(ct, hShape...)
 				e.b.UnaryBackward(OpGELU, dh.data, h.data, dact.data)
 				e.drop(dact)
 			}
-		} else {
-			linearBackward(e, act, w2c, gc, nil, dw2, db2, rows, hidden, out)
 		}
-		e.drop(act)
 		if dh != nil {
 			linearBackward(e, xc, w1c, dh, dx, dw1, db1, rows, in, hidden)
 			e.drop(dh)

@@ -788,20 +788,24 @@ func (b *Backend) GemmBiasResidual(transA, transB bool, m, n, k int, a, bs, bias
 
 // GemmGELUGrad implements engine.GELUGradGemm: C = (op(A)·op(B)) ⊙
 // GELU′(H). Where SetGemmGELUGrad is on and the product suits the
-// ping-pong kernels with an epilogue source (A and B of one half type, C
-// and H of one type, fp32 or that half type, A not transposed;
+// ping-pong kernels with H as their epilogue source (the NN layout, A and B
+// of one half type, C and H of one type, fp32 or that half type;
 // Device.srcEpilogueOK), it is one GEMM reading H beside the product;
-// otherwise Gemm, then UnaryBackward(OpGELU, C, H, C).
+// otherwise Gemm, then UnaryBackward(OpGELU, C, H, C). H must not share
+// storage with C.
 func (b *Backend) GemmGELUGrad(transA, transB bool, m, n, k int, a, bs, h, c engine.Storage) {
 	if m == 0 || n == 0 {
 		return
 	}
-	if ht := a.DType(); !transA && ht != engine.F32 && bs.DType() == ht && (c.DType() == engine.F32 || c.DType() == ht) && h.DType() == c.DType() {
-		lda, ldb := k, n
-		if transB {
-			ldb = k
-		}
-		done, err := b.d.gemmGELUGrad(ht == engine.BF16, transB, m, n, k, buf(a), lda, buf(bs), ldb, buf(h), buf(c), n, isHalf(c))
+	if h.Len() < m*n || c.Len() < m*n {
+		panic(fmt.Sprintf("cuda.Backend.GemmGELUGrad: H holds %d and C %d values, %d×%d needs %d", h.Len(), c.Len(), m, n, m*n))
+	}
+	hb, cb := buf(h), buf(c)
+	if overlaps(hb, hb.bytes, cb, cb.bytes) {
+		panic("cuda.Backend.GemmGELUGrad: H overlaps C")
+	}
+	if ht := a.DType(); !transA && !transB && ht != engine.F32 && bs.DType() == ht && (c.DType() == engine.F32 || c.DType() == ht) && h.DType() == c.DType() {
+		done, err := b.d.gemmGELUGrad(ht == engine.BF16, m, n, k, buf(a), k, buf(bs), n, hb, cb, n, isHalf(c))
 		try("GemmGELUGrad", err)
 		if done {
 			return

@@ -15,8 +15,4 @@ const (
 	// their second consumer warpgroup two k-tiles behind the first
 	// (SetGemmStagger).
 	gemmStagger = 8
-	// gemmSrcGELUGrad (GEMM_SRC_GELU_GRAD) has the kernels with an
-	// epilogue source (_tma_ppr) multiply by GELU′ of it instead of adding
-	// it (SetGemmGELUGrad).
-	gemmSrcGELUGrad = 16
 )

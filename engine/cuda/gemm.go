@@ -344,7 +344,7 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 	if r.bytes < span {
 		panic(fmt.Sprintf("%s: Epilogue.Residual has %d bytes, %d×%d with stride %d needs %d", api, r.bytes, m, n, ldc, span))
 	}
-	if r.ptr < c.ptr+cu.DevicePtr(span) && c.ptr < r.ptr+cu.DevicePtr(span) {
+	if overlaps(r, span, c, span) {
 		panic(fmt.Sprintf("%s: Epilogue.Residual overlaps C (add to C with beta 1 instead)", api))
 	}
 	if done, err := d.gemmResidual(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, ep, outHalf); done || err != nil {
@@ -381,12 +381,13 @@ func (d *Device) srcEpilogueOK(transA bool, m, n, k int, a *Buffer, lda int, b *
 		((m+127)/128)*((n+127)/128) >= d.sms
 }
 
-// gemmGELUGrad runs C = (op(A)·op(B)) ⊙ GELU′(H), the gradient through an
-// exact GELU of its input H (of C's type and layout), on the ping-pong
-// kernels with H as their epilogue source, and reports whether it did: only
-// with SetGemmGELUGrad on and where srcEpilogueOK allows. Otherwise the
-// caller forms the product and applies GELU′ itself (Backend.GemmGELUGrad).
-func (d *Device) gemmGELUGrad(bf, transB bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, h, c *Buffer, ldc int, outHalf bool) (bool, error) {
+// gemmGELUGrad runs C = (A·B) ⊙ GELU′(H) (the NN layout), the gradient
+// through an exact GELU of its input H (of C's type and layout), on the
+// ping-pong kernels with H as their epilogue source (_tma_ppg), and reports
+// whether it did: only with SetGemmGELUGrad on and where srcEpilogueOK
+// allows. Otherwise the caller forms the product and applies GELU′ itself
+// (Backend.GemmGELUGrad).
+func (d *Device) gemmGELUGrad(bf bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, h, c *Buffer, ldc int, outHalf bool) (bool, error) {
 	celem := 4
 	if outHalf {
 		celem = 2
@@ -398,20 +399,19 @@ func (d *Device) gemmGELUGrad(bf, transB bool, m, n, k int, a *Buffer, lda int, 
 	if bf {
 		prefix = "gemm_bf16_"
 	}
-	checkGemmArgs(api, false, transB, m, n, k, a, lda, b, ldb, c, ldc, nil, outHalf)
+	checkGemmArgs(api, false, false, m, n, k, a, lda, b, ldb, c, ldc, nil, outHalf)
 	span := int64((m-1)*ldc+n) * int64(celem)
 	if h.bytes < span {
 		panic(fmt.Sprintf("%s: H has %d bytes, %d×%d with stride %d needs %d", api, h.bytes, m, n, ldc, span))
 	}
-	flags := gemmSrcGELUGrad
+	flags := 0
 	if outHalf {
 		flags |= gemmOutF16
 	}
-	name := prefix + "n" + map[bool]string{false: "n", true: "t"}[transB]
-	l := tmaLaunch{kernel: name + "_tma_ppr", bn: 128, store: true, pingpong: true, src: h, cluster: 1}
+	l := tmaLaunch{kernel: prefix + "nn_tma_ppg", bn: 128, store: true, pingpong: true, src: h, cluster: 1}
 	l.units = ((m + 127) / 128) * ((n + 127) / 128)
-	// beta 1 only switches the source on; GEMM_SRC_GELU_GRAD multiplies.
-	return true, d.launchTMA(l, false, transB, m, n, k, 1, a, lda, b, ldb, 1, c, ldc, nil, flags)
+	// beta 1 only switches the source on; the _tma_ppg kernels multiply.
+	return true, d.launchTMA(l, false, false, m, n, k, 1, a, lda, b, ldb, 1, c, ldc, nil, flags)
 }
 
 // SetGemmGELUGrad sets whether Backend.GemmGELUGrad (a FeedForward's
@@ -422,6 +422,12 @@ func (d *Device) gemmGELUGrad(bf, transB bool, m, n, k int, a *Buffer, lda int, 
 // setting. Off by default until it has passed the GPU tests and won on an
 // H100; MOCOGO_GEMM_GELU_GRAD=1 turns it on when the device is opened.
 func (d *Device) SetGemmGELUGrad(on bool) bool { return d.swapSetting(&d.gemmGELUGradOn, on) }
+
+// overlaps reports whether the first na bytes of a and the first nb bytes
+// of b share an address.
+func overlaps(a *Buffer, na int64, b *Buffer, nb int64) bool {
+	return a.ptr < b.ptr+cu.DevicePtr(nb) && b.ptr < a.ptr+cu.DevicePtr(na)
+}
 
 // copyRows copies rows pieces of rowBytes bytes, stride bytes apart, from
 // src to dst (device to device).

@@ -80,10 +80,11 @@
 // one 168, whatever setmaxnreg grants at run time, and 128×192 tiles (192
 // fp32 accumulators a thread) fit only in the former.
 //
-// SRC: the epilogue adds beta·S (EpiSrc: S the C parameter, ldc its row
-// stride), the residual of a Linear layer, whose tile each warpgroup asks
-// L2 for at the start of its main loop.
-template <typename T, bool A_MN, bool B_MN, int BN, int S, bool PRODUCER, bool SRC = false>
+// SRC: the epilogue reads a source (EpiSrc: S the C parameter, ldc its row
+// stride), whose tile each warpgroup asks L2 for at the start of its main
+// loop, and adds beta·S (SRC_OP SRC_ADD: a Linear layer's residual) or
+// multiplies by GELU′(S) (SRC_GELU_GRAD: S the pre-activation).
+template <typename T, bool A_MN, bool B_MN, int BN, int S, bool PRODUCER, bool SRC = false, int SRC_OP = SRC_ADD>
 __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC,
                                                  const float* __restrict__ bias, int M, int N, int K, float alpha,
                                                  int flags, const EpiSrc& src) {
@@ -187,43 +188,50 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
             it += KT;  // the other warpgroup's tile
             const EpiSrc* es = SRC ? &src : nullptr;
             if (flags & GEMM_OUT_F16) {
-                tma_store_epilogue<T, BN, T>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc, es);
-                tma_store_epilogue<T, BN, T>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader, oc, es);
+                tma_store_epilogue<T, BN, T, SRC_OP>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc,
+                                                     es);
+                tma_store_epilogue<T, BN, T, SRC_OP>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader,
+                                                     oc, es);
             } else {
-                tma_store_epilogue<T, BN, float>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader, oc, es);
-                tma_store_epilogue<T, BN, float>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c, leader, oc,
-                                                 es);
+                tma_store_epilogue<T, BN, float, SRC_OP>(d0, tmC, stage, bias, M, N, m0, n0, alpha, flags, c, leader,
+                                                         oc, es);
+                tma_store_epilogue<T, BN, float, SRC_OP>(d1, tmC, stage, bias, M, N, m0 + 64, n0, alpha, flags, c,
+                                                         leader, oc, es);
             }
         }
         if (leader) bulk_wait_all();  // the staging buffers stay until the last store has read them
     }
 }
 
-#define GEMM_TMA_PP_KERNEL(name, T, AMN, BMN, BN, S, PRODUCER, THREADS, SRC)                                       \
+#define GEMM_TMA_PP_KERNEL(name, T, AMN, BMN, BN, S, PRODUCER, THREADS, SRC, SRC_OP)                               \
     extern "C" __global__ void __launch_bounds__(THREADS, 1)                                                         \
         name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB,                               \
              const __grid_constant__ TmaDesc tmC, void* C, const float* __restrict__ bias, int M, int N, int K,      \
              int ldc, float alpha, float beta, int flags, int kchunk) {                                               \
         const EpiSrc src = {C, ldc, SRC ? beta : 0.f};                                                               \
-        gemm_tma_pp_body<T, AMN, BMN, BN, S, PRODUCER, SRC>(&tmA, &tmB, &tmC, bias, M, N, K, alpha, flags, src);     \
+        gemm_tma_pp_body<T, AMN, BMN, BN, S, PRODUCER, SRC, SRC_OP>(&tmA, &tmB, &tmC, bias, M, N, K, alpha, flags,  \
+                                                                    src);                                         \
     }
 // _tma_pp: 128×128 tiles, 6 stages of 32 KB, a producer warpgroup (384
 // threads); _tma_pp192: 128×192 tiles, 4 stages of 40 KB, no producer (256
 // threads); _tma_ppr: 128×128 tiles, 6 stages, no producer (256 threads:
 // room for the source), C = act(alpha·A·B + bias) + beta·S with S passed
 // as C and ldc (the residual add of a Linear layer, GemmF16's
-// Epilogue.Residual) and C itself written through tmC.
+// Epilogue.Residual) and C itself written through tmC; _tma_ppg: the same
+// with C = (alpha·A·B) ⊙ GELU′(S) (a FeedForward's hidden-layer gradient,
+// S the pre-activation; Backend.GemmGELUGrad), NN only.
 #define GEMM_TMA_PP_KERNELS(t, T)                                                              \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp, T, false, false, 128, 6, true, 384, false)        \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp, T, false, true, 128, 6, true, 384, false)         \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp, T, true, true, 128, 6, true, 384, false)          \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp, T, true, false, 128, 6, true, 384, false)         \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp192, T, false, false, 192, 4, false, 256, false)    \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp192, T, false, true, 192, 4, false, 256, false)     \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp192, T, true, true, 192, 4, false, 256, false)      \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp192, T, true, false, 192, 4, false, 256, false)     \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_ppr, T, false, false, 128, 6, false, 256, true)       \
-    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_ppr, T, false, true, 128, 6, false, 256, true)
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp, T, false, false, 128, 6, true, 384, false, SRC_ADD)        \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp, T, false, true, 128, 6, true, 384, false, SRC_ADD)         \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp, T, true, true, 128, 6, true, 384, false, SRC_ADD)          \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp, T, true, false, 128, 6, true, 384, false, SRC_ADD)         \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_pp192, T, false, false, 192, 4, false, 256, false, SRC_ADD)    \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_pp192, T, false, true, 192, 4, false, 256, false, SRC_ADD)     \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tn_tma_pp192, T, true, true, 192, 4, false, 256, false, SRC_ADD)      \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_tt_tma_pp192, T, true, false, 192, 4, false, 256, false, SRC_ADD)     \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nt_tma_ppr, T, false, false, 128, 6, false, 256, true, SRC_ADD)       \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_ppr, T, false, true, 128, 6, false, 256, true, SRC_ADD)        \
+    GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_ppg, T, false, true, 128, 6, false, 256, true, SRC_GELU_GRAD)
 
 GEMM_TMA_PP_KERNELS(f16, half)
 GEMM_TMA_PP_KERNELS(bf16, bf16)

@@ -301,6 +301,13 @@ __device__ __forceinline__ void unpack_half2(uint32_t u, float& a, float& b) {
     b = GemmT<T>::to_f(p.y);
 }
 
+// What an epilogue does with its source (EpiSrc): add beta·S (SRC_ADD), or
+// multiply the result by GELU′(S) (SRC_GELU_GRAD: the gradient through an
+// exact GELU whose input S was). A compile-time choice, so that each
+// kernel carries the code of one.
+#define SRC_ADD 0
+#define SRC_GELU_GRAD 1
+
 // gelu_grad_erf is the derivative of the exact GELU x·Φ(x): Φ(x) + x·φ(x)
 // (the formula of elementwise.cu's ew_unary_bwd).
 __device__ __forceinline__ float gelu_grad_erf(float x) {
@@ -327,11 +334,12 @@ __device__ __forceinline__ void prefetch_src_l2(const EpiSrc& src, int eb, int M
 // tma_store_epilogue is wgmma_epilogue through the staging buffers stage
 // (two of 8 KB, 1024-byte aligned) and TMA stores by tmC: consumer c's
 // 64×BN accumulators, rows from r0 and columns from n0 of C, with beta·S
-// added when src is given and its beta is not 0 (or, with
-// GEMM_SRC_GELU_GRAD in flags, the result multiplied by GELU′(S)). oc counts the boxes this
+// added when src is given and its beta is not 0 (or, with SRC_OP
+// SRC_GELU_GRAD, the result multiplied by GELU′(S)). oc counts the boxes
+// this
 // warpgroup has stored so far (it alternates the buffers across tiles);
 // leader is the warpgroup's first thread, which issues the stores.
-template <typename T, int BN, typename CT>
+template <typename T, int BN, typename CT, int SRC_OP = SRC_ADD>
 __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc* tmC, uint32_t stage,
                                                    const float* __restrict__ bias, int M, int N, int r0, int n0,
                                                    float alpha, int flags, int c, bool leader, int& oc,
@@ -400,7 +408,7 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
                         s0 = svf[jj][h].x;
                         s1 = svf[jj][h].y;
                     }
-                    if (flags & GEMM_SRC_GELU_GRAD) {
+                    if (SRC_OP == SRC_GELU_GRAD) {
                         v0 *= gelu_grad_erf(s0);
                         v1 *= gelu_grad_erf(s1);
                     } else {

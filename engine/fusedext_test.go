@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fusingCPU is the CPU backend with the optional fused products a GPU
+// backend offers (ResidualGemm, GELUGradGemm) done exactly as their
+// definitions say, counting the calls: LinearAdd's and FeedForward's paths
+// through those interfaces are then checked here, on any machine, against
+// the plain CPU backend's.
+type fusingCPU struct {
+	*CPU
+	residual, geluGrad int
+}
+
+func (f *fusingCPU) GemmBiasResidual(transA, transB bool, m, n, k int, a, b, bias, r, c Storage) {
+	f.residual++
+	f.GemmBias(transA, transB, m, n, k, a, b, bias, c, false)
+	f.Axpy(c, 1, r)
+}
+
+func (f *fusingCPU) GemmGELUGrad(transA, transB bool, m, n, k int, a, b, h, c Storage) {
+	f.geluGrad++
+	f.Gemm(transA, transB, 1, m, n, k, 1, a, 0, b, 0, 0, c, 0)
+	f.UnaryBackward(OpGELU, c, h, c)
+}
+
+// TestFusedProductsMatch runs LinearAdd and FeedForward, with every input
+// trainable and with some frozen, on the plain CPU backend and on
+// fusingCPU: outputs and gradients must be the same bits, and the fused
+// calls must have been made where a gradient needs them.
+func TestFusedProductsMatch(t *testing.T) {
+	shapes := [][]int{{3, 4}, {5, 4}, {5}, {4, 5}, {4}, {3, 4}, {4, 4}, {4}} // x, w1, b1, w2, b2, r, then LinearAdd's w, b
+	run := func(b Backend, trainable []bool) (out []float32, grads [][]float32) {
+		e := New(b)
+		r := rand.New(rand.NewPCG(8, 9))
+		ins := make([]*Tensor, len(shapes))
+		for i, s := range shapes {
+			v := make([]float64, numel(s))
+			for j := range v {
+				v[j] = r.Float64()*2 - 1
+			}
+			ins[i] = e.FromFloat64(v, s...).Keep().SetRequiresGrad(trainable[i])
+		}
+		y := FeedForward(ins[0], ins[1], ins[2], ins[3], ins[4], ins[5])
+		z := LinearAdd(y, ins[6], ins[7], ins[0])
+		e.Backward(Sum(Mul(z, z)))
+		out = z.Data()
+		for _, in := range ins {
+			if g := in.Grad(); g != nil {
+				grads = append(grads, g.Data())
+			} else {
+				grads = append(grads, nil)
+			}
+		}
+		return out, grads
+	}
+	for _, trainable := range [][]bool{
+		{true, true, true, true, true, true, true, true},
+		{true, false, false, false, false, false, false, false},
+		{false, false, false, true, true, false, true, false}, // nothing below the hidden layer: no GELU′ product
+		{false, true, false, false, false, true, false, true},
+	} {
+		wantOut, wantGrads := run(NewCPU(F32), trainable)
+		f := &fusingCPU{CPU: NewCPU(F32)}
+		gotOut, gotGrads := run(f, trainable)
+		assert.Equal(t, wantOut, gotOut, "output, %v trainable", trainable)
+		require.Len(t, gotGrads, len(wantGrads))
+		for i := range wantGrads {
+			assert.Equal(t, wantGrads[i], gotGrads[i], "gradient of input %d, %v trainable", i, trainable)
+		}
+		assert.Positive(t, f.residual, "no GemmBiasResidual call, %v trainable", trainable)
+		if trainable[0] || trainable[1] || trainable[2] {
+			assert.Positive(t, f.geluGrad, "no GemmGELUGrad call, %v trainable", trainable)
+		} else {
+			assert.Zero(t, f.geluGrad, "a GemmGELUGrad call with nothing below the hidden layer trainable")
+		}
+	}
+}
