@@ -23,7 +23,7 @@
 // their peak (peak_wgmma_f16_wg1 measured 920–959 TFLOP/s on an H100). This
 // is the schedule CUTLASS calls ping-pong; the code here is our own.
 //
-// Three families (gemm_tma_pp_body below):
+// Four families (gemm_tma_pp_body below):
 //   - _tma_pp: 128×128 tiles (128 accumulators a thread), a producer
 //     warpgroup loading a 6-stage ring of 32 KB stages (tma_produce, as the
 //     _tma_s kernels do; each empty barrier counts one arrival), 384
@@ -35,7 +35,10 @@
 //     256 threads, 254 registers.
 //   - _tma_ppr: 128×128 tiles, no producer, 6 stages, and a source added
 //     in the epilogue (C = act(alpha·A·B + bias) + beta·S: a Linear layer's
-//     residual), NT and NN only.
+//     residual), NT and NN only;
+//   - _tma_ppg: the same with the result multiplied by GELU′ of the source
+//     instead (C = (alpha·A·B) ⊙ GELU′(S): a FeedForward's hidden-layer
+//     gradient, S the pre-activation), NN only.
 //
 // The turns order only the use of the tensor cores; the data is guarded by
 // the full (and empty) barriers alone, so the turns cannot deadlock:
@@ -47,16 +50,17 @@
 // its waiter.
 //
 // Kernels: gemm_<t>_<a><b>_tma_pp[192], <t> ∈ {f16, bf16}, <a>,<b> ∈ {n, t},
-// and gemm_<t>_n<b>_tma_ppr (the layouts and tensor maps of the _tma_s
-// kernels, with B boxes 128 or 192 rows or columns wide). Parameters as the
-// _tma_s kernels: tmA, tmB, tmC, C (the source S for _tma_ppr, else unused:
-// C goes through tmC), bias, M, N, K, ldc (S's row stride for _tma_ppr),
-// alpha, beta (S's factor for _tma_ppr, else 0), flags (GEMM_GELU,
+// gemm_<t>_n<b>_tma_ppr and gemm_<t>_nn_tma_ppg (the layouts and tensor maps
+// of the _tma_s kernels, with B boxes 128 or 192 rows or columns wide).
+// Parameters as the _tma_s kernels: tmA, tmB, tmC, C (the source S for
+// _tma_ppr and _tma_ppg, else unused: C goes through tmC), bias, M, N, K,
+// ldc (S's row stride for those), alpha, beta (S's factor for _tma_ppr,
+// non-zero to read S for _tma_ppg, else 0), flags (GEMM_GELU,
 // GEMM_OUT_F16; the rule for C is the _tma_s kernels': rows starting and
 // ending on 16-byte boundaries, S likewise), kchunk (must be 0). Launch:
 // one block per SM (grid min(tiles, SMs)); block 384 (_tma_pp) or 256;
 // dynamic shared memory 6·32768 + 32768 + 1024 + 128 bytes (_tma_pp,
-// _tma_ppr) or 4·40960 + 32768 + 1024 + 128 (_tma_pp192). Not yet run on a
+// _tma_ppr, _tma_ppg) or 4·40960 + 32768 + 1024 + 128 (_tma_pp192). Not yet run on a
 // GPU.
 
 #include "tma_sm90a.cuh"
