@@ -16,7 +16,7 @@ cp "$root/scripts/gpu/run.sh" "$root/scripts/gpu/report.py" "$bin/"
 
 cat >"$bin/tests/engine_cuda.test" <<'EOF'
 #!/usr/bin/env bash
-if [ "$1" = -test.list ]; then printf 'TestA\nTestB\nTestFail\nTestHang\nTestC\nTestD\nTestGemmViT\n'; exit 0; fi
+if [ "$1" = -test.list ]; then printf 'TestA\nTestB\nTestFail\nTestHang\nTestC\nTestD\nTestGemmViT\nTestGemmF16TMAPingpong\n'; exit 0; fi
 for a in "$@"; do case $a in ^Test*) t=${a#^}; t=${t%\$} ;; esac; done
 echo "=== RUN   $t"
 case $t in
@@ -90,8 +90,8 @@ check "the pretraining's kNN" 'after training' "$tmp/log"
 check "pretrain's failure shown" 'a stand-in failure in fp16' "$tmp/log"
 check "pretrain's fallback to fp32" 'pretrain again: --precision fp32' "$tmp/log"
 check "lincls on the fallback's backbone" 'Backbone: stand-in, .*--precision fp32 .*pretrain_cifar_fp32/backbone' "$tmp/log"
-check "report: tests" '^engine_cuda +5 +2 ' "$tmp/out/summary.txt"
-check "the heavy tests queued first" 'tests: 7 in 4 processes at a time, 200s, from TestGemmViT' "$tmp/log"
+check "report: tests" '^engine_cuda +6 +2 ' "$tmp/out/summary.txt"
+check "the never-run kernels' tests, then the heavy ones, queued first" 'tests: 8 in 4 processes at a time, 240s, from TestGemmF16TMAPingpong' "$tmp/log"
 check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
 check "report: racecheck" 'racecheck \(racecheck_attn.log\): 0 hazards' "$tmp/out/summary.txt"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtmapp192_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
