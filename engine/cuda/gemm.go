@@ -404,14 +404,25 @@ func (d *Device) gemmGELUGrad(bf bool, m, n, k int, a *Buffer, lda int, b *Buffe
 	if h.bytes < span {
 		panic(fmt.Sprintf("%s: H has %d bytes, %d×%d with stride %d needs %d", api, h.bytes, m, n, ldc, span))
 	}
+	// beta 1 only switches the source on; the _tma_ppg kernels multiply.
+	return true, d.launchSrcEpilogue(prefix+"nn_tma_ppg", false, m, n, k, 1, a, lda, b, ldb, h, c, ldc, nil, false, outHalf)
+}
+
+// launchSrcEpilogue launches kernel, a ping-pong kernel with an epilogue
+// source (_tma_ppr, _tma_ppg: 128×128 tiles, no producer), on the product
+// of A (not transposed) and B with src read beside it (beta 1), the bias,
+// GELU and C's type as given.
+func (d *Device) launchSrcEpilogue(kernel string, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, src, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
 	flags := 0
+	if gelu {
+		flags |= gemmGELU
+	}
 	if outHalf {
 		flags |= gemmOutF16
 	}
-	l := tmaLaunch{kernel: prefix + "nn_tma_ppg", bn: 128, store: true, pingpong: true, src: h, cluster: 1}
+	l := tmaLaunch{kernel: kernel, bn: 128, store: true, pingpong: true, src: src, cluster: 1}
 	l.units = ((m + 127) / 128) * ((n + 127) / 128)
-	// beta 1 only switches the source on; the _tma_ppg kernels multiply.
-	return true, d.launchTMA(l, false, false, m, n, k, 1, a, lda, b, ldb, 1, c, ldc, nil, flags)
+	return d.launchTMA(l, false, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, bias, flags)
 }
 
 // SetGemmGELUGrad sets whether Backend.GemmGELUGrad (a FeedForward's
@@ -456,17 +467,8 @@ func (d *Device) gemmResidual(bf, transA, transB bool, m, n, k int, alpha float3
 	if bf {
 		prefix = "gemm_bf16_"
 	}
-	name := prefix + "n" + map[bool]string{false: "n", true: "t"}[transB]
-	flags := 0
-	if ep.GELU {
-		flags |= gemmGELU
-	}
-	if outHalf {
-		flags |= gemmOutF16
-	}
-	l := tmaLaunch{kernel: name + "_tma_ppr", bn: 128, store: true, pingpong: true, src: ep.Residual, cluster: 1}
-	l.units = ((m + 127) / 128) * ((n + 127) / 128)
-	return true, d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, ep.Bias, flags)
+	kernel := prefix + "n" + map[bool]string{false: "n", true: "t"}[transB] + "_tma_ppr"
+	return true, d.launchSrcEpilogue(kernel, transB, m, n, k, alpha, a, lda, b, ldb, ep.Residual, c, ldc, ep.Bias, ep.GELU, outHalf)
 }
 
 // checkGemmArgs panics, naming api, unless the sizes are not negative and
