@@ -131,6 +131,20 @@ func TestBatchNormRunningStatistics(t *testing.T) {
 	assert.InDelta(t, (1-0.3)/math.Sqrt(1.3), y.Float64s()[0], 1e-12)
 }
 
+// keptInputs returns kept tensors of the given shapes, values uniform in
+// [-1, 1) from r, input i requiring a gradient where trainable[i].
+func keptInputs(e *Engine, r *rand.Rand, shapes [][]int, trainable []bool) []*Tensor {
+	ins := make([]*Tensor, len(shapes))
+	for i, s := range shapes {
+		v := make([]float64, numel(s))
+		for j := range v {
+			v[j] = r.Float64()*2 - 1
+		}
+		ins[i] = e.FromFloat64(v, s...).Keep().SetRequiresGrad(trainable[i])
+	}
+	return ins
+}
+
 // TestFeedForwardPartialGradients: with some of FeedForward's inputs
 // frozen, its backward skips their work (the GELU recompute when w2 is
 // frozen, the hidden gradient when x, w1 and b1 are) and the gradients it
@@ -139,15 +153,7 @@ func TestFeedForwardPartialGradients(t *testing.T) {
 	shapes := [][]int{{3, 4}, {5, 4}, {5}, {4, 5}, {4}, {3, 4}} // x, w1, b1, w2, b2, r
 	run := func(trainable []bool) []*Tensor {
 		e := New(NewCPU(F64))
-		r := rand.New(rand.NewPCG(4, 5))
-		ins := make([]*Tensor, len(shapes))
-		for i, s := range shapes {
-			v := make([]float64, numel(s))
-			for j := range v {
-				v[j] = r.Float64()*2 - 1
-			}
-			ins[i] = e.FromFloat64(v, s...).Keep().SetRequiresGrad(trainable[i])
-		}
+		ins := keptInputs(e, rand.New(rand.NewPCG(4, 5)), shapes, trainable)
 		e.Backward(Sum(FeedForward(ins[0], ins[1], ins[2], ins[3], ins[4], ins[5])))
 		return ins
 	}

@@ -38,15 +38,7 @@ func TestFusedProductsMatch(t *testing.T) {
 	shapes := [][]int{{3, 4}, {5, 4}, {5}, {4, 5}, {4}, {3, 4}, {4, 4}, {4}} // x, w1, b1, w2, b2, r, then LinearAdd's w, b
 	run := func(b Backend, trainable []bool) (out []float32, grads [][]float32) {
 		e := New(b)
-		r := rand.New(rand.NewPCG(8, 9))
-		ins := make([]*Tensor, len(shapes))
-		for i, s := range shapes {
-			v := make([]float64, numel(s))
-			for j := range v {
-				v[j] = r.Float64()*2 - 1
-			}
-			ins[i] = e.FromFloat64(v, s...).Keep().SetRequiresGrad(trainable[i])
-		}
+		ins := keptInputs(e, rand.New(rand.NewPCG(8, 9)), shapes, trainable)
 		y := FeedForward(ins[0], ins[1], ins[2], ins[3], ins[4], ins[5])
 		z := LinearAdd(y, ins[6], ins[7], ins[0])
 		e.Backward(Sum(Mul(z, z)))
