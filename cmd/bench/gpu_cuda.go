@@ -216,8 +216,8 @@ func (b *gpuBench) gemmBench() error {
 	// wgmma256 (0.3–0.8× wgmma128 on 2026-11-27) is left out to save time.
 	// A kernel fault is sticky (the process's context is lost), so the
 	// kernels that have run on an H100 come first, then their bf16 twins,
-	// then what has not run on hardware yet (mma4, the staged store): a
-	// fault there costs only the keys after it.
+	// then mma4 and the staged store (the default since the seventh
+	// session): a fault there costs only the keys after it.
 	proven := []cuda.GemmKernel{cuda.GemmMMA, cuda.GemmMMAWide, cuda.GemmWGMMA128}
 	for _, pass := range []func() error{
 		func() error { return b.gemmShapes(true, layoutsAll, proven, storeDirect) },
@@ -436,7 +436,11 @@ func (b *gpuBench) tmaLayoutBench() error {
 
 // gemmStores are the two ways the mma.sync and wgmma kernels store C
 // (SetGemmStaged), with the suffix of their bench keys: the direct store
-// (the default) keeps the plain keys, the staged store adds _staged.
+// keeps the plain keys and the staged store adds _staged, as they were
+// named while the direct store was the default (before the seventh
+// session). At the shapes of the gemm group GemmAuto takes the TMA-store
+// kernels on an H100, which have their own epilogue: there the plain keys
+// are the default.
 type gemmStore struct {
 	staged bool
 	suffix string

@@ -86,8 +86,8 @@ func (b *gpuBench) trainBench() error {
 	if v := os.Getenv("MOCOGO_ATTN_KERNEL"); v != "" {
 		name += "_attn" + v
 	}
-	if os.Getenv("MOCOGO_GEMM_STAGED") == "1" {
-		name += "_staged"
+	if os.Getenv("MOCOGO_GEMM_STAGED") == "0" {
+		name += "_direct"
 	}
 	if os.Getenv("MOCOGO_GEMM_STAGGER") == "1" {
 		name += "_stagger"

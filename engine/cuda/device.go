@@ -124,7 +124,7 @@ func Open() (*Device, error) {
 	d.noStaging = os.Getenv("MOCOGO_CUDA_STAGING") == "0"
 	d.noTMASplitDW = os.Getenv("MOCOGO_GEMM_DW_TMA") == "0"
 	d.noAsyncUpload = os.Getenv("MOCOGO_CUDA_ASYNC_UPLOAD") == "0"
-	d.gemmStaged = os.Getenv("MOCOGO_GEMM_STAGED") == "1"
+	d.gemmStaged = os.Getenv("MOCOGO_GEMM_STAGED") != "0"
 	d.gemmStagger = os.Getenv("MOCOGO_GEMM_STAGGER") == "1"
 	d.gemmResidualOn = os.Getenv("MOCOGO_GEMM_RESIDUAL") == "1"
 	d.gemmGELUGradOn = os.Getenv("MOCOGO_GEMM_GELU_GRAD") == "1"

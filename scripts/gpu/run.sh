@@ -32,7 +32,7 @@
 #   train      the whole MoCo v3 step (bench gpu -only train): ViT-S/16 b256
 #              fp16 (also with the ping-pong and staggered TMA GEMMs,
 #              GEMMs tuned per shape, the tiled attention,
-#              the cluster TMA GEMMs and the staged GEMM epilogue) and
+#              the cluster TMA GEMMs and the direct GEMM epilogue) and
 #              fp32, ViT-B/16 b128 fp16, beside PyTorch AMP eager and
 #              torch.compile (torch_train.py), ~330 s
 #   pretrain   a short MoCo v3 run on CIFAR-10 (carried in .gpu) with the
@@ -102,7 +102,7 @@ bench_budget=200
 bench_groups="copy gemm mp tma attn tmal tmas tmapp upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:staged vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:direct vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -450,7 +450,7 @@ if [ -n "$torch_pid" ] && [ ! -e "$out/torch_ready" ]; then
 fi
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
-# default) and "staged" (MOCOGO_GEMM_STAGED=1), "stagger"
+# default) and "direct" (MOCOGO_GEMM_STAGED=0), "stagger"
 # (MOCOGO_GEMM_STAGGER=1), "residual" (MOCOGO_GEMM_RESIDUAL=1: the Linear
 # layers' residual adds in the ping-pong kernels' epilogue), "gelugrad"
 # (MOCOGO_GEMM_GELU_GRAD=1: the FeedForward's GELU′ in the epilogue of the
@@ -459,7 +459,8 @@ fi
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
 # the cluster TMA GEMMs, the tiled attention kernels (the default before
-# the fifth session), the staged epilogue of the mma.sync and wgmma GEMMs.
+# the fifth session), the direct epilogue of the mma.sync and wgmma GEMMs
+# (the default before the seventh session).
 for cfg in $train_configs; do
 	cfg=${cfg//:/ }
 	set -- $cfg
@@ -468,12 +469,12 @@ for cfg in $train_configs; do
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
 	sg= st= rs= gg=
-	[ "${5:-}" = staged ] && sg=1
+	[ "${5:-}" = direct ] && sg=0
 	[ "${5:-}" = stagger ] && st=1
 	[ "${5:-}" = residual ] && rs=1
 	[ "${5:-}" = gelugrad ] && gg=1
 	[ "${5:-}" = fused ] && rs=1 gg=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_staged}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
