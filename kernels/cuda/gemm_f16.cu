@@ -325,20 +325,7 @@ __device__ __forceinline__ void splitk_reduce(const float* __restrict__ W, void*
         for (int j = 0; j < 4; j++) {
             const size_t e = e0 + j;
             if (e >= MN) break;
-            const int row = (int)(e / N), col = (int)(e % N);
-            float x = alpha * v[j];
-            if (bias) x += bias[col];
-            if (gelu) x = gelu_erf(x);
-            const size_t off = (size_t)row * ldc + col;
-            if (out16) {
-                T* c = (T*)C + off;
-                if (beta != 0.0f) x += beta * GemmT<T>::to_f(*c);
-                *c = GemmT<T>::from_f(x);
-            } else {
-                float* c = (float*)C + off;
-                if (beta != 0.0f) x += beta * *c;
-                *c = x;
-            }
+            reduce_store<T>(C, (int)(e / N), (int)(e % N), ldc, v[j], alpha, bias, gelu, out16, beta);
         }
     }
 }

@@ -104,6 +104,27 @@ __device__ __forceinline__ void gemm_store2(void* C, size_t off, bool two, bool 
     }
 }
 
+// reduce_store is the split-K reductions' epilogue of one element of C (T
+// when out16, else fp32): C[row, col] = act(alpha·v + bias[col]) +
+// beta·C[row, col], C read only when beta ≠ 0.
+template <typename T>
+__device__ __forceinline__ void reduce_store(void* C, int row, int col, int ldc, float v, float alpha,
+                                             const float* __restrict__ bias, bool gelu, bool out16, float beta) {
+    float x = alpha * v;
+    if (bias) x += bias[col];
+    if (gelu) x = gelu_erf(x);
+    const size_t off = (size_t)row * ldc + col;
+    if (out16) {
+        T* c = (T*)C + off;
+        if (beta != 0.0f) x += beta * GemmT<T>::to_f(*c);
+        *c = GemmT<T>::from_f(x);
+    } else {
+        float* c = (float*)C + off;
+        if (beta != 0.0f) x += beta * *c;
+        *c = x;
+    }
+}
+
 // gemm_put2 is the direct epilogue of one accumulator pair (a0, a1) of C's
 // row, columns col and col + 1 (col < N; the second only where col + 1 <
 // N): alpha, the bias, GELU, then gemm_store2.

@@ -487,30 +487,93 @@ __device__ __forceinline__ void tma_load_ktile(const TmaDesc* tmA, const TmaDesc
     }
 }
 
+// tma_produce_ktiles loads nkt k-tiles of the tile at (m0, n0), the first at
+// element k0 of K, into the S-stage ring at base with its full and empty
+// mbarriers at bars (full[s] at bars + 8s, empty[s] at bars + 8(S + s)); it
+// counts the k-tiles the producer has loaded over the block's life. Each
+// load waits until the stage's previous k-tile has been released by as many
+// arrivals as the empty barriers count.
+template <bool A_MN, bool B_MN, int BN, int CM, int S>
+__device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base,
+                                                   uint32_t bars, int& it, int m0, int n0, int k0, int nkt, int rank,
+                                                   int M, int N) {
+    constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
+    for (int kt = 0; kt < nkt; kt++, it++) {
+        const int s = it % S;
+        if (it >= S) {
+            mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
+        }
+        tma_load_ktile<A_MN, B_MN, BN, CM>(tmA, tmB, base + s * STAGE, bars + 8 * s, m0, n0, k0 + kt * T_BK, rank, M,
+                                           N);
+    }
+}
+
 // tma_produce is the producer thread's loop of the persistent kernels: the
 // k-tiles of this block's work items (tile first_unit, then every
-// unit_step-th one up to units), in order, into the S-stage ring at base
-// with its full and empty mbarriers at bars (full[s] at bars + 8s, empty[s]
-// at bars + 8(S + s)). Each load waits until the stage's previous k-tile has
-// been released by as many arrivals as the empty barriers count.
+// unit_step-th one up to units), in order, into the ring (tma_produce_ktiles).
 template <bool A_MN, bool B_MN, int BN, int CM, int S>
 __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base, uint32_t bars,
                                             int first_unit, int units, int unit_step, int tilesM, int tilesN,
                                             int rank, int M, int N, int kbeg, int KT) {
-    constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
     int it = 0;  // k-tiles loaded so far, over all tiles
     for (int tile = first_unit; tile < units; tile += unit_step) {
         int m0, n0;
         tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
-        for (int kt = 0; kt < KT; kt++, it++) {
-            const int s = it % S;
-            if (it >= S) {
-                mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
-            }
-            tma_load_ktile<A_MN, B_MN, BN, CM>(tmA, tmB, base + s * STAGE, bars + 8 * s, m0, n0, kbeg + kt * T_BK,
-                                               rank, M, N);
-        }
+        tma_produce_ktiles<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, it, m0, n0, kbeg, KT, rank, M, N);
     }
+}
+
+// tma_release arrives on the empty barrier of ring position it (a k-tile
+// count) for this block, or for both blocks of a cluster of CM = 2 (the
+// leader thread of a consumer warpgroup, once its wgmmas reading that
+// k-tile are done).
+template <int CM, int S>
+__device__ __forceinline__ void tma_release(uint32_t bars, int it) {
+    if (CM > 1) {
+#pragma unroll
+        for (int r = 0; r < CM; r++) mbar_arrive_cluster(bars + 8 * (S + it % S), r);
+    } else {
+        mbar_arrive(bars + 8 * (S + it % S));
+    }
+}
+
+// tma_consume_ktiles is consumer warpgroup c's main loop over nkt k-tiles
+// of the ring into its 64×BN accumulators d (zeroed first): it waits for
+// each k-tile, issues its wgmmas, keeps one k-tile of them in flight and
+// releases the stage of the one before; the last is released after
+// wgmma.wait_group 0. it counts the k-tiles consumed over the block's life.
+// With stag_arrive, the k-tile count stag_kt − 1 is the one after which
+// this thread arrives on the stagger barrier stag (GEMM_STAGGER).
+template <typename T, bool A_MN, bool B_MN, int BN, int CM, int S>
+__device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint32_t bars, int& it, int nkt, int c,
+                                                   bool leader, bool stag_arrive, int stag_kt, uint32_t stag) {
+    constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
+#pragma unroll
+    for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
+    for (int kt = 0; kt < nkt; kt++, it++) {
+        const int s = it % S;
+        mbar_wait(bars + 8 * s, (it / S) & 1);
+        // Consumer c's 64 rows of A: bytes c·8192 on in both layouts
+        // (64 rows of 128 bytes K-major, or the c-th 64-wide chunk).
+        const uint32_t sa = base + s * STAGE + c * 8192;
+        const uint32_t sb = base + s * STAGE + T_A_BYTES;
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < T_BK / 16; kk++) {
+            const uint64_t da = A_MN ? sw128_mn_desc(sa + kk * 2048) : sw128_desc(sa + kk * 32);
+            const uint64_t db = B_MN ? sw128_mn_desc(sb + kk * 2048) : sw128_desc(sb + kk * 32);
+            if (BN == 256)
+                wgmma_m64n256k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
+            else
+                wgmma_m64n192k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
+        }
+        wgmma_commit();
+        if (stag_arrive && it == stag_kt - 1) mbar_arrive(stag);
+        wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
+        if (kt > 0 && leader) tma_release<CM, S>(bars, it - 1);
+    }
+    wgmma_wait<0>();
+    if (nkt > 0 && leader) tma_release<CM, S>(bars, it - 1);
 }
 
 // gemm_tma_p_body: the persistent kernels. A_MN: A stored K×M
@@ -589,46 +652,8 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
             int m0, n0;
             tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
             float d[BN / 2];
-#pragma unroll
-            for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
-            for (int kt = 0; kt < KT; kt++, it++) {
-                const int s = it % S;
-                mbar_wait(bars + 8 * s, (it / S) & 1);
-                // Consumer c's 64 rows of A: bytes c·8192 on in both layouts
-                // (64 rows of 128 bytes K-major, or the c-th 64-wide chunk).
-                const uint32_t sa = base + s * STAGE + c * 8192;
-                const uint32_t sb = base + s * STAGE + T_A_BYTES;
-                wgmma_fence();
-#pragma unroll
-                for (int kk = 0; kk < T_BK / 16; kk++) {
-                    const uint64_t da = A_MN ? sw128_mn_desc(sa + kk * 2048) : sw128_desc(sa + kk * 32);
-                    const uint64_t db = B_MN ? sw128_mn_desc(sb + kk * 2048) : sw128_desc(sb + kk * 32);
-                    if (BN == 256)
-                        wgmma_m64n256k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
-                    else
-                        wgmma_m64n192k16_t<T, A_MN ? 1 : 0, B_MN ? 1 : 0>(d, da, db);
-                }
-                wgmma_commit();
-                if (stagger && c == 0 && leader && it == stagKT - 1) mbar_arrive(stag);
-                wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
-                if (kt > 0 && leader) {
-                    if (CM > 1) {
-#pragma unroll
-                        for (int r = 0; r < CM; r++) mbar_arrive_cluster(bars + 8 * (S + (it - 1) % S), r);
-                    } else {
-                        mbar_arrive(bars + 8 * (S + (it - 1) % S));
-                    }
-                }
-            }
-            wgmma_wait<0>();
-            if (KT > 0 && leader) {
-                if (CM > 1) {
-#pragma unroll
-                    for (int r = 0; r < CM; r++) mbar_arrive_cluster(bars + 8 * (S + (it - 1) % S), r);
-                } else {
-                    mbar_arrive(bars + 8 * (S + (it - 1) % S));
-                }
-            }
+            tma_consume_ktiles<T, A_MN, B_MN, BN, CM, S>(d, base, bars, it, KT, c, leader,
+                                                         stagger && c == 0 && leader, stagKT, stag);
             if (TSTORE) {
                 const uint32_t stage = base + S * STAGE + c * 16384;
                 if (flags & GEMM_OUT_F16)
