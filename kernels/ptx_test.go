@@ -154,8 +154,8 @@ func TestPTXBF16Twins(t *testing.T) {
 		switch {
 		case strings.HasPrefix(name, "gemm_f16_"):
 			return "gemm_bf16_" + strings.TrimPrefix(name, "gemm_f16_")
-		case name == "gemm_splitk_reduce":
-			return "gemm_splitk_reduce_bf16"
+		case name == "gemm_splitk_reduce", name == "gemm_streamk_reduce":
+			return name + "_bf16"
 		}
 		return ""
 	}
@@ -167,6 +167,7 @@ func TestPTXBF16Twins(t *testing.T) {
 		{"gemm_f16_sm90a", "gemm_f16_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_f16_tma_sm90a", "gemm_f16_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_pingpong_sm90a", "gemm_pingpong_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_streamk_sm90a", "gemm_streamk_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"attention", "attention_bf16",
 			func(name string) string { return name + "_bf16" },
 			func(name string) bool { return strings.HasSuffix(name, "_bf16") },

@@ -22,20 +22,38 @@ import (
 //
 // with the same keys as scripts/gpu/torch_baseline.py prints, so that
 // scripts/gpu/report.py can set the two side by side.
+// gpuGroup is a group of benchmarks bench gpu -only can name.
+type gpuGroup struct {
+	name string
+	run  func(*gpuBench) error
+}
+
+// gpuGroups are bench gpu's groups, in the order they run.
+var gpuGroups = []gpuGroup{
+	{"peak", (*gpuBench).peakBench}, {"copy", (*gpuBench).copyBench}, {"gemm", (*gpuBench).gemmBench},
+	{"mp", (*gpuBench).mixedBench}, {"ln", (*gpuBench).layerNormBench}, {"attn", (*gpuBench).attentionBench},
+	{"tma", (*gpuBench).tmaBench}, {"tmas", (*gpuBench).tmaStoreBench}, {"tmal", (*gpuBench).tmaLayoutBench},
+	{"tmapp", (*gpuBench).tmaPingpongBench}, {"streamk", (*gpuBench).streamKBench}, {"upload", (*gpuBench).uploadBench},
+	{"train", (*gpuBench).trainBench},
+}
+
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,tmapp,upload,train (default all but train)")
+	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,tmapp,streamk,upload,train (default all but train)")
 	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
 	fs.Parse(args)
 	if *iters < 1 {
 		return fmt.Errorf("bench gpu -iters %d: want at least 1", *iters)
 	}
-	groups := []string{"peak", "copy", "gemm", "mp", "ln", "attn", "tma", "tmas", "tmal", "upload", "train"}
 	if *only != "" {
 		for _, g := range strings.Split(*only, ",") {
-			if !slices.Contains(groups, g) {
-				return fmt.Errorf("bench gpu -only: unknown group %q (groups: %s)", g, strings.Join(groups, ", "))
+			if !slices.ContainsFunc(gpuGroups, func(e gpuGroup) bool { return e.name == g }) {
+				var names []string
+				for _, e := range gpuGroups {
+					names = append(names, e.name)
+				}
+				return fmt.Errorf("bench gpu -only: unknown group %q (groups: %s)", g, strings.Join(names, ", "))
 			}
 		}
 	}
@@ -92,14 +110,11 @@ func runGPU(args []string) error {
 		return false
 	}
 	var failed []string
-	for _, g := range []struct {
-		name string
-		fn   func() error
-	}{{"peak", b.peakBench}, {"copy", b.copyBench}, {"gemm", b.gemmBench}, {"mp", b.mixedBench}, {"ln", b.layerNormBench}, {"attn", b.attentionBench}, {"tma", b.tmaBench}, {"tmas", b.tmaStoreBench}, {"tmal", b.tmaLayoutBench}, {"tmapp", b.tmaPingpongBench}, {"upload", b.uploadBench}, {"train", b.trainBench}} {
+	for _, g := range gpuGroups {
 		if !want(g.name) {
 			continue
 		}
-		if err := g.fn(); err != nil {
+		if err := g.run(b); err != nil {
 			fmt.Printf("ERROR %s: %v\n", g.name, err)
 			failed = append(failed, g.name)
 		}
@@ -420,6 +435,64 @@ func (b *gpuBench) tmaPingpongBench() error {
 		return err
 	}
 	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAPingpong192}, storeBoth)
+}
+
+// streamKBench times the weight gradients of the ViT-S/16 step under
+// GemmAuto with SetGemmStreamK on (<shape>[_bf16]_streamk: the k-tiles
+// dealt out evenly over one block per SM, kernels/cuda/gemm_streamk_sm90a.cu)
+// and, in the same process, off (<shape>[_bf16]_splitk: the default, split-K
+// over the TMA partials), in fp16 and bf16, in a group and process of their
+// own, since they have not yet run on hardware.
+func (b *gpuBench) streamKBench() error {
+	if !b.d.SetGemmKernel(cuda.GemmTMA) {
+		fmt.Println("streamk: not an sm_90 GPU, skipped")
+		return nil
+	}
+	b.d.SetGemmKernel(cuda.GemmAuto)
+	for _, s := range gpuGemmShapes() {
+		if !s.transA || s.k <= 8*s.n {
+			continue // not a weight gradient
+		}
+		for _, bf := range []bool{false, true} {
+			key, rnd := s.key, b.randHalf
+			if bf {
+				key, rnd = key+"_bf16", b.randBF16
+			}
+			if !b.wants(key+"_splitk") && !b.wants(key+"_streamk") {
+				continue
+			}
+			o, err := b.operands(s, rnd)
+			if err != nil {
+				return err
+			}
+			run := func() error {
+				if bf {
+					return b.d.GemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, cuda.Epilogue{OutBF16: true})
+				}
+				return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, cuda.Epilogue{OutF16: true})
+			}
+			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+			for _, sk := range []bool{false, true} {
+				k := key + "_splitk"
+				if sk {
+					k = key + "_streamk"
+				}
+				if !b.wants(k) {
+					continue
+				}
+				old := b.d.SetGemmStreamK(sk)
+				ms, err := b.time(run)
+				b.d.SetGemmStreamK(old)
+				if err != nil {
+					o.free()
+					return err
+				}
+				result(k, flops/ms/1e9, "TFLOP/s", ms)
+			}
+			o.free()
+		}
+	}
+	return nil
 }
 
 // tmaLayoutBench times the TMA kernels on the NN and TN layouts (the

@@ -78,7 +78,8 @@ func (b *gpuBench) trainBench() error {
 	}
 	// Kernels chosen through the environment (cuda.Open applies
 	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL, MOCOGO_GEMM_STAGED,
-	// MOCOGO_GEMM_STAGGER, MOCOGO_GEMM_RESIDUAL and MOCOGO_GEMM_GELU_GRAD)
+	// MOCOGO_GEMM_STAGGER, MOCOGO_GEMM_RESIDUAL, MOCOGO_GEMM_GELU_GRAD and
+	// MOCOGO_GEMM_STREAMK)
 	// name their own keys.
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		name += "_gemm" + v
@@ -97,6 +98,9 @@ func (b *gpuBench) trainBench() error {
 	}
 	if os.Getenv("MOCOGO_GEMM_GELU_GRAD") == "1" {
 		name += "_gelugrad"
+	}
+	if os.Getenv("MOCOGO_GEMM_STREAMK") == "1" {
+		name += "_streamk"
 	}
 	tr, err := moco.NewTrainer(e, m, tc, 1000)
 	if err != nil {
@@ -186,7 +190,7 @@ func (b *gpuBench) trainBench() error {
 func kernelGroup(kernel string) string {
 	_, k, _ := strings.Cut(kernel, ".")
 	switch {
-	case strings.Contains(k, "splitk_reduce"):
+	case strings.Contains(k, "splitk_reduce"), strings.Contains(k, "streamk_reduce"):
 		return "gemm_splitk_reduce"
 	case strings.HasPrefix(k, "gemm_"):
 		return "gemm"

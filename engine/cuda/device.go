@@ -35,6 +35,7 @@ type Device struct {
 	gemmStagger    bool       // the persistent TMA kernels' second consumer starts behind the first (SetGemmStagger)
 	gemmResidualOn bool       // residuals added in the ping-pong kernels' epilogue (SetGemmResidual)
 	gemmGELUGradOn bool       // GELU′ applied in the ping-pong kernels' epilogue (SetGemmGELUGrad)
+	gemmStreamKOn  bool       // weight gradients split stream-K instead of split-K (SetGemmStreamK)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
@@ -128,6 +129,7 @@ func Open() (*Device, error) {
 	d.gemmStagger = os.Getenv("MOCOGO_GEMM_STAGGER") == "1"
 	d.gemmResidualOn = os.Getenv("MOCOGO_GEMM_RESIDUAL") == "1"
 	d.gemmGELUGradOn = os.Getenv("MOCOGO_GEMM_GELU_GRAD") == "1"
+	d.gemmStreamKOn = os.Getenv("MOCOGO_GEMM_STREAMK") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

@@ -569,7 +569,16 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		autoDW := sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW
 		if autoDW || sel.UsesTMA() {
 			bn, kernel := tmaTile(name, n)
-			if splits, kchunk := d.splitK(m, n, k, ((m+127)/128)*((n+bn-1)/bn), d.sms, 64); splits > 1 {
+			tmaTiles := ((m + 127) / 128) * ((n + bn - 1) / bn)
+			if splits, kchunk := d.splitK(m, n, k, tmaTiles, d.sms, 64); splits > 1 {
+				// Stream-K where the split leaves SMs idle (the weight
+				// gradients' layout, SetGemmStreamK), if each block gets at
+				// least 16 k-tiles, as each split does.
+				if transA && !transB && tmaTiles*splits < d.sms && d.flagIf(&d.gemmStreamKOn, 1) != 0 {
+					if plan, err := newStreamKPlan(m, n, k, bn, d.sms); err == nil && plan.total() >= 16*plan.blocks {
+						return d.gemmStreamK(plan, prefix, bn, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
+					}
+				}
 				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 			}
 		}
@@ -753,6 +762,51 @@ func (d *Device) gemmTMASplitK(kernel string, bn, splits, kchunk int, transA, tr
 	return d.splitKReduce(kernel, ws, splits, m, n, n, alpha, beta, c, ldc, bias, flags)
 }
 
+// SetGemmStreamK sets whether GemmF16 and GemmBF16 on an H100 compute the
+// weight-gradient layout (A transposed, B not) stream-K where they would
+// split K over fewer blocks than the GPU has SMs, and returns the previous
+// setting. Split-K gives each output tile the same number of K chunks: the
+// ViT-S/16 weight gradients' 24 or 18 tiles keep 120 or 126 of an H100's 132
+// SMs busy. Stream-K deals the product's k-tiles out evenly over one block
+// per SM, each block storing a partial product of every tile its share
+// touches; a reduction sums them in a fixed order, so the result does not
+// depend on scheduling (kernels/cuda/gemm_streamk_sm90a.cu). Off by
+// default until it has passed the GPU tests and won on an H100;
+// MOCOGO_GEMM_STREAMK=1 turns it on when the device is opened.
+func (d *Device) SetGemmStreamK(on bool) bool { return d.swapSetting(&d.gemmStreamKOn, on) }
+
+// gemmStreamK runs the weight-gradient product C = act(alpha·Aᵀ·B + bias) +
+// beta·C on the stream-K schedule plan: the partial products of
+// gemm_<t>_tn_tma_sk[192] (prefix gemm_<t>_, 128×bn tiles) into a
+// workspace of plan's slots, then gemm_streamk_reduce[_bf16] into C.
+func (d *Device) gemmStreamK(plan streamKPlan, prefix string, bn, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+	ws, err := d.Alloc(plan.workspaceFloats(bn) * 4)
+	if err != nil {
+		return err
+	}
+	// The default stream orders the reduce before any later user of the
+	// workspace's memory, so it can go back to the cache at once.
+	defer ws.Free()
+	kernel, reduce := prefix+"tn_tma_sk", "gemm_streamk_reduce"
+	if bn == 192 {
+		kernel += "192"
+	}
+	if bf16Kernel(prefix) {
+		reduce += "_bf16"
+	}
+	l := tmaLaunch{kernel: kernel, bn: bn, grid: D1(plan.blocks), streamK: &plan}
+	if err := d.launchTMA(l, true, false, m, n, k, 1, a, lda, b, ldb, 0, ws, bn, nil, 0); err != nil {
+		return err
+	}
+	quads := m * ((n + 3) / 4)
+	blocks := min((quads+255)/256, 8*d.sms)
+	return d.Launch(streamKModule, reduce, D1(blocks), D1(256), 0,
+		ws, c, bias, int32(m), int32(n), int32(ldc), alpha, beta, int32(flags), int32(bn), int32(plan.kt), int32(plan.blocks), int32(plan.maxSeg))
+}
+
+// streamKModule is the PTX module of the stream-K kernels.
+const streamKModule = "gemm_streamk_sm90a"
+
 // splitKReduce sums the splits fp32 m×n slices of ws (rows of stride ldw)
 // in order into C with the epilogue; kernel names the GEMM kernel that made
 // the partials, whose operand type (fp16 or bf16) a half C has.
@@ -836,6 +890,10 @@ type tmaLaunch struct {
 	// threads), or none (256 threads) with src; with bn 192, 4 stages of
 	// 40 KB and none (256 threads).
 	pingpong bool
+	// streamK: a stream-K partial-product kernel (gemm_streamk_sm90a) on
+	// this schedule; C is the workspace of its slots. Its parameters are
+	// the tensor maps, W, M, N, K and the plan's slots a block.
+	streamK *streamKPlan
 	// src: the epilogue's source (_tma_ppr: C = … + beta·src), passed as
 	// the kernel's C parameter with C's row stride.
 	src *Buffer
@@ -884,6 +942,8 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		module = "gemm_pingpong_sm90a"
 	case l.store:
 		module = "gemm_tma_store_sm90a"
+	case l.streamK != nil:
+		module = streamKModule
 	}
 	err := d.do(func() error {
 		fn, err := d.function(module, l.kernel)
@@ -934,6 +994,11 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 			}
 			params = append(params, tc[:])
 		}
+		if l.streamK != nil {
+			params = append(params, u64(uint64(c.ptr)), u64(uint64(uint32(m))), u64(uint64(uint32(n))),
+				u64(uint64(uint32(k))), u64(uint64(uint32(l.streamK.maxSeg))))
+			return d.launchProfiled(fn, module, l.kernel, grid, block, smem, params)
+		}
 		cp := c.ptr // the C parameter: C, or the epilogue's source (l.src)
 		if l.src != nil {
 			cp = l.src.ptr
@@ -944,20 +1009,26 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		if !strings.HasSuffix(l.kernel, "_nt_tma") {
 			params = append(params, u64(uint64(uint32(l.kchunk))))
 		}
-		start, err := d.profileBegin()
-		if err != nil {
-			return err
-		}
-		if err := launchRaw(fn.f, grid, block, smem, params); err != nil {
-			d.profileAbort(start)
-			return err
-		}
-		return d.profileEnd(start, module, l.kernel, grid)
+		return d.launchProfiled(fn, module, l.kernel, grid, block, smem, params)
 	})
 	if err != nil {
 		return fmt.Errorf("cuda: launch %s.%s grid (%d,%d,1) block (%d,1,1) smem %d: %w", module, l.kernel, grid.X, grid.Y, block.X, smem, err)
 	}
 	return nil
+}
+
+// launchProfiled launches fn (module.kernel) with raw parameters inside
+// the step profiler's events. Runs on the context's thread (inside d.do).
+func (d *Device) launchProfiled(fn *function, module, kernel string, grid, block Dim3, smem int, params [][]byte) error {
+	start, err := d.profileBegin()
+	if err != nil {
+		return err
+	}
+	if err := launchRaw(fn.f, grid, block, smem, params); err != nil {
+		d.profileAbort(start)
+		return err
+	}
+	return d.profileEnd(start, module, kernel, grid)
 }
 
 // clusterSlots is how many clusters of size blocks of fn fit on the GPU at

@@ -353,3 +353,51 @@ func TestGemmF16Residual(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmF16StreamK runs weight-gradient products (A transposed, B not)
+// that GemmAuto splits over fewer blocks than the GPU has SMs, with
+// SetGemmStreamK on, so that the stream-K kernels take them: tile counts of
+// 5, 8, 9, 16 and 24 (split-K keeps 125, 128, 126, 128 and 120 of an
+// H100's 132 SMs busy), both tile widths, M and N off the tiles, each epilogue (bias,
+// GELU, beta, a half C), outputs NaN-poisoned; then checks that the
+// partial-product kernels of both widths and the reduction ran.
+func TestGemmF16StreamK(t *testing.T) { testGemmStreamK(t, false) }
+
+// TestGemmBF16StreamK runs the same through the bf16 twins.
+func TestGemmBF16StreamK(t *testing.T) { testGemmStreamK(t, true) }
+
+func testGemmStreamK(t *testing.T, bf bool) {
+	if !dev.SetGemmKernel(GemmTMA) {
+		t.Skipf("%s is not sm_90: no stream-K kernels", dev.Name())
+	}
+	dev.SetGemmKernel(GemmAuto)
+	old := dev.SetGemmStreamK(true)
+	defer dev.SetGemmStreamK(old)
+	cases := []gemmCase{
+		{transA: true, m: 300, n: 520, k: 50000, align8: true, alpha: 1},                                      // 3×3 tiles of 192
+		{transA: true, m: 129, n: 1000, k: 20000, align8: true, alpha: 2, beta: -0.5, bias: true},             // 2×4 of 256
+		{transA: true, m: 600, n: 136, k: 30000, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, // 5×1 of 192
+		{transA: true, m: 900, n: 77, k: 40000, align8: true, alpha: 1, beta: 1},                              // 8×1 of 192
+		{transA: true, m: 1000, n: 300, k: 33333, pad: 8, align8: true, alpha: 0.5, bias: true, out16: true},  // 8×2 of 192, padded rows
+	}
+	if !testing.Short() {
+		cases = append(cases, gemmCase{transA: true, m: 1536, n: 384, k: 256 * 197, alpha: 1}) // the ViT-S/16 fc1 weight gradient
+	}
+	prefix := "gemm_f16_"
+	if bf {
+		prefix = "gemm_bf16_"
+	}
+	for _, c := range cases {
+		c.bf16 = bf
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+	reduce := "gemm_streamk_reduce"
+	if bf {
+		reduce += "_bf16"
+	}
+	for _, k := range []string{prefix + "tn_tma_sk", prefix + "tn_tma_sk192", reduce} {
+		if !dev.loaded(streamKModule, k) {
+			t.Errorf("kernel %s.%s never ran", streamKModule, k)
+		}
+	}
+}

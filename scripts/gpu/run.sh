@@ -99,10 +99,10 @@ test_budget=390
 test_jobs=${MOCOGO_TEST_JOBS:-4}
 test_limit=${MOCOGO_TEST_LIMIT:-150}
 bench_budget=200
-bench_groups="copy gemm mp tma attn tmal tmas tmapp upload ln"
+bench_groups="copy gemm mp tma attn tmal tmas tmapp streamk upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:direct vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:-:-:streamk vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:direct vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -122,7 +122,7 @@ if [[ "$phases" == *" decide "* ]]; then
 	train_budget=200
 	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:fused vit_small:fp16:-:-:stagger vit_base:fp16"
 	bench_budget=110
-	bench_groups="gemm tmapp attn tmas ln"
+	bench_groups="gemm tmapp streamk attn tmas ln"
 fi
 # MOCOGO_TRAIN_CONFIGS and MOCOGO_BENCH_GROUPS replace the preset's lists
 # (a later call of a session that has already measured the rest).
@@ -170,9 +170,9 @@ done
 # the H100 runs so far), so that four slots end close together and a
 # budget cut falls on short tests; the reports keep each binary's order.
 # Before them, the tests of kernels that have never run on a GPU (the
-# sixth session's ping-pong and residual GEMMs, the new peak probes), so
-# that no budget cut can leave them out.
-first='Pingpong|Residual|GELUGrad|PeakProbes'
+# sixth session's ping-pong and residual GEMMs, the new peak probes, the
+# seventh's stream-K GEMMs), so that no budget cut can leave them out.
+first='Pingpong|Residual|GELUGrad|PeakProbes|StreamK'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -265,9 +265,11 @@ if [ -n "$san" ] && [ -x "$t" ]; then
 	local tmas='|TestGemmF16TMAStore/nt_128x256x256$|TestGemmF16TMAStore/layouts/nn_300x520x72_al8$'
 	local attn='TestAttention(Forward|Backward)/B(1_N1|2_N7|1_N65|2_N197)_|TestAttentionKernels/tiled/(forward|backward)/B2_N(17|197)_|TestLayerNorm'
 	# The ping-pong kernels (not yet run on hardware), the residual read
-	# in their epilogue with rows and columns past M and N among them: a
-	# fifth run, since their module's JIT under the tool takes a while.
+	# in their epilogue with rows and columns past M and N among them, and
+	# the stream-K kernels of both tile widths with their reduction: a
+	# fifth run, since their modules' JIT under the tool takes a while.
 	local pp='TestGemmF16TMAPingpong(192)?/nt_128x256x256$|TestGemmF16Residual/fused_true/(nt_16900x200x72_al8_bias_res|nn_16900x136x48_pad8_al8_a2_b0_f16_res)$'
+	pp+='|TestGemmF16StreamK/(tn_600x136x30000_al8_bias_gelu_f16|tn_129x1000x20000_al8_a2_b-0.5_bias)$'
 	local pids=() p r
 	sanitize memcheck sanitizer_pp.log "$san_cap" "$pp" &
 	pids+=($!)
@@ -417,6 +419,7 @@ gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f1
 gemm_tmapp_vit_qkv_fwd     tmapp ^vit_qkv_fwd_50432x1152x384_tmapp$     ^gemm_f16_nt_tma_pp$               1
 gemm_tmapp192_vit_qkv_fwd  tmapp ^vit_qkv_fwd_50432x1152x384_tmapp192$  ^gemm_f16_nt_tma_pp192$            1
 gemm_tmap_vit_qkv_dw       gemm  ^vit_qkv_dw_1152x384x50432$            ^gemm_f16_tn_tma_p192$             1
+gemm_streamk_vit_qkv_dw    streamk ^vit_qkv_dw_1152x384x50432_streamk$  ^gemm_f16_tn_tma_sk192$            1
 gemm_tmas_4096_nt          gemm  ^gemm_nt_4096$                         ^gemm_f16_nt_tma_s$                1
 gemm_mma_4096_nt           gemm  ^gemm_nt_4096_mma$                     ^gemm_f16_nt$                      1
 attn_fwd_head_d32_vits     attn  ^attn_fwd_h12d32$                      ^attn_fwd_head_w4_d32$             1
@@ -454,7 +457,8 @@ fi
 # (MOCOGO_GEMM_STAGGER=1), "residual" (MOCOGO_GEMM_RESIDUAL=1: the Linear
 # layers' residual adds in the ping-pong kernels' epilogue), "gelugrad"
 # (MOCOGO_GEMM_GELU_GRAD=1: the FeedForward's GELU′ in the epilogue of the
-# product that brings its gradient) or "fused" (both). The variants run the step on
+# product that brings its gradient), "fused" (both) or "streamk"
+# (MOCOGO_GEMM_STREAMK=1: the weight gradients stream-K). The variants run the step on
 # kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
@@ -468,20 +472,21 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg= st= rs= gg=
+	sg= st= rs= gg= sk=
 	[ "${5:-}" = direct ] && sg=0
+	[ "${5:-}" = streamk ] && sk=1
 	[ "${5:-}" = stagger ] && st=1
 	[ "${5:-}" = residual ] && rs=1
 	[ "${5:-}" = gelugrad ] && gg=1
 	[ "${5:-}" = fused ] && rs=1 gg=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
