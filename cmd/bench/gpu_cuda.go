@@ -22,40 +22,26 @@ import (
 //
 // with the same keys as scripts/gpu/torch_baseline.py prints, so that
 // scripts/gpu/report.py can set the two side by side.
-// gpuGroup is a group of benchmarks bench gpu -only can name.
-type gpuGroup struct {
-	name string
-	run  func(*gpuBench) error
-}
-
-// gpuGroups are bench gpu's groups, in the order they run.
-var gpuGroups = []gpuGroup{
-	{"peak", (*gpuBench).peakBench}, {"copy", (*gpuBench).copyBench}, {"gemm", (*gpuBench).gemmBench},
-	{"mp", (*gpuBench).mixedBench}, {"ln", (*gpuBench).layerNormBench}, {"attn", (*gpuBench).attentionBench},
-	{"tma", (*gpuBench).tmaBench}, {"tmas", (*gpuBench).tmaStoreBench}, {"tmal", (*gpuBench).tmaLayoutBench},
-	{"tmapp", (*gpuBench).tmaPingpongBench}, {"streamk", (*gpuBench).streamKBench}, {"upload", (*gpuBench).uploadBench},
-	{"train", (*gpuBench).trainBench},
+// gpuGroupRuns are the benchmarks of each of gpuGroupNames.
+var gpuGroupRuns = map[string]func(*gpuBench) error{
+	"peak": (*gpuBench).peakBench, "copy": (*gpuBench).copyBench, "gemm": (*gpuBench).gemmBench,
+	"mp": (*gpuBench).mixedBench, "ln": (*gpuBench).layerNormBench, "attn": (*gpuBench).attentionBench,
+	"tma": (*gpuBench).tmaBench, "tmas": (*gpuBench).tmaStoreBench, "tmal": (*gpuBench).tmaLayoutBench,
+	"tmapp": (*gpuBench).tmaPingpongBench, "streamk": (*gpuBench).streamKBench, "upload": (*gpuBench).uploadBench,
+	"train": (*gpuBench).trainBench,
 }
 
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
-	only := fs.String("only", "", "comma-separated groups to run: peak,copy,gemm,mp,ln,attn,tma,tmas,tmal,tmapp,streamk,upload,train (default all but train)")
+	only := fs.String("only", "", "comma-separated groups to run: "+strings.Join(gpuGroupNames, ",")+" (default all but train)")
 	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
 	fs.Parse(args)
 	if *iters < 1 {
 		return fmt.Errorf("bench gpu -iters %d: want at least 1", *iters)
 	}
-	if *only != "" {
-		for _, g := range strings.Split(*only, ",") {
-			if !slices.ContainsFunc(gpuGroups, func(e gpuGroup) bool { return e.name == g }) {
-				var names []string
-				for _, e := range gpuGroups {
-					names = append(names, e.name)
-				}
-				return fmt.Errorf("bench gpu -only: unknown group %q (groups: %s)", g, strings.Join(names, ", "))
-			}
-		}
+	if err := checkGPUGroups(*only); err != nil {
+		return err
 	}
 	var keyRE *regexp.Regexp
 	if *keys != "" {
@@ -110,13 +96,17 @@ func runGPU(args []string) error {
 		return false
 	}
 	var failed []string
-	for _, g := range gpuGroups {
-		if !want(g.name) {
+	for _, g := range gpuGroupNames {
+		if !want(g) {
 			continue
 		}
-		if err := g.run(b); err != nil {
-			fmt.Printf("ERROR %s: %v\n", g.name, err)
-			failed = append(failed, g.name)
+		run, ok := gpuGroupRuns[g]
+		if !ok {
+			return fmt.Errorf("bench gpu: group %q has no benchmarks in this build", g)
+		}
+		if err := run(b); err != nil {
+			fmt.Printf("ERROR %s: %v\n", g, err)
+			failed = append(failed, g)
 		}
 	}
 	fmt.Printf("allocator: %+v\n", d.MemStats())
