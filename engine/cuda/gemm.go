@@ -190,10 +190,11 @@ func (d *Device) SetGemmKernel(k GemmKernel) bool {
 //
 // The staged store is the default since the fifth session's three H100
 // runs (2026-11-27, docs/BENCHMARKS.md): it passed every GPU test, and it
-// was faster than the direct store for every mma.sync and wgmma kernel at
-// every shape timed (1.02–1.03× for the 128×128 mma.sync kernel at 4096³,
-// 1.1–1.4× for it at the ViT-S/16 shapes, up to 2.8× for mma4), never
-// slower beyond the runs' noise.
+// was faster than the direct store for the mma.sync and wgmma kernels at
+// every shape timed but one (1.02–1.03× for the 128×128 mma.sync kernel at
+// 4096³, 1.09–1.34× for it at the ViT-S/16 shapes, up to 2.8× for mma4;
+// 0.96–1.00× for the 128×256 mma.sync kernel at fc1's forward, which
+// GemmAuto does not use).
 func (d *Device) SetGemmStaged(on bool) bool { return d.swapSetting(&d.gemmStaged, on) }
 
 // SetGemmStagger sets whether the persistent TMA GEMM kernels (GemmAuto's
