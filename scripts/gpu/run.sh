@@ -93,7 +93,9 @@ phases=" ${*:2} "
 # decide: what decides both issues in one call of under 9.5 minutes: every
 # test, with the CIFAR-10 pretraining beside them (neither is timed), then
 # the training step beside PyTorch, then the kernel groups and PyTorch's
-# baseline; each phase is cut to what the call has left.
+# baseline, then the peak probes, then as many Nsight Compute profiles as
+# the time left allows (the table's first rows first); each phase is cut to
+# what the call has left.
 short=
 test_budget=390
 test_jobs=${MOCOGO_TEST_JOBS:-4}
@@ -115,7 +117,7 @@ if [[ "$phases" == *" quick "* ]]; then
 	bench_groups="gemm attn ln"
 fi
 if [[ "$phases" == *" decide "* ]]; then
-	phases=" tests sanitizer pretrain train bench torch peak "
+	phases=" tests sanitizer pretrain train bench torch peak profile "
 	run_budget=${MOCOGO_RUN_BUDGET:-560}
 	test_budget=240 # the sixth session added eight GPU tests (141 s of 200 before)
 	beside_tests="sanitizer pretrain"
@@ -631,7 +633,7 @@ wait_beside() {
 # The phases, in the order asked for by the preset (decide: the timings of
 # the whole step before the kernel groups).
 order="tests sanitizer peak bench torch profile train pretrain"
-[ -n "$beside_tests" ] && order="tests train bench torch peak"
+[ -n "$beside_tests" ] && order="tests train bench torch peak profile"
 for phase in $order; do
 	want "$phase" || continue
 	# Nothing is timed while a phase beside the tests is still going.

@@ -59,6 +59,14 @@ printf 'print("RESULT gemm_key 2 TFLOP/s 1", flush=True)\n' >"$bin/torch_baselin
 printf 'x' >"$bin/cifar10-train.tar.gz"
 printf '#!/usr/bin/env bash\n[ "${1:-}" = -L ] && echo "GPU 0: stand-in" || echo stand-in\n' >"$tmp/path/nvidia-smi"
 printf '#!/usr/bin/env bash\necho "========= ERROR SUMMARY: 0 errors"\necho "========= RACECHECK SUMMARY: 0 hazards displayed"\n' >"$tmp/path/compute-sanitizer"
+# A stand-in ncu: writes the report -o names, and prints a details page for
+# --import.
+cat >"$tmp/path/ncu" <<'EOF'
+#!/usr/bin/env bash
+prev=
+for a; do [ "$prev" = -o ] && echo rep >"$a.ncu-rep"; prev=$a; done
+case " $* " in *" --import "*) printf '  gemm_stand_in (1, 1, 1)x(384, 1, 1)\n    Duration  usecond  100\n' ;; esac
+EOF
 chmod +x "$bin/tests/engine_cuda.test" "$bin/bench" "$bin/pretrain" "$bin/lincls" "$tmp/path/"*
 
 t0=$(date +%s)
@@ -78,8 +86,8 @@ check() { # check WHAT PATTERN FILE
 [ $rc -eq 1 ] || { echo "selftest: run.sh exit $rc, want 1 (a test fails)"; fail=1; }
 [ $took -le 60 ] || { echo "selftest: run.sh took ${took}s of a 60 s budget"; fail=1; }
 check "phases in decide's order" 'phase tests' "$tmp/log"
-order=$(grep -oE 'phase (tests|train|bench|torch|peak)' "$tmp/log" | cut -d' ' -f2 | tr '\n' ' ')
-[ "$order" = "tests train bench torch peak " ] || { echo "selftest: phase order '$order'"; fail=1; }
+order=$(grep -oE 'phase (tests|train|bench|torch|peak|profile)' "$tmp/log" | cut -d' ' -f2 | tr '\n' ' ')
+[ "$order" = "tests train bench torch peak profile " ] || { echo "selftest: phase order '$order'"; fail=1; }
 check "sanitizer beside the tests" 'sanitizer started beside the tests' "$tmp/log"
 check "pretrain beside the tests" 'pretrain started beside the tests' "$tmp/log"
 check "torch.compile beside the tests" 'torch_train.py compiling beside the tests' "$tmp/log"
@@ -94,6 +102,8 @@ check "report: tests" '^engine_cuda +6 +2 ' "$tmp/out/summary.txt"
 check "the never-run kernels' tests, then the heavy ones, queued first" 'tests: 8 in 4 processes at a time, 240s, from TestGemmF16TMAPingpong' "$tmp/log"
 check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
 check "report: racecheck" 'racecheck \(racecheck_attn.log\): 0 hazards' "$tmp/out/summary.txt"
+check "an Nsight Compute profile in the time left" 'ncu gemm_tmas_vit_qkv_fwd \(cap' "$tmp/log"
+check "the profile's details kept" 'Duration' "$tmp/out/profile.log"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtmapp192_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
 if grep -qs "$tmp/bin/torch_train.py" /proc/[0-9]*/cmdline; then
 	echo "selftest: the PyTorch process outlived run.sh"
