@@ -577,7 +577,15 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				// least 16 k-tiles, as each split does.
 				if transA && !transB && tmaTiles*splits < d.sms && d.flagIf(&d.gemmStreamKOn, 1) != 0 {
 					if plan, err := newStreamKPlan(m, n, k, bn, d.sms); err == nil && plan.total() >= 16*plan.blocks {
-						return d.gemmStreamK(plan, prefix, bn, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
+						// Without room for its slots, split-K's smaller
+						// workspace below.
+						if ws, err := d.Alloc(plan.workspaceFloats(bn) * 4); err == nil {
+							// The default stream orders the reduce before
+							// any later user of the workspace's memory, so
+							// it can go back to the cache at once.
+							defer ws.Free()
+							return d.gemmStreamK(plan, ws, prefix, bn, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
+						}
 					}
 				}
 				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
@@ -778,16 +786,10 @@ func (d *Device) SetGemmStreamK(on bool) bool { return d.swapSetting(&d.gemmStre
 
 // gemmStreamK runs the weight-gradient product C = act(alpha·Aᵀ·B + bias) +
 // beta·C on the stream-K schedule plan: the partial products of
-// gemm_<t>_tn_tma_sk[192] (prefix gemm_<t>_, 128×bn tiles) into a
-// workspace of plan's slots, then gemm_streamk_reduce[_bf16] into C.
-func (d *Device) gemmStreamK(plan streamKPlan, prefix string, bn, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	ws, err := d.Alloc(plan.workspaceFloats(bn) * 4)
-	if err != nil {
-		return err
-	}
-	// The default stream orders the reduce before any later user of the
-	// workspace's memory, so it can go back to the cache at once.
-	defer ws.Free()
+// gemm_<t>_tn_tma_sk[192] (prefix gemm_<t>_, 128×bn tiles) into ws, a
+// workspace of plan's slots (plan.workspaceFloats(bn) floats), then
+// gemm_streamk_reduce[_bf16] into C.
+func (d *Device) gemmStreamK(plan streamKPlan, ws *Buffer, prefix string, bn, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	kernel, reduce := prefix+"tn_tma_sk", "gemm_streamk_reduce"
 	if bn == 192 {
 		kernel += "192"

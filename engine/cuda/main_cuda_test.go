@@ -3,11 +3,13 @@
 package cuda
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -149,6 +151,25 @@ func parallelRows(n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// checkRan fails t for each of kernels of module that no launch has looked
+// up, so that a fallback taken everywhere cannot pass for the kernels a
+// test is about. When -test.run picks subtests (a pattern with a '/', as
+// run.sh's compute-sanitizer runs give), the cases that load some kernel
+// may have been left out: then it only logs what did not run.
+func checkRan(t *testing.T, module string, kernels ...string) {
+	t.Helper()
+	partial := strings.Contains(flag.Lookup("test.run").Value.String(), "/")
+	for _, k := range kernels {
+		switch {
+		case dev.loaded(module, k):
+		case partial:
+			t.Logf("kernel %s.%s did not run (-test.run picks subtests)", module, k)
+		default:
+			t.Errorf("kernel %s.%s never ran", module, k)
+		}
+	}
 }
 
 // loaded reports whether kernel of module has been looked up for a launch.

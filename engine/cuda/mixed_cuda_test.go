@@ -638,11 +638,7 @@ func TestMixedGemmGELUGrad(t *testing.T) {
 		dev.SetGemmGELUGrad(old)
 	}
 	if maj, min := dev.ComputeCapability(); maj == 9 && min == 0 {
-		for _, k := range []string{"gemm_f16_nn_tma_ppg", "gemm_bf16_nn_tma_ppg"} {
-			if !dev.loaded("gemm_pingpong_sm90a", k) {
-				t.Errorf("kernel gemm_pingpong_sm90a.%s never ran", k)
-			}
-		}
+		checkRan(t, "gemm_pingpong_sm90a", "gemm_f16_nn_tma_ppg", "gemm_bf16_nn_tma_ppg")
 	}
 }
 

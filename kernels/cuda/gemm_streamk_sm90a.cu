@@ -18,11 +18,14 @@
 // "tn"), 128×256 (or 128×192) tiles, 384 threads (a producer warpgroup and
 // two consumers of 64 rows), the tensor maps and shared memory of
 // gemm_<t>_tn_tma_p[192]. Block b's segment s (its tiles in order) goes to
-// slot b·maxseg + s of W, a 128×BN row-major fp32 tile at W + slot·128·BN:
-// rows and columns past M and N hold the products of the zeros the TMA
-// loads there. Launch: grid G ≤ tiles·KT (every block gets at least one
-// k-tile), one block per SM; maxseg at least the most segments of any
-// block (streamKPlan in engine/cuda computes both).
+// slot b·maxseg + s of W, a 128×BN row-major fp32 tile at W + slot·128·BN.
+// Rows and columns past M and N hold whatever the stages held there (the
+// loads skip 64-wide chunks that start past M or N): the reduction reads
+// no row past M and keeps no column past N. Launch: grid G ≤ tiles·KT
+// (every block gets at least one k-tile), one block per SM; maxseg at
+// least the most segments of any block (streamKPlan in engine/cuda computes
+// both; GemmF16 takes stream-K only where a block's share is under half a
+// tile's k-tiles, so maxseg is 2 there).
 //
 // gemm_streamk_reduce[_bf16](W, C, bias, M, N, ldc, alpha, beta, flags, BN,
 // KT, G, maxseg): C[r, c] = act(alpha · Σ_b P_b[r, c] + bias[c]) + beta ·
