@@ -105,6 +105,17 @@ check "report: racecheck" 'racecheck \(racecheck_attn.log\): 0 hazards' "$tmp/ou
 check "an Nsight Compute profile in the time left" 'ncu gemm_tmas_vit_qkv_fwd \(cap' "$tmp/log"
 check "the profile's details kept" 'Duration' "$tmp/out/profile.log"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtmapp192_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
+# quick: the short check, its tests with -test.short, within its budget
+# (230 s on the GPU; 30 here).
+t0=$(date +%s)
+set +e
+PATH="$tmp/path:$PATH" MOCOGO_RUN_BUDGET=30 MOCOGO_TEST_LIMIT=4 bash "$bin/run.sh" "$tmp/outq" quick >"$tmp/logq" 2>&1
+set -e
+tookq=$(($(date +%s) - t0))
+[ $tookq -le 30 ] || { echo "selftest: run.sh quick took ${tookq}s of a 30 s budget"; fail=1; }
+order=$(grep -oE 'phase [a-z]+' "$tmp/logq" | cut -d' ' -f2 | tr '\n' ' ')
+[ "$order" = "tests bench torch " ] || { echo "selftest: quick's phase order '$order'"; fail=1; }
+check "quick: the report" '^engine_cuda +6 +2 ' "$tmp/outq/summary.txt"
 if grep -qs "$tmp/bin/torch_train.py" /proc/[0-9]*/cmdline; then
 	echo "selftest: the PyTorch process outlived run.sh"
 	fail=1
@@ -112,6 +123,8 @@ fi
 if [ $fail -ne 0 ]; then
 	echo "--- run.sh output:"
 	cat "$tmp/log"
+	echo "--- run.sh quick output:"
+	cat "$tmp/logq" 2>/dev/null
 	exit 1
 fi
-echo "selftest: run.sh decide: phases, processes beside the tests, handshake, budget (${took}s of 60) and report as expected"
+echo "selftest: run.sh decide: phases, processes beside the tests, handshake, budget (${took}s of 60) and report as expected; quick likewise (${tookq}s of 30)"
