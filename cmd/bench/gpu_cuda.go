@@ -384,8 +384,9 @@ func (b *gpuBench) tmaBench() error {
 // (_tmac), on every layout (weight gradients: split-K over the _tma_p
 // kernels, as for GemmTMAPersistent), in a group and process of their own;
 // then _tmas again with the consumer warpgroups staggered
-// (SetGemmStagger: _tmas_stagger), last, since it has not yet run on
-// hardware.
+// (SetGemmStagger: _tmas_stagger) and with the producer's L2 prefetch of
+// the next tile's A (SetGemmPrefetch: _tmas_prefetch), last, since they
+// have not yet run on hardware.
 func (b *gpuBench) tmaStoreBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMAStore) {
 		fmt.Println("tmas: not an sm_90 GPU, skipped")
@@ -402,8 +403,16 @@ func (b *gpuBench) tmaStoreBench() error {
 	}
 	old := b.d.SetGemmStagger(true)
 	b.kindSuffix = "_stagger"
+	err := b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth)
+	b.d.SetGemmStagger(old)
+	b.kindSuffix = ""
+	if err != nil {
+		return err
+	}
+	old = b.d.SetGemmPrefetch(true)
+	b.kindSuffix = "_prefetch"
 	defer func() {
-		b.d.SetGemmStagger(old)
+		b.d.SetGemmPrefetch(old)
 		b.kindSuffix = ""
 	}()
 	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth)

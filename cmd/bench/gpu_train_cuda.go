@@ -78,8 +78,8 @@ func (b *gpuBench) trainBench() error {
 	}
 	// Kernels chosen through the environment (cuda.Open applies
 	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL, MOCOGO_GEMM_STAGED,
-	// MOCOGO_GEMM_STAGGER, MOCOGO_GEMM_RESIDUAL, MOCOGO_GEMM_GELU_GRAD and
-	// MOCOGO_GEMM_STREAMK)
+	// MOCOGO_GEMM_STAGGER, MOCOGO_GEMM_RESIDUAL, MOCOGO_GEMM_GELU_GRAD,
+	// MOCOGO_GEMM_STREAMK and MOCOGO_GEMM_PREFETCH)
 	// name their own keys.
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		name += "_gemm" + v
@@ -101,6 +101,9 @@ func (b *gpuBench) trainBench() error {
 	}
 	if os.Getenv("MOCOGO_GEMM_STREAMK") == "1" {
 		name += "_streamk"
+	}
+	if os.Getenv("MOCOGO_GEMM_PREFETCH") == "1" {
+		name += "_prefetch"
 	}
 	tr, err := moco.NewTrainer(e, m, tc, 1000)
 	if err != nil {

@@ -36,6 +36,7 @@ type Device struct {
 	gemmResidualOn bool       // residuals added in the ping-pong kernels' epilogue (SetGemmResidual)
 	gemmGELUGradOn bool       // GELU′ applied in the ping-pong kernels' epilogue (SetGemmGELUGrad)
 	gemmStreamKOn  bool       // weight gradients split stream-K instead of split-K (SetGemmStreamK)
+	gemmPrefetch   bool       // the persistent TMA kernels' producer prefetches A a tile ahead (SetGemmPrefetch)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
@@ -130,6 +131,7 @@ func Open() (*Device, error) {
 	d.gemmResidualOn = os.Getenv("MOCOGO_GEMM_RESIDUAL") == "1"
 	d.gemmGELUGradOn = os.Getenv("MOCOGO_GEMM_GELU_GRAD") == "1"
 	d.gemmStreamKOn = os.Getenv("MOCOGO_GEMM_STREAMK") == "1"
+	d.gemmPrefetch = os.Getenv("MOCOGO_GEMM_PREFETCH") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

@@ -15,4 +15,8 @@ const (
 	// their second consumer warpgroup two k-tiles behind the first
 	// (SetGemmStagger).
 	gemmStagger = 8
+	// gemmPrefetch (GEMM_PREFETCH) asks the producer of the persistent TMA
+	// kernels to have L2 fetch A for the block's next tile as it starts a
+	// tile (SetGemmPrefetch).
+	gemmPrefetch = 16
 )

@@ -223,8 +223,24 @@ func (d *Device) SetGemmResidual(on bool) bool { return d.swapSetting(&d.gemmRes
 // GemmResidual reports whether SetGemmResidual is on.
 func (d *Device) GemmResidual() bool { return d.flagIf(&d.gemmResidualOn, 1) != 0 }
 
-// staggerFlag is gemmStagger when SetGemmStagger has turned it on, else 0.
-func (d *Device) staggerFlag() int { return d.flagIf(&d.gemmStagger, gemmStagger) }
+// scheduleFlags is gemmStagger when SetGemmStagger has turned it on, and
+// gemmPrefetch when SetGemmPrefetch has: the flags of the persistent TMA
+// kernels' schedule, which change no result.
+func (d *Device) scheduleFlags() int {
+	return d.flagIf(&d.gemmStagger, gemmStagger) | d.flagIf(&d.gemmPrefetch, gemmPrefetch)
+}
+
+// SetGemmPrefetch sets whether the producer warpgroup of the persistent TMA
+// GEMM kernels (GemmAuto's TMA-store kernels, GemmTMAPersistent,
+// GemmTMAStore, GemmTMACluster, GemmTMAPingpong), as it starts a tile, asks
+// L2 to fetch A for the block's next tile (cp.async.bulk.prefetch.tensor,
+// up to 8 k-tiles), and returns the previous setting. At K = 384 (the
+// ViT-S/16 forward and input-gradient products, 6 k-tiles a tile) every
+// tile's A panel is new to L2 and the ring issues a tile's first loads only
+// a few k-tiles ahead; the prefetch starts them a tile ahead. A hint: the
+// results are the same either way. Off by default until it has won on an
+// H100; MOCOGO_GEMM_PREFETCH=1 turns it on when the device is opened.
+func (d *Device) SetGemmPrefetch(on bool) bool { return d.swapSetting(&d.gemmPrefetch, on) }
 
 // stagedFlag is the flag bit that asks the kernels for the staged store
 // when SetGemmStaged has turned it on, else 0.
@@ -609,8 +625,9 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
 			if tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, beta != 0) {
 				// (The ping-pong kernels ignore the stagger flag: their
-				// warpgroups take turns by design.)
-				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|d.staggerFlag())
+				// warpgroups take turns by design. The prefetch flag reaches
+				// the one with a producer warpgroup, 128×128 tiles.)
+				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|d.scheduleFlags())
 			}
 			fallthrough // the persistent kernels with the direct store
 		case GemmTMA, GemmTMAPersistent:
@@ -623,7 +640,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			}
 			tflags := flags
 			if kern != GemmTMA {
-				tflags |= d.staggerFlag() // persistent: a block walks several tiles
+				tflags |= d.scheduleFlags() // persistent: a block walks several tiles
 			}
 			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, tflags)
 		case GemmWGMMA256:
@@ -642,7 +659,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		if aligned && k > 0 {
 			// The staged-store and stagger settings change the kernels'
 			// timings: a choice is kept per setting.
-			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags | d.stagedFlag() | d.staggerFlag(), bias != nil, c.ptr%16 == 0, beta != 0}
+			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags | d.stagedFlag() | d.scheduleFlags(), bias != nil, c.ptr%16 == 0, beta != 0}
 			var err error
 			if sel, err = d.tunedKernel(key, celem, c, run); err != nil {
 				return fmt.Errorf("%s: tuning %v: %w", api, key, err)

@@ -214,6 +214,35 @@ func TestGemmF16TMAStagger(t *testing.T) {
 	})
 }
 
+// TestGemmF16TMAPrefetch runs the TMA-store, cluster and ping-pong cases
+// with SetGemmPrefetch(true): the producer asks L2 for A of its block's
+// next tile as it starts each tile (a hint that must change no result,
+// nor fault on the tiles past M of a cluster's second block or on MN-major
+// A's chunks past M), then the ViT-S/16 K = 384 products under GemmAuto.
+// Not yet run on hardware.
+func TestGemmF16TMAPrefetch(t *testing.T) {
+	old := dev.SetGemmPrefetch(true)
+	defer dev.SetGemmPrefetch(old)
+	t.Run("store", func(t *testing.T) {
+		testGemmTMAKind(t, GemmTMAStore, false, "gemm_f16_nt_tma_s", "gemm_f16_nn_tma_s192")
+	})
+	t.Run("cluster", func(t *testing.T) {
+		testGemmTMAKind(t, GemmTMACluster, false, "gemm_f16_nt_tma_c", "gemm_f16_nt_tma_c192", "gemm_f16_nn_tma_c192")
+	})
+	t.Run("pingpong", func(t *testing.T) {
+		testGemmTMAKind(t, GemmTMAPingpong, false, "gemm_f16_nt_tma_pp", "gemm_f16_nn_tma_pp")
+	})
+	t.Run("auto", func(t *testing.T) {
+		for _, c := range []gemmCase{
+			{transB: true, m: 256 * 197, n: 1152, k: 384, align8: true, alpha: 1, bias: true, out16: true},
+			{m: 256 * 197, n: 1536, k: 384, align8: true, alpha: 1, out16: true},
+			{transA: true, transB: true, m: 4100, n: 2000, k: 800, align8: true, alpha: 1, gelu: true, bias: true},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
+}
+
 // TestGemmF16TMAPingpong runs TestGemmF16TMAStore's cases through the
 // ping-pong kernels (gemm_pingpong_sm90a: each consumer warpgroup owns
 // whole 128×128 tiles, the two take turns), or their fallback where C rules

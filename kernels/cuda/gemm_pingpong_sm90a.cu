@@ -130,7 +130,7 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
         if (tid == 0)
             tma_produce<A_MN, B_MN, BN, 1, S>(tmA, tmB, base, bars, blockIdx.x, units, gridDim.x, tilesM, tilesN, 0, M,
-                                              N, 0, KT);
+                                              N, 0, KT, flags & GEMM_PREFETCH);
     } else {
         if (PRODUCER) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int c = PRODUCER ? wg - 1 : wg;

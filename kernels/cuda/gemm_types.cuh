@@ -180,11 +180,14 @@ __device__ __forceinline__ void gemm_put2(void* C, int row, int col, int N, int 
 // (erf) GELU, GEMM_OUT_F16 stores C in the operand type, GEMM_STAGED asks
 // the mma.sync and wgmma kernels for the staged epilogue, GEMM_STAGGER asks
 // the persistent TMA kernels to start their second consumer warpgroup two
-// k-tiles after the first (tma_sm90a.cuh).
+// k-tiles after the first, GEMM_PREFETCH asks the producer of the
+// persistent TMA kernels to have L2 fetch A for the block's next tile when
+// it starts a tile (tma_sm90a.cuh).
 #define GEMM_GELU 1
 #define GEMM_OUT_F16 2
 #define GEMM_STAGED 4
 #define GEMM_STAGGER 8
+#define GEMM_PREFETCH 16
 
 // gemm_staged_ok reports whether a launch may use the staged epilogue: it
 // was asked for, beta is 0, and C (of T when outHalf, else fp32) and every

@@ -508,17 +508,57 @@ __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const Tma
     }
 }
 
+// tma_prefetch_2d asks L2 to fetch the box of a tensor map at (c0, c1),
+// without loading it anywhere: a hint, which changes no result.
+__device__ __forceinline__ void tma_prefetch_2d(const TmaDesc* map, int c0, int c1) {
+    asm volatile("cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%0, {%1, %2}];\n" ::"l"((uint64_t)map), "r"(c0),
+                 "r"(c1)
+                 : "memory");
+}
+
+// tma_prefetch_a asks L2 for the A boxes of k-tiles 0 … nkt−1 (from element
+// k0 of K) of the tile at row m0, as tma_load_ktile would load them (64-wide
+// m chunks that start past M left out).
+template <bool A_MN>
+__device__ __forceinline__ void tma_prefetch_a(const TmaDesc* tmA, int m0, int k0, int nkt, int M) {
+    for (int kt = 0; kt < nkt; kt++) {
+        const int k = k0 + kt * T_BK;
+        if (A_MN) {
+#pragma unroll
+            for (int j = 0; j < T_BM / 64; j++)
+                if (m0 + 64 * j < M) tma_prefetch_2d(tmA, m0 + 64 * j, k);
+        } else {
+            tma_prefetch_2d(tmA, k, m0);
+        }
+    }
+}
+
+// TMA_PREFETCH_KT bounds the k-tiles of A that GEMM_PREFETCH asks L2 for
+// ahead of a tile: what a short K (ViT-S/16's 384: 6 k-tiles) needs whole;
+// a long K's ring is itself far enough ahead.
+#define TMA_PREFETCH_KT 8
+
 // tma_produce is the producer thread's loop of the persistent kernels: the
 // k-tiles of this block's work items (tile first_unit, then every
 // unit_step-th one up to units), in order, into the ring (tma_produce_ktiles).
+// With prefetch (GEMM_PREFETCH), as it starts each tile it first asks L2
+// for A of the block's next tile (tma_prefetch_a), a tile ahead of its
+// loads: each tile's A panel is new to L2 (a group of tiles sharing it runs
+// at once on several blocks), and the ring alone issues a tile's first
+// loads only a few k-tiles ahead.
 template <bool A_MN, bool B_MN, int BN, int CM, int S>
 __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base, uint32_t bars,
                                             int first_unit, int units, int unit_step, int tilesM, int tilesN,
-                                            int rank, int M, int N, int kbeg, int KT) {
+                                            int rank, int M, int N, int kbeg, int KT, bool prefetch = false) {
     int it = 0;  // k-tiles loaded so far, over all tiles
     for (int tile = first_unit; tile < units; tile += unit_step) {
         int m0, n0;
         tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
+        if (prefetch && tile + unit_step < units) {
+            int pm0, pn0;
+            tile_origin<CM, BN>(tile + unit_step, tilesM, tilesN, rank, pm0, pn0);
+            if (pm0 < M) tma_prefetch_a<A_MN>(tmA, pm0, kbeg, min(KT, TMA_PREFETCH_KT), M);
+        }
         tma_produce_ktiles<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, it, m0, n0, kbeg, KT, rank, M, N);
     }
 }
@@ -640,7 +680,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
         if (tid == 0)
             tma_produce<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, first_unit, units, unit_step, tilesM, tilesN,
-                                               rank, M, N, kbeg, KT);
+                                               rank, M, N, kbeg, KT, flags & GEMM_PREFETCH);
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int c = wg - 1;

@@ -104,7 +104,7 @@ bench_budget=200
 bench_groups="copy gemm mp tma attn tmal tmas tmapp streamk upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:-:-:streamk vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:direct vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:-:-:prefetch vit_small:fp16:-:-:streamk vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:direct vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -185,8 +185,8 @@ done
 # budget cut falls on short tests; the reports keep each binary's order.
 # Before them, the tests of kernels that have never run on a GPU (the
 # sixth session's ping-pong and residual GEMMs, the new peak probes, the
-# seventh's stream-K GEMMs), so that no budget cut can leave them out.
-first='Pingpong|Residual|GELUGrad|PeakProbes|StreamK'
+# seventh's stream-K GEMMs and TMA prefetch), so that no budget cut can leave them out.
+first='Pingpong|Residual|GELUGrad|PeakProbes|StreamK|Prefetch'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -474,8 +474,10 @@ fi
 # (MOCOGO_GEMM_STAGGER=1), "residual" (MOCOGO_GEMM_RESIDUAL=1: the Linear
 # layers' residual adds in the ping-pong kernels' epilogue), "gelugrad"
 # (MOCOGO_GEMM_GELU_GRAD=1: the FeedForward's GELU′ in the epilogue of the
-# product that brings its gradient), "fused" (both) or "streamk"
-# (MOCOGO_GEMM_STREAMK=1: the weight gradients stream-K). The variants run the step on
+# product that brings its gradient), "fused" (both), "streamk"
+# (MOCOGO_GEMM_STREAMK=1: the weight gradients stream-K) or "prefetch"
+# (MOCOGO_GEMM_PREFETCH=1: the TMA producers' L2 prefetch of the next
+# tile's A). The variants run the step on
 # kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
@@ -489,21 +491,22 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg= st= rs= gg= sk=
+	sg= st= rs= gg= sk= pf=
 	[ "${5:-}" = direct ] && sg=0
 	[ "${5:-}" = streamk ] && sk=1
+	[ "${5:-}" = prefetch ] && pf=1
 	[ "${5:-}" = stagger ] && st=1
 	[ "${5:-}" = residual ] && rs=1
 	[ "${5:-}" = gelugrad ] && gg=1
 	[ "${5:-}" = fused ] && rs=1 gg=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
