@@ -15,13 +15,6 @@ import (
 	"github.com/mocogo/mocogo/kernels"
 )
 
-// runGPU times the CUDA kernels with CUDA events: a few warm-up runs, then
-// the median of many. Every line that starts with RESULT is
-//
-//	RESULT <key> <value> <unit>
-//
-// with the same keys as scripts/gpu/torch_baseline.py prints, so that
-// scripts/gpu/report.py can set the two side by side.
 // gpuGroupRuns are the benchmarks of each of gpuGroupNames.
 var gpuGroupRuns = map[string]func(*gpuBench) error{
 	"peak": (*gpuBench).peakBench, "copy": (*gpuBench).copyBench, "gemm": (*gpuBench).gemmBench,
@@ -31,6 +24,13 @@ var gpuGroupRuns = map[string]func(*gpuBench) error{
 	"train": (*gpuBench).trainBench,
 }
 
+// runGPU times the CUDA kernels with CUDA events: a few warm-up runs, then
+// the median of many. Every line that starts with RESULT is
+//
+//	RESULT <key> <value> <unit>
+//
+// with the same keys as scripts/gpu/torch_baseline.py prints, so that
+// scripts/gpu/report.py can set the two side by side.
 func runGPU(args []string) error {
 	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
@@ -42,6 +42,11 @@ func runGPU(args []string) error {
 	}
 	if err := checkGPUGroups(*only); err != nil {
 		return err
+	}
+	for _, g := range gpuGroupNames {
+		if gpuGroupRuns[g] == nil {
+			return fmt.Errorf("bench gpu: group %q has no benchmarks in this build", g)
+		}
 	}
 	var keyRE *regexp.Regexp
 	if *keys != "" {
@@ -100,11 +105,7 @@ func runGPU(args []string) error {
 		if !want(g) {
 			continue
 		}
-		run, ok := gpuGroupRuns[g]
-		if !ok {
-			return fmt.Errorf("bench gpu: group %q has no benchmarks in this build", g)
-		}
-		if err := run(b); err != nil {
+		if err := gpuGroupRuns[g](b); err != nil {
 			fmt.Printf("ERROR %s: %v\n", g, err)
 			failed = append(failed, g)
 		}

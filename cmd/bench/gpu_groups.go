@@ -11,8 +11,8 @@ import (
 // of its own). Without -only every group but train runs.
 var gpuGroupNames = []string{"peak", "copy", "gemm", "mp", "ln", "attn", "tma", "tmas", "tmal", "tmapp", "streamk", "upload", "train"}
 
-// checkGPUGroups reports a group in the -only list only that bench gpu
-// does not have.
+// checkGPUGroups returns an error naming the first group of the -only list
+// only (comma-separated) that bench gpu does not have.
 func checkGPUGroups(only string) error {
 	if only == "" {
 		return nil

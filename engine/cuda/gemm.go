@@ -188,13 +188,15 @@ func (d *Device) SetGemmKernel(k GemmKernel) bool {
 // environment variable MOCOGO_GEMM_STAGED=0 turns it off when the device is
 // opened.
 //
-// The staged store is the default since the fifth session's three H100
-// runs (2026-11-27, docs/BENCHMARKS.md): it passed every GPU test, and it
-// was faster than the direct store for the mma.sync and wgmma kernels at
-// every shape timed but one (1.02–1.03× for the 128×128 mma.sync kernel at
-// 4096³, 1.09–1.34× for it at the ViT-S/16 shapes, up to 2.8× for mma4;
-// 0.96–1.00× for the 128×256 mma.sync kernel at fc1's forward, which
-// GemmAuto does not use).
+// The staged store is the default since the seventh session, on the
+// evidence of the fifth session's three H100 runs (2026-11-27,
+// docs/BENCHMARKS.md): it passed every GPU test there, and it was faster
+// than the direct store for the mma.sync and wgmma kernels at every
+// forward, input-gradient and 4096³ shape timed but one (1.02–1.03× for
+// the 128×128 mma.sync kernel at 4096³, 1.09–1.34× for it at the ViT-S/16
+// shapes, up to 2.8× for mma4; 0.96–1.00× for the 128×256 mma.sync kernel
+// at fc1's forward, which GemmAuto does not use); at the weight gradients,
+// mma4's split-K partials ran at 0.98–1.02×.
 func (d *Device) SetGemmStaged(on bool) bool { return d.swapSetting(&d.gemmStaged, on) }
 
 // SetGemmStagger sets whether the persistent TMA GEMM kernels (GemmAuto's
@@ -657,9 +659,10 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		// Tuned where the candidates share a path: aligned operands and
 		// k > 0. With beta ≠ 0 they run on copies of C.
 		if aligned && k > 0 {
-			// The staged-store and stagger settings change the kernels'
-			// timings: a choice is kept per setting.
-			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags | d.stagedFlag() | d.scheduleFlags(), bias != nil, c.ptr%16 == 0, beta != 0}
+			// The staged-store, stagger, prefetch and stream-K settings
+			// change the kernels' timings: a choice is kept per setting.
+			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags | d.stagedFlag() | d.scheduleFlags(), bias != nil, c.ptr%16 == 0, beta != 0,
+				d.flagIf(&d.gemmStreamKOn, 1) != 0}
 			var err error
 			if sel, err = d.tunedKernel(key, celem, c, run); err != nil {
 				return fmt.Errorf("%s: tuning %v: %w", api, key, err)
@@ -892,7 +895,8 @@ func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool,
 }
 
 // tmaLaunch describes a launch of a kernel of gemm_f16_tma_sm90a, (store)
-// gemm_tma_store_sm90a or (store and pingpong) gemm_pingpong_sm90a.
+// gemm_tma_store_sm90a, (store and pingpong) gemm_pingpong_sm90a or
+// (streamK) gemm_streamk_sm90a.
 type tmaLaunch struct {
 	kernel string
 	bn     int  // tile width: 256 or 192; 128 or 192 for the ping-pong kernels
@@ -920,7 +924,8 @@ type tmaLaunch struct {
 }
 
 // launchTMA launches a kernel of gemm_f16_tma_sm90a, gemm_tma_store_sm90a
-// (l.store) or gemm_pingpong_sm90a (l.pingpong): tensor maps for A, B (and
+// (l.store), gemm_pingpong_sm90a (l.pingpong) or gemm_streamk_sm90a
+// (l.streamK): tensor maps for A, B (and
 // C for the TMA-store and ping-pong kernels) passed by value, so it goes
 // through launchRaw rather than cu. An operand stored k-contiguous is mapped as
 // {K, rows} with a box of 64 k × 128 (A) or bn (B; bn/2 when a cluster of

@@ -15,9 +15,10 @@ type tuneKey struct {
 	bf, transA, transB bool
 	m, n, k            int
 	lda, ldb, ldc      int
-	flags              int  // gemmGELU, gemmOutF16, and the settings gemmStaged, gemmStagger
+	flags              int  // gemmGELU, gemmOutF16, and the settings gemmStaged, gemmStagger, gemmPrefetch
 	bias, cAligned     bool // a bias; C 16-byte aligned (the TMA store needs it)
 	beta               bool // beta ≠ 0: C is read (a residual added in the epilogue)
+	streamK            bool // SetGemmStreamK: the weight gradients' split path
 }
 
 func (k tuneKey) String() string {

@@ -150,9 +150,13 @@ cap() {
 	echo $((left < $2 ? left : $2))
 }
 # pretrain_cap MAX: the seconds a pretrain or lincls run may take: at most
-# MAX, and ending by beside_deadline (decide) or the call's end.
+# MAX, and ending by beside_deadline (decide) and by the call's end, 20 s
+# kept for the report; 0 when none is left (timeout 0 would mean none).
 pretrain_cap() {
-	local left=$((${beside_deadline:-$((run_budget - 20))} - $(elapsed)))
+	local end=$((run_budget - 20))
+	[ -n "${beside_deadline:-}" ] && [ "$beside_deadline" -lt $end ] && end=$beside_deadline
+	local left=$((end - $(elapsed)))
+	[ $left -lt 0 ] && left=0
 	echo $((left < $1 ? left : $1))
 }
 
@@ -555,6 +559,10 @@ pretrain_phase() {
 			--holdout 100 --knn-bank 10000 --knn-every 4 --save-every 0 --lr 1e-3 --warmup 1 --workers 16 --seed 1 \
 			--out "$out/$1" >"$out/$1.log" 2>&1
 	}
+	if [ "$(pretrain_cap 240)" -lt 30 ]; then
+		echo "pretrain: skipped (time budget spent)" | tee "$out/$run.log"
+		return 1
+	fi
 	step "pretrain --device cuda on CIFAR-10 (fp16 autocast, the cuda default; cap $(pretrain_cap 240)s)"
 	pretrain_run $run
 	rr=$?
@@ -566,7 +574,7 @@ pretrain_phase() {
 		# before; fp32 storage with synchronous uploads is the path whose
 		# kernels passed there (run 4): whether the run learns is then still
 		# answered, and the failure above says what to mend.
-		if [ "$(pretrain_cap 240)" -lt 120 ]; then
+		if [ "$(pretrain_cap 240)" -lt 30 ]; then
 			echo "  pretrain again in fp32: skipped (time budget spent)"
 		else
 			run=pretrain_cifar_fp32
