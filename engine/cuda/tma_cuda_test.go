@@ -192,12 +192,7 @@ func testGemmMMA4(t *testing.T, bf bool) {
 func TestGemmF16TMAStagger(t *testing.T) {
 	old := dev.SetGemmStagger(true)
 	defer dev.SetGemmStagger(old)
-	t.Run("store", func(t *testing.T) {
-		testGemmTMAKind(t, GemmTMAStore, false, "gemm_f16_nt_tma_s", "gemm_f16_nn_tma_s192")
-	})
-	t.Run("cluster", func(t *testing.T) {
-		testGemmTMAKind(t, GemmTMACluster, false, "gemm_f16_nt_tma_c", "gemm_f16_nt_tma_c192", "gemm_f16_nn_tma_c192")
-	})
+	testGemmTMAStoreAndCluster(t)
 	// One k-tile a tile (k = 64) and several tiles a block: the first
 	// warpgroup's signal comes after its first tile.
 	t.Run("short_k", func(t *testing.T) {
@@ -214,6 +209,18 @@ func TestGemmF16TMAStagger(t *testing.T) {
 	})
 }
 
+// testGemmTMAStoreAndCluster runs TestGemmF16TMAStore's and
+// TestGemmF16TMACluster's cases as subtests (under whatever schedule
+// setting the caller has made).
+func testGemmTMAStoreAndCluster(t *testing.T) {
+	t.Run("store", func(t *testing.T) {
+		testGemmTMAKind(t, GemmTMAStore, false, "gemm_f16_nt_tma_s", "gemm_f16_nn_tma_s192")
+	})
+	t.Run("cluster", func(t *testing.T) {
+		testGemmTMAKind(t, GemmTMACluster, false, "gemm_f16_nt_tma_c", "gemm_f16_nt_tma_c192", "gemm_f16_nn_tma_c192")
+	})
+}
+
 // TestGemmF16TMAPrefetch runs the TMA-store, cluster and ping-pong cases
 // with SetGemmPrefetch(true): the producer asks L2 for A of its block's
 // next tile as it starts each tile (a hint that must change no result,
@@ -223,12 +230,7 @@ func TestGemmF16TMAStagger(t *testing.T) {
 func TestGemmF16TMAPrefetch(t *testing.T) {
 	old := dev.SetGemmPrefetch(true)
 	defer dev.SetGemmPrefetch(old)
-	t.Run("store", func(t *testing.T) {
-		testGemmTMAKind(t, GemmTMAStore, false, "gemm_f16_nt_tma_s", "gemm_f16_nn_tma_s192")
-	})
-	t.Run("cluster", func(t *testing.T) {
-		testGemmTMAKind(t, GemmTMACluster, false, "gemm_f16_nt_tma_c", "gemm_f16_nt_tma_c192", "gemm_f16_nn_tma_c192")
-	})
+	testGemmTMAStoreAndCluster(t)
 	t.Run("pingpong", func(t *testing.T) {
 		testGemmTMAKind(t, GemmTMAPingpong, false, "gemm_f16_nt_tma_pp", "gemm_f16_nn_tma_pp")
 	})

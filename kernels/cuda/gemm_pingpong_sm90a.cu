@@ -115,14 +115,10 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
     };
 
     if (tid == 0) {
-        for (int s = 0; s < S; s++) {
-            mbar_init(bars + 8 * s, 1);
-            mbar_init(bars + 8 * (S + s), 1);
-        }
+        tma_ring_init<S>(bars, 1);
         mbar_init(turn, 1);
         mbar_init(turn + 8, 1);
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        mbar_init_fence();
     }
     __syncthreads();
 

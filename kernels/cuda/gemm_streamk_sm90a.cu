@@ -65,12 +65,8 @@ __device__ __forceinline__ void gemm_tma_sk_body(const TmaDesc* tmA, const TmaDe
     const int beg = sk_start(blockIdx.x, total, gridDim.x), end = sk_start(blockIdx.x + 1, total, gridDim.x);
 
     if (tid == 0) {
-        for (int s = 0; s < S; s++) {
-            mbar_init(bars + 8 * s, 1);
-            mbar_init(bars + 8 * (S + s), 2);
-        }
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        tma_ring_init<S>(bars, 2);
+        mbar_init_fence();
     }
     __syncthreads();
 

@@ -57,6 +57,23 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
         if (clock64() - start > 4000000000LL) __trap();
     }
 }
+// tma_ring_init initialises an S-stage ring's mbarriers at bars (one
+// thread): full[s] at bars + 8s, completed by the producer's expect_tx
+// arrival and the loads' bytes; empty[s] at bars + 8(S + s), by
+// empty_arrivals releases.
+template <int S>
+__device__ __forceinline__ void tma_ring_init(uint32_t bars, int empty_arrivals) {
+    for (int s = 0; s < S; s++) {
+        mbar_init(bars + 8 * s, 1);
+        mbar_init(bars + 8 * (S + s), empty_arrivals);
+    }
+}
+// mbar_init_fence makes the initialised mbarriers visible to the cluster
+// and to the asynchronous proxy (TMA) before anything uses them.
+__device__ __forceinline__ void mbar_init_fence() {
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const TmaDesc* map, int c0, int c1, uint32_t bar) {
     asm volatile(
         "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
@@ -79,12 +96,8 @@ __device__ __forceinline__ void gemm_nt_tma_body(const TmaDesc& tmA, const TmaDe
     const int KT = (K + T_BK - 1) / T_BK;
 
     if (tid == 0) {
-        for (int s = 0; s < T_STAGES; s++) {
-            mbar_init(bars + 8 * s, 1);
-            mbar_init(bars + 8 * (T_STAGES + s), 2);
-        }
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        tma_ring_init<T_STAGES>(bars, 2);
+        mbar_init_fence();
     }
     __syncthreads();
 
@@ -665,13 +678,9 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
     if (kchunk > 0) C = (float*)C + (size_t)blockIdx.y * M * N;
 
     if (tid == 0) {
-        for (int s = 0; s < S; s++) {
-            mbar_init(bars + 8 * s, 1);
-            mbar_init(bars + 8 * (S + s), 2 * CM);
-        }
+        tma_ring_init<S>(bars, 2 * CM);
         mbar_init(stag, 1);
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        mbar_init_fence();
     }
     __syncthreads();
     if (CM > 1) cluster_sync();  // the peer's barriers exist before any multicast or remote arrival
