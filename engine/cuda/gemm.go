@@ -415,14 +415,21 @@ func (d *Device) gemmGELUGrad(bf bool, m, n, k int, a *Buffer, lda int, b *Buffe
 	if outHalf {
 		celem = 2
 	}
-	if d.flagIf(&d.gemmGELUGradOn, 1) == 0 || !d.srcEpilogueOK(false, m, n, k, a, lda, b, ldb, c, ldc, h, celem) {
+	if d.flagIf(&d.gemmGELUGradOn, 1) == 0 {
 		return false, nil
 	}
 	api, prefix := "cuda.Backend.GemmGELUGrad", "gemm_f16_"
 	if bf {
 		prefix = "gemm_bf16_"
 	}
+	// The arguments first, so that a bad one is named, not dereferenced.
 	checkGemmArgs(api, false, false, m, n, k, a, lda, b, ldb, c, ldc, nil, outHalf)
+	if h == nil {
+		panic(api + ": nil H")
+	}
+	if !d.srcEpilogueOK(false, m, n, k, a, lda, b, ldb, c, ldc, h, celem) {
+		return false, nil
+	}
 	span := int64((m-1)*ldc+n) * int64(celem)
 	if h.bytes < span {
 		panic(fmt.Sprintf("%s: H has %d bytes, %d×%d with stride %d needs %d", api, h.bytes, m, n, ldc, span))
