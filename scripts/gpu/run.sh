@@ -27,8 +27,10 @@
 #              of the qkv weight gradient, the head-resident attention
 #              forward and backward and the LayerNorm backward at ViT-S/16
 #              b256, then the peak probes;
-#              OUTDIR/ncu/<name>.txt (details page), .ncu-rep when under
-#              5 MB, .log; skipped when ncu is absent; 150 s
+#              OUTDIR/ncu/<name>.txt (details page), .raw.csv (every
+#              metric; ncu_summary.py puts the stall reasons and busy
+#              shares into profile.log), .ncu-rep when under 5 MB, .log;
+#              skipped when ncu is absent; 150 s
 #   train      the whole MoCo v3 step (bench gpu -only train): ViT-S/16 b256
 #              fp16 (also with the ping-pong and staggered TMA GEMMs,
 #              GEMMs tuned per shape, the tiled attention,
@@ -432,6 +434,11 @@ else
 		fi
 		timeout -k 5 30 "$ncu" --import "$rep.ncu-rep" --page details >"$rep.txt" 2>&1
 		grep -E '^  [a-z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$rep.txt" | head -8 | tee -a "$out/profile.log"
+		# Every metric (a few hundred KB), and from it the stall reasons and
+		# busy fractions (ncu_summary.py), so that what the reports hold
+		# comes back even where the report itself does not.
+		timeout -k 5 30 "$ncu" --import "$rep.ncu-rep" --page raw --csv >"$rep.raw.csv" 2>"$rep.raw.log"
+		python3 "$bin/ncu_summary.py" "$rep.raw.csv" 2>&1 | tee -a "$out/profile.log"
 		# Reports over 5 MB stay behind (the text holds the numbers).
 		[ "$(stat -c %s "$rep.ncu-rep")" -gt $((5 << 20)) ] && rm -f "$rep.ncu-rep"
 	done <<'EOF'

@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bin=$tmp/bin
 mkdir -p "$bin/tests" "$tmp/path"
-cp "$root/scripts/gpu/run.sh" "$root/scripts/gpu/report.py" "$bin/"
+cp "$root/scripts/gpu/run.sh" "$root/scripts/gpu/report.py" "$root/scripts/gpu/ncu_summary.py" "$bin/"
 
 cat >"$bin/tests/engine_cuda.test" <<'EOF'
 #!/usr/bin/env bash
@@ -65,7 +65,13 @@ cat >"$tmp/path/ncu" <<'EOF'
 #!/usr/bin/env bash
 prev=
 for a; do [ "$prev" = -o ] && echo rep >"$a.ncu-rep"; prev=$a; done
-case " $* " in *" --import "*) printf '  gemm_stand_in (1, 1, 1)x(384, 1, 1)\n    Duration  usecond  100\n' ;; esac
+case " $* " in
+*" --page raw "*)
+	printf '"ID","Kernel Name","gpu__time_duration.sum","sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_elapsed","smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio","smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio","smsp__average_warps_issue_stalled_wait_per_issue_active.ratio"\n'
+	printf '"","","usecond","%%","ratio","ratio","ratio"\n'
+	printf '"0","gemm_stand_in","161.2","29.5","0.5","3.5","1.0"\n' ;;
+*" --import "*) printf '  gemm_stand_in (1, 1, 1)x(384, 1, 1)\n    Duration  usecond  100\n' ;;
+esac
 EOF
 chmod +x "$bin/tests/engine_cuda.test" "$bin/bench" "$bin/pretrain" "$bin/lincls" "$tmp/path/"*
 
@@ -104,6 +110,8 @@ check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summar
 check "report: racecheck" 'racecheck \(racecheck_attn.log\): 0 hazards' "$tmp/out/summary.txt"
 check "an Nsight Compute profile in the time left" 'ncu gemm_tmas_vit_qkv_fwd \(cap' "$tmp/log"
 check "the profile's details kept" 'Duration' "$tmp/out/profile.log"
+check "the profile's stall reasons summed up" 'stalls: long_scoreboard 70%, wait 20%, barrier 10%' "$tmp/out/profile.log"
+check "the profile's tensor-pipe share" 'tensor \(wgmma\) busy % +29.5 %' "$tmp/out/profile.log"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtmapp192_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
 # quick: the short check, its tests with -test.short, within its budget
 # (230 s on the GPU; 30 here).
