@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """report.py OUTDIR: the short table run.sh prints last, from the logs in
-OUTDIR (tests_*.log, bench.log, torch.log)."""
+OUTDIR (tests_*.log, the sanitizer logs, bench.log, torch.log, and the
+Nsight Compute digests of profile.log)."""
 import glob
 import os
 import re
@@ -88,6 +89,11 @@ def main():
         ratio = f"{o[0] / t[0]:.2f}" if o and t and t[0] > 0 else "-"
         lines.append(f"{k:<34} {os_:>10} {ts:>10} {ratio:>7}  {unit}")
     lines += best_variants(ours)
+    # The Nsight Compute digests (run.sh's profile phase), where it ran.
+    prof = os.path.join(out, "profile.log")
+    if os.path.exists(prof) and os.path.getsize(prof) > 0:
+        lines += ["", "Nsight Compute (profile.log)"]
+        lines += [l.rstrip("\n") for l in open(prof, errors="replace")]
     print("\n".join(lines))
 
 

@@ -112,6 +112,7 @@ check "an Nsight Compute profile in the time left" 'ncu gemm_tmas_vit_qkv_fwd \(
 check "the profile's details kept" 'Duration' "$tmp/out/profile.log"
 check "the profile's stall reasons summed up" 'stalls: long_scoreboard 70%, wait 20%, barrier 10%' "$tmp/out/profile.log"
 check "the profile's tensor-pipe share" 'tensor \(wgmma\) busy % +29.5 %' "$tmp/out/profile.log"
+check "report: the profile digests" 'stalls: long_scoreboard 70%' "$tmp/out/summary.txt"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtmapp192_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
 # quick: the short check, its tests with -test.short, within its budget
 # (230 s on the GPU; 30 here).
