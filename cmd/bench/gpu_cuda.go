@@ -233,6 +233,8 @@ func (b *gpuBench) gemmBench() error {
 			return b.gemmShapes(true, layoutsAll, append(proven, cuda.GemmMMA4), storeStaged)
 		},
 		func() error { return b.gemmBF16(storeStaged) },
+		// mma.sync fed by TMA (not yet run on hardware): NT only, last.
+		func() error { return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmMMATMA}, storeDirect) },
 	} {
 		if err := pass(); err != nil {
 			return err

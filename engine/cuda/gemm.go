@@ -102,6 +102,12 @@ const (
 	// registers the 192 accumulators a thread need, where it gives a
 	// 384-thread one 168. Not yet run on a GPU.
 	GemmTMAPingpong192
+	// GemmMMATMA is mma.sync fed by TMA (kernels/cuda/gemm_mma_tma_sm90a.cu,
+	// Hopper only, the NT layout; the others use GemmMMA): 128×256 tiles of
+	// eight 64×64 warp tiles, a 4-stage ring of TMA boxes in the 128-byte
+	// swizzle read by ldmatrix, mbarriers instead of a block barrier a
+	// k-tile. For the mma.sync rate at 4096³. Not yet run on a GPU.
+	GemmMMATMA
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -158,16 +164,19 @@ func (k GemmKernel) String() string {
 		return "tmapp"
 	case GemmTMAPingpong192:
 		return "tmapp192"
+	case GemmMMATMA:
+		return "mmatma"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }
 
 // SetGemmKernel selects the kernel for aligned operands and reports whether
-// the device can run it (the wgmma kernels need sm_90); when it cannot,
-// nothing changes. The wgmma kernels serve the NT layout only (the others
-// use mma.sync); GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster,
-// GemmTMAPingpong, GemmTMAPingpong192, GemmMMAWide and GemmMMA4 serve
-// every layout. GemmAuto restores the default choice.
+// the device can run it (the wgmma and TMA kernels need sm_90); when it
+// cannot, nothing changes. The wgmma kernels and GemmMMATMA serve the NT
+// layout only (the others use mma.sync); GemmTMA, GemmTMAPersistent,
+// GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192,
+// GemmMMAWide and GemmMMA4 serve every layout. GemmAuto restores the
+// default choice.
 func (d *Device) SetGemmKernel(k GemmKernel) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -652,6 +661,8 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				tflags |= d.scheduleFlags() // persistent: a block walks several tiles
 			}
 			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, tflags)
+		case GemmMMATMA:
+			return d.gemmTMA(prefix+"nt_mt", 256, D1(tiles128x256(m, n)), 0, false, true, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 		case GemmWGMMA256:
 			tiles := ((m + 127) / 128) * ((n + 255) / 256)
 			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
@@ -976,6 +987,9 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		module = "gemm_tma_store_sm90a"
 	case l.streamK != nil:
 		module = streamKModule
+	case strings.HasSuffix(l.kernel, "_nt_mt"):
+		module = "gemm_mma_tma_sm90a"
+		block = D1(256) // eight consumer warps, no producer
 	}
 	err := d.do(func() error {
 		fn, err := d.function(module, l.kernel)
@@ -1038,7 +1052,7 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		params = append(params, u64(uint64(cp)), u64(uint64(biasp)),
 			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
 			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))))
-		if !strings.HasSuffix(l.kernel, "_nt_tma") {
+		if !strings.HasSuffix(l.kernel, "_nt_tma") && !strings.HasSuffix(l.kernel, "_nt_mt") {
 			params = append(params, u64(uint64(uint32(l.kchunk))))
 		}
 		return d.launchProfiled(fn, module, l.kernel, grid, block, smem, params)

@@ -414,3 +414,40 @@ func testGemmStreamK(t *testing.T, bf bool) {
 	}
 	checkRan(t, streamKModule, prefix+"tn_tma_sk", prefix+"tn_tma_sk192", reduce)
 }
+
+// TestGemmF16MMATMA runs the Hopper NT cases below the ViT size through
+// GemmMMATMA (mma.sync fed by TMA, gemm_mma_tma_sm90a: the aligned ones take
+// it, the others the element-wise loader), then a long K (the ring wraps
+// 16 times, k not a multiple of 64) and 4096³ itself (rows sampled), and
+// every layout (the non-NT ones through GemmMMA); outputs NaN-poisoned.
+// Then checks that the kernel ran. Not yet run on hardware.
+func TestGemmF16MMATMA(t *testing.T) { testGemmMMATMA(t, false) }
+
+// TestGemmBF16MMATMA runs the same through the bf16 twin.
+func TestGemmBF16MMATMA(t *testing.T) { testGemmMMATMA(t, true) }
+
+func testGemmMMATMA(t *testing.T, bf bool) {
+	if !dev.SetGemmKernel(GemmMMATMA) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	defer dev.SetGemmKernel(GemmAuto)
+	cases := []gemmCase{
+		{transB: true, m: 300, n: 520, k: 4100, align8: true, alpha: 1, bias: true},
+		{transB: true, m: 4096, n: 4096, k: 4096, alpha: 1, out16: true},
+	}
+	for _, c := range hopperCases() {
+		if c.m < 256*197 {
+			cases = append(cases, c)
+		}
+	}
+	for _, c := range cases {
+		c.bf16 = bf
+		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	}
+	t.Run("layouts", func(t *testing.T) { testGemmTMALayoutsAs(t, bf) })
+	prefix := "gemm_f16_"
+	if bf {
+		prefix = "gemm_bf16_"
+	}
+	checkRan(t, "gemm_mma_tma_sm90a", prefix+"nt_mt")
+}

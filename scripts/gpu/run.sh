@@ -194,8 +194,9 @@ done
 # budget cut falls on short tests; the reports keep each binary's order.
 # Before them, the tests of kernels that have never run on a GPU (the
 # sixth session's ping-pong and residual GEMMs, the new peak probes, the
-# seventh's stream-K GEMMs and TMA prefetch), so that no budget cut can leave them out.
-first='Pingpong|Residual|GELUGrad|PeakProbes|StreamK|Prefetch'
+# seventh's stream-K, TMA prefetch and TMA-fed mma.sync GEMMs), so that no
+# budget cut can leave them out.
+first='Pingpong|Residual|GELUGrad|PeakProbes|StreamK|Prefetch|MMATMA'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -452,6 +453,7 @@ gemm_streamk_vit_qkv_dw    streamk ^vit_qkv_dw_1152x384x50432_streamk$  ^gemm_f1
 gemm_tmas_4096_nt          gemm  ^gemm_nt_4096$                         ^gemm_f16_nt_tma_s$                1
 gemm_mma_4096_nt           gemm  ^gemm_nt_4096_mma_staged$              ^gemm_f16_nt$                      1
 gemm_mma4_4096_nn          gemm  ^gemm_nn_4096_mma4_staged$             ^gemm_f16_nn_q$                    1
+gemm_mmatma_4096_nt        gemm  ^gemm_nt_4096_mmatma$                  ^gemm_f16_nt_mt$                   1
 attn_fwd_head_d32_vits     attn  ^attn_fwd_h12d32$                      ^attn_fwd_head_w4_d32$             1
 attn_bwd_head_d32_vits     attn  ^attn_bwd_h12d32$                      ^attn_bwd_head_w4_d32$             1
 layernorm_bwd_vits         ln    ^ln_bwd_50432x384$                     ^layernorm_bwd_3$                  1

@@ -1,0 +1,170 @@
+// gemm_mma_tma_sm90a.cu: fp16 and bf16 GEMM on Hopper with mma.sync
+// tensor-core instructions fed by TMA, for the Linear-layer layout
+//
+//   C = act(alpha · A · Bᵀ + bias) + beta · C,   A m×k, B n×k (both k-contiguous)
+//
+// (gemm_f16.cu's epilogue, flags and conventions; direct stores).
+//
+// Why. Issue 4 asks for mma.sync at 0.7× cuBLAS at 4096³. The cp.async
+// kernels reach 0.38–0.45× on an H100 (gemm_f16 128×128 with 8 warps of
+// 64×32; _w 128×256 with 8 warps of 64×64 at one block an SM; mma4 with 4
+// warps of 64×64 at two blocks an SM). All three stop every warp of a block
+// at a __syncthreads per k-tile and spend issue slots on cp.async address
+// arithmetic. This kernel keeps the 64×64 warp tiles of _w (128 bytes of
+// ldmatrix reads per mma, 48 of stage writes: under an SM's 128 bytes a
+// clock at mma.sync's measured peak) and takes those two costs away: a
+// producer warp loads each stage with two TMA boxes, and every consumer warp
+// waits only for the stage it reads (an mbarrier) and releases it alone.
+//
+// Block tile 128×256×64, 256 threads: 8 warps, a 2×4 grid of 64×64 warp
+// tiles. 4 stages of 48 KB: A as a box of 64 k × 128 rows, B as 64 k × 256
+// rows, both in TMA's 128-byte swizzle (the 16-byte chunk c of row r at
+// chunk c ^ (r mod 8)), out-of-range elements zero-filled by the TMA unit,
+// so M, N and K are arbitrary. Per k16 step a warp reads its A (4
+// ldmatrix.x4) and B (4 ldmatrix.x4) fragments, double-buffered: the next
+// step's while the 32 mma of this one run; the last step of a stage loads
+// the next stage's first fragments (after its full barrier) and releases
+// this one (__syncwarp, then one arrival a warp: the empty barrier counts
+// 8). There is no producer warp: ptxas 12.4 holds every thread of a block
+// of more than 256 threads to 168 registers on sm_90 (65536 / 384), and
+// this warp tile needs about 200. Thread 0 loads the first stages; then,
+// once the block has released a stage, it loads the stage's next k-tile
+// (warp 0 waits for the other warps there, with three stages of slack).
+//
+// Kernel: gemm_<t>_nt_mt(tmA, tmB, C, bias, M, N, K, ldc, alpha, beta,
+// flags), as gemm_f16_nt_tma (tensor maps: A {K, M} box {64, 128}, B {K,
+// N} box {64, 256}, 128-byte swizzle). Launch: grid ceil(M/128)·ceil(N/256)
+// (the grouped tile order), block 256, dynamic shared memory 4·49152 + 1024
+// + 128.
+
+#include "mma_sm80.cuh"
+#include "tma_sm90a.cuh"
+
+#define MT_BM 128
+#define MT_BN 256
+#define MT_BK 64
+#define MT_S 4
+#define MT_A_BYTES (MT_BM * 128)
+#define MT_STAGE (MT_A_BYTES + MT_BN * 128)
+#define MT_WARPS 8
+
+template <typename T>
+__device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
+                                             const float* __restrict__ bias, int M, int N, int K, int ldc,
+                                             float alpha, float beta, int flags) {
+    extern __shared__ __align__(16) unsigned char smem_mt[];
+    const uint32_t base = (smem_u32(smem_mt) + 1023) & ~1023u;
+    const uint32_t bars = base + MT_S * MT_STAGE;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    int m0, n0;
+    grouped_tile<MT_BM, MT_BN>(blockIdx.x, M, N, m0, n0);
+    const int KT = (K + MT_BK - 1) / MT_BK;
+
+    // fill(kt): thread 0 loads k-tile kt into its stage.
+    auto fill = [&](int kt) {
+        const int s = kt % MT_S;
+        const uint32_t full = bars + 8 * s;
+        mbar_expect_tx(full, MT_STAGE);
+        tma_load_2d(base + s * MT_STAGE, tmA, kt * MT_BK, m0, full);
+        tma_load_2d(base + s * MT_STAGE + MT_A_BYTES, tmB, kt * MT_BK, n0, full);
+    };
+    if (tid == 0) {
+        tma_ring_init<MT_S>(bars, MT_WARPS);
+        mbar_init_fence();
+        for (int kt = 0; kt < min(KT, MT_S); kt++) fill(kt);
+    }
+    __syncthreads();
+
+    // Warp (wm, wn): rows 64·wm, columns 64·wn of the block tile. A lane's
+    // ldmatrix rows: A rows 64·wm + (lane mod 16) + 16·mi, in 16-byte chunk
+    // 2·kk + lane/16 (the x4's matrices: rows 0–7 and 8–15, k 0–7 and 8–15);
+    // B rows 64·wn + (lane mod 8) + 8·(lane/16) + 16·nj, chunk 2·kk +
+    // (lane/8 mod 2) (n 0–7 and 8–15, k 0–7 and 8–15). Every row a lane
+    // reads is ≡ lane (mod 8), so the swizzle XORs its chunk with lane mod 8.
+    const int wm = warp >> 2, wn = warp & 3;
+    const uint32_t aOff = (wm * 64 + (lane & 15)) * 128, bOff = MT_A_BYTES + (wn * 64 + (lane & 7) + ((lane >> 4) << 3)) * 128;
+    const int aChunk = lane >> 4, bChunk = (lane >> 3) & 1, sw = lane & 7;
+    uint32_t fa[2][4][4], fb[2][8][2];
+    float acc[4][8][4];
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+        for (int ni = 0; ni < 8; ni++) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.f;
+
+    // load(f, stage, kk): the fragments of k16 step kk of the stage at
+    // byte address stage into buffer f.
+    auto load = [&](int f, uint32_t stage, int kk) {
+        const uint32_t ca = (uint32_t)(((2 * kk + aChunk) ^ sw) << 4), cb = (uint32_t)(((2 * kk + bChunk) ^ sw) << 4);
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+            ldsm_x4(fa[f][mi][0], fa[f][mi][1], fa[f][mi][2], fa[f][mi][3], stage + aOff + mi * 16 * 128 + ca);
+#pragma unroll
+        for (int nj = 0; nj < 4; nj++)
+            ldsm_x4(fb[f][2 * nj][0], fb[f][2 * nj][1], fb[f][2 * nj + 1][0], fb[f][2 * nj + 1][1],
+                    stage + bOff + nj * 16 * 128 + cb);
+    };
+
+    if (KT > 0) {
+        mbar_wait(bars, 0);
+        load(0, base, 0);
+    }
+    for (int kt = 0; kt < KT; kt++) {
+        const int s = kt % MT_S;
+        const uint32_t stage = base + s * MT_STAGE;
+#pragma unroll
+        for (int kk = 0; kk < MT_BK / 16; kk++) {
+            const int f = kk & 1;  // the buffer holding step kk
+            if (kk + 1 < MT_BK / 16) {
+                load(f ^ 1, stage, kk + 1);
+            } else {
+                // Every fragment of this stage is in registers: release it;
+                // thread 0 refills it once all warps have; then wait for the
+                // next stage and load its first step.
+                __syncwarp();
+                if (lane == 0) mbar_arrive(bars + 8 * (MT_S + s));
+                if (tid == 0 && kt + MT_S < KT) {
+                    mbar_wait(bars + 8 * (MT_S + s), (kt / MT_S) & 1);
+                    fill(kt + MT_S);
+                }
+                __syncwarp();
+                if (kt + 1 < KT) {
+                    const int s2 = (kt + 1) % MT_S;
+                    mbar_wait(bars + 8 * s2, ((kt + 1) / MT_S) & 1);
+                    load(f ^ 1, base + s2 * MT_STAGE, 0);
+                }
+            }
+#pragma unroll
+            for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+                for (int ni = 0; ni < 8; ni++) mma16816<T>(acc[mi][ni], fa[f][mi], fb[f][ni][0], fb[f][ni][1]);
+        }
+    }
+
+    // Epilogue: the m16n8 accumulator layout, thread (g, t) = (lane/4, lane
+    // mod 4) holding rows g and g + 8, columns 2t and 2t + 1 of each tile.
+    const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int row = m0 + wm * 64 + mi * 16 + g + 8 * h;
+            if (row >= M) continue;
+#pragma unroll
+            for (int ni = 0; ni < 8; ni++) {
+                const int col = n0 + wn * 64 + ni * 8 + 2 * t;
+                if (col >= N) continue;
+                gemm_put2<T, false>(C, row, col, N, ldc, alpha, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1], bias, gelu,
+                                    out16, beta);
+            }
+        }
+}
+
+#define GEMM_MT_KERNEL(name, T)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(32 * MT_WARPS, 1)                                               \
+        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                  \
+             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) { \
+        gemm_mt_body<T>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                  \
+    }
+GEMM_MT_KERNEL(gemm_f16_nt_mt, half)
+GEMM_MT_KERNEL(gemm_bf16_nt_mt, bf16)
