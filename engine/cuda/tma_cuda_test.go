@@ -417,9 +417,10 @@ func testGemmStreamK(t *testing.T, bf bool) {
 
 // TestGemmF16MMATMA runs the Hopper NT cases below the ViT size through
 // GemmMMATMA (mma.sync fed by TMA, gemm_mma_tma_sm90a: the aligned ones take
-// it, the others the element-wise loader), then a long K (the ring wraps
-// 16 times, k not a multiple of 64) and 4096³ itself (rows sampled), and
-// every layout (the non-NT ones through GemmMMA); outputs NaN-poisoned.
+// it, the others the element-wise loader), split-K off, with a long K (the
+// ring wraps 16 times, k not a multiple of 64) and 4096³ itself (rows
+// sampled), then every layout (the non-NT ones through GemmMMA, the
+// split-K cases through mma.sync's partials); outputs NaN-poisoned.
 // Then checks that the kernel ran. Not yet run on hardware.
 func TestGemmF16MMATMA(t *testing.T) { testGemmMMATMA(t, false) }
 
@@ -431,6 +432,10 @@ func testGemmMMATMA(t *testing.T, bf bool) {
 		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
 	}
 	defer dev.SetGemmKernel(GemmAuto)
+	// No split-K: the long-K cases would go to mma.sync's partial
+	// products instead of this kernel.
+	oldSplit := dev.SetGemmSplitK(1)
+	defer dev.SetGemmSplitK(oldSplit)
 	cases := []gemmCase{
 		{transB: true, m: 300, n: 520, k: 4100, align8: true, alpha: 1, bias: true},
 		{transB: true, m: 4096, n: 4096, k: 4096, alpha: 1, out16: true},
@@ -444,6 +449,7 @@ func testGemmMMATMA(t *testing.T, bf bool) {
 		c.bf16 = bf
 		t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 	}
+	dev.SetGemmSplitK(oldSplit)
 	t.Run("layouts", func(t *testing.T) { testGemmTMALayoutsAs(t, bf) })
 	prefix := "gemm_f16_"
 	if bf {

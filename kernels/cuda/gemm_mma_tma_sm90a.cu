@@ -22,10 +22,10 @@
 // chunk c ^ (r mod 8)), out-of-range elements zero-filled by the TMA unit,
 // so M, N and K are arbitrary. Per k16 step a warp reads its A (4
 // ldmatrix.x4) and B (4 ldmatrix.x4) fragments, double-buffered: the next
-// step's while the 32 mma of this one run; the last step of a stage loads
-// the next stage's first fragments (after its full barrier) and releases
-// this one (__syncwarp, then one arrival a warp: the empty barrier counts
-// 8). There is no producer warp: ptxas 12.4 holds every thread of a block
+// step's while the 32 mma of this one run; before the last step's mma a
+// warp releases the stage (fence.proxy.async, __syncwarp, then one arrival
+// a warp: the empty barrier counts 8), and after them it waits for the
+// next stage's full barrier and loads its first fragments. There is no producer warp: ptxas 12.4 holds every thread of a block
 // of more than 256 threads to 168 registers on sm_90 (65536 / 384), and
 // this warp tile needs about 200. Thread 0 loads the first stages; then,
 // once the block has released a stage, it loads the stage's next k-tile
@@ -114,14 +114,26 @@ __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* 
 #pragma unroll
         for (int kk = 0; kk < MT_BK / 16; kk++) {
             const int f = kk & 1;  // the buffer holding step kk
-            if (kk + 1 < MT_BK / 16) {
+            const bool last = kk + 1 == MT_BK / 16;
+            if (!last) {
                 load(f ^ 1, stage, kk + 1);
             } else {
-                // Every fragment of this stage is in registers: release it;
-                // thread 0 refills it once all warps have; then wait for the
-                // next stage and load its first step.
+                // Every fragment of this stage is in registers: release it.
+                // The fence orders this warp's ldmatrix reads (generic
+                // proxy) before the TMA refill (async proxy) that the
+                // release allows; __syncwarp, before lane 0's arrival.
+                asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
                 __syncwarp();
                 if (lane == 0) mbar_arrive(bars + 8 * (MT_S + s));
+            }
+#pragma unroll
+            for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+                for (int ni = 0; ni < 8; ni++) mma16816<T>(acc[mi][ni], fa[f][mi], fb[f][ni][0], fb[f][ni][1]);
+            if (last) {
+                // With this step's mma issued: thread 0 refills the stage
+                // once every warp has released it, then each warp waits for
+                // the next stage and loads its first step.
                 if (tid == 0 && kt + MT_S < KT) {
                     mbar_wait(bars + 8 * (MT_S + s), (kt / MT_S) & 1);
                     fill(kt + MT_S);
@@ -133,10 +145,6 @@ __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* 
                     load(f ^ 1, base + s2 * MT_STAGE, 0);
                 }
             }
-#pragma unroll
-            for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-                for (int ni = 0; ni < 8; ni++) mma16816<T>(acc[mi][ni], fa[f][mi], fb[f][ni][0], fb[f][ni][1]);
         }
     }
 
