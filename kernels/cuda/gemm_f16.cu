@@ -218,22 +218,8 @@ __device__ __forceinline__ void gemm_body(const T* __restrict__ A, const T* __re
 
     // Direct epilogue, straight from the accumulators: each thread owns
     // pairs of adjacent columns.
-    const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int mi = 0; mi < 4; mi++) {
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            int row = m0 + warp_m * 64 + mi * 16 + g + h * 8;
-            if (row >= M) continue;
-#pragma unroll
-            for (int ni = 0; ni < WN / 8; ni++) {
-                int col = n0 + warp_n * WN + ni * 8 + 2 * t;
-                if (col >= N) continue;
-                gemm_put2<T, false>(C, row, col, N, ldc, alpha, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1], bias, gelu,
-                                    out16, beta);
-            }
-        }
-    }
+    mma_store_warp<T, 4, WN / 8>(acc, C, m0 + warp_m * 64, n0 + warp_n * WN, M, N, ldc, alpha, bias, gelu, out16, beta,
+                                 lane);
 }
 
 #define GEMM_KERNEL(name, T, AK, BKM, AL)                                                                      \

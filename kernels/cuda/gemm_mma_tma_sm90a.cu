@@ -148,24 +148,8 @@ __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* 
         }
     }
 
-    // Epilogue: the m16n8 accumulator layout, thread (g, t) = (lane/4, lane
-    // mod 4) holding rows g and g + 8, columns 2t and 2t + 1 of each tile.
-    const bool gelu = flags & GEMM_GELU, out16 = flags & GEMM_OUT_F16;
-    const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int row = m0 + wm * 64 + mi * 16 + g + 8 * h;
-            if (row >= M) continue;
-#pragma unroll
-            for (int ni = 0; ni < 8; ni++) {
-                const int col = n0 + wn * 64 + ni * 8 + 2 * t;
-                if (col >= N) continue;
-                gemm_put2<T, false>(C, row, col, N, ldc, alpha, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1], bias, gelu,
-                                    out16, beta);
-            }
-        }
+    mma_store_warp<T, 4, 8>(acc, C, m0 + wm * 64, n0 + wn * 64, M, N, ldc, alpha, bias, flags & GEMM_GELU,
+                            flags & GEMM_OUT_F16, beta, lane);
 }
 
 #define GEMM_MT_KERNEL(name, T)                                                                                  \

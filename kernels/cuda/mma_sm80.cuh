@@ -39,3 +39,30 @@ __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b
 MMA16816(half, "f16")
 MMA16816(bf16, "bf16")
 #undef MMA16816
+
+// mma_store_warp is the direct epilogue of a warp's MI×NI tiles of
+// m16n8k16 accumulators (acc[mi][ni]: thread (g, t) = (lane/4, lane mod 4)
+// holds rows g and g + 8, columns 2t and 2t + 1 of tile (mi, ni)), the
+// warp's first row r0 and column c0 of C: gemm_put2 for each pair whose row
+// is inside M and first column inside N.
+template <typename T, int MI, int NI>
+__device__ __forceinline__ void mma_store_warp(const float (&acc)[MI][NI][4], void* C, int r0, int c0, int M, int N,
+                                               int ldc, float alpha, const float* __restrict__ bias, bool gelu,
+                                               bool out16, float beta, int lane) {
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int mi = 0; mi < MI; mi++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int row = r0 + mi * 16 + g + h * 8;
+            if (row >= M) continue;
+#pragma unroll
+            for (int ni = 0; ni < NI; ni++) {
+                const int col = c0 + ni * 8 + 2 * t;
+                if (col >= N) continue;
+                gemm_put2<T, false>(C, row, col, N, ldc, alpha, acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1], bias, gelu,
+                                    out16, beta);
+            }
+        }
+    }
+}
