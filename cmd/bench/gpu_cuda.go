@@ -404,21 +404,20 @@ func (b *gpuBench) tmaStoreBench() error {
 	if err := b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMACluster}, storeBoth); err != nil {
 		return err
 	}
-	old := b.d.SetGemmStagger(true)
-	b.kindSuffix = "_stagger"
-	err := b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth)
-	b.d.SetGemmStagger(old)
-	b.kindSuffix = ""
-	if err != nil {
-		return err
-	}
-	old = b.d.SetGemmPrefetch(true)
-	b.kindSuffix = "_prefetch"
-	defer func() {
-		b.d.SetGemmPrefetch(old)
+	for _, pass := range []struct {
+		suffix string
+		set    func(bool) bool
+	}{{"_stagger", b.d.SetGemmStagger}, {"_prefetch", b.d.SetGemmPrefetch}} {
+		old := pass.set(true)
+		b.kindSuffix = pass.suffix
+		err := b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth)
+		pass.set(old)
 		b.kindSuffix = ""
-	}()
-	return b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tmaPingpongBench times the ping-pong TMA kernels (_tmapp: each consumer

@@ -87,23 +87,17 @@ func (b *gpuBench) trainBench() error {
 	if v := os.Getenv("MOCOGO_ATTN_KERNEL"); v != "" {
 		name += "_attn" + v
 	}
-	if os.Getenv("MOCOGO_GEMM_STAGED") == "0" {
-		name += "_direct"
-	}
-	if os.Getenv("MOCOGO_GEMM_STAGGER") == "1" {
-		name += "_stagger"
-	}
-	if os.Getenv("MOCOGO_GEMM_RESIDUAL") == "1" {
-		name += "_residual"
-	}
-	if os.Getenv("MOCOGO_GEMM_GELU_GRAD") == "1" {
-		name += "_gelugrad"
-	}
-	if os.Getenv("MOCOGO_GEMM_STREAMK") == "1" {
-		name += "_streamk"
-	}
-	if os.Getenv("MOCOGO_GEMM_PREFETCH") == "1" {
-		name += "_prefetch"
+	for _, e := range []struct{ env, value, suffix string }{
+		{"MOCOGO_GEMM_STAGED", "0", "_direct"},
+		{"MOCOGO_GEMM_STAGGER", "1", "_stagger"},
+		{"MOCOGO_GEMM_RESIDUAL", "1", "_residual"},
+		{"MOCOGO_GEMM_GELU_GRAD", "1", "_gelugrad"},
+		{"MOCOGO_GEMM_STREAMK", "1", "_streamk"},
+		{"MOCOGO_GEMM_PREFETCH", "1", "_prefetch"},
+	} {
+		if os.Getenv(e.env) == e.value {
+			name += e.suffix
+		}
 	}
 	tr, err := moco.NewTrainer(e, m, tc, 1000)
 	if err != nil {
