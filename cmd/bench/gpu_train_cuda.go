@@ -167,13 +167,12 @@ func (b *gpuBench) trainBench() error {
 		return err
 	}
 	printStepProfile(name, p, wall, per)
-	// MOCOGO_GEMM_KERNEL=tune: the kernel each product shape got.
+	// MOCOGO_GEMM_KERNEL=tune: the kernel and settings each product shape
+	// got, beside every candidate's time.
 	for _, g := range b.d.GemmTunings() {
-		fmt.Printf("tune: %-28s chose %-9v", g.Shape, g.Chose)
-		for _, k := range cuda.GemmKernels {
-			if ms, ok := g.Ms[k]; ok {
-				fmt.Printf(" %v %.3f ms", k, ms)
-			}
+		fmt.Printf("tune: %-28s chose %-14v", g.Shape, g.Chose)
+		for _, ch := range g.Timed {
+			fmt.Printf(" %v %.3f ms", ch, g.Ms[ch])
 		}
 		if len(g.Rejected) > 0 {
 			fmt.Printf("; refused: %v", g.Rejected)

@@ -82,11 +82,15 @@ const (
 	// for every layout and any GPU of sm_80 or later; split-K by its own
 	// partial-product kernels.
 	GemmMMA4
-	// GemmTune picks, per product shape, the fastest kind whose result
+	// GemmTune picks, per product shape, the fastest kind and schedule
+	// settings (GemmChoice: the ping-pong kernels, the L2 prefetch, the
+	// staggered consumers and stream-K among them on an H100) whose result
 	// agrees with GemmAuto's, measured on the first product of that shape
 	// (tune.go), as cuDNN's benchmark mode does for convolutions (with
-	// beta ≠ 0, on copies of C). Products with unaligned operands, which
-	// every kind serves with the same kernel, use GemmAuto.
+	// beta ≠ 0, on copies of C). The device's schedule settings do not
+	// apply to the products it tunes; the staged store does. Products with
+	// unaligned operands, which every kind serves with the same kernel, use
+	// GemmAuto with the device's settings.
 	GemmTune
 	// GemmTMAPingpong is GemmTMAStore with the ping-pong schedule: each
 	// consumer warpgroup owns whole 128×128 tiles and the two take turns at
@@ -234,11 +238,52 @@ func (d *Device) SetGemmResidual(on bool) bool { return d.swapSetting(&d.gemmRes
 // GemmResidual reports whether SetGemmResidual is on.
 func (d *Device) GemmResidual() bool { return d.flagIf(&d.gemmResidualOn, 1) != 0 }
 
-// scheduleFlags is gemmStagger when SetGemmStagger has turned it on, and
-// gemmPrefetch when SetGemmPrefetch has: the flags of the persistent TMA
-// kernels' schedule, which change no result.
-func (d *Device) scheduleFlags() int {
-	return d.flagIf(&d.gemmStagger, gemmStagger) | d.flagIf(&d.gemmPrefetch, gemmPrefetch)
+// GemmChoice is one way to run a product: a kernel kind and the schedule
+// settings, which change its timing and never its result. The device's
+// settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK)
+// make one choice for every product; GemmTune makes one per product shape
+// (GemmTuning).
+type GemmChoice struct {
+	Kernel   GemmKernel
+	Stagger  bool // the persistent TMA kernels' consumers staggered (SetGemmStagger)
+	Prefetch bool // the persistent TMA kernels' L2 prefetch of the next tile's A (SetGemmPrefetch)
+	StreamK  bool // weight gradients stream-K instead of split-K (SetGemmStreamK)
+}
+
+// String is the kind's name with a +setting for each setting on, e.g.
+// "tmas+prefetch".
+func (c GemmChoice) String() string {
+	s := c.Kernel.String()
+	for _, o := range []struct {
+		on   bool
+		name string
+	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}} {
+		if o.on {
+			s += "+" + o.name
+		}
+	}
+	return s
+}
+
+// scheduleFlags is the kernels' flag bits for c's stagger and prefetch
+// settings (gemmStagger, gemmPrefetch), which the persistent TMA kernels
+// read.
+func (c GemmChoice) scheduleFlags() int {
+	f := 0
+	if c.Stagger {
+		f |= gemmStagger
+	}
+	if c.Prefetch {
+		f |= gemmPrefetch
+	}
+	return f
+}
+
+// settingsChoice is the choice the device's settings make for kind k.
+func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn}
 }
 
 // SetGemmPrefetch sets whether the producer warpgroup of the persistent TMA
@@ -587,8 +632,10 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 	// kernels and the split-K reduce get flags without it.
 	mflags := flags | d.stagedFlag()
 	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	// run launches the product into c with the kernels of sel.
-	run := func(sel GemmKernel, c *Buffer) error {
+	// run launches the product into c the way ch says: its kernel kind
+	// and schedule settings.
+	run := func(ch GemmChoice, c *Buffer) error {
+		sel := ch.Kernel
 		if !aligned || k == 0 {
 			return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
 				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
@@ -606,20 +653,17 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			bn, kernel := tmaTile(name, n)
 			tmaTiles := ((m + 127) / 128) * ((n + bn - 1) / bn)
 			if splits, kchunk := d.splitK(m, n, k, tmaTiles, d.sms, 64); splits > 1 {
-				// Stream-K where the split leaves SMs idle (the weight
-				// gradients' layout, SetGemmStreamK), if each block gets at
-				// least 16 k-tiles, as each split does.
-				if transA && !transB && tmaTiles*splits < d.sms && d.flagIf(&d.gemmStreamKOn, 1) != 0 {
-					if plan, err := newStreamKPlan(m, n, k, bn, d.sms); err == nil && plan.total() >= 16*plan.blocks {
-						// Without room for its slots, split-K's smaller
-						// workspace below.
-						if ws, err := d.Alloc(plan.workspaceFloats(bn) * 4); err == nil {
-							// The default stream orders the reduce before
-							// any later user of the workspace's memory, so
-							// it can go back to the cache at once.
-							defer ws.Free()
-							return d.gemmStreamK(plan, ws, prefix, bn, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
-						}
+				// Stream-K where the choice asks for it (SetGemmStreamK)
+				// and streamKPlanFor allows it.
+				if plan, ok := d.streamKPlanFor(transA, transB, m, n, k, bn, tmaTiles, splits); ch.StreamK && ok {
+					// Without room for its slots, split-K's smaller
+					// workspace below.
+					if ws, err := d.Alloc(plan.workspaceFloats(bn) * 4); err == nil {
+						// The default stream orders the reduce before any
+						// later user of the workspace's memory, so it can
+						// go back to the cache at once.
+						defer ws.Free()
+						return d.gemmStreamK(plan, ws, prefix, bn, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
 					}
 				}
 				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
@@ -645,7 +689,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				// (The ping-pong kernels ignore the stagger flag: their
 				// warpgroups take turns by design. The prefetch flag reaches
 				// the one with a producer warpgroup, 128×128 tiles.)
-				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|d.scheduleFlags())
+				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|ch.scheduleFlags())
 			}
 			fallthrough // the persistent kernels with the direct store
 		case GemmTMA, GemmTMAPersistent:
@@ -658,7 +702,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			}
 			tflags := flags
 			if kern != GemmTMA {
-				tflags |= d.scheduleFlags() // persistent: a block walks several tiles
+				tflags |= ch.scheduleFlags() // persistent: a block walks several tiles
 			}
 			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, tflags)
 		case GemmMMATMA:
@@ -672,22 +716,39 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 			a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
 	}
 	sel := d.gemmSetting()
-	if sel == GemmTune {
-		sel = GemmAuto
-		// Tuned where the candidates share a path: aligned operands and
-		// k > 0. With beta ≠ 0 they run on copies of C.
-		if aligned && k > 0 {
-			// The staged-store, stagger, prefetch and stream-K settings
-			// change the kernels' timings: a choice is kept per setting.
-			key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags | d.stagedFlag() | d.scheduleFlags(), bias != nil, c.ptr%16 == 0, beta != 0,
-				d.flagIf(&d.gemmStreamKOn, 1) != 0}
-			var err error
-			if sel, err = d.tunedKernel(key, celem, c, run); err != nil {
-				return fmt.Errorf("%s: tuning %v: %w", api, key, err)
-			}
+	if sel != GemmTune {
+		return run(d.settingsChoice(sel), c)
+	}
+	ch := d.settingsChoice(GemmAuto)
+	// Tuned where the candidates share a path: aligned operands and k > 0.
+	// With beta ≠ 0 they run on copies of C.
+	if aligned && k > 0 {
+		// The staged store is a setting GemmTune keeps (it changes the
+		// mma.sync and wgmma kernels' timings: a choice is kept per
+		// setting); the schedule settings are among what it chooses.
+		key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags | d.stagedFlag(), bias != nil, c.ptr%16 == 0, beta != 0}
+		var err error
+		if ch, err = d.tunedChoice(key, celem, c, run); err != nil {
+			return fmt.Errorf("%s: tuning %v: %w", api, key, err)
 		}
 	}
-	return run(sel, c)
+	return run(ch, c)
+}
+
+// streamKPlanFor returns the stream-K schedule of an m×n×k product that
+// split-K would split into splits chunks over tiles output tiles of width
+// bn, and whether stream-K may take it: the weight gradients' layout (A
+// transposed, B not), where the split leaves SMs idle and every block gets
+// at least 16 k-tiles, as each split does.
+func (d *Device) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, splits int) (streamKPlan, bool) {
+	if !transA || transB || tiles*splits >= d.sms {
+		return streamKPlan{}, false
+	}
+	plan, err := newStreamKPlan(m, n, k, bn, d.sms)
+	if err != nil || plan.total() < 16*plan.blocks {
+		return streamKPlan{}, false
+	}
+	return plan, true
 }
 
 // SetGemmSplitK sets GemmF16's split-K policy for aligned operands: 0 (the

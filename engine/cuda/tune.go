@@ -15,10 +15,9 @@ type tuneKey struct {
 	bf, transA, transB bool
 	m, n, k            int
 	lda, ldb, ldc      int
-	flags              int  // gemmGELU, gemmOutF16, and the settings gemmStaged, gemmStagger, gemmPrefetch
+	flags              int  // gemmGELU, gemmOutF16, and the setting gemmStaged
 	bias, cAligned     bool // a bias; C 16-byte aligned (the TMA store needs it)
 	beta               bool // beta ≠ 0: C is read (a residual added in the epilogue)
-	streamK            bool // SetGemmStreamK: the weight gradients' split path
 }
 
 func (k tuneKey) String() string {
@@ -34,34 +33,104 @@ func (k tuneKey) String() string {
 	return s
 }
 
-// GemmTuning is GemmTune's measurement of one product shape: the kind it
-// chose, each candidate's median milliseconds, and the candidates it
-// refused with the reason (a result that differs from GemmAuto's, or a
-// launch the device refused).
+// GemmTuning is GemmTune's measurement of one product shape: the choice it
+// made, each candidate's median milliseconds in the order they were timed,
+// and the candidates it refused with the reason (a result that differs
+// from GemmAuto's, or a launch the device refused).
 type GemmTuning struct {
 	Shape    string // layout, type and m×n×k, e.g. "nt f16 50432×1152×384"
-	Chose    GemmKernel
-	Ms       map[GemmKernel]float64
-	Rejected map[GemmKernel]string
+	Chose    GemmChoice
+	Timed    []GemmChoice // the candidates timed, GemmAuto first
+	Ms       map[GemmChoice]float64
+	Rejected map[GemmChoice]string
 }
 
-// gemmTuneCandidates are the kinds GemmTune tries, GemmAuto first (the
-// reference the others must agree with).
-func (d *Device) gemmTuneCandidates() []GemmKernel {
+// tuneWrongResult begins the reason GemmTuning.Rejected gives for a
+// candidate whose result differs from GemmAuto's: a defect of that kernel,
+// where a refused launch is not.
+const tuneWrongResult = "wrong result: "
+
+// tuneSettings are the schedule settings GemmTune tries with each kind; a
+// setting that does not reach a kind's kernels for a product (tunePath)
+// is not timed again.
+var tuneSettings = []GemmChoice{{}, {Prefetch: true}, {Stagger: true}, {Stagger: true, Prefetch: true}, {StreamK: true}}
+
+// gemmTuneCandidates are the choices GemmTune tries, GemmAuto without
+// settings first (the reference the others must agree with): each kind
+// with each of tuneSettings. On an H100 the kinds include the ping-pong
+// kernels and the settings the L2 prefetch, the staggered consumers and
+// stream-K; GemmMMATMA (for the mma.sync rate at 4096³, slower than the
+// others at every shape timed) and GemmTMA (GemmAuto's at 4096³) are not
+// among them.
+func (d *Device) gemmTuneCandidates() []GemmChoice {
+	kinds := []GemmKernel{GemmAuto, GemmMMA4, GemmMMAWide}
 	if d.major == 9 && d.minor == 0 {
-		return []GemmKernel{GemmAuto, GemmMMA, GemmMMA4, GemmWGMMA128, GemmTMAPersistent, GemmTMAStore, GemmTMACluster}
+		kinds = []GemmKernel{GemmAuto, GemmMMA, GemmMMA4, GemmWGMMA128, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192}
 	}
-	return []GemmKernel{GemmAuto, GemmMMA4, GemmMMAWide}
+	var out []GemmChoice
+	for _, k := range kinds {
+		for _, s := range tuneSettings {
+			s.Kernel = k
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
-// tunedKernel returns the kind GemmTune uses for key, measuring it first
-// when key is new: run(kind, c) launches the product into c. Each candidate
+// tunePath is what a choice runs for one product: two choices with the
+// same path launch the same kernels with the same flags, so GemmTune times
+// only the first.
+type tunePath struct {
+	kernel GemmKernel // the kind whose kernels run (GemmAuto resolved)
+	split  int        // 0: none or mma.sync's own; 1: split-K over the TMA partial products; 2: stream-K
+	sched  int        // the schedule flags the kernels read
+}
+
+// tunePath returns the path ch takes for the product key describes, as
+// gemmHalf's run would launch it.
+func (d *Device) tunePath(ch GemmChoice, key tuneKey, celem int) tunePath {
+	hopper := d.major == 9 && d.minor == 0
+	kern := d.gemmKernel(ch.Kernel, key.transA, key.transB, key.m, key.n, key.k)
+	// Where the TMA store cannot write C, the TMA-store, cluster and
+	// ping-pong kinds run the persistent kernels with the direct store.
+	if !tmaStoreOK(key.cAligned, key.ldc, key.n, celem, key.beta) {
+		switch kern {
+		case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
+			kern = GemmTMAPersistent
+		}
+	}
+	autoDW := ch.Kernel == GemmAuto && key.transA && !key.transB && hopper && !d.noTMASplitDW
+	if autoDW || ch.Kernel.UsesTMA() {
+		bn, _ := tmaTile("", key.n)
+		tiles := ((key.m + 127) / 128) * ((key.n + bn - 1) / bn)
+		if splits, _ := d.splitK(key.m, key.n, key.k, tiles, d.sms, 64); splits > 1 {
+			// Every TMA kind splits over the same partial products.
+			p := tunePath{kernel: GemmTMAPersistent, split: 1}
+			if _, ok := d.streamKPlanFor(key.transA, key.transB, key.m, key.n, key.k, bn, tiles, splits); ok && ch.StreamK {
+				p.split = 2
+			}
+			return p
+		}
+	}
+	p := tunePath{kernel: kern}
+	switch kern {
+	case GemmTMAPersistent, GemmTMAStore, GemmTMACluster:
+		p.sched = ch.scheduleFlags()
+	case GemmTMAPingpong:
+		// Its warpgroups take turns by design; its producer prefetches.
+		p.sched = ch.scheduleFlags() & gemmPrefetch
+	}
+	return p
+}
+
+// tunedChoice returns the choice GemmTune makes for key, measuring it first
+// when key is new: run(ch, c) launches the product into c. Each candidate
 // writes into a scratch C (with key.beta, a copy of c0, the product's C,
 // which the epilogue reads); the first is GemmAuto, whose result is the
 // reference. A candidate whose launch fails without harming the context
 // is refused and the others go on; a fault (the context lost) is an error.
 // (The timed repeats then add to the scratch C again: the time is the same.)
-func (d *Device) tunedKernel(key tuneKey, celem int, c0 *Buffer, run func(GemmKernel, *Buffer) error) (GemmKernel, error) {
+func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmChoice, *Buffer) error) (GemmChoice, error) {
 	d.mu.Lock()
 	t, ok := d.tuned[key]
 	d.mu.Unlock()
@@ -73,75 +142,62 @@ func (d *Device) tunedKernel(key tuneKey, celem int, c0 *Buffer, run func(GemmKe
 	if !key.beta {
 		c0 = nil
 	}
-	ref, err := d.tuneRun(GemmAuto, bytes, c0, run)
+	cands := d.gemmTuneCandidates()
+	auto := cands[0]
+	ref, err := d.tuneRun(auto, bytes, c0, run)
 	if err != nil {
-		return GemmAuto, fmt.Errorf("GemmAuto: %w", err)
+		return auto, fmt.Errorf("%v: %w", auto, err)
 	}
 	defer ref.Free()
 	want, err := d.tuneRead(ref, key, celem)
 	if err != nil {
-		return GemmAuto, err
+		return auto, err
 	}
-	t = &GemmTuning{Shape: key.String(), Chose: GemmAuto, Ms: map[GemmKernel]float64{}, Rejected: map[GemmKernel]string{}}
-	if t.Ms[GemmAuto], err = d.MedianMs(5, func() error { return run(GemmAuto, ref) }); err != nil {
-		return GemmAuto, fmt.Errorf("GemmAuto: %w", err)
+	t = &GemmTuning{Shape: key.String(), Chose: auto, Timed: []GemmChoice{auto}, Ms: map[GemmChoice]float64{}, Rejected: map[GemmChoice]string{}}
+	if t.Ms[auto], err = d.MedianMs(5, func() error { return run(auto, ref) }); err != nil {
+		return auto, fmt.Errorf("%v: %w", auto, err)
 	}
-	// Kinds that take the same path for this product are timed once: the
-	// kernel they launch (the wgmma kernels serve only NT; GemmAuto resolves
-	// to one of the others; the TMA-store kinds take GemmTMAPersistent's
-	// kernels unless C is 16-byte aligned, as the scratch outputs are, with
-	// rows ending on 16-byte boundaries and beta 0, and for a C that is not
-	// aligned they would be timed on a path the product does not take) and
-	// whether weight gradients split over the TMA kernels.
-	storeOK := tmaStoreOK(key.cAligned, key.ldc, key.n, celem, key.beta)
-	type path struct {
-		kernel   GemmKernel
-		tmaSplit bool
-	}
-	pathOf := func(k GemmKernel) path {
-		kern := d.gemmKernel(k, key.transA, key.transB, key.m, key.n, key.k)
-		if (kern == GemmTMAStore || kern == GemmTMACluster) && !storeOK {
-			kern = GemmTMAPersistent
-		}
-		autoDW := k == GemmAuto && key.transA && !key.transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW
-		return path{kern, autoDW || kern.UsesTMA()}
-	}
-	tried := map[path]bool{pathOf(GemmAuto): true}
-	for _, kind := range d.gemmTuneCandidates()[1:] {
-		if (kind == GemmTMAStore || kind == GemmTMACluster) && !key.cAligned {
+	// Choices that take the same path for this product (tunePath) are
+	// timed once. The TMA-store and cluster kinds are timed only where C
+	// is 16-byte aligned, as the scratch outputs are: for a C that is not,
+	// they would be timed on a path the product does not take.
+	tried := map[tunePath]bool{d.tunePath(auto, key, celem): true}
+	for _, ch := range cands[1:] {
+		if (ch.Kernel == GemmTMAStore || ch.Kernel == GemmTMACluster || ch.Kernel == GemmTMAPingpong || ch.Kernel == GemmTMAPingpong192) && !key.cAligned {
 			continue
 		}
-		p := pathOf(kind)
+		p := d.tunePath(ch, key, celem)
 		if tried[p] {
 			continue
 		}
 		tried[p] = true
-		c, err := d.tuneRun(kind, bytes, c0, run)
+		c, err := d.tuneRun(ch, bytes, c0, run)
 		if err != nil {
 			if serr := d.Synchronize(); serr != nil {
-				return GemmAuto, fmt.Errorf("%v: %w", kind, err) // a fault: the context is gone
+				return auto, fmt.Errorf("%v: %w", ch, err) // a fault: the context is gone
 			}
-			t.Rejected[kind] = err.Error()
+			t.Rejected[ch] = err.Error()
 			continue
 		}
 		got, err := d.tuneRead(c, key, celem)
 		if err != nil {
 			c.Free()
-			return GemmAuto, err
+			return auto, err
 		}
 		if why := tuneCompare(got, want); why != "" {
-			t.Rejected[kind] = why
+			t.Rejected[ch] = tuneWrongResult + why
 			c.Free()
 			continue
 		}
-		ms, err := d.MedianMs(5, func() error { return run(kind, c) })
+		ms, err := d.MedianMs(5, func() error { return run(ch, c) })
 		c.Free()
 		if err != nil {
-			return GemmAuto, fmt.Errorf("%v: %w", kind, err)
+			return auto, fmt.Errorf("%v: %w", ch, err)
 		}
-		t.Ms[kind] = ms
+		t.Ms[ch] = ms
+		t.Timed = append(t.Timed, ch)
 		if ms < t.Ms[t.Chose] {
-			t.Chose = kind
+			t.Chose = ch
 		}
 	}
 	d.mu.Lock()
@@ -153,10 +209,10 @@ func (d *Device) tunedKernel(key tuneKey, celem int, c0 *Buffer, run func(GemmKe
 	return t.Chose, nil
 }
 
-// tuneRun runs kind once into a fresh scratch C of the given size, a copy
-// of c0 when c0 is not nil, and waits for it (the first launch also loads
-// its module).
-func (d *Device) tuneRun(kind GemmKernel, bytes int64, c0 *Buffer, run func(GemmKernel, *Buffer) error) (*Buffer, error) {
+// tuneRun runs ch once into a fresh scratch C of the given size, a copy of
+// c0 when c0 is not nil, and waits for it (the first launch also loads its
+// module).
+func (d *Device) tuneRun(ch GemmChoice, bytes int64, c0 *Buffer, run func(GemmChoice, *Buffer) error) (*Buffer, error) {
 	c, err := d.Alloc(bytes)
 	if err != nil {
 		return nil, err
@@ -167,7 +223,7 @@ func (d *Device) tuneRun(kind GemmKernel, bytes int64, c0 *Buffer, run func(Gemm
 			return nil, err
 		}
 	}
-	if err := run(kind, c); err != nil {
+	if err := run(ch, c); err != nil {
 		c.Free()
 		return nil, err
 	}

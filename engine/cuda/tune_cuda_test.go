@@ -18,7 +18,11 @@ import (
 // ≠ 0 (the candidates on copies of C) and rows not ending on a 16-byte
 // boundary (where the TMA store would write past them), and one it leaves
 // to GemmAuto (unaligned). Each tuned shape must be listed once with a
-// chosen kind among those it timed; a second pass over the same shapes
+// chosen kind among those it timed, and no candidate may be refused for
+// its result (each is compared with GemmAuto's, so this checks every
+// kind and setting GemmTune tries on every shape); on an H100 the
+// candidates must include the L2 prefetch and, on a weight gradient whose
+// split-K leaves SMs idle, stream-K. A second pass over the same shapes
 // must tune nothing new.
 func TestGemmTune(t *testing.T) {
 	require.True(t, dev.SetGemmKernel(GemmTune))
@@ -36,6 +40,9 @@ func TestGemmTune(t *testing.T) {
 		gemmCase{transB: true, m: 129, n: 197, k: 72, align8: true, alpha: 0.5, beta: 0.25}, // beta ≠ 0, on copies of C
 		gemmCase{transB: true, m: 300, n: 270, k: 200, align8: true, alpha: 1, out16: true}, // rows end off 16 bytes
 		gemmCase{transB: true, m: 33, n: 129, k: 7, alpha: 1},                               // unaligned: GemmAuto
+		// 5 tiles × 26 splits leave 2 of 132 SMs idle; 2115 k-tiles give
+		// stream-K 16 a block.
+		gemmCase{transA: true, m: 640, n: 192, k: 27072, align8: true, alpha: 1},
 	)
 	first := 0
 	for pass := range 2 {
@@ -51,7 +58,18 @@ func TestGemmTune(t *testing.T) {
 				for k, v := range g.Ms {
 					assert.GreaterOrEqual(t, v, ms, "%s: %v (%.3f ms) is faster than the chosen %v (%.3f ms)", g.Shape, k, v, g.Chose, ms)
 				}
-				t.Logf("%-28s chose %-9v %v rejected %v", g.Shape, g.Chose, g.Ms, g.Rejected)
+				for ch, why := range g.Rejected {
+					assert.False(t, strings.HasPrefix(why, tuneWrongResult), "%s: %v: %s", g.Shape, ch, why)
+				}
+				t.Logf("%-28s chose %-14v %v rejected %v", g.Shape, g.Chose, g.Ms, g.Rejected)
+			}
+			if dev.major == 9 && dev.minor == 0 {
+				timed := func(on func(GemmChoice) bool) bool {
+					return slices.ContainsFunc(tunings, func(g GemmTuning) bool { return slices.ContainsFunc(g.Timed, on) })
+				}
+				assert.True(t, timed(func(c GemmChoice) bool { return c.Prefetch }), "no shape timed the L2 prefetch")
+				assert.True(t, timed(func(c GemmChoice) bool { return c.StreamK }), "no shape timed stream-K")
+				assert.True(t, timed(func(c GemmChoice) bool { return c.Kernel == GemmTMAPingpong }), "no shape timed the ping-pong kernels")
 			}
 			assert.True(t, slices.ContainsFunc(tunings, func(g GemmTuning) bool { return len(g.Ms) >= 3 }),
 				"no shape had three or more kinds timed: the candidates were not tried")

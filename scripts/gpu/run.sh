@@ -133,7 +133,11 @@ if [[ "$phases" == *" decide "* ]]; then
 	# call), so that a hung run cannot hold the timed phases back.
 	beside_deadline=290
 	train_budget=200
-	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:fused vit_small:fp16:-:-:stagger vit_base:fp16"
+	# GemmTune (tune) times every kernel kind with each schedule setting
+	# (stagger, prefetch, stream-K) at every product shape of the step and
+	# runs the fastest: the step on the best of them, and each candidate's
+	# time per shape in its tune: lines.
+	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:fused vit_small:fp16:tune vit_base:fp16"
 	bench_budget=110
 	bench_groups="gemm tmapp streamk attn tmas ln"
 fi
