@@ -220,7 +220,8 @@ func (d *Device) SetGemmStaged(on bool) bool { return d.swapSetting(&d.gemmStage
 // the previous setting. It applies where a block walks several tiles (not
 // GemmTMA's one-tile blocks, nor the split-K partial products). Off by
 // default until it has passed the GPU tests and won on an H100;
-// MOCOGO_GEMM_STAGGER=1 turns it on when the device is opened. The results
+// MOCOGO_GEMM_STAGGER=1 turns it on when the device is opened. GemmTune
+// chooses it per product shape instead. The results
 // are the same either way: each warpgroup's arithmetic is unchanged.
 func (d *Device) SetGemmStagger(on bool) bool { return d.swapSetting(&d.gemmStagger, on) }
 
@@ -296,6 +297,7 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 // a few k-tiles ahead; the prefetch starts them a tile ahead. A hint: the
 // results are the same either way. Off by default until it has won on an
 // H100; MOCOGO_GEMM_PREFETCH=1 turns it on when the device is opened.
+// GemmTune chooses it per product shape instead.
 func (d *Device) SetGemmPrefetch(on bool) bool { return d.swapSetting(&d.gemmPrefetch, on) }
 
 // stagedFlag is the flag bit that asks the kernels for the staged store
@@ -880,7 +882,8 @@ func (d *Device) gemmTMASplitK(kernel string, bn, splits, kchunk int, transA, tr
 // touches; a reduction sums them in a fixed order, so the result does not
 // depend on scheduling (kernels/cuda/gemm_streamk_sm90a.cu). Off by
 // default until it has passed the GPU tests and won on an H100;
-// MOCOGO_GEMM_STREAMK=1 turns it on when the device is opened.
+// MOCOGO_GEMM_STREAMK=1 turns it on when the device is opened. GemmTune
+// chooses it per product shape instead.
 func (d *Device) SetGemmStreamK(on bool) bool { return d.swapSetting(&d.gemmStreamKOn, on) }
 
 // gemmStreamK runs the weight-gradient product C = act(alpha·Aᵀ·B + bias) +

@@ -78,13 +78,23 @@ func (d *Device) gemmTuneCandidates() []GemmChoice {
 }
 
 // tunePath is what a choice runs for one product: two choices with the
-// same path launch the same kernels with the same flags, so GemmTune times
-// only the first.
+// same path launch the same kernels, with the same values of the flags
+// those kernels read, so GemmTune times only the first. (Two choices that
+// launch the same kernels may still have different paths: that costs only
+// a timing.)
 type tunePath struct {
 	kernel GemmKernel // the kind whose kernels run (GemmAuto resolved)
-	split  int        // 0: none or mma.sync's own; 1: split-K over the TMA partial products; 2: stream-K
+	split  int        // tuneNoSplit, tuneSplitTMA, tuneStreamK or tuneSplitMMA
 	sched  int        // the schedule flags the kernels read
 }
+
+// How a tunePath splits K.
+const (
+	tuneNoSplit  = iota
+	tuneSplitTMA // split-K over the TMA partial products
+	tuneStreamK  // stream-K over the TMA partial products
+	tuneSplitMMA // split-K over mma.sync's partial products (gemm_f16's, or GemmMMA4's own)
+)
 
 // tunePath returns the path ch takes for the product key describes, as
 // gemmHalf's run would launch it.
@@ -99,17 +109,32 @@ func (d *Device) tunePath(ch GemmChoice, key tuneKey, celem int) tunePath {
 			kern = GemmTMAPersistent
 		}
 	}
+	// The cluster kernels exist for fp16 NT and NN only; GemmTMACluster
+	// runs the others on GemmTMAStore's.
+	if kern == GemmTMACluster && (key.bf || key.transA) {
+		kern = GemmTMAStore
+	}
 	autoDW := ch.Kernel == GemmAuto && key.transA && !key.transB && hopper && !d.noTMASplitDW
 	if autoDW || ch.Kernel.UsesTMA() {
 		bn, _ := tmaTile("", key.n)
 		tiles := ((key.m + 127) / 128) * ((key.n + bn - 1) / bn)
 		if splits, _ := d.splitK(key.m, key.n, key.k, tiles, d.sms, 64); splits > 1 {
 			// Every TMA kind splits over the same partial products.
-			p := tunePath{kernel: GemmTMAPersistent, split: 1}
+			p := tunePath{kernel: GemmTMAPersistent, split: tuneSplitTMA}
 			if _, ok := d.streamKPlanFor(key.transA, key.transB, key.m, key.n, key.k, bn, tiles, splits); ok && ch.StreamK {
-				p.split = 2
+				p.split = tuneStreamK
 			}
 			return p
+		}
+	}
+	if !ch.Kernel.UsesTMA() {
+		// mma.sync's split-K, whatever kind GemmAuto resolved to.
+		tiles := ((key.m + gemmTile - 1) / gemmTile) * ((key.n + gemmTile - 1) / gemmTile)
+		if splits, _ := d.splitK(key.m, key.n, key.k, tiles, 2*d.sms, 32); splits > 1 {
+			if kern != GemmMMA4 {
+				kern = GemmMMA
+			}
+			return tunePath{kernel: kern, split: tuneSplitMMA}
 		}
 	}
 	p := tunePath{kernel: kern}
@@ -139,16 +164,17 @@ func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmCh
 	}
 	rows, cols := key.m, key.n
 	bytes := int64((rows-1)*key.ldc+cols) * int64(celem)
+	off := int64(c0.ptr % 16) // the product's C past a 16-byte boundary: its scratch twins too
 	if !key.beta {
 		c0 = nil
 	}
 	cands := d.gemmTuneCandidates()
 	auto := cands[0]
-	ref, err := d.tuneRun(auto, bytes, c0, run)
+	ref, freeRef, err := d.tuneRun(auto, bytes, off, c0, run)
 	if err != nil {
 		return auto, fmt.Errorf("%v: %w", auto, err)
 	}
-	defer ref.Free()
+	defer freeRef()
 	want, err := d.tuneRead(ref, key, celem)
 	if err != nil {
 		return auto, err
@@ -158,20 +184,15 @@ func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmCh
 		return auto, fmt.Errorf("%v: %w", auto, err)
 	}
 	// Choices that take the same path for this product (tunePath) are
-	// timed once. The TMA-store and cluster kinds are timed only where C
-	// is 16-byte aligned, as the scratch outputs are: for a C that is not,
-	// they would be timed on a path the product does not take.
+	// timed once.
 	tried := map[tunePath]bool{d.tunePath(auto, key, celem): true}
 	for _, ch := range cands[1:] {
-		if (ch.Kernel == GemmTMAStore || ch.Kernel == GemmTMACluster || ch.Kernel == GemmTMAPingpong || ch.Kernel == GemmTMAPingpong192) && !key.cAligned {
-			continue
-		}
 		p := d.tunePath(ch, key, celem)
 		if tried[p] {
 			continue
 		}
 		tried[p] = true
-		c, err := d.tuneRun(ch, bytes, c0, run)
+		c, free, err := d.tuneRun(ch, bytes, off, c0, run)
 		if err != nil {
 			if serr := d.Synchronize(); serr != nil {
 				return auto, fmt.Errorf("%v: %w", ch, err) // a fault: the context is gone
@@ -181,16 +202,16 @@ func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmCh
 		}
 		got, err := d.tuneRead(c, key, celem)
 		if err != nil {
-			c.Free()
+			free()
 			return auto, err
 		}
 		if why := tuneCompare(got, want); why != "" {
 			t.Rejected[ch] = tuneWrongResult + why
-			c.Free()
+			free()
 			continue
 		}
 		ms, err := d.MedianMs(5, func() error { return run(ch, c) })
-		c.Free()
+		free()
 		if err != nil {
 			return auto, fmt.Errorf("%v: %w", ch, err)
 		}
@@ -211,27 +232,31 @@ func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmCh
 
 // tuneRun runs ch once into a fresh scratch C of the given size, a copy of
 // c0 when c0 is not nil, and waits for it (the first launch also loads its
-// module).
-func (d *Device) tuneRun(ch GemmChoice, bytes int64, c0 *Buffer, run func(GemmChoice, *Buffer) error) (*Buffer, error) {
-	c, err := d.Alloc(bytes)
+// module); free releases the scratch. The scratch starts off bytes past a
+// 16-byte boundary, as the product's C does, so that each candidate takes
+// the path it takes for the product (the TMA-store kernels write only a C
+// that is 16-byte aligned).
+func (d *Device) tuneRun(ch GemmChoice, bytes, off int64, c0 *Buffer, run func(GemmChoice, *Buffer) error) (c *Buffer, free func(), err error) {
+	whole, err := d.Alloc(bytes + off)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	c = whole.View(off, bytes)
 	if c0 != nil {
 		if err := c.CopyFrom(c0, bytes); err != nil {
-			c.Free()
-			return nil, err
+			whole.Free()
+			return nil, nil, err
 		}
 	}
 	if err := run(ch, c); err != nil {
-		c.Free()
-		return nil, err
+		whole.Free()
+		return nil, nil, err
 	}
 	if err := d.Synchronize(); err != nil {
-		c.Free()
-		return nil, err
+		whole.Free()
+		return nil, nil, err
 	}
-	return c, nil
+	return c, whole.Free, nil
 }
 
 // tuneRows returns the rows of an m-row result that tuneRead compares:

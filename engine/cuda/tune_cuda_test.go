@@ -40,8 +40,8 @@ func TestGemmTune(t *testing.T) {
 		gemmCase{transB: true, m: 129, n: 197, k: 72, align8: true, alpha: 0.5, beta: 0.25}, // beta ≠ 0, on copies of C
 		gemmCase{transB: true, m: 300, n: 270, k: 200, align8: true, alpha: 1, out16: true}, // rows end off 16 bytes
 		gemmCase{transB: true, m: 33, n: 129, k: 7, alpha: 1},                               // unaligned: GemmAuto
-		// 5 tiles × 26 splits leave 2 of 132 SMs idle; 2115 k-tiles give
-		// stream-K 16 a block.
+		// Split-K: 5 tiles × 25 splits leave 7 of 132 SMs idle; 2115
+		// k-tiles give stream-K at least 16 a block.
 		gemmCase{transA: true, m: 640, n: 192, k: 27072, align8: true, alpha: 1},
 	)
 	first := 0

@@ -532,7 +532,9 @@ for cfg in $train_configs; do
 		tail -3 "$out/bench_train_$tag.log"
 		rc=1
 	}
-	grep -E '^(RESULT .*_(img_per_s|peak_mib) |ERROR)|projection|^profile: (one step|[a-z_]+ +[0-9.]+ ms)|^tune: |^train: multi' "$out/bench_train_$tag.log" | tail -30
+	grep -E '^(RESULT .*_(img_per_s|peak_mib) |ERROR)|projection|^profile: (one step|[a-z_]+ +[0-9.]+ ms)|^train: multi' "$out/bench_train_$tag.log" | tail -30
+	# GemmTune's choice per shape (the tune variant), every candidate timed.
+	grep -E '^tune: ' "$out/bench_train_$tag.log" | cut -c1-400
 	cat "$out/bench_train_$tag.log" >>"$out/bench.log"
 done
 if [ -n "$torch_pid" ]; then
