@@ -15,15 +15,16 @@ import (
 // TestGemmTune runs products under GemmTune against the float64 reference
 // (outputs NaN-poisoned first): shapes it tunes (aligned) in every layout,
 // fp16 and bf16, with and without the half store, bias and GELU, with beta
-// ≠ 0 (the candidates on copies of C) and rows not ending on a 16-byte
-// boundary (where the TMA store would write past them), and one it leaves
-// to GemmAuto (unaligned). Each tuned shape must be listed once with a
-// chosen kind among those it timed, and no candidate may be refused for
-// its result (each is compared with GemmAuto's, so this checks every
-// kind and setting GemmTune tries on every shape); on an H100 the
-// candidates must include the L2 prefetch and, on a weight gradient whose
-// split-K leaves SMs idle, stream-K. A second pass over the same shapes
-// must tune nothing new.
+// ≠ 0 (the candidates on copies of C), rows not ending on a 16-byte
+// boundary (where the TMA store would write past them), a C not starting
+// on one (the candidates' scratch outputs placed alike), and one it
+// leaves to GemmAuto (unaligned). Each tuned shape must be listed once
+// with a chosen kind among those it timed, and no candidate may be
+// refused for its result (each is compared with GemmAuto's, so this
+// checks every kind and setting GemmTune tries on every shape); on an
+// H100 the candidates must include the L2 prefetch, the ping-pong kernels
+// and, on a weight gradient whose split-K leaves SMs idle, stream-K. A
+// second pass over the same shapes must tune nothing new.
 func TestGemmTune(t *testing.T) {
 	require.True(t, dev.SetGemmKernel(GemmTune))
 	defer dev.SetGemmKernel(GemmAuto)
@@ -37,9 +38,10 @@ func TestGemmTune(t *testing.T) {
 		gemmCase{transB: true, m: 520, n: 1536, k: 384, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
 		gemmCase{transB: true, m: 520, n: 1152, k: 384, align8: true, alpha: 1, out16: true, bf16: true},
 		gemmCase{transA: true, m: 384, n: 384, k: 2048, align8: true, alpha: 1, bf16: true},
-		gemmCase{transB: true, m: 129, n: 197, k: 72, align8: true, alpha: 0.5, beta: 0.25}, // beta ≠ 0, on copies of C
-		gemmCase{transB: true, m: 300, n: 270, k: 200, align8: true, alpha: 1, out16: true}, // rows end off 16 bytes
-		gemmCase{transB: true, m: 33, n: 129, k: 7, alpha: 1},                               // unaligned: GemmAuto
+		gemmCase{transB: true, m: 129, n: 197, k: 72, align8: true, alpha: 0.5, beta: 0.25},          // beta ≠ 0, on copies of C
+		gemmCase{transB: true, m: 300, n: 270, k: 200, align8: true, alpha: 1, out16: true},          // rows end off 16 bytes
+		gemmCase{transB: true, m: 300, n: 256, k: 200, align8: true, alpha: 1, out16: true, cOff: 2}, // C 4 bytes past a 16-byte boundary
+		gemmCase{transB: true, m: 33, n: 129, k: 7, alpha: 1},                                        // unaligned: GemmAuto
 		// Split-K: 5 tiles × 25 splits leave 7 of 132 SMs idle; 2115
 		// k-tiles give stream-K at least 16 a block.
 		gemmCase{transA: true, m: 640, n: 192, k: 27072, align8: true, alpha: 1},
