@@ -30,7 +30,7 @@ done
 go build "${flags[@]}" -o .gpu/bench ./cmd/bench
 go build "${flags[@]}" -o .gpu/pretrain ./cmd/pretrain
 go build "${flags[@]}" -o .gpu/lincls ./cmd/lincls
-cp scripts/gpu/run.sh scripts/gpu/torch_baseline.py scripts/gpu/torch_train.py scripts/gpu/report.py scripts/gpu/ncu_summary.py scripts/torch/mocov3.py .gpu/
+cp scripts/gpu/run.sh scripts/gpu/torch_baseline.py scripts/gpu/torch_train.py scripts/gpu/report.py scripts/gpu/ncu_summary.py scripts/gpu/ncu_sass.py scripts/gpu/pack.sh scripts/torch/mocov3.py .gpu/
 # The pretrain phase's images: CIFAR-10 as one tarball (16 MB), from shared/data.
 for d in "$root/../shared/data" "$root/shared/data" /work/shared/data; do
 	if [ -f "$d/cifar10-train.tar.gz" ]; then

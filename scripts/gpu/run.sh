@@ -29,7 +29,10 @@
 #              b256, then the peak probes;
 #              OUTDIR/ncu/<name>.txt (details page), .raw.csv (every
 #              metric; ncu_summary.py puts the stall reasons and busy
-#              shares into profile.log), .ncu-rep when under 5 MB, .log;
+#              shares into profile.log), .sass.csv (the warp-stall
+#              samples per SASS instruction; ncu_sass.py puts the
+#              instructions the warps wait on into profile.log),
+#              .ncu-rep when under 5 MB, .log;
 #              skipped when ncu is absent; 150 s
 #   train      the whole MoCo v3 step (bench gpu -only train): ViT-S/16 b256
 #              fp16 (also with the ping-pong and staggered TMA GEMMs,
@@ -444,6 +447,11 @@ else
 		# comes back even where the report itself does not.
 		timeout -k 5 30 "$ncu" --import "$rep.ncu-rep" --page raw --csv >"$rep.raw.csv" 2>"$rep.raw.log"
 		python3 "$bin/ncu_summary.py" "$rep.raw.csv" 2>&1 | tee -a "$out/profile.log"
+		# The warp-stall samples per SASS instruction (the source page), and
+		# from them the instructions the warps wait on (ncu_sass.py): which
+		# barrier, which load.
+		timeout -k 5 30 "$ncu" --import "$rep.ncu-rep" --page source --print-source sass --csv >"$rep.sass.csv" 2>"$rep.sass.log"
+		python3 "$bin/ncu_sass.py" "$rep.sass.csv" 2>&1 | tee -a "$out/profile.log"
 		# Reports over 5 MB stay behind (the text holds the numbers).
 		[ "$(stat -c %s "$rep.ncu-rep")" -gt $((5 << 20)) ] && rm -f "$rep.ncu-rep"
 	done <<'EOF'

@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bin=$tmp/bin
 mkdir -p "$bin/tests" "$tmp/path"
-cp "$root/scripts/gpu/run.sh" "$root/scripts/gpu/report.py" "$root/scripts/gpu/ncu_summary.py" "$bin/"
+cp "$root/scripts/gpu/run.sh" "$root/scripts/gpu/report.py" "$root/scripts/gpu/ncu_summary.py" "$root/scripts/gpu/ncu_sass.py" "$root/scripts/gpu/pack.sh" "$bin/"
 
 cat >"$bin/tests/engine_cuda.test" <<'EOF'
 #!/usr/bin/env bash
@@ -70,6 +70,10 @@ case " $* " in
 	printf '"ID","Kernel Name","gpu__time_duration.sum","sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_elapsed","smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio","smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio","smsp__average_warps_issue_stalled_wait_per_issue_active.ratio"\n'
 	printf '"","","usecond","%%","ratio","ratio","ratio"\n'
 	printf '"0","gemm_stand_in","161.2","29.5","0.5","3.5","1.0"\n' ;;
+*" --page source "*)
+	printf '"Kernel Name","gemm_stand_in",\n"Address","Source","Warp Stall Sampling (All Samples)","stall_long_sb","stall_wait"\n'
+	printf '"0x7f0000001000","      HGMMA.64x192x16.F32 R24, gdesc[UR4], R24 ","10","0","10"\n'
+	printf '"0x7f0000001e60","      @P0 SYNCS.PHASECHK.TRANS64.TRYWAIT P0, [R197+URZ+0x30020], R166 ","30","27","3"\n' ;;
 *" --import "*) printf '  gemm_stand_in (1, 1, 1)x(384, 1, 1)\n    Duration  usecond  100\n' ;;
 esac
 EOF
@@ -113,7 +117,29 @@ check "the profile's details kept" 'Duration' "$tmp/out/profile.log"
 check "the profile's stall reasons summed up" 'stalls: long_scoreboard 70%, wait 20%, barrier 10%' "$tmp/out/profile.log"
 check "the profile's tensor-pipe share" 'tensor \(wgmma\) busy % +29.5 %' "$tmp/out/profile.log"
 check "report: the profile digests" 'stalls: long_scoreboard 70%' "$tmp/out/summary.txt"
+check "the profile's stalls per instruction" '75\.0% +0x0e60 +@P0 SYNCS\.PHASECHK\.TRANS64\.TRYWAIT .* long_sb 90%, wait 10%' "$tmp/out/profile.log"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtmapp192_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
+# pack.sh: the call's few files, each under its limit (here 100 kB), the
+# largest left out and named, the run folder gone from the call's OUT.
+mkdir -p "$tmp/call"
+cp -r "$tmp/out" "$tmp/call/r"
+rm -f "$tmp/call/r/summary.txt" # as when run.sh is cut off: pack.sh writes it
+head -c 300000 /dev/urandom >"$tmp/call/r/ncu/big.ncu-rep"
+head -c 300000 /dev/urandom >"$tmp/call/r/big.log"
+PACK_LIMIT=100000 bash "$bin/pack.sh" "$tmp/call" "$tmp/call/r" >"$tmp/logp" 2>&1
+for f in r.tgz ncu.tgz summary.txt; do
+	[ -s "$tmp/call/$f" ] || { echo "selftest: pack.sh wrote no $f"; fail=1; }
+done
+for f in r.tgz ncu.tgz; do
+	[ "$(stat -c %s "$tmp/call/$f" 2>/dev/null || echo 0)" -le 100000 ] || { echo "selftest: pack.sh's $f is over its limit"; fail=1; }
+done
+[ ! -e "$tmp/call/r" ] || { echo "selftest: pack.sh left the run folder in OUT"; fail=1; }
+check "pack.sh: the report made when run.sh wrote none" '^engine_cuda +6 +2 ' "$tmp/call/summary.txt"
+tar xzf "$tmp/call/r.tgz" -C "$tmp/call"
+tar xzf "$tmp/call/ncu.tgz" -C "$tmp/call"
+check "pack.sh: the large report left out and named" 'left out of ncu.tgz .*: r/ncu/big.ncu-rep' "$tmp/call/r/PACKING.txt"
+check "pack.sh: the large log left out and named" 'left out of r.tgz .*: r/big.log' "$tmp/call/r/PACKING.txt"
+[ -f "$tmp/call/r/bench.log" ] && [ -f "$tmp/call/r/ncu/gemm_tmas_vit_qkv_fwd.ncu-rep" ] || { echo "selftest: pack.sh lost the logs or the reports"; fail=1; }
 # quick: the short check, its tests with -test.short, within its budget
 # (230 s on the GPU; 30 here).
 t0=$(date +%s)
