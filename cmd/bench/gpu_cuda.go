@@ -386,9 +386,11 @@ func (b *gpuBench) tmaBench() error {
 // epilogue, alone (_tmas) and on clusters of two sharing B by multicast
 // (_tmac), on every layout (weight gradients: split-K over the _tma_p
 // kernels, as for GemmTMAPersistent), in a group and process of their own;
-// then _tmas again with the consumer warpgroups staggered
-// (SetGemmStagger: _tmas_stagger) and with the producer's L2 prefetch of
-// the next tile's A (SetGemmPrefetch: _tmas_prefetch), last, since they
+// then _tmas again with the producer's L2 prefetch of the next tile's A
+// (SetGemmPrefetch: _tmas_prefetch), with three staging buffers a
+// warpgroup in the 128×192 kernels (SetGemmDeepStore: _tmas_deepstore)
+// and with the consumer warpgroups staggered (SetGemmStagger:
+// _tmas_stagger), last, since they
 // have not yet run on hardware.
 func (b *gpuBench) tmaStoreBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMAStore) {
@@ -407,7 +409,7 @@ func (b *gpuBench) tmaStoreBench() error {
 	for _, pass := range []struct {
 		suffix string
 		set    func(bool) bool
-	}{{"_stagger", b.d.SetGemmStagger}, {"_prefetch", b.d.SetGemmPrefetch}} {
+	}{{"_prefetch", b.d.SetGemmPrefetch}, {"_deepstore", b.d.SetGemmDeepStore}, {"_stagger", b.d.SetGemmStagger}} {
 		old := pass.set(true)
 		b.kindSuffix = pass.suffix
 		err := b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth)

@@ -37,6 +37,7 @@ type Device struct {
 	gemmGELUGradOn bool       // GELU′ applied in the ping-pong kernels' epilogue (SetGemmGELUGrad)
 	gemmStreamKOn  bool       // weight gradients split stream-K instead of split-K (SetGemmStreamK)
 	gemmPrefetch   bool       // the persistent TMA kernels' producer prefetches A a tile ahead (SetGemmPrefetch)
+	gemmDeepStore  bool       // the 128×192 TMA-store kernels stage a whole half-C piece (SetGemmDeepStore)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
@@ -132,6 +133,7 @@ func Open() (*Device, error) {
 	d.gemmGELUGradOn = os.Getenv("MOCOGO_GEMM_GELU_GRAD") == "1"
 	d.gemmStreamKOn = os.Getenv("MOCOGO_GEMM_STREAMK") == "1"
 	d.gemmPrefetch = os.Getenv("MOCOGO_GEMM_PREFETCH") == "1"
+	d.gemmDeepStore = os.Getenv("MOCOGO_GEMM_DEEP_STORE") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

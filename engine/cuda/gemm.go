@@ -249,6 +249,9 @@ type GemmChoice struct {
 	Stagger  bool // the persistent TMA kernels' consumers staggered (SetGemmStagger)
 	Prefetch bool // the persistent TMA kernels' L2 prefetch of the next tile's A (SetGemmPrefetch)
 	StreamK  bool // weight gradients stream-K instead of split-K (SetGemmStreamK)
+	// DeepStore: the 128×192 TMA-store kernels stage a warpgroup's whole
+	// piece of a half C (SetGemmDeepStore).
+	DeepStore bool
 }
 
 // String is the kind's name with a +setting for each setting on, e.g.
@@ -258,7 +261,7 @@ func (c GemmChoice) String() string {
 	for _, o := range []struct {
 		on   bool
 		name string
-	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}} {
+	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}} {
 		if o.on {
 			s += "+" + o.name
 		}
@@ -284,7 +287,7 @@ func (c GemmChoice) scheduleFlags() int {
 func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn}
+	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore}
 }
 
 // SetGemmPrefetch sets whether the producer warpgroup of the persistent TMA
@@ -299,6 +302,19 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 // H100; MOCOGO_GEMM_PREFETCH=1 turns it on when the device is opened.
 // GemmTune chooses it per product shape instead.
 func (d *Device) SetGemmPrefetch(on bool) bool { return d.swapSetting(&d.gemmPrefetch, on) }
+
+// SetGemmDeepStore sets whether the TMA-store kernels with 128×192 tiles
+// (GemmAuto's at n = 384 and 1152, GemmTMAStore's) stage a consumer
+// warpgroup's whole 64×192 piece of a half C in shared memory, three 8 KB
+// buffers instead of two (kernels/cuda/gemm_tma_store_deep_sm90a.cu), and
+// returns the previous setting. With two, a tile's third box waits for the
+// first's TMA store to leave shared memory, while every SM stores at about
+// the same moment; with three, the stores drain during the next tile's
+// main loop. Off by default until it has won on an H100;
+// MOCOGO_GEMM_DEEP_STORE=1 turns it on when the device is opened. GemmTune
+// chooses it per product shape instead. The results are the same either
+// way.
+func (d *Device) SetGemmDeepStore(on bool) bool { return d.swapSetting(&d.gemmDeepStore, on) }
 
 // stagedFlag is the flag bit that asks the kernels for the staged store
 // when SetGemmStaged has turned it on, else 0.
@@ -691,7 +707,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				// (The ping-pong kernels ignore the stagger flag: their
 				// warpgroups take turns by design. The prefetch flag reaches
 				// the one with a producer warpgroup, 128×128 tiles.)
-				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|ch.scheduleFlags())
+				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|ch.scheduleFlags(), ch.DeepStore)
 			}
 			fallthrough // the persistent kernels with the direct store
 		case GemmTMA, GemmTMAPersistent:
@@ -951,9 +967,11 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 // gemmTMAStore runs C = act(alpha·op(A)·op(B) + bias) through the
 // persistent TMA kernels whose epilogue stores C by TMA (gemm_<t>_<a><b>_tma_s[192]),
 // or, with cluster, their twins on clusters of two blocks sharing B by
-// multicast (_tma_c[192]). C must be 16-byte aligned with rows of a multiple
-// of 16 bytes, and beta 0 (C is not read).
-func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int) error {
+// multicast (_tma_c[192]), or, with deep, for 128×192 tiles of a half C
+// without clusters, through three staging buffers a warpgroup
+// (_tma_s192d, deepStoreOK). C must be 16-byte aligned with rows of a
+// multiple of 16 bytes, and beta 0 (C is not read).
+func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int, deep bool) error {
 	if kern == GemmTMAPingpong || kern == GemmTMAPingpong192 {
 		l := tmaLaunch{kernel: name + "_tma_pp", bn: 128, store: true, pingpong: true, cluster: 1}
 		if kern == GemmTMAPingpong192 {
@@ -972,13 +990,26 @@ func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool,
 	if bn == 192 {
 		l.kernel += "192"
 	}
+	if deep && deepStoreOK(bn, l.cluster, flags) {
+		l.kernel += "d"
+		l.deep = true
+	}
 	l.units = (((m+127)/128 + l.cluster - 1) / l.cluster) * ((n + bn - 1) / bn)
 	return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
 }
 
+// deepStoreOK reports whether SetGemmDeepStore reaches a TMA-store launch
+// of bn-wide tiles on clusters of the given size, for a C as flags say:
+// 128×192 tiles without clusters (_tma_s192), a half C (three boxes of 64
+// columns a warpgroup).
+func deepStoreOK(bn, cluster, flags int) bool {
+	return bn == 192 && cluster == 1 && flags&gemmOutF16 != 0
+}
+
 // tmaLaunch describes a launch of a kernel of gemm_f16_tma_sm90a, (store)
-// gemm_tma_store_sm90a, (store and pingpong) gemm_pingpong_sm90a or
-// (streamK) gemm_streamk_sm90a.
+// gemm_tma_store_sm90a or (store and deep) gemm_tma_store_deep_sm90a,
+// (store and pingpong) gemm_pingpong_sm90a or (streamK)
+// gemm_streamk_sm90a.
 type tmaLaunch struct {
 	kernel string
 	bn     int  // tile width: 256 or 192; 128 or 192 for the ping-pong kernels
@@ -996,6 +1027,9 @@ type tmaLaunch struct {
 	// threads), or none (256 threads) with src; with bn 192, 4 stages of
 	// 40 KB and none (256 threads).
 	pingpong bool
+	// deep: a _tma_s192d kernel (gemm_tma_store_deep_sm90a), store set
+	// too: three 8 KB staging buffers per consumer (SetGemmDeepStore).
+	deep bool
 	// streamK: a stream-K partial-product kernel (gemm_streamk_sm90a) on
 	// this schedule; C is the workspace of its slots. Its parameters are
 	// the tensor maps, W, M, N, K and the plan's slots a block.
@@ -1020,6 +1054,8 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		smem = 4*40960 + 32768 + 1024 + 128 // 4 stages of 128×64 A and 192×64 B, two 8 KB staging buffers per consumer
 	case l.pingpong:
 		smem = 6*32768 + 32768 + 1024 + 128 // 6 stages of 128×64 A and B, two 8 KB staging buffers per consumer
+	case l.deep:
+		smem = 4*40960 + 49152 + 1024 + 128 // 4 stages, three 8 KB staging buffers per consumer
 	case l.store && l.bn == 192:
 		smem = 4*40960 + 32768 + 1024 + 128 // 4 stages, two 8 KB staging buffers per consumer
 	case l.store:
@@ -1047,6 +1083,8 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 	switch {
 	case l.pingpong:
 		module = "gemm_pingpong_sm90a"
+	case l.deep:
+		module = "gemm_tma_store_deep_sm90a"
 	case l.store:
 		module = "gemm_tma_store_sm90a"
 	case l.streamK != nil:

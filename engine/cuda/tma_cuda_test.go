@@ -245,6 +245,59 @@ func TestGemmF16TMAPrefetch(t *testing.T) {
 	})
 }
 
+// TestGemmF16TMADeepStore runs TestGemmF16TMAStore's cases with
+// SetGemmDeepStore(true), where the 128×192 TMA-store kernels with a half C
+// take the deep-store kernels (three staging buffers a consumer warpgroup,
+// gemm_tma_store_deep_sm90a: the same results) and the others their usual
+// ones; then, in every layout, products of several tiles a block with one
+// k-tile a tile and with more k-tiles than stages (the buffers taken in
+// turn across tiles, each box waiting for the same box of the warpgroup's
+// previous tile), with bias and GELU, tiles past M and N, and the ViT-S/16
+// qkv forward under GemmAuto; and checks that each layout's deep kernel
+// ran. Not yet run on hardware.
+func TestGemmF16TMADeepStore(t *testing.T) { testGemmDeepStore(t, false) }
+
+// TestGemmBF16TMADeepStore runs the same cases through the bf16 twins.
+func TestGemmBF16TMADeepStore(t *testing.T) { testGemmDeepStore(t, true) }
+
+func testGemmDeepStore(t *testing.T, bf bool) {
+	if !dev.SetGemmKernel(GemmTMAStore) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	dev.SetGemmKernel(GemmAuto)
+	old := dev.SetGemmDeepStore(true)
+	defer dev.SetGemmDeepStore(old)
+	prefix := "gemm_f16_"
+	if bf {
+		prefix = "gemm_bf16_"
+	}
+	t.Run("store", func(t *testing.T) {
+		testGemmTMAKind(t, GemmTMAStore, bf, prefix+"nt_tma_s")
+	})
+	t.Run("tiles", func(t *testing.T) {
+		dev.SetGemmKernel(GemmTMAStore)
+		defer dev.SetGemmKernel(GemmAuto)
+		for _, c := range []gemmCase{
+			// 626 tiles of one k-tile: 4–5 a block.
+			{transB: true, m: 40000, n: 384, k: 64, align8: true, alpha: 1, bias: true, out16: true},
+			// 13 k-tiles against 4 stages, 3 tile rows past a multiple of 132.
+			{transB: true, m: 50000, n: 192, k: 800, align8: true, alpha: 0.5, out16: true},
+			{m: 20000, n: 1152, k: 384, align8: true, alpha: 1, out16: true},
+			{transA: true, m: 3000, n: 576, k: 700, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+			// n = 136: one 192-wide tile column, its last 56 columns past N.
+			{transA: true, transB: true, m: 30000, n: 136, k: 300, align8: true, alpha: 1, out16: true},
+		} {
+			c.bf16 = bf
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
+	t.Run("auto", func(t *testing.T) {
+		c := gemmCase{transB: true, m: 256 * 197, n: 1152, k: 384, align8: true, alpha: 1, bias: true, out16: true, bf16: bf}
+		runGemmCase(t, c)
+	})
+	checkRan(t, "gemm_tma_store_deep_sm90a", prefix+"nt_tma_s192d", prefix+"nn_tma_s192d", prefix+"tn_tma_s192d", prefix+"tt_tma_s192d")
+}
+
 // TestGemmF16TMAPingpong runs TestGemmF16TMAStore's cases through the
 // ping-pong kernels (gemm_pingpong_sm90a: each consumer warpgroup owns
 // whole 128×128 tiles, the two take turns), or their fallback where C rules

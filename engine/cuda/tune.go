@@ -50,10 +50,18 @@ type GemmTuning struct {
 // where a refused launch is not.
 const tuneWrongResult = "wrong result: "
 
-// tuneSettings are the schedule settings GemmTune tries with each kind; a
-// setting that does not reach a kind's kernels for a product (tunePath)
-// is not timed again.
-var tuneSettings = []GemmChoice{{}, {Prefetch: true}, {Stagger: true}, {Stagger: true, Prefetch: true}, {StreamK: true}}
+// tuneSettings are the schedule settings GemmTune tries with each kind:
+// every combination of the stagger, the prefetch and the deep store, and
+// stream-K (which reaches only the split products, which those three do
+// not). A setting that does not reach a kind's kernels for a product
+// (tunePath) is not timed again.
+var tuneSettings = func() []GemmChoice {
+	var out []GemmChoice
+	for i := range 8 {
+		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0})
+	}
+	return append(out, GemmChoice{StreamK: true})
+}()
 
 // gemmTuneCandidates are the choices GemmTune tries, GemmAuto without
 // settings first (the reference the others must agree with): each kind
@@ -86,6 +94,7 @@ type tunePath struct {
 	kernel GemmKernel // the kind whose kernels run (GemmAuto resolved)
 	split  int        // tuneNoSplit, tuneSplitTMA, tuneStreamK or tuneSplitMMA
 	sched  int        // the schedule flags the kernels read
+	deep   bool       // the deep-store kernels (_tma_s192d) instead of _tma_s192
 }
 
 // How a tunePath splits K.
@@ -139,7 +148,11 @@ func (d *Device) tunePath(ch GemmChoice, key tuneKey, celem int) tunePath {
 	}
 	p := tunePath{kernel: kern}
 	switch kern {
-	case GemmTMAPersistent, GemmTMAStore, GemmTMACluster:
+	case GemmTMAStore:
+		p.sched = ch.scheduleFlags()
+		bn, _ := tmaTile("", key.n)
+		p.deep = ch.DeepStore && deepStoreOK(bn, 1, key.flags)
+	case GemmTMAPersistent, GemmTMACluster:
 		p.sched = ch.scheduleFlags()
 	case GemmTMAPingpong:
 		// Its warpgroups take turns by design; its producer prefetches.

@@ -345,14 +345,18 @@ __device__ __forceinline__ void prefetch_src_l2(const EpiSrc& src, int eb, int M
 }
 
 // tma_store_epilogue is wgmma_epilogue through the staging buffers stage
-// (two of 8 KB, 1024-byte aligned) and TMA stores by tmC: consumer c's
+// (NBUF of 8 KB, 1024-byte aligned) and TMA stores by tmC: consumer c's
 // 64×BN accumulators, rows from r0 and columns from n0 of C, with beta·S
 // added when src is given and its beta is not 0 (or, with SRC_OP
 // SRC_GELU_GRAD, the result multiplied by GELU′(S)). oc counts the boxes
 // this
-// warpgroup has stored so far (it alternates the buffers across tiles);
-// leader is the warpgroup's first thread, which issues the stores.
-template <typename T, int BN, typename CT, int SRC_OP = SRC_ADD>
+// warpgroup has stored so far (it takes the buffers in turn, across
+// tiles); leader is the warpgroup's first thread, which issues the stores.
+// A buffer is written again once the store that read it last, NBUF boxes
+// before, has read it: with two, the third box of a tile waits for the
+// first's store; with as many as a tile has boxes, a box waits only for
+// the same box of the warpgroup's previous tile.
+template <typename T, int BN, typename CT, int SRC_OP = SRC_ADD, int NBUF = 2>
 __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc* tmC, uint32_t stage,
                                                    const float* __restrict__ bias, int M, int N, int r0, int n0,
                                                    float alpha, int flags, int c, bool leader, int& oc,
@@ -365,7 +369,7 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
     const bool gelu = flags & GEMM_GELU;
 #pragma unroll
     for (int q = 0; q < BN / CW; q++, oc++) {
-        const uint32_t buf = stage + (oc & 1) * 8192;
+        const uint32_t buf = stage + (NBUF == 2 ? (oc & 1) : (unsigned)oc % NBUF) * 8192;
         // The box's bias values, loaded together before the barriers: the
         // shared-memory writes below are asm with a memory clobber, which
         // would otherwise keep each load in place behind the last write
@@ -395,7 +399,7 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
                 }
             }
         }
-        if (leader) bulk_wait_read<1>();  // the store that read buf last is done reading it
+        if (leader) bulk_wait_read<NBUF - 1>();  // the store that read buf last is done reading it
         wg_sync(c);
 #pragma unroll
         // (fp32 C: rows g and g ^ 1 of a half-warp share their two 16-byte
@@ -445,7 +449,7 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
         wg_sync(c);
         if (leader) {
             // A box wholly outside C is not stored, but its (empty) group
-            // is committed all the same: bulk_wait_read<1> counts groups.
+            // is committed all the same: bulk_wait_read counts groups.
             if (r0 < M && n0 + q * CW < N) tma_store_2d(tmC, n0 + q * CW, r0, buf);
             bulk_commit();
         }
@@ -632,7 +636,8 @@ __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint
 // gemm_tma_p_body: the persistent kernels. A_MN: A stored K×M
 // (m-contiguous); B_MN: B stored K×N (n-contiguous); CM: blocks per cluster
 // sharing B by multicast (1 or 2); TSTORE: the TMA-store epilogue (C through
-// tmC) instead of direct stores.
+// tmC) instead of direct stores, with NBUF staging buffers of 8 KB per
+// consumer warpgroup (tma_store_epilogue).
 //
 // With GEMM_STAGGER in flags the second consumer warpgroup starts its first
 // k-tile only once the first has issued STAGGER_KT of them (an mbarrier
@@ -647,7 +652,7 @@ __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint
 // tile, for a block with fewer k-tiles than that. With fewer than
 // STAGGER_KT k-tiles a tile, the offset is the first tile's k-tiles.
 // Split-K partials never get the flag. Not yet measured.
-template <typename T, bool A_MN, bool B_MN, int BN, int CM = 1, bool TSTORE = false>
+template <typename T, bool A_MN, bool B_MN, int BN, int CM = 1, bool TSTORE = false, int NBUF = 2>
 __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC, void* C,
                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,
                                                 float alpha, float beta, int flags, int kchunk) {
@@ -655,7 +660,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
     constexpr int STAGGER_KT = 2;                        // GEMM_STAGGER's offset, < S
     static_assert(STAGGER_KT < S, "the staggered warpgroup would wait for a release it blocks");
     constexpr int STAGE = T_A_BYTES + BN * 128;          // bytes per stage
-    constexpr int STAGING = TSTORE ? 2 * 16384 : 0;      // two 8 KB buffers per consumer
+    constexpr int STAGING = TSTORE ? 2 * NBUF * 8192 : 0;  // NBUF 8 KB buffers per consumer
     extern __shared__ __align__(16) unsigned char smem_p[];
     const uint32_t base = (smem_u32(smem_p) + 1023) & ~1023u;
     const uint32_t bars = base + S * STAGE + STAGING;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
@@ -704,12 +709,13 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
             tma_consume_ktiles<T, A_MN, B_MN, BN, CM, S>(d, base, bars, it, KT, c, leader,
                                                          stagger && c == 0 && leader, stagKT, stag);
             if (TSTORE) {
-                const uint32_t stage = base + S * STAGE + c * 16384;
+                const uint32_t stage = base + S * STAGE + c * NBUF * 8192;
                 if (flags & GEMM_OUT_F16)
-                    tma_store_epilogue<T, BN, T>(d, tmC, stage, bias, M, N, m0 + c * 64, n0, alpha, flags, c, leader, oc);
+                    tma_store_epilogue<T, BN, T, SRC_ADD, NBUF>(d, tmC, stage, bias, M, N, m0 + c * 64, n0, alpha, flags,
+                                                                c, leader, oc);
                 else
-                    tma_store_epilogue<T, BN, float>(d, tmC, stage, bias, M, N, m0 + c * 64, n0, alpha, flags, c, leader,
-                                                     oc);
+                    tma_store_epilogue<T, BN, float, SRC_ADD, NBUF>(d, tmC, stage, bias, M, N, m0 + c * 64, n0, alpha,
+                                                                    flags, c, leader, oc);
             } else {
                 wgmma_epilogue<T, BN>(d, C, bias, M, N, ldc, m0 + c * 64, n0, alpha, beta, flags);
             }

@@ -109,7 +109,7 @@ bench_budget=200
 bench_groups="copy gemm mp tma attn tmal tmas tmapp streamk upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
-train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:-:-:prefetch vit_small:fp16:-:-:streamk vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:direct vit_base:fp16 vit_small:fp32"
+train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:residual vit_small:fp16:-:-:gelugrad vit_small:fp16:-:-:stagger vit_small:fp16:-:-:prefetch vit_small:fp16:-:-:streamk vit_small:fp16:-:-:deepstore vit_small:fp16:tune vit_small:fp16:-:tiled vit_small:fp16:tmac vit_small:fp16:-:-:direct vit_base:fp16 vit_small:fp32"
 beside_tests=
 # The whole call's seconds (MOCOGO_RUN_BUDGET, default: none): every phase
 # ends in time for the report.
@@ -201,9 +201,9 @@ done
 # budget cut falls on short tests; the reports keep each binary's order.
 # Before them, the tests of kernels that have never run on a GPU (the
 # sixth session's ping-pong and residual GEMMs, the new peak probes, the
-# seventh's stream-K, TMA prefetch and TMA-fed mma.sync GEMMs), so that no
-# budget cut can leave them out.
-first='Pingpong|Residual|GELUGrad|PeakProbes|StreamK|Prefetch|MMATMA'
+# seventh's stream-K, TMA prefetch and TMA-fed mma.sync GEMMs, the
+# eighth's deep-store TMA GEMMs), so that no budget cut can leave them out.
+first='Pingpong|Residual|GELUGrad|PeakProbes|StreamK|Prefetch|MMATMA|DeepStore'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -297,11 +297,13 @@ if [ -n "$san" ] && [ -x "$t" ]; then
 	local attn='^TestAttention(Forward|Backward)$/B(1_N1|2_N7|1_N65|2_N197)_|^TestAttentionKernels$/tiled/(forward|backward)$/B2_N(17|197)_|TestLayerNorm'
 	# The ping-pong kernels (not yet run on hardware), the residual read
 	# in their epilogue with rows and columns past M and N among them, and
-	# the stream-K kernels of both tile widths with their reduction: a
-	# fifth run, since their modules' JIT under the tool takes a while.
+	# the stream-K kernels of both tile widths with their reduction, and
+	# the deep-store kernels over several tiles a block: a fifth run,
+	# since their modules' JIT under the tool takes a while.
 	local pp='TestGemmF16TMAPingpong(192)?/nt_128x256x256$|TestGemmF16Residual/fused_true/(nt_16900x200x72_al8_bias_res|nn_16900x136x48_pad8_al8_a2_b0_f16_res)$'
 	pp+='|TestGemmF16TMAPingpong(192)?/layouts/(nn|tn|tt)_128x256x64_al8$'
 	pp+='|TestGemmF16StreamK/(tn_600x136x30000_al8_bias_gelu_f16|tn_129x1000x20000_al8_a2_b-0.5_bias)$'
+	pp+='|TestGemmF16TMADeepStore/tiles/(nt_40000x384x64_al8_bias_f16|tn_3000x576x700_al8_bias_gelu_f16)$'
 	local pids=() p r
 	sanitize memcheck sanitizer_pp.log "$san_cap" "$pp" &
 	pids+=($!)
@@ -456,6 +458,7 @@ else
 		[ "$(stat -c %s "$rep.ncu-rep")" -gt $((5 << 20)) ] && rm -f "$rep.ncu-rep"
 	done <<'EOF'
 gemm_tmas_vit_qkv_fwd      gemm  ^vit_qkv_fwd_50432x1152x384$           ^gemm_f16_nt_tma_s192$             1
+gemm_tmasd_vit_qkv_fwd     tmas  ^vit_qkv_fwd_50432x1152x384_tmas_deepstore$ ^gemm_f16_nt_tma_s192d$       1
 gemm_tmas_vit_proj_fwd     gemm  ^vit_proj_fwd_50432x384x384$           ^gemm_f16_nt_tma_s192$             1
 gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f16_nn_tma_s$                1
 gemm_tmapp_vit_qkv_fwd     tmapp ^vit_qkv_fwd_50432x1152x384_tmapp$     ^gemm_f16_nt_tma_pp$               1
@@ -503,9 +506,10 @@ fi
 # layers' residual adds in the ping-pong kernels' epilogue), "gelugrad"
 # (MOCOGO_GEMM_GELU_GRAD=1: the FeedForward's GELU′ in the epilogue of the
 # product that brings its gradient), "fused" (both), "streamk"
-# (MOCOGO_GEMM_STREAMK=1: the weight gradients stream-K) or "prefetch"
+# (MOCOGO_GEMM_STREAMK=1: the weight gradients stream-K), "prefetch"
 # (MOCOGO_GEMM_PREFETCH=1: the TMA producers' L2 prefetch of the next
-# tile's A). The variants run the step on
+# tile's A) or "deepstore" (MOCOGO_GEMM_DEEP_STORE=1: three staging
+# buffers a warpgroup in the 128×192 TMA-store kernels). The variants run the step on
 # kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
@@ -519,22 +523,23 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg= st= rs= gg= sk= pf=
+	sg= st= rs= gg= sk= pf= ds=
 	[ "${5:-}" = direct ] && sg=0
+	[ "${5:-}" = deepstore ] && ds=1
 	[ "${5:-}" = streamk ] && sk=1
 	[ "${5:-}" = prefetch ] && pf=1
 	[ "${5:-}" = stagger ] && st=1
 	[ "${5:-}" = residual ] && rs=1
 	[ "${5:-}" = gelugrad ] && gg=1
 	[ "${5:-}" = fused ] && rs=1 gg=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}${ds:+_deepstore}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf MOCOGO_GEMM_DEEP_STORE=$ds \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
