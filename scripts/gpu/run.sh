@@ -54,10 +54,22 @@ out=${1:?usage: run.sh OUTDIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 bin=$here
-[ -e "$bin/bench" ] || [ -e "$bin/bench.gz" ] || bin=$(cd "$here/../.." && pwd)/.gpu
-# build.sh gzips the binaries (the device call carries at most 64 MiB).
-for z in "$bin/bench.gz" "$bin/pretrain.gz" "$bin/lincls.gz" "$bin"/tests/*.test.gz; do
-	[ -f "$z" ] && gunzip -f "$z" && chmod +x "${z%.gz}"
+[ -e "$bin/bench" ] || [ -e "$bin/bench.xz" ] || [ -e "$bin/bench.gz" ] || bin=$(cd "$here/../.." && pwd)/.gpu
+# build.sh compresses the binaries with xz (the device call carries at most
+# 64 MiB; gzip, as before, is read too). Python's lzma unpacks them where
+# the xz tool fails or is missing.
+unpack() {
+	case $1 in
+	*.xz)
+		xz -df "$1" 2>/dev/null ||
+			python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[1][:-3], "wb"))' "$1" &&
+			rm -f "$1" ;;
+	*.gz) gunzip -f "$1" ;;
+	esac
+}
+for z in "$bin"/bench.?z "$bin"/pretrain.?z "$bin"/lincls.?z "$bin"/tests/*.test.?z; do
+	[ -f "$z" ] || continue
+	unpack "$z" && chmod +x "${z%.?z}" || echo "run.sh: could not unpack $z" >&2
 done
 if [ ! -x "$bin/bench" ]; then
 	echo "run.sh: no binaries in $bin (run scripts/gpu/build.sh first)" >&2
