@@ -304,7 +304,9 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 func (d *Device) SetGemmPrefetch(on bool) bool { return d.swapSetting(&d.gemmPrefetch, on) }
 
 // SetGemmDeepStore sets whether the TMA-store kernels with 128×192 tiles
-// (GemmAuto's at n = 384 and 1152, GemmTMAStore's) stage a consumer
+// (those tmaTile picks for n where they waste less than 256-wide ones:
+// GemmAuto's and GemmTMAStore's at the ViT-S/16 n = 384 and 1152) stage a
+// consumer
 // warpgroup's whole 64×192 piece of a half C in shared memory, three 8 KB
 // buffers instead of two (kernels/cuda/gemm_tma_store_deep_sm90a.cu), and
 // returns the previous setting. With two, a tile's third box waits for the

@@ -280,7 +280,7 @@ func testGemmDeepStore(t *testing.T, bf bool) {
 		for _, c := range []gemmCase{
 			// 626 tiles of one k-tile: 4–5 a block.
 			{transB: true, m: 40000, n: 384, k: 64, align8: true, alpha: 1, bias: true, out16: true},
-			// 13 k-tiles against 4 stages, 3 tile rows past a multiple of 132.
+			// 13 k-tiles against 4 stages; 391 tiles, 127 past 2·132.
 			{transB: true, m: 50000, n: 192, k: 800, align8: true, alpha: 0.5, out16: true},
 			{m: 20000, n: 1152, k: 384, align8: true, alpha: 1, out16: true},
 			{transA: true, m: 3000, n: 576, k: 700, align8: true, alpha: 1, bias: true, gelu: true, out16: true},

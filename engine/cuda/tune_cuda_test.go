@@ -22,8 +22,9 @@ import (
 // with a chosen kind among those it timed, and no candidate may be
 // refused for its result (each is compared with GemmAuto's, so this
 // checks every kind and setting GemmTune tries on every shape); on an
-// H100 the candidates must include the L2 prefetch, the ping-pong kernels
-// and, on a weight gradient whose split-K leaves SMs idle, stream-K. A
+// H100 the candidates must include the L2 prefetch, the deep store, the
+// ping-pong kernels and, on a weight gradient whose split-K leaves SMs
+// idle, stream-K. A
 // second pass over the same shapes must tune nothing new.
 func TestGemmTune(t *testing.T) {
 	require.True(t, dev.SetGemmKernel(GemmTune))
@@ -71,6 +72,7 @@ func TestGemmTune(t *testing.T) {
 				}
 				assert.True(t, timed(func(c GemmChoice) bool { return c.Prefetch }), "no shape timed the L2 prefetch")
 				assert.True(t, timed(func(c GemmChoice) bool { return c.StreamK }), "no shape timed stream-K")
+				assert.True(t, timed(func(c GemmChoice) bool { return c.DeepStore }), "no shape timed the deep store")
 				assert.True(t, timed(func(c GemmChoice) bool { return c.Kernel == GemmTMAPingpong }), "no shape timed the ping-pong kernels")
 			}
 			assert.True(t, slices.ContainsFunc(tunings, func(g GemmTuning) bool { return len(g.Ms) >= 3 }),

@@ -34,8 +34,8 @@ def blocks(path):
                 if head is not None:
                     yield name, head, rows
                 name, head, rows = (r[1] if len(r) > 1 else "?"), None, []
-            elif head is None and "Source" in r:
-                head = r
+            elif head is None and name is not None:
+                head = r  # the row after "Kernel Name"
             elif head is not None:
                 rows.append(r)
     if head is not None:
@@ -64,7 +64,8 @@ def digest(name, head, rows, top):
     si, ai = col.get("Source"), col.get("Address")
     wi = col.get("Warp Stall Sampling (All Samples)")
     if si is None or wi is None:
-        return out + ["  no warp-stall samples in this export"]
+        missing = " and ".join(n for n, i in (("Source", si), ("Warp Stall Sampling (All Samples)", wi)) if i is None)
+        return out + [f"  no {missing} column in this export"]
     stalls = [(h, i) for h, i in col.items() if h.startswith("stall_") and "(Not Issued)" not in h]
     insts = []
     base = None
@@ -104,9 +105,13 @@ def main():
         sys.exit(2)
     top = int(sys.argv[2]) if len(sys.argv) > 2 else 12
     found = False
-    for name, head, rows in blocks(sys.argv[1]):
-        found = True
-        print("\n".join(digest(name, head, rows, top)))
+    try:
+        for name, head, rows in blocks(sys.argv[1]):
+            found = True
+            print("\n".join(digest(name, head, rows, top)))
+    except OSError as e:
+        print(f"sass: {e}")
+        return
     if not found:
         print(f"sass: no kernel in {sys.argv[1]}")
 

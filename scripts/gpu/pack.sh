@@ -2,8 +2,8 @@
 # pack.sh OUT RUN: packs RUN, a run.sh output folder, into the few files a
 # device call brings back from $OUT (at most 8 files, of at most 16 MiB
 # each; a file over the limit does not come back at all):
-#   OUT/r.tgz        RUN (as r/...) without the Nsight Compute reports: every
-#                    log, CSV and digest
+#   OUT/r.tgz        RUN (under its own name, r/... for OUT/r) without the
+#                    Nsight Compute reports: every log, CSV and digest
 #   OUT/ncu.tgz      the reports (.ncu-rep), smallest first, as many as fit
 #   OUT/summary.txt  run.sh's report (made here with report.py when run.sh
 #                    was cut off before it wrote one)
@@ -20,6 +20,12 @@ limit=${PACK_LIMIT:-15728640}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 run=$(cd "$run" && pwd)
+case "$out/" in
+"$run"/*)
+	echo "pack.sh: OUT ($out) must not be RUN or lie inside it" >&2
+	exit 1
+	;;
+esac
 parent=$(dirname "$run")
 name=$(basename "$run")
 if [ ! -s "$run/summary.txt" ] && [ -f "$here/report.py" ]; then

@@ -55,6 +55,7 @@ def main():
         ("sanitizer.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
         ("sanitizer_attn.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
         ("sanitizer_pp.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
+        ("sanitizer_deep.log", "memcheck", r"ERROR SUMMARY: (\d+) error", "errors"),
         ("racecheck.log", "racecheck", r"RACECHECK SUMMARY: (\d+) hazard", "hazards"),
         ("racecheck_attn.log", "racecheck", r"RACECHECK SUMMARY: (\d+) hazard", "hazards"),
     ):

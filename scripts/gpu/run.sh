@@ -61,8 +61,9 @@ bin=$here
 unpack() {
 	case $1 in
 	*.xz)
+		# (Python writes beside the binary and renames it only whole.)
 		xz -df "$1" 2>/dev/null ||
-			python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[1][:-3], "wb"))' "$1" &&
+			python3 -c 'import lzma, os, shutil, sys; f = sys.argv[1]; shutil.copyfileobj(lzma.open(f), open(f[:-3] + ".part", "wb")); os.replace(f[:-3] + ".part", f[:-3])' "$1" &&
 			rm -f "$1" ;;
 	*.gz) gunzip -f "$1" ;;
 	esac
@@ -309,15 +310,18 @@ if [ -n "$san" ] && [ -x "$t" ]; then
 	local attn='^TestAttention(Forward|Backward)$/B(1_N1|2_N7|1_N65|2_N197)_|^TestAttentionKernels$/tiled/(forward|backward)$/B2_N(17|197)_|TestLayerNorm'
 	# The ping-pong kernels (not yet run on hardware), the residual read
 	# in their epilogue with rows and columns past M and N among them, and
-	# the stream-K kernels of both tile widths with their reduction, and
-	# the deep-store kernels over several tiles a block: a fifth run,
-	# since their modules' JIT under the tool takes a while.
+	# the stream-K kernels of both tile widths with their reduction: a
+	# fifth run, since their modules' JIT under the tool takes a while.
 	local pp='TestGemmF16TMAPingpong(192)?/nt_128x256x256$|TestGemmF16Residual/fused_true/(nt_16900x200x72_al8_bias_res|nn_16900x136x48_pad8_al8_a2_b0_f16_res)$'
 	pp+='|TestGemmF16TMAPingpong(192)?/layouts/(nn|tn|tt)_128x256x64_al8$'
 	pp+='|TestGemmF16StreamK/(tn_600x136x30000_al8_bias_gelu_f16|tn_129x1000x20000_al8_a2_b-0.5_bias)$'
-	pp+='|TestGemmF16TMADeepStore/tiles/(nt_40000x384x64_al8_bias_f16|tn_3000x576x700_al8_bias_gelu_f16)$'
+	# The deep-store kernels over several tiles a block, in a sixth run:
+	# the fifth already compiles three modules under the tool.
+	local deep='TestGemmF16TMADeepStore/tiles/(nt_40000x384x64_al8_bias_f16|tn_3000x576x700_al8_bias_gelu_f16)$'
 	local pids=() p r
 	sanitize memcheck sanitizer_pp.log "$san_cap" "$pp" &
+	pids+=($!)
+	sanitize memcheck sanitizer_deep.log "$san_cap" "$deep" &
 	pids+=($!)
 	sanitize memcheck sanitizer.log "$san_cap" "$gemm$tmas" &
 	pids+=($!)
@@ -464,8 +468,11 @@ else
 		# The warp-stall samples per SASS instruction (the source page), and
 		# from them the instructions the warps wait on (ncu_sass.py): which
 		# barrier, which load.
-		timeout -k 5 30 "$ncu" --import "$rep.ncu-rep" --page source --print-source sass --csv >"$rep.sass.csv" 2>"$rep.sass.log"
-		python3 "$bin/ncu_sass.py" "$rep.sass.csv" 2>&1 | tee -a "$out/profile.log"
+		lim=$(cap 150 30)
+		if [ $lim -ge 5 ]; then
+			timeout -k 5 "$lim" "$ncu" --import "$rep.ncu-rep" --page source --print-source sass --csv >"$rep.sass.csv" 2>"$rep.sass.log"
+			python3 "$bin/ncu_sass.py" "$rep.sass.csv" 2>&1 | tee -a "$out/profile.log"
+		fi
 		# Reports over 5 MB stay behind (the text holds the numbers).
 		[ "$(stat -c %s "$rep.ncu-rep")" -gt $((5 << 20)) ] && rm -f "$rep.ncu-rep"
 	done <<'EOF'
