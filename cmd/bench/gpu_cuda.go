@@ -388,8 +388,10 @@ func (b *gpuBench) tmaBench() error {
 // kernels, as for GemmTMAPersistent), in a group and process of their own;
 // then _tmas again with the producer's L2 prefetch of the next tile's A
 // (SetGemmPrefetch: _tmas_prefetch), with three staging buffers a
-// warpgroup in the 128×192 kernels (SetGemmDeepStore: _tmas_deepstore)
-// and with the consumer warpgroups staggered (SetGemmStagger:
+// warpgroup in the 128×192 kernels (SetGemmDeepStore: _tmas_deepstore),
+// with that in 128×192 tiles wherever they would be 128×256
+// (SetGemmNarrowTiles: _tmas_narrow_deepstore) and with the consumer
+// warpgroups staggered (SetGemmStagger:
 // _tmas_stagger), last, since they
 // have not yet run on hardware.
 func (b *gpuBench) tmaStoreBench() error {
@@ -408,12 +410,22 @@ func (b *gpuBench) tmaStoreBench() error {
 	}
 	for _, pass := range []struct {
 		suffix string
-		set    func(bool) bool
-	}{{"_prefetch", b.d.SetGemmPrefetch}, {"_deepstore", b.d.SetGemmDeepStore}, {"_stagger", b.d.SetGemmStagger}} {
-		old := pass.set(true)
+		set    []func(bool) bool
+	}{
+		{"_prefetch", []func(bool) bool{b.d.SetGemmPrefetch}},
+		{"_deepstore", []func(bool) bool{b.d.SetGemmDeepStore}},
+		{"_narrow_deepstore", []func(bool) bool{b.d.SetGemmNarrowTiles, b.d.SetGemmDeepStore}},
+		{"_stagger", []func(bool) bool{b.d.SetGemmStagger}},
+	} {
+		old := make([]bool, len(pass.set))
+		for i, set := range pass.set {
+			old[i] = set(true)
+		}
 		b.kindSuffix = pass.suffix
 		err := b.gemmShapes(false, layoutsAll, []cuda.GemmKernel{cuda.GemmTMAStore}, storeBoth)
-		pass.set(old)
+		for i, set := range pass.set {
+			set(old[i])
+		}
 		b.kindSuffix = ""
 		if err != nil {
 			return err

@@ -38,6 +38,7 @@ type Device struct {
 	gemmStreamKOn  bool       // weight gradients split stream-K instead of split-K (SetGemmStreamK)
 	gemmPrefetch   bool       // the persistent TMA kernels' producer prefetches A a tile ahead (SetGemmPrefetch)
 	gemmDeepStore  bool       // the 128×192 TMA-store kernels stage a whole half-C piece (SetGemmDeepStore)
+	gemmNarrow     bool       // the TMA-store kernels take 128×192 tiles for any n (SetGemmNarrowTiles)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
@@ -134,6 +135,7 @@ func Open() (*Device, error) {
 	d.gemmStreamKOn = os.Getenv("MOCOGO_GEMM_STREAMK") == "1"
 	d.gemmPrefetch = os.Getenv("MOCOGO_GEMM_PREFETCH") == "1"
 	d.gemmDeepStore = os.Getenv("MOCOGO_GEMM_DEEP_STORE") == "1"
+	d.gemmNarrow = os.Getenv("MOCOGO_GEMM_NARROW") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

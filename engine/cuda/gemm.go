@@ -252,6 +252,9 @@ type GemmChoice struct {
 	// DeepStore: the 128×192 TMA-store kernels stage a warpgroup's whole
 	// piece of a half C (SetGemmDeepStore).
 	DeepStore bool
+	// Narrow: the TMA-store kernels take 128×192 tiles where they would
+	// take 128×256 (SetGemmNarrowTiles).
+	Narrow bool
 }
 
 // String is the kind's name with a +setting for each setting on, e.g.
@@ -261,7 +264,7 @@ func (c GemmChoice) String() string {
 	for _, o := range []struct {
 		on   bool
 		name string
-	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}} {
+	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}} {
 		if o.on {
 			s += "+" + o.name
 		}
@@ -287,7 +290,7 @@ func (c GemmChoice) scheduleFlags() int {
 func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore}
+	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore, Narrow: d.gemmNarrow}
 }
 
 // SetGemmPrefetch sets whether the producer warpgroup of the persistent TMA
@@ -317,6 +320,18 @@ func (d *Device) SetGemmPrefetch(on bool) bool { return d.swapSetting(&d.gemmPre
 // chooses it per product shape instead. The results are the same either
 // way.
 func (d *Device) SetGemmDeepStore(on bool) bool { return d.swapSetting(&d.gemmDeepStore, on) }
+
+// SetGemmNarrowTiles sets whether the TMA-store kernels (GemmAuto's for
+// outputs with a tile for every SM, GemmTMAStore's, GemmTMACluster's) take
+// 128×192 tiles where tmaTile would give them 128×256 ones (n = 1536: fc1's
+// forward and fc2's input gradient at ViT-S/16), and returns the previous
+// setting. A 192-wide tile loads about 13% more from L2 per FLOP, but
+// leaves room in shared memory for SetGemmDeepStore's third staging
+// buffer, which a 256-wide one does not. Off by default until measured;
+// MOCOGO_GEMM_NARROW=1 turns it on when the device is opened. GemmTune
+// chooses it per product shape instead. The results are the same either
+// way.
+func (d *Device) SetGemmNarrowTiles(on bool) bool { return d.swapSetting(&d.gemmNarrow, on) }
 
 // stagedFlag is the flag bit that asks the kernels for the staged store
 // when SetGemmStaged has turned it on, else 0.
@@ -709,7 +724,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 				// (The ping-pong kernels ignore the stagger flag: their
 				// warpgroups take turns by design. The prefetch flag reaches
 				// the one with a producer warpgroup, 128×128 tiles.)
-				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|ch.scheduleFlags(), ch.DeepStore)
+				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|ch.scheduleFlags(), ch)
 			}
 			fallthrough // the persistent kernels with the direct store
 		case GemmTMA, GemmTMAPersistent:
@@ -969,11 +984,12 @@ func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, t
 // gemmTMAStore runs C = act(alpha·op(A)·op(B) + bias) through the
 // persistent TMA kernels whose epilogue stores C by TMA (gemm_<t>_<a><b>_tma_s[192]),
 // or, with cluster, their twins on clusters of two blocks sharing B by
-// multicast (_tma_c[192]), or, with deep, for 128×192 tiles of a half C
-// without clusters, through three staging buffers a warpgroup
+// multicast (_tma_c[192]); with ch.Narrow in 128×192 tiles wherever
+// tmaTile would pick 128×256 ones; with ch.DeepStore, for 128×192 tiles of
+// a half C without clusters, through three staging buffers a warpgroup
 // (_tma_s192d, deepStoreOK). C must be 16-byte aligned with rows of a
 // multiple of 16 bytes, and beta 0 (C is not read).
-func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int, deep bool) error {
+func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int, ch GemmChoice) error {
 	if kern == GemmTMAPingpong || kern == GemmTMAPingpong192 {
 		l := tmaLaunch{kernel: name + "_tma_pp", bn: 128, store: true, pingpong: true, cluster: 1}
 		if kern == GemmTMAPingpong192 {
@@ -982,7 +998,7 @@ func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool,
 		l.units = ((m + 127) / 128) * ((n + l.bn - 1) / l.bn)
 		return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
 	}
-	bn, _ := tmaTile(name, n)
+	bn := storeTile(n, ch.Narrow)
 	l := tmaLaunch{kernel: name + "_tma_s", bn: bn, store: true, cluster: 1}
 	// The cluster kernels exist for fp16 NT and NN (the Linear forward and
 	// input gradient) only; the other products run on _tma_s.
@@ -992,12 +1008,22 @@ func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool,
 	if bn == 192 {
 		l.kernel += "192"
 	}
-	if deep && deepStoreOK(bn, l.cluster, flags) {
+	if ch.DeepStore && deepStoreOK(bn, l.cluster, flags) {
 		l.kernel += "d"
 		l.deep = true
 	}
 	l.units = (((m+127)/128 + l.cluster - 1) / l.cluster) * ((n + bn - 1) / bn)
 	return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
+}
+
+// storeTile is the tile width of the TMA-store kernels for n columns:
+// tmaTile's, or 192 with narrow (SetGemmNarrowTiles).
+func storeTile(n int, narrow bool) int {
+	bn, _ := tmaTile("", n)
+	if narrow {
+		bn = 192
+	}
+	return bn
 }
 
 // deepStoreOK reports whether SetGemmDeepStore reaches a TMA-store launch

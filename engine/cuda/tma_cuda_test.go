@@ -253,8 +253,10 @@ func TestGemmF16TMAPrefetch(t *testing.T) {
 // k-tile a tile and with more k-tiles than stages (the buffers taken in
 // turn across tiles, each box waiting for the same box of the warpgroup's
 // previous tile), with bias and GELU, tiles past M and N, and the ViT-S/16
-// qkv forward under GemmAuto; and checks that each layout's deep kernel
-// ran. Not yet run on hardware.
+// qkv forward under GemmAuto; then with SetGemmNarrowTiles, products
+// whose 256-wide tiles become 192-wide (n = 1536, 256, 512, 1024) in
+// every layout, a float C and a cluster; and checks that each layout's
+// deep kernel ran. Not yet run on hardware.
 func TestGemmF16TMADeepStore(t *testing.T) { testGemmDeepStore(t, false) }
 
 // TestGemmBF16TMADeepStore runs the same cases through the bf16 twins.
@@ -294,6 +296,31 @@ func testGemmDeepStore(t *testing.T, bf bool) {
 	t.Run("auto", func(t *testing.T) {
 		c := gemmCase{transB: true, m: 256 * 197, n: 1152, k: 384, align8: true, alpha: 1, bias: true, out16: true, bf16: bf}
 		runGemmCase(t, c)
+	})
+	// SetGemmNarrowTiles: 192-wide tiles where tmaTile picks 256-wide
+	// ones, so that the deep store reaches them too; a float C takes the
+	// plain 192-wide kernels, and clusters their 192-wide twins.
+	t.Run("narrow", func(t *testing.T) {
+		oldN := dev.SetGemmNarrowTiles(true)
+		defer dev.SetGemmNarrowTiles(oldN)
+		dev.SetGemmKernel(GemmTMAStore)
+		defer dev.SetGemmKernel(GemmAuto)
+		for _, c := range []gemmCase{
+			{m: 20000, n: 1536, k: 384, align8: true, alpha: 1, out16: true},
+			{transB: true, m: 3000, n: 256, k: 200, align8: true, alpha: 1, bias: true, out16: true},
+			{transA: true, m: 3000, n: 512, k: 300, align8: true, alpha: 1, out16: true},
+			{transA: true, transB: true, m: 3000, n: 1024, k: 200, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+			{transB: true, m: 3000, n: 512, k: 128, align8: true, alpha: 1},
+		} {
+			c.bf16 = bf
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+		checkRan(t, "gemm_tma_store_sm90a", prefix+"nt_tma_s192")
+		if !bf {
+			dev.SetGemmKernel(GemmTMACluster)
+			runGemmCase(t, gemmCase{transB: true, m: 3000, n: 1024, k: 256, align8: true, alpha: 1, out16: true})
+			checkRan(t, "gemm_tma_store_sm90a", "gemm_f16_nt_tma_c192")
+		}
 	})
 	checkRan(t, "gemm_tma_store_deep_sm90a", prefix+"nt_tma_s192d", prefix+"nn_tma_s192d", prefix+"tn_tma_s192d", prefix+"tt_tma_s192d")
 }

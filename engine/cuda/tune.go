@@ -51,14 +51,14 @@ type GemmTuning struct {
 const tuneWrongResult = "wrong result: "
 
 // tuneSettings are the schedule settings GemmTune tries with each kind:
-// every combination of the stagger, the prefetch and the deep store, and
-// stream-K (which reaches only the split products, which those three do
-// not). A setting that does not reach a kind's kernels for a product
-// (tunePath) is not timed again.
+// every combination of the stagger, the prefetch, the deep store and the
+// narrow tiles, and stream-K (which reaches only the split products, which
+// those four do not). A setting that does not reach a kind's kernels for a
+// product (tunePath) is not timed again.
 var tuneSettings = func() []GemmChoice {
 	var out []GemmChoice
-	for i := range 8 {
-		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0})
+	for i := range 16 {
+		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0, Narrow: i&8 != 0})
 	}
 	return append(out, GemmChoice{StreamK: true})
 }()
@@ -95,6 +95,7 @@ type tunePath struct {
 	split  int        // tuneNoSplit, tuneSplitTMA, tuneStreamK or tuneSplitMMA
 	sched  int        // the schedule flags the kernels read
 	deep   bool       // the deep-store kernels (_tma_s192d) instead of _tma_s192
+	narrow bool       // 192-wide TMA-store tiles where tmaTile picks 256
 }
 
 // How a tunePath splits K.
@@ -148,11 +149,14 @@ func (d *Device) tunePath(ch GemmChoice, key tuneKey, celem int) tunePath {
 	}
 	p := tunePath{kernel: kern}
 	switch kern {
-	case GemmTMAStore:
+	case GemmTMAStore, GemmTMACluster:
 		p.sched = ch.scheduleFlags()
 		bn, _ := tmaTile("", key.n)
-		p.deep = ch.DeepStore && deepStoreOK(bn, 1, key.flags)
-	case GemmTMAPersistent, GemmTMACluster:
+		p.narrow = ch.Narrow && bn != 192
+		if kern == GemmTMAStore {
+			p.deep = ch.DeepStore && deepStoreOK(storeTile(key.n, ch.Narrow), 1, key.flags)
+		}
+	case GemmTMAPersistent:
 		p.sched = ch.scheduleFlags()
 	case GemmTMAPingpong:
 		// Its warpgroups take turns by design; its producer prefetches.
