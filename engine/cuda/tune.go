@@ -66,10 +66,9 @@ var tuneSettings = func() []GemmChoice {
 // gemmTuneCandidates are the choices GemmTune tries, GemmAuto without
 // settings first (the reference the others must agree with): each kind
 // with each of tuneSettings. On an H100 the kinds include the ping-pong
-// kernels and the settings the L2 prefetch, the staggered consumers and
-// stream-K; GemmMMATMA (for the mma.sync rate at 4096³, slower than the
-// others at every shape timed) and GemmTMA (GemmAuto's at 4096³) are not
-// among them.
+// kernels; GemmMMATMA (which exists for the mma.sync rate at
+// 4096³) and GemmTMA (which GemmAuto itself takes at 4096³) are not among
+// them.
 func (d *Device) gemmTuneCandidates() []GemmChoice {
 	kinds := []GemmKernel{GemmAuto, GemmMMA4, GemmMMAWide}
 	if d.major == 9 && d.minor == 0 {
