@@ -369,7 +369,10 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
     const bool gelu = flags & GEMM_GELU;
 #pragma unroll
     for (int q = 0; q < BN / CW; q++, oc++) {
-        const uint32_t buf = stage + (NBUF == 2 ? (oc & 1) : (unsigned)oc % NBUF) * 8192;
+        // (Where a tile's boxes are a multiple of NBUF, box q of every tile
+        // takes buffer q mod NBUF: no division at run time.)
+        const uint32_t buf =
+            stage + (NBUF == 2 ? (oc & 1) : (BN / CW) % NBUF == 0 ? q % NBUF : (unsigned)oc % NBUF) * 8192;
         // The box's bias values, loaded together before the barriers: the
         // shared-memory writes below are asm with a memory clobber, which
         // would otherwise keep each load in place behind the last write
