@@ -2,14 +2,15 @@
 # run.sh OUTDIR [PHASE...]: runs on the GPU machine (no Go toolchain, no
 # network needed). Presets: `decide` (the first call of a session, under
 # 560 s: tests with the sanitizer runs and the CIFAR-10 pretraining beside
-# them, then the training step beside PyTorch, then the core kernel groups
-# and the PyTorch baseline; scripts/gpu/README.md) and `quick` (tests with
+# them, then the PyTorch baseline and the kernel groups, the peak probes,
+# Nsight Compute profiles, and the training step beside PyTorch's in the
+# time left; scripts/gpu/README.md) and `quick` (tests with
 # -test.short, the GEMM/attention/LayerNorm benchmarks and the PyTorch
 # baseline, under 4 minutes). Phases, in this order (default: all):
 #   tests      every GPU test, each top-level test in its own process (a
 #              kernel fault cannot take the others down), MOCOGO_TEST_JOBS
 #              (4) at a time, 390 s in all
-#   sanitizer  small cases under compute-sanitizer, five runs at once of
+#   sanitizer  small cases under compute-sanitizer, six runs at once of
 #              MOCOGO_SAN_CAP (60) s each: memcheck and racecheck on the
 #              GEMMs (direct and staged stores; memcheck also the TMA
 #              store) and on attention and LayerNorm
@@ -110,15 +111,17 @@ phases=" ${*:2} "
 # benchmark groups (GEMM, attention, LayerNorm) and the PyTorch baseline.
 # decide: what decides both issues in one call of under 9.5 minutes: every
 # test, with the CIFAR-10 pretraining beside them (neither is timed), then
-# the training step beside PyTorch, then the kernel groups and PyTorch's
-# baseline, then the peak probes, then as many Nsight Compute profiles as
-# the time left allows (the table's first rows first); each phase is cut to
-# what the call has left.
+# PyTorch's kernel baseline and our kernel groups (issue 4's numbers), then
+# the peak probes, then Nsight Compute profiles (the table's first rows
+# first), then the training step beside PyTorch's (GemmTune's variant times
+# every GEMM candidate at the step's shapes) in the time left; each phase
+# is cut to what the call has left.
 short=
 test_budget=390
 test_jobs=${MOCOGO_TEST_JOBS:-4}
 test_limit=${MOCOGO_TEST_LIMIT:-150}
 bench_budget=200
+profile_budget=150
 bench_groups="copy gemm mp tma attn tmal tmas tmapp streamk upload ln"
 san_cap=${MOCOGO_SAN_CAP:-60}
 train_budget=280
@@ -140,9 +143,10 @@ fi
 if [[ "$phases" == *" decide "* ]]; then
 	phases=" tests sanitizer pretrain train bench torch peak profile "
 	run_budget=${MOCOGO_RUN_BUDGET:-560}
-	# 66 tests took 141 s in the fifth session; the sixth and seventh
-	# added about 250 s of test time (ping-pong, residual, GELU′, stream-K,
-	# prefetch), some 65 s at four at once.
+	# 65 tests took 533 s of test time (141 s at four at once) in the
+	# fifth session; the sixth, seventh and eighth added about 350 s
+	# (ping-pong, residual, GELU′, stream-K, prefetch, deep store, a
+	# larger GemmTune), some 90 s at four at once.
 	test_budget=280
 	beside_tests="sanitizer pretrain"
 	# The pretraining beside the tests ends by then (seconds into the
@@ -150,10 +154,14 @@ if [[ "$phases" == *" decide "* ]]; then
 	beside_deadline=290
 	train_budget=200
 	# GemmTune (tune) times every kernel kind with each schedule setting
-	# (stagger, prefetch, stream-K) at every product shape of the step and
-	# runs the fastest: the step on the best of them, and each candidate's
-	# time per shape in its tune: lines.
-	train_configs="vit_small:fp16 vit_small:fp16:tmapp vit_small:fp16:tmapp192 vit_small:fp16:-:-:fused vit_small:fp16:tune vit_base:fp16"
+	# (stagger, prefetch, deep store, narrow tiles, stream-K) at every
+	# product shape of the step and runs the fastest: the step on the best
+	# of them, and each candidate's time per shape in its tune: lines.
+	train_configs="vit_small:fp16 vit_small:fp16:tune vit_small:fp16:-:-:fused vit_small:fp16:tmapp vit_small:fp16:tmapp192"
+	# The profiles come before the step: the first two or three (the
+	# default TMA-store GEMM at qkv forward, with and without the deep
+	# store) explain the K = 384 gap.
+	profile_budget=100
 	bench_budget=110
 	bench_groups="gemm tmapp streamk attn tmas ln"
 fi
@@ -300,7 +308,7 @@ if [ -n "$san" ] && [ -x "$t" ]; then
 	# kernels) and on attention (the default head-resident kernels and
 	# the tiled ones) with LayerNorm; racecheck (shared-memory races give
 	# right values by luck as often as not) on the same two groups.
-	step "compute-sanitizer memcheck and racecheck (-test.short, four runs at once, ${san_cap}s each)"
+	step "compute-sanitizer memcheck and racecheck (-test.short, six runs at once, ${san_cap}s each)"
 	# The TMA-store cases are two that take the TMA store (rows ending on
 	# 16-byte boundaries) and load both kernels TestGemmF16TMAStore checks
 	# for; they stay out of racecheck, whose model of the asynchronous
@@ -439,7 +447,7 @@ else
 	mkdir -p "$out/ncu"
 	: >"$out/profile.log"
 	while read -r name group key kernel count; do
-		lim=$(cap 150 40)
+		lim=$(cap $profile_budget 40)
 		if [ $lim -lt 15 ]; then
 			echo "profile $name: skipped (time budget spent)" | tee -a "$out/profile.log"
 			continue
@@ -468,7 +476,7 @@ else
 		# The warp-stall samples per SASS instruction (the source page), and
 		# from them the instructions the warps wait on (ncu_sass.py): which
 		# barrier, which load.
-		lim=$(cap 150 30)
+		lim=$(cap $profile_budget 30)
 		if [ $lim -ge 5 ]; then
 			timeout -k 5 "$lim" "$ncu" --import "$rep.ncu-rep" --page source --print-source sass --csv >"$rep.sass.csv" 2>"$rep.sass.log"
 			python3 "$bin/ncu_sass.py" "$rep.sass.csv" 2>&1 | tee -a "$out/profile.log"
@@ -501,14 +509,15 @@ fi
 # The whole MoCo v3 step through the engine on the CUDA backend (images/s
 # and allocator peak), each configuration in its own process so that each
 # peak is its own, then PyTorch's official step in the same call.
-phase_train() {
-begin train
-if [ -n "$torch_pid" ] && [ ! -e "$out/torch_ready" ]; then
-	# PyTorch compiling beside the tests would load the CPU and the GPU
-	# under our timings: wait for it (bounded), or stop it.
-	lim=$(cap $train_budget 60)
+# wait_torch_warm: PyTorch compiling its step beside the tests would load
+# the CPU and the GPU under our timings: before the first timed phase,
+# wait for it to be warm (at most 60 s), or stop it. Once warm it idles,
+# holding its memory, until the train phase touches torch_go.
+wait_torch_warm() {
+	[ -n "$torch_pid" ] && [ ! -e "$out/torch_ready" ] || return 0
+	local lim waited=0
+	lim=$(cap 100000 60)
 	step "waiting for torch.compile's warm-up (cap ${lim}s)"
-	waited=0
 	while [ ! -e "$out/torch_ready" ] && kill -0 "$torch_pid" 2>/dev/null && [ $waited -lt "$lim" ]; do
 		sleep 1
 		waited=$((waited + 1))
@@ -517,7 +526,10 @@ if [ -n "$torch_pid" ] && [ ! -e "$out/torch_ready" ]; then
 		echo "  torch_train.py not warm after ${waited}s: stopped (PyTorch's step runs after ours instead)"
 		stop_torch
 	fi
-fi
+}
+
+phase_train() {
+begin train
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
 # default) and "direct" (MOCOGO_GEMM_STAGED=0), "stagger"
@@ -712,14 +724,19 @@ wait_beside() {
 	beside_names=
 }
 
-# The phases, in the order asked for by the preset (decide: the timings of
-# the whole step before the kernel groups).
+# The phases, in the order asked for by the preset. decide: what issue 4's
+# criteria are read from first (PyTorch's kernel anchors, then ours, then
+# the tensor cores' ceilings), then the profiles that explain them, then
+# the whole step in the time left.
 order="tests sanitizer peak bench torch profile train pretrain"
-[ -n "$beside_tests" ] && order="tests train torch bench peak profile"
+[ -n "$beside_tests" ] && order="tests torch bench peak profile train"
 for phase in $order; do
 	want "$phase" || continue
 	# Nothing is timed while a phase beside the tests is still going.
-	[ "$phase" = tests ] || wait_beside
+	if [ "$phase" != tests ]; then
+		wait_beside
+		wait_torch_warm
+	fi
 	"phase_$phase"
 done
 wait_beside

@@ -103,7 +103,7 @@ check() { # check WHAT PATTERN FILE
 [ $took -le 60 ] || { echo "selftest: run.sh took ${took}s of a 60 s budget"; fail=1; }
 check "phases in decide's order" 'phase tests' "$tmp/log"
 order=$(grep -oE 'phase (tests|train|bench|torch|peak|profile)' "$tmp/log" | cut -d' ' -f2 | tr '\n' ' ')
-[ "$order" = "tests train torch bench peak profile " ] || { echo "selftest: phase order '$order'"; fail=1; }
+[ "$order" = "tests torch bench peak profile train " ] || { echo "selftest: phase order '$order'"; fail=1; }
 check "sanitizer beside the tests" 'sanitizer started beside the tests' "$tmp/log"
 check "pretrain beside the tests" 'pretrain started beside the tests' "$tmp/log"
 check "torch.compile beside the tests" 'torch_train.py compiling beside the tests' "$tmp/log"
