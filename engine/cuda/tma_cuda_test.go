@@ -255,8 +255,8 @@ func TestGemmF16TMAPrefetch(t *testing.T) {
 // previous tile), with bias and GELU, tiles past M and N, and the ViT-S/16
 // qkv forward under GemmAuto; then with SetGemmNarrowTiles, products
 // whose 256-wide tiles become 192-wide (n = 1536, 256, 512, 1024) in
-// every layout, a float C and a cluster; and checks that each layout's
-// deep kernel ran. Not yet run on hardware.
+// every layout, a float C and a cluster; each case must launch the kernel
+// it is meant for. Not yet run on hardware.
 func TestGemmF16TMADeepStore(t *testing.T) { testGemmDeepStore(t, false) }
 
 // TestGemmBF16TMADeepStore runs the same cases through the bf16 twins.
@@ -276,26 +276,33 @@ func testGemmDeepStore(t *testing.T, bf bool) {
 	t.Run("store", func(t *testing.T) {
 		testGemmTMAKind(t, GemmTMAStore, bf, prefix+"nt_tma_s")
 	})
+	deep := func(layout string) string { return "gemm_tma_store_deep_sm90a." + prefix + layout + "_tma_s192d" }
+	// Each case must launch the kernel named beside it (runGemmCaseOn),
+	// not merely one that an earlier case loaded.
+	type launching struct {
+		c      gemmCase
+		kernel string
+	}
 	t.Run("tiles", func(t *testing.T) {
 		dev.SetGemmKernel(GemmTMAStore)
 		defer dev.SetGemmKernel(GemmAuto)
-		for _, c := range []gemmCase{
+		for _, l := range []launching{
 			// 626 tiles of one k-tile: 4–5 a block.
-			{transB: true, m: 40000, n: 384, k: 64, align8: true, alpha: 1, bias: true, out16: true},
+			{gemmCase{transB: true, m: 40000, n: 384, k: 64, align8: true, alpha: 1, bias: true, out16: true}, deep("nt")},
 			// 13 k-tiles against 4 stages; 391 tiles, 127 past 2·132.
-			{transB: true, m: 50000, n: 192, k: 800, align8: true, alpha: 0.5, out16: true},
-			{m: 20000, n: 1152, k: 384, align8: true, alpha: 1, out16: true},
-			{transA: true, m: 3000, n: 576, k: 700, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+			{gemmCase{transB: true, m: 50000, n: 192, k: 800, align8: true, alpha: 0.5, out16: true}, deep("nt")},
+			{gemmCase{m: 20000, n: 1152, k: 384, align8: true, alpha: 1, out16: true}, deep("nn")},
+			{gemmCase{transA: true, m: 3000, n: 576, k: 700, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, deep("tn")},
 			// n = 136: one 192-wide tile column, its last 56 columns past N.
-			{transA: true, transB: true, m: 30000, n: 136, k: 300, align8: true, alpha: 1, out16: true},
+			{gemmCase{transA: true, transB: true, m: 30000, n: 136, k: 300, align8: true, alpha: 1, out16: true}, deep("tt")},
 		} {
-			c.bf16 = bf
-			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			l.c.bf16 = bf
+			t.Run(l.c.String(), func(t *testing.T) { runGemmCaseOn(t, l.c, l.kernel) })
 		}
 	})
 	t.Run("auto", func(t *testing.T) {
 		c := gemmCase{transB: true, m: 256 * 197, n: 1152, k: 384, align8: true, alpha: 1, bias: true, out16: true, bf16: bf}
-		runGemmCase(t, c)
+		runGemmCaseOn(t, c, deep("nt"))
 	})
 	// SetGemmNarrowTiles: 192-wide tiles where tmaTile picks 256-wide
 	// ones, so that the deep store reaches them too; a float C takes the
@@ -305,24 +312,54 @@ func testGemmDeepStore(t *testing.T, bf bool) {
 		defer dev.SetGemmNarrowTiles(oldN)
 		dev.SetGemmKernel(GemmTMAStore)
 		defer dev.SetGemmKernel(GemmAuto)
-		for _, c := range []gemmCase{
-			{m: 20000, n: 1536, k: 384, align8: true, alpha: 1, out16: true},
-			{transB: true, m: 3000, n: 256, k: 200, align8: true, alpha: 1, bias: true, out16: true},
-			{transA: true, m: 3000, n: 512, k: 300, align8: true, alpha: 1, out16: true},
-			{transA: true, transB: true, m: 3000, n: 1024, k: 200, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
-			{transB: true, m: 3000, n: 512, k: 128, align8: true, alpha: 1},
+		for _, l := range []launching{
+			{gemmCase{m: 20000, n: 1536, k: 384, align8: true, alpha: 1, out16: true}, deep("nn")},
+			{gemmCase{transB: true, m: 3000, n: 256, k: 200, align8: true, alpha: 1, bias: true, out16: true}, deep("nt")},
+			{gemmCase{transA: true, m: 3000, n: 512, k: 300, align8: true, alpha: 1, out16: true}, deep("tn")},
+			{gemmCase{transA: true, transB: true, m: 3000, n: 1024, k: 200, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, deep("tt")},
+			{gemmCase{transB: true, m: 3000, n: 512, k: 128, align8: true, alpha: 1}, "gemm_tma_store_sm90a." + prefix + "nt_tma_s192"},
 		} {
-			c.bf16 = bf
-			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+			l.c.bf16 = bf
+			t.Run(l.c.String(), func(t *testing.T) { runGemmCaseOn(t, l.c, l.kernel) })
 		}
-		checkRan(t, "gemm_tma_store_sm90a", prefix+"nt_tma_s192")
 		if !bf {
 			dev.SetGemmKernel(GemmTMACluster)
-			runGemmCase(t, gemmCase{transB: true, m: 3000, n: 1024, k: 256, align8: true, alpha: 1, out16: true})
-			checkRan(t, "gemm_tma_store_sm90a", "gemm_f16_nt_tma_c192")
+			c := gemmCase{transB: true, m: 3000, n: 1024, k: 256, align8: true, alpha: 1, out16: true}
+			t.Run("cluster/"+c.String(), func(t *testing.T) { runGemmCaseOn(t, c, "gemm_tma_store_sm90a.gemm_f16_nt_tma_c192") })
 		}
 	})
 	checkRan(t, "gemm_tma_store_deep_sm90a", prefix+"nt_tma_s192d", prefix+"nn_tma_s192d", prefix+"tn_tma_s192d", prefix+"tt_tma_s192d")
+}
+
+// runGemmCaseOn runs c (runGemmCase) and fails t unless kernel
+// ("module.kernel") was among the launches it made: where a setting routes
+// products to a kernel, a case must show that it took it, which checkRan
+// (was the kernel ever loaded) cannot once an earlier case has loaded it.
+func runGemmCaseOn(t *testing.T, c gemmCase, kernel string) {
+	t.Helper()
+	if err := dev.StartProfile(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			dev.StopProfile()
+		}
+	}()
+	runGemmCase(t, c)
+	p, err := dev.StopProfile()
+	stopped = true
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran []string
+	for _, k := range p.ByKernel() {
+		if k.Kernel == kernel {
+			return
+		}
+		ran = append(ran, k.Kernel)
+	}
+	t.Errorf("%v: %s did not run; the launches were %v", c, kernel, ran)
 }
 
 // TestGemmF16TMAPingpong runs TestGemmF16TMAStore's cases through the

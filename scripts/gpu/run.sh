@@ -466,12 +466,12 @@ else
 			fi
 			continue
 		fi
-		timeout -k 5 30 "$ncu" --import "$rep.ncu-rep" --page details >"$rep.txt" 2>&1
+		timeout -k 5 "$(cap $profile_budget 30)" "$ncu" --import "$rep.ncu-rep" --page details >"$rep.txt" 2>&1
 		grep -E '^  [a-z_0-9]+.*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$rep.txt" | head -8 | tee -a "$out/profile.log"
 		# Every metric (a few hundred KB), and from it the stall reasons and
 		# busy fractions (ncu_summary.py), so that what the reports hold
 		# comes back even where the report itself does not.
-		timeout -k 5 30 "$ncu" --import "$rep.ncu-rep" --page raw --csv >"$rep.raw.csv" 2>"$rep.raw.log"
+		timeout -k 5 "$(cap $profile_budget 30)" "$ncu" --import "$rep.ncu-rep" --page raw --csv >"$rep.raw.csv" 2>"$rep.raw.log"
 		python3 "$bin/ncu_summary.py" "$rep.raw.csv" 2>&1 | tee -a "$out/profile.log"
 		# The warp-stall samples per SASS instruction (the source page), and
 		# from them the instructions the warps wait on (ncu_sass.py): which
@@ -530,6 +530,25 @@ wait_torch_warm() {
 
 phase_train() {
 begin train
+# decide: the PyTorch process compiled and warmed its step beside the
+# tests and has waited since; it is timed first (about 17 s), so that
+# the call's end cannot cut the anchor of our step's numbers, and its
+# exit frees its memory before our peaks are measured.
+torch_warm=
+if [ -n "$torch_pid" ]; then
+	torch_warm=1
+	lim=$(cap $((train_budget + 60)) 60)
+	step "torch_train.py, warmed beside the tests: timing (cap ${lim}s)"
+	touch "$out/torch_go"
+	waited=0
+	while kill -0 "$torch_pid" 2>/dev/null && [ $waited -lt "$lim" ]; do
+		sleep 1
+		waited=$((waited + 1))
+	done
+	kill -0 "$torch_pid" 2>/dev/null && echo "  torch_train.py still running after ${lim}s: stopped"
+	stop_torch
+	grep -E '^RESULT train_|^torch |torch.compile|torch_train' "$out/torch_train.log" | tail -10
+fi
 # Each configuration: architecture, precision, then optionally the GEMM and
 # attention kernels (MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL; "-" for the
 # default) and "direct" (MOCOGO_GEMM_STAGED=0), "stagger"
@@ -581,21 +600,7 @@ for cfg in $train_configs; do
 	grep -E '^tune: ' "$out/bench_train_$tag.log" | cut -c1-400
 	cat "$out/bench_train_$tag.log" >>"$out/bench.log"
 done
-if [ -n "$torch_pid" ]; then
-	# decide: the PyTorch process compiled and warmed its models beside the
-	# tests; now that the GPU is free it times them (about 15 s).
-	lim=$(cap $((train_budget + 60)) 60)
-	step "torch_train.py, warmed beside the tests: timing (cap ${lim}s)"
-	touch "$out/torch_go"
-	waited=0
-	while kill -0 "$torch_pid" 2>/dev/null && [ $waited -lt "$lim" ]; do
-		sleep 1
-		waited=$((waited + 1))
-	done
-	kill -0 "$torch_pid" 2>/dev/null && echo "  torch_train.py still running after ${lim}s: stopped"
-	stop_torch
-	grep -E '^RESULT train_|^torch |torch.compile|torch_train' "$out/torch_train.log" | tail -10
-elif command -v python3 >/dev/null 2>&1; then
+if [ -z "$torch_warm" ] && command -v python3 >/dev/null 2>&1; then
 	torch_script torch_train.py "$(cap $((train_budget + 120)) 120)" 20 &&
 		grep -E '^RESULT train_|^torch ' "$out/torch.log" | tail -8
 fi
@@ -705,7 +710,10 @@ stop_torch() {
 if [ -n "$beside_tests" ] && want train && command -v python3 >/dev/null 2>&1; then
 	rm -f "$out/torch_ready" "$out/torch_go"
 	# Four inductor compile workers: the tests beside it need the cores.
-	TORCHINDUCTOR_COMPILE_THREADS=4 python3 "$bin/torch_train.py" --ready "$out/torch_ready" --go "$out/torch_go" --go-timeout 900 >"$out/torch_train.log" 2>&1 &
+	# Only the models our configurations run (ViT-B/16 only when one is).
+	torch_only=vits,compile
+	case " $train_configs " in *" vit_base:"*) torch_only=vits,vitb,compile ;; esac
+	TORCHINDUCTOR_COMPILE_THREADS=4 python3 "$bin/torch_train.py" --only "$torch_only" --ready "$out/torch_ready" --go "$out/torch_go" --go-timeout 900 >"$out/torch_train.log" 2>&1 &
 	torch_pid=$!
 	step "torch_train.py compiling beside the tests (pid $torch_pid)"
 fi

@@ -110,6 +110,11 @@ check "torch.compile beside the tests" 'torch_train.py compiling beside the test
 check "a hanging test killed" 'TestHang \(killed after' "$tmp/out/test_engine_cuda.log"
 check "every train configuration" '_residual_gelugrad_img_per_s' "$tmp/out/bench.log"
 check "PyTorch timed after the handshake" '^RESULT train_vits16_224_b256_fp16_img_per_s 1789' "$tmp/out/torch.log"
+check "PyTorch's warm step timed, not run again" 'warmed beside the tests: timing' "$tmp/log"
+if grep -qE 'not warm after|torch_train.py \(cap' "$tmp/log"; then
+	echo "selftest: the warm PyTorch process was stopped or its step run again"
+	fail=1
+fi
 check "the pretraining's kNN" 'after training' "$tmp/log"
 check "pretrain's failure shown" 'a stand-in failure in fp16' "$tmp/log"
 check "pretrain's fallback to fp32" 'pretrain again: --precision fp32' "$tmp/log"
