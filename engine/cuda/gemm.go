@@ -84,7 +84,8 @@ const (
 	GemmMMA4
 	// GemmTune picks, per product shape, the fastest kind and schedule
 	// settings (GemmChoice: the ping-pong kernels, the L2 prefetch, the
-	// staggered consumers and stream-K among them on an H100) whose result
+	// staggered consumers, the deep store, narrow tiles and stream-K among
+	// them on an H100) whose result
 	// agrees with GemmAuto's, measured on the first product of that shape
 	// (tune.go), as cuDNN's benchmark mode does for convolutions (with
 	// beta ≠ 0, on copies of C). The device's schedule settings do not
@@ -241,9 +242,9 @@ func (d *Device) GemmResidual() bool { return d.flagIf(&d.gemmResidualOn, 1) != 
 
 // GemmChoice is one way to run a product: a kernel kind and the schedule
 // settings, which change its timing and never its result. The device's
-// settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK)
-// make one choice for every product; GemmTune makes one per product shape
-// (GemmTuning).
+// settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK,
+// SetGemmDeepStore, SetGemmNarrowTiles) make one choice for every product;
+// GemmTune makes one per product shape (GemmTuning).
 type GemmChoice struct {
 	Kernel   GemmKernel
 	Stagger  bool // the persistent TMA kernels' consumers staggered (SetGemmStagger)
@@ -309,10 +310,10 @@ func (d *Device) SetGemmPrefetch(on bool) bool { return d.swapSetting(&d.gemmPre
 // SetGemmDeepStore sets whether the TMA-store kernels with 128×192 tiles
 // (those tmaTile picks for n where they waste less than 256-wide ones:
 // GemmAuto's and GemmTMAStore's at the ViT-S/16 n = 384 and 1152) stage a
-// consumer
-// warpgroup's whole 64×192 piece of a half C in shared memory, three 8 KB
-// buffers instead of two (kernels/cuda/gemm_tma_store_deep_sm90a.cu), and
-// returns the previous setting. With two, a tile's third box waits for the
+// consumer warpgroup's whole 64×192 piece of a half C in shared memory,
+// three 8 KB buffers instead of two
+// (kernels/cuda/gemm_tma_store_deep_sm90a.cu), and returns the previous
+// setting. With two, a tile's third box waits for the
 // first's TMA store to leave shared memory, while every SM stores at about
 // the same moment; with three, the stores drain during the next tile's
 // main loop. Off by default until it has won on an H100;
