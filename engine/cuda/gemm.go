@@ -684,8 +684,7 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		// split-K path ran at 0.97–1.11× cuBLAS on an H100 (run 3) against
 		// 0.58–0.62× for mma.sync split-K, and passed every test there (run
 		// 4); when it does not split, mma.sync split-K may.
-		autoDW := sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW
-		if autoDW || sel.UsesTMA() {
+		if d.splitsOnTMA(sel, transA, transB) {
 			bn, kernel := tmaTile(name, n)
 			tmaTiles := ((m + 127) / 128) * ((n + bn - 1) / bn)
 			if splits, kchunk := d.splitK(m, n, k, tmaTiles, d.sms, 64); splits > 1 {
@@ -980,9 +979,9 @@ func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool,
 	}
 	bn := storeTile(n, ch.Narrow)
 	l := tmaLaunch{kernel: name + "_tma_s", bn: bn, store: true, cluster: 1}
-	// The cluster kernels exist for fp16 NT and NN (the Linear forward and
-	// input gradient) only; the other products run on _tma_s.
-	if kern == GemmTMACluster && (name == "gemm_f16_nt" || name == "gemm_f16_nn") {
+	// The cluster kernels exist for fp16 NT and NN only; the other
+	// products run on _tma_s.
+	if kern == GemmTMACluster && clusterKernels(bf16Kernel(name), transA) {
 		l.kernel, l.cluster = name+"_tma_c", 2
 	}
 	if bn == 192 {
@@ -994,6 +993,14 @@ func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool,
 	}
 	l.units = (((m+127)/128 + l.cluster - 1) / l.cluster) * ((n + bn - 1) / bn)
 	return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
+}
+
+// splitsOnTMA reports whether products of kind sel in this layout split K
+// over the TMA partial products when they split: every TMA kind's do, and
+// GemmAuto's weight gradients (A transposed, B not) on an H100 unless
+// MOCOGO_GEMM_DW_TMA=0 keeps them on mma.sync.
+func (d *Device) splitsOnTMA(sel GemmKernel, transA, transB bool) bool {
+	return sel.UsesTMA() || sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW
 }
 
 // tmaLaunch describes a launch of a kernel of gemm_f16_tma_sm90a, (store)

@@ -41,3 +41,9 @@ func storeTile(n int, narrow bool) int {
 func deepStoreOK(bn, cluster, flags int) bool {
 	return bn == 192 && cluster == 1 && flags&gemmOutF16 != 0
 }
+
+// clusterKernels reports whether the cluster kernels (_tma_c[192],
+// GemmTMACluster) exist for a product: fp16 with A not transposed (NT and
+// NN, a Linear layer's forward and input gradient). GemmTMACluster runs
+// the others on the TMA-store kernels.
+func clusterKernels(bf, transA bool) bool { return !bf && !transA }

@@ -26,6 +26,9 @@ func TestTMATiles(t *testing.T) {
 	assert.False(t, deepStoreOK(256, 1, gemmOutF16), "no room for a third buffer beside 256-wide tiles")
 	assert.False(t, deepStoreOK(192, 2, gemmOutF16), "no deep-store cluster kernels")
 	assert.False(t, deepStoreOK(192, 1, gemmGELU), "a float C: six boxes a tile")
+	assert.True(t, clusterKernels(false, false), "fp16 NT and NN")
+	assert.False(t, clusterKernels(true, false), "no bf16 cluster kernels")
+	assert.False(t, clusterKernels(false, true), "no cluster kernels with A transposed")
 }
 
 // TestTMAStoreOK: the TMA store writes C only where its rows start and end

@@ -108,7 +108,6 @@ const (
 // tunePath returns the path ch takes for the product key describes, as
 // gemmHalf's run would launch it.
 func (d *Device) tunePath(ch GemmChoice, key tuneKey, celem int) tunePath {
-	hopper := d.major == 9 && d.minor == 0
 	kern := d.gemmKernel(ch.Kernel, key.transA, key.transB, key.m, key.n, key.k)
 	// Where the TMA store cannot write C, the TMA-store, cluster and
 	// ping-pong kinds run the persistent kernels with the direct store.
@@ -118,14 +117,11 @@ func (d *Device) tunePath(ch GemmChoice, key tuneKey, celem int) tunePath {
 			kern = GemmTMAPersistent
 		}
 	}
-	// The cluster kernels exist for fp16 NT and NN only; GemmTMACluster
-	// runs the others on GemmTMAStore's.
-	if kern == GemmTMACluster && (key.bf || key.transA) {
+	if kern == GemmTMACluster && !clusterKernels(key.bf, key.transA) {
 		kern = GemmTMAStore
 	}
-	autoDW := ch.Kernel == GemmAuto && key.transA && !key.transB && hopper && !d.noTMASplitDW
-	if autoDW || ch.Kernel.UsesTMA() {
-		bn, _ := tmaTile("", key.n)
+	bn, _ := tmaTile("", key.n) // the TMA kernels' tile width, before the narrow setting
+	if d.splitsOnTMA(ch.Kernel, key.transA, key.transB) {
 		tiles := ((key.m + 127) / 128) * ((key.n + bn - 1) / bn)
 		if splits, _ := d.splitK(key.m, key.n, key.k, tiles, d.sms, 64); splits > 1 {
 			// Every TMA kind splits over the same partial products.
@@ -150,7 +146,6 @@ func (d *Device) tunePath(ch GemmChoice, key tuneKey, celem int) tunePath {
 	switch kern {
 	case GemmTMAStore, GemmTMACluster:
 		p.sched = ch.scheduleFlags()
-		bn, _ := tmaTile("", key.n)
 		p.narrow = ch.Narrow && bn != 192
 		if kern == GemmTMAStore {
 			p.deep = ch.DeepStore && deepStoreOK(storeTile(key.n, ch.Narrow), 1, key.flags)
