@@ -29,152 +29,6 @@ type Epilogue struct {
 	Residual *Buffer
 }
 
-const (
-	gemmSmem = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
-	gemmTile = 128
-
-	gemmSmemWide = 4 * (128 + 256) * 40 * 2 // the _w kernels: 128×256 tiles
-
-	// gemmSmemMMA4 is GEMM_Q_SMEM_BYTES of the gemm_mma4 kernels: 4 stages
-	// of a 128×32 A and a 32×128 B tile, rows padded (10 KB each).
-	gemmSmemMMA4 = 4 * 2 * 128 * 40 * 2
-)
-
-// GemmKernel names the kernel GemmF16 uses for the NT layout (A m×k, B n×k:
-// the Linear forward) with aligned operands.
-type GemmKernel int
-
-const (
-	// GemmAuto (the default, the zero value) picks the kernel by device
-	// and shape: on compute capability 9.0 the TMA-store kernels for
-	// outputs with a tile for every SM, split-K over the TMA kernels for
-	// weight gradients (TN, long K, few tiles), autoSM90 for other NT
-	// products (gemmKernel); GemmMMA otherwise.
-	GemmAuto GemmKernel = iota
-	// GemmMMA is the mma.sync kernel (sm_80 and later), used for every
-	// layout.
-	GemmMMA
-	// GemmWGMMA128 is the sm_90a wgmma kernel with 128×128 tiles.
-	GemmWGMMA128
-	// GemmWGMMA256 is the sm_90a wgmma kernel with 128×256 tiles.
-	GemmWGMMA256
-	// GemmTMA is the sm_90a kernel with TMA loads, mbarriers and a producer
-	// warpgroup beside two wgmma consumer warpgroups (128×256 tiles).
-	GemmTMA
-	// GemmTMAPersistent is GemmTMA on a persistent grid (one block per SM
-	// walking the tiles), so that the loads of a block's next tile overlap
-	// the epilogue of its current one.
-	GemmTMAPersistent
-	// GemmMMAWide is mma.sync with 128×256 block tiles (warp tiles 64×64),
-	// for every layout and any GPU of sm_80 or later.
-	GemmMMAWide
-	// GemmTMAStore is GemmTMAPersistent with the epilogue through shared
-	// memory and TMA stores (whole 128-byte lines, overlapping the next
-	// tile's main loop) wherever beta is 0 and C's rows start and end on
-	// 16-byte boundaries; GemmTMAPersistent otherwise. Every layout.
-	GemmTMAStore
-	// GemmTMACluster is GemmTMAStore with clusters of two blocks on
-	// vertically adjacent tiles sharing their B tile by TMA multicast.
-	GemmTMACluster
-	// GemmMMA4 is mma.sync with 128×128 block tiles of four warps, each
-	// owning 64×64 (8 ldmatrix.x4 per 32 mma), fragments double-buffered
-	// across the k16 steps, two blocks per SM (kernels/cuda/gemm_mma4.cu),
-	// for every layout and any GPU of sm_80 or later; split-K by its own
-	// partial-product kernels.
-	GemmMMA4
-	// GemmTune picks, per product shape, the fastest kind and schedule
-	// settings (GemmChoice: the ping-pong kernels, the L2 prefetch, the
-	// staggered consumers, the deep store, narrow tiles and stream-K among
-	// them on an H100) whose result
-	// agrees with GemmAuto's, measured on the first product of that shape
-	// (tune.go), as cuDNN's benchmark mode does for convolutions (with
-	// beta ≠ 0, on copies of C). The device's schedule settings do not
-	// apply to the products it tunes; the staged store does. Products with
-	// unaligned operands, which every kind serves with the same kernel, use
-	// GemmAuto with the device's settings.
-	GemmTune
-	// GemmTMAPingpong is GemmTMAStore with the ping-pong schedule: each
-	// consumer warpgroup owns whole 128×128 tiles and the two take turns at
-	// the tensor cores, so that one's epilogue runs beside the other's main
-	// loop (kernels/cuda/gemm_pingpong_sm90a.cu). Every layout; where the
-	// TMA store cannot write C, GemmTMAPersistent; products with too few
-	// tiles for the SMs and a long K are split over the TMA partial
-	// products, as under the other TMA kinds. Not yet run on a GPU.
-	GemmTMAPingpong
-	// GemmTMAPingpong192 is GemmTMAPingpong with 128×192 tiles a
-	// warpgroup, in blocks of the two consumer warpgroups alone, which load
-	// the ring themselves: ptxas gives such a 256-thread kernel the 254
-	// registers the 192 accumulators a thread need, where it gives a
-	// 384-thread one 168. Not yet run on a GPU.
-	GemmTMAPingpong192
-	// GemmMMATMA is mma.sync fed by TMA (kernels/cuda/gemm_mma_tma_sm90a.cu,
-	// Hopper only, the NT layout; the others use GemmMMA): 128×256 tiles of
-	// eight 64×64 warp tiles, a 4-stage ring of TMA boxes in the 128-byte
-	// swizzle read by ldmatrix, mbarriers instead of a block barrier a
-	// k-tile. For the mma.sync rate at 4096³. Not yet run on a GPU.
-	GemmMMATMA
-)
-
-// autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
-// among those that have passed every test on an H100 (2026-11-27), by the
-// timings of that run: the TMA kernel (128×256 tiles) at 4096³ (473 TFLOP/s
-// against 404 for wgmma128 and 272 for mma.sync) when n fills its 256-wide
-// tiles and k is long enough for its pipeline; wgmma128 otherwise (ViT-S
-// Linear shapes, k = 384 or 1536, n = 384 or 1152: 1.2–1.6× mma.sync, while
-// 128×256 tiles waste a quarter of the work at n = 384).
-func autoSM90(m, n, k int) GemmKernel {
-	if n%256 == 0 && k >= 1024 {
-		return GemmTMA
-	}
-	return GemmWGMMA128
-}
-
-// UsesTMA reports whether k's kernels are the TMA ones (GemmTMA,
-// GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong,
-// GemmTMAPingpong192): they serve every layout, split K over TMA partial
-// products, and keep their own epilogue (no staged store, SetGemmStaged).
-func (k GemmKernel) UsesTMA() bool {
-	switch k {
-	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
-		return true
-	}
-	return false
-}
-
-func (k GemmKernel) String() string {
-	switch k {
-	case GemmMMA:
-		return "mma"
-	case GemmWGMMA128:
-		return "wgmma128"
-	case GemmWGMMA256:
-		return "wgmma256"
-	case GemmTMA:
-		return "tma"
-	case GemmTMAPersistent:
-		return "tmap"
-	case GemmAuto:
-		return "auto"
-	case GemmMMAWide:
-		return "mmaw"
-	case GemmTMAStore:
-		return "tmas"
-	case GemmTMACluster:
-		return "tmac"
-	case GemmMMA4:
-		return "mma4"
-	case GemmTune:
-		return "tune"
-	case GemmTMAPingpong:
-		return "tmapp"
-	case GemmTMAPingpong192:
-		return "tmapp192"
-	case GemmMMATMA:
-		return "mmatma"
-	}
-	return fmt.Sprintf("GemmKernel(%d)", int(k))
-}
-
 // SetGemmKernel selects the kernel for aligned operands and reports whether
 // the device can run it (the wgmma and TMA kernels need sm_90); when it
 // cannot, nothing changes. The wgmma kernels and GemmMMATMA serve the NT
@@ -239,53 +93,6 @@ func (d *Device) SetGemmResidual(on bool) bool { return d.swapSetting(&d.gemmRes
 
 // GemmResidual reports whether SetGemmResidual is on.
 func (d *Device) GemmResidual() bool { return d.flagIf(&d.gemmResidualOn, 1) != 0 }
-
-// GemmChoice is one way to run a product: a kernel kind and the schedule
-// settings, which change its timing and never its result. The device's
-// settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK,
-// SetGemmDeepStore, SetGemmNarrowTiles) make one choice for every product;
-// GemmTune makes one per product shape (GemmTuning).
-type GemmChoice struct {
-	Kernel   GemmKernel
-	Stagger  bool // the persistent TMA kernels' consumers staggered (SetGemmStagger)
-	Prefetch bool // the persistent TMA kernels' L2 prefetch of the next tile's A (SetGemmPrefetch)
-	StreamK  bool // weight gradients stream-K instead of split-K (SetGemmStreamK)
-	// DeepStore: the 128×192 TMA-store kernels stage a warpgroup's whole
-	// piece of a half C (SetGemmDeepStore).
-	DeepStore bool
-	// Narrow: the TMA-store kernels take 128×192 tiles where they would
-	// take 128×256 (SetGemmNarrowTiles).
-	Narrow bool
-}
-
-// String is the kind's name with a +setting for each setting on, e.g.
-// "tmas+prefetch".
-func (c GemmChoice) String() string {
-	s := c.Kernel.String()
-	for _, o := range []struct {
-		on   bool
-		name string
-	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}} {
-		if o.on {
-			s += "+" + o.name
-		}
-	}
-	return s
-}
-
-// scheduleFlags is the kernels' flag bits for c's stagger and prefetch
-// settings (gemmStagger, gemmPrefetch), which the persistent TMA kernels
-// read.
-func (c GemmChoice) scheduleFlags() int {
-	f := 0
-	if c.Stagger {
-		f |= gemmStagger
-	}
-	if c.Prefetch {
-		f |= gemmPrefetch
-	}
-	return f
-}
 
 // settingsChoice is the choice the device's settings make for kind k.
 func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
@@ -364,41 +171,6 @@ func (d *Device) gemmSetting() GemmKernel {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.gemmNT
-}
-
-// gemmKernel is the kernel sel (a SetGemmKernel choice, not GemmTune) uses
-// for an aligned m×n×k product in the given layout, GemmAuto resolved: the
-// wgmma kernels serve only the NT layout, the TMA kernels every layout.
-// GemmAuto on an H100 uses the TMA-store kernels (GemmTMAStore, or
-// GemmTMAPersistent where C rules the TMA store out) for every layout
-// wherever the output has a tile for every SM: in the fifth session's run
-// they were 1.4–2.4× the kernels GemmAuto used before at every ViT-S/16 b256
-// forward and input-gradient shape and at 4096³, and they passed every
-// test once their rows end on 16-byte boundaries. Smaller outputs (the
-// projector and predictor at batch 256) keep autoSM90 for NT and mma.sync
-// for the other layouts, which were faster there; weight gradients (TN)
-// are split over the TMA partial products first (gemmHalf).
-func (d *Device) gemmKernel(sel GemmKernel, transA, transB bool, m, n, k int) GemmKernel {
-	nt := !transA && transB
-	switch sel {
-	case GemmAuto:
-		if d.major == 9 && d.minor == 0 {
-			bn, _ := tmaTile("", n)
-			if ((m+127)/128)*((n+bn-1)/bn) >= d.sms {
-				return GemmTMAStore
-			}
-			if nt {
-				return autoSM90(m, n, k)
-			}
-		}
-		return GemmMMA
-	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192, GemmMMAWide, GemmMMA4:
-		return sel
-	}
-	if nt {
-		return sel
-	}
-	return GemmMMA
 }
 
 // GemmF16 computes C = act(alpha·op(A)·op(B) + bias) + beta·C on the GPU for
@@ -540,7 +312,7 @@ func (d *Device) launchSrcEpilogue(kernel string, transB bool, m, n, k int, alph
 	if outHalf {
 		flags |= gemmOutF16
 	}
-	l := tmaLaunch{kernel: kernel, bn: 128, store: true, pingpong: true, src: src, cluster: 1}
+	l := tmaLaunch{module: "gemm_pingpong_sm90a", kernel: kernel, bn: 128, store: true, pingpong: true, src: src, cluster: 1}
 	l.units = ((m + 127) / 128) * ((n + 127) / 128)
 	return d.launchTMA(l, false, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, bias, flags)
 }
@@ -636,154 +408,82 @@ func checkGemmArgs(api string, transA, transB bool, m, n, k int, a *Buffer, lda 
 }
 
 // gemmHalf is GemmF16 (bf false) and GemmBF16 (bf true); outHalf stores C in
-// the operands' type.
+// the operands' type. It launches the route (route.go) of the device's
+// choice, or under GemmTune of the choice tuned for the product's shape.
 func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
-	api, prefix := "cuda.GemmF16", "gemm_f16_"
+	api := "cuda.GemmF16"
 	if bf {
-		api, prefix = "cuda.GemmBF16", "gemm_bf16_"
+		api = "cuda.GemmBF16"
 	}
 	checkGemmArgs(api, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, outHalf)
 	if m == 0 || n == 0 {
 		return nil
 	}
-	celem := 4
-	if outHalf {
-		celem = 2
-	}
-	name := prefix
-	name += map[bool]string{false: "n", true: "t"}[transA]
-	name += map[bool]string{false: "n", true: "t"}[transB]
-	aligned := lda%8 == 0 && ldb%8 == 0 && (a == nil || a.ptr%16 == 0) && (b == nil || b.ptr%16 == 0)
-	if !aligned {
-		name += "_u"
-	}
-	flags := 0
+	p := gemmProduct{bf: bf, transA: transA, transB: transB, m: m, n: n, k: k,
+		aligned:  lda%8 == 0 && ldb%8 == 0 && (a == nil || a.ptr%16 == 0) && (b == nil || b.ptr%16 == 0),
+		cAligned: c.ptr%16 == 0, ldc: ldc, beta: beta != 0, staged: d.stagedFlag()}
 	if gelu {
-		flags |= gemmGELU
+		p.flags |= gemmGELU
 	}
 	if outHalf {
-		flags |= gemmOutF16 // "C holds the operand type", fp16 or bf16
+		p.flags |= gemmOutF16 // "C holds the operand type", fp16 or bf16
 	}
-	// The mma.sync and wgmma kernels take the staged-store request; the TMA
-	// kernels and the split-K reduce get flags without it.
-	mflags := flags | d.stagedFlag()
-	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	// run launches the product into c the way ch says: its kernel kind
-	// and schedule settings.
-	run := func(ch GemmChoice, c *Buffer) error {
-		sel := ch.Kernel
-		if !aligned || k == 0 {
-			return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
-				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
-		}
-		kern := d.gemmKernel(sel, transA, transB, m, n, k)
-		// Split-K for few tiles and long K: by the TMA kernels (one block
-		// per SM) when SetGemmKernel selected them, else by mma.sync (two
-		// per SM: GemmMMA4's own kernels under it, gemm_f16's otherwise).
-		// Weight gradients (TN, K = tokens) under GemmAuto on sm_90: the TMA
-		// split-K path ran at 0.97–1.11× cuBLAS on an H100 (run 3) against
-		// 0.58–0.62× for mma.sync split-K, and passed every test there (run
-		// 4); when it does not split, mma.sync split-K may.
-		if d.splitsOnTMA(sel, transA, transB) {
-			bn, kernel := tmaTile(name, n)
-			tmaTiles := ((m + 127) / 128) * ((n + bn - 1) / bn)
-			if splits, kchunk := d.splitK(m, n, k, tmaTiles, d.sms, 64); splits > 1 {
-				// Stream-K where the choice asks for it (SetGemmStreamK)
-				// and streamKPlanFor allows it.
-				if plan, ok := d.streamKPlanFor(transA, transB, m, n, k, bn, tmaTiles, splits); ch.StreamK && ok {
-					// Without room for its slots, split-K's smaller
-					// workspace below.
-					if ws, err := d.Alloc(plan.workspaceFloats(bn) * 4); err == nil {
-						// The default stream orders the reduce before any
-						// later user of the workspace's memory, so it can
-						// go back to the cache at once.
-						defer ws.Free()
-						return d.gemmStreamK(plan, ws, prefix, bn, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
-					}
-				}
-				return d.gemmTMASplitK(kernel, bn, splits, kchunk, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
-			}
-		}
-		if !sel.UsesTMA() {
-			if splits, kchunk := d.splitK(m, n, k, tiles, 2*d.sms, 32); splits > 1 {
-				return d.gemmSplitK(name, kern == GemmMMA4, m, n, k, splits, kchunk, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags, mflags&gemmStaged)
-			}
-		}
-		switch kern {
-		case GemmMMA4:
-			return d.Launch("gemm_mma4", name+"_q", D1(tiles), D1(128), gemmSmemMMA4,
-				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
-		case GemmMMAWide:
-			return d.Launch("gemm_f16", name+"_w", D1(((m+127)/128)*((n+255)/256)), D1(256), gemmSmemWide,
-				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
-		case GemmWGMMA128:
-			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90", D1(tiles), D1(256), 3*32768+1024,
-				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
-		case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
-			if tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, beta != 0) {
-				// (The ping-pong kernels ignore the stagger flag: their
-				// warpgroups take turns by design. The prefetch flag reaches
-				// the one with a producer warpgroup, 128×128 tiles.)
-				return d.gemmTMAStore(kern, name, transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, bias, flags|ch.scheduleFlags(), ch)
-			}
-			fallthrough // the persistent kernels with the direct store
-		case GemmTMA, GemmTMAPersistent:
-			bn, kernel := tmaTile(name, n)
-			blocks := ((m + 127) / 128) * ((n + bn - 1) / bn)
-			if kern != GemmTMA {
-				blocks = min(blocks, d.sms)
-			} else if !transA && transB && bn == 256 {
-				kernel = prefix + "nt_tma" // the first TMA kernel, one tile per block
-			}
-			tflags := flags
-			if kern != GemmTMA {
-				tflags |= ch.scheduleFlags() // persistent: a block walks several tiles
-			}
-			return d.gemmTMA(kernel, bn, D1(blocks), 0, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, tflags)
-		case GemmMMATMA:
-			return d.gemmTMA(prefix+"nt_mt", 256, D1(tiles128x256(m, n)), 0, false, true, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
-		case GemmWGMMA256:
-			tiles := ((m + 127) / 128) * ((n + 255) / 256)
-			return d.Launch("gemm_f16_sm90a", prefix+"nt_sm90_n256", D1(tiles), D1(256), 4*49152+1024,
-				a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
-		}
-		return d.Launch("gemm_f16", name, D1(tiles), D1(256), gemmSmem,
-			a, b, c, bias, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(mflags))
+	r := d.router()
+	run := func(rt gemmRoute, c *Buffer) error {
+		return d.launchRoute(rt, p, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	}
 	sel := d.gemmSetting()
 	if sel != GemmTune {
-		return run(d.settingsChoice(sel), c)
+		return run(r.route(d.settingsChoice(sel), p), c)
 	}
 	ch := d.settingsChoice(GemmAuto)
-	// Tuned where the candidates share a path: aligned operands and k > 0.
-	// With beta ≠ 0 they run on copies of C.
-	if aligned && k > 0 {
+	// Tuned where the candidates' routes can differ: aligned operands and
+	// k > 0. With beta ≠ 0 they run on copies of C.
+	if p.aligned && k > 0 {
 		// The staged store is a setting GemmTune keeps (it changes the
 		// mma.sync and wgmma kernels' timings: a choice is kept per
 		// setting); the schedule settings are among what it chooses.
-		key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, flags | d.stagedFlag(), bias != nil, c.ptr%16 == 0, beta != 0}
+		key := tuneKey{bf, transA, transB, m, n, k, lda, ldb, ldc, p.flags | p.staged, bias != nil, p.cAligned, p.beta}
 		var err error
-		if ch, err = d.tunedChoice(key, celem, c, run); err != nil {
+		if ch, err = d.tunedChoice(key, func(ch GemmChoice) gemmRoute { return r.route(ch, p) }, c, run); err != nil {
 			return fmt.Errorf("%s: tuning %v: %w", api, key, err)
 		}
 	}
-	return run(ch, c)
+	return run(r.route(ch, p), c)
 }
 
-// streamKPlanFor returns the stream-K schedule of an m×n×k product that
-// split-K would split into splits chunks over tiles output tiles of width
-// bn, and whether stream-K may take it: the weight gradients' layout (A
-// transposed, B not), where the split leaves SMs idle and every block gets
-// at least 16 k-tiles, as each split does.
-func (d *Device) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, splits int) (streamKPlan, bool) {
-	if !transA || transB || tiles*splits >= d.sms {
-		return streamKPlan{}, false
+// router is what routing reads of the device and its settings, now.
+func (d *Device) router() gemmRouter {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return gemmRouter{sms: d.sms, hopper: d.major == 9 && d.minor == 0, splitMode: d.gemmSplit, noTMASplitDW: d.noTMASplitDW}
+}
+
+// launchRoute launches the product p, of the operands and C given, the way
+// rt says (gemmRouter.route).
+func (d *Device) launchRoute(rt gemmRoute, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer) error {
+	switch rt.path {
+	case pathTMA:
+		l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, grid: D1(rt.blocks),
+			store: rt.store, cluster: rt.cluster, units: rt.units, pingpong: rt.pingpong, deep: rt.deep}
+		return d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, alpha, a, lda, b, ldb, beta, c, ldc, bias, rt.flags)
+	case pathSplitMMA:
+		return d.gemmSplitK(rt, p, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+	case pathSplitTMA:
+		if rt.streamK {
+			// Without room for its slots, split-K's smaller workspace.
+			if ws, err := d.Alloc(rt.plan.workspaceFloats(rt.bn) * 4); err == nil {
+				// The default stream orders the reduce before any later
+				// user of the workspace's memory, so it can go back to the
+				// cache at once.
+				defer ws.Free()
+				return d.gemmStreamK(rt, ws, p, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+			}
+		}
+		return d.gemmTMASplitK(rt, p, alpha, a, lda, b, ldb, beta, c, ldc, bias)
 	}
-	plan, err := newStreamKPlan(m, n, k, bn, d.sms)
-	if err != nil || plan.total() < 16*plan.blocks {
-		return streamKPlan{}, false
-	}
-	return plan, true
+	return d.Launch(rt.module, rt.kernel, D1(rt.blocks), D1(rt.threads), rt.smem,
+		a, b, c, bias, int32(p.m), int32(p.n), int32(p.k), int32(lda), int32(ldb), int32(ldc), alpha, beta, int32(rt.flags))
 }
 
 // SetGemmSplitK sets GemmF16's split-K policy for aligned operands: 0 (the
@@ -799,89 +499,42 @@ func (d *Device) SetGemmSplitK(n int) int {
 	return old
 }
 
-// gemmSplitMaxBytes bounds the fp32 workspace of one split-K product.
-const gemmSplitMaxBytes = 256 << 20
-
-// splitK picks the number of K chunks (and their length, a multiple of
-// gran) for an m×n×k product with the given count of output tiles when
-// slots blocks run at once; 1 means no split.
-func (d *Device) splitK(m, n, k, tiles, slots, gran int) (splits, kchunk int) {
-	d.mu.Lock()
-	mode := d.gemmSplit
-	d.mu.Unlock()
-	slices := (k + gran - 1) / gran
-	switch {
-	case mode == 1 || k == 0:
-		return 1, k
-	case mode >= 2:
-		splits = min(mode, slices)
-	default:
-		// Fill one wave of blocks with whole splits, when the tiles alone
-		// fill less than half of it, and give each split at least 16
-		// slices of K so that its pipeline runs.
-		if 2*tiles > slots {
-			return 1, k
-		}
-		splits = min(slots/tiles, slices/16)
-	}
-	if splits < 2 {
-		return 1, k
-	}
-	kchunk = gran * ((slices + splits - 1) / splits)
-	splits = (k + kchunk - 1) / kchunk
-	for splits > 1 && int64(splits)*int64(m)*int64(n)*4 > gemmSplitMaxBytes {
-		splits--
-		kchunk = gran * ((slices + splits - 1) / splits)
-		splits = (k + kchunk - 1) / kchunk
-	}
-	if splits < 2 {
-		return 1, k
-	}
-	return splits, kchunk
-}
-
-// gemmSplitK runs the split-K kernels: each chunk of K writes its fp32
-// partial product into a workspace, then gemm_splitk_reduce sums them in a
-// fixed order and applies the epilogue (flags). staged (gemmStaged or 0)
-// asks the partial products' kernels for the staged store. The partials
-// come from gemm_f16's <name>_sk kernels (256 threads), or with mma4 from
-// gemm_mma4's <name>_q_sk (128 threads, the same parameters).
-func (d *Device) gemmSplitK(name string, mma4 bool, m, n, k, splits, kchunk int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags, staged int) error {
+// gemmSplitK runs mma.sync's split-K route rt: each chunk of K writes its
+// fp32 partial product into a workspace (rt.kernel, gemm_f16's <name>_sk
+// or gemm_mma4's <name>_q_sk, whose flags ask only for the staged store),
+// then rt.reduce sums them in a fixed order and applies the epilogue.
+func (d *Device) gemmSplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer) error {
 	// Rows of the partial products padded to 16 bytes: the kernel's
 	// epilogue stores pairs, so every slice and row must start aligned.
-	ldw := (n + 3) &^ 3
-	ws, err := d.Alloc(int64(splits) * int64(m) * int64(ldw) * 4)
+	ldw := (p.n + 3) &^ 3
+	ws, err := d.Alloc(int64(rt.splits) * int64(p.m) * int64(ldw) * 4)
 	if err != nil {
 		return err
 	}
 	// The default stream orders the reduce before any later user of the
 	// workspace's memory, so it can go back to the cache at once.
 	defer ws.Free()
-	tiles := ((m + gemmTile - 1) / gemmTile) * ((n + gemmTile - 1) / gemmTile)
-	module, kernel, threads, smem := "gemm_f16", name+"_sk", 256, gemmSmem
-	if mma4 {
-		module, kernel, threads, smem = "gemm_mma4", name+"_q_sk", 128, gemmSmemMMA4
-	}
-	if err := d.Launch(module, kernel, Dim3{X: tiles, Y: splits, Z: 1}, D1(threads), smem,
-		a, b, ws, int32(m), int32(n), int32(k), int32(lda), int32(ldb), int32(kchunk), int32(ldw), int32(staged)); err != nil {
+	if err := d.Launch(rt.module, rt.kernel, Dim3{X: rt.blocks, Y: rt.splits, Z: 1}, D1(rt.threads), rt.smem,
+		a, b, ws, int32(p.m), int32(p.n), int32(p.k), int32(lda), int32(ldb), int32(rt.kchunk), int32(ldw), int32(rt.flags)); err != nil {
 		return err
 	}
-	return d.splitKReduce(name, ws, splits, m, n, ldw, alpha, beta, c, ldc, bias, flags)
+	return d.splitKReduce(rt.reduce, ws, rt.splits, p.m, p.n, ldw, alpha, beta, c, ldc, bias, p.flags)
 }
 
-// gemmTMASplitK is gemmSplitK with the partial products by the TMA kernel
+// gemmTMASplitK is gemmSplitK with the partial products by a TMA kernel
 // (grid: its tiles × splits, kchunk a multiple of 64).
-func (d *Device) gemmTMASplitK(kernel string, bn, splits, kchunk int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	ws, err := d.Alloc(int64(splits) * int64(m) * int64(n) * 4)
+func (d *Device) gemmTMASplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer) error {
+	ws, err := d.Alloc(int64(rt.splits) * int64(p.m) * int64(p.n) * 4)
 	if err != nil {
 		return err
 	}
 	defer ws.Free()
-	grid := Dim3{((m + 127) / 128) * ((n + bn - 1) / bn), splits, 1}
-	if err := d.gemmTMA(kernel, bn, grid, kchunk, transA, transB, m, n, k, 1, a, lda, b, ldb, 0, ws, n, nil, 0); err != nil {
+	l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, kchunk: rt.kchunk,
+		grid: Dim3{ceilDiv(p.m, 128) * ceilDiv(p.n, rt.bn), rt.splits, 1}}
+	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, 0); err != nil {
 		return err
 	}
-	return d.splitKReduce(kernel, ws, splits, m, n, n, alpha, beta, c, ldc, bias, flags)
+	return d.splitKReduce(rt.reduce, ws, rt.splits, p.m, p.n, p.n, alpha, beta, c, ldc, bias, p.flags)
 }
 
 // SetGemmStreamK sets whether GemmF16 and GemmBF16 on an H100 compute the
@@ -899,41 +552,29 @@ func (d *Device) gemmTMASplitK(kernel string, bn, splits, kchunk int, transA, tr
 func (d *Device) SetGemmStreamK(on bool) bool { return d.swapSetting(&d.gemmStreamKOn, on) }
 
 // gemmStreamK runs the weight-gradient product C = act(alpha·Aᵀ·B + bias) +
-// beta·C on the stream-K schedule plan: the partial products of
-// gemm_<t>_tn_tma_sk[192] (prefix gemm_<t>_, 128×bn tiles) into ws, a
-// workspace of plan's slots (plan.workspaceFloats(bn) floats), then
-// gemm_streamk_reduce[_bf16] into C.
-func (d *Device) gemmStreamK(plan streamKPlan, ws *Buffer, prefix string, bn, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	kernel, reduce := prefix+"tn_tma_sk", "gemm_streamk_reduce"
-	if bn == 192 {
-		kernel += "192"
-	}
-	if bf16Kernel(prefix) {
-		reduce += "_bf16"
-	}
-	l := tmaLaunch{kernel: kernel, bn: bn, grid: D1(plan.blocks), streamK: &plan}
-	if err := d.launchTMA(l, true, false, m, n, k, 1, a, lda, b, ldb, 0, ws, bn, nil, 0); err != nil {
+// beta·C on the stream-K schedule rt.plan: the partial products of
+// gemm_<t>_tn_tma_sk[192] (128×rt.bn tiles) into ws, a workspace of the
+// plan's slots (plan.workspaceFloats(bn) floats), then
+// gemm_streamk_reduce[_bf16] into C (streamKKernels).
+func (d *Device) gemmStreamK(rt gemmRoute, ws *Buffer, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer) error {
+	kernel, reduce := streamKKernels(p.bf, rt.bn)
+	plan := rt.plan
+	l := tmaLaunch{module: streamKModule, kernel: kernel, bn: rt.bn, grid: D1(plan.blocks), streamK: &plan}
+	if err := d.launchTMA(l, true, false, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, rt.bn, nil, 0); err != nil {
 		return err
 	}
-	quads := m * ((n + 3) / 4)
+	quads := p.m * ((p.n + 3) / 4)
 	blocks := min((quads+255)/256, 8*d.sms)
 	return d.Launch(streamKModule, reduce, D1(blocks), D1(256), 0,
-		ws, c, bias, int32(m), int32(n), int32(ldc), alpha, beta, int32(flags), int32(bn), int32(plan.kt), int32(plan.blocks), int32(plan.maxSeg))
+		ws, c, bias, int32(p.m), int32(p.n), int32(ldc), alpha, beta, int32(p.flags), int32(rt.bn), int32(plan.kt), int32(plan.blocks), int32(plan.maxSeg))
 }
 
-// streamKModule is the PTX module of the stream-K kernels.
-const streamKModule = "gemm_streamk_sm90a"
-
 // splitKReduce sums the splits fp32 m×n slices of ws (rows of stride ldw)
-// in order into C with the epilogue; kernel names the GEMM kernel that made
-// the partials, whose operand type (fp16 or bf16) a half C has.
-func (d *Device) splitKReduce(kernel string, ws *Buffer, splits, m, n, ldw int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+// in order into C with the epilogue, by the gemm_f16 kernel reduce
+// (splitKReduceKernel: its C has the operands' type when half).
+func (d *Device) splitKReduce(reduce string, ws *Buffer, splits, m, n, ldw int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	quads := (m*n + 3) / 4
 	blocks := min((quads+255)/256, 8*d.sms)
-	reduce := "gemm_splitk_reduce"
-	if bf16Kernel(kernel) {
-		reduce = "gemm_splitk_reduce_bf16"
-	}
 	return d.Launch("gemm_f16", reduce, D1(blocks), D1(256), 0,
 		ws, c, bias, int32(m), int32(n), int32(splits), int32(ldc), alpha, beta, int32(flags), int32(ldw))
 }
@@ -948,66 +589,12 @@ func u64(v uint64) []byte {
 // (gemm_bf16_*) rather than an fp16 one (gemm_f16_*).
 func bf16Kernel(name string) bool { return strings.HasPrefix(name, "gemm_bf16_") }
 
-func tiles128x256(m, n int) int { return ((m + 127) / 128) * ((n + 255) / 256) }
-
-// gemmTMA launches one of the TMA kernels (gemm_<t>_nt_tma or
-// gemm_<t>_<a><b>_tma_p[192], <t> f16 or bf16, tiles 128×bn) on blocks blocks: tensor maps
-// for A and B passed by value, so it goes through launchRaw rather than cu.
-// An operand stored k-contiguous is mapped as {K, rows} with a box of 64 k ×
-// 128 (A) or bn (B) rows; one stored m- or n-contiguous as {M or N, K} with
-// 64 × 64 boxes.
-func (d *Device) gemmTMA(kernel string, bn int, grid Dim3, kchunk int, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	return d.launchTMA(tmaLaunch{kernel: kernel, bn: bn, grid: grid, kchunk: kchunk}, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, flags)
-}
-
-// gemmTMAStore runs C = act(alpha·op(A)·op(B) + bias) through the
-// persistent TMA kernels whose epilogue stores C by TMA (gemm_<t>_<a><b>_tma_s[192]),
-// or, with cluster, their twins on clusters of two blocks sharing B by
-// multicast (_tma_c[192]); with ch.Narrow in 128×192 tiles wherever
-// tmaTile would pick 128×256 ones; with ch.DeepStore, for 128×192 tiles of
-// a half C without clusters, through three staging buffers a warpgroup
-// (_tma_s192d, deepStoreOK). C must be 16-byte aligned with rows of a
-// multiple of 16 bytes, and beta 0 (C is not read).
-func (d *Device) gemmTMAStore(kern GemmKernel, name string, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, bias *Buffer, flags int, ch GemmChoice) error {
-	if kern == GemmTMAPingpong || kern == GemmTMAPingpong192 {
-		l := tmaLaunch{kernel: name + "_tma_pp", bn: 128, store: true, pingpong: true, cluster: 1}
-		if kern == GemmTMAPingpong192 {
-			l.kernel, l.bn = name+"_tma_pp192", 192
-		}
-		l.units = ((m + 127) / 128) * ((n + l.bn - 1) / l.bn)
-		return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
-	}
-	bn := storeTile(n, ch.Narrow)
-	l := tmaLaunch{kernel: name + "_tma_s", bn: bn, store: true, cluster: 1}
-	// The cluster kernels exist for fp16 NT and NN only; the other
-	// products run on _tma_s.
-	if kern == GemmTMACluster && clusterKernels(bf16Kernel(name), transA) {
-		l.kernel, l.cluster = name+"_tma_c", 2
-	}
-	if bn == 192 {
-		l.kernel += "192"
-	}
-	if ch.DeepStore && deepStoreOK(bn, l.cluster, flags) {
-		l.kernel += "d"
-		l.deep = true
-	}
-	l.units = (((m+127)/128 + l.cluster - 1) / l.cluster) * ((n + bn - 1) / bn)
-	return d.launchTMA(l, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0, c, ldc, bias, flags)
-}
-
-// splitsOnTMA reports whether products of kind sel in this layout split K
-// over the TMA partial products when they split: every TMA kind's do, and
-// GemmAuto's weight gradients (A transposed, B not) on an H100 unless
-// MOCOGO_GEMM_DW_TMA=0 keeps them on mma.sync.
-func (d *Device) splitsOnTMA(sel GemmKernel, transA, transB bool) bool {
-	return sel.UsesTMA() || sel == GemmAuto && transA && !transB && d.major == 9 && d.minor == 0 && !d.noTMASplitDW
-}
-
-// tmaLaunch describes a launch of a kernel of gemm_f16_tma_sm90a, (store)
-// gemm_tma_store_sm90a or (store and deep) gemm_tma_store_deep_sm90a,
-// (store and pingpong) gemm_pingpong_sm90a or (streamK)
-// gemm_streamk_sm90a.
+// tmaLaunch describes a launch of a kernel of the TMA modules:
+// gemm_f16_tma_sm90a, (store) gemm_tma_store_sm90a or (store and deep)
+// gemm_tma_store_deep_sm90a, (store and pingpong) gemm_pingpong_sm90a,
+// (streamK) gemm_streamk_sm90a, or gemm_mma_tma_sm90a.
 type tmaLaunch struct {
+	module string
 	kernel string
 	bn     int  // tile width: 256 or 192; 128 or 192 for the ping-pong kernels
 	grid   Dim3 // blocks (kernels without a TMA-store epilogue)
@@ -1036,11 +623,9 @@ type tmaLaunch struct {
 	src *Buffer
 }
 
-// launchTMA launches a kernel of gemm_f16_tma_sm90a, gemm_tma_store_sm90a
-// (l.store), gemm_pingpong_sm90a (l.pingpong) or gemm_streamk_sm90a
-// (l.streamK): tensor maps for A, B (and
-// C for the TMA-store and ping-pong kernels) passed by value, so it goes
-// through launchRaw rather than cu. An operand stored k-contiguous is mapped as
+// launchTMA launches l.kernel of l.module, one of the TMA modules: tensor
+// maps for A, B (and C for the TMA-store and ping-pong kernels) passed by
+// value, so it goes through launchRaw rather than cu. An operand stored k-contiguous is mapped as
 // {K, rows} with a box of 64 k × 128 (A) or bn (B; bn/2 when a cluster of
 // two shares it) rows; one stored m- or n-contiguous as {M or N, K} with
 // 64 × 64 boxes; C as {N, M} with boxes of 128 bytes × 64 rows.
@@ -1075,19 +660,8 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		biasp = bias.ptr
 	}
 	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
-	grid := l.grid
-	module := "gemm_f16_tma_sm90a"
-	switch {
-	case l.pingpong:
-		module = "gemm_pingpong_sm90a"
-	case l.deep:
-		module = "gemm_tma_store_deep_sm90a"
-	case l.store:
-		module = "gemm_tma_store_sm90a"
-	case l.streamK != nil:
-		module = streamKModule
-	case strings.HasSuffix(l.kernel, "_nt_mt"):
-		module = "gemm_mma_tma_sm90a"
+	grid, module := l.grid, l.module
+	if module == "gemm_mma_tma_sm90a" {
 		block = D1(256) // eight consumer warps, no producer
 	}
 	err := d.do(func() error {

@@ -50,128 +50,25 @@ type GemmTuning struct {
 // where a refused launch is not.
 const tuneWrongResult = "wrong result: "
 
-// tuneSettings are the schedule settings GemmTune tries with each kind:
-// every combination of the stagger, the prefetch, the deep store and the
-// narrow tiles, and stream-K (which reaches only the split products, which
-// those four do not). A setting that does not reach a kind's kernels for a
-// product (tunePath) is not timed again.
-var tuneSettings = func() []GemmChoice {
-	var out []GemmChoice
-	for i := range 16 {
-		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0, Narrow: i&8 != 0})
-	}
-	return append(out, GemmChoice{StreamK: true})
-}()
-
-// gemmTuneCandidates are the choices GemmTune tries, GemmAuto without
-// settings first (the reference the others must agree with): each kind
-// with each of tuneSettings. On an H100 the kinds include the ping-pong
-// kernels; GemmMMATMA (which exists for the mma.sync rate at
-// 4096³) and GemmTMA (which GemmAuto itself takes at 4096³) are not among
-// them.
-func (d *Device) gemmTuneCandidates() []GemmChoice {
-	kinds := []GemmKernel{GemmAuto, GemmMMA4, GemmMMAWide}
-	if d.major == 9 && d.minor == 0 {
-		kinds = []GemmKernel{GemmAuto, GemmMMA, GemmMMA4, GemmWGMMA128, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192}
-	}
-	var out []GemmChoice
-	for _, k := range kinds {
-		for _, s := range tuneSettings {
-			s.Kernel = k
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// tunePath is what a choice runs for one product: two choices with the
-// same path launch the same kernels, with the same values of the flags
-// those kernels read, so GemmTune times only the first. (Two choices that
-// launch the same kernels may still have different paths: that costs only
-// a timing.)
-type tunePath struct {
-	kernel GemmKernel // the kind whose kernels run (GemmAuto resolved)
-	split  int        // tuneNoSplit, tuneSplitTMA, tuneStreamK or tuneSplitMMA
-	sched  int        // the schedule flags the kernels read
-	deep   bool       // the deep-store kernels (_tma_s192d) instead of _tma_s192
-	narrow bool       // 192-wide TMA-store tiles where tmaTile picks 256
-}
-
-// How a tunePath splits K.
-const (
-	tuneNoSplit  = iota
-	tuneSplitTMA // split-K over the TMA partial products
-	tuneStreamK  // stream-K over the TMA partial products
-	tuneSplitMMA // split-K over mma.sync's partial products (gemm_f16's, or GemmMMA4's own)
-)
-
-// tunePath returns the path ch takes for the product key describes, as
-// gemmHalf's run would launch it.
-func (d *Device) tunePath(ch GemmChoice, key tuneKey, celem int) tunePath {
-	kern := d.gemmKernel(ch.Kernel, key.transA, key.transB, key.m, key.n, key.k)
-	// Where the TMA store cannot write C, the TMA-store, cluster and
-	// ping-pong kinds run the persistent kernels with the direct store.
-	if !tmaStoreOK(key.cAligned, key.ldc, key.n, celem, key.beta) {
-		switch kern {
-		case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
-			kern = GemmTMAPersistent
-		}
-	}
-	if kern == GemmTMACluster && !clusterKernels(key.bf, key.transA) {
-		kern = GemmTMAStore
-	}
-	bn, _ := tmaTile("", key.n) // the TMA kernels' tile width, before the narrow setting
-	if d.splitsOnTMA(ch.Kernel, key.transA, key.transB) {
-		tiles := ((key.m + 127) / 128) * ((key.n + bn - 1) / bn)
-		if splits, _ := d.splitK(key.m, key.n, key.k, tiles, d.sms, 64); splits > 1 {
-			// Every TMA kind splits over the same partial products.
-			p := tunePath{kernel: GemmTMAPersistent, split: tuneSplitTMA}
-			if _, ok := d.streamKPlanFor(key.transA, key.transB, key.m, key.n, key.k, bn, tiles, splits); ok && ch.StreamK {
-				p.split = tuneStreamK
-			}
-			return p
-		}
-	}
-	if !ch.Kernel.UsesTMA() {
-		// mma.sync's split-K, whatever kind GemmAuto resolved to.
-		tiles := ((key.m + gemmTile - 1) / gemmTile) * ((key.n + gemmTile - 1) / gemmTile)
-		if splits, _ := d.splitK(key.m, key.n, key.k, tiles, 2*d.sms, 32); splits > 1 {
-			if kern != GemmMMA4 {
-				kern = GemmMMA
-			}
-			return tunePath{kernel: kern, split: tuneSplitMMA}
-		}
-	}
-	p := tunePath{kernel: kern}
-	switch kern {
-	case GemmTMAStore, GemmTMACluster:
-		p.sched = ch.scheduleFlags()
-		p.narrow = ch.Narrow && bn != 192
-		if kern == GemmTMAStore {
-			p.deep = ch.DeepStore && deepStoreOK(storeTile(key.n, ch.Narrow), 1, key.flags)
-		}
-	case GemmTMAPersistent:
-		p.sched = ch.scheduleFlags()
-	case GemmTMAPingpong:
-		// Its warpgroups take turns by design; its producer prefetches.
-		p.sched = ch.scheduleFlags() & gemmPrefetch
-	}
-	return p
-}
-
 // tunedChoice returns the choice GemmTune makes for key, measuring it first
-// when key is new: run(ch, c) launches the product into c. Each candidate
-// writes into a scratch C (with key.beta, a copy of c0, the product's C,
-// which the epilogue reads); the first is GemmAuto, whose result is the
-// reference. A candidate whose launch fails without harming the context
-// is refused and the others go on; a fault (the context lost) is an error.
-// (The timed repeats then add to the scratch C again: the time is the same.)
-func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmChoice, *Buffer) error) (GemmChoice, error) {
+// when key is new: route(ch) is what ch launches for the product, and
+// run(rt, c) launches a route into c. Each candidate (tuneCandidates)
+// whose route no earlier one took writes into a scratch C (with key.beta,
+// a copy of c0, the product's C, which the epilogue reads); the first is
+// GemmAuto, whose result is the reference. A candidate whose launch fails
+// without harming the context is refused and the others go on; a fault
+// (the context lost) is an error. (The timed repeats then add to the
+// scratch C again: the time is the same.)
+func (d *Device) tunedChoice(key tuneKey, route func(GemmChoice) gemmRoute, c0 *Buffer, run func(gemmRoute, *Buffer) error) (GemmChoice, error) {
 	d.mu.Lock()
 	t, ok := d.tuned[key]
 	d.mu.Unlock()
 	if ok {
 		return t.Chose, nil
+	}
+	celem := 4
+	if key.flags&gemmOutF16 != 0 {
+		celem = 2
 	}
 	rows, cols := key.m, key.n
 	bytes := int64((rows-1)*key.ldc+cols) * int64(celem)
@@ -179,9 +76,9 @@ func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmCh
 	if !key.beta {
 		c0 = nil
 	}
-	cands := d.gemmTuneCandidates()
+	cands := d.router().tuneCandidates()
 	auto := cands[0]
-	ref, freeRef, err := d.tuneRun(auto, bytes, off, c0, run)
+	ref, freeRef, err := d.tuneRun(route(auto), bytes, off, c0, run)
 	if err != nil {
 		return auto, fmt.Errorf("%v: %w", auto, err)
 	}
@@ -191,19 +88,18 @@ func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmCh
 		return auto, err
 	}
 	t = &GemmTuning{Shape: key.String(), Chose: auto, Timed: []GemmChoice{auto}, Ms: map[GemmChoice]float64{}, Rejected: map[GemmChoice]string{}}
-	if t.Ms[auto], err = d.MedianMs(5, func() error { return run(auto, ref) }); err != nil {
+	if t.Ms[auto], err = d.MedianMs(5, func() error { return run(route(auto), ref) }); err != nil {
 		return auto, fmt.Errorf("%v: %w", auto, err)
 	}
-	// Choices that take the same path for this product (tunePath) are
-	// timed once.
-	tried := map[tunePath]bool{d.tunePath(auto, key, celem): true}
+	// Choices with the same route for this product are timed once.
+	tried := map[gemmRoute]bool{route(auto): true}
 	for _, ch := range cands[1:] {
-		p := d.tunePath(ch, key, celem)
-		if tried[p] {
+		rt := route(ch)
+		if tried[rt] {
 			continue
 		}
-		tried[p] = true
-		c, free, err := d.tuneRun(ch, bytes, off, c0, run)
+		tried[rt] = true
+		c, free, err := d.tuneRun(rt, bytes, off, c0, run)
 		if err != nil {
 			if serr := d.Synchronize(); serr != nil {
 				return auto, fmt.Errorf("%v: %w", ch, err) // a fault: the context is gone
@@ -221,7 +117,7 @@ func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmCh
 			free()
 			continue
 		}
-		ms, err := d.MedianMs(5, func() error { return run(ch, c) })
+		ms, err := d.MedianMs(5, func() error { return run(rt, c) })
 		free()
 		if err != nil {
 			return auto, fmt.Errorf("%v: %w", ch, err)
@@ -241,13 +137,12 @@ func (d *Device) tunedChoice(key tuneKey, celem int, c0 *Buffer, run func(GemmCh
 	return t.Chose, nil
 }
 
-// tuneRun runs ch once into a fresh scratch C of the given size, a copy of
+// tuneRun runs rt once into a fresh scratch C of the given size, a copy of
 // c0 when c0 is not nil, and waits for it (the first launch also loads its
 // module); free releases the scratch. The scratch starts off bytes past a
-// 16-byte boundary, as the product's C does, so that each candidate takes
-// the path it takes for the product (the TMA-store kernels write only a C
-// that is 16-byte aligned).
-func (d *Device) tuneRun(ch GemmChoice, bytes, off int64, c0 *Buffer, run func(GemmChoice, *Buffer) error) (c *Buffer, free func(), err error) {
+// 16-byte boundary, as the product's C does, whose alignment rt assumed
+// (the TMA-store kernels write only a C that is 16-byte aligned).
+func (d *Device) tuneRun(rt gemmRoute, bytes, off int64, c0 *Buffer, run func(gemmRoute, *Buffer) error) (c *Buffer, free func(), err error) {
 	whole, err := d.Alloc(bytes + off)
 	if err != nil {
 		return nil, nil, err
@@ -259,7 +154,7 @@ func (d *Device) tuneRun(ch GemmChoice, bytes, off int64, c0 *Buffer, run func(G
 			return nil, nil, err
 		}
 	}
-	if err := run(ch, c); err != nil {
+	if err := run(rt, c); err != nil {
 		whole.Free()
 		return nil, nil, err
 	}

@@ -1,0 +1,188 @@
+package cuda
+
+import "fmt"
+
+// The GEMM kernel kinds and schedule settings, outside the cuda build so
+// that the routing rules (route.go) and their tests run on every machine.
+
+// GemmKernel names the kernel GemmF16 uses for the NT layout (A m×k, B n×k:
+// the Linear forward) with aligned operands.
+type GemmKernel int
+
+const (
+	// GemmAuto (the default, the zero value) picks the kernel by device
+	// and shape: on compute capability 9.0 the TMA-store kernels for
+	// outputs with a tile for every SM, split-K over the TMA kernels for
+	// weight gradients (TN, long K, few tiles), autoSM90 for other NT
+	// products (gemmRouter.kernelFor); GemmMMA otherwise.
+	GemmAuto GemmKernel = iota
+	// GemmMMA is the mma.sync kernel (sm_80 and later), used for every
+	// layout.
+	GemmMMA
+	// GemmWGMMA128 is the sm_90a wgmma kernel with 128×128 tiles.
+	GemmWGMMA128
+	// GemmWGMMA256 is the sm_90a wgmma kernel with 128×256 tiles.
+	GemmWGMMA256
+	// GemmTMA is the sm_90a kernel with TMA loads, mbarriers and a producer
+	// warpgroup beside two wgmma consumer warpgroups (128×256 tiles).
+	GemmTMA
+	// GemmTMAPersistent is GemmTMA on a persistent grid (one block per SM
+	// walking the tiles), so that the loads of a block's next tile overlap
+	// the epilogue of its current one.
+	GemmTMAPersistent
+	// GemmMMAWide is mma.sync with 128×256 block tiles (warp tiles 64×64),
+	// for every layout and any GPU of sm_80 or later.
+	GemmMMAWide
+	// GemmTMAStore is GemmTMAPersistent with the epilogue through shared
+	// memory and TMA stores (whole 128-byte lines, overlapping the next
+	// tile's main loop) wherever beta is 0 and C's rows start and end on
+	// 16-byte boundaries; GemmTMAPersistent otherwise. Every layout.
+	GemmTMAStore
+	// GemmTMACluster is GemmTMAStore with clusters of two blocks on
+	// vertically adjacent tiles sharing their B tile by TMA multicast.
+	GemmTMACluster
+	// GemmMMA4 is mma.sync with 128×128 block tiles of four warps, each
+	// owning 64×64 (8 ldmatrix.x4 per 32 mma), fragments double-buffered
+	// across the k16 steps, two blocks per SM (kernels/cuda/gemm_mma4.cu),
+	// for every layout and any GPU of sm_80 or later; split-K by its own
+	// partial-product kernels.
+	GemmMMA4
+	// GemmTune picks, per product shape, the fastest kind and schedule
+	// settings (GemmChoice: the ping-pong kernels, the L2 prefetch, the
+	// staggered consumers, the deep store, narrow tiles and stream-K among
+	// them on an H100) whose result
+	// agrees with GemmAuto's, measured on the first product of that shape
+	// (tune.go), as cuDNN's benchmark mode does for convolutions (with
+	// beta ≠ 0, on copies of C). The device's schedule settings do not
+	// apply to the products it tunes; the staged store does. Products with
+	// unaligned operands, which every kind serves with the same kernel, use
+	// GemmAuto with the device's settings.
+	GemmTune
+	// GemmTMAPingpong is GemmTMAStore with the ping-pong schedule: each
+	// consumer warpgroup owns whole 128×128 tiles and the two take turns at
+	// the tensor cores, so that one's epilogue runs beside the other's main
+	// loop (kernels/cuda/gemm_pingpong_sm90a.cu). Every layout; where the
+	// TMA store cannot write C, GemmTMAPersistent; products with too few
+	// tiles for the SMs and a long K are split over the TMA partial
+	// products, as under the other TMA kinds. Not yet run on a GPU.
+	GemmTMAPingpong
+	// GemmTMAPingpong192 is GemmTMAPingpong with 128×192 tiles a
+	// warpgroup, in blocks of the two consumer warpgroups alone, which load
+	// the ring themselves: ptxas gives such a 256-thread kernel the 254
+	// registers the 192 accumulators a thread need, where it gives a
+	// 384-thread one 168. Not yet run on a GPU.
+	GemmTMAPingpong192
+	// GemmMMATMA is mma.sync fed by TMA (kernels/cuda/gemm_mma_tma_sm90a.cu,
+	// Hopper only, the NT layout; the others use GemmMMA): 128×256 tiles of
+	// eight 64×64 warp tiles, a 4-stage ring of TMA boxes in the 128-byte
+	// swizzle read by ldmatrix, mbarriers instead of a block barrier a
+	// k-tile. For the mma.sync rate at 4096³. Not yet run on a GPU.
+	GemmMMATMA
+)
+
+// autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
+// among those that have passed every test on an H100 (2026-11-27), by the
+// timings of that run: the TMA kernel (128×256 tiles) at 4096³ (473 TFLOP/s
+// against 404 for wgmma128 and 272 for mma.sync) when n fills its 256-wide
+// tiles and k is long enough for its pipeline; wgmma128 otherwise (ViT-S
+// Linear shapes, k = 384 or 1536, n = 384 or 1152: 1.2–1.6× mma.sync, while
+// 128×256 tiles waste a quarter of the work at n = 384).
+func autoSM90(m, n, k int) GemmKernel {
+	if n%256 == 0 && k >= 1024 {
+		return GemmTMA
+	}
+	return GemmWGMMA128
+}
+
+// UsesTMA reports whether k's kernels are the TMA ones (GemmTMA,
+// GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong,
+// GemmTMAPingpong192): they serve every layout, split K over TMA partial
+// products, and keep their own epilogue (no staged store, SetGemmStaged).
+func (k GemmKernel) UsesTMA() bool {
+	switch k {
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
+		return true
+	}
+	return false
+}
+
+func (k GemmKernel) String() string {
+	switch k {
+	case GemmMMA:
+		return "mma"
+	case GemmWGMMA128:
+		return "wgmma128"
+	case GemmWGMMA256:
+		return "wgmma256"
+	case GemmTMA:
+		return "tma"
+	case GemmTMAPersistent:
+		return "tmap"
+	case GemmAuto:
+		return "auto"
+	case GemmMMAWide:
+		return "mmaw"
+	case GemmTMAStore:
+		return "tmas"
+	case GemmTMACluster:
+		return "tmac"
+	case GemmMMA4:
+		return "mma4"
+	case GemmTune:
+		return "tune"
+	case GemmTMAPingpong:
+		return "tmapp"
+	case GemmTMAPingpong192:
+		return "tmapp192"
+	case GemmMMATMA:
+		return "mmatma"
+	}
+	return fmt.Sprintf("GemmKernel(%d)", int(k))
+}
+
+// GemmChoice is one way to run a product: a kernel kind and the schedule
+// settings, which change its timing and never its result. The device's
+// settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK,
+// SetGemmDeepStore, SetGemmNarrowTiles) make one choice for every product;
+// GemmTune makes one per product shape (GemmTuning).
+type GemmChoice struct {
+	Kernel   GemmKernel
+	Stagger  bool // the persistent TMA kernels' consumers staggered (SetGemmStagger)
+	Prefetch bool // the persistent TMA kernels' L2 prefetch of the next tile's A (SetGemmPrefetch)
+	StreamK  bool // weight gradients stream-K instead of split-K (SetGemmStreamK)
+	// DeepStore: the 128×192 TMA-store kernels stage a warpgroup's whole
+	// piece of a half C (SetGemmDeepStore).
+	DeepStore bool
+	// Narrow: the TMA-store kernels take 128×192 tiles where they would
+	// take 128×256 (SetGemmNarrowTiles).
+	Narrow bool
+}
+
+// String is the kind's name with a +setting for each setting on, e.g.
+// "tmas+prefetch".
+func (c GemmChoice) String() string {
+	s := c.Kernel.String()
+	for _, o := range []struct {
+		on   bool
+		name string
+	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}} {
+		if o.on {
+			s += "+" + o.name
+		}
+	}
+	return s
+}
+
+// scheduleFlags is the kernels' flag bits for c's stagger and prefetch
+// settings (gemmStagger, gemmPrefetch), which the persistent TMA kernels
+// read.
+func (c GemmChoice) scheduleFlags() int {
+	f := 0
+	if c.Stagger {
+		f |= gemmStagger
+	}
+	if c.Prefetch {
+		f |= gemmPrefetch
+	}
+	return f
+}

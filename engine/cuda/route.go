@@ -1,0 +1,398 @@
+package cuda
+
+// How a GEMM product runs: which kernels, on which path, with which flags,
+// for a kernel kind and its schedule settings (a GemmChoice). One function,
+// gemmRouter.route, decides it: GemmF16 and GemmBF16 launch the route it
+// returns, and GemmTune times each distinct route once, so the launch path
+// and the tuner cannot disagree about what a choice runs. The rules live
+// outside the cuda build so that their tests (route_test.go) run on every
+// machine, against the kernels the embedded PTX defines.
+
+// The shapes of the gemm_f16 and gemm_mma4 kernels' launches.
+const (
+	gemmSmem = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
+	gemmTile = 128
+
+	gemmSmemWide = 4 * (128 + 256) * 40 * 2 // the _w kernels: 128×256 tiles
+
+	// gemmSmemMMA4 is GEMM_Q_SMEM_BYTES of the gemm_mma4 kernels: 4 stages
+	// of a 128×32 A and a 32×128 B tile, rows padded (10 KB each).
+	gemmSmemMMA4 = 4 * 2 * 128 * 40 * 2
+)
+
+// gemmRouter is what routing reads of a device and its settings.
+type gemmRouter struct {
+	sms    int  // streaming multiprocessors
+	hopper bool // compute capability 9.0: the wgmma and TMA kernels
+	// splitMode is SetGemmSplitK's policy: 0 automatic, 1 never, n ≥ 2
+	// forced.
+	splitMode int
+	// noTMASplitDW (MOCOGO_GEMM_DW_TMA=0) keeps GemmAuto's weight
+	// gradients on mma.sync's split-K.
+	noTMASplitDW bool
+}
+
+// gemmProduct is what routing reads of one product C = act(alpha·op(A)·
+// op(B) + bias) + beta·C.
+type gemmProduct struct {
+	bf, transA, transB bool // bf16 operands (else fp16); the layout
+	m, n, k            int
+	// aligned: lda and ldb multiples of 8 and A, B 16-byte aligned, as
+	// the kernels' 16-byte loads need (else the element-wise loader).
+	aligned  bool
+	cAligned bool // C 16-byte aligned
+	ldc      int
+	beta     bool // beta ≠ 0: C is read
+	flags    int  // gemmGELU, gemmOutF16
+	staged   int  // gemmStaged when SetGemmStaged is on, else 0
+}
+
+// celem is the bytes of one element of C.
+func (p gemmProduct) celem() int {
+	if p.flags&gemmOutF16 != 0 {
+		return 2
+	}
+	return 4
+}
+
+// prefix is the kernels' name prefix for the operand type: gemm_f16_ or
+// gemm_bf16_.
+func (p gemmProduct) prefix() string {
+	if p.bf {
+		return "gemm_bf16_"
+	}
+	return "gemm_f16_"
+}
+
+// name is the layout's kernel name, e.g. gemm_f16_nt.
+func (p gemmProduct) name() string {
+	t := map[bool]string{false: "n", true: "t"}
+	return p.prefix() + t[p.transA] + t[p.transB]
+}
+
+// gemmPath is how a route launches.
+type gemmPath int
+
+const (
+	// pathDirect: one kernel with gemm_f16's parameters (A, B, C, bias,
+	// M, N, K, lda, ldb, ldc, alpha, beta, flags) on blocks blocks of
+	// threads threads: mma.sync, mma4 and the cp.async-fed wgmma kernels.
+	pathDirect gemmPath = iota
+	// pathTMA: one kernel of the TMA modules, its operands (and C, for a
+	// TMA-store epilogue) passed as tensor maps (launchTMA).
+	pathTMA
+	// pathSplitMMA: K split over mma.sync's partial products (blocks ×
+	// splits blocks of threads threads), then reduce.
+	pathSplitMMA
+	// pathSplitTMA: K split over the TMA kernels' partial products, then
+	// reduce; with streamK, stream-K's partial products and reduction
+	// instead (streamKKernels) wherever their workspace can be had.
+	pathSplitTMA
+)
+
+// gemmRoute is what one choice launches for one product. Two choices with
+// equal routes launch the same kernels with the same parameters, so the
+// route is also GemmTune's key for timing each distinct launch once.
+type gemmRoute struct {
+	path   gemmPath
+	module string // the PTX module of kernel
+	kernel string // the kernel that forms the product, or its partial products
+	flags  int    // the flag bits kernel receives: those of its epilogue and schedule that it reads
+
+	// pathDirect and pathSplitMMA: grid, block and dynamic shared memory.
+	blocks, threads, smem int
+
+	// The TMA kernels: 128×bn tiles. Without a TMA-store epilogue, blocks
+	// blocks; with one (store), units work items of clusters of cluster
+	// blocks, on as many clusters as fit on the GPU at once; pingpong and
+	// deep name the modules of gemm_pingpong_sm90a and
+	// gemm_tma_store_deep_sm90a.
+	bn                    int
+	store, pingpong, deep bool
+	cluster, units        int
+
+	// The split paths: K in splits chunks of kchunk; reduce sums the
+	// partial products into C in a fixed order and applies the epilogue.
+	splits, kchunk int
+	reduce         string // a gemm_f16 kernel
+	streamK        bool   // pathSplitTMA on plan's stream-K schedule
+	plan           streamKPlan
+}
+
+// route returns what ch runs for the product p.
+func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
+	prefix, name := p.prefix(), p.name()
+	tiles := ceilDiv(p.m, gemmTile) * ceilDiv(p.n, gemmTile)
+	direct := func(module, kernel string, blocks, threads, smem int) gemmRoute {
+		return gemmRoute{path: pathDirect, module: module, kernel: kernel, flags: p.flags | p.staged,
+			blocks: blocks, threads: threads, smem: smem}
+	}
+	if !p.aligned {
+		return direct("gemm_f16", name+"_u", tiles, 256, gemmSmem)
+	}
+	if p.k == 0 {
+		return direct("gemm_f16", name, tiles, 256, gemmSmem)
+	}
+	sel := ch.Kernel
+	kind := r.kernelFor(sel, p.transA, p.transB, p.m, p.n, p.k)
+	// Split-K for few tiles and long K: over the TMA kernels' partial
+	// products (one block per SM) when the choice is a TMA kind, and for
+	// GemmAuto's weight gradients on an H100 (splitsOnTMA); else over
+	// mma.sync's (two per SM: GemmMMA4's own kernels under it, gemm_f16's
+	// otherwise). Under GemmAuto the TMA split-K path ran at 0.97–1.11×
+	// cuBLAS on an H100 (fifth session, run 3) against 0.58–0.62× for
+	// mma.sync split-K, and passed every test there (run 4); where it does
+	// not split, mma.sync's split-K may.
+	if r.splitsOnTMA(sel, p.transA, p.transB) {
+		bn, kernel := tmaTile(name, p.n)
+		tmaTiles := ceilDiv(p.m, 128) * ceilDiv(p.n, bn)
+		if splits, kchunk := r.splitK(p.m, p.n, p.k, tmaTiles, r.sms, 64); splits > 1 {
+			rt := gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, bn: bn,
+				splits: splits, kchunk: kchunk, reduce: splitKReduceKernel(p.bf)}
+			if plan, ok := r.streamKPlanFor(p.transA, p.transB, p.m, p.n, p.k, bn, tmaTiles, splits); ch.StreamK && ok {
+				rt.streamK, rt.plan = true, plan
+			}
+			return rt
+		}
+	}
+	if !sel.UsesTMA() {
+		if splits, kchunk := r.splitK(p.m, p.n, p.k, tiles, 2*r.sms, 32); splits > 1 {
+			rt := gemmRoute{path: pathSplitMMA, module: "gemm_f16", kernel: name + "_sk", flags: p.staged,
+				blocks: tiles, threads: 256, smem: gemmSmem,
+				splits: splits, kchunk: kchunk, reduce: splitKReduceKernel(p.bf)}
+			if kind == GemmMMA4 {
+				rt.module, rt.kernel, rt.threads, rt.smem = "gemm_mma4", name+"_q_sk", 128, gemmSmemMMA4
+			}
+			return rt
+		}
+	}
+	tiles256 := ceilDiv(p.m, 128) * ceilDiv(p.n, 256)
+	switch kind {
+	case GemmMMA4:
+		return direct("gemm_mma4", name+"_q", tiles, 128, gemmSmemMMA4)
+	case GemmMMAWide:
+		return direct("gemm_f16", name+"_w", tiles256, 256, gemmSmemWide)
+	case GemmWGMMA128:
+		return direct("gemm_f16_sm90a", prefix+"nt_sm90", tiles, 256, 3*32768+1024)
+	case GemmWGMMA256:
+		return direct("gemm_f16_sm90a", prefix+"nt_sm90_n256", tiles256, 256, 4*49152+1024)
+	case GemmMMATMA:
+		return gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mt", flags: p.flags, bn: 256, blocks: tiles256}
+	case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
+		if tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta) {
+			return tmaStoreRoute(kind, ch, p)
+		}
+		fallthrough // the persistent kernels with the direct store
+	case GemmTMA, GemmTMAPersistent:
+		bn, kernel := tmaTile(name, p.n)
+		rt := gemmRoute{path: pathTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, flags: p.flags, bn: bn,
+			blocks: ceilDiv(p.m, 128) * ceilDiv(p.n, bn)}
+		if kind != GemmTMA {
+			// Persistent: a block walks several tiles, on the schedule
+			// settings.
+			rt.blocks = min(rt.blocks, r.sms)
+			rt.flags |= ch.scheduleFlags()
+		} else if !p.transA && p.transB && bn == 256 {
+			rt.kernel = prefix + "nt_tma" // the first TMA kernel, one tile a block
+		}
+		return rt
+	}
+	return direct("gemm_f16", name, tiles, 256, gemmSmem)
+}
+
+// tmaStoreRoute is the route of the kernels whose epilogue stores C by TMA
+// (C as tmaStoreOK requires): the ping-pong kernels for their kinds; else
+// gemm_<t>_<ab>_tma_s[192], or with GemmTMACluster their twins on clusters
+// of two blocks sharing B by multicast (_tma_c[192]) where they exist; with
+// ch.Narrow in 128×192 tiles wherever tmaTile would pick 128×256 ones; with
+// ch.DeepStore, for 128×192 tiles of a half C without clusters, through
+// three staging buffers a warpgroup (_tma_s192d, deepStoreOK).
+func tmaStoreRoute(kind GemmKernel, ch GemmChoice, p gemmProduct) gemmRoute {
+	name := p.name()
+	rt := gemmRoute{path: pathTMA, store: true, cluster: 1, flags: p.flags | ch.scheduleFlags()}
+	switch kind {
+	case GemmTMAPingpong:
+		// Its warpgroups take turns by design (no stagger); its producer
+		// warpgroup prefetches.
+		rt.module, rt.kernel, rt.bn, rt.pingpong = "gemm_pingpong_sm90a", name+"_tma_pp", 128, true
+		rt.flags = p.flags | ch.scheduleFlags()&gemmPrefetch
+	case GemmTMAPingpong192:
+		// No producer warpgroup: neither setting reaches it.
+		rt.module, rt.kernel, rt.bn, rt.pingpong = "gemm_pingpong_sm90a", name+"_tma_pp192", 192, true
+		rt.flags = p.flags
+	default:
+		rt.module, rt.kernel, rt.bn = "gemm_tma_store_sm90a", name+"_tma_s", storeTile(p.n, ch.Narrow)
+		if kind == GemmTMACluster && clusterKernels(p.bf, p.transA) {
+			rt.kernel, rt.cluster = name+"_tma_c", 2
+		}
+		if rt.bn == 192 {
+			rt.kernel += "192"
+		}
+		if ch.DeepStore && deepStoreOK(rt.bn, rt.cluster, rt.flags) {
+			rt.module, rt.kernel, rt.deep = "gemm_tma_store_deep_sm90a", rt.kernel+"d", true
+		}
+	}
+	rt.units = ceilDiv(ceilDiv(p.m, 128), rt.cluster) * ceilDiv(p.n, rt.bn)
+	return rt
+}
+
+// splitKReduceKernel is the gemm_f16 kernel that sums split-K's partial
+// products into C of the operands' type bf16 (bf) or fp16.
+func splitKReduceKernel(bf bool) string {
+	if bf {
+		return "gemm_splitk_reduce_bf16"
+	}
+	return "gemm_splitk_reduce"
+}
+
+// streamKKernels are the stream-K partial-product kernel of 128×bn tiles
+// and the reduction (module streamKModule) for operands of type bf16 (bf)
+// or fp16.
+func streamKKernels(bf bool, bn int) (partial, reduce string) {
+	partial, reduce = "gemm_f16_tn_tma_sk", "gemm_streamk_reduce"
+	if bf {
+		partial, reduce = "gemm_bf16_tn_tma_sk", "gemm_streamk_reduce_bf16"
+	}
+	if bn == 192 {
+		partial += "192"
+	}
+	return partial, reduce
+}
+
+// streamKModule is the PTX module of the stream-K kernels.
+const streamKModule = "gemm_streamk_sm90a"
+
+// kernelFor is the kind sel (a SetGemmKernel choice, not GemmTune) runs
+// for an aligned m×n×k product in the given layout, GemmAuto resolved: the
+// wgmma kernels and GemmMMATMA serve only the NT layout (mma.sync the
+// others), the TMA kernels every layout. GemmAuto on an H100 uses the
+// TMA-store kernels (GemmTMAStore, or the persistent ones where C rules
+// the TMA store out) for every layout wherever the output has a tile for
+// every SM: in the fifth session's run they were 1.4–2.4× the kernels
+// GemmAuto used before at every ViT-S/16 b256 forward and input-gradient
+// shape and at 4096³, and they passed every test once their rows end on
+// 16-byte boundaries. Smaller outputs (the projector and predictor at
+// batch 256) keep autoSM90 for NT and mma.sync for the other layouts,
+// which were faster there; weight gradients (TN) are split over the TMA
+// partial products first (route).
+func (r gemmRouter) kernelFor(sel GemmKernel, transA, transB bool, m, n, k int) GemmKernel {
+	nt := !transA && transB
+	switch sel {
+	case GemmAuto:
+		if r.hopper {
+			bn, _ := tmaTile("", n)
+			if ceilDiv(m, 128)*ceilDiv(n, bn) >= r.sms {
+				return GemmTMAStore
+			}
+			if nt {
+				return autoSM90(m, n, k)
+			}
+		}
+		return GemmMMA
+	case GemmTMA, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192, GemmMMAWide, GemmMMA4:
+		return sel
+	}
+	if nt {
+		return sel
+	}
+	return GemmMMA
+}
+
+// splitsOnTMA reports whether products of kind sel in this layout split K
+// over the TMA partial products when they split: every TMA kind's do, and
+// GemmAuto's weight gradients (A transposed, B not) on an H100 unless
+// MOCOGO_GEMM_DW_TMA=0 keeps them on mma.sync.
+func (r gemmRouter) splitsOnTMA(sel GemmKernel, transA, transB bool) bool {
+	return sel.UsesTMA() || sel == GemmAuto && transA && !transB && r.hopper && !r.noTMASplitDW
+}
+
+// gemmSplitMaxBytes bounds the fp32 workspace of one split-K product.
+const gemmSplitMaxBytes = 256 << 20
+
+// splitK picks the number of K chunks (and their length, a multiple of
+// gran) for an m×n×k product with the given count of output tiles when
+// slots blocks run at once; 1 means no split.
+func (r gemmRouter) splitK(m, n, k, tiles, slots, gran int) (splits, kchunk int) {
+	slices := (k + gran - 1) / gran
+	switch {
+	case r.splitMode == 1 || k == 0:
+		return 1, k
+	case r.splitMode >= 2:
+		splits = min(r.splitMode, slices)
+	default:
+		// Fill one wave of blocks with whole splits, when the tiles alone
+		// fill less than half of it, and give each split at least 16
+		// slices of K so that its pipeline runs.
+		if 2*tiles > slots {
+			return 1, k
+		}
+		splits = min(slots/tiles, slices/16)
+	}
+	if splits < 2 {
+		return 1, k
+	}
+	kchunk = gran * ((slices + splits - 1) / splits)
+	splits = (k + kchunk - 1) / kchunk
+	for splits > 1 && int64(splits)*int64(m)*int64(n)*4 > gemmSplitMaxBytes {
+		splits--
+		kchunk = gran * ((slices + splits - 1) / splits)
+		splits = (k + kchunk - 1) / kchunk
+	}
+	if splits < 2 {
+		return 1, k
+	}
+	return splits, kchunk
+}
+
+// streamKPlanFor returns the stream-K schedule of an m×n×k product that
+// split-K would split into splits chunks over tiles output tiles of width
+// bn, and whether stream-K may take it: the weight gradients' layout (A
+// transposed, B not), where the split leaves SMs idle and every block gets
+// at least 16 k-tiles, as each split does.
+func (r gemmRouter) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, splits int) (streamKPlan, bool) {
+	if !transA || transB || tiles*splits >= r.sms {
+		return streamKPlan{}, false
+	}
+	plan, err := newStreamKPlan(m, n, k, bn, r.sms)
+	if err != nil || plan.total() < 16*plan.blocks {
+		return streamKPlan{}, false
+	}
+	return plan, true
+}
+
+// tuneSettings are the schedule settings GemmTune tries with each kind:
+// every combination of the stagger, the prefetch, the deep store and the
+// narrow tiles, and stream-K (which reaches only the split products, which
+// those four do not). A setting that does not change a kind's route for a
+// product is not timed again.
+var tuneSettings = func() []GemmChoice {
+	var out []GemmChoice
+	for i := range 16 {
+		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0, Narrow: i&8 != 0})
+	}
+	return append(out, GemmChoice{StreamK: true})
+}()
+
+// tuneCandidates are the choices GemmTune tries, GemmAuto without
+// settings first (the reference the others must agree with): each kind
+// with each of tuneSettings. On an H100 the kinds include the ping-pong
+// kernels; GemmMMATMA (which exists for the mma.sync rate at
+// 4096³) and GemmTMA (which GemmAuto itself takes at 4096³) are not among
+// them.
+func (r gemmRouter) tuneCandidates() []GemmChoice {
+	kinds := []GemmKernel{GemmAuto, GemmMMA4, GemmMMAWide}
+	if r.hopper {
+		kinds = []GemmKernel{GemmAuto, GemmMMA, GemmMMA4, GemmWGMMA128, GemmTMAPersistent, GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192}
+	}
+	var out []GemmChoice
+	for _, k := range kinds {
+		for _, s := range tuneSettings {
+			s.Kernel = k
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ceilDiv is ⌈a/b⌉ for a ≥ 0, b > 0.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

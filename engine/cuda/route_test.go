@@ -1,0 +1,329 @@
+package cuda
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mocogo/mocogo/kernels"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// An H100 SXM (132 SMs) and an A100 (108), with split-K automatic.
+var (
+	routerH100 = gemmRouter{sms: 132, hopper: true}
+	routerA100 = gemmRouter{sms: 108}
+)
+
+// ptxEntryParams maps each kernel of the embedded PTX modules, as
+// "module.kernel", to its count of parameters.
+func ptxEntryParams(t *testing.T) map[string]int {
+	t.Helper()
+	entry := regexp.MustCompile(`(?m)^\.visible \.entry (\w+)\(\n((?:\t\.param [^\n]*\n)*)`)
+	out := map[string]int{}
+	for _, mod := range kernels.PTXModules() {
+		src, err := kernels.PTX(mod)
+		require.NoError(t, err)
+		for _, m := range entry.FindAllStringSubmatch(src, -1) {
+			out[mod+"."+m[1]] = strings.Count(m[2], ".param ")
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+// routeLaunches lists the kernels rt launches for p, as "module.kernel",
+// each with the count of parameters launchRoute passes it.
+func routeLaunches(rt gemmRoute, p gemmProduct) map[string]int {
+	out := map[string]int{}
+	switch rt.path {
+	case pathDirect:
+		// A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags.
+		out[rt.module+"."+rt.kernel] = 13
+	case pathSplitMMA:
+		// A, B, W, M, N, K, lda, ldb, kchunk, ldw, flags; the reduce:
+		// W, C, bias, M, N, splits, ldc, alpha, beta, flags, ldw.
+		out[rt.module+"."+rt.kernel] = 11
+		out["gemm_f16."+rt.reduce] = 11
+	case pathTMA:
+		// Tensor maps for A, B (and C), then C, bias, M, N, K, ldc,
+		// alpha, beta, flags and (but for the one-tile kernels) kchunk.
+		n := 11
+		if rt.store {
+			n++
+		}
+		if !strings.HasSuffix(rt.kernel, "_nt_tma") && !strings.HasSuffix(rt.kernel, "_nt_mt") {
+			n++
+		}
+		out[rt.module+"."+rt.kernel] = n
+	case pathSplitTMA:
+		out[rt.module+"."+rt.kernel] = 12
+		out["gemm_f16."+rt.reduce] = 11
+		if rt.streamK {
+			// Tensor maps for A and B, W, M, N, K, the slots a block; the
+			// reduce: W, C, bias, M, N, ldc, alpha, beta, flags, BN, KT,
+			// G, the slots a block.
+			partial, reduce := streamKKernels(p.bf, rt.bn)
+			out[streamKModule+"."+partial] = 7
+			out[streamKModule+"."+reduce] = 13
+		}
+	}
+	return out
+}
+
+// routeProducts are products of every layout and type at the ViT-S/16
+// step's shapes, at 4096³, at the projector's and at odd sizes, with and
+// without GELU, of fp32 and half C, aligned or not.
+func routeProducts() []gemmProduct {
+	type mnk struct{ m, n, k int }
+	shapes := []mnk{
+		{50432, 1152, 384}, {50432, 384, 384}, {50432, 1536, 384}, {50432, 384, 1536}, // forward, input gradients
+		{1152, 384, 50432}, {384, 384, 50432}, {1536, 384, 50432}, {384, 1536, 50432}, // weight gradients
+		{4096, 4096, 4096}, {256, 4096, 384}, {256, 256, 4096}, {4096, 256, 256},
+		{1, 1, 1}, {127, 129, 65}, {1000, 1000, 0}, {300, 200, 9000}, {130, 70, 100000},
+	}
+	var out []gemmProduct
+	for _, s := range shapes {
+		for layout := range 4 {
+			for _, bf := range []bool{false, true} {
+				for variant := range 4 {
+					p := gemmProduct{bf: bf, transA: layout&2 != 0, transB: layout&1 != 0, m: s.m, n: s.n, k: s.k,
+						aligned: variant != 3, cAligned: true, ldc: s.n, staged: gemmStaged}
+					switch variant {
+					case 0:
+						p.flags = gemmOutF16
+					case 1:
+						p.flags = gemmOutF16 | gemmGELU
+					case 2:
+						p.beta = true // fp32 C, read
+					}
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// allChoices are every kind SetGemmKernel accepts (GemmTune aside) with
+// every schedule setting.
+func allChoices() []GemmChoice {
+	var out []GemmChoice
+	for k := GemmAuto; k <= GemmMMATMA; k++ {
+		if k == GemmTune {
+			continue
+		}
+		for _, s := range tuneSettings {
+			s.Kernel = k
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestRouteLaunchesExist checks every route of every choice for products
+// of every layout, type and shape class on an H100 and an A100, with
+// split-K automatic, off and forced: each kernel it launches is in the
+// embedded PTX module it names, with as many parameters as launchRoute
+// passes; an A100 gets no Hopper module; and each route keeps the rules
+// of the kernels it picks.
+func TestRouteLaunchesExist(t *testing.T) {
+	params := ptxEntryParams(t)
+	seen := map[string]bool{}
+	for _, r := range []gemmRouter{routerH100, routerA100, {sms: 132, hopper: true, splitMode: 1}, {sms: 132, hopper: true, splitMode: 3}, {sms: 132, hopper: true, noTMASplitDW: true}} {
+		for _, p := range routeProducts() {
+			for _, ch := range allChoices() {
+				if !r.hopper && ch.Kernel != GemmAuto && ch.Kernel != GemmMMA && ch.Kernel != GemmMMAWide && ch.Kernel != GemmMMA4 {
+					continue // SetGemmKernel refuses the Hopper kinds there
+				}
+				rt := r.route(ch, p)
+				where := fmt.Sprintf("%+v %v %+v", r, ch, p)
+				for kernel, n := range routeLaunches(rt, p) {
+					seen[kernel] = true
+					got, ok := params[kernel]
+					if !assert.True(t, ok, "%s: no kernel %s in the PTX", where, kernel) {
+						return
+					}
+					if !assert.Equal(t, n, got, "%s: %s's parameters", where, kernel) {
+						return
+					}
+					if !r.hopper && !assert.False(t, strings.Contains(kernel, "_sm90a."), "%s: %s on an A100", where, kernel) {
+						return
+					}
+				}
+				if rt.store && !assert.True(t, tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta), "%s: a TMA store of C", where) {
+					return
+				}
+				if rt.deep && !assert.True(t, ch.DeepStore && rt.bn == 192 && rt.cluster == 1 && p.flags&gemmOutF16 != 0, where) {
+					return
+				}
+				if rt.cluster == 2 && !assert.True(t, clusterKernels(p.bf, p.transA), where) {
+					return
+				}
+				if (!p.aligned || p.k == 0) && !assert.Equal(t, pathDirect, rt.path, where) {
+					return
+				}
+			}
+		}
+	}
+	// Every kind of launch was among them.
+	for _, want := range []string{"gemm_f16.gemm_f16_nt", "gemm_f16.gemm_bf16_tn_u", "gemm_f16.gemm_f16_nn_w", "gemm_f16.gemm_f16_tn_sk",
+		"gemm_mma4.gemm_f16_tt_q", "gemm_mma4.gemm_bf16_tn_q_sk", "gemm_f16_sm90a.gemm_f16_nt_sm90", "gemm_f16_sm90a.gemm_bf16_nt_sm90_n256",
+		"gemm_f16_tma_sm90a.gemm_f16_nt_tma", "gemm_f16_tma_sm90a.gemm_bf16_tn_tma_p192", "gemm_tma_store_sm90a.gemm_f16_nn_tma_c192",
+		"gemm_tma_store_sm90a.gemm_bf16_tt_tma_s", "gemm_tma_store_deep_sm90a.gemm_f16_nt_tma_s192d", "gemm_pingpong_sm90a.gemm_bf16_nn_tma_pp",
+		"gemm_pingpong_sm90a.gemm_f16_tn_tma_pp192", "gemm_mma_tma_sm90a.gemm_f16_nt_mt", "gemm_streamk_sm90a.gemm_f16_tn_tma_sk192",
+		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_f16.gemm_splitk_reduce_bf16"} {
+		assert.True(t, seen[want], "no route launched %s", want)
+	}
+}
+
+// TestRouteViTS pins GemmAuto's routes on an H100 for the products of a
+// ViT-S/16 step at batch 256 (50432 tokens, fp16, a half C): the
+// TMA-store kernels with 128×192 tiles where n is 384 or 1152 and 128×256
+// at 1536; the weight gradients split over the TMA partial products in
+// chunks of whole 64-deep k-tiles (7 splits of 18 tiles, 22 of 6, 5 of
+// 24; stream-K where those leave SMs idle); the
+// projector's small NT products on the cp.async-fed wgmma kernel, or
+// mma.sync's split-K where K is long.
+func TestRouteViTS(t *testing.T) {
+	type want struct {
+		path           gemmPath
+		kernel         string
+		units, blocks  int
+		splits, kchunk int
+	}
+	for _, c := range []struct {
+		name               string
+		transA, transB     bool
+		m, n, k            int
+		want               want
+		streamKBlocks      int // with the stream-K setting: its blocks (0: not taken)
+		streamKMaxSegments int
+	}{
+		{"qkv forward", false, true, 50432, 1152, 384, want{path: pathTMA, kernel: "gemm_f16_nt_tma_s192", units: 394 * 6}, 0, 0},
+		{"proj forward", false, true, 50432, 384, 384, want{path: pathTMA, kernel: "gemm_f16_nt_tma_s192", units: 394 * 2}, 0, 0},
+		{"fc1 forward", false, true, 50432, 1536, 384, want{path: pathTMA, kernel: "gemm_f16_nt_tma_s", units: 394 * 6}, 0, 0},
+		{"fc2 forward", false, true, 50432, 384, 1536, want{path: pathTMA, kernel: "gemm_f16_nt_tma_s192", units: 394 * 2}, 0, 0},
+		{"qkv input gradient", false, false, 50432, 384, 1152, want{path: pathTMA, kernel: "gemm_f16_nn_tma_s192", units: 394 * 2}, 0, 0},
+		{"fc2 input gradient", false, false, 50432, 1536, 384, want{path: pathTMA, kernel: "gemm_f16_nn_tma_s", units: 394 * 6}, 0, 0},
+		{"qkv weight gradient", true, false, 1152, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", splits: 7, kchunk: 7232}, 132, 2},
+		{"proj weight gradient", true, false, 384, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", splits: 22, kchunk: 2304}, 0, 0},
+		{"fc1 weight gradient", true, false, 1536, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", splits: 5, kchunk: 10112}, 132, 2},
+		{"fc2 weight gradient", true, false, 384, 1536, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p", splits: 7, kchunk: 7232}, 132, 2},
+		{"projector fc1", false, true, 256, 4096, 384, want{path: pathDirect, kernel: "gemm_f16_nt_sm90", blocks: 2 * 32}, 0, 0},
+		{"predictor fc2", false, true, 256, 256, 4096, want{path: pathSplitMMA, kernel: "gemm_f16_nt_sk", blocks: 4, splits: 8, kchunk: 512}, 0, 0},
+	} {
+		p := gemmProduct{transA: c.transA, transB: c.transB, m: c.m, n: c.n, k: c.k, aligned: true, cAligned: true, ldc: c.n, flags: gemmOutF16, staged: gemmStaged}
+		rt := routerH100.route(GemmChoice{}, p)
+		got := want{path: rt.path, kernel: rt.kernel, units: rt.units, blocks: rt.blocks, splits: rt.splits, kchunk: rt.kchunk}
+		if c.want.path == pathTMA {
+			got.blocks = 0 // the store kernels' grid comes from the driver's occupancy
+		}
+		assert.Equal(t, c.want, got, c.name)
+		sk := routerH100.route(GemmChoice{StreamK: true}, p)
+		if c.streamKBlocks == 0 {
+			assert.Equal(t, rt, sk, "%s: stream-K does not apply", c.name)
+			continue
+		}
+		assert.True(t, sk.streamK, c.name)
+		assert.Equal(t, c.streamKBlocks, sk.plan.blocks, c.name)
+		assert.Equal(t, c.streamKMaxSegments, sk.plan.maxSeg, c.name)
+	}
+}
+
+// TestRouteSettings checks which settings change the route, so that
+// GemmTune times each distinct launch once: the stagger and the prefetch
+// reach the persistent TMA kernels only (the ping-pong kernel with a
+// producer, the prefetch alone), the deep store only 128×192 TMA-store
+// tiles of a half C, the narrow tiles only TMA-store products whose tiles
+// would be 256 wide, stream-K only split weight gradients; and a kind
+// whose kernels cannot run a product falls back to what can.
+func TestRouteSettings(t *testing.T) {
+	r := routerH100
+	qkv := gemmProduct{transB: true, m: 50432, n: 1152, k: 384, aligned: true, cAligned: true, ldc: 1152, flags: gemmOutF16, staged: gemmStaged}
+	fc1 := qkv
+	fc1.n, fc1.ldc = 1536, 1536
+	dw := gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: gemmOutF16, staged: gemmStaged}
+	routes := func(p gemmProduct, kind GemmKernel) int {
+		set := map[gemmRoute]bool{}
+		for _, s := range tuneSettings {
+			s.Kernel = kind
+			set[r.route(s, p)] = true
+		}
+		return len(set)
+	}
+	for _, c := range []struct {
+		p    gemmProduct
+		kind GemmKernel
+		want int
+	}{
+		{qkv, GemmMMA, 1}, {qkv, GemmWGMMA128, 1}, {qkv, GemmMMA4, 1},
+		{qkv, GemmTMAPersistent, 4},  // stagger × prefetch
+		{qkv, GemmTMAStore, 8},       // × deep (192-wide already: narrow changes nothing)
+		{fc1, GemmTMAStore, 4 + 4*2}, // 256-wide: 4; narrow: 4 × deep
+		{qkv, GemmTMACluster, 4},     // no deep cluster kernels
+		{qkv, GemmTMAPingpong, 2},    // the prefetch
+		{qkv, GemmTMAPingpong192, 1},
+		{qkv, GemmAuto, 8}, // GemmTMAStore
+		{dw, GemmAuto, 2},  // split-K or stream-K
+		{dw, GemmTMAStore, 2},
+		{dw, GemmMMA, 1},
+	} {
+		assert.Equal(t, c.want, routes(c.p, c.kind), "%v at %dx%dx%d", c.kind, c.p.m, c.p.n, c.p.k)
+	}
+	// Every TMA kind splits a weight gradient over the same partial products.
+	for _, kind := range []GemmKernel{GemmTMA, GemmTMAPersistent, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192} {
+		assert.Equal(t, r.route(GemmChoice{}, dw), r.route(GemmChoice{Kernel: kind}, dw), kind.String())
+	}
+	// C that the TMA store cannot write: the persistent kernels.
+	odd := qkv
+	odd.n, odd.ldc = 1151, 1151
+	for _, kind := range []GemmKernel{GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192} {
+		rt := r.route(GemmChoice{Kernel: kind}, odd)
+		assert.Equal(t, "gemm_f16_nt_tma_p192", rt.kernel, kind.String())
+		assert.False(t, rt.store, kind.String())
+	}
+	// No bf16 cluster kernels: the TMA-store ones.
+	bq := qkv
+	bq.bf = true
+	assert.Equal(t, "gemm_bf16_nt_tma_s192", r.route(GemmChoice{Kernel: GemmTMACluster}, bq).kernel)
+}
+
+// TestTuneCandidates checks that GemmTune's candidates reach every
+// setting at the ViT-S/16 products it tunes on an H100 (the deep store,
+// the prefetch, the stagger, the narrow tiles, stream-K and the ping-pong
+// kernels: TestGemmTune on an H100 asks that each was timed), and bounds
+// the launches it times a product.
+func TestTuneCandidates(t *testing.T) {
+	r := routerH100
+	cands := r.tuneCandidates()
+	require.Equal(t, GemmChoice{}, cands[0], "GemmAuto without settings first: the reference")
+	reached := map[string]bool{}
+	for _, shape := range [][3]int{{50432, 1152, 384}, {50432, 384, 384}, {50432, 1536, 384}, {50432, 384, 1536}, {1152, 384, 50432}, {384, 1536, 50432}} {
+		for layout := range 3 { // NT, NN, TN
+			p := gemmProduct{transA: layout == 2, transB: layout == 0, m: shape[0], n: shape[1], k: shape[2],
+				aligned: true, cAligned: true, ldc: shape[1], flags: gemmOutF16, staged: gemmStaged}
+			timed := map[gemmRoute]bool{}
+			for _, ch := range cands {
+				rt := r.route(ch, p)
+				if timed[rt] {
+					continue
+				}
+				timed[rt] = true
+				reached["deep"] = reached["deep"] || rt.deep
+				reached["prefetch"] = reached["prefetch"] || rt.flags&gemmPrefetch != 0
+				reached["stagger"] = reached["stagger"] || rt.flags&gemmStagger != 0
+				reached["narrow"] = reached["narrow"] || ch.Narrow && rt.store && !rt.pingpong && rt.bn == 192 && p.n == 1536
+				reached["streamK"] = reached["streamK"] || rt.streamK
+				reached["pingpong"] = reached["pingpong"] || rt.pingpong
+			}
+			assert.LessOrEqual(t, len(timed), 40, "launches timed at %v", p)
+		}
+	}
+	keys := []string{"deep", "prefetch", "stagger", "narrow", "streamK", "pingpong"}
+	for _, k := range keys {
+		assert.True(t, reached[k], "no candidate reached %s", k)
+	}
+}
