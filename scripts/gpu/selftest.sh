@@ -130,6 +130,27 @@ check "the profile's tensor-pipe share" 'tensor \(wgmma\) busy % +29.5 %' "$tmp/
 check "report: the profile digests" 'stalls: long_scoreboard 70%' "$tmp/out/summary.txt"
 check "the profile's stalls per instruction" '75\.0% +0x0e60 +@P0 SYNCS\.PHASECHK\.TRANS64\.TRYWAIT .* long_sb 90%, wait 10%' "$tmp/out/profile.log"
 check "report: our step beside PyTorch's" '^train_vits16_224_b256_fp16_gemmtmapp192_img_per_s +2000.0 +1789.0 +1.12' "$tmp/out/summary.txt"
+# report.py: issue 4's criteria, each with its ratio and verdict.
+mkdir -p "$tmp/crit"
+printf '%s\n' 'device: NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)' 'RESULT gemm_nt_4096 700 TFLOP/s 1' 'RESULT gemm_nt_4096_mma 300 TFLOP/s 1' \
+	'RESULT gemm_nn_4096_mma4_staged 280 TFLOP/s 1' 'RESULT vit_qkv_fwd_50432x1152x384 400 TFLOP/s 1' 'RESULT ln_fwd_50432x384 2400 GB/s 1' \
+	'RESULT attn_fwdbwd_h12d32 100 TFLOP/s 1' >"$tmp/crit/bench.log"
+printf '%s\n' 'RESULT gemm_nt_4096 700 TFLOP/s 1' 'RESULT gemm_nn_4096 800 TFLOP/s 1' 'RESULT vit_qkv_fwd_50432x1152x384 440 TFLOP/s 1' \
+	'RESULT copy_256MiB 2900 GB/s 1' 'RESULT attn_fwdbwd_h12d32 70 TFLOP/s 1' >"$tmp/crit/torch.log"
+python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
+check "report: the mma.sync criterion, its best kernel" '^  FAIL  GEMM 4096³, mma.sync +0\.43  \(need 0\.70; gemm_nt_4096_mma: ' "$tmp/crit/summary.txt"
+check "report: the Hopper criterion" '^  PASS  GEMM 4096³ NT, default \(Hopper\) +1\.00' "$tmp/crit/summary.txt"
+check "report: a shape not timed" '^  -     GEMM 4096³ NN, default \(Hopper\) +no number' "$tmp/crit/summary.txt"
+check "report: a ViT-S/16 shape" '^  PASS  ViT-S/16 qkv fwd +0\.91' "$tmp/crit/summary.txt"
+check "report: attention" '^  PASS  attention fwd\+bwd, 12×32 +1\.43' "$tmp/crit/summary.txt"
+check "report: LayerNorm against the copy" '^  PASS  LayerNorm fwd_50432x384 +0\.83' "$tmp/crit/summary.txt"
+if grep -q 'NOT AN H100' "$tmp/crit/summary.txt"; then
+	echo "selftest: report: an H100 taken for another GPU"
+	fail=1
+fi
+sed -i 's/H100 80GB HBM3/H200/' "$tmp/crit/bench.log"
+python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
+check "report: another GPU's numbers marked" "^issue 4's criteria \(ratios of this run\): NOT AN H100" "$tmp/crit/summary.txt"
 # pack.sh: the call's few files, each under its limit (here 100 kB), the
 # largest left out and named, the run folder gone from the call's OUT.
 mkdir -p "$tmp/call"
