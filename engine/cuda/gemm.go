@@ -466,6 +466,9 @@ func (d *Device) launchRoute(rt gemmRoute, p gemmProduct, alpha float32, a *Buff
 	case pathTMA:
 		l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, grid: D1(rt.blocks),
 			store: rt.store, cluster: rt.cluster, units: rt.units, pingpong: rt.pingpong, deep: rt.deep}
+		if rt.store {
+			beta = 0 // C is not read (tmaStoreOK: beta is 0, or −0)
+		}
 		return d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, alpha, a, lda, b, ldb, beta, c, ldc, bias, rt.flags)
 	case pathSplitMMA:
 		return d.gemmSplitK(rt, p, alpha, a, lda, b, ldb, beta, c, ldc, bias)
@@ -630,25 +633,8 @@ type tmaLaunch struct {
 // two shares it) rows; one stored m- or n-contiguous as {M or N, K} with
 // 64 × 64 boxes; C as {N, M} with boxes of 128 bytes × 64 rows.
 func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	smem := 4*49152 + 1024 + 128 // 4 stages of 128×64 A and 256×64 B, alignment, mbarriers
-	switch {
-	case l.pingpong && l.bn == 192:
-		smem = 4*40960 + 32768 + 1024 + 128 // 4 stages of 128×64 A and 192×64 B, two 8 KB staging buffers per consumer
-	case l.pingpong:
-		smem = 6*32768 + 32768 + 1024 + 128 // 6 stages of 128×64 A and B, two 8 KB staging buffers per consumer
-	case l.deep:
-		smem = 4*40960 + 49152 + 1024 + 128 // 4 stages, three 8 KB staging buffers per consumer
-	case l.store && l.bn == 192:
-		smem = 4*40960 + 32768 + 1024 + 128 // 4 stages, two 8 KB staging buffers per consumer
-	case l.store:
-		smem = 4*49152 + 32768 + 1024 + 128
-	case l.bn == 192:
-		smem = 5*40960 + 1024 + 128
-	}
-	block := D1(384)
-	if l.pingpong && (l.bn == 192 || l.src != nil) {
-		block = D1(256) // two consumer warpgroups, no producer
-	}
+	threads, smem := tmaShape(l.module, l.bn, l.store, l.pingpong, l.deep, l.src != nil)
+	block := D1(threads)
 	var ap, bp, biasp cu.DevicePtr
 	if a != nil {
 		ap = a.ptr
@@ -661,9 +647,6 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 	}
 	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
 	grid, module := l.grid, l.module
-	if module == "gemm_mma_tma_sm90a" {
-		block = D1(256) // eight consumer warps, no producer
-	}
 	err := d.do(func() error {
 		fn, err := d.function(module, l.kernel)
 		if err != nil {

@@ -99,7 +99,10 @@ type gemmRoute struct {
 	kernel string // the kernel that forms the product, or its partial products
 	flags  int    // the flag bits kernel receives: those of its epilogue and schedule that it reads
 
-	// pathDirect and pathSplitMMA: grid, block and dynamic shared memory.
+	// The grid of kernel (pathDirect, pathSplitMMA: times splits; pathTMA
+	// without a TMA-store epilogue), its threads a block and its dynamic
+	// shared memory (for the TMA modules, tmaShape's, which launchTMA
+	// computes again).
 	blocks, threads, smem int
 
 	// The TMA kernels: 128×bn tiles. Without a TMA-store epilogue, blocks
@@ -113,6 +116,9 @@ type gemmRoute struct {
 
 	// The split paths: K in splits chunks of kchunk; reduce sums the
 	// partial products into C in a fixed order and applies the epilogue.
+	// With streamK, module, kernel and reduce are split-K's, the fallback
+	// where stream-K's workspace cannot be had; streamKKernels names the
+	// kernels that run otherwise.
 	splits, kchunk int
 	reduce         string // a gemm_f16 kernel
 	streamK        bool   // pathSplitTMA on plan's stream-K schedule
@@ -149,6 +155,7 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		if splits, kchunk := r.splitK(p.m, p.n, p.k, tmaTiles, r.sms, 64); splits > 1 {
 			rt := gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, bn: bn,
 				splits: splits, kchunk: kchunk, reduce: splitKReduceKernel(p.bf)}
+			rt.threads, rt.smem = tmaShape(rt.module, bn, false, false, false, false)
 			if plan, ok := r.streamKPlanFor(p.transA, p.transB, p.m, p.n, p.k, bn, tmaTiles, splits); ch.StreamK && ok {
 				rt.streamK, rt.plan = true, plan
 			}
@@ -177,7 +184,9 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 	case GemmWGMMA256:
 		return direct("gemm_f16_sm90a", prefix+"nt_sm90_n256", tiles256, 256, 4*49152+1024)
 	case GemmMMATMA:
-		return gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mt", flags: p.flags, bn: 256, blocks: tiles256}
+		rt := gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mt", flags: p.flags, bn: 256, blocks: tiles256}
+		rt.threads, rt.smem = tmaShape(rt.module, rt.bn, false, false, false, false)
+		return rt
 	case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
 		if tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta) {
 			return tmaStoreRoute(kind, ch, p)
@@ -195,6 +204,7 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		} else if !p.transA && p.transB && bn == 256 {
 			rt.kernel = prefix + "nt_tma" // the first TMA kernel, one tile a block
 		}
+		rt.threads, rt.smem = tmaShape(rt.module, bn, false, false, false, false)
 		return rt
 	}
 	return direct("gemm_f16", name, tiles, 256, gemmSmem)
@@ -209,7 +219,7 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 // three staging buffers a warpgroup (_tma_s192d, deepStoreOK).
 func tmaStoreRoute(kind GemmKernel, ch GemmChoice, p gemmProduct) gemmRoute {
 	name := p.name()
-	rt := gemmRoute{path: pathTMA, store: true, cluster: 1, flags: p.flags | ch.scheduleFlags()}
+	rt := gemmRoute{path: pathTMA, store: true, cluster: 1}
 	switch kind {
 	case GemmTMAPingpong:
 		// Its warpgroups take turns by design (no stagger); its producer
@@ -222,6 +232,7 @@ func tmaStoreRoute(kind GemmKernel, ch GemmChoice, p gemmProduct) gemmRoute {
 		rt.flags = p.flags
 	default:
 		rt.module, rt.kernel, rt.bn = "gemm_tma_store_sm90a", name+"_tma_s", storeTile(p.n, ch.Narrow)
+		rt.flags = p.flags | ch.scheduleFlags()
 		if kind == GemmTMACluster && clusterKernels(p.bf, p.transA) {
 			rt.kernel, rt.cluster = name+"_tma_c", 2
 		}
@@ -232,8 +243,42 @@ func tmaStoreRoute(kind GemmKernel, ch GemmChoice, p gemmProduct) gemmRoute {
 			rt.module, rt.kernel, rt.deep = "gemm_tma_store_deep_sm90a", rt.kernel+"d", true
 		}
 	}
+	rt.threads, rt.smem = tmaShape(rt.module, rt.bn, true, rt.pingpong, rt.deep, false)
 	rt.units = ceilDiv(ceilDiv(p.m, 128), rt.cluster) * ceilDiv(p.n, rt.bn)
 	return rt
+}
+
+// tmaShape is the threads a block and the dynamic shared memory of a
+// kernel of the TMA modules with 128×bn tiles: a TMA-store epilogue
+// (store), a ping-pong kernel (pingpong) with or without an epilogue
+// source (src), a deep-store kernel (deep). Each has a producer warpgroup
+// beside two consumer warpgroups (384 threads) but the TMA-fed mma.sync
+// kernel (eight consumer warps) and the ping-pong kernels without a
+// producer (128×192 tiles, or an epilogue source), 256. The shared memory
+// is the ring of k-tile stages (128×64 of A and bn×64 of B each), the
+// staging buffers of the TMA store, 1 KB for alignment and 128 bytes of
+// mbarriers.
+func tmaShape(module string, bn int, store, pingpong, deep, src bool) (threads, smem int) {
+	threads = 384
+	if module == "gemm_mma_tma_sm90a" || pingpong && (bn == 192 || src) {
+		threads = 256
+	}
+	const align = 1024 + 128
+	switch {
+	case pingpong && bn == 192:
+		return threads, 4*40960 + 32768 + align // 4 stages, two 8 KB staging buffers per consumer
+	case pingpong:
+		return threads, 6*32768 + 32768 + align // 6 stages of 128×64 A and B, two 8 KB staging buffers per consumer
+	case deep:
+		return threads, 4*40960 + 49152 + align // 4 stages, three 8 KB staging buffers per consumer
+	case store && bn == 192:
+		return threads, 4*40960 + 32768 + align
+	case store:
+		return threads, 4*49152 + 32768 + align
+	case bn == 192:
+		return threads, 5*40960 + align
+	}
+	return threads, 4*49152 + align // 4 stages of 128×64 A and 256×64 B
 }
 
 // splitKReduceKernel is the gemm_f16 kernel that sums split-K's partial

@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,17 +18,27 @@ var (
 	routerA100 = gemmRouter{sms: 108}
 )
 
-// ptxEntryParams maps each kernel of the embedded PTX modules, as
-// "module.kernel", to its count of parameters.
-func ptxEntryParams(t *testing.T) map[string]int {
+// ptxEntry is what a test can read of a kernel in the embedded PTX: its
+// count of parameters and its .maxntid (the most threads a block it was
+// compiled for; 0 where it names none).
+type ptxEntry struct{ params, maxThreads int }
+
+// ptxEntries maps each kernel of the embedded PTX modules, as
+// "module.kernel", to what its entry declares.
+func ptxEntries(t *testing.T) map[string]ptxEntry {
 	t.Helper()
-	entry := regexp.MustCompile(`(?m)^\.visible \.entry (\w+)\(\n((?:\t\.param [^\n]*\n)*)`)
-	out := map[string]int{}
+	entry := regexp.MustCompile(`(?m)^\.visible \.entry (\w+)\(\n((?:\t\.param [^\n]*\n)*)\)\n(?:\.maxntid (\d+), 1, 1\n)?`)
+	out := map[string]ptxEntry{}
 	for _, mod := range kernels.PTXModules() {
 		src, err := kernels.PTX(mod)
 		require.NoError(t, err)
 		for _, m := range entry.FindAllStringSubmatch(src, -1) {
-			out[mod+"."+m[1]] = strings.Count(m[2], ".param ")
+			e := ptxEntry{params: strings.Count(m[2], ".param ")}
+			if m[3] != "" {
+				e.maxThreads, err = strconv.Atoi(m[3])
+				require.NoError(t, err)
+			}
+			out[mod+"."+m[1]] = e
 		}
 	}
 	require.NotEmpty(t, out)
@@ -35,18 +46,19 @@ func ptxEntryParams(t *testing.T) map[string]int {
 }
 
 // routeLaunches lists the kernels rt launches for p, as "module.kernel",
-// each with the count of parameters launchRoute passes it.
-func routeLaunches(rt gemmRoute, p gemmProduct) map[string]int {
-	out := map[string]int{}
+// each with the count of parameters launchRoute passes it and the threads
+// a block it launches (0: not checked here).
+func routeLaunches(rt gemmRoute, p gemmProduct) map[string]ptxEntry {
+	out := map[string]ptxEntry{}
 	switch rt.path {
 	case pathDirect:
 		// A, B, C, bias, M, N, K, lda, ldb, ldc, alpha, beta, flags.
-		out[rt.module+"."+rt.kernel] = 13
+		out[rt.module+"."+rt.kernel] = ptxEntry{13, rt.threads}
 	case pathSplitMMA:
 		// A, B, W, M, N, K, lda, ldb, kchunk, ldw, flags; the reduce:
 		// W, C, bias, M, N, splits, ldc, alpha, beta, flags, ldw.
-		out[rt.module+"."+rt.kernel] = 11
-		out["gemm_f16."+rt.reduce] = 11
+		out[rt.module+"."+rt.kernel] = ptxEntry{11, rt.threads}
+		out["gemm_f16."+rt.reduce] = ptxEntry{11, 256}
 	case pathTMA:
 		// Tensor maps for A, B (and C), then C, bias, M, N, K, ldc,
 		// alpha, beta, flags and (but for the one-tile kernels) kchunk.
@@ -57,17 +69,18 @@ func routeLaunches(rt gemmRoute, p gemmProduct) map[string]int {
 		if !strings.HasSuffix(rt.kernel, "_nt_tma") && !strings.HasSuffix(rt.kernel, "_nt_mt") {
 			n++
 		}
-		out[rt.module+"."+rt.kernel] = n
+		out[rt.module+"."+rt.kernel] = ptxEntry{n, rt.threads}
 	case pathSplitTMA:
-		out[rt.module+"."+rt.kernel] = 12
-		out["gemm_f16."+rt.reduce] = 11
+		out[rt.module+"."+rt.kernel] = ptxEntry{12, rt.threads}
+		out["gemm_f16."+rt.reduce] = ptxEntry{11, 256}
 		if rt.streamK {
 			// Tensor maps for A and B, W, M, N, K, the slots a block; the
 			// reduce: W, C, bias, M, N, ldc, alpha, beta, flags, BN, KT,
 			// G, the slots a block.
 			partial, reduce := streamKKernels(p.bf, rt.bn)
-			out[streamKModule+"."+partial] = 7
-			out[streamKModule+"."+reduce] = 13
+			threads, _ := tmaShape(streamKModule, rt.bn, false, false, false, false)
+			out[streamKModule+"."+partial] = ptxEntry{7, threads}
+			out[streamKModule+"."+reduce] = ptxEntry{13, 256}
 		}
 	}
 	return out
@@ -111,7 +124,7 @@ func routeProducts() []gemmProduct {
 // every schedule setting.
 func allChoices() []GemmChoice {
 	var out []GemmChoice
-	for k := GemmAuto; k <= GemmMMATMA; k++ {
+	for k := GemmAuto; !strings.HasPrefix(k.String(), "GemmKernel("); k++ {
 		if k == GemmTune {
 			continue
 		}
@@ -123,15 +136,20 @@ func allChoices() []GemmChoice {
 	return out
 }
 
+// maxDynamicSmem is the most dynamic shared memory a block may have on
+// an H100 (227 KB).
+const maxDynamicSmem = 232448
+
 // TestRouteLaunchesExist checks every route of every choice for products
 // of every layout, type and shape class on an H100 and an A100, with
 // split-K automatic, off and forced: each kernel it launches is in the
 // embedded PTX module it names, with as many parameters as launchRoute
-// passes; an A100 gets no Hopper module; and each route keeps the rules
-// of the kernels it picks.
+// passes and the block size it was compiled for; an A100 gets no Hopper
+// module; and each route keeps the rules of the kernels it picks.
 func TestRouteLaunchesExist(t *testing.T) {
-	params := ptxEntryParams(t)
+	entries := ptxEntries(t)
 	seen := map[string]bool{}
+	blockChecked := 0
 	for _, r := range []gemmRouter{routerH100, routerA100, {sms: 132, hopper: true, splitMode: 1}, {sms: 132, hopper: true, splitMode: 3}, {sms: 132, hopper: true, noTMASplitDW: true}} {
 		for _, p := range routeProducts() {
 			for _, ch := range allChoices() {
@@ -139,35 +157,61 @@ func TestRouteLaunchesExist(t *testing.T) {
 					continue // SetGemmKernel refuses the Hopper kinds there
 				}
 				rt := r.route(ch, p)
-				where := fmt.Sprintf("%+v %v %+v", r, ch, p)
-				for kernel, n := range routeLaunches(rt, p) {
+				fail := func(format string, args ...any) {
+					t.Helper()
+					t.Fatalf("%+v %v %+v: %s", r, ch, p, fmt.Sprintf(format, args...))
+				}
+				for kernel, want := range routeLaunches(rt, p) {
 					seen[kernel] = true
-					got, ok := params[kernel]
-					if !assert.True(t, ok, "%s: no kernel %s in the PTX", where, kernel) {
-						return
+					got, ok := entries[kernel]
+					if !ok {
+						fail("no kernel %s in the PTX", kernel)
 					}
-					if !assert.Equal(t, n, got, "%s: %s's parameters", where, kernel) {
-						return
+					if got.params != want.params {
+						fail("%s has %d parameters, launched with %d", kernel, got.params, want.params)
 					}
-					if !r.hopper && !assert.False(t, strings.Contains(kernel, "_sm90a."), "%s: %s on an A100", where, kernel) {
-						return
+					if got.maxThreads != 0 {
+						if got.maxThreads != want.maxThreads {
+							fail("%s is compiled for blocks of %d threads, launched with %d", kernel, got.maxThreads, want.maxThreads)
+						}
+						blockChecked++
+					}
+					if !r.hopper && strings.Contains(kernel, "_sm90a.") {
+						fail("%s on an A100", kernel)
 					}
 				}
-				if rt.store && !assert.True(t, tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta), "%s: a TMA store of C", where) {
-					return
+				if rt.path == pathDirect || rt.path == pathSplitMMA {
+					if rt.flags&gemmStaged != p.staged {
+						fail("flags %#x: the staged-store setting is %#x", rt.flags, p.staged)
+					}
+				} else if rt.flags&gemmStaged != 0 {
+					fail("flags %#x ask a TMA kernel for the staged store", rt.flags)
 				}
-				if rt.deep && !assert.True(t, ch.DeepStore && rt.bn == 192 && rt.cluster == 1 && p.flags&gemmOutF16 != 0, where) {
-					return
+				if rt.smem > maxDynamicSmem {
+					fail("%d bytes of shared memory", rt.smem)
 				}
-				if rt.cluster == 2 && !assert.True(t, clusterKernels(p.bf, p.transA), where) {
-					return
+				if rt.reduce != "" && strings.HasSuffix(rt.reduce, "_bf16") != p.bf {
+					fail("reduce %s for a C of the operands' type", rt.reduce)
 				}
-				if (!p.aligned || p.k == 0) && !assert.Equal(t, pathDirect, rt.path, where) {
-					return
+				if strings.HasPrefix(rt.kernel, "gemm_bf16_") != p.bf {
+					fail("kernel %s", rt.kernel)
+				}
+				if rt.store && !tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta) {
+					fail("a TMA store of a C it cannot write")
+				}
+				if rt.deep && !(ch.DeepStore && rt.bn == 192 && rt.cluster == 1 && p.flags&gemmOutF16 != 0) {
+					fail("the deep store")
+				}
+				if rt.cluster == 2 && !clusterKernels(p.bf, p.transA) {
+					fail("a cluster kernel")
+				}
+				if (!p.aligned || p.k == 0) && rt.path != pathDirect {
+					fail("path %d for unaligned operands or k = 0", rt.path)
 				}
 			}
 		}
 	}
+	assert.Greater(t, blockChecked, 100000, "launches whose block size was checked against .maxntid")
 	// Every kind of launch was among them.
 	for _, want := range []string{"gemm_f16.gemm_f16_nt", "gemm_f16.gemm_bf16_tn_u", "gemm_f16.gemm_f16_nn_w", "gemm_f16.gemm_f16_tn_sk",
 		"gemm_mma4.gemm_f16_tt_q", "gemm_mma4.gemm_bf16_tn_q_sk", "gemm_f16_sm90a.gemm_f16_nt_sm90", "gemm_f16_sm90a.gemm_bf16_nt_sm90_n256",
@@ -176,6 +220,46 @@ func TestRouteLaunchesExist(t *testing.T) {
 		"gemm_pingpong_sm90a.gemm_f16_tn_tma_pp192", "gemm_mma_tma_sm90a.gemm_f16_nt_mt", "gemm_streamk_sm90a.gemm_f16_tn_tma_sk192",
 		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_f16.gemm_splitk_reduce_bf16"} {
 		assert.True(t, seen[want], "no route launched %s", want)
+	}
+}
+
+// TestRouteWhole pins whole routes, every field, of each kind at 4096³
+// (NT, fp16, a half C, the stagger and prefetch on) on an H100, and of the
+// three split paths.
+func TestRouteWhole(t *testing.T) {
+	p := gemmProduct{transB: true, m: 4096, n: 4096, k: 4096, aligned: true, cAligned: true, ldc: 4096, flags: gemmOutF16, staged: gemmStaged}
+	sched := gemmStagger | gemmPrefetch
+	half := gemmOutF16
+	const tmaSmem256, tmaStore256 = 4*49152 + 1152, 4*49152 + 32768 + 1152
+	for _, c := range []struct {
+		ch   GemmChoice
+		p    gemmProduct
+		want gemmRoute
+	}{
+		{GemmChoice{Kernel: GemmMMA}, p, gemmRoute{path: pathDirect, module: "gemm_f16", kernel: "gemm_f16_nt", flags: half | gemmStaged, blocks: 1024, threads: 256, smem: gemmSmem}},
+		{GemmChoice{Kernel: GemmMMA4}, p, gemmRoute{path: pathDirect, module: "gemm_mma4", kernel: "gemm_f16_nt_q", flags: half | gemmStaged, blocks: 1024, threads: 128, smem: gemmSmemMMA4}},
+		{GemmChoice{Kernel: GemmMMAWide}, p, gemmRoute{path: pathDirect, module: "gemm_f16", kernel: "gemm_f16_nt_w", flags: half | gemmStaged, blocks: 512, threads: 256, smem: gemmSmemWide}},
+		{GemmChoice{Kernel: GemmWGMMA128}, p, gemmRoute{path: pathDirect, module: "gemm_f16_sm90a", kernel: "gemm_f16_nt_sm90", flags: half | gemmStaged, blocks: 1024, threads: 256, smem: 3*32768 + 1024}},
+		{GemmChoice{Kernel: GemmWGMMA256}, p, gemmRoute{path: pathDirect, module: "gemm_f16_sm90a", kernel: "gemm_f16_nt_sm90_n256", flags: half | gemmStaged, blocks: 512, threads: 256, smem: 4*49152 + 1024}},
+		{GemmChoice{Kernel: GemmTMA, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_nt_tma", flags: half, blocks: 512, threads: 384, smem: tmaSmem256, bn: 256}},
+		{GemmChoice{Kernel: GemmTMAPersistent, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_nt_tma_p", flags: half | sched, blocks: 132, threads: 384, smem: tmaSmem256, bn: 256}},
+		{GemmChoice{Kernel: GemmTMAStore, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_tma_store_sm90a", kernel: "gemm_f16_nt_tma_s", flags: half | sched, threads: 384, smem: tmaStore256, bn: 256, store: true, cluster: 1, units: 512}},
+		{GemmChoice{Kernel: GemmTMAStore, DeepStore: true, Narrow: true}, p, gemmRoute{path: pathTMA, module: "gemm_tma_store_deep_sm90a", kernel: "gemm_f16_nt_tma_s192d", flags: half, threads: 384, smem: 4*40960 + 49152 + 1152, bn: 192, store: true, deep: true, cluster: 1, units: 32 * 22}},
+		{GemmChoice{Kernel: GemmTMACluster, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_tma_store_sm90a", kernel: "gemm_f16_nt_tma_c", flags: half | sched, threads: 384, smem: tmaStore256, bn: 256, store: true, cluster: 2, units: 256}},
+		{GemmChoice{Kernel: GemmTMAPingpong, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_pingpong_sm90a", kernel: "gemm_f16_nt_tma_pp", flags: half | gemmPrefetch, threads: 384, smem: 6*32768 + 32768 + 1152, bn: 128, store: true, pingpong: true, cluster: 1, units: 1024}},
+		{GemmChoice{Kernel: GemmTMAPingpong192, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_pingpong_sm90a", kernel: "gemm_f16_nt_tma_pp192", flags: half, threads: 256, smem: 4*40960 + 32768 + 1152, bn: 192, store: true, pingpong: true, cluster: 1, units: 32 * 22}},
+		{GemmChoice{Kernel: GemmMMATMA, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: "gemm_f16_nt_mt", flags: half, blocks: 512, threads: 256, smem: tmaSmem256, bn: 256}},
+		// A weight gradient: split-K over the TMA partial products, or
+		// stream-K; mma.sync's split-K where K is long for few tiles.
+		{GemmChoice{}, gemmProduct{transA: true, bf: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_bf16_tn_tma_p192", threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce_bf16"}},
+		{GemmChoice{StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
+				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}}},
+		{GemmChoice{Kernel: GemmMMA4}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitMMA, module: "gemm_mma4", kernel: "gemm_f16_nn_q_sk", flags: gemmStaged, blocks: 4, threads: 128, smem: gemmSmemMMA4, splits: 8, kchunk: 512, reduce: "gemm_splitk_reduce"}},
+	} {
+		assert.Equal(t, c.want, routerH100.route(c.ch, c.p), "%v", c.ch)
 	}
 }
 
