@@ -753,7 +753,7 @@ func (b *Backend) GemmBias(transA, transB bool, m, n, k int, a, bs, bias, c engi
 // GemmBiasResidual implements engine.ResidualGemm: C = op(A)·op(B) + bias
 // + R. Where SetGemmResidual is on and the product suits the ping-pong
 // kernels with the residual in their epilogue (A and B of one half type, C
-// and R of one type, fp32 or that half type; Device.residualFused), it is
+// and R of one type, fp32 or that half type; Device.residualRoute), it is
 // one GEMM reading R beside the product; otherwise GemmBias, then Axpy(C,
 // 1, R), the two passes LinearAdd always made before.
 func (b *Backend) GemmBiasResidual(transA, transB bool, m, n, k int, a, bs, bias, r, c engine.Storage) {
@@ -768,7 +768,7 @@ func (b *Backend) GemmBiasResidual(transA, transB bool, m, n, k int, a, bs, bias
 		if transB {
 			ldb = k
 		}
-		if b.d.residualFused(transA, m, n, k, buf(a), lda, buf(bs), ldb, buf(c), n, buf(r), c.DType().Size()) {
+		if _, ok := b.d.residualRoute(ht == engine.BF16, transA, transB, m, n, k, buf(a), lda, buf(bs), ldb, buf(c), n, buf(r), false, isHalf(c)); ok {
 			ep := Epilogue{Bias: f32("GemmBiasResidual", bias), Residual: buf(r)}
 			var err error
 			if ht == engine.BF16 {
@@ -790,7 +790,7 @@ func (b *Backend) GemmBiasResidual(transA, transB bool, m, n, k int, a, bs, bias
 // GELU′(H). Where SetGemmGELUGrad is on and the product suits the
 // ping-pong kernels with H as their epilogue source (the NN layout, A and B
 // of one half type, C and H of one type, fp32 or that half type;
-// Device.srcEpilogueOK), it is one GEMM reading H beside the product;
+// gemmRouter.srcEpilogueRoute), it is one GEMM reading H beside the product;
 // otherwise Gemm, then UnaryBackward(OpGELU, C, H, C). H must not share
 // storage with C.
 func (b *Backend) GemmGELUGrad(transA, transB bool, m, n, k int, a, bs, h, c engine.Storage) {

@@ -247,74 +247,67 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 	return d.gemmHalf(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, ep.Bias, ep.GELU, outHalf)
 }
 
-// residualFused reports whether gemmResidual takes a product: SetGemmResidual
-// on and srcEpilogueOK.
-func (d *Device) residualFused(transA bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, r *Buffer, celem int) bool {
-	return d.flagIf(&d.gemmResidualOn, 1) != 0 && d.srcEpilogueOK(transA, m, n, k, a, lda, b, ldb, c, ldc, r, celem)
+// residualRoute is the route of the ping-pong kernels with R in their
+// epilogue for a product C = act(alpha·op(A)·op(B) + bias) + R
+// (srcEpilogueRoute), and whether gemmResidual takes it: SetGemmResidual
+// on and the kernels able to run it.
+func (d *Device) residualRoute(bf, transA, transB bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, r *Buffer, gelu, outHalf bool) (gemmRoute, bool) {
+	if d.flagIf(&d.gemmResidualOn, 1) == 0 {
+		return gemmRoute{}, false
+	}
+	p := srcProduct(bf, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, gelu, outHalf)
+	return d.router().srcEpilogueRoute(p, true, r.ptr%16 == 0)
 }
 
-// srcEpilogueOK reports whether the ping-pong kernels with an epilogue
-// source (_tma_ppr) can run a product: compute capability 9.0, A not
-// transposed (NT and NN), A and B aligned for 16-byte loads, k > 0, C and
-// the source (elements of celem bytes, rows ldc apart) that the TMA store's
-// rule admits, and a 128×128 tile for every SM (smaller products keep the
-// kernels GemmAuto picks for them).
-func (d *Device) srcEpilogueOK(transA bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, src *Buffer, celem int) bool {
-	aligned := lda%8 == 0 && ldb%8 == 0 && a.ptr%16 == 0 && b.ptr%16 == 0
-	return d.major == 9 && d.minor == 0 && !transA && aligned && k > 0 &&
-		tmaStoreOK(c.ptr%16 == 0, ldc, n, celem, false) && src.ptr%16 == 0 &&
-		((m+127)/128)*((n+127)/128) >= d.sms
+// srcProduct is what routing reads of a product whose epilogue reads a
+// source beside it (beta 1 switches the source on, not a C read).
+func srcProduct(bf, transA, transB bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, gelu, outHalf bool) gemmProduct {
+	p := gemmProduct{bf: bf, transA: transA, transB: transB, m: m, n: n, k: k,
+		aligned:  lda%8 == 0 && ldb%8 == 0 && (a == nil || a.ptr%16 == 0) && (b == nil || b.ptr%16 == 0),
+		cAligned: c.ptr%16 == 0, ldc: ldc}
+	if gelu {
+		p.flags |= gemmGELU
+	}
+	if outHalf {
+		p.flags |= gemmOutF16
+	}
+	return p
 }
 
 // gemmGELUGrad runs C = (A·B) ⊙ GELU′(H) (the NN layout), the gradient
 // through an exact GELU of its input H (of C's type and layout), on the
 // ping-pong kernels with H as their epilogue source (_tma_ppg), and reports
-// whether it did: only with SetGemmGELUGrad on and where srcEpilogueOK
+// whether it did: only with SetGemmGELUGrad on and where srcEpilogueRoute
 // allows. Otherwise the caller forms the product and applies GELU′ itself
 // (Backend.GemmGELUGrad).
 func (d *Device) gemmGELUGrad(bf bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, h, c *Buffer, ldc int, outHalf bool) (bool, error) {
-	celem := 4
-	if outHalf {
-		celem = 2
-	}
 	if d.flagIf(&d.gemmGELUGradOn, 1) == 0 {
 		return false, nil
 	}
-	api, prefix := "cuda.Backend.GemmGELUGrad", "gemm_f16_"
-	if bf {
-		prefix = "gemm_bf16_"
-	}
+	const api = "cuda.Backend.GemmGELUGrad"
 	// The arguments first, so that a bad one is named, not dereferenced.
 	checkGemmArgs(api, false, false, m, n, k, a, lda, b, ldb, c, ldc, nil, outHalf)
 	if h == nil {
 		panic(api + ": nil H")
 	}
-	if !d.srcEpilogueOK(false, m, n, k, a, lda, b, ldb, c, ldc, h, celem) {
+	p := srcProduct(bf, false, false, m, n, k, a, lda, b, ldb, c, ldc, false, outHalf)
+	rt, ok := d.router().srcEpilogueRoute(p, false, h.ptr%16 == 0)
+	if !ok {
 		return false, nil
 	}
-	span := int64((m-1)*ldc+n) * int64(celem)
+	span := int64((m-1)*ldc+n) * int64(p.celem())
 	if h.bytes < span {
 		panic(fmt.Sprintf("%s: H has %d bytes, %d×%d with stride %d needs %d", api, h.bytes, m, n, ldc, span))
 	}
-	// beta 1 only switches the source on; the _tma_ppg kernels multiply.
-	return true, d.launchSrcEpilogue(prefix+"nn_tma_ppg", false, m, n, k, 1, a, lda, b, ldb, h, c, ldc, nil, false, outHalf)
+	return true, d.launchSrcEpilogue(rt, p, 1, a, lda, b, ldb, h, c, ldc, nil)
 }
 
-// launchSrcEpilogue launches kernel, a ping-pong kernel with an epilogue
-// source (_tma_ppr, _tma_ppg: 128×128 tiles, no producer), on the product
-// of A (not transposed) and B with src read beside it (beta 1), the bias,
-// GELU and C's type as given.
-func (d *Device) launchSrcEpilogue(kernel string, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, src, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
-	flags := 0
-	if gelu {
-		flags |= gemmGELU
-	}
-	if outHalf {
-		flags |= gemmOutF16
-	}
-	l := tmaLaunch{module: "gemm_pingpong_sm90a", kernel: kernel, bn: 128, store: true, pingpong: true, src: src, cluster: 1}
-	l.units = ((m + 127) / 128) * ((n + 127) / 128)
-	return d.launchTMA(l, false, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, bias, flags)
+// launchSrcEpilogue launches rt, a srcEpilogueRoute for p, with src read
+// beside the product: beta 1 switches the source on (the _tma_ppr kernels
+// add it, the _tma_ppg kernels multiply by GELU′ of it).
+func (d *Device) launchSrcEpilogue(rt gemmRoute, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, src, c *Buffer, ldc int, bias *Buffer) error {
+	l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, store: true, pingpong: true, src: src, cluster: rt.cluster, units: rt.units}
+	return d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, alpha, a, lda, b, ldb, 1, c, ldc, bias, rt.flags)
 }
 
 // SetGemmGELUGrad sets whether Backend.GemmGELUGrad (a FeedForward's
@@ -346,21 +339,14 @@ func copyRows(dst, src *Buffer, rows int, rowBytes, stride int64) error {
 
 // gemmResidual runs C = act(alpha·op(A)·op(B) + bias) + R (R = ep.Residual)
 // on the ping-pong kernels with the residual in their epilogue where
-// residualFused allows it, and reports whether it did.
+// residualRoute allows it, and reports whether it did.
 func (d *Device) gemmResidual(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, ep Epilogue, outHalf bool) (bool, error) {
-	celem := 4
-	if outHalf {
-		celem = 2
-	}
-	if !d.residualFused(transA, m, n, k, a, lda, b, ldb, c, ldc, ep.Residual, celem) {
+	rt, ok := d.residualRoute(bf, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep.Residual, ep.GELU, outHalf)
+	if !ok {
 		return false, nil
 	}
-	prefix := "gemm_f16_"
-	if bf {
-		prefix = "gemm_bf16_"
-	}
-	kernel := prefix + "n" + map[bool]string{false: "n", true: "t"}[transB] + "_tma_ppr"
-	return true, d.launchSrcEpilogue(kernel, transB, m, n, k, alpha, a, lda, b, ldb, ep.Residual, c, ldc, ep.Bias, ep.GELU, outHalf)
+	p := srcProduct(bf, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep.GELU, outHalf)
+	return true, d.launchSrcEpilogue(rt, p, alpha, a, lda, b, ldb, ep.Residual, c, ldc, ep.Bias)
 }
 
 // checkGemmArgs panics, naming api, unless the sizes are not negative and

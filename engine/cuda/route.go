@@ -113,6 +113,9 @@ type gemmRoute struct {
 	bn                    int
 	store, pingpong, deep bool
 	cluster, units        int
+	// src: the epilogue reads a source of C's type and layout beside the
+	// product (srcEpilogueRoute).
+	src bool
 
 	// The split paths: K in splits chunks of kchunk; reduce sums the
 	// partial products into C in a fixed order and applies the epilogue.
@@ -246,6 +249,33 @@ func tmaStoreRoute(kind GemmKernel, ch GemmChoice, p gemmProduct) gemmRoute {
 	rt.threads, rt.smem = tmaShape(rt.module, rt.bn, true, rt.pingpong, rt.deep, false)
 	rt.units = ceilDiv(ceilDiv(p.m, 128), rt.cluster) * ceilDiv(p.n, rt.bn)
 	return rt
+}
+
+// srcEpilogueRoute is the route of the ping-pong kernels whose epilogue
+// reads a source S of C's type and layout beside the product (128×128
+// tiles, no producer warpgroup): with residual,
+// gemm_<t>_n<b>_tma_ppr, C = act(alpha·A·op(B) + bias) + S, a Linear
+// layer's residual add; else gemm_<t>_nn_tma_ppg, C = (A·B) ⊙ GELU′(S),
+// the gradient through a GELU. ok reports whether they can run p with a
+// source that is 16-byte aligned or not (srcAligned): an H100, A not
+// transposed (and for _tma_ppg B neither), A and B aligned for 16-byte
+// loads, k > 0, C and the source admitted by the TMA store's rule, and a
+// 128×128 tile for every SM (smaller products keep the kernels GemmAuto
+// picks for them).
+func (r gemmRouter) srcEpilogueRoute(p gemmProduct, residual, srcAligned bool) (rt gemmRoute, ok bool) {
+	if !r.hopper || p.transA || !residual && p.transB || !p.aligned || p.k == 0 ||
+		!tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), false) || !srcAligned ||
+		ceilDiv(p.m, 128)*ceilDiv(p.n, 128) < r.sms {
+		return gemmRoute{}, false
+	}
+	suffix := "_tma_ppg"
+	if residual {
+		suffix = "_tma_ppr"
+	}
+	rt = gemmRoute{path: pathTMA, module: "gemm_pingpong_sm90a", kernel: p.name() + suffix, flags: p.flags,
+		bn: 128, store: true, pingpong: true, src: true, cluster: 1, units: ceilDiv(p.m, 128) * ceilDiv(p.n, 128)}
+	rt.threads, rt.smem = tmaShape(rt.module, rt.bn, true, true, false, true)
+	return rt, true
 }
 
 // tmaShape is the threads a block and the dynamic shared memory of a

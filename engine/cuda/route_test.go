@@ -156,10 +156,19 @@ func TestRouteLaunchesExist(t *testing.T) {
 				if !r.hopper && ch.Kernel != GemmAuto && ch.Kernel != GemmMMA && ch.Kernel != GemmMMAWide && ch.Kernel != GemmMMA4 {
 					continue // SetGemmKernel refuses the Hopper kinds there
 				}
-				rt := r.route(ch, p)
 				fail := func(format string, args ...any) {
 					t.Helper()
 					t.Fatalf("%+v %v %+v: %s", r, ch, p, fmt.Sprintf(format, args...))
+				}
+				rt := r.route(ch, p)
+				if ch == (GemmChoice{}) {
+					// The epilogue-source routes (SetGemmResidual,
+					// SetGemmGELUGrad) instead, where they apply.
+					for _, residual := range []bool{true, false} {
+						if srt, ok := r.srcEpilogueRoute(p, residual, true); ok {
+							rt = srt
+						}
+					}
 				}
 				for kernel, want := range routeLaunches(rt, p) {
 					seen[kernel] = true
@@ -196,7 +205,7 @@ func TestRouteLaunchesExist(t *testing.T) {
 				if strings.HasPrefix(rt.kernel, "gemm_bf16_") != p.bf {
 					fail("kernel %s", rt.kernel)
 				}
-				if rt.store && !tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta) {
+				if rt.store && !tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta && !rt.src) { // a source takes beta's place
 					fail("a TMA store of a C it cannot write")
 				}
 				if rt.deep && !(ch.DeepStore && rt.bn == 192 && rt.cluster == 1 && p.flags&gemmOutF16 != 0) {
@@ -218,8 +227,43 @@ func TestRouteLaunchesExist(t *testing.T) {
 		"gemm_f16_tma_sm90a.gemm_f16_nt_tma", "gemm_f16_tma_sm90a.gemm_bf16_tn_tma_p192", "gemm_tma_store_sm90a.gemm_f16_nn_tma_c192",
 		"gemm_tma_store_sm90a.gemm_bf16_tt_tma_s", "gemm_tma_store_deep_sm90a.gemm_f16_nt_tma_s192d", "gemm_pingpong_sm90a.gemm_bf16_nn_tma_pp",
 		"gemm_pingpong_sm90a.gemm_f16_tn_tma_pp192", "gemm_mma_tma_sm90a.gemm_f16_nt_mt", "gemm_streamk_sm90a.gemm_f16_tn_tma_sk192",
-		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_f16.gemm_splitk_reduce_bf16"} {
+		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_f16.gemm_splitk_reduce_bf16",
+		"gemm_pingpong_sm90a.gemm_bf16_nt_tma_ppr", "gemm_pingpong_sm90a.gemm_f16_nn_tma_ppg"} {
 		assert.True(t, seen[want], "no route launched %s", want)
+	}
+}
+
+// TestSrcEpilogueRoute checks where the ping-pong kernels with an
+// epilogue source take a product: the residual adds of a ViT-S/16 block
+// (NT, and NN for the rule's sake) and the GELU gradient (NN), on an
+// H100, with a source that is 16-byte aligned; not elsewhere.
+func TestSrcEpilogueRoute(t *testing.T) {
+	proj := gemmProduct{transB: true, m: 50432, n: 384, k: 384, aligned: true, cAligned: true, ldc: 384, flags: gemmOutF16}
+	got, ok := routerH100.srcEpilogueRoute(proj, true, true)
+	require.True(t, ok)
+	assert.Equal(t, gemmRoute{path: pathTMA, module: "gemm_pingpong_sm90a", kernel: "gemm_f16_nt_tma_ppr", flags: gemmOutF16, threads: 256,
+		smem: 6*32768 + 32768 + 1152, bn: 128, store: true, pingpong: true, src: true, cluster: 1, units: 394 * 3}, got)
+	dx := gemmProduct{bf: true, m: 50432, n: 1536, k: 384, aligned: true, cAligned: true, ldc: 1536}
+	got, ok = routerH100.srcEpilogueRoute(dx, false, true)
+	require.True(t, ok)
+	assert.Equal(t, "gemm_bf16_nn_tma_ppg", got.kernel)
+	assert.Equal(t, 394*12, got.units)
+	for name, c := range map[string]struct {
+		r                    gemmRouter
+		p                    gemmProduct
+		residual, srcAligned bool
+	}{
+		"an A100":                 {routerA100, proj, true, true},
+		"a source off 16 bytes":   {routerH100, proj, true, false},
+		"A transposed":            {routerH100, gemmProduct{transA: true, m: 50432, n: 384, k: 384, aligned: true, cAligned: true, ldc: 384}, true, true},
+		"GELU′ with B transposed": {routerH100, proj, false, true},
+		"fewer tiles than SMs":    {routerH100, gemmProduct{transB: true, m: 256, n: 4096, k: 384, aligned: true, cAligned: true, ldc: 4096}, true, true},
+		"rows off 16 bytes":       {routerH100, gemmProduct{transB: true, m: 50432, n: 383, k: 384, aligned: true, cAligned: true, ldc: 383, flags: gemmOutF16}, true, true},
+		"k = 0":                   {routerH100, gemmProduct{transB: true, m: 50432, n: 384, aligned: true, cAligned: true, ldc: 384}, true, true},
+		"unaligned operands":      {routerH100, gemmProduct{transB: true, m: 50432, n: 384, k: 384, cAligned: true, ldc: 384}, true, true},
+	} {
+		_, ok := c.r.srcEpilogueRoute(c.p, c.residual, c.srcAligned)
+		assert.False(t, ok, name)
 	}
 }
 
