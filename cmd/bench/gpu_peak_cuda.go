@@ -42,8 +42,60 @@ func (b *gpuBench) peakBench() error {
 		fmt.Printf("peak %s: %d blocks on %d SMs (%d–%d each), %d iterations, longest SM span %d cycles\n",
 			p.Name, r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, p.Iters, st.MaxCycles)
 		result(key, r.FLOPs()/ms/1e9, "TFLOP/s", ms)
-		result(key+"_flop_per_sm_clk", st.FLOPPerSMClock, "FLOP/clk", ms)
+		result(key+"_flop_per_sm_clk", st.PerSMClock, "FLOP/clk", ms)
 		result(key+"_mhz", float64(st.MaxCycles)/ms/1e3, "MHz", ms)
+	}
+	return b.bulkLoadBench()
+}
+
+// bulkLoadBench (group peak, an H100 only) times the TMA bulk-load probe
+// (cuda.BulkLoadRun): one block an SM streaming 16 KB chunks into shared
+// memory by cp.async.bulk, from a 16 MiB footprint (L2-resident after the
+// warm-up runs) and from a 2 GiB one (each block its own slice of it,
+// once: DRAM). Keys:
+//
+//	peak_bulk_<l2|dram>                      GB/s into shared memory (CUDA events, median)
+//	peak_bulk_<l2|dram>_bytes_per_sm_clk     bytes per SM per clock cycle (clock64 spans of the last run, median over SMs)
+//
+// A TMA GEMM whose tiles need more bytes per SM clock than the L2 figure
+// to keep its tensor cores busy is bound by L2: per 64-deep k-tile a
+// 128×bn tile loads (128+bn)·128 bytes for 2·128·bn·64 FLOPs.
+func (b *gpuBench) bulkLoadBench() error {
+	if major, minor := b.d.ComputeCapability(); major != 9 || minor != 0 {
+		return nil
+	}
+	for _, c := range []struct {
+		key   string
+		span  int64
+		iters int
+	}{
+		{"peak_bulk_l2", 16 << 20, 4096},
+		{"peak_bulk_dram", 2 << 30, 960}, // under a block's share (992 chunks): no chunk read twice
+	} {
+		if !b.wants(c.key) {
+			continue
+		}
+		r, err := b.d.NewBulkLoadRun(c.span, c.iters)
+		if err != nil {
+			return err
+		}
+		ms, err := b.time(r.Launch)
+		if err == nil {
+			err = r.Check()
+		}
+		if err != nil {
+			r.Free()
+			return err
+		}
+		st, err := r.Stats()
+		r.Free()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("peak %s: %d blocks on %d SMs (%d–%d each), %d chunks of 16 KB each, longest SM span %d cycles\n",
+			c.key, r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, c.iters, st.MaxCycles)
+		result(c.key, r.Bytes()/ms/1e6, "GB/s", ms)
+		result(c.key+"_bytes_per_sm_clk", st.PerSMClock, "B/clk", ms)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func TestPeakProbes(t *testing.T) {
 					st, err := r.Stats()
 					must(t, err)
 					t.Logf("%d blocks on %d SMs (%d–%d each), longest span %d cycles, %.0f FLOP/SM/clock",
-						r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, st.MaxCycles, st.FLOPPerSMClock)
+						r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, st.MaxCycles, st.PerSMClock)
 					if st.MaxCycles <= 0 {
 						t.Fatalf("no clock span recorded (longest %d cycles)", st.MaxCycles)
 					}
@@ -50,5 +50,48 @@ func TestPeakProbes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestBulkLoadProbe runs the TMA bulk-load probe (an H100 only) over a
+// footprint that fits in L2 and one that does not, for a few chunk counts
+// (fewer than its ring's stages, a few rounds of it, and a long run):
+// every block must check every chunk it loaded and find each one's
+// sampled word right (the records are poisoned first, so a block that did
+// not run fails), and the long runs' clock records must cover every SM
+// with one block each.
+func TestBulkLoadProbe(t *testing.T) {
+	if dev.major != 9 || dev.minor != 0 {
+		t.Skip("the bulk-load probe needs compute capability 9.0")
+	}
+	for _, c := range []struct {
+		span  int64
+		iters int
+	}{{16 << 20, 1}, {16 << 20, 9}, {16 << 20, 1001}, {256 << 20, 3}, {256 << 20, 1001}} {
+		t.Run(fmt.Sprintf("span%dMiB/iters%d", c.span>>20, c.iters), func(t *testing.T) {
+			r, err := dev.NewBulkLoadRun(c.span, c.iters)
+			must(t, err)
+			defer r.Free()
+			for try := 1; ; try++ {
+				must(t, r.poison())
+				must(t, r.Launch())
+				must(t, dev.Synchronize())
+				must(t, r.Check())
+				st, err := r.Stats()
+				must(t, err)
+				t.Logf("%d blocks on %d SMs (%d–%d each), longest span %d cycles, %.1f bytes/SM/clock",
+					r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, st.MaxCycles, st.PerSMClock)
+				if st.MaxCycles <= 0 {
+					t.Fatalf("no clock span recorded (longest %d cycles)", st.MaxCycles)
+				}
+				if c.iters < 1000 || st.SMs == dev.SMs() && st.MinBlocks == 1 && st.MaxBlocks == 1 {
+					break
+				}
+				if try == 3 {
+					t.Fatalf("%d blocks ran on %d SMs, %d–%d each, in three runs; want one on each of %d",
+						r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, dev.SMs())
+				}
+			}
+		})
 	}
 }

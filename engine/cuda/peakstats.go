@@ -2,24 +2,24 @@ package cuda
 
 import "sort"
 
-// PeakStats is what the clock records of one tensor-core peak probe run
-// (PeakRun) say about the SMs that ran it.
+// PeakStats is what the clock records of one peak probe run (PeakRun,
+// BulkLoadRun) say about the SMs that ran it.
 type PeakStats struct {
-	SMs            int     // SMs that ran at least one block
-	MinBlocks      int     // fewest blocks an SM ran
-	MaxBlocks      int     // most blocks an SM ran
-	MaxCycles      int64   // the longest SM span, in that SM's clock cycles
-	FLOPPerSMClock float64 // median over SMs of the FLOPs an SM did per clock cycle of its span
+	SMs        int     // SMs that ran at least one block
+	MinBlocks  int     // fewest blocks an SM ran
+	MaxBlocks  int     // most blocks an SM ran
+	MaxCycles  int64   // the longest SM span, in that SM's clock cycles
+	PerSMClock float64 // median over SMs of the work (FLOPs, or bytes loaded) an SM did per clock cycle of its span
 }
 
 // peakStats reads a probe's clock records, three int64 per block (clock64
 // at the block's start and end, and its SM id), for blocks that each did
-// flopPerBlock FLOPs. The blocks of one SM share its clock counter, so an
+// workPerBlock of the probe's work (FLOPs, or bytes loaded). The blocks of one SM share its clock counter, so an
 // SM's span runs from the earliest start to the latest end among its
 // blocks; counters of different SMs are not comparable, so spans are never
 // formed across SMs. The median over SMs keeps one slow or early SM from
 // moving the figure.
-func peakStats(rec []int64, flopPerBlock float64) PeakStats {
+func peakStats(rec []int64, workPerBlock float64) PeakStats {
 	type span struct {
 		start, end int64
 		blocks     int
@@ -46,12 +46,12 @@ func peakStats(rec []int64, flopPerBlock float64) PeakStats {
 		st.MaxCycles = max(st.MaxCycles, cycles)
 		st.SMs++
 		if cycles > 0 {
-			rates = append(rates, float64(s.blocks)*flopPerBlock/float64(cycles))
+			rates = append(rates, float64(s.blocks)*workPerBlock/float64(cycles))
 		}
 	}
 	if len(rates) > 0 {
 		sort.Float64s(rates)
-		st.FLOPPerSMClock = rates[len(rates)/2]
+		st.PerSMClock = rates[len(rates)/2]
 	}
 	return st
 }

@@ -13,7 +13,7 @@ func TestPeakStats(t *testing.T) {
 		40, 340, 2,
 	}
 	st := peakStats(rec, 600)
-	want := PeakStats{SMs: 3, MinBlocks: 1, MaxBlocks: 2, MaxCycles: 1200, FLOPPerSMClock: 1}
+	want := PeakStats{SMs: 3, MinBlocks: 1, MaxBlocks: 2, MaxCycles: 1200, PerSMClock: 1}
 	if st != want {
 		t.Errorf("peakStats = %+v, want %+v", st, want)
 	}

@@ -14,9 +14,11 @@
 #              MOCOGO_SAN_CAP (60) s each: memcheck and racecheck on the
 #              GEMMs (direct and staged stores; memcheck also the TMA
 #              store) and on attention and LayerNorm
-#   peak       the tensor-core ceilings: TestPeakProbes (exact results), then
+#   peak       the tensor-core and operand-delivery ceilings:
+#              TestPeakProbes and TestBulkLoadProbe (exact results), then
 #              `bench gpu -only peak` (mma.sync and wgmma TFLOP/s, FLOP per
-#              SM per clock), ~20 s
+#              SM per clock; TMA bulk loads from L2 and DRAM, GB/s and
+#              bytes per SM per clock), ~25 s
 #   bench      `bench gpu` kernel groups, each in its own process, ~200 s
 #   torch      the PyTorch/cuBLAS kernel baseline, 75 s
 #   profile    Nsight Compute (ncu --set full, clocks left alone) on one
@@ -224,7 +226,7 @@ done
 # sixth session's ping-pong and residual GEMMs, the new peak probes, the
 # seventh's stream-K, TMA prefetch and TMA-fed mma.sync GEMMs, the
 # eighth's deep-store TMA GEMMs), so that no budget cut can leave them out.
-first='Pingpong|Residual|GELUGrad|PeakProbes|StreamK|Prefetch|MMATMA|DeepStore'
+first='Pingpong|Residual|GELUGrad|PeakProbes|BulkLoadProbe|StreamK|Prefetch|MMATMA|DeepStore'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -350,9 +352,11 @@ fi
 }
 
 touch "$out/bench.log"
-# The tensor cores' ceilings through mma.sync and wgmma: first the test that
-# every accumulator of every probe comes out exact (a probe that did less
-# than it claims cannot report a rate), then the rates.
+# The tensor cores' ceilings through mma.sync and wgmma, and how fast the
+# TMA unit delivers operands from L2 and DRAM: first the tests that every
+# accumulator of every probe comes out exact and that every chunk the
+# bulk-load probe counts arrived (a probe that did less than it claims
+# cannot report a rate), then the rates.
 phase_peak() {
 begin peak
 lim=$(cap 60 30)
@@ -361,9 +365,9 @@ if [ $lim -lt 20 ]; then
 	return
 fi
 t="$bin/tests/engine_cuda.test"
-step "TestPeakProbes (cap ${lim}s)"
-(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v -test.run '^TestPeakProbes$' -test.timeout 60s) >"$out/test_peak.log" 2>&1 || {
-	echo "  TestPeakProbes failed (exit $?)"
+step "TestPeakProbes, TestBulkLoadProbe (cap ${lim}s)"
+(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v -test.run '^Test(PeakProbes|BulkLoadProbe)$' -test.timeout 60s) >"$out/test_peak.log" 2>&1 || {
+	echo "  TestPeakProbes or TestBulkLoadProbe failed (exit $?)"
 	rc=1
 }
 grep -E '^\s*--- FAIL|^panic:|CUDA_ERROR' "$out/test_peak.log" | head -10
