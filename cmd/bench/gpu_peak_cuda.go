@@ -48,7 +48,7 @@ func (b *gpuBench) peakBench() error {
 	return b.bulkLoadBench()
 }
 
-// bulkLoadBench (group peak, an H100 only) times the TMA bulk-load probe
+// bulkLoadBench (group peak, compute capability 9.0 only) times the TMA bulk-load probe
 // (cuda.BulkLoadRun): one block an SM streaming 16 KB chunks into shared
 // memory by cp.async.bulk, from a 16 MiB footprint (L2-resident after the
 // warm-up runs) and from a 2 GiB one (each block its own slice of it,
@@ -59,7 +59,9 @@ func (b *gpuBench) peakBench() error {
 //
 // A TMA GEMM whose tiles need more bytes per SM clock than the L2 figure
 // to keep its tensor cores busy is bound by L2: per 64-deep k-tile a
-// 128×bn tile loads (128+bn)·128 bytes for 2·128·bn·64 FLOPs.
+// 128×bn tile loads (128+bn)·128 bytes for 2·128·bn·64 FLOPs. (The probe's
+// contiguous copies are a ceiling for a GEMM's 2-D boxes: needing less
+// does not prove a GEMM is not L2-bound.)
 func (b *gpuBench) bulkLoadBench() error {
 	if major, minor := b.d.ComputeCapability(); major != 9 || minor != 0 {
 		return nil
@@ -70,7 +72,7 @@ func (b *gpuBench) bulkLoadBench() error {
 		iters int
 	}{
 		{"peak_bulk_l2", 16 << 20, 4096},
-		{"peak_bulk_dram", 2 << 30, 960}, // under a block's share (992 chunks): no chunk read twice
+		{"peak_bulk_dram", 2 << 30, 960}, // under a block's share (992 chunks on 132 SMs, more on fewer): no chunk read twice
 	} {
 		if !b.wants(c.key) {
 			continue

@@ -14,7 +14,9 @@
 // pass. Its element-wise and reduction kernels are
 // kernels/cuda/elementwise.cu and rowcol.cu. PeakProbes and PeakRun run the
 // tensor-core peak-rate probes (kernels/cuda/peak.cu, peak_sm90a.cu): the
-// ceilings of mma.sync and wgmma on the device at hand, for bench gpu.
+// ceilings of mma.sync and wgmma on the device at hand, for bench gpu;
+// BulkLoadRun, on Hopper, how fast the TMA unit fills shared memory from
+// L2 and from DRAM (peak_bw_sm90a.cu).
 //
 // Only this package imports gorgonia.org/cu, whose package initialisation
 // calls cuInit and exits the process when no driver or device is present.

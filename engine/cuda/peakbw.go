@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -15,8 +16,8 @@ const (
 )
 
 // BulkLoadRun is the TMA bulk-load bandwidth probe of
-// kernels/cuda/peak_bw_sm90a.cu set up on a device (compute capability 9.0
-// only): one block on every SM, each streaming 16 KB chunks of a footprint
+// kernels/cuda/peak_bw_sm90a.cu set up on a device (compute capability 9.0:
+// an H100 or H200): one block on every SM, each streaming 16 KB chunks of a footprint
 // in global memory into a ring of shared memory by cp.async.bulk, 128 KB in
 // flight an SM. A footprint well under the L2 measures how fast L2 feeds
 // the SMs' shared memory, the ceiling on how fast a TMA GEMM can take its
@@ -33,13 +34,14 @@ type BulkLoadRun struct {
 }
 
 // NewBulkLoadRun allocates the probe for a footprint of span bytes (a
-// multiple of 16 KB, under 16 GiB) and iters chunks an SM: the footprint
+// multiple of 16 KB, at most 16 GiB) and iters chunks an SM: the footprint
 // filled with its 32-bit word indices on the device, the outputs poisoned.
+// It needs compute capability 9.0 (an H100 or H200).
 func (d *Device) NewBulkLoadRun(span int64, iters int) (*BulkLoadRun, error) {
 	if d.major != 9 || d.minor != 0 {
 		return nil, fmt.Errorf("cuda: the bulk-load probe needs compute capability 9.0, %s has %d.%d", d.name, d.major, d.minor)
 	}
-	if span <= 0 || span%bulkChunk != 0 || span/4 > 1<<32 || iters < 0 {
+	if span <= 0 || span%bulkChunk != 0 || span/4 > 1<<32 || iters < 0 || iters > math.MaxInt32 {
 		panic(fmt.Sprintf("cuda.NewBulkLoadRun: a footprint of %d bytes, %d iterations", span, iters))
 	}
 	r := &BulkLoadRun{d: d, iters: iters, chunks: span / bulkChunk, blocks: d.sms}

@@ -1,7 +1,8 @@
-// peak.cuh: what the tensor-core peak probes (peak.cu, peak_sm90a.cu)
-// share: each block's record of its clock span and its SM, which the host
-// reads to check the layout (every SM, the intended blocks per SM) and to
-// count FLOPs per SM per clock.
+// peak.cuh: what the peak probes (peak.cu and peak_sm90a.cu, the tensor
+// cores; peak_bw_sm90a.cu, the TMA unit's loads) share: each block's record
+// of its clock span and its SM, which the host reads to check the layout
+// (every SM, the intended blocks per SM) and to count FLOPs or bytes per SM
+// per clock.
 #pragma once
 
 #include <stdint.h>

@@ -19,9 +19,10 @@
 // or DRAM round trip at any rate an SM can take.
 //
 // Each chunk, once landed, is checked: the word at a position that moves
-// from chunk to chunk must hold its index in src. A chunk that did not
-// arrive leaves the previous chunk's words in its stage, whose indices
-// differ, so a probe that moved fewer bytes than it claims cannot pass.
+// from chunk to chunk, poisoned just before the chunk's copy was issued,
+// must hold its index in src. The mbarrier's transaction count already
+// waits for every byte; the check catches a wrong address or a wait that
+// returned early, so a probe that moved less than it claims cannot pass.
 // out[b] = (wrong words << 32) | chunks checked; thread 0 writes clocks[3b ..
 // 3b+2] = {clock64 at start, clock64 at end, SM id}, as the other probes.
 
@@ -54,14 +55,23 @@ extern "C" __global__ void __launch_bounds__(32, 1)
     if (threadIdx.x != 0) return;
     const uint32_t ring = (uint32_t)__cvta_generic_to_shared(smem_raw);
     const uint32_t bars = ring + BW_STAGES * BW_CHUNK;
-    const unsigned char* stages = smem_raw;
+    unsigned char* stages = smem_raw;
     for (int s = 0; s < BW_STAGES; s++) mbar_init(bars + 8 * s, 1);
     mbar_init_fence();
 
     const long long first = (long long)blockIdx.x * chunks / gridDim.x;
+    // Chunk i's sampled word: a position that moves from chunk to chunk
+    // (977 is odd: every position of a chunk comes round).
+    auto sample = [](int i) { return (int)((i * 977u) % BW_WORDS); };
     auto issue = [&](int i) {
         const int s = i % BW_STAGES;
         const long long c = (first + i) % chunks;
+        // Poison the word to be checked, so that only this copy can make
+        // it right (a stage may hold the same chunk from an earlier round
+        // or run); the fence orders this write, and the read of the
+        // stage's previous chunk, before the copy (the async proxy).
+        ((volatile uint32_t*)(stages + s * BW_CHUNK))[sample(i)] = ~(uint32_t)(c * BW_WORDS + sample(i));
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         mbar_expect_tx(bars + 8 * s, BW_CHUNK);
         bulk_load(ring + s * BW_CHUNK, src + c * BW_WORDS, BW_CHUNK, bars + 8 * s);
     };
@@ -72,16 +82,10 @@ extern "C" __global__ void __launch_bounds__(32, 1)
         const int s = i % BW_STAGES;
         mbar_wait(bars + 8 * s, (i / BW_STAGES) & 1);
         const long long c = (first + i) % chunks;
-        const int w = (int)((i * 977u) % BW_WORDS); // a position that moves from chunk to chunk
-        const uint32_t got = ((const volatile uint32_t*)(stages + s * BW_CHUNK))[w];
-        wrong += got != (uint32_t)(c * BW_WORDS + w);
+        const uint32_t got = ((const volatile uint32_t*)(stages + s * BW_CHUNK))[sample(i)];
+        wrong += got != (uint32_t)(c * BW_WORDS + sample(i));
         checked++;
-        if (i + BW_STAGES < iters) {
-            // The read above (generic proxy) before the stage's refill
-            // (async proxy).
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-            issue(i + BW_STAGES);
-        }
+        if (i + BW_STAGES < iters) issue(i + BW_STAGES);
     }
     const long long t1 = clock64();
     out[blockIdx.x] = ((unsigned long long)wrong << 32) | checked;
