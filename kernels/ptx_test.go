@@ -170,6 +170,7 @@ func TestPTXBF16Twins(t *testing.T) {
 		{"gemm_streamk_sm90a", "gemm_streamk_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_mma_tma_sm90a", "gemm_mma_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_tma_store_deep_sm90a", "gemm_tma_store_deep_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_splitk_cluster_sm90a", "gemm_splitk_cluster_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"attention", "attention_bf16",
 			func(name string) string { return name + "_bf16" },
 			func(name string) bool { return strings.HasSuffix(name, "_bf16") },

@@ -456,8 +456,10 @@ func (b *gpuBench) tmaPingpongBench() error {
 // GemmAuto with SetGemmStreamK on (<shape>[_bf16]_streamk: the k-tiles
 // dealt out evenly over one block per SM, kernels/cuda/gemm_streamk_sm90a.cu)
 // and, in the same process, off (<shape>[_bf16]_splitk: the default, split-K
-// over the TMA partials), in fp16 and bf16, in a group and process of their
-// own, since they have not yet run on hardware.
+// over the TMA partials), then under GemmTMACluster (<shape>[_bf16]_tmac:
+// split-K over pairs of blocks sharing B by multicast,
+// gemm_splitk_cluster_sm90a.cu), in fp16 and bf16, in a group and process
+// of their own, since they have not yet run on hardware.
 func (b *gpuBench) streamKBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMA) {
 		fmt.Println("streamk: not an sm_90 GPU, skipped")
@@ -473,7 +475,7 @@ func (b *gpuBench) streamKBench() error {
 			if bf {
 				key, rnd = key+"_bf16", b.randBF16
 			}
-			if !b.wants(key+"_splitk") && !b.wants(key+"_streamk") {
+			if !b.wants(key+"_splitk") && !b.wants(key+"_streamk") && !b.wants(key+"_tmac") {
 				continue
 			}
 			o, err := b.operands(s, rnd)
@@ -487,16 +489,21 @@ func (b *gpuBench) streamKBench() error {
 				return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, cuda.Epilogue{OutF16: true})
 			}
 			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-			for _, sk := range []bool{false, true} {
-				k := key + "_splitk"
-				if sk {
-					k = key + "_streamk"
-				}
+			// The cluster kernels last: a fault is sticky and would cost
+			// the keys after it.
+			for _, v := range []struct {
+				suffix  string
+				kind    cuda.GemmKernel
+				streamK bool
+			}{{"_splitk", cuda.GemmAuto, false}, {"_streamk", cuda.GemmAuto, true}, {"_tmac", cuda.GemmTMACluster, false}} {
+				k := key + v.suffix
 				if !b.wants(k) {
 					continue
 				}
-				old := b.d.SetGemmStreamK(sk)
+				old := b.d.SetGemmStreamK(v.streamK)
+				b.d.SetGemmKernel(v.kind)
 				ms, err := b.time(run)
+				b.d.SetGemmKernel(cuda.GemmAuto)
 				b.d.SetGemmStreamK(old)
 				if err != nil {
 					o.free()

@@ -511,15 +511,16 @@ func (d *Device) gemmSplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Buffe
 }
 
 // gemmTMASplitK is gemmSplitK with the partial products by a TMA kernel
-// (grid: its tiles × splits, kchunk a multiple of 64).
+// (grid: rt.blocks × splits, in clusters of rt.cluster blocks; kchunk a
+// multiple of 64).
 func (d *Device) gemmTMASplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer) error {
 	ws, err := d.Alloc(int64(rt.splits) * int64(p.m) * int64(p.n) * 4)
 	if err != nil {
 		return err
 	}
 	defer ws.Free()
-	l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, kchunk: rt.kchunk,
-		grid: Dim3{ceilDiv(p.m, 128) * ceilDiv(p.n, rt.bn), rt.splits, 1}}
+	l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, kchunk: rt.kchunk, cluster: rt.cluster,
+		grid: Dim3{rt.blocks, rt.splits, 1}}
 	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, 0); err != nil {
 		return err
 	}

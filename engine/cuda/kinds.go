@@ -39,7 +39,11 @@ const (
 	// 16-byte boundaries; GemmTMAPersistent otherwise. Every layout.
 	GemmTMAStore
 	// GemmTMACluster is GemmTMAStore with clusters of two blocks on
-	// vertically adjacent tiles sharing their B tile by TMA multicast.
+	// vertically adjacent tiles sharing their B tile by TMA multicast (fp16
+	// NT and NN; the other products on GemmTMAStore's kernels). Weight
+	// gradients (TN) that split K do so over partial products on such
+	// clusters too (gemm_splitk_cluster_sm90a, fp16 and bf16; not yet run
+	// on a GPU).
 	GemmTMACluster
 	// GemmMMA4 is mma.sync with 128×128 block tiles of four warps, each
 	// owning 64×64 (8 ldmatrix.x4 per 32 mma), fragments double-buffered

@@ -84,9 +84,10 @@ const (
 	// pathSplitMMA: K split over mma.sync's partial products (blocks ×
 	// splits blocks of threads threads), then reduce.
 	pathSplitMMA
-	// pathSplitTMA: K split over the TMA kernels' partial products, then
-	// reduce; with streamK, stream-K's partial products and reduction
-	// instead (streamKKernels) wherever their workspace can be had.
+	// pathSplitTMA: K split over the TMA kernels' partial products (blocks
+	// × splits blocks; with cluster 2, pairs sharing B), then reduce; with
+	// streamK, stream-K's partial products and reduction instead
+	// (streamKKernels) wherever their workspace can be had.
 	pathSplitTMA
 )
 
@@ -146,7 +147,8 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 	kind := r.kernelFor(sel, p.transA, p.transB, p.m, p.n, p.k)
 	// Split-K for few tiles and long K: over the TMA kernels' partial
 	// products (one block per SM) when the choice is a TMA kind, and for
-	// GemmAuto's weight gradients on an H100 (splitsOnTMA); else over
+	// GemmAuto's weight gradients on an H100 (splitsOnTMA), GemmTMACluster's
+	// weight gradients on pairs of blocks sharing B; else over
 	// mma.sync's (two per SM: GemmMMA4's own kernels under it, gemm_f16's
 	// otherwise). Under GemmAuto the TMA split-K path ran at 0.97–1.11×
 	// cuBLAS on an H100 (fifth session, run 3) against 0.58–0.62× for
@@ -156,11 +158,22 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		bn, kernel := tmaTile(name, p.n)
 		tmaTiles := ceilDiv(p.m, 128) * ceilDiv(p.n, bn)
 		if splits, kchunk := r.splitK(p.m, p.n, p.k, tmaTiles, r.sms, 64); splits > 1 {
-			rt := gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, bn: bn,
+			rt := gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, bn: bn, blocks: tmaTiles,
 				splits: splits, kchunk: kchunk, reduce: splitKReduceKernel(p.bf)}
 			rt.threads, rt.smem = tmaShape(rt.module, bn, false, false, false, false)
 			if plan, ok := r.streamKPlanFor(p.transA, p.transB, p.m, p.n, p.k, bn, tmaTiles, splits); ch.StreamK && ok {
 				rt.streamK, rt.plan = true, plan
+			} else if sel == GemmTMACluster && clusterSplitKernels(p.transA, p.transB) {
+				// Pairs of tile rows sharing B: as many blocks a split as
+				// pairs times two, which the split is chosen for.
+				blocks := 2 * ceilDiv(ceilDiv(p.m, 128), 2) * ceilDiv(p.n, bn)
+				if splits, kchunk := r.splitK(p.m, p.n, p.k, blocks, r.sms, 64); splits > 1 {
+					rt.module, rt.kernel, rt.cluster = "gemm_splitk_cluster_sm90a", name+"_tma_pc", 2
+					if bn == 192 {
+						rt.kernel += "192"
+					}
+					rt.blocks, rt.splits, rt.kchunk = blocks, splits, kchunk
+				}
 			}
 			return rt
 		}

@@ -211,7 +211,10 @@ func TestRouteLaunchesExist(t *testing.T) {
 				if rt.deep && !(ch.DeepStore && rt.bn == 192 && rt.cluster == 1 && p.flags&gemmOutF16 != 0) {
 					fail("the deep store")
 				}
-				if rt.cluster == 2 && !clusterKernels(p.bf, p.transA) {
+				if rt.cluster == 2 && rt.path == pathSplitTMA && (!clusterSplitKernels(p.transA, p.transB) || rt.blocks%2 != 0) {
+					fail("cluster split-K partial products on %d blocks a split", rt.blocks)
+				}
+				if rt.cluster == 2 && rt.path == pathTMA && !clusterKernels(p.bf, p.transA) {
 					fail("a cluster kernel")
 				}
 				if (!p.aligned || p.k == 0) && rt.path != pathDirect {
@@ -228,7 +231,8 @@ func TestRouteLaunchesExist(t *testing.T) {
 		"gemm_tma_store_sm90a.gemm_bf16_tt_tma_s", "gemm_tma_store_deep_sm90a.gemm_f16_nt_tma_s192d", "gemm_pingpong_sm90a.gemm_bf16_nn_tma_pp",
 		"gemm_pingpong_sm90a.gemm_f16_tn_tma_pp192", "gemm_mma_tma_sm90a.gemm_f16_nt_mt", "gemm_streamk_sm90a.gemm_f16_tn_tma_sk192",
 		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_f16.gemm_splitk_reduce_bf16",
-		"gemm_pingpong_sm90a.gemm_bf16_nt_tma_ppr", "gemm_pingpong_sm90a.gemm_f16_nn_tma_ppg"} {
+		"gemm_pingpong_sm90a.gemm_bf16_nt_tma_ppr", "gemm_pingpong_sm90a.gemm_f16_nn_tma_ppg",
+		"gemm_splitk_cluster_sm90a.gemm_bf16_tn_tma_pc192", "gemm_splitk_cluster_sm90a.gemm_f16_tn_tma_pc"} {
 		assert.True(t, seen[want], "no route launched %s", want)
 	}
 }
@@ -296,10 +300,16 @@ func TestRouteWhole(t *testing.T) {
 		// A weight gradient: split-K over the TMA partial products, or
 		// stream-K; mma.sync's split-K where K is long for few tiles.
 		{GemmChoice{}, gemmProduct{transA: true, bf: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_bf16_tn_tma_p192", threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce_bf16"}},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_bf16_tn_tma_p192", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce_bf16"}},
 		{GemmChoice{StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
 				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}}},
+		// Pairs of tile rows sharing B: 5 pairs (the last half past M) × 2
+		// columns = 20 blocks a split, 6 splits of 132 k-tiles.
+		{GemmChoice{Kernel: GemmTMACluster}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 20, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 6, kchunk: 8448, reduce: "gemm_splitk_reduce"}},
+		{GemmChoice{Kernel: GemmTMACluster}, gemmProduct{transA: true, bf: true, m: 384, n: 1536, k: 50432, aligned: true, cAligned: true, ldc: 1536, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_bf16_tn_tma_pc", blocks: 24, threads: 384, smem: 4*49152 + 1152, bn: 256, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce_bf16"}},
 		{GemmChoice{Kernel: GemmMMA4}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitMMA, module: "gemm_mma4", kernel: "gemm_f16_nn_q_sk", flags: gemmStaged, blocks: 4, threads: 128, smem: gemmSmemMMA4, splits: 8, kchunk: 512, reduce: "gemm_splitk_reduce"}},
 	} {
@@ -336,10 +346,10 @@ func TestRouteViTS(t *testing.T) {
 		{"fc2 forward", false, true, 50432, 384, 1536, want{path: pathTMA, kernel: "gemm_f16_nt_tma_s192", units: 394 * 2}, 0, 0},
 		{"qkv input gradient", false, false, 50432, 384, 1152, want{path: pathTMA, kernel: "gemm_f16_nn_tma_s192", units: 394 * 2}, 0, 0},
 		{"fc2 input gradient", false, false, 50432, 1536, 384, want{path: pathTMA, kernel: "gemm_f16_nn_tma_s", units: 394 * 6}, 0, 0},
-		{"qkv weight gradient", true, false, 1152, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", splits: 7, kchunk: 7232}, 132, 2},
-		{"proj weight gradient", true, false, 384, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", splits: 22, kchunk: 2304}, 0, 0},
-		{"fc1 weight gradient", true, false, 1536, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", splits: 5, kchunk: 10112}, 132, 2},
-		{"fc2 weight gradient", true, false, 384, 1536, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p", splits: 7, kchunk: 7232}, 132, 2},
+		{"qkv weight gradient", true, false, 1152, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", blocks: 18, splits: 7, kchunk: 7232}, 132, 2},
+		{"proj weight gradient", true, false, 384, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", blocks: 6, splits: 22, kchunk: 2304}, 0, 0},
+		{"fc1 weight gradient", true, false, 1536, 384, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p192", blocks: 24, splits: 5, kchunk: 10112}, 132, 2},
+		{"fc2 weight gradient", true, false, 384, 1536, 50432, want{path: pathSplitTMA, kernel: "gemm_f16_tn_tma_p", blocks: 18, splits: 7, kchunk: 7232}, 132, 2},
 		{"projector fc1", false, true, 256, 4096, 384, want{path: pathDirect, kernel: "gemm_f16_nt_sm90", blocks: 2 * 32}, 0, 0},
 		{"predictor fc2", false, true, 256, 256, 4096, want{path: pathSplitMMA, kernel: "gemm_f16_nt_sk", blocks: 4, splits: 8, kchunk: 512}, 0, 0},
 	} {
@@ -397,14 +407,23 @@ func TestRouteSettings(t *testing.T) {
 		{qkv, GemmAuto, 8}, // GemmTMAStore
 		{dw, GemmAuto, 2},  // split-K or stream-K
 		{dw, GemmTMAStore, 2},
+		{dw, GemmTMACluster, 2}, // pairs sharing B, or stream-K
 		{dw, GemmMMA, 1},
 	} {
 		assert.Equal(t, c.want, routes(c.p, c.kind), "%v at %dx%dx%d", c.kind, c.p.m, c.p.n, c.p.k)
 	}
-	// Every TMA kind splits a weight gradient over the same partial products.
-	for _, kind := range []GemmKernel{GemmTMA, GemmTMAPersistent, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192} {
+	// Every TMA kind but GemmTMACluster splits a weight gradient over the
+	// same partial products; GemmTMACluster over pairs sharing B, or
+	// stream-K where that is asked for and applies.
+	for _, kind := range []GemmKernel{GemmTMA, GemmTMAPersistent, GemmTMAPingpong, GemmTMAPingpong192} {
 		assert.Equal(t, r.route(GemmChoice{}, dw), r.route(GemmChoice{Kernel: kind}, dw), kind.String())
 	}
+	assert.Equal(t, "gemm_f16_tn_tma_pc192", r.route(GemmChoice{Kernel: GemmTMACluster}, dw).kernel)
+	assert.Equal(t, r.route(GemmChoice{StreamK: true}, dw), r.route(GemmChoice{Kernel: GemmTMACluster, StreamK: true}, dw))
+	// Not the weight gradients' layout: the partial products every TMA
+	// kind uses.
+	long := gemmProduct{transB: true, m: 384, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: gemmOutF16}
+	assert.Equal(t, r.route(GemmChoice{Kernel: GemmTMAStore}, long), r.route(GemmChoice{Kernel: GemmTMACluster}, long))
 	// C that the TMA store cannot write: the persistent kernels.
 	odd := qkv
 	odd.n, odd.ldc = 1151, 1151

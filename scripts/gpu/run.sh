@@ -226,7 +226,7 @@ done
 # sixth session's ping-pong and residual GEMMs, the new peak probes, the
 # seventh's stream-K, TMA prefetch and TMA-fed mma.sync GEMMs, the
 # eighth's deep-store TMA GEMMs), so that no budget cut can leave them out.
-first='Pingpong|Residual|GELUGrad|PeakProbes|BulkLoadProbe|StreamK|Prefetch|MMATMA|DeepStore'
+first='Pingpong|Residual|GELUGrad|PeakProbes|BulkLoadProbe|StreamK|ClusterSplitK|Prefetch|MMATMA|DeepStore'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -319,12 +319,14 @@ if [ -n "$san" ] && [ -x "$t" ]; then
 	local tmas='|TestGemmF16TMAStore/nt_128x256x256$|TestGemmF16TMAStore/layouts/nn_300x520x72_al8$'
 	local attn='^TestAttention(Forward|Backward)$/B(1_N1|2_N7|1_N65|2_N197)_|^TestAttentionKernels$/tiled/(forward|backward)$/B2_N(17|197)_|TestLayerNorm'
 	# The ping-pong kernels (not yet run on hardware), the residual read
-	# in their epilogue with rows and columns past M and N among them, and
-	# the stream-K kernels of both tile widths with their reduction: a
-	# fifth run, since their modules' JIT under the tool takes a while.
+	# in their epilogue with rows and columns past M and N among them, the
+	# stream-K kernels of both tile widths with their reduction, and the
+	# cluster split-K partials (odd tile rows): a fifth run, since their
+	# modules' JIT under the tool takes a while.
 	local pp='TestGemmF16TMAPingpong(192)?/nt_128x256x256$|TestGemmF16Residual/fused_true/(nt_16900x200x72_al8_bias_res|nn_16900x136x48_pad8_al8_a2_b0_f16_res)$'
 	pp+='|TestGemmF16TMAPingpong(192)?/layouts/(nn|tn|tt)_128x256x64_al8$'
 	pp+='|TestGemmF16StreamK/(tn_600x136x30000_al8_bias_gelu_f16|tn_129x1000x20000_al8_a2_b-0.5_bias)$'
+	pp+='|TestGemmF16ClusterSplitK/tn_600x136x30000_al8_bias_gelu_f16$'
 	# The deep-store kernels over several tiles a block, in a sixth run:
 	# the fifth already compiles three modules under the tool.
 	local deep='TestGemmF16TMADeepStore/tiles/(nt_40000x384x64_al8_bias_f16|tn_3000x576x700_al8_bias_gelu_f16)$'
