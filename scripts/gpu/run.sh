@@ -225,7 +225,8 @@ done
 # Before them, the tests of kernels that have never run on a GPU (the
 # sixth session's ping-pong and residual GEMMs, the new peak probes, the
 # seventh's stream-K, TMA prefetch and TMA-fed mma.sync GEMMs, the
-# eighth's deep-store TMA GEMMs), so that no budget cut can leave them out.
+# eighth's deep-store TMA GEMMs, the ninth's bulk-load probe and cluster
+# split-K weight gradients), so that no budget cut can leave them out.
 first='Pingpong|Residual|GELUGrad|PeakProbes|BulkLoadProbe|StreamK|ClusterSplitK|Prefetch|MMATMA|DeepStore'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
