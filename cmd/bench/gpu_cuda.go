@@ -456,10 +456,12 @@ func (b *gpuBench) tmaPingpongBench() error {
 // GemmAuto with SetGemmStreamK on (<shape>[_bf16]_streamk: the k-tiles
 // dealt out evenly over one block per SM, kernels/cuda/gemm_streamk_sm90a.cu)
 // and, in the same process, off (<shape>[_bf16]_splitk: the default, split-K
-// over the TMA partials), then under GemmTMACluster (<shape>[_bf16]_tmac:
-// split-K over pairs of blocks sharing B by multicast,
-// gemm_splitk_cluster_sm90a.cu), in fp16 and bf16, in a group and process
-// of their own, since they have not yet run on hardware.
+// over the TMA partials), then with SetGemmClusterSplitK on
+// (<shape>[_bf16]_clustersplit: split-K over pairs of blocks sharing B by
+// multicast, gemm_splitk_cluster_sm90a.cu, where the tile rows pair up
+// evenly: fc1's; the others time the default again), in fp16 and bf16, in
+// a group and process of their own, since they have not yet run on
+// hardware.
 func (b *gpuBench) streamKBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMA) {
 		fmt.Println("streamk: not an sm_90 GPU, skipped")
@@ -475,7 +477,7 @@ func (b *gpuBench) streamKBench() error {
 			if bf {
 				key, rnd = key+"_bf16", b.randBF16
 			}
-			if !b.wants(key+"_splitk") && !b.wants(key+"_streamk") && !b.wants(key+"_tmac") {
+			if !b.wants(key+"_splitk") && !b.wants(key+"_streamk") && !b.wants(key+"_clustersplit") {
 				continue
 			}
 			o, err := b.operands(s, rnd)
@@ -492,19 +494,18 @@ func (b *gpuBench) streamKBench() error {
 			// The cluster kernels last: a fault is sticky and would cost
 			// the keys after it.
 			for _, v := range []struct {
-				suffix  string
-				kind    cuda.GemmKernel
-				streamK bool
-			}{{"_splitk", cuda.GemmAuto, false}, {"_streamk", cuda.GemmAuto, true}, {"_tmac", cuda.GemmTMACluster, false}} {
+				suffix                 string
+				streamK, clusterSplitK bool
+			}{{"_splitk", false, false}, {"_streamk", true, false}, {"_clustersplit", false, true}} {
 				k := key + v.suffix
 				if !b.wants(k) {
 					continue
 				}
-				old := b.d.SetGemmStreamK(v.streamK)
-				b.d.SetGemmKernel(v.kind)
+				oldSK := b.d.SetGemmStreamK(v.streamK)
+				oldCS := b.d.SetGemmClusterSplitK(v.clusterSplitK)
 				ms, err := b.time(run)
-				b.d.SetGemmKernel(cuda.GemmAuto)
-				b.d.SetGemmStreamK(old)
+				b.d.SetGemmClusterSplitK(oldCS)
+				b.d.SetGemmStreamK(oldSK)
 				if err != nil {
 					o.free()
 					return err

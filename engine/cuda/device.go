@@ -39,6 +39,7 @@ type Device struct {
 	gemmPrefetch   bool       // the persistent TMA kernels' producer prefetches A a tile ahead (SetGemmPrefetch)
 	gemmDeepStore  bool       // the 128×192 TMA-store kernels stage a whole half-C piece (SetGemmDeepStore)
 	gemmNarrow     bool       // the TMA-store kernels take 128×192 tiles for any n (SetGemmNarrowTiles)
+	gemmClusterSK  bool       // weight gradients split over clusters sharing B (SetGemmClusterSplitK)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
@@ -136,6 +137,7 @@ func Open() (*Device, error) {
 	d.gemmPrefetch = os.Getenv("MOCOGO_GEMM_PREFETCH") == "1"
 	d.gemmDeepStore = os.Getenv("MOCOGO_GEMM_DEEP_STORE") == "1"
 	d.gemmNarrow = os.Getenv("MOCOGO_GEMM_NARROW") == "1"
+	d.gemmClusterSK = os.Getenv("MOCOGO_GEMM_CLUSTER_SPLITK") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

@@ -98,7 +98,8 @@ func (d *Device) GemmResidual() bool { return d.flagIf(&d.gemmResidualOn, 1) != 
 func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore, Narrow: d.gemmNarrow}
+	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore, Narrow: d.gemmNarrow,
+		ClusterSplit: d.gemmClusterSK}
 }
 
 // SetGemmPrefetch sets whether the producer warpgroup of the persistent TMA
@@ -140,6 +141,19 @@ func (d *Device) SetGemmDeepStore(on bool) bool { return d.swapSetting(&d.gemmDe
 // chooses it per product shape instead. The results are the same either
 // way.
 func (d *Device) SetGemmNarrowTiles(on bool) bool { return d.swapSetting(&d.gemmNarrow, on) }
+
+// SetGemmClusterSplitK sets whether weight gradients (A transposed, B not)
+// that split K over the TMA partial products on an H100 do so over
+// clusters of two blocks on vertically adjacent tiles, each loading half of
+// B's boxes and multicasting them into both (gemm_splitk_cluster_sm90a: 28
+// KB a block per 64-deep k-tile instead of 40 for 128×192 tiles), where
+// the tile rows pair up evenly; and returns the previous setting. It is
+// for products bound by L2's delivery of operands. Stream-K, where asked
+// for and applicable, comes first. Off by default and not among
+// GemmTune's choices until it has passed the GPU tests and won on an H100;
+// MOCOGO_GEMM_CLUSTER_SPLITK=1 turns it on when the device is opened. The
+// results are the same either way.
+func (d *Device) SetGemmClusterSplitK(on bool) bool { return d.swapSetting(&d.gemmClusterSK, on) }
 
 // stagedFlag is the flag bit that asks the kernels for the staged store
 // when SetGemmStaged has turned it on, else 0.

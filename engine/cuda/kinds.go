@@ -40,10 +40,7 @@ const (
 	GemmTMAStore
 	// GemmTMACluster is GemmTMAStore with clusters of two blocks on
 	// vertically adjacent tiles sharing their B tile by TMA multicast (fp16
-	// NT and NN; the other products on GemmTMAStore's kernels). Weight
-	// gradients (TN) that split K do so over partial products on such
-	// clusters too (gemm_splitk_cluster_sm90a, fp16 and bf16; not yet run
-	// on a GPU).
+	// NT and NN; the other products on GemmTMAStore's kernels).
 	GemmTMACluster
 	// GemmMMA4 is mma.sync with 128×128 block tiles of four warps, each
 	// owning 64×64 (8 ldmatrix.x4 per 32 mma), fragments double-buffered
@@ -147,7 +144,8 @@ func (k GemmKernel) String() string {
 // GemmChoice is one way to run a product: a kernel kind and the schedule
 // settings, which change its timing and never its result. The device's
 // settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK,
-// SetGemmDeepStore, SetGemmNarrowTiles) make one choice for every product;
+// SetGemmDeepStore, SetGemmNarrowTiles, SetGemmClusterSplitK) make one
+// choice for every product;
 // GemmTune makes one per product shape (GemmTuning).
 type GemmChoice struct {
 	Kernel   GemmKernel
@@ -160,6 +158,9 @@ type GemmChoice struct {
 	// Narrow: the TMA-store kernels take 128×192 tiles where they would
 	// take 128×256 (SetGemmNarrowTiles).
 	Narrow bool
+	// ClusterSplit: weight gradients split K over clusters of two blocks
+	// sharing B (SetGemmClusterSplitK).
+	ClusterSplit bool
 }
 
 // String is the kind's name with a +setting for each setting on, e.g.
@@ -169,7 +170,7 @@ func (c GemmChoice) String() string {
 	for _, o := range []struct {
 		on   bool
 		name string
-	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}} {
+	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}, {c.ClusterSplit, "clustersplit"}} {
 		if o.on {
 			s += "+" + o.name
 		}

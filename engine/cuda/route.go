@@ -147,8 +147,8 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 	kind := r.kernelFor(sel, p.transA, p.transB, p.m, p.n, p.k)
 	// Split-K for few tiles and long K: over the TMA kernels' partial
 	// products (one block per SM) when the choice is a TMA kind, and for
-	// GemmAuto's weight gradients on an H100 (splitsOnTMA), GemmTMACluster's
-	// weight gradients on pairs of blocks sharing B; else over
+	// GemmAuto's weight gradients on an H100 (splitsOnTMA), with
+	// ClusterSplit on pairs of blocks sharing B; else over
 	// mma.sync's (two per SM: GemmMMA4's own kernels under it, gemm_f16's
 	// otherwise). Under GemmAuto the TMA split-K path ran at 0.97–1.11×
 	// cuBLAS on an H100 (fifth session, run 3) against 0.58–0.62× for
@@ -163,16 +163,15 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 			rt.threads, rt.smem = tmaShape(rt.module, bn, false, false, false, false)
 			if plan, ok := r.streamKPlanFor(p.transA, p.transB, p.m, p.n, p.k, bn, tmaTiles, splits); ch.StreamK && ok {
 				rt.streamK, rt.plan = true, plan
-			} else if sel == GemmTMACluster && clusterSplitKernels(p.transA, p.transB) {
-				// Pairs of tile rows sharing B: as many blocks a split as
-				// pairs times two, which the split is chosen for.
-				blocks := 2 * ceilDiv(ceilDiv(p.m, 128), 2) * ceilDiv(p.n, bn)
-				if splits, kchunk := r.splitK(p.m, p.n, p.k, blocks, r.sms, 64); splits > 1 {
-					rt.module, rt.kernel, rt.cluster = "gemm_splitk_cluster_sm90a", name+"_tma_pc", 2
-					if bn == 192 {
-						rt.kernel += "192"
-					}
-					rt.blocks, rt.splits, rt.kchunk = blocks, splits, kchunk
+			} else if ch.ClusterSplit && clusterSplitKernels(p.transA, p.transB) && ceilDiv(p.m, 128)%2 == 0 {
+				// Pairs of tile rows sharing B, where the rows pair up
+				// evenly: an odd last row would leave one block of a pair
+				// idle but for its share of B, and fewer splits would fit
+				// the SMs. With even rows the blocks and splits are those
+				// above.
+				rt.module, rt.kernel, rt.cluster = "gemm_splitk_cluster_sm90a", name+"_tma_pc", 2
+				if bn == 192 {
+					rt.kernel += "192"
 				}
 			}
 			return rt

@@ -3,6 +3,7 @@ package cuda
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,14 +122,16 @@ func routeProducts() []gemmProduct {
 }
 
 // allChoices are every kind SetGemmKernel accepts (GemmTune aside) with
-// every schedule setting.
+// every schedule setting, GemmTune's and the cluster split-K (alone and
+// with stream-K).
 func allChoices() []GemmChoice {
+	settings := append(slices.Clone(tuneSettings), GemmChoice{ClusterSplit: true}, GemmChoice{ClusterSplit: true, StreamK: true})
 	var out []GemmChoice
 	for k := GemmAuto; !strings.HasPrefix(k.String(), "GemmKernel("); k++ {
 		if k == GemmTune {
 			continue
 		}
-		for _, s := range tuneSettings {
+		for _, s := range settings {
 			s.Kernel = k
 			out = append(out, s)
 		}
@@ -304,11 +307,11 @@ func TestRouteWhole(t *testing.T) {
 		{GemmChoice{StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
 				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}}},
-		// Pairs of tile rows sharing B: 5 pairs (the last half past M) × 2
-		// columns = 20 blocks a split, 6 splits of 132 k-tiles.
-		{GemmChoice{Kernel: GemmTMACluster}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 20, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 6, kchunk: 8448, reduce: "gemm_splitk_reduce"}},
-		{GemmChoice{Kernel: GemmTMACluster}, gemmProduct{transA: true, bf: true, m: 384, n: 1536, k: 50432, aligned: true, cAligned: true, ldc: 1536, staged: gemmStaged},
+		// Pairs of tile rows sharing B (fc1's weight gradient: 12 rows × 2
+		// columns), the blocks and splits of the plain split-K.
+		{GemmChoice{ClusterSplit: true}, gemmProduct{transA: true, m: 1536, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 24, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce"}},
+		{GemmChoice{Kernel: GemmTMAStore, ClusterSplit: true}, gemmProduct{transA: true, bf: true, m: 512, n: 1536, k: 50432, aligned: true, cAligned: true, ldc: 1536, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_bf16_tn_tma_pc", blocks: 24, threads: 384, smem: 4*49152 + 1152, bn: 256, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce_bf16"}},
 		{GemmChoice{Kernel: GemmMMA4}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitMMA, module: "gemm_mma4", kernel: "gemm_f16_nn_q_sk", flags: gemmStaged, blocks: 4, threads: 128, smem: gemmSmemMMA4, splits: 8, kchunk: 512, reduce: "gemm_splitk_reduce"}},
@@ -407,23 +410,25 @@ func TestRouteSettings(t *testing.T) {
 		{qkv, GemmAuto, 8}, // GemmTMAStore
 		{dw, GemmAuto, 2},  // split-K or stream-K
 		{dw, GemmTMAStore, 2},
-		{dw, GemmTMACluster, 2}, // pairs sharing B, or stream-K
 		{dw, GemmMMA, 1},
 	} {
 		assert.Equal(t, c.want, routes(c.p, c.kind), "%v at %dx%dx%d", c.kind, c.p.m, c.p.n, c.p.k)
 	}
-	// Every TMA kind but GemmTMACluster splits a weight gradient over the
-	// same partial products; GemmTMACluster over pairs sharing B, or
-	// stream-K where that is asked for and applies.
-	for _, kind := range []GemmKernel{GemmTMA, GemmTMAPersistent, GemmTMAPingpong, GemmTMAPingpong192} {
+	// Every TMA kind splits a weight gradient over the same partial
+	// products.
+	for _, kind := range []GemmKernel{GemmTMA, GemmTMAPersistent, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192} {
 		assert.Equal(t, r.route(GemmChoice{}, dw), r.route(GemmChoice{Kernel: kind}, dw), kind.String())
 	}
-	assert.Equal(t, "gemm_f16_tn_tma_pc192", r.route(GemmChoice{Kernel: GemmTMACluster}, dw).kernel)
-	assert.Equal(t, r.route(GemmChoice{StreamK: true}, dw), r.route(GemmChoice{Kernel: GemmTMACluster, StreamK: true}, dw))
-	// Not the weight gradients' layout: the partial products every TMA
-	// kind uses.
-	long := gemmProduct{transB: true, m: 384, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: gemmOutF16}
-	assert.Equal(t, r.route(GemmChoice{Kernel: GemmTMAStore}, long), r.route(GemmChoice{Kernel: GemmTMACluster}, long))
+	// The cluster split-K: where the tile rows pair up evenly, after
+	// stream-K; not for qkv's 9 rows, nor other layouts, nor mma.sync.
+	fc1dw := dw
+	fc1dw.m = 1536
+	assert.Equal(t, "gemm_f16_tn_tma_pc192", r.route(GemmChoice{ClusterSplit: true}, fc1dw).kernel)
+	assert.Equal(t, r.route(GemmChoice{StreamK: true}, fc1dw), r.route(GemmChoice{StreamK: true, ClusterSplit: true}, fc1dw))
+	assert.Equal(t, r.route(GemmChoice{}, dw), r.route(GemmChoice{ClusterSplit: true}, dw), "odd tile rows")
+	long := gemmProduct{transB: true, m: 512, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: gemmOutF16}
+	assert.Equal(t, r.route(GemmChoice{Kernel: GemmTMAStore}, long), r.route(GemmChoice{Kernel: GemmTMAStore, ClusterSplit: true}, long), "NT")
+	assert.Equal(t, r.route(GemmChoice{Kernel: GemmMMA}, fc1dw), r.route(GemmChoice{Kernel: GemmMMA, ClusterSplit: true}, fc1dw), "mma.sync")
 	// C that the TMA store cannot write: the persistent kernels.
 	odd := qkv
 	odd.n, odd.ldc = 1151, 1151

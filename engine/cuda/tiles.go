@@ -49,8 +49,7 @@ func deepStoreOK(bn, cluster, flags int) bool {
 func clusterKernels(bf, transA bool) bool { return !bf && !transA }
 
 // clusterSplitKernels reports whether the split-K partial products exist
-// on clusters of two blocks sharing B (_tma_pc[192], GemmTMACluster's
-// split-K, gemm_splitk_cluster_sm90a): the weight gradients' layout, A
-// transposed and B not, fp16 and bf16. GemmTMACluster splits the others
-// over the TMA partial products every TMA kind uses.
+// on clusters of two blocks sharing B (_tma_pc[192], SetGemmClusterSplitK,
+// gemm_splitk_cluster_sm90a): the weight gradients' layout, A transposed
+// and B not, fp16 and bf16.
 func clusterSplitKernels(transA, transB bool) bool { return transA && !transB }

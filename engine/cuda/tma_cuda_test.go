@@ -533,36 +533,43 @@ func testGemmStreamK(t *testing.T, bf bool) {
 }
 
 // TestGemmF16ClusterSplitK runs weight gradients (the TN layout, long K)
-// under GemmTMACluster: split-K over clusters of two blocks sharing B
-// (gemm_splitk_cluster_sm90a), with tile rows odd and even, a last tile
-// column wholly past half its width, bias, GELU, beta and a half C in the
-// reduce; outputs NaN-poisoned. Each case asserts that the cluster kernel
-// of its tile width ran. Not yet run on hardware.
+// with SetGemmClusterSplitK on: split-K over clusters of two blocks sharing
+// B (gemm_splitk_cluster_sm90a), with tile rows in pairs, B's last boxes
+// past N, a last tile column of 64 columns or fewer (where the second
+// block of a pair loads no B and waits on its peer's multicast alone),
+// bias, GELU, beta and a half C in the reduce; outputs NaN-poisoned. Each
+// case asserts that the cluster kernel of its tile width ran. Not yet run
+// on hardware.
 func TestGemmF16ClusterSplitK(t *testing.T) { testGemmClusterSplitK(t, false) }
 
 // TestGemmBF16ClusterSplitK runs the same through the bf16 twins.
 func TestGemmBF16ClusterSplitK(t *testing.T) { testGemmClusterSplitK(t, true) }
 
 func testGemmClusterSplitK(t *testing.T, bf bool) {
-	if !dev.SetGemmKernel(GemmTMACluster) {
+	if !dev.SetGemmKernel(GemmTMA) {
 		t.Skipf("%s is not sm_90: no cluster kernels", dev.Name())
 	}
-	defer dev.SetGemmKernel(GemmAuto)
+	dev.SetGemmKernel(GemmAuto)
+	defer dev.SetGemmClusterSplitK(dev.SetGemmClusterSplitK(true))
+	defer dev.SetGemmStreamK(dev.SetGemmStreamK(false))
+	defer dev.SetGemmSplitK(dev.SetGemmSplitK(0))
 	cases := []gemmCase{
-		{transA: true, m: 300, n: 520, k: 50000, align8: true, alpha: 1},                                      // 3 tile rows (one past M in the second pair) × 3 of 192
+		{transA: true, m: 500, n: 520, k: 50000, align8: true, alpha: 1},                                      // 4 tile rows × 3 of 192
 		{transA: true, m: 129, n: 1000, k: 20000, align8: true, alpha: 2, beta: -0.5, bias: true},             // 2 × 4 of 256, the last 232 wide
-		{transA: true, m: 600, n: 136, k: 30000, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, // 5 × 1 of 192, 136 wide
-		{transA: true, m: 900, n: 77, k: 40000, align8: true, alpha: 1, beta: 1},                              // 8 × 1: B's last boxes past N
+		{transA: true, m: 700, n: 136, k: 30000, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, // 6 × 1 of 192, 136 wide
+		{transA: true, m: 900, n: 77, k: 40000, align8: true, alpha: 1, beta: 1},                              // 8 × 1: B's third box past N
 		{transA: true, m: 1000, n: 300, k: 33333, pad: 8, align8: true, alpha: 0.5, bias: true, out16: true},  // 8 × 2, padded rows
+		{transA: true, m: 500, n: 40, k: 40000, align8: true, alpha: 1},                                       // 4 × 1, 40 wide: one box of B
+		{transA: true, m: 1000, n: 808, k: 30000, align8: true, alpha: 1, bias: true},                         // 8 × 5 of 192, the last 40 wide
 	}
 	if !testing.Short() && !bf {
-		// The ViT-S/16 qkv weight gradient: 9 tile rows, the last pair's
-		// second block past M (its CPU reference takes seconds: fp16 only).
-		cases = append(cases, gemmCase{transA: true, m: 1152, n: 384, k: 256 * 197, alpha: 1, out16: true})
+		// The ViT-S/16 fc1 weight gradient (12 tile rows; its CPU
+		// reference takes seconds: fp16 only).
+		cases = append(cases, gemmCase{transA: true, m: 1536, n: 384, k: 256 * 197, alpha: 1, out16: true})
 	}
-	prefix := "gemm_f16_"
+	prefix := "gemm_splitk_cluster_sm90a.gemm_f16_"
 	if bf {
-		prefix = "gemm_bf16_"
+		prefix = "gemm_splitk_cluster_sm90a.gemm_bf16_"
 	}
 	for _, c := range cases {
 		c.bf16 = bf

@@ -151,7 +151,7 @@ def criteria(ours, theirs, dev):
 # Suffixes of our kernel variants: a key <shape>_<variant> is timed on the
 # same shape as <shape> (the default choice), in the same process.
 VARIANTS = ("mma", "mmaw", "mma4", "mmatma", "wgmma128", "wgmma256", "tma", "tmap", "tmas", "tmac", "tmapp", "tmapp192",
-            "staged", "direct", "splitk", "streamk", "stagger", "prefetch", "deepstore", "narrow", "residual", "gelugrad", "head", "headalt", "tiled", "full", "nosplit")
+            "staged", "direct", "splitk", "streamk", "clustersplit", "stagger", "prefetch", "deepstore", "narrow", "residual", "gelugrad", "head", "headalt", "tiled", "full", "nosplit")
 
 
 def best_variants(ours):
