@@ -91,6 +91,7 @@ def main():
         lines.append(f"{k:<34} {os_:>10} {ts:>10} {ratio:>7}  {unit}")
     lines += criteria(ours, theirs, dev)
     lines += best_variants(ours)
+    lines += anchor_kernels(os.path.join(out, "torch.log"))
     # The Nsight Compute digests (run.sh's profile phase), where it ran.
     prof = os.path.join(out, "profile.log")
     if os.path.exists(prof) and os.path.getsize(prof) > 0:
@@ -146,6 +147,19 @@ def criteria(ours, theirs, dev):
     if "H100" not in dev:
         head += ": NOT AN H100, these do not count for the issue"
     return ["", head] + rows
+
+
+def anchor_kernels(path):
+    """The kernels each of PyTorch's GEMM anchors launched (torch_baseline.py's
+    KERNELS lines): cuBLAS's names carry its tile, cluster and schedule."""
+    if not os.path.exists(path):
+        return []
+    rows = []
+    for line in open(path, errors="replace"):
+        m = re.match(r"KERNELS (\S+) (.*)", line.rstrip("\n"))
+        if m:
+            rows.append(f"  {m.group(1):<32} {m.group(2)}")
+    return ["", "cuBLAS's kernels at each anchor (torch.log)"] + rows if rows else []
 
 
 # Suffixes of our kernel variants: a key <shape>_<variant> is timed on the

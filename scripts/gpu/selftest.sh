@@ -136,7 +136,8 @@ printf '%s\n' 'device: NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)' 'RESULT gemm_nt_4
 	'RESULT gemm_nn_4096_mma4_staged 280 TFLOP/s 1' 'RESULT vit_qkv_fwd_50432x1152x384 400 TFLOP/s 1' 'RESULT ln_fwd_50432x384 2400 GB/s 1' \
 	'RESULT attn_fwdbwd_h12d32 100 TFLOP/s 1' >"$tmp/crit/bench.log"
 printf '%s\n' 'RESULT gemm_nt_4096 700 TFLOP/s 1' 'RESULT gemm_nn_4096 800 TFLOP/s 1' 'RESULT vit_qkv_fwd_50432x1152x384 440 TFLOP/s 1' \
-	'RESULT copy_256MiB 2900 GB/s 1' 'RESULT attn_fwdbwd_h12d32 70 TFLOP/s 1' >"$tmp/crit/torch.log"
+	'RESULT copy_256MiB 2900 GB/s 1' 'RESULT attn_fwdbwd_h12d32 70 TFLOP/s 1' \
+	'KERNELS vit_qkv_fwd_50432x1152x384 sm90_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize128x256x64_cluster2x1x1 | vectorized_elementwise_kernel' >"$tmp/crit/torch.log"
 python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
 check "report: the mma.sync criterion, its best kernel" '^  FAIL  GEMM 4096³, mma.sync +0\.43  \(need 0\.70; gemm_nt_4096_mma: ' "$tmp/crit/summary.txt"
 check "report: the Hopper criterion" '^  PASS  GEMM 4096³ NT, default \(Hopper\) +1\.00' "$tmp/crit/summary.txt"
@@ -144,6 +145,7 @@ check "report: a shape not timed" '^  -     GEMM 4096³ NN, default \(Hopper\) +
 check "report: a ViT-S/16 shape" '^  PASS  ViT-S/16 qkv fwd +0\.91' "$tmp/crit/summary.txt"
 check "report: attention" '^  PASS  attention fwd\+bwd, 12×32 +1\.43' "$tmp/crit/summary.txt"
 check "report: LayerNorm against the copy" '^  PASS  LayerNorm fwd_50432x384 +0\.83' "$tmp/crit/summary.txt"
+check "report: cuBLAS's kernel at an anchor" '^  vit_qkv_fwd_50432x1152x384 +sm90_xmma_gemm_.*tilesize128x256x64_cluster2x1x1 \| vectorized' "$tmp/crit/summary.txt"
 if grep -q 'NOT AN H100' "$tmp/crit/summary.txt"; then
 	echo "selftest: report: an H100 taken for another GPU"
 	fail=1

@@ -31,6 +31,23 @@ def result(key, value, unit, ms):
     print(f"RESULT {key} {value:.4g} {unit}\t({ms:.4f} ms)", flush=True)
 
 
+def kernels_of(fn):
+    """The names of the GPU kernels one call of fn launches, in order (the
+    profiler's CUDA activity), or a note of why they could not be had."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize()
+        names = []
+        for e in prof.events():
+            if str(getattr(e, "device_type", "")).endswith("CUDA") and e.name not in names:
+                names.append(e.name)
+        return names or ["(none recorded)"]
+    except Exception as ex:  # the profiler is a diagnostic: never a failure
+        return [f"(profiler: {type(ex).__name__}: {str(ex).splitlines()[0][:120] if str(ex) else ''})"]
+
+
 def copy_bench(iters):
     n = 256 << 20
     x = torch.empty(n, dtype=torch.uint8, device="cuda")
@@ -73,6 +90,10 @@ def gemm_bench(iters):
             fn = lambda: A @ b
         ms = timed(fn, iters)
         result(key, 2 * m * n * k / ms / 1e9, "TFLOP/s", ms)
+        if h == torch.float16:
+            # Which cuBLAS kernel (tile, cluster, schedule in its name) sets
+            # the anchor: what our kernels are up against at each shape.
+            print(f"KERNELS {key} " + " | ".join(kernels_of(fn)), flush=True)
         del a, b, A, bb
 
 
