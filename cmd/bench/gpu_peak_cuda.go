@@ -2,7 +2,11 @@
 
 package main
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mocogo/mocogo/engine/cuda"
+)
 
 // peakBench (group peak) times the tensor-core peak probes
 // (cuda.PeakProbes): mma.sync m16n8k16 and, on Hopper, wgmma m64n256k16,
@@ -26,16 +30,7 @@ func (b *gpuBench) peakBench() error {
 		if err != nil {
 			return err
 		}
-		ms, err := b.time(r.Launch)
-		if err == nil {
-			err = r.Check()
-		}
-		if err != nil {
-			r.Free()
-			return err
-		}
-		st, err := r.Stats()
-		r.Free()
+		ms, st, err := b.timeProbe(r)
 		if err != nil {
 			return err
 		}
@@ -81,16 +76,7 @@ func (b *gpuBench) bulkLoadBench() error {
 		if err != nil {
 			return err
 		}
-		ms, err := b.time(r.Launch)
-		if err == nil {
-			err = r.Check()
-		}
-		if err != nil {
-			r.Free()
-			return err
-		}
-		st, err := r.Stats()
-		r.Free()
+		ms, st, err := b.timeProbe(r)
 		if err != nil {
 			return err
 		}
@@ -100,4 +86,29 @@ func (b *gpuBench) bulkLoadBench() error {
 		result(c.key+"_bytes_per_sm_clk", st.PerSMClock, "B/clk", ms)
 	}
 	return nil
+}
+
+// probeRun is a peak probe set up on the device: cuda.PeakRun or
+// cuda.BulkLoadRun.
+type probeRun interface {
+	Launch() error
+	Check() error
+	Stats() (cuda.PeakStats, error)
+	Free()
+}
+
+// timeProbe times r's runs (median milliseconds), checks the last run's
+// results (a probe that did less than it claims is an error, not a number),
+// reads its clock records and frees it.
+func (b *gpuBench) timeProbe(r probeRun) (float64, cuda.PeakStats, error) {
+	defer r.Free()
+	ms, err := b.time(r.Launch)
+	if err == nil {
+		err = r.Check()
+	}
+	if err != nil {
+		return 0, cuda.PeakStats{}, err
+	}
+	st, err := r.Stats()
+	return ms, st, err
 }

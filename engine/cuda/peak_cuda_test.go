@@ -21,34 +21,46 @@ func TestPeakProbes(t *testing.T) {
 				r, err := dev.NewPeakRun(p, iters)
 				must(t, err)
 				defer r.Free()
-				// Another process's kernels on the GPU (run.sh runs tests
-				// side by side) can delay the placement of some blocks and
-				// let a freed slot take them: the layout must come out
-				// right in one of three runs. The values must in every one.
-				for try := 1; ; try++ {
-					must(t, r.out.PoisonF32()) // each run must write every accumulator
-					must(t, r.Launch())
-					must(t, dev.Synchronize())
-					must(t, r.Check())
-					st, err := r.Stats()
-					must(t, err)
-					t.Logf("%d blocks on %d SMs (%d–%d each), longest span %d cycles, %.0f FLOP/SM/clock",
-						r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, st.MaxCycles, st.PerSMClock)
-					if st.MaxCycles <= 0 {
-						t.Fatalf("no clock span recorded (longest %d cycles)", st.MaxCycles)
-					}
-					// Short runs may end before the last blocks are placed,
-					// and a freed slot can take another SM's share: the
-					// layout is asserted on the long run only.
-					if iters < 1000 || st.SMs == dev.SMs() && st.MinBlocks == p.perSM && st.MaxBlocks == p.perSM {
-						break
-					}
-					if try == 3 {
-						t.Fatalf("%d blocks ran on %d SMs, %d–%d each, in three runs; want %d on each of %d",
-							r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, p.perSM, dev.SMs())
-					}
-				}
+				// Each run must write every accumulator.
+				checkProbe(t, r, r.out.PoisonF32, "FLOP", iters >= 1000, p.perSM)
 			})
+		}
+	}
+}
+
+// checkProbe runs probe r, its outputs poisoned before each run, and
+// checks its results (every run) and its clock records; with layout, also
+// that its blocks ran perSM on every SM. Another process's kernels on the
+// GPU (run.sh runs tests side by side) can delay the placement of some
+// blocks and let a freed slot take them: the layout must come out right in
+// one of three runs. Short runs may end before the last blocks are placed,
+// so the layout is asserted on long ones only. unit names the work the
+// probe counts per SM clock.
+func checkProbe(t *testing.T, r interface {
+	Launch() error
+	Check() error
+	Stats() (PeakStats, error)
+	Blocks() int
+}, poison func() error, unit string, layout bool, perSM int) {
+	t.Helper()
+	for try := 1; ; try++ {
+		must(t, poison())
+		must(t, r.Launch())
+		must(t, dev.Synchronize())
+		must(t, r.Check())
+		st, err := r.Stats()
+		must(t, err)
+		t.Logf("%d blocks on %d SMs (%d–%d each), longest span %d cycles, %.1f %s/SM/clock",
+			r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, st.MaxCycles, st.PerSMClock, unit)
+		if st.MaxCycles <= 0 {
+			t.Fatalf("no clock span recorded (longest %d cycles)", st.MaxCycles)
+		}
+		if !layout || st.SMs == dev.SMs() && st.MinBlocks == perSM && st.MaxBlocks == perSM {
+			return
+		}
+		if try == 3 {
+			t.Fatalf("%d blocks ran on %d SMs, %d–%d each, in three runs; want %d on each of %d",
+				r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, perSM, dev.SMs())
 		}
 	}
 }
@@ -72,26 +84,7 @@ func TestBulkLoadProbe(t *testing.T) {
 			r, err := dev.NewBulkLoadRun(c.span, c.iters)
 			must(t, err)
 			defer r.Free()
-			for try := 1; ; try++ {
-				must(t, r.poison())
-				must(t, r.Launch())
-				must(t, dev.Synchronize())
-				must(t, r.Check())
-				st, err := r.Stats()
-				must(t, err)
-				t.Logf("%d blocks on %d SMs (%d–%d each), longest span %d cycles, %.1f bytes/SM/clock",
-					r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, st.MaxCycles, st.PerSMClock)
-				if st.MaxCycles <= 0 {
-					t.Fatalf("no clock span recorded (longest %d cycles)", st.MaxCycles)
-				}
-				if c.iters < 1000 || st.SMs == dev.SMs() && st.MinBlocks == 1 && st.MaxBlocks == 1 {
-					break
-				}
-				if try == 3 {
-					t.Fatalf("%d blocks ran on %d SMs, %d–%d each, in three runs; want one on each of %d",
-						r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, dev.SMs())
-				}
-			}
+			checkProbe(t, r, r.poison, "bytes", c.iters >= 1000, 1)
 		})
 	}
 }
