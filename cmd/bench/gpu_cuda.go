@@ -468,6 +468,31 @@ func (b *gpuBench) streamKBench() error {
 		return nil
 	}
 	b.d.SetGemmKernel(cuda.GemmAuto)
+	// The cluster kernels in a pass of their own after the others over
+	// every shape: a fault is sticky, and a refused launch ends the group,
+	// so either would cost only their own keys.
+	for _, pass := range [][]splitVariant{
+		{{"_splitk", false, false}, {"_streamk", true, false}},
+		{{"_clustersplit", false, true}},
+	} {
+		if err := b.weightGradients(pass...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitVariant is a way streamKBench times the weight gradients: the
+// stream-K and cluster split-K settings, and the key suffix.
+type splitVariant struct {
+	suffix                 string
+	streamK, clusterSplitK bool
+}
+
+// weightGradients times the weight gradients of the ViT-S/16 step (fp16
+// and bf16, a half C) under GemmAuto with each variant's settings, as
+// <shape>[_bf16]<suffix>.
+func (b *gpuBench) weightGradients(variants ...splitVariant) error {
 	for _, s := range gpuGemmShapes() {
 		if !s.transA || s.k <= 8*s.n {
 			continue // not a weight gradient
@@ -477,7 +502,11 @@ func (b *gpuBench) streamKBench() error {
 			if bf {
 				key, rnd = key+"_bf16", b.randBF16
 			}
-			if !b.wants(key+"_splitk") && !b.wants(key+"_streamk") && !b.wants(key+"_clustersplit") {
+			wanted := false
+			for _, v := range variants {
+				wanted = wanted || b.wants(key+v.suffix)
+			}
+			if !wanted {
 				continue
 			}
 			o, err := b.operands(s, rnd)
@@ -491,12 +520,7 @@ func (b *gpuBench) streamKBench() error {
 				return b.d.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, s.n, cuda.Epilogue{OutF16: true})
 			}
 			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
-			// The cluster kernels last: a fault is sticky and would cost
-			// the keys after it.
-			for _, v := range []struct {
-				suffix                 string
-				streamK, clusterSplitK bool
-			}{{"_splitk", false, false}, {"_streamk", true, false}, {"_clustersplit", false, true}} {
+			for _, v := range variants {
 				k := key + v.suffix
 				if !b.wants(k) {
 					continue

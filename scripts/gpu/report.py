@@ -113,11 +113,12 @@ def criteria(ours, theirs, dev):
 
     def row(name, key, o, t, need, shown=False):
         if o is None or t is None or t <= 0:
-            rows.append(f"  {'-':<5} {name:<34} {'no number':>6}  (need {need:.2f}; {key or 'nothing'} not timed)")
+            missing = "ours" if o is None else "the anchor"
+            rows.append(f"  {'-':<5} {name:<34} {'no number':>6}  (need {need:.2f}; {key or 'nothing'}: {missing} not timed)")
             return
         r = o / t
         verdict = "info" if shown else "PASS" if r >= need else "FAIL"
-        rows.append(f"  {verdict:<5} {name:<34} {r:6.2f}  (need {need:.2f}; {key}: {o:.1f} against {t:.1f})")
+        rows.append(f"  {verdict:<5} {name:<34} {r:6.3f}  (need {need:.2f}; {key}: {o:.1f} against {t:.1f})")
 
     def val(d, k):
         return d[k][0] if k in d else None

@@ -85,9 +85,13 @@ rm "$bin/lincls"
 printf '#!/usr/bin/env bash\nexit 1\n' >"$tmp/path/xz"
 chmod +x "$tmp/path/xz"
 
+# The budget leaves room for a loaded CI machine: the stand-ins take about
+# 12 s alone, and under load the profile phase alone took 15 s, which at a
+# budget of 60 left the step no time.
+budget=120
 t0=$(date +%s)
 set +e
-PATH="$tmp/path:$PATH" MOCOGO_RUN_BUDGET=60 MOCOGO_TEST_LIMIT=4 bash "$bin/run.sh" "$tmp/out" decide >"$tmp/log" 2>&1
+PATH="$tmp/path:$PATH" MOCOGO_RUN_BUDGET=$budget MOCOGO_TEST_LIMIT=4 bash "$bin/run.sh" "$tmp/out" decide >"$tmp/log" 2>&1
 rc=$?
 set -e
 took=$(($(date +%s) - t0))
@@ -100,7 +104,7 @@ check() { # check WHAT PATTERN FILE
 	fi
 }
 [ $rc -eq 1 ] || { echo "selftest: run.sh exit $rc, want 1 (a test fails)"; fail=1; }
-[ $took -le 60 ] || { echo "selftest: run.sh took ${took}s of a 60 s budget"; fail=1; }
+[ $took -le $budget ] || { echo "selftest: run.sh took ${took}s of a $budget s budget"; fail=1; }
 check "phases in decide's order" 'phase tests' "$tmp/log"
 order=$(grep -oE 'phase (tests|train|bench|torch|peak|profile)' "$tmp/log" | cut -d' ' -f2 | tr '\n' ' ')
 [ "$order" = "tests torch bench peak profile train " ] || { echo "selftest: phase order '$order'"; fail=1; }
@@ -139,12 +143,12 @@ printf '%s\n' 'RESULT gemm_nt_4096 700 TFLOP/s 1' 'RESULT gemm_nn_4096 800 TFLOP
 	'RESULT copy_256MiB 2900 GB/s 1' 'RESULT attn_fwdbwd_h12d32 70 TFLOP/s 1' \
 	'KERNELS vit_qkv_fwd_50432x1152x384 sm90_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize128x256x64_cluster2x1x1 | vectorized_elementwise_kernel' >"$tmp/crit/torch.log"
 python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
-check "report: the mma.sync criterion, its best kernel" '^  FAIL  GEMM 4096³, mma.sync +0\.43  \(need 0\.70; gemm_nt_4096_mma: ' "$tmp/crit/summary.txt"
-check "report: the Hopper criterion" '^  PASS  GEMM 4096³ NT, default \(Hopper\) +1\.00' "$tmp/crit/summary.txt"
-check "report: a shape not timed" '^  -     GEMM 4096³ NN, default \(Hopper\) +no number' "$tmp/crit/summary.txt"
-check "report: a ViT-S/16 shape" '^  PASS  ViT-S/16 qkv fwd +0\.91' "$tmp/crit/summary.txt"
-check "report: attention" '^  PASS  attention fwd\+bwd, 12×32 +1\.43' "$tmp/crit/summary.txt"
-check "report: LayerNorm against the copy" '^  PASS  LayerNorm fwd_50432x384 +0\.83' "$tmp/crit/summary.txt"
+check "report: the mma.sync criterion, its best kernel" '^  FAIL  GEMM 4096³, mma.sync +0\.429  \(need 0\.70; gemm_nt_4096_mma: ' "$tmp/crit/summary.txt"
+check "report: the Hopper criterion" '^  PASS  GEMM 4096³ NT, default \(Hopper\) +1\.000' "$tmp/crit/summary.txt"
+check "report: a shape not timed" '^  -     GEMM 4096³ NN, default \(Hopper\) +no number  \(need 0\.90; gemm_nn_4096: ours not timed\)' "$tmp/crit/summary.txt"
+check "report: a ViT-S/16 shape" '^  PASS  ViT-S/16 qkv fwd +0\.909' "$tmp/crit/summary.txt"
+check "report: attention" '^  PASS  attention fwd\+bwd, 12×32 +1\.429' "$tmp/crit/summary.txt"
+check "report: LayerNorm against the copy" '^  PASS  LayerNorm fwd_50432x384 +0\.828' "$tmp/crit/summary.txt"
 check "report: cuBLAS's kernel at an anchor" '^  vit_qkv_fwd_50432x1152x384 +sm90_xmma_gemm_.*tilesize128x256x64_cluster2x1x1 \| vectorized' "$tmp/crit/summary.txt"
 if grep -q 'NOT AN H100' "$tmp/crit/summary.txt"; then
 	echo "selftest: report: an H100 taken for another GPU"
@@ -196,4 +200,4 @@ if [ $fail -ne 0 ]; then
 	cat "$tmp/logq" 2>/dev/null
 	exit 1
 fi
-echo "selftest: run.sh decide: phases, processes beside the tests, handshake, budget (${took}s of 60) and report as expected; quick likewise (${tookq}s of 30)"
+echo "selftest: run.sh decide: phases, processes beside the tests, handshake, budget (${took}s of $budget) and report as expected; quick likewise (${tookq}s of 30)"
