@@ -768,7 +768,7 @@ func (b *Backend) GemmBiasResidual(transA, transB bool, m, n, k int, a, bs, bias
 		if transB {
 			ldb = k
 		}
-		if _, ok := b.d.residualRoute(ht == engine.BF16, transA, transB, m, n, k, buf(a), lda, buf(bs), ldb, buf(c), n, buf(r), false, isHalf(c)); ok {
+		if _, _, ok := b.d.residualRoute(ht == engine.BF16, transA, transB, m, n, k, buf(a), lda, buf(bs), ldb, buf(c), n, buf(r), false, isHalf(c)); ok {
 			ep := Epilogue{Bias: f32("GemmBiasResidual", bias), Residual: buf(r)}
 			var err error
 			if ht == engine.BF16 {

@@ -263,14 +263,15 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 
 // residualRoute is the route of the ping-pong kernels with R in their
 // epilogue for a product C = act(alpha·op(A)·op(B) + bias) + R
-// (srcEpilogueRoute), and whether gemmResidual takes it: SetGemmResidual
-// on and the kernels able to run it.
-func (d *Device) residualRoute(bf, transA, transB bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, r *Buffer, gelu, outHalf bool) (gemmRoute, bool) {
-	if d.flagIf(&d.gemmResidualOn, 1) == 0 {
-		return gemmRoute{}, false
-	}
+// (srcEpilogueRoute) and what routing read of the product, and whether
+// gemmResidual takes it: SetGemmResidual on and the kernels able to run it.
+func (d *Device) residualRoute(bf, transA, transB bool, m, n, k int, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, r *Buffer, gelu, outHalf bool) (gemmRoute, gemmProduct, bool) {
 	p := srcProduct(bf, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, gelu, outHalf)
-	return d.router().srcEpilogueRoute(p, true, r.ptr%16 == 0)
+	if d.flagIf(&d.gemmResidualOn, 1) == 0 {
+		return gemmRoute{}, p, false
+	}
+	rt, ok := d.router().srcEpilogueRoute(p, true, r.ptr%16 == 0)
+	return rt, p, ok
 }
 
 // srcProduct is what routing reads of a product whose epilogue reads a
@@ -355,11 +356,10 @@ func copyRows(dst, src *Buffer, rows int, rowBytes, stride int64) error {
 // on the ping-pong kernels with the residual in their epilogue where
 // residualRoute allows it, and reports whether it did.
 func (d *Device) gemmResidual(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, c *Buffer, ldc int, ep Epilogue, outHalf bool) (bool, error) {
-	rt, ok := d.residualRoute(bf, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep.Residual, ep.GELU, outHalf)
+	rt, p, ok := d.residualRoute(bf, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep.Residual, ep.GELU, outHalf)
 	if !ok {
 		return false, nil
 	}
-	p := srcProduct(bf, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, ep.GELU, outHalf)
 	return true, d.launchSrcEpilogue(rt, p, alpha, a, lda, b, ldb, ep.Residual, c, ldc, ep.Bias)
 }
 

@@ -100,10 +100,10 @@ type gemmRoute struct {
 	kernel string // the kernel that forms the product, or its partial products
 	flags  int    // the flag bits kernel receives: those of its epilogue and schedule that it reads
 
-	// The grid of kernel (pathDirect, pathSplitMMA: times splits; pathTMA
-	// without a TMA-store epilogue), its threads a block and its dynamic
-	// shared memory (for the TMA modules, tmaShape's, which launchTMA
-	// computes again).
+	// The grid of kernel (pathDirect; pathSplitMMA and pathSplitTMA: times
+	// splits; pathTMA without a TMA-store epilogue), its threads a block
+	// and its dynamic shared memory (for the TMA modules, tmaShape's, which
+	// launchTMA computes again).
 	blocks, threads, smem int
 
 	// The TMA kernels: 128×bn tiles. Without a TMA-store epilogue, blocks
