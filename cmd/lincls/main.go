@@ -6,7 +6,9 @@
 //	lincls --pretrained vit-s-300ep.pth.tar --data DIR   (official MoCo v3 weights)
 //
 // With no --data it evaluates on Fashion-MNIST (train / test splits).
-// Datasets without a test split hold out --holdout images per class.
+// --val names the evaluation images (ImageNet's val folder, say);
+// without it, datasets without a test split hold out --holdout images
+// per class.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"strconv"
 
 	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/internal/cli"
 	"github.com/mocogo/mocogo/internal/device"
 	"github.com/mocogo/mocogo/kernels"
 	"github.com/mocogo/mocogo/moco"
@@ -49,7 +52,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 256, "batch size")
 	lr := fs.Float64("lr", 3, "base learning rate of the probe; the rate used is lr·batch/256")
 	cache := fs.Bool("cache-features", false, "train the probe on features computed once (fast) instead of fresh augmented views")
-	holdout := fs.Int("holdout", 100, "images per class held out for evaluation when the data has no test split")
+	valPath := fs.String("val", "", "evaluation images, in any format --data takes (ImageNet's val folder, say); their classes must be --data's, in the same order (default: the data's own test split, else --holdout images per class of --data)")
+	holdout := fs.Int("holdout", 100, "images per class held out for evaluation when there is no --val and the data has no test split")
 	limit := fs.Int("limit", 0, "use at most this many training images (0: all)")
 	knnK := fs.Int("knn-k", 200, "neighbours of the kNN classifier")
 	workers := fs.Int("workers", runtime.NumCPU(), "decoding goroutines")
@@ -61,6 +65,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
+		return err
+	}
+	if err := cli.NoArgs(fs); err != nil {
 		return err
 	}
 	if *pretrained == "" {
@@ -93,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	train, val, err := splits(*dataPath, *holdout)
+	train, val, err := splits(*dataPath, *valPath, *holdout)
 	if err != nil {
 		return err
 	}
@@ -181,9 +188,10 @@ func backboneConfig(path, arch string, img, patch, dim, depth, heads int) (nn.Co
 	return cfg, nil
 }
 
-// splits opens the training and evaluation sets: the data's own test
-// split when it has one, else a held-out part of the training split.
-func splits(path string, holdout int) (train, val data.Dataset, err error) {
+// splits opens the training and evaluation sets: the set at valPath when
+// given (its test split, for a format that has one), else the data's own
+// test split when it has one, else a held-out part of the training split.
+func splits(path, valPath string, holdout int) (train, val data.Dataset, err error) {
 	open := func(split string) (data.Dataset, error) {
 		if path == "" {
 			return data.OpenFashionMNIST(split)
@@ -193,6 +201,19 @@ func splits(path string, holdout int) (train, val data.Dataset, err error) {
 	full, err := open("train")
 	if err != nil {
 		return nil, nil, err
+	}
+	if valPath != "" {
+		val, err := data.Open(valPath, "test")
+		if errors.Is(err, data.ErrNoTestSplit) {
+			val, err = data.Open(valPath, "train")
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("--val: %w", err)
+		}
+		if err := sameClasses(full.Classes(), val.Classes()); err != nil {
+			return nil, nil, fmt.Errorf("--val %s: %w", valPath, err)
+		}
+		return full, val, nil
 	}
 	switch test, err := open("test"); {
 	case err == nil:
@@ -214,4 +235,20 @@ func arithmetic(e *engine.Engine) string {
 		return dt.String() + " autocast"
 	}
 	return "float32"
+}
+
+// sameClasses checks that evaluation labels mean what training labels
+// mean: the evaluation set's classes must be the training set's, in the
+// same order, or the first of them (an evaluation set may lack the last
+// classes, as a WebDataset's, whose classes run to its largest label).
+func sameClasses(train, val []string) error {
+	if len(val) > len(train) {
+		return fmt.Errorf("%d classes, where --data has %d", len(val), len(train))
+	}
+	for i, c := range val {
+		if c != train[i] {
+			return fmt.Errorf("class %d is %q, where --data's is %q (labels are indices into the sorted class names)", i, c, train[i])
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"fmt"
 	"image"
@@ -86,4 +87,76 @@ func TestDeviceAndPrecision(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(append(base, "--precision", "bf16"), &out, &out), out.String())
 	assert.Contains(t, out.String(), "bf16 autocast")
+}
+
+// writeShards writes the images of a writeFolder tree as WebDataset
+// shards (key.png and key.cls members), shards archives, and returns
+// their brace pattern.
+func writeShards(t *testing.T, root string, shards int) string {
+	classes, err := os.ReadDir(root)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	var ws []*tar.Writer
+	for s := 0; s < shards; s++ {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("s-%d.tar", s)))
+		require.NoError(t, err)
+		t.Cleanup(func() { f.Close() })
+		ws = append(ws, tar.NewWriter(f))
+	}
+	n := 0
+	for c, cl := range classes {
+		files, err := os.ReadDir(filepath.Join(root, cl.Name()))
+		require.NoError(t, err)
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(root, cl.Name(), f.Name()))
+			require.NoError(t, err)
+			w := ws[n%shards]
+			key := fmt.Sprintf("%06d", n)
+			for _, m := range []struct {
+				name string
+				data []byte
+			}{{key + ".png", b}, {key + ".cls", []byte(fmt.Sprint(c))}} {
+				require.NoError(t, w.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg}))
+				_, err = w.Write(m.data)
+				require.NoError(t, err)
+			}
+			n++
+		}
+	}
+	for _, w := range ws {
+		require.NoError(t, w.Close())
+	}
+	return filepath.Join(dir, fmt.Sprintf("s-{0..%d}.tar", shards-1))
+}
+
+// TestVal: --val evaluates on a set of its own, in any format, and is
+// refused when its classes are not --data's.
+func TestVal(t *testing.T) {
+	train := writeFolder(t, 3, 6, 16)
+	val := writeFolder(t, 3, 2, 16)
+	base := []string{"--pretrained", "random", "--arch", "vit_tiny", "--img", "16", "--patch", "8", "--mode", "knn",
+		"--batch", "4", "--knn-k", "3", "--workers", "1"}
+	var out bytes.Buffer
+	require.NoError(t, run(append(base, "--data", train, "--val", val), &out, &out), out.String())
+	assert.Contains(t, out.String(), "18 training and 6 evaluation images, 3 classes")
+
+	// WebDataset shards, through a brace pattern, on both sides.
+	out.Reset()
+	require.NoError(t, run(append(base, "--data", writeShards(t, train, 2), "--val", writeShards(t, val, 1)), &out, &out), out.String())
+	assert.Contains(t, out.String(), "18 training and 6 evaluation images, 3 classes")
+
+	// An evaluation set short of the last class keeps the labels' meaning.
+	require.NoError(t, os.RemoveAll(filepath.Join(val, "class2")))
+	out.Reset()
+	require.NoError(t, run(append(base, "--data", train, "--val", val), &out, &out), out.String())
+	assert.Contains(t, out.String(), "18 training and 4 evaluation images, 3 classes")
+
+	// Short of another class, it would shift them: refused.
+	require.NoError(t, os.RemoveAll(filepath.Join(val, "class0")))
+	err := run(append(base, "--data", train, "--val", val), &out, &out)
+	assert.ErrorContains(t, err, `class 0 is "class1", where --data's is "class0"`)
+	err = run(append(base, "--data", val, "--val", train), &out, &out)
+	assert.ErrorContains(t, err, "3 classes, where --data has 1")
+	err = run(append(base, "--data", train, "--val", filepath.Join(val, "missing")), &out, &out)
+	assert.ErrorContains(t, err, "--val")
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mocogo/mocogo/internal/cli"
 	"github.com/mocogo/mocogo/internal/device"
 	"github.com/mocogo/mocogo/kernels"
 	"github.com/mocogo/mocogo/moco"
@@ -75,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.data, "data", "", "training images: an ImageFolder folder, a .tar/.tar.gz of one, CIFAR binary batches or MNIST IDX files (default: a Fashion-MNIST demonstration)")
+	fs.StringVar(&o.data, "data", "", "training images: an ImageFolder folder; tar archives (.tar, .tar.gz) in WebDataset's layout or ImageFolder's: one file, a quoted pattern ('shards/train-{000..127}.tar') or a folder of them; CIFAR binary batches or MNIST IDX files (default: a Fashion-MNIST demonstration)")
 	fs.StringVar(&o.arch, "arch", "", "vit_tiny, vit_small or vit_base (default vit_small; the demonstration uses a small custom ViT)")
 	fs.IntVar(&o.img, "img", 0, "image size (default 224, 32 for CIFAR, 28 for MNIST)")
 	fs.IntVar(&o.patch, "patch", 0, "patch size (default 16 at 224 px, else 4)")
@@ -114,8 +115,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))
+	if err := cli.NoArgs(fs); err != nil {
+		return nil, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -15,15 +15,15 @@ import (
 
 var (
 	benchTarOnce sync.Once
-	benchTar     *TarFolder
+	benchTar     *Tar
 	benchTarErr  error
 )
 
-func cifarTarForBench(b *testing.B) *TarFolder {
+func cifarTarForBench(b *testing.B) *Tar {
 	if _, err := os.Stat(cifarTar); err != nil {
 		b.Skipf("%s not present", cifarTar)
 	}
-	benchTarOnce.Do(func() { benchTar, benchTarErr = NewTarFolder(cifarTar, TarOptions{}) })
+	benchTarOnce.Do(func() { benchTar, benchTarErr = NewTar([]string{cifarTar}, TarOptions{}) })
 	if benchTarErr != nil {
 		b.Fatal(benchTarErr)
 	}

@@ -66,7 +66,7 @@ func FuzzTar(f *testing.F) {
 	MaxPixels = 1 << 20
 	defer func() { MaxPixels = old }()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := NewTarFolderBytes("fuzz.tar", b, TarOptions{})
+		d, err := NewTarBytes("fuzz.tar", b, TarOptions{})
 		if err != nil {
 			return
 		}
@@ -150,6 +150,14 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	writeSeed(t, "FuzzTar", makeTar(t, small, false))
 	writeSeed(t, "FuzzTar", makeTar(t, small, true))
+	wds := []tarFile{
+		{"k1.png", encodePNG(t, testRGBA(3, 2, 1))},
+		{"k1.cls", []byte("2")},
+		{"d/k2.cls", []byte("0")},
+		{"d/k2.jpg", encodeJPEG(t, testRGBA(4, 4, 2))},
+	}
+	writeSeed(t, "FuzzTar", makeTar(t, wds, false))
+	writeSeed(t, "FuzzTar", makeTar(t, wds, true))
 
 	writeSeed(t, "FuzzDecode", encodePNG(t, testRGBA(5, 3, 1)))
 	writeSeed(t, "FuzzDecode", encodePNG(t, image.NewGray(image.Rect(0, 0, 2, 7))))

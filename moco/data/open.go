@@ -18,7 +18,11 @@ var ErrNoTestSplit = errors.New("data: this dataset has no separate test split")
 const FashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 
 // Open recognises a dataset at path and opens it:
-//   - a .tar, .tar.gz or .tgz file: an ImageFolder layout inside an archive;
+//   - tar archives, plain or gzip-compressed (.tar, .tar.gz, .tgz): one
+//     file; a pattern naming several, such as "shards/train-{000..127}.tar"
+//     (ExpandPattern: brace lists and ranges, globs); or a folder that
+//     holds archives and no sub-folders. They are read as one set, in
+//     WebDataset's layout or ImageFolder's (Tar);
 //   - a folder with {train,t10k}-images-idx3-ubyte[.gz] (MNIST family):
 //     the split named by split ("train" or "test");
 //   - a folder with data_batch_*.bin / test_batch.bin (CIFAR-10) or
@@ -34,16 +38,15 @@ func Open(path, split string) (Dataset, error) {
 		return nil, fmt.Errorf("data: split %q: want train or test", split)
 	}
 	st, err := os.Stat(path)
+	if err != nil && IsPattern(path) {
+		return openArchives(path, split)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	if !st.IsDir() {
-		low := strings.ToLower(path)
-		if strings.HasSuffix(low, ".tar") || strings.HasSuffix(low, ".tar.gz") || strings.HasSuffix(low, ".tgz") {
-			if split == "test" {
-				return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
-			}
-			return NewTarFolder(path, TarOptions{})
+		if isArchive(path) {
+			return openArchives(path, split)
 		}
 		return nil, fmt.Errorf("data: %s is a file but not a .tar, .tar.gz or .tgz archive", path)
 	}
@@ -67,10 +70,63 @@ func Open(path, split string) (Dataset, error) {
 	if f := filepath.Join(path, split+".bin"); exists(f) {
 		return NewCIFAR100(true, f)
 	}
+	if archives, ok := archiveFolder(path); ok {
+		if split == "test" {
+			return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
+		}
+		return NewTar(archives, TarOptions{})
+	}
 	if split == "test" {
 		return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
 	}
 	return NewImageFolder(path)
+}
+
+// openArchives opens the archive or the pattern of archives at path.
+func openArchives(path, split string) (Dataset, error) {
+	paths := []string{path}
+	if !exists(path) {
+		var err error
+		if paths, err = ExpandPattern(path); err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			if !isArchive(p) {
+				return nil, fmt.Errorf("data: %s (from %s) is not a .tar, .tar.gz or .tgz archive", p, path)
+			}
+		}
+	}
+	if split == "test" {
+		return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
+	}
+	return NewTar(paths, TarOptions{})
+}
+
+// isArchive reports a name ending in .tar, .tar.gz or .tgz, any case.
+func isArchive(name string) bool {
+	low := strings.ToLower(name)
+	return strings.HasSuffix(low, ".tar") || strings.HasSuffix(low, ".tar.gz") || strings.HasSuffix(low, ".tgz")
+}
+
+// archiveFolder lists, sorted, the archives in dir when it holds some and
+// no sub-folders (a folder of shards, not an ImageFolder).
+func archiveFolder(dir string) ([]string, bool) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	var archives []string
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return nil, false
+		}
+		if isArchive(e.Name()) {
+			archives = append(archives, p)
+		}
+	}
+	sort.Strings(archives)
+	return archives, len(archives) > 0
 }
 
 // OpenFashionMNIST opens Debian's Fashion-MNIST, or says how to get it.

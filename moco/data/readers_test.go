@@ -82,7 +82,7 @@ func tarFixture(t testing.TB) []tarFile {
 	}
 }
 
-func checkTarFixture(t *testing.T, f *TarFolder) {
+func checkTarFixture(t *testing.T, f *Tar) {
 	require.Equal(t, "data/train", f.Root())
 	require.Equal(t, []string{"bird", "cat", "dog"}, f.Classes())
 	require.Equal(t, 4, f.Len())
@@ -105,38 +105,38 @@ func checkTarFixture(t *testing.T, f *TarFolder) {
 	}
 }
 
-func TestTarFolder(t *testing.T) {
+func TestTarImageFolder(t *testing.T) {
 	files := tarFixture(t)
 	dir := t.TempDir()
 	for _, gz := range []bool{false, true} {
 		t.Run(fmt.Sprint("gz=", gz), func(t *testing.T) {
 			b := makeTar(t, files, gz)
 			// From memory.
-			f, err := NewTarFolderBytes("mem.tar", b, TarOptions{})
+			f, err := NewTarBytes("mem.tar", b, TarOptions{})
 			require.NoError(t, err)
 			checkTarFixture(t, f)
 			// From disk.
 			p := filepath.Join(dir, fmt.Sprint("x", gz, ".tar"))
 			writeFile(t, p, b)
-			f, err = NewTarFolder(p, TarOptions{})
+			f, err = NewTar([]string{p}, TarOptions{})
 			require.NoError(t, err)
 			checkTarFixture(t, f)
 			require.NoError(t, f.Close())
 			// Explicit root.
-			f, err = NewTarFolderBytes("mem.tar", b, TarOptions{Root: "data/train/dog"})
+			f, err = NewTarBytes("mem.tar", b, TarOptions{Root: "data/train/dog"})
 			require.Error(t, err, "files directly under root have no class")
 			// Truncated archives fail with the name.
-			_, err = NewTarFolderBytes("cut.tar", b[:len(b)*2/3], TarOptions{})
+			_, err = NewTarBytes("cut.tar", b[:len(b)*2/3], TarOptions{})
 			require.ErrorContains(t, err, "cut.tar")
 		})
 	}
 	// A corrupt entry fails at Item time with the entry's name.
 	bad := append(tarFixture(t), tarFile{"data/train/cat/2.jpg", []byte("\xff\xd8\xffnot really")})
-	f, err := NewTarFolderBytes("bad.tar", makeTar(t, bad, true), TarOptions{})
+	f, err := NewTarBytes("bad.tar", makeTar(t, bad, true), TarOptions{})
 	require.NoError(t, err)
 	_, err = f.Item(2)
 	require.ErrorContains(t, err, "bad.tar:data/train/cat/2.jpg")
-	_, err = NewTarFolderBytes("junk.tar", []byte("definitely not a tar archive, but long enough? no"), TarOptions{})
+	_, err = NewTarBytes("junk.tar", []byte("definitely not a tar archive, but long enough? no"), TarOptions{})
 	require.Error(t, err)
 }
 
@@ -309,7 +309,7 @@ func TestCIFARTarReal(t *testing.T) {
 	if _, err := os.Stat(cifarTar); err != nil {
 		t.Skipf("%s not present: %v", cifarTar, err)
 	}
-	f, err := NewTarFolder(cifarTar, TarOptions{})
+	f, err := NewTar([]string{cifarTar}, TarOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 50000, f.Len())
 	require.Equal(t, CIFAR10Classes, f.Classes())
@@ -342,6 +342,6 @@ func TestImageFolderSymlinkedClass(t *testing.T) {
 func TestTarGzipCorruptCRC(t *testing.T) {
 	b := makeTar(t, tarFixture(t), true)
 	b[len(b)-6] ^= 0xff // CRC-32 in the gzip trailer
-	_, err := NewTarFolderBytes("crc.tar.gz", b, TarOptions{})
+	_, err := NewTarBytes("crc.tar.gz", b, TarOptions{})
 	require.ErrorContains(t, err, "crc.tar.gz")
 }

@@ -11,128 +11,245 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 )
 
-// TarFolder reads the ImageFolder layout from inside a tar archive,
-// optionally gzip-compressed: <root>/<class>/…/file. The archive is read
-// once as a stream to index it. For a gzipped archive the entries' bytes
-// (already-compressed JPEG/PNG data) are kept in one in-memory arena; for
-// a plain tar file only offsets are kept and items are read with ReadAt.
-// Nothing is unpacked to disk.
-type TarFolder struct {
-	name    string
-	root    string
-	classes []string
-	names   []string
-	labels  []int32
-	offs    []int64 // entry data offset, in arena or in the file
-	sizes   []int64
-	arena   []byte   // gzip or in-memory: entry data
-	file    *os.File // plain tar on disk: read with ReadAt
+// Tar reads labelled images from one or more tar archives (shards), each
+// a plain tar file or gzip-compressed, in one of two layouts:
+//
+//   - WebDataset: a sample is a run of consecutive members sharing a key,
+//     the member's path up to the first dot of its file name
+//     ("train/n01440764_10026.jpg" and "train/n01440764_10026.cls" make
+//     the sample "train/n01440764_10026"). Its image is its jpg, jpeg or
+//     png member (the first present, in that order; extensions compare
+//     without case), its label the decimal class index in its cls member.
+//     The classes are named "0" … "N−1", N one more than the largest index
+//     of the set. Members with no dot in their file name, and top-level
+//     members named __…__ (WebDataset's own metadata), belong to no
+//     sample.
+//   - ImageFolder: root/<class>/…/file, as NewImageFolder reads a folder
+//     tree. Root is TarOptions.Root, or else the longest common folder of
+//     the images' grandparents; the class names, sorted, give the labels.
+//
+// A set whose archives hold cls members is WebDataset, and then every
+// sample of every archive must have an image and a label; a set with
+// none is ImageFolder. WebDataset samples keep the order of the archives
+// and their order within each archive; ImageFolder items are sorted by
+// class, folder and file name (torchvision's order over the unpacked
+// tree), whichever archive holds them.
+//
+// Each archive is read once, as a stream, to index it; nothing is
+// unpacked to disk. A plain tar file stays open, its headers are read
+// and its images skipped (seeking), and images are read with ReadAt
+// when asked for, so a plain archive may be of any size. A gzip stream
+// cannot be read at an offset, so a compressed archive's images are
+// kept in memory: their JPEG and PNG data is already compressed and
+// gzip gains little on it, so large sets belong in plain tar files.
+type Tar struct {
+	archives []tarArchive
+	layout   string // "webdataset" or "imagefolder"
+	root     string
+	classes  []string
+	items    []tarItem
 }
 
-// TarOptions configure NewTarFolder.
+// tarArchive is one indexed archive.
+type tarArchive struct {
+	name string   // its path, or the name given to NewTarBytes
+	file *os.File // a plain tar file on disk, read with ReadAt
+	data []byte   // otherwise: its images' bytes (gzip), or the whole archive (plain, in memory)
+}
+
+// tarItem is one image of the set.
+type tarItem struct {
+	archive   int32
+	label     int32
+	name      string // the image member's path in its archive
+	off, size int64  // its bytes: an offset in the archive's file or data
+}
+
+// TarOptions configure NewTar and NewTarBytes.
 type TarOptions struct {
-	// Root is the directory inside the archive that holds the class
-	// directories, e.g. "cifar10/train". Empty: the longest common
-	// directory of the grandparents of all image entries, which is the
-	// right answer for the usual root/<class>/<file> layout.
+	// Root is the folder inside the archives that holds the class folders
+	// of the ImageFolder layout, e.g. "cifar10/train". Empty: the longest
+	// common folder of the images' grandparents, which is right for the
+	// usual root/<class>/<file>. A WebDataset set must leave it empty.
 	Root string
 }
 
-type countingReader struct {
+// MaxClasses bounds the class index a WebDataset cls member may hold, so
+// that a corrupt label cannot make the class list take gigabytes.
+var MaxClasses = 1 << 20
+
+// maxLabelBytes bounds a cls member: a class index and some white space.
+const maxLabelBytes = 64
+
+// NewTar indexes the archives at paths, in that order, as one set (see
+// Tar). Up to eight archives are read at once.
+func NewTar(paths []string, opt TarOptions) (*Tar, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("data: tar: no archives given")
+	}
+	scans := make([]tarScan, len(paths))
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, min(8, len(paths)))
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			scans[i], errs[i] = scanTarFile(p)
+		}()
+	}
+	wg.Wait()
+	var scanErr error
+	for _, err := range errs {
+		if err != nil {
+			scanErr = err // the first archive's failure, in the order given
+			break
+		}
+	}
+	t, err := buildTar(scans, scanErr, opt)
+	if err != nil {
+		for _, s := range scans {
+			if s.archive.file != nil {
+				s.archive.file.Close()
+			}
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// NewTarBytes indexes one archive (tar or tar.gz) held in memory; name
+// stands for it in item names and errors.
+func NewTarBytes(name string, b []byte, opt TarOptions) (*Tar, error) {
+	gz := len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
+	s, err := scanTar(name, bytes.NewReader(b), gz)
+	if err == nil && !gz {
+		s.archive.data = b
+		err = s.checkBounds(int64(len(b)))
+	}
+	return buildTar([]tarScan{s}, err, opt)
+}
+
+// tarScan is what the index pass learned of one archive.
+type tarScan struct {
+	archive tarArchive
+	members []tarMember
+	labels  bool // some member is a WebDataset label (cls)
+}
+
+// tarMember is a regular file of an archive, in archive order.
+type tarMember struct {
+	name      string // cleaned path
+	off, size int64  // an image's bytes (see tarItem)
+	label     int32  // a cls member's class index; else −1
+}
+
+// scanTarFile indexes the archive at p: a gzip stream is read whole, a
+// plain tar file only through its headers, and stays open.
+func scanTarFile(p string) (tarScan, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, syscall.EMFILE) {
+			err = fmt.Errorf("%w (every plain tar of a set stays open: raise the limit on open files, ulimit -n)", err)
+		}
+		return tarScan{}, fmt.Errorf("data: tar: %w", err)
+	}
+	magic, _ := bufio.NewReader(f).Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		defer f.Close()
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return tarScan{}, fmt.Errorf("data: tar %s: %w", p, err)
+		}
+		return scanTar(p, bufio.NewReaderSize(f, 1<<20), true)
+	}
+	fail := func(err error) (tarScan, error) {
+		f.Close()
+		return tarScan{}, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("data: tar %s: %w", p, err))
+	}
+	s, err := scanTar(p, f, false)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fail(fmt.Errorf("data: tar %s: %w", p, err))
+	}
+	if err := s.checkBounds(st.Size()); err != nil {
+		return fail(err)
+	}
+	s.archive.file = f
+	return s, nil
+}
+
+// checkBounds reports an image that a plain archive of size bytes cannot
+// hold whole (a file cut short after its headers were written).
+func (s *tarScan) checkBounds(size int64) error {
+	for _, m := range s.members {
+		if m.off >= 0 && m.off+m.size > size {
+			return fmt.Errorf("data: tar %s: entry %s extends past the end of the archive", s.archive.name, m.name)
+		}
+	}
+	return nil
+}
+
+// offsetReader counts the bytes read from r, and passes seeks on where r
+// can seek, so that archive/tar skips members' data without reading it.
+type offsetReader struct {
 	r io.Reader
 	n int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
+func (o *offsetReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	o.n += int64(n)
 	return n, err
 }
 
-type tarEntry struct {
-	name      string
-	off, size int64
+// seekingReader is an offsetReader over a reader that can seek.
+type seekingReader struct{ offsetReader }
+
+func (s *seekingReader) Seek(off int64, whence int) (int64, error) {
+	pos, err := s.r.(io.Seeker).Seek(off, whence)
+	if err == nil {
+		s.n = pos
+	}
+	return pos, err
 }
 
-// NewTarFolder indexes the archive at path p.
-func NewTarFolder(p string, opt TarOptions) (*TarFolder, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("data: tar: %w", err)
-	}
-	br := bufio.NewReader(f)
-	magic, _ := br.Peek(2)
-	gz := len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b
-	var t *TarFolder
-	if gz {
-		t, err = indexTar(p, br, true, opt)
-		f.Close()
-	} else {
-		// Plain tar: count offsets from the file start; the bufio reader
-		// is not used so that counted bytes equal file offsets.
-		if _, err = f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("data: tar %s: %w", p, err)
-		}
-		t, err = indexTar(p, f, false, opt)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		st, serr := f.Stat()
-		if serr != nil {
-			f.Close()
-			return nil, fmt.Errorf("data: tar %s: %w", p, serr)
-		}
-		for i := range t.offs {
-			if t.offs[i]+t.sizes[i] > st.Size() {
-				f.Close()
-				return nil, fmt.Errorf("data: tar %s: entry %s extends past the end of the file", p, t.names[i])
-			}
-		}
-		t.file = f
-	}
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
-}
-
-// NewTarFolderBytes indexes an archive (tar or tar.gz) held in memory.
-// name is used in error messages only.
-func NewTarFolderBytes(name string, b []byte, opt TarOptions) (*TarFolder, error) {
-	gz := len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
-	if gz {
-		return indexTar(name, bytes.NewReader(b), true, opt)
-	}
-	t, err := indexTar(name, bytes.NewReader(b), false, opt)
-	if err != nil {
-		return nil, err
-	}
-	for i := range t.offs {
-		if t.offs[i]+t.sizes[i] > int64(len(b)) {
-			return nil, fmt.Errorf("data: tar %s: entry %s extends past the end of the data", name, t.names[i])
-		}
-	}
-	t.arena = b
-	return t, nil
-}
-
-func indexTar(name string, r io.Reader, gz bool, opt TarOptions) (*TarFolder, error) {
+// scanTar reads the archive in r (gzip-compressed when gz) once, in
+// order: the regular members but AppleDouble files (._name) and
+// WebDataset's top-level __…__ metadata. It keeps the images' offsets,
+// with their bytes for a gzip stream, and parses WebDataset labels.
+func scanTar(name string, r io.Reader, gz bool) (tarScan, error) {
+	s := tarScan{archive: tarArchive{name: name}}
 	if gz {
 		zr, err := gzip.NewReader(r)
 		if err != nil {
-			return nil, fmt.Errorf("data: tar %s: gzip: %w", name, err)
+			return s, fmt.Errorf("data: tar %s: gzip: %w", name, err)
 		}
 		defer zr.Close()
 		r = zr
 	}
-	cr := &countingReader{r: r}
-	tr := tar.NewReader(cr)
-	var ents []tarEntry
+	// cnt counts the bytes before the current member's data: its offset
+	// in a plain archive.
+	cnt := &offsetReader{r: r}
+	var counted io.Reader = cnt
+	if _, ok := r.(io.Seeker); ok {
+		sr := &seekingReader{offsetReader{r: r}}
+		cnt, counted = &sr.offsetReader, sr
+	}
+	tr := tar.NewReader(counted)
 	var arena bytes.Buffer
 	for {
 		h, err := tr.Next()
@@ -140,72 +257,237 @@ func indexTar(name string, r io.Reader, gz bool, opt TarOptions) (*TarFolder, er
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("data: tar %s: after %d entries: %w", name, len(ents), err)
+			return s, fmt.Errorf("data: tar %s: after %d entries: %w", name, len(s.members), err)
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
 		n := strings.TrimPrefix(path.Clean(strings.TrimPrefix(h.Name, "./")), "/")
-		if !IsImageFile(n) || strings.HasPrefix(path.Base(n), "._") {
+		base := path.Base(n)
+		if strings.HasPrefix(base, "._") || !strings.Contains(n, "/") && strings.HasPrefix(n, "__") && strings.HasSuffix(n, "__") {
 			continue
 		}
-		if h.Size < 0 || h.Size > MaxFileSize {
-			return nil, fmt.Errorf("data: tar %s: entry %s: size %d outside [0, MaxFileSize=%d]", name, h.Name, h.Size, MaxFileSize)
-		}
-		e := tarEntry{name: n, off: cr.n, size: h.Size}
-		if gz {
-			e.off = int64(arena.Len())
-			m, err := io.Copy(&arena, tr)
+		m := tarMember{name: n, off: -1, label: -1}
+		switch _, ext, _ := webdatasetKey(n); {
+		case IsImageFile(n):
+			if h.Size < 0 || h.Size > MaxFileSize {
+				return s, fmt.Errorf("data: tar %s: entry %s: size %d outside [0, MaxFileSize=%d]", name, h.Name, h.Size, MaxFileSize)
+			}
+			m.off, m.size = cnt.n, h.Size
+			if gz {
+				m.off = int64(arena.Len())
+				c, err := io.Copy(&arena, tr)
+				if err != nil {
+					return s, fmt.Errorf("data: tar %s: entry %s: %w", name, h.Name, err)
+				}
+				if c != h.Size {
+					return s, fmt.Errorf("data: tar %s: entry %s: read %d of %d bytes", name, h.Name, c, h.Size)
+				}
+			}
+		case ext == "cls":
+			l, err := readLabel(tr, h.Size)
 			if err != nil {
-				return nil, fmt.Errorf("data: tar %s: entry %s: %w", name, h.Name, err)
+				return s, fmt.Errorf("data: tar %s: %s: %w", name, h.Name, err)
 			}
-			if m != h.Size {
-				return nil, fmt.Errorf("data: tar %s: entry %s: read %d of %d bytes", name, h.Name, m, h.Size)
-			}
+			m.label = l
+			s.labels = true
 		}
-		ents = append(ents, e)
+		s.members = append(s.members, m)
 	}
 	if gz {
 		// Read the gzip stream to its end so that its CRC is checked.
 		if _, err := io.Copy(io.Discard, r); err != nil {
-			return nil, fmt.Errorf("data: tar %s: gzip trailer: %w", name, err)
+			return s, fmt.Errorf("data: tar %s: gzip trailer: %w", name, err)
+		}
+		s.archive.data = arena.Bytes()
+	}
+	return s, nil
+}
+
+// readLabel parses a WebDataset class index: decimal, white space around
+// it allowed, in [0, MaxClasses).
+func readLabel(r io.Reader, size int64) (int32, error) {
+	if size > maxLabelBytes {
+		return 0, fmt.Errorf("%d bytes is not a class index", size)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || v < 0 || v >= MaxClasses {
+		return 0, fmt.Errorf("class index %q: want an integer in [0, %d)", strings.TrimSpace(string(b)), MaxClasses)
+	}
+	return int32(v), nil
+}
+
+// webdatasetKey splits a member's path into its WebDataset sample key
+// (the path up to the first dot of the file name) and its extension (the
+// rest, lower case). ok is false for a file name that has no dot, or that
+// starts with one.
+func webdatasetKey(name string) (key, ext string, ok bool) {
+	dir, file := path.Split(name)
+	i := strings.IndexByte(file, '.')
+	if i <= 0 {
+		return "", "", false
+	}
+	return dir + file[:i], strings.ToLower(file[i+1:]), true
+}
+
+// buildTar makes the set from its archives' scans (scanErr: the first
+// failure among them).
+func buildTar(scans []tarScan, scanErr error, opt TarOptions) (*Tar, error) {
+	if scanErr != nil {
+		return nil, scanErr
+	}
+	t := &Tar{archives: make([]tarArchive, len(scans))}
+	withLabels, without := -1, -1
+	for i, s := range scans {
+		t.archives[i] = s.archive
+		if s.labels && withLabels < 0 {
+			withLabels = i
+		}
+		if !s.labels && without < 0 {
+			without = i
 		}
 	}
-	if len(ents) == 0 {
-		return nil, fmt.Errorf("data: tar %s: no .jpg/.jpeg/.png entries", name)
+	switch {
+	case withLabels >= 0 && without >= 0:
+		return nil, fmt.Errorf("data: tar %s holds WebDataset labels (.cls members) and %s none: one set takes one layout",
+			scans[withLabels].archive.name, scans[without].archive.name)
+	case withLabels >= 0:
+		if opt.Root != "" {
+			return nil, fmt.Errorf("data: tar %s: a root folder (%q) applies to the ImageFolder layout, and this is a WebDataset (.cls labels)",
+				scans[withLabels].archive.name, opt.Root)
+		}
+		t.layout = "webdataset"
+		if err := t.addWebDataset(scans); err != nil {
+			return nil, err
+		}
+	default:
+		t.layout = "imagefolder"
+		if err := t.addImageFolder(scans, opt.Root); err != nil {
+			return nil, err
+		}
 	}
-	root := opt.Root
+	return t, nil
+}
+
+// addWebDataset groups each archive's members into samples (see Tar).
+func (t *Tar) addWebDataset(scans []tarScan) error {
+	maxLabel := int32(-1)
+	for a, s := range scans {
+		name := s.archive.name
+		seen := map[string]bool{}
+		// The members that belong to samples, with their keys and extensions.
+		type part struct {
+			key, ext string
+			m        tarMember
+		}
+		var parts []part
+		for _, m := range s.members {
+			if key, ext, ok := webdatasetKey(m.name); ok {
+				parts = append(parts, part{key, ext, m})
+			}
+		}
+		for i := 0; i < len(parts); {
+			j := i + 1
+			for j < len(parts) && parts[j].key == parts[i].key {
+				j++
+			}
+			key := parts[i].key
+			if seen[key] {
+				return fmt.Errorf("data: tar %s: sample %s appears twice: a sample's members must follow one another", name, key)
+			}
+			seen[key] = true
+			byExt := map[string]tarMember{}
+			var exts []string
+			for _, p := range parts[i:j] {
+				if _, dup := byExt[p.ext]; dup {
+					return fmt.Errorf("data: tar %s: sample %s has two .%s members", name, key, p.ext)
+				}
+				byExt[p.ext] = p.m
+				exts = append(exts, "."+p.ext)
+			}
+			img, found := tarMember{}, false
+			for _, e := range []string{"jpg", "jpeg", "png"} {
+				if m, ok := byExt[e]; ok {
+					img, found = m, true
+					break
+				}
+			}
+			if !found {
+				return fmt.Errorf("data: tar %s: sample %s has no .jpg, .jpeg or .png image (members: %s)", name, key, strings.Join(exts, " "))
+			}
+			lab, ok := byExt["cls"]
+			if !ok {
+				return fmt.Errorf("data: tar %s: sample %s has no .cls label (members: %s)", name, key, strings.Join(exts, " "))
+			}
+			maxLabel = max(maxLabel, lab.label)
+			t.items = append(t.items, tarItem{archive: int32(a), label: lab.label, name: img.name, off: img.off, size: img.size})
+			i = j
+		}
+	}
+	if len(t.items) == 0 {
+		return fmt.Errorf("data: tar %s: no samples", scans[0].archive.name)
+	}
+	for c := int32(0); c <= maxLabel; c++ {
+		t.classes = append(t.classes, strconv.Itoa(int(c)))
+	}
+	return nil
+}
+
+// addImageFolder takes the images in class folders under the root (see
+// Tar), sorted by class, folder and file name, then archive.
+func (t *Tar) addImageFolder(scans []tarScan, root string) error {
+	var names []string
+	for _, s := range scans {
+		for _, m := range s.members {
+			if m.off >= 0 {
+				names = append(names, m.name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("data: tar %s: no .jpg/.jpeg/.png entries", setName(scans))
+	}
 	if root == "" {
-		root = commonRoot(ents)
+		root = commonRoot(names)
 	}
 	root = strings.Trim(path.Clean(root), "/")
 	if root == "." {
 		root = ""
 	}
-	t := &TarFolder{name: name, root: root}
+	t.root = root
 	type keyed struct {
 		class, dir, base string
-		e                tarEntry
+		item             tarItem
 	}
 	var ks []keyed
-	for _, e := range ents {
-		rel := e.name
-		if root != "" {
-			if !strings.HasPrefix(rel, root+"/") {
+	for a, s := range scans {
+		for _, m := range s.members {
+			if m.off < 0 {
 				continue
 			}
-			rel = rel[len(root)+1:]
+			rel := m.name
+			if root != "" {
+				if !strings.HasPrefix(rel, root+"/") {
+					continue
+				}
+				rel = rel[len(root)+1:]
+			}
+			i := strings.IndexByte(rel, '/')
+			if i <= 0 {
+				continue // a file directly in root: no class
+			}
+			ks = append(ks, keyed{class: rel[:i], dir: path.Dir(rel), base: path.Base(rel),
+				item: tarItem{archive: int32(a), name: m.name, off: m.off, size: m.size}})
 		}
-		i := strings.IndexByte(rel, '/')
-		if i <= 0 {
-			continue // a file directly in root: no class
-		}
-		ks = append(ks, keyed{class: rel[:i], dir: path.Dir(rel), base: path.Base(rel), e: e})
 	}
 	if len(ks) == 0 {
-		return nil, fmt.Errorf("data: tar %s: no image entries in class directories under %q", name, root)
+		return fmt.Errorf("data: tar %s: no image entries in class directories under %q", setName(scans), root)
 	}
-	sort.Slice(ks, func(a, b int) bool {
+	sort.SliceStable(ks, func(a, b int) bool {
 		if ks[a].class != ks[b].class {
 			return ks[a].class < ks[b].class
 		}
@@ -218,23 +500,27 @@ func indexTar(name string, r io.Reader, gz bool, opt TarOptions) (*TarFolder, er
 		if i == 0 || k.class != ks[i-1].class {
 			t.classes = append(t.classes, k.class)
 		}
-		t.names = append(t.names, k.e.name)
-		t.labels = append(t.labels, int32(len(t.classes)-1))
-		t.offs = append(t.offs, k.e.off)
-		t.sizes = append(t.sizes, k.e.size)
+		k.item.label = int32(len(t.classes) - 1)
+		t.items = append(t.items, k.item)
 	}
-	if gz {
-		t.arena = arena.Bytes()
-	}
-	return t, nil
+	return nil
 }
 
-// commonRoot is the longest common directory prefix of the entries'
+// setName names a set of archives in errors: its one archive, or the
+// first and the count.
+func setName(scans []tarScan) string {
+	if len(scans) == 1 {
+		return scans[0].archive.name
+	}
+	return fmt.Sprintf("%s (and %d more archives)", scans[0].archive.name, len(scans)-1)
+}
+
+// commonRoot is the longest common directory prefix of the names'
 // grandparent directories.
-func commonRoot(ents []tarEntry) string {
+func commonRoot(names []string) string {
 	var common []string
-	for i, e := range ents {
-		gp := path.Dir(path.Dir(e.name))
+	for i, n := range names {
+		gp := path.Dir(path.Dir(n))
 		var parts []string
 		if gp != "." && gp != "/" {
 			parts = strings.Split(gp, "/")
@@ -252,26 +538,38 @@ func commonRoot(ents []tarEntry) string {
 	return strings.Join(common, "/")
 }
 
-func (t *TarFolder) Len() int          { return len(t.names) }
-func (t *TarFolder) Classes() []string { return t.classes }
-func (t *TarFolder) Label(i int) int   { return int(t.labels[i]) }
+func (t *Tar) Len() int          { return len(t.items) }
+func (t *Tar) Classes() []string { return t.classes }
+func (t *Tar) Label(i int) int   { return int(t.items[i].label) }
 
-// Name is "archive:entry".
-func (t *TarFolder) Name(i int) string { return t.name + ":" + t.names[i] }
+// Name is "archive:member", the member being the item's image.
+func (t *Tar) Name(i int) string {
+	it := &t.items[i]
+	return t.archives[it.archive].name + ":" + it.name
+}
 
-// Root is the directory inside the archive holding the class directories.
-func (t *TarFolder) Root() string { return t.root }
+// Layout is "webdataset" or "imagefolder" (see Tar).
+func (t *Tar) Layout() string { return t.layout }
 
-// Bytes returns the raw (encoded) bytes of entry i.
-func (t *TarFolder) Bytes(i int) ([]byte, error) {
-	if i < 0 || i >= len(t.names) {
-		return nil, fmt.Errorf("data: tar %s: index %d out of range [0,%d)", t.name, i, len(t.names))
+// Root is the folder inside the archives holding the class folders of
+// the ImageFolder layout ("" for a WebDataset set).
+func (t *Tar) Root() string { return t.root }
+
+// Archives is the number of archives in the set.
+func (t *Tar) Archives() int { return len(t.archives) }
+
+// Bytes returns the raw (encoded) bytes of item i's image.
+func (t *Tar) Bytes(i int) ([]byte, error) {
+	if i < 0 || i >= len(t.items) {
+		return nil, fmt.Errorf("data: tar %s: index %d out of range [0,%d)", t.archives[0].name, i, len(t.items))
 	}
-	if t.file == nil {
-		return t.arena[t.offs[i] : t.offs[i]+t.sizes[i]], nil
+	it := &t.items[i]
+	a := &t.archives[it.archive]
+	if a.file == nil {
+		return a.data[it.off : it.off+it.size], nil
 	}
-	b := make([]byte, t.sizes[i])
-	if _, err := t.file.ReadAt(b, t.offs[i]); err != nil {
+	b := make([]byte, it.size)
+	if _, err := a.file.ReadAt(b, it.off); err != nil {
 		if errors.Is(err, os.ErrClosed) {
 			return nil, fmt.Errorf("data: %s: archive closed", t.Name(i))
 		}
@@ -280,8 +578,8 @@ func (t *TarFolder) Bytes(i int) ([]byte, error) {
 	return b, nil
 }
 
-// Item decodes entry i.
-func (t *TarFolder) Item(i int) (Sample, error) {
+// Item decodes item i.
+func (t *Tar) Item(i int) (Sample, error) {
 	b, err := t.Bytes(i)
 	if err != nil {
 		return Sample{}, err
@@ -290,14 +588,17 @@ func (t *TarFolder) Item(i int) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	return Sample{Image: img, Label: int(t.labels[i]), Name: t.Name(i)}, nil
+	return Sample{Image: img, Label: int(t.items[i].label), Name: t.Name(i)}, nil
 }
 
-// Close releases the archive file (plain tar on disk); it is a no-op for
-// in-memory archives.
-func (t *TarFolder) Close() error {
-	if t.file != nil {
-		return t.file.Close()
+// Close releases the plain tar files on disk; in-memory archives need
+// nothing.
+func (t *Tar) Close() error {
+	var errs []error
+	for i := range t.archives {
+		if f := t.archives[i].file; f != nil {
+			errs = append(errs, f.Close())
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -1,0 +1,71 @@
+package data
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The expected lists are what Python's braceexpand 0.1.7 (Debian's
+// python3-braceexpand, the expander WebDataset uses) gives for each
+// pattern.
+func TestExpandBraces(t *testing.T) {
+	for pattern, want := range map[string][]string{
+		"a{000..003}b":   {"a000b", "a001b", "a002b", "a003b"},
+		"s-{0..3}.tar":   {"s-0.tar", "s-1.tar", "s-2.tar", "s-3.tar"},
+		"{00..10}":       {"00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10"},
+		"{7..10}":        {"7", "8", "9", "10"},
+		"{10..7}":        {"10", "9", "8", "7"},
+		"{05..3}":        {"05", "04", "03"},
+		"x{a,b}{1..2}y":  {"xa1y", "xa2y", "xb1y", "xb2y"},
+		"{a,{b,c}d}e":    {"ae", "bde", "cde"},
+		"{a}":            {"{a}"},
+		"{}":             {"{}"},
+		"{1..1}":         {"1"},
+		"{-1..1}":        {"-1", "0", "1"},
+		"{-01..1}":       {"-01", "000", "001"},
+		"{a,}":           {"a", ""},
+		"{,a}":           {"", "a"},
+		"{0..10..2}":     {"0", "2", "4", "6", "8", "10"},
+		"{a..c}":         {"a", "b", "c"},
+		"p{1..2}/q{3,4}": {"p1/q3", "p1/q4", "p2/q3", "p2/q4"},
+		"{1..3}{a,b}":    {"1a", "1b", "2a", "2b", "3a", "3b"},
+		"plain.tar":      {"plain.tar"},
+	} {
+		got, err := expandBraces(pattern)
+		require.NoError(t, err, pattern)
+		require.Equal(t, want, got, pattern)
+	}
+	for _, pattern := range []string{"a{b", "a}b{c,d}", "{{a,b}", "x}"} {
+		_, err := expandBraces(pattern)
+		require.ErrorContains(t, err, "unbalanced", pattern)
+	}
+	_, err := expandBraces("{0..99999999}")
+	require.ErrorContains(t, err, "more than")
+	_, err = expandBraces("{0..999}{0..999}{0..999}")
+	require.ErrorContains(t, err, "more than")
+}
+
+func TestExpandPattern(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"s-00.tar", "s-01.tar", "s-02.tar", "t-a.tar", "t-b.tar"} {
+		writeFile(t, filepath.Join(dir, n), nil)
+	}
+	got, err := ExpandPattern(filepath.Join(dir, "s-{00..02}.tar"))
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(dir, "s-00.tar"), filepath.Join(dir, "s-01.tar"), filepath.Join(dir, "s-02.tar")}, got)
+	got, err = ExpandPattern(filepath.Join(dir, "{t,s}-*.tar"))
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(dir, "t-a.tar"), filepath.Join(dir, "t-b.tar"),
+		filepath.Join(dir, "s-00.tar"), filepath.Join(dir, "s-01.tar"), filepath.Join(dir, "s-02.tar")}, got)
+	_, err = ExpandPattern(filepath.Join(dir, "s-{00..03}.tar"))
+	require.ErrorIs(t, err, os.ErrNotExist, "every shard a range names must exist")
+	require.ErrorContains(t, err, "s-03.tar")
+	_, err = ExpandPattern(filepath.Join(dir, "u-*.tar"))
+	require.ErrorContains(t, err, "no file matches")
+	require.True(t, IsPattern("a-{0..1}.tar"))
+	require.True(t, IsPattern("a-*.tar"))
+	require.False(t, IsPattern("/data/train.tar"))
+}

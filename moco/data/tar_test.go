@@ -1,0 +1,212 @@
+package data
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// webdatasetShards is a WebDataset set of two archives: images with and
+// without directories in their keys, upper-case extensions, a label
+// before its image, members that belong to no sample, and a key that
+// recurs in the second archive.
+func webdatasetShards(t testing.TB) [][]tarFile {
+	return [][]tarFile{{
+		{"__info__", []byte("WebDataset metadata, not a sample")},
+		{"__index.v1__", []byte("metadata with a dot in its name")},
+		{"n01_001.jpg", encodeJPEG(t, testRGBA(8, 6, 1))},
+		{"n01_001.cls", []byte("3")},
+		{"README", []byte("no dot: no sample")},
+		{"dir/k2.PNG", encodePNG(t, testRGBA(5, 4, 2))},
+		{"dir/k2.cls", []byte(" 0\n")},
+		{"dir/._k2.PNG", []byte("apple double")},
+		{"k3.cls", []byte("1")},
+		{"k3.jpeg", encodeJPEG(t, testRGBA(6, 6, 3))},
+	}, {
+		{"n01_001.png", encodePNG(t, testRGBA(7, 7, 4))},
+		{"n01_001.cls", []byte("2")},
+		{"k5.json", []byte(`{"label": 1}`)},
+		{"k5.jpg", encodeJPEG(t, testRGBA(4, 9, 5))},
+		{"k5.png", encodePNG(t, testRGBA(9, 4, 5))}, // the jpg comes first
+		{"k5.cls", []byte("1")},
+	}}
+}
+
+func writeShards(t *testing.T, dir string, shards [][]tarFile, gz func(i int) bool) []string {
+	var paths []string
+	for i, files := range shards {
+		p := filepath.Join(dir, fmt.Sprintf("shard-%02d.tar", i))
+		if gz(i) {
+			p += ".gz"
+		}
+		writeFile(t, p, makeTar(t, files, gz(i)))
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+func TestTarWebDataset(t *testing.T) {
+	for _, gz := range []func(int) bool{
+		func(int) bool { return false },
+		func(int) bool { return true },
+		func(i int) bool { return i == 1 },
+	} {
+		dir := t.TempDir()
+		paths := writeShards(t, dir, webdatasetShards(t), gz)
+		d, err := NewTar(paths, TarOptions{})
+		require.NoError(t, err)
+		require.Equal(t, "webdataset", d.Layout())
+		require.Equal(t, 2, d.Archives())
+		require.Equal(t, []string{"0", "1", "2", "3"}, d.Classes())
+		want := []struct {
+			name    string
+			label   int
+			w, h    int
+			archive int
+		}{
+			{"n01_001.jpg", 3, 8, 6, 0},
+			{"dir/k2.PNG", 0, 5, 4, 0},
+			{"k3.jpeg", 1, 6, 6, 0},
+			{"n01_001.png", 2, 7, 7, 1},
+			{"k5.jpg", 1, 4, 9, 1},
+		}
+		require.Equal(t, len(want), d.Len())
+		for i, w := range want {
+			require.Equal(t, paths[w.archive]+":"+w.name, d.Name(i))
+			require.Equal(t, w.label, d.Label(i))
+			s, err := d.Item(i)
+			require.NoError(t, err)
+			require.Equal(t, w.label, s.Label)
+			require.Equal(t, d.Name(i), s.Name)
+			require.Equal(t, [3]int{w.w, w.h, 3}, [3]int{s.Image.W, s.Image.H, s.Image.C})
+		}
+		require.NoError(t, d.Close())
+		_, err = d.Item(0)
+		if !gz(0) {
+			require.ErrorContains(t, err, "archive closed")
+		}
+	}
+}
+
+// TestTarWebDatasetRefused: a WebDataset set that breaks the format is
+// refused at once, naming the archive and the sample.
+func TestTarWebDatasetRefused(t *testing.T) {
+	img := encodeJPEG(t, testRGBA(4, 4, 1))
+	good := []tarFile{{"a.jpg", img}, {"a.cls", []byte("0")}}
+	for _, c := range []struct {
+		files []tarFile
+		want  string
+	}{
+		{append(good, tarFile{"b.jpg", img}), "sample b has no .cls label (members: .jpg)"},
+		{append(good, tarFile{"b.json", nil}, tarFile{"b.cls", []byte("1")}), "sample b has no .jpg, .jpeg or .png image (members: .json .cls)"},
+		{append(good, tarFile{"b.seg.png", img}, tarFile{"b.cls", []byte("1")}), "sample b has no .jpg, .jpeg or .png image (members: .seg.png .cls)"},
+		{append(good, tarFile{"b.jpg", img}, tarFile{"b.JPG", img}, tarFile{"b.cls", []byte("1")}), "sample b has two .jpg members"},
+		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("1")}, tarFile{"a.png", img}), "sample a appears twice"},
+		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("cat")}), `b.cls: class index "cat"`},
+		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("-1")}), `b.cls: class index "-1"`},
+		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("1048576")}), `b.cls: class index "1048576"`},
+		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte(strings.Repeat(" ", 70) + "1")}), "b.cls: 71 bytes is not a class index"},
+		{[]tarFile{{"README", nil}, {"a.cls", []byte("0")}}, "sample a has no .jpg"},
+	} {
+		for _, gz := range []bool{false, true} {
+			_, err := NewTarBytes("w.tar", makeTar(t, c.files, gz), TarOptions{})
+			require.ErrorContains(t, err, "w.tar", "gz=%v", gz)
+			require.ErrorContains(t, err, c.want, "gz=%v", gz)
+		}
+	}
+	_, err := NewTarBytes("w.tar", makeTar(t, good, false), TarOptions{Root: "x"})
+	require.ErrorContains(t, err, "applies to the ImageFolder layout")
+
+	// One set takes one layout.
+	dir := t.TempDir()
+	paths := writeShards(t, dir, [][]tarFile{tarFixture(t), good}, func(int) bool { return false })
+	_, err = NewTar(paths, TarOptions{})
+	require.ErrorContains(t, err, paths[1]+" holds WebDataset labels (.cls members) and "+paths[0]+" none")
+
+	// A corrupt image is found when it is read, and named.
+	d, err := NewTarBytes("w.tar", makeTar(t, append(good, tarFile{"b.jpg", []byte("\xff\xd8\xffnot a jpeg")}, tarFile{"b.cls", []byte("1")}), false), TarOptions{})
+	require.NoError(t, err)
+	_, err = d.Item(1)
+	require.ErrorContains(t, err, "w.tar:b.jpg")
+
+	_, err = NewTar(nil, TarOptions{})
+	require.Error(t, err)
+}
+
+// TestTarShardsImageFolder: the ImageFolder layout split over archives
+// reads as the one archive it came from, in the same order.
+func TestTarShardsImageFolder(t *testing.T) {
+	files := tarFixture(t)
+	whole, err := NewTarBytes("whole.tar", makeTar(t, files, false), TarOptions{})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	// Shards of 2, 1 and 3 members, the second gzip-compressed.
+	paths := writeShards(t, dir, [][]tarFile{files[:2], files[2:3], files[3:]}, func(i int) bool { return i == 1 })
+	d, err := NewTar(paths, TarOptions{})
+	require.NoError(t, err)
+	defer d.Close()
+	require.Equal(t, "imagefolder", d.Layout())
+	require.Equal(t, whole.Classes(), d.Classes())
+	require.Equal(t, whole.Root(), d.Root())
+	require.Equal(t, whole.Len(), d.Len())
+	for i := 0; i < d.Len(); i++ {
+		_, member, _ := strings.Cut(d.Name(i), ".tar:")
+		if strings.Contains(d.Name(i), ".tar.gz:") {
+			_, member, _ = strings.Cut(d.Name(i), ".tar.gz:")
+		}
+		require.Equal(t, strings.TrimPrefix(whole.Name(i), "whole.tar:"), member)
+		require.Equal(t, whole.Label(i), d.Label(i))
+		a, err := whole.Bytes(i)
+		require.NoError(t, err)
+		b, err := d.Bytes(i)
+		require.NoError(t, err)
+		require.Equal(t, a, b)
+	}
+
+	// A shard cut short is refused, by name.
+	b := makeTar(t, files[3:], false)
+	writeFile(t, paths[2], b[:len(b)-1500])
+	_, err = NewTar(paths, TarOptions{})
+	require.ErrorContains(t, err, paths[2])
+}
+
+func TestOpenArchives(t *testing.T) {
+	dir := t.TempDir()
+	paths := writeShards(t, dir, webdatasetShards(t), func(int) bool { return false })
+	for _, p := range []string{
+		dir, // a folder of archives
+		filepath.Join(dir, "shard-{00..01}.tar"),
+		filepath.Join(dir, "shard-*.tar"),
+	} {
+		d, err := Open(p, "train")
+		require.NoError(t, err, p)
+		require.Equal(t, 5, d.Len(), p)
+		require.Equal(t, paths[1]+":k5.jpg", d.(Namer).Name(4))
+		require.NoError(t, d.(*Tar).Close())
+		_, err = Open(p, "test")
+		require.ErrorIs(t, err, ErrNoTestSplit, p)
+	}
+	// One WebDataset shard.
+	d, err := Open(paths[0], "train")
+	require.NoError(t, err)
+	require.Equal(t, 3, d.Len())
+	require.NoError(t, d.(*Tar).Close())
+
+	_, err = Open(filepath.Join(dir, "shard-{00..02}.tar"), "train")
+	require.ErrorContains(t, err, "shard-02.tar")
+	writeFile(t, filepath.Join(dir, "notes.txt"), nil)
+	_, err = Open(filepath.Join(dir, "*"), "train")
+	require.ErrorContains(t, err, "notes.txt")
+	require.ErrorContains(t, err, "is not a .tar")
+
+	// A folder with a sub-folder is an ImageFolder, archives or not.
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "cls"), 0o755))
+	writeFile(t, filepath.Join(dir, "cls", "x.png"), encodePNG(t, testRGBA(3, 3, 1)))
+	d, err = Open(dir, "train")
+	require.NoError(t, err)
+	require.IsType(t, &ImageFolder{}, d)
+}
