@@ -203,14 +203,11 @@ func splits(path, valPath string, holdout int) (train, val data.Dataset, err err
 		return nil, nil, err
 	}
 	if valPath != "" {
-		val, err := data.Open(valPath, "test")
-		if errors.Is(err, data.ErrNoTestSplit) {
-			val, err = data.Open(valPath, "train")
-		}
+		val, err := data.OpenEval(valPath)
 		if err != nil {
 			return nil, nil, fmt.Errorf("--val: %w", err)
 		}
-		if err := sameClasses(full.Classes(), val.Classes()); err != nil {
+		if err := data.SameClasses(full.Classes(), val.Classes()); err != nil {
 			return nil, nil, fmt.Errorf("--val %s: %w", valPath, err)
 		}
 		return full, val, nil
@@ -235,20 +232,4 @@ func arithmetic(e *engine.Engine) string {
 		return dt.String() + " autocast"
 	}
 	return "float32"
-}
-
-// sameClasses checks that evaluation labels mean what training labels
-// mean: the evaluation set's classes must be the training set's, in the
-// same order, or the first of them (an evaluation set may lack the last
-// classes, as a WebDataset's, whose classes run to its largest label).
-func sameClasses(train, val []string) error {
-	if len(val) > len(train) {
-		return fmt.Errorf("%d classes, where --data has %d", len(val), len(train))
-	}
-	for i, c := range val {
-		if c != train[i] {
-			return fmt.Errorf("class %d is %q, where --data's is %q (labels are indices into the sorted class names)", i, c, train[i])
-		}
-	}
-	return nil
 }

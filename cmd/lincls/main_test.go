@@ -154,9 +154,9 @@ func TestVal(t *testing.T) {
 	// Short of another class, it would shift them: refused.
 	require.NoError(t, os.RemoveAll(filepath.Join(val, "class0")))
 	err := run(append(base, "--data", train, "--val", val), &out, &out)
-	assert.ErrorContains(t, err, `class 0 is "class1", where --data's is "class0"`)
+	assert.ErrorContains(t, err, `class 0 is "class1", where the training images' is "class0"`)
 	err = run(append(base, "--data", val, "--val", train), &out, &out)
-	assert.ErrorContains(t, err, "3 classes, where --data has 1")
+	assert.ErrorContains(t, err, "3 classes, where the training images have 1")
 	err = run(append(base, "--data", train, "--val", filepath.Join(val, "missing")), &out, &out)
 	assert.ErrorContains(t, err, "--val")
 }

@@ -43,6 +43,7 @@ type options struct {
 	seed                          uint64
 	workers, threads              int
 	limit, holdout, knnBank, knnK int
+	val                           string
 	knnEvery, saveEvery           int
 	trainPatchEmbed               bool
 	spikeGrad, spikeLoss          float64
@@ -98,7 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decoding and augmentation goroutines")
 	fs.IntVar(&o.threads, "threads", 0, "compute threads (default: all cores)")
 	fs.IntVar(&o.limit, "limit", 0, "train on at most this many images (0: all; with --synthetic: images per epoch, default 20 batches)")
-	fs.IntVar(&o.holdout, "holdout", 100, "images per class held out of training for the kNN monitor")
+	fs.IntVar(&o.holdout, "holdout", 100, "images per class held out of training for the kNN monitor (unless --val)")
+	fs.StringVar(&o.val, "val", "", "images for the kNN monitor to classify, in any format --data takes, with --data's classes (ImageNet's val folder, say): then all of --data trains, none held out")
 	fs.IntVar(&o.knnBank, "knn-bank", 10000, "at most this many training images form the kNN bank")
 	fs.IntVar(&o.knnK, "knn-k", 200, "neighbours of the kNN monitor")
 	fs.StringVar(&o.device, "device", "cpu", "compute device: cpu, or cuda (binaries built with -tags cuda)")
@@ -206,13 +208,16 @@ func checkCombinations(o *options, set map[string]bool) error {
 	default:
 		return fmt.Errorf("--loss-scale %q: want auto, off or dynamic", o.lossScale)
 	}
+	if set["val"] && set["holdout"] {
+		return errors.New("--holdout holds images of --data out for the kNN monitor, and --val gives it images of its own: give one")
+	}
 	if o.synthetic {
 		if set["data"] {
 			return errors.New("--synthetic trains on random inputs: it takes no --data")
 		}
 		// The kNN monitor needs labelled images; synthetic inputs have
 		// none, and --workers feed a data pipeline there is none of.
-		for _, f := range []string{"holdout", "knn-bank", "knn-k", "knn-every", "workers"} {
+		for _, f := range []string{"holdout", "val", "knn-bank", "knn-k", "knn-every", "workers"} {
 			if set[f] {
 				return fmt.Errorf("--%s has no effect with --synthetic (no images are read and kNN evaluation is skipped)", f)
 			}
@@ -264,15 +269,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		train, heldOut, err := data.SplitHoldout(full, o.holdout)
-		if err != nil {
-			return err
+		var train data.Dataset
+		if o.val != "" {
+			// The monitor's queries come from --val, and all of --data trains.
+			if held, err = data.OpenEval(o.val); err != nil {
+				return fmt.Errorf("--val: %w", err)
+			}
+			if err := data.SameClasses(full.Classes(), held.Classes()); err != nil {
+				return fmt.Errorf("--val %s: %w", o.val, err)
+			}
+			if full.Len() < o.batch || held.Len() == 0 {
+				return fmt.Errorf("%d training images and %d in --val: need at least --batch (%d) and one", full.Len(), held.Len(), o.batch)
+			}
+			train = full
+		} else {
+			kept, heldOut, err := data.SplitHoldout(full, o.holdout)
+			if err != nil {
+				return err
+			}
+			if kept.Len() < o.batch || heldOut.Len() == 0 {
+				return fmt.Errorf("%d images with %d per class held out leave %d to train on and %d to test kNN on: need at least --batch (%d) and one; lower --holdout or --batch, or give --val",
+					full.Len(), o.holdout, kept.Len(), heldOut.Len(), o.batch)
+			}
+			held, train = heldOut, kept
 		}
-		if train.Len() < o.batch || heldOut.Len() == 0 {
-			return fmt.Errorf("%d images with %d per class held out leave %d to train on and %d to test kNN on: need at least --batch (%d) and one; lower --holdout or --batch",
-				full.Len(), o.holdout, train.Len(), heldOut.Len(), o.batch)
-		}
-		held, trainSet = heldOut, train
+		trainSet = train
 		if o.limit > 0 && o.limit < train.Len() {
 			trainSet = evenly(train, o.limit)
 		}
@@ -398,8 +419,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			cfg.ViT.ImageSize, dataLen)
 		logJSON(map[string]any{"type": "note", "text": "--synthetic: random inputs, no data pipeline; kNN evaluation skipped"})
 	} else {
-		fmt.Fprintf(stdout, "Data: %s: %d training images (%d classes), %d held out for kNN, bank of %d.\n",
-			dataID, dataLen, len(full.Classes()), held.Len(), bank.Len())
+		queries := fmt.Sprintf("%d held out for kNN", held.Len())
+		if o.val != "" {
+			queries = fmt.Sprintf("kNN on %d images of %s", held.Len(), o.val)
+		}
+		fmt.Fprintf(stdout, "Data: %s: %d training images (%d classes), %s, bank of %d.\n",
+			dataID, dataLen, len(full.Classes()), queries, bank.Len())
 	}
 	fmt.Fprintf(stdout, "Recipe: %d epochs of %d steps, batch %d, lr %.3g (warmup %.3g epochs, cosine), wd %g, momentum %g→1, T %g.\n",
 		o.epochs, itersPerEpoch, o.batch, tcfg.LR(o.warmup), o.warmup, o.wd, o.mocoM, cfg.Temperature)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -214,6 +215,9 @@ func TestFlagCombinations(t *testing.T) {
 		{[]string{"--synthetic", "--holdout", "3"}, "--holdout has no effect with --synthetic"},
 		{[]string{"--synthetic", "--knn-every", "2"}, "--knn-every has no effect with --synthetic"},
 		{[]string{"--synthetic", "--workers", "2"}, "--workers has no effect with --synthetic"},
+		{[]string{"--synthetic", "--val", dir}, "--val has no effect with --synthetic"},
+		{[]string{"--data", dir, "--val", dir, "--holdout", "3"}, "--val gives it images of its own: give one"},
+		{[]string{"--data", dir, "--val", "a-{0..1}.tar", "b.tar"}, "quote it"},
 		{[]string{"--synthetic", "--batch", "8", "--limit", "4"}, "--limit 4: with --synthetic it is the images per epoch, at least --batch (8)"},
 		{[]string{"--loss-scale", "static"}, `--loss-scale "static": want auto, off or dynamic`},
 		{[]string{"--precision", "fp8"}, `--precision "fp8": want auto, fp32, fp16 or bf16`},
@@ -284,4 +288,21 @@ func TestResumeOtherRunNamesTheDifference(t *testing.T) {
 	} {
 		assert.ErrorContains(t, err, want)
 	}
+}
+
+// TestVal: with --val the kNN monitor classifies those images and every
+// image of --data trains; a --val of other classes is refused.
+func TestVal(t *testing.T) {
+	train := writeFolder(t, 3, 6, 16)
+	val := writeFolder(t, 3, 2, 16)
+	var out bytes.Buffer
+	args := tinyArgs(train, t.TempDir(), 1)
+	args = slices.Delete(args, slices.Index(args, "--holdout"), slices.Index(args, "--holdout")+2)
+	require.NoError(t, run(append(args, "--val", val), &out, &out), out.String())
+	assert.Contains(t, out.String(), fmt.Sprintf("18 training images (3 classes), kNN on 6 images of %s", val))
+	assert.Contains(t, out.String(), "kNN top-1")
+
+	require.NoError(t, os.RemoveAll(filepath.Join(val, "class0")))
+	err := run(append(args, "--val", val), &out, &out)
+	assert.ErrorContains(t, err, `class 0 is "class1", where the training images' is "class0"`)
 }

@@ -159,3 +159,30 @@ func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// OpenEval opens a set of evaluation images at path: its test split
+// where the format has one (CIFAR, MNIST), else the whole set (an
+// ImageFolder such as ImageNet's val folder, or tar archives).
+func OpenEval(path string) (Dataset, error) {
+	d, err := Open(path, "test")
+	if errors.Is(err, ErrNoTestSplit) {
+		return Open(path, "train")
+	}
+	return d, err
+}
+
+// SameClasses checks that evaluation labels mean what training labels
+// mean: the evaluation classes must be the training classes, in the same
+// order, or the first of them (a set may lack the last classes, as a
+// WebDataset's does, whose classes run to its largest label).
+func SameClasses(train, eval []string) error {
+	if len(eval) > len(train) {
+		return fmt.Errorf("%d classes, where the training images have %d", len(eval), len(train))
+	}
+	for i, c := range eval {
+		if c != train[i] {
+			return fmt.Errorf("class %d is %q, where the training images' is %q (labels are indices into the sorted class names)", i, c, train[i])
+		}
+	}
+	return nil
+}
