@@ -67,8 +67,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	if err := cli.NoArgs(fs); err != nil {
+	if err := cli.CheckArgs(fs, args, "data", "val"); err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["val"] && set["holdout"] {
+		return errors.New("--holdout holds images of --data out for evaluation, and --val gives images of its own: give one")
 	}
 	if *pretrained == "" {
 		return errors.New("--pretrained is required (a file written by pretrain, or \"random\")")

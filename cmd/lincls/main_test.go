@@ -159,4 +159,6 @@ func TestVal(t *testing.T) {
 	assert.ErrorContains(t, err, "3 classes, where the training images have 1")
 	err = run(append(base, "--data", train, "--val", filepath.Join(val, "missing")), &out, &out)
 	assert.ErrorContains(t, err, "--val")
+	err = run(append(base, "--data", train, "--val", val, "--holdout", "2"), &out, &out)
+	assert.ErrorContains(t, err, "give one")
 }

@@ -117,7 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if err := cli.NoArgs(fs); err != nil {
+	if err := cli.CheckArgs(fs, args, "data", "val"); err != nil {
 		return nil, err
 	}
 	set := map[string]bool{}

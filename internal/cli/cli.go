@@ -5,21 +5,39 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 )
 
-// NoArgs reports the first argument left after fs's flags: the commands
-// take flags only. Where a shell has expanded an unquoted pattern such as
-// --data shards/train-{000..127}.tar into many words, the error says to
-// quote it.
-func NoArgs(fs *flag.FlagSet) error {
+// CheckArgs refuses what fs.Parse(args) lets pass but a command does not
+// mean: an argument left after the flags (the commands take flags only),
+// and one of the flags named by paths given more than once (the flag
+// package keeps the last; other flags may be given again to override).
+// Both are what a shell makes of an unquoted pattern such as
+// --data shards/train-{000..127}.tar or --data=shards/train-*.tar, one
+// word per file; the error then says to quote it.
+func CheckArgs(fs *flag.FlagSet, args []string, paths ...string) error {
+	const quote = "a shell expands an unquoted pattern into one word per file; quote it, as in --data 'shards/train-{000..127}.tar'"
+	seen := map[string]int{}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || fs.Lookup(name) == nil || !slices.Contains(paths, name) {
+			continue
+		}
+		if seen[name]++; seen[name] == 2 {
+			return fmt.Errorf("--%s is given more than once: %s", name, quote)
+		}
+	}
 	if fs.NArg() == 0 {
 		return nil
 	}
 	a := fs.Arg(0)
 	low := strings.ToLower(a)
 	if strings.HasSuffix(low, ".tar") || strings.HasSuffix(low, ".tar.gz") || strings.HasSuffix(low, ".tgz") {
-		return fmt.Errorf("unexpected argument %q: a shell expands an unquoted pattern into one word per file; quote it, as in --data 'shards/train-{000..127}.tar'", a)
+		return fmt.Errorf("unexpected argument %q: %s", a, quote)
 	}
 	return fmt.Errorf("unexpected argument %q (flags start with --)", a)
 }

@@ -1,6 +1,7 @@
 // Package data is the input side of MoCo v3 training: dataset readers
-// (ImageFolder directories, the same layout inside a tar archive,
-// CIFAR-10/100 binary batches, MNIST-family IDX files), the MoCo v3
+// (ImageFolder directories; tar archives, one or a set of shards, in
+// WebDataset's layout or ImageFolder's; CIFAR-10/100 binary batches;
+// MNIST-family IDX files), the MoCo v3
 // two-view augmentation and the evaluation transforms, and a Loader
 // that decodes and augments in worker goroutines and yields float32
 // NCHW batches.

@@ -70,7 +70,9 @@ func Open(path, split string) (Dataset, error) {
 	if f := filepath.Join(path, split+".bin"); exists(f) {
 		return NewCIFAR100(true, f)
 	}
-	if archives, ok := archiveFolder(path); ok {
+	if archives, ok, err := archiveFolder(path); err != nil {
+		return nil, err
+	} else if ok {
 		if split == "test" {
 			return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
 		}
@@ -109,24 +111,61 @@ func isArchive(name string) bool {
 }
 
 // archiveFolder lists, sorted, the archives in dir when it holds some and
-// no sub-folders (a folder of shards, not an ImageFolder).
-func archiveFolder(dir string) ([]string, bool) {
+// no sub-folders but hidden ones (a folder of shards, not an ImageFolder;
+// a download tool's .cache is no class). The archives must be shards of
+// one set: names that differ only in their numbers. A folder that also
+// holds another set's shards (train and validation side by side) is an
+// error that says to name one set by a pattern.
+func archiveFolder(dir string) ([]string, bool, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, false
+		return nil, false, nil
 	}
 	var archives []string
+	families := map[string]int{}
+	var order []string
 	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
 		p := filepath.Join(dir, e.Name())
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return nil, false
+			return nil, false, nil
 		}
 		if isArchive(e.Name()) {
 			archives = append(archives, p)
+			f := shardFamily(e.Name())
+			if families[f]++; families[f] == 1 {
+				order = append(order, f)
+			}
 		}
 	}
+	if len(order) > 1 {
+		var sets []string
+		for _, f := range order {
+			sets = append(sets, fmt.Sprintf("%s (%d)", f, families[f]))
+		}
+		return nil, false, fmt.Errorf("data: %s holds the shards of %d sets: %s; name one with a quoted pattern, as in --data '%s'",
+			dir, len(order), strings.Join(sets, ", "), filepath.Join(dir, strings.ReplaceAll(order[0], "#", "*")))
+	}
 	sort.Strings(archives)
-	return archives, len(archives) > 0
+	return archives, len(archives) > 0, nil
+}
+
+// shardFamily is a shard's name with each run of digits written #:
+// "train-0007.tar" and "train-0123.tar" are of the family "train-#.tar".
+func shardFamily(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		if name[i] >= '0' && name[i] <= '9' {
+			if i == 0 || name[i-1] < '0' || name[i-1] > '9' {
+				b.WriteByte('#')
+			}
+			continue
+		}
+		b.WriteByte(name[i])
+	}
+	return b.String()
 }
 
 // OpenFashionMNIST opens Debian's Fashion-MNIST, or says how to get it.

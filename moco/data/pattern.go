@@ -25,8 +25,9 @@ func IsPattern(s string) bool {
 //     (counting down when the second is smaller), zero-padded to the
 //     longer bound's width when either bound has a leading zero;
 //     {0..10..2} steps by 2, and {a..e} runs over letters;
-//   - after the braces, *, ? and [...] match as filepath.Glob does, each
-//     glob's matches sorted.
+//   - after the braces, a name with *, ? or [...] that is not itself a
+//     file ("run[1]/s-0.tar" may be) matches as filepath.Glob does, its
+//     matches sorted.
 //
 // (the rules of Python's braceexpand, which WebDataset uses). Braces with
 // no comma and no range are kept as they are; braces that do not pair up
@@ -39,7 +40,7 @@ func ExpandPattern(pattern string) ([]string, error) {
 	}
 	var out []string
 	for _, n := range names {
-		if !strings.ContainsAny(n, "*?[") {
+		if _, err := os.Stat(n); err == nil || !strings.ContainsAny(n, "*?[") {
 			if _, err := os.Stat(n); err != nil {
 				return nil, fmt.Errorf("data: pattern %q: %w", pattern, err)
 			}
@@ -91,15 +92,24 @@ func expandBraces(s string) ([]string, error) {
 			return nil, err
 		}
 		if !ok {
-			// Not a group: keep the braces, expand what follows them.
+			// Not a group: keep the braces, expand what they hold and
+			// what follows them.
+			ins, err := expandBraces(inner)
+			if err != nil {
+				return nil, err
+			}
 			rest, err := expandBraces(tail)
 			if err != nil {
 				return nil, err
 			}
-			lit := head + "{" + inner + "}"
-			out := make([]string, len(rest))
-			for i, t := range rest {
-				out[i] = lit + t
+			if len(ins)*len(rest) > maxPatternPaths {
+				return nil, fmt.Errorf("more than %d names", maxPatternPaths)
+			}
+			var out []string
+			for _, in := range ins {
+				for _, t := range rest {
+					out = append(out, head+"{"+in+"}"+t)
+				}
 			}
 			return out, nil
 		}
@@ -160,61 +170,71 @@ func checkBraces(s string) error {
 	return nil
 }
 
+// rangeLetters are the letters a letter range runs over, in order (as
+// braceexpand's alphabet): {X..b} is X, Y, Z, a, b.
+const rangeLetters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
 // braceRange expands "a..b" or "a..b..step": a and b integers, or single
-// letters; ok is false for anything else.
+// letters; the step's sign is ignored and a step of 0 is 1, as in
+// braceexpand. ok is false for anything else.
 func braceRange(s string) (names []string, ok bool, err error) {
 	parts := strings.Split(s, "..")
 	if len(parts) != 2 && len(parts) != 3 {
 		return nil, false, nil
 	}
 	lo, hi := parts[0], parts[1]
-	step := 1
+	var step uint64 = 1
 	if len(parts) == 3 {
 		if !isInteger(parts[2]) {
 			return nil, false, nil
 		}
-		if step, err = strconv.Atoi(parts[2]); err != nil || step == 0 {
-			return nil, false, fmt.Errorf("range {%s}: step %s", s, parts[2])
+		if step, err = strconv.ParseUint(strings.TrimPrefix(parts[2], "-"), 10, 64); err != nil {
+			return nil, false, fmt.Errorf("range {%s}: step out of range", s)
 		}
-		step = max(step, -step)
+		step = max(step, 1)
 	}
-	letters := len(lo) == 1 && len(hi) == 1 && isLetter(lo[0]) && isLetter(hi[0])
-	if !letters && (!isInteger(lo) || !isInteger(hi)) {
-		return nil, false, nil
-	}
-	var a, b int
-	if letters {
-		a, b = int(lo[0]), int(hi[0])
-	} else {
-		a, err = strconv.Atoi(lo)
+	var a, b int64
+	letters := len(lo) == 1 && len(hi) == 1 && strings.Contains(rangeLetters, lo) && strings.Contains(rangeLetters, hi)
+	switch {
+	case letters:
+		a, b = int64(strings.Index(rangeLetters, lo)), int64(strings.Index(rangeLetters, hi))
+	case isInteger(lo) && isInteger(hi):
+		a, err = strconv.ParseInt(lo, 10, 64)
 		if err == nil {
-			b, err = strconv.Atoi(hi)
+			b, err = strconv.ParseInt(hi, 10, 64)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("range {%s}: bounds out of range", s)
 		}
+	default:
+		return nil, false, nil
 	}
-	if n := (max(a, b) - min(a, b)) / step; n >= maxPatternPaths {
+	// The distance between the bounds, exact in uint64 for any two int64s.
+	span := uint64(b) - uint64(a)
+	if b < a {
+		span = uint64(a) - uint64(b)
+	}
+	if span/step >= maxPatternPaths {
 		return nil, false, fmt.Errorf("range {%s}: more than %d names", s, maxPatternPaths)
 	}
 	width := 0
 	if !letters && (leadingZero(lo) || leadingZero(hi)) {
 		width = max(len(lo), len(hi))
 	}
-	if b < a {
-		step = -step
-	}
-	for v := a; step > 0 && v <= b || step < 0 && v >= b; v += step {
+	for i := uint64(0); i <= span/step; i++ {
+		// a ± i·step never passes b, so it stays an int64.
+		v := int64(uint64(a) + i*step)
+		if b < a {
+			v = int64(uint64(a) - i*step)
+		}
 		if letters {
-			names = append(names, string(rune(v)))
+			names = append(names, rangeLetters[v:v+1])
 		} else {
 			names = append(names, fmt.Sprintf("%0*d", width, v))
 		}
 	}
 	return names, true, nil
 }
-
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func isInteger(s string) bool {
 	s = strings.TrimPrefix(s, "-")

@@ -33,6 +33,14 @@ func TestExpandBraces(t *testing.T) {
 		"p{1..2}/q{3,4}": {"p1/q3", "p1/q4", "p2/q3", "p2/q4"},
 		"{1..3}{a,b}":    {"1a", "1b", "2a", "2b", "3a", "3b"},
 		"plain.tar":      {"plain.tar"},
+		"{Y..c}":         {"Y", "Z", "a", "b", "c"},
+		"{c..a..2}":      {"c", "a"},
+		"{0..10..0}":     {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"},
+		"{0..10..-4}":    {"0", "4", "8"},
+		"{a{1,2}}":       {"{a1}", "{a2}"},
+		"a{b}{c,d}":      {"a{b}c", "a{b}d"},
+		"{9223372036854775806..9223372036854775807}":   {"9223372036854775806", "9223372036854775807"},
+		"{-9223372036854775807..-9223372036854775808}": {"-9223372036854775807", "-9223372036854775808"},
 	} {
 		got, err := expandBraces(pattern)
 		require.NoError(t, err, pattern)
@@ -46,6 +54,12 @@ func TestExpandBraces(t *testing.T) {
 	require.ErrorContains(t, err, "more than")
 	_, err = expandBraces("{0..999}{0..999}{0..999}")
 	require.ErrorContains(t, err, "more than")
+	for _, huge := range []string{"{-9223372036854775808..9223372036854775807}", "{-5000000000000000000..5000000000000000000}", "{0..9223372036854775807..1}"} {
+		_, err = expandBraces(huge)
+		require.ErrorContains(t, err, "more than", huge)
+	}
+	_, err = expandBraces("{0..9223372036854775808}")
+	require.ErrorContains(t, err, "out of range")
 }
 
 func TestExpandPattern(t *testing.T) {
@@ -65,6 +79,14 @@ func TestExpandPattern(t *testing.T) {
 	require.ErrorContains(t, err, "s-03.tar")
 	_, err = ExpandPattern(filepath.Join(dir, "u-*.tar"))
 	require.ErrorContains(t, err, "no file matches")
+	// A folder whose name holds a glob character is taken as it is.
+	odd := filepath.Join(dir, "run[1]")
+	require.NoError(t, os.Mkdir(odd, 0o755))
+	writeFile(t, filepath.Join(odd, "s-0.tar"), nil)
+	writeFile(t, filepath.Join(odd, "s-1.tar"), nil)
+	got, err = ExpandPattern(filepath.Join(odd, "s-{0..1}.tar"))
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(odd, "s-0.tar"), filepath.Join(odd, "s-1.tar")}, got)
 	require.True(t, IsPattern("a-{0..1}.tar"))
 	require.True(t, IsPattern("a-*.tar"))
 	require.False(t, IsPattern("/data/train.tar"))

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -343,6 +344,11 @@ func buildTar(scans []tarScan, scanErr error, opt TarOptions) (*Tar, error) {
 	t := &Tar{archives: make([]tarArchive, len(scans))}
 	withLabels, without := -1, -1
 	for i, s := range scans {
+		if !slices.ContainsFunc(s.members, func(m tarMember) bool { return m.off >= 0 }) {
+			// An empty archive (a download cut short, say) is named as such,
+			// not as a layout of its own.
+			return nil, fmt.Errorf("data: tar %s: no .jpg/.jpeg/.png entries", s.archive.name)
+		}
 		t.archives[i] = s.archive
 		if s.labels && withLabels < 0 {
 			withLabels = i
@@ -448,9 +454,6 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 			}
 		}
 	}
-	if len(names) == 0 {
-		return fmt.Errorf("data: tar %s: no .jpg/.jpeg/.png entries", setName(scans))
-	}
 	if root == "" {
 		root = commonRoot(names)
 	}
@@ -484,7 +487,12 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 				item: tarItem{archive: int32(a), name: m.name, off: m.off, size: m.size}})
 		}
 	}
+	a, b, samples := webdatasetPair(scans)
 	if len(ks) == 0 {
+		if samples {
+			return fmt.Errorf("data: tar %s: no image entries in class directories under %q, and %s with %s look like a WebDataset sample: its image needs a class index in a .cls member",
+				setName(scans), root, a, b)
+		}
 		return fmt.Errorf("data: tar %s: no image entries in class directories under %q", setName(scans), root)
 	}
 	sort.SliceStable(ks, func(a, b int) bool {
@@ -503,7 +511,29 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 		k.item.label = int32(len(t.classes) - 1)
 		t.items = append(t.items, k.item)
 	}
+	if len(t.classes) == 1 && samples {
+		// One folder of unlabelled WebDataset samples would pass for one class.
+		return fmt.Errorf("data: tar %s: every image is in the one class folder %q, and %s with %s look like a WebDataset sample: its image needs a class index in a .cls member",
+			setName(scans), t.classes[0], a, b)
+	}
 	return nil
+}
+
+// webdatasetPair finds an image and a member beside it in its archive
+// that share a WebDataset key: the mark of WebDataset samples (an
+// ImageFolder tree keeps one file per image).
+func webdatasetPair(scans []tarScan) (a, b string, ok bool) {
+	for _, s := range scans {
+		for i := 1; i < len(s.members); i++ {
+			x, y := s.members[i-1], s.members[i]
+			kx, _, okx := webdatasetKey(x.name)
+			ky, _, oky := webdatasetKey(y.name)
+			if okx && oky && kx == ky && (x.off >= 0 || y.off >= 0) {
+				return x.name, y.name, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 // setName names a set of archives in errors: its one archive, or the
@@ -566,7 +596,7 @@ func (t *Tar) Bytes(i int) ([]byte, error) {
 	it := &t.items[i]
 	a := &t.archives[it.archive]
 	if a.file == nil {
-		return a.data[it.off : it.off+it.size], nil
+		return a.data[it.off : it.off+it.size : it.off+it.size], nil
 	}
 	b := make([]byte, it.size)
 	if _, err := a.file.ReadAt(b, it.off); err != nil {

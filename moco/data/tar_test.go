@@ -110,7 +110,10 @@ func TestTarWebDatasetRefused(t *testing.T) {
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("-1")}), `b.cls: class index "-1"`},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("1048576")}), `b.cls: class index "1048576"`},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte(strings.Repeat(" ", 70) + "1")}), "b.cls: 71 bytes is not a class index"},
-		{[]tarFile{{"README", nil}, {"a.cls", []byte("0")}}, "sample a has no .jpg"},
+		{[]tarFile{{"README", nil}, {"a.cls", []byte("0")}}, "no .jpg/.jpeg/.png entries"},
+		// Unlabelled WebDataset samples, flat or under one folder.
+		{[]tarFile{{"a.jpg", img}, {"a.txt", nil}, {"b.jpg", img}, {"b.txt", nil}}, "a.jpg with a.txt look like a WebDataset sample: its image needs a class index in a .cls member"},
+		{[]tarFile{{"d/a.jpg", img}, {"d/a.txt", nil}, {"d/b.jpg", img}}, `every image is in the one class folder "d", and d/a.jpg with d/a.txt look like a WebDataset sample`},
 	} {
 		for _, gz := range []bool{false, true} {
 			_, err := NewTarBytes("w.tar", makeTar(t, c.files, gz), TarOptions{})
@@ -120,6 +123,15 @@ func TestTarWebDatasetRefused(t *testing.T) {
 	}
 	_, err := NewTarBytes("w.tar", makeTar(t, good, false), TarOptions{Root: "x"})
 	require.ErrorContains(t, err, "applies to the ImageFolder layout")
+
+	// An empty shard (a download cut short) is named as such.
+	dir0 := t.TempDir()
+	empty := writeShards(t, dir0, [][]tarFile{good, nil}, func(int) bool { return false })
+	_, err = NewTar(empty, TarOptions{})
+	require.ErrorContains(t, err, empty[1]+": no .jpg/.jpeg/.png entries")
+	writeFile(t, empty[1], nil)
+	_, err = NewTar(empty, TarOptions{})
+	require.ErrorContains(t, err, empty[1]+": no .jpg/.jpeg/.png entries")
 
 	// One set takes one layout.
 	dir := t.TempDir()
@@ -202,6 +214,18 @@ func TestOpenArchives(t *testing.T) {
 	_, err = Open(filepath.Join(dir, "*"), "train")
 	require.ErrorContains(t, err, "notes.txt")
 	require.ErrorContains(t, err, "is not a .tar")
+
+	// Hidden entries (a download tool's cache) are no class folders.
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".cache", "huggingface"), 0o755))
+	d, err = Open(dir, "train")
+	require.NoError(t, err)
+	require.Equal(t, 5, d.Len())
+	require.NoError(t, d.(*Tar).Close())
+	// The shards of two sets side by side: name one.
+	writeFile(t, filepath.Join(dir, "val-00.tar"), makeTar(t, webdatasetShards(t)[1], false))
+	_, err = Open(dir, "train")
+	require.ErrorContains(t, err, "holds the shards of 2 sets: shard-#.tar (2), val-#.tar (1); name one with a quoted pattern, as in --data '"+filepath.Join(dir, "shard-*.tar")+"'")
+	require.NoError(t, os.Remove(filepath.Join(dir, "val-00.tar")))
 
 	// A folder with a sub-folder is an ImageFolder, archives or not.
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "cls"), 0o755))
