@@ -36,6 +36,8 @@ func runGPU(args []string) error {
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
 	only := fs.String("only", "", "comma-separated groups to run: "+strings.Join(gpuGroupNames, ",")+" (default all but train)")
 	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
+	listModules := fs.Bool("modules", false, "print the PTX modules this device loads, one per line, and exit")
+	preload := fs.String("preload", "", "load these comma-separated PTX modules, print each one's load time (the driver's JIT, or its cache) and exit: run.sh fills the JIT cache with them, one process each, before the tests")
 	fs.Parse(args)
 	if *iters < 1 {
 		return fmt.Errorf("bench gpu -iters %d: want at least 1", *iters)
@@ -61,8 +63,6 @@ func runGPU(args []string) error {
 		return err
 	}
 	defer d.Close()
-	fmt.Println("device:", d)
-	t0 := time.Now()
 	mods := kernels.PTXModules()
 	if maj, _ := d.ComputeCapability(); maj != 9 {
 		// The *_sm90a modules load only on Hopper.
@@ -74,6 +74,22 @@ func runGPU(args []string) error {
 		}
 		mods = keep
 	}
+	if *listModules {
+		fmt.Println(strings.Join(mods, "\n"))
+		return nil
+	}
+	if *preload != "" {
+		for _, m := range strings.Split(*preload, ",") {
+			t := time.Now()
+			if err := d.Preload(m); err != nil {
+				return err
+			}
+			fmt.Printf("jit %s %.2f s\n", m, time.Since(t).Seconds())
+		}
+		return nil
+	}
+	fmt.Println("device:", d)
+	t0 := time.Now()
 	// Each module on its own: one the driver refuses (a new kernel file)
 	// costs the groups that use it, not the whole run. The training step
 	// alone loads what it uses as it goes (its warm-up steps keep the JIT

@@ -90,6 +90,7 @@ def main():
         ratio = f"{o[0] / t[0]:.2f}" if o and t and t[0] > 0 else "-"
         lines.append(f"{k:<34} {os_:>10} {ts:>10} {ratio:>7}  {unit}")
     lines += criteria(ours, theirs, dev)
+    lines += jit_times(os.path.join(out, "jit.log"))
     lines += best_variants(ours)
     lines += anchor_kernels(os.path.join(out, "torch.log"))
     # The Nsight Compute digests (run.sh's profile phase), where it ran.
@@ -148,6 +149,23 @@ def criteria(ours, theirs, dev):
     if "H100" not in dev:
         head += ": NOT AN H100, these do not count for the issue"
     return ["", head] + rows
+
+
+def jit_times(path):
+    """The driver's compile time for each PTX module, from run.sh's warm-up
+    (jit.log): what a program pays the first time it loads a module on a
+    machine whose JIT cache is cold."""
+    if not os.path.exists(path):
+        return []
+    t = {}
+    for line in open(path, errors="replace"):
+        m = re.match(r"jit (\S+) ([0-9.]+) s", line)
+        if m:
+            t[m.group(1)] = float(m.group(2))
+    if not t:
+        return []
+    rows = [f"  {k:<32} {v:6.1f} s" for k, v in sorted(t.items(), key=lambda kv: -kv[1])]
+    return ["", f"driver JIT of the PTX modules, cold cache (jit.log): {sum(t.values()):.1f} s in all, each in its own process"] + rows
 
 
 def anchor_kernels(path):

@@ -27,6 +27,10 @@ esac
 EOF
 cat >"$bin/bench" <<'EOF'
 #!/usr/bin/env bash
+case "$*" in
+*"-modules"*) printf 'gemm_f16\nattention\n'; exit 0 ;;
+*"-preload "*) echo "jit $3 0.50 s"; exit 0 ;;
+esac
 echo "device: stand-in"
 case "$*" in
 *"-only train"*) echo "RESULT train_vits16_224_b256_fp16${MOCOGO_GEMM_KERNEL:+_gemm$MOCOGO_GEMM_KERNEL}${MOCOGO_ATTN_KERNEL:+_attn$MOCOGO_ATTN_KERNEL}${MOCOGO_GEMM_RESIDUAL:+_residual}${MOCOGO_GEMM_GELU_GRAD:+_gelugrad}_img_per_s 2000 img/s 128" ;;
@@ -106,6 +110,7 @@ check() { # check WHAT PATTERN FILE
 [ $rc -eq 1 ] || { echo "selftest: run.sh exit $rc, want 1 (a test fails)"; fail=1; }
 [ $took -le $budget ] || { echo "selftest: run.sh took ${took}s of a $budget s budget"; fail=1; }
 check "phases in decide's order" 'phase tests' "$tmp/log"
+check "the JIT cache filled before the tests" 'JIT cache filled: 2 of 2 modules in [0-9]+ s \(longest: (gemm_f16|attention) 0.50 s\)' "$tmp/log"
 order=$(grep -oE 'phase (tests|train|bench|torch|peak|profile)' "$tmp/log" | cut -d' ' -f2 | tr '\n' ' ')
 [ "$order" = "tests torch bench peak profile train " ] || { echo "selftest: phase order '$order'"; fail=1; }
 check "sanitizer beside the tests" 'sanitizer started beside the tests' "$tmp/log"
@@ -127,6 +132,7 @@ check "report: tests" '^engine_cuda +6 +2 ' "$tmp/out/summary.txt"
 check "the never-run kernels' tests, then the heavy ones, queued first" 'tests: 8 in 4 processes at a time, 280s, from TestGemmF16TMAPingpong' "$tmp/log"
 check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
 check "report: racecheck" 'racecheck \(racecheck_attn.log\): 0 hazards' "$tmp/out/summary.txt"
+check "report: the JIT times" 'driver JIT of the PTX modules, cold cache \(jit.log\): 1.0 s in all' "$tmp/out/summary.txt"
 check "an Nsight Compute profile in the time left" 'ncu gemm_tmas_vit_qkv_fwd \(cap' "$tmp/log"
 check "the profile's details kept" 'Duration' "$tmp/out/profile.log"
 check "the profile's stall reasons summed up" 'stalls: long_scoreboard 70%, wait 20%, barrier 10%' "$tmp/out/profile.log"
