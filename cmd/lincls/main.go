@@ -207,6 +207,9 @@ func splits(path, valPath string, holdout int) (train, val data.Dataset, err err
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(full.Classes()) == 0 {
+		return nil, nil, fmt.Errorf("%s holds unlabelled images: the linear probe and kNN learn from labels", path)
+	}
 	if valPath != "" {
 		val, err := data.OpenEval(valPath)
 		if err != nil {

@@ -161,4 +161,6 @@ func TestVal(t *testing.T) {
 	assert.ErrorContains(t, err, "--val")
 	err = run(append(base, "--data", train, "--val", val, "--holdout", "2"), &out, &out)
 	assert.ErrorContains(t, err, "give one")
+	err = run(append(base, "--data", filepath.Join(train, "class1")), &out, &out)
+	assert.ErrorContains(t, err, "holds unlabelled images")
 }

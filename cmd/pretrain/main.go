@@ -99,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decoding and augmentation goroutines")
 	fs.IntVar(&o.threads, "threads", 0, "compute threads (default: all cores)")
 	fs.IntVar(&o.limit, "limit", 0, "train on at most this many images (0: all; with --synthetic: images per epoch, default 20 batches)")
-	fs.IntVar(&o.holdout, "holdout", 100, "images per class held out of training for the kNN monitor (unless --val)")
+	fs.IntVar(&o.holdout, "holdout", 100, "images per class held out of training for the kNN monitor, unless --val (0: no monitor, every image trains; unlabelled images have none)")
 	fs.StringVar(&o.val, "val", "", "images for the kNN monitor to classify, in any format --data takes, with --data's classes (ImageNet's val folder, say): then all of --data trains, none held out")
 	fs.IntVar(&o.knnBank, "knn-bank", 10000, "at most this many training images form the kNN bank")
 	fs.IntVar(&o.knnK, "knn-k", 200, "neighbours of the kNN monitor")
@@ -251,9 +251,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// Data: the training part, a held-out part for the kNN monitor.
 	var (
 		full, trainSet, held, bank data.Dataset
-		sample                     = data.Image{W: 224, H: 224, C: 3}
-		dataID                     string
-		dataLen                    int
+		// monitorOff says why there is no kNN monitor ("" when there is one).
+		monitorOff string
+		sample     = data.Image{W: 224, H: 224, C: 3}
+		dataID     string
+		dataLen    int
 	)
 	if o.synthetic {
 		dataID, dataLen = "synthetic", o.limit
@@ -270,7 +272,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		var train data.Dataset
-		if o.val != "" {
+		switch unlabelled := len(full.Classes()) == 0; {
+		case unlabelled && o.val != "":
+			return fmt.Errorf("--val: %s holds unlabelled images, and the kNN monitor classifies --val by the labels of the training images", dataID)
+		case unlabelled || o.holdout == 0 && o.val == "":
+			// No kNN monitor: every image trains.
+			if full.Len() < o.batch {
+				return fmt.Errorf("%d training images: need at least --batch (%d)", full.Len(), o.batch)
+			}
+			train = full
+			monitorOff = "--holdout 0"
+			if unlabelled {
+				monitorOff = "the images are unlabelled"
+			}
+		case o.val != "":
 			// The monitor's queries come from --val, and all of --data trains.
 			if held, err = data.OpenEval(o.val); err != nil {
 				return fmt.Errorf("--val: %w", err)
@@ -282,7 +297,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("%d training images and %d in --val: need at least --batch (%d) and one", full.Len(), held.Len(), o.batch)
 			}
 			train = full
-		} else {
+		default:
 			kept, heldOut, err := data.SplitHoldout(full, o.holdout)
 			if err != nil {
 				return err
@@ -297,9 +312,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if o.limit > 0 && o.limit < train.Len() {
 			trainSet = evenly(train, o.limit)
 		}
-		bank = trainSet
-		if o.knnBank > 0 && o.knnBank < trainSet.Len() {
-			bank = evenly(trainSet, o.knnBank)
+		if held != nil {
+			bank = trainSet
+			if o.knnBank > 0 && o.knnBank < trainSet.Len() {
+				bank = evenly(trainSet, o.knnBank)
+			}
 		}
 		first, err := trainSet.Item(0)
 		if err != nil {
@@ -418,6 +435,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Data: --synthetic: random %d px views made once and reused every step (no reading, decoding or augmentation: the compute alone), %d images per epoch; kNN evaluation skipped.\n",
 			cfg.ViT.ImageSize, dataLen)
 		logJSON(map[string]any{"type": "note", "text": "--synthetic: random inputs, no data pipeline; kNN evaluation skipped"})
+	} else if monitorOff != "" {
+		classes := fmt.Sprintf("%d classes", len(full.Classes()))
+		if len(full.Classes()) == 0 {
+			classes = "unlabelled"
+		}
+		fmt.Fprintf(stdout, "Data: %s: %d training images (%s); no kNN monitor: %s.\n", dataID, dataLen, classes, monitorOff)
+		logJSON(map[string]any{"type": "note", "text": "no kNN monitor: " + monitorOff})
 	} else {
 		queries := fmt.Sprintf("%d held out for kNN", held.Len())
 		if o.val != "" {
@@ -426,6 +450,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Data: %s: %d training images (%d classes), %s, bank of %d.\n",
 			dataID, dataLen, len(full.Classes()), queries, bank.Len())
 	}
+	// monitor: the kNN accuracy is measured (at random init, after epochs).
+	monitor := !o.synthetic && held != nil
 	fmt.Fprintf(stdout, "Recipe: %d epochs of %d steps, batch %d, lr %.3g (warmup %.3g epochs, cosine), wd %g, momentum %g→1, T %g.\n",
 		o.epochs, itersPerEpoch, o.batch, tcfg.LR(o.warmup), o.warmup, o.wd, o.mocoM, cfg.Temperature)
 	if o.precision != "fp32" {
@@ -440,7 +466,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, o.batch, o.workers)
 	}
 	var initTop1 float64 = -1
-	if !o.resume && !o.synthetic {
+	if !o.resume && monitor {
 		t0 := time.Now()
 		top1, top5, err := knn()
 		if err != nil {
@@ -537,7 +563,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if stopAfterEpochs > 0 && epoch+1-start.Epoch >= stopAfterEpochs {
 			return errStopped
 		}
-		if !o.synthetic && (o.knnEvery > 0 && (epoch+1)%o.knnEvery == 0 || epoch == o.epochs-1) {
+		if monitor && (o.knnEvery > 0 && (epoch+1)%o.knnEvery == 0 || epoch == o.epochs-1) {
 			t0 := time.Now()
 			top1, top5, err := knn()
 			if err != nil {

@@ -306,3 +306,40 @@ func TestVal(t *testing.T) {
 	err := run(append(args, "--val", val), &out, &out)
 	assert.ErrorContains(t, err, `class 0 is "class1", where the training images' is "class0"`)
 }
+
+// TestUnlabelled: MoCo v3 trains on images without labels (a folder with
+// no class folders), with no kNN monitor; --holdout 0 turns the monitor
+// off for labelled images too, training on every one.
+func TestUnlabelled(t *testing.T) {
+	labelled := writeFolder(t, 2, 5, 16)
+	flat := t.TempDir()
+	for _, c := range []string{"class0", "class1"} {
+		files, err := os.ReadDir(filepath.Join(labelled, c))
+		require.NoError(t, err)
+		for _, f := range files {
+			require.NoError(t, os.Rename(filepath.Join(labelled, c, f.Name()), filepath.Join(flat, c+"_"+f.Name())))
+		}
+	}
+	labelled = writeFolder(t, 2, 5, 16)
+	noHoldout := func(args []string) []string {
+		i := slices.Index(args, "--holdout")
+		return slices.Delete(args, i, i+2)
+	}
+	var out bytes.Buffer
+	dir := t.TempDir()
+	require.NoError(t, run(noHoldout(tinyArgs(flat, dir, 1)), &out, &out), out.String())
+	assert.Contains(t, out.String(), "10 training images (unlabelled); no kNN monitor: the images are unlabelled")
+	assert.NotContains(t, out.String(), "kNN top-1")
+	_, err := os.Stat(filepath.Join(dir, "backbone.safetensors"))
+	require.NoError(t, err)
+	logged, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(logged), `"type":"knn"`)
+
+	out.Reset()
+	require.NoError(t, run(append(noHoldout(tinyArgs(labelled, t.TempDir(), 1)), "--holdout", "0"), &out, &out), out.String())
+	assert.Contains(t, out.String(), "10 training images (2 classes); no kNN monitor: --holdout 0")
+
+	err = run(append(noHoldout(tinyArgs(flat, t.TempDir(), 1)), "--val", labelled), &out, &out)
+	assert.ErrorContains(t, err, "holds unlabelled images")
+}

@@ -38,11 +38,16 @@ type Sample struct {
 type Dataset interface {
 	// Len is the number of items.
 	Len() int
-	// Classes are the class names; a label is an index into it.
+	// Classes are the class names; a label is an index into it. A set of
+	// unlabelled images (for self-supervised training only) has no
+	// classes, and every label is Unlabelled.
 	Classes() []string
 	// Item decodes item i. Errors name the file or entry and the problem.
 	Item(i int) (Sample, error)
 }
+
+// Unlabelled is the label of an image in a set without classes.
+const Unlabelled = -1
 
 // Labeler is implemented by datasets that know an item's label without
 // decoding it (all readers in this package do). Split helpers use it.
@@ -286,6 +291,9 @@ func SplitHoldout(d Dataset, perClass int) (train, held *Subset, err error) {
 	}
 	n := d.Len()
 	nc := len(d.Classes())
+	if nc == 0 {
+		return nil, nil, errors.New("data: SplitHoldout: the images are unlabelled: no class to hold images of out")
+	}
 	counts := make([]int, nc)
 	for i := 0; i < n; i++ {
 		l := lab.Label(i)

@@ -27,7 +27,10 @@ var MaxFileSize int64 = 1 << 28
 // one sub-directory per class. Classes are the sub-directory names sorted
 // by byte value; files are found recursively, each directory's files
 // sorted, directories visited in sorted path order (as torchvision's
-// make_dataset does). Files without a JPEG/PNG extension are ignored.
+// make_dataset does). Files without a JPEG/PNG extension are ignored, and
+// so are files directly in root, unless root has no sub-directories: then
+// its images, sorted, are an unlabelled set (no classes, every label
+// Unlabelled), for self-supervised training.
 type ImageFolder struct {
 	root    string
 	classes []string
@@ -49,7 +52,17 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 	}
 	sort.Strings(f.classes)
 	if len(f.classes) == 0 {
-		return nil, fmt.Errorf("data: image folder %s: no class sub-directories", root)
+		// No class folders: the images in root, unlabelled.
+		for _, e := range ents {
+			if IsImageFile(e.Name()) && !isDir(filepath.Join(root, e.Name())) {
+				f.paths = append(f.paths, filepath.Join(root, e.Name()))
+				f.labels = append(f.labels, Unlabelled)
+			}
+		}
+		if len(f.paths) == 0 {
+			return nil, fmt.Errorf("data: image folder %s: no class sub-directories and no .jpg/.jpeg/.png files", root)
+		}
+		return f, nil
 	}
 	for ci, c := range f.classes {
 		type dirFiles struct {

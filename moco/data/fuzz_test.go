@@ -72,7 +72,8 @@ func FuzzTar(f *testing.F) {
 		}
 		for i := 0; i < d.Len() && i < 16; i++ {
 			s, err := d.Item(i)
-			if err == nil && (!s.Image.Valid() || s.Label >= len(d.Classes())) {
+			labelOK := s.Label >= 0 && s.Label < len(d.Classes()) || len(d.Classes()) == 0 && s.Label == Unlabelled
+			if err == nil && (!s.Image.Valid() || !labelOK) {
 				t.Fatalf("item %d invalid", i)
 			}
 		}

@@ -27,7 +27,8 @@ const FashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 //     the split named by split ("train" or "test");
 //   - a folder with data_batch_*.bin / test_batch.bin (CIFAR-10) or
 //     train.bin / test.bin (CIFAR-100, fine labels);
-//   - any other folder: ImageFolder (one sub-folder per class).
+//   - any other folder: ImageFolder (one sub-folder per class; a folder
+//     of images with no sub-folders is an unlabelled set).
 //
 // Archives and ImageFolders are a single split: asking for "test" gives
 // ErrNoTestSplit.

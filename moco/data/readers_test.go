@@ -69,6 +69,22 @@ func TestImageFolder(t *testing.T) {
 	require.Error(t, err)
 	_, err = NewImageFolder(t.TempDir())
 	require.ErrorContains(t, err, "no class")
+
+	// A folder of images with no class folders: unlabelled.
+	flat := t.TempDir()
+	writeFile(t, filepath.Join(flat, "b.png"), encodePNG(t, testRGBA(3, 3, 1)))
+	writeFile(t, filepath.Join(flat, "a.jpg"), encodeJPEG(t, testRGBA(4, 3, 2)))
+	writeFile(t, filepath.Join(flat, "notes.txt"), nil)
+	f, err = NewImageFolder(flat)
+	require.NoError(t, err)
+	require.Empty(t, f.Classes())
+	require.Equal(t, 2, f.Len())
+	require.Equal(t, filepath.Join(flat, "a.jpg"), f.Name(0))
+	s, err = f.Item(1)
+	require.NoError(t, err)
+	require.Equal(t, Unlabelled, s.Label)
+	_, _, err = SplitHoldout(f, 1)
+	require.ErrorContains(t, err, "unlabelled")
 }
 
 func tarFixture(t testing.TB) []tarFile {
@@ -123,8 +139,15 @@ func TestTarImageFolder(t *testing.T) {
 			checkTarFixture(t, f)
 			require.NoError(t, f.Close())
 			// Explicit root.
+			// A root with no class folders holds unlabelled images.
 			f, err = NewTarBytes("mem.tar", b, TarOptions{Root: "data/train/dog"})
-			require.Error(t, err, "files directly under root have no class")
+			require.NoError(t, err)
+			require.Empty(t, f.Classes())
+			require.Equal(t, 2, f.Len())
+			require.Equal(t, "mem.tar:data/train/dog/1.jpg", f.Name(0))
+			require.Equal(t, Unlabelled, f.Label(1))
+			_, err = NewTarBytes("mem.tar", b, TarOptions{Root: "data/none"})
+			require.ErrorContains(t, err, `no image entries in class directories under "data/none", nor in it`)
 			// Truncated archives fail with the name.
 			_, err = NewTarBytes("cut.tar", b[:len(b)*2/3], TarOptions{})
 			require.ErrorContains(t, err, "cut.tar")

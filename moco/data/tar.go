@@ -36,8 +36,11 @@ import (
 //     the images' grandparents; the class names, sorted, give the labels.
 //
 // A set whose archives hold cls members is WebDataset, and then every
-// sample of every archive must have an image and a label; a set with
-// none is ImageFolder. WebDataset samples keep the order of the archives
+// sample of every archive must have an image and a label. A set with none
+// is still WebDataset where an image shares its key with the member beside
+// it (image and caption, as img2dataset writes them): unlabelled, no
+// classes and every label Unlabelled. Otherwise it is ImageFolder, and
+// unlabelled where root holds images but no class folders. WebDataset samples keep the order of the archives
 // and their order within each archive; ImageFolder items are sorted by
 // class, folder and file name (torchvision's order over the unpacked
 // tree), whichever archive holds them.
@@ -367,7 +370,13 @@ func buildTar(scans []tarScan, scanErr error, opt TarOptions) (*Tar, error) {
 				scans[withLabels].archive.name, opt.Root)
 		}
 		t.layout = "webdataset"
-		if err := t.addWebDataset(scans); err != nil {
+		if err := t.addWebDataset(scans, true); err != nil {
+			return nil, err
+		}
+	case webdatasetShaped(scans) && opt.Root == "":
+		// WebDataset samples with no labels: unlabelled images.
+		t.layout = "webdataset"
+		if err := t.addWebDataset(scans, false); err != nil {
 			return nil, err
 		}
 	default:
@@ -379,8 +388,9 @@ func buildTar(scans []tarScan, scanErr error, opt TarOptions) (*Tar, error) {
 	return t, nil
 }
 
-// addWebDataset groups each archive's members into samples (see Tar).
-func (t *Tar) addWebDataset(scans []tarScan) error {
+// addWebDataset groups each archive's members into samples (see Tar);
+// each must have a label when labelled, and none has one otherwise.
+func (t *Tar) addWebDataset(scans []tarScan, labelled bool) error {
 	maxLabel := int32(-1)
 	for a, s := range scans {
 		name := s.archive.name
@@ -425,12 +435,16 @@ func (t *Tar) addWebDataset(scans []tarScan) error {
 			if !found {
 				return fmt.Errorf("data: tar %s: sample %s has no .jpg, .jpeg or .png image (members: %s)", name, key, strings.Join(exts, " "))
 			}
-			lab, ok := byExt["cls"]
-			if !ok {
-				return fmt.Errorf("data: tar %s: sample %s has no .cls label (members: %s)", name, key, strings.Join(exts, " "))
+			label := int32(Unlabelled)
+			if labelled {
+				lab, ok := byExt["cls"]
+				if !ok {
+					return fmt.Errorf("data: tar %s: sample %s has no .cls label (members: %s)", name, key, strings.Join(exts, " "))
+				}
+				label = lab.label
+				maxLabel = max(maxLabel, label)
 			}
-			maxLabel = max(maxLabel, lab.label)
-			t.items = append(t.items, tarItem{archive: int32(a), label: lab.label, name: img.name, off: img.off, size: img.size})
+			t.items = append(t.items, tarItem{archive: int32(a), label: label, name: img.name, off: img.off, size: img.size})
 			i = j
 		}
 	}
@@ -487,13 +501,28 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 				item: tarItem{archive: int32(a), name: m.name, off: m.off, size: m.size}})
 		}
 	}
-	a, b, samples := webdatasetPair(scans)
 	if len(ks) == 0 {
-		if samples {
-			return fmt.Errorf("data: tar %s: no image entries in class directories under %q, and %s with %s look like a WebDataset sample: its image needs a class index in a .cls member",
-				setName(scans), root, a, b)
+		// No class folders: the images directly in root, unlabelled.
+		for a, s := range scans {
+			for _, m := range s.members {
+				rel, ok := m.name, m.off >= 0
+				if root != "" {
+					rel, ok = strings.CutPrefix(m.name, root+"/")
+					ok = ok && m.off >= 0
+				}
+				if ok && !strings.Contains(rel, "/") {
+					ks = append(ks, keyed{base: rel, item: tarItem{archive: int32(a), label: Unlabelled, name: m.name, off: m.off, size: m.size}})
+				}
+			}
 		}
-		return fmt.Errorf("data: tar %s: no image entries in class directories under %q", setName(scans), root)
+		if len(ks) == 0 {
+			return fmt.Errorf("data: tar %s: no image entries in class directories under %q, nor in it", setName(scans), root)
+		}
+		sort.SliceStable(ks, func(a, b int) bool { return ks[a].base < ks[b].base })
+		for _, k := range ks {
+			t.items = append(t.items, k.item)
+		}
+		return nil
 	}
 	sort.SliceStable(ks, func(a, b int) bool {
 		if ks[a].class != ks[b].class {
@@ -511,29 +540,24 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 		k.item.label = int32(len(t.classes) - 1)
 		t.items = append(t.items, k.item)
 	}
-	if len(t.classes) == 1 && samples {
-		// One folder of unlabelled WebDataset samples would pass for one class.
-		return fmt.Errorf("data: tar %s: every image is in the one class folder %q, and %s with %s look like a WebDataset sample: its image needs a class index in a .cls member",
-			setName(scans), t.classes[0], a, b)
-	}
 	return nil
 }
 
-// webdatasetPair finds an image and a member beside it in its archive
-// that share a WebDataset key: the mark of WebDataset samples (an
-// ImageFolder tree keeps one file per image).
-func webdatasetPair(scans []tarScan) (a, b string, ok bool) {
+// webdatasetShaped reports an image and a member beside it in its
+// archive that share a WebDataset key: the mark of WebDataset samples,
+// labelled or not (an ImageFolder tree keeps one file per image).
+func webdatasetShaped(scans []tarScan) bool {
 	for _, s := range scans {
 		for i := 1; i < len(s.members); i++ {
 			x, y := s.members[i-1], s.members[i]
 			kx, _, okx := webdatasetKey(x.name)
 			ky, _, oky := webdatasetKey(y.name)
 			if okx && oky && kx == ky && (x.off >= 0 || y.off >= 0) {
-				return x.name, y.name, true
+				return true
 			}
 		}
 	}
-	return "", "", false
+	return false
 }
 
 // setName names a set of archives in errors: its one archive, or the

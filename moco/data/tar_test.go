@@ -111,9 +111,6 @@ func TestTarWebDatasetRefused(t *testing.T) {
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("1048576")}), `b.cls: class index "1048576"`},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte(strings.Repeat(" ", 70) + "1")}), "b.cls: 71 bytes is not a class index"},
 		{[]tarFile{{"README", nil}, {"a.cls", []byte("0")}}, "no .jpg/.jpeg/.png entries"},
-		// Unlabelled WebDataset samples, flat or under one folder.
-		{[]tarFile{{"a.jpg", img}, {"a.txt", nil}, {"b.jpg", img}, {"b.txt", nil}}, "a.jpg with a.txt look like a WebDataset sample: its image needs a class index in a .cls member"},
-		{[]tarFile{{"d/a.jpg", img}, {"d/a.txt", nil}, {"d/b.jpg", img}}, `every image is in the one class folder "d", and d/a.jpg with d/a.txt look like a WebDataset sample`},
 	} {
 		for _, gz := range []bool{false, true} {
 			_, err := NewTarBytes("w.tar", makeTar(t, c.files, gz), TarOptions{})
@@ -233,4 +230,36 @@ func TestOpenArchives(t *testing.T) {
 	d, err = Open(dir, "train")
 	require.NoError(t, err)
 	require.IsType(t, &ImageFolder{}, d)
+}
+
+// TestTarUnlabelled: WebDataset samples without labels, and images with no
+// class folders, are unlabelled sets (for self-supervised training).
+func TestTarUnlabelled(t *testing.T) {
+	img := encodeJPEG(t, testRGBA(4, 4, 1))
+	for _, c := range []struct {
+		files  []tarFile
+		layout string
+		names  []string
+	}{
+		// WebDataset samples (as img2dataset writes them: image, caption, metadata), flat or under a folder.
+		{[]tarFile{{"a.jpg", img}, {"a.txt", nil}, {"a.json", nil}, {"b.png", encodePNG(t, testRGBA(2, 2, 1))}, {"b.txt", nil}}, "webdataset", []string{"a.jpg", "b.png"}},
+		{[]tarFile{{"d/b.jpg", img}, {"d/b.txt", nil}, {"d/a.jpg", img}}, "webdataset", []string{"d/b.jpg", "d/a.jpg"}},
+		// Images alone, no class folders: sorted by name.
+		{[]tarFile{{"z.jpg", img}, {"y.jpg", img}, {"notes.txt", nil}}, "imagefolder", []string{"y.jpg", "z.jpg"}},
+	} {
+		d, err := NewTarBytes("u.tar", makeTar(t, c.files, false), TarOptions{})
+		require.NoError(t, err)
+		require.Equal(t, c.layout, d.Layout())
+		require.Empty(t, d.Classes())
+		require.Equal(t, len(c.names), d.Len())
+		for i, n := range c.names {
+			require.Equal(t, "u.tar:"+n, d.Name(i))
+			s, err := d.Item(i)
+			require.NoError(t, err)
+			require.Equal(t, Unlabelled, s.Label)
+		}
+	}
+	// Labelled and unlabelled WebDataset samples in one set are refused.
+	_, err := NewTarBytes("u.tar", makeTar(t, []tarFile{{"a.jpg", img}, {"a.cls", []byte("0")}, {"b.jpg", img}, {"b.txt", nil}}, false), TarOptions{})
+	require.ErrorContains(t, err, "sample b has no .cls label")
 }
