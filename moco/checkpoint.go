@@ -26,6 +26,10 @@ type RunState struct {
 	AdamSteps []int         `json:"adam_steps"`
 	Data      string        `json:"data"` // what the run trains on, checked on resume
 	DataLen   int           `json:"data_len"`
+	// HeldOut says which images of the data the run keeps out of training
+	// for its kNN monitor ("100 per class", "none"), checked on resume;
+	// empty in checkpoints written before it was recorded.
+	HeldOut string `json:"held_out,omitempty"`
 	// LR and Momentum are the schedules' values at the last step taken.
 	LR       float64 `json:"lr"`
 	Momentum float64 `json:"momentum"`

@@ -163,4 +163,8 @@ func TestVal(t *testing.T) {
 	assert.ErrorContains(t, err, "give one")
 	err = run(append(base, "--data", filepath.Join(train, "class1")), &out, &out)
 	assert.ErrorContains(t, err, "holds unlabelled images")
+	// Unlabelled evaluation images are refused before any work (the probe
+	// would index its scores by their labels).
+	err = run(append(base, "--data", train, "--val", filepath.Join(train, "class1"), "--mode", "linear"), &out, &out)
+	assert.ErrorContains(t, err, "the images are unlabelled, and evaluation needs labels")
 }

@@ -253,9 +253,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		full, trainSet, held, bank data.Dataset
 		// monitorOff says why there is no kNN monitor ("" when there is one).
 		monitorOff string
-		sample     = data.Image{W: 224, H: 224, C: 3}
-		dataID     string
-		dataLen    int
+		// heldOut says which images of the data do not train (RunState.HeldOut).
+		heldOut string
+		sample  = data.Image{W: 224, H: 224, C: 3}
+		dataID  string
+		dataLen int
 	)
 	if o.synthetic {
 		dataID, dataLen = "synthetic", o.limit
@@ -272,19 +274,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		var train data.Dataset
-		switch unlabelled := len(full.Classes()) == 0; {
-		case unlabelled && o.val != "":
-			return fmt.Errorf("--val: %s holds unlabelled images, and the kNN monitor classifies --val by the labels of the training images", dataID)
-		case unlabelled || o.holdout == 0 && o.val == "":
-			// No kNN monitor: every image trains.
+		// The kNN monitor needs two classes or more; without it every image
+		// trains.
+		switch classes := len(full.Classes()); {
+		case classes < 2 || o.holdout == 0 && o.val == "":
+			switch classes {
+			case 0:
+				monitorOff = "the images are unlabelled"
+			case 1:
+				monitorOff = "one class"
+			default:
+				monitorOff = "--holdout 0"
+			}
+			if o.val != "" {
+				return fmt.Errorf("--val: %s has %s, and the kNN monitor classifies --val by the training images' labels", dataID, monitorOff)
+			}
 			if full.Len() < o.batch {
 				return fmt.Errorf("%d training images: need at least --batch (%d)", full.Len(), o.batch)
 			}
 			train = full
-			monitorOff = "--holdout 0"
-			if unlabelled {
-				monitorOff = "the images are unlabelled"
-			}
 		case o.val != "":
 			// The monitor's queries come from --val, and all of --data trains.
 			if held, err = data.OpenEval(o.val); err != nil {
@@ -298,15 +306,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			train = full
 		default:
-			kept, heldOut, err := data.SplitHoldout(full, o.holdout)
+			kept, out, err := data.SplitHoldout(full, o.holdout)
 			if err != nil {
 				return err
 			}
-			if kept.Len() < o.batch || heldOut.Len() == 0 {
+			if kept.Len() < o.batch || out.Len() == 0 {
 				return fmt.Errorf("%d images with %d per class held out leave %d to train on and %d to test kNN on: need at least --batch (%d) and one; lower --holdout or --batch, or give --val",
-					full.Len(), o.holdout, kept.Len(), heldOut.Len(), o.batch)
+					full.Len(), o.holdout, kept.Len(), out.Len(), o.batch)
 			}
-			held, train = heldOut, kept
+			held, train = out, kept
+		}
+		heldOut = "none"
+		if held != nil && o.val == "" {
+			heldOut = fmt.Sprintf("%d per class", o.holdout)
 		}
 		trainSet = train
 		if o.limit > 0 && o.limit < train.Len() {
@@ -373,7 +385,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
 		}
-		if diff := runDiff(st, dataID, dataLen, o.seed, tcfg); diff != "" {
+		if diff := runDiff(st, dataID, dataLen, heldOut, o.seed, tcfg); diff != "" {
 			return fmt.Errorf("--resume: %s was written by another run: %s; resume with the flags it was started with", ckpt, diff)
 		}
 		if err := tr.RestoreCheckpoint(f, st); err != nil {
@@ -509,7 +521,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	bar := newProgress(stderr, itersPerEpoch)
 	var lastTop1 float64
 	save := func() error {
-		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: dataLen})
+		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: dataLen, HeldOut: heldOut})
 	}
 	savedStep := resumeStep
 	for epoch := start.Epoch; epoch < o.epochs; epoch++ {
@@ -713,7 +725,7 @@ func (s *synthetic) Close() error            { return nil }
 
 // runDiff names what differs between a checkpoint's run and this one
 // (checkpoint's value first), or returns "" when they are the same run.
-func runDiff(st moco.RunState, dataID string, dataLen int, seed uint64, tc moco.TrainConfig) string {
+func runDiff(st moco.RunState, dataID string, dataLen int, heldOut string, seed uint64, tc moco.TrainConfig) string {
 	var d []string
 	add := func(what string, was, now any) {
 		if was != now {
@@ -722,6 +734,9 @@ func runDiff(st moco.RunState, dataID string, dataLen int, seed uint64, tc moco.
 	}
 	add("data", st.Data, dataID)
 	add("images", st.DataLen, dataLen)
+	if st.HeldOut != "" {
+		add("held out of training (--holdout, --val)", st.HeldOut, heldOut)
+	}
 	add("--seed", st.Seed, seed)
 	was := st.Train
 	add("--epochs", was.Epochs, tc.Epochs)

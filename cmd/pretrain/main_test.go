@@ -341,5 +341,23 @@ func TestUnlabelled(t *testing.T) {
 	assert.Contains(t, out.String(), "10 training images (2 classes); no kNN monitor: --holdout 0")
 
 	err = run(append(noHoldout(tinyArgs(flat, t.TempDir(), 1)), "--val", labelled), &out, &out)
-	assert.ErrorContains(t, err, "holds unlabelled images")
+	assert.ErrorContains(t, err, "has the images are unlabelled, and the kNN monitor")
+
+	// One class: the monitor would score 100% whatever the network.
+	labelled = writeFolder(t, 2, 8, 16)
+	out.Reset()
+	require.NoError(t, run(noHoldout(tinyArgs(filepath.Join(labelled, "class0"), t.TempDir(), 1)), &out, &out), out.String())
+	assert.Contains(t, out.String(), "8 training images (unlabelled)")
+	one := t.TempDir()
+	require.NoError(t, os.Rename(filepath.Join(labelled, "class1"), filepath.Join(one, "class1")))
+	out.Reset()
+	require.NoError(t, run(noHoldout(tinyArgs(one, t.TempDir(), 1)), &out, &out), out.String())
+	assert.Contains(t, out.String(), "8 training images (1 classes); no kNN monitor: one class")
+
+	// A run resumed with other images held out of training is refused.
+	labelled = writeFolder(t, 2, 8, 16)
+	dir = t.TempDir()
+	require.NoError(t, run(append(noHoldout(tinyArgs(labelled, dir, 1)), "--holdout", "0", "--limit", "8"), &out, &out), out.String())
+	err = run(append(noHoldout(tinyArgs(labelled, dir, 1)), "--holdout", "2", "--limit", "8", "--resume"), &out, &out)
+	assert.ErrorContains(t, err, "held out of training (--holdout, --val) none there, 2 per class here")
 }

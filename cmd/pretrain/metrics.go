@@ -133,6 +133,9 @@ func writePlots(metrics, dir string) error {
 		"lr.svg":        {Title: "Learning rate", XLabel: "step", YLabel: "lr", Series: []svgplot.Series{{Name: "lr", X: step, Y: lr}}},
 		"momentum.svg":  {Title: "Momentum-encoder coefficient", XLabel: "step", YLabel: "m", Series: []svgplot.Series{{Name: "m", X: step, Y: mom}}},
 	}
+	if len(ep) == 0 {
+		delete(plots, "knn.svg") // a run with no kNN monitor (or none yet)
+	}
 	for name, p := range plots {
 		if err := p.WriteFile(filepath.Join(dir, name)); err != nil {
 			return err

@@ -13,9 +13,10 @@ import (
 // mean: an argument left after the flags (the commands take flags only),
 // and one of the flags named by paths given more than once (the flag
 // package keeps the last; other flags may be given again to override).
-// Both are what a shell makes of an unquoted pattern such as
-// --data shards/train-{000..127}.tar or --data=shards/train-*.tar, one
-// word per file; the error then says to quote it.
+// Both are what a shell's brace expansion makes of an unquoted pattern,
+// one word per name: --data shards/train-{000..127}.tar gives arguments
+// left over, --data=shards/train-{000..127}.tar gives --data again and
+// again. The error then says to quote it.
 func CheckArgs(fs *flag.FlagSet, args []string, paths ...string) error {
 	const quote = "a shell expands an unquoted pattern into one word per file; quote it, as in --data 'shards/train-{000..127}.tar'"
 	seen := map[string]int{}

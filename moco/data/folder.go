@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -28,9 +29,9 @@ var MaxFileSize int64 = 1 << 28
 // by byte value; files are found recursively, each directory's files
 // sorted, directories visited in sorted path order (as torchvision's
 // make_dataset does). Files without a JPEG/PNG extension are ignored, and
-// so are files directly in root, unless root has no sub-directories: then
-// its images, sorted, are an unlabelled set (no classes, every label
-// Unlabelled), for self-supervised training.
+// so are files directly in root, unless root has no sub-directories but
+// hidden ones (and __MACOSX): then its images, sorted, are an unlabelled
+// set (no classes, every label Unlabelled), for self-supervised training.
 type ImageFolder struct {
 	root    string
 	classes []string
@@ -51,8 +52,11 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 		}
 	}
 	sort.Strings(f.classes)
-	if len(f.classes) == 0 {
-		// No class folders: the images in root, unlabelled.
+	if !slices.ContainsFunc(f.classes, func(c string) bool { return !strings.HasPrefix(c, ".") && c != "__MACOSX" }) &&
+		slices.ContainsFunc(ents, func(e os.DirEntry) bool { return IsImageFile(e.Name()) }) {
+		// No class folders (hidden ones and a zip tool's __MACOSX aside):
+		// the images in root, unlabelled.
+		f.classes = nil
 		for _, e := range ents {
 			if IsImageFile(e.Name()) && !isDir(filepath.Join(root, e.Name())) {
 				f.paths = append(f.paths, filepath.Join(root, e.Name()))
@@ -63,6 +67,9 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 			return nil, fmt.Errorf("data: image folder %s: no class sub-directories and no .jpg/.jpeg/.png files", root)
 		}
 		return f, nil
+	}
+	if len(f.classes) == 0 {
+		return nil, fmt.Errorf("data: image folder %s: no class sub-directories and no .jpg/.jpeg/.png files", root)
 	}
 	for ci, c := range f.classes {
 		type dirFiles struct {

@@ -216,6 +216,9 @@ func OpenEval(path string) (Dataset, error) {
 // order, or the first of them (a set may lack the last classes, as a
 // WebDataset's does, whose classes run to its largest label).
 func SameClasses(train, eval []string) error {
+	if len(eval) == 0 {
+		return errors.New("the images are unlabelled, and evaluation needs labels")
+	}
 	if len(eval) > len(train) {
 		return fmt.Errorf("%d classes, where the training images have %d", len(eval), len(train))
 	}

@@ -85,6 +85,14 @@ func TestImageFolder(t *testing.T) {
 	require.Equal(t, Unlabelled, s.Label)
 	_, _, err = SplitHoldout(f, 1)
 	require.ErrorContains(t, err, "unlabelled")
+	// Hidden folders and a zip tool's __MACOSX are no classes.
+	require.NoError(t, os.Mkdir(filepath.Join(flat, ".ipynb_checkpoints"), 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(flat, "__MACOSX"), 0o755))
+	writeFile(t, filepath.Join(flat, "__MACOSX", "._a.jpg"), []byte("apple double"))
+	f, err = NewImageFolder(flat)
+	require.NoError(t, err)
+	require.Empty(t, f.Classes())
+	require.Equal(t, 2, f.Len())
 }
 
 func tarFixture(t testing.TB) []tarFile {

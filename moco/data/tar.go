@@ -36,11 +36,11 @@ import (
 //     the images' grandparents; the class names, sorted, give the labels.
 //
 // A set whose archives hold cls members is WebDataset, and then every
-// sample of every archive must have an image and a label. A set with none
-// is still WebDataset where an image shares its key with the member beside
-// it (image and caption, as img2dataset writes them): unlabelled, no
-// classes and every label Unlabelled. Otherwise it is ImageFolder, and
-// unlabelled where root holds images but no class folders. WebDataset samples keep the order of the archives
+// sample of every archive must have an image and a label; a set with none
+// is ImageFolder. Where root holds images but no class folders (WebDataset
+// shards without labels: images and captions, as img2dataset writes
+// them), its images are an unlabelled set: no classes, every label
+// Unlabelled, sorted by name. WebDataset samples keep the order of the archives
 // and their order within each archive; ImageFolder items are sorted by
 // class, folder and file name (torchvision's order over the unpacked
 // tree), whichever archive holds them.
@@ -370,13 +370,7 @@ func buildTar(scans []tarScan, scanErr error, opt TarOptions) (*Tar, error) {
 				scans[withLabels].archive.name, opt.Root)
 		}
 		t.layout = "webdataset"
-		if err := t.addWebDataset(scans, true); err != nil {
-			return nil, err
-		}
-	case webdatasetShaped(scans) && opt.Root == "":
-		// WebDataset samples with no labels: unlabelled images.
-		t.layout = "webdataset"
-		if err := t.addWebDataset(scans, false); err != nil {
+		if err := t.addWebDataset(scans); err != nil {
 			return nil, err
 		}
 	default:
@@ -388,9 +382,8 @@ func buildTar(scans []tarScan, scanErr error, opt TarOptions) (*Tar, error) {
 	return t, nil
 }
 
-// addWebDataset groups each archive's members into samples (see Tar);
-// each must have a label when labelled, and none has one otherwise.
-func (t *Tar) addWebDataset(scans []tarScan, labelled bool) error {
+// addWebDataset groups each archive's members into samples (see Tar).
+func (t *Tar) addWebDataset(scans []tarScan) error {
 	maxLabel := int32(-1)
 	for a, s := range scans {
 		name := s.archive.name
@@ -435,16 +428,12 @@ func (t *Tar) addWebDataset(scans []tarScan, labelled bool) error {
 			if !found {
 				return fmt.Errorf("data: tar %s: sample %s has no .jpg, .jpeg or .png image (members: %s)", name, key, strings.Join(exts, " "))
 			}
-			label := int32(Unlabelled)
-			if labelled {
-				lab, ok := byExt["cls"]
-				if !ok {
-					return fmt.Errorf("data: tar %s: sample %s has no .cls label (members: %s)", name, key, strings.Join(exts, " "))
-				}
-				label = lab.label
-				maxLabel = max(maxLabel, label)
+			lab, ok := byExt["cls"]
+			if !ok {
+				return fmt.Errorf("data: tar %s: sample %s has no .cls label (members: %s)", name, key, strings.Join(exts, " "))
 			}
-			t.items = append(t.items, tarItem{archive: int32(a), label: label, name: img.name, off: img.off, size: img.size})
+			maxLabel = max(maxLabel, lab.label)
+			t.items = append(t.items, tarItem{archive: int32(a), label: lab.label, name: img.name, off: img.off, size: img.size})
 			i = j
 		}
 	}
@@ -541,23 +530,6 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 		t.items = append(t.items, k.item)
 	}
 	return nil
-}
-
-// webdatasetShaped reports an image and a member beside it in its
-// archive that share a WebDataset key: the mark of WebDataset samples,
-// labelled or not (an ImageFolder tree keeps one file per image).
-func webdatasetShaped(scans []tarScan) bool {
-	for _, s := range scans {
-		for i := 1; i < len(s.members); i++ {
-			x, y := s.members[i-1], s.members[i]
-			kx, _, okx := webdatasetKey(x.name)
-			ky, _, oky := webdatasetKey(y.name)
-			if okx && oky && kx == ky && (x.off >= 0 || y.off >= 0) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // setName names a set of archives in errors: its one archive, or the

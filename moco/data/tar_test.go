@@ -232,24 +232,23 @@ func TestOpenArchives(t *testing.T) {
 	require.IsType(t, &ImageFolder{}, d)
 }
 
-// TestTarUnlabelled: WebDataset samples without labels, and images with no
-// class folders, are unlabelled sets (for self-supervised training).
+// TestTarUnlabelled: images with no class folders (WebDataset samples
+// without labels among them) are an unlabelled set, sorted by name; a
+// file beside an image in a class folder takes no label away.
 func TestTarUnlabelled(t *testing.T) {
 	img := encodeJPEG(t, testRGBA(4, 4, 1))
 	for _, c := range []struct {
-		files  []tarFile
-		layout string
-		names  []string
+		files []tarFile
+		names []string
 	}{
-		// WebDataset samples (as img2dataset writes them: image, caption, metadata), flat or under a folder.
-		{[]tarFile{{"a.jpg", img}, {"a.txt", nil}, {"a.json", nil}, {"b.png", encodePNG(t, testRGBA(2, 2, 1))}, {"b.txt", nil}}, "webdataset", []string{"a.jpg", "b.png"}},
-		{[]tarFile{{"d/b.jpg", img}, {"d/b.txt", nil}, {"d/a.jpg", img}}, "webdataset", []string{"d/b.jpg", "d/a.jpg"}},
-		// Images alone, no class folders: sorted by name.
-		{[]tarFile{{"z.jpg", img}, {"y.jpg", img}, {"notes.txt", nil}}, "imagefolder", []string{"y.jpg", "z.jpg"}},
+		// WebDataset samples as img2dataset writes them (image, caption, metadata).
+		{[]tarFile{{"b.png", encodePNG(t, testRGBA(2, 2, 1))}, {"b.txt", nil}, {"a.jpg", img}, {"a.txt", nil}, {"a.json", nil}}, []string{"a.jpg", "b.png"}},
+		// Images alone, dotted names among them.
+		{[]tarFile{{"z.jpg", img}, {"y.1.jpg", img}, {"y.2.jpg", img}, {"notes.txt", nil}}, []string{"y.1.jpg", "y.2.jpg", "z.jpg"}},
 	} {
 		d, err := NewTarBytes("u.tar", makeTar(t, c.files, false), TarOptions{})
 		require.NoError(t, err)
-		require.Equal(t, c.layout, d.Layout())
+		require.Equal(t, "imagefolder", d.Layout())
 		require.Empty(t, d.Classes())
 		require.Equal(t, len(c.names), d.Len())
 		for i, n := range c.names {
@@ -259,7 +258,13 @@ func TestTarUnlabelled(t *testing.T) {
 			require.Equal(t, Unlabelled, s.Label)
 		}
 	}
+	// Class folders keep their labels, whatever lies beside the images.
+	d, err := NewTarBytes("l.tar", makeTar(t, []tarFile{{"cat/1.jpg", img}, {"cat/1.txt", nil}, {"cat/a.1.jpg", img}, {"dog/2.jpg", img}, {"dog/2.json", nil}}, false), TarOptions{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"cat", "dog"}, d.Classes())
+	require.Equal(t, 3, d.Len())
+	require.Equal(t, 1, d.Label(2))
 	// Labelled and unlabelled WebDataset samples in one set are refused.
-	_, err := NewTarBytes("u.tar", makeTar(t, []tarFile{{"a.jpg", img}, {"a.cls", []byte("0")}, {"b.jpg", img}, {"b.txt", nil}}, false), TarOptions{})
+	_, err = NewTarBytes("u.tar", makeTar(t, []tarFile{{"a.jpg", img}, {"a.cls", []byte("0")}, {"b.jpg", img}, {"b.txt", nil}}, false), TarOptions{})
 	require.ErrorContains(t, err, "sample b has no .cls label")
 }

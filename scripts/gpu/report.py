@@ -165,7 +165,7 @@ def jit_times(path):
     if not t:
         return []
     rows = [f"  {k:<32} {v:6.1f} s" for k, v in sorted(t.items(), key=lambda kv: -kv[1])]
-    return ["", f"driver JIT of the PTX modules, cold cache (jit.log): {sum(t.values()):.1f} s in all, each in its own process"] + rows
+    return ["", f"driver JIT of the PTX modules (jit.log; a cold compile only where the machine's JIT cache was empty): {sum(t.values()):.1f} s in all, each in its own process"] + rows
 
 
 def anchor_kernels(path):

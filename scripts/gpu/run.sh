@@ -690,25 +690,35 @@ phase_pretrain() {
 # modules side by side (ptxas takes 10-12 s on gemm_f16 and on the
 # ping-pong module here), and a test that needs several compiles them one
 # after another. So first each module is compiled once, all of them at
-# once, one process each (bench gpu -preload), each capped at 120 s; their
-# times go to jit.log. A failure only costs the time: a process that needs
+# once, one process each (bench gpu -preload), each capped at 120 s (less
+# when the call has little left); their times go to jit.log. A failure only costs the time: a process that needs
 # a module compiles it then.
 warm_jit() {
-	local mods m pids= t0
+	local mods m pids= t0 cap_s
 	want tests || want bench || want train || want pretrain || want peak || return 0
 	t0=$(date +%s)
+	# Each process at most 120 s, and never past a quarter of what the
+	# call has left (20 s kept for the report).
+	cap_s=$(((run_budget - 20 - $(elapsed)) / 4))
+	[ $cap_s -gt 120 ] && cap_s=120
+	if [ $cap_s -lt 5 ]; then
+		step "JIT warm-up skipped: no time left"
+		return 0
+	fi
 	mods=$(timeout -k 5 30 "$bin/bench" gpu -modules 2>/dev/null) || {
 		step "JIT warm-up skipped: bench gpu -modules failed"
 		return 0
 	}
 	for m in $mods; do
-		timeout -k 5 120 "$bin/bench" gpu -preload "$m" >"$out/jit_$m.log" 2>&1 &
+		timeout -k 5 $cap_s "$bin/bench" gpu -preload "$m" >"$out/jit_$m.log" 2>&1 &
 		pids="$pids $!"
 	done
 	for m in $pids; do wait "$m"; done
 	cat "$out"/jit_*.log >"$out/jit.log" 2>/dev/null
 	rm -f "$out"/jit_*.log
-	step "JIT cache filled: $(grep -c '^jit ' "$out/jit.log") of $(echo $mods | wc -w) modules in $(($(date +%s) - t0)) s (longest: $(sort -k3 -rn "$out/jit.log" | grep -m1 '^jit ' | cut -d' ' -f2,3) s)"
+	local missing=
+	for m in $mods; do grep -q "^jit $m " "$out/jit.log" || missing="$missing $m"; done
+	step "JIT cache filled: $(grep -c '^jit ' "$out/jit.log") of $(echo $mods | wc -w) modules in $(($(date +%s) - t0)) s (longest: $(sort -k3 -rn "$out/jit.log" | grep -m1 '^jit ' | cut -d' ' -f2,3) s)${missing:+; not compiled:$missing}"
 }
 warm_jit
 
