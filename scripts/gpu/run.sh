@@ -695,7 +695,7 @@ phase_pretrain() {
 # a module compiles it then.
 warm_jit() {
 	local mods m pids= t0 cap_s
-	want tests || want bench || want train || want pretrain || want peak || return 0
+	want tests || want sanitizer || want peak || want bench || want profile || want train || want pretrain || return 0
 	t0=$(date +%s)
 	# Each process at most 120 s, and never past a quarter of what the
 	# call has left (20 s kept for the report).
