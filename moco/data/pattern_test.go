@@ -3,6 +3,7 @@ package data
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -90,4 +91,27 @@ func TestExpandPattern(t *testing.T) {
 	require.True(t, IsPattern("a-{0..1}.tar"))
 	require.True(t, IsPattern("a-*.tar"))
 	require.False(t, IsPattern("/data/train.tar"))
+}
+
+// FuzzExpandBraces: any pattern expands without a panic or a hang, to at
+// most maxPatternPaths names, and a pattern without braces to itself.
+func FuzzExpandBraces(f *testing.F) {
+	for _, s := range []string{"s-{000..127}.tar", "{a,{b,c}d}e", "{9223372036854775806..9223372036854775807}", "{Y..c..2}", "{a{1,2}}", "x}{", "plain"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 64 {
+			return // a long pattern of small groups may expand to a million names: slow, not wrong
+		}
+		names, err := expandBraces(s)
+		if err != nil {
+			return
+		}
+		if len(names) == 0 || len(names) > maxPatternPaths {
+			t.Fatalf("%q: %d names", s, len(names))
+		}
+		if !strings.ContainsAny(s, "{}") && (len(names) != 1 || names[0] != s) {
+			t.Fatalf("%q without braces expanded to %q", s, names)
+		}
+	})
 }
