@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -88,6 +89,47 @@ type TarOptions struct {
 // that a corrupt label cannot make the class list take gigabytes.
 var MaxClasses = 1 << 20
 
+// MaxArchiveMemory bounds the image bytes that the gzip-compressed
+// archives of one set may keep in memory: set past it is refused with a
+// message to decompress it, rather than left to exhaust the machine.
+// Zero is no bound; the default is half the machine's memory where it is
+// known (Linux), else zero.
+var MaxArchiveMemory = halfMemory()
+
+// halfMemory is half of /proc/meminfo's MemTotal, or 0.
+func halfMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				return kb << 10 / 2
+			}
+		}
+	}
+	return 0
+}
+
+// memoryBudget counts down what MaxArchiveMemory leaves to one set's
+// gzip-compressed archives, which are scanned side by side.
+type memoryBudget struct {
+	limit int64
+	left  atomic.Int64
+}
+
+func newMemoryBudget() *memoryBudget {
+	b := &memoryBudget{limit: MaxArchiveMemory}
+	b.left.Store(b.limit)
+	return b
+}
+
+// take reports whether n more bytes fit.
+func (b *memoryBudget) take(n int64) bool {
+	return b.limit <= 0 || b.left.Add(-n) >= 0
+}
+
 // maxLabelBytes bounds a cls member: a class index and some white space.
 const maxLabelBytes = 64
 
@@ -99,6 +141,7 @@ func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 	}
 	scans := make([]tarScan, len(paths))
 	errs := make([]error, len(paths))
+	budget := newMemoryBudget()
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, min(8, len(paths)))
 	for i, p := range paths {
@@ -107,7 +150,7 @@ func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 			defer wg.Done()
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			scans[i], errs[i] = scanTarFile(p)
+			scans[i], errs[i] = scanTarFile(p, budget)
 		}()
 	}
 	wg.Wait()
@@ -134,7 +177,7 @@ func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 // stands for it in item names and errors.
 func NewTarBytes(name string, b []byte, opt TarOptions) (*Tar, error) {
 	gz := len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
-	s, err := scanTar(name, bytes.NewReader(b), gz)
+	s, err := scanTar(name, bytes.NewReader(b), gz, newMemoryBudget())
 	if err == nil && !gz {
 		s.archive.data = b
 		err = s.checkBounds(int64(len(b)))
@@ -158,7 +201,7 @@ type tarMember struct {
 
 // scanTarFile indexes the archive at p: a gzip stream is read whole, a
 // plain tar file only through its headers, and stays open.
-func scanTarFile(p string) (tarScan, error) {
+func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, syscall.EMFILE) {
@@ -172,7 +215,7 @@ func scanTarFile(p string) (tarScan, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return tarScan{}, fmt.Errorf("data: tar %s: %w", p, err)
 		}
-		return scanTar(p, bufio.NewReaderSize(f, 1<<20), true)
+		return scanTar(p, bufio.NewReaderSize(f, 1<<20), true, budget)
 	}
 	fail := func(err error) (tarScan, error) {
 		f.Close()
@@ -181,7 +224,7 @@ func scanTarFile(p string) (tarScan, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fail(fmt.Errorf("data: tar %s: %w", p, err))
 	}
-	s, err := scanTar(p, f, false)
+	s, err := scanTar(p, f, false, budget)
 	if err != nil {
 		return fail(err)
 	}
@@ -234,8 +277,9 @@ func (s *seekingReader) Seek(off int64, whence int) (int64, error) {
 // scanTar reads the archive in r (gzip-compressed when gz) once, in
 // order: the regular members but AppleDouble files (._name) and
 // WebDataset's top-level __…__ metadata. It keeps the images' offsets,
-// with their bytes for a gzip stream, and parses WebDataset labels.
-func scanTar(name string, r io.Reader, gz bool) (tarScan, error) {
+// with their bytes for a gzip stream (within budget), and parses
+// WebDataset labels.
+func scanTar(name string, r io.Reader, gz bool, budget *memoryBudget) (tarScan, error) {
 	s := tarScan{archive: tarArchive{name: name}}
 	if gz {
 		zr, err := gzip.NewReader(r)
@@ -279,6 +323,10 @@ func scanTar(name string, r io.Reader, gz bool) (tarScan, error) {
 			}
 			m.off, m.size = cnt.n, h.Size
 			if gz {
+				if !budget.take(h.Size) {
+					return s, fmt.Errorf("data: tar %s: gzip-compressed archives are held in memory, and this set's images pass %d MiB (MaxArchiveMemory, half this machine's memory): decompress them (gunzip leaves plain .tar files, read at offsets)",
+						name, budget.limit>>20)
+				}
 				m.off = int64(arena.Len())
 				c, err := io.Copy(&arena, tr)
 				if err != nil {

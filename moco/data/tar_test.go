@@ -268,3 +268,28 @@ func TestTarUnlabelled(t *testing.T) {
 	_, err = NewTarBytes("u.tar", makeTar(t, []tarFile{{"a.jpg", img}, {"a.cls", []byte("0")}, {"b.jpg", img}, {"b.txt", nil}}, false), TarOptions{})
 	require.ErrorContains(t, err, "sample b has no .cls label")
 }
+
+// TestTarMemoryBound: a gzip-compressed set whose images would pass
+// MaxArchiveMemory is refused with what to do; plain archives, read at
+// offsets, are not held to it.
+func TestTarMemoryBound(t *testing.T) {
+	require.Positive(t, halfMemory(), "MemTotal from /proc/meminfo")
+	old := MaxArchiveMemory
+	defer func() { MaxArchiveMemory = old }()
+	files := tarFixture(t)
+	MaxArchiveMemory = 600 // bytes: the fixture's images take more
+	dir := t.TempDir()
+	gz := writeShards(t, dir, [][]tarFile{files[:3], files[3:]}, func(int) bool { return true })
+	_, err := NewTar(gz, TarOptions{})
+	require.ErrorContains(t, err, "gzip-compressed archives are held in memory")
+	require.ErrorContains(t, err, "decompress them")
+	plain := writeShards(t, t.TempDir(), [][]tarFile{files[:3], files[3:]}, func(int) bool { return false })
+	d, err := NewTar(plain, TarOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 4, d.Len())
+	require.NoError(t, d.Close())
+	MaxArchiveMemory = 0 // no bound
+	d, err = NewTar(gz, TarOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 4, d.Len())
+}
