@@ -8,6 +8,10 @@ import (
 	"image/color"
 	_ "image/jpeg" // register JPEG
 	_ "image/png"  // register PNG
+
+	_ "golang.org/x/image/bmp"  // register BMP
+	_ "golang.org/x/image/tiff" // register TIFF
+	_ "golang.org/x/image/webp" // register WebP
 )
 
 // Image is a decoded 8-bit image stored row by row, channels interleaved
@@ -68,7 +72,8 @@ var MaxPixels = 1 << 26
 // ErrTooLarge is wrapped by errors for images above MaxPixels.
 var ErrTooLarge = errors.New("image too large")
 
-// DecodeImage decodes a JPEG or PNG held in b into an Image (gray images
+// DecodeImage decodes a JPEG, PNG, WebP, BMP or TIFF image held in b into
+// an Image (gray images
 // stay 1-channel, everything else becomes RGB; alpha is dropped as PIL's
 // convert("RGB") does). name is used in error messages only.
 func DecodeImage(name string, b []byte) (Image, error) {
@@ -86,7 +91,53 @@ func DecodeImage(name string, b []byte) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("data: %s: decode %s: %w", name, format, err)
 	}
+	if format == "webp" {
+		// Lossy WebP (VP8) planes are limited-range BT.601, which
+		// image.YCbCr would read as JPEG's full range (golang/go#40173):
+		// black lifted to 16, white cut to 235.
+		switch m := img.(type) {
+		case *image.YCbCr:
+			return fromLimitedYCbCr(m), nil
+		case *image.NYCbCrA:
+			return fromLimitedYCbCr(&m.YCbCr), nil // alpha dropped, as for other formats
+		}
+	}
 	return FromImage(img), nil
+}
+
+// fromLimitedYCbCr converts limited-range ("studio swing", Y in 16–235,
+// Cb and Cr in 16–240) BT.601 YCbCr to RGB: R = 255/219·(Y−16) +
+// 1.402·255/224·(Cr−128), and so on, each rounded to nearest. Chroma is
+// taken from the sample that covers the pixel, as image.YCbCr does.
+func fromLimitedYCbCr(m *image.YCbCr) Image {
+	// The coefficients in 16.16 fixed point.
+	const (
+		ky  = 76309  // 255/219
+		krv = 104597 // 1.402·255/224
+		kgu = 25675  // 0.344136·255/224
+		kgv = 53279  // 0.714136·255/224
+		kbu = 132201 // 1.772·255/224
+	)
+	clamp := func(v int32) uint8 {
+		v = (v + 1<<15) >> 16
+		return uint8(min(max(v, 0), 255))
+	}
+	r := m.Bounds()
+	w, h := r.Dx(), r.Dy()
+	out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+	for y := 0; y < h; y++ {
+		row := out.Pix[y*w*3 : (y+1)*w*3]
+		for x := 0; x < w; x++ {
+			yi := m.YOffset(r.Min.X+x, r.Min.Y+y)
+			ci := m.COffset(r.Min.X+x, r.Min.Y+y)
+			yy := ky * (int32(m.Y[yi]) - 16)
+			cb, cr := int32(m.Cb[ci])-128, int32(m.Cr[ci])-128
+			row[3*x] = clamp(yy + krv*cr)
+			row[3*x+1] = clamp(yy - kgu*cb - kgv*cr)
+			row[3*x+2] = clamp(yy + kbu*cb)
+		}
+	}
+	return out
 }
 
 // FromImage converts a standard library image into an Image; gray

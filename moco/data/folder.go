@@ -11,14 +11,17 @@ import (
 	"strings"
 )
 
-// IsImageFile reports whether name has an extension the folder readers
-// load (.jpg, .jpeg, .png, any case).
+// ImageExtensions are the file extensions the readers load, any case:
+// torchvision's ImageFolder list but for the PPM and PGM formats, which
+// have no Go decoder here.
+var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+// imageExtensionList names ImageExtensions in messages.
+var imageExtensionList = strings.Join(ImageExtensions, "/")
+
+// IsImageFile reports whether name has one of ImageExtensions.
 func IsImageFile(name string) bool {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".jpg", ".jpeg", ".png":
-		return true
-	}
-	return false
+	return slices.Contains(ImageExtensions, strings.ToLower(path.Ext(name)))
 }
 
 // MaxFileSize bounds the size of one image file or archive entry.
@@ -28,7 +31,7 @@ var MaxFileSize int64 = 1 << 28
 // one sub-directory per class. Classes are the sub-directory names sorted
 // by byte value; files are found recursively, each directory's files
 // sorted, directories visited in sorted path order (as torchvision's
-// make_dataset does). Files without a JPEG/PNG extension are ignored, and
+// make_dataset does). Files without an image extension are ignored, and
 // so are files directly in root, unless root has no sub-directories but
 // hidden ones (and __MACOSX): then its images, sorted, are an unlabelled
 // set (no classes, every label Unlabelled), for self-supervised training.
@@ -64,12 +67,12 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 			}
 		}
 		if len(f.paths) == 0 {
-			return nil, fmt.Errorf("data: image folder %s: no class sub-directories and no .jpg/.jpeg/.png files", root)
+			return nil, fmt.Errorf("data: image folder %s: no class sub-directories and no %s files", root, imageExtensionList)
 		}
 		return f, nil
 	}
 	if len(f.classes) == 0 {
-		return nil, fmt.Errorf("data: image folder %s: no class sub-directories and no .jpg/.jpeg/.png files", root)
+		return nil, fmt.Errorf("data: image folder %s: no class sub-directories and no %s files", root, imageExtensionList)
 	}
 	for ci, c := range f.classes {
 		type dirFiles struct {
@@ -110,7 +113,7 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 		}
 	}
 	if len(f.paths) == 0 {
-		return nil, fmt.Errorf("data: image folder %s: no .jpg/.jpeg/.png files", root)
+		return nil, fmt.Errorf("data: image folder %s: no %s files", root, imageExtensionList)
 	}
 	return f, nil
 }

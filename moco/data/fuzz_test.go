@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"image"
@@ -8,6 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
 )
 
 // The seed corpora live in testdata/fuzz/Fuzz*; TestWriteFuzzSeeds
@@ -164,4 +168,20 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	writeSeed(t, "FuzzDecode", encodePNG(t, image.NewGray(image.Rect(0, 0, 2, 7))))
 	writeSeed(t, "FuzzDecode", encodeJPEG(t, testRGBA(9, 4, 2)))
 	writeSeed(t, "FuzzDecode", encodeJPEG(t, image.NewGray(image.Rect(0, 0, 1, 1))))
+	for _, name := range []string{"pattern_lossless.webp", "gradient_alpha_lossy.webp"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "formats", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSeed(t, "FuzzDecode", b)
+	}
+	var bm, tf bytes.Buffer
+	if err := bmp.Encode(&bm, testRGBA(3, 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tiff.Encode(&tf, testRGBA(3, 2, 1), &tiff.Options{Compression: tiff.Deflate}); err != nil {
+		t.Fatal(err)
+	}
+	writeSeed(t, "FuzzDecode", bm.Bytes())
+	writeSeed(t, "FuzzDecode", tf.Bytes())
 }

@@ -3,11 +3,14 @@ package data
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
 )
 
 func TestDecodeImage(t *testing.T) {
@@ -375,4 +378,83 @@ func TestTarGzipCorruptCRC(t *testing.T) {
 	b[len(b)-6] ^= 0xff // CRC-32 in the gzip trailer
 	_, err := NewTarBytes("crc.tar.gz", b, TarOptions{})
 	require.ErrorContains(t, err, "crc.tar.gz")
+}
+
+// TestDecodeFormats: WebP (lossless exactly, lossy as Pillow decodes it),
+// BMP and TIFF decode to the pixels they hold; the readers take their
+// files (torchvision's ImageFolder extensions but PPM and PGM).
+func TestDecodeFormats(t *testing.T) {
+	want := FromImage(testRGBA(13, 9, 4))
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("testdata", "formats", name))
+		require.NoError(t, err)
+		return b
+	}
+	img, err := DecodeImage("pattern_lossless.webp", read("pattern_lossless.webp"))
+	require.NoError(t, err)
+	require.Equal(t, want, img)
+
+	// Lossy: against Pillow's (libwebp's) decode of the same file, which
+	// upsamples chroma its own way.
+	// Lossy VP8 is limited-range YCbCr: read as full range (image.YCbCr's
+	// own conversion) it was 6.2 from Pillow's decode here, not 1.3.
+	for _, name := range []string{"gradient_lossy", "gradient_alpha_lossy"} {
+		img, err = DecodeImage(name+".webp", read(name+".webp"))
+		require.NoError(t, err)
+		pil, err := DecodeImage(name+"_pil.png", read(name+"_pil.png"))
+		require.NoError(t, err)
+		require.Equal(t, [3]int{64, 48, 3}, [3]int{img.W, img.H, img.C})
+		require.Equal(t, [3]int{pil.W, pil.H, pil.C}, [3]int{img.W, img.H, img.C})
+		var sum, worst, fromSource int
+		for i := range img.Pix {
+			d := max(int(img.Pix[i])-int(pil.Pix[i]), int(pil.Pix[i])-int(img.Pix[i]))
+			sum, worst = sum+d, max(worst, d)
+			x, y := i/3%64, i/3/64
+			src := [3]int{4 * x, 5 * y, 128}[i%3]
+			fromSource += max(int(img.Pix[i])-src, src-int(img.Pix[i]))
+		}
+		n := float64(len(img.Pix))
+		t.Logf("%s: mean |Δ| %.2f against Pillow's decode (worst %d), %.2f against the source", name, float64(sum)/n, worst, float64(fromSource)/n)
+		require.Less(t, float64(sum)/n, 2.0, name)
+		require.Less(t, float64(fromSource)/n, 3.0, name)
+	}
+
+	var b bytes.Buffer
+	require.NoError(t, bmp.Encode(&b, testRGBA(13, 9, 4)))
+	img, err = DecodeImage("p.bmp", b.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, want, img)
+	b.Reset()
+	require.NoError(t, tiff.Encode(&b, testRGBA(13, 9, 4), nil))
+	img, err = DecodeImage("p.tif", b.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, want, img)
+	b.Reset()
+	gray := image.NewGray(image.Rect(0, 0, 3, 2))
+	copy(gray.Pix, []uint8{0, 50, 100, 150, 200, 250})
+	require.NoError(t, tiff.Encode(&b, gray, nil))
+	img, err = DecodeImage("g.tiff", b.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, Image{W: 3, H: 2, C: 1, Pix: []uint8{0, 50, 100, 150, 200, 250}}, img)
+
+	for _, n := range []string{"a.webp", "a.WEBP", "a.bmp", "a.tif", "a.TIFF", "a.jpg"} {
+		require.True(t, IsImageFile(n), n)
+	}
+	for _, n := range []string{"a.gif", "a.ppm", "a.txt", "webp"} {
+		require.False(t, IsImageFile(n), n)
+	}
+
+	// An ImageFolder and a WebDataset sample take a .webp image.
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "c", "x.webp"), read("pattern_lossless.webp"))
+	f, err := NewImageFolder(root)
+	require.NoError(t, err)
+	s, err := f.Item(0)
+	require.NoError(t, err)
+	require.Equal(t, want, s.Image)
+	d, err := NewTarBytes("w.tar", makeTar(t, []tarFile{{"k.webp", read("pattern_lossless.webp")}, {"k.cls", []byte("0")}}, false), TarOptions{})
+	require.NoError(t, err)
+	s, err = d.Item(0)
+	require.NoError(t, err)
+	require.Equal(t, want, s.Image)
 }

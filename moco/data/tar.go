@@ -25,9 +25,10 @@ import (
 //   - WebDataset: a sample is a run of consecutive members sharing a key,
 //     the member's path up to the first dot of its file name
 //     ("train/n01440764_10026.jpg" and "train/n01440764_10026.cls" make
-//     the sample "train/n01440764_10026"). Its image is its jpg, jpeg or
-//     png member (the first present, in that order; extensions compare
-//     without case), its label the decimal class index in its cls member.
+//     the sample "train/n01440764_10026"). Its image is its member with
+//     one of ImageExtensions (the first present, in that order; they
+//     compare without case), its label the decimal class index in its cls
+//     member.
 //     The classes are named "0" … "N−1", N one more than the largest index
 //     of the set. Members with no dot in their file name, and top-level
 //     members named __…__ (WebDataset's own metadata), belong to no
@@ -398,7 +399,7 @@ func buildTar(scans []tarScan, scanErr error, opt TarOptions) (*Tar, error) {
 		if !slices.ContainsFunc(s.members, func(m tarMember) bool { return m.off >= 0 }) {
 			// An empty archive (a download cut short, say) is named as such,
 			// not as a layout of its own.
-			return nil, fmt.Errorf("data: tar %s: no .jpg/.jpeg/.png entries", s.archive.name)
+			return nil, fmt.Errorf("data: tar %s: no %s entries", s.archive.name, imageExtensionList)
 		}
 		t.archives[i] = s.archive
 		if s.labels && withLabels < 0 {
@@ -467,14 +468,14 @@ func (t *Tar) addWebDataset(scans []tarScan) error {
 				exts = append(exts, "."+p.ext)
 			}
 			img, found := tarMember{}, false
-			for _, e := range []string{"jpg", "jpeg", "png"} {
-				if m, ok := byExt[e]; ok {
+			for _, e := range ImageExtensions {
+				if m, ok := byExt[e[1:]]; ok {
 					img, found = m, true
 					break
 				}
 			}
 			if !found {
-				return fmt.Errorf("data: tar %s: sample %s has no .jpg, .jpeg or .png image (members: %s)", name, key, strings.Join(exts, " "))
+				return fmt.Errorf("data: tar %s: sample %s has no image (%s; members: %s)", name, key, imageExtensionList, strings.Join(exts, " "))
 			}
 			lab, ok := byExt["cls"]
 			if !ok {

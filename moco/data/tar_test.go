@@ -102,15 +102,15 @@ func TestTarWebDatasetRefused(t *testing.T) {
 		want  string
 	}{
 		{append(good, tarFile{"b.jpg", img}), "sample b has no .cls label (members: .jpg)"},
-		{append(good, tarFile{"b.json", nil}, tarFile{"b.cls", []byte("1")}), "sample b has no .jpg, .jpeg or .png image (members: .json .cls)"},
-		{append(good, tarFile{"b.seg.png", img}, tarFile{"b.cls", []byte("1")}), "sample b has no .jpg, .jpeg or .png image (members: .seg.png .cls)"},
+		{append(good, tarFile{"b.json", nil}, tarFile{"b.cls", []byte("1")}), "sample b has no image (.jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff; members: .json .cls)"},
+		{append(good, tarFile{"b.seg.png", img}, tarFile{"b.cls", []byte("1")}), "sample b has no image (.jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff; members: .seg.png .cls)"},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.JPG", img}, tarFile{"b.cls", []byte("1")}), "sample b has two .jpg members"},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("1")}, tarFile{"a.png", img}), "sample a appears twice"},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("cat")}), `b.cls: class index "cat"`},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("-1")}), `b.cls: class index "-1"`},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte("1048576")}), `b.cls: class index "1048576"`},
 		{append(good, tarFile{"b.jpg", img}, tarFile{"b.cls", []byte(strings.Repeat(" ", 70) + "1")}), "b.cls: 71 bytes is not a class index"},
-		{[]tarFile{{"README", nil}, {"a.cls", []byte("0")}}, "no .jpg/.jpeg/.png entries"},
+		{[]tarFile{{"README", nil}, {"a.cls", []byte("0")}}, "no .jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff entries"},
 	} {
 		for _, gz := range []bool{false, true} {
 			_, err := NewTarBytes("w.tar", makeTar(t, c.files, gz), TarOptions{})
@@ -125,10 +125,10 @@ func TestTarWebDatasetRefused(t *testing.T) {
 	dir0 := t.TempDir()
 	empty := writeShards(t, dir0, [][]tarFile{good, nil}, func(int) bool { return false })
 	_, err = NewTar(empty, TarOptions{})
-	require.ErrorContains(t, err, empty[1]+": no .jpg/.jpeg/.png entries")
+	require.ErrorContains(t, err, empty[1]+": no .jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff entries")
 	writeFile(t, empty[1], nil)
 	_, err = NewTar(empty, TarOptions{})
-	require.ErrorContains(t, err, empty[1]+": no .jpg/.jpeg/.png entries")
+	require.ErrorContains(t, err, empty[1]+": no .jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff entries")
 
 	// One set takes one layout.
 	dir := t.TempDir()
