@@ -10,7 +10,6 @@ import (
 	_ "image/png"  // register PNG
 
 	_ "golang.org/x/image/bmp"  // register BMP
-	_ "golang.org/x/image/tiff" // register TIFF
 	_ "golang.org/x/image/webp" // register WebP
 )
 
@@ -72,7 +71,7 @@ var MaxPixels = 1 << 26
 // ErrTooLarge is wrapped by errors for images above MaxPixels.
 var ErrTooLarge = errors.New("image too large")
 
-// DecodeImage decodes a JPEG, PNG, WebP, BMP or TIFF image held in b into
+// DecodeImage decodes a JPEG, PNG, WebP or BMP image held in b into
 // an Image (gray images
 // stay 1-channel, everything else becomes RGB; alpha is dropped as PIL's
 // convert("RGB") does). name is used in error messages only.
@@ -107,8 +106,11 @@ func DecodeImage(name string, b []byte) (Image, error) {
 
 // fromLimitedYCbCr converts limited-range ("studio swing", Y in 16–235,
 // Cb and Cr in 16–240) BT.601 YCbCr to RGB: R = 255/219·(Y−16) +
-// 1.402·255/224·(Cr−128), and so on, each rounded to nearest. Chroma is
-// taken from the sample that covers the pixel, as image.YCbCr does.
+// 1.402·255/224·(Cr−128), and so on, each rounded to nearest. 4:2:0
+// chroma (all of lossy WebP's) is upsampled as libwebp does by default,
+// which Pillow and browsers show: each pixel weighs the four nearest
+// chroma samples 9:3:3:1 (edges repeated). Other layouts take the sample
+// that covers the pixel, as image.YCbCr does.
 func fromLimitedYCbCr(m *image.YCbCr) Image {
 	// The coefficients in 16.16 fixed point.
 	const (
@@ -122,19 +124,39 @@ func fromLimitedYCbCr(m *image.YCbCr) Image {
 		v = (v + 1<<15) >> 16
 		return uint8(min(max(v, 0), 255))
 	}
+	rgb := func(px []uint8, y, cb, cr int32) {
+		yy := ky * (y - 16)
+		cb, cr = cb-128, cr-128
+		px[0] = clamp(yy + krv*cr)
+		px[1] = clamp(yy - kgu*cb - kgv*cr)
+		px[2] = clamp(yy + kbu*cb)
+	}
 	r := m.Bounds()
 	w, h := r.Dx(), r.Dy()
 	out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+	if m.SubsampleRatio == image.YCbCrSubsampleRatio420 && r.Min == (image.Point{}) {
+		cw, ch := (w+1)/2, (h+1)/2
+		// up is the chroma value at pixel (x, y) of plane c.
+		up := func(c []uint8, x, y int) int32 {
+			cx, cy := x>>1, y>>1
+			nx, ny := min(max(cx+2*(x&1)-1, 0), cw-1), min(max(cy+2*(y&1)-1, 0), ch-1)
+			s := m.CStride
+			return (9*int32(c[cy*s+cx]) + 3*int32(c[cy*s+nx]) + 3*int32(c[ny*s+cx]) + int32(c[ny*s+nx]) + 8) >> 4
+		}
+		for y := 0; y < h; y++ {
+			row := out.Pix[y*w*3 : (y+1)*w*3]
+			for x := 0; x < w; x++ {
+				rgb(row[3*x:3*x+3], int32(m.Y[y*m.YStride+x]), up(m.Cb, x, y), up(m.Cr, x, y))
+			}
+		}
+		return out
+	}
 	for y := 0; y < h; y++ {
 		row := out.Pix[y*w*3 : (y+1)*w*3]
 		for x := 0; x < w; x++ {
 			yi := m.YOffset(r.Min.X+x, r.Min.Y+y)
 			ci := m.COffset(r.Min.X+x, r.Min.Y+y)
-			yy := ky * (int32(m.Y[yi]) - 16)
-			cb, cr := int32(m.Cb[ci])-128, int32(m.Cr[ci])-128
-			row[3*x] = clamp(yy + krv*cr)
-			row[3*x+1] = clamp(yy - kgu*cb - kgv*cr)
-			row[3*x+2] = clamp(yy + kbu*cb)
+			rgb(row[3*x:3*x+3], int32(m.Y[yi]), int32(m.Cb[ci]), int32(m.Cr[ci]))
 		}
 	}
 	return out
@@ -198,6 +220,20 @@ func FromImage(img image.Image) Image {
 			row := out.Pix[y*w*3 : (y+1)*w*3]
 			for x := 0; x < w; x++ {
 				row[3*x], row[3*x+1], row[3*x+2] = src[4*x], src[4*x+1], src[4*x+2]
+			}
+		}
+		return out
+	case *image.NRGBA64:
+		// 16-bit, alpha not premultiplied (16-bit PNG with alpha): the
+		// colour's high bytes, alpha dropped as for NRGBA (the generic
+		// path would premultiply and lose the colour of clear pixels).
+		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+		for y := 0; y < h; y++ {
+			off := m.PixOffset(r.Min.X, r.Min.Y+y)
+			src := m.Pix[off : off+8*w]
+			row := out.Pix[y*w*3 : (y+1)*w*3]
+			for x := 0; x < w; x++ {
+				row[3*x], row[3*x+1], row[3*x+2] = src[8*x], src[8*x+2], src[8*x+4]
 			}
 		}
 		return out

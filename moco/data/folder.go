@@ -11,17 +11,20 @@ import (
 	"strings"
 )
 
-// ImageExtensions are the file extensions the readers load, any case:
-// torchvision's ImageFolder list but for the PPM and PGM formats, which
-// have no Go decoder here.
-var ImageExtensions = []string{".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+// imageExtensions are the file extensions the readers load, any case, in
+// the order a WebDataset sample's image is chosen: torchvision's
+// ImageFolder list but for PPM and PGM (no Go decoder) and TIFF, whose Go
+// decoder's allocations a hostile header can push far past the image's
+// size (its strip and tile tables).
+var imageExtensions = []string{".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
-// imageExtensionList names ImageExtensions in messages.
-var imageExtensionList = strings.Join(ImageExtensions, "/")
+// imageExtensionList is ".jpg/.jpeg/.png/.webp/.bmp", for messages.
+const imageExtensionList = ".jpg/.jpeg/.png/.webp/.bmp"
 
-// IsImageFile reports whether name has one of ImageExtensions.
+// IsImageFile reports whether name has an image extension the readers
+// load (.jpg, .jpeg, .png, .webp, .bmp; any case).
 func IsImageFile(name string) bool {
-	return slices.Contains(ImageExtensions, strings.ToLower(path.Ext(name)))
+	return slices.Contains(imageExtensions, strings.ToLower(path.Ext(name)))
 }
 
 // MaxFileSize bounds the size of one image file or archive entry.

@@ -25,10 +25,10 @@ import (
 //   - WebDataset: a sample is a run of consecutive members sharing a key,
 //     the member's path up to the first dot of its file name
 //     ("train/n01440764_10026.jpg" and "train/n01440764_10026.cls" make
-//     the sample "train/n01440764_10026"). Its image is its member with
-//     one of ImageExtensions (the first present, in that order; they
-//     compare without case), its label the decimal class index in its cls
-//     member.
+//     the sample "train/n01440764_10026"). Its image is its jpg, jpeg,
+//     png, webp or bmp member (the first present, in that order;
+//     extensions compare without case), its label the decimal class index
+//     in its cls member.
 //     The classes are named "0" … "N−1", N one more than the largest index
 //     of the set. Members with no dot in their file name, and top-level
 //     members named __…__ (WebDataset's own metadata), belong to no
@@ -65,8 +65,7 @@ type Tar struct {
 // tarArchive is one indexed archive.
 type tarArchive struct {
 	name string   // its path, or the name given to NewTarBytes
-	file *os.File // a plain tar file on disk, read with ReadAt
-	data []byte   // otherwise: its images' bytes (gzip), or the whole archive (plain, in memory)
+	file *os.File // a plain tar file on disk, read with ReadAt; nil for one in memory
 }
 
 // tarItem is one image of the set.
@@ -74,7 +73,8 @@ type tarItem struct {
 	archive   int32
 	label     int32
 	name      string // the image member's path in its archive
-	off, size int64  // its bytes: an offset in the archive's file or data
+	off, size int64  // its bytes' place in the archive's file
+	data      []byte // or the bytes themselves, for an archive in memory
 }
 
 // TarOptions configure NewTar and NewTarBytes.
@@ -91,26 +91,38 @@ type TarOptions struct {
 var MaxClasses = 1 << 20
 
 // MaxArchiveMemory bounds the image bytes that the gzip-compressed
-// archives of one set may keep in memory: set past it is refused with a
+// archives of one set may keep in memory: a set past it is refused with a
 // message to decompress it, rather than left to exhaust the machine.
-// Zero is no bound; the default is half the machine's memory where it is
-// known (Linux), else zero.
+// Zero is no bound; the default is half the memory this process may use
+// where that is known (Linux: the machine's, or its cgroup's limit when
+// lower, as in a container), else zero.
 var MaxArchiveMemory = halfMemory()
 
-// halfMemory is half of /proc/meminfo's MemTotal, or 0.
+// halfMemory is half of the smaller of /proc/meminfo's MemTotal and the
+// cgroup's memory limit (v2 memory.max, v1 memory.limit_in_bytes), or 0
+// when neither is known.
 func halfMemory() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
-			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
-				return kb << 10 / 2
+	var limit int64
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb > 0 {
+					limit = kb << 10
+				}
 			}
 		}
 	}
-	return 0
+	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// "max" (v2) or a huge number (v1) when unlimited.
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 && (limit == 0 || v < limit) {
+			limit = v
+		}
+	}
+	return limit / 2
 }
 
 // memoryBudget counts down what MaxArchiveMemory leaves to one set's
@@ -180,8 +192,13 @@ func NewTarBytes(name string, b []byte, opt TarOptions) (*Tar, error) {
 	gz := len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
 	s, err := scanTar(name, bytes.NewReader(b), gz, newMemoryBudget())
 	if err == nil && !gz {
-		s.archive.data = b
-		err = s.checkBounds(int64(len(b)))
+		if err = s.checkBounds(int64(len(b))); err == nil {
+			for i := range s.members {
+				if m := &s.members[i]; m.off >= 0 {
+					m.data = b[m.off : m.off+m.size : m.off+m.size]
+				}
+			}
+		}
 	}
 	return buildTar([]tarScan{s}, err, opt)
 }
@@ -196,7 +213,8 @@ type tarScan struct {
 // tarMember is a regular file of an archive, in archive order.
 type tarMember struct {
 	name      string // cleaned path
-	off, size int64  // an image's bytes (see tarItem)
+	off, size int64  // an image's bytes (see tarItem); off −1 for other members
+	data      []byte // an image's bytes, for an archive in memory
 	label     int32  // a cls member's class index; else −1
 }
 
@@ -299,7 +317,6 @@ func scanTar(name string, r io.Reader, gz bool, budget *memoryBudget) (tarScan, 
 		cnt, counted = &sr.offsetReader, sr
 	}
 	tr := tar.NewReader(counted)
-	var arena bytes.Buffer
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -325,16 +342,14 @@ func scanTar(name string, r io.Reader, gz bool, budget *memoryBudget) (tarScan, 
 			m.off, m.size = cnt.n, h.Size
 			if gz {
 				if !budget.take(h.Size) {
-					return s, fmt.Errorf("data: tar %s: gzip-compressed archives are held in memory, and this set's images pass %d MiB (MaxArchiveMemory, half this machine's memory): decompress them (gunzip leaves plain .tar files, read at offsets)",
-						name, budget.limit>>20)
+					return s, fmt.Errorf("data: tar %s: gzip-compressed archives are held in memory, and this set's images pass %.1f MiB (MaxArchiveMemory, by default half the memory this process may use): decompress them (gunzip leaves plain .tar files, read at offsets)",
+						name, float64(budget.limit)/(1<<20))
 				}
-				m.off = int64(arena.Len())
-				c, err := io.Copy(&arena, tr)
-				if err != nil {
-					return s, fmt.Errorf("data: tar %s: entry %s: %w", name, h.Name, err)
-				}
-				if c != h.Size {
-					return s, fmt.Errorf("data: tar %s: entry %s: read %d of %d bytes", name, h.Name, c, h.Size)
+				// Each image in a slice of its own size: a growing arena
+				// would hold up to twice what it counts.
+				m.data = make([]byte, h.Size)
+				if c, err := io.ReadFull(tr, m.data); err != nil {
+					return s, fmt.Errorf("data: tar %s: entry %s: read %d of %d bytes: %w", name, h.Name, c, h.Size, err)
 				}
 			}
 		case ext == "cls":
@@ -352,7 +367,6 @@ func scanTar(name string, r io.Reader, gz bool, budget *memoryBudget) (tarScan, 
 		if _, err := io.Copy(io.Discard, r); err != nil {
 			return s, fmt.Errorf("data: tar %s: gzip trailer: %w", name, err)
 		}
-		s.archive.data = arena.Bytes()
 	}
 	return s, nil
 }
@@ -468,7 +482,7 @@ func (t *Tar) addWebDataset(scans []tarScan) error {
 				exts = append(exts, "."+p.ext)
 			}
 			img, found := tarMember{}, false
-			for _, e := range ImageExtensions {
+			for _, e := range imageExtensions {
 				if m, ok := byExt[e[1:]]; ok {
 					img, found = m, true
 					break
@@ -482,7 +496,7 @@ func (t *Tar) addWebDataset(scans []tarScan) error {
 				return fmt.Errorf("data: tar %s: sample %s has no .cls label (members: %s)", name, key, strings.Join(exts, " "))
 			}
 			maxLabel = max(maxLabel, lab.label)
-			t.items = append(t.items, tarItem{archive: int32(a), label: lab.label, name: img.name, off: img.off, size: img.size})
+			t.items = append(t.items, tarItem{archive: int32(a), label: lab.label, name: img.name, off: img.off, size: img.size, data: img.data})
 			i = j
 		}
 	}
@@ -536,7 +550,7 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 				continue // a file directly in root: no class
 			}
 			ks = append(ks, keyed{class: rel[:i], dir: path.Dir(rel), base: path.Base(rel),
-				item: tarItem{archive: int32(a), name: m.name, off: m.off, size: m.size}})
+				item: tarItem{archive: int32(a), name: m.name, off: m.off, size: m.size, data: m.data}})
 		}
 	}
 	if len(ks) == 0 {
@@ -549,7 +563,7 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 					ok = ok && m.off >= 0
 				}
 				if ok && !strings.Contains(rel, "/") {
-					ks = append(ks, keyed{base: rel, item: tarItem{archive: int32(a), label: Unlabelled, name: m.name, off: m.off, size: m.size}})
+					ks = append(ks, keyed{base: rel, item: tarItem{archive: int32(a), label: Unlabelled, name: m.name, off: m.off, size: m.size, data: m.data}})
 				}
 			}
 		}
@@ -641,7 +655,7 @@ func (t *Tar) Bytes(i int) ([]byte, error) {
 	it := &t.items[i]
 	a := &t.archives[it.archive]
 	if a.file == nil {
-		return a.data[it.off : it.off+it.size : it.off+it.size], nil
+		return it.data[:len(it.data):len(it.data)], nil
 	}
 	b := make([]byte, it.size)
 	if _, err := a.file.ReadAt(b, it.off); err != nil {

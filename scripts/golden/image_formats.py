@@ -10,6 +10,10 @@ gradient_lossy.webp    a smooth 64×48 gradient (R = 4x, G = 5y, B = 128),
                        decoders' chroma upsampling differs most
 gradient_lossy_pil.png Pillow's decode of gradient_lossy.webp: what our
                        decoder's output is compared with
+pattern_lossy.webp, pattern_lossy_pil.png
+                       testRGBA(33, 21, 4), lossy (quality 90), and
+                       Pillow's decode: odd sizes and colour edges at
+                       every pixel, where chroma upsampling shows
 gradient_alpha_lossy.webp, gradient_alpha_lossy_pil.png
                        the same gradient with an alpha channel (lossy
                        colour, lossless alpha), and Pillow's decode of it
@@ -36,6 +40,8 @@ def main():
     os.makedirs(out, exist_ok=True)
     im = test_rgba(13, 9, 4)
     im.save(os.path.join(out, "pattern_lossless.webp"), lossless=True)
+    test_rgba(33, 21, 4).save(os.path.join(out, "pattern_lossy.webp"), quality=90)
+    Image.open(os.path.join(out, "pattern_lossy.webp")).convert("RGB").save(os.path.join(out, "pattern_lossy_pil.png"))
     g = Image.new("RGB", (64, 48))
     g.putdata([(4 * x, 5 * y, 128) for y in range(48) for x in range(64)])
     g.save(os.path.join(out, "gradient_lossy.webp"), quality=90)
