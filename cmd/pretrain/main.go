@@ -54,6 +54,8 @@ type options struct {
 	precision                     string
 	lossScaleInit                 float64
 	lossScaleGrowth               int
+	// set names the flags given on the command line.
+	set map[string]bool
 }
 
 // stopAfterEpochs, when positive, ends a run with errStopped after that
@@ -122,6 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.set = set
 	if err := resolvePrecision(o); err != nil {
 		return nil, err
 	}
@@ -288,6 +291,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			if o.val != "" {
 				return fmt.Errorf("--val: %s has %s, and the kNN monitor classifies --val by the training images' labels", dataID, monitorOff)
+			}
+			for _, f := range []string{"knn-bank", "knn-k", "knn-every"} {
+				if o.set[f] {
+					return fmt.Errorf("--%s has no effect: there is no kNN monitor (%s: %s)", f, dataID, monitorOff)
+				}
 			}
 			if full.Len() < o.batch {
 				return fmt.Errorf("%d training images: need at least --batch (%d)", full.Len(), o.batch)

@@ -321,9 +321,13 @@ func TestUnlabelled(t *testing.T) {
 		}
 	}
 	labelled = writeFolder(t, 2, 5, 16)
+	// noHoldout: tinyArgs without --holdout and --knn-k (no monitor to tune).
 	noHoldout := func(args []string) []string {
-		i := slices.Index(args, "--holdout")
-		return slices.Delete(args, i, i+2)
+		for _, f := range []string{"--holdout", "--knn-k"} {
+			i := slices.Index(args, f)
+			args = slices.Delete(args, i, i+2)
+		}
+		return args
 	}
 	var out bytes.Buffer
 	dir := t.TempDir()
@@ -342,6 +346,8 @@ func TestUnlabelled(t *testing.T) {
 
 	err = run(append(noHoldout(tinyArgs(flat, t.TempDir(), 1)), "--val", labelled), &out, &out)
 	assert.ErrorContains(t, err, "has the images are unlabelled, and the kNN monitor")
+	err = run(append(noHoldout(tinyArgs(flat, t.TempDir(), 1)), "--knn-every", "2"), &out, &out)
+	assert.ErrorContains(t, err, "--knn-every has no effect: there is no kNN monitor")
 
 	// One class: the monitor would score 100% whatever the network.
 	labelled = writeFolder(t, 2, 8, 16)
