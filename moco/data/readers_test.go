@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -445,6 +446,7 @@ func TestDecodeFormats(t *testing.T) {
 	img, err = DecodeImage("p.bmp", b.Bytes())
 	require.NoError(t, err)
 	require.Equal(t, want, img)
+	require.Equal(t, strings.Join(imageExtensions, "/"), imageExtensionList)
 	for _, n := range []string{"a.webp", "a.WEBP", "a.bmp", "a.jpg"} {
 		require.True(t, IsImageFile(n), n)
 	}
