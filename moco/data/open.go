@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -143,14 +144,33 @@ func archiveFolder(dir string) ([]string, bool, error) {
 	}
 	if len(order) > 1 {
 		var sets []string
-		for _, f := range order {
+		for _, f := range order[:min(len(order), 3)] {
 			sets = append(sets, fmt.Sprintf("%s (%d)", f, families[f]))
 		}
-		return nil, false, fmt.Errorf("data: %s holds the shards of %d sets: %s; name one with a quoted pattern, as in --data '%s'",
-			dir, len(order), strings.Join(sets, ", "), filepath.Join(dir, strings.ReplaceAll(order[0], "#", "*")))
+		if len(order) > 3 {
+			sets = append(sets, fmt.Sprintf("and %d more", len(order)-3))
+		}
+		all := ""
+		if suf := archiveSuffix(archives[0]); !slices.ContainsFunc(archives, func(a string) bool { return archiveSuffix(a) != suf }) {
+			all = fmt.Sprintf(" (or '%s' for them all)", filepath.Join(dir, "*"+suf))
+		}
+		return nil, false, fmt.Errorf("data: %s holds archives of %d names that differ in more than their numbers, as the shards of different sets do: %s; name the set with a quoted pattern, as in --data '%s'%s",
+			dir, len(order), strings.Join(sets, ", "), filepath.Join(dir, strings.ReplaceAll(order[0], "#", "*")), all)
 	}
 	sort.Strings(archives)
 	return archives, len(archives) > 0, nil
+}
+
+// archiveSuffix is name's archive suffix as written: .tar, .tar.gz or .tgz
+// in any case.
+func archiveSuffix(name string) string {
+	low := strings.ToLower(name)
+	for _, s := range []string{".tar.gz", ".tgz", ".tar"} {
+		if strings.HasSuffix(low, s) {
+			return name[len(name)-len(s):]
+		}
+	}
+	return ""
 }
 
 // shardFamily is a shard's name with each run of digits written #:

@@ -221,7 +221,7 @@ func TestOpenArchives(t *testing.T) {
 	// The shards of two sets side by side: name one.
 	writeFile(t, filepath.Join(dir, "val-00.tar"), makeTar(t, webdatasetShards(t)[1], false))
 	_, err = Open(dir, "train")
-	require.ErrorContains(t, err, "holds the shards of 2 sets: shard-#.tar (2), val-#.tar (1); name one with a quoted pattern, as in --data '"+filepath.Join(dir, "shard-*.tar")+"'")
+	require.ErrorContains(t, err, "holds archives of 2 names that differ in more than their numbers, as the shards of different sets do: shard-#.tar (2), val-#.tar (1); name the set with a quoted pattern, as in --data '"+filepath.Join(dir, "shard-*.tar")+"' (or '"+filepath.Join(dir, "*.tar")+"' for them all)")
 	require.NoError(t, os.Remove(filepath.Join(dir, "val-00.tar")))
 
 	// A folder with a sub-folder is an ImageFolder, archives or not.
