@@ -45,6 +45,8 @@ func CIFAR100Format(fine bool) CIFARFormat {
 	return CIFARFormat{LabelBytes: 2, LabelIndex: 0, Classes: numberedClasses(20)}
 }
 
+// numberedClasses names n classes "0" … "n−1", for formats whose labels
+// are bare indices.
 func numberedClasses(n int) []string {
 	c := make([]string, n)
 	for i := range c {

@@ -104,6 +104,23 @@ func DecodeImage(name string, b []byte) (Image, error) {
 	return FromImage(img), nil
 }
 
+// straightRGB copies the colour of a w×h image with straight (not
+// premultiplied) alpha, bpp bytes a pixel in R, G, B, A order, each
+// channel's first byte its most significant; row(y) is row y's pixels.
+// Alpha is dropped, as Pillow's convert("RGB") drops it.
+func straightRGB(w, h, bpp int, row func(y int) []uint8) Image {
+	out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
+	step := bpp / 4 // bytes a channel
+	for y := 0; y < h; y++ {
+		src, dst := row(y), out.Pix[y*w*3:(y+1)*w*3]
+		for x := 0; x < w; x++ {
+			p := src[bpp*x:]
+			dst[3*x], dst[3*x+1], dst[3*x+2] = p[0], p[step], p[2*step]
+		}
+	}
+	return out
+}
+
 // fromLimitedYCbCr converts limited-range ("studio swing", Y in 16–235,
 // Cb and Cr in 16–240) BT.601 YCbCr to RGB: R = 255/219·(Y−16) +
 // 1.402·255/224·(Cr−128), and so on, each rounded to nearest. 4:2:0
@@ -213,30 +230,11 @@ func FromImage(img image.Image) Image {
 		}
 		return out
 	case *image.NRGBA:
-		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
-		for y := 0; y < h; y++ {
-			off := m.PixOffset(r.Min.X, r.Min.Y+y)
-			src := m.Pix[off : off+4*w]
-			row := out.Pix[y*w*3 : (y+1)*w*3]
-			for x := 0; x < w; x++ {
-				row[3*x], row[3*x+1], row[3*x+2] = src[4*x], src[4*x+1], src[4*x+2]
-			}
-		}
-		return out
+		return straightRGB(w, h, 4, func(y int) []uint8 { return m.Pix[m.PixOffset(r.Min.X, r.Min.Y+y):] })
 	case *image.NRGBA64:
-		// 16-bit, alpha not premultiplied (16-bit PNG with alpha): the
-		// colour's high bytes, alpha dropped as for NRGBA (the generic
-		// path would premultiply and lose the colour of clear pixels).
-		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}
-		for y := 0; y < h; y++ {
-			off := m.PixOffset(r.Min.X, r.Min.Y+y)
-			src := m.Pix[off : off+8*w]
-			row := out.Pix[y*w*3 : (y+1)*w*3]
-			for x := 0; x < w; x++ {
-				row[3*x], row[3*x+1], row[3*x+2] = src[8*x], src[8*x+2], src[8*x+4]
-			}
-		}
-		return out
+		// 16-bit (PNG with alpha): the high bytes, big-endian first. The
+		// generic path would premultiply and lose the colour of clear pixels.
+		return straightRGB(w, h, 8, func(y int) []uint8 { return m.Pix[m.PixOffset(r.Min.X, r.Min.Y+y):] })
 	}
 	// Generic path: gray-like models stay gray.
 	gray := img.ColorModel() == color.Gray16Model

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 )
 
 // FashionMNISTClasses are the Fashion-MNIST class names in label order.
@@ -188,10 +187,7 @@ func newIDX(imName, lbName string, im, lb *IDXArray, classes []string) (*IDX, er
 		maxl = max(maxl, int(l))
 	}
 	if classes == nil {
-		classes = make([]string, maxl+1)
-		for i := range classes {
-			classes[i] = strconv.Itoa(i)
-		}
+		classes = numberedClasses(maxl + 1)
 	} else if maxl >= len(classes) {
 		return nil, fmt.Errorf("data: idx %s: label %d but only %d classes", lbName, maxl, len(classes))
 	}

@@ -503,9 +503,7 @@ func (t *Tar) addWebDataset(scans []tarScan) error {
 	if len(t.items) == 0 {
 		return fmt.Errorf("data: tar %s: no samples", scans[0].archive.name)
 	}
-	for c := int32(0); c <= maxLabel; c++ {
-		t.classes = append(t.classes, strconv.Itoa(int(c)))
-	}
+	t.classes = numberedClasses(int(maxLabel) + 1)
 	return nil
 }
 
@@ -532,7 +530,8 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 		class, dir, base string
 		item             tarItem
 	}
-	var ks []keyed
+	// ks: the images in class folders; flat: those directly in root.
+	var ks, flat []keyed
 	for a, s := range scans {
 		for _, m := range s.members {
 			if m.off < 0 {
@@ -540,38 +539,28 @@ func (t *Tar) addImageFolder(scans []tarScan, root string) error {
 			}
 			rel := m.name
 			if root != "" {
-				if !strings.HasPrefix(rel, root+"/") {
+				var ok bool
+				if rel, ok = strings.CutPrefix(rel, root+"/"); !ok {
 					continue
 				}
-				rel = rel[len(root)+1:]
 			}
-			i := strings.IndexByte(rel, '/')
-			if i <= 0 {
-				continue // a file directly in root: no class
+			item := tarItem{archive: int32(a), name: m.name, off: m.off, size: m.size, data: m.data}
+			switch i := strings.IndexByte(rel, '/'); {
+			case i < 0:
+				item.label = Unlabelled
+				flat = append(flat, keyed{base: rel, item: item})
+			case i > 0:
+				ks = append(ks, keyed{class: rel[:i], dir: path.Dir(rel), base: path.Base(rel), item: item})
 			}
-			ks = append(ks, keyed{class: rel[:i], dir: path.Dir(rel), base: path.Base(rel),
-				item: tarItem{archive: int32(a), name: m.name, off: m.off, size: m.size, data: m.data}})
 		}
 	}
 	if len(ks) == 0 {
 		// No class folders: the images directly in root, unlabelled.
-		for a, s := range scans {
-			for _, m := range s.members {
-				rel, ok := m.name, m.off >= 0
-				if root != "" {
-					rel, ok = strings.CutPrefix(m.name, root+"/")
-					ok = ok && m.off >= 0
-				}
-				if ok && !strings.Contains(rel, "/") {
-					ks = append(ks, keyed{base: rel, item: tarItem{archive: int32(a), label: Unlabelled, name: m.name, off: m.off, size: m.size, data: m.data}})
-				}
-			}
-		}
-		if len(ks) == 0 {
+		if len(flat) == 0 {
 			return fmt.Errorf("data: tar %s: no image entries in class directories under %q, nor in it", setName(scans), root)
 		}
-		sort.SliceStable(ks, func(a, b int) bool { return ks[a].base < ks[b].base })
-		for _, k := range ks {
+		sort.SliceStable(flat, func(a, b int) bool { return flat[a].base < flat[b].base })
+		for _, k := range flat {
 			t.items = append(t.items, k.item)
 		}
 		return nil
