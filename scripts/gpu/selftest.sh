@@ -107,6 +107,12 @@ check() { # check WHAT PATTERN FILE
 		fail=1
 	fi
 }
+refute() { # refute WHAT PATTERN FILE: WHAT went wrong if a line matches
+	if grep -qE "$2" "$3"; then
+		echo "selftest: $1"
+		fail=1
+	fi
+}
 [ $rc -eq 1 ] || { echo "selftest: run.sh exit $rc, want 1 (a test fails)"; fail=1; }
 [ $took -le $budget ] || { echo "selftest: run.sh took ${took}s of a $budget s budget"; fail=1; }
 check "phases in decide's order" 'phase tests' "$tmp/log"
@@ -123,10 +129,7 @@ check "a hanging test killed" 'TestHang \(killed after' "$tmp/out/test_engine_cu
 check "every train configuration" '_residual_gelugrad_img_per_s' "$tmp/out/bench.log"
 check "PyTorch timed after the handshake" '^RESULT train_vits16_224_b256_fp16_img_per_s 1789' "$tmp/out/torch.log"
 check "PyTorch's warm step timed, not run again" 'warmed beside the tests: timing' "$tmp/log"
-if grep -qE 'not warm after|torch_train.py \(cap' "$tmp/log"; then
-	echo "selftest: the warm PyTorch process was stopped or its step run again"
-	fail=1
-fi
+refute "the warm PyTorch process was stopped or its step run again" 'not warm after|torch_train.py \(cap' "$tmp/log"
 check "the pretraining's kNN" 'after training' "$tmp/log"
 check "pretrain's failure shown" 'a stand-in failure in fp16' "$tmp/log"
 check "pretrain's fallback to fp32" 'pretrain again: --precision fp32' "$tmp/log"
@@ -159,10 +162,7 @@ check "report: a ViT-S/16 shape" '^  PASS  ViT-S/16 qkv fwd +0\.909' "$tmp/crit/
 check "report: attention" '^  PASS  attention fwd\+bwd, 12×32 +1\.429' "$tmp/crit/summary.txt"
 check "report: LayerNorm against the copy" '^  PASS  LayerNorm fwd_50432x384 +0\.828' "$tmp/crit/summary.txt"
 check "report: cuBLAS's kernel at an anchor" '^  vit_qkv_fwd_50432x1152x384 +sm90_xmma_gemm_.*tilesize128x256x64_cluster2x1x1 \| vectorized' "$tmp/crit/summary.txt"
-if grep -q 'NOT AN H100' "$tmp/crit/summary.txt"; then
-	echo "selftest: report: an H100 taken for another GPU"
-	fail=1
-fi
+refute "report: an H100 taken for another GPU" 'NOT AN H100' "$tmp/crit/summary.txt"
 sed -i 's/H100 80GB HBM3/H200/' "$tmp/crit/bench.log"
 python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
 check "report: another GPU's numbers marked" "^issue 4's criteria \(ratios of this run\): NOT AN H100" "$tmp/crit/summary.txt"
