@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mocogo/mocogo/moco/data"
 )
 
 // CheckArgs refuses what fs.Parse(args) lets pass but a command does not
@@ -36,8 +38,7 @@ func CheckArgs(fs *flag.FlagSet, args []string, paths ...string) error {
 		return nil
 	}
 	a := fs.Arg(0)
-	low := strings.ToLower(a)
-	if strings.HasSuffix(low, ".tar") || strings.HasSuffix(low, ".tar.gz") || strings.HasSuffix(low, ".tgz") {
+	if data.IsArchive(a) {
 		return fmt.Errorf("unexpected argument %q: %s", a, quote)
 	}
 	return fmt.Errorf("unexpected argument %q (flags start with --)", a)

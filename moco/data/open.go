@@ -41,14 +41,23 @@ func Open(path, split string) (Dataset, error) {
 	}
 	st, err := os.Stat(path)
 	if err != nil && IsPattern(path) {
-		return openArchives(path, split)
+		paths, err := ExpandPattern(path)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			if !IsArchive(p) {
+				return nil, fmt.Errorf("data: %s (from %s) is not a .tar, .tar.gz or .tgz archive", p, path)
+			}
+		}
+		return openArchives(path, paths, split)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	if !st.IsDir() {
-		if isArchive(path) {
-			return openArchives(path, split)
+		if IsArchive(path) {
+			return openArchives(path, []string{path}, split)
 		}
 		return nil, fmt.Errorf("data: %s is a file but not a .tar, .tar.gz or .tgz archive", path)
 	}
@@ -75,10 +84,7 @@ func Open(path, split string) (Dataset, error) {
 	if archives, ok, err := archiveFolder(path); err != nil {
 		return nil, err
 	} else if ok {
-		if split == "test" {
-			return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
-		}
-		return NewTar(archives, TarOptions{})
+		return openArchives(path, archives, split)
 	}
 	if split == "test" {
 		return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
@@ -86,31 +92,17 @@ func Open(path, split string) (Dataset, error) {
 	return NewImageFolder(path)
 }
 
-// openArchives opens the archive or the pattern of archives at path.
-func openArchives(path, split string) (Dataset, error) {
-	paths := []string{path}
-	if !exists(path) {
-		var err error
-		if paths, err = ExpandPattern(path); err != nil {
-			return nil, err
-		}
-		for _, p := range paths {
-			if !isArchive(p) {
-				return nil, fmt.Errorf("data: %s (from %s) is not a .tar, .tar.gz or .tgz archive", p, path)
-			}
-		}
-	}
+// openArchives opens paths, the archives that path (a file, a pattern or
+// a folder) names, as one set: a single split.
+func openArchives(path string, paths []string, split string) (Dataset, error) {
 	if split == "test" {
 		return nil, fmt.Errorf("%w: %s", ErrNoTestSplit, path)
 	}
 	return NewTar(paths, TarOptions{})
 }
 
-// isArchive reports a name ending in .tar, .tar.gz or .tgz, any case.
-func isArchive(name string) bool {
-	low := strings.ToLower(name)
-	return strings.HasSuffix(low, ".tar") || strings.HasSuffix(low, ".tar.gz") || strings.HasSuffix(low, ".tgz")
-}
+// IsArchive reports a name ending in .tar, .tar.gz or .tgz, any case.
+func IsArchive(name string) bool { return archiveSuffix(name) != "" }
 
 // archiveFolder lists, sorted, the archives in dir when it holds some and
 // no sub-folders but hidden ones (a folder of shards, not an ImageFolder;
@@ -134,7 +126,7 @@ func archiveFolder(dir string) ([]string, bool, error) {
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
 			return nil, false, nil
 		}
-		if isArchive(e.Name()) {
+		if IsArchive(e.Name()) {
 			archives = append(archives, p)
 			f := shardFamily(e.Name())
 			if families[f]++; families[f] == 1 {
