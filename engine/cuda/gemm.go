@@ -99,7 +99,30 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore, Narrow: d.gemmNarrow,
-		ClusterSplit: d.gemmClusterSK}
+		ClusterSplit: d.gemmClusterSK, KAhead: d.gemmKAhead}
+}
+
+// SetGemmKAhead sets how far ahead of its loads the producer of split-K's
+// TMA partial products (the weight gradients' route on an H100, without
+// stream-K or clusters) asks L2 for its tile's k-tiles
+// (cp.async.bulk.prefetch.tensor), in k-tiles past its ring: 0 (off, the
+// default), 4, 8 or 16; and returns the previous setting. The blocks of a
+// split that share an operand panel run in step, so each of their loads
+// waits as long as the one that misses in L2, from DRAM; the look-ahead
+// asks for each box once (A by a tile row's first block, B by a column's)
+// early enough for the loads to find it in L2. A hint: the results are the
+// same either way. Off until it has won on an H100;
+// MOCOGO_GEMM_KAHEAD=4, 8 or 16 sets it when the device is opened. Any
+// other value panics.
+func (d *Device) SetGemmKAhead(tiles int) int {
+	if !validKAhead(tiles) {
+		panic(fmt.Sprintf("cuda: SetGemmKAhead(%d): want 0, 4, 8 or 16 k-tiles", tiles))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.gemmKAhead
+	d.gemmKAhead = tiles
+	return old
 }
 
 // SetGemmPrefetch sets whether the producer warpgroup of the persistent TMA
@@ -232,10 +255,7 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 	if beta != 0 {
 		panic(fmt.Sprintf("%s: Epilogue.Residual with beta %g (the residual takes beta's place)", api, beta))
 	}
-	celem := 4
-	if outHalf {
-		celem = 2
-	}
+	celem := cElem(outHalf)
 	if m == 0 || n == 0 {
 		return nil
 	}
@@ -391,17 +411,16 @@ func checkGemmArgs(api string, transA, transB bool, m, n, k int, a *Buffer, lda 
 		if ld < cols {
 			panic(fmt.Sprintf("%s: %s stride %d < %d columns", api, name, ld, cols))
 		}
+		if buf.ptr%cu.DevicePtr(elem) != 0 {
+			panic(fmt.Sprintf("%s: %s starts %d bytes past a %d-byte element boundary", api, name, buf.ptr%cu.DevicePtr(elem), elem))
+		}
 		if want := int64((rows-1)*ld+cols) * int64(elem); buf.bytes < want {
 			panic(fmt.Sprintf("%s: %s has %d bytes, %d×%d with stride %d needs %d", api, name, buf.bytes, rows, cols, ld, want))
 		}
 	}
 	need("A", a, ar, ac, lda, 2)
 	need("B", b, br, bc, ldb, 2)
-	celem := 4
-	if outHalf {
-		celem = 2
-	}
-	need("C", c, m, n, ldc, celem)
+	need("C", c, m, n, ldc, cElem(outHalf))
 	if bias != nil && bias.bytes < 4*int64(n) {
 		panic(fmt.Sprintf("%s: bias has %d bytes, need %d", api, bias.bytes, 4*n))
 	}
@@ -418,6 +437,9 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 	checkGemmArgs(api, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, outHalf)
 	if m == 0 || n == 0 {
 		return nil
+	}
+	if pairBytes := cu.DevicePtr(2 * cElem(outHalf)); c.ptr%pairBytes != 0 {
+		return d.gemmUnpairedC(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, gelu, outHalf)
 	}
 	p := gemmProduct{bf: bf, transA: transA, transB: transB, m: m, n: n, k: k,
 		aligned:  lda%8 == 0 && ldb%8 == 0 && (a == nil || a.ptr%16 == 0) && (b == nil || b.ptr%16 == 0),
@@ -450,6 +472,72 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 		}
 	}
 	return run(r.route(ch, p), c)
+}
+
+// cElem is the bytes of one element of C: 2 for a half C, else 4 (fp32).
+func cElem(outHalf bool) int {
+	if outHalf {
+		return 2
+	}
+	return 4
+}
+
+// gemmUnpairedC is gemmHalf for a C whose first element does not start an
+// aligned pair (an fp32 C 4 bytes past an 8-byte boundary, a half C 2 bytes
+// past a 4-byte one). Every kernel's direct epilogue stores a row's two
+// adjacent results as one access wherever their offset from C is even,
+// which then faults as misaligned; so the product goes into an aligned
+// buffer of its own (C copied in first when beta ≠ 0) and is copied into C
+// after, rows of n elements, C's padding untouched. Slower, and rare: no
+// tensor of the engine starts there.
+func (d *Device) gemmUnpairedC(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
+	rowBytes := int64(n * cElem(outHalf))
+	pitch := int64(ldc * cElem(outHalf))
+	tmp, err := d.Alloc(int64(m) * rowBytes)
+	if err != nil {
+		return err
+	}
+	// The default stream orders the copy out before any later user of
+	// tmp's memory, so it can go back to the cache at once.
+	defer tmp.Free()
+	if beta != 0 {
+		if err := copy2D(tmp, rowBytes, c, pitch, rowBytes, m); err != nil {
+			return fmt.Errorf("cuda: C into an aligned buffer: %w", err)
+		}
+	}
+	if err := d.gemmHalf(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, tmp, n, bias, gelu, outHalf); err != nil {
+		return err
+	}
+	if err := copy2D(c, pitch, tmp, rowBytes, rowBytes, m); err != nil {
+		return fmt.Errorf("cuda: product from an aligned buffer into C: %w", err)
+	}
+	return nil
+}
+
+// copy2D copies rows pieces of width bytes from src, a row every spitch
+// bytes, to dst, a row every dpitch bytes (device to device, one driver
+// call; the unaligned variant, since cuMemcpy2D may refuse device pitches
+// that cuMemAllocPitch did not choose).
+func copy2D(dst *Buffer, dpitch int64, src *Buffer, spitch int64, width int64, rows int) error {
+	if rows == 0 || width == 0 {
+		return nil
+	}
+	need := func(b *Buffer, pitch int64) int64 { return int64(rows-1)*pitch + width }
+	if width > dpitch || width > spitch || need(dst, dpitch) > dst.bytes || need(src, spitch) > src.bytes {
+		panic(fmt.Sprintf("cuda: 2D copy of %d rows of %d bytes (pitches %d and %d) between buffers of %d and %d bytes",
+			rows, width, spitch, dpitch, src.bytes, dst.bytes))
+	}
+	return dst.d.do(func() error {
+		err := cu.Memcpy2DUnaligned(cu.Memcpy2dParam{
+			Height: int64(rows), WidthInBytes: width,
+			DstMemoryType: cu.DeviceMemory, DstDevice: dst.ptr, DstPitch: dpitch,
+			SrcMemoryType: cu.DeviceMemory, SrcDevice: src.ptr, SrcPitch: spitch,
+		})
+		if err != nil {
+			return fmt.Errorf("cuda: cuMemcpy2DUnaligned(%d rows of %d bytes): %w", rows, width, err)
+		}
+		return nil
+	})
 }
 
 // router is what routing reads of the device and its settings, now.
@@ -535,7 +623,7 @@ func (d *Device) gemmTMASplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Bu
 	defer ws.Free()
 	l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, kchunk: rt.kchunk, cluster: rt.cluster,
 		grid: Dim3{rt.blocks, rt.splits, 1}}
-	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, 0); err != nil {
+	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, rt.flags); err != nil {
 		return err
 	}
 	return d.splitKReduce(rt.reduce, ws, rt.splits, p.m, p.n, p.n, alpha, beta, c, ldc, bias, p.flags)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/mocogo/mocogo/kernels"
@@ -20,7 +21,7 @@ type gemmCase struct {
 	bias, gelu     bool
 	out16          bool // C in the operands' half type (fp16, or bf16 with bf16)
 	bf16           bool // bf16 operands (GemmBF16) instead of fp16 (GemmF16)
-	cOff           int  // C starts this many elements into its allocation (2: 4- or 8-byte aligned, not 16)
+	cOff           int  // C starts this many elements into its allocation (2: 4- or 8-byte aligned, not 16; 1: off its pairs' alignment)
 	// residual: Epilogue.Residual, a matrix R of C's type and layout (random,
 	// NaN in the padding) added last, beta 0; R must come out unchanged.
 	residual bool
@@ -357,10 +358,36 @@ func TestGemmF16Epilogue(t *testing.T) {
 	})
 }
 
+// TestGemmF16ElementAlignment: an operand or C that does not start on an
+// element boundary is refused before any launch, with its name.
+func TestGemmF16ElementAlignment(t *testing.T) {
+	a := mustAlloc(t, 64*64*2+8)
+	c := mustAlloc(t, 64*64*4+8)
+	for _, tc := range []struct {
+		name    string
+		a, b, c *Buffer
+		want    string
+	}{
+		{"A", a.View(1, 64*64*2), a.View(0, 64*64*2), c.View(0, 64*64*4), "A starts 1 bytes past a 2-byte element boundary"},
+		{"C", a.View(0, 64*64*2), a.View(0, 64*64*2), c.View(2, 64*64*4), "C starts 2 bytes past a 4-byte element boundary"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				msg := fmt.Sprint(recover())
+				if !strings.Contains(msg, tc.want) {
+					t.Fatalf("panic %q, want one containing %q", msg, tc.want)
+				}
+			}()
+			_ = dev.GemmF16(false, true, 64, 64, 64, 1, tc.a, 64, tc.b, 64, 0, tc.c, 64, Epilogue{})
+		})
+	}
+}
+
 // epilogueGemmCases: alpha, beta, bias, GELU and a half C; C's rows
 // 16-byte aligned with n odd (the staged store's scalar tail), with the
 // operands unaligned (the _u kernels), and C itself misaligned (cOff: the
-// staged store falls back).
+// staged store falls back; at an odd element, the product goes through an
+// aligned buffer).
 func epilogueGemmCases() []gemmCase {
 	return []gemmCase{
 		{m: 197, n: 301, k: 96, align8: true, alpha: 0.5, bias: true, gelu: true},
@@ -369,6 +396,11 @@ func epilogueGemmCases() []gemmCase {
 		{m: 129, n: 136, k: 33, alpha: 1, bias: true, out16: true},
 		{transB: true, m: 129, n: 200, k: 64, alpha: 1, bias: true, out16: true, cOff: 2},
 		{m: 129, n: 200, k: 64, alpha: 1, bias: true, cOff: 2},
+		// C off its pairs' alignment (an fp32 C 4 bytes, a half C 2
+		// bytes past it): the product through an aligned buffer, C read
+		// first for beta, its padding kept.
+		{transB: true, m: 129, n: 200, k: 64, align8: true, alpha: 1, beta: 0.5, bias: true, cOff: 1, pad: 3},
+		{m: 77, n: 136, k: 48, align8: true, alpha: 1, gelu: true, out16: true, cOff: 1},
 		{m: 197, n: 300, k: 96, alpha: 0.5, bias: true},
 		{m: 197, n: 300, k: 96, alpha: 1, bias: true, gelu: true},
 		{m: 197, n: 300, k: 96, alpha: 1, bias: true, gelu: true, out16: true},
