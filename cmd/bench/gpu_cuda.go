@@ -472,9 +472,7 @@ func (b *gpuBench) tmaPingpongBench() error {
 // GemmAuto with SetGemmStreamK on (<shape>[_bf16]_streamk: the k-tiles
 // dealt out evenly over one block per SM, kernels/cuda/gemm_streamk_sm90a.cu)
 // and, in the same process, off (<shape>[_bf16]_splitk: the default, split-K
-// over the TMA partials), then with SetGemmKAhead at 4, 8 and 16 k-tiles
-// (<shape>[_bf16]_kahead<n>: the partials' producer asks L2 for its
-// k-tiles that far past its ring), then with SetGemmClusterSplitK on
+// over the TMA partials), then with SetGemmClusterSplitK on
 // (<shape>[_bf16]_clustersplit: split-K over pairs of blocks sharing B by
 // multicast, gemm_splitk_cluster_sm90a.cu, where the tile rows pair up
 // evenly: fc1's; the others time the default again), in fp16 and bf16, in
@@ -490,9 +488,8 @@ func (b *gpuBench) streamKBench() error {
 	// every shape: a fault is sticky, and a refused launch ends the group,
 	// so either would cost only their own keys.
 	for _, pass := range [][]splitVariant{
-		{{suffix: "_splitk"}, {suffix: "_streamk", streamK: true}},
-		{{suffix: "_kahead4", kahead: 4}, {suffix: "_kahead8", kahead: 8}, {suffix: "_kahead16", kahead: 16}},
-		{{suffix: "_clustersplit", clusterSplitK: true}},
+		{{"_splitk", false, false}, {"_streamk", true, false}},
+		{{"_clustersplit", false, true}},
 	} {
 		if err := b.weightGradients(pass...); err != nil {
 			return err
@@ -502,11 +499,10 @@ func (b *gpuBench) streamKBench() error {
 }
 
 // splitVariant is a way streamKBench times the weight gradients: the
-// stream-K, cluster split-K and look-ahead settings, and the key suffix.
+// stream-K and cluster split-K settings, and the key suffix.
 type splitVariant struct {
 	suffix                 string
 	streamK, clusterSplitK bool
-	kahead                 int // k-tiles (SetGemmKAhead)
 }
 
 // weightGradients times the weight gradients of the ViT-S/16 step (fp16
@@ -547,9 +543,7 @@ func (b *gpuBench) weightGradients(variants ...splitVariant) error {
 				}
 				oldSK := b.d.SetGemmStreamK(v.streamK)
 				oldCS := b.d.SetGemmClusterSplitK(v.clusterSplitK)
-				oldKA := b.d.SetGemmKAhead(v.kahead)
 				ms, err := b.time(run)
-				b.d.SetGemmKAhead(oldKA)
 				b.d.SetGemmClusterSplitK(oldCS)
 				b.d.SetGemmStreamK(oldSK)
 				if err != nil {

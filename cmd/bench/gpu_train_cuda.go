@@ -79,17 +79,13 @@ func (b *gpuBench) trainBench() error {
 	// Kernels chosen through the environment (cuda.Open applies
 	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL, MOCOGO_GEMM_STAGED,
 	// MOCOGO_GEMM_STAGGER, MOCOGO_GEMM_RESIDUAL, MOCOGO_GEMM_GELU_GRAD,
-	// MOCOGO_GEMM_STREAMK, MOCOGO_GEMM_PREFETCH, MOCOGO_GEMM_DEEP_STORE and
-	// MOCOGO_GEMM_KAHEAD)
+	// MOCOGO_GEMM_STREAMK, MOCOGO_GEMM_PREFETCH and MOCOGO_GEMM_DEEP_STORE)
 	// name their own keys.
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		name += "_gemm" + v
 	}
 	if v := os.Getenv("MOCOGO_ATTN_KERNEL"); v != "" {
 		name += "_attn" + v
-	}
-	if v := os.Getenv("MOCOGO_GEMM_KAHEAD"); v != "" && v != "0" {
-		name += "_kahead" + v
 	}
 	for _, e := range []struct{ env, value, suffix string }{
 		{"MOCOGO_GEMM_STAGED", "0", "_direct"},

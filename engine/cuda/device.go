@@ -40,7 +40,6 @@ type Device struct {
 	gemmDeepStore  bool       // the 128×192 TMA-store kernels stage a whole half-C piece (SetGemmDeepStore)
 	gemmNarrow     bool       // the TMA-store kernels take 128×192 tiles for any n (SetGemmNarrowTiles)
 	gemmClusterSK  bool       // weight gradients split over clusters sharing B (SetGemmClusterSplitK)
-	gemmKAhead     int        // split-K partials' L2 look-ahead in k-tiles (SetGemmKAhead)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module

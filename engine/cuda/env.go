@@ -5,7 +5,6 @@ package cuda
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 )
 
@@ -23,9 +22,8 @@ var GemmKernels = []GemmKernel{GemmAuto, GemmMMA, GemmWGMMA128, GemmWGMMA256, Ge
 //	MOCOGO_ATTN_KERNEL   an AttentionKernel by name (auto, tiled, head,
 //	                     headalt):
 //	                     SetAttentionKernel
-//	MOCOGO_GEMM_KAHEAD   0, 4, 8 or 16 (k-tiles): SetGemmKAhead
 //
-// An unknown name or value, or a kernel the device cannot run, is an error.
+// An unknown name, or a kernel the device cannot run, is an error.
 func (d *Device) applyEnv() error {
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		k, err := lookupKernel("MOCOGO_GEMM_KERNEL", v, GemmKernels)
@@ -42,13 +40,6 @@ func (d *Device) applyEnv() error {
 			return err
 		}
 		d.SetAttentionKernel(k)
-	}
-	if v := os.Getenv("MOCOGO_GEMM_KAHEAD"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || !validKAhead(n) {
-			return fmt.Errorf("cuda: MOCOGO_GEMM_KAHEAD=%q: want 0, 4, 8 or 16 (k-tiles)", v)
-		}
-		d.SetGemmKAhead(n)
 	}
 	return nil
 }

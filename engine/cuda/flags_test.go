@@ -22,7 +22,7 @@ func TestGemmFlagsMatchKernels(t *testing.T) {
 		require.NoError(t, err)
 		defines[string(m[1])] = v
 	}
-	want := map[string]int{"GEMM_GELU": gemmGELU, "GEMM_OUT_F16": gemmOutF16, "GEMM_STAGED": gemmStaged, "GEMM_STAGGER": gemmStagger, "GEMM_PREFETCH": gemmPrefetch, "GEMM_KAHEAD_SHIFT": gemmKAheadShift}
+	want := map[string]int{"GEMM_GELU": gemmGELU, "GEMM_OUT_F16": gemmOutF16, "GEMM_STAGED": gemmStaged, "GEMM_STAGGER": gemmStagger, "GEMM_PREFETCH": gemmPrefetch}
 	for name, v := range want {
 		got, ok := defines[name]
 		if assert.True(t, ok, "%s is not defined in gemm_types.cuh", name) {
@@ -30,24 +30,4 @@ func TestGemmFlagsMatchKernels(t *testing.T) {
 		}
 	}
 	assert.Len(t, defines, len(want), "flags in gemm_types.cuh: %v (a new one needs its Go constant here)", defines)
-}
-
-// TestKAheadFlags: each look-ahead the kernels take has its own two-bit
-// value above the other flags, and nothing else is valid.
-func TestKAheadFlags(t *testing.T) {
-	seen := map[int]bool{}
-	for _, tiles := range []int{4, 8, 16} {
-		f := kaheadFlags(tiles)
-		assert.True(t, validKAhead(tiles))
-		assert.Zero(t, f&(1<<gemmKAheadShift-1), "kahead %d overlaps the other flags", tiles)
-		v := f >> gemmKAheadShift
-		assert.True(t, v >= 1 && v <= 3 && !seen[v], "kahead %d: field %d", tiles, v)
-		// The kernels' distance for the field: 2 << v k-tiles.
-		assert.Equal(t, tiles, 2<<v)
-		seen[v] = true
-	}
-	assert.Zero(t, kaheadFlags(0))
-	for _, bad := range []int{-4, 1, 2, 3, 5, 12, 32} {
-		assert.False(t, validKAhead(bad), "%d", bad)
-	}
 }

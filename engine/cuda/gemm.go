@@ -99,30 +99,7 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore, Narrow: d.gemmNarrow,
-		ClusterSplit: d.gemmClusterSK, KAhead: d.gemmKAhead}
-}
-
-// SetGemmKAhead sets how far ahead of its loads the producer of split-K's
-// TMA partial products (the weight gradients' route on an H100, without
-// stream-K or clusters) asks L2 for its tile's k-tiles
-// (cp.async.bulk.prefetch.tensor), in k-tiles past its ring: 0 (off, the
-// default), 4, 8 or 16; and returns the previous setting. The blocks of a
-// split that share an operand panel run in step, so each of their loads
-// waits as long as the one that misses in L2, from DRAM; the look-ahead
-// asks for each box once (A by a tile row's first block, B by a column's)
-// early enough for the loads to find it in L2. A hint: the results are the
-// same either way. Off until it has won on an H100;
-// MOCOGO_GEMM_KAHEAD=4, 8 or 16 sets it when the device is opened. Any
-// other value panics.
-func (d *Device) SetGemmKAhead(tiles int) int {
-	if !validKAhead(tiles) {
-		panic(fmt.Sprintf("cuda: SetGemmKAhead(%d): want 0, 4, 8 or 16 k-tiles", tiles))
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	old := d.gemmKAhead
-	d.gemmKAhead = tiles
-	return old
+		ClusterSplit: d.gemmClusterSK}
 }
 
 // SetGemmPrefetch sets whether the producer warpgroup of the persistent TMA
@@ -271,11 +248,8 @@ func (d *Device) gemmEpilogue(bf, transA, transB bool, m, n, k int, alpha float3
 	}
 	// C ← R, row by row where C's rows have gaps (ldc > n), then the
 	// product added to it.
-	rows, rowBytes := m, int64(n*celem)
-	if ldc == n {
-		rows, rowBytes = 1, int64(m)*rowBytes // one piece
-	}
-	if err := copyRows(c, r, rows, rowBytes, int64(ldc*celem)); err != nil {
+	pitch := int64(ldc * celem)
+	if err := copy2D(c, pitch, r, pitch, int64(n*celem), m); err != nil {
 		return fmt.Errorf("%s: residual into C: %w", api, err)
 	}
 	return d.gemmHalf(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc, ep.Bias, ep.GELU, outHalf)
@@ -358,18 +332,6 @@ func (d *Device) SetGemmGELUGrad(on bool) bool { return d.swapSetting(&d.gemmGEL
 // of b share an address.
 func overlaps(a *Buffer, na int64, b *Buffer, nb int64) bool {
 	return a.ptr < b.ptr+cu.DevicePtr(nb) && b.ptr < a.ptr+cu.DevicePtr(na)
-}
-
-// copyRows copies rows pieces of rowBytes bytes, stride bytes apart, from
-// src to dst (device to device).
-func copyRows(dst, src *Buffer, rows int, rowBytes, stride int64) error {
-	for i := 0; i < rows; i++ {
-		off := int64(i) * stride
-		if err := dst.View(off, rowBytes).CopyFrom(src.View(off, rowBytes), rowBytes); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // gemmResidual runs C = act(alpha·op(A)·op(B) + bias) + R (R = ep.Residual)
@@ -515,26 +477,27 @@ func (d *Device) gemmUnpairedC(bf, transA, transB bool, m, n, k int, alpha float
 }
 
 // copy2D copies rows pieces of width bytes from src, a row every spitch
-// bytes, to dst, a row every dpitch bytes (device to device, one driver
-// call; the unaligned variant, since cuMemcpy2D may refuse device pitches
-// that cuMemAllocPitch did not choose).
+// bytes, to dst, a row every dpitch bytes (device to device): a driver copy
+// a row, or one where both are contiguous. (cu's Memcpy2D cannot serve:
+// its parameter conversion dereferences the CUDA arrays a device copy does
+// not have, a nil-pointer panic on the eleventh session's H100.)
 func copy2D(dst *Buffer, dpitch int64, src *Buffer, spitch int64, width int64, rows int) error {
 	if rows == 0 || width == 0 {
 		return nil
 	}
-	need := func(b *Buffer, pitch int64) int64 { return int64(rows-1)*pitch + width }
-	if width > dpitch || width > spitch || need(dst, dpitch) > dst.bytes || need(src, spitch) > src.bytes {
+	need := func(pitch int64) int64 { return int64(rows-1)*pitch + width }
+	if width > dpitch || width > spitch || need(dpitch) > dst.bytes || need(spitch) > src.bytes {
 		panic(fmt.Sprintf("cuda: 2D copy of %d rows of %d bytes (pitches %d and %d) between buffers of %d and %d bytes",
 			rows, width, spitch, dpitch, src.bytes, dst.bytes))
 	}
+	if dpitch == width && spitch == width {
+		width, rows = width*int64(rows), 1 // one piece
+	}
 	return dst.d.do(func() error {
-		err := cu.Memcpy2DUnaligned(cu.Memcpy2dParam{
-			Height: int64(rows), WidthInBytes: width,
-			DstMemoryType: cu.DeviceMemory, DstDevice: dst.ptr, DstPitch: dpitch,
-			SrcMemoryType: cu.DeviceMemory, SrcDevice: src.ptr, SrcPitch: spitch,
-		})
-		if err != nil {
-			return fmt.Errorf("cuda: cuMemcpy2DUnaligned(%d rows of %d bytes): %w", rows, width, err)
+		for i := range int64(rows) {
+			if err := cu.MemcpyDtoD(dst.ptr+cu.DevicePtr(i*dpitch), src.ptr+cu.DevicePtr(i*spitch), width); err != nil {
+				return fmt.Errorf("cuda: cuMemcpyDtoD(row %d of %d, %d bytes): %w", i, rows, width, err)
+			}
 		}
 		return nil
 	})
@@ -623,7 +586,7 @@ func (d *Device) gemmTMASplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Bu
 	defer ws.Free()
 	l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, kchunk: rt.kchunk, cluster: rt.cluster,
 		grid: Dim3{rt.blocks, rt.splits, 1}}
-	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, rt.flags); err != nil {
+	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, 0); err != nil {
 		return err
 	}
 	return d.splitKReduce(rt.reduce, ws, rt.splits, p.m, p.n, p.n, alpha, beta, c, ldc, bias, p.flags)

@@ -161,9 +161,6 @@ type GemmChoice struct {
 	// ClusterSplit: weight gradients split K over clusters of two blocks
 	// sharing B (SetGemmClusterSplitK).
 	ClusterSplit bool
-	// KAhead: the k-tiles past its ring that the producer of split-K's TMA
-	// partials asks L2 for (0, 4, 8 or 16; SetGemmKAhead).
-	KAhead int
 }
 
 // String is the kind's name with a +setting for each setting on, e.g.
@@ -177,9 +174,6 @@ func (c GemmChoice) String() string {
 		if o.on {
 			s += "+" + o.name
 		}
-	}
-	if c.KAhead > 0 {
-		s += fmt.Sprintf("+kahead%d", c.KAhead)
 	}
 	return s
 }

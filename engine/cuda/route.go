@@ -173,10 +173,6 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 				if bn == 192 {
 					rt.kernel += "192"
 				}
-			} else {
-				// The partials' producer asks L2 for its k-tiles ahead
-				// of its loads (SetGemmKAhead; none where it is 0).
-				rt.flags = kaheadFlags(ch.KAhead)
 			}
 			return rt
 		}
@@ -453,16 +449,15 @@ func (r gemmRouter) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, spli
 
 // tuneSettings are the schedule settings GemmTune tries with each kind:
 // every combination of the stagger, the prefetch, the deep store and the
-// narrow tiles, and stream-K and the split-K partials' look-ahead of 8 and
-// 16 k-tiles (which reach only the split products, which those four do
-// not). A setting that does not change a kind's route for a
+// narrow tiles, and stream-K (which reaches only the split products, which
+// those four do not). A setting that does not change a kind's route for a
 // product is not timed again.
 var tuneSettings = func() []GemmChoice {
 	var out []GemmChoice
 	for i := range 16 {
 		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0, Narrow: i&8 != 0})
 	}
-	return append(out, GemmChoice{StreamK: true}, GemmChoice{KAhead: 8}, GemmChoice{KAhead: 16})
+	return append(out, GemmChoice{StreamK: true})
 }()
 
 // tuneCandidates are the choices GemmTune tries, GemmAuto without

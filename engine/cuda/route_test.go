@@ -125,8 +125,7 @@ func routeProducts() []gemmProduct {
 // every schedule setting, GemmTune's and the cluster split-K (alone and
 // with stream-K).
 func allChoices() []GemmChoice {
-	settings := append(slices.Clone(tuneSettings), GemmChoice{ClusterSplit: true}, GemmChoice{ClusterSplit: true, StreamK: true},
-		GemmChoice{KAhead: 4, ClusterSplit: true}, GemmChoice{KAhead: 16, StreamK: true})
+	settings := append(slices.Clone(tuneSettings), GemmChoice{ClusterSplit: true}, GemmChoice{ClusterSplit: true, StreamK: true})
 	var out []GemmChoice
 	for k := GemmAuto; !strings.HasPrefix(k.String(), "GemmKernel("); k++ {
 		if k == GemmTune {
@@ -214,9 +213,6 @@ func TestRouteLaunchesExist(t *testing.T) {
 				}
 				if rt.deep && !(ch.DeepStore && rt.bn == 192 && rt.cluster == 1 && p.flags&gemmOutF16 != 0) {
 					fail("the deep store")
-				}
-				if k := rt.flags >> gemmKAheadShift & 3; k != 0 && (rt.path != pathSplitTMA || rt.module != "gemm_f16_tma_sm90a" || rt.streamK || kaheadFlags(ch.KAhead) != k<<gemmKAheadShift) {
-					fail("look-ahead bits %d on a route that does not take them, or not the choice's", k)
 				}
 				if rt.cluster == 2 && rt.path == pathSplitTMA && (!clusterSplitKernels(p.transA, p.transB) || rt.blocks%2 != 0) {
 					fail("cluster split-K partial products on %d blocks a split", rt.blocks)
@@ -317,16 +313,6 @@ func TestRouteWhole(t *testing.T) {
 			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 24, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce"}},
 		{GemmChoice{Kernel: GemmTMAStore, ClusterSplit: true}, gemmProduct{transA: true, bf: true, m: 512, n: 1536, k: 50432, aligned: true, cAligned: true, ldc: 1536, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_bf16_tn_tma_pc", blocks: 24, threads: 384, smem: 4*49152 + 1152, bn: 256, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce_bf16"}},
-		// The look-ahead reaches the plain split-K partials only.
-		{GemmChoice{KAhead: 8}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", flags: 2 << gemmKAheadShift, blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce"}},
-		{GemmChoice{KAhead: 16, StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
-				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}}},
-		{GemmChoice{KAhead: 4, ClusterSplit: true}, gemmProduct{transA: true, m: 1536, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 24, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce"}},
-		{GemmChoice{KAhead: 8}, gemmProduct{transB: true, m: 4096, n: 4096, k: 4096, aligned: true, cAligned: true, ldc: 4096, flags: half, staged: gemmStaged},
-			routerH100.route(GemmChoice{}, gemmProduct{transB: true, m: 4096, n: 4096, k: 4096, aligned: true, cAligned: true, ldc: 4096, flags: half, staged: gemmStaged})},
 		{GemmChoice{Kernel: GemmMMA4}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitMMA, module: "gemm_mma4", kernel: "gemm_f16_nn_q_sk", flags: gemmStaged, blocks: 4, threads: 128, smem: gemmSmemMMA4, splits: 8, kchunk: 512, reduce: "gemm_splitk_reduce"}},
 	} {
@@ -393,9 +379,8 @@ func TestRouteViTS(t *testing.T) {
 // reach the persistent TMA kernels only (the ping-pong kernel with a
 // producer, the prefetch alone), the deep store only 128×192 TMA-store
 // tiles of a half C, the narrow tiles only TMA-store products whose tiles
-// would be 256 wide, stream-K and the look-ahead only split weight
-// gradients; and a kind whose kernels cannot run a product falls back to
-// what can.
+// would be 256 wide, stream-K only split weight gradients; and a kind
+// whose kernels cannot run a product falls back to what can.
 func TestRouteSettings(t *testing.T) {
 	r := routerH100
 	qkv := gemmProduct{transB: true, m: 50432, n: 1152, k: 384, aligned: true, cAligned: true, ldc: 1152, flags: gemmOutF16, staged: gemmStaged}
@@ -423,8 +408,8 @@ func TestRouteSettings(t *testing.T) {
 		{qkv, GemmTMAPingpong, 2},    // the prefetch
 		{qkv, GemmTMAPingpong192, 1},
 		{qkv, GemmAuto, 8}, // GemmTMAStore
-		{dw, GemmAuto, 4},  // split-K (without look-ahead, 8 or 16 k-tiles ahead) or stream-K
-		{dw, GemmTMAStore, 4},
+		{dw, GemmAuto, 2},  // split-K or stream-K
+		{dw, GemmTMAStore, 2},
 		{dw, GemmMMA, 1},
 	} {
 		assert.Equal(t, c.want, routes(c.p, c.kind), "%v at %dx%dx%d", c.kind, c.p.m, c.p.n, c.p.k)

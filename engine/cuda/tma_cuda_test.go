@@ -4,7 +4,6 @@ package cuda
 
 import (
 	"fmt"
-	"math"
 	"testing"
 )
 
@@ -533,68 +532,6 @@ func testGemmStreamK(t *testing.T, bf bool) {
 		reduce += "_bf16"
 	}
 	checkRan(t, streamKModule, prefix+"tn_tma_sk", prefix+"tn_tma_sk192", reduce)
-}
-
-// TestGemmF16KAhead runs weight gradients (the TN layout, long K: split-K
-// over the TMA partials) with SetGemmKAhead at 4, 8 and 16 k-tiles, both
-// tile widths, fp16 and bf16, M and N off the tiles, each epilogue, outputs
-// NaN-poisoned; then checks that the look-ahead, a hint, changes no bit of
-// a product, and that the partial-product kernels of both widths ran. Not
-// yet run on hardware.
-func TestGemmF16KAhead(t *testing.T) {
-	if !dev.SetGemmKernel(GemmTMA) {
-		t.Skipf("%s is not sm_90: no TMA split-K", dev.Name())
-	}
-	dev.SetGemmKernel(GemmAuto)
-	defer dev.SetGemmKAhead(dev.SetGemmKAhead(0))
-	defer dev.SetGemmStreamK(dev.SetGemmStreamK(false))
-	defer dev.SetGemmClusterSplitK(dev.SetGemmClusterSplitK(false))
-	defer dev.SetGemmSplitK(dev.SetGemmSplitK(0))
-	cases := []gemmCase{
-		{transA: true, m: 300, n: 520, k: 50000, align8: true, alpha: 1},                                     // 3×3 tiles of 192, 14 splits
-		{transA: true, m: 129, n: 1000, k: 20000, align8: true, alpha: 2, beta: -0.5, bias: true},            // 2×4 of 256, the last 232 wide
-		{transA: true, m: 1000, n: 300, k: 33333, pad: 8, align8: true, alpha: 0.5, bias: true, out16: true}, // 8×2 of 192, padded rows
-		{transA: true, m: 600, n: 136, k: 3000, align8: true, alpha: 1, gelu: true, out16: true},             // short chunks: fewer k-tiles than the distance
-	}
-	for _, ahead := range []int{4, 8, 16} {
-		dev.SetGemmKAhead(ahead)
-		for _, bf := range []bool{false, true} {
-			for _, c := range cases {
-				c.bf16 = bf
-				t.Run(fmt.Sprintf("kahead%d/%s", ahead, c), func(t *testing.T) { runGemmCase(t, c) })
-			}
-		}
-	}
-	t.Run("same_bits", func(t *testing.T) {
-		const m, n, k = 1152, 384, 20000 // qkv's weight gradient, a shorter K
-		r := newRand(t)
-		_, ah := randF16(r, k*m)
-		_, bh := randF16(r, k*n)
-		a, b := upload16(t, ah), upload16(t, bh)
-		product := func(ahead int) []float32 {
-			dev.SetGemmKAhead(ahead)
-			c := mustAlloc(t, 4*m*n)
-			must(t, c.PoisonF32())
-			must(t, dev.GemmF16(true, false, m, n, k, 1, a, m, b, n, 0, c, n, Epilogue{}))
-			out := make([]float32, m*n)
-			must(t, c.CopyToF32(out))
-			return out
-		}
-		want := product(0)
-		for _, ahead := range []int{4, 8, 16} {
-			got := product(ahead)
-			diff := 0
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					diff++
-				}
-			}
-			if diff != 0 {
-				t.Errorf("kahead %d: %d of %d elements differ from the product without it", ahead, diff, len(want))
-			}
-		}
-	})
-	checkRan(t, "gemm_f16_tma_sm90a", "gemm_f16_tn_tma_p192", "gemm_f16_tn_tma_p", "gemm_bf16_tn_tma_p192", "gemm_bf16_tn_tma_p")
 }
 
 // TestGemmF16ClusterSplitK runs weight gradients (the TN layout, long K)

@@ -182,16 +182,12 @@ __device__ __forceinline__ void gemm_put2(void* C, int row, int col, int N, int 
 // the persistent TMA kernels to start their second consumer warpgroup two
 // k-tiles after the first, GEMM_PREFETCH asks the producer of the
 // persistent TMA kernels to have L2 fetch A for the block's next tile when
-// it starts a tile (tma_sm90a.cuh), and the two bits from GEMM_KAHEAD_SHIFT
-// (GEMM_KAHEAD) ask the producer of the TMA kernels without clusters or a
-// TMA-store epilogue (split-K's partials) to have L2 fetch each tile's
-// k-tiles ahead of its loads: 1, 2, 3 for 4, 8, 16 k-tiles past its ring.
+// it starts a tile (tma_sm90a.cuh).
 #define GEMM_GELU 1
 #define GEMM_OUT_F16 2
 #define GEMM_STAGED 4
 #define GEMM_STAGGER 8
 #define GEMM_PREFETCH 16
-#define GEMM_KAHEAD_SHIFT 5
 
 // gemm_staged_ok reports whether a launch may use the staged epilogue: it
 // was asked for, beta is 0, and C (of T when outHalf, else fp32) and every

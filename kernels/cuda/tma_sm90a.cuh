@@ -459,54 +459,6 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
     }
 }
 
-// tma_prefetch_2d asks L2 to fetch the box of a tensor map at (c0, c1),
-// without loading it anywhere: a hint, which changes no result.
-__device__ __forceinline__ void tma_prefetch_2d(const TmaDesc* map, int c0, int c1) {
-    asm volatile("cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%0, {%1, %2}];\n" ::"l"((uint64_t)map), "r"(c0),
-                 "r"(c1)
-                 : "memory");
-}
-
-// tma_prefetch_a asks L2 for the A boxes of k-tiles 0 … nkt−1 (from element
-// k0 of K) of the tile at row m0, as tma_load_ktile would load them (64-wide
-// m chunks that start past M left out).
-template <bool A_MN>
-__device__ __forceinline__ void tma_prefetch_a(const TmaDesc* tmA, int m0, int k0, int nkt, int M) {
-    for (int kt = 0; kt < nkt; kt++) {
-        const int k = k0 + kt * T_BK;
-        if (A_MN) {
-#pragma unroll
-            for (int j = 0; j < T_BM / 64; j++)
-                if (m0 + 64 * j < M) tma_prefetch_2d(tmA, m0 + 64 * j, k);
-        } else {
-            tma_prefetch_2d(tmA, k, m0);
-        }
-    }
-}
-
-// TMA_PREFETCH_KT bounds the k-tiles of A that GEMM_PREFETCH asks L2 for
-// ahead of a tile: what a short K (ViT-S/16's 384: 6 k-tiles) needs whole;
-// a long K's ring is itself far enough ahead.
-#define TMA_PREFETCH_KT 8
-
-// tma_prefetch_ktile asks L2 for k-tile k (elements k … k+63 of K) of the
-// tile at (m0, n0): A's boxes with pfA, B's with pfB, as tma_load_ktile
-// (CM = 1) would load them, 64-wide chunks that start past M or N left out.
-template <bool A_MN, bool B_MN, int BN>
-__device__ __forceinline__ void tma_prefetch_ktile(const TmaDesc* tmA, const TmaDesc* tmB, int m0, int n0, int k,
-                                                   int M, int N, bool pfA, bool pfB) {
-    if (pfA) tma_prefetch_a<A_MN>(tmA, m0, k, 1, M);
-    if (pfB) {
-        if (B_MN) {
-#pragma unroll
-            for (int j = 0; j < BN / 64; j++)
-                if (n0 + 64 * j < N) tma_prefetch_2d(tmB, n0 + 64 * j, k);
-        } else {
-            tma_prefetch_2d(tmB, k, n0);
-        }
-    }
-}
-
 // tma_load_ktile loads k-tile k (elements k … k+63 of K) of the tile at
 // (m0, n0) into the stage at sa (A, then B at sa + T_A_BYTES) and completes
 // its bytes on the mbarrier full, which it arms with them first.
@@ -561,22 +513,11 @@ __device__ __forceinline__ void tma_load_ktile(const TmaDesc* tmA, const TmaDesc
 // counts the k-tiles the producer has loaded over the block's life. Each
 // load waits until the stage's previous k-tile has been released by as many
 // arrivals as the empty barriers count.
-//
-// With ahead > 0 (CM = 1: GEMM_KAHEAD), beside each load it asks L2 for the
-// k-tile S + ahead further on (tma_prefetch_ktile: A with pfA, B with pfB),
-// and first for those between the ring's first S and that distance, so that
-// the ring's loads find their boxes in L2. Split-K's blocks that share an
-// operand run in step, so without it each of their loads waits as long as
-// the one that misses in L2 does.
 template <bool A_MN, bool B_MN, int BN, int CM, int S>
 __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base,
                                                    uint32_t bars, int& it, int m0, int n0, int k0, int nkt, int rank,
-                                                   int M, int N, int ahead = 0, bool pfA = false, bool pfB = false) {
+                                                   int M, int N) {
     constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
-    const int lead = S + ahead;                  // k-tiles from a load to the prefetch beside it
-    if (ahead > 0)
-        for (int p = S; p < min(lead, nkt); p++)
-            tma_prefetch_ktile<A_MN, B_MN, BN>(tmA, tmB, m0, n0, k0 + p * T_BK, M, N, pfA, pfB);
     for (int kt = 0; kt < nkt; kt++, it++) {
         const int s = it % S;
         if (it >= S) {
@@ -584,10 +525,38 @@ __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const Tma
         }
         tma_load_ktile<A_MN, B_MN, BN, CM>(tmA, tmB, base + s * STAGE, bars + 8 * s, m0, n0, k0 + kt * T_BK, rank, M,
                                            N);
-        if (ahead > 0 && kt + lead < nkt)
-            tma_prefetch_ktile<A_MN, B_MN, BN>(tmA, tmB, m0, n0, k0 + (kt + lead) * T_BK, M, N, pfA, pfB);
     }
 }
+
+// tma_prefetch_2d asks L2 to fetch the box of a tensor map at (c0, c1),
+// without loading it anywhere: a hint, which changes no result.
+__device__ __forceinline__ void tma_prefetch_2d(const TmaDesc* map, int c0, int c1) {
+    asm volatile("cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%0, {%1, %2}];\n" ::"l"((uint64_t)map), "r"(c0),
+                 "r"(c1)
+                 : "memory");
+}
+
+// tma_prefetch_a asks L2 for the A boxes of k-tiles 0 … nkt−1 (from element
+// k0 of K) of the tile at row m0, as tma_load_ktile would load them (64-wide
+// m chunks that start past M left out).
+template <bool A_MN>
+__device__ __forceinline__ void tma_prefetch_a(const TmaDesc* tmA, int m0, int k0, int nkt, int M) {
+    for (int kt = 0; kt < nkt; kt++) {
+        const int k = k0 + kt * T_BK;
+        if (A_MN) {
+#pragma unroll
+            for (int j = 0; j < T_BM / 64; j++)
+                if (m0 + 64 * j < M) tma_prefetch_2d(tmA, m0 + 64 * j, k);
+        } else {
+            tma_prefetch_2d(tmA, k, m0);
+        }
+    }
+}
+
+// TMA_PREFETCH_KT bounds the k-tiles of A that GEMM_PREFETCH asks L2 for
+// ahead of a tile: what a short K (ViT-S/16's 384: 6 k-tiles) needs whole;
+// a long K's ring is itself far enough ahead.
+#define TMA_PREFETCH_KT 8
 
 // tma_produce is the producer thread's loop of the persistent kernels: the
 // k-tiles of this block's work items (tile first_unit, then every
@@ -597,16 +566,10 @@ __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const Tma
 // loads: each tile's A panel is new to L2 (a group of tiles sharing it runs
 // at once on several blocks), and the ring alone issues a tile's first
 // loads only a few k-tiles ahead.
-//
-// With ahead > 0 (GEMM_KAHEAD, CM = 1) it also asks L2 for each tile's
-// k-tiles ahead of its loads (tma_produce_ktiles): A by the block whose tile
-// is its row's first, B by the block whose tile is its column's first, so
-// that each box is asked for once by the blocks that share it.
 template <bool A_MN, bool B_MN, int BN, int CM, int S>
 __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base, uint32_t bars,
                                             int first_unit, int units, int unit_step, int tilesM, int tilesN,
-                                            int rank, int M, int N, int kbeg, int KT, bool prefetch = false,
-                                            int ahead = 0) {
+                                            int rank, int M, int N, int kbeg, int KT, bool prefetch = false) {
     int it = 0;  // k-tiles loaded so far, over all tiles
     for (int tile = first_unit; tile < units; tile += unit_step) {
         int m0, n0;
@@ -616,8 +579,7 @@ __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* t
             tile_origin<CM, BN>(tile + unit_step, tilesM, tilesN, rank, pm0, pn0);
             if (pm0 < M) tma_prefetch_a<A_MN>(tmA, pm0, kbeg, min(KT, TMA_PREFETCH_KT), M);
         }
-        tma_produce_ktiles<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, it, m0, n0, kbeg, KT, rank, M, N, ahead,
-                                                  n0 == 0, m0 == 0);
+        tma_produce_ktiles<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, it, m0, n0, kbeg, KT, rank, M, N);
     }
 }
 
@@ -733,14 +695,9 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
 
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
-        // GEMM_KAHEAD's distance: 0 (off), or 4, 8 or 16 k-tiles past the
-        // ring; the kernels with a TMA-store epilogue or clusters do not
-        // read it.
-        const int kahead = (flags >> GEMM_KAHEAD_SHIFT) & 3;
-        const int ahead = CM == 1 && !TSTORE && kahead ? 2 << kahead : 0;
         if (tid == 0)
             tma_produce<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, first_unit, units, unit_step, tilesM, tilesN,
-                                               rank, M, N, kbeg, KT, flags & GEMM_PREFETCH, ahead);
+                                               rank, M, N, kbeg, KT, flags & GEMM_PREFETCH);
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int c = wg - 1;

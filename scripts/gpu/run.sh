@@ -569,10 +569,8 @@ fi
 # product that brings its gradient), "fused" (both), "streamk"
 # (MOCOGO_GEMM_STREAMK=1: the weight gradients stream-K), "prefetch"
 # (MOCOGO_GEMM_PREFETCH=1: the TMA producers' L2 prefetch of the next
-# tile's A), "deepstore" (MOCOGO_GEMM_DEEP_STORE=1: three staging
-# buffers a warpgroup in the 128×192 TMA-store kernels) or "kahead8" and
-# "kahead16" (MOCOGO_GEMM_KAHEAD: the split-K partials' producer asks L2
-# for its k-tiles that far past its ring). The variants run the step on
+# tile's A) or "deepstore" (MOCOGO_GEMM_DEEP_STORE=1: three staging
+# buffers a warpgroup in the 128×192 TMA-store kernels). The variants run the step on
 # kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
@@ -586,9 +584,8 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg= st= rs= gg= sk= pf= ds= ka=
+	sg= st= rs= gg= sk= pf= ds=
 	[ "${5:-}" = direct ] && sg=0
-	case ${5:-} in kahead4 | kahead8 | kahead16) ka=${5#kahead} ;; esac
 	[ "${5:-}" = deepstore ] && ds=1
 	[ "${5:-}" = streamk ] && sk=1
 	[ "${5:-}" = prefetch ] && pf=1
@@ -596,14 +593,14 @@ for cfg in $train_configs; do
 	[ "${5:-}" = residual ] && rs=1
 	[ "${5:-}" = gelugrad ] && gg=1
 	[ "${5:-}" = fused ] && rs=1 gg=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}${ds:+_deepstore}${ka:+_kahead$ka}
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}${ds:+_deepstore}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf MOCOGO_GEMM_DEEP_STORE=$ds MOCOGO_GEMM_KAHEAD=$ka \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf MOCOGO_GEMM_DEEP_STORE=$ds \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
