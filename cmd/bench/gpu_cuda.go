@@ -472,7 +472,9 @@ func (b *gpuBench) tmaPingpongBench() error {
 // GemmAuto with SetGemmStreamK on (<shape>[_bf16]_streamk: the k-tiles
 // dealt out evenly over one block per SM, kernels/cuda/gemm_streamk_sm90a.cu)
 // and, in the same process, off (<shape>[_bf16]_splitk: the default, split-K
-// over the TMA partials), then with SetGemmClusterSplitK on
+// over the TMA partials), then with SetGemmWideBoxes on (<shape>[_bf16]_wide:
+// each operand's tile one three-dimensional TMA box), then with
+// SetGemmClusterSplitK on
 // (<shape>[_bf16]_clustersplit: split-K over pairs of blocks sharing B by
 // multicast, gemm_splitk_cluster_sm90a.cu, where the tile rows pair up
 // evenly: fc1's; the others time the default again), in fp16 and bf16, in
@@ -488,8 +490,9 @@ func (b *gpuBench) streamKBench() error {
 	// every shape: a fault is sticky, and a refused launch ends the group,
 	// so either would cost only their own keys.
 	for _, pass := range [][]splitVariant{
-		{{"_splitk", false, false}, {"_streamk", true, false}},
-		{{"_clustersplit", false, true}},
+		{{suffix: "_splitk"}, {suffix: "_streamk", streamK: true}},
+		{{suffix: "_wide", wideBoxes: true}},
+		{{suffix: "_clustersplit", clusterSplitK: true}},
 	} {
 		if err := b.weightGradients(pass...); err != nil {
 			return err
@@ -499,10 +502,10 @@ func (b *gpuBench) streamKBench() error {
 }
 
 // splitVariant is a way streamKBench times the weight gradients: the
-// stream-K and cluster split-K settings, and the key suffix.
+// stream-K, cluster split-K and wide-box settings, and the key suffix.
 type splitVariant struct {
-	suffix                 string
-	streamK, clusterSplitK bool
+	suffix                            string
+	streamK, clusterSplitK, wideBoxes bool
 }
 
 // weightGradients times the weight gradients of the ViT-S/16 step (fp16
@@ -543,7 +546,9 @@ func (b *gpuBench) weightGradients(variants ...splitVariant) error {
 				}
 				oldSK := b.d.SetGemmStreamK(v.streamK)
 				oldCS := b.d.SetGemmClusterSplitK(v.clusterSplitK)
+				oldWB := b.d.SetGemmWideBoxes(v.wideBoxes)
 				ms, err := b.time(run)
+				b.d.SetGemmWideBoxes(oldWB)
 				b.d.SetGemmClusterSplitK(oldCS)
 				b.d.SetGemmStreamK(oldSK)
 				if err != nil {

@@ -40,6 +40,7 @@ type Device struct {
 	gemmDeepStore  bool       // the 128×192 TMA-store kernels stage a whole half-C piece (SetGemmDeepStore)
 	gemmNarrow     bool       // the TMA-store kernels take 128×192 tiles for any n (SetGemmNarrowTiles)
 	gemmClusterSK  bool       // weight gradients split over clusters sharing B (SetGemmClusterSplitK)
+	gemmWideBoxes  bool       // the weight gradients' partials load each tile in one 3-D box (SetGemmWideBoxes)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
@@ -138,6 +139,7 @@ func Open() (*Device, error) {
 	d.gemmDeepStore = os.Getenv("MOCOGO_GEMM_DEEP_STORE") == "1"
 	d.gemmNarrow = os.Getenv("MOCOGO_GEMM_NARROW") == "1"
 	d.gemmClusterSK = os.Getenv("MOCOGO_GEMM_CLUSTER_SPLITK") == "1"
+	d.gemmWideBoxes = os.Getenv("MOCOGO_GEMM_WIDE_BOXES") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

@@ -99,8 +99,23 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore, Narrow: d.gemmNarrow,
-		ClusterSplit: d.gemmClusterSK}
+		ClusterSplit: d.gemmClusterSK, WideBoxes: d.gemmWideBoxes}
 }
+
+// SetGemmWideBoxes sets whether the weight gradients' split-K partials on
+// an H100 (A transposed, B not: both operands stored MN-major) load each
+// operand's tile as one box of a three-dimensional tensor map, two TMA
+// loads a k-tile instead of five or six (kernels gemm_<t>_tn_tma_p[192]w),
+// where M is a multiple of 128 and N of the tile width; and returns the
+// previous setting. In the eleventh session's H100 runs each k-tile of the
+// partials took about 1 µs however few blocks ran, an L2 look-ahead that
+// added TMA operations slowed them, and the forward products, whose
+// K-major operands need two loads a k-tile, moved 30% more bytes per SM.
+// The same bytes land in the same places: the results are the same bit for
+// bit. Off by default until it has won on an H100;
+// MOCOGO_GEMM_WIDE_BOXES=1 turns it on when the device is opened. GemmTune
+// chooses it per product shape instead.
+func (d *Device) SetGemmWideBoxes(on bool) bool { return d.swapSetting(&d.gemmWideBoxes, on) }
 
 // SetGemmPrefetch sets whether the producer warpgroup of the persistent TMA
 // GEMM kernels (GemmAuto's TMA-store kernels, GemmTMAPersistent,
@@ -585,7 +600,7 @@ func (d *Device) gemmTMASplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Bu
 	}
 	defer ws.Free()
 	l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, kchunk: rt.kchunk, cluster: rt.cluster,
-		grid: Dim3{rt.blocks, rt.splits, 1}}
+		grid: Dim3{rt.blocks, rt.splits, 1}, wide: rt.wide}
 	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, 0); err != nil {
 		return err
 	}
@@ -669,6 +684,10 @@ type tmaLaunch struct {
 	// deep: a _tma_s192d kernel (gemm_tma_store_deep_sm90a), store set
 	// too: three 8 KB staging buffers per consumer (SetGemmDeepStore).
 	deep bool
+	// wide: a _tn_tma_p[192]w kernel, whose operands (A transposed, B
+	// not) come as three-dimensional tensor maps, a tile's chunks in one
+	// box (SetGemmWideBoxes).
+	wide bool
 	// streamK: a stream-K partial-product kernel (gemm_streamk_sm90a) on
 	// this schedule; C is the workspace of its slots. Its parameters are
 	// the tensor maps, W, M, N, K and the plan's slots a block.
@@ -716,19 +735,30 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		if ap == 0 || bp == 0 {
 			return fmt.Errorf("nil operand")
 		}
+		if l.wide && (!transA || transB || m%128 != 0 || n%l.bn != 0) {
+			return fmt.Errorf("wide boxes for a %d×%d product with A transposed %v, B %v (they need A transposed, B not, and whole tiles)", m, n, transA, transB)
+		}
 		var ta, tb, tc [128]byte
 		bf := bf16Kernel(l.kernel)
-		if transA {
+		switch {
+		case l.wide:
+			// The _p[192]w kernels: both operands MN-major, each tile one
+			// three-dimensional box.
+			ta, err = tensorMapMN3D(bf, ap, kk, m, lda, 128/64)
+		case transA:
 			ta, err = tensorMap16(bf, ap, kk, m, lda, 64, 64)
-		} else {
+		default:
 			ta, err = tensorMap16(bf, ap, m, kk, lda, 128, 64)
 		}
 		if err != nil {
 			return fmt.Errorf("A: %w", err)
 		}
-		if transB {
+		switch {
+		case l.wide:
+			tb, err = tensorMapMN3D(bf, bp, kk, n, ldb, l.bn/64)
+		case transB:
 			tb, err = tensorMap16(bf, bp, n, kk, ldb, l.bn/max(l.cluster, 1), 64)
-		} else {
+		default:
 			tb, err = tensorMap16(bf, bp, kk, n, ldb, 64, 64)
 		}
 		if err != nil {

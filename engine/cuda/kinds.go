@@ -144,7 +144,8 @@ func (k GemmKernel) String() string {
 // GemmChoice is one way to run a product: a kernel kind and the schedule
 // settings, which change its timing and never its result. The device's
 // settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK,
-// SetGemmDeepStore, SetGemmNarrowTiles, SetGemmClusterSplitK) make one
+// SetGemmDeepStore, SetGemmNarrowTiles, SetGemmClusterSplitK,
+// SetGemmWideBoxes) make one
 // choice for every product;
 // GemmTune makes one per product shape (GemmTuning).
 type GemmChoice struct {
@@ -161,6 +162,9 @@ type GemmChoice struct {
 	// ClusterSplit: weight gradients split K over clusters of two blocks
 	// sharing B (SetGemmClusterSplitK).
 	ClusterSplit bool
+	// WideBoxes: the weight gradients' split-K partials load each
+	// operand's tile as one three-dimensional box (SetGemmWideBoxes).
+	WideBoxes bool
 }
 
 // String is the kind's name with a +setting for each setting on, e.g.
@@ -170,7 +174,7 @@ func (c GemmChoice) String() string {
 	for _, o := range []struct {
 		on   bool
 		name string
-	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}, {c.ClusterSplit, "clustersplit"}} {
+	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}, {c.ClusterSplit, "clustersplit"}, {c.WideBoxes, "wideboxes"}} {
 		if o.on {
 			s += "+" + o.name
 		}

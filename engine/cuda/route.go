@@ -117,6 +117,10 @@ type gemmRoute struct {
 	// src: the epilogue reads a source of C's type and layout beside the
 	// product (srcEpilogueRoute).
 	src bool
+	// wide: pathSplitTMA's partials on a _tn_tma_p[192]w kernel, each
+	// operand's tile one box of a three-dimensional tensor map
+	// (wideBoxesOK).
+	wide bool
 
 	// The split paths: K in splits chunks of kchunk; reduce sums the
 	// partial products into C in a fixed order and applies the epilogue.
@@ -173,6 +177,10 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 				if bn == 192 {
 					rt.kernel += "192"
 				}
+			} else if ch.WideBoxes && wideBoxesOK(p.transA, p.transB, p.m, p.n, bn) {
+				// Each operand's tile in one three-dimensional box.
+				rt.kernel += "w"
+				rt.wide = true
 			}
 			return rt
 		}
@@ -449,15 +457,15 @@ func (r gemmRouter) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, spli
 
 // tuneSettings are the schedule settings GemmTune tries with each kind:
 // every combination of the stagger, the prefetch, the deep store and the
-// narrow tiles, and stream-K (which reaches only the split products, which
-// those four do not). A setting that does not change a kind's route for a
+// narrow tiles, and stream-K and the wide boxes (which reach only the
+// split products, which those four do not). A setting that does not change a kind's route for a
 // product is not timed again.
 var tuneSettings = func() []GemmChoice {
 	var out []GemmChoice
 	for i := range 16 {
 		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0, Narrow: i&8 != 0})
 	}
-	return append(out, GemmChoice{StreamK: true})
+	return append(out, GemmChoice{StreamK: true}, GemmChoice{WideBoxes: true})
 }()
 
 // tuneCandidates are the choices GemmTune tries, GemmAuto without

@@ -44,6 +44,23 @@ static CUresult mocogo_tmap_2d(void* out, int dtype, CUdeviceptr base, unsigned 
 	return fn(out, dtype, 2, (void*)base, dims, strides, box, estr, 0, 3, 2, 0);
 }
 
+// mocogo_tmap_mn3d encodes a 16-bit MN-major operand (stored K rows of
+// `chunks`·64 contiguous elements, row_bytes apart) as a three-dimensional
+// map: dims {64, K, chunks}, strides {row_bytes, 128}, box {64, 64,
+// box_chunks}, 128-byte swizzle: one load brings box_chunks 64-wide chunks
+// of 64 k-rows, each where a two-dimensional box {64, 64} would put it.
+static CUresult mocogo_tmap_mn3d(void* out, int dtype, CUdeviceptr base, unsigned long long k, unsigned long long chunks,
+	unsigned long long row_bytes, unsigned int box_chunks) {
+	static mocogo_encode_tiled_fn fn = 0;
+	if (!fn) fn = (mocogo_encode_tiled_fn)mocogo_driver_sym("cuTensorMapEncodeTiled");
+	if (!fn) return CUDA_ERROR_NOT_FOUND;
+	unsigned long long dims[3] = {64, k, chunks};
+	unsigned long long strides[2] = {row_bytes, 128};
+	unsigned int box[3] = {64, 64, box_chunks};
+	unsigned int estr[3] = {1, 1, 1};
+	return fn(out, dtype, 3, (void*)base, dims, strides, box, estr, 0, 3, 2, 0);
+}
+
 // mocogo_launch_config is CUDA 12's CUlaunchConfig (grid and block sizes,
 // dynamic shared memory, stream, no launch attributes): a kernel with
 // compile-time cluster dimensions needs none.
@@ -172,6 +189,31 @@ func tensorMap(dtype, elemBytes int, base cu.DevicePtr, rows, cols, ld, boxRows,
 	r := C.mocogo_tmap_2d(aligned, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
 		C.ulonglong(elemBytes*ld), C.uint(boxCols), C.uint(boxRows))
 	if err := check("cuTensorMapEncodeTiled", r); err != nil {
+		return m, err
+	}
+	copy(m[:], unsafe.Slice((*byte)(aligned), 128))
+	return m, nil
+}
+
+// tensorMapMN3D encodes a TMA descriptor for an fp16 (bf false) or bf16
+// operand stored MN-major, k rows of cols elements (a multiple of 64) with
+// a row stride of ld elements, read in boxes of boxChunks 64-wide chunks of
+// 64 rows (mocogo_tmap_mn3d).
+func tensorMapMN3D(bf bool, base cu.DevicePtr, k, cols, ld, boxChunks int) ([128]byte, error) {
+	var m [128]byte
+	if cols%64 != 0 {
+		return m, fmt.Errorf("cuda: a three-dimensional MN-major map needs a multiple of 64 columns, not %d", cols)
+	}
+	dtype := tmapFloat16
+	if bf {
+		dtype = tmapBFloat16
+	}
+	p := C.malloc(128 + 64)
+	defer C.free(p)
+	aligned := unsafe.Pointer((uintptr(p) + 63) &^ 63)
+	r := C.mocogo_tmap_mn3d(aligned, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(k), C.ulonglong(cols/64),
+		C.ulonglong(2*ld), C.uint(boxChunks))
+	if err := check("cuTensorMapEncodeTiled (3-D)", r); err != nil {
 		return m, err
 	}
 	copy(m[:], unsafe.Slice((*byte)(aligned), 128))

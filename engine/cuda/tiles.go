@@ -53,3 +53,12 @@ func clusterKernels(bf, transA bool) bool { return !bf && !transA }
 // gemm_splitk_cluster_sm90a): the weight gradients' layout, A transposed
 // and B not, fp16 and bf16.
 func clusterSplitKernels(transA, transB bool) bool { return transA && !transB }
+
+// wideBoxesOK reports whether the split-K partials of a product can load
+// each operand's tile as one three-dimensional box (the _tn_tma_p[192]w
+// kernels, SetGemmWideBoxes): A transposed and B not (both stored
+// MN-major), M a multiple of the 128-row tile and N of the bn-wide one, so
+// that no box reaches past the operands.
+func wideBoxesOK(transA, transB bool, m, n, bn int) bool {
+	return transA && !transB && m%128 == 0 && n%bn == 0
+}

@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -532,6 +533,64 @@ func testGemmStreamK(t *testing.T, bf bool) {
 		reduce += "_bf16"
 	}
 	checkRan(t, streamKModule, prefix+"tn_tma_sk", prefix+"tn_tma_sk192", reduce)
+}
+
+// TestGemmF16WideBoxes runs weight gradients (the TN layout, long K: split-K
+// over the TMA partials) with SetGemmWideBoxes on, where M is a multiple of
+// 128 and N of the tile width (both widths: 192 and 256), fp16 and bf16,
+// each epilogue in the reduce, outputs NaN-poisoned; then checks that each
+// product is the same bit for bit as with two-dimensional boxes, and that
+// the wide kernels of both widths ran. Not yet run on hardware.
+func TestGemmF16WideBoxes(t *testing.T) {
+	if !dev.SetGemmKernel(GemmTMA) {
+		t.Skipf("%s is not sm_90: no TMA split-K", dev.Name())
+	}
+	dev.SetGemmKernel(GemmAuto)
+	defer dev.SetGemmWideBoxes(dev.SetGemmWideBoxes(true))
+	defer dev.SetGemmStreamK(dev.SetGemmStreamK(false))
+	defer dev.SetGemmClusterSplitK(dev.SetGemmClusterSplitK(false))
+	defer dev.SetGemmSplitK(dev.SetGemmSplitK(0))
+	cases := []gemmCase{
+		{transA: true, m: 384, n: 576, k: 50000, align8: true, alpha: 1},                                     // 3×3 tiles of 192
+		{transA: true, m: 256, n: 1024, k: 20000, align8: true, alpha: 2, beta: -0.5, bias: true},            // 2×4 of 256
+		{transA: true, m: 1024, n: 384, k: 33333, pad: 8, align8: true, alpha: 0.5, bias: true, out16: true}, // 8×2 of 192, padded rows, K off the k-tiles
+		{transA: true, m: 640, n: 192, k: 3000, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, // 5×1, short chunks
+	}
+	for _, bf := range []bool{false, true} {
+		for _, c := range cases {
+			c.bf16 = bf
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	}
+	t.Run("same_bits", func(t *testing.T) {
+		r := newRand(t)
+		for _, s := range [][3]int{{1152, 384, 20000}, {384, 1536, 20000}} { // qkv's and fc2's weight gradients, a shorter K
+			m, n, k := s[0], s[1], s[2]
+			_, ah := randF16(r, k*m)
+			_, bh := randF16(r, k*n)
+			a, b := upload16(t, ah), upload16(t, bh)
+			product := func(wide bool) []float32 {
+				dev.SetGemmWideBoxes(wide)
+				c := mustAlloc(t, int64(4*m*n))
+				must(t, c.PoisonF32())
+				must(t, dev.GemmF16(true, false, m, n, k, 1, a, m, b, n, 0, c, n, Epilogue{}))
+				out := make([]float32, m*n)
+				must(t, c.CopyToF32(out))
+				return out
+			}
+			want, got := product(false), product(true)
+			diff := 0
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					diff++
+				}
+			}
+			if diff != 0 {
+				t.Errorf("%d×%d×%d: %d of %d elements differ from the product with two-dimensional boxes", m, n, k, diff, len(want))
+			}
+		}
+	})
+	checkRan(t, "gemm_f16_tma_sm90a", "gemm_f16_tn_tma_p192w", "gemm_f16_tn_tma_pw", "gemm_bf16_tn_tma_p192w", "gemm_bf16_tn_tma_pw")
 }
 
 // TestGemmF16ClusterSplitK runs weight gradients (the TN layout, long K)

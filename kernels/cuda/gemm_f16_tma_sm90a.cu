@@ -91,3 +91,24 @@ GEMM_NT_TMA_KERNEL(gemm_bf16_nt_tma, bf16)
 
 GEMM_TMA_P_KERNELS(f16, half)
 GEMM_TMA_P_KERNELS(bf16, bf16)
+
+// gemm_<t>_tn_tma_p[192]w: the TN kernels (both operands MN-major: the
+// weight gradients) with each operand's tile loaded as one box of a
+// three-dimensional tensor map, dims {64, K, M/64} (A) and {64, K, N/64}
+// (B), row stride lda·2 / ldb·2 bytes and 128 bytes between 64-wide chunks,
+// box {64, 64, 2} (A) and {64, 64, BN/64} (B): two TMA loads a k-tile
+// instead of five (six for _pw), the same bytes in the same places, so the
+// same results bit for bit. M must be a multiple of 128 and N of BN.
+// Parameters and launch as the _p[192] kernels.
+#define GEMM_TMA_PW_KERNEL(name, T, BN)                                                                            \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                        \
+        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                 \
+             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags,    \
+             int kchunk) {                                                                                       \
+        gemm_tma_p_body<T, true, true, BN, 1, false, 2, true>(&tmA, &tmB, nullptr, C, bias, M, N, K, ldc, alpha, \
+                                                             beta, flags, kchunk);                                \
+    }
+GEMM_TMA_PW_KERNEL(gemm_f16_tn_tma_pw, half, 256)
+GEMM_TMA_PW_KERNEL(gemm_f16_tn_tma_p192w, half, 192)
+GEMM_TMA_PW_KERNEL(gemm_bf16_tn_tma_pw, bf16, 256)
+GEMM_TMA_PW_KERNEL(gemm_bf16_tn_tma_p192w, bf16, 192)

@@ -82,6 +82,15 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const TmaDesc* map, in
         : "memory");
 }
 
+// tma_load_3d is tma_load_2d for a tensor map of three dimensions.
+__device__ __forceinline__ void tma_load_3d(uint32_t dst, const TmaDesc* map, int c0, int c1, int c2, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], "
+        "[%5];\n" ::"r"(dst),
+        "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+        : "memory");
+}
+
 template <typename T>
 __device__ __forceinline__ void gemm_nt_tma_body(const TmaDesc& tmA, const TmaDesc& tmB, void* C,
                                                  const float* __restrict__ bias, int M, int N, int K, int ldc,
@@ -462,9 +471,16 @@ __device__ __forceinline__ void tma_store_epilogue(const float* d, const TmaDesc
 // tma_load_ktile loads k-tile k (elements k … k+63 of K) of the tile at
 // (m0, n0) into the stage at sa (A, then B at sa + T_A_BYTES) and completes
 // its bytes on the mbarrier full, which it arms with them first.
-template <bool A_MN, bool B_MN, int BN, int CM>
+//
+// WIDE (CM = 1; the tensor maps of the MN-major operands three-dimensional,
+// dims {64, K, M/64 or N/64}, box {64, 64, tile/64}): an MN-major operand's
+// 64-wide chunks of the tile come in one load, in the layout the per-chunk
+// loads give (chunk j at 8192·j). The launch guarantees M and N are
+// multiples of the tile, so no chunk lies past them.
+template <bool A_MN, bool B_MN, int BN, int CM, bool WIDE = false>
 __device__ __forceinline__ void tma_load_ktile(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t sa, uint32_t full,
                                                int m0, int n0, int k, int rank, int M, int N) {
+    static_assert(!WIDE || CM == 1, "the wide boxes are not multicast");
     const uint32_t sb = sa + T_A_BYTES;
     // 64-wide m/n chunks that start past M or N are not loaded (nor
     // counted): they feed only rows and columns of C that are never
@@ -482,14 +498,18 @@ __device__ __forceinline__ void tma_load_ktile(const TmaDesc* tmA, const TmaDesc
     const int partsB = CM > 1 && !B_MN ? min(CM, (N - n0 + BN / CM - 1) / (BN / CM)) : CM;
     const int bytesB = B_MN ? cb * 8192 : (CM > 1 ? partsB * (BN / CM) * 128 : BN * 128);
     mbar_expect_tx(full, bytesA + bytesB);
-    if (A_MN) {
+    if (A_MN && WIDE) {
+        tma_load_3d(sa, tmA, 0, k, m0 / 64, full);
+    } else if (A_MN) {
 #pragma unroll
         for (int j = 0; j < T_BM / 64; j++)
             if (j < ca) tma_load_2d(sa + j * 8192, tmA, m0 + 64 * j, k, full);
     } else if (loadA) {
         tma_load_2d(sa, tmA, k, m0, full);
     }
-    if (B_MN) {
+    if (B_MN && WIDE) {
+        tma_load_3d(sb, tmB, 0, k, n0 / 64, full);
+    } else if (B_MN) {
 #pragma unroll
         for (int j = 0; j < BN / 64; j++) {
             if (j >= cb) continue;
@@ -513,7 +533,7 @@ __device__ __forceinline__ void tma_load_ktile(const TmaDesc* tmA, const TmaDesc
 // counts the k-tiles the producer has loaded over the block's life. Each
 // load waits until the stage's previous k-tile has been released by as many
 // arrivals as the empty barriers count.
-template <bool A_MN, bool B_MN, int BN, int CM, int S>
+template <bool A_MN, bool B_MN, int BN, int CM, int S, bool WIDE = false>
 __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base,
                                                    uint32_t bars, int& it, int m0, int n0, int k0, int nkt, int rank,
                                                    int M, int N) {
@@ -523,8 +543,8 @@ __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const Tma
         if (it >= S) {
             mbar_wait(bars + 8 * (S + s), ((it / S) - 1) & 1);
         }
-        tma_load_ktile<A_MN, B_MN, BN, CM>(tmA, tmB, base + s * STAGE, bars + 8 * s, m0, n0, k0 + kt * T_BK, rank, M,
-                                           N);
+        tma_load_ktile<A_MN, B_MN, BN, CM, WIDE>(tmA, tmB, base + s * STAGE, bars + 8 * s, m0, n0, k0 + kt * T_BK,
+                                                 rank, M, N);
     }
 }
 
@@ -566,7 +586,7 @@ __device__ __forceinline__ void tma_prefetch_a(const TmaDesc* tmA, int m0, int k
 // loads: each tile's A panel is new to L2 (a group of tiles sharing it runs
 // at once on several blocks), and the ring alone issues a tile's first
 // loads only a few k-tiles ahead.
-template <bool A_MN, bool B_MN, int BN, int CM, int S>
+template <bool A_MN, bool B_MN, int BN, int CM, int S, bool WIDE = false>
 __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base, uint32_t bars,
                                             int first_unit, int units, int unit_step, int tilesM, int tilesN,
                                             int rank, int M, int N, int kbeg, int KT, bool prefetch = false) {
@@ -579,7 +599,7 @@ __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* t
             tile_origin<CM, BN>(tile + unit_step, tilesM, tilesN, rank, pm0, pn0);
             if (pm0 < M) tma_prefetch_a<A_MN>(tmA, pm0, kbeg, min(KT, TMA_PREFETCH_KT), M);
         }
-        tma_produce_ktiles<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, it, m0, n0, kbeg, KT, rank, M, N);
+        tma_produce_ktiles<A_MN, B_MN, BN, CM, S, WIDE>(tmA, tmB, base, bars, it, m0, n0, kbeg, KT, rank, M, N);
     }
 }
 
@@ -640,7 +660,8 @@ __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint
 // (m-contiguous); B_MN: B stored K×N (n-contiguous); CM: blocks per cluster
 // sharing B by multicast (1 or 2); TSTORE: the TMA-store epilogue (C through
 // tmC) instead of direct stores, with NBUF staging buffers of 8 KB per
-// consumer warpgroup (tma_store_epilogue).
+// consumer warpgroup (tma_store_epilogue); WIDE: the MN-major operands'
+// tiles in one three-dimensional box each (tma_load_ktile).
 //
 // With GEMM_STAGGER in flags the second consumer warpgroup starts its first
 // k-tile only once the first has issued STAGGER_KT of them (an mbarrier
@@ -655,7 +676,7 @@ __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint
 // tile, for a block with fewer k-tiles than that. With fewer than
 // STAGGER_KT k-tiles a tile, the offset is the first tile's k-tiles.
 // Split-K partials never get the flag. Not yet measured.
-template <typename T, bool A_MN, bool B_MN, int BN, int CM = 1, bool TSTORE = false, int NBUF = 2>
+template <typename T, bool A_MN, bool B_MN, int BN, int CM = 1, bool TSTORE = false, int NBUF = 2, bool WIDE = false>
 __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC, void* C,
                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,
                                                 float alpha, float beta, int flags, int kchunk) {
@@ -695,9 +716,10 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
 
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+        // (GEMM_PREFETCH's prefetches address two-dimensional maps.)
         if (tid == 0)
-            tma_produce<A_MN, B_MN, BN, CM, S>(tmA, tmB, base, bars, first_unit, units, unit_step, tilesM, tilesN,
-                                               rank, M, N, kbeg, KT, flags & GEMM_PREFETCH);
+            tma_produce<A_MN, B_MN, BN, CM, S, WIDE>(tmA, tmB, base, bars, first_unit, units, unit_step, tilesM,
+                                                     tilesN, rank, M, N, kbeg, KT, !WIDE && (flags & GEMM_PREFETCH));
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int c = wg - 1;
