@@ -472,27 +472,27 @@ func (b *gpuBench) tmaPingpongBench() error {
 // GemmAuto with SetGemmStreamK on (<shape>[_bf16]_streamk: the k-tiles
 // dealt out evenly over one block per SM, kernels/cuda/gemm_streamk_sm90a.cu)
 // and, in the same process, off (<shape>[_bf16]_splitk: the default, split-K
-// over the TMA partials), then with SetGemmWideBoxes on (<shape>[_bf16]_wide:
-// each operand's tile one three-dimensional TMA box), then with
-// SetGemmClusterSplitK on
+// over the TMA partials), then with SetGemmClusterSplitK on
 // (<shape>[_bf16]_clustersplit: split-K over pairs of blocks sharing B by
 // multicast, gemm_splitk_cluster_sm90a.cu, where the tile rows pair up
-// evenly: fc1's; the others time the default again), in fp16 and bf16, in
-// a group and process of their own, since they have not yet run on
-// hardware.
+// evenly: fc1's; the others time the default again), then with
+// SetGemmWideBoxes on (<shape>[_bf16]_wide: each operand's tile one
+// three-dimensional TMA box; not yet run on hardware), in fp16 and bf16,
+// in a group and process of their own.
 func (b *gpuBench) streamKBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMA) {
 		fmt.Println("streamk: not an sm_90 GPU, skipped")
 		return nil
 	}
 	b.d.SetGemmKernel(cuda.GemmAuto)
-	// The cluster kernels in a pass of their own after the others over
-	// every shape: a fault is sticky, and a refused launch ends the group,
-	// so either would cost only their own keys.
+	// The cluster kernels, then the wide boxes (not yet run), each in a
+	// pass of its own after the others over every shape: a fault is
+	// sticky, and a refused launch ends the group, so either would cost
+	// only the keys after it.
 	for _, pass := range [][]splitVariant{
 		{{suffix: "_splitk"}, {suffix: "_streamk", streamK: true}},
-		{{suffix: "_wide", wideBoxes: true}},
 		{{suffix: "_clustersplit", clusterSplitK: true}},
+		{{suffix: "_wide", wideBoxes: true}},
 	} {
 		if err := b.weightGradients(pass...); err != nil {
 			return err

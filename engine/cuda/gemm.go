@@ -479,14 +479,14 @@ func (d *Device) gemmUnpairedC(bf, transA, transB bool, m, n, k int, alpha float
 	defer tmp.Free()
 	if beta != 0 {
 		if err := copy2D(tmp, rowBytes, c, pitch, rowBytes, m); err != nil {
-			return fmt.Errorf("cuda: C into an aligned buffer: %w", err)
+			return fmt.Errorf("C into an aligned buffer: %w", err)
 		}
 	}
 	if err := d.gemmHalf(bf, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, tmp, n, bias, gelu, outHalf); err != nil {
 		return err
 	}
 	if err := copy2D(c, pitch, tmp, rowBytes, rowBytes, m); err != nil {
-		return fmt.Errorf("cuda: product from an aligned buffer into C: %w", err)
+		return fmt.Errorf("product from an aligned buffer into C: %w", err)
 	}
 	return nil
 }

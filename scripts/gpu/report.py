@@ -80,7 +80,7 @@ def main():
             # A training-step variant names its kernels before the measure
             # (train_<model>_gemmtmas_attnhead_img_per_s): torch's key has
             # neither.
-            t = theirs.get(re.sub(r"_(gemm[a-z0-9]+|attn[a-z0-9]+|staged|direct|stagger|prefetch|deepstore|residual|gelugrad|streamk)(?=_)", "", k))
+            t = theirs.get(re.sub(r"_(gemm[a-z0-9]+|attn[a-z0-9]+|staged|direct|stagger|prefetch|deepstore|residual|gelugrad|streamk|wideboxes)(?=_)", "", k))
         while t is None and "_" in base:
             base = base.rsplit("_", 1)[0]
             t = theirs.get(base)
@@ -184,7 +184,8 @@ def anchor_kernels(path):
 # Suffixes of our kernel variants: a key <shape>_<variant> is timed on the
 # same shape as <shape> (the default choice), in the same process.
 VARIANTS = ("mma", "mmaw", "mma4", "mmatma", "wgmma128", "wgmma256", "tma", "tmap", "tmas", "tmac", "tmapp", "tmapp192",
-            "staged", "direct", "splitk", "streamk", "clustersplit", "stagger", "prefetch", "deepstore", "narrow", "residual", "gelugrad", "head", "headalt", "tiled", "full", "nosplit")
+                        "staged", "direct", "splitk", "streamk", "clustersplit", "wide", "wideboxes", "stagger", "prefetch", "deepstore", "narrow",
+            "residual", "gelugrad", "head", "headalt", "tiled", "full", "nosplit")
 
 
 def best_variants(ours):

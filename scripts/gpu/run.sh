@@ -231,11 +231,11 @@ done
 # budget cut falls on short tests; the reports keep each binary's order.
 # Before them, the tests of code that has not yet passed on a GPU (the
 # eleventh session's wide-box weight gradients, and the products into a C
-# off its pairs' alignment in the residual and epilogue tests, whose copy
-# failed in that session's second call), so that no budget cut can leave
+# off its pairs' alignment in the residual, epilogue and bf16 tests, whose
+# copy failed in that session's second call), so that no budget cut can leave
 # them out. (Every kernel before those passed its tests on an H100 in the
 # eleventh session.)
-first='WideBoxes|Residual|Epilogue'
+first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
