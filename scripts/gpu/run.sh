@@ -731,6 +731,10 @@ warm_jit() {
 	local missing=
 	for m in $mods; do grep -q "^jit $m " "$out/jit.log" || missing="$missing $m"; done
 	step "JIT cache filled: $(grep -c '^jit ' "$out/jit.log") of $(echo $mods | wc -w) modules in $(($(date +%s) - t0)) s (longest: $(sort -k3 -rn "$out/jit.log" | grep -m1 '^jit ' | cut -d' ' -f2,3) s)${missing:+; not compiled:$missing}"
+	# How much machine code that is, against the driver's default cache
+	# size (256 MiB in CUDA 12): whether a user's second run finds it all.
+	local cache=${CUDA_CACHE_PATH:-$HOME/.nv/ComputeCache}
+	[ -d "$cache" ] && step "JIT cache: $(du -sm "$cache" | cut -f1) MiB in $cache" | tee -a "$out/jit.log"
 }
 warm_jit
 
