@@ -482,6 +482,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 			ls.Init, ls.GrowthFactor, ls.GrowthInterval, ls.BackoffFactor, ls.MinScale)
 	}
 
+	// On a GPU, the kernels compile before the first kNN pass or step,
+	// with a word on stdout when that is slow (a machine's first run).
+	device.WarmKernels(e, stdout)
+
 	knn := func() (float64, float64, error) {
 		return moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, o.batch, o.workers)
 	}

@@ -559,6 +559,13 @@ func (d *Device) function(module, kernel string) (*function, error) {
 	return fn, nil
 }
 
+// TrainingModules names the PTX modules that a training step under fp16
+// (bf16: bf16) autocast loads on this device with the default settings,
+// for Preload (trainingModules).
+func (d *Device) TrainingModules(bf16 bool) []string {
+	return trainingModules(d.major == 9 && d.minor == 0, bf16)
+}
+
 // Preload loads the named PTX modules now (the driver compiles PTX for the
 // GPU when a module is loaded; benchmarks call this to keep that out of the
 // timings).

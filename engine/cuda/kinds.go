@@ -195,3 +195,24 @@ func (c GemmChoice) scheduleFlags() int {
 	}
 	return f
 }
+
+// trainingModules names the PTX modules that a training step under
+// half-precision autocast (bf16: bf16) loads with the default settings, on
+// an H100 (hopper) or another GPU: on an H100 the TMA-store GEMMs of the
+// forward and input-gradient products, split-K's TMA partials of the weight
+// gradients, and gemm_f16 for split-K's reduce and the heads' small
+// mma.sync products (the eleventh session's step profile); elsewhere
+// gemm_f16 for every GEMM; then attention, LayerNorm, the element-wise and
+// the row and column kernels. A module missing here is compiled when first
+// used; one too many costs only its compile time.
+func trainingModules(hopper, bf16 bool) []string {
+	var mods []string
+	if hopper {
+		mods = append(mods, "gemm_tma_store_sm90a", "gemm_f16_tma_sm90a")
+	}
+	attention := "attention"
+	if bf16 {
+		attention = "attention_bf16"
+	}
+	return append(mods, "gemm_f16", attention, "layernorm", "elementwise", "rowcol")
+}

@@ -1,8 +1,10 @@
 package cuda
 
 import (
+	"slices"
 	"testing"
 
+	"github.com/mocogo/mocogo/kernels"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -40,4 +42,24 @@ func TestTMAStoreOK(t *testing.T) {
 	assert.False(t, tmaStoreOK(true, 1156, 1152, 2, false), "rows start off 16 bytes")
 	assert.False(t, tmaStoreOK(true, 1152, 270, 2, false), "rows end off 16 bytes")
 	assert.False(t, tmaStoreOK(true, 1152, 1152, 2, true), "beta ≠ 0 reads C")
+}
+
+// TestTrainingModules: every module a training step is said to load is
+// embedded, and the list follows the device and the autocast type.
+func TestTrainingModules(t *testing.T) {
+	have := map[string]bool{}
+	for _, m := range kernels.PTXModules() {
+		have[m] = true
+	}
+	for _, hopper := range []bool{false, true} {
+		for _, bf16 := range []bool{false, true} {
+			mods := trainingModules(hopper, bf16)
+			for _, m := range mods {
+				assert.True(t, have[m], "module %s (hopper %v, bf16 %v) is not embedded", m, hopper, bf16)
+			}
+			assert.Equal(t, hopper, slices.Contains(mods, "gemm_tma_store_sm90a"))
+			assert.Equal(t, bf16, slices.Contains(mods, "attention_bf16"))
+			assert.Equal(t, !bf16, slices.Contains(mods, "attention"))
+		}
+	}
 }

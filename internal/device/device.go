@@ -4,6 +4,8 @@ package device
 
 import (
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/mocogo/mocogo/engine"
 )
@@ -47,4 +49,26 @@ func Engine(device, precision string) (*engine.Engine, func(), error) {
 		return nil, nil, fmt.Errorf("--precision %s on --device %s: %w", precision, device, err)
 	}
 	return e, release, nil
+}
+
+// announceIfSlow runs work. If it is still running after the given time,
+// it writes the line begin on w then, and when work returns the line end
+// with the seconds it took ("<end> in 12 s."); a quick work writes nothing.
+func announceIfSlow(w io.Writer, after time.Duration, begin, end string, work func()) {
+	start := time.Now()
+	done, said := make(chan struct{}), make(chan bool, 1)
+	go func() {
+		select {
+		case <-done:
+			said <- false
+		case <-time.After(after):
+			fmt.Fprintln(w, begin)
+			said <- true
+		}
+	}()
+	work()
+	close(done)
+	if <-said {
+		fmt.Fprintf(w, "%s in %.0f s.\n", end, time.Since(start).Seconds())
+	}
 }

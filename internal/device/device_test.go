@@ -1,7 +1,9 @@
 package device
 
 import (
+	"bytes"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,4 +38,22 @@ func TestEngine(t *testing.T) {
 	assert.Equal(t, engine.BF16, e.Autocast())
 	_, _, err = Engine("tpu", "auto")
 	assert.ErrorContains(t, err, `--device "tpu"`)
+}
+
+// TestAnnounceIfSlow: a quick work says nothing; a slow one says its first
+// line once the time has passed, while it still runs, and its last when it
+// ends.
+func TestAnnounceIfSlow(t *testing.T) {
+	var quick bytes.Buffer
+	announceIfSlow(&quick, time.Hour, "begin", "end", func() {})
+	assert.Empty(t, quick.String())
+
+	var slow bytes.Buffer
+	ran := false
+	announceIfSlow(&slow, time.Millisecond, "begin", "end", func() {
+		time.Sleep(100 * time.Millisecond)
+		ran = true
+	})
+	assert.True(t, ran)
+	assert.Equal(t, "begin\nend in 0 s.\n", slow.String())
 }

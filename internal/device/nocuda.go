@@ -4,6 +4,7 @@ package device
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/mocogo/mocogo/engine"
 )
@@ -19,3 +20,6 @@ func Open(device string) (engine.Backend, func(), error) {
 	}
 	return nil, nil, fmt.Errorf("--device %q: want cpu or cuda", device)
 }
+
+// WarmKernels does nothing in a binary built without CUDA.
+func WarmKernels(e *engine.Engine, w io.Writer) {}
