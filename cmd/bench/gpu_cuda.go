@@ -477,8 +477,8 @@ func (b *gpuBench) tmaPingpongBench() error {
 // multicast, gemm_splitk_cluster_sm90a.cu, where the tile rows pair up
 // evenly: fc1's; the others time the default again), then with
 // SetGemmWideBoxes on (<shape>[_bf16]_wide: each operand's tile one
-// three-dimensional TMA box; not yet run on hardware), in fp16 and bf16,
-// in a group and process of their own.
+// three-dimensional TMA box; _streamk_wide: with stream-K; not yet run on
+// hardware), in fp16 and bf16, in a group and process of their own.
 func (b *gpuBench) streamKBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMA) {
 		fmt.Println("streamk: not an sm_90 GPU, skipped")
@@ -492,7 +492,7 @@ func (b *gpuBench) streamKBench() error {
 	for _, pass := range [][]splitVariant{
 		{{suffix: "_splitk"}, {suffix: "_streamk", streamK: true}},
 		{{suffix: "_clustersplit", clusterSplitK: true}},
-		{{suffix: "_wide", wideBoxes: true}},
+		{{suffix: "_wide", wideBoxes: true}, {suffix: "_streamk_wide", streamK: true, wideBoxes: true}},
 	} {
 		if err := b.weightGradients(pass...); err != nil {
 			return err

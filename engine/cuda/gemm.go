@@ -102,12 +102,13 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 		ClusterSplit: d.gemmClusterSK, WideBoxes: d.gemmWideBoxes}
 }
 
-// SetGemmWideBoxes sets whether the weight gradients' split-K partials on
-// an H100 (A transposed, B not: both operands stored MN-major) load each
-// operand's tile as one box of a three-dimensional tensor map, two TMA
-// loads a k-tile instead of five or six (kernels gemm_<t>_tn_tma_p[192]w),
-// where M is a multiple of 128 and N of the tile width; and returns the
-// previous setting. In the eleventh session's H100 runs each k-tile of the
+// SetGemmWideBoxes sets whether the weight gradients' split-K (or, with
+// SetGemmStreamK, stream-K) partials on an H100 (A transposed, B not: both
+// operands stored MN-major) load each operand's tile as one box of a
+// three-dimensional tensor map, two TMA loads a k-tile instead of five or
+// six (kernels gemm_<t>_tn_tma_p[192]w and gemm_<t>_tn_tma_sk[192]w), where
+// M is a multiple of 128 and N of the tile width; and returns the previous
+// setting. In the eleventh session's H100 runs each k-tile of the
 // partials took about 1 µs however few blocks ran, an L2 look-ahead that
 // added TMA operations slowed them, and the forward products, whose
 // K-major operands need two loads a k-tile, moved 30% more bytes per SM.
@@ -627,9 +628,9 @@ func (d *Device) SetGemmStreamK(on bool) bool { return d.swapSetting(&d.gemmStre
 // plan's slots (plan.workspaceFloats(bn) floats), then
 // gemm_streamk_reduce[_bf16] into C (streamKKernels).
 func (d *Device) gemmStreamK(rt gemmRoute, ws *Buffer, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer) error {
-	kernel, reduce := streamKKernels(p.bf, rt.bn)
+	kernel, reduce := streamKKernels(p.bf, rt.bn, rt.wide)
 	plan := rt.plan
-	l := tmaLaunch{module: streamKModule, kernel: kernel, bn: rt.bn, grid: D1(plan.blocks), streamK: &plan}
+	l := tmaLaunch{module: streamKModule, kernel: kernel, bn: rt.bn, grid: D1(plan.blocks), streamK: &plan, wide: rt.wide}
 	if err := d.launchTMA(l, true, false, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, rt.bn, nil, 0); err != nil {
 		return err
 	}

@@ -177,8 +177,11 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 				if bn == 192 {
 					rt.kernel += "192"
 				}
-			} else if ch.WideBoxes && wideBoxesOK(p.transA, p.transB, p.m, p.n, bn) {
-				// Each operand's tile in one three-dimensional box.
+			}
+			if ch.WideBoxes && rt.cluster < 2 && wideBoxesOK(p.transA, p.transB, p.m, p.n, bn) {
+				// Each operand's tile in one three-dimensional box: the
+				// split-K partials (stream-K's fallback too), and
+				// stream-K's own (streamKKernels).
 				rt.kernel += "w"
 				rt.wide = true
 			}
@@ -341,15 +344,19 @@ func splitKReduceKernel(bf bool) string {
 }
 
 // streamKKernels are the stream-K partial-product kernel of 128×bn tiles
-// and the reduction (module streamKModule) for operands of type bf16 (bf)
-// or fp16.
-func streamKKernels(bf bool, bn int) (partial, reduce string) {
+// (with wide, its twin that loads each operand's tile as one
+// three-dimensional box) and the reduction (module streamKModule) for
+// operands of type bf16 (bf) or fp16.
+func streamKKernels(bf bool, bn int, wide bool) (partial, reduce string) {
 	partial, reduce = "gemm_f16_tn_tma_sk", "gemm_streamk_reduce"
 	if bf {
 		partial, reduce = "gemm_bf16_tn_tma_sk", "gemm_streamk_reduce_bf16"
 	}
 	if bn == 192 {
 		partial += "192"
+	}
+	if wide {
+		partial += "w"
 	}
 	return partial, reduce
 }
@@ -465,7 +472,7 @@ var tuneSettings = func() []GemmChoice {
 	for i := range 16 {
 		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0, Narrow: i&8 != 0})
 	}
-	return append(out, GemmChoice{StreamK: true}, GemmChoice{WideBoxes: true})
+	return append(out, GemmChoice{StreamK: true}, GemmChoice{WideBoxes: true}, GemmChoice{StreamK: true, WideBoxes: true})
 }()
 
 // tuneCandidates are the choices GemmTune tries, GemmAuto without

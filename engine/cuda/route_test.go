@@ -78,7 +78,7 @@ func routeLaunches(rt gemmRoute, p gemmProduct) map[string]ptxEntry {
 			// Tensor maps for A and B, W, M, N, K, the slots a block; the
 			// reduce: W, C, bias, M, N, ldc, alpha, beta, flags, BN, KT,
 			// G, the slots a block.
-			partial, reduce := streamKKernels(p.bf, rt.bn)
+			partial, reduce := streamKKernels(p.bf, rt.bn, rt.wide)
 			threads, _ := tmaShape(streamKModule, rt.bn, false, false, false, false)
 			out[streamKModule+"."+partial] = ptxEntry{7, threads}
 			out[streamKModule+"."+reduce] = ptxEntry{13, 256}
@@ -215,7 +215,7 @@ func TestRouteLaunchesExist(t *testing.T) {
 				if rt.deep && !(ch.DeepStore && rt.bn == 192 && rt.cluster == 1 && p.flags&gemmOutF16 != 0) {
 					fail("the deep store")
 				}
-				if rt.wide != (strings.HasSuffix(rt.kernel, "_tma_pw") || strings.HasSuffix(rt.kernel, "_tma_p192w")) || rt.wide && (rt.path != pathSplitTMA || rt.streamK || rt.cluster > 1 || !ch.WideBoxes || !wideBoxesOK(p.transA, p.transB, p.m, p.n, rt.bn)) {
+				if rt.wide != (strings.HasSuffix(rt.kernel, "_tma_pw") || strings.HasSuffix(rt.kernel, "_tma_p192w")) || rt.wide && (rt.path != pathSplitTMA || rt.cluster > 1 || !ch.WideBoxes || !wideBoxesOK(p.transA, p.transB, p.m, p.n, rt.bn)) {
 					fail("wide boxes on kernel %s", rt.kernel)
 				}
 				if rt.cluster == 2 && rt.path == pathSplitTMA && (!clusterSplitKernels(p.transA, p.transB) || rt.blocks%2 != 0) {
@@ -317,16 +317,18 @@ func TestRouteWhole(t *testing.T) {
 			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 24, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce"}},
 		{GemmChoice{Kernel: GemmTMAStore, ClusterSplit: true}, gemmProduct{transA: true, bf: true, m: 512, n: 1536, k: 50432, aligned: true, cAligned: true, ldc: 1536, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_bf16_tn_tma_pc", blocks: 24, threads: 384, smem: 4*49152 + 1152, bn: 256, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce_bf16"}},
-		// The wide boxes: the plain split-K partials of whole tiles
-		// (qkv's 9×2 of 128×192, fc2's 3×6 of 128×256), not stream-K's
-		// nor the clusters', nor tiles past M.
+		// The wide boxes: the split-K partials of whole tiles (qkv's 9×2
+		// of 128×192, fc2's 3×6 of 128×256) and stream-K's (its split-K
+		// fallback wide too), not the clusters', nor tiles past M.
 		{GemmChoice{WideBoxes: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192w", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce", wide: true}},
 		{GemmChoice{WideBoxes: true}, gemmProduct{transA: true, bf: true, m: 384, n: 1536, k: 50432, aligned: true, cAligned: true, ldc: 1536, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_bf16_tn_tma_pw", blocks: 18, threads: 384, smem: 4*49152 + 1152, bn: 256, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce_bf16", wide: true}},
 		{GemmChoice{WideBoxes: true, StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
-				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}}},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192w", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
+				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}, wide: true}},
+		{GemmChoice{WideBoxes: true, ClusterSplit: true}, gemmProduct{transA: true, m: 1536, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 24, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce"}},
 		{GemmChoice{WideBoxes: true}, gemmProduct{transA: true, m: 1100, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
 			routerH100.route(GemmChoice{}, gemmProduct{transA: true, m: 1100, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged})},
 		{GemmChoice{Kernel: GemmMMA4}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
@@ -425,8 +427,8 @@ func TestRouteSettings(t *testing.T) {
 		{qkv, GemmTMAPingpong, 2},    // the prefetch
 		{qkv, GemmTMAPingpong192, 1},
 		{qkv, GemmAuto, 8}, // GemmTMAStore
-		{dw, GemmAuto, 3},  // split-K (2-D or wide boxes) or stream-K
-		{dw, GemmTMAStore, 3},
+		{dw, GemmAuto, 4},  // split-K or stream-K, 2-D or wide boxes
+		{dw, GemmTMAStore, 4},
 		{dw, GemmMMA, 1},
 	} {
 		assert.Equal(t, c.want, routes(c.p, c.kind), "%v at %dx%dx%d", c.kind, c.p.m, c.p.n, c.p.k)

@@ -536,11 +536,12 @@ func testGemmStreamK(t *testing.T, bf bool) {
 }
 
 // TestGemmF16WideBoxes runs weight gradients (the TN layout, long K: split-K
-// over the TMA partials) with SetGemmWideBoxes on, where M is a multiple of
-// 128 and N of the tile width (both widths: 192 and 256), fp16 and bf16,
-// each epilogue in the reduce, outputs NaN-poisoned; then checks that each
-// product is the same bit for bit as with two-dimensional boxes, and that
-// the wide kernels of both widths ran. Not yet run on hardware.
+// over the TMA partials, then stream-K) with SetGemmWideBoxes on, where M
+// is a multiple of 128 and N of the tile width (both widths: 192 and 256),
+// fp16 and bf16, each epilogue in the reduce, outputs NaN-poisoned; then
+// checks that products are the same bit for bit as with two-dimensional
+// boxes, and that the wide kernels of both widths and both schedules ran.
+// Not yet run on hardware.
 func TestGemmF16WideBoxes(t *testing.T) {
 	if !dev.SetGemmKernel(GemmTMA) {
 		t.Skipf("%s is not sm_90: no TMA split-K", dev.Name())
@@ -556,16 +557,21 @@ func TestGemmF16WideBoxes(t *testing.T) {
 		{transA: true, m: 1024, n: 384, k: 33333, pad: 8, align8: true, alpha: 0.5, bias: true, out16: true}, // 8×2 of 192, padded rows, K off the k-tiles
 		{transA: true, m: 640, n: 192, k: 3000, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, // 5×1, short chunks
 	}
-	for _, bf := range []bool{false, true} {
-		for _, c := range cases {
-			c.bf16 = bf
-			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+	for _, streamK := range []bool{false, true} {
+		dev.SetGemmStreamK(streamK)
+		for _, bf := range []bool{false, true} {
+			for _, c := range cases {
+				c.bf16 = bf
+				t.Run(fmt.Sprintf("streamk_%v/%s", streamK, c), func(t *testing.T) { runGemmCase(t, c) })
+			}
 		}
 	}
+	dev.SetGemmStreamK(false)
 	t.Run("same_bits", func(t *testing.T) {
 		r := newRand(t)
-		for _, s := range [][3]int{{1152, 384, 20000}, {384, 1536, 20000}} { // qkv's and fc2's weight gradients, a shorter K
+		for _, s := range [][4]int{{1152, 384, 20000, 0}, {384, 1536, 20000, 0}, {1152, 384, 20000, 1}} { // qkv's and fc2's weight gradients, a shorter K; qkv's stream-K
 			m, n, k := s[0], s[1], s[2]
+			dev.SetGemmStreamK(s[3] == 1)
 			_, ah := randF16(r, k*m)
 			_, bh := randF16(r, k*n)
 			a, b := upload16(t, ah), upload16(t, bh)
@@ -586,11 +592,13 @@ func TestGemmF16WideBoxes(t *testing.T) {
 				}
 			}
 			if diff != 0 {
-				t.Errorf("%d×%d×%d: %d of %d elements differ from the product with two-dimensional boxes", m, n, k, diff, len(want))
+				t.Errorf("%d×%d×%d (stream-K %v): %d of %d elements differ from the product with two-dimensional boxes", m, n, k, s[3] == 1, diff, len(want))
 			}
 		}
+		dev.SetGemmStreamK(false)
 	})
 	checkRan(t, "gemm_f16_tma_sm90a", "gemm_f16_tn_tma_p192w", "gemm_f16_tn_tma_pw", "gemm_bf16_tn_tma_p192w", "gemm_bf16_tn_tma_pw")
+	checkRan(t, streamKModule, "gemm_f16_tn_tma_sk192w", "gemm_f16_tn_tma_skw", "gemm_bf16_tn_tma_sk192w", "gemm_bf16_tn_tma_skw")
 }
 
 // TestGemmF16ClusterSplitK runs weight gradients (the TN layout, long K)

@@ -49,7 +49,7 @@ __device__ __forceinline__ int sk_block(int p, int total, int G) {
     return (int)(((long long)(p + 1) * G - 1) / total);
 }
 
-template <typename T, bool A_MN, bool B_MN, int BN>
+template <typename T, bool A_MN, bool B_MN, int BN, bool WIDE = false>
 __device__ __forceinline__ void gemm_tma_sk_body(const TmaDesc* tmA, const TmaDesc* tmB, float* W, int M, int N,
                                                  int K, int maxseg) {
     constexpr int S = BN == 256 ? 4 : 5;  // stages, as gemm_tma_p_body's
@@ -78,7 +78,8 @@ __device__ __forceinline__ void gemm_tma_sk_body(const TmaDesc* tmA, const TmaDe
                 const int tile = p / KT, kt0 = p % KT, n = min(KT - kt0, end - p);
                 int m0, n0;
                 tile_origin<1, BN>(tile, tilesM, tilesN, 0, m0, n0);
-                tma_produce_ktiles<A_MN, B_MN, BN, 1, S>(tmA, tmB, base, bars, it, m0, n0, kt0 * T_BK, n, 0, M, N);
+                tma_produce_ktiles<A_MN, B_MN, BN, 1, S, WIDE>(tmA, tmB, base, bars, it, m0, n0, kt0 * T_BK, n, 0, M,
+                                                               N);
                 p += n;
             }
         }
@@ -109,6 +110,7 @@ GEMM_TMA_SK_KERNEL(gemm_f16_tn_tma_sk, half, true, true, 256)
 GEMM_TMA_SK_KERNEL(gemm_f16_tn_tma_sk192, half, true, true, 192)
 GEMM_TMA_SK_KERNEL(gemm_bf16_tn_tma_sk, bf16, true, true, 256)
 GEMM_TMA_SK_KERNEL(gemm_bf16_tn_tma_sk192, bf16, true, true, 192)
+
 
 template <typename T>
 __device__ __forceinline__ void streamk_reduce(const float* __restrict__ W, void* C, const float* __restrict__ bias,
@@ -153,3 +155,18 @@ __device__ __forceinline__ void streamk_reduce(const float* __restrict__ W, void
     }
 GEMM_STREAMK_REDUCE(gemm_streamk_reduce, half)
 GEMM_STREAMK_REDUCE(gemm_streamk_reduce_bf16, bf16)
+
+// gemm_<t>_tn_tma_sk[192]w: gemm_<t>_tn_tma_sk[192] with each operand's
+// tile one box of a three-dimensional tensor map (SetGemmWideBoxes; tensor
+// maps and conditions as gemm_<t>_tn_tma_p[192]w in gemm_f16_tma_sm90a.cu).
+// Last in the file, so that the PTX of the kernels above stays as measured.
+#define GEMM_TMA_SKW_KERNEL(name, T, BN)                                                                       \
+    extern "C" __global__ void __launch_bounds__(384, 1)                                                    \
+        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, float* W, int M, int N, \
+             int K, int maxseg) {                                                                           \
+        gemm_tma_sk_body<T, true, true, BN, true>(&tmA, &tmB, W, M, N, K, maxseg);                          \
+    }
+GEMM_TMA_SKW_KERNEL(gemm_f16_tn_tma_skw, half, 256)
+GEMM_TMA_SKW_KERNEL(gemm_f16_tn_tma_sk192w, half, 192)
+GEMM_TMA_SKW_KERNEL(gemm_bf16_tn_tma_skw, bf16, 256)
+GEMM_TMA_SKW_KERNEL(gemm_bf16_tn_tma_sk192w, bf16, 192)
