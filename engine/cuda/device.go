@@ -563,8 +563,12 @@ func (d *Device) function(module, kernel string) (*function, error) {
 // (bf16: bf16) autocast loads on this device with the default settings,
 // for Preload (trainingModules).
 func (d *Device) TrainingModules(bf16 bool) []string {
-	return trainingModules(d.major == 9 && d.minor == 0, bf16)
+	return trainingModules(d.sm90(), bf16)
 }
+
+// sm90 reports whether the device has compute capability 9.0 (the H100 and
+// H200), which the wgmma and TMA kernels need.
+func (d *Device) sm90() bool { return d.major == 9 && d.minor == 0 }
 
 // Preload loads the named PTX modules now (the driver compiles PTX for the
 // GPU when a module is loaded; benchmarks call this to keep that out of the

@@ -452,14 +452,6 @@ func (d *Device) gemmHalf(bf, transA, transB bool, m, n, k int, alpha float32, a
 	return run(r.route(ch, p), c)
 }
 
-// cElem is the bytes of one element of C: 2 for a half C, else 4 (fp32).
-func cElem(outHalf bool) int {
-	if outHalf {
-		return 2
-	}
-	return 4
-}
-
 // gemmUnpairedC is gemmHalf for a C whose first element does not start an
 // aligned pair (an fp32 C 4 bytes past an 8-byte boundary, a half C 2 bytes
 // past a 4-byte one). Every kernel's direct epilogue stores a row's two
@@ -469,8 +461,8 @@ func cElem(outHalf bool) int {
 // after, rows of n elements, C's padding untouched. Slower, and rare: no
 // tensor of the engine starts there.
 func (d *Device) gemmUnpairedC(bf, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, gelu, outHalf bool) error {
-	rowBytes := int64(n * cElem(outHalf))
-	pitch := int64(ldc * cElem(outHalf))
+	celem := cElem(outHalf)
+	rowBytes, pitch := int64(n*celem), int64(ldc*celem)
 	tmp, err := d.Alloc(int64(m) * rowBytes)
 	if err != nil {
 		return err
@@ -523,7 +515,7 @@ func copy2D(dst *Buffer, dpitch int64, src *Buffer, spitch int64, width int64, r
 func (d *Device) router() gemmRouter {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return gemmRouter{sms: d.sms, hopper: d.major == 9 && d.minor == 0, splitMode: d.gemmSplit, noTMASplitDW: d.noTMASplitDW}
+	return gemmRouter{sms: d.sms, hopper: d.sm90(), splitMode: d.gemmSplit, noTMASplitDW: d.noTMASplitDW}
 }
 
 // launchRoute launches the product p, of the operands and C given, the way
@@ -685,9 +677,9 @@ type tmaLaunch struct {
 	// deep: a _tma_s192d kernel (gemm_tma_store_deep_sm90a), store set
 	// too: three 8 KB staging buffers per consumer (SetGemmDeepStore).
 	deep bool
-	// wide: a _tn_tma_p[192]w kernel, whose operands (A transposed, B
-	// not) come as three-dimensional tensor maps, a tile's chunks in one
-	// box (SetGemmWideBoxes).
+	// wide: a _tn_tma_p[192]w or _tn_tma_sk[192]w kernel, whose operands
+	// (A transposed, B not) come as three-dimensional tensor maps, a
+	// tile's chunks in one box (SetGemmWideBoxes).
 	wide bool
 	// streamK: a stream-K partial-product kernel (gemm_streamk_sm90a) on
 	// this schedule; C is the workspace of its slots. Its parameters are
@@ -736,7 +728,7 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		if ap == 0 || bp == 0 {
 			return fmt.Errorf("nil operand")
 		}
-		if l.wide && (!transA || transB || m%128 != 0 || n%l.bn != 0) {
+		if l.wide && !wideBoxesOK(transA, transB, m, n, l.bn) {
 			return fmt.Errorf("wide boxes for a %d×%d product with A transposed %v, B %v (they need A transposed, B not, and whole tiles)", m, n, transA, transB)
 		}
 		var ta, tb, tc [128]byte

@@ -162,8 +162,9 @@ type GemmChoice struct {
 	// ClusterSplit: weight gradients split K over clusters of two blocks
 	// sharing B (SetGemmClusterSplitK).
 	ClusterSplit bool
-	// WideBoxes: the weight gradients' split-K partials load each
-	// operand's tile as one three-dimensional box (SetGemmWideBoxes).
+	// WideBoxes: the weight gradients' split-K (and stream-K) partials
+	// load each operand's tile as one three-dimensional box
+	// (SetGemmWideBoxes).
 	WideBoxes bool
 }
 

@@ -69,7 +69,7 @@ func (d *Device) PeakProbes() []PeakProbe {
 		ldsm("mma_ldsm_f16", "peak_mma_ldsm_f16", 2*128*80),
 		ldsm("mma_ldsm_fill_f16", "peak_mma_ldsm_fill_f16", 2*128*80+256*64),
 	}
-	if d.major == 9 && d.minor == 0 {
+	if d.sm90() {
 		ps = append(ps,
 			wgmma("wgmma_f16", "peak_wgmma_f16", 2, one2F16),
 			wgmma("wgmma_f16_wg1", "peak_wgmma_f16", 1, one2F16),

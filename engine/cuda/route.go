@@ -48,12 +48,7 @@ type gemmProduct struct {
 }
 
 // celem is the bytes of one element of C.
-func (p gemmProduct) celem() int {
-	if p.flags&gemmOutF16 != 0 {
-		return 2
-	}
-	return 4
-}
+func (p gemmProduct) celem() int { return cElem(p.flags&gemmOutF16 != 0) }
 
 // prefix is the kernels' name prefix for the operand type: gemm_f16_ or
 // gemm_bf16_.
@@ -117,9 +112,9 @@ type gemmRoute struct {
 	// src: the epilogue reads a source of C's type and layout beside the
 	// product (srcEpilogueRoute).
 	src bool
-	// wide: pathSplitTMA's partials on a _tn_tma_p[192]w kernel, each
-	// operand's tile one box of a three-dimensional tensor map
-	// (wideBoxesOK).
+	// wide: pathSplitTMA's partials on a _tn_tma_p[192]w kernel (stream-K:
+	// _tn_tma_sk[192]w, streamKKernels), each operand's tile one box of a
+	// three-dimensional tensor map (wideBoxesOK).
 	wide bool
 
 	// The split paths: K in splits chunks of kchunk; reduce sums the

@@ -32,10 +32,17 @@ static void* mocogo_driver_sym(const char* name) {
 	return f;
 }
 
-static CUresult mocogo_tmap_2d(void* out, int dtype, CUdeviceptr base, unsigned long long inner, unsigned long long outer,
-	unsigned long long row_bytes, unsigned int box_inner, unsigned int box_outer) {
+// mocogo_encode_tiled is the driver's cuTensorMapEncodeTiled, looked up
+// once (null where the driver has none).
+static mocogo_encode_tiled_fn mocogo_encode_tiled(void) {
 	static mocogo_encode_tiled_fn fn = 0;
 	if (!fn) fn = (mocogo_encode_tiled_fn)mocogo_driver_sym("cuTensorMapEncodeTiled");
+	return fn;
+}
+
+static CUresult mocogo_tmap_2d(void* out, int dtype, CUdeviceptr base, unsigned long long inner, unsigned long long outer,
+	unsigned long long row_bytes, unsigned int box_inner, unsigned int box_outer) {
+	mocogo_encode_tiled_fn fn = mocogo_encode_tiled();
 	if (!fn) return CUDA_ERROR_NOT_FOUND;
 	unsigned long long dims[2] = {inner, outer};
 	unsigned long long strides[1] = {row_bytes};
@@ -51,8 +58,7 @@ static CUresult mocogo_tmap_2d(void* out, int dtype, CUdeviceptr base, unsigned 
 // of 64 k-rows, each where a two-dimensional box {64, 64} would put it.
 static CUresult mocogo_tmap_mn3d(void* out, int dtype, CUdeviceptr base, unsigned long long k, unsigned long long chunks,
 	unsigned long long row_bytes, unsigned int box_chunks) {
-	static mocogo_encode_tiled_fn fn = 0;
-	if (!fn) fn = (mocogo_encode_tiled_fn)mocogo_driver_sym("cuTensorMapEncodeTiled");
+	mocogo_encode_tiled_fn fn = mocogo_encode_tiled();
 	if (!fn) return CUDA_ERROR_NOT_FOUND;
 	unsigned long long dims[3] = {64, k, chunks};
 	unsigned long long strides[2] = {row_bytes, 128};
@@ -170,11 +176,30 @@ const (
 // row stride in elements, read in boxes of boxCols×boxRows with the 128-byte
 // swizzle.
 func tensorMap16(bf bool, base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int) ([128]byte, error) {
-	dtype := tmapFloat16
+	return tensorMap(halfMapType(bf), 2, base, rows, cols, ld, boxRows, boxCols)
+}
+
+// halfMapType is the CUtensorMapDataType of bf16 (bf) or fp16 operands.
+func halfMapType(bf bool) int {
 	if bf {
-		dtype = tmapBFloat16
+		return tmapBFloat16
 	}
-	return tensorMap(dtype, 2, base, rows, cols, ld, boxRows, boxCols)
+	return tmapFloat16
+}
+
+// encodeTensorMap runs encode (a call of cuTensorMapEncodeTiled, named
+// call in its error) on a 64-byte aligned scratch descriptor and returns
+// the 128 bytes it wrote.
+func encodeTensorMap(call string, encode func(out unsafe.Pointer) C.CUresult) ([128]byte, error) {
+	var m [128]byte
+	p := C.malloc(128 + 64)
+	defer C.free(p)
+	aligned := unsafe.Pointer((uintptr(p) + 63) &^ 63)
+	if err := check(call, encode(aligned)); err != nil {
+		return m, err
+	}
+	copy(m[:], unsafe.Slice((*byte)(aligned), 128))
+	return m, nil
 }
 
 // tensorMap encodes a TMA descriptor (128 bytes) for a row-major matrix of
@@ -182,17 +207,10 @@ func tensorMap16(bf bool, base cu.DevicePtr, rows, cols, ld, boxRows, boxCols in
 // with a row stride of ld elements, moved in boxes of boxCols×boxRows with
 // the 128-byte swizzle.
 func tensorMap(dtype, elemBytes int, base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int) ([128]byte, error) {
-	var m [128]byte
-	p := C.malloc(128 + 64)
-	defer C.free(p)
-	aligned := unsafe.Pointer((uintptr(p) + 63) &^ 63)
-	r := C.mocogo_tmap_2d(aligned, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
-		C.ulonglong(elemBytes*ld), C.uint(boxCols), C.uint(boxRows))
-	if err := check("cuTensorMapEncodeTiled", r); err != nil {
-		return m, err
-	}
-	copy(m[:], unsafe.Slice((*byte)(aligned), 128))
-	return m, nil
+	return encodeTensorMap("cuTensorMapEncodeTiled", func(out unsafe.Pointer) C.CUresult {
+		return C.mocogo_tmap_2d(out, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
+			C.ulonglong(elemBytes*ld), C.uint(boxCols), C.uint(boxRows))
+	})
 }
 
 // tensorMapMN3D encodes a TMA descriptor for an fp16 (bf false) or bf16
@@ -200,24 +218,13 @@ func tensorMap(dtype, elemBytes int, base cu.DevicePtr, rows, cols, ld, boxRows,
 // a row stride of ld elements, read in boxes of boxChunks 64-wide chunks of
 // 64 rows (mocogo_tmap_mn3d).
 func tensorMapMN3D(bf bool, base cu.DevicePtr, k, cols, ld, boxChunks int) ([128]byte, error) {
-	var m [128]byte
 	if cols%64 != 0 {
-		return m, fmt.Errorf("cuda: a three-dimensional MN-major map needs a multiple of 64 columns, not %d", cols)
+		return [128]byte{}, fmt.Errorf("cuda: a three-dimensional MN-major map needs a multiple of 64 columns, not %d", cols)
 	}
-	dtype := tmapFloat16
-	if bf {
-		dtype = tmapBFloat16
-	}
-	p := C.malloc(128 + 64)
-	defer C.free(p)
-	aligned := unsafe.Pointer((uintptr(p) + 63) &^ 63)
-	r := C.mocogo_tmap_mn3d(aligned, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(k), C.ulonglong(cols/64),
-		C.ulonglong(2*ld), C.uint(boxChunks))
-	if err := check("cuTensorMapEncodeTiled (3-D)", r); err != nil {
-		return m, err
-	}
-	copy(m[:], unsafe.Slice((*byte)(aligned), 128))
-	return m, nil
+	return encodeTensorMap("cuTensorMapEncodeTiled (3-D)", func(out unsafe.Pointer) C.CUresult {
+		return C.mocogo_tmap_mn3d(out, C.int(halfMapType(bf)), C.CUdeviceptr(base), C.ulonglong(k), C.ulonglong(cols/64),
+			C.ulonglong(2*ld), C.uint(boxChunks))
+	})
 }
 
 // maxActiveClusters is how many clusters of f (whose cluster size is fixed

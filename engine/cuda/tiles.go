@@ -62,3 +62,12 @@ func clusterSplitKernels(transA, transB bool) bool { return transA && !transB }
 func wideBoxesOK(transA, transB bool, m, n, bn int) bool {
 	return transA && !transB && m%128 == 0 && n%bn == 0
 }
+
+// cElem is the bytes of one element of C: 2 for a half C (the operands'
+// type), else 4 (fp32).
+func cElem(outHalf bool) int {
+	if outHalf {
+		return 2
+	}
+	return 4
+}
