@@ -168,15 +168,24 @@ func fromLimitedYCbCr(m *image.YCbCr) Image {
 		}
 		return out
 	}
+	eachYCbCr(out.Pix, m, func(px []uint8, y, cb, cr uint8) { rgb(px, int32(y), int32(cb), int32(cr)) })
+	return out
+}
+
+// eachYCbCr calls convert for each pixel of m in row-major order with the
+// pixel's three bytes of rgb and its Y, Cb and Cr samples: the chroma
+// sample that covers the pixel, as image.YCbCr's At takes.
+func eachYCbCr(rgb []uint8, m *image.YCbCr, convert func(px []uint8, y, cb, cr uint8)) {
+	r := m.Bounds()
+	w, h := r.Dx(), r.Dy()
 	for y := 0; y < h; y++ {
-		row := out.Pix[y*w*3 : (y+1)*w*3]
+		row := rgb[y*w*3 : (y+1)*w*3]
 		for x := 0; x < w; x++ {
 			yi := m.YOffset(r.Min.X+x, r.Min.Y+y)
 			ci := m.COffset(r.Min.X+x, r.Min.Y+y)
-			rgb(row[3*x:3*x+3], int32(m.Y[yi]), int32(m.Cb[ci]), int32(m.Cr[ci]))
+			convert(row[3*x:3*x+3], m.Y[yi], m.Cb[ci], m.Cr[ci])
 		}
 	}
-	return out
 }
 
 // FromImage converts a standard library image into an Image; gray
@@ -197,15 +206,7 @@ func FromImage(img image.Image) Image {
 		if ycbcrToRGB(out.Pix, m) {
 			return out
 		}
-		for y := 0; y < h; y++ {
-			row := out.Pix[y*w*3 : (y+1)*w*3]
-			for x := 0; x < w; x++ {
-				yi := m.YOffset(r.Min.X+x, r.Min.Y+y)
-				ci := m.COffset(r.Min.X+x, r.Min.Y+y)
-				rr, gg, bb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				row[3*x], row[3*x+1], row[3*x+2] = rr, gg, bb
-			}
-		}
+		eachYCbCr(out.Pix, m, func(px []uint8, y, cb, cr uint8) { px[0], px[1], px[2] = color.YCbCrToRGB(y, cb, cr) })
 		return out
 	case *image.RGBA:
 		out := Image{W: w, H: h, C: 3, Pix: make([]uint8, w*h*3)}

@@ -468,3 +468,37 @@ func TestDecodeFormats(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, s.Image)
 }
+
+// TestYCbCrFallback: YCbCr images that the fast paths do not take (4:2:2
+// chroma, an origin off (0, 0)) convert pixel by pixel from the chroma
+// sample that covers each pixel: FromImage with the standard library's
+// full-range conversion, fromLimitedYCbCr with limited-range BT.601
+// (against the formula in floating point, within one level).
+func TestYCbCrFallback(t *testing.T) {
+	full := image.NewYCbCr(image.Rect(0, 0, 7, 5), image.YCbCrSubsampleRatio422)
+	for i := range full.Y {
+		full.Y[i] = uint8(16 + 37*i%220)
+	}
+	for i := range full.Cb {
+		full.Cb[i], full.Cr[i] = uint8(16+53*i%225), uint8(240-29*i%225)
+	}
+	m := full.SubImage(image.Rect(1, 1, 6, 5)).(*image.YCbCr)
+	got, limited := FromImage(m), fromLimitedYCbCr(m)
+	require.Equal(t, 5, got.W)
+	require.Equal(t, 4, got.H)
+	clamp := func(v float64) float64 { return min(max(v, 0), 255) }
+	for y := 0; y < 4; y++ {
+		for x := 0; x < 5; x++ {
+			yy := m.Y[m.YOffset(1+x, 1+y)]
+			cb, cr := m.Cb[m.COffset(1+x, 1+y)], m.Cr[m.COffset(1+x, 1+y)]
+			r, g, b := color.YCbCrToRGB(yy, cb, cr)
+			i := 3 * (y*5 + x)
+			require.Equal(t, []uint8{r, g, b}, got.Pix[i:i+3], "FromImage at (%d, %d)", x, y)
+			ly, lb, lr := 255.0/219*(float64(yy)-16), float64(cb)-128, float64(cr)-128
+			want := []float64{clamp(ly + 1.402*255/224*lr), clamp(ly - (0.344136*lb+0.714136*lr)*255/224), clamp(ly + 1.772*255/224*lb)}
+			for c := range 3 {
+				require.InDelta(t, want[c], float64(limited.Pix[i+c]), 1, "fromLimitedYCbCr at (%d, %d), channel %d", x, y, c)
+			}
+		}
+	}
+}
