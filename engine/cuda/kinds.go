@@ -77,8 +77,16 @@ const (
 	// Hopper only, the NT layout; the others use GemmMMA): 128×256 tiles of
 	// eight 64×64 warp tiles, a 4-stage ring of TMA boxes in the 128-byte
 	// swizzle read by ldmatrix, mbarriers instead of a block barrier a
-	// k-tile. For the mma.sync rate at 4096³. Not yet run on a GPU.
+	// k-tile. For the mma.sync rate at 4096³. 0.44× cuBLAS at
+	// 4096³ on an H100 (the eleventh session).
 	GemmMMATMA
+	// GemmMMATMAPersistent is GemmMMATMA warp-specialised and persistent
+	// (gemm_<t>_nt_mtp): a ninth warp loads the ring, so no consumer warp
+	// waits for another, and each block walks several tiles, so the ring
+	// fills for the next tile while the last one's results are stored.
+	// Hopper, NT only, like GemmMMATMA; the other layouts use GemmMMA. Not
+	// yet run on a GPU.
+	GemmMMATMAPersistent
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -137,6 +145,8 @@ func (k GemmKernel) String() string {
 		return "tmapp192"
 	case GemmMMATMA:
 		return "mmatma"
+	case GemmMMATMAPersistent:
+		return "mmatmap"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }

@@ -57,7 +57,9 @@ func (d *Device) PeakProbes() []PeakProbe {
 	mma8w.perSM = 1
 	// mma.sync fed by ldmatrix from shared memory (peak.cu): 8 warps of
 	// 64×64, one block an SM, 32 chains a thread; _fill also stores 64
-	// bytes of shared memory per mma, the GEMM's cp.async traffic.
+	// bytes of shared memory per mma, the GEMM's cp.async traffic, without
+	// bank conflicts; _fill4 stores them four-way conflicted, the pattern
+	// the eleventh session measured (a control: peak.cu says why).
 	ldsm := func(name, kernel string, smem int) PeakProbe {
 		return PeakProbe{Name: name, Iters: 4096, module: "peak", kernel: kernel, threads: 256, perSM: 1,
 			chains: 32, accum: 4, flopIter: 8 * 32 * 4096, perIter: 16, smem: smem, one2: one2F16}
@@ -68,6 +70,7 @@ func (d *Device) PeakProbes() []PeakProbe {
 		mma8w,
 		ldsm("mma_ldsm_f16", "peak_mma_ldsm_f16", 2*128*80),
 		ldsm("mma_ldsm_fill_f16", "peak_mma_ldsm_fill_f16", 2*128*80+256*64),
+		ldsm("mma_ldsm_fill4_f16", "peak_mma_ldsm_fill4_f16", 2*128*80+256*64),
 	}
 	if d.sm90() {
 		ps = append(ps,

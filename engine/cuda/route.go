@@ -208,6 +208,12 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		rt := gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mt", flags: p.flags, bn: 256, blocks: tiles256}
 		rt.threads, rt.smem = tmaShape(rt.module, rt.bn, false, false, false, false)
 		return rt
+	case GemmMMATMAPersistent:
+		rt := gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mtp", flags: p.flags, bn: 256,
+			blocks: min(tiles256, r.sms)}
+		_, rt.smem = tmaShape(rt.module, rt.bn, false, false, false, false)
+		rt.threads = mmaTMAProducerThreads
+		return rt
 	case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
 		if tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta) {
 			return tmaStoreRoute(kind, ch, p)
@@ -296,6 +302,10 @@ func (r gemmRouter) srcEpilogueRoute(p gemmProduct, residual, srcAligned bool) (
 	return rt, true
 }
 
+// mmaTMAProducerThreads is the block of gemm_<t>_nt_mtp: eight consumer
+// warps and the producer warp.
+const mmaTMAProducerThreads = 288
+
 // tmaShape is the threads a block and the dynamic shared memory of a
 // kernel of the TMA modules with 128×bn tiles: a TMA-store epilogue
 // (store), a ping-pong kernel (pingpong) with or without an epilogue
@@ -361,8 +371,8 @@ const streamKModule = "gemm_streamk_sm90a"
 
 // kernelFor is the kind sel (a SetGemmKernel choice, not GemmTune) runs
 // for an aligned m×n×k product in the given layout, GemmAuto resolved: the
-// wgmma kernels and GemmMMATMA serve only the NT layout (mma.sync the
-// others), the TMA kernels every layout. GemmAuto on an H100 uses the
+// wgmma kernels and the GemmMMATMA kinds serve only the NT layout
+// (mma.sync the others), the TMA kernels every layout. GemmAuto on an H100 uses the
 // TMA-store kernels (GemmTMAStore, or the persistent ones where C rules
 // the TMA store out) for every layout wherever the output has a tile for
 // every SM: in the fifth session's run they were 1.4–2.4× the kernels
@@ -473,9 +483,9 @@ var tuneSettings = func() []GemmChoice {
 // tuneCandidates are the choices GemmTune tries, GemmAuto without
 // settings first (the reference the others must agree with): each kind
 // with each of tuneSettings. On an H100 the kinds include the ping-pong
-// kernels; GemmMMATMA (which exists for the mma.sync rate at
-// 4096³) and GemmTMA (which GemmAuto itself takes at 4096³) are not among
-// them.
+// kernels; the GemmMMATMA kinds (which exist for the mma.sync
+// rate at 4096³) and GemmTMA (which GemmAuto itself takes at 4096³) are
+// not among them.
 func (r gemmRouter) tuneCandidates() []GemmChoice {
 	kinds := []GemmKernel{GemmAuto, GemmMMA4, GemmMMAWide}
 	if r.hopper {

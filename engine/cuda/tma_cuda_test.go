@@ -656,14 +656,26 @@ func testGemmClusterSplitK(t *testing.T, bf bool) {
 // ring wraps 16 times, k not a multiple of 64) and 4096³ itself (rows
 // sampled), then every layout (the non-NT ones through GemmMMA, the
 // split-K cases through mma.sync's partials); outputs NaN-poisoned.
-// Then checks that the kernel ran. Not yet run on hardware.
-func TestGemmF16MMATMA(t *testing.T) { testGemmMMATMA(t, false) }
+// Then checks that the kernel ran. Passed on an H100 (the eleventh
+// session).
+func TestGemmF16MMATMA(t *testing.T) { testGemmMMATMA(t, GemmMMATMA, false) }
 
 // TestGemmBF16MMATMA runs the same through the bf16 twin.
-func TestGemmBF16MMATMA(t *testing.T) { testGemmMMATMA(t, true) }
+func TestGemmBF16MMATMA(t *testing.T) { testGemmMMATMA(t, GemmMMATMA, true) }
 
-func testGemmMMATMA(t *testing.T, bf bool) {
-	if !dev.SetGemmKernel(GemmMMATMA) {
+// TestGemmF16MMATMAPersistent runs the same cases through
+// GemmMMATMAPersistent (gemm_<t>_nt_mtp: a producer warp, blocks walking
+// several tiles), and one with more 128×256 tiles than the GPU has SMs
+// and a K that is not a multiple of 64, so that the ring runs on from one
+// tile into the next mid-way round (4096³ does so too). Not yet run on
+// hardware.
+func TestGemmF16MMATMAPersistent(t *testing.T) { testGemmMMATMA(t, GemmMMATMAPersistent, false) }
+
+// TestGemmBF16MMATMAPersistent runs the same through the bf16 twin.
+func TestGemmBF16MMATMAPersistent(t *testing.T) { testGemmMMATMA(t, GemmMMATMAPersistent, true) }
+
+func testGemmMMATMA(t *testing.T, kind GemmKernel, bf bool) {
+	if !dev.SetGemmKernel(kind) {
 		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
 	}
 	defer dev.SetGemmKernel(GemmAuto)
@@ -674,6 +686,12 @@ func testGemmMMATMA(t *testing.T, bf bool) {
 	cases := []gemmCase{
 		{transB: true, m: 300, n: 520, k: 4100, align8: true, alpha: 1, bias: true},
 		{transB: true, m: 4096, n: 4096, k: 4096, alpha: 1, out16: true},
+	}
+	if kind == GemmMMATMAPersistent {
+		// 21 × 12 = 252 tiles: one or two a block on an H100's 132 SMs,
+		// 5 k-tiles each, so a block's second tile starts at ring
+		// position 5, in the second round's parity.
+		cases = append(cases, gemmCase{transB: true, m: 2600, n: 3000, k: 300, align8: true, alpha: 1, beta: 0.5, bias: true, gelu: true})
 	}
 	for _, c := range hopperCases() {
 		if c.m < 256*197 {
@@ -690,5 +708,9 @@ func testGemmMMATMA(t *testing.T, bf bool) {
 	if bf {
 		prefix = "gemm_bf16_"
 	}
-	checkRan(t, "gemm_mma_tma_sm90a", prefix+"nt_mt")
+	if kind == GemmMMATMAPersistent {
+		checkRan(t, "gemm_mma_tma_sm90a", prefix+"nt_mtp")
+	} else {
+		checkRan(t, "gemm_mma_tma_sm90a", prefix+"nt_mt")
+	}
 }

@@ -160,3 +160,136 @@ __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* 
     }
 GEMM_MT_KERNEL(gemm_f16_nt_mt, half)
 GEMM_MT_KERNEL(gemm_bf16_nt_mt, bf16)
+
+// gemm_<t>_nt_mtp: the same mma.sync main loop, warp-specialised and
+// persistent (GemmMMATMAPersistent).
+//
+// Why. gemm_<t>_nt_mt reached 0.44× cuBLAS at 4096³ on an H100 (274
+// TFLOP/s, the eleventh session), 45% of the rate its own warps could
+// issue: per SM sub-partition, 2 warps × 4 k16 steps × 32 mma of 6.2 clocks
+// is about 1580 clocks a k-tile, against the 3500 it took. Two of its
+// costs stop the tensor cores that the ldmatrix probe (peak_mma_ldsm_f16,
+// the same 8 warps of 64×64 with the same fragment double-buffering: 2700
+// FLOP per SM per clock, mma.sync's peak) does not have:
+//   - thread 0 both computes and refills: after its warp's last mma of a
+//     k-tile it waits until all eight warps have released that stage, so
+//     warp 0 is held to the slowest warp every k-tile, and the others soon
+//     wait for the stages warp 0 refills late;
+//   - one tile a block, one block an SM (192 KB of ring): each tile starts
+//     with an empty ring (a TMA round trip before the first mma) and ends
+//     with an epilogue that nothing overlaps.
+// Here a ninth warp produces: one lane walks the block's tiles and k-tiles
+// (tma_produce, as the persistent wgmma kernels), waiting only on the empty
+// barriers, so no consumer warp ever waits for another; and the block is
+// persistent (grid min(tiles, SMs), tiles blockIdx.x, +gridDim.x, …, in
+// tile_origin's grouped order), so while the consumers store one tile's
+// results the producer already fills the ring with the next tile's first
+// k-tiles. 288 threads: ptxas gives each up to 224 registers (65536 / 288),
+// and the consumers' 128 accumulators and 64 fragment registers fit.
+//
+// The consumer loop is gemm_mt_body's (the ring position it counts k-tiles
+// over the block's life, as tma_consume_ktiles does), the release the same
+// fence.proxy.async, __syncwarp and one arrival a warp (the empty barriers
+// count 8). The producer's other 31 lanes return at once; no block barrier
+// follows the split.
+//
+// Kernel: gemm_<t>_nt_mtp, the arguments of gemm_<t>_nt_mt. Launch: grid
+// min(ceil(M/128)·ceil(N/256), SMs), block 288, dynamic shared memory
+// 4·49152 + 1024 + 128.
+#define MTP_THREADS (32 * (MT_WARPS + 1))
+
+template <typename T>
+__device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
+                                              const float* __restrict__ bias, int M, int N, int K, int ldc,
+                                              float alpha, float beta, int flags) {
+    static_assert(MT_BM == T_BM && MT_BK == T_BK && MT_A_BYTES == T_A_BYTES,
+                  "the producer's stage layout (tma_load_ktile) must be the consumers'");
+    extern __shared__ __align__(16) unsigned char smem_mt[];
+    const uint32_t base = (smem_u32(smem_mt) + 1023) & ~1023u;
+    const uint32_t bars = base + MT_S * MT_STAGE;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int tilesM = (M + MT_BM - 1) / MT_BM, tilesN = (N + MT_BN - 1) / MT_BN, tiles = tilesM * tilesN;
+    const int KT = (K + MT_BK - 1) / MT_BK;
+
+    if (tid == 0) {
+        tma_ring_init<MT_S>(bars, MT_WARPS);
+        mbar_init_fence();
+    }
+    __syncthreads();
+    if (warp == MT_WARPS) {
+        if (lane == 0)
+            tma_produce<false, false, MT_BN, 1, MT_S>(tmA, tmB, base, bars, blockIdx.x, tiles, gridDim.x, tilesM,
+                                                      tilesN, 0, M, N, 0, KT);
+        return;
+    }
+
+    // The consumer warps' fragment addressing, as gemm_mt_body's. The
+    // fragments are single-buffered: ptxas 12.4 holds a 288-thread block
+    // to 168 registers a thread (warps are allocated four at a time: 12
+    // warps' worth), and the 128 accumulators leave room for one k16
+    // step's 32 fragment registers, not two. The other consumer warp on
+    // the same sub-partition issues its mma while this one waits for its
+    // ldmatrix.
+    const int wm = warp >> 2, wn = warp & 3;
+    const uint32_t aOff = (wm * 64 + (lane & 15)) * 128, bOff = MT_A_BYTES + (wn * 64 + (lane & 7) + ((lane >> 4) << 3)) * 128;
+    const int aChunk = lane >> 4, bChunk = (lane >> 3) & 1, sw = lane & 7;
+    uint32_t fa[4][4];
+    float acc[4][8][4];
+
+    int it = 0;  // k-tiles consumed so far, over all of this block's tiles
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int m0, n0;
+        tile_origin<1, MT_BN>(tile, tilesM, tilesN, 0, m0, n0);
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+            for (int ni = 0; ni < 8; ni++) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.f;
+        for (int kt = 0; kt < KT; kt++, it++) {
+            const int s = it % MT_S;
+            const uint32_t stage = base + s * MT_STAGE;
+            mbar_wait(bars + 8 * s, (it / MT_S) & 1);
+#pragma unroll
+            for (int kk = 0; kk < MT_BK / 16; kk++) {
+                const uint32_t ca = (uint32_t)(((2 * kk + aChunk) ^ sw) << 4),
+                               cb = (uint32_t)(((2 * kk + bChunk) ^ sw) << 4);
+#pragma unroll
+                for (int mi = 0; mi < 4; mi++)
+                    ldsm_x4(fa[mi][0], fa[mi][1], fa[mi][2], fa[mi][3], stage + aOff + mi * 16 * 128 + ca);
+                uint32_t fb[2][2][2];  // B for 16 columns, two buffers
+                ldsm_x4(fb[0][0][0], fb[0][0][1], fb[0][1][0], fb[0][1][1], stage + bOff + cb);
+#pragma unroll
+                for (int nj = 0; nj < 4; nj++) {
+                    const int f = nj & 1;
+                    if (nj + 1 < 4)
+                        ldsm_x4(fb[f ^ 1][0][0], fb[f ^ 1][0][1], fb[f ^ 1][1][0], fb[f ^ 1][1][1],
+                                stage + bOff + (nj + 1) * 16 * 128 + cb);
+                    if (kk + 1 == MT_BK / 16 && nj == 2) {
+                        // Every fragment of this stage is in registers (the
+                        // ldmatrix above complete before their registers
+                        // are read): release it (gemm_mt_body says why the
+                        // fence).
+                        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+                        __syncwarp();
+                        if (lane == 0) mbar_arrive(bars + 8 * (MT_S + s));
+                    }
+#pragma unroll
+                    for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+                        for (int h = 0; h < 2; h++)
+                            mma16816<T>(acc[mi][2 * nj + h], fa[mi], fb[f][h][0], fb[f][h][1]);
+                }
+            }
+        }
+        mma_store_warp<T, 4, 8>(acc, C, m0 + wm * 64, n0 + wn * 64, M, N, ldc, alpha, bias, flags & GEMM_GELU,
+                                flags & GEMM_OUT_F16, beta, lane);
+    }
+}
+
+#define GEMM_MTP_KERNEL(name, T)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(MTP_THREADS, 1)                                                 \
+        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                  \
+             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) { \
+        gemm_mtp_body<T>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                 \
+    }
+GEMM_MTP_KERNEL(gemm_f16_nt_mtp, half)
+GEMM_MTP_KERNEL(gemm_bf16_nt_mtp, bf16)

@@ -78,34 +78,57 @@ extern "C" __global__ void __launch_bounds__(PEAK_THREADS)
 
 // peak_mma_ldsm_f16 and peak_mma_ldsm_fill_f16 probe mma.sync fed from
 // shared memory as the GEMM kernels feed it (gemm_f16's 128×256 kernel,
-// gemm_mma4): 8 warps, one block an SM, each warp a 64×64 tile of C, 32
-// chains of 4 accumulators a thread. Every iteration is one k16 step: the
-// warp's A fragments (4 ldmatrix.x4, 64 rows × 16 k) and B fragments (4
-// ldmatrix.x4, 64 columns × 16 k) for the next step are read while the 32
-// mma of this one run, from double-buffered registers: 128 bytes of
-// shared-memory reads per mma. The tiles are 128 rows of 80 bytes (32 k
-// halves and 16 bytes of padding, gemm_f16's k-contiguous layout, in which
-// an 8×8 matrix's eight rows fall in eight distinct groups of four banks),
-// filled with 1.0, so each mma again adds 16 to its accumulators. The
-// _fill kernel also writes 64 bytes of shared memory per mma (four 16-byte
-// stores a thread an iteration, to a scratch area of its own), the traffic
-// of gemm_f16's cp.async copies into a 128×256 stage per mma. Against
-// peak_mma_f16 they say whether an H100's shared memory, not its tensor
-// cores, bounds an mma.sync GEMM with 64×64 warp tiles; with peak_mma_f16
-// on one block an SM (8 warps) they separate that from occupancy.
+// gemm_mma4, gemm_mma_tma_sm90a): 8 warps, one block an SM, each warp a
+// 64×64 tile of C, 32 chains of 4 accumulators a thread. Every iteration is
+// one k16 step: the warp's A fragments (4 ldmatrix.x4, 64 rows × 16 k) and
+// B fragments (4 ldmatrix.x4, 64 columns × 16 k) for the next step are read
+// while the 32 mma of this one run, from double-buffered registers: 128
+// bytes of shared-memory reads per mma. The tiles are 128 rows of 80 bytes
+// (32 k halves and 16 bytes of padding, gemm_f16's k-contiguous layout, in
+// which an 8×8 matrix's eight rows fall in eight distinct groups of four
+// banks), filled with 1.0, so each mma again adds 16 to its accumulators.
+//
+// The _fill kernels also write 64 bytes of shared memory per mma (four
+// 16-byte stores a thread an iteration), the traffic of the cp.async or TMA
+// copies into a stage (48 bytes per mma for a 128×256 stage, 64 for
+// 128×128). Shared memory serves 128 bytes a clock, one "wavefront"; a
+// 16-byte store is served eight threads at a time, in one wavefront when
+// those eight threads' 16-byte pieces fall in distinct groups of four banks.
+// So 32 mma of a warp cost 32 wavefronts of ldmatrix (conflict-free) and
+// 16 of stores: 1.5 a mma, a bound of 4096 / 1.5 = 2731 FLOP per SM per
+// clock, about mma.sync's own peak (2661).
+//
+//   peak_mma_ldsm_fill_f16: store q of thread t at scratch byte
+//     4096·q + 16·t: eight consecutive threads cover 128 consecutive bytes,
+//     one wavefront each (as cp.async's 16-byte chunks of a padded row, or a
+//     TMA box, land).
+//   peak_mma_ldsm_fill4_f16: store q of thread t at byte 64·t + 16·q, the
+//     pattern this probe had until the twelfth session: eight consecutive
+//     threads hit only two groups of four banks, four threads each, so each
+//     store takes four times the wavefronts: 32 + 64 = 96 a warp's 32 mma,
+//     3 a mma, a bound of 1365 FLOP per SM per clock. The eleventh session
+//     measured 1362 and read it, wrongly, as the ceiling of an mma.sync GEMM
+//     with 64×64 warp tiles; this control says whether that reading of the
+//     bank conflict holds (expect ≈ 1365, and ≈ 2600 for _fill).
+//
+// Against peak_mma_f16 they say whether an H100's shared memory, not its
+// tensor cores, bounds an mma.sync GEMM with 64×64 warp tiles; with
+// peak_mma_f16 on one block an SM (8 warps) they separate that from
+// occupancy.
 #define LDSM_THREADS 256
 #define LDSM_ROW 80                                // bytes per tile row
 #define LDSM_TILE (128 * LDSM_ROW)                 // one operand tile
 #define LDSM_SCRATCH (LDSM_THREADS * 64)           // the _fill stores
 
-template <typename T, bool FILL>
+// FILL: 0 no stores, 1 conflict-free stores, 4 the four-way conflicted ones.
+template <typename T, int FILL>
 __device__ __forceinline__ void peak_mma_ldsm(float* __restrict__ out, long long* __restrict__ clocks, int iters,
                                               uint32_t one2) {
     extern __shared__ __align__(16) unsigned char smem_ldsm[];
     uint32_t* s32 = (uint32_t*)smem_ldsm;
     for (int i = threadIdx.x; i < 2 * LDSM_TILE / 4; i += LDSM_THREADS) s32[i] = one2;
     __syncthreads();
-    const uint32_t sA = smem_u32(smem_ldsm), sB = sA + LDSM_TILE, sF = sB + LDSM_TILE + threadIdx.x * 64;
+    const uint32_t sA = smem_u32(smem_ldsm), sB = sA + LDSM_TILE, sF = sB + LDSM_TILE + threadIdx.x * (FILL == 4 ? 64 : 16);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     // Warp (wm, wn) of a 2×4 grid: A rows 64·wm on; B rows 64·(wn mod 2) on
     // (the 128-row tile stands for the block's 256 columns).
@@ -128,7 +151,9 @@ __device__ __forceinline__ void peak_mma_ldsm(float* __restrict__ out, long long
         if (FILL) {
 #pragma unroll
             for (int q = 0; q < 4; q++)
-                asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" ::"r"(sF + 16 * q), "r"(one2) : "memory");
+                asm volatile("st.shared.v4.b32 [%0], {%1, %1, %1, %1};\n" ::"r"(sF + (FILL == 4 ? 16 : 16 * LDSM_THREADS) * q),
+                             "r"(one2)
+                             : "memory");
         }
 #pragma unroll
         for (int i = 0; i < 4; i++)
@@ -160,10 +185,15 @@ __device__ __forceinline__ void peak_mma_ldsm(float* __restrict__ out, long long
 
 extern "C" __global__ void __launch_bounds__(LDSM_THREADS, 1)
     peak_mma_ldsm_f16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
-    peak_mma_ldsm<half, false>(out, clocks, iters, one2);
+    peak_mma_ldsm<half, 0>(out, clocks, iters, one2);
 }
 
 extern "C" __global__ void __launch_bounds__(LDSM_THREADS, 1)
     peak_mma_ldsm_fill_f16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
-    peak_mma_ldsm<half, true>(out, clocks, iters, one2);
+    peak_mma_ldsm<half, 1>(out, clocks, iters, one2);
+}
+
+extern "C" __global__ void __launch_bounds__(LDSM_THREADS, 1)
+    peak_mma_ldsm_fill4_f16(float* __restrict__ out, long long* __restrict__ clocks, int iters, uint32_t one2) {
+    peak_mma_ldsm<half, 4>(out, clocks, iters, one2);
 }
