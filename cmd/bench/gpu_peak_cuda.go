@@ -85,6 +85,55 @@ func (b *gpuBench) bulkLoadBench() error {
 		result(c.key, r.Bytes()/ms/1e6, "GB/s", ms)
 		result(c.key+"_bytes_per_sm_clk", st.PerSMClock, "B/clk", ms)
 	}
+	return b.tileLoadBench()
+}
+
+// tileLoadBench (group peak, compute capability 9.0 only) times the
+// tile-load probe (cuda.TileLoadRun): the qkv weight gradient's split-K
+// loads (ViT-S/16, batch 256: 128×192 tiles of two MN-major operands, 5
+// stages of 40 KB) without their wgmmas, with the partials' two-dimensional
+// 64×64 boxes (2d) and the wide boxes' three-dimensional ones (3d), in
+// the default 7 splits (126 blocks) and in one (18 blocks, all of K each).
+// Keys:
+//
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit]                    GB/s into shared memory
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit]_bytes_per_sm_clk   bytes a block (an SM) per clock
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit]_clk_per_ktile      clocks a 40 KB k-tile
+//
+// The partials themselves took about 1700–1900 clocks a k-tile in the
+// eleventh session's runs, at 18 blocks or 126: near that here, the
+// loads are what holds them; well under it, the wgmmas' side is.
+func (b *gpuBench) tileLoadBench() error {
+	for _, c := range []struct {
+		key    string
+		wide   bool
+		splits int
+	}{
+		{"peak_tileload_qkvdw_2d", false, 7},
+		{"peak_tileload_qkvdw_3d", true, 7},
+		{"peak_tileload_qkvdw_2d_nosplit", false, 1},
+		{"peak_tileload_qkvdw_3d_nosplit", true, 1},
+	} {
+		if !b.wants(c.key) {
+			continue
+		}
+		r, err := b.d.NewTileLoadRun(c.wide, c.splits)
+		if err != nil {
+			return err
+		}
+		ktiles := r.KTiles()
+		ms, st, err := b.timeProbe(r)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("peak %s: %d blocks on %d SMs (%d–%d each), %d k-tiles of 40 KB each, longest SM span %d cycles\n",
+			c.key, r.Blocks(), st.SMs, st.MinBlocks, st.MaxBlocks, ktiles, st.MaxCycles)
+		result(c.key, r.Bytes()/ms/1e6, "GB/s", ms)
+		result(c.key+"_bytes_per_sm_clk", st.PerSMClock, "B/clk", ms)
+		if st.PerSMClock > 0 {
+			result(c.key+"_clk_per_ktile", 40960/st.PerSMClock, "clk", ms)
+		}
+	}
 	return nil
 }
 

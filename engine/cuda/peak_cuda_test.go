@@ -65,6 +65,31 @@ func checkProbe(t *testing.T, r interface {
 	}
 }
 
+// TestTileLoadProbe runs the tile-load probe (an H100 only: the qkv weight
+// gradient's split-K loads without their wgmmas), with two- and
+// three-dimensional boxes, at K-tile counts a block from one to all: every
+// block must check two sampled words of every k-tile it loaded and find
+// them right (the records are poisoned first, and each sampled word of a
+// stage is poisoned before the load that must write it). Not yet run on
+// hardware.
+func TestTileLoadProbe(t *testing.T) {
+	if dev.major != 9 || dev.minor != 0 {
+		t.Skip("the tile-load probe needs compute capability 9.0")
+	}
+	// K-tiles a block: 1, 4 (under the ring's 5 stages), 7 (the ring
+	// wraps once), 112 (the partials' own split of 7) and all 788.
+	for _, wide := range []bool{false, true} {
+		for _, splits := range []int{788, 197, 112, 7, 1} {
+			t.Run(fmt.Sprintf("wide%v/splits%d", wide, splits), func(t *testing.T) {
+				r, err := dev.NewTileLoadRun(wide, splits)
+				must(t, err)
+				defer r.Free()
+				checkProbe(t, r, r.poison, "bytes", false, 1)
+			})
+		}
+	}
+}
+
 // TestBulkLoadProbe runs the TMA bulk-load probe (an H100 only) over a
 // footprint that fits in L2 and one that does not, for a few chunk counts
 // (fewer than its ring's stages, a few rounds of it, and a long run):

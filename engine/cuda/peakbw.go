@@ -120,3 +120,170 @@ func (r *BulkLoadRun) Free() {
 		}
 	}
 }
+
+// The tile-load probe's shape: the weight gradients' split-K partials
+// (gemm_<t>_tn_tma_p192[w]) at ViT-S/16's qkv weight gradient, batch 256:
+// A is dY (50432×1152), B is X (50432×384), both stored K×M and K×N, in
+// 128×192 tiles, a ring of 5 stages of 40 KB (TL_STAGES, TL_STAGE of
+// kernels/cuda/peak_bw_sm90a.cu).
+const (
+	tileLoadM, tileLoadN, tileLoadK = 1152, 384, 50432
+	tileLoadStages                  = 5
+	tileLoadStage                   = 128*128 + 192*128
+)
+
+// TileLoadRun is the tile-load probe of kernels/cuda/peak_bw_sm90a.cu set
+// up on a device of compute capability 9.0: the operand loads of the qkv
+// weight gradient's split-K partials without their wgmmas. With splits 7,
+// its 18 tiles × 7 splits = 126 blocks run as the partials do by default;
+// with splits 1, 18 blocks each walk all of K. Its rate, bytes a block
+// loads per clock, set beside the partials' own (about 22 a clock, the
+// eleventh session), says whether the loads are what holds them back, and
+// with wide, whether the three-dimensional boxes load faster.
+type TileLoadRun struct {
+	d          *Device
+	wide       bool
+	nkt        int
+	blocks     int
+	a, b       *Buffer
+	out        *Buffer
+	clocks     *Buffer
+	mapA, mapB [128]byte
+}
+
+// NewTileLoadRun allocates the probe's operands (filled with their 32-bit
+// word indices on the device), tensor maps and records (poisoned), the K
+// dimension cut into splits (1 to 788) of equal whole k-tiles. It needs
+// compute capability 9.0.
+func (d *Device) NewTileLoadRun(wide bool, splits int) (*TileLoadRun, error) {
+	if d.major != 9 || d.minor != 0 {
+		return nil, fmt.Errorf("cuda: the tile-load probe needs compute capability 9.0, %s has %d.%d", d.name, d.major, d.minor)
+	}
+	if splits < 1 || splits > tileLoadK/64 {
+		panic(fmt.Sprintf("cuda.NewTileLoadRun: %d splits of %d k-tiles", splits, tileLoadK/64))
+	}
+	tiles := (tileLoadM / 128) * (tileLoadN / 192)
+	r := &TileLoadRun{d: d, wide: wide, nkt: tileLoadK / 64 / splits, blocks: tiles * splits}
+	err := func() error {
+		var err error
+		for _, op := range []struct {
+			p    **Buffer
+			cols int
+		}{{&r.a, tileLoadM}, {&r.b, tileLoadN}} {
+			words := int64(tileLoadK) * int64(op.cols) / 2
+			if *op.p, err = d.Alloc(4 * words); err != nil {
+				return err
+			}
+			if err = d.Launch("peak_bw_sm90a", "peak_fill_index", D1(int(min((words+255)/256, int64(8*d.sms)))), D1(256), 0, *op.p, words); err != nil {
+				return err
+			}
+		}
+		if r.out, err = d.Alloc(8 * int64(r.blocks)); err != nil {
+			return err
+		}
+		if r.clocks, err = d.Alloc(3 * 8 * int64(r.blocks)); err != nil {
+			return err
+		}
+		if wide {
+			if r.mapA, err = tensorMapMN3D(false, r.a.ptr, tileLoadK, tileLoadM, tileLoadM, 128/64); err != nil {
+				return fmt.Errorf("A: %w", err)
+			}
+			if r.mapB, err = tensorMapMN3D(false, r.b.ptr, tileLoadK, tileLoadN, tileLoadN, 192/64); err != nil {
+				return fmt.Errorf("B: %w", err)
+			}
+		} else {
+			if r.mapA, err = tensorMap16(false, r.a.ptr, tileLoadK, tileLoadM, tileLoadM, 64, 64); err != nil {
+				return fmt.Errorf("A: %w", err)
+			}
+			if r.mapB, err = tensorMap16(false, r.b.ptr, tileLoadK, tileLoadN, tileLoadN, 64, 64); err != nil {
+				return fmt.Errorf("B: %w", err)
+			}
+		}
+		return r.poison()
+	}()
+	if err != nil {
+		r.Free()
+		return nil, fmt.Errorf("cuda: tile-load probe: %w", err)
+	}
+	return r, nil
+}
+
+// poison sets every block's record to all ones, which no run leaves.
+func (r *TileLoadRun) poison() error {
+	if err := r.out.Fill32(^uint32(0)); err != nil {
+		return err
+	}
+	return r.clocks.Fill32(0)
+}
+
+// Launch runs the probe once (asynchronously, on the default stream).
+func (r *TileLoadRun) Launch() error {
+	kernel := "peak_tile_load"
+	if r.wide {
+		kernel += "_w"
+	}
+	const smem = tileLoadStages*tileLoadStage + 1024 + 8*2*tileLoadStages
+	return r.d.do(func() error {
+		fn, err := r.d.function("peak_bw_sm90a", kernel)
+		if err != nil {
+			return err
+		}
+		if smem > fn.smem {
+			if err := setMaxDynamicSmem(fn.f, smem); err != nil {
+				return err
+			}
+			fn.smem = smem
+		}
+		params := [][]byte{r.mapA[:], r.mapB[:], u64(tileLoadM), u64(tileLoadN), u64(tileLoadM), u64(tileLoadN),
+			u64(uint64(r.nkt)), u64(uint64(r.out.ptr)), u64(uint64(r.clocks.ptr))}
+		if err := launchRaw(fn.f, D1(r.blocks), D1(64), smem, params); err != nil {
+			return fmt.Errorf("cuda: launch peak_bw_sm90a.%s grid (%d,1,1) block (64,1,1) smem %d: %w", kernel, r.blocks, smem, err)
+		}
+		return nil
+	})
+}
+
+// Bytes is what one run loads into shared memory.
+func (r *TileLoadRun) Bytes() float64 {
+	return float64(r.blocks) * float64(r.nkt) * tileLoadStage
+}
+
+// KTiles is the k-tiles each block loads.
+func (r *TileLoadRun) KTiles() int { return r.nkt }
+
+// Check reads the blocks' records back and reports an error unless every
+// block checked two words of each of its k-tiles and found them right.
+func (r *TileLoadRun) Check() error {
+	rec := make([]uint64, r.blocks)
+	if err := r.out.copyOut(unsafe.Pointer(&rec[0]), 8*int64(len(rec)), "tile-load records"); err != nil {
+		return fmt.Errorf("cuda: tile-load probe: %w", err)
+	}
+	for b, v := range rec {
+		if wrong, checked := v>>32, v&(1<<32-1); wrong != 0 || checked != 2*uint64(r.nkt) {
+			return fmt.Errorf("cuda: tile-load probe, block %d of %d: %d of %d words checked, %d wrong", b, r.blocks, checked, 2*r.nkt, wrong)
+		}
+	}
+	return nil
+}
+
+// Stats reads the clock records of the last run: PerSMClock is bytes
+// loaded per SM per clock (one block an SM at most).
+func (r *TileLoadRun) Stats() (PeakStats, error) {
+	rec := make([]int64, 3*r.blocks)
+	if err := r.clocks.copyOut(unsafe.Pointer(&rec[0]), 8*int64(len(rec)), "tile-load clocks"); err != nil {
+		return PeakStats{}, fmt.Errorf("cuda: tile-load probe: %w", err)
+	}
+	return peakStats(rec, float64(r.nkt)*tileLoadStage), nil
+}
+
+// Blocks is the grid size.
+func (r *TileLoadRun) Blocks() int { return r.blocks }
+
+// Free releases the buffers.
+func (r *TileLoadRun) Free() {
+	for _, b := range []*Buffer{r.a, r.b, r.out, r.clocks} {
+		if b != nil {
+			b.Free()
+		}
+	}
+}

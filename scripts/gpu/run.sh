@@ -15,10 +15,11 @@
 #              GEMMs (direct and staged stores; memcheck also the TMA
 #              store) and on attention and LayerNorm
 #   peak       the tensor-core and operand-delivery ceilings:
-#              TestPeakProbes and TestBulkLoadProbe (exact results), then
-#              `bench gpu -only peak` (mma.sync and wgmma TFLOP/s, FLOP per
-#              SM per clock; TMA bulk loads from L2 and DRAM, GB/s and
-#              bytes per SM per clock), ~25 s
+#              TestPeakProbes, TestBulkLoadProbe and TestTileLoadProbe
+#              (exact results), then `bench gpu -only peak` (mma.sync and
+#              wgmma TFLOP/s, FLOP per SM per clock; TMA bulk loads from L2
+#              and DRAM, and the qkv weight gradient's tile loads, GB/s
+#              and bytes per SM per clock), ~25 s
 #   bench      `bench gpu` kernel groups, each in its own process, ~200 s
 #   torch      the PyTorch/cuBLAS kernel baseline, 75 s
 #   profile    Nsight Compute (ncu --set full, clocks left alone) on one
@@ -233,10 +234,10 @@ done
 # eleventh session's wide-box weight gradients, and the products into a C
 # off its pairs' alignment in the residual, epilogue and bf16 tests, whose
 # copy failed in that session's second call; the twelfth session's
-# warp-specialised mma.sync kernel and peak probes), so that no budget cut
-# can leave them out. (Every kernel before those passed its tests on an
-# H100 in the eleventh session.)
-first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent|PeakProbes'
+# warp-specialised mma.sync kernel), so that no budget cut can leave them
+# out. (Every kernel before those passed its tests on an H100 in the
+# eleventh session.)
+first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -377,9 +378,9 @@ if [ $lim -lt 20 ]; then
 	return
 fi
 t="$bin/tests/engine_cuda.test"
-step "TestPeakProbes, TestBulkLoadProbe (cap ${lim}s)"
-(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v -test.run '^Test(PeakProbes|BulkLoadProbe)$' -test.timeout 60s) >"$out/test_peak.log" 2>&1 || {
-	echo "  TestPeakProbes or TestBulkLoadProbe failed (exit $?)"
+step "TestPeakProbes, TestBulkLoadProbe, TestTileLoadProbe (cap ${lim}s)"
+(cd "$bin/tests" && timeout -k 5 "$lim" "$t" -test.v -test.run '^Test(PeakProbes|BulkLoadProbe|TileLoadProbe)$' -test.timeout 60s) >"$out/test_peak.log" 2>&1 || {
+	echo "  TestPeakProbes, TestBulkLoadProbe or TestTileLoadProbe failed (exit $?)"
 	rc=1
 }
 grep -E '^\s*--- FAIL|^panic:|CUDA_ERROR' "$out/test_peak.log" | head -10
