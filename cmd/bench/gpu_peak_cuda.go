@@ -93,31 +93,33 @@ func (b *gpuBench) bulkLoadBench() error {
 // loads (ViT-S/16, batch 256: 128×192 tiles of two MN-major operands, 5
 // stages of 40 KB) without their wgmmas, with the partials' two-dimensional
 // 64×64 boxes (2d) and the wide boxes' three-dimensional ones (3d), in
-// the default 7 splits (126 blocks) and in one (18 blocks, all of K each).
-// Keys:
+// the default 7 splits (126 blocks) and in one (18 blocks, all of K each),
+// the maps' L2 promotion the kernels' 128 bytes or (_l2p256) 256. Keys:
 //
-//	peak_tileload_qkvdw_<2d|3d>[_nosplit]                    GB/s into shared memory
-//	peak_tileload_qkvdw_<2d|3d>[_nosplit]_bytes_per_sm_clk   bytes a block (an SM) per clock
-//	peak_tileload_qkvdw_<2d|3d>[_nosplit]_clk_per_ktile      clocks a 40 KB k-tile
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256]                    GB/s into shared memory
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256]_bytes_per_sm_clk   bytes a block (an SM) per clock
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256]_clk_per_ktile      clocks a 40 KB k-tile
 //
 // The partials themselves took about 1700–1900 clocks a k-tile in the
 // eleventh session's runs, at 18 blocks or 126: near that here, the
 // loads are what holds them; well under it, the wgmmas' side is.
 func (b *gpuBench) tileLoadBench() error {
 	for _, c := range []struct {
-		key    string
-		wide   bool
-		splits int
+		key          string
+		wide, l2p256 bool
+		splits       int
 	}{
-		{"peak_tileload_qkvdw_2d", false, 7},
-		{"peak_tileload_qkvdw_3d", true, 7},
-		{"peak_tileload_qkvdw_2d_nosplit", false, 1},
-		{"peak_tileload_qkvdw_3d_nosplit", true, 1},
+		{"peak_tileload_qkvdw_2d", false, false, 7},
+		{"peak_tileload_qkvdw_3d", true, false, 7},
+		{"peak_tileload_qkvdw_2d_nosplit", false, false, 1},
+		{"peak_tileload_qkvdw_3d_nosplit", true, false, 1},
+		{"peak_tileload_qkvdw_2d_l2p256", false, true, 7},
+		{"peak_tileload_qkvdw_3d_l2p256", true, true, 7},
 	} {
 		if !b.wants(c.key) {
 			continue
 		}
-		r, err := b.d.NewTileLoadRun(c.wide, c.splits)
+		r, err := b.d.NewTileLoadRun(c.wide, c.l2p256, c.splits)
 		if err != nil {
 			return err
 		}

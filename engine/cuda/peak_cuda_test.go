@@ -67,7 +67,9 @@ func checkProbe(t *testing.T, r interface {
 
 // TestTileLoadProbe runs the tile-load probe (an H100 only: the qkv weight
 // gradient's split-K loads without their wgmmas), with two- and
-// three-dimensional boxes, at K-tile counts a block from one to all: every
+// three-dimensional boxes, at K-tile counts a block from one to all (the
+// partials' own 7 splits with L2 promotion 256B, as the bench's _l2p256
+// variants, the others with the kernels' 128B): every
 // block must check two sampled words of every k-tile it loaded and find
 // them right (the records are poisoned first, and each sampled word of a
 // stage is poisoned before the load that must write it). Not yet run on
@@ -81,7 +83,7 @@ func TestTileLoadProbe(t *testing.T) {
 	for _, wide := range []bool{false, true} {
 		for _, splits := range []int{788, 197, 112, 7, 1} {
 			t.Run(fmt.Sprintf("wide%v/splits%d", wide, splits), func(t *testing.T) {
-				r, err := dev.NewTileLoadRun(wide, splits)
+				r, err := dev.NewTileLoadRun(wide, splits == 7, splits)
 				must(t, err)
 				defer r.Free()
 				checkProbe(t, r, r.poison, "bytes", false, 1)

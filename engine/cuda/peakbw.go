@@ -143,6 +143,7 @@ const (
 type TileLoadRun struct {
 	d          *Device
 	wide       bool
+	promo      l2Promotion
 	nkt        int
 	blocks     int
 	a, b       *Buffer
@@ -153,9 +154,11 @@ type TileLoadRun struct {
 
 // NewTileLoadRun allocates the probe's operands (filled with their 32-bit
 // word indices on the device), tensor maps and records (poisoned), the K
-// dimension cut into splits (1 to 788) of equal whole k-tiles. It needs
-// compute capability 9.0.
-func (d *Device) NewTileLoadRun(wide bool, splits int) (*TileLoadRun, error) {
+// dimension cut into splits (1 to 788) of equal whole k-tiles. With wide
+// the maps are the wide boxes' three-dimensional ones; with l2p256 their
+// L2 promotion is 256 bytes instead of the kernels' 128 (a miss fetches the
+// neighbouring line of DRAM too). It needs compute capability 9.0.
+func (d *Device) NewTileLoadRun(wide, l2p256 bool, splits int) (*TileLoadRun, error) {
 	if d.major != 9 || d.minor != 0 {
 		return nil, fmt.Errorf("cuda: the tile-load probe needs compute capability 9.0, %s has %d.%d", d.name, d.major, d.minor)
 	}
@@ -163,7 +166,10 @@ func (d *Device) NewTileLoadRun(wide bool, splits int) (*TileLoadRun, error) {
 		panic(fmt.Sprintf("cuda.NewTileLoadRun: %d splits of %d k-tiles", splits, tileLoadK/64))
 	}
 	tiles := (tileLoadM / 128) * (tileLoadN / 192)
-	r := &TileLoadRun{d: d, wide: wide, nkt: tileLoadK / 64 / splits, blocks: tiles * splits}
+	r := &TileLoadRun{d: d, wide: wide, promo: l2Promote128, nkt: tileLoadK / 64 / splits, blocks: tiles * splits}
+	if l2p256 {
+		r.promo = l2Promote256
+	}
 	err := func() error {
 		var err error
 		for _, op := range []struct {
@@ -185,17 +191,17 @@ func (d *Device) NewTileLoadRun(wide bool, splits int) (*TileLoadRun, error) {
 			return err
 		}
 		if wide {
-			if r.mapA, err = tensorMapMN3D(false, r.a.ptr, tileLoadK, tileLoadM, tileLoadM, 128/64); err != nil {
+			if r.mapA, err = tensorMapMN3DL2(false, r.a.ptr, tileLoadK, tileLoadM, tileLoadM, 128/64, r.promo); err != nil {
 				return fmt.Errorf("A: %w", err)
 			}
-			if r.mapB, err = tensorMapMN3D(false, r.b.ptr, tileLoadK, tileLoadN, tileLoadN, 192/64); err != nil {
+			if r.mapB, err = tensorMapMN3DL2(false, r.b.ptr, tileLoadK, tileLoadN, tileLoadN, 192/64, r.promo); err != nil {
 				return fmt.Errorf("B: %w", err)
 			}
 		} else {
-			if r.mapA, err = tensorMap16(false, r.a.ptr, tileLoadK, tileLoadM, tileLoadM, 64, 64); err != nil {
+			if r.mapA, err = tensorMapL2(tmapFloat16, 2, r.a.ptr, tileLoadK, tileLoadM, tileLoadM, 64, 64, r.promo); err != nil {
 				return fmt.Errorf("A: %w", err)
 			}
-			if r.mapB, err = tensorMap16(false, r.b.ptr, tileLoadK, tileLoadN, tileLoadN, 64, 64); err != nil {
+			if r.mapB, err = tensorMapL2(tmapFloat16, 2, r.b.ptr, tileLoadK, tileLoadN, tileLoadN, 64, 64, r.promo); err != nil {
 				return fmt.Errorf("B: %w", err)
 			}
 		}

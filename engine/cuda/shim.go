@@ -15,8 +15,8 @@ package cuda
 // the CUDA 12 driver API (CUtensorMapDataType: UINT8 0, UINT16 1, UINT32 2,
 // INT32 3, UINT64 4, INT64 5, FLOAT16 6, FLOAT32 7, FLOAT64 8, BFLOAT16 9,
 // FLOAT32_FTZ 10, ...): data type FLOAT16 = 6, FLOAT32 = 7 or BFLOAT16 = 9
-// (dtype), interleave NONE = 0, swizzle 128B = 3, L2 promotion 128B = 2,
-// out-of-bounds fill NONE = 0 (zeros). With fill NONE the two 16-bit types
+// (dtype), interleave NONE = 0, swizzle 128B = 3, L2 promotion (promo)
+// 128B = 2 or 256B = 3, out-of-bounds fill NONE = 0 (zeros). With fill NONE the two 16-bit types
 // move the same bytes; the type is given for what it is.
 typedef CUresult (*mocogo_encode_tiled_fn)(void*, int, unsigned int, void*, const unsigned long long*,
 	const unsigned long long*, const unsigned int*, const unsigned int*, int, int, int, int);
@@ -41,14 +41,14 @@ static mocogo_encode_tiled_fn mocogo_encode_tiled(void) {
 }
 
 static CUresult mocogo_tmap_2d(void* out, int dtype, CUdeviceptr base, unsigned long long inner, unsigned long long outer,
-	unsigned long long row_bytes, unsigned int box_inner, unsigned int box_outer) {
+	unsigned long long row_bytes, unsigned int box_inner, unsigned int box_outer, int promo) {
 	mocogo_encode_tiled_fn fn = mocogo_encode_tiled();
 	if (!fn) return CUDA_ERROR_NOT_FOUND;
 	unsigned long long dims[2] = {inner, outer};
 	unsigned long long strides[1] = {row_bytes};
 	unsigned int box[2] = {box_inner, box_outer};
 	unsigned int estr[2] = {1, 1};
-	return fn(out, dtype, 2, (void*)base, dims, strides, box, estr, 0, 3, 2, 0);
+	return fn(out, dtype, 2, (void*)base, dims, strides, box, estr, 0, 3, promo, 0);
 }
 
 // mocogo_tmap_mn3d encodes a 16-bit MN-major operand (stored K rows of
@@ -57,14 +57,14 @@ static CUresult mocogo_tmap_2d(void* out, int dtype, CUdeviceptr base, unsigned 
 // box_chunks}, 128-byte swizzle: one load brings box_chunks 64-wide chunks
 // of 64 k-rows, each where a two-dimensional box {64, 64} would put it.
 static CUresult mocogo_tmap_mn3d(void* out, int dtype, CUdeviceptr base, unsigned long long k, unsigned long long chunks,
-	unsigned long long row_bytes, unsigned int box_chunks) {
+	unsigned long long row_bytes, unsigned int box_chunks, int promo) {
 	mocogo_encode_tiled_fn fn = mocogo_encode_tiled();
 	if (!fn) return CUDA_ERROR_NOT_FOUND;
 	unsigned long long dims[3] = {64, k, chunks};
 	unsigned long long strides[2] = {row_bytes, 128};
 	unsigned int box[3] = {64, 64, box_chunks};
 	unsigned int estr[3] = {1, 1, 1};
-	return fn(out, dtype, 3, (void*)base, dims, strides, box, estr, 0, 3, 2, 0);
+	return fn(out, dtype, 3, (void*)base, dims, strides, box, estr, 0, 3, promo, 0);
 }
 
 // mocogo_launch_config is CUDA 12's CUlaunchConfig (grid and block sizes,
@@ -202,28 +202,47 @@ func encodeTensorMap(call string, encode func(out unsafe.Pointer) C.CUresult) ([
 	return m, nil
 }
 
+// l2Promotion is a tensor map's CUtensorMapL2promotion: how many bytes
+// about each line a load misses in L2 fetches from DRAM.
+type l2Promotion int
+
+const (
+	l2Promote128 l2Promotion = 2 // every map the GEMM kernels load through
+	l2Promote256 l2Promotion = 3 // the tile-load probe's _l2p256 variants
+)
+
 // tensorMap encodes a TMA descriptor (128 bytes) for a row-major matrix of
 // rows×cols elements of the given CUtensorMapDataType and size in bytes,
 // with a row stride of ld elements, moved in boxes of boxCols×boxRows with
-// the 128-byte swizzle.
+// the 128-byte swizzle and L2 promotion 128B.
 func tensorMap(dtype, elemBytes int, base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int) ([128]byte, error) {
+	return tensorMapL2(dtype, elemBytes, base, rows, cols, ld, boxRows, boxCols, l2Promote128)
+}
+
+// tensorMapL2 is tensorMap with the given L2 promotion.
+func tensorMapL2(dtype, elemBytes int, base cu.DevicePtr, rows, cols, ld, boxRows, boxCols int, promo l2Promotion) ([128]byte, error) {
 	return encodeTensorMap("cuTensorMapEncodeTiled", func(out unsafe.Pointer) C.CUresult {
 		return C.mocogo_tmap_2d(out, C.int(dtype), C.CUdeviceptr(base), C.ulonglong(cols), C.ulonglong(rows),
-			C.ulonglong(elemBytes*ld), C.uint(boxCols), C.uint(boxRows))
+			C.ulonglong(elemBytes*ld), C.uint(boxCols), C.uint(boxRows), C.int(promo))
 	})
 }
 
 // tensorMapMN3D encodes a TMA descriptor for an fp16 (bf false) or bf16
 // operand stored MN-major, k rows of cols elements (a multiple of 64) with
 // a row stride of ld elements, read in boxes of boxChunks 64-wide chunks of
-// 64 rows (mocogo_tmap_mn3d).
+// 64 rows (mocogo_tmap_mn3d), with L2 promotion 128B.
 func tensorMapMN3D(bf bool, base cu.DevicePtr, k, cols, ld, boxChunks int) ([128]byte, error) {
+	return tensorMapMN3DL2(bf, base, k, cols, ld, boxChunks, l2Promote128)
+}
+
+// tensorMapMN3DL2 is tensorMapMN3D with the given L2 promotion.
+func tensorMapMN3DL2(bf bool, base cu.DevicePtr, k, cols, ld, boxChunks int, promo l2Promotion) ([128]byte, error) {
 	if cols%64 != 0 {
 		return [128]byte{}, fmt.Errorf("cuda: a three-dimensional MN-major map needs a multiple of 64 columns, not %d", cols)
 	}
 	return encodeTensorMap("cuTensorMapEncodeTiled (3-D)", func(out unsafe.Pointer) C.CUresult {
 		return C.mocogo_tmap_mn3d(out, C.int(halfMapType(bf)), C.CUdeviceptr(base), C.ulonglong(k), C.ulonglong(cols/64),
-			C.ulonglong(2*ld), C.uint(boxChunks))
+			C.ulonglong(2*ld), C.uint(boxChunks), C.int(promo))
 	})
 }
 
