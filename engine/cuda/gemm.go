@@ -523,7 +523,7 @@ func (d *Device) router() gemmRouter {
 func (d *Device) launchRoute(rt gemmRoute, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer) error {
 	switch rt.path {
 	case pathTMA:
-		l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, grid: D1(rt.blocks), threads: rt.threads,
+		l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, grid: D1(rt.blocks),
 			store: rt.store, cluster: rt.cluster, units: rt.units, pingpong: rt.pingpong, deep: rt.deep}
 		if rt.store {
 			beta = 0 // C is not read (tmaStoreOK: beta is 0, or −0)
@@ -662,9 +662,6 @@ type tmaLaunch struct {
 	bn     int  // tile width: 256 or 192; 128 or 192 for the ping-pong kernels
 	grid   Dim3 // blocks (kernels without a TMA-store epilogue)
 	kchunk int  // split-K chunk (_tma_p kernels), else 0
-	// threads: the block, where it is not tmaShape's (gemm_<t>_nt_mtp's
-	// producer warp); 0: tmaShape's.
-	threads int
 	// store: the kernel stores C through a tensor map (_tma_s, _tma_c,
 	// _tma_pp[192|r]); kchunk is then 0, and beta too unless src is set.
 	// Its grid is units work items of a cluster, at most as many clusters
@@ -700,10 +697,7 @@ type tmaLaunch struct {
 // two shares it) rows; one stored m- or n-contiguous as {M or N, K} with
 // 64 × 64 boxes; C as {N, M} with boxes of 128 bytes × 64 rows.
 func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
-	threads, smem := tmaShape(l.module, l.bn, l.store, l.pingpong, l.deep, l.src != nil)
-	if l.threads != 0 {
-		threads = l.threads
-	}
+	threads, smem := tmaShape(l.module, l.kernel, l.bn, l.store, l.pingpong, l.deep, l.src != nil)
 	block := D1(threads)
 	var ap, bp, biasp cu.DevicePtr
 	if a != nil {

@@ -79,7 +79,8 @@ func TestTileLoadProbe(t *testing.T) {
 		t.Skip("the tile-load probe needs compute capability 9.0")
 	}
 	// K-tiles a block: 1, 4 (under the ring's 5 stages), 7 (the ring
-	// wraps once), 112 (the partials' own split of 7) and all 788.
+	// wraps once), 112 (7 splits, as the partials' 113, 113, …, 110) and
+	// all 788.
 	for _, wide := range []bool{false, true} {
 		for _, splits := range []int{788, 197, 112, 7, 1} {
 			t.Run(fmt.Sprintf("wide%v/splits%d", wide, splits), func(t *testing.T) {

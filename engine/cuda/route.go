@@ -8,6 +8,8 @@ package cuda
 // outside the cuda build so that their tests (route_test.go) run on every
 // machine, against the kernels the embedded PTX defines.
 
+import "strings"
+
 // The shapes of the gemm_f16 and gemm_mma4 kernels' launches.
 const (
 	gemmSmem = 4 * 2 * 128 * 40 * 2 // STAGES · (A+B tiles) · 128 rows · 40 halves · 2 bytes
@@ -159,7 +161,7 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		if splits, kchunk := r.splitK(p.m, p.n, p.k, tmaTiles, r.sms, 64); splits > 1 {
 			rt := gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, bn: bn, blocks: tmaTiles,
 				splits: splits, kchunk: kchunk, reduce: splitKReduceKernel(p.bf)}
-			rt.threads, rt.smem = tmaShape(rt.module, bn, false, false, false, false)
+			rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, bn, false, false, false, false)
 			if plan, ok := r.streamKPlanFor(p.transA, p.transB, p.m, p.n, p.k, bn, tmaTiles, splits); ch.StreamK && ok {
 				rt.streamK, rt.plan = true, plan
 			} else if ch.ClusterSplit && clusterSplitKernels(p.transA, p.transB) && ceilDiv(p.m, 128)%2 == 0 {
@@ -206,13 +208,12 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		return direct("gemm_f16_sm90a", prefix+"nt_sm90_n256", tiles256, 256, 4*49152+1024)
 	case GemmMMATMA:
 		rt := gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mt", flags: p.flags, bn: 256, blocks: tiles256}
-		rt.threads, rt.smem = tmaShape(rt.module, rt.bn, false, false, false, false)
+		rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, rt.bn, false, false, false, false)
 		return rt
 	case GemmMMATMAPersistent:
 		rt := gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mtp", flags: p.flags, bn: 256,
 			blocks: min(tiles256, r.sms)}
-		_, rt.smem = tmaShape(rt.module, rt.bn, false, false, false, false)
-		rt.threads = mmaTMAProducerThreads
+		rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, rt.bn, false, false, false, false)
 		return rt
 	case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
 		if tmaStoreOK(p.cAligned, p.ldc, p.n, p.celem(), p.beta) {
@@ -231,7 +232,7 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		} else if !p.transA && p.transB && bn == 256 {
 			rt.kernel = prefix + "nt_tma" // the first TMA kernel, one tile a block
 		}
-		rt.threads, rt.smem = tmaShape(rt.module, bn, false, false, false, false)
+		rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, bn, false, false, false, false)
 		return rt
 	}
 	return direct("gemm_f16", name, tiles, 256, gemmSmem)
@@ -270,7 +271,7 @@ func tmaStoreRoute(kind GemmKernel, ch GemmChoice, p gemmProduct) gemmRoute {
 			rt.module, rt.kernel, rt.deep = "gemm_tma_store_deep_sm90a", rt.kernel+"d", true
 		}
 	}
-	rt.threads, rt.smem = tmaShape(rt.module, rt.bn, true, rt.pingpong, rt.deep, false)
+	rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, rt.bn, true, rt.pingpong, rt.deep, false)
 	rt.units = ceilDiv(ceilDiv(p.m, 128), rt.cluster) * ceilDiv(p.n, rt.bn)
 	return rt
 }
@@ -298,7 +299,7 @@ func (r gemmRouter) srcEpilogueRoute(p gemmProduct, residual, srcAligned bool) (
 	}
 	rt = gemmRoute{path: pathTMA, module: "gemm_pingpong_sm90a", kernel: p.name() + suffix, flags: p.flags,
 		bn: 128, store: true, pingpong: true, src: true, cluster: 1, units: ceilDiv(p.m, 128) * ceilDiv(p.n, 128)}
-	rt.threads, rt.smem = tmaShape(rt.module, rt.bn, true, true, false, true)
+	rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, rt.bn, true, true, false, true)
 	return rt, true
 }
 
@@ -311,14 +312,18 @@ const mmaTMAProducerThreads = 288
 // (store), a ping-pong kernel (pingpong) with or without an epilogue
 // source (src), a deep-store kernel (deep). Each has a producer warpgroup
 // beside two consumer warpgroups (384 threads) but the TMA-fed mma.sync
-// kernel (eight consumer warps) and the ping-pong kernels without a
+// kernels (eight consumer warps: 256; with a producer warp, the
+// kernel's name ending _nt_mtp, 288) and the ping-pong kernels without a
 // producer (128×192 tiles, or an epilogue source), 256. The shared memory
 // is the ring of k-tile stages (128×64 of A and bn×64 of B each), the
 // staging buffers of the TMA store, 1 KB for alignment and 128 bytes of
 // mbarriers.
-func tmaShape(module string, bn int, store, pingpong, deep, src bool) (threads, smem int) {
+func tmaShape(module, kernel string, bn int, store, pingpong, deep, src bool) (threads, smem int) {
 	threads = 384
-	if module == "gemm_mma_tma_sm90a" || pingpong && (bn == 192 || src) {
+	switch {
+	case strings.HasSuffix(kernel, "_nt_mtp"):
+		threads = mmaTMAProducerThreads
+	case module == "gemm_mma_tma_sm90a" || pingpong && (bn == 192 || src):
 		threads = 256
 	}
 	const align = 1024 + 128

@@ -79,7 +79,7 @@ func routeLaunches(rt gemmRoute, p gemmProduct) map[string]ptxEntry {
 			// reduce: W, C, bias, M, N, ldc, alpha, beta, flags, BN, KT,
 			// G, the slots a block.
 			partial, reduce := streamKKernels(p.bf, rt.bn, rt.wide)
-			threads, _ := tmaShape(streamKModule, rt.bn, false, false, false, false)
+			threads, _ := tmaShape(streamKModule, partial, rt.bn, false, false, false, false)
 			out[streamKModule+"."+partial] = ptxEntry{7, threads}
 			out[streamKModule+"."+reduce] = ptxEntry{13, 256}
 		}

@@ -184,14 +184,23 @@ GEMM_MT_KERNEL(gemm_bf16_nt_mt, bf16)
 // persistent (grid min(tiles, SMs), tiles blockIdx.x, +gridDim.x, …, in
 // tile_origin's grouped order), so while the consumers store one tile's
 // results the producer already fills the ring with the next tile's first
-// k-tiles. 288 threads: ptxas gives each up to 224 registers (65536 / 288),
-// and the consumers' 128 accumulators and 64 fragment registers fit.
+// k-tiles. 288 threads: nine warps put three on some sub-partition, whose
+// 16384 registers then allow 170 a thread, and ptxas 12.4 allocates 168
+// (setmaxnreg does not change that: tried, it spills). The 128
+// accumulators leave no room for gemm_mt_body's two full buffers of
+// fragments (64 registers), so each k16 step loads its A fragments (16
+// registers) and then B 16 columns at a time, double-buffered (8
+// registers): the B ldmatrix for columns 16·(nj+1) on is issued before
+// the 8 mma of columns 16·nj, and the other consumer warp on the same
+// sub-partition covers the wait on each step's A. 168 registers, no spills.
 //
-// The consumer loop is gemm_mt_body's (the ring position it counts k-tiles
-// over the block's life, as tma_consume_ktiles does), the release the same
-// fence.proxy.async, __syncwarp and one arrival a warp (the empty barriers
-// count 8). The producer's other 31 lanes return at once; no block barrier
-// follows the split.
+// The ring position it counts k-tiles over the block's life (as
+// tma_consume_ktiles does); the release is gemm_mt_body's fence.proxy.async,
+// __syncwarp and one arrival a warp (the empty barriers count 8), after
+// the last k16 step's mma are issued: by then the step's ldmatrix have
+// long completed, so the fence's memory barrier costs nothing. The
+// producer's other 31 lanes return at once; no block barrier follows the
+// split.
 //
 // Kernel: gemm_<t>_nt_mtp, the arguments of gemm_<t>_nt_mt. Launch: grid
 // min(ceil(M/128)·ceil(N/256), SMs), block 288, dynamic shared memory
@@ -202,8 +211,8 @@ template <typename T>
 __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
                                               const float* __restrict__ bias, int M, int N, int K, int ldc,
                                               float alpha, float beta, int flags) {
-    static_assert(MT_BM == T_BM && MT_BK == T_BK && MT_A_BYTES == T_A_BYTES,
-                  "the producer's stage layout (tma_load_ktile) must be the consumers'");
+    static_assert(MT_BM == T_BM && MT_BK == T_BK && MT_A_BYTES == T_A_BYTES && MT_STAGE == T_A_BYTES + MT_BN * 128,
+                  "the producer's stage layout (tma_load_ktile, tma_produce_ktiles) must be the consumers'");
     extern __shared__ __align__(16) unsigned char smem_mt[];
     const uint32_t base = (smem_u32(smem_mt) + 1023) & ~1023u;
     const uint32_t bars = base + MT_S * MT_STAGE;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
@@ -263,15 +272,6 @@ __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc*
                     if (nj + 1 < 4)
                         ldsm_x4(fb[f ^ 1][0][0], fb[f ^ 1][0][1], fb[f ^ 1][1][0], fb[f ^ 1][1][1],
                                 stage + bOff + (nj + 1) * 16 * 128 + cb);
-                    if (kk + 1 == MT_BK / 16 && nj == 2) {
-                        // Every fragment of this stage is in registers (the
-                        // ldmatrix above complete before their registers
-                        // are read): release it (gemm_mt_body says why the
-                        // fence).
-                        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-                        __syncwarp();
-                        if (lane == 0) mbar_arrive(bars + 8 * (MT_S + s));
-                    }
 #pragma unroll
                     for (int mi = 0; mi < 4; mi++)
 #pragma unroll
@@ -279,6 +279,14 @@ __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc*
                             mma16816<T>(acc[mi][2 * nj + h], fa[mi], fb[f][h][0], fb[f][h][1]);
                 }
             }
+            // Every fragment of this stage has been read into registers
+            // (the mma above consumed them): release it. The fence orders
+            // this warp's ldmatrix reads (generic proxy) before the TMA
+            // refill (async proxy) the arrival allows; the arrival has
+            // release semantics.
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncwarp();
+            if (lane == 0) mbar_arrive(bars + 8 * (MT_S + s));
         }
         mma_store_warp<T, 4, 8>(acc, C, m0 + wm * 64, n0 + wn * 64, M, N, ldc, alpha, bias, flags & GEMM_GELU,
                                 flags & GEMM_OUT_F16, beta, lane);

@@ -92,7 +92,7 @@ extern "C" __global__ void __launch_bounds__(32, 1)
     peak_record(clocks, t0, t1);
 }
 
-// peak_tile_load_qkvdw[_w]: the operand loads of the weight gradients'
+// peak_tile_load[_w]: the operand loads of the weight gradients'
 // split-K partials (gemm_<t>_tn_tma_p192, _p192w) without their wgmmas: is
 // the load side what holds them at about 1 µs a k-tile?
 //
