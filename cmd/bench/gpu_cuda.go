@@ -249,11 +249,14 @@ func (b *gpuBench) gemmBench() error {
 			return b.gemmShapes(true, layoutsAll, append(proven, cuda.GemmMMA4), storeStaged)
 		},
 		func() error { return b.gemmBF16(storeStaged) },
-		// mma.sync fed by TMA: NT only, last; its warp-specialised,
-		// persistent form (not yet run on hardware) after it.
+		// mma.sync fed by TMA: NT only, last; its two persistent forms
+		// (not yet run on hardware) after it, each in a pass of its own.
 		func() error { return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmMMATMA}, storeDirect) },
 		func() error {
 			return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmMMATMAPersistent}, storeDirect)
+		},
+		func() error {
+			return b.gemmShapes(false, layoutsNT, []cuda.GemmKernel{cuda.GemmMMATMAPolled}, storeDirect)
 		},
 	} {
 		if err := pass(); err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 // GemmKernels lists every GemmKernel, the default first.
-var GemmKernels = []GemmKernel{GemmAuto, GemmMMA, GemmWGMMA128, GemmWGMMA256, GemmTMA, GemmTMAPersistent, GemmMMAWide, GemmTMAStore, GemmTMACluster, GemmMMA4, GemmTune, GemmTMAPingpong, GemmTMAPingpong192, GemmMMATMA, GemmMMATMAPersistent}
+var GemmKernels = []GemmKernel{GemmAuto, GemmMMA, GemmWGMMA128, GemmWGMMA256, GemmTMA, GemmTMAPersistent, GemmMMAWide, GemmTMAStore, GemmTMACluster, GemmMMA4, GemmTune, GemmTMAPingpong, GemmTMAPingpong192, GemmMMATMA, GemmMMATMAPersistent, GemmMMATMAPolled}
 
 // applyEnv applies the kernel choices given in the environment, so that a
 // whole program (a training step, pretrain) can be run with a kernel that is
@@ -17,7 +17,7 @@ var GemmKernels = []GemmKernel{GemmAuto, GemmMMA, GemmWGMMA128, GemmWGMMA256, Ge
 //
 //	MOCOGO_GEMM_KERNEL   a GemmKernel by name (auto, mma, wgmma128, wgmma256,
 //	                     tma, tmap, mmaw, tmas, tmac, mma4, tune, tmapp,
-//	                     tmapp192, mmatma, mmatmap):
+//	                     tmapp192, mmatma, mmatmap, mmatmal):
 //	                     SetGemmKernel
 //	MOCOGO_ATTN_KERNEL   an AttentionKernel by name (auto, tiled, head,
 //	                     headalt):

@@ -783,7 +783,7 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 		params = append(params, u64(uint64(cp)), u64(uint64(biasp)),
 			u64(uint64(uint32(m))), u64(uint64(uint32(n))), u64(uint64(uint32(k))), u64(uint64(uint32(ldc))),
 			u64(uint64(math.Float32bits(alpha))), u64(uint64(math.Float32bits(beta))), u64(uint64(uint32(flags))))
-		if !strings.HasSuffix(l.kernel, "_nt_tma") && !strings.HasSuffix(l.kernel, "_nt_mt") && !strings.HasSuffix(l.kernel, "_nt_mtp") {
+		if tmaTakesKChunk(l.kernel) {
 			params = append(params, u64(uint64(uint32(l.kchunk))))
 		}
 		return d.launchProfiled(fn, module, l.kernel, grid, block, smem, params)

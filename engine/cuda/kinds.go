@@ -87,6 +87,12 @@ const (
 	// Hopper, NT only, like GemmMMATMA; the other layouts use GemmMMA. Not
 	// yet run on a GPU.
 	GemmMMATMAPersistent
+	// GemmMMATMAPolled is GemmMMATMA persistent, its eight warps keeping
+	// their full fragment double-buffering, with thread 0 polling for free
+	// stages instead of waiting for them (gemm_<t>_nt_mtl): the other way
+	// to stop holding warp 0 to the slowest warp. Hopper, NT only. Not yet
+	// run on a GPU.
+	GemmMMATMAPolled
 )
 
 // autoSM90 is the NT kernel GemmAuto picks on Hopper for an m×n×k product,
@@ -147,6 +153,8 @@ func (k GemmKernel) String() string {
 		return "mmatma"
 	case GemmMMATMAPersistent:
 		return "mmatmap"
+	case GemmMMATMAPolled:
+		return "mmatmal"
 	}
 	return fmt.Sprintf("GemmKernel(%d)", int(k))
 }

@@ -210,9 +210,12 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		rt := gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mt", flags: p.flags, bn: 256, blocks: tiles256}
 		rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, rt.bn, false, false, false, false)
 		return rt
-	case GemmMMATMAPersistent:
+	case GemmMMATMAPersistent, GemmMMATMAPolled:
 		rt := gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: prefix + "nt_mtp", flags: p.flags, bn: 256,
 			blocks: min(tiles256, r.sms)}
+		if kind == GemmMMATMAPolled {
+			rt.kernel = prefix + "nt_mtl"
+		}
 		rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, rt.bn, false, false, false, false)
 		return rt
 	case GemmTMAStore, GemmTMACluster, GemmTMAPingpong, GemmTMAPingpong192:
@@ -306,6 +309,18 @@ func (r gemmRouter) srcEpilogueRoute(p gemmProduct, residual, srcAligned bool) (
 // mmaTMAProducerThreads is the block of gemm_<t>_nt_mtp: eight consumer
 // warps and the producer warp.
 const mmaTMAProducerThreads = 288
+
+// tmaTakesKChunk reports whether a kernel of the TMA modules takes the
+// split-K chunk as its last parameter: all but the one-tile NT kernel
+// (_nt_tma) and the TMA-fed mma.sync kernels (_nt_mt, _nt_mtp, _nt_mtl).
+func tmaTakesKChunk(kernel string) bool {
+	for _, s := range []string{"_nt_tma", "_nt_mt", "_nt_mtp", "_nt_mtl"} {
+		if strings.HasSuffix(kernel, s) {
+			return false
+		}
+	}
+	return true
+}
 
 // tmaShape is the threads a block and the dynamic shared memory of a
 // kernel of the TMA modules with 128×bn tiles: a TMA-store epilogue

@@ -67,7 +67,7 @@ func routeLaunches(rt gemmRoute, p gemmProduct) map[string]ptxEntry {
 		if rt.store {
 			n++
 		}
-		if !strings.HasSuffix(rt.kernel, "_nt_tma") && !strings.HasSuffix(rt.kernel, "_nt_mt") && !strings.HasSuffix(rt.kernel, "_nt_mtp") {
+		if tmaTakesKChunk(rt.kernel) {
 			n++
 		}
 		out[rt.module+"."+rt.kernel] = ptxEntry{n, rt.threads}
@@ -236,7 +236,7 @@ func TestRouteLaunchesExist(t *testing.T) {
 		"gemm_mma4.gemm_f16_tt_q", "gemm_mma4.gemm_bf16_tn_q_sk", "gemm_f16_sm90a.gemm_f16_nt_sm90", "gemm_f16_sm90a.gemm_bf16_nt_sm90_n256",
 		"gemm_f16_tma_sm90a.gemm_f16_nt_tma", "gemm_f16_tma_sm90a.gemm_bf16_tn_tma_p192", "gemm_tma_store_sm90a.gemm_f16_nn_tma_c192",
 		"gemm_tma_store_sm90a.gemm_bf16_tt_tma_s", "gemm_tma_store_deep_sm90a.gemm_f16_nt_tma_s192d", "gemm_pingpong_sm90a.gemm_bf16_nn_tma_pp",
-		"gemm_pingpong_sm90a.gemm_f16_tn_tma_pp192", "gemm_mma_tma_sm90a.gemm_f16_nt_mt", "gemm_mma_tma_sm90a.gemm_bf16_nt_mtp",
+		"gemm_pingpong_sm90a.gemm_f16_tn_tma_pp192", "gemm_mma_tma_sm90a.gemm_f16_nt_mt", "gemm_mma_tma_sm90a.gemm_bf16_nt_mtp", "gemm_mma_tma_sm90a.gemm_f16_nt_mtl",
 		"gemm_streamk_sm90a.gemm_f16_tn_tma_sk192",
 		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_f16.gemm_splitk_reduce_bf16",
 		"gemm_pingpong_sm90a.gemm_bf16_nt_tma_ppr", "gemm_pingpong_sm90a.gemm_f16_nn_tma_ppg",
@@ -306,6 +306,7 @@ func TestRouteWhole(t *testing.T) {
 		{GemmChoice{Kernel: GemmTMAPingpong192, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_pingpong_sm90a", kernel: "gemm_f16_nt_tma_pp192", flags: half, threads: 256, smem: 4*40960 + 32768 + 1152, bn: 192, store: true, pingpong: true, cluster: 1, units: 32 * 22}},
 		{GemmChoice{Kernel: GemmMMATMA, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: "gemm_f16_nt_mt", flags: half, blocks: 512, threads: 256, smem: tmaSmem256, bn: 256}},
 		{GemmChoice{Kernel: GemmMMATMAPersistent, Stagger: true}, p, gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: "gemm_f16_nt_mtp", flags: half, blocks: 132, threads: 288, smem: tmaSmem256, bn: 256}},
+		{GemmChoice{Kernel: GemmMMATMAPolled}, p, gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: "gemm_f16_nt_mtl", flags: half, blocks: 132, threads: 256, smem: tmaSmem256, bn: 256}},
 		// A weight gradient: split-K over the TMA partial products, or
 		// stream-K; mma.sync's split-K where K is long for few tiles.
 		{GemmChoice{}, gemmProduct{transA: true, bf: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, staged: gemmStaged},

@@ -674,6 +674,14 @@ func TestGemmF16MMATMAPersistent(t *testing.T) { testGemmMMATMA(t, GemmMMATMAPer
 // TestGemmBF16MMATMAPersistent runs the same through the bf16 twin.
 func TestGemmBF16MMATMAPersistent(t *testing.T) { testGemmMMATMA(t, GemmMMATMAPersistent, true) }
 
+// TestGemmF16MMATMAPolled runs TestGemmF16MMATMAPersistent's cases through
+// GemmMMATMAPolled (gemm_<t>_nt_mtl: persistent, thread 0 polling for free
+// stages). Not yet run on hardware.
+func TestGemmF16MMATMAPolled(t *testing.T) { testGemmMMATMA(t, GemmMMATMAPolled, false) }
+
+// TestGemmBF16MMATMAPolled runs the same through the bf16 twin.
+func TestGemmBF16MMATMAPolled(t *testing.T) { testGemmMMATMA(t, GemmMMATMAPolled, true) }
+
 func testGemmMMATMA(t *testing.T, kind GemmKernel, bf bool) {
 	if !dev.SetGemmKernel(kind) {
 		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
@@ -687,7 +695,7 @@ func testGemmMMATMA(t *testing.T, kind GemmKernel, bf bool) {
 		{transB: true, m: 300, n: 520, k: 4100, align8: true, alpha: 1, bias: true},
 		{transB: true, m: 4096, n: 4096, k: 4096, alpha: 1, out16: true},
 	}
-	if kind == GemmMMATMAPersistent {
+	if kind != GemmMMATMA {
 		// 21 × 12 = 252 tiles: one or two a block on an H100's 132 SMs,
 		// 5 k-tiles each, so a block's second tile starts at ring
 		// position 5, in the second round's parity.
@@ -708,9 +716,12 @@ func testGemmMMATMA(t *testing.T, kind GemmKernel, bf bool) {
 	if bf {
 		prefix = "gemm_bf16_"
 	}
-	if kind == GemmMMATMAPersistent {
+	switch kind {
+	case GemmMMATMAPersistent:
 		checkRan(t, "gemm_mma_tma_sm90a", prefix+"nt_mtp")
-	} else {
+	case GemmMMATMAPolled:
+		checkRan(t, "gemm_mma_tma_sm90a", prefix+"nt_mtl")
+	default:
 		checkRan(t, "gemm_mma_tma_sm90a", prefix+"nt_mt")
 	}
 }

@@ -301,3 +301,155 @@ __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc*
     }
 GEMM_MTP_KERNEL(gemm_f16_nt_mtp, half)
 GEMM_MTP_KERNEL(gemm_bf16_nt_mtp, bf16)
+
+// gemm_<t>_nt_mtl: gemm_mt_body's eight warps and full fragment
+// double-buffering (209 registers, which a 256-thread block allows and a
+// 288-thread one does not), persistent, with the refills polled
+// (GemmMMATMAPolled): the other answer to the cost gemm_<t>_nt_mtp takes
+// away with a ninth warp.
+//
+// Thread 0 still issues every load, but never blocks on a release: poll()
+// issues, in order, each next k-tile whose stage every warp has released
+// (mbarrier.test_wait on its empty barrier, which does not wait, where
+// try_wait may suspend the thread a while), and stops at the first that is
+// not free. Thread 0 polls after each k16 step's mma
+// of its warp, and while its warp waits for a k-tile to land (its wait
+// loop polls between tries, so the k-tile it waits for is issued the
+// moment its stage is free). So warp 0 is no longer held to the slowest
+// warp each k-tile, and a stage is refilled at most one k16 step of warp 0
+// after its last release, instead of after warp 0's own last mma of it.
+//
+// The loads run on over the block's tiles as the consumers' ring position
+// does: load f is k-tile f mod KT of the block's tile f div KT (tile
+// blockIdx.x + (f div KT)·gridDim.x, tile_origin's order), so during the
+// last k-tiles of a tile the polls already fill the ring with the next
+// tile's first ones. Why this cannot deadlock: load f needs every warp to
+// have released load f − S; a warp waiting for a load ≥ f has released
+// every earlier one, and one waiting for an earlier, issued load is
+// released by its landing; warp 0 polls while it waits.
+//
+// The parity a poll asks of empty barrier f mod S is that of its phase
+// f div S − 1 (the releases of load f − S): when load f is polled, that
+// barrier has completed f div S − 1 or f div S − 2 phases (load f − S was
+// issued; load f, not yet), so the parity tells them apart.
+//
+// Kernel: gemm_<t>_nt_mtl, the arguments of gemm_<t>_nt_mt. Launch: grid
+// min(ceil(M/128)·ceil(N/256), SMs), block 256, dynamic shared memory
+// 4·49152 + 1024 + 128.
+template <typename T>
+__device__ __forceinline__ void gemm_mtl_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
+                                              const float* __restrict__ bias, int M, int N, int K, int ldc,
+                                              float alpha, float beta, int flags) {
+    static_assert(MT_BM == T_BM && MT_BK == T_BK && MT_A_BYTES == T_A_BYTES && MT_STAGE == T_A_BYTES + MT_BN * 128,
+                  "the loads' stage layout (tma_load_ktile) must be the consumers'");
+    extern __shared__ __align__(16) unsigned char smem_mt[];
+    const uint32_t base = (smem_u32(smem_mt) + 1023) & ~1023u;
+    const uint32_t bars = base + MT_S * MT_STAGE;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int tilesM = (M + MT_BM - 1) / MT_BM, tilesN = (N + MT_BN - 1) / MT_BN, tiles = tilesM * tilesN;
+    const int KT = (K + MT_BK - 1) / MT_BK;
+
+    // Thread 0's loads: issued so far, and in all.
+    int issued = 0;
+    const int loads = KT * ((tiles - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x);
+    auto poll = [&]() {
+        while (issued < loads &&
+               (issued < MT_S || mbar_test_wait(bars + 8 * (MT_S + issued % MT_S), ((issued / MT_S) - 1) & 1))) {
+            int m0, n0;
+            tile_origin<1, MT_BN>((int)blockIdx.x + (issued / KT) * (int)gridDim.x, tilesM, tilesN, 0, m0, n0);
+            tma_load_ktile<false, false, MT_BN, 1>(tmA, tmB, base + (issued % MT_S) * MT_STAGE,
+                                                   bars + 8 * (issued % MT_S), m0, n0, (issued % KT) * MT_BK, 0, M, N);
+            issued++;
+        }
+    };
+    // wait_full waits for the k-tile at ring position it; warp 0 spins on
+    // test_wait and thread 0 polls between tests (a wait past about 2 s
+    // traps, as mbar_wait).
+    auto wait_full = [&](int it) {
+        const uint32_t bar = bars + 8 * (it % MT_S);
+        const uint32_t parity = (it / MT_S) & 1;
+        if (warp != 0) {
+            mbar_wait(bar, parity);
+            return;
+        }
+        const long long start = clock64();
+        while (!mbar_test_wait(bar, parity)) {
+            if (tid == 0) poll();
+            if (clock64() - start > 4000000000LL) __trap();
+        }
+    };
+    if (tid == 0) {
+        tma_ring_init<MT_S>(bars, MT_WARPS);
+        mbar_init_fence();
+        poll();  // the first S loads
+    }
+    __syncthreads();
+
+    const int wm = warp >> 2, wn = warp & 3;
+    const uint32_t aOff = (wm * 64 + (lane & 15)) * 128, bOff = MT_A_BYTES + (wn * 64 + (lane & 7) + ((lane >> 4) << 3)) * 128;
+    const int aChunk = lane >> 4, bChunk = (lane >> 3) & 1, sw = lane & 7;
+    uint32_t fa[2][4][4], fb[2][8][2];
+    float acc[4][8][4];
+    auto load = [&](int f, uint32_t stage, int kk) {
+        const uint32_t ca = (uint32_t)(((2 * kk + aChunk) ^ sw) << 4), cb = (uint32_t)(((2 * kk + bChunk) ^ sw) << 4);
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+            ldsm_x4(fa[f][mi][0], fa[f][mi][1], fa[f][mi][2], fa[f][mi][3], stage + aOff + mi * 16 * 128 + ca);
+#pragma unroll
+        for (int nj = 0; nj < 4; nj++)
+            ldsm_x4(fb[f][2 * nj][0], fb[f][2 * nj][1], fb[f][2 * nj + 1][0], fb[f][2 * nj + 1][1],
+                    stage + bOff + nj * 16 * 128 + cb);
+    };
+
+    int it = 0;  // k-tiles consumed so far, over all of this block's tiles
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int m0, n0;
+        tile_origin<1, MT_BN>(tile, tilesM, tilesN, 0, m0, n0);
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+            for (int ni = 0; ni < 8; ni++) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.f;
+        if (KT > 0) {
+            wait_full(it);
+            load(0, base + (it % MT_S) * MT_STAGE, 0);
+        }
+        for (int kt = 0; kt < KT; kt++, it++) {
+            const int s = it % MT_S;
+            const uint32_t stage = base + s * MT_STAGE;
+#pragma unroll
+            for (int kk = 0; kk < MT_BK / 16; kk++) {
+                const int f = kk & 1;  // the buffer holding step kk
+                const bool last = kk + 1 == MT_BK / 16;
+                if (!last) {
+                    load(f ^ 1, stage, kk + 1);
+                } else {
+                    // Every fragment of this stage is in registers:
+                    // release it (gemm_mt_body says why the fence).
+                    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+                    __syncwarp();
+                    if (lane == 0) mbar_arrive(bars + 8 * (MT_S + s));
+                }
+#pragma unroll
+                for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+                    for (int ni = 0; ni < 8; ni++) mma16816<T>(acc[mi][ni], fa[f][mi], fb[f][ni][0], fb[f][ni][1]);
+                if (tid == 0) poll();
+                if (last && kt + 1 < KT) {
+                    wait_full(it + 1);
+                    load(f ^ 1, base + ((it + 1) % MT_S) * MT_STAGE, 0);
+                }
+            }
+        }
+        mma_store_warp<T, 4, 8>(acc, C, m0 + wm * 64, n0 + wn * 64, M, N, ldc, alpha, bias, flags & GEMM_GELU,
+                                flags & GEMM_OUT_F16, beta, lane);
+    }
+}
+
+#define GEMM_MTL_KERNEL(name, T)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(32 * MT_WARPS, 1)                                               \
+        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                  \
+             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) { \
+        gemm_mtl_body<T>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                 \
+    }
+GEMM_MTL_KERNEL(gemm_f16_nt_mtl, half)
+GEMM_MTL_KERNEL(gemm_bf16_nt_mtl, bf16)

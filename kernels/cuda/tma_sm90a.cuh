@@ -47,6 +47,22 @@ __device__ __forceinline__ bool mbar_try_wait(uint32_t bar, uint32_t parity) {
         : "memory");
     return ok != 0;
 }
+// mbar_test_wait reports whether the phase of the given parity has
+// completed, without waiting (mbarrier.try_wait may suspend the thread a
+// while first).
+__device__ __forceinline__ bool mbar_test_wait(uint32_t bar, uint32_t parity) {
+    uint32_t ok;
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "mbarrier.test_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        "selp.u32 %0, 1, 0, p;\n"
+        "}\n"
+        : "=r"(ok)
+        : "r"(bar), "r"(parity)
+        : "memory");
+    return ok != 0;
+}
 // mbar_wait spins until the phase of the given parity has completed. A wait
 // longer than about 4·10⁹ cycles (2 s) means a synchronisation bug: trap, so
 // that the launch fails instead of hanging the GPU.

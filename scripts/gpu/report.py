@@ -127,7 +127,7 @@ def criteria(ours, theirs, dev):
     # mma.sync at 4096³: its best kernel in any layout.
     best = None
     for k, (v, _) in ours.items():
-        m = re.fullmatch(r"gemm_(nn|nt|tn)_4096_(mma|mmaw|mma4|mmatma|mmatmap)(_staged|_direct)?", k)
+        m = re.fullmatch(r"gemm_(nn|nt|tn)_4096_(mma|mmaw|mma4|mmatma|mmatmap|mmatmal)(_staged|_direct)?", k)
         t = val(theirs, f"gemm_{m.group(1)}_4096") if m else None
         if m and t and (best is None or v / t > best[1] / best[2]):
             best = (k, v, t)
@@ -183,7 +183,7 @@ def anchor_kernels(path):
 
 # Suffixes of our kernel variants: a key <shape>_<variant> is timed on the
 # same shape as <shape> (the default choice), in the same process.
-VARIANTS = ("mma", "mmaw", "mma4", "mmatma", "mmatmap", "wgmma128", "wgmma256", "tma", "tmap", "tmas", "tmac", "tmapp", "tmapp192",
+VARIANTS = ("mma", "mmaw", "mma4", "mmatma", "mmatmap", "mmatmal", "wgmma128", "wgmma256", "tma", "tmap", "tmas", "tmac", "tmapp", "tmapp192",
                         "staged", "direct", "splitk", "streamk", "clustersplit", "wide", "wideboxes", "stagger", "prefetch", "deepstore", "narrow",
             "residual", "gelugrad", "head", "headalt", "tiled", "full", "nosplit")
 

@@ -234,10 +234,10 @@ done
 # eleventh session's wide-box weight gradients, and the products into a C
 # off its pairs' alignment in the residual, epilogue and bf16 tests, whose
 # copy failed in that session's second call; the twelfth session's
-# warp-specialised mma.sync kernel), so that no budget cut can leave them
+# persistent mma.sync kernels), so that no budget cut can leave them
 # out. (Every kernel before those passed its tests on an H100 in the
 # eleventh session.)
-first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent'
+first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent|MMATMAPolled'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -504,6 +504,7 @@ else
 gemm_tmap_vit_qkv_dw       gemm  ^vit_qkv_dw_1152x384x50432$            ^gemm_f16_tn_tma_p192$             1
 gemm_tmapw_vit_qkv_dw      streamk ^vit_qkv_dw_1152x384x50432_wide$     ^gemm_f16_tn_tma_p192w$            1
 gemm_mmatmap_4096_nt       gemm  ^gemm_nt_4096_mmatmap$                 ^gemm_f16_nt_mtp$                  1
+gemm_mmatmal_4096_nt       gemm  ^gemm_nt_4096_mmatmal$                 ^gemm_f16_nt_mtl$                  1
 gemm_mma4_4096_nn          gemm  ^gemm_nn_4096_mma4_staged$             ^gemm_f16_nn_q$                    1
 peak_mma_ldsm_fill_f16     peak  ^peak_mma_ldsm_fill_f16$               ^peak_mma_ldsm_fill_f16$           1
 gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f16_nn_tma_s$                1
