@@ -303,7 +303,7 @@ GEMM_MTP_KERNEL(gemm_f16_nt_mtp, half)
 GEMM_MTP_KERNEL(gemm_bf16_nt_mtp, bf16)
 
 // gemm_<t>_nt_mtl: gemm_mt_body's eight warps and full fragment
-// double-buffering (209 registers, which a 256-thread block allows and a
+// double-buffering (220 registers, which a 256-thread block allows and a
 // 288-thread one does not), persistent, with the refills polled
 // (GemmMMATMAPolled): the other answer to the cost gemm_<t>_nt_mtp takes
 // away with a ninth warp.
@@ -312,26 +312,37 @@ GEMM_MTP_KERNEL(gemm_bf16_nt_mtp, bf16)
 // issues, in order, each next k-tile whose stage every warp has released
 // (mbarrier.test_wait on its empty barrier, which does not wait, where
 // try_wait may suspend the thread a while), and stops at the first that is
-// not free. Thread 0 polls after each k16 step's mma
-// of its warp, and while its warp waits for a k-tile to land (its wait
-// loop polls between tries, so the k-tile it waits for is issued the
-// moment its stage is free). So warp 0 is no longer held to the slowest
-// warp each k-tile, and a stage is refilled at most one k16 step of warp 0
-// after its last release, instead of after warp 0's own last mma of it.
+// not free. Thread 0 polls after each k16 step's mma of its warp; and when
+// its warp must wait for a k-tile that is not yet issued, thread 0 polls
+// (with a short sleep between tries, so as not to take the issue slots of
+// the warp beside it) until it is, and then the warp waits for it to land
+// as the others do. So warp 0 is no longer held to the slowest warp each
+// k-tile, and while warp 0 is in its main loop a stage is refilled at most
+// one k16 step of warp 0 after its last release, instead of after warp 0's
+// own last mma of it. (While warp 0 stores a tile's C nobody polls; the
+// ring has its S k-tiles of slack.)
 //
 // The loads run on over the block's tiles as the consumers' ring position
 // does: load f is k-tile f mod KT of the block's tile f div KT (tile
-// blockIdx.x + (f div KT)·gridDim.x, tile_origin's order), so during the
-// last k-tiles of a tile the polls already fill the ring with the next
-// tile's first ones. Why this cannot deadlock: load f needs every warp to
-// have released load f − S; a warp waiting for a load ≥ f has released
-// every earlier one, and one waiting for an earlier, issued load is
-// released by its landing; warp 0 polls while it waits.
+// blockIdx.x + (f div KT)·gridDim.x, tile_origin's order), kept as running
+// counters, so during the last k-tiles of a tile the polls already fill
+// the ring with the next tile's first ones.
+//
+// Why this cannot deadlock. After the first __syncthreads no warp waits
+// for another anywhere but on the ring's barriers. Load f needs every warp
+// to have released load f − S. A warp that has not is at a ring position
+// ≤ f − S < f: waiting for a load already issued (freed when it lands),
+// computing, or storing C, all of which end. Warp 0, when it waits for
+// load f, has released every earlier load itself and polls until f is
+// issued. And warp 0 leaves only after consuming every load, so every
+// load is issued, and lands, before the block ends.
 //
 // The parity a poll asks of empty barrier f mod S is that of its phase
-// f div S − 1 (the releases of load f − S): when load f is polled, that
-// barrier has completed f div S − 1 or f div S − 2 phases (load f − S was
-// issued; load f, not yet), so the parity tells them apart.
+// f div S − 1 (the releases of load f − S): when load f is polled, the
+// phases of that barrier completed so far number f div S − 1 (load f − 2S
+// was released, or load f − S could not have been issued) or f div S (load
+// f itself is not yet issued, so not released), so the parity tells them
+// apart.
 //
 // Kernel: gemm_<t>_nt_mtl, the arguments of gemm_<t>_nt_mt. Launch: grid
 // min(ceil(M/128)·ceil(N/256), SMs), block 256, dynamic shared memory
@@ -349,34 +360,42 @@ __device__ __forceinline__ void gemm_mtl_body(const TmaDesc* tmA, const TmaDesc*
     const int tilesM = (M + MT_BM - 1) / MT_BM, tilesN = (N + MT_BN - 1) / MT_BN, tiles = tilesM * tilesN;
     const int KT = (K + MT_BK - 1) / MT_BK;
 
-    // Thread 0's loads: issued so far, and in all.
-    int issued = 0;
+    // Thread 0's loads: issued so far and in all, and the next one's
+    // k-tile, tile and ring stage, kept as running counters (no division a
+    // load).
+    int issued = 0, fkt = 0, ftile = blockIdx.x, fs = 0, fm0 = 0, fn0 = 0;
     const int loads = KT * ((tiles - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x);
+    if (tid == 0 && loads > 0) tile_origin<1, MT_BN>(ftile, tilesM, tilesN, 0, fm0, fn0);
     auto poll = [&]() {
         while (issued < loads &&
-               (issued < MT_S || mbar_test_wait(bars + 8 * (MT_S + issued % MT_S), ((issued / MT_S) - 1) & 1))) {
-            int m0, n0;
-            tile_origin<1, MT_BN>((int)blockIdx.x + (issued / KT) * (int)gridDim.x, tilesM, tilesN, 0, m0, n0);
-            tma_load_ktile<false, false, MT_BN, 1>(tmA, tmB, base + (issued % MT_S) * MT_STAGE,
-                                                   bars + 8 * (issued % MT_S), m0, n0, (issued % KT) * MT_BK, 0, M, N);
+               (issued < MT_S || mbar_test_wait(bars + 8 * (MT_S + fs), ((issued / MT_S) - 1) & 1))) {
+            tma_load_ktile<false, false, MT_BN, 1>(tmA, tmB, base + fs * MT_STAGE, bars + 8 * fs, fm0, fn0, fkt * MT_BK,
+                                                   0, M, N);
             issued++;
+            fs = fs + 1 == MT_S ? 0 : fs + 1;
+            if (++fkt == KT && issued < loads) {
+                fkt = 0;
+                ftile += gridDim.x;
+                tile_origin<1, MT_BN>(ftile, tilesM, tilesN, 0, fm0, fn0);
+            }
         }
     };
-    // wait_full waits for the k-tile at ring position it; warp 0 spins on
-    // test_wait and thread 0 polls between tests (a wait past about 2 s
-    // traps, as mbar_wait).
+    // wait_full waits for the k-tile at ring position it. In warp 0, thread
+    // 0 first polls until that k-tile is issued (a few hundred nanoseconds
+    // apart: the warp beside warp 0 keeps the issue slots; a wait past about
+    // 2 s traps, as mbar_wait), while its other lanes wait at __syncwarp.
     auto wait_full = [&](int it) {
-        const uint32_t bar = bars + 8 * (it % MT_S);
-        const uint32_t parity = (it / MT_S) & 1;
-        if (warp != 0) {
-            mbar_wait(bar, parity);
-            return;
+        if (warp == 0) {
+            if (tid == 0) {
+                const long long start = clock64();
+                for (poll(); issued <= it; poll()) {
+                    __nanosleep(100);
+                    if (clock64() - start > 4000000000LL) __trap();
+                }
+            }
+            __syncwarp();
         }
-        const long long start = clock64();
-        while (!mbar_test_wait(bar, parity)) {
-            if (tid == 0) poll();
-            if (clock64() - start > 4000000000LL) __trap();
-        }
+        mbar_wait(bars + 8 * (it % MT_S), (it / MT_S) & 1);
     };
     if (tid == 0) {
         tma_ring_init<MT_S>(bars, MT_WARPS);
