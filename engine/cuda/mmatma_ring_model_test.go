@@ -1,0 +1,271 @@
+package cuda
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// The ring protocols of the persistent TMA-fed mma.sync kernels
+// (kernels/cuda/gemm_mma_tma_sm90a.cu), run on a model of mbarriers under
+// random interleavings of the block's warps and of the TMA loads' landing:
+//
+//   - gemm_<t>_nt_mtp: a producer warp walks the block's tiles and k-tiles
+//     (tma_produce), waiting on each stage's empty barrier before its
+//     refill; eight consumer warps wait on the full barriers and release.
+//   - gemm_<t>_nt_mtl: no producer warp; thread 0 of warp 0 polls the empty
+//     barriers without waiting (poll), after each k16 step's mma and, when
+//     its warp needs a k-tile not yet issued, until it is.
+//
+// Each must end (no deadlock), never issue a load into a stage before all
+// eight warps have released the stage's previous k-tile, never let a warp
+// read a k-tile before it has landed, and hand every warp the k-tile
+// (tile, kt) its own walk expects, across tile boundaries and however the
+// k-tiles a tile fall against the ring. The loops below follow the
+// kernels' statement for statement; a step is where a warp could be
+// overtaken.
+func TestMMATMARingModel(t *testing.T) {
+	for _, polled := range []bool{false, true} {
+		name := "mtp"
+		if polled {
+			name = "mtl"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, 11))
+			for c := range 3000 {
+				grid := 1 + r.IntN(6)
+				tiles := grid + r.IntN(4*grid) // grid is min(tiles, SMs): every block has a tile
+				block := r.IntN(grid)
+				kt := r.IntN(10)
+				if err := runRingModel(r.Uint64(), polled, tiles, grid, block, kt); err != nil {
+					t.Fatalf("case %d (%d tiles, grid %d, block %d, %d k-tiles a tile): %v", c, tiles, grid, block, kt, err)
+				}
+			}
+		})
+	}
+}
+
+// TestMMATMARingModelCatches checks that the model fails protocols that are
+// wrong: the consumers' full-barrier parity off by one, and (polled) warp
+// 0 waiting for a k-tile without polling for it.
+func TestMMATMARingModelCatches(t *testing.T) {
+	for _, bug := range []string{"parity", "nopoll"} {
+		failed := 0
+		r := rand.New(rand.NewPCG(3, 5))
+		for range 200 {
+			grid := 1 + r.IntN(4)
+			if err := runRingModelBug(r.Uint64(), true, grid+r.IntN(3*grid), grid, r.IntN(grid), 1+r.IntN(9), bug); err != nil {
+				failed++
+			}
+		}
+		if failed == 0 {
+			t.Errorf("the model passed every case of the %q bug", bug)
+		}
+	}
+}
+
+// ringBar models an mbarrier: arrivals and transaction bytes outstanding
+// in the current phase, and the phases completed. A wait for the phase of
+// parity p is over when the completed phases' parity differs from p.
+type ringBar struct{ count, pending, tx, phase int }
+
+func (b *ringBar) arrive()          { b.pending--; b.check() }
+func (b *ringBar) expectTx(n int)   { b.tx += n; b.arrive() }
+func (b *ringBar) completeTx(n int) { b.tx -= n; b.check() }
+func (b *ringBar) done(parity int) bool {
+	return b.phase&1 != parity
+}
+func (b *ringBar) check() {
+	if b.pending == 0 && b.tx == 0 {
+		b.phase++
+		b.pending = b.count
+	}
+}
+
+func runRingModel(seed uint64, polled bool, tiles, grid, block, kt int) error {
+	return runRingModelBug(seed, polled, tiles, grid, block, kt, "")
+}
+
+// runRingModelBug runs one block's ring to the end under a random
+// schedule; bug names a deliberate mistake (TestMMATMARingModelCatches).
+func runRingModelBug(seed uint64, polled bool, tiles, grid, block, KT int, bug string) error {
+	const S, W = 4, 8 // MT_S, MT_WARPS
+	r := rand.New(rand.NewPCG(seed, 1))
+	var full, empty [S]ringBar
+	for s := range S {
+		full[s] = ringBar{count: 1, pending: 1}
+		empty[s] = ringBar{count: W, pending: W}
+	}
+	type load struct{ tile, kt int }
+	var (
+		issuedAs []load // load f's (tile, kt), in issue order
+		landed   []bool // load f has landed
+		released []int  // warps that have released load f
+		inFlight []int  // loads not yet landed
+		err      error  // the first violation
+		fail     = func(format string, a ...any) {
+			if err == nil {
+				err = fmt.Errorf(format, a...)
+			}
+		}
+	)
+	// issue is a TMA load of (tile, kt) into ring position f.
+	issue := func(f, tile, kt int) {
+		if f >= S && released[f-S] != W {
+			fail("load %d issued with %d of %d warps' releases of load %d", f, released[f-S], W, f-S)
+		}
+		issuedAs = append(issuedAs, load{tile, kt})
+		landed = append(landed, false)
+		released = append(released, 0)
+		full[f%S].expectTx(1)
+		inFlight = append(inFlight, f)
+	}
+
+	// Each actor is a goroutine that runs only while it holds the turn and
+	// hands it back at each step; the scheduler picks who goes next.
+	type actor struct {
+		turn chan struct{}
+		done bool
+	}
+	back := make(chan bool)     // true: the actor finished
+	quit := make(chan struct{}) // closed at the end: actors still waiting for a turn leave
+	defer close(quit)
+	var actors []*actor
+	spawn := func(body func(step func())) {
+		a := &actor{turn: make(chan struct{})}
+		actors = append(actors, a)
+		wait := func() {
+			select {
+			case <-a.turn:
+			case <-quit:
+				runtime.Goexit()
+			}
+		}
+		go func() {
+			wait()
+			body(func() { back <- false; wait() })
+			back <- true
+		}()
+	}
+
+	// The tile walk every warp shares: tiles block, block+grid, … .
+	tileCount := (tiles - block + grid - 1) / grid
+	loads := KT * tileCount
+
+	// gemm_mtl_body's thread 0: poll() and its running counters.
+	issued, fkt, ftile, fs := 0, 0, block, 0
+	poll := func() {
+		for issued < loads && (issued < S || empty[fs].done(((issued/S)-1)&1)) {
+			issue(issued, ftile, fkt)
+			issued++
+			fs = (fs + 1) % S
+			if fkt++; fkt == KT && issued < loads {
+				fkt = 0
+				ftile += grid
+			}
+		}
+	}
+
+	if !polled {
+		// tma_produce: the producer lane of gemm_mtp_body.
+		spawn(func(step func()) {
+			it := 0
+			for tile := block; tile < tiles; tile += grid {
+				for kt := 0; kt < KT; kt, it = kt+1, it+1 {
+					s := it % S
+					if it >= S {
+						for !empty[s].done(((it / S) - 1) & 1) {
+							step()
+						}
+					}
+					issue(it, tile, kt)
+					step()
+				}
+			}
+		})
+	} else {
+		poll() // the first S loads, before __syncthreads
+	}
+	for w := range W {
+		spawn(func(step func()) {
+			waitFull := func(it int) {
+				if polled && w == 0 && bug != "nopoll" {
+					for poll(); issued <= it; poll() {
+						step()
+					}
+				}
+				parity := (it / S) & 1
+				if bug == "parity" {
+					parity ^= 1
+				}
+				for !full[it%S].done(parity) {
+					step()
+				}
+			}
+			it := 0
+			for tile := block; tile < tiles; tile += grid {
+				for kt := 0; kt < KT; kt, it = kt+1, it+1 {
+					waitFull(it)
+					switch {
+					case it >= len(issuedAs) || !landed[it]:
+						fail("warp %d read load %d before it landed", w, it)
+					case issuedAs[it] != load{tile, kt}:
+						fail("warp %d at tile %d, k-tile %d read load %d, which holds tile %d, k-tile %d", w, tile, kt, it, issuedAs[it].tile, issuedAs[it].kt)
+					}
+					for kk := range 4 {
+						if kk == 3 { // the release, then the last step's mma
+							empty[it%S].arrive()
+							released[it]++
+						}
+						step()
+						if polled && w == 0 {
+							poll()
+						}
+					}
+				}
+				for range r.IntN(4) { // the epilogue: no polls
+					step()
+				}
+			}
+			if polled && w == 0 && issued != loads {
+				fail("warp 0 left with %d of %d loads issued", issued, loads)
+			}
+		})
+	}
+
+	for steps := 0; err == nil; steps++ {
+		if steps > ringModelMaxSteps {
+			return fmt.Errorf("no end after %d steps: deadlock (%d of %d loads issued, %d in flight)", steps, len(issuedAs), loads, len(inFlight))
+		}
+		var live []*actor
+		for _, a := range actors {
+			if !a.done {
+				live = append(live, a)
+			}
+		}
+		if len(live) == 0 && len(inFlight) == 0 {
+			break
+		}
+		// A load lands (in any order), or an actor takes a step.
+		if len(inFlight) > 0 && (len(live) == 0 || r.IntN(len(live)+1) == 0) {
+			i := r.IntN(len(inFlight))
+			f := inFlight[i]
+			inFlight = append(inFlight[:i], inFlight[i+1:]...)
+			landed[f] = true
+			full[f%S].completeTx(1)
+			continue
+		}
+		a := live[r.IntN(len(live))]
+		a.turn <- struct{}{}
+		a.done = <-back
+	}
+	if err == nil && len(issuedAs) != loads {
+		err = fmt.Errorf("%d of %d loads issued", len(issuedAs), loads)
+	}
+	return err
+}
+
+// ringModelMaxSteps bounds a run: every correct one of the test's cases
+// ends in under 5000 steps.
+const ringModelMaxSteps = 50000
