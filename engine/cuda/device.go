@@ -559,6 +559,26 @@ func (d *Device) function(module, kernel string) (*function, error) {
 	return fn, nil
 }
 
+// functionSmem is d.function with at least smem bytes of dynamic shared
+// memory allowed it (the attribute set once for each larger size asked).
+// Runs on the context's thread (inside d.do).
+func (d *Device) functionSmem(module, kernel string, smem int) (*function, error) {
+	fn, err := d.function(module, kernel)
+	if err != nil {
+		return nil, err
+	}
+	if smem > fn.smem {
+		if smem > d.smem {
+			return nil, fmt.Errorf("%d bytes of shared memory asked, %s allows %d per block", smem, d.name, d.smem)
+		}
+		if err := setMaxDynamicSmem(fn.f, smem); err != nil {
+			return nil, err
+		}
+		fn.smem = smem
+	}
+	return fn, nil
+}
+
 // TrainingModules names the PTX modules that a training step under fp16
 // (bf16: bf16) autocast loads on this device with the default settings,
 // for Preload (trainingModules).
@@ -640,18 +660,9 @@ func (d *Device) Launch(module, kernel string, grid, block Dim3, smem int, args 
 		params[i] = unsafe.Pointer(&slots[i])
 	}
 	err := d.do(func() error {
-		fn, err := d.function(module, kernel)
+		fn, err := d.functionSmem(module, kernel, smem)
 		if err != nil {
 			return err
-		}
-		if smem > fn.smem {
-			if smem > d.smem {
-				return fmt.Errorf("%d bytes of shared memory asked, %s allows %d per block", smem, d.name, d.smem)
-			}
-			if err := setMaxDynamicSmem(fn.f, smem); err != nil {
-				return err
-			}
-			fn.smem = smem
 		}
 		start, err := d.profileBegin()
 		if err != nil {

@@ -712,15 +712,9 @@ func (d *Device) launchTMA(l tmaLaunch, transA, transB bool, m, n, k int, alpha 
 	kk := max(k, 1) // a tensor map needs every dimension ≥ 1
 	grid, module := l.grid, l.module
 	err := d.do(func() error {
-		fn, err := d.function(module, l.kernel)
+		fn, err := d.functionSmem(module, l.kernel, smem)
 		if err != nil {
 			return err
-		}
-		if smem > fn.smem {
-			if err := setMaxDynamicSmem(fn.f, smem); err != nil {
-				return err
-			}
-			fn.smem = smem
 		}
 		if l.store {
 			grid = D1(l.cluster * min(l.units, d.clusterSlots(fn, l.cluster, smem)))

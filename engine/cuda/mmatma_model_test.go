@@ -6,8 +6,8 @@ import (
 )
 
 // TestMMATMAFragmentModel runs the addressing of gemm_mma_tma_sm90a.cu's
-// consumer warps on a model of the hardware, for one stage (a 128×64 A
-// tile and a 256×64 B tile, both as the TMA unit stores them in the
+// consumer warps (MtLane) on a model of the hardware, for one stage (a
+// 128×64 A tile and a 256×64 B tile, both as the TMA unit stores them in the
 // 128-byte swizzle) and every warp, lane and k16 step: the ldmatrix.x4 row
 // addresses each lane gives, the registers ldmatrix hands back, the
 // m16n8k16 products on those registers, and the epilogue's mapping of the

@@ -27,10 +27,85 @@ type BulkLoadRun struct {
 	d      *Device
 	iters  int
 	chunks int64
-	blocks int
 	src    *Buffer
+	loadRecords
+}
+
+// loadRecords are what the load probes' blocks leave: out[b] = (wrong
+// words << 32) | words or chunks checked, and each block's clock span and
+// SM (clocks[3b .. 3b+2], peak_record).
+type loadRecords struct {
+	name   string // the probe, for errors
+	blocks int
 	out    *Buffer
 	clocks *Buffer
+}
+
+// newLoadRecords allocates blocks' records, poisoned.
+func (d *Device) newLoadRecords(name string, blocks int) (loadRecords, error) {
+	l := loadRecords{name: name, blocks: blocks}
+	var err error
+	if l.out, err = d.Alloc(8 * int64(blocks)); err == nil {
+		if l.clocks, err = d.Alloc(3 * 8 * int64(blocks)); err == nil {
+			err = l.poison()
+		}
+	}
+	if err != nil {
+		l.free()
+	}
+	return l, err
+}
+
+// poison sets every block's record to all ones, which no run leaves: a
+// block that did not run cannot pass check.
+func (l loadRecords) poison() error {
+	if err := l.out.Fill32(^uint32(0)); err != nil {
+		return err
+	}
+	return l.clocks.Fill32(0)
+}
+
+// check reads the records back and reports an error unless every block
+// checked want of them (what: "chunks", "words") and found none wrong.
+func (l loadRecords) check(want uint64, what string) error {
+	rec := make([]uint64, l.blocks)
+	if err := l.out.copyOut(unsafe.Pointer(&rec[0]), 8*int64(len(rec)), l.name+" records"); err != nil {
+		return fmt.Errorf("cuda: %s: %w", l.name, err)
+	}
+	for b, v := range rec {
+		if wrong, checked := v>>32, v&(1<<32-1); wrong != 0 || checked != want {
+			return fmt.Errorf("cuda: %s, block %d of %d: %d of %d %s checked, %d wrong", l.name, b, l.blocks, checked, want, what, wrong)
+		}
+	}
+	return nil
+}
+
+// stats reads the clock records of the last run, each block having moved
+// bytesPerBlock: PerSMClock is bytes per SM per clock.
+func (l loadRecords) stats(bytesPerBlock float64) (PeakStats, error) {
+	rec := make([]int64, 3*l.blocks)
+	if err := l.clocks.copyOut(unsafe.Pointer(&rec[0]), 8*int64(len(rec)), l.name+" clocks"); err != nil {
+		return PeakStats{}, fmt.Errorf("cuda: %s: %w", l.name, err)
+	}
+	return peakStats(rec, bytesPerBlock), nil
+}
+
+// Blocks is the grid size.
+func (l loadRecords) Blocks() int { return l.blocks }
+
+func (l loadRecords) free() {
+	for _, b := range []*Buffer{l.out, l.clocks} {
+		if b != nil {
+			b.Free()
+		}
+	}
+}
+
+// fillIndex fills the first words 32-bit words of p with their indices
+// (peak_fill_index), so that a probe can check where each word it loaded
+// came from.
+func (d *Device) fillIndex(p *Buffer, words int64) error {
+	return d.Launch("peak_bw_sm90a", "peak_fill_index", D1(int(min((words+255)/256, int64(8*d.sms)))), D1(256), 0, p, words)
 }
 
 // NewBulkLoadRun allocates the probe for a footprint of span bytes (a
@@ -44,35 +119,18 @@ func (d *Device) NewBulkLoadRun(span int64, iters int) (*BulkLoadRun, error) {
 	if span <= 0 || span%bulkChunk != 0 || span/4 > 1<<32 || iters < 0 || iters > math.MaxInt32 {
 		panic(fmt.Sprintf("cuda.NewBulkLoadRun: a footprint of %d bytes, %d iterations", span, iters))
 	}
-	r := &BulkLoadRun{d: d, iters: iters, chunks: span / bulkChunk, blocks: d.sms}
+	r := &BulkLoadRun{d: d, iters: iters, chunks: span / bulkChunk}
 	var err error
-	if r.src, err = d.Alloc(span); err != nil {
-		return nil, fmt.Errorf("cuda: bulk-load probe: %w", err)
-	}
-	if r.out, err = d.Alloc(8 * int64(r.blocks)); err == nil {
-		r.clocks, err = d.Alloc(3 * 8 * int64(r.blocks))
-	}
-	if err == nil {
-		words := span / 4
-		err = d.Launch("peak_bw_sm90a", "peak_fill_index", D1(int(min((words+255)/256, int64(8*d.sms)))), D1(256), 0, r.src, words)
-	}
-	if err == nil {
-		err = r.poison()
+	if r.src, err = d.Alloc(span); err == nil {
+		if err = d.fillIndex(r.src, span/4); err == nil {
+			r.loadRecords, err = d.newLoadRecords("bulk-load probe", d.sms)
+		}
 	}
 	if err != nil {
 		r.Free()
 		return nil, fmt.Errorf("cuda: bulk-load probe: %w", err)
 	}
 	return r, nil
-}
-
-// poison sets every block's record to all ones, which no run leaves: a
-// block that did not run cannot pass Check.
-func (r *BulkLoadRun) poison() error {
-	if err := r.out.Fill32(^uint32(0)); err != nil {
-		return err
-	}
-	return r.clocks.Fill32(0)
 }
 
 // Launch runs the probe once (asynchronously, on the default stream).
@@ -86,39 +144,18 @@ func (r *BulkLoadRun) Bytes() float64 { return float64(r.blocks) * float64(r.ite
 
 // Check reads the blocks' records back and reports an error unless every
 // block checked all its chunks and found each one's sampled word right.
-func (r *BulkLoadRun) Check() error {
-	rec := make([]uint64, r.blocks)
-	if err := r.out.copyOut(unsafe.Pointer(&rec[0]), 8*int64(len(rec)), "bulk-load records"); err != nil {
-		return fmt.Errorf("cuda: bulk-load probe: %w", err)
-	}
-	for b, v := range rec {
-		if wrong, checked := v>>32, v&(1<<32-1); wrong != 0 || checked != uint64(r.iters) {
-			return fmt.Errorf("cuda: bulk-load probe, block %d of %d: %d of %d chunks checked, %d wrong", b, r.blocks, checked, r.iters, wrong)
-		}
-	}
-	return nil
-}
+func (r *BulkLoadRun) Check() error { return r.check(uint64(r.iters), "chunks") }
 
 // Stats reads the clock records of the last run: PerSMClock is bytes
 // loaded per SM per clock.
-func (r *BulkLoadRun) Stats() (PeakStats, error) {
-	rec := make([]int64, 3*r.blocks)
-	if err := r.clocks.copyOut(unsafe.Pointer(&rec[0]), 8*int64(len(rec)), "bulk-load clocks"); err != nil {
-		return PeakStats{}, fmt.Errorf("cuda: bulk-load probe: %w", err)
-	}
-	return peakStats(rec, float64(r.iters)*bulkChunk), nil
-}
-
-// Blocks is the grid size: one block on every SM.
-func (r *BulkLoadRun) Blocks() int { return r.blocks }
+func (r *BulkLoadRun) Stats() (PeakStats, error) { return r.stats(float64(r.iters) * bulkChunk) }
 
 // Free releases the buffers.
 func (r *BulkLoadRun) Free() {
-	for _, b := range []*Buffer{r.src, r.out, r.clocks} {
-		if b != nil {
-			b.Free()
-		}
+	if r.src != nil {
+		r.src.Free()
 	}
+	r.free()
 }
 
 // The tile-load probe's shape: the weight gradients' split-K partials
@@ -145,11 +182,9 @@ type TileLoadRun struct {
 	wide       bool
 	promo      l2Promotion
 	nkt        int
-	blocks     int
 	a, b       *Buffer
-	out        *Buffer
-	clocks     *Buffer
 	mapA, mapB [128]byte
+	loadRecords
 }
 
 // NewTileLoadRun allocates the probe's operands (filled with their 32-bit
@@ -166,7 +201,7 @@ func (d *Device) NewTileLoadRun(wide, l2p256 bool, splits int) (*TileLoadRun, er
 		panic(fmt.Sprintf("cuda.NewTileLoadRun: %d splits of %d k-tiles", splits, tileLoadK/64))
 	}
 	tiles := (tileLoadM / 128) * (tileLoadN / 192)
-	r := &TileLoadRun{d: d, wide: wide, promo: l2Promote128, nkt: tileLoadK / 64 / splits, blocks: tiles * splits}
+	r := &TileLoadRun{d: d, wide: wide, promo: l2Promote128, nkt: tileLoadK / 64 / splits}
 	if l2p256 {
 		r.promo = l2Promote256
 	}
@@ -180,14 +215,11 @@ func (d *Device) NewTileLoadRun(wide, l2p256 bool, splits int) (*TileLoadRun, er
 			if *op.p, err = d.Alloc(4 * words); err != nil {
 				return err
 			}
-			if err = d.Launch("peak_bw_sm90a", "peak_fill_index", D1(int(min((words+255)/256, int64(8*d.sms)))), D1(256), 0, *op.p, words); err != nil {
+			if err = d.fillIndex(*op.p, words); err != nil {
 				return err
 			}
 		}
-		if r.out, err = d.Alloc(8 * int64(r.blocks)); err != nil {
-			return err
-		}
-		if r.clocks, err = d.Alloc(3 * 8 * int64(r.blocks)); err != nil {
+		if r.loadRecords, err = d.newLoadRecords("tile-load probe", tiles*splits); err != nil {
 			return err
 		}
 		if wide {
@@ -205,21 +237,13 @@ func (d *Device) NewTileLoadRun(wide, l2p256 bool, splits int) (*TileLoadRun, er
 				return fmt.Errorf("B: %w", err)
 			}
 		}
-		return r.poison()
+		return nil
 	}()
 	if err != nil {
 		r.Free()
 		return nil, fmt.Errorf("cuda: tile-load probe: %w", err)
 	}
 	return r, nil
-}
-
-// poison sets every block's record to all ones, which no run leaves.
-func (r *TileLoadRun) poison() error {
-	if err := r.out.Fill32(^uint32(0)); err != nil {
-		return err
-	}
-	return r.clocks.Fill32(0)
 }
 
 // Launch runs the probe once (asynchronously, on the default stream).
@@ -230,15 +254,9 @@ func (r *TileLoadRun) Launch() error {
 	}
 	const smem = tileLoadStages*tileLoadStage + 1024 + 8*2*tileLoadStages
 	return r.d.do(func() error {
-		fn, err := r.d.function("peak_bw_sm90a", kernel)
+		fn, err := r.d.functionSmem("peak_bw_sm90a", kernel, smem)
 		if err != nil {
 			return err
-		}
-		if smem > fn.smem {
-			if err := setMaxDynamicSmem(fn.f, smem); err != nil {
-				return err
-			}
-			fn.smem = smem
 		}
 		params := [][]byte{r.mapA[:], r.mapB[:], u64(tileLoadM), u64(tileLoadN), u64(tileLoadM), u64(tileLoadN),
 			u64(uint64(r.nkt)), u64(uint64(r.out.ptr)), u64(uint64(r.clocks.ptr))}
@@ -259,37 +277,18 @@ func (r *TileLoadRun) KTiles() int { return r.nkt }
 
 // Check reads the blocks' records back and reports an error unless every
 // block checked two words of each of its k-tiles and found them right.
-func (r *TileLoadRun) Check() error {
-	rec := make([]uint64, r.blocks)
-	if err := r.out.copyOut(unsafe.Pointer(&rec[0]), 8*int64(len(rec)), "tile-load records"); err != nil {
-		return fmt.Errorf("cuda: tile-load probe: %w", err)
-	}
-	for b, v := range rec {
-		if wrong, checked := v>>32, v&(1<<32-1); wrong != 0 || checked != 2*uint64(r.nkt) {
-			return fmt.Errorf("cuda: tile-load probe, block %d of %d: %d of %d words checked, %d wrong", b, r.blocks, checked, 2*r.nkt, wrong)
-		}
-	}
-	return nil
-}
+func (r *TileLoadRun) Check() error { return r.check(2*uint64(r.nkt), "words") }
 
 // Stats reads the clock records of the last run: PerSMClock is bytes
 // loaded per SM per clock (one block an SM at most).
-func (r *TileLoadRun) Stats() (PeakStats, error) {
-	rec := make([]int64, 3*r.blocks)
-	if err := r.clocks.copyOut(unsafe.Pointer(&rec[0]), 8*int64(len(rec)), "tile-load clocks"); err != nil {
-		return PeakStats{}, fmt.Errorf("cuda: tile-load probe: %w", err)
-	}
-	return peakStats(rec, float64(r.nkt)*tileLoadStage), nil
-}
-
-// Blocks is the grid size.
-func (r *TileLoadRun) Blocks() int { return r.blocks }
+func (r *TileLoadRun) Stats() (PeakStats, error) { return r.stats(float64(r.nkt) * tileLoadStage) }
 
 // Free releases the buffers.
 func (r *TileLoadRun) Free() {
-	for _, b := range []*Buffer{r.a, r.b, r.out, r.clocks} {
+	for _, b := range []*Buffer{r.a, r.b} {
 		if b != nil {
 			b.Free()
 		}
 	}
+	r.free()
 }

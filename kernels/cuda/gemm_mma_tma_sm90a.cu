@@ -48,6 +48,77 @@
 #define MT_STAGE (MT_A_BYTES + MT_BN * 128)
 #define MT_WARPS 8
 
+// MtLane is a consumer lane's ldmatrix addressing in a stage: warp (wm,
+// wn) = (warp/4, warp mod 4) owns rows 64·wm and columns 64·wn of the
+// 128×256 tile. A lane's ldmatrix rows: A rows 64·wm + (lane mod 16) +
+// 16·mi, in 16-byte chunk 2·kk + lane/16 (the x4's matrices: rows 0–7 and
+// 8–15, k 0–7 and 8–15); B rows 64·wn + (lane mod 8) + 8·(lane/16) + 16·nj,
+// chunk 2·kk + (lane/8 mod 2) (n 0–7 and 8–15, k 0–7 and 8–15). Every row
+// a lane reads is ≡ lane (mod 8), so the 128-byte swizzle XORs its chunk
+// with lane mod 8.
+struct MtLane {
+    uint32_t a0, b0;  // the lane's first A and B row in a stage
+    int ca, cb, sw;   // its chunk within a k16 step's two, and its swizzle
+    __device__ __forceinline__ MtLane(int warp, int lane)
+        : a0(((warp >> 2) * 64 + (lane & 15)) * 128),
+          b0(MT_A_BYTES + ((warp & 3) * 64 + (lane & 7) + ((lane >> 4) << 3)) * 128),
+          ca(lane >> 4),
+          cb((lane >> 3) & 1),
+          sw(lane & 7) {}
+    // a is the lane's address for A's 16-row piece mi of k16 step kk in the
+    // stage at byte address stage; b, for B's 16-column piece nj.
+    __device__ __forceinline__ uint32_t a(uint32_t stage, int mi, int kk) const {
+        return stage + a0 + mi * 16 * 128 + (uint32_t)(((2 * kk + ca) ^ sw) << 4);
+    }
+    __device__ __forceinline__ uint32_t b(uint32_t stage, int nj, int kk) const {
+        return stage + b0 + nj * 16 * 128 + (uint32_t)(((2 * kk + cb) ^ sw) << 4);
+    }
+};
+
+// mt_load_frags loads k16 step kk of the stage at stage: A's four 16-row
+// pieces into fa, B's eight 8-column pieces into fb.
+__device__ __forceinline__ void mt_load_frags(uint32_t (&fa)[4][4], uint32_t (&fb)[8][2], const MtLane& ln,
+                                              uint32_t stage, int kk) {
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++) ldsm_x4(fa[mi][0], fa[mi][1], fa[mi][2], fa[mi][3], ln.a(stage, mi, kk));
+#pragma unroll
+    for (int nj = 0; nj < 4; nj++)
+        ldsm_x4(fb[2 * nj][0], fb[2 * nj][1], fb[2 * nj + 1][0], fb[2 * nj + 1][1], ln.b(stage, nj, kk));
+}
+
+// mt_consume_ktile runs one k-tile of the main loop gemm_mt_body and
+// gemm_mtl_body share, from the stage at byte address stage: four k16
+// steps, each step's mma on the fragments in buffer kk mod 2 while load
+// fills the other with the next step's. Before the last step's mma the
+// warp releases the stage: the fence orders its ldmatrix reads (generic
+// proxy) before the TMA refill (async proxy) the release allows, and
+// __syncwarp comes before lane 0's arrival on the empty barrier at empty.
+// after(last) runs once each step's mma are issued (last: the k-tile's
+// fourth step, after which buffer 0 is free for the next k-tile's first
+// step).
+template <typename T, typename Load, typename After>
+__device__ __forceinline__ void mt_consume_ktile(float (&acc)[4][8][4], const uint32_t (&fa)[2][4][4],
+                                                 const uint32_t (&fb)[2][8][2], Load& load, uint32_t stage,
+                                                 uint32_t empty, int lane, After&& after) {
+#pragma unroll
+    for (int kk = 0; kk < MT_BK / 16; kk++) {
+        const int f = kk & 1;  // the buffer holding step kk
+        const bool last = kk + 1 == MT_BK / 16;
+        if (!last) {
+            load(f ^ 1, stage, kk + 1);
+        } else {
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncwarp();
+            if (lane == 0) mbar_arrive(empty);
+        }
+#pragma unroll
+        for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+            for (int ni = 0; ni < 8; ni++) mma16816<T>(acc[mi][ni], fa[f][mi], fb[f][ni][0], fb[f][ni][1]);
+        after(last);
+    }
+}
+
 template <typename T>
 __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
                                              const float* __restrict__ bias, int M, int N, int K, int ldc,
@@ -75,15 +146,9 @@ __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* 
     }
     __syncthreads();
 
-    // Warp (wm, wn): rows 64·wm, columns 64·wn of the block tile. A lane's
-    // ldmatrix rows: A rows 64·wm + (lane mod 16) + 16·mi, in 16-byte chunk
-    // 2·kk + lane/16 (the x4's matrices: rows 0–7 and 8–15, k 0–7 and 8–15);
-    // B rows 64·wn + (lane mod 8) + 8·(lane/16) + 16·nj, chunk 2·kk +
-    // (lane/8 mod 2) (n 0–7 and 8–15, k 0–7 and 8–15). Every row a lane
-    // reads is ≡ lane (mod 8), so the swizzle XORs its chunk with lane mod 8.
+    // Warp (wm, wn): rows 64·wm, columns 64·wn of the block tile (MtLane).
     const int wm = warp >> 2, wn = warp & 3;
-    const uint32_t aOff = (wm * 64 + (lane & 15)) * 128, bOff = MT_A_BYTES + (wn * 64 + (lane & 7) + ((lane >> 4) << 3)) * 128;
-    const int aChunk = lane >> 4, bChunk = (lane >> 3) & 1, sw = lane & 7;
+    const MtLane ln(warp, lane);
     uint32_t fa[2][4][4], fb[2][8][2];
     float acc[4][8][4];
 #pragma unroll
@@ -93,16 +158,7 @@ __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* 
 
     // load(f, stage, kk): the fragments of k16 step kk of the stage at
     // byte address stage into buffer f.
-    auto load = [&](int f, uint32_t stage, int kk) {
-        const uint32_t ca = (uint32_t)(((2 * kk + aChunk) ^ sw) << 4), cb = (uint32_t)(((2 * kk + bChunk) ^ sw) << 4);
-#pragma unroll
-        for (int mi = 0; mi < 4; mi++)
-            ldsm_x4(fa[f][mi][0], fa[f][mi][1], fa[f][mi][2], fa[f][mi][3], stage + aOff + mi * 16 * 128 + ca);
-#pragma unroll
-        for (int nj = 0; nj < 4; nj++)
-            ldsm_x4(fb[f][2 * nj][0], fb[f][2 * nj][1], fb[f][2 * nj + 1][0], fb[f][2 * nj + 1][1],
-                    stage + bOff + nj * 16 * 128 + cb);
-    };
+    auto load = [&](int f, uint32_t stage, int kk) { mt_load_frags(fa[f], fb[f], ln, stage, kk); };
 
     if (KT > 0) {
         mbar_wait(bars, 0);
@@ -110,56 +166,62 @@ __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* 
     }
     for (int kt = 0; kt < KT; kt++) {
         const int s = kt % MT_S;
-        const uint32_t stage = base + s * MT_STAGE;
-#pragma unroll
-        for (int kk = 0; kk < MT_BK / 16; kk++) {
-            const int f = kk & 1;  // the buffer holding step kk
-            const bool last = kk + 1 == MT_BK / 16;
-            if (!last) {
-                load(f ^ 1, stage, kk + 1);
-            } else {
-                // Every fragment of this stage is in registers: release it.
-                // The fence orders this warp's ldmatrix reads (generic
-                // proxy) before the TMA refill (async proxy) that the
-                // release allows; __syncwarp, before lane 0's arrival.
-                asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-                __syncwarp();
-                if (lane == 0) mbar_arrive(bars + 8 * (MT_S + s));
+        mt_consume_ktile<T>(acc, fa, fb, load, base + s * MT_STAGE, bars + 8 * (MT_S + s), lane, [&](bool last) {
+            if (!last) return;
+            // With the k-tile's mma issued: thread 0 refills the stage once
+            // every warp has released it, then each warp waits for the next
+            // stage and loads its first step.
+            if (tid == 0 && kt + MT_S < KT) {
+                mbar_wait(bars + 8 * (MT_S + s), (kt / MT_S) & 1);
+                fill(kt + MT_S);
             }
-#pragma unroll
-            for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-                for (int ni = 0; ni < 8; ni++) mma16816<T>(acc[mi][ni], fa[f][mi], fb[f][ni][0], fb[f][ni][1]);
-            if (last) {
-                // With this step's mma issued: thread 0 refills the stage
-                // once every warp has released it, then each warp waits for
-                // the next stage and loads its first step.
-                if (tid == 0 && kt + MT_S < KT) {
-                    mbar_wait(bars + 8 * (MT_S + s), (kt / MT_S) & 1);
-                    fill(kt + MT_S);
-                }
-                __syncwarp();
-                if (kt + 1 < KT) {
-                    const int s2 = (kt + 1) % MT_S;
-                    mbar_wait(bars + 8 * s2, ((kt + 1) / MT_S) & 1);
-                    load(f ^ 1, base + s2 * MT_STAGE, 0);
-                }
+            __syncwarp();
+            if (kt + 1 < KT) {
+                const int s2 = (kt + 1) % MT_S;
+                mbar_wait(bars + 8 * s2, ((kt + 1) / MT_S) & 1);
+                load(0, base + s2 * MT_STAGE, 0);
             }
-        }
+        });
     }
 
     mma_store_warp<T, 4, 8>(acc, C, m0 + wm * 64, n0 + wn * 64, M, N, ldc, alpha, bias, flags & GEMM_GELU,
                             flags & GEMM_OUT_F16, beta, lane);
 }
 
-#define GEMM_MT_KERNEL(name, T)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(32 * MT_WARPS, 1)                                               \
+// GEMM_MT_KERNEL instantiates body (gemm_mt_body, gemm_mtp_body,
+// gemm_mtl_body) for operand type T as the extern "C" kernel name, in
+// blocks of threads.
+#define GEMM_MT_KERNEL(name, T, body, threads)                                                                   \
+    extern "C" __global__ void __launch_bounds__(threads, 1)                                                     \
         name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                  \
              const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) { \
-        gemm_mt_body<T>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                  \
+        body<T>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                          \
     }
-GEMM_MT_KERNEL(gemm_f16_nt_mt, half)
-GEMM_MT_KERNEL(gemm_bf16_nt_mt, bf16)
+GEMM_MT_KERNEL(gemm_f16_nt_mt, half, gemm_mt_body, 32 * MT_WARPS)
+GEMM_MT_KERNEL(gemm_bf16_nt_mt, bf16, gemm_mt_body, 32 * MT_WARPS)
+
+// The stage layout the persistent kernels' loads (tma_load_ktile,
+// tma_produce_ktiles) write must be the one their consumers read.
+static_assert(MT_BM == T_BM && MT_BK == T_BK && MT_A_BYTES == T_A_BYTES && MT_STAGE == T_A_BYTES + MT_BN * 128,
+              "the TMA loads' stage layout is not the consumers'");
+
+// MtRing is what the persistent kernels' bodies share: the ring in dynamic
+// shared memory (S stages from the 1024-aligned base; full[s] at bars +
+// 8s, empty[s] at bars + 8(S + s)), the grid of 128×256 tiles, and the
+// k-tiles of a tile.
+struct MtRing {
+    uint32_t base, bars;
+    int tilesM, tilesN, tiles, KT;
+    __device__ __forceinline__ MtRing(int M, int N, int K) {
+        extern __shared__ __align__(16) unsigned char smem_mt[];
+        base = (smem_u32(smem_mt) + 1023) & ~1023u;
+        bars = base + MT_S * MT_STAGE;
+        tilesM = (M + MT_BM - 1) / MT_BM;
+        tilesN = (N + MT_BN - 1) / MT_BN;
+        tiles = tilesM * tilesN;
+        KT = (K + MT_BK - 1) / MT_BK;
+    }
+};
 
 // gemm_<t>_nt_mtp: the same mma.sync main loop, warp-specialised and
 // persistent (GemmMMATMAPersistent).
@@ -195,7 +257,7 @@ GEMM_MT_KERNEL(gemm_bf16_nt_mt, bf16)
 // sub-partition covers the wait on each step's A. 168 registers, no spills.
 //
 // The ring position it counts k-tiles over the block's life (as
-// tma_consume_ktiles does); the release is gemm_mt_body's fence.proxy.async,
+// tma_consume_ktiles does); the release is mt_consume_ktile's fence.proxy.async,
 // __syncwarp and one arrival a warp (the empty barriers count 8), after
 // the last k16 step's mma are issued: by then the step's ldmatrix have
 // long completed, so the fence's memory barrier costs nothing. The
@@ -211,14 +273,10 @@ template <typename T>
 __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
                                               const float* __restrict__ bias, int M, int N, int K, int ldc,
                                               float alpha, float beta, int flags) {
-    static_assert(MT_BM == T_BM && MT_BK == T_BK && MT_A_BYTES == T_A_BYTES && MT_STAGE == T_A_BYTES + MT_BN * 128,
-                  "the producer's stage layout (tma_load_ktile, tma_produce_ktiles) must be the consumers'");
-    extern __shared__ __align__(16) unsigned char smem_mt[];
-    const uint32_t base = (smem_u32(smem_mt) + 1023) & ~1023u;
-    const uint32_t bars = base + MT_S * MT_STAGE;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const MtRing ring(M, N, K);
+    const uint32_t base = ring.base, bars = ring.bars;
+    const int tilesM = ring.tilesM, tilesN = ring.tilesN, tiles = ring.tiles, KT = ring.KT;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const int tilesM = (M + MT_BM - 1) / MT_BM, tilesN = (N + MT_BN - 1) / MT_BN, tiles = tilesM * tilesN;
-    const int KT = (K + MT_BK - 1) / MT_BK;
 
     if (tid == 0) {
         tma_ring_init<MT_S>(bars, MT_WARPS);
@@ -232,16 +290,13 @@ __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc*
         return;
     }
 
-    // The consumer warps' fragment addressing, as gemm_mt_body's. The
-    // fragments are single-buffered: ptxas 12.4 holds a 288-thread block
-    // to 168 registers a thread (warps are allocated four at a time: 12
-    // warps' worth), and the 128 accumulators leave room for one k16
-    // step's 32 fragment registers, not two. The other consumer warp on
+    // The consumer warps' fragment addressing is gemm_mt_body's (MtLane).
+    // A k16 step's A fragments are single-buffered and B's loaded 16
+    // columns at a time (the header says why); the other consumer warp on
     // the same sub-partition issues its mma while this one waits for its
     // ldmatrix.
     const int wm = warp >> 2, wn = warp & 3;
-    const uint32_t aOff = (wm * 64 + (lane & 15)) * 128, bOff = MT_A_BYTES + (wn * 64 + (lane & 7) + ((lane >> 4) << 3)) * 128;
-    const int aChunk = lane >> 4, bChunk = (lane >> 3) & 1, sw = lane & 7;
+    const MtLane ln(warp, lane);
     uint32_t fa[4][4];
     float acc[4][8][4];
 
@@ -259,19 +314,16 @@ __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc*
             mbar_wait(bars + 8 * s, (it / MT_S) & 1);
 #pragma unroll
             for (int kk = 0; kk < MT_BK / 16; kk++) {
-                const uint32_t ca = (uint32_t)(((2 * kk + aChunk) ^ sw) << 4),
-                               cb = (uint32_t)(((2 * kk + bChunk) ^ sw) << 4);
 #pragma unroll
-                for (int mi = 0; mi < 4; mi++)
-                    ldsm_x4(fa[mi][0], fa[mi][1], fa[mi][2], fa[mi][3], stage + aOff + mi * 16 * 128 + ca);
+                for (int mi = 0; mi < 4; mi++) ldsm_x4(fa[mi][0], fa[mi][1], fa[mi][2], fa[mi][3], ln.a(stage, mi, kk));
                 uint32_t fb[2][2][2];  // B for 16 columns, two buffers
-                ldsm_x4(fb[0][0][0], fb[0][0][1], fb[0][1][0], fb[0][1][1], stage + bOff + cb);
+                ldsm_x4(fb[0][0][0], fb[0][0][1], fb[0][1][0], fb[0][1][1], ln.b(stage, 0, kk));
 #pragma unroll
                 for (int nj = 0; nj < 4; nj++) {
                     const int f = nj & 1;
                     if (nj + 1 < 4)
                         ldsm_x4(fb[f ^ 1][0][0], fb[f ^ 1][0][1], fb[f ^ 1][1][0], fb[f ^ 1][1][1],
-                                stage + bOff + (nj + 1) * 16 * 128 + cb);
+                                ln.b(stage, nj + 1, kk));
 #pragma unroll
                     for (int mi = 0; mi < 4; mi++)
 #pragma unroll
@@ -293,14 +345,8 @@ __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc*
     }
 }
 
-#define GEMM_MTP_KERNEL(name, T)                                                                                 \
-    extern "C" __global__ void __launch_bounds__(MTP_THREADS, 1)                                                 \
-        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                  \
-             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) { \
-        gemm_mtp_body<T>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                 \
-    }
-GEMM_MTP_KERNEL(gemm_f16_nt_mtp, half)
-GEMM_MTP_KERNEL(gemm_bf16_nt_mtp, bf16)
+GEMM_MT_KERNEL(gemm_f16_nt_mtp, half, gemm_mtp_body, MTP_THREADS)
+GEMM_MT_KERNEL(gemm_bf16_nt_mtp, bf16, gemm_mtp_body, MTP_THREADS)
 
 // gemm_<t>_nt_mtl: gemm_mt_body's eight warps and full fragment
 // double-buffering (220 registers, which a 256-thread block allows and a
@@ -351,14 +397,10 @@ template <typename T>
 __device__ __forceinline__ void gemm_mtl_body(const TmaDesc* tmA, const TmaDesc* tmB, void* C,
                                               const float* __restrict__ bias, int M, int N, int K, int ldc,
                                               float alpha, float beta, int flags) {
-    static_assert(MT_BM == T_BM && MT_BK == T_BK && MT_A_BYTES == T_A_BYTES && MT_STAGE == T_A_BYTES + MT_BN * 128,
-                  "the loads' stage layout (tma_load_ktile) must be the consumers'");
-    extern __shared__ __align__(16) unsigned char smem_mt[];
-    const uint32_t base = (smem_u32(smem_mt) + 1023) & ~1023u;
-    const uint32_t bars = base + MT_S * MT_STAGE;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
+    const MtRing ring(M, N, K);
+    const uint32_t base = ring.base, bars = ring.bars;
+    const int tilesM = ring.tilesM, tilesN = ring.tilesN, tiles = ring.tiles, KT = ring.KT;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const int tilesM = (M + MT_BM - 1) / MT_BM, tilesN = (N + MT_BN - 1) / MT_BN, tiles = tilesM * tilesN;
-    const int KT = (K + MT_BK - 1) / MT_BK;
 
     // Thread 0's loads: issued so far and in all, and the next one's
     // k-tile, tile and ring stage, kept as running counters (no division a
@@ -405,20 +447,10 @@ __device__ __forceinline__ void gemm_mtl_body(const TmaDesc* tmA, const TmaDesc*
     __syncthreads();
 
     const int wm = warp >> 2, wn = warp & 3;
-    const uint32_t aOff = (wm * 64 + (lane & 15)) * 128, bOff = MT_A_BYTES + (wn * 64 + (lane & 7) + ((lane >> 4) << 3)) * 128;
-    const int aChunk = lane >> 4, bChunk = (lane >> 3) & 1, sw = lane & 7;
+    const MtLane ln(warp, lane);
     uint32_t fa[2][4][4], fb[2][8][2];
     float acc[4][8][4];
-    auto load = [&](int f, uint32_t stage, int kk) {
-        const uint32_t ca = (uint32_t)(((2 * kk + aChunk) ^ sw) << 4), cb = (uint32_t)(((2 * kk + bChunk) ^ sw) << 4);
-#pragma unroll
-        for (int mi = 0; mi < 4; mi++)
-            ldsm_x4(fa[f][mi][0], fa[f][mi][1], fa[f][mi][2], fa[f][mi][3], stage + aOff + mi * 16 * 128 + ca);
-#pragma unroll
-        for (int nj = 0; nj < 4; nj++)
-            ldsm_x4(fb[f][2 * nj][0], fb[f][2 * nj][1], fb[f][2 * nj + 1][0], fb[f][2 * nj + 1][1],
-                    stage + bOff + nj * 16 * 128 + cb);
-    };
+    auto load = [&](int f, uint32_t stage, int kk) { mt_load_frags(fa[f], fb[f], ln, stage, kk); };
 
     int it = 0;  // k-tiles consumed so far, over all of this block's tiles
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -434,41 +466,18 @@ __device__ __forceinline__ void gemm_mtl_body(const TmaDesc* tmA, const TmaDesc*
         }
         for (int kt = 0; kt < KT; kt++, it++) {
             const int s = it % MT_S;
-            const uint32_t stage = base + s * MT_STAGE;
-#pragma unroll
-            for (int kk = 0; kk < MT_BK / 16; kk++) {
-                const int f = kk & 1;  // the buffer holding step kk
-                const bool last = kk + 1 == MT_BK / 16;
-                if (!last) {
-                    load(f ^ 1, stage, kk + 1);
-                } else {
-                    // Every fragment of this stage is in registers:
-                    // release it (gemm_mt_body says why the fence).
-                    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-                    __syncwarp();
-                    if (lane == 0) mbar_arrive(bars + 8 * (MT_S + s));
-                }
-#pragma unroll
-                for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-                    for (int ni = 0; ni < 8; ni++) mma16816<T>(acc[mi][ni], fa[f][mi], fb[f][ni][0], fb[f][ni][1]);
+            mt_consume_ktile<T>(acc, fa, fb, load, base + s * MT_STAGE, bars + 8 * (MT_S + s), lane, [&](bool last) {
                 if (tid == 0) poll();
                 if (last && kt + 1 < KT) {
                     wait_full(it + 1);
-                    load(f ^ 1, base + ((it + 1) % MT_S) * MT_STAGE, 0);
+                    load(0, base + ((it + 1) % MT_S) * MT_STAGE, 0);
                 }
-            }
+            });
         }
         mma_store_warp<T, 4, 8>(acc, C, m0 + wm * 64, n0 + wn * 64, M, N, ldc, alpha, bias, flags & GEMM_GELU,
                                 flags & GEMM_OUT_F16, beta, lane);
     }
 }
 
-#define GEMM_MTL_KERNEL(name, T)                                                                                 \
-    extern "C" __global__ void __launch_bounds__(32 * MT_WARPS, 1)                                               \
-        name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, void* C,                  \
-             const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) { \
-        gemm_mtl_body<T>(&tmA, &tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                 \
-    }
-GEMM_MTL_KERNEL(gemm_f16_nt_mtl, half)
-GEMM_MTL_KERNEL(gemm_bf16_nt_mtl, bf16)
+GEMM_MT_KERNEL(gemm_f16_nt_mtl, half, gemm_mtl_body, 32 * MT_WARPS)
+GEMM_MT_KERNEL(gemm_bf16_nt_mtl, bf16, gemm_mtl_body, 32 * MT_WARPS)

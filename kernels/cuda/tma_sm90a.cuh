@@ -34,17 +34,18 @@ __device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
 __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
     asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
+// MBAR_PARITY_TEST is the body of mbar_try_wait and mbar_test_wait: the
+// given mbarrier test (try_wait or test_wait) of the phase of parity %2 at
+// %1, its predicate as 0 or 1 in %0.
+#define MBAR_PARITY_TEST(op)                                 \
+    "{\n"                                                    \
+    ".reg .pred p;\n"                                        \
+    "mbarrier." op ".parity.shared::cta.b64 p, [%1], %2;\n" \
+    "selp.u32 %0, 1, 0, p;\n"                               \
+    "}\n"
 __device__ __forceinline__ bool mbar_try_wait(uint32_t bar, uint32_t parity) {
     uint32_t ok;
-    asm volatile(
-        "{\n"
-        ".reg .pred p;\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-        "selp.u32 %0, 1, 0, p;\n"
-        "}\n"
-        : "=r"(ok)
-        : "r"(bar), "r"(parity)
-        : "memory");
+    asm volatile(MBAR_PARITY_TEST("try_wait") : "=r"(ok) : "r"(bar), "r"(parity) : "memory");
     return ok != 0;
 }
 // mbar_test_wait reports whether the phase of the given parity has
@@ -52,15 +53,7 @@ __device__ __forceinline__ bool mbar_try_wait(uint32_t bar, uint32_t parity) {
 // while first).
 __device__ __forceinline__ bool mbar_test_wait(uint32_t bar, uint32_t parity) {
     uint32_t ok;
-    asm volatile(
-        "{\n"
-        ".reg .pred p;\n"
-        "mbarrier.test_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-        "selp.u32 %0, 1, 0, p;\n"
-        "}\n"
-        : "=r"(ok)
-        : "r"(bar), "r"(parity)
-        : "memory");
+    asm volatile(MBAR_PARITY_TEST("test_wait") : "=r"(ok) : "r"(bar), "r"(parity) : "memory");
     return ok != 0;
 }
 // mbar_wait spins until the phase of the given parity has completed. A wait
