@@ -100,9 +100,9 @@ func (b *gpuBench) bulkLoadBench() error {
 //	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256]_bytes_per_sm_clk   bytes a block (an SM) per clock
 //	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256]_clk_per_ktile      clocks a 40 KB k-tile
 //
-// The partials themselves took about 1700–1900 clocks a k-tile in the
-// eleventh session's runs, at 18 blocks or 126: near that here, the
-// loads are what holds them; well under it, the wgmmas' side is.
+// The partials themselves took about 1700 clocks a k-tile at 126 blocks in
+// the eleventh session's runs: near that here, the loads are what holds
+// them; well under it, the wgmmas' side is.
 func (b *gpuBench) tileLoadBench() error {
 	for _, c := range []struct {
 		key          string
