@@ -467,7 +467,12 @@ __device__ __forceinline__ void gemm_mtl_body(const TmaDesc* tmA, const TmaDesc*
         for (int kt = 0; kt < KT; kt++, it++) {
             const int s = it % MT_S;
             mt_consume_ktile<T>(acc, fa, fb, load, base + s * MT_STAGE, bars + 8 * (MT_S + s), lane, [&](bool last) {
-                if (tid == 0) poll();
+                if (warp == 0) {
+                    // Thread 0 polls; the warp meets again before its next
+                    // ldmatrix and mma (.aligned: the whole warp at once).
+                    if (tid == 0) poll();
+                    __syncwarp();
+                }
                 if (last && kt + 1 < KT) {
                     wait_full(it + 1);
                     load(0, base + ((it + 1) % MT_S) * MT_STAGE, 0);
