@@ -75,7 +75,7 @@ func checkProbe(t *testing.T, r interface {
 // stage is poisoned before the load that must write it). Not yet run on
 // hardware.
 func TestTileLoadProbe(t *testing.T) {
-	if dev.major != 9 || dev.minor != 0 {
+	if !dev.sm90() {
 		t.Skip("the tile-load probe needs compute capability 9.0")
 	}
 	// K-tiles a block: 1, 4 (under the ring's 5 stages), 7 (the ring
@@ -101,7 +101,7 @@ func TestTileLoadProbe(t *testing.T) {
 // not run fails), and the long runs' clock records must cover every SM
 // with one block each.
 func TestBulkLoadProbe(t *testing.T) {
-	if dev.major != 9 || dev.minor != 0 {
+	if !dev.sm90() {
 		t.Skip("the bulk-load probe needs compute capability 9.0")
 	}
 	for _, c := range []struct {

@@ -113,7 +113,7 @@ func (d *Device) fillIndex(p *Buffer, words int64) error {
 // filled with its 32-bit word indices on the device, the outputs poisoned.
 // It needs compute capability 9.0 (an H100 or H200).
 func (d *Device) NewBulkLoadRun(span int64, iters int) (*BulkLoadRun, error) {
-	if d.major != 9 || d.minor != 0 {
+	if !d.sm90() {
 		return nil, fmt.Errorf("cuda: the bulk-load probe needs compute capability 9.0, %s has %d.%d", d.name, d.major, d.minor)
 	}
 	if span <= 0 || span%bulkChunk != 0 || span/4 > 1<<32 || iters < 0 || iters > math.MaxInt32 {
@@ -174,9 +174,10 @@ const (
 // weight gradient's split-K partials without their wgmmas. With splits 7,
 // its 18 tiles × 7 splits = 126 blocks run as the partials do by default;
 // with splits 1, 18 blocks each walk all of K. Its rate, bytes a block
-// loads per clock, set beside the partials' own (about 22 a clock, the
-// eleventh session), says whether the loads are what holds them back, and
-// with wide, whether the three-dimensional boxes load faster.
+// loads per clock, set beside the partials' own (a 40 KB k-tile in about
+// 1700 clocks, some 24 a clock, in the eleventh session), says whether the
+// loads are what holds them back, and with wide, whether the
+// three-dimensional boxes load faster.
 type TileLoadRun struct {
 	d          *Device
 	wide       bool
@@ -194,7 +195,7 @@ type TileLoadRun struct {
 // L2 promotion is 256 bytes instead of the kernels' 128 (a miss fetches the
 // neighbouring line of DRAM too). It needs compute capability 9.0.
 func (d *Device) NewTileLoadRun(wide, l2p256 bool, splits int) (*TileLoadRun, error) {
-	if d.major != 9 || d.minor != 0 {
+	if !d.sm90() {
 		return nil, fmt.Errorf("cuda: the tile-load probe needs compute capability 9.0, %s has %d.%d", d.name, d.major, d.minor)
 	}
 	if splits < 1 || splits > tileLoadK/64 {
@@ -207,10 +208,16 @@ func (d *Device) NewTileLoadRun(wide, l2p256 bool, splits int) (*TileLoadRun, er
 	}
 	err := func() error {
 		var err error
+		// Each operand: filled with its word indices, then mapped as the
+		// partials map it (wide: the _p192w kernels' three-dimensional
+		// boxes of the tile's 64-wide chunks; else 64×64 boxes).
 		for _, op := range []struct {
 			p    **Buffer
-			cols int
-		}{{&r.a, tileLoadM}, {&r.b, tileLoadN}} {
+			m    *[128]byte
+			cols int // M or N, and the row stride
+			tile int // the tile's width: 128 or 192
+			name string
+		}{{&r.a, &r.mapA, tileLoadM, 128, "A"}, {&r.b, &r.mapB, tileLoadN, 192, "B"}} {
 			words := int64(tileLoadK) * int64(op.cols) / 2
 			if *op.p, err = d.Alloc(4 * words); err != nil {
 				return err
@@ -218,26 +225,17 @@ func (d *Device) NewTileLoadRun(wide, l2p256 bool, splits int) (*TileLoadRun, er
 			if err = d.fillIndex(*op.p, words); err != nil {
 				return err
 			}
-		}
-		if r.loadRecords, err = d.newLoadRecords("tile-load probe", tiles*splits); err != nil {
-			return err
-		}
-		if wide {
-			if r.mapA, err = tensorMapMN3DL2(false, r.a.ptr, tileLoadK, tileLoadM, tileLoadM, 128/64, r.promo); err != nil {
-				return fmt.Errorf("A: %w", err)
+			if wide {
+				*op.m, err = tensorMapMN3DL2(false, (*op.p).ptr, tileLoadK, op.cols, op.cols, op.tile/64, r.promo)
+			} else {
+				*op.m, err = tensorMapL2(tmapFloat16, 2, (*op.p).ptr, tileLoadK, op.cols, op.cols, 64, 64, r.promo)
 			}
-			if r.mapB, err = tensorMapMN3DL2(false, r.b.ptr, tileLoadK, tileLoadN, tileLoadN, 192/64, r.promo); err != nil {
-				return fmt.Errorf("B: %w", err)
-			}
-		} else {
-			if r.mapA, err = tensorMapL2(tmapFloat16, 2, r.a.ptr, tileLoadK, tileLoadM, tileLoadM, 64, 64, r.promo); err != nil {
-				return fmt.Errorf("A: %w", err)
-			}
-			if r.mapB, err = tensorMapL2(tmapFloat16, 2, r.b.ptr, tileLoadK, tileLoadN, tileLoadN, 64, 64, r.promo); err != nil {
-				return fmt.Errorf("B: %w", err)
+			if err != nil {
+				return fmt.Errorf("%s: %w", op.name, err)
 			}
 		}
-		return nil
+		r.loadRecords, err = d.newLoadRecords("tile-load probe", tiles*splits)
+		return err
 	}()
 	if err != nil {
 		r.Free()

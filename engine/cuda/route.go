@@ -392,10 +392,10 @@ const streamKModule = "gemm_streamk_sm90a"
 // kernelFor is the kind sel (a SetGemmKernel choice, not GemmTune) runs
 // for an aligned m×n×k product in the given layout, GemmAuto resolved: the
 // wgmma kernels and the GemmMMATMA kinds serve only the NT layout
-// (mma.sync the others), the TMA kernels every layout. GemmAuto on an H100 uses the
-// TMA-store kernels (GemmTMAStore, or the persistent ones where C rules
-// the TMA store out) for every layout wherever the output has a tile for
-// every SM: in the fifth session's run they were 1.4–2.4× the kernels
+// (mma.sync the others), the TMA kernels every layout. GemmAuto on an H100
+// uses the TMA-store kernels (GemmTMAStore, or the persistent ones where C
+// rules the TMA store out) for every layout wherever the output has a tile
+// for every SM: in the fifth session's run they were 1.4–2.4× the kernels
 // GemmAuto used before at every ViT-S/16 b256 forward and input-gradient
 // shape and at 4096³, and they passed every test once their rows end on
 // 16-byte boundaries. Smaller outputs (the projector and predictor at

@@ -66,7 +66,7 @@ func TestGemmTune(t *testing.T) {
 				}
 				t.Logf("%-28s chose %-14v %v rejected %v", g.Shape, g.Chose, g.Ms, g.Rejected)
 			}
-			if dev.major == 9 && dev.minor == 0 {
+			if dev.sm90() {
 				timed := func(on func(GemmChoice) bool) bool {
 					return slices.ContainsFunc(tunings, func(g GemmTuning) bool { return slices.ContainsFunc(g.Timed, on) })
 				}

@@ -86,6 +86,14 @@ __device__ __forceinline__ void mt_load_frags(uint32_t (&fa)[4][4], uint32_t (&f
         ldsm_x4(fb[2 * nj][0], fb[2 * nj][1], fb[2 * nj + 1][0], fb[2 * nj + 1][1], ln.b(stage, nj, kk));
 }
 
+// mt_zero clears a warp's 64×64 accumulators (4×8 m16n8 tiles).
+__device__ __forceinline__ void mt_zero(float (&acc)[4][8][4]) {
+#pragma unroll
+    for (int mi = 0; mi < 4; mi++)
+#pragma unroll
+        for (int ni = 0; ni < 8; ni++) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.f;
+}
+
 // mt_consume_ktile runs one k-tile of the main loop gemm_mt_body and
 // gemm_mtl_body share, from the stage at byte address stage: four k16
 // steps, each step's mma on the fragments in buffer kk mod 2 while load
@@ -151,10 +159,7 @@ __device__ __forceinline__ void gemm_mt_body(const TmaDesc* tmA, const TmaDesc* 
     const MtLane ln(warp, lane);
     uint32_t fa[2][4][4], fb[2][8][2];
     float acc[4][8][4];
-#pragma unroll
-    for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-        for (int ni = 0; ni < 8; ni++) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.f;
+    mt_zero(acc);
 
     // load(f, stage, kk): the fragments of k16 step kk of the stage at
     // byte address stage into buffer f.
@@ -304,10 +309,7 @@ __device__ __forceinline__ void gemm_mtp_body(const TmaDesc* tmA, const TmaDesc*
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int m0, n0;
         tile_origin<1, MT_BN>(tile, tilesM, tilesN, 0, m0, n0);
-#pragma unroll
-        for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-            for (int ni = 0; ni < 8; ni++) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.f;
+        mt_zero(acc);
         for (int kt = 0; kt < KT; kt++, it++) {
             const int s = it % MT_S;
             const uint32_t stage = base + s * MT_STAGE;
@@ -456,10 +458,7 @@ __device__ __forceinline__ void gemm_mtl_body(const TmaDesc* tmA, const TmaDesc*
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int m0, n0;
         tile_origin<1, MT_BN>(tile, tilesM, tilesN, 0, m0, n0);
-#pragma unroll
-        for (int mi = 0; mi < 4; mi++)
-#pragma unroll
-            for (int ni = 0; ni < 8; ni++) acc[mi][ni][0] = acc[mi][ni][1] = acc[mi][ni][2] = acc[mi][ni][3] = 0.f;
+        mt_zero(acc);
         if (KT > 0) {
             wait_full(it);
             load(0, base + (it % MT_S) * MT_STAGE, 0);

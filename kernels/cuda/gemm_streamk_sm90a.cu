@@ -111,7 +111,6 @@ GEMM_TMA_SK_KERNEL(gemm_f16_tn_tma_sk192, half, true, true, 192)
 GEMM_TMA_SK_KERNEL(gemm_bf16_tn_tma_sk, bf16, true, true, 256)
 GEMM_TMA_SK_KERNEL(gemm_bf16_tn_tma_sk192, bf16, true, true, 192)
 
-
 template <typename T>
 __device__ __forceinline__ void streamk_reduce(const float* __restrict__ W, void* C, const float* __restrict__ bias,
                                                int M, int N, int ldc, float alpha, float beta, int flags, int BN,
