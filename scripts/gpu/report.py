@@ -183,9 +183,9 @@ def anchor_kernels(path):
 
 # Suffixes of our kernel variants: a key <shape>_<variant> is timed on the
 # same shape as <shape> (the default choice), in the same process.
-VARIANTS = ("mma", "mmaw", "mma4", "mmatma", "mmatmap", "mmatmal", "wgmma128", "wgmma256", "tma", "tmap", "tmas", "tmac", "tmapp", "tmapp192",
-                        "staged", "direct", "splitk", "streamk", "clustersplit", "wide", "wideboxes", "stagger", "prefetch", "deepstore", "narrow",
-            "residual", "gelugrad", "head", "headalt", "tiled", "full", "nosplit")
+VARIANTS = ("mma", "mmaw", "mma4", "mmatma", "mmatmap", "mmatmal", "wgmma128", "wgmma256", "tma", "tmap", "tmas", "tmac",
+            "tmapp", "tmapp192", "staged", "direct", "splitk", "streamk", "clustersplit", "wide", "wideboxes", "stagger",
+            "prefetch", "deepstore", "narrow", "residual", "gelugrad", "head", "headalt", "tiled", "full", "nosplit")
 
 
 def best_variants(ours):
