@@ -413,10 +413,10 @@ func (b *gpuBench) tmaBench() error {
 // (SetGemmPrefetch: _tmas_prefetch), with three staging buffers a
 // warpgroup in the 128×192 kernels (SetGemmDeepStore: _tmas_deepstore),
 // with that in 128×192 tiles wherever they would be 128×256
-// (SetGemmNarrowTiles: _tmas_narrow_deepstore) and with the consumer
-// warpgroups staggered (SetGemmStagger:
-// _tmas_stagger), last, since they
-// have not yet run on hardware.
+// (SetGemmNarrowTiles: _tmas_narrow_deepstore), with the consumer
+// warpgroups staggered (SetGemmStagger: _tmas_stagger) and with their
+// early release of a stage (SetGemmEarlyRelease: _tmas_early, not yet run
+// on hardware).
 func (b *gpuBench) tmaStoreBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMAStore) {
 		fmt.Println("tmas: not an sm_90 GPU, skipped")
@@ -439,6 +439,7 @@ func (b *gpuBench) tmaStoreBench() error {
 		{"_deepstore", []func(bool) bool{b.d.SetGemmDeepStore}},
 		{"_narrow_deepstore", []func(bool) bool{b.d.SetGemmNarrowTiles, b.d.SetGemmDeepStore}},
 		{"_stagger", []func(bool) bool{b.d.SetGemmStagger}},
+		{"_early", []func(bool) bool{b.d.SetGemmEarlyRelease}},
 	} {
 		old := make([]bool, len(pass.set))
 		for i, set := range pass.set {
@@ -485,21 +486,24 @@ func (b *gpuBench) tmaPingpongBench() error {
 // evenly: fc1's; the others time the default again), then with
 // SetGemmWideBoxes on (<shape>[_bf16]_wide: each operand's tile one
 // three-dimensional TMA box; _streamk_wide: with stream-K; not yet run on
-// hardware), in fp16 and bf16, in a group and process of their own.
+// hardware), then with SetGemmEarlyRelease on (_early, and _wide_early
+// with the wide boxes; not yet run on hardware), in fp16 and bf16, in a
+// group and process of their own.
 func (b *gpuBench) streamKBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMA) {
 		fmt.Println("streamk: not an sm_90 GPU, skipped")
 		return nil
 	}
 	b.d.SetGemmKernel(cuda.GemmAuto)
-	// The cluster kernels, then the wide boxes (not yet run), each in a
-	// pass of its own after the others over every shape: a fault is
-	// sticky, and a refused launch ends the group, so either would cost
-	// only the keys after it.
+	// The cluster kernels, then the wide boxes and the early release (not
+	// yet run), each in a pass of its own after the others over every
+	// shape: a fault is sticky, and a refused launch ends the group, so
+	// either would cost only the keys after it.
 	for _, pass := range [][]splitVariant{
 		{{suffix: "_splitk"}, {suffix: "_streamk", streamK: true}},
 		{{suffix: "_clustersplit", clusterSplitK: true}},
 		{{suffix: "_wide", wideBoxes: true}, {suffix: "_streamk_wide", streamK: true, wideBoxes: true}},
+		{{suffix: "_early", early: true}, {suffix: "_wide_early", wideBoxes: true, early: true}},
 	} {
 		if err := b.weightGradients(pass...); err != nil {
 			return err
@@ -509,10 +513,11 @@ func (b *gpuBench) streamKBench() error {
 }
 
 // splitVariant is a way streamKBench times the weight gradients: the
-// stream-K, cluster split-K and wide-box settings, and the key suffix.
+// stream-K, cluster split-K, wide-box and early-release settings, and the
+// key suffix.
 type splitVariant struct {
-	suffix                            string
-	streamK, clusterSplitK, wideBoxes bool
+	suffix                                   string
+	streamK, clusterSplitK, wideBoxes, early bool
 }
 
 // weightGradients times the weight gradients of the ViT-S/16 step (fp16
@@ -554,7 +559,9 @@ func (b *gpuBench) weightGradients(variants ...splitVariant) error {
 				oldSK := b.d.SetGemmStreamK(v.streamK)
 				oldCS := b.d.SetGemmClusterSplitK(v.clusterSplitK)
 				oldWB := b.d.SetGemmWideBoxes(v.wideBoxes)
+				oldER := b.d.SetGemmEarlyRelease(v.early)
 				ms, err := b.time(run)
+				b.d.SetGemmEarlyRelease(oldER)
 				b.d.SetGemmWideBoxes(oldWB)
 				b.d.SetGemmClusterSplitK(oldCS)
 				b.d.SetGemmStreamK(oldSK)
@@ -630,7 +637,7 @@ func (b *gpuBench) gemmShapes(base bool, layouts int, kinds []cuda.GemmKernel, p
 			continue
 		}
 		if b.kindSuffix != "" && s.transA && s.k > 8*s.n {
-			continue // weight gradients: split-K partials, which no setting of kindSuffix's reaches
+			continue // weight gradients: streamKBench times them under each setting that reaches their partials
 		}
 		// The keys this shape prints: the base key (under each store) and
 		// its _nosplit twin (GemmAuto), then one per kind that serves the

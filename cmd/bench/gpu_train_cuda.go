@@ -79,9 +79,9 @@ func (b *gpuBench) trainBench() error {
 	// Kernels chosen through the environment (cuda.Open applies
 	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL, MOCOGO_GEMM_STAGED,
 	// MOCOGO_GEMM_STAGGER, MOCOGO_GEMM_RESIDUAL, MOCOGO_GEMM_GELU_GRAD,
-	// MOCOGO_GEMM_STREAMK, MOCOGO_GEMM_PREFETCH, MOCOGO_GEMM_DEEP_STORE and
-	// MOCOGO_GEMM_WIDE_BOXES)
-	// name their own keys.
+	// MOCOGO_GEMM_STREAMK, MOCOGO_GEMM_PREFETCH, MOCOGO_GEMM_DEEP_STORE,
+	// MOCOGO_GEMM_WIDE_BOXES and MOCOGO_GEMM_EARLY_RELEASE) name their own
+	// keys.
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		name += "_gemm" + v
 	}
@@ -97,6 +97,7 @@ func (b *gpuBench) trainBench() error {
 		{"MOCOGO_GEMM_PREFETCH", "1", "_prefetch"},
 		{"MOCOGO_GEMM_DEEP_STORE", "1", "_deepstore"},
 		{"MOCOGO_GEMM_WIDE_BOXES", "1", "_wideboxes"},
+		{"MOCOGO_GEMM_EARLY_RELEASE", "1", "_early"},
 	} {
 		if os.Getenv(e.env) == e.value {
 			name += e.suffix

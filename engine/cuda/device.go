@@ -41,6 +41,7 @@ type Device struct {
 	gemmNarrow     bool       // the TMA-store kernels take 128×192 tiles for any n (SetGemmNarrowTiles)
 	gemmClusterSK  bool       // weight gradients split over clusters sharing B (SetGemmClusterSplitK)
 	gemmWideBoxes  bool       // the weight gradients' partials load each tile in one 3-D box (SetGemmWideBoxes)
+	gemmEarly      bool       // the persistent TMA kernels' consumers release a stage before waiting (SetGemmEarlyRelease)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module
@@ -140,6 +141,7 @@ func Open() (*Device, error) {
 	d.gemmNarrow = os.Getenv("MOCOGO_GEMM_NARROW") == "1"
 	d.gemmClusterSK = os.Getenv("MOCOGO_GEMM_CLUSTER_SPLITK") == "1"
 	d.gemmWideBoxes = os.Getenv("MOCOGO_GEMM_WIDE_BOXES") == "1"
+	d.gemmEarly = os.Getenv("MOCOGO_GEMM_EARLY_RELEASE") == "1"
 	if err := d.applyEnv(); err != nil {
 		d.Close()
 		return nil, err

@@ -19,4 +19,8 @@ const (
 	// kernels to have L2 fetch A for the block's next tile as it starts a
 	// tile (SetGemmPrefetch).
 	gemmPrefetch = 16
+	// gemmEarlyRelease (GEMM_EARLY_RELEASE) asks the consumers of the
+	// persistent TMA kernels to release the previous k-tile's stage before
+	// waiting for the next one (SetGemmEarlyRelease).
+	gemmEarlyRelease = 32
 )

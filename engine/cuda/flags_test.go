@@ -22,7 +22,7 @@ func TestGemmFlagsMatchKernels(t *testing.T) {
 		require.NoError(t, err)
 		defines[string(m[1])] = v
 	}
-	want := map[string]int{"GEMM_GELU": gemmGELU, "GEMM_OUT_F16": gemmOutF16, "GEMM_STAGED": gemmStaged, "GEMM_STAGGER": gemmStagger, "GEMM_PREFETCH": gemmPrefetch}
+	want := map[string]int{"GEMM_GELU": gemmGELU, "GEMM_OUT_F16": gemmOutF16, "GEMM_STAGED": gemmStaged, "GEMM_STAGGER": gemmStagger, "GEMM_PREFETCH": gemmPrefetch, "GEMM_EARLY_RELEASE": gemmEarlyRelease}
 	for name, v := range want {
 		got, ok := defines[name]
 		if assert.True(t, ok, "%s is not defined in gemm_types.cuh", name) {

@@ -99,8 +99,25 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore, Narrow: d.gemmNarrow,
-		ClusterSplit: d.gemmClusterSK, WideBoxes: d.gemmWideBoxes}
+		ClusterSplit: d.gemmClusterSK, WideBoxes: d.gemmWideBoxes, EarlyRelease: d.gemmEarly}
 }
+
+// SetGemmEarlyRelease sets whether the consumer warpgroups of the
+// persistent TMA GEMM kernels (GemmAuto's TMA-store kernels and the weight
+// gradients' split-K partials, GemmTMAPersistent, GemmTMAStore,
+// GemmTMACluster, the cluster split-K and wide-box partials) release the
+// previous k-tile's stage before they wait for the next k-tile, when that
+// one has not landed yet, and returns the previous setting. Without it a
+// starved consumer holds a stage it has finished with until the next
+// k-tile lands, and the producer has one stage fewer to load into: the
+// weight gradients' partials, which wait on their loads (36% of their
+// warps' stall samples sat on that wait in the eleventh session's profile),
+// keep four of their five stages in flight instead of five. The results
+// are the same either way (the same wgmmas in the same order). Off by
+// default until it has passed the GPU tests and won on an H100;
+// MOCOGO_GEMM_EARLY_RELEASE=1 turns it on when the device is opened.
+// GemmTune chooses it per product shape instead.
+func (d *Device) SetGemmEarlyRelease(on bool) bool { return d.swapSetting(&d.gemmEarly, on) }
 
 // SetGemmWideBoxes sets whether the weight gradients' split-K (or, with
 // SetGemmStreamK, stream-K) partials on an H100 (A transposed, B not: both
@@ -594,7 +611,7 @@ func (d *Device) gemmTMASplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Bu
 	defer ws.Free()
 	l := tmaLaunch{module: rt.module, kernel: rt.kernel, bn: rt.bn, kchunk: rt.kchunk, cluster: rt.cluster,
 		grid: Dim3{rt.blocks, rt.splits, 1}, wide: rt.wide}
-	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, 0); err != nil {
+	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, rt.flags); err != nil {
 		return err
 	}
 	return d.splitKReduce(rt.reduce, ws, rt.splits, p.m, p.n, p.n, alpha, beta, c, ldc, bias, p.flags)

@@ -163,9 +163,8 @@ func (k GemmKernel) String() string {
 // settings, which change its timing and never its result. The device's
 // settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK,
 // SetGemmDeepStore, SetGemmNarrowTiles, SetGemmClusterSplitK,
-// SetGemmWideBoxes) make one
-// choice for every product;
-// GemmTune makes one per product shape (GemmTuning).
+// SetGemmWideBoxes, SetGemmEarlyRelease) make one choice for every
+// product; GemmTune makes one per product shape (GemmTuning).
 type GemmChoice struct {
 	Kernel   GemmKernel
 	Stagger  bool // the persistent TMA kernels' consumers staggered (SetGemmStagger)
@@ -184,6 +183,9 @@ type GemmChoice struct {
 	// load each operand's tile as one three-dimensional box
 	// (SetGemmWideBoxes).
 	WideBoxes bool
+	// EarlyRelease: the persistent TMA kernels' consumers release a stage
+	// before they wait for the next k-tile (SetGemmEarlyRelease).
+	EarlyRelease bool
 }
 
 // String is the kind's name with a +setting for each setting on, e.g.
@@ -193,7 +195,7 @@ func (c GemmChoice) String() string {
 	for _, o := range []struct {
 		on   bool
 		name string
-	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}, {c.ClusterSplit, "clustersplit"}, {c.WideBoxes, "wideboxes"}} {
+	}{{c.Stagger, "stagger"}, {c.Prefetch, "prefetch"}, {c.StreamK, "streamk"}, {c.DeepStore, "deepstore"}, {c.Narrow, "narrow"}, {c.ClusterSplit, "clustersplit"}, {c.WideBoxes, "wideboxes"}, {c.EarlyRelease, "early"}} {
 		if o.on {
 			s += "+" + o.name
 		}
@@ -201,11 +203,14 @@ func (c GemmChoice) String() string {
 	return s
 }
 
-// scheduleFlags is the kernels' flag bits for c's stagger and prefetch
-// settings (gemmStagger, gemmPrefetch), which the persistent TMA kernels
-// read.
+// scheduleFlags is the kernels' flag bits for c's stagger, prefetch and
+// early-release settings (gemmStagger, gemmPrefetch, gemmEarlyRelease),
+// which the persistent TMA kernels read.
 func (c GemmChoice) scheduleFlags() int {
 	f := 0
+	if c.EarlyRelease {
+		f |= gemmEarlyRelease
+	}
 	if c.Stagger {
 		f |= gemmStagger
 	}

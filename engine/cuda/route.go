@@ -159,8 +159,11 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		bn, kernel := tmaTile(name, p.n)
 		tmaTiles := ceilDiv(p.m, 128) * ceilDiv(p.n, bn)
 		if splits, kchunk := r.splitK(p.m, p.n, p.k, tmaTiles, r.sms, 64); splits > 1 {
+			// The partials store raw fp32 products: of the flags, only the
+			// early release reaches them (stream-K's own kernels take
+			// none).
 			rt := gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, bn: bn, blocks: tmaTiles,
-				splits: splits, kchunk: kchunk, reduce: splitKReduceKernel(p.bf)}
+				flags: ch.scheduleFlags() & gemmEarlyRelease, splits: splits, kchunk: kchunk, reduce: splitKReduceKernel(p.bf)}
 			rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, bn, false, false, false, false)
 			if plan, ok := r.streamKPlanFor(p.transA, p.transB, p.m, p.n, p.k, bn, tmaTiles, splits); ch.StreamK && ok {
 				rt.streamK, rt.plan = true, plan
@@ -489,15 +492,17 @@ func (r gemmRouter) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, spli
 
 // tuneSettings are the schedule settings GemmTune tries with each kind:
 // every combination of the stagger, the prefetch, the deep store and the
-// narrow tiles, and stream-K and the wide boxes (which reach only the
-// split products, which those four do not). A setting that does not change a kind's route for a
-// product is not timed again.
+// narrow tiles; stream-K and the wide boxes (which reach only the split
+// products, which those four do not); and the early release alone, with
+// the wide boxes and with the narrow tiles. A setting that does not change
+// a kind's route for a product is not timed again.
 var tuneSettings = func() []GemmChoice {
 	var out []GemmChoice
 	for i := range 16 {
 		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0, Narrow: i&8 != 0})
 	}
-	return append(out, GemmChoice{StreamK: true}, GemmChoice{WideBoxes: true}, GemmChoice{StreamK: true, WideBoxes: true})
+	return append(out, GemmChoice{StreamK: true}, GemmChoice{WideBoxes: true}, GemmChoice{StreamK: true, WideBoxes: true},
+		GemmChoice{EarlyRelease: true}, GemmChoice{EarlyRelease: true, WideBoxes: true}, GemmChoice{EarlyRelease: true, Narrow: true})
 }()
 
 // tuneCandidates are the choices GemmTune tries, GemmAuto without

@@ -307,6 +307,14 @@ func TestRouteWhole(t *testing.T) {
 		{GemmChoice{Kernel: GemmMMATMA, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: "gemm_f16_nt_mt", flags: half, blocks: 512, threads: 256, smem: tmaSmem256, bn: 256}},
 		{GemmChoice{Kernel: GemmMMATMAPersistent, Stagger: true}, p, gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: "gemm_f16_nt_mtp", flags: half, blocks: 132, threads: 288, smem: tmaSmem256, bn: 256}},
 		{GemmChoice{Kernel: GemmMMATMAPolled}, p, gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: "gemm_f16_nt_mtl", flags: half, blocks: 132, threads: 256, smem: tmaSmem256, bn: 256}},
+		// The early release reaches the kernels built on gemm_tma_p_body,
+		// not the ping-pong ones, the one-tile kernel or mma.sync's.
+		{GemmChoice{Kernel: GemmTMAStore, EarlyRelease: true}, p, gemmRoute{path: pathTMA, module: "gemm_tma_store_sm90a", kernel: "gemm_f16_nt_tma_s", flags: half | gemmEarlyRelease, threads: 384, smem: tmaStore256, bn: 256, store: true, cluster: 1, units: 512}},
+		{GemmChoice{Kernel: GemmTMAPersistent, EarlyRelease: true}, p, gemmRoute{path: pathTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_nt_tma_p", flags: half | gemmEarlyRelease, blocks: 132, threads: 384, smem: tmaSmem256, bn: 256}},
+		{GemmChoice{Kernel: GemmTMAStore, DeepStore: true, Narrow: true, EarlyRelease: true}, p, gemmRoute{path: pathTMA, module: "gemm_tma_store_deep_sm90a", kernel: "gemm_f16_nt_tma_s192d", flags: half | gemmEarlyRelease, threads: 384, smem: 4*40960 + 49152 + 1152, bn: 192, store: true, deep: true, cluster: 1, units: 32 * 22}},
+		{GemmChoice{Kernel: GemmTMAPingpong, EarlyRelease: true}, p, gemmRoute{path: pathTMA, module: "gemm_pingpong_sm90a", kernel: "gemm_f16_nt_tma_pp", flags: half, threads: 384, smem: 6*32768 + 32768 + 1152, bn: 128, store: true, pingpong: true, cluster: 1, units: 1024}},
+		{GemmChoice{Kernel: GemmTMA, EarlyRelease: true}, p, gemmRoute{path: pathTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_nt_tma", flags: half, blocks: 512, threads: 384, smem: tmaSmem256, bn: 256}},
+		{GemmChoice{Kernel: GemmMMATMAPolled, EarlyRelease: true}, p, gemmRoute{path: pathTMA, module: "gemm_mma_tma_sm90a", kernel: "gemm_f16_nt_mtl", flags: half, blocks: 132, threads: 256, smem: tmaSmem256, bn: 256}},
 		// A weight gradient: split-K over the TMA partial products, or
 		// stream-K; mma.sync's split-K where K is long for few tiles.
 		{GemmChoice{}, gemmProduct{transA: true, bf: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, staged: gemmStaged},
@@ -334,6 +342,21 @@ func TestRouteWhole(t *testing.T) {
 			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 24, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce"}},
 		{GemmChoice{WideBoxes: true}, gemmProduct{transA: true, m: 1100, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
 			routerH100.route(GemmChoice{}, gemmProduct{transA: true, m: 1100, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged})},
+		// The early release reaches the split-K partials (plain, wide and
+		// the clusters'), alone of the flags: they store raw fp32
+		// products. With stream-K it stays on the route for split-K's
+		// fallback; stream-K's own kernels take no flags.
+		{GemmChoice{EarlyRelease: true, Stagger: true, Prefetch: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half | gemmGELU, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", flags: gemmEarlyRelease, blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce"}},
+		{GemmChoice{EarlyRelease: true, WideBoxes: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192w", flags: gemmEarlyRelease, blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce", wide: true}},
+		{GemmChoice{EarlyRelease: true, ClusterSplit: true}, gemmProduct{transA: true, m: 1536, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", flags: gemmEarlyRelease, blocks: 24, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce"}},
+		{GemmChoice{EarlyRelease: true, StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", flags: gemmEarlyRelease, blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
+				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}}},
+		{GemmChoice{Kernel: GemmMMA4, EarlyRelease: true}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitMMA, module: "gemm_mma4", kernel: "gemm_f16_nn_q_sk", flags: gemmStaged, blocks: 4, threads: 128, smem: gemmSmemMMA4, splits: 8, kchunk: 512, reduce: "gemm_splitk_reduce"}},
 		{GemmChoice{Kernel: GemmMMA4}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitMMA, module: "gemm_mma4", kernel: "gemm_f16_nn_q_sk", flags: gemmStaged, blocks: 4, threads: 128, smem: gemmSmemMMA4, splits: 8, kchunk: 512, reduce: "gemm_splitk_reduce"}},
 	} {
@@ -401,8 +424,9 @@ func TestRouteViTS(t *testing.T) {
 // producer, the prefetch alone), the deep store only 128×192 TMA-store
 // tiles of a half C, the narrow tiles only TMA-store products whose tiles
 // would be 256 wide, stream-K and the wide boxes only split weight
-// gradients; and a kind
-// whose kernels cannot run a product falls back to what can.
+// gradients, the early release the persistent TMA kernels and the split-K
+// partials (not the ping-pong kernels); and a kind whose kernels cannot
+// run a product falls back to what can.
 func TestRouteSettings(t *testing.T) {
 	r := routerH100
 	qkv := gemmProduct{transB: true, m: 50432, n: 1152, k: 384, aligned: true, cAligned: true, ldc: 1152, flags: gemmOutF16, staged: gemmStaged}
@@ -423,15 +447,15 @@ func TestRouteSettings(t *testing.T) {
 		want int
 	}{
 		{qkv, GemmMMA, 1}, {qkv, GemmWGMMA128, 1}, {qkv, GemmMMA4, 1},
-		{qkv, GemmTMAPersistent, 4},  // stagger × prefetch
-		{qkv, GemmTMAStore, 8},       // × deep (192-wide already: narrow changes nothing)
-		{fc1, GemmTMAStore, 4 + 4*2}, // 256-wide: 4; narrow: 4 × deep
-		{qkv, GemmTMACluster, 4},     // no deep cluster kernels
-		{qkv, GemmTMAPingpong, 2},    // the prefetch
+		{qkv, GemmTMAPersistent, 4 + 1},  // stagger × prefetch; the early release
+		{qkv, GemmTMAStore, 8 + 1},       // × deep (192-wide already: narrow changes nothing); early
+		{fc1, GemmTMAStore, 4 + 4*2 + 2}, // 256-wide: 4; narrow: 4 × deep; early, early narrow
+		{qkv, GemmTMACluster, 4 + 1},     // no deep cluster kernels; early
+		{qkv, GemmTMAPingpong, 2},        // the prefetch (the early release does not reach it)
 		{qkv, GemmTMAPingpong192, 1},
-		{qkv, GemmAuto, 8}, // GemmTMAStore
-		{dw, GemmAuto, 4},  // split-K or stream-K, 2-D or wide boxes
-		{dw, GemmTMAStore, 4},
+		{qkv, GemmAuto, 8 + 1}, // GemmTMAStore
+		{dw, GemmAuto, 4 + 2},  // split-K or stream-K, 2-D or wide boxes; early split-K, 2-D or wide
+		{dw, GemmTMAStore, 4 + 2},
 		{dw, GemmMMA, 1},
 	} {
 		assert.Equal(t, c.want, routes(c.p, c.kind), "%v at %dx%dx%d", c.kind, c.p.m, c.p.n, c.p.k)
@@ -492,11 +516,13 @@ func TestTuneCandidates(t *testing.T) {
 				reached["narrow"] = reached["narrow"] || ch.Narrow && rt.store && !rt.pingpong && rt.bn == 192 && p.n == 1536
 				reached["streamK"] = reached["streamK"] || rt.streamK
 				reached["pingpong"] = reached["pingpong"] || rt.pingpong
+				reached["early"] = reached["early"] || rt.flags&gemmEarlyRelease != 0
+				reached["early split"] = reached["early split"] || rt.flags&gemmEarlyRelease != 0 && rt.path == pathSplitTMA
 			}
 			assert.LessOrEqual(t, len(timed), 40, "launches timed at %v", p)
 		}
 	}
-	keys := []string{"deep", "prefetch", "stagger", "narrow", "streamK", "pingpong"}
+	keys := []string{"deep", "prefetch", "stagger", "narrow", "streamK", "pingpong", "early", "early split"}
 	for _, k := range keys {
 		assert.True(t, reached[k], "no candidate reached %s", k)
 	}

@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -599,6 +600,106 @@ func TestGemmF16WideBoxes(t *testing.T) {
 	})
 	checkRan(t, "gemm_f16_tma_sm90a", "gemm_f16_tn_tma_p192w", "gemm_f16_tn_tma_pw", "gemm_bf16_tn_tma_p192w", "gemm_bf16_tn_tma_pw")
 	checkRan(t, streamKModule, "gemm_f16_tn_tma_sk192w", "gemm_f16_tn_tma_skw", "gemm_bf16_tn_tma_sk192w", "gemm_bf16_tn_tma_skw")
+}
+
+// TestGemmF16EarlyRelease runs products with SetGemmEarlyRelease on: a
+// consumer warpgroup that finds its next k-tile not yet landed releases
+// the previous one's stage first (a change of timing only). It runs
+// TestGemmF16TMAStore's and TestGemmF16TMACluster's cases; the weight
+// gradients' split-K partials with two-dimensional boxes, with the wide
+// boxes and on clusters (fp16 and bf16; K long enough that the ring wraps
+// many times, so that the early releases happen); and then checks that the
+// ViT-S/16 qkv weight gradient and forward product come out the same bit
+// for bit as with the setting off. A release before the wgmmas reading a
+// stage are done would let the producer overwrite operands still being
+// read: wrong products here, sooner or later. Not yet run on hardware.
+func TestGemmF16EarlyRelease(t *testing.T) {
+	if !dev.SetGemmKernel(GemmTMA) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	dev.SetGemmKernel(GemmAuto)
+	defer dev.SetGemmEarlyRelease(dev.SetGemmEarlyRelease(true))
+	defer dev.SetGemmSplitK(dev.SetGemmSplitK(0))
+	defer dev.SetGemmStreamK(dev.SetGemmStreamK(false))
+	defer dev.SetGemmWideBoxes(dev.SetGemmWideBoxes(false))
+	defer dev.SetGemmClusterSplitK(dev.SetGemmClusterSplitK(false))
+	testGemmTMAStoreAndCluster(t)
+	splits := []gemmCase{
+		{transA: true, m: 384, n: 576, k: 50000, align8: true, alpha: 1},                                      // 3×3 tiles of 192
+		{transA: true, m: 256, n: 1024, k: 20000, align8: true, alpha: 2, beta: -0.5, bias: true},             // 2×4 of 256
+		{transA: true, m: 1024, n: 384, k: 33333, pad: 8, align8: true, alpha: 0.5, bias: true, out16: true},  // 8×2 of 192, padded rows
+		{transA: true, m: 700, n: 136, k: 30000, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, // 6×1, 136 wide
+	}
+	for _, v := range []struct {
+		name           string
+		wide, clusters bool
+		kernels        []string // module.kernel, each must run
+	}{
+		{"split", false, false, []string{"gemm_f16_tma_sm90a.gemm_f16_tn_tma_p192", "gemm_f16_tma_sm90a.gemm_f16_tn_tma_p"}},
+		{"wide", true, false, []string{"gemm_f16_tma_sm90a.gemm_f16_tn_tma_p192w", "gemm_f16_tma_sm90a.gemm_f16_tn_tma_pw"}},
+		{"clusters", false, true, []string{"gemm_splitk_cluster_sm90a.gemm_f16_tn_tma_pc192", "gemm_splitk_cluster_sm90a.gemm_f16_tn_tma_pc"}},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			dev.SetGemmWideBoxes(v.wide)
+			dev.SetGemmClusterSplitK(v.clusters)
+			defer dev.SetGemmWideBoxes(false)
+			defer dev.SetGemmClusterSplitK(false)
+			for _, bf := range []bool{false, true} {
+				for _, c := range splits {
+					c.bf16 = bf
+					t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+				}
+			}
+			for _, mk := range v.kernels {
+				module, kernel, _ := strings.Cut(mk, ".")
+				checkRan(t, module, kernel)
+			}
+		})
+	}
+	t.Run("same_bits", func(t *testing.T) {
+		r := newRand(t)
+		for _, s := range []struct {
+			transA, transB bool
+			m, n, k        int
+		}{
+			{true, false, 1152, 384, 256 * 197}, // qkv's weight gradient: split-K partials
+			{false, true, 256 * 197, 1152, 384}, // qkv's forward: the TMA-store kernel
+		} {
+			_, ah := randF16(r, s.m*s.k)
+			_, bh := randF16(r, s.k*s.n)
+			a, b := upload16(t, ah), upload16(t, bh)
+			lda, ldb := s.k, s.k
+			if s.transA {
+				lda = s.m
+			}
+			if !s.transB {
+				ldb = s.n
+			}
+			product := func(early bool) []uint16 {
+				dev.SetGemmEarlyRelease(early)
+				c := mustAlloc(t, int64(2*s.m*s.n))
+				must(t, c.Fill16(0x7e00)) // fp16 NaN
+				must(t, dev.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n, Epilogue{OutF16: true}))
+				out := make([]uint16, s.m*s.n)
+				must(t, c.CopyToU16(out))
+				return out
+			}
+			want, got := product(false), product(true)
+			dev.SetGemmEarlyRelease(true)
+			diff, nan := 0, 0
+			for i := range want {
+				if got[i] != want[i] {
+					diff++
+				}
+				if got[i]&0x7c00 == 0x7c00 && got[i]&0x3ff != 0 {
+					nan++
+				}
+			}
+			if diff != 0 || nan != 0 {
+				t.Errorf("%d×%d×%d (transA %v): %d of %d elements differ from the product without the early release, %d NaN", s.m, s.n, s.k, s.transA, diff, len(want), nan)
+			}
+		}
+	})
 }
 
 // TestGemmF16ClusterSplitK runs weight gradients (the TN layout, long K)

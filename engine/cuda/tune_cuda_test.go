@@ -73,6 +73,7 @@ func TestGemmTune(t *testing.T) {
 				assert.True(t, timed(func(c GemmChoice) bool { return c.Prefetch }), "no shape timed the L2 prefetch")
 				assert.True(t, timed(func(c GemmChoice) bool { return c.StreamK }), "no shape timed stream-K")
 				assert.True(t, timed(func(c GemmChoice) bool { return c.DeepStore }), "no shape timed the deep store")
+				assert.True(t, timed(func(c GemmChoice) bool { return c.EarlyRelease }), "no shape timed the early release")
 				assert.True(t, timed(func(c GemmChoice) bool { return c.Kernel == GemmTMAPingpong }), "no shape timed the ping-pong kernels")
 			}
 			assert.True(t, slices.ContainsFunc(tunings, func(g GemmTuning) bool { return len(g.Ms) >= 3 }),

@@ -92,7 +92,7 @@ __device__ __forceinline__ void gemm_tma_sk_body(const TmaDesc* tmA, const TmaDe
         for (int p = beg; p < end; slot += T_BM * BN) {
             const int n = min(KT - p % KT, end - p);
             float d[BN / 2];
-            tma_consume_ktiles<T, A_MN, B_MN, BN, 1, S>(d, base, bars, it, n, c, leader, false, 0, 0);
+            tma_consume_ktiles<T, A_MN, B_MN, BN, 1, S>(d, base, bars, it, n, c, leader, false, 0, 0, false);
             // The raw partial product: rows c·64 on of the slot, every column.
             wgmma_epilogue<T, BN>(d, slot, nullptr, T_BM, BN, BN, c * 64, 0, 1.0f, 0.0f, 0);
             p += n;

@@ -633,14 +633,34 @@ __device__ __forceinline__ void tma_release(uint32_t bars, int it) {
 // wgmma.wait_group 0. it counts the k-tiles consumed over the block's life.
 // With stag_arrive, the k-tile count stag_kt − 1 is the one after which
 // this thread arrives on the stagger barrier stag (GEMM_STAGGER).
+//
+// early (GEMM_EARLY_RELEASE): a warp that finds its next k-tile not yet
+// landed first waits for the wgmmas in flight (wgmma.wait_group 0) and
+// releases the previous k-tile's stage, then waits for the data. Without
+// it the consumers hold that stage until the next k-tile lands and its
+// wgmmas are issued, so while they starve the producer has one stage of
+// the S fewer to load into: S − 1 k-tiles in flight instead of S. When the
+// data is already there nothing changes. The release is the leader's, and
+// its warp decides by lane 0's test, so the warp-wide wgmma.wait_group
+// runs with the whole warp.
 template <typename T, bool A_MN, bool B_MN, int BN, int CM, int S>
 __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint32_t bars, int& it, int nkt, int c,
-                                                   bool leader, bool stag_arrive, int stag_kt, uint32_t stag) {
+                                                   bool leader, bool stag_arrive, int stag_kt, uint32_t stag,
+                                                   bool early) {
     constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
 #pragma unroll
     for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
     for (int kt = 0; kt < nkt; kt++, it++) {
         const int s = it % S;
+        bool released = false;  // the previous k-tile's stage, by this warp's leader
+        if (early && kt > 0) {
+            const bool landed = __shfl_sync(0xffffffffu, mbar_test_wait(bars + 8 * s, (it / S) & 1), 0);
+            if (!landed) {
+                wgmma_wait<0>();
+                if (leader) tma_release<CM, S>(bars, it - 1);
+                released = true;
+            }
+        }
         mbar_wait(bars + 8 * s, (it / S) & 1);
         // Consumer c's 64 rows of A: bytes c·8192 on in both layouts
         // (64 rows of 128 bytes K-major, or the c-th 64-wide chunk).
@@ -659,7 +679,7 @@ __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint
         wgmma_commit();
         if (stag_arrive && it == stag_kt - 1) mbar_arrive(stag);
         wgmma_wait<1>();  // the wgmmas of the previous k-tile are done: release its stage
-        if (kt > 0 && leader) tma_release<CM, S>(bars, it - 1);
+        if (kt > 0 && leader && !released) tma_release<CM, S>(bars, it - 1);
     }
     wgmma_wait<0>();
     if (nkt > 0 && leader) tma_release<CM, S>(bars, it - 1);
@@ -699,6 +719,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
     const uint32_t bars = base + S * STAGE + STAGING;  // full[s] at bars+8s, empty[s] at bars+8(S+s)
     const uint32_t stag = bars + 16 * S;               // GEMM_STAGGER's barrier
     const bool stagger = flags & GEMM_STAGGER;
+    const bool early = flags & GEMM_EARLY_RELEASE;
     const int tid = threadIdx.x, warp = tid >> 5, wg = warp >> 2;
     const int rank = CM > 1 ? (int)cluster_rank() : 0;
 
@@ -741,7 +762,7 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
             tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
             float d[BN / 2];
             tma_consume_ktiles<T, A_MN, B_MN, BN, CM, S>(d, base, bars, it, KT, c, leader,
-                                                         stagger && c == 0 && leader, stagKT, stag);
+                                                         stagger && c == 0 && leader, stagKT, stag, early);
             if (TSTORE) {
                 const uint32_t stage = base + S * STAGE + c * NBUF * 8192;
                 if (flags & GEMM_OUT_F16)

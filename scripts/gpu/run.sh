@@ -157,12 +157,13 @@ if [[ "$phases" == *" decide "* ]]; then
 	beside_deadline=290
 	train_budget=200
 	# GemmTune (tune) times every kernel kind with each schedule setting
-	# (stagger, prefetch, deep store, narrow tiles, stream-K, wide boxes)
-	# at every product shape of the step and runs the fastest: the step on
-	# the best of them, and each candidate's time per shape in its tune:
-	# lines. The eleventh session measured the fused epilogues and the
-	# ping-pong kernels in the step (slower); the wide boxes are new.
-	train_configs="vit_small:fp16 vit_small:fp16:-:-:wideboxes vit_small:fp16:tune"
+	# (stagger, prefetch, deep store, narrow tiles, stream-K, wide boxes,
+	# early release) at every product shape of the step and runs the
+	# fastest: the step on the best of them, and each candidate's time per
+	# shape in its tune: lines. The eleventh session measured the fused
+	# epilogues and the ping-pong kernels in the step (slower); the wide
+	# boxes and the early release are new.
+	train_configs="vit_small:fp16 vit_small:fp16:-:-:wideboxes vit_small:fp16:-:-:early vit_small:fp16:tune"
 	# The profiles come before the step: the first two (the weight
 	# gradients' split-K partials with two- and three-dimensional boxes)
 	# bear on the unmet weight-gradient criterion, the next two on
@@ -234,10 +235,10 @@ done
 # eleventh session's wide-box weight gradients, and the products into a C
 # off its pairs' alignment in the residual, epilogue and bf16 tests, whose
 # copy failed in that session's second call; the twelfth session's
-# persistent mma.sync kernels), so that no budget cut can leave them
-# out. (Every kernel before those passed its tests on an H100 in the
-# eleventh session.)
-first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent|MMATMAPolled'
+# persistent mma.sync kernels; the thirteenth's early release), so that no
+# budget cut can leave them out. (Every kernel before those passed its
+# tests on an H100 in the eleventh session.)
+first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent|MMATMAPolled|EarlyRelease'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -579,9 +580,11 @@ fi
 # (MOCOGO_GEMM_STREAMK=1: the weight gradients stream-K), "prefetch"
 # (MOCOGO_GEMM_PREFETCH=1: the TMA producers' L2 prefetch of the next
 # tile's A), "deepstore" (MOCOGO_GEMM_DEEP_STORE=1: three staging
-# buffers a warpgroup in the 128×192 TMA-store kernels) or "wideboxes"
+# buffers a warpgroup in the 128×192 TMA-store kernels), "wideboxes"
 # (MOCOGO_GEMM_WIDE_BOXES=1: the weight gradients' split-K partials load
-# each operand's tile as one three-dimensional box). The variants run the step on
+# each operand's tile as one three-dimensional box) or "early"
+# (MOCOGO_GEMM_EARLY_RELEASE=1: the persistent TMA kernels' consumers
+# release a stage before they wait for the next k-tile). The variants run the step on
 # kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
@@ -595,8 +598,9 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg= st= rs= gg= sk= pf= ds= wb=
+	sg= st= rs= gg= sk= pf= ds= wb= er=
 	[ "${5:-}" = direct ] && sg=0
+	[ "${5:-}" = early ] && er=1
 	[ "${5:-}" = wideboxes ] && wb=1
 	[ "${5:-}" = deepstore ] && ds=1
 	[ "${5:-}" = streamk ] && sk=1
@@ -605,14 +609,14 @@ for cfg in $train_configs; do
 	[ "${5:-}" = residual ] && rs=1
 	[ "${5:-}" = gelugrad ] && gg=1
 	[ "${5:-}" = fused ] && rs=1 gg=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}${ds:+_deepstore}${wb:+_wideboxes}
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}${ds:+_deepstore}${wb:+_wideboxes}${er:+_early}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf MOCOGO_GEMM_DEEP_STORE=$ds MOCOGO_GEMM_WIDE_BOXES=$wb \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf MOCOGO_GEMM_DEEP_STORE=$ds MOCOGO_GEMM_WIDE_BOXES=$wb MOCOGO_GEMM_EARLY_RELEASE=$er \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
