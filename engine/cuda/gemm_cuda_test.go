@@ -604,6 +604,11 @@ func testGemmSplitK(t *testing.T, splitCounts []int) {
 				{transA: true, m: 197, n: 300, k: 960, alpha: 1, bias: true, gelu: true, out16: true},
 				{transB: true, m: 100, n: 200, k: 400, alpha: 1, beta: 1, out16: true, pad: 8},
 				{m: 100, n: 201, k: 410, alpha: 1, bias: true, gelu: true, pad: 8},
+				// The reduce's whole-quad loads with C off 16 bytes:
+				// element-wise stores (C of either type, beta read).
+				{transA: true, m: 129, n: 200, k: 1000, alpha: 1, bias: true, gelu: true, out16: true, cOff: 2},
+				{m: 100, n: 200, k: 400, alpha: 0.5, beta: 1, bias: true, cOff: 2},
+				{transA: true, m: 33, n: 136, k: 500, alpha: 1, beta: -1, out16: true, pad: 8},
 			} {
 				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 			}
@@ -633,7 +638,9 @@ func testGemmSplitK(t *testing.T, splitCounts []int) {
 }
 
 // TestGemmF16SplitKDeterministic runs one split-K product twice: the fixed
-// reduction order must give the same bits.
+// reduction order must give the same bits; then the same product with an
+// epilogue into C aligned for the reduce's whole-quad stores and into C
+// that is not, which must agree bit for bit.
 func TestGemmF16SplitKDeterministic(t *testing.T) {
 	old := dev.SetGemmSplitK(0)
 	defer dev.SetGemmSplitK(old)
@@ -654,6 +661,47 @@ func TestGemmF16SplitKDeterministic(t *testing.T) {
 	for i := range runs[0] {
 		if math.Float32bits(runs[0][i]) != math.Float32bits(runs[1][i]) || math.IsNaN(float64(runs[0][i])) {
 			t.Fatalf("element %d: %v then %v", i, runs[0][i], runs[1][i])
+		}
+	}
+	// The reduce's two epilogues, whole quads (C 16-byte aligned) and
+	// element by element (C two elements further on), give the same bits,
+	// with the bias, GELU and beta·C, into fp16 and fp32.
+	bias := upload32(t, randF32(r, n, 1))
+	oldF, oldH := randF16(r, m*n)
+	for _, out16 := range []bool{false, true} {
+		elem := 4
+		if out16 {
+			elem = 2
+		}
+		var got [2][]uint32 // the bits of each element
+		for i, off := range []int{0, 2} {
+			all := mustAlloc(t, int64((m*n+off)*elem))
+			dc := all.View(int64(off*elem), int64(m*n*elem))
+			if out16 {
+				must(t, dc.CopyFromU16(oldH))
+			} else {
+				must(t, dc.CopyFromF32(oldF))
+			}
+			must(t, dev.GemmF16(true, false, m, n, k, 0.5, da, m, db, n, 0.25, dc, n, Epilogue{Bias: bias, GELU: true, OutF16: out16}))
+			got[i] = make([]uint32, m*n)
+			if out16 {
+				h := make([]uint16, m*n)
+				must(t, dc.CopyToU16(h))
+				for e, v := range h {
+					got[i][e] = uint32(v)
+				}
+			} else {
+				f := make([]float32, m*n)
+				must(t, dc.CopyToF32(f))
+				for e, v := range f {
+					got[i][e] = math.Float32bits(v)
+				}
+			}
+		}
+		for e := range got[0] {
+			if got[0][e] != got[1][e] {
+				t.Fatalf("out16 %v, element %d: bits %#x with C aligned, %#x with C two elements on", out16, e, got[0][e], got[1][e])
+			}
 		}
 	}
 }

@@ -283,6 +283,14 @@ GEMM_SPLITK_KERNELS(bf16, bf16)
 // (N rounded up to a multiple of 4, so every slice and row starts 16-byte
 // aligned). Each thread owns four consecutive elements of the logical M×N
 // (16-byte loads when N is a multiple of 4, and then ldw = N).
+//
+// Where N is a multiple of 4 a thread's four elements lie in one row: it
+// issues the loads of up to eight slices before it adds any (the adds
+// wait on the first, and the eight are in flight together), and where
+// ldc is a multiple of 4 and C starts on a 4-element boundary, it reads
+// and stores its four elements of C, and loads their biases, as one
+// access each. Each element gets the same operations in the same order as
+// in the element-wise path (reduce_store), so both give the same bits.
 // Launch: any 1-D grid (grid-stride), block 256.
 template <typename T>
 __device__ __forceinline__ void splitk_reduce(const float* __restrict__ W, void* C, const float* __restrict__ bias,
@@ -292,13 +300,24 @@ __device__ __forceinline__ void splitk_reduce(const float* __restrict__ W, void*
     const size_t MN = (size_t)M * N, SW = (size_t)M * ldw;
     const size_t quads = (MN + 3) / 4;
     const bool vec = (N & 3) == 0;
+    const bool vecC = vec && (ldc & 3) == 0 && ((uintptr_t)C & (out16 ? 7 : 15)) == 0 &&
+                      (bias == nullptr || ((uintptr_t)bias & 15) == 0);
     for (size_t q = (size_t)blockIdx.x * blockDim.x + threadIdx.x; q < quads; q += (size_t)gridDim.x * blockDim.x) {
         const size_t e0 = q * 4;
         float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         if (vec) {
-            for (int s = 0; s < splits; s++) {
-                float4 w = *(const float4*)(W + s * SW + e0);
-                v[0] += w.x; v[1] += w.y; v[2] += w.z; v[3] += w.w;
+            const float* w = W + e0;
+            for (int s0 = 0; s0 < splits; s0 += 8) {
+                float4 x[8];
+#pragma unroll
+                for (int j = 0; j < 8; j++)
+                    if (s0 + j < splits) x[j] = __ldcs((const float4*)(w + (s0 + j) * SW));
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    if (s0 + j < splits) {
+                        v[0] += x[j].x; v[1] += x[j].y; v[2] += x[j].z; v[3] += x[j].w;
+                    }
+                }
             }
         } else {
             for (int s = 0; s < splits; s++) {
@@ -306,6 +325,42 @@ __device__ __forceinline__ void splitk_reduce(const float* __restrict__ W, void*
                 for (int j = 0; j < 4; j++)
                     if (e0 + j < MN) v[j] += W[s * SW + (e0 + j) / N * ldw + (e0 + j) % N];
             }
+        }
+        if (vecC) {
+            const int row = (int)(e0 / N), col = (int)(e0 % N);
+            float x[4];
+            const float4 b = bias ? *(const float4*)(bias + col) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            const float bs[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                x[j] = alpha * v[j];
+                if (bias) x[j] += bs[j];
+                if (gelu) x[j] = gelu_erf(x[j]);
+            }
+            const size_t off = (size_t)row * ldc + col;
+            if (out16) {
+                typedef typename GemmT<T>::T2 T2;
+                T2* c = (T2*)((T*)C + off);
+                if (beta != 0.0f) {
+                    const uint2 old = *(const uint2*)c;
+                    const T* o = (const T*)&old;
+#pragma unroll
+                    for (int j = 0; j < 4; j++) x[j] += beta * GemmT<T>::to_f(o[j]);
+                }
+                T2 out[2];
+                T* o = (T*)out;
+#pragma unroll
+                for (int j = 0; j < 4; j++) o[j] = GemmT<T>::from_f(x[j]);
+                *(uint2*)c = *(const uint2*)out;
+            } else {
+                float4* c = (float4*)((float*)C + off);
+                if (beta != 0.0f) {
+                    const float4 old = *c;
+                    x[0] += beta * old.x; x[1] += beta * old.y; x[2] += beta * old.z; x[3] += beta * old.w;
+                }
+                *c = make_float4(x[0], x[1], x[2], x[3]);
+            }
+            continue;
         }
 #pragma unroll
         for (int j = 0; j < 4; j++) {
