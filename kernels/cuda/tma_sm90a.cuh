@@ -279,6 +279,23 @@ __device__ __forceinline__ void bulk_wait_all() { asm volatile("cp.async.bulk.wa
 __device__ __forceinline__ void wg_sync(int c) {
     asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
 }
+// wg_all synchronises the 128 threads of consumer warpgroup c as wg_sync
+// does and returns, to each, whether v was true for all of them
+// (bar.red.and.pred): a decision the whole warpgroup takes together.
+__device__ __forceinline__ bool wg_all(bool v, int c) {
+    uint32_t r;
+    asm volatile(
+        "{\n"
+        ".reg .pred p, q;\n"
+        "setp.ne.u32 q, %1, 0;\n"
+        "bar.red.and.pred p, %2, 128, q;\n"
+        "selp.u32 %0, 1, 0, p;\n"
+        "}\n"
+        : "=r"(r)
+        : "r"((uint32_t)v), "r"(1 + c)
+        : "memory");
+    return r != 0;
+}
 
 // tile_origin gives the first row and column of this block's tile for work
 // item tile of its cluster (CM blocks on vertically adjacent tiles; CM = 1:
@@ -640,9 +657,10 @@ __device__ __forceinline__ void tma_release(uint32_t bars, int it) {
 // it the consumers hold that stage until the next k-tile lands and its
 // wgmmas are issued, so while they starve the producer has one stage of
 // the S fewer to load into: S − 1 k-tiles in flight instead of S. When the
-// data is already there nothing changes. The release is the leader's, and
-// its warp decides by lane 0's test, so the warp-wide wgmma.wait_group
-// runs with the whole warp.
+// data is already there nothing changes. wgmma.wait_group must be executed
+// by the whole warpgroup or by none of it, so the warpgroup decides
+// together (wg_all: "landed" only where every thread saw it landed); the
+// release is the leader's.
 template <typename T, bool A_MN, bool B_MN, int BN, int CM, int S>
 __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint32_t bars, int& it, int nkt, int c,
                                                    bool leader, bool stag_arrive, int stag_kt, uint32_t stag,
@@ -652,9 +670,9 @@ __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint
     for (int i = 0; i < BN / 2; i++) d[i] = 0.f;
     for (int kt = 0; kt < nkt; kt++, it++) {
         const int s = it % S;
-        bool released = false;  // the previous k-tile's stage, by this warp's leader
+        bool released = false;  // the previous k-tile's stage, by the leader
         if (early && kt > 0) {
-            const bool landed = __shfl_sync(0xffffffffu, mbar_test_wait(bars + 8 * s, (it / S) & 1), 0);
+            const bool landed = wg_all(mbar_test_wait(bars + 8 * s, (it / S) & 1), c);
             if (!landed) {
                 wgmma_wait<0>();
                 if (leader) tma_release<CM, S>(bars, it - 1);
