@@ -167,7 +167,8 @@ if [[ "$phases" == *" decide "* ]]; then
 	# The profiles come before the step: the first two (the weight
 	# gradients' split-K partials with two- and three-dimensional boxes)
 	# bear on the unmet weight-gradient criterion, the next two on
-	# mma.sync's.
+	# mma.sync's, the fifth (the partials with the early release) on the
+	# weight gradients' again.
 	profile_budget=100
 	bench_budget=110
 	bench_groups="gemm streamk attn tmas ln"
@@ -506,6 +507,7 @@ gemm_tmap_vit_qkv_dw       gemm  ^vit_qkv_dw_1152x384x50432$            ^gemm_f1
 gemm_tmapw_vit_qkv_dw      streamk ^vit_qkv_dw_1152x384x50432_wide$     ^gemm_f16_tn_tma_p192w$            1
 gemm_mmatmap_4096_nt       gemm  ^gemm_nt_4096_mmatmap$                 ^gemm_f16_nt_mtp$                  1
 gemm_mmatmal_4096_nt       gemm  ^gemm_nt_4096_mmatmal$                 ^gemm_f16_nt_mtl$                  1
+gemm_tmape_vit_qkv_dw      streamk ^vit_qkv_dw_1152x384x50432_early$    ^gemm_f16_tn_tma_p192$             1
 gemm_mma4_4096_nn          gemm  ^gemm_nn_4096_mma4_staged$             ^gemm_f16_nn_q$                    1
 peak_mma_ldsm_fill_f16     peak  ^peak_mma_ldsm_fill_f16$               ^peak_mma_ldsm_fill_f16$           1
 gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f16_nn_tma_s$                1
