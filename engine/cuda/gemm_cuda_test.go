@@ -604,11 +604,14 @@ func testGemmSplitK(t *testing.T, splitCounts []int) {
 				{transA: true, m: 197, n: 300, k: 960, alpha: 1, bias: true, gelu: true, out16: true},
 				{transB: true, m: 100, n: 200, k: 400, alpha: 1, beta: 1, out16: true, pad: 8},
 				{m: 100, n: 201, k: 410, alpha: 1, bias: true, gelu: true, pad: 8},
-				// The reduce's whole-quad loads with C off 16 bytes:
-				// element-wise stores (C of either type, beta read).
-				{transA: true, m: 129, n: 200, k: 1000, alpha: 1, bias: true, gelu: true, out16: true, cOff: 2},
+				// The reduce's epilogue (operands aligned, as split-K
+				// needs): C of either type off its quads' alignment
+				// (element by element, beta·C read); padded rows and a
+				// half C 8 bytes past a 16-byte boundary (whole quads).
+				{transA: true, m: 129, n: 200, k: 1000, align8: true, alpha: 1, bias: true, gelu: true, out16: true, cOff: 2},
 				{m: 100, n: 200, k: 400, alpha: 0.5, beta: 1, bias: true, cOff: 2},
-				{transA: true, m: 33, n: 136, k: 500, alpha: 1, beta: -1, out16: true, pad: 8},
+				{transA: true, m: 33, n: 136, k: 500, align8: true, alpha: 1, beta: -1, out16: true, pad: 8},
+				{transA: true, m: 65, n: 200, k: 700, align8: true, alpha: 1, beta: 0.5, bias: true, out16: true, cOff: 4},
 			} {
 				t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
 			}
@@ -644,6 +647,7 @@ func testGemmSplitK(t *testing.T, splitCounts []int) {
 func TestGemmF16SplitKDeterministic(t *testing.T) {
 	old := dev.SetGemmSplitK(0)
 	defer dev.SetGemmSplitK(old)
+	defer dev.SetGemmStreamK(dev.SetGemmStreamK(false)) // split-K's reduce, whatever MOCOGO_GEMM_STREAMK says
 	r := newRand(t)
 	const m, n, k = 384, 384, 8192
 	_, ah := randF16(r, k*m)

@@ -5,7 +5,6 @@ package cuda
 import (
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 )
 
@@ -605,14 +604,21 @@ func TestGemmF16WideBoxes(t *testing.T) {
 // TestGemmF16EarlyRelease runs products with SetGemmEarlyRelease on: a
 // consumer warpgroup that finds its next k-tile not yet landed releases
 // the previous one's stage first (a change of timing only). It runs
-// TestGemmF16TMAStore's and TestGemmF16TMACluster's cases; the weight
-// gradients' split-K partials with two-dimensional boxes, with the wide
-// boxes and on clusters (fp16 and bf16; K long enough that the ring wraps
-// many times, so that the early releases happen); and then checks that the
+// TestGemmF16TMAStore's and TestGemmF16TMACluster's cases (their edges
+// include products that fall back to the persistent kernels with the
+// direct store); the weight gradients' split-K partials with
+// two-dimensional boxes, with the wide boxes and on clusters (fp16 and
+// bf16; K long enough that the ring wraps many times), each case asserting
+// the kernel it launched; the deep-store kernels, the direct-store
+// persistent ones and the stagger with it; and then checks that the
 // ViT-S/16 qkv weight gradient and forward product come out the same bit
 // for bit as with the setting off. A release before the wgmmas reading a
 // stage are done would let the producer overwrite operands still being
-// read: wrong products here, sooner or later. Not yet run on hardware.
+// read: wrong products here, sooner or later. Whether a launch took the
+// early path (its next k-tile not yet landed) is not observable from
+// outside; the weight gradients' partials wait on their loads for about a
+// third of their warps' time (the eleventh session's profile), so the
+// ViT-sized product takes it many times. Not yet run on hardware.
 func TestGemmF16EarlyRelease(t *testing.T) {
 	if !dev.SetGemmKernel(GemmTMA) {
 		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
@@ -633,12 +639,7 @@ func TestGemmF16EarlyRelease(t *testing.T) {
 	for _, v := range []struct {
 		name           string
 		wide, clusters bool
-		kernels        []string // module.kernel, each must run
-	}{
-		{"split", false, false, []string{"gemm_f16_tma_sm90a.gemm_f16_tn_tma_p192", "gemm_f16_tma_sm90a.gemm_f16_tn_tma_p"}},
-		{"wide", true, false, []string{"gemm_f16_tma_sm90a.gemm_f16_tn_tma_p192w", "gemm_f16_tma_sm90a.gemm_f16_tn_tma_pw"}},
-		{"clusters", false, true, []string{"gemm_splitk_cluster_sm90a.gemm_f16_tn_tma_pc192", "gemm_splitk_cluster_sm90a.gemm_f16_tn_tma_pc"}},
-	} {
+	}{{"split", false, false}, {"wide", true, false}, {"clusters", false, true}} {
 		t.Run(v.name, func(t *testing.T) {
 			dev.SetGemmWideBoxes(v.wide)
 			dev.SetGemmClusterSplitK(v.clusters)
@@ -647,15 +648,63 @@ func TestGemmF16EarlyRelease(t *testing.T) {
 			for _, bf := range []bool{false, true} {
 				for _, c := range splits {
 					c.bf16 = bf
-					t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+					// The partials the route takes: 2-D boxes, or wide
+					// boxes where M and N fill whole tiles, or clusters
+					// where the tile rows pair up.
+					bn, kernel := tmaTile("tn", c.n)
+					module := "gemm_f16_tma_sm90a."
+					switch {
+					case v.wide && wideBoxesOK(true, false, c.m, c.n, bn):
+						kernel += "w"
+					case v.clusters && ceilDiv(c.m, 128)%2 == 0:
+						module, kernel = "gemm_splitk_cluster_sm90a.", "tn_tma_pc"
+						if bn == 192 {
+							kernel += "192"
+						}
+					}
+					prefix := "gemm_f16_"
+					if bf {
+						prefix = "gemm_bf16_"
+					}
+					t.Run(c.String(), func(t *testing.T) { runGemmCaseOn(t, c, module+prefix+kernel) })
 				}
-			}
-			for _, mk := range v.kernels {
-				module, kernel, _ := strings.Cut(mk, ".")
-				checkRan(t, module, kernel)
 			}
 		})
 	}
+	// The other kernels the flag reaches (GemmTMAStore, which takes them
+	// for products of fewer tiles than SMs too): the deep store, the
+	// persistent kernels with the direct store (a half C whose rows end off
+	// 16-byte boundaries), and both settings that change the consumers'
+	// schedule at once (the stagger's second warpgroup starts two k-tiles
+	// behind).
+	dev.SetGemmKernel(GemmTMAStore)
+	defer dev.SetGemmKernel(GemmAuto)
+	t.Run("deepstore", func(t *testing.T) {
+		defer dev.SetGemmDeepStore(dev.SetGemmDeepStore(true))
+		for _, c := range []gemmCase{
+			{m: 20000, n: 1152, k: 384, align8: true, alpha: 1, out16: true},
+			{transA: true, m: 3000, n: 576, k: 700, align8: true, alpha: 1, bias: true, gelu: true, out16: true},
+		} {
+			layout := map[bool]string{false: "nn", true: "tn"}[c.transA]
+			t.Run(c.String(), func(t *testing.T) {
+				runGemmCaseOn(t, c, "gemm_tma_store_deep_sm90a.gemm_f16_"+layout+"_tma_s192d")
+			})
+		}
+	})
+	t.Run("direct", func(t *testing.T) {
+		c := gemmCase{transB: true, m: 3000, n: 270, k: 1000, align8: true, alpha: 1, bias: true, out16: true}
+		runGemmCaseOn(t, c, "gemm_f16_tma_sm90a.gemm_f16_nt_tma_p192")
+	})
+	t.Run("stagger", func(t *testing.T) {
+		defer dev.SetGemmStagger(dev.SetGemmStagger(true))
+		for _, c := range []gemmCase{
+			{transB: true, m: 4096, n: 2304, k: 64, align8: true, alpha: 1},
+			{transB: true, m: 3000, n: 1024, k: 2000, align8: true, alpha: 1, bias: true, out16: true},
+			{m: 20000, n: 1152, k: 384, align8: true, alpha: 1, out16: true},
+		} {
+			t.Run(c.String(), func(t *testing.T) { runGemmCase(t, c) })
+		}
+	})
 	t.Run("same_bits", func(t *testing.T) {
 		r := newRand(t)
 		for _, s := range []struct {

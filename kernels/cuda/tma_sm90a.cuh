@@ -651,16 +651,17 @@ __device__ __forceinline__ void tma_release(uint32_t bars, int it) {
 // With stag_arrive, the k-tile count stag_kt − 1 is the one after which
 // this thread arrives on the stagger barrier stag (GEMM_STAGGER).
 //
-// early (GEMM_EARLY_RELEASE): a warp that finds its next k-tile not yet
-// landed first waits for the wgmmas in flight (wgmma.wait_group 0) and
-// releases the previous k-tile's stage, then waits for the data. Without
-// it the consumers hold that stage until the next k-tile lands and its
-// wgmmas are issued, so while they starve the producer has one stage of
-// the S fewer to load into: S − 1 k-tiles in flight instead of S. When the
-// data is already there nothing changes. wgmma.wait_group must be executed
-// by the whole warpgroup or by none of it, so the warpgroup decides
-// together (wg_all: "landed" only where every thread saw it landed); the
-// release is the leader's.
+// early (GEMM_EARLY_RELEASE): a warpgroup that finds its next k-tile not
+// yet landed first waits for the wgmmas in flight (wgmma.wait_group 0)
+// and releases the previous k-tile's stage, then waits for the data.
+// Without it the consumers hold that stage until the next k-tile lands and
+// its wgmmas are issued, so while they starve the producer has one stage
+// of the S fewer to load into: S − 1 k-tiles in flight instead of S.
+// wgmma.wait_group must be executed by the whole warpgroup or by none of
+// it, so the warpgroup decides together (wg_all: "landed" only where every
+// thread saw it landed); the release is the leader's. The decision costs a
+// warpgroup barrier every k-tile; where the data has landed nothing else
+// changes.
 template <typename T, bool A_MN, bool B_MN, int BN, int CM, int S>
 __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint32_t bars, int& it, int nkt, int c,
                                                    bool leader, bool stag_arrive, int stag_kt, uint32_t stag,
