@@ -122,32 +122,9 @@ func runRingModelBug(seed uint64, polled bool, tiles, grid, block, KT int, bug s
 		inFlight = append(inFlight, f)
 	}
 
-	// Each actor is a goroutine that runs only while it holds the turn and
-	// hands it back at each step; the scheduler picks who goes next.
-	type actor struct {
-		turn chan struct{}
-		done bool
-	}
-	back := make(chan bool)     // true: the actor finished
-	quit := make(chan struct{}) // closed at the end: actors still waiting for a turn leave
-	defer close(quit)
-	var actors []*actor
-	spawn := func(body func(step func())) {
-		a := &actor{turn: make(chan struct{})}
-		actors = append(actors, a)
-		wait := func() {
-			select {
-			case <-a.turn:
-			case <-quit:
-				runtime.Goexit()
-			}
-		}
-		go func() {
-			wait()
-			body(func() { back <- false; wait() })
-			back <- true
-		}()
-	}
+	sched := newRingSched(r)
+	defer sched.close()
+	spawn := sched.spawn
 
 	// The tile walk every warp shares: tiles block, block+grid, … .
 	tileCount := (tiles - block + grid - 1) / grid
@@ -234,32 +211,18 @@ func runRingModelBug(seed uint64, polled bool, tiles, grid, block, KT int, bug s
 		})
 	}
 
-	for steps := 0; err == nil; steps++ {
-		if steps > ringModelMaxSteps {
-			return fmt.Errorf("no end after %d steps: deadlock (%d of %d loads issued, %d in flight)", steps, len(issuedAs), loads, len(inFlight))
+	// A load lands (in any order), or an actor takes a step.
+	sched.run(func() int { return len(inFlight) }, func(i int) {
+		f := inFlight[i]
+		inFlight = append(inFlight[:i], inFlight[i+1:]...)
+		landed[f] = true
+		full[f%S].completeTx(1)
+	}, func(steps int) bool {
+		if err == nil && steps > ringModelMaxSteps {
+			err = fmt.Errorf("no end after %d steps: deadlock (%d of %d loads issued, %d in flight)", steps, len(issuedAs), loads, len(inFlight))
 		}
-		var live []*actor
-		for _, a := range actors {
-			if !a.done {
-				live = append(live, a)
-			}
-		}
-		if len(live) == 0 && len(inFlight) == 0 {
-			break
-		}
-		// A load lands (in any order), or an actor takes a step.
-		if len(inFlight) > 0 && (len(live) == 0 || r.IntN(len(live)+1) == 0) {
-			i := r.IntN(len(inFlight))
-			f := inFlight[i]
-			inFlight = append(inFlight[:i], inFlight[i+1:]...)
-			landed[f] = true
-			full[f%S].completeTx(1)
-			continue
-		}
-		a := live[r.IntN(len(live))]
-		a.turn <- struct{}{}
-		a.done = <-back
-	}
+		return err != nil
+	})
 	if err == nil && len(issuedAs) != loads {
 		err = fmt.Errorf("%d of %d loads issued", len(issuedAs), loads)
 	}
@@ -269,3 +232,72 @@ func runRingModelBug(seed uint64, polled bool, tiles, grid, block, KT int, bug s
 // ringModelMaxSteps bounds a run: every correct one of the test's cases
 // ends in under 5000 steps.
 const ringModelMaxSteps = 50000
+
+// ringSched runs a model's actors, goroutines that each run only while
+// they hold the turn and hand it back at each step (where another could
+// overtake them), and its asynchronous events (a load landing, a group of
+// wgmmas finishing), in a random order: the interleavings a block's warps
+// and the hardware could produce.
+type ringSched struct {
+	r      *rand.Rand
+	actors []*ringActor
+	back   chan bool     // an actor's step is over; true: it finished
+	quit   chan struct{} // closed at the end: actors still waiting for a turn leave
+}
+
+type ringActor struct {
+	turn chan struct{}
+	done bool
+}
+
+func newRingSched(r *rand.Rand) *ringSched {
+	return &ringSched{r: r, back: make(chan bool), quit: make(chan struct{})}
+}
+
+// spawn adds an actor running body, which calls step wherever it could be
+// overtaken.
+func (s *ringSched) spawn(body func(step func())) {
+	a := &ringActor{turn: make(chan struct{})}
+	s.actors = append(s.actors, a)
+	wait := func() {
+		select {
+		case <-a.turn:
+		case <-s.quit:
+			runtime.Goexit()
+		}
+	}
+	go func() {
+		wait()
+		body(func() { s.back <- false; wait() })
+		s.back <- true
+	}()
+}
+
+// run gives the turn to a live actor, or fires one of the pending()
+// asynchronous events (fire(i), i < pending()), at random, until no actor
+// is live and no event pending, or stop(steps) says to stop (a violation,
+// or too many steps).
+func (s *ringSched) run(pending func() int, fire func(i int), stop func(steps int) bool) {
+	for steps := 0; !stop(steps); steps++ {
+		var live []*ringActor
+		for _, a := range s.actors {
+			if !a.done {
+				live = append(live, a)
+			}
+		}
+		n := pending()
+		if len(live) == 0 && n == 0 {
+			return
+		}
+		if n > 0 && (len(live) == 0 || s.r.IntN(len(live)+1) == 0) {
+			fire(s.r.IntN(n))
+			continue
+		}
+		a := live[s.r.IntN(len(live))]
+		a.turn <- struct{}{}
+		a.done = <-s.back
+	}
+}
+
+// close ends the actors still waiting for a turn.
+func (s *ringSched) close() { close(s.quit) }
