@@ -83,6 +83,18 @@ func (b *ringBar) check() {
 	}
 }
 
+// newRingBars is the mbarriers of a ring of stages stages: full[s],
+// completed by the producer's expect_tx arrival and the load's bytes, and
+// empty[s], by releasers releases.
+func newRingBars(stages, releasers int) (full, empty []ringBar) {
+	full, empty = make([]ringBar, stages), make([]ringBar, stages)
+	for s := range stages {
+		full[s] = ringBar{count: 1, pending: 1}
+		empty[s] = ringBar{count: releasers, pending: releasers}
+	}
+	return full, empty
+}
+
 func runRingModel(seed uint64, polled bool, tiles, grid, block, kt int) error {
 	return runRingModelBug(seed, polled, tiles, grid, block, kt, "")
 }
@@ -92,11 +104,7 @@ func runRingModel(seed uint64, polled bool, tiles, grid, block, kt int) error {
 func runRingModelBug(seed uint64, polled bool, tiles, grid, block, KT int, bug string) error {
 	const S, W = 4, 8 // MT_S, MT_WARPS
 	r := rand.New(rand.NewPCG(seed, 1))
-	var full, empty [S]ringBar
-	for s := range S {
-		full[s] = ringBar{count: 1, pending: 1}
-		empty[s] = ringBar{count: W, pending: W}
-	}
+	full, empty := newRingBars(S, W)
 	type load struct{ tile, kt int }
 	var (
 		issuedAs []load // load f's (tile, kt), in issue order
@@ -146,21 +154,7 @@ func runRingModelBug(seed uint64, polled bool, tiles, grid, block, KT int, bug s
 
 	if !polled {
 		// tma_produce: the producer lane of gemm_mtp_body.
-		spawn(func(step func()) {
-			it := 0
-			for tile := block; tile < tiles; tile += grid {
-				for kt := 0; kt < KT; kt, it = kt+1, it+1 {
-					s := it % S
-					if it >= S {
-						for !empty[s].done(((it / S) - 1) & 1) {
-							step()
-						}
-					}
-					issue(it, tile, kt)
-					step()
-				}
-			}
-		})
+		spawnRingProducer(sched, empty, block, tiles, grid, KT, issue)
 	} else {
 		poll() // the first S loads, before __syncthreads
 	}
@@ -301,3 +295,28 @@ func (s *ringSched) run(pending func() int, fire func(i int), stop func(steps in
 
 // close ends the actors still waiting for a turn.
 func (s *ringSched) close() { close(s.quit) }
+
+// spawnRingProducer adds tma_produce's producer thread to sched: it walks
+// the block's tiles (block, block + grid, … below tiles), KT k-tiles each,
+// through a ring of len(empty) stages, waiting before each refill until
+// the stage's empty barrier has completed the phase of its previous
+// k-tile's releases, and issues each load (issue(f, tile, kt): load f of
+// the block).
+func spawnRingProducer(sched *ringSched, empty []ringBar, block, tiles, grid, KT int, issue func(f, tile, kt int)) {
+	S := len(empty)
+	sched.spawn(func(step func()) {
+		it := 0
+		for tile := block; tile < tiles; tile += grid {
+			for kt := 0; kt < KT; kt, it = kt+1, it+1 {
+				s := it % S
+				if it >= S {
+					for !empty[s].done(((it / S) - 1) & 1) {
+						step()
+					}
+				}
+				issue(it, tile, kt)
+				step()
+			}
+		}
+	})
+}

@@ -71,11 +71,7 @@ func runTMARingModel(seed uint64, p tmaRingCase, bug string) error {
 	const WG = 2 // consumer warpgroups
 	S, KT := p.stages, p.kt
 	r := rand.New(rand.NewPCG(seed, 3))
-	full, empty := make([]ringBar, S), make([]ringBar, S)
-	for s := range S {
-		full[s] = ringBar{count: 1, pending: 1}
-		empty[s] = ringBar{count: WG, pending: WG}
-	}
+	full, empty := newRingBars(S, WG)
 	type load struct{ tile, kt int }
 	var (
 		issuedAs []load    // load f's (tile, kt), in issue order
@@ -135,21 +131,7 @@ func runTMARingModel(seed uint64, p tmaRingCase, bug string) error {
 
 	// tma_produce: the producer thread walks the block's tiles.
 	loads := KT * ((p.tiles - p.block + p.grid - 1) / p.grid)
-	sched.spawn(func(step func()) {
-		it := 0
-		for tile := p.block; tile < p.tiles; tile += p.grid {
-			for kt := 0; kt < KT; kt, it = kt+1, it+1 {
-				s := it % S
-				if it >= S {
-					for !empty[s].done(((it / S) - 1) & 1) {
-						step()
-					}
-				}
-				issue(it, tile, kt)
-				step()
-			}
-		}
-	})
+	spawnRingProducer(sched, empty, p.block, p.tiles, p.grid, KT, issue)
 	// tma_consume_ktiles, tile after tile, and the epilogue.
 	for c := range WG {
 		sched.spawn(func(step func()) {
