@@ -80,7 +80,7 @@ def main():
             # A training-step variant names its kernels before the measure
             # (train_<model>_gemmtmas_attnhead_img_per_s): torch's key has
             # neither.
-            t = theirs.get(re.sub(r"_(gemm[a-z0-9]+|attn[a-z0-9]+|staged|direct|stagger|prefetch|deepstore|residual|gelugrad|streamk|wideboxes)(?=_)", "", k))
+            t = theirs.get(re.sub(r"_(gemm[a-z0-9]+|attn[a-z0-9]+|staged|direct|stagger|prefetch|deepstore|residual|gelugrad|streamk|wideboxes|early)(?=_)", "", k))
         while t is None and "_" in base:
             base = base.rsplit("_", 1)[0]
             t = theirs.get(base)
@@ -90,6 +90,7 @@ def main():
         ratio = f"{o[0] / t[0]:.2f}" if o and t and t[0] > 0 else "-"
         lines.append(f"{k:<34} {os_:>10} {ts:>10} {ratio:>7}  {unit}")
     lines += criteria(ours, theirs, dev)
+    lines += tile_load_reading(ours)
     lines += jit_times(os.path.join(out, "jit.log"))
     lines += best_variants(ours)
     lines += anchor_kernels(os.path.join(out, "torch.log"))
@@ -156,6 +157,38 @@ def criteria(ours, theirs, dev):
     head = "issue 4's criteria (ratios of this run)"
     if "H100" not in dev:
         head += ": NOT AN H100, these do not count for the issue"
+    return ["", head] + rows
+
+
+# The clocks a 40 KB k-tile of qkv's weight-gradient partials took in the
+# eleventh session's profile (193,790 cycles for 113 k-tiles at 126
+# blocks), with five stages of which four were loading while the consumers
+# starved; the tile-load probe keeps all five loading.
+PARTIALS_CLK_PER_KTILE = 1700
+
+
+def tile_load_reading(ours):
+    """The tile-load probe's clocks a k-tile beside the partials' own, and
+    what they say (docs/BENCHMARKS.md, twelfth and thirteenth sessions):
+    near 4/5 of the partials' clocks, the loads' latency sets the ring's
+    pace and the early release should win; near the partials' own, a rate
+    limit does, and it cannot; under that, the consumer side is slow."""
+    rows = []
+    for k in sorted(k for k in ours if k.startswith("peak_tileload_") and k.endswith("_clk_per_ktile")):
+        rows.append(f"  {k:<48} {ours[k][0]:8.0f} clk a k-tile")
+    two = ours.get("peak_tileload_qkvdw_2d_clk_per_ktile")
+    if not rows:
+        return []
+    head = f"the weight gradients' loads alone (tile-load probe; the partials took about {PARTIALS_CLK_PER_KTILE} clk a k-tile)"
+    if two:
+        c, latency = two[0], PARTIALS_CLK_PER_KTILE * 4 / 5
+        if c >= 0.9 * PARTIALS_CLK_PER_KTILE:
+            say = "the loads' rate limits the partials: the early release cannot help; fewer bytes a block (multicast) or the wide boxes (3d) might"
+        elif c >= 0.9 * latency:
+            say = "the ring's depth limits the partials (latency): the early release should win"
+        else:
+            say = "the loads are faster than the partials even with all five stages loading: look at the consumers (wgmma, handshake)"
+        rows.append(f"  reading: 2d at {c:.0f} against {latency:.0f} (latency, all stages loading) and {PARTIALS_CLK_PER_KTILE} (the partials): {say}")
     return ["", head] + rows
 
 
