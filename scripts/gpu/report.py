@@ -2,6 +2,7 @@
 """report.py OUTDIR: the short table run.sh prints last, from the logs in
 OUTDIR (tests_*.log, the sanitizer logs, bench.log, torch.log, and the
 Nsight Compute digests of profile.log)."""
+import csv
 import glob
 import os
 import re
@@ -30,6 +31,9 @@ def main():
                 if line.startswith("device:"):
                     dev = dev or line.strip()
     lines.append(dev or "device: unknown")
+    un = os.path.join(out, "uname.txt")
+    if os.path.exists(un):
+        lines.append(open(un, errors="replace").read().strip())
     lines.append("")
     lines.append(f"{'tests':<34} {'pass':>5} {'fail':>5} {'skip':>5}  status")
     for p in sorted(glob.glob(os.path.join(out, "test_*.log"))):
@@ -90,7 +94,7 @@ def main():
         ratio = f"{o[0] / t[0]:.2f}" if o and t and t[0] > 0 else "-"
         lines.append(f"{k:<34} {os_:>10} {ts:>10} {ratio:>7}  {unit}")
     lines += criteria(ours, theirs, dev)
-    lines += tile_load_reading(ours)
+    lines += tile_load_reading(ours, out)
     lines += jit_times(os.path.join(out, "jit.log"))
     lines += best_variants(ours)
     lines += anchor_kernels(os.path.join(out, "torch.log"))
@@ -155,7 +159,12 @@ def criteria(ours, theirs, dev):
     if not rows:
         return []
     head = "issue 4's criteria (ratios of this run)"
-    if "H100" not in dev:
+    if "H200" in dev:
+        # The device tool lends H200s now: the H100's SMs, tensor cores and
+        # clocks with 4.8 against 3.35 TB/s of memory and 60 against 50 MB
+        # of L2. The ratios are to PyTorch on the same machine.
+        head += ": on an H200; the issue names an H100 (the same SMs and clocks, faster memory): say which beside them"
+    elif "H100" not in dev:
         head += ": NOT AN H100, these do not count for the issue"
     return ["", head] + rows
 
@@ -167,28 +176,58 @@ def criteria(ours, theirs, dev):
 PARTIALS_CLK_PER_KTILE = 1700
 
 
-def tile_load_reading(ours):
+# The most k-tiles a block of qkv's weight-gradient partials walks: K =
+# 50432 in 7 splits of 7232 (a multiple of 64), 113 k-tiles of 64.
+PARTIALS_KTILES = 113
+
+
+def profiled_clk_per_ktile(out, name):
+    """The clocks a k-tile took in this run's Nsight Compute profile name
+    (run.sh's profile phase: ncu/<name>.raw.csv), from the longest GPC's
+    elapsed cycles over the partials' 113 k-tiles a block; None where the
+    profile did not run."""
+    p = os.path.join(out, "ncu", name + ".raw.csv")
+    if not os.path.exists(p):
+        return None
+    try:
+        rows = list(csv.reader(open(p, errors="replace")))
+        i = rows[0].index("gpc__cycles_elapsed.max")
+        return float(rows[2][i].replace(",", "")) / PARTIALS_KTILES
+    except (ValueError, IndexError):
+        return None
+
+
+def tile_load_reading(ours, out):
     """The tile-load probe's clocks a k-tile beside the partials' own, and
     what they say (docs/BENCHMARKS.md, twelfth and thirteenth sessions):
     near 4/5 of the partials' clocks, the loads' latency sets the ring's
     pace and the early release should win; near the partials' own, a rate
-    limit does, and it cannot; under that, the consumer side is slow."""
+    limit does, and it cannot; under that, the consumer side is slow. The
+    partials' clocks are this run's profile's where it ran (an H200's
+    faster memory may move them), else the H100's 1700."""
     rows = []
     for k in sorted(k for k in ours if k.startswith("peak_tileload_") and k.endswith("_clk_per_ktile")):
         rows.append(f"  {k:<48} {ours[k][0]:8.0f} clk a k-tile")
+    for name, what in (("gemm_tmap_vit_qkv_dw", "the partials"), ("gemm_tmape_vit_qkv_dw", "the partials, early release")):
+        c = profiled_clk_per_ktile(out, name)
+        if c:
+            rows.append(f"  {what + ' (profile ' + name + ')':<48} {c:8.0f} clk a k-tile")
     two = ours.get("peak_tileload_qkvdw_2d_clk_per_ktile")
     if not rows:
         return []
-    head = f"the weight gradients' loads alone (tile-load probe; the partials took about {PARTIALS_CLK_PER_KTILE} clk a k-tile)"
+    partials = profiled_clk_per_ktile(out, "gemm_tmap_vit_qkv_dw")
+    source = "this run's profile" if partials else "the eleventh session's H100 profile"
+    partials = partials or PARTIALS_CLK_PER_KTILE
+    head = f"the weight gradients' loads alone (tile-load probe; the partials took {partials:.0f} clk a k-tile in {source})"
     if two:
-        c, latency = two[0], PARTIALS_CLK_PER_KTILE * 4 / 5
-        if c >= 0.9 * PARTIALS_CLK_PER_KTILE:
+        c, latency = two[0], partials * 4 / 5
+        if c >= 0.9 * partials:
             say = "the loads' rate limits the partials: the early release cannot help; fewer bytes a block (multicast) or the wide boxes (3d) might"
         elif c >= 0.9 * latency:
             say = "the ring's depth limits the partials (latency): the early release should win"
         else:
             say = "the loads are faster than the partials even with all five stages loading: look at the consumers (wgmma, handshake)"
-        rows.append(f"  reading: 2d at {c:.0f} against {latency:.0f} (latency, all stages loading) and {PARTIALS_CLK_PER_KTILE} (the partials): {say}")
+        rows.append(f"  reading: 2d at {c:.0f} against {latency:.0f} (latency, all stages loading) and {partials:.0f} (the partials): {say}")
     return ["", head] + rows
 
 

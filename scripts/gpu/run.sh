@@ -97,6 +97,10 @@ fi
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || true
 cat "$bin/BUILD_INFO" 2>/dev/null | tee "$out/build_info.txt"
 head -1 "$out/nvidia-smi-L.txt" 2>/dev/null
+# The machine's runtime: gVisor reports kernel 4.4.0, and there ncu cannot
+# read the counters nor compute-sanitizer open the device (the device
+# tool's KINDS.md), so those phases' failures say nothing of our kernels.
+echo "kernel $(uname -r)$(case "$(uname -r)" in 4.4.0*) echo ' (gVisor: no ncu counters, no compute-sanitizer)' ;; esac)" | tee "$out/uname.txt"
 # The driver keeps the machine code it compiles from our PTX in its JIT
 # cache, so only the first process pays (the TMA-store module alone takes
 # ptxas about 10 s). Its default size may be smaller than all our modules

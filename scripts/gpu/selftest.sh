@@ -135,6 +135,7 @@ check "pretrain's failure shown" 'a stand-in failure in fp16' "$tmp/log"
 check "pretrain's fallback to fp32" 'pretrain again: --precision fp32' "$tmp/log"
 check "lincls on the fallback's backbone" 'Backbone: stand-in, .*--precision fp32 .*pretrain_cifar_fp32/backbone' "$tmp/log"
 check "report: tests" '^engine_cuda +6 +2 ' "$tmp/out/summary.txt"
+check "report: the machine's kernel (gVisor or not)" '^kernel [0-9]' "$tmp/out/summary.txt"
 check "the never-run kernels' tests, then the heavy ones, queued first" 'tests: 8 in 4 processes at a time, 280s, from TestGemmF16WideBoxes' "$tmp/log"
 check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
 check "report: racecheck" 'racecheck \(racecheck_attn.log\): 0 hazards' "$tmp/out/summary.txt"
@@ -165,7 +166,17 @@ check "report: cuBLAS's kernel at an anchor" '^  vit_qkv_fwd_50432x1152x384 +sm9
 refute "report: an H100 taken for another GPU" 'NOT AN H100' "$tmp/crit/summary.txt"
 sed -i 's/H100 80GB HBM3/H200/' "$tmp/crit/bench.log"
 python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
+check "report: an H200's numbers named as such" "^issue 4's criteria \(ratios of this run\): on an H200; the issue names an H100" "$tmp/crit/summary.txt"
+sed -i 's/H200/A100-SXM4-80GB/' "$tmp/crit/bench.log"
+python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
 check "report: another GPU's numbers marked" "^issue 4's criteria \(ratios of this run\): NOT AN H100" "$tmp/crit/summary.txt"
+# report.py: the tile-load reading against this run's own profile of the
+# partials (113 k-tiles a block) where it ran.
+mkdir -p "$tmp/crit/ncu"
+printf '%s\n' '"ID","gpc__cycles_elapsed.max"' '"","cycle"' '"0","169500"' >"$tmp/crit/ncu/gemm_tmap_vit_qkv_dw.raw.csv"
+echo 'RESULT peak_tileload_qkvdw_2d_clk_per_ktile 1510 clk 1' >>"$tmp/crit/bench.log"
+python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
+check "report: the tile-load reading from this run's profile" '^  reading: 2d at 1510 against 1200 \(latency, all stages loading\) and 1500 \(the partials\): the loads. rate limits' "$tmp/crit/summary.txt"
 # pack.sh: the call's few files, each under its limit (here 100 kB), the
 # largest left out and named, the run folder gone from the call's OUT.
 mkdir -p "$tmp/call"
