@@ -208,7 +208,8 @@ def tile_load_reading(ours, out):
     rows = []
     for k in sorted(k for k in ours if k.startswith("peak_tileload_") and k.endswith("_clk_per_ktile")):
         rows.append(f"  {k:<48} {ours[k][0]:8.0f} clk a k-tile")
-    for name, what in (("gemm_tmap_vit_qkv_dw", "the partials"), ("gemm_tmape_vit_qkv_dw", "the partials, early release")):
+    for name, what in (("gemm_tmap_vit_qkv_dw", "the partials"), ("gemm_tmapw_vit_qkv_dw", "the partials, wide boxes"),
+                       ("gemm_tmape_vit_qkv_dw", "the partials, early release")):
         c = profiled_clk_per_ktile(out, name)
         if c:
             rows.append(f"  {what + ' (profile ' + name + ')':<48} {c:8.0f} clk a k-tile")
