@@ -487,8 +487,10 @@ func (b *gpuBench) tmaPingpongBench() error {
 // SetGemmWideBoxes on (<shape>[_bf16]_wide: each operand's tile one
 // three-dimensional TMA box; _streamk_wide: with stream-K; not yet run on
 // hardware), then with SetGemmEarlyRelease on (_early, and _wide_early
-// with the wide boxes; not yet run on hardware), in fp16 and bf16, in a
-// group and process of their own.
+// with the wide boxes; not yet run on hardware), then with SetGemmLookahead
+// at 4, 8 and 16 k-tiles (_look4, _look8, _look16; _wide_look8 with the
+// wide boxes, _early_look8 with the early release; not yet run on
+// hardware), in fp16 and bf16, in a group and process of their own.
 func (b *gpuBench) streamKBench() error {
 	if !b.d.SetGemmKernel(cuda.GemmTMA) {
 		fmt.Println("streamk: not an sm_90 GPU, skipped")
@@ -504,6 +506,8 @@ func (b *gpuBench) streamKBench() error {
 		{{suffix: "_clustersplit", clusterSplitK: true}},
 		{{suffix: "_wide", wideBoxes: true}, {suffix: "_streamk_wide", streamK: true, wideBoxes: true}},
 		{{suffix: "_early", early: true}, {suffix: "_wide_early", wideBoxes: true, early: true}},
+		{{suffix: "_look4", lookahead: 4}, {suffix: "_look8", lookahead: 8}, {suffix: "_look16", lookahead: 16},
+			{suffix: "_wide_look8", wideBoxes: true, lookahead: 8}, {suffix: "_early_look8", early: true, lookahead: 8}},
 	} {
 		if err := b.weightGradients(pass...); err != nil {
 			return err
@@ -513,11 +517,12 @@ func (b *gpuBench) streamKBench() error {
 }
 
 // splitVariant is a way streamKBench times the weight gradients: the
-// stream-K, cluster split-K, wide-box and early-release settings, and the
-// key suffix.
+// stream-K, cluster split-K, wide-box, early-release and look-ahead
+// settings, and the key suffix.
 type splitVariant struct {
 	suffix                                   string
 	streamK, clusterSplitK, wideBoxes, early bool
+	lookahead                                int
 }
 
 // weightGradients times the weight gradients of the ViT-S/16 step (fp16
@@ -560,7 +565,9 @@ func (b *gpuBench) weightGradients(variants ...splitVariant) error {
 				oldCS := b.d.SetGemmClusterSplitK(v.clusterSplitK)
 				oldWB := b.d.SetGemmWideBoxes(v.wideBoxes)
 				oldER := b.d.SetGemmEarlyRelease(v.early)
+				oldLA := b.d.SetGemmLookahead(v.lookahead)
 				ms, err := b.time(run)
+				b.d.SetGemmLookahead(oldLA)
 				b.d.SetGemmEarlyRelease(oldER)
 				b.d.SetGemmWideBoxes(oldWB)
 				b.d.SetGemmClusterSplitK(oldCS)

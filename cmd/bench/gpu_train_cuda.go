@@ -80,8 +80,8 @@ func (b *gpuBench) trainBench() error {
 	// MOCOGO_GEMM_KERNEL, MOCOGO_ATTN_KERNEL, MOCOGO_GEMM_STAGED,
 	// MOCOGO_GEMM_STAGGER, MOCOGO_GEMM_RESIDUAL, MOCOGO_GEMM_GELU_GRAD,
 	// MOCOGO_GEMM_STREAMK, MOCOGO_GEMM_PREFETCH, MOCOGO_GEMM_DEEP_STORE,
-	// MOCOGO_GEMM_WIDE_BOXES and MOCOGO_GEMM_EARLY_RELEASE) name their own
-	// keys.
+	// MOCOGO_GEMM_WIDE_BOXES, MOCOGO_GEMM_EARLY_RELEASE and
+	// MOCOGO_GEMM_LOOKAHEAD) name their own keys.
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		name += "_gemm" + v
 	}
@@ -98,6 +98,9 @@ func (b *gpuBench) trainBench() error {
 		{"MOCOGO_GEMM_DEEP_STORE", "1", "_deepstore"},
 		{"MOCOGO_GEMM_WIDE_BOXES", "1", "_wideboxes"},
 		{"MOCOGO_GEMM_EARLY_RELEASE", "1", "_early"},
+		{"MOCOGO_GEMM_LOOKAHEAD", "4", "_look4"},
+		{"MOCOGO_GEMM_LOOKAHEAD", "8", "_look8"},
+		{"MOCOGO_GEMM_LOOKAHEAD", "16", "_look16"},
 	} {
 		if os.Getenv(e.env) == e.value {
 			name += e.suffix

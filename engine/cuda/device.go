@@ -42,6 +42,7 @@ type Device struct {
 	gemmClusterSK  bool       // weight gradients split over clusters sharing B (SetGemmClusterSplitK)
 	gemmWideBoxes  bool       // the weight gradients' partials load each tile in one 3-D box (SetGemmWideBoxes)
 	gemmEarly      bool       // the persistent TMA kernels' consumers release a stage before waiting (SetGemmEarlyRelease)
+	gemmLookahead  int        // k-tiles past the ring the split-K partials ask L2 for, 0 for none (SetGemmLookahead)
 	attnFull       bool       // attention computes every tile in full (SetAttentionSkip(false))
 
 	mods  map[string]cu.Module

@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -22,8 +23,11 @@ var GemmKernels = []GemmKernel{GemmAuto, GemmMMA, GemmWGMMA128, GemmWGMMA256, Ge
 //	MOCOGO_ATTN_KERNEL   an AttentionKernel by name (auto, tiled, head,
 //	                     headalt):
 //	                     SetAttentionKernel
+//	MOCOGO_GEMM_LOOKAHEAD  k-tiles the split-K partials ask L2 for past
+//	                     their ring (0, 4, 8 or 16): SetGemmLookahead
 //
-// An unknown name, or a kernel the device cannot run, is an error.
+// An unknown name, a kernel the device cannot run, or another look-ahead
+// is an error.
 func (d *Device) applyEnv() error {
 	if v := os.Getenv("MOCOGO_GEMM_KERNEL"); v != "" {
 		k, err := lookupKernel("MOCOGO_GEMM_KERNEL", v, GemmKernels)
@@ -40,6 +44,13 @@ func (d *Device) applyEnv() error {
 			return err
 		}
 		d.SetAttentionKernel(k)
+	}
+	if v := os.Getenv("MOCOGO_GEMM_LOOKAHEAD"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil || !lookaheadOK(k) {
+			return fmt.Errorf("cuda: MOCOGO_GEMM_LOOKAHEAD=%q: want 0, 4, 8 or 16 (k-tiles)", v)
+		}
+		d.SetGemmLookahead(k)
 	}
 	return nil
 }

@@ -23,4 +23,28 @@ const (
 	// persistent TMA kernels to release the previous k-tile's stage before
 	// waiting for the next one (SetGemmEarlyRelease).
 	gemmEarlyRelease = 32
+	// gemmLookaheadShift (GEMM_LOOKAHEAD_SHIFT) places the two bits that
+	// ask the producer of the split-K partials to have L2 fetch its share
+	// of every tile's k-tiles 4, 8 or 16 past its ring (1, 2, 3; 0 off;
+	// SetGemmLookahead).
+	gemmLookaheadShift = 6
+	gemmLookaheadMask  = 3 << gemmLookaheadShift
 )
+
+// lookaheadBits is the flag bits that ask for a look-ahead of k k-tiles
+// (0, 4, 8 or 16; lookaheadOK).
+func lookaheadBits(k int) int {
+	switch k {
+	case 4:
+		return 1 << gemmLookaheadShift
+	case 8:
+		return 2 << gemmLookaheadShift
+	case 16:
+		return 3 << gemmLookaheadShift
+	}
+	return 0
+}
+
+// lookaheadOK reports whether k is a look-ahead the kernels take: 0 (off),
+// 4, 8 or 16 k-tiles.
+func lookaheadOK(k int) bool { return k == 0 || k == 4 || k == 8 || k == 16 }

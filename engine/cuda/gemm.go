@@ -99,7 +99,32 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return GemmChoice{Kernel: k, Stagger: d.gemmStagger, Prefetch: d.gemmPrefetch, StreamK: d.gemmStreamKOn, DeepStore: d.gemmDeepStore, Narrow: d.gemmNarrow,
-		ClusterSplit: d.gemmClusterSK, WideBoxes: d.gemmWideBoxes, EarlyRelease: d.gemmEarly}
+		ClusterSplit: d.gemmClusterSK, WideBoxes: d.gemmWideBoxes, EarlyRelease: d.gemmEarly, Lookahead: d.gemmLookahead}
+}
+
+// SetGemmLookahead sets how many k-tiles past its ring the producer of
+// each weight gradient's split-K partials (plain or wide boxes; not the
+// clusters, not stream-K) asks L2 for: 0 (none, the default), 4, 8 or 16.
+// Each block asks for an equal share of every tile's boxes of that
+// k-tile (tma_lookahead_ktile), so that the ring's loads find their
+// boxes in L2 rather than each waiting on DRAM: every byte of a weight
+// gradient's operands is new to L2 when the blocks of its k-range first
+// ask for it. The eleventh session's look-ahead left the asking to the
+// first block of each tile row and column and lost 15%; this one deals it
+// out evenly. The results are the same either way (a hint to L2). It
+// returns the previous setting and panics on another distance. Off by
+// default until it has passed the GPU tests and won;
+// MOCOGO_GEMM_LOOKAHEAD=4, 8 or 16 sets it when the device is opened.
+// GemmTune tries 8.
+func (d *Device) SetGemmLookahead(k int) int {
+	if !lookaheadOK(k) {
+		panic(fmt.Sprintf("cuda.SetGemmLookahead(%d): want 0, 4, 8 or 16", k))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.gemmLookahead
+	d.gemmLookahead = k
+	return old
 }
 
 // SetGemmEarlyRelease sets whether the consumer warpgroups of the

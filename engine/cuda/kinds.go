@@ -163,7 +163,7 @@ func (k GemmKernel) String() string {
 // settings, which change its timing and never its result. The device's
 // settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK,
 // SetGemmDeepStore, SetGemmNarrowTiles, SetGemmClusterSplitK,
-// SetGemmWideBoxes, SetGemmEarlyRelease) make one choice for every
+// SetGemmWideBoxes, SetGemmEarlyRelease, SetGemmLookahead) make one choice for every
 // product; GemmTune makes one per product shape (GemmTuning).
 type GemmChoice struct {
 	Kernel   GemmKernel
@@ -186,6 +186,9 @@ type GemmChoice struct {
 	// EarlyRelease: the persistent TMA kernels' consumers release a stage
 	// before they wait for the next k-tile (SetGemmEarlyRelease).
 	EarlyRelease bool
+	// Lookahead: the k-tiles past its ring that the producer of the
+	// split-K partials asks L2 for, 0 for none (SetGemmLookahead).
+	Lookahead int
 }
 
 // String is the kind's name with a +setting for each setting on, e.g.
@@ -199,6 +202,9 @@ func (c GemmChoice) String() string {
 		if o.on {
 			s += "+" + o.name
 		}
+	}
+	if c.Lookahead > 0 {
+		s += fmt.Sprintf("+look%d", c.Lookahead)
 	}
 	return s
 }

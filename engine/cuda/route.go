@@ -160,10 +160,11 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		tmaTiles := ceilDiv(p.m, 128) * ceilDiv(p.n, bn)
 		if splits, kchunk := r.splitK(p.m, p.n, p.k, tmaTiles, r.sms, 64); splits > 1 {
 			// The partials store raw fp32 products: of the flags, only the
-			// early release reaches them (stream-K's own kernels take
-			// none).
+			// early release and the look-ahead reach them (stream-K's own
+			// kernels take none, the clusters no look-ahead).
 			rt := gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, bn: bn, blocks: tmaTiles,
-				flags: ch.scheduleFlags() & gemmEarlyRelease, splits: splits, kchunk: kchunk, reduce: splitKReduceKernel(p.bf)}
+				flags: ch.scheduleFlags()&gemmEarlyRelease | lookaheadBits(ch.Lookahead), splits: splits, kchunk: kchunk,
+				reduce: splitKReduceKernel(p.bf)}
 			rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, bn, false, false, false, false)
 			if plan, ok := r.streamKPlanFor(p.transA, p.transB, p.m, p.n, p.k, bn, tmaTiles, splits); ch.StreamK && ok {
 				rt.streamK, rt.plan = true, plan
@@ -174,6 +175,7 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 				// the SMs. With even rows the blocks and splits are those
 				// above.
 				rt.module, rt.kernel, rt.cluster = "gemm_splitk_cluster_sm90a", name+"_tma_pc", 2
+				rt.flags &^= gemmLookaheadMask
 				if bn == 192 {
 					rt.kernel += "192"
 				}
@@ -493,16 +495,19 @@ func (r gemmRouter) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, spli
 // tuneSettings are the schedule settings GemmTune tries with each kind:
 // every combination of the stagger, the prefetch, the deep store and the
 // narrow tiles; stream-K and the wide boxes (which reach only the split
-// products, which those four do not); and the early release alone, with
-// the wide boxes and with the narrow tiles. A setting that does not change
-// a kind's route for a product is not timed again.
+// products, which those four do not); the early release alone, with the
+// wide boxes and with the narrow tiles; and the look-ahead of 8 k-tiles,
+// alone and with the wide boxes (it reaches only the split partials). A
+// setting that does not change a kind's route for a product is not timed
+// again.
 var tuneSettings = func() []GemmChoice {
 	var out []GemmChoice
 	for i := range 16 {
 		out = append(out, GemmChoice{Stagger: i&1 != 0, Prefetch: i&2 != 0, DeepStore: i&4 != 0, Narrow: i&8 != 0})
 	}
 	return append(out, GemmChoice{StreamK: true}, GemmChoice{WideBoxes: true}, GemmChoice{StreamK: true, WideBoxes: true},
-		GemmChoice{EarlyRelease: true}, GemmChoice{EarlyRelease: true, WideBoxes: true}, GemmChoice{EarlyRelease: true, Narrow: true})
+		GemmChoice{EarlyRelease: true}, GemmChoice{EarlyRelease: true, WideBoxes: true}, GemmChoice{EarlyRelease: true, Narrow: true},
+		GemmChoice{Lookahead: 8}, GemmChoice{Lookahead: 8, WideBoxes: true})
 }()
 
 // tuneCandidates are the choices GemmTune tries, GemmAuto without

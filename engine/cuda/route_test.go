@@ -355,6 +355,16 @@ func TestRouteWhole(t *testing.T) {
 		{GemmChoice{EarlyRelease: true, StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", flags: gemmEarlyRelease, blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
 				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}}},
+		// The look-ahead reaches the split-K partials, plain and wide, and
+		// with the early release; not the clusters, nor the forward
+		// products' TMA-store kernels.
+		{GemmChoice{Lookahead: 8}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", flags: 2 << 6, blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce"}},
+		{GemmChoice{Lookahead: 16, WideBoxes: true, EarlyRelease: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192w", flags: 3<<6 | gemmEarlyRelease, blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce", wide: true}},
+		{GemmChoice{Lookahead: 4, ClusterSplit: true}, gemmProduct{transA: true, m: 1536, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
+			gemmRoute{path: pathSplitTMA, module: "gemm_splitk_cluster_sm90a", kernel: "gemm_f16_tn_tma_pc192", blocks: 24, threads: 384, smem: 5*40960 + 1152, bn: 192, cluster: 2, splits: 5, kchunk: 10112, reduce: "gemm_splitk_reduce"}},
+		{GemmChoice{Kernel: GemmTMAStore, Lookahead: 8}, p, gemmRoute{path: pathTMA, module: "gemm_tma_store_sm90a", kernel: "gemm_f16_nt_tma_s", flags: half, threads: 384, smem: tmaStore256, bn: 256, store: true, cluster: 1, units: 512}},
 		{GemmChoice{Kernel: GemmMMA4, EarlyRelease: true}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitMMA, module: "gemm_mma4", kernel: "gemm_f16_nn_q_sk", flags: gemmStaged, blocks: 4, threads: 128, smem: gemmSmemMMA4, splits: 8, kchunk: 512, reduce: "gemm_splitk_reduce"}},
 		{GemmChoice{Kernel: GemmMMA4}, gemmProduct{m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: half, staged: gemmStaged},
@@ -425,8 +435,9 @@ func TestRouteViTS(t *testing.T) {
 // tiles of a half C, the narrow tiles only TMA-store products whose tiles
 // would be 256 wide, stream-K and the wide boxes only split weight
 // gradients, the early release the persistent TMA kernels and the split-K
-// partials (not the ping-pong kernels); and a kind whose kernels cannot
-// run a product falls back to what can.
+// partials (not the ping-pong kernels), the look-ahead only the split-K
+// partials; and a kind whose kernels cannot run a product falls back to
+// what can.
 func TestRouteSettings(t *testing.T) {
 	r := routerH100
 	qkv := gemmProduct{transB: true, m: 50432, n: 1152, k: 384, aligned: true, cAligned: true, ldc: 1152, flags: gemmOutF16, staged: gemmStaged}
@@ -453,9 +464,9 @@ func TestRouteSettings(t *testing.T) {
 		{qkv, GemmTMACluster, 4 + 1},     // no deep cluster kernels; early
 		{qkv, GemmTMAPingpong, 2},        // the prefetch (the early release does not reach it)
 		{qkv, GemmTMAPingpong192, 1},
-		{qkv, GemmAuto, 8 + 1}, // GemmTMAStore
-		{dw, GemmAuto, 4 + 2},  // split-K or stream-K, 2-D or wide boxes; early split-K, 2-D or wide
-		{dw, GemmTMAStore, 4 + 2},
+		{qkv, GemmAuto, 8 + 1},    // GemmTMAStore
+		{dw, GemmAuto, 4 + 2 + 2}, // split-K or stream-K, 2-D or wide boxes; early split-K, 2-D or wide; look-ahead, 2-D or wide
+		{dw, GemmTMAStore, 4 + 2 + 2},
 		{dw, GemmMMA, 1},
 	} {
 		assert.Equal(t, c.want, routes(c.p, c.kind), "%v at %dx%dx%d", c.kind, c.p.m, c.p.n, c.p.k)
@@ -518,11 +529,13 @@ func TestTuneCandidates(t *testing.T) {
 				reached["pingpong"] = reached["pingpong"] || rt.pingpong
 				reached["early"] = reached["early"] || rt.flags&gemmEarlyRelease != 0
 				reached["early split"] = reached["early split"] || rt.flags&gemmEarlyRelease != 0 && rt.path == pathSplitTMA
+				reached["lookahead"] = reached["lookahead"] || rt.flags&gemmLookaheadMask != 0 && rt.path == pathSplitTMA && !rt.streamK
+				reached["lookahead wide"] = reached["lookahead wide"] || rt.flags&gemmLookaheadMask != 0 && rt.wide
 			}
 			assert.LessOrEqual(t, len(timed), 40, "launches timed at %v", p)
 		}
 	}
-	keys := []string{"deep", "prefetch", "stagger", "narrow", "streamK", "pingpong", "early", "early split"}
+	keys := []string{"deep", "prefetch", "stagger", "narrow", "streamK", "pingpong", "early", "early split", "lookahead", "lookahead wide"}
 	for _, k := range keys {
 		assert.True(t, reached[k], "no candidate reached %s", k)
 	}

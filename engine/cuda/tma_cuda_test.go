@@ -601,6 +601,29 @@ func TestGemmF16WideBoxes(t *testing.T) {
 	checkRan(t, streamKModule, "gemm_f16_tn_tma_sk192w", "gemm_f16_tn_tma_skw", "gemm_bf16_tn_tma_sk192w", "gemm_bf16_tn_tma_skw")
 }
 
+// splitPartialsKernel is the module-qualified name of the split-K partials
+// that the route takes for weight gradient c (TN) with the wide boxes or
+// the clusters asked for: two-dimensional boxes, or wide boxes where M and
+// N fill whole tiles, or clusters where the tile rows pair up.
+func splitPartialsKernel(c gemmCase, wide, clusters bool) string {
+	bn, kernel := tmaTile("tn", c.n)
+	module := "gemm_f16_tma_sm90a."
+	switch {
+	case wide && wideBoxesOK(true, false, c.m, c.n, bn):
+		kernel += "w"
+	case clusters && ceilDiv(c.m, 128)%2 == 0:
+		module, kernel = "gemm_splitk_cluster_sm90a.", "tn_tma_pc"
+		if bn == 192 {
+			kernel += "192"
+		}
+	}
+	prefix := "gemm_f16_"
+	if c.bf16 {
+		prefix = "gemm_bf16_"
+	}
+	return module + prefix + kernel
+}
+
 // TestGemmF16EarlyRelease runs products with SetGemmEarlyRelease on: a
 // consumer warpgroup that finds its next k-tile not yet landed releases
 // the previous one's stage first (a change of timing only). It runs
@@ -648,25 +671,7 @@ func TestGemmF16EarlyRelease(t *testing.T) {
 			for _, bf := range []bool{false, true} {
 				for _, c := range splits {
 					c.bf16 = bf
-					// The partials the route takes: 2-D boxes, or wide
-					// boxes where M and N fill whole tiles, or clusters
-					// where the tile rows pair up.
-					bn, kernel := tmaTile("tn", c.n)
-					module := "gemm_f16_tma_sm90a."
-					switch {
-					case v.wide && wideBoxesOK(true, false, c.m, c.n, bn):
-						kernel += "w"
-					case v.clusters && ceilDiv(c.m, 128)%2 == 0:
-						module, kernel = "gemm_splitk_cluster_sm90a.", "tn_tma_pc"
-						if bn == 192 {
-							kernel += "192"
-						}
-					}
-					prefix := "gemm_f16_"
-					if bf {
-						prefix = "gemm_bf16_"
-					}
-					t.Run(c.String(), func(t *testing.T) { runGemmCaseOn(t, c, module+prefix+kernel) })
+					t.Run(c.String(), func(t *testing.T) { runGemmCaseOn(t, c, splitPartialsKernel(c, v.wide, v.clusters)) })
 				}
 			}
 		})
@@ -706,48 +711,124 @@ func TestGemmF16EarlyRelease(t *testing.T) {
 		}
 	})
 	t.Run("same_bits", func(t *testing.T) {
-		r := newRand(t)
-		for _, s := range []struct {
-			transA, transB bool
-			m, n, k        int
-		}{
-			{true, false, 1152, 384, 256 * 197}, // qkv's weight gradient: split-K partials
-			{false, true, 256 * 197, 1152, 384}, // qkv's forward: the TMA-store kernel
-		} {
-			_, ah := randF16(r, s.m*s.k)
-			_, bh := randF16(r, s.k*s.n)
-			a, b := upload16(t, ah), upload16(t, bh)
-			lda, ldb := s.k, s.k
-			if s.transA {
-				lda = s.m
+		checkSameBits(t, "the early release", func(on bool) { dev.SetGemmEarlyRelease(on) }, qkvSameBitsShapes...)
+	})
+}
+
+// sameBitsShape is a product checkSameBits runs.
+type sameBitsShape struct {
+	transA, transB bool
+	m, n, k        int
+}
+
+// qkvSameBitsShapes are ViT-S/16's qkv weight gradient (split-K partials)
+// and forward product (the TMA-store kernel).
+var qkvSameBitsShapes = []sameBitsShape{{true, false, 1152, 384, 256 * 197}, {false, true, 256 * 197, 1152, 384}}
+
+// checkSameBits runs each product (fresh random fp16 operands, a half C
+// poisoned with NaN) with a setting off and then on (set), and fails
+// where any element differs or comes out NaN: a setting that changes only
+// timing must give the same bits. It leaves the setting on.
+func checkSameBits(t *testing.T, what string, set func(on bool), shapes ...sameBitsShape) {
+	r := newRand(t)
+	for _, s := range shapes {
+		_, ah := randF16(r, s.m*s.k)
+		_, bh := randF16(r, s.k*s.n)
+		a, b := upload16(t, ah), upload16(t, bh)
+		lda, ldb := s.k, s.k
+		if s.transA {
+			lda = s.m
+		}
+		if !s.transB {
+			ldb = s.n
+		}
+		product := func(on bool) []uint16 {
+			set(on)
+			c := mustAlloc(t, int64(2*s.m*s.n))
+			must(t, c.Fill16(0x7e00)) // fp16 NaN
+			must(t, dev.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n, Epilogue{OutF16: true}))
+			out := make([]uint16, s.m*s.n)
+			must(t, c.CopyToU16(out))
+			return out
+		}
+		want, got := product(false), product(true)
+		diff, nan := 0, 0
+		for i := range want {
+			if got[i] != want[i] {
+				diff++
 			}
-			if !s.transB {
-				ldb = s.n
-			}
-			product := func(early bool) []uint16 {
-				dev.SetGemmEarlyRelease(early)
-				c := mustAlloc(t, int64(2*s.m*s.n))
-				must(t, c.Fill16(0x7e00)) // fp16 NaN
-				must(t, dev.GemmF16(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, b, ldb, 0, c, s.n, Epilogue{OutF16: true}))
-				out := make([]uint16, s.m*s.n)
-				must(t, c.CopyToU16(out))
-				return out
-			}
-			want, got := product(false), product(true)
-			dev.SetGemmEarlyRelease(true)
-			diff, nan := 0, 0
-			for i := range want {
-				if got[i] != want[i] {
-					diff++
-				}
-				if got[i]&0x7c00 == 0x7c00 && got[i]&0x3ff != 0 {
-					nan++
-				}
-			}
-			if diff != 0 || nan != 0 {
-				t.Errorf("%d×%d×%d (transA %v): %d of %d elements differ from the product without the early release, %d NaN", s.m, s.n, s.k, s.transA, diff, len(want), nan)
+			if got[i]&0x7c00 == 0x7c00 && got[i]&0x3ff != 0 {
+				nan++
 			}
 		}
+		if diff != 0 || nan != 0 {
+			t.Errorf("%d×%d×%d (transA %v): %d of %d elements differ from the product without %s, %d NaN", s.m, s.n, s.k, s.transA, diff, len(want), what, nan)
+		}
+	}
+}
+
+// TestGemmF16Lookahead runs the weight gradients' split-K partials with
+// SetGemmLookahead at each distance (4, 8 and 16 k-tiles past the ring),
+// with two-dimensional and wide boxes, fp16 and bf16, on TestGemmF16EarlyRelease's
+// cases (tiles past M and N, bias, GELU, beta, padded rows) and on splits
+// forced short enough that the look-ahead reaches past a block's last
+// k-tile (it must then ask for nothing: a box past K is an out-of-bounds
+// prefetch, which TMA drops, but the model says none is made), each case
+// asserting the kernel it launched, outputs poisoned; with the early
+// release too; and then checks that qkv's weight gradient comes out the
+// same bit for bit as without it (L2 prefetches are hints). Whether a
+// prefetch was made, and whether it helped, is not observable here: the
+// bench's _look keys and the profile gemm_tmapl_vit_qkv_dw say. Not yet
+// run on hardware.
+func TestGemmF16Lookahead(t *testing.T) {
+	if !dev.SetGemmKernel(GemmTMA) {
+		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
+	}
+	dev.SetGemmKernel(GemmAuto)
+	defer dev.SetGemmLookahead(dev.SetGemmLookahead(0))
+	defer dev.SetGemmSplitK(dev.SetGemmSplitK(0))
+	defer dev.SetGemmStreamK(dev.SetGemmStreamK(false))
+	defer dev.SetGemmWideBoxes(dev.SetGemmWideBoxes(false))
+	defer dev.SetGemmClusterSplitK(dev.SetGemmClusterSplitK(false))
+	defer dev.SetGemmEarlyRelease(dev.SetGemmEarlyRelease(false))
+	cases := []gemmCase{
+		{transA: true, m: 384, n: 576, k: 50000, align8: true, alpha: 1},                                      // 3×3 tiles of 192
+		{transA: true, m: 256, n: 1024, k: 20000, align8: true, alpha: 2, beta: -0.5, bias: true},             // 2×4 of 256
+		{transA: true, m: 1024, n: 384, k: 33333, pad: 8, align8: true, alpha: 0.5, bias: true, out16: true},  // 8×2 of 192, padded rows
+		{transA: true, m: 700, n: 136, k: 30000, align8: true, alpha: 1, bias: true, gelu: true, out16: true}, // 6×1, 136 wide
+	}
+	for _, ahead := range []int{4, 8, 16} {
+		for _, wide := range []bool{false, true} {
+			t.Run(fmt.Sprintf("ahead%d_wide%v", ahead, wide), func(t *testing.T) {
+				dev.SetGemmLookahead(ahead)
+				dev.SetGemmWideBoxes(wide)
+				defer dev.SetGemmLookahead(0)
+				defer dev.SetGemmWideBoxes(false)
+				for _, bf := range []bool{false, true} {
+					for _, c := range cases {
+						c.bf16 = bf
+						t.Run(c.String(), func(t *testing.T) { runGemmCaseOn(t, c, splitPartialsKernel(c, wide, false)) })
+					}
+				}
+				// Three splits of 1216: 19 k-tiles a block, against a
+				// look-ahead reaching k-tile 9, 13 or 21 from a load.
+				defer dev.SetGemmSplitK(dev.SetGemmSplitK(3))
+				c := gemmCase{transA: true, m: 384, n: 384, k: 3600, align8: true, alpha: 1, bias: true, out16: true}
+				t.Run("short_"+c.String(), func(t *testing.T) { runGemmCaseOn(t, c, splitPartialsKernel(c, wide, false)) })
+			})
+		}
+	}
+	t.Run("early", func(t *testing.T) {
+		dev.SetGemmLookahead(8)
+		dev.SetGemmEarlyRelease(true)
+		defer dev.SetGemmLookahead(0)
+		defer dev.SetGemmEarlyRelease(false)
+		for _, c := range cases[:2] {
+			t.Run(c.String(), func(t *testing.T) { runGemmCaseOn(t, c, splitPartialsKernel(c, false, false)) })
+		}
+	})
+	t.Run("same_bits", func(t *testing.T) {
+		checkSameBits(t, "the look-ahead", func(on bool) { dev.SetGemmLookahead(map[bool]int{false: 0, true: 8}[on]) }, qkvSameBitsShapes[0])
 	})
 }
 

@@ -184,13 +184,17 @@ __device__ __forceinline__ void gemm_put2(void* C, int row, int col, int N, int 
 // persistent TMA kernels to have L2 fetch A for the block's next tile when
 // it starts a tile, GEMM_EARLY_RELEASE asks the consumers of the persistent
 // TMA kernels to release a stage before they wait for the next k-tile
-// (tma_consume_ktiles, tma_sm90a.cuh).
+// (tma_consume_ktiles, tma_sm90a.cuh), and the two bits at
+// GEMM_LOOKAHEAD_SHIFT (1, 2, 3: 4, 8, 16 k-tiles; 0: off) ask the producer
+// of the split-K partials to have L2 fetch its share of every tile's
+// k-tiles that far past its ring (tma_lookahead_ktile, tma_sm90a.cuh).
 #define GEMM_GELU 1
 #define GEMM_OUT_F16 2
 #define GEMM_STAGED 4
 #define GEMM_STAGGER 8
 #define GEMM_PREFETCH 16
 #define GEMM_EARLY_RELEASE 32
+#define GEMM_LOOKAHEAD_SHIFT 6
 
 // gemm_staged_ok reports whether a launch may use the staged epilogue: it
 // was asked for, beta is 0, and C (of T when outHalf, else fp32) and every

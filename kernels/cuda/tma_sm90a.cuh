@@ -553,17 +553,88 @@ __device__ __forceinline__ void tma_load_ktile(const TmaDesc* tmA, const TmaDesc
     }
 }
 
+// tma_prefetch_2d asks L2 to fetch the box of a tensor map at (c0, c1),
+// without loading it anywhere: a hint, which changes no result.
+__device__ __forceinline__ void tma_prefetch_2d(const TmaDesc* map, int c0, int c1) {
+    asm volatile("cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%0, {%1, %2}];\n" ::"l"((uint64_t)map), "r"(c0),
+                 "r"(c1)
+                 : "memory");
+}
+
+// tma_prefetch_3d is tma_prefetch_2d for a tensor map of three dimensions.
+__device__ __forceinline__ void tma_prefetch_3d(const TmaDesc* map, int c0, int c1, int c2) {
+    asm volatile("cp.async.bulk.prefetch.tensor.3d.L2.global.tile [%0, {%1, %2, %3}];\n" ::"l"((uint64_t)map),
+                 "r"(c0), "r"(c1), "r"(c2)
+                 : "memory");
+}
+
+// Lookahead is GEMM_LOOKAHEAD's share of one block (tma_lookahead_ktile):
+// the block is number j of the `blocks` blocks that walk the same k-range
+// at once, one tile each, over a grid of tilesM × tilesN tiles. ahead = 0:
+// no look-ahead.
+struct Lookahead {
+    int ahead, j, blocks, tilesM, tilesN;
+};
+
+// tma_lookahead_ktile asks L2 for this block's share of k-tile k of every
+// tile of the launch (t: that k-tile's number within the block's k-range).
+// The k-tile's boxes are numbered A's first (tile row by tile row, and
+// within a row its 64-wide chunks, as tma_load_ktile loads them), then
+// B's; box i of k-tile number t goes to block (t·n + i) mod blocks (n
+// boxes a k-tile). Every box is asked for once, and over a few k-tiles
+// every block asks for the same number: the look-ahead the eleventh
+// session measured left its prefetches to the first block of each tile
+// row and column, which then ran behind, and a split-K launch ends with its
+// slowest block. Boxes that start past M or N are left out, as in
+// tma_load_ktile.
+template <bool A_MN, bool B_MN, int BN, bool WIDE>
+__device__ __forceinline__ void tma_lookahead_ktile(const TmaDesc* tmA, const TmaDesc* tmB, int k, int t,
+                                                    const Lookahead& la, int M, int N) {
+    constexpr int PA = A_MN && !WIDE ? T_BM / 64 : 1;  // A's boxes a tile row
+    constexpr int PB = B_MN && !WIDE ? BN / 64 : 1;    // B's boxes a tile column
+    const int nA = la.tilesM * PA, n = nA + la.tilesN * PB;
+    for (int i = ((la.j - t * n) % la.blocks + la.blocks) % la.blocks; i < n; i += la.blocks) {
+        if (i < nA) {
+            const int r = i / PA, c = i % PA;
+            if (A_MN && WIDE)
+                tma_prefetch_3d(tmA, 0, k, r * (T_BM / 64));
+            else if (A_MN && r * T_BM + 64 * c < M)
+                tma_prefetch_2d(tmA, r * T_BM + 64 * c, k);
+            else if (!A_MN)
+                tma_prefetch_2d(tmA, k, r * T_BM);
+        } else {
+            const int r = (i - nA) / PB, c = (i - nA) % PB;
+            if (B_MN && WIDE)
+                tma_prefetch_3d(tmB, 0, k, r * (BN / 64));
+            else if (B_MN && r * BN + 64 * c < N)
+                tma_prefetch_2d(tmB, r * BN + 64 * c, k);
+            else if (!B_MN)
+                tma_prefetch_2d(tmB, k, r * BN);
+        }
+    }
+}
+
 // tma_produce_ktiles loads nkt k-tiles of the tile at (m0, n0), the first at
 // element k0 of K, into the S-stage ring at base with its full and empty
 // mbarriers at bars (full[s] at bars + 8s, empty[s] at bars + 8(S + s)); it
 // counts the k-tiles the producer has loaded over the block's life. Each
 // load waits until the stage's previous k-tile has been released by as many
 // arrivals as the empty barriers count.
+//
+// With la.ahead > 0 (GEMM_LOOKAHEAD), beside the load of each k-tile it
+// asks L2 for its share of the k-tile S + la.ahead further on
+// (tma_lookahead_ktile), and first for its share of those between the
+// ring's first S and that distance, so that the ring's loads find their
+// boxes in L2 rather than waiting on DRAM.
 template <bool A_MN, bool B_MN, int BN, int CM, int S, bool WIDE = false>
 __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base,
                                                    uint32_t bars, int& it, int m0, int n0, int k0, int nkt, int rank,
-                                                   int M, int N) {
+                                                   int M, int N, const Lookahead& la = Lookahead{0, 0, 1, 0, 0}) {
     constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
+    const int lead = S + la.ahead;               // k-tiles from a load to the look-ahead beside it
+    if (la.ahead > 0)
+        for (int p = S; p < min(lead, nkt); p++)
+            tma_lookahead_ktile<A_MN, B_MN, BN, WIDE>(tmA, tmB, k0 + p * T_BK, p, la, M, N);
     for (int kt = 0; kt < nkt; kt++, it++) {
         const int s = it % S;
         if (it >= S) {
@@ -571,15 +642,9 @@ __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const Tma
         }
         tma_load_ktile<A_MN, B_MN, BN, CM, WIDE>(tmA, tmB, base + s * STAGE, bars + 8 * s, m0, n0, k0 + kt * T_BK,
                                                  rank, M, N);
+        if (la.ahead > 0 && kt + lead < nkt)
+            tma_lookahead_ktile<A_MN, B_MN, BN, WIDE>(tmA, tmB, k0 + (kt + lead) * T_BK, kt + lead, la, M, N);
     }
-}
-
-// tma_prefetch_2d asks L2 to fetch the box of a tensor map at (c0, c1),
-// without loading it anywhere: a hint, which changes no result.
-__device__ __forceinline__ void tma_prefetch_2d(const TmaDesc* map, int c0, int c1) {
-    asm volatile("cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%0, {%1, %2}];\n" ::"l"((uint64_t)map), "r"(c0),
-                 "r"(c1)
-                 : "memory");
 }
 
 // tma_prefetch_a asks L2 for the A boxes of k-tiles 0 … nkt−1 (from element
@@ -612,11 +677,18 @@ __device__ __forceinline__ void tma_prefetch_a(const TmaDesc* tmA, int m0, int k
 // loads: each tile's A panel is new to L2 (a group of tiles sharing it runs
 // at once on several blocks), and the ring alone issues a tile's first
 // loads only a few k-tiles ahead.
+//
+// With ahead > 0 (GEMM_LOOKAHEAD; CM = 1, one tile a block: the split-K
+// partials, whose blocks of one k-range run at once), the block also asks
+// L2 for its share of every tile's k-tiles that far past its ring
+// (tma_produce_ktiles, tma_lookahead_ktile).
 template <bool A_MN, bool B_MN, int BN, int CM, int S, bool WIDE = false>
 __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base, uint32_t bars,
                                             int first_unit, int units, int unit_step, int tilesM, int tilesN,
-                                            int rank, int M, int N, int kbeg, int KT, bool prefetch = false) {
+                                            int rank, int M, int N, int kbeg, int KT, bool prefetch = false,
+                                            int ahead = 0) {
     int it = 0;  // k-tiles loaded so far, over all tiles
+    const Lookahead la{CM == 1 && unit_step == units ? ahead : 0, first_unit, units, tilesM, tilesN};
     for (int tile = first_unit; tile < units; tile += unit_step) {
         int m0, n0;
         tile_origin<CM, BN>(tile, tilesM, tilesN, rank, m0, n0);
@@ -625,7 +697,7 @@ __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* t
             tile_origin<CM, BN>(tile + unit_step, tilesM, tilesN, rank, pm0, pn0);
             if (pm0 < M) tma_prefetch_a<A_MN>(tmA, pm0, kbeg, min(KT, TMA_PREFETCH_KT), M);
         }
-        tma_produce_ktiles<A_MN, B_MN, BN, CM, S, WIDE>(tmA, tmB, base, bars, it, m0, n0, kbeg, KT, rank, M, N);
+        tma_produce_ktiles<A_MN, B_MN, BN, CM, S, WIDE>(tmA, tmB, base, bars, it, m0, n0, kbeg, KT, rank, M, N, la);
     }
 }
 
@@ -766,9 +838,14 @@ __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDes
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
         // (GEMM_PREFETCH's prefetches address two-dimensional maps.)
+        // GEMM_LOOKAHEAD's distance past the ring: 0 (off), 4, 8 or 16
+        // k-tiles; the TMA-store kernels and the clusters do not read it.
+        const int look = (flags >> GEMM_LOOKAHEAD_SHIFT) & 3;
+        const int ahead = CM == 1 && !TSTORE && look ? 2 << look : 0;
         if (tid == 0)
             tma_produce<A_MN, B_MN, BN, CM, S, WIDE>(tmA, tmB, base, bars, first_unit, units, unit_step, tilesM,
-                                                     tilesN, rank, M, N, kbeg, KT, !WIDE && (flags & GEMM_PREFETCH));
+                                                     tilesN, rank, M, N, kbeg, KT, !WIDE && (flags & GEMM_PREFETCH),
+                                                     ahead);
     } else {
         asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
         const int c = wg - 1;

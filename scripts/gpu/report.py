@@ -84,7 +84,7 @@ def main():
             # A training-step variant names its kernels before the measure
             # (train_<model>_gemmtmas_attnhead_img_per_s): torch's key has
             # neither.
-            t = theirs.get(re.sub(r"_(gemm[a-z0-9]+|attn[a-z0-9]+|staged|direct|stagger|prefetch|deepstore|residual|gelugrad|streamk|wideboxes|early)(?=_)", "", k))
+            t = theirs.get(re.sub(r"_(gemm[a-z0-9]+|attn[a-z0-9]+|staged|direct|stagger|prefetch|deepstore|residual|gelugrad|streamk|wideboxes|early|look4|look8|look16)(?=_)", "", k))
         while t is None and "_" in base:
             base = base.rsplit("_", 1)[0]
             t = theirs.get(base)
@@ -209,7 +209,8 @@ def tile_load_reading(ours, out):
     for k in sorted(k for k in ours if k.startswith("peak_tileload_") and k.endswith("_clk_per_ktile")):
         rows.append(f"  {k:<48} {ours[k][0]:8.0f} clk a k-tile")
     for name, what in (("gemm_tmap_vit_qkv_dw", "the partials"), ("gemm_tmapw_vit_qkv_dw", "the partials, wide boxes"),
-                       ("gemm_tmape_vit_qkv_dw", "the partials, early release")):
+                       ("gemm_tmape_vit_qkv_dw", "the partials, early release"),
+                       ("gemm_tmapl_vit_qkv_dw", "the partials, look-ahead 8")):
         c = profiled_clk_per_ktile(out, name)
         if c:
             rows.append(f"  {what + ' (profile ' + name + ')':<48} {c:8.0f} clk a k-tile")
@@ -266,7 +267,7 @@ def anchor_kernels(path):
 # same shape as <shape> (the default choice), in the same process.
 VARIANTS = ("mma", "mmaw", "mma4", "mmatma", "mmatmap", "mmatmal", "wgmma128", "wgmma256", "tma", "tmap", "tmas",
             "tmac", "tmapp", "tmapp192", "staged", "direct", "splitk", "streamk", "clustersplit", "wide", "wideboxes",
-            "early", "stagger", "prefetch", "deepstore", "narrow", "residual", "gelugrad", "head", "headalt", "tiled",
+            "early", "look4", "look8", "look16", "stagger", "prefetch", "deepstore", "narrow", "residual", "gelugrad", "head", "headalt", "tiled",
             "full", "nosplit")
 
 

@@ -171,8 +171,8 @@ if [[ "$phases" == *" decide "* ]]; then
 	# The profiles come before the step: the first two (the weight
 	# gradients' split-K partials with two- and three-dimensional boxes)
 	# bear on the unmet weight-gradient criterion, the next two on
-	# mma.sync's, the fifth (the partials with the early release) on the
-	# weight gradients' again.
+	# mma.sync's, the fifth and sixth (the partials with the early release,
+	# with the look-ahead of 8 k-tiles) on the weight gradients' again.
 	profile_budget=100
 	bench_budget=110
 	bench_groups="gemm streamk attn tmas ln"
@@ -240,10 +240,11 @@ done
 # eleventh session's wide-box weight gradients, and the products into a C
 # off its pairs' alignment in the residual, epilogue and bf16 tests, whose
 # copy failed in that session's second call; the twelfth session's
-# persistent mma.sync kernels; the thirteenth's early release), so that no
-# budget cut can leave them out. (Every kernel before those passed its
-# tests on an H100 in the eleventh session.)
-first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent|MMATMAPolled|EarlyRelease'
+# persistent mma.sync kernels; the thirteenth's early release; the
+# fourteenth's look-ahead), so that no budget cut can leave them out.
+# (Every kernel before those passed its tests on an H100 in the eleventh
+# session.)
+first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent|MMATMAPolled|EarlyRelease|Lookahead'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
@@ -512,6 +513,7 @@ gemm_tmapw_vit_qkv_dw      streamk ^vit_qkv_dw_1152x384x50432_wide$     ^gemm_f1
 gemm_mmatmap_4096_nt       gemm  ^gemm_nt_4096_mmatmap$                 ^gemm_f16_nt_mtp$                  1
 gemm_mmatmal_4096_nt       gemm  ^gemm_nt_4096_mmatmal$                 ^gemm_f16_nt_mtl$                  1
 gemm_tmape_vit_qkv_dw      streamk ^vit_qkv_dw_1152x384x50432_early$    ^gemm_f16_tn_tma_p192$             1
+gemm_tmapl_vit_qkv_dw      streamk ^vit_qkv_dw_1152x384x50432_look8$    ^gemm_f16_tn_tma_p192$             1
 gemm_mma4_4096_nn          gemm  ^gemm_nn_4096_mma4_staged$             ^gemm_f16_nn_q$                    1
 peak_mma_ldsm_fill_f16     peak  ^peak_mma_ldsm_fill_f16$               ^peak_mma_ldsm_fill_f16$           1
 gemm_tmas_vit_fc2_dx       gemm  ^vit_fc2_dx_50432x1536x384$            ^gemm_f16_nn_tma_s$                1
@@ -588,9 +590,11 @@ fi
 # tile's A), "deepstore" (MOCOGO_GEMM_DEEP_STORE=1: three staging
 # buffers a warpgroup in the 128×192 TMA-store kernels), "wideboxes"
 # (MOCOGO_GEMM_WIDE_BOXES=1: the weight gradients' split-K partials load
-# each operand's tile as one three-dimensional box) or "early"
+# each operand's tile as one three-dimensional box), "early"
 # (MOCOGO_GEMM_EARLY_RELEASE=1: the persistent TMA kernels' consumers
-# release a stage before they wait for the next k-tile). The variants run the step on
+# release a stage before they wait for the next k-tile) or "look4",
+# "look8", "look16" (MOCOGO_GEMM_LOOKAHEAD: the split-K partials ask L2 for
+# their share of every tile's k-tiles that far past their ring). The variants run the step on
 # kernels other than the default: the ping-pong TMA GEMMs (tmapp, tmapp192) and the
 # persistent TMA GEMMs with staggered consumer warpgroups (neither yet
 # measured), GEMMs tuned per shape (GemmTune),
@@ -604,8 +608,9 @@ for cfg in $train_configs; do
 	ak=${4:--}
 	[ "$gk" = - ] && gk=
 	[ "$ak" = - ] && ak=
-	sg= st= rs= gg= sk= pf= ds= wb= er=
+	sg= st= rs= gg= sk= pf= ds= wb= er= la=
 	[ "${5:-}" = direct ] && sg=0
+	case "${5:-}" in look4 | look8 | look16) la=${5#look} ;; esac
 	[ "${5:-}" = early ] && er=1
 	[ "${5:-}" = wideboxes ] && wb=1
 	[ "${5:-}" = deepstore ] && ds=1
@@ -615,14 +620,14 @@ for cfg in $train_configs; do
 	[ "${5:-}" = residual ] && rs=1
 	[ "${5:-}" = gelugrad ] && gg=1
 	[ "${5:-}" = fused ] && rs=1 gg=1
-	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}${ds:+_deepstore}${wb:+_wideboxes}${er:+_early}
+	tag=$1_$2${gk:+_$gk}${ak:+_$ak}${sg:+_direct}${st:+_stagger}${rs:+_residual}${gg:+_gelugrad}${sk:+_streamk}${pf:+_prefetch}${ds:+_deepstore}${wb:+_wideboxes}${er:+_early}${la:+_look$la}
 	lim=$(cap $train_budget 90)
 	if [ $lim -lt 20 ]; then
 		echo "bench train $cfg: skipped (time budget spent)" | tee -a "$out/bench_train.log"
 		continue
 	fi
 	step "bench gpu -only train: $cfg (cap ${lim}s)"
-	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf MOCOGO_GEMM_DEEP_STORE=$ds MOCOGO_GEMM_WIDE_BOXES=$wb MOCOGO_GEMM_EARLY_RELEASE=$er \
+	MOCOGO_TRAIN_ARCH=$1 MOCOGO_TRAIN_PRECISION=$2 MOCOGO_GEMM_KERNEL=$gk MOCOGO_ATTN_KERNEL=$ak MOCOGO_GEMM_STAGED=$sg MOCOGO_GEMM_STAGGER=$st MOCOGO_GEMM_RESIDUAL=$rs MOCOGO_GEMM_GELU_GRAD=$gg MOCOGO_GEMM_STREAMK=$sk MOCOGO_GEMM_PREFETCH=$pf MOCOGO_GEMM_DEEP_STORE=$ds MOCOGO_GEMM_WIDE_BOXES=$wb MOCOGO_GEMM_EARLY_RELEASE=$er MOCOGO_GEMM_LOOKAHEAD=$la \
 		timeout -k 5 "$lim" "$bin/bench" gpu -only train >"$out/bench_train_$tag.log" 2>&1 || {
 		echo "  bench train $cfg failed (exit $?)"
 		tail -3 "$out/bench_train_$tag.log"
