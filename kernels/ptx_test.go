@@ -54,7 +54,10 @@ var (
 )
 
 // TestPTXAssembles runs ptxas -v on every embedded module for each of its
-// targets and fails on any error, spill or stack frame.
+// targets and fails on any error, warning, spill or stack frame. (A
+// warning can hide a kernel that will not run as written: ptxas warns, for
+// one, when it ignores a setmaxnreg, and then the producer warpgroups of
+// the Hopper GEMMs keep their registers.)
 func TestPTXAssembles(t *testing.T) {
 	ptxas := findPtxas()
 	if ptxas == "" {
@@ -83,6 +86,9 @@ func TestPTXAssembles(t *testing.T) {
 				}
 				entry, n := "", 0
 				for _, line := range strings.Split(string(out), "\n") {
+					if strings.Contains(strings.ToLower(line), "warning") {
+						t.Errorf("ptxas %s: %s", arch, strings.TrimSpace(line))
+					}
 					if m := reEntry.FindStringSubmatch(line); m != nil {
 						entry = m[1]
 						n++

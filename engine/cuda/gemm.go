@@ -103,8 +103,9 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 }
 
 // SetGemmLookahead sets how many k-tiles past its ring the producer of
-// each weight gradient's split-K partials (plain or wide boxes; not the
-// clusters, not stream-K) asks L2 for: 0 (none, the default), 4, 8 or 16.
+// each weight gradient's split-K partials (the TN layout, plain or wide
+// boxes, where the splits' blocks fit the SMs; not the clusters, not
+// stream-K) asks L2 for: 0 (none, the default), 4, 8 or 16.
 // Each block asks for an equal share of every tile's boxes of that
 // k-tile (tma_lookahead_ktile), so that the ring's loads find their
 // boxes in L2 rather than each waiting on DRAM: every byte of a weight

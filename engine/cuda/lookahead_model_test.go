@@ -119,16 +119,31 @@ func TestLookaheadDeal(t *testing.T) {
 				}
 				require.Equal(t, loadedBoxes(tilesM, tilesN, c.bn, c.m, c.n, k, c.wide), got, "k-tile %d", kt)
 			}
-			// Over any window of `blocks` k-tiles the boxes dealt number
-			// blocks·n (a whole number of rounds), so each block's share
-			// differs from another's only by the boxes left out past M
-			// or N.
+			// The boxes dealt so far are consecutive numbers t·n + i, so
+			// where none is left out (past M or N) every block's running
+			// total is within one of every other's at every k-tile: no
+			// block runs ahead of the others in prefetches, even over a
+			// few k-tiles.
 			pa, pb := 2, c.bn/64
 			if c.wide {
 				pa, pb = 1, 1
 			}
 			total := tilesM*pa + tilesN*pb
 			skipped := total - len(loadedBoxes(tilesM, tilesN, c.bn, c.m, c.n, 0, c.wide))
+			if skipped == 0 {
+				run := make([]int, blocks)
+				for kt := range kts {
+					lo, hi := 1<<30, 0
+					for j := range blocks {
+						run[j] += counts[kt][j]
+						lo, hi = min(lo, run[j]), max(hi, run[j])
+					}
+					require.LessOrEqual(t, hi-lo, 1, "after k-tile %d the blocks' totals run %d…%d", kt, lo, hi)
+				}
+			}
+			// Over any window of `blocks` k-tiles the boxes dealt number
+			// blocks·n (a whole number of rounds), so each block's share
+			// differs from another's only by the boxes left out.
 			for start := 0; start+blocks <= kts; start += 7 {
 				lo, hi := 1<<30, 0
 				for j := range blocks {
@@ -147,10 +162,72 @@ func TestLookaheadDeal(t *testing.T) {
 	}
 }
 
-// TestLookaheadModelFollowsKernel pins the statements of tma_lookahead_ktile
-// and its call sites that modelLookahead and TestLookaheadDeal follow, so
-// that a change to the kernel's dealing fails here until the model
-// follows it.
+// lookaheadEvent is one step of the producer's walk in modelProducer: the
+// load of k-tile kt, or (prefetch) the look-ahead's request for its share
+// of k-tile kt.
+type lookaheadEvent struct {
+	prefetch bool
+	kt       int
+}
+
+// modelProducer is tma_produce_ktiles's walk (kernels/cuda/tma_sm90a.cuh)
+// over a block's nkt k-tiles with an S-stage ring and a look-ahead of
+// ahead k-tiles, statement for statement, as the sequence of its loads and
+// look-ahead requests (the waits on the ring left out).
+func modelProducer(S, nkt, ahead int) []lookaheadEvent {
+	var out []lookaheadEvent
+	lead := S + ahead
+	pf := S
+	for kt := 0; kt < nkt; kt++ {
+		out = append(out, lookaheadEvent{false, kt})
+		if ahead > 0 && kt >= S-1 {
+			for ; pf < nkt && pf <= kt+lead; pf++ {
+				out = append(out, lookaheadEvent{true, pf})
+			}
+		}
+	}
+	return out
+}
+
+// TestLookaheadWalk checks the producer's walk with the look-ahead
+// (modelProducer) for rings of 4 and 5 stages, each distance and every
+// block length up to 60 k-tiles: every k-tile is loaded once, in order, as
+// without the look-ahead; the look-ahead asks for exactly the k-tiles S …
+// nkt − 1 (the first S are the ring's first loads, asked for at once),
+// each once, in order, none before the ring's first S loads are out, each
+// before its own load and at most S + ahead k-tiles past the last load.
+func TestLookaheadWalk(t *testing.T) {
+	for _, S := range []int{4, 5} {
+		for _, ahead := range []int{0, 4, 8, 16} {
+			for nkt := 0; nkt <= 60; nkt++ {
+				ev := modelProducer(S, nkt, ahead)
+				loaded, next := -1, S
+				for _, e := range ev {
+					if !e.prefetch {
+						require.Equal(t, loaded+1, e.kt, "S %d ahead %d nkt %d: loads out of order", S, ahead, nkt)
+						loaded = e.kt
+						continue
+					}
+					require.NotZero(t, ahead, "S %d nkt %d: a look-ahead request with the look-ahead off", S, nkt)
+					require.Equal(t, next, e.kt, "S %d ahead %d nkt %d: look-ahead requests out of order", S, ahead, nkt)
+					next++
+					require.GreaterOrEqual(t, loaded, S-1, "S %d ahead %d nkt %d: k-tile %d asked for before the ring's first loads", S, ahead, nkt, e.kt)
+					require.Greater(t, e.kt, loaded, "S %d ahead %d nkt %d: k-tile %d asked for after its load", S, ahead, nkt, e.kt)
+					require.LessOrEqual(t, e.kt-loaded, S+ahead, "S %d ahead %d nkt %d: k-tile %d asked for too early", S, ahead, nkt, e.kt)
+				}
+				require.Equal(t, nkt-1, loaded, "S %d ahead %d nkt %d: loads", S, ahead, nkt)
+				if ahead > 0 {
+					require.Equal(t, max(nkt, S), next, "S %d ahead %d nkt %d: the look-ahead did not reach k-tile %d", S, ahead, nkt, nkt-1)
+				}
+			}
+		}
+	}
+}
+
+// TestLookaheadModelFollowsKernel pins the statements of tma_lookahead_ktile,
+// tma_produce_ktiles and gemm_tma_p_body that modelLookahead,
+// modelProducer and TestLookaheadBits follow, so that a change to the
+// kernel's dealing, walk or decoding fails here until the models follow it.
 func TestLookaheadModelFollowsKernel(t *testing.T) {
 	src, err := os.ReadFile("../../kernels/cuda/tma_sm90a.cuh")
 	require.NoError(t, err)
@@ -170,9 +247,17 @@ func TestLookaheadModelFollowsKernel(t *testing.T) {
 		"tma_prefetch_2d(tmB, r * BN + 64 * c, k);",
 		// Block j of `blocks`, one tile each: the launch's units.
 		"const Lookahead la{CM == 1 && unit_step == units ? ahead : 0, first_unit, units, tilesM, tilesN};",
-		// k-tile number t is the k-tile's place in the block's k-range.
-		"tma_lookahead_ktile<A_MN, B_MN, BN, WIDE>(tmA, tmB, k0 + p * T_BK, p, la, M, N);",
-		"tma_lookahead_ktile<A_MN, B_MN, BN, WIDE>(tmA, tmB, k0 + (kt + lead) * T_BK, kt + lead, la, M, N);",
+		// The producer's walk (modelProducer); k-tile number t is the
+		// k-tile's place in the block's k-range.
+		"const int lead = S + la.ahead;",
+		"int pf = S;",
+		"for (int kt = 0; kt < nkt; kt++, it++) {",
+		"if (la.ahead > 0 && kt >= S - 1)",
+		"for (; pf < nkt && pf <= kt + lead; pf++)",
+		"tma_lookahead_ktile<A_MN, B_MN, BN, WIDE>(tmA, tmB, k0 + pf * T_BK, pf, la, M, N);",
+		// The distance from the flags: 2 << 1, 2, 3 = 4, 8, 16 (TestLookaheadBits).
+		"const int look = (flags >> GEMM_LOOKAHEAD_SHIFT) & 3;",
+		"const int ahead = CM == 1 && !TSTORE && look ? 2 << look : 0;",
 	} {
 		assert.True(t, strings.Contains(text, line), "tma_sm90a.cuh no longer has %q: update modelLookahead", line)
 	}

@@ -161,9 +161,17 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 		if splits, kchunk := r.splitK(p.m, p.n, p.k, tmaTiles, r.sms, 64); splits > 1 {
 			// The partials store raw fp32 products: of the flags, only the
 			// early release and the look-ahead reach them (stream-K's own
-			// kernels take none, the clusters no look-ahead).
+			// kernels take none, the clusters no look-ahead). The
+			// look-ahead deals every tile's boxes over the blocks of a
+			// k-range, which must then run at once: only the weight
+			// gradients (TN), and only where the splits' blocks fit the
+			// SMs (always, unless SetGemmSplitK forces more).
+			look := 0
+			if p.transA && !p.transB && tmaTiles*splits <= r.sms {
+				look = lookaheadBits(ch.Lookahead)
+			}
 			rt := gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: kernel, bn: bn, blocks: tmaTiles,
-				flags: ch.scheduleFlags()&gemmEarlyRelease | lookaheadBits(ch.Lookahead), splits: splits, kchunk: kchunk,
+				flags: ch.scheduleFlags()&gemmEarlyRelease | look, splits: splits, kchunk: kchunk,
 				reduce: splitKReduceKernel(p.bf)}
 			rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, bn, false, false, false, false)
 			if plan, ok := r.streamKPlanFor(p.transA, p.transB, p.m, p.n, p.k, bn, tmaTiles, splits); ch.StreamK && ok {

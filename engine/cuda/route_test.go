@@ -540,3 +540,25 @@ func TestTuneCandidates(t *testing.T) {
 		assert.True(t, reached[k], "no candidate reached %s", k)
 	}
 }
+
+// TestRouteLookahead checks where the look-ahead's bits go: to the weight
+// gradients' split-K partials (TN), whose splits' blocks all run at once;
+// not to other layouts split over the TMA partials (a TMA kind), nor to
+// splits forced past the SMs (SetGemmSplitK), whose blocks would ask L2
+// for tiles that are not running.
+func TestRouteLookahead(t *testing.T) {
+	dw := gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: gemmOutF16, staged: gemmStaged}
+	rt := routerH100.route(GemmChoice{Lookahead: 16}, dw)
+	require.Equal(t, pathSplitTMA, rt.path)
+	assert.Equal(t, lookaheadBits(16), rt.flags&gemmLookaheadMask, "qkv's weight gradient")
+	nt := gemmProduct{transB: true, m: 256, n: 256, k: 4096, aligned: true, cAligned: true, ldc: 256, flags: gemmOutF16, staged: gemmStaged}
+	rt = routerH100.route(GemmChoice{Kernel: GemmTMAPersistent, Lookahead: 8}, nt)
+	require.Equal(t, pathSplitTMA, rt.path, "an NT product split over the TMA partials")
+	assert.Zero(t, rt.flags&gemmLookaheadMask, "NT partials")
+	forced := routerH100
+	forced.splitMode = 8 // 18 tiles × 8 splits > 132 SMs
+	rt = forced.route(GemmChoice{Lookahead: 8}, dw)
+	require.Equal(t, pathSplitTMA, rt.path)
+	require.Greater(t, rt.blocks*rt.splits, forced.sms)
+	assert.Zero(t, rt.flags&gemmLookaheadMask, "splits forced past the SMs")
+}

@@ -768,18 +768,19 @@ func checkSameBits(t *testing.T, what string, set func(on bool), shapes ...sameB
 }
 
 // TestGemmF16Lookahead runs the weight gradients' split-K partials with
-// SetGemmLookahead at each distance (4, 8 and 16 k-tiles past the ring),
-// with two-dimensional and wide boxes, fp16 and bf16, on TestGemmF16EarlyRelease's
-// cases (tiles past M and N, bias, GELU, beta, padded rows) and on splits
-// forced short enough that the look-ahead reaches past a block's last
-// k-tile (it must then ask for nothing: a box past K is an out-of-bounds
-// prefetch, which TMA drops, but the model says none is made), each case
-// asserting the kernel it launched, outputs poisoned; with the early
-// release too; and then checks that qkv's weight gradient comes out the
-// same bit for bit as without it (L2 prefetches are hints). Whether a
-// prefetch was made, and whether it helped, is not observable here: the
-// bench's _look keys and the profile gemm_tmapl_vit_qkv_dw say. Not yet
-// run on hardware.
+// SetGemmLookahead at each distance (4, 8 and 16 k-tiles), with
+// two-dimensional and wide boxes, fp16 and bf16, on TestGemmF16EarlyRelease's
+// cases (tiles past M and N, bias, GELU, beta, padded rows) and on three
+// splits forced short: 19, 7 and 4 k-tiles a block, against a look-ahead
+// that reaches S + 4, 8 or 16 k-tiles past a load (S = 5 stages), so that
+// it ends at the block's last k-tile or, with 4, never starts
+// (TestLookaheadWalk checks on a model that it asks for nothing past the
+// last); each case asserts the kernel it launched, outputs poisoned; then
+// with the early release too; and then checks that qkv's weight gradient
+// comes out the same bit for bit as without it (L2 prefetches are hints).
+// Whether a prefetch was made, and whether it helped, is not observable
+// here: the bench's _look keys and the profile gemm_tmapl_vit_qkv_dw say.
+// Not yet run on hardware.
 func TestGemmF16Lookahead(t *testing.T) {
 	if !dev.SetGemmKernel(GemmTMA) {
 		t.Skipf("%s is not sm_90: no TMA kernel", dev.Name())
@@ -810,11 +811,13 @@ func TestGemmF16Lookahead(t *testing.T) {
 						t.Run(c.String(), func(t *testing.T) { runGemmCaseOn(t, c, splitPartialsKernel(c, wide, false)) })
 					}
 				}
-				// Three splits of 1216: 19 k-tiles a block, against a
-				// look-ahead reaching k-tile 9, 13 or 21 from a load.
+				// Three splits of 1216, 448 or 256: 19, 7 or 4 k-tiles a
+				// block (the last split fewer).
 				defer dev.SetGemmSplitK(dev.SetGemmSplitK(3))
-				c := gemmCase{transA: true, m: 384, n: 384, k: 3600, align8: true, alpha: 1, bias: true, out16: true}
-				t.Run("short_"+c.String(), func(t *testing.T) { runGemmCaseOn(t, c, splitPartialsKernel(c, wide, false)) })
+				for _, k := range []int{3600, 1200, 600} {
+					c := gemmCase{transA: true, m: 384, n: 384, k: k, align8: true, alpha: 1, bias: true, out16: true}
+					t.Run("short_"+c.String(), func(t *testing.T) { runGemmCaseOn(t, c, splitPartialsKernel(c, wide, false)) })
+				}
 			})
 		}
 	}

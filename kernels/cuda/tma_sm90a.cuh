@@ -621,20 +621,20 @@ __device__ __forceinline__ void tma_lookahead_ktile(const TmaDesc* tmA, const Tm
 // load waits until the stage's previous k-tile has been released by as many
 // arrivals as the empty barriers count.
 //
-// With la.ahead > 0 (GEMM_LOOKAHEAD), beside the load of each k-tile it
-// asks L2 for its share of the k-tile S + la.ahead further on
-// (tma_lookahead_ktile), and first for its share of those between the
-// ring's first S and that distance, so that the ring's loads find their
-// boxes in L2 rather than waiting on DRAM.
+// With la.ahead > 0 (GEMM_LOOKAHEAD), once the ring's first S loads are
+// out it asks L2 for its share (tma_lookahead_ktile) of every k-tile from
+// S up to S + la.ahead past the one just loaded, in order, each once, and
+// none past the block's last k-tile: after the load of k-tile S − 1, those
+// up to k-tile 2S − 1 + la.ahead; after each later load, one more. So the
+// ring's loads find their boxes in L2 rather than waiting on DRAM, and the
+// first loads do not queue behind the look-ahead.
 template <bool A_MN, bool B_MN, int BN, int CM, int S, bool WIDE = false>
 __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base,
                                                    uint32_t bars, int& it, int m0, int n0, int k0, int nkt, int rank,
                                                    int M, int N, const Lookahead& la = Lookahead{0, 0, 1, 0, 0}) {
     constexpr int STAGE = T_A_BYTES + BN * 128;  // bytes per stage
-    const int lead = S + la.ahead;               // k-tiles from a load to the look-ahead beside it
-    if (la.ahead > 0)
-        for (int p = S; p < min(lead, nkt); p++)
-            tma_lookahead_ktile<A_MN, B_MN, BN, WIDE>(tmA, tmB, k0 + p * T_BK, p, la, M, N);
+    const int lead = S + la.ahead;               // k-tiles from a load to the farthest look-ahead beside it
+    int pf = S;                                  // the next k-tile the look-ahead asks L2 for
     for (int kt = 0; kt < nkt; kt++, it++) {
         const int s = it % S;
         if (it >= S) {
@@ -642,8 +642,9 @@ __device__ __forceinline__ void tma_produce_ktiles(const TmaDesc* tmA, const Tma
         }
         tma_load_ktile<A_MN, B_MN, BN, CM, WIDE>(tmA, tmB, base + s * STAGE, bars + 8 * s, m0, n0, k0 + kt * T_BK,
                                                  rank, M, N);
-        if (la.ahead > 0 && kt + lead < nkt)
-            tma_lookahead_ktile<A_MN, B_MN, BN, WIDE>(tmA, tmB, k0 + (kt + lead) * T_BK, kt + lead, la, M, N);
+        if (la.ahead > 0 && kt >= S - 1)
+            for (; pf < nkt && pf <= kt + lead; pf++)
+                tma_lookahead_ktile<A_MN, B_MN, BN, WIDE>(tmA, tmB, k0 + pf * T_BK, pf, la, M, N);
     }
 }
 
@@ -679,8 +680,9 @@ __device__ __forceinline__ void tma_prefetch_a(const TmaDesc* tmA, int m0, int k
 // loads only a few k-tiles ahead.
 //
 // With ahead > 0 (GEMM_LOOKAHEAD; CM = 1, one tile a block: the split-K
-// partials, whose blocks of one k-range run at once), the block also asks
-// L2 for its share of every tile's k-tiles that far past its ring
+// partials, whose blocks of one k-range run at once; the route gives it
+// only to the weight gradients' TN partials), the block also asks L2 for
+// its share of every tile's k-tiles up to that far past its ring
 // (tma_produce_ktiles, tma_lookahead_ktile).
 template <bool A_MN, bool B_MN, int BN, int CM, int S, bool WIDE = false>
 __device__ __forceinline__ void tma_produce(const TmaDesc* tmA, const TmaDesc* tmB, uint32_t base, uint32_t bars,
