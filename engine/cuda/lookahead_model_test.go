@@ -26,29 +26,36 @@ type lookaheadBox struct {
 // number t, over tilesM × tilesN tiles of 128 × bn. TestLookaheadModelFollowsKernel
 // pins the lines it follows.
 func modelLookahead(j, blocks, tilesM, tilesN, bn, m, n, k, t int, wide bool) []lookaheadBox {
-	pa, pb := 128/64, bn/64
-	if wide {
-		pa, pb = 1, 1
-	}
-	nA := tilesM * pa
-	total := nA + tilesN*pb
+	nA := tilesM * modelBoxesATile(wide, 128)
+	total := nA + tilesN*modelBoxesATile(wide, bn)
 	var out []lookaheadBox
 	for i := ((j-t*total)%blocks + blocks) % blocks; i < total; i += blocks {
 		if i < nA {
-			r, c := i/pa, i%pa
-			if wide {
-				out = append(out, lookaheadBox{'A', 0, k, r * (128 / 64), 3})
-			} else if r*128+64*c < m {
-				out = append(out, lookaheadBox{'A', r*128 + 64*c, k, 0, 2})
-			}
+			out = modelPrefetchBox(out, 'A', wide, 128, i, k, m)
 		} else {
-			r, c := (i-nA)/pb, (i-nA)%pb
-			if wide {
-				out = append(out, lookaheadBox{'B', 0, k, r * (bn / 64), 3})
-			} else if r*bn+64*c < n {
-				out = append(out, lookaheadBox{'B', r*bn + 64*c, k, 0, 2})
-			}
+			out = modelPrefetchBox(out, 'B', wide, bn, i-nA, k, n)
 		}
+	}
+	return out
+}
+
+// modelBoxesATile is tma_boxes_a_tile for an MN-major operand.
+func modelBoxesATile(wide bool, tile int) int {
+	if !wide {
+		return tile / 64
+	}
+	return 1
+}
+
+// modelPrefetchBox is tma_prefetch_box for an MN-major operand: it appends
+// box b of operand op's k-tile at k, if it asks for one.
+func modelPrefetchBox(out []lookaheadBox, op byte, wide bool, tile, b, k, extent int) []lookaheadBox {
+	p := modelBoxesATile(wide, tile)
+	r, c := b/p, b%p
+	if wide {
+		return append(out, lookaheadBox{op, 0, k, r * (tile / 64), 3})
+	} else if r*tile+64*c < extent {
+		return append(out, lookaheadBox{op, r*tile + 64*c, k, 0, 2})
 	}
 	return out
 }
@@ -233,18 +240,15 @@ func TestLookaheadModelFollowsKernel(t *testing.T) {
 	require.NoError(t, err)
 	text := string(src)
 	for _, line := range []string{
-		"constexpr int PA = A_MN && !WIDE ? T_BM / 64 : 1;",
-		"constexpr int PB = B_MN && !WIDE ? BN / 64 : 1;",
-		"const int nA = la.tilesM * PA, n = nA + la.tilesN * PB;",
+		"const int nA = la.tilesM * tma_boxes_a_tile<A_MN, WIDE, T_BM>();",
+		"const int n = nA + la.tilesN * tma_boxes_a_tile<B_MN, WIDE, BN>();",
 		"for (int i = ((la.j - t * n) % la.blocks + la.blocks) % la.blocks; i < n; i += la.blocks) {",
-		"const int r = i / PA, c = i % PA;",
-		"tma_prefetch_3d(tmA, 0, k, r * (T_BM / 64));",
-		"else if (A_MN && r * T_BM + 64 * c < M)",
-		"tma_prefetch_2d(tmA, r * T_BM + 64 * c, k);",
-		"const int r = (i - nA) / PB, c = (i - nA) % PB;",
-		"tma_prefetch_3d(tmB, 0, k, r * (BN / 64));",
-		"else if (B_MN && r * BN + 64 * c < N)",
-		"tma_prefetch_2d(tmB, r * BN + 64 * c, k);",
+		"tma_prefetch_box<A_MN, WIDE, T_BM>(tmA, i, k, M);",
+		"tma_prefetch_box<B_MN, WIDE, BN>(tmB, i - nA, k, N);",
+		"return MN && !WIDE ? TILE / 64 : 1;",
+		"const int r = b / P, c = b % P;",
+		"if (MN && WIDE)\n        tma_prefetch_3d(map, 0, k, r * (TILE / 64));",
+		"else if (MN && r * TILE + 64 * c < extent)\n        tma_prefetch_2d(map, r * TILE + 64 * c, k);",
 		// Block j of `blocks`, one tile each: the launch's units.
 		"const Lookahead la{CM == 1 && unit_step == units ? ahead : 0, first_unit, units, tilesM, tilesN};",
 		// The producer's walk (modelProducer); k-tile number t is the

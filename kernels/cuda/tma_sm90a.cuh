@@ -576,6 +576,32 @@ struct Lookahead {
     int ahead, j, blocks, tilesM, tilesN;
 };
 
+// tma_boxes_a_tile is the boxes tma_load_ktile loads a k-tile for one
+// operand's tile of TILE rows (A) or columns (B): one per 64-wide chunk of
+// an MN-major operand with two-dimensional boxes, else one.
+template <bool MN, bool WIDE, int TILE>
+__device__ __forceinline__ constexpr int tma_boxes_a_tile() {
+    return MN && !WIDE ? TILE / 64 : 1;
+}
+
+// tma_prefetch_box asks L2 for box b of one operand's k-tile at element k
+// of K, boxes numbered tile by tile (rows of A, columns of B) and chunk by
+// chunk within a tile, as tma_load_ktile loads them: the 64-wide chunk
+// (MN-major, two-dimensional map), the whole tile (MN-major, the wide
+// boxes' three-dimensional map) or the tile's rows (K-major). A chunk that
+// starts past the operand's extent (M or N) is left out.
+template <bool MN, bool WIDE, int TILE>
+__device__ __forceinline__ void tma_prefetch_box(const TmaDesc* map, int b, int k, int extent) {
+    constexpr int P = tma_boxes_a_tile<MN, WIDE, TILE>();
+    const int r = b / P, c = b % P;
+    if (MN && WIDE)
+        tma_prefetch_3d(map, 0, k, r * (TILE / 64));
+    else if (MN && r * TILE + 64 * c < extent)
+        tma_prefetch_2d(map, r * TILE + 64 * c, k);
+    else if (!MN)
+        tma_prefetch_2d(map, k, r * TILE);
+}
+
 // tma_lookahead_ktile asks L2 for this block's share of k-tile k of every
 // tile of the launch (t: that k-tile's number within the block's k-range).
 // The k-tile's boxes are numbered A's first (tile row by tile row, and
@@ -590,27 +616,13 @@ struct Lookahead {
 template <bool A_MN, bool B_MN, int BN, bool WIDE>
 __device__ __forceinline__ void tma_lookahead_ktile(const TmaDesc* tmA, const TmaDesc* tmB, int k, int t,
                                                     const Lookahead& la, int M, int N) {
-    constexpr int PA = A_MN && !WIDE ? T_BM / 64 : 1;  // A's boxes a tile row
-    constexpr int PB = B_MN && !WIDE ? BN / 64 : 1;    // B's boxes a tile column
-    const int nA = la.tilesM * PA, n = nA + la.tilesN * PB;
+    const int nA = la.tilesM * tma_boxes_a_tile<A_MN, WIDE, T_BM>();
+    const int n = nA + la.tilesN * tma_boxes_a_tile<B_MN, WIDE, BN>();
     for (int i = ((la.j - t * n) % la.blocks + la.blocks) % la.blocks; i < n; i += la.blocks) {
-        if (i < nA) {
-            const int r = i / PA, c = i % PA;
-            if (A_MN && WIDE)
-                tma_prefetch_3d(tmA, 0, k, r * (T_BM / 64));
-            else if (A_MN && r * T_BM + 64 * c < M)
-                tma_prefetch_2d(tmA, r * T_BM + 64 * c, k);
-            else if (!A_MN)
-                tma_prefetch_2d(tmA, k, r * T_BM);
-        } else {
-            const int r = (i - nA) / PB, c = (i - nA) % PB;
-            if (B_MN && WIDE)
-                tma_prefetch_3d(tmB, 0, k, r * (BN / 64));
-            else if (B_MN && r * BN + 64 * c < N)
-                tma_prefetch_2d(tmB, r * BN + 64 * c, k);
-            else if (!B_MN)
-                tma_prefetch_2d(tmB, k, r * BN);
-        }
+        if (i < nA)
+            tma_prefetch_box<A_MN, WIDE, T_BM>(tmA, i, k, M);
+        else
+            tma_prefetch_box<B_MN, WIDE, BN>(tmB, i - nA, k, N);
     }
 }
 
