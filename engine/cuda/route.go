@@ -505,7 +505,8 @@ func (r gemmRouter) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, spli
 // narrow tiles; stream-K and the wide boxes (which reach only the split
 // products, which those four do not); the early release alone, with the
 // wide boxes and with the narrow tiles; and the look-ahead of 8 k-tiles,
-// alone and with the wide boxes (it reaches only the split partials). A
+// alone, with the wide boxes and with the early release (it reaches only
+// the split partials). A
 // setting that does not change a kind's route for a product is not timed
 // again.
 var tuneSettings = func() []GemmChoice {
@@ -515,7 +516,7 @@ var tuneSettings = func() []GemmChoice {
 	}
 	return append(out, GemmChoice{StreamK: true}, GemmChoice{WideBoxes: true}, GemmChoice{StreamK: true, WideBoxes: true},
 		GemmChoice{EarlyRelease: true}, GemmChoice{EarlyRelease: true, WideBoxes: true}, GemmChoice{EarlyRelease: true, Narrow: true},
-		GemmChoice{Lookahead: 8}, GemmChoice{Lookahead: 8, WideBoxes: true})
+		GemmChoice{Lookahead: 8}, GemmChoice{Lookahead: 8, WideBoxes: true}, GemmChoice{Lookahead: 8, EarlyRelease: true})
 }()
 
 // tuneCandidates are the choices GemmTune tries, GemmAuto without
