@@ -73,8 +73,9 @@ func (d *Device) SetGemmStaged(on bool) bool { return d.swapSetting(&d.gemmStage
 // warpgroup's epilogue overlaps the other's wgmmas instead of both leaving
 // the tensor cores idle at once (kernels/cuda/tma_sm90a.cuh), and returns
 // the previous setting. It applies where a block walks several tiles (not
-// GemmTMA's one-tile blocks, nor the split-K partial products). Off by
-// default until it has passed the GPU tests and won on an H100;
+// GemmTMA's one-tile blocks, nor the split-K partial products). It passed
+// the GPU tests on an H100 and came within 4% of the default either way
+// (the eleventh session), so it is off by default;
 // MOCOGO_GEMM_STAGGER=1 turns it on when the device is opened. GemmTune
 // chooses it per product shape instead. The results
 // are the same either way: each warpgroup's arithmetic is unchanged.
@@ -86,9 +87,11 @@ func (d *Device) SetGemmStagger(on bool) bool { return d.swapSetting(&d.gemmStag
 // beside the product, instead of copying it into C and adding the product
 // with beta 1; and returns the previous setting. Through the engine
 // (Backend.GemmBiasResidual) it fuses a Linear layer's residual add, which
-// otherwise is a separate pass (Axpy). Off by default until it has passed
-// the GPU tests and won on an H100; MOCOGO_GEMM_RESIDUAL=1 turns it on when
-// the device is opened.
+// otherwise is a separate pass (Axpy). Off by default: on an H100 the step
+// with it and SetGemmGELUGrad ran at 2168 img/s against 2396 without (the
+// eleventh session: the ping-pong kernels' GEMM time 71.6 ms against the
+// default's 48.0); MOCOGO_GEMM_RESIDUAL=1 turns it on when the device is
+// opened.
 func (d *Device) SetGemmResidual(on bool) bool { return d.swapSetting(&d.gemmResidualOn, on) }
 
 // GemmResidual reports whether SetGemmResidual is on.
@@ -169,8 +172,9 @@ func (d *Device) SetGemmWideBoxes(on bool) bool { return d.swapSetting(&d.gemmWi
 // ViT-S/16 forward and input-gradient products, 6 k-tiles a tile) every
 // tile's A panel is new to L2 and the ring issues a tile's first loads only
 // a few k-tiles ahead; the prefetch starts them a tile ahead. A hint: the
-// results are the same either way. Off by default until it has won on an
-// H100; MOCOGO_GEMM_PREFETCH=1 turns it on when the device is opened.
+// results are the same either way. Off by default: on an H100 it gained
+// nothing and cost 9% at fc2's forward (the eleventh session);
+// MOCOGO_GEMM_PREFETCH=1 turns it on when the device is opened.
 // GemmTune chooses it per product shape instead.
 func (d *Device) SetGemmPrefetch(on bool) bool { return d.swapSetting(&d.gemmPrefetch, on) }
 
@@ -183,7 +187,8 @@ func (d *Device) SetGemmPrefetch(on bool) bool { return d.swapSetting(&d.gemmPre
 // setting. With two, a tile's third box waits for the
 // first's TMA store to leave shared memory, while every SM stores at about
 // the same moment; with three, the stores drain during the next tile's
-// main loop. Off by default until it has won on an H100;
+// main loop. Off by default: on an H100 it ran within noise of the default
+// (the eleventh session: qkv forward 0.88× cuBLAS against 0.87–0.92);
 // MOCOGO_GEMM_DEEP_STORE=1 turns it on when the device is opened. GemmTune
 // chooses it per product shape instead. The results are the same either
 // way.
@@ -195,7 +200,9 @@ func (d *Device) SetGemmDeepStore(on bool) bool { return d.swapSetting(&d.gemmDe
 // forward and fc2's input gradient at ViT-S/16), and returns the previous
 // setting. A 192-wide tile loads about 13% more from L2 per FLOP, but
 // leaves room in shared memory for SetGemmDeepStore's third staging
-// buffer, which a 256-wide one does not. Off by default until measured;
+// buffer, which a 256-wide one does not. Off by default: with the deep
+// store it was the best at proj's forward on an H100 (1.20× cuBLAS) but
+// worse at 4096³ NN and TN (0.88 and 0.81; the eleventh session);
 // MOCOGO_GEMM_NARROW=1 turns it on when the device is opened. GemmTune
 // chooses it per product shape instead. The results are the same either
 // way.
@@ -209,7 +216,8 @@ func (d *Device) SetGemmNarrowTiles(on bool) bool { return d.swapSetting(&d.gemm
 // the tile rows pair up evenly; and returns the previous setting. It is
 // for products bound by L2's delivery of operands. Stream-K, where asked
 // for and applicable, comes first. Off by default and not among
-// GemmTune's choices until it has passed the GPU tests and won on an H100;
+// GemmTune's choices: on an H100 it passed the GPU tests but ran no faster
+// than split-K (fc1's weight gradient, the eleventh session);
 // MOCOGO_GEMM_CLUSTER_SPLITK=1 turns it on when the device is opened. The
 // results are the same either way.
 func (d *Device) SetGemmClusterSplitK(on bool) bool { return d.swapSetting(&d.gemmClusterSK, on) }
@@ -383,8 +391,9 @@ func (d *Device) launchSrcEpilogue(rt gemmRoute, p gemmProduct, alpha float32, a
 // weight times GELU′ of the pre-activation) applies GELU′ in the epilogue
 // of the ping-pong kernels, reading the pre-activation beside the product,
 // instead of a pass of its own over the product; and returns the previous
-// setting. Off by default until it has passed the GPU tests and won on an
-// H100; MOCOGO_GEMM_GELU_GRAD=1 turns it on when the device is opened.
+// setting. Off by default: on an H100 the step with it and
+// SetGemmResidual was slower (SetGemmResidual);
+// MOCOGO_GEMM_GELU_GRAD=1 turns it on when the device is opened.
 func (d *Device) SetGemmGELUGrad(on bool) bool { return d.swapSetting(&d.gemmGELUGradOn, on) }
 
 // overlaps reports whether the first na bytes of a and the first nb bytes
@@ -652,9 +661,11 @@ func (d *Device) gemmTMASplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Bu
 // per SM, each block storing a partial product of every tile its share
 // touches; a reduction sums them in a fixed order, so the result does not
 // depend on scheduling (kernels/cuda/gemm_streamk_sm90a.cu). Off by
-// default until it has passed the GPU tests and won on an H100;
+// default: on an H100 it passed the GPU tests and beat split-K at fc1's
+// weight gradient (0.77× cuBLAS against 0.72, three times), but lost badly
+// at qkv's and fc2's (0.53–0.56; the eleventh session);
 // MOCOGO_GEMM_STREAMK=1 turns it on when the device is opened. GemmTune
-// chooses it per product shape instead.
+// chooses it per product shape instead (it chose it for fc1's).
 func (d *Device) SetGemmStreamK(on bool) bool { return d.swapSetting(&d.gemmStreamKOn, on) }
 
 // gemmStreamK runs the weight-gradient product C = act(alpha·Aᵀ·B + bias) +

