@@ -72,7 +72,7 @@ func TestMoCoTrainLossScaledMatchesCPU(t *testing.T) {
 
 // TestMoCoTrainBF16MatchesCPU runs the GPU side under bf16 autocast
 // (Engine.SetAutocast(BF16): bf16 activations, GEMM operands on the bf16
-// tensor-core kernels, attention through the fp16 kernels for now; no loss
+// tensor-core kernels, attention through the bf16 kernels; no loss
 // scaling, which bf16's fp32-sized range makes unneeded) against the fp32
 // CPU run for 20 steps: the losses within 3% at every step (bf16's 8
 // significant bits round each activation about 8× more coarsely than
