@@ -94,27 +94,32 @@ func (b *gpuBench) bulkLoadBench() error {
 // stages of 40 KB) without their wgmmas, with the partials' two-dimensional
 // 64×64 boxes (2d) and the wide boxes' three-dimensional ones (3d), in
 // the default 7 splits (126 blocks) and in one (18 blocks, all of K each),
-// the maps' L2 promotion the kernels' 128 bytes or (_l2p256) 256. Keys:
+// the maps' L2 promotion the kernels' 128 bytes or (_l2p256) 256, and
+// (_look8) with the partials' look-ahead of 8 k-tiles (SetGemmLookahead).
+// Keys:
 //
-//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256]                    GB/s into shared memory
-//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256]_bytes_per_sm_clk   bytes a block (an SM) per clock
-//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256]_clk_per_ktile      clocks a 40 KB k-tile
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256|_look8]                    GB/s into shared memory
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256|_look8]_bytes_per_sm_clk   bytes a block (an SM) per clock
+//	peak_tileload_qkvdw_<2d|3d>[_nosplit|_l2p256|_look8]_clk_per_ktile      clocks a 40 KB k-tile
 //
 // The partials themselves took about 1700 clocks a k-tile at 126 blocks in
 // the eleventh session's runs: near that here, the loads are what holds
-// them; well under it, the wgmmas' side is.
+// them; well under it, the wgmmas' side is. _look8 well under the plain
+// form says DRAM's latency sets the loads' pace.
 func (b *gpuBench) tileLoadBench() error {
 	for _, c := range []struct {
-		key          string
-		wide, l2p256 bool
-		splits       int
+		key           string
+		wide, l2p256  bool
+		splits, ahead int
 	}{
-		{"peak_tileload_qkvdw_2d", false, false, 7},
-		{"peak_tileload_qkvdw_3d", true, false, 7},
-		{"peak_tileload_qkvdw_2d_nosplit", false, false, 1},
-		{"peak_tileload_qkvdw_3d_nosplit", true, false, 1},
-		{"peak_tileload_qkvdw_2d_l2p256", false, true, 7},
-		{"peak_tileload_qkvdw_3d_l2p256", true, true, 7},
+		{"peak_tileload_qkvdw_2d", false, false, 7, 0},
+		{"peak_tileload_qkvdw_3d", true, false, 7, 0},
+		{"peak_tileload_qkvdw_2d_nosplit", false, false, 1, 0},
+		{"peak_tileload_qkvdw_3d_nosplit", true, false, 1, 0},
+		{"peak_tileload_qkvdw_2d_l2p256", false, true, 7, 0},
+		{"peak_tileload_qkvdw_3d_l2p256", true, true, 7, 0},
+		{"peak_tileload_qkvdw_2d_look8", false, false, 7, 8},
+		{"peak_tileload_qkvdw_3d_look8", true, false, 7, 8},
 	} {
 		if !b.wants(c.key) {
 			continue
@@ -123,6 +128,7 @@ func (b *gpuBench) tileLoadBench() error {
 		if err != nil {
 			return err
 		}
+		r.SetLookahead(c.ahead)
 		ktiles := r.KTiles()
 		ms, st, err := b.timeProbe(r)
 		if err != nil {

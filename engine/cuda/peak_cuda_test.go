@@ -72,8 +72,10 @@ func checkProbe(t *testing.T, r interface {
 // variants, the others with the kernels' 128B): every
 // block must check two sampled words of every k-tile it loaded and find
 // them right (the records are poisoned first, and each sampled word of a
-// stage is poisoned before the load that must write it). Not yet run on
-// hardware.
+// stage is poisoned before the load that must write it); and with the
+// look-ahead of 4, 8 and 16 k-tiles (L2 prefetches, which must change
+// nothing the probe checks) at 112, 7 and 4 k-tiles a block. Not yet run
+// on hardware.
 func TestTileLoadProbe(t *testing.T) {
 	if !dev.sm90() {
 		t.Skip("the tile-load probe needs compute capability 9.0")
@@ -89,6 +91,17 @@ func TestTileLoadProbe(t *testing.T) {
 				defer r.Free()
 				checkProbe(t, r, r.poison, "bytes", false, 1)
 			})
+		}
+		for _, ahead := range []int{4, 8, 16} {
+			for _, splits := range []int{197, 112, 7} {
+				t.Run(fmt.Sprintf("wide%v/splits%d/look%d", wide, splits, ahead), func(t *testing.T) {
+					r, err := dev.NewTileLoadRun(wide, false, splits)
+					must(t, err)
+					defer r.Free()
+					r.SetLookahead(ahead)
+					checkProbe(t, r, r.poison, "bytes", false, 1)
+				})
+			}
 		}
 	}
 }

@@ -183,6 +183,7 @@ type TileLoadRun struct {
 	wide       bool
 	promo      l2Promotion
 	nkt        int
+	ahead      int // the look-ahead in k-tiles past the ring (SetLookahead)
 	a, b       *Buffer
 	mapA, mapB [128]byte
 	loadRecords
@@ -244,6 +245,18 @@ func (d *Device) NewTileLoadRun(wide, l2p256 bool, splits int) (*TileLoadRun, er
 	return r, nil
 }
 
+// SetLookahead sets the look-ahead the probe's producers make beside their
+// loads, as the partials do under Device.SetGemmLookahead: 0 (none, the
+// default), 4, 8 or 16 k-tiles past the ring. Whether the loads alone then
+// run faster tells whether DRAM's latency sets their pace. It panics on
+// another distance.
+func (r *TileLoadRun) SetLookahead(k int) {
+	if !lookaheadOK(k) {
+		panic(fmt.Sprintf("cuda.TileLoadRun.SetLookahead(%d): want 0, 4, 8 or 16", k))
+	}
+	r.ahead = k
+}
+
 // Launch runs the probe once (asynchronously, on the default stream).
 func (r *TileLoadRun) Launch() error {
 	kernel := "peak_tile_load"
@@ -257,7 +270,7 @@ func (r *TileLoadRun) Launch() error {
 			return err
 		}
 		params := [][]byte{r.mapA[:], r.mapB[:], u64(tileLoadM), u64(tileLoadN), u64(tileLoadM), u64(tileLoadN),
-			u64(uint64(r.nkt)), u64(uint64(r.out.ptr)), u64(uint64(r.clocks.ptr))}
+			u64(uint64(r.nkt)), u64(uint64(r.ahead)), u64(uint64(r.out.ptr)), u64(uint64(r.clocks.ptr))}
 		if err := launchRaw(fn.f, D1(r.blocks), D1(64), smem, params); err != nil {
 			return fmt.Errorf("cuda: launch peak_bw_sm90a.%s grid (%d,1,1) block (64,1,1) smem %d: %w", kernel, r.blocks, smem, err)
 		}

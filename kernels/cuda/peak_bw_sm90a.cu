@@ -96,7 +96,7 @@ extern "C" __global__ void __launch_bounds__(32, 1)
 // split-K partials (gemm_<t>_tn_tma_p192, _p192w) without their wgmmas: is
 // the load side what holds them at about 1 µs a k-tile?
 //
-//   peak_tile_load(tmA, tmB, M, N, ldA, ldB, nkt, out, clocks)
+//   peak_tile_load(tmA, tmB, M, N, ldA, ldB, nkt, ahead, out, clocks)
 //
 // A (K×M) and B (K×N) are both stored MN-major, as a weight gradient's
 // operands are, and filled by peak_fill_index (32-bit word j holds j).
@@ -112,7 +112,10 @@ extern "C" __global__ void __launch_bounds__(32, 1)
 // before any load), and releases the stage:
 // everything the partials do but their wgmmas. out[b] = (wrong words << 32)
 // | words checked; clocks as the other probes (thread 0's span: the first
-// wait to the last release).
+// wait to the last release). ahead > 0: the producer also asks L2 for its
+// share of every tile's k-tiles that far past its ring, as the partials do
+// with GEMM_LOOKAHEAD (tma_lookahead_ktile; the blocks of a split deal the
+// boxes out by their tile number).
 #define TL_STAGES 5
 #define TL_BN 192
 #define TL_STAGE (T_A_BYTES + TL_BN * 128)
@@ -129,7 +132,7 @@ __device__ __forceinline__ uint32_t tl_offset(int r, int col) {
 
 template <bool WIDE>
 __device__ __forceinline__ void peak_tile_load(const TmaDesc* tmA, const TmaDesc* tmB, int M, int N, int ldA, int ldB,
-                                               int nkt, unsigned long long* __restrict__ out,
+                                               int nkt, int ahead, unsigned long long* __restrict__ out,
                                                long long* __restrict__ clocks) {
     extern __shared__ __align__(16) unsigned char smem_tl[];
     const uint32_t raw = smem_u32(smem_tl), base = (raw + 1023) & ~1023u;
@@ -159,8 +162,9 @@ __device__ __forceinline__ void peak_tile_load(const TmaDesc* tmA, const TmaDesc
     __syncthreads();
     if (threadIdx.x == 32) {
         int it = 0;
+        const Lookahead la{ahead, (int)(blockIdx.x % tiles), tiles, tilesM, N / TL_BN};
         tma_produce_ktiles<true, true, TL_BN, 1, TL_STAGES, WIDE>(tmA, tmB, base, bars, it, m0, n0, kt0 * T_BK, nkt, 0,
-                                                                 M, N);
+                                                                 M, N, la);
         return;
     }
     if (threadIdx.x != 0) return;
@@ -190,8 +194,8 @@ __device__ __forceinline__ void peak_tile_load(const TmaDesc* tmA, const TmaDesc
 #define PEAK_TILE_LOAD(name, WIDE)                                                                                   \
     extern "C" __global__ void __launch_bounds__(64, 1)                                                              \
         name(const __grid_constant__ TmaDesc tmA, const __grid_constant__ TmaDesc tmB, int M, int N, int ldA, int ldB, \
-             int nkt, unsigned long long* __restrict__ out, long long* __restrict__ clocks) {                        \
-        peak_tile_load<WIDE>(&tmA, &tmB, M, N, ldA, ldB, nkt, out, clocks);                                          \
+             int nkt, int ahead, unsigned long long* __restrict__ out, long long* __restrict__ clocks) {             \
+        peak_tile_load<WIDE>(&tmA, &tmB, M, N, ldA, ldB, nkt, ahead, out, clocks);                                   \
     }
 PEAK_TILE_LOAD(peak_tile_load, false)
 PEAK_TILE_LOAD(peak_tile_load_w, true)

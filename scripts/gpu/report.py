@@ -230,6 +230,13 @@ def tile_load_reading(ours, out):
         else:
             say = "the loads are faster than the partials even with all five stages loading: look at the consumers (wgmma, handshake)"
         rows.append(f"  reading: 2d at {c:.0f} against {latency:.0f} (latency, all stages loading) and {partials:.0f} (the partials): {say}")
+        look = ours.get("peak_tileload_qkvdw_2d_look8_clk_per_ktile")
+        if look:
+            if look[0] <= 0.85 * c:
+                say = "the look-ahead speeds the loads alone: DRAM's latency sets their pace"
+            else:
+                say = "the look-ahead does not speed the loads alone: DRAM's latency is not what sets their pace"
+            rows.append(f"  reading: 2d with the look-ahead of 8 at {look[0]:.0f} against {c:.0f} without: {say}")
     return ["", head] + rows
 
 

@@ -177,6 +177,9 @@ printf '%s\n' '"ID","gpc__cycles_elapsed.max"' '"","cycle"' '"0","169500"' >"$tm
 echo 'RESULT peak_tileload_qkvdw_2d_clk_per_ktile 1510 clk 1' >>"$tmp/crit/bench.log"
 python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
 check "report: the tile-load reading from this run's profile" '^  reading: 2d at 1510 against 1200 \(latency, all stages loading\) and 1500 \(the partials\): the loads. rate limits' "$tmp/crit/summary.txt"
+echo 'RESULT peak_tileload_qkvdw_2d_look8_clk_per_ktile 1100 clk 1' >>"$tmp/crit/bench.log"
+python3 "$bin/report.py" "$tmp/crit" >"$tmp/crit/summary.txt"
+check "report: the tile-load probe with the look-ahead" '^  reading: 2d with the look-ahead of 8 at 1100 against 1510 without: the look-ahead speeds the loads alone' "$tmp/crit/summary.txt"
 # pack.sh: the call's few files, each under its limit (here 100 kB), the
 # largest left out and named, the run folder gone from the call's OUT.
 mkdir -p "$tmp/call"
