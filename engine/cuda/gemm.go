@@ -114,7 +114,7 @@ func (d *Device) settingsChoice(k GemmKernel) GemmChoice {
 // boxes in L2 rather than each waiting on DRAM: every byte of a weight
 // gradient's operands is new to L2 when the blocks of its k-range first
 // ask for it. The eleventh session's look-ahead left the asking to the
-// first block of each tile row and column and lost 15%; this one deals it
+// first block of each tile row and column and lost 12–15%; this one deals it
 // out evenly. The results are the same either way (a hint to L2). It
 // returns the previous setting and panics on another distance. Off by
 // default until it has passed the GPU tests and won;
