@@ -47,4 +47,4 @@ func lookaheadBits(k int) int {
 
 // lookaheadOK reports whether k is a look-ahead the kernels take: 0 (off),
 // 4, 8 or 16 k-tiles.
-func lookaheadOK(k int) bool { return k == 0 || k == 4 || k == 8 || k == 16 }
+func lookaheadOK(k int) bool { return k == 0 || lookaheadBits(k) != 0 }

@@ -208,16 +208,17 @@ def tile_load_reading(ours, out):
     rows = []
     for k in sorted(k for k in ours if k.startswith("peak_tileload_") and k.endswith("_clk_per_ktile")):
         rows.append(f"  {k:<48} {ours[k][0]:8.0f} clk a k-tile")
+    profiled = {}
     for name, what in (("gemm_tmap_vit_qkv_dw", "the partials"), ("gemm_tmapw_vit_qkv_dw", "the partials, wide boxes"),
                        ("gemm_tmape_vit_qkv_dw", "the partials, early release"),
                        ("gemm_tmapl_vit_qkv_dw", "the partials, look-ahead 8")):
-        c = profiled_clk_per_ktile(out, name)
-        if c:
-            rows.append(f"  {what + ' (profile ' + name + ')':<48} {c:8.0f} clk a k-tile")
+        profiled[name] = profiled_clk_per_ktile(out, name)
+        if profiled[name]:
+            rows.append(f"  {what + ' (profile ' + name + ')':<48} {profiled[name]:8.0f} clk a k-tile")
     two = ours.get("peak_tileload_qkvdw_2d_clk_per_ktile")
     if not rows:
         return []
-    partials = profiled_clk_per_ktile(out, "gemm_tmap_vit_qkv_dw")
+    partials = profiled["gemm_tmap_vit_qkv_dw"]
     source = "this run's profile" if partials else "the eleventh session's H100 profile"
     partials = partials or PARTIALS_CLK_PER_KTILE
     head = f"the weight gradients' loads alone (tile-load probe; the partials took {partials:.0f} clk a k-tile in {source})"
