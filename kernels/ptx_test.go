@@ -143,12 +143,15 @@ func ptxEntries(t *testing.T, mod string) (params, bodies map[string]string) {
 
 // TestPTXBF16Twins checks the bf16 instantiations of the GEMM and attention
 // kernels against their fp16 twins without a GPU: every gemm_f16_* kernel
-// (and gemm_splitk_reduce) has a gemm_bf16_* twin in its module, and every
-// attn_* kernel of module attention an attn_*_bf16 twin in module
-// attention_bf16, with the same parameter types; and the tensor-core
-// instructions of each kernel are of its own type only (mma.sync/wgmma
-// .f16.f16 in the fp16 kernels, .bf16.bf16 in the bf16 ones; the
-// attention's row-dot kernels attn_bwd_dot_* have none).
+// (and gemm_splitk_reduce), but the fp16-only clusters of
+// gemm_tma_store_sm90a, has a gemm_bf16_* twin, in the same module or in
+// the module of that type, and every attn_* kernel of module attention an
+// attn_*_bf16 twin in module attention_bf16, with the same parameter types;
+// every bf16 kernel is such a twin; a module split by type holds only
+// kernels of its own type; and the tensor-core instructions of each kernel
+// are of its own type only (mma.sync/wgmma .f16.f16 in the fp16 kernels,
+// .bf16.bf16 in the bf16 ones; the attention's row-dot kernels
+// attn_bwd_dot_* have none).
 func TestPTXBF16Twins(t *testing.T) {
 	type pair struct {
 		f16, bf16 string                   // the modules
@@ -165,13 +168,25 @@ func TestPTXBF16Twins(t *testing.T) {
 		}
 		return ""
 	}
-	gemmBF16 := func(name string) bool { return strings.HasPrefix(name, "gemm_bf16_") }
-	gemmNoMMA := func(name string) bool { return !strings.HasPrefix(name, "gemm_f16_") && !gemmBF16(name) }
+	gemmBF16 := func(name string) bool {
+		return strings.HasPrefix(name, "gemm_bf16_") || strings.HasSuffix(name, "_bf16")
+	}
+	storeTwin := func(name string) string {
+		if strings.Contains(name, "_tma_c") {
+			return "" // the clusters of two: fp16 only
+		}
+		return gemmTwin(name)
+	}
+	gemmNoMMA := func(name string) bool {
+		return !strings.HasPrefix(name, "gemm_f16_") && !strings.HasPrefix(name, "gemm_bf16_")
+	}
 	pairs := []pair{
-		{"gemm_f16", "gemm_f16", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_f16", "gemm_bf16", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_wide", "gemm_wide", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_mma4", "gemm_mma4", gemmTwin, gemmBF16, gemmNoMMA},
-		{"gemm_f16_sm90a", "gemm_f16_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
-		{"gemm_f16_tma_sm90a", "gemm_f16_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_f16_sm90a", "gemm_bf16_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_f16_tma_sm90a", "gemm_bf16_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_tma_store_sm90a", "gemm_bf16_tma_store_sm90a", storeTwin, gemmBF16, gemmNoMMA},
 		{"gemm_pingpong_sm90a", "gemm_pingpong_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_streamk_sm90a", "gemm_streamk_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_mma_tma_sm90a", "gemm_mma_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
@@ -187,11 +202,18 @@ func TestPTXBF16Twins(t *testing.T) {
 		bp, bb := fp, fb
 		if p.bf16 != p.f16 {
 			bp, bb = ptxEntries(t, p.bf16)
-			if len(bp) != len(fp) {
-				t.Errorf("%s has %d kernels, %s %d", p.f16, len(fp), p.bf16, len(bp))
+			for name := range fp {
+				if p.isBF16(name) {
+					t.Errorf("%s: bf16 kernel %s in the fp16 module", p.f16, name)
+				}
+			}
+			for name := range bp {
+				if !p.isBF16(name) {
+					t.Errorf("%s: kernel %s in the bf16 module is not bf16", p.bf16, name)
+				}
 			}
 		}
-		twins := 0
+		twins, twinOf := 0, map[string]bool{}
 		for name, params := range fp {
 			twin := p.twin(name)
 			if twin == "" || p.isBF16(name) {
@@ -206,6 +228,12 @@ func TestPTXBF16Twins(t *testing.T) {
 				t.Errorf("%s: %s takes (%s), its twin %s (%s)", p.f16, name, params, twin, tp)
 			}
 			twins++
+			twinOf[twin] = true
+		}
+		for name := range bp {
+			if p.isBF16(name) && !twinOf[name] {
+				t.Errorf("%s: bf16 kernel %s is no fp16 kernel's twin", p.bf16, name)
+			}
 		}
 		check := func(mod string, bodies map[string]string) {
 			for name, body := range bodies {

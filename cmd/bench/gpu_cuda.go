@@ -38,7 +38,15 @@ func runGPU(args []string) error {
 	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
 	listModules := fs.Bool("modules", false, "print the PTX modules this device loads, one per line, and exit")
 	preload := fs.String("preload", "", "load these comma-separated PTX modules, print each one's load time (the driver's JIT, or its cache) and exit: run.sh fills the JIT cache with them, one process each, before the tests")
+	together := fs.Bool("together", false, "with -preload: load the modules in one Preload call, several at once as pretrain's warm-up does, and print the time of the whole")
+	stepModules := fs.String("step-modules", "", "fp16 or bf16: print the PTX modules a training step under that autocast type loads on this device (what pretrain's warm-up compiles), one per line, and exit")
 	fs.Parse(args)
+	if *stepModules != "" && *stepModules != "fp16" && *stepModules != "bf16" {
+		return fmt.Errorf("bench gpu -step-modules %q: want fp16 or bf16", *stepModules)
+	}
+	if *together && *preload == "" {
+		return fmt.Errorf("bench gpu -together: needs -preload")
+	}
 	if *iters < 1 {
 		return fmt.Errorf("bench gpu -iters %d: want at least 1", *iters)
 	}
@@ -76,6 +84,19 @@ func runGPU(args []string) error {
 	}
 	if *listModules {
 		fmt.Println(strings.Join(mods, "\n"))
+		return nil
+	}
+	if *stepModules != "" {
+		fmt.Println(strings.Join(d.TrainingModules(*stepModules == "bf16"), "\n"))
+		return nil
+	}
+	if *preload != "" && *together {
+		ms := strings.Split(*preload, ",")
+		t := time.Now()
+		if err := d.Preload(ms...); err != nil {
+			return err
+		}
+		fmt.Printf("jit together %d modules %.2f s\n", len(ms), time.Since(t).Seconds())
 		return nil
 	}
 	if *preload != "" {

@@ -544,12 +544,9 @@ func (d *Device) function(module, kernel string) (*function, error) {
 	}
 	m, ok := d.mods[module]
 	if !ok {
-		src, err := kernels.PTX(module)
-		if err != nil {
+		var err error
+		if m, err = loadModule(module); err != nil {
 			return nil, err
-		}
-		if m, err = cu.LoadData(src); err != nil {
-			return nil, fmt.Errorf("cuda: loading PTX module %s: %w", module, err)
 		}
 		d.mods[module] = m
 	}
@@ -593,27 +590,73 @@ func (d *Device) TrainingModules(bf16 bool) []string {
 // H200), which the wgmma and TMA kernels need.
 func (d *Device) sm90() bool { return d.major == 9 && d.minor == 0 }
 
-// Preload loads the named PTX modules now (the driver compiles PTX for the
-// GPU when a module is loaded; benchmarks call this to keep that out of the
-// timings).
+// Preload loads the named PTX modules now. The driver compiles a module's
+// PTX for the GPU when it loads it (up to half a minute for one of the
+// GEMM modules on a machine whose driver cache is cold), and modules
+// compile independently: Preload loads up to preloadParallel of them at
+// once, each from its own OS thread with the context current, so that a
+// cold start waits about as long as for the slowest module rather than for
+// all of them one after another. Benchmarks call it to keep the compiling
+// out of their timings, pretrain before its first step. A module that fails
+// to load is named in the error; the others are loaded all the same.
 func (d *Device) Preload(modules ...string) error {
 	return d.do(func() error {
+		var todo []string
 		for _, module := range modules {
-			if _, ok := d.mods[module]; ok {
-				continue
+			if _, ok := d.mods[module]; !ok && !slices.Contains(todo, module) {
+				todo = append(todo, module)
 			}
-			src, err := kernels.PTX(module)
-			if err != nil {
-				return err
-			}
-			m, err := cu.LoadData(src)
-			if err != nil {
-				return fmt.Errorf("cuda: loading PTX module %s: %w", module, err)
-			}
-			d.mods[module] = m
 		}
-		return nil
+		loaded := make([]cu.Module, len(todo))
+		errs := make([]error, len(todo))
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range min(len(todo), preloadParallel) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				setErr := cu.SetCurrentContext(d.ctx)
+				for i := range next {
+					if setErr != nil {
+						errs[i] = fmt.Errorf("cuda: loading PTX module %s: cuCtxSetCurrent: %w", todo[i], setErr)
+						continue
+					}
+					loaded[i], errs[i] = loadModule(todo[i])
+				}
+			}()
+		}
+		for i := range todo {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		for i, module := range todo {
+			if errs[i] == nil {
+				d.mods[module] = loaded[i]
+			}
+		}
+		return errors.Join(errs...)
 	})
+}
+
+// preloadParallel bounds how many modules Preload has the driver compile
+// at once: each compile takes a core and a few hundred megabytes of host
+// memory, and the largest fp16 step loads seven modules.
+var preloadParallel = min(runtime.NumCPU(), 8)
+
+// loadModule loads the embedded PTX module name into the current context.
+func loadModule(name string) (cu.Module, error) {
+	src, err := kernels.PTX(name)
+	if err != nil {
+		return cu.Module{}, err
+	}
+	m, err := cu.LoadData(src)
+	if err != nil {
+		return cu.Module{}, fmt.Errorf("cuda: loading PTX module %s: %w", name, err)
+	}
+	return m, nil
 }
 
 // Launch runs kernel from the embedded PTX module on the default stream.

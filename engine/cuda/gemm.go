@@ -632,7 +632,7 @@ func (d *Device) gemmSplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Buffe
 		a, b, ws, int32(p.m), int32(p.n), int32(p.k), int32(lda), int32(ldb), int32(rt.kchunk), int32(ldw), int32(rt.flags)); err != nil {
 		return err
 	}
-	return d.splitKReduce(rt.reduce, ws, rt.splits, p.m, p.n, ldw, alpha, beta, c, ldc, bias, p.flags)
+	return d.splitKReduce(p.bf, rt.reduce, ws, rt.splits, p.m, p.n, ldw, alpha, beta, c, ldc, bias, p.flags)
 }
 
 // gemmTMASplitK is gemmSplitK with the partial products by a TMA kernel
@@ -649,7 +649,7 @@ func (d *Device) gemmTMASplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Bu
 	if err := d.launchTMA(l, p.transA, p.transB, p.m, p.n, p.k, 1, a, lda, b, ldb, 0, ws, p.n, nil, rt.flags); err != nil {
 		return err
 	}
-	return d.splitKReduce(rt.reduce, ws, rt.splits, p.m, p.n, p.n, alpha, beta, c, ldc, bias, p.flags)
+	return d.splitKReduce(p.bf, rt.reduce, ws, rt.splits, p.m, p.n, p.n, alpha, beta, c, ldc, bias, p.flags)
 }
 
 // SetGemmStreamK sets whether GemmF16 and GemmBF16 on an H100 compute the
@@ -687,12 +687,13 @@ func (d *Device) gemmStreamK(rt gemmRoute, ws *Buffer, p gemmProduct, alpha floa
 }
 
 // splitKReduce sums the splits fp32 m×n slices of ws (rows of stride ldw)
-// in order into C with the epilogue, by the gemm_f16 kernel reduce
-// (splitKReduceKernel: its C has the operands' type when half).
-func (d *Device) splitKReduce(reduce string, ws *Buffer, splits, m, n, ldw int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
+// in order into C with the epilogue, by the kernel reduce of the gemm_f16
+// module for operands of type bf16 (bf) or fp16 (splitKReduceKernel: its C
+// has the operands' type when half).
+func (d *Device) splitKReduce(bf bool, reduce string, ws *Buffer, splits, m, n, ldw int, alpha, beta float32, c *Buffer, ldc int, bias *Buffer, flags int) error {
 	quads := (m*n + 3) / 4
 	blocks := min((quads+255)/256, 8*d.sms)
-	return d.Launch("gemm_f16", reduce, D1(blocks), D1(256), 0,
+	return d.Launch(typedModule("gemm_f16", bf), reduce, D1(blocks), D1(256), 0,
 		ws, c, bias, int32(m), int32(n), int32(splits), int32(ldc), alpha, beta, int32(flags), int32(ldw))
 }
 
@@ -707,8 +708,8 @@ func u64(v uint64) []byte {
 func bf16Kernel(name string) bool { return strings.HasPrefix(name, "gemm_bf16_") }
 
 // tmaLaunch describes a launch of a kernel of the TMA modules:
-// gemm_f16_tma_sm90a, (store) gemm_tma_store_sm90a or (store and deep)
-// gemm_tma_store_deep_sm90a, (store and pingpong) gemm_pingpong_sm90a,
+// gemm_f16_tma_sm90a, (store) gemm_tma_store_sm90a (for bf16 operands
+// their twins, typedModule) or (store and deep) gemm_tma_store_deep_sm90a, (store and pingpong) gemm_pingpong_sm90a,
 // (streamK) gemm_streamk_sm90a, or gemm_mma_tma_sm90a.
 type tmaLaunch struct {
 	module string

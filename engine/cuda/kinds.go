@@ -233,21 +233,26 @@ func (c GemmChoice) scheduleFlags() int {
 
 // trainingModules names the PTX modules that a training step under
 // half-precision autocast (bf16: bf16) loads with the default settings, on
-// an H100 (hopper) or another GPU: on an H100 the TMA-store GEMMs of the
-// forward and input-gradient products, split-K's TMA partials of the weight
-// gradients, and gemm_f16 for split-K's reduce and the heads' small
-// mma.sync products (the eleventh session's step profile); elsewhere
-// gemm_f16 for every GEMM; then attention, LayerNorm, the element-wise and
-// the row and column kernels. A module missing here is compiled when first
-// used; one too many costs only its compile time.
+// an H100 or H200 (hopper) or another GPU: on Hopper the TMA-store GEMMs of
+// the forward and input-gradient products, split-K's TMA partials of the
+// weight gradients and the heads' larger products, the cp.async wgmma
+// kernels of the heads' smaller NT products, and gemm_f16 for split-K's
+// reduce and the heads' other small products; elsewhere gemm_f16 for every
+// GEMM. Each GEMM module is the one of the step's type (typedModule). Then
+// attention, LayerNorm, the element-wise and the row and column kernels.
+// TestTrainingModules checks the GEMM modules against the routes of a
+// MoCo v3 ViT-S/16 step's products. A module missing here is compiled when
+// first used; one too many costs only its compile time.
 func trainingModules(hopper, bf16 bool) []string {
 	var mods []string
 	if hopper {
-		mods = append(mods, "gemm_tma_store_sm90a", "gemm_f16_tma_sm90a")
+		for _, m := range []string{"gemm_tma_store_sm90a", "gemm_f16_tma_sm90a", "gemm_f16_sm90a"} {
+			mods = append(mods, typedModule(m, bf16))
+		}
 	}
 	attention := "attention"
 	if bf16 {
 		attention = "attention_bf16"
 	}
-	return append(mods, "gemm_f16", attention, "layernorm", "elementwise", "rowcol")
+	return append(mods, typedModule("gemm_f16", bf16), attention, "layernorm", "elementwise", "rowcol")
 }

@@ -157,11 +157,14 @@ func parallelRows(n int, fn func(i int)) {
 // up, so that a fallback taken everywhere cannot pass for the kernels a
 // test is about. When -test.run picks subtests (a pattern with a '/', as
 // run.sh's compute-sanitizer runs give), the cases that load some kernel
-// may have been left out: then it only logs what did not run.
+// may have been left out: then it only logs what did not run. module is
+// the kernels' source module: a bf16 kernel is looked for in the module of
+// its type (typedModule).
 func checkRan(t *testing.T, module string, kernels ...string) {
 	t.Helper()
 	partial := strings.Contains(flag.Lookup("test.run").Value.String(), "/")
 	for _, k := range kernels {
+		module := typedModule(module, bf16Kernel(k))
 		switch {
 		case dev.loaded(module, k):
 		case partial:

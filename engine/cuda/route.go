@@ -130,8 +130,38 @@ type gemmRoute struct {
 	plan           streamKPlan
 }
 
-// route returns what ch runs for the product p.
+// route returns what ch runs for the product p, in the module that holds
+// the kernel for p's operand type (typedModule).
 func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
+	rt := r.routeKernel(ch, p)
+	rt.module = typedModule(rt.module, p.bf)
+	return rt
+}
+
+// typedModule is the PTX module holding the kernels of module's source
+// for operands of type bf16 (bf) or else fp16. The four GEMM modules a
+// training step loads are compiled once per type (gemm_bf16.cu and its
+// siblings in kernels/cuda), since the driver compiles a whole module when
+// it loads one: a run then compiles only its own type's kernels. Their
+// fp16 modules keep their names; the other GEMM modules hold both types.
+func typedModule(module string, bf bool) string {
+	if bf {
+		switch module {
+		case "gemm_f16":
+			return "gemm_bf16"
+		case "gemm_f16_sm90a":
+			return "gemm_bf16_sm90a"
+		case "gemm_f16_tma_sm90a":
+			return "gemm_bf16_tma_sm90a"
+		case "gemm_tma_store_sm90a":
+			return "gemm_bf16_tma_store_sm90a"
+		}
+	}
+	return module
+}
+
+// routeKernel is route with every kernel in the fp16 module of its source.
+func (r gemmRouter) routeKernel(ch GemmChoice, p gemmProduct) gemmRoute {
 	prefix, name := p.prefix(), p.name()
 	tiles := ceilDiv(p.m, gemmTile) * ceilDiv(p.n, gemmTile)
 	direct := func(module, kernel string, blocks, threads, smem int) gemmRoute {
@@ -214,7 +244,7 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 	case GemmMMA4:
 		return direct("gemm_mma4", name+"_q", tiles, 128, gemmSmemMMA4)
 	case GemmMMAWide:
-		return direct("gemm_f16", name+"_w", tiles256, 256, gemmSmemWide)
+		return direct("gemm_wide", name+"_w", tiles256, 256, gemmSmemWide)
 	case GemmWGMMA128:
 		return direct("gemm_f16_sm90a", prefix+"nt_sm90", tiles, 256, 3*32768+1024)
 	case GemmWGMMA256:
@@ -372,8 +402,9 @@ func tmaShape(module, kernel string, bn int, store, pingpong, deep, src bool) (t
 	return threads, 4*49152 + align // 4 stages of 128×64 A and 256×64 B
 }
 
-// splitKReduceKernel is the gemm_f16 kernel that sums split-K's partial
-// products into C of the operands' type bf16 (bf) or fp16.
+// splitKReduceKernel is the kernel of typedModule("gemm_f16", bf) that sums
+// split-K's partial products into C of the operands' type bf16 (bf) or
+// fp16.
 func splitKReduceKernel(bf bool) string {
 	if bf {
 		return "gemm_splitk_reduce_bf16"

@@ -59,7 +59,7 @@ func routeLaunches(rt gemmRoute, p gemmProduct) map[string]ptxEntry {
 		// A, B, W, M, N, K, lda, ldb, kchunk, ldw, flags; the reduce:
 		// W, C, bias, M, N, splits, ldc, alpha, beta, flags, ldw.
 		out[rt.module+"."+rt.kernel] = ptxEntry{11, rt.threads}
-		out["gemm_f16."+rt.reduce] = ptxEntry{11, 256}
+		out[typedModule("gemm_f16", p.bf)+"."+rt.reduce] = ptxEntry{11, 256}
 	case pathTMA:
 		// Tensor maps for A, B (and C), then C, bias, M, N, K, ldc,
 		// alpha, beta, flags and (but for the one-tile kernels) kchunk.
@@ -73,7 +73,7 @@ func routeLaunches(rt gemmRoute, p gemmProduct) map[string]ptxEntry {
 		out[rt.module+"."+rt.kernel] = ptxEntry{n, rt.threads}
 	case pathSplitTMA:
 		out[rt.module+"."+rt.kernel] = ptxEntry{12, rt.threads}
-		out["gemm_f16."+rt.reduce] = ptxEntry{11, 256}
+		out[typedModule("gemm_f16", p.bf)+"."+rt.reduce] = ptxEntry{11, 256}
 		if rt.streamK {
 			// Tensor maps for A and B, W, M, N, K, the slots a block; the
 			// reduce: W, C, bias, M, N, ldc, alpha, beta, flags, BN, KT,
@@ -232,13 +232,13 @@ func TestRouteLaunchesExist(t *testing.T) {
 	}
 	assert.Greater(t, blockChecked, 100000, "launches whose block size was checked against .maxntid")
 	// Every kind of launch was among them.
-	for _, want := range []string{"gemm_f16.gemm_f16_nt", "gemm_f16.gemm_bf16_tn_u", "gemm_f16.gemm_f16_nn_w", "gemm_f16.gemm_f16_tn_sk",
-		"gemm_mma4.gemm_f16_tt_q", "gemm_mma4.gemm_bf16_tn_q_sk", "gemm_f16_sm90a.gemm_f16_nt_sm90", "gemm_f16_sm90a.gemm_bf16_nt_sm90_n256",
-		"gemm_f16_tma_sm90a.gemm_f16_nt_tma", "gemm_f16_tma_sm90a.gemm_bf16_tn_tma_p192", "gemm_tma_store_sm90a.gemm_f16_nn_tma_c192",
-		"gemm_tma_store_sm90a.gemm_bf16_tt_tma_s", "gemm_tma_store_deep_sm90a.gemm_f16_nt_tma_s192d", "gemm_pingpong_sm90a.gemm_bf16_nn_tma_pp",
+	for _, want := range []string{"gemm_f16.gemm_f16_nt", "gemm_bf16.gemm_bf16_tn_u", "gemm_wide.gemm_f16_nn_w", "gemm_wide.gemm_bf16_tt_w", "gemm_f16.gemm_f16_tn_sk",
+		"gemm_mma4.gemm_f16_tt_q", "gemm_mma4.gemm_bf16_tn_q_sk", "gemm_f16_sm90a.gemm_f16_nt_sm90", "gemm_bf16_sm90a.gemm_bf16_nt_sm90_n256",
+		"gemm_f16_tma_sm90a.gemm_f16_nt_tma", "gemm_bf16_tma_sm90a.gemm_bf16_tn_tma_p192", "gemm_tma_store_sm90a.gemm_f16_nn_tma_c192",
+		"gemm_bf16_tma_store_sm90a.gemm_bf16_tt_tma_s", "gemm_tma_store_sm90a.gemm_f16_tn_tma_s192", "gemm_tma_store_deep_sm90a.gemm_f16_nt_tma_s192d", "gemm_pingpong_sm90a.gemm_bf16_nn_tma_pp",
 		"gemm_pingpong_sm90a.gemm_f16_tn_tma_pp192", "gemm_mma_tma_sm90a.gemm_f16_nt_mt", "gemm_mma_tma_sm90a.gemm_bf16_nt_mtp", "gemm_mma_tma_sm90a.gemm_f16_nt_mtl",
 		"gemm_streamk_sm90a.gemm_f16_tn_tma_sk192",
-		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_f16.gemm_splitk_reduce_bf16",
+		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_bf16.gemm_splitk_reduce_bf16", "gemm_f16.gemm_splitk_reduce", "gemm_bf16_tma_sm90a.gemm_bf16_tn_tma_p192w",
 		"gemm_pingpong_sm90a.gemm_bf16_nt_tma_ppr", "gemm_pingpong_sm90a.gemm_f16_nn_tma_ppg",
 		"gemm_splitk_cluster_sm90a.gemm_bf16_tn_tma_pc192", "gemm_splitk_cluster_sm90a.gemm_f16_tn_tma_pc"} {
 		assert.True(t, seen[want], "no route launched %s", want)
@@ -294,7 +294,7 @@ func TestRouteWhole(t *testing.T) {
 	}{
 		{GemmChoice{Kernel: GemmMMA}, p, gemmRoute{path: pathDirect, module: "gemm_f16", kernel: "gemm_f16_nt", flags: half | gemmStaged, blocks: 1024, threads: 256, smem: gemmSmem}},
 		{GemmChoice{Kernel: GemmMMA4}, p, gemmRoute{path: pathDirect, module: "gemm_mma4", kernel: "gemm_f16_nt_q", flags: half | gemmStaged, blocks: 1024, threads: 128, smem: gemmSmemMMA4}},
-		{GemmChoice{Kernel: GemmMMAWide}, p, gemmRoute{path: pathDirect, module: "gemm_f16", kernel: "gemm_f16_nt_w", flags: half | gemmStaged, blocks: 512, threads: 256, smem: gemmSmemWide}},
+		{GemmChoice{Kernel: GemmMMAWide}, p, gemmRoute{path: pathDirect, module: "gemm_wide", kernel: "gemm_f16_nt_w", flags: half | gemmStaged, blocks: 512, threads: 256, smem: gemmSmemWide}},
 		{GemmChoice{Kernel: GemmWGMMA128}, p, gemmRoute{path: pathDirect, module: "gemm_f16_sm90a", kernel: "gemm_f16_nt_sm90", flags: half | gemmStaged, blocks: 1024, threads: 256, smem: 3*32768 + 1024}},
 		{GemmChoice{Kernel: GemmWGMMA256}, p, gemmRoute{path: pathDirect, module: "gemm_f16_sm90a", kernel: "gemm_f16_nt_sm90_n256", flags: half | gemmStaged, blocks: 512, threads: 256, smem: 4*49152 + 1024}},
 		{GemmChoice{Kernel: GemmTMA, Stagger: true, Prefetch: true}, p, gemmRoute{path: pathTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_nt_tma", flags: half, blocks: 512, threads: 384, smem: tmaSmem256, bn: 256}},
@@ -318,7 +318,7 @@ func TestRouteWhole(t *testing.T) {
 		// A weight gradient: split-K over the TMA partial products, or
 		// stream-K; mma.sync's split-K where K is long for few tiles.
 		{GemmChoice{}, gemmProduct{transA: true, bf: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_bf16_tn_tma_p192", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce_bf16"}},
+			gemmRoute{path: pathSplitTMA, module: "gemm_bf16_tma_sm90a", kernel: "gemm_bf16_tn_tma_p192", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce_bf16"}},
 		{GemmChoice{StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
 				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}}},
@@ -334,7 +334,7 @@ func TestRouteWhole(t *testing.T) {
 		{GemmChoice{WideBoxes: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192w", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce", wide: true}},
 		{GemmChoice{WideBoxes: true}, gemmProduct{transA: true, bf: true, m: 384, n: 1536, k: 50432, aligned: true, cAligned: true, ldc: 1536, staged: gemmStaged},
-			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_bf16_tn_tma_pw", blocks: 18, threads: 384, smem: 4*49152 + 1152, bn: 256, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce_bf16", wide: true}},
+			gemmRoute{path: pathSplitTMA, module: "gemm_bf16_tma_sm90a", kernel: "gemm_bf16_tn_tma_pw", blocks: 18, threads: 384, smem: 4*49152 + 1152, bn: 256, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce_bf16", wide: true}},
 		{GemmChoice{WideBoxes: true, StreamK: true}, gemmProduct{transA: true, m: 1152, n: 384, k: 50432, aligned: true, cAligned: true, ldc: 384, flags: half, staged: gemmStaged},
 			gemmRoute{path: pathSplitTMA, module: "gemm_f16_tma_sm90a", kernel: "gemm_f16_tn_tma_p192w", blocks: 18, threads: 384, smem: 5*40960 + 1152, bn: 192, splits: 7, kchunk: 7232, reduce: "gemm_splitk_reduce",
 				streamK: true, plan: streamKPlan{tilesM: 9, tilesN: 2, kt: 788, blocks: 132, maxSeg: 2}, wide: true}},

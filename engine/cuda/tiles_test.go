@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mocogo/mocogo/kernels"
@@ -45,21 +46,69 @@ func TestTMAStoreOK(t *testing.T) {
 }
 
 // TestTrainingModules: every module a training step is said to load is
-// embedded, and the list follows the device and the autocast type.
+// embedded, the list follows the device and the autocast type, and its
+// GEMM modules are exactly those the default routes of a MoCo v3 ViT-S/16
+// step's products (moCoStepProducts) launch, on an H100 and an A100.
 func TestTrainingModules(t *testing.T) {
 	have := map[string]bool{}
 	for _, m := range kernels.PTXModules() {
 		have[m] = true
 	}
-	for _, hopper := range []bool{false, true} {
+	for _, r := range []gemmRouter{routerH100, routerA100} {
 		for _, bf16 := range []bool{false, true} {
-			mods := trainingModules(hopper, bf16)
+			mods := trainingModules(r.hopper, bf16)
 			for _, m := range mods {
-				assert.True(t, have[m], "module %s (hopper %v, bf16 %v) is not embedded", m, hopper, bf16)
+				assert.True(t, have[m], "module %s (hopper %v, bf16 %v) is not embedded", m, r.hopper, bf16)
 			}
-			assert.Equal(t, hopper, slices.Contains(mods, "gemm_tma_store_sm90a"))
 			assert.Equal(t, bf16, slices.Contains(mods, "attention_bf16"))
 			assert.Equal(t, !bf16, slices.Contains(mods, "attention"))
+			var listed, routed []string
+			for _, m := range mods {
+				if strings.HasPrefix(m, "gemm_") {
+					listed = append(listed, m)
+				}
+			}
+			for _, p := range moCoStepProducts(bf16) {
+				rt := r.route(GemmChoice{}, p)
+				routed = append(routed, rt.module)
+				if rt.reduce != "" {
+					routed = append(routed, typedModule("gemm_f16", bf16))
+				}
+				if rt.streamK {
+					routed = append(routed, streamKModule)
+				}
+			}
+			slices.Sort(listed)
+			slices.Sort(routed)
+			assert.Equal(t, listed, slices.Compact(routed), "the GEMM modules of a step on an H100 %v, bf16 %v", r.hopper, bf16)
 		}
 	}
+}
+
+// moCoStepProducts are the GEMMs of a MoCo v3 ViT-S/16 training step at
+// batch 256 and 224 px (M = 256·197 token rows) with operands of type bf16
+// (bf) or fp16: each Linear layer's forward (NT), input gradient (NN) and
+// weight gradient (TN) in the blocks (qkv, proj, fc1, fc2), the projector
+// (384 → 4096 → 4096 → 256) and the predictor (256 → 4096 → 256) on 256
+// rows; the frozen patch projection's forward (256·196 patches of 768);
+// the contrastive logits (256 × 256 × 256) and their two gradients.
+func moCoStepProducts(bf bool) []gemmProduct {
+	const tokens = 256 * 197
+	type linear struct{ rows, in, out int }
+	layers := []linear{
+		{tokens, 384, 1152}, {tokens, 384, 384}, {tokens, 384, 1536}, {tokens, 1536, 384},
+		{256, 384, 4096}, {256, 4096, 4096}, {256, 4096, 256}, {256, 256, 4096}, {256, 4096, 256},
+	}
+	product := func(transA, transB bool, m, n, k int) gemmProduct {
+		return gemmProduct{bf: bf, transA: transA, transB: transB, m: m, n: n, k: k,
+			aligned: true, cAligned: true, ldc: n, flags: gemmOutF16, staged: gemmStaged}
+	}
+	var out []gemmProduct
+	for _, l := range layers {
+		out = append(out, product(false, true, l.rows, l.out, l.in), // forward
+			product(false, false, l.rows, l.in, l.out), // input gradient
+			product(true, false, l.out, l.in, l.rows))  // weight gradient
+	}
+	return append(out, product(false, true, 256*196, 384, 768),
+		product(false, true, 256, 256, 256), product(false, false, 256, 256, 256), product(true, false, 256, 256, 256))
 }

@@ -5,6 +5,7 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -76,7 +77,7 @@ func TestGemmF16MMA(t *testing.T) {
 // TestGemmF16MMAWide runs the NT cases and every layout through the
 // mma.sync kernel with 128×256 tiles.
 func TestGemmF16MMAWide(t *testing.T) {
-	testGemmMMAKind(t, GemmMMAWide, false, "gemm_f16")
+	testGemmMMAKind(t, GemmMMAWide, false, "gemm_wide")
 }
 
 // testGemmMMAKind runs, with kind selected and under each store, the NT
@@ -336,8 +337,12 @@ func testGemmDeepStore(t *testing.T, bf bool) {
 // ("module.kernel") was among the launches it made: where a setting routes
 // products to a kernel, a case must show that it took it, which checkRan
 // (was the kernel ever loaded) cannot once an earlier case has loaded it.
+// module is the kernel's source module: a bf16 kernel is looked for in the
+// module of its type (typedModule).
 func runGemmCaseOn(t *testing.T, c gemmCase, kernel string) {
 	t.Helper()
+	module, name, _ := strings.Cut(kernel, ".")
+	kernel = typedModule(module, bf16Kernel(name)) + "." + name
 	if err := dev.StartProfile(); err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,26 @@
 #include "gemm_types.cuh"
 #include "mma_sm80.cuh"
 
+// One source, three PTX modules (kernels/ptx), so that the driver compiles
+// only the kernels a run uses (it compiles a whole module when it loads
+// it): compiled alone this file gives gemm_f16, the fp16 kernels and their
+// split-K reduce; gemm_bf16.cu includes it with GEMM_MODULE_BF16 for the
+// bf16 ones, and gemm_wide.cu with GEMM_MODULE_WIDE for the 128×256
+// kernels (_w) of both types, which only GemmMMAWide launches.
+#if defined(GEMM_MODULE_WIDE)
+#define GEMM_EMIT_F16 0
+#define GEMM_EMIT_BF16 0
+#define GEMM_EMIT_WIDE 1
+#elif defined(GEMM_MODULE_BF16)
+#define GEMM_EMIT_F16 0
+#define GEMM_EMIT_BF16 1
+#define GEMM_EMIT_WIDE 0
+#else
+#define GEMM_EMIT_F16 1
+#define GEMM_EMIT_BF16 0
+#define GEMM_EMIT_WIDE 0
+#endif
+
 #define BM 128
 #define BN 128
 #define BK 32
@@ -240,8 +260,12 @@ __device__ __forceinline__ void gemm_body(const T* __restrict__ A, const T* __re
     GEMM_KERNEL(gemm_##t##_tn_u, T, false, false, false)  \
     GEMM_KERNEL(gemm_##t##_tt_u, T, false, true, false)
 
+#if GEMM_EMIT_F16
 GEMM_KERNELS(f16, half)
+#endif
+#if GEMM_EMIT_BF16
 GEMM_KERNELS(bf16, bf16)
+#endif
 
 // ---- split-K ----
 //
@@ -275,8 +299,12 @@ GEMM_KERNELS(bf16, bf16)
     GEMM_SPLITK_KERNEL(gemm_##t##_tn_sk, T, false, false)  \
     GEMM_SPLITK_KERNEL(gemm_##t##_tt_sk, T, false, true)
 
+#if GEMM_EMIT_F16
 GEMM_SPLITK_KERNELS(f16, half)
+#endif
+#if GEMM_EMIT_BF16
 GEMM_SPLITK_KERNELS(bf16, bf16)
+#endif
 
 // gemm_splitk_reduce: C[r, c] = act(alpha · Σ_s W[s][r][c] + bias[c]) + beta · C[r, c],
 // the sum taken in order s = 0, 1, …. Each slice of W is M rows of stride ldw
@@ -377,8 +405,12 @@ __device__ __forceinline__ void splitk_reduce(const float* __restrict__ W, void*
              int ldc, float alpha, float beta, int flags, int ldw) {                                             \
         splitk_reduce<T>(W, C, bias, M, N, splits, ldc, alpha, beta, flags, ldw);                                \
     }
+#if GEMM_EMIT_F16
 GEMM_SPLITK_REDUCE(gemm_splitk_reduce, half)
+#endif
+#if GEMM_EMIT_BF16
 GEMM_SPLITK_REDUCE(gemm_splitk_reduce_bf16, bf16)
+#endif
 
 // ---- wide tiles ----
 //
@@ -399,5 +431,7 @@ GEMM_SPLITK_REDUCE(gemm_splitk_reduce_bf16, bf16)
     GEMM_W_KERNEL(gemm_##t##_tn_w, T, false, false)  \
     GEMM_W_KERNEL(gemm_##t##_tt_w, T, false, true)
 
+#if GEMM_EMIT_WIDE
 GEMM_W_KERNELS(f16, half)
 GEMM_W_KERNELS(bf16, bf16)
+#endif

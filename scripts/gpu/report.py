@@ -96,6 +96,7 @@ def main():
     lines += criteria(ours, theirs, dev)
     lines += tile_load_reading(ours, out)
     lines += jit_times(os.path.join(out, "jit.log"))
+    lines += step_jit(os.path.join(out, "jit_step.log"))
     lines += best_variants(ours)
     lines += anchor_kernels(os.path.join(out, "torch.log"))
     # The Nsight Compute digests (run.sh's profile phase), where it ran.
@@ -256,6 +257,36 @@ def jit_times(path):
         return []
     rows = [f"  {k:<32} {v:6.1f} s" for k, v in sorted(t.items(), key=lambda kv: -kv[1])]
     return ["", f"driver JIT of the PTX modules (jit.log; a cold compile only where the machine's JIT cache was empty): {sum(t.values()):.1f} s in all, each in its own process"] + rows
+
+
+def step_jit(path):
+    """What a new machine's first fp16 step waits for (run.sh's jitstep,
+    jit_step.log): its modules compiled cold in one process, all at once as
+    Preload loads them, and one after another."""
+    if not os.path.exists(path):
+        return []
+    together, each, notes = None, {}, []
+    for line in open(path, errors="replace"):
+        m = re.match(r"jit together (\d+) modules ([0-9.]+) s", line)
+        if m:
+            together = (int(m.group(1)), float(m.group(2)))
+            continue
+        m = re.match(r"jit (\S+) ([0-9.]+) s", line)
+        if m:
+            each[m.group(1)] = float(m.group(2))
+        elif line.startswith("jitstep:"):
+            notes.append("  " + line.strip())
+    rows = []
+    if together:
+        rows.append(f"  all at once (Preload, as pretrain's warm-up): {together[1]:.1f} s for {together[0]} modules")
+    if each:
+        longest = max(each, key=each.get)
+        rows.append(f"  one after another: {sum(each.values()):.1f} s (the longest, {longest}, {each[longest]:.1f} s)")
+        if together and together[1] > 0:
+            rows.append(f"  at once / one after another: {together[1] / sum(each.values()):.2f}")
+    if not rows and not notes:
+        return []
+    return ["", "an fp16 step's modules compiled cold in one process (jit_step.log)"] + rows + notes
 
 
 def anchor_kernels(path):

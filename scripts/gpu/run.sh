@@ -47,6 +47,8 @@
 #   pretrain   a short MoCo v3 run on CIFAR-10 (carried in .gpu) with the
 #              kNN accuracy before and after, then lincls --device cuda on
 #              the backbone it wrote (kNN, 10-epoch probe), ~200 s
+#   jitstep    the driver's cold compile of an fp16 step's modules in one
+#              process, all at once (Preload) and one after another, ~60 s
 # Writes full logs into OUTDIR and prints a short table last. All phases
 # take about 18 minutes, more than a session's 15 minutes of device time:
 # choose, in calls of under 10 minutes each (scripts/gpu/README.md has the
@@ -112,7 +114,7 @@ step() { echo "[$(elapsed)s] $*"; }
 
 rc=0
 phases=" ${*:2} "
-[ "$phases" = "  " ] && phases=" tests sanitizer peak bench torch profile train pretrain "
+[ "$phases" = "  " ] && phases=" tests sanitizer peak bench torch profile train pretrain jitstep "
 # quick: the whole check in under 4 minutes: the tests with -test.short
 # (the ViT-sized GEMM and attention cases left to the full run), the core
 # benchmark groups (GEMM, attention, LayerNorm) and the PyTorch baseline.
@@ -148,14 +150,14 @@ if [[ "$phases" == *" quick "* ]]; then
 	bench_groups="gemm attn ln"
 fi
 if [[ "$phases" == *" decide "* ]]; then
-	phases=" tests sanitizer pretrain train bench torch peak profile "
+	phases=" tests sanitizer pretrain jitstep train bench torch peak profile "
 	run_budget=${MOCOGO_RUN_BUDGET:-560}
 	# 65 tests took 533 s of test time (141 s at four at once) in the
 	# fifth session; the sixth, seventh and eighth added about 350 s
 	# (ping-pong, residual, GELU′, stream-K, prefetch, deep store, a
 	# larger GemmTune), some 90 s at four at once.
 	test_budget=280
-	beside_tests="sanitizer pretrain"
+	beside_tests="sanitizer pretrain jitstep"
 	# The pretraining beside the tests ends by then (seconds into the
 	# call), so that a hung run cannot hold the timed phases back.
 	beside_deadline=290
@@ -712,6 +714,34 @@ phase_pretrain() {
 	pretrain_phase || rc=1
 }
 
+# jitstep: what a new machine's first fp16 step pays before it starts: the
+# modules a ViT-S/16 fp16 step loads (bench gpu -step-modules, pretrain's
+# warm-up list), compiled cold in one process (CUDA_CACHE_DISABLE=1: the
+# cache warm_jit filled is neither read nor written), first all at once as
+# Preload loads them, then one after another as a step loading each at
+# first use would (a line each, as jit.log's). Into jit_step.log. It takes
+# cores, not the GPU: decide runs it beside the tests.
+phase_jitstep() {
+	begin jitstep
+	local mods lim
+	mods=$(timeout -k 5 30 "$bin/bench" gpu -step-modules fp16 2>/dev/null | paste -sd, -)
+	if [ -z "$mods" ]; then
+		echo "jitstep: bench gpu -step-modules failed" | tee -a "$out/jit_step.log"
+		return 0
+	fi
+	for how in -together ""; do
+		lim=$((run_budget - 20 - $(elapsed)))
+		[ $lim -gt 150 ] && lim=150
+		if [ $lim -lt 10 ]; then
+			echo "jitstep: skipped (time budget spent)" | tee -a "$out/jit_step.log"
+			return 0
+		fi
+		CUDA_CACHE_DISABLE=1 timeout -k 5 $lim "$bin/bench" gpu -preload "$mods" $how >>"$out/jit_step.log" 2>&1 ||
+			echo "jitstep: bench gpu -preload $how failed or ran past ${lim}s (exit $?)" | tee -a "$out/jit_step.log"
+	done
+	cat "$out/jit_step.log"
+}
+
 # The driver compiles our PTX when a process first loads a module and
 # keeps the machine code in its JIT cache (CUDA_CACHE_MAXSIZE above), where
 # every later process finds it: after the fifth session's tests, bench
@@ -756,9 +786,10 @@ warm_jit() {
 }
 warm_jit
 
-# decide: the phases that time nothing (the compute-sanitizer runs, the
-# CIFAR-10 pretraining, judged by its kNN accuracy) run beside the tests,
-# each in its own process; every timed phase waits for them to end.
+# decide: the phases that time nothing of the GPU's (the compute-sanitizer
+# runs, the CIFAR-10 pretraining, judged by its kNN accuracy, the cold
+# compile of a step's modules) run beside the tests, each in its own
+# process; every timed phase waits for them to end.
 beside_pids=
 beside_names=
 if [ -n "$beside_tests" ]; then
@@ -817,7 +848,7 @@ wait_beside() {
 # criteria are read from first (PyTorch's kernel anchors, then ours, then
 # the tensor cores' ceilings), then the profiles that explain them, then
 # the whole step in the time left.
-order="tests sanitizer peak bench torch profile train pretrain"
+order="tests sanitizer peak bench torch profile train pretrain jitstep"
 [ -n "$beside_tests" ] && order="tests torch bench peak profile train"
 for phase in $order; do
 	want "$phase" || continue

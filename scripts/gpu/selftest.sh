@@ -28,7 +28,10 @@ EOF
 cat >"$bin/bench" <<'EOF'
 #!/usr/bin/env bash
 case "$*" in
+*"-step-modules fp16"*) printf 'gemm_f16\nattention\n'; exit 0 ;;
 *"-modules"*) printf 'gemm_f16\nattention\n'; exit 0 ;;
+*"-preload "*" -together"*) [ "${CUDA_CACHE_DISABLE:-}" = 1 ] && echo "jit together 2 modules 0.60 s"; exit 0 ;;
+*"-preload "*","*) [ "${CUDA_CACHE_DISABLE:-}" = 1 ] && for m in ${3//,/ }; do echo "jit $m 0.50 s"; done; exit 0 ;;
 *"-preload "*) echo "jit $3 0.50 s"; exit 0 ;;
 esac
 echo "device: stand-in"
@@ -140,6 +143,9 @@ check "the never-run kernels' tests, then the heavy ones, queued first" 'tests: 
 check "report: failed tests named" 'failed: TestFail, TestHang' "$tmp/out/summary.txt"
 check "report: racecheck" 'racecheck \(racecheck_attn.log\): 0 hazards' "$tmp/out/summary.txt"
 check "report: the JIT times" 'driver JIT of the PTX modules \(jit.log; .*\): 1.0 s in all' "$tmp/out/summary.txt"
+check "a step's modules compiled cold beside the tests" 'jitstep started beside the tests' "$tmp/log"
+check "report: a step's modules cold, all at once" 'all at once \(Preload, as pretrain.s warm-up\): 0.6 s for 2 modules' "$tmp/out/summary.txt"
+check "report: a step's modules cold, one after another" 'one after another: 1.0 s \(the longest, ' "$tmp/out/summary.txt"
 check "an Nsight Compute profile in the time left" 'ncu gemm_tmap_vit_qkv_dw \(cap' "$tmp/log"
 check "the profile's details kept" 'Duration' "$tmp/out/profile.log"
 check "the profile's stall reasons summed up" 'stalls: long_scoreboard 70%, wait 20%, barrier 10%' "$tmp/out/profile.log"
