@@ -118,6 +118,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Backbone: %s (ViT %d px, patch %d, dim %d, depth %d, heads %d); %d training and %d evaluation images, %d classes; on %s, %s.\n",
 		*pretrained, cfg.ImageSize, cfg.PatchSize, cfg.Dim, cfg.Depth, cfg.Heads, train.Len(), val.Len(), len(train.Classes()), e.Backend().Name(), arithmetic(e))
+	// On a GPU, the kernels compile before the first batch, several at
+	// once, with a word on stdout when that is slow (a machine's first run).
+	device.WarmKernels(e, stdout)
 	if *mode != "linear" {
 		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, *batch, *workers)
 		if err != nil {

@@ -286,7 +286,7 @@ def step_jit(path):
             rows.append(f"  at once / one after another: {together[1] / sum(each.values()):.2f}")
     if not rows and not notes:
         return []
-    return ["", "an fp16 step's modules compiled cold in one process (jit_step.log)"] + rows + notes
+    return ["", "an fp16 step's modules compiled cold in one process (jit_step.log; under decide beside the tests, on cores they share)"] + rows + notes
 
 
 def anchor_kernels(path):
