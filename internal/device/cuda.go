@@ -29,9 +29,10 @@ func Open(device string) (engine.Backend, func(), error) {
 
 // WarmKernels has the driver compile, before the first step, the GPU
 // kernel modules that a training step of e loads (cuda.Device's
-// TrainingModules, which cover lincls's forward passes and probe too;
-// under half-precision autocast only, on the CUDA backend only: otherwise
-// it does nothing), several at once (Preload). On
+// TrainingModules; for lincls's forward passes and probe, any module they
+// need beyond those compiles when first used; under half-precision
+// autocast only, on the CUDA backend only: otherwise it does nothing),
+// several at once (Preload). On
 // a machine whose driver has compiled them before this takes a fraction of
 // a second; on one that has not, up to a minute or more (75-90 s on an
 // H100 host when the modules, then holding both types' kernels, were
