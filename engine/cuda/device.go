@@ -643,7 +643,7 @@ func (d *Device) Preload(modules ...string) error {
 
 // preloadParallel bounds how many modules Preload has the driver compile
 // at once: each compile takes a core and a few hundred megabytes of host
-// memory, and the largest fp16 step loads seven modules.
+// memory, and a step on Hopper loads eight modules.
 var preloadParallel = min(runtime.NumCPU(), 8)
 
 // loadModule loads the embedded PTX module name into the current context.

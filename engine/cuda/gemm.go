@@ -614,8 +614,9 @@ func (d *Device) SetGemmSplitK(n int) int {
 }
 
 // gemmSplitK runs mma.sync's split-K route rt: each chunk of K writes its
-// fp32 partial product into a workspace (rt.kernel, gemm_f16's <name>_sk
-// or gemm_mma4's <name>_q_sk, whose flags ask only for the staged store),
+// fp32 partial product into a workspace (rt.kernel, <name>_sk of gemm_f16
+// or gemm_bf16, or gemm_mma4's <name>_q_sk, whose flags ask only for the
+// staged store),
 // then rt.reduce sums them in a fixed order and applies the epilogue.
 func (d *Device) gemmSplitK(rt gemmRoute, p gemmProduct, alpha float32, a *Buffer, lda int, b *Buffer, ldb int, beta float32, c *Buffer, ldc int, bias *Buffer) error {
 	// Rows of the partial products padded to 16 bytes: the kernel's

@@ -26,6 +26,10 @@ func TestPreloadParallel(t *testing.T) {
 	lazy, err := Open()
 	require.NoError(t, err)
 	defer lazy.Close()
+	// The same route in both, whatever MOCOGO_GEMM_KERNEL says (GemmTune
+	// could time its candidates differently in each).
+	d.SetGemmKernel(GemmAuto)
+	lazy.SetGemmKernel(GemmAuto)
 	var mods []string
 	for _, m := range append(d.TrainingModules(false), d.TrainingModules(true)...) {
 		if !slices.Contains(mods, m) {

@@ -125,7 +125,7 @@ type gemmRoute struct {
 	// where stream-K's workspace cannot be had; streamKKernels names the
 	// kernels that run otherwise.
 	splits, kchunk int
-	reduce         string // a gemm_f16 kernel
+	reduce         string // a kernel of typedModule("gemm_f16", the operands' type)
 	streamK        bool   // pathSplitTMA on plan's stream-K schedule
 	plan           streamKPlan
 }

@@ -57,7 +57,7 @@
 //
 // Kernels: gemm_<t>_<a><b>_q, <t> ∈ {f16,bf16}, <a>,<b> ∈ {n,t}; the
 // split-K partial products gemm_<t>_<a><b>_q_sk (as gemm_f16's _sk, summed
-// by gemm_f16's gemm_splitk_reduce). Aligned operands only (A and B 16-byte
+// by gemm_splitk_reduce[_bf16] of module gemm_f16 or gemm_bf16). Aligned operands only (A and B 16-byte
 // aligned, lda and ldb multiples of 8); any M, N, K.
 // Launch: grid ceil(M/128)·ceil(N/128) (× splits for _q_sk), block 128,
 // dynamic shared memory GEMM_Q_SMEM_BYTES = 81920 (needs the >48 KB

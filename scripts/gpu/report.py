@@ -96,7 +96,7 @@ def main():
     lines += criteria(ours, theirs, dev)
     lines += tile_load_reading(ours, out)
     lines += jit_times(os.path.join(out, "jit.log"))
-    lines += step_jit(os.path.join(out, "jit_step.log"))
+    lines += step_jit(os.path.join(out, "jitstep.log"))
     lines += best_variants(ours)
     lines += anchor_kernels(os.path.join(out, "torch.log"))
     # The Nsight Compute digests (run.sh's profile phase), where it ran.
@@ -261,15 +261,20 @@ def jit_times(path):
 
 def step_jit(path):
     """What a new machine's first fp16 step waits for (run.sh's jitstep,
-    jit_step.log): its modules compiled cold in one process, all at once as
-    Preload loads them, and one after another."""
+    jitstep.log): its modules compiled cold in one process, all at once as
+    Preload loads them, and one after another, each with the load average
+    before it; the ratio of the two only where both compiled every module."""
     if not os.path.exists(path):
         return []
-    together, each, notes = None, {}, []
+    together, each, load, notes = None, {}, {}, []
     for line in open(path, errors="replace"):
         m = re.match(r"jit together (\d+) modules ([0-9.]+) s", line)
         if m:
             together = (int(m.group(1)), float(m.group(2)))
+            continue
+        m = re.match(r"load (\S+) (.*)", line)
+        if m:
+            load[m.group(1)] = m.group(2).strip()
             continue
         m = re.match(r"jit (\S+) ([0-9.]+) s", line)
         if m:
@@ -278,15 +283,16 @@ def step_jit(path):
             notes.append("  " + line.strip())
     rows = []
     if together:
-        rows.append(f"  all at once (Preload, as pretrain's warm-up): {together[1]:.1f} s for {together[0]} modules")
+        rows.append(f"  all at once (Preload, as pretrain's warm-up): {together[1]:.1f} s for {together[0]} modules (load average before: {load.get('-together', '?')})")
     if each:
+        total = sum(each.values())
         longest = max(each, key=each.get)
-        rows.append(f"  one after another: {sum(each.values()):.1f} s (the longest, {longest}, {each[longest]:.1f} s)")
-        if together and together[1] > 0:
-            rows.append(f"  at once / one after another: {together[1] / sum(each.values()):.2f}")
+        rows.append(f"  one after another: {total:.1f} s for {len(each)} modules, the longest {longest} {each[longest]:.1f} s (load average before: {load.get('-oneafteranother', '?')})")
+        if together and together[0] == len(each) and total > 0:
+            rows.append(f"  at once / one after another: {together[1] / total:.2f}")
     if not rows and not notes:
         return []
-    return ["", "an fp16 step's modules compiled cold in one process (jit_step.log; under decide beside the tests, on cores they share)"] + rows + notes
+    return ["", "an fp16 step's modules compiled cold in one process (jitstep.log; under decide beside the tests, on cores they share)"] + rows + notes
 
 
 def anchor_kernels(path):

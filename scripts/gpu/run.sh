@@ -50,7 +50,7 @@
 #   jitstep    the driver's cold compile of an fp16 step's modules in one
 #              process, all at once (Preload) and one after another, ~60 s
 # Writes full logs into OUTDIR and prints a short table last. All phases
-# take about 18 minutes, more than a session's 15 minutes of device time:
+# take about 19 minutes, more than a session's 15 minutes of device time:
 # choose, in calls of under 10 minutes each (scripts/gpu/README.md has the
 # order that answers the open questions first).
 # Built by scripts/gpu/build.sh into .gpu/ (this script is copied there).
@@ -719,27 +719,28 @@ phase_pretrain() {
 # warm-up list), compiled cold in one process (CUDA_CACHE_DISABLE=1: the
 # cache warm_jit filled is neither read nor written), first all at once as
 # Preload loads them, then one after another as a step loading each at
-# first use would (a line each, as jit.log's). Into jit_step.log. It takes
-# cores, not the GPU: decide runs it beside the tests.
+# first use would (a line each, as jit.log's), each run with the load
+# average before it. Into jitstep.log. It takes cores, not the GPU: decide
+# runs it beside the tests, ended by beside_deadline as the pretraining is.
 phase_jitstep() {
 	begin jitstep
-	local mods lim
+	local mods lim how
 	mods=$(timeout -k 5 30 "$bin/bench" gpu -step-modules fp16 2>/dev/null | paste -sd, -)
 	if [ -z "$mods" ]; then
-		echo "jitstep: bench gpu -step-modules failed" | tee -a "$out/jit_step.log"
+		echo "jitstep: bench gpu -step-modules failed" | tee -a "$out/jitstep.log"
 		return 0
 	fi
 	for how in -together ""; do
-		lim=$((run_budget - 20 - $(elapsed)))
-		[ $lim -gt 150 ] && lim=150
-		if [ $lim -lt 10 ]; then
-			echo "jitstep: skipped (time budget spent)" | tee -a "$out/jit_step.log"
+		lim=$(pretrain_cap 150)
+		if [ "$lim" -lt 10 ]; then
+			echo "jitstep: skipped (time budget spent)" | tee -a "$out/jitstep.log"
 			return 0
 		fi
-		CUDA_CACHE_DISABLE=1 timeout -k 5 $lim "$bin/bench" gpu -preload "$mods" $how >>"$out/jit_step.log" 2>&1 ||
-			echo "jitstep: bench gpu -preload $how failed or ran past ${lim}s (exit $?)" | tee -a "$out/jit_step.log"
+		echo "load ${how:--oneafteranother} $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" >>"$out/jitstep.log"
+		CUDA_CACHE_DISABLE=1 timeout -k 5 "$lim" "$bin/bench" gpu -preload "$mods" $how >>"$out/jitstep.log" 2>&1 ||
+			echo "jitstep: bench gpu -preload $how failed or ran past ${lim}s (exit $?)" | tee -a "$out/jitstep.log"
 	done
-	cat "$out/jit_step.log"
+	cat "$out/jitstep.log"
 }
 
 # The driver compiles our PTX when a process first loads a module and
