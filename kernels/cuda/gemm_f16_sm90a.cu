@@ -40,14 +40,7 @@
 // only the kernels of the run's type (it compiles a whole module when it
 // loads it): compiled alone this file gives gemm_f16_sm90a, the fp16
 // kernels; gemm_bf16_sm90a.cu includes it with GEMM_MODULE_BF16 for the
-// bf16 ones.
-#if defined(GEMM_MODULE_BF16)
-#define GEMM_EMIT_F16 0
-#define GEMM_EMIT_BF16 1
-#else
-#define GEMM_EMIT_F16 1
-#define GEMM_EMIT_BF16 0
-#endif
+// bf16 ones (GEMM_EMIT_*, gemm_types.cuh).
 
 #define G9_BM 128
 #define G9_BN 128

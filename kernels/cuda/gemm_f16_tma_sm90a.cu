@@ -34,14 +34,7 @@
 // only the kernels of the run's type (it compiles a whole module when it
 // loads it): compiled alone this file gives gemm_f16_tma_sm90a, the fp16
 // kernels; gemm_bf16_tma_sm90a.cu includes it with GEMM_MODULE_BF16 for
-// the bf16 ones.
-#if defined(GEMM_MODULE_BF16)
-#define GEMM_EMIT_F16 0
-#define GEMM_EMIT_BF16 1
-#else
-#define GEMM_EMIT_F16 1
-#define GEMM_EMIT_BF16 0
-#endif
+// the bf16 ones (GEMM_EMIT_*, gemm_types.cuh).
 
 #define GEMM_NT_TMA_KERNEL(name, T)                                                                                \
     extern "C" __global__ void __launch_bounds__(384, 1)                                                           \

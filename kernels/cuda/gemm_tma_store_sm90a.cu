@@ -54,14 +54,7 @@
 // only the kernels of the run's type (it compiles a whole module when it
 // loads it): compiled alone this file gives gemm_tma_store_sm90a, the fp16
 // kernels; gemm_bf16_tma_store_sm90a.cu includes it with GEMM_MODULE_BF16
-// for the bf16 ones.
-#if defined(GEMM_MODULE_BF16)
-#define GEMM_EMIT_F16 0
-#define GEMM_EMIT_BF16 1
-#else
-#define GEMM_EMIT_F16 1
-#define GEMM_EMIT_BF16 0
-#endif
+// for the bf16 ones (GEMM_EMIT_*, gemm_types.cuh).
 
 // The TMA-store kernels: _tma_s (CM 1) for both types and every layout;
 // _tma_c (CM 2, clusters of two) for fp16 and the layouts of a Linear
