@@ -1,11 +1,14 @@
 package kernels
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -57,7 +60,9 @@ var (
 // targets and fails on any error, warning, spill or stack frame. (A
 // warning can hide a kernel that will not run as written: ptxas warns, for
 // one, when it ignores a setmaxnreg, and then the producer warpgroups of
-// the Hopper GEMMs keep their registers.)
+// the Hopper GEMMs keep their registers.) With MOCOGO_PTXAS_REPORT set it
+// writes ptxas's resource line for every kernel (registers, shared
+// memory) to that file, for .ci/run to print.
 func TestPTXAssembles(t *testing.T) {
 	ptxas := findPtxas()
 	if ptxas == "" {
@@ -67,9 +72,25 @@ func TestPTXAssembles(t *testing.T) {
 		t.Skip("ptxas checks take a few seconds; skipped with -short")
 	}
 	dir := t.TempDir()
+	var (
+		mu     sync.Mutex
+		report []string
+	)
+	if path := os.Getenv("MOCOGO_PTXAS_REPORT"); path != "" {
+		t.Cleanup(func() { // after every subtest, the parallel ones too
+			slices.Sort(report)
+			if err := os.WriteFile(path, []byte(strings.Join(report, "\n")+"\n"), 0o644); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	for _, name := range PTXModules() {
 		for _, arch := range PTXTargets(name) {
 			t.Run(name+"/"+arch, func(t *testing.T) {
+				// Each module on its own ptxas process, as many at once as
+				// the test may run in parallel: the largest take tens of
+				// seconds.
+				t.Parallel()
 				// Assemble the embedded text, so that a test binary run away
 				// from the source tree checks what it would load.
 				text, err := PTX(name)
@@ -92,6 +113,11 @@ func TestPTXAssembles(t *testing.T) {
 					if m := reEntry.FindStringSubmatch(line); m != nil {
 						entry = m[1]
 						n++
+					}
+					if _, used, ok := strings.Cut(line, "Used "); ok {
+						mu.Lock()
+						report = append(report, fmt.Sprintf("%-28s %-6s %-40.40s Used %s", name, arch, entry, used))
+						mu.Unlock()
 					}
 					if m := reFrame.FindStringSubmatch(line); m != nil {
 						if m[1] != "0" || m[2] != "0" || m[3] != "0" {
