@@ -44,17 +44,17 @@
 // only the kernels a run uses (it compiles a whole module when it loads
 // it): compiled alone this file gives gemm_f16, the fp16 kernels and their
 // split-K reduce; gemm_bf16.cu includes it with GEMM_MODULE_BF16 for the
-// bf16 ones (GEMM_EMIT_*, gemm_types.cuh), and gemm_wide.cu with
+// bf16 ones (MODULE_EMITS_*, gemm_types.cuh), and gemm_wide.cu with
 // GEMM_MODULE_WIDE for the 128×256 kernels (_w) of both types alone, which
 // only GemmMMAWide launches.
 #if defined(GEMM_MODULE_WIDE)
-#define GEMM_EMIT_F16_NARROW 0
-#define GEMM_EMIT_BF16_NARROW 0
-#define GEMM_EMIT_WIDE 1
+#define MODULE_EMITS_F16_NARROW 0
+#define MODULE_EMITS_BF16_NARROW 0
+#define MODULE_EMITS_WIDE 1
 #else
-#define GEMM_EMIT_F16_NARROW GEMM_EMIT_F16
-#define GEMM_EMIT_BF16_NARROW GEMM_EMIT_BF16
-#define GEMM_EMIT_WIDE 0
+#define MODULE_EMITS_F16_NARROW MODULE_EMITS_F16
+#define MODULE_EMITS_BF16_NARROW MODULE_EMITS_BF16
+#define MODULE_EMITS_WIDE 0
 #endif
 
 #define BM 128
@@ -257,10 +257,10 @@ __device__ __forceinline__ void gemm_body(const T* __restrict__ A, const T* __re
     GEMM_KERNEL(gemm_##t##_tn_u, T, false, false, false)  \
     GEMM_KERNEL(gemm_##t##_tt_u, T, false, true, false)
 
-#if GEMM_EMIT_F16_NARROW
+#if MODULE_EMITS_F16_NARROW
 GEMM_KERNELS(f16, half)
 #endif
-#if GEMM_EMIT_BF16_NARROW
+#if MODULE_EMITS_BF16_NARROW
 GEMM_KERNELS(bf16, bf16)
 #endif
 
@@ -296,10 +296,10 @@ GEMM_KERNELS(bf16, bf16)
     GEMM_SPLITK_KERNEL(gemm_##t##_tn_sk, T, false, false)  \
     GEMM_SPLITK_KERNEL(gemm_##t##_tt_sk, T, false, true)
 
-#if GEMM_EMIT_F16_NARROW
+#if MODULE_EMITS_F16_NARROW
 GEMM_SPLITK_KERNELS(f16, half)
 #endif
-#if GEMM_EMIT_BF16_NARROW
+#if MODULE_EMITS_BF16_NARROW
 GEMM_SPLITK_KERNELS(bf16, bf16)
 #endif
 
@@ -402,10 +402,10 @@ __device__ __forceinline__ void splitk_reduce(const float* __restrict__ W, void*
              int ldc, float alpha, float beta, int flags, int ldw) {                                             \
         splitk_reduce<T>(W, C, bias, M, N, splits, ldc, alpha, beta, flags, ldw);                                \
     }
-#if GEMM_EMIT_F16_NARROW
+#if MODULE_EMITS_F16_NARROW
 GEMM_SPLITK_REDUCE(gemm_splitk_reduce, half)
 #endif
-#if GEMM_EMIT_BF16_NARROW
+#if MODULE_EMITS_BF16_NARROW
 GEMM_SPLITK_REDUCE(gemm_splitk_reduce_bf16, bf16)
 #endif
 
@@ -428,7 +428,7 @@ GEMM_SPLITK_REDUCE(gemm_splitk_reduce_bf16, bf16)
     GEMM_W_KERNEL(gemm_##t##_tn_w, T, false, false)  \
     GEMM_W_KERNEL(gemm_##t##_tt_w, T, false, true)
 
-#if GEMM_EMIT_WIDE
+#if MODULE_EMITS_WIDE
 GEMM_W_KERNELS(f16, half)
 GEMM_W_KERNELS(bf16, bf16)
 #endif

@@ -40,7 +40,7 @@
 // only the kernels of the run's type (it compiles a whole module when it
 // loads it): compiled alone this file gives gemm_f16_sm90a, the fp16
 // kernels; gemm_bf16_sm90a.cu includes it with GEMM_MODULE_BF16 for the
-// bf16 ones (GEMM_EMIT_*, gemm_types.cuh).
+// bf16 ones (MODULE_EMITS_*, gemm_types.cuh).
 
 #define G9_BM 128
 #define G9_BN 128
@@ -213,11 +213,11 @@ __device__ __forceinline__ void gemm90(const T* __restrict__ A, const T* __restr
 
 // 128×128, 3 stages (97 KB), two blocks per SM; 128×256, 4 stages
 // (193 KB), one block per SM, one k-tile of wgmmas in flight.
-#if GEMM_EMIT_F16
+#if MODULE_EMITS_F16
 GEMM90_KERNEL(gemm_f16_nt_sm90, half, 128, 3, false, 2)
 GEMM90_KERNEL(gemm_f16_nt_sm90_n256, half, 256, 4, true, 1)
 #endif
-#if GEMM_EMIT_BF16
+#if MODULE_EMITS_BF16
 GEMM90_KERNEL(gemm_bf16_nt_sm90, bf16, 128, 3, false, 2)
 GEMM90_KERNEL(gemm_bf16_nt_sm90_n256, bf16, 256, 4, true, 1)
 #endif

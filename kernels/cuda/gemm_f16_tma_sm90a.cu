@@ -34,7 +34,7 @@
 // only the kernels of the run's type (it compiles a whole module when it
 // loads it): compiled alone this file gives gemm_f16_tma_sm90a, the fp16
 // kernels; gemm_bf16_tma_sm90a.cu includes it with GEMM_MODULE_BF16 for
-// the bf16 ones (GEMM_EMIT_*, gemm_types.cuh).
+// the bf16 ones (MODULE_EMITS_*, gemm_types.cuh).
 
 #define GEMM_NT_TMA_KERNEL(name, T)                                                                                \
     extern "C" __global__ void __launch_bounds__(384, 1)                                                           \
@@ -42,10 +42,10 @@
              const float* __restrict__ bias, int M, int N, int K, int ldc, float alpha, float beta, int flags) {   \
         gemm_nt_tma_body<T>(tmA, tmB, C, bias, M, N, K, ldc, alpha, beta, flags);                                  \
     }
-#if GEMM_EMIT_F16
+#if MODULE_EMITS_F16
 GEMM_NT_TMA_KERNEL(gemm_f16_nt_tma, half)
 #endif
-#if GEMM_EMIT_BF16
+#if MODULE_EMITS_BF16
 GEMM_NT_TMA_KERNEL(gemm_bf16_nt_tma, bf16)
 #endif
 
@@ -99,10 +99,10 @@ GEMM_NT_TMA_KERNEL(gemm_bf16_nt_tma, bf16)
     GEMM_TMA_P_KERNEL(gemm_##t##_tn_tma_p192, T, true, true, 192)        \
     GEMM_TMA_P_KERNEL(gemm_##t##_tt_tma_p192, T, true, false, 192)
 
-#if GEMM_EMIT_F16
+#if MODULE_EMITS_F16
 GEMM_TMA_P_KERNELS(f16, half)
 #endif
-#if GEMM_EMIT_BF16
+#if MODULE_EMITS_BF16
 GEMM_TMA_P_KERNELS(bf16, bf16)
 #endif
 
@@ -122,11 +122,11 @@ GEMM_TMA_P_KERNELS(bf16, bf16)
         gemm_tma_p_body<T, true, true, BN, 1, false, 2, true>(&tmA, &tmB, nullptr, C, bias, M, N, K, ldc, alpha, \
                                                              beta, flags, kchunk);                                \
     }
-#if GEMM_EMIT_F16
+#if MODULE_EMITS_F16
 GEMM_TMA_PW_KERNEL(gemm_f16_tn_tma_pw, half, 256)
 GEMM_TMA_PW_KERNEL(gemm_f16_tn_tma_p192w, half, 192)
 #endif
-#if GEMM_EMIT_BF16
+#if MODULE_EMITS_BF16
 GEMM_TMA_PW_KERNEL(gemm_bf16_tn_tma_pw, bf16, 256)
 GEMM_TMA_PW_KERNEL(gemm_bf16_tn_tma_p192w, bf16, 192)
 #endif

@@ -54,7 +54,7 @@
 // only the kernels of the run's type (it compiles a whole module when it
 // loads it): compiled alone this file gives gemm_tma_store_sm90a, the fp16
 // kernels; gemm_bf16_tma_store_sm90a.cu includes it with GEMM_MODULE_BF16
-// for the bf16 ones (GEMM_EMIT_*, gemm_types.cuh).
+// for the bf16 ones (MODULE_EMITS_*, gemm_types.cuh).
 
 // The TMA-store kernels: _tma_s (CM 1) for both types and every layout;
 // _tma_c (CM 2, clusters of two) for fp16 and the layouts of a Linear
@@ -81,13 +81,13 @@
     GEMM_TMA_SC_KERNEL(gemm_##t##_tn_tma_s192, T, true, true, 192, 1, NO_CLUSTER)          \
     GEMM_TMA_SC_KERNEL(gemm_##t##_tt_tma_s192, T, true, false, 192, 1, NO_CLUSTER)
 
-#if GEMM_EMIT_F16
+#if MODULE_EMITS_F16
 GEMM_TMA_S_KERNELS(f16, half)
 GEMM_TMA_SC_KERNEL(gemm_f16_nt_tma_c, half, false, false, 256, 2, CLUSTER2)
 GEMM_TMA_SC_KERNEL(gemm_f16_nn_tma_c, half, false, true, 256, 2, CLUSTER2)
 GEMM_TMA_SC_KERNEL(gemm_f16_nt_tma_c192, half, false, false, 192, 2, CLUSTER2)
 GEMM_TMA_SC_KERNEL(gemm_f16_nn_tma_c192, half, false, true, 192, 2, CLUSTER2)
 #endif
-#if GEMM_EMIT_BF16
+#if MODULE_EMITS_BF16
 GEMM_TMA_S_KERNELS(bf16, bf16)
 #endif

@@ -24,19 +24,21 @@
 
 typedef __nv_bfloat16 bf16;
 
-// GEMM_EMIT_F16 and GEMM_EMIT_BF16 say which type's kernels a source
+// MODULE_EMITS_F16 and MODULE_EMITS_BF16 say which type's kernels a source
 // emits. The sources whose modules a training step loads (gemm_f16.cu,
 // gemm_f16_sm90a.cu, gemm_f16_tma_sm90a.cu, gemm_tma_store_sm90a.cu) each
 // make two modules, since the driver compiles a whole module when it loads
 // it: compiled alone, the fp16 kernels; included by their gemm_bf16*.cu
 // twin, which defines GEMM_MODULE_BF16 first, the bf16 ones. A run then
-// has the driver compile only its own type's kernels.
+// has the driver compile only its own type's kernels. (Not GEMM_* with a
+// value: those are the epilogue and schedule flags, which
+// TestGemmFlagsMatchKernels pins to the Go side's.)
 #if defined(GEMM_MODULE_BF16)
-#define GEMM_EMIT_F16 0
-#define GEMM_EMIT_BF16 1
+#define MODULE_EMITS_F16 0
+#define MODULE_EMITS_BF16 1
 #else
-#define GEMM_EMIT_F16 1
-#define GEMM_EMIT_BF16 0
+#define MODULE_EMITS_F16 1
+#define MODULE_EMITS_BF16 0
 #endif
 
 // grouped_tile gives block pid's output tile (first row m0, first column
