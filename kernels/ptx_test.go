@@ -213,7 +213,7 @@ func TestPTXBF16Twins(t *testing.T) {
 		{"gemm_f16_sm90a", "gemm_bf16_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_f16_tma_sm90a", "gemm_bf16_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_tma_store_sm90a", "gemm_bf16_tma_store_sm90a", storeTwin, gemmBF16, gemmNoMMA},
-		{"gemm_pingpong_sm90a", "gemm_pingpong_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
+		{"gemm_pingpong_sm90a", "gemm_bf16_pingpong_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_streamk_sm90a", "gemm_streamk_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_mma_tma_sm90a", "gemm_mma_tma_sm90a", gemmTwin, gemmBF16, gemmNoMMA},
 		{"gemm_tma_store_deep_sm90a", "gemm_tma_store_deep_sm90a", gemmTwin, gemmBF16, gemmNoMMA},

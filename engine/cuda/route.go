@@ -140,10 +140,11 @@ func (r gemmRouter) route(ch GemmChoice, p gemmProduct) gemmRoute {
 
 // typedModule is the PTX module holding the kernels of module's source
 // for operands of type bf16 (bf) or else fp16. The four GEMM modules a
-// training step loads are compiled once per type (gemm_bf16.cu and its
-// siblings in kernels/cuda), since the driver compiles a whole module when
-// it loads one: a run then compiles only its own type's kernels. Their
-// fp16 modules keep their names; the other GEMM modules hold both types.
+// training step loads, and the ping-pong kernels', are compiled once per
+// type (gemm_bf16.cu and its siblings in kernels/cuda), since the driver
+// compiles a whole module when it loads one: a run then compiles only its
+// own type's kernels. Their fp16 modules keep their names; the other GEMM
+// modules hold both types.
 func typedModule(module string, bf bool) string {
 	if bf {
 		switch module {
@@ -155,6 +156,8 @@ func typedModule(module string, bf bool) string {
 			return "gemm_bf16_tma_sm90a"
 		case "gemm_tma_store_sm90a":
 			return "gemm_bf16_tma_store_sm90a"
+		case "gemm_pingpong_sm90a":
+			return "gemm_bf16_pingpong_sm90a"
 		}
 	}
 	return module
@@ -343,7 +346,7 @@ func (r gemmRouter) srcEpilogueRoute(p gemmProduct, residual, srcAligned bool) (
 	if residual {
 		suffix = "_tma_ppr"
 	}
-	rt = gemmRoute{path: pathTMA, module: "gemm_pingpong_sm90a", kernel: p.name() + suffix, flags: p.flags,
+	rt = gemmRoute{path: pathTMA, module: typedModule("gemm_pingpong_sm90a", p.bf), kernel: p.name() + suffix, flags: p.flags,
 		bn: 128, store: true, pingpong: true, src: true, cluster: 1, units: ceilDiv(p.m, 128) * ceilDiv(p.n, 128)}
 	rt.threads, rt.smem = tmaShape(rt.module, rt.kernel, rt.bn, true, true, false, true)
 	return rt, true

@@ -235,11 +235,11 @@ func TestRouteLaunchesExist(t *testing.T) {
 	for _, want := range []string{"gemm_f16.gemm_f16_nt", "gemm_bf16.gemm_bf16_tn_u", "gemm_wide.gemm_f16_nn_w", "gemm_wide.gemm_bf16_tt_w", "gemm_f16.gemm_f16_tn_sk",
 		"gemm_mma4.gemm_f16_tt_q", "gemm_mma4.gemm_bf16_tn_q_sk", "gemm_f16_sm90a.gemm_f16_nt_sm90", "gemm_bf16_sm90a.gemm_bf16_nt_sm90_n256",
 		"gemm_f16_tma_sm90a.gemm_f16_nt_tma", "gemm_bf16_tma_sm90a.gemm_bf16_tn_tma_p192", "gemm_tma_store_sm90a.gemm_f16_nn_tma_c192",
-		"gemm_bf16_tma_store_sm90a.gemm_bf16_tt_tma_s", "gemm_tma_store_sm90a.gemm_f16_tn_tma_s192", "gemm_tma_store_deep_sm90a.gemm_f16_nt_tma_s192d", "gemm_pingpong_sm90a.gemm_bf16_nn_tma_pp",
+		"gemm_bf16_tma_store_sm90a.gemm_bf16_tt_tma_s", "gemm_tma_store_sm90a.gemm_f16_tn_tma_s192", "gemm_tma_store_deep_sm90a.gemm_f16_nt_tma_s192d", "gemm_bf16_pingpong_sm90a.gemm_bf16_nn_tma_pp",
 		"gemm_pingpong_sm90a.gemm_f16_tn_tma_pp192", "gemm_mma_tma_sm90a.gemm_f16_nt_mt", "gemm_mma_tma_sm90a.gemm_bf16_nt_mtp", "gemm_mma_tma_sm90a.gemm_f16_nt_mtl",
 		"gemm_streamk_sm90a.gemm_f16_tn_tma_sk192",
 		"gemm_streamk_sm90a.gemm_streamk_reduce_bf16", "gemm_bf16.gemm_splitk_reduce_bf16", "gemm_f16.gemm_splitk_reduce", "gemm_bf16_tma_sm90a.gemm_bf16_tn_tma_p192w",
-		"gemm_pingpong_sm90a.gemm_bf16_nt_tma_ppr", "gemm_pingpong_sm90a.gemm_f16_nn_tma_ppg",
+		"gemm_bf16_pingpong_sm90a.gemm_bf16_nt_tma_ppr", "gemm_pingpong_sm90a.gemm_f16_nn_tma_ppg",
 		"gemm_splitk_cluster_sm90a.gemm_bf16_tn_tma_pc192", "gemm_splitk_cluster_sm90a.gemm_f16_tn_tma_pc"} {
 		assert.True(t, seen[want], "no route launched %s", want)
 	}

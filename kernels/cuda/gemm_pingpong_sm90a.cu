@@ -234,5 +234,15 @@ __device__ __forceinline__ void gemm_tma_pp_body(const TmaDesc* tmA, const TmaDe
     GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_ppr, T, false, true, 128, 6, false, 256, true, SRC_ADD)        \
     GEMM_TMA_PP_KERNEL(gemm_##t##_nn_tma_ppg, T, false, true, 128, 6, false, 256, true, SRC_GELU_GRAD)
 
+// One source, two PTX modules (kernels/ptx), so that the driver compiles
+// only the kernels of the run's type (it compiles a whole module when it
+// loads it; this was the largest, 32 s of ptxas here for both types):
+// compiled alone this file gives gemm_pingpong_sm90a, the fp16 kernels;
+// gemm_bf16_pingpong_sm90a.cu includes it with GEMM_MODULE_BF16 for the
+// bf16 ones (MODULE_EMITS_*, gemm_types.cuh).
+#if MODULE_EMITS_F16
 GEMM_TMA_PP_KERNELS(f16, half)
+#endif
+#if MODULE_EMITS_BF16
 GEMM_TMA_PP_KERNELS(bf16, bf16)
+#endif

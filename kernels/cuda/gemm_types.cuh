@@ -26,8 +26,9 @@ typedef __nv_bfloat16 bf16;
 
 // MODULE_EMITS_F16 and MODULE_EMITS_BF16 say which type's kernels a source
 // emits. The sources whose modules a training step loads (gemm_f16.cu,
-// gemm_f16_sm90a.cu, gemm_f16_tma_sm90a.cu, gemm_tma_store_sm90a.cu) each
-// make two modules, since the driver compiles a whole module when it loads
+// gemm_f16_sm90a.cu, gemm_f16_tma_sm90a.cu, gemm_tma_store_sm90a.cu) and
+// the ping-pong kernels' (GemmTune's choice at some shapes) each make two
+// modules, since the driver compiles a whole module when it loads
 // it: compiled alone, the fp16 kernels; included by their gemm_bf16*.cu
 // twin, which defines GEMM_MODULE_BF16 first, the bf16 ones. A run then
 // has the driver compile only its own type's kernels. (Not GEMM_* with a
