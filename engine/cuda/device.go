@@ -591,8 +591,8 @@ func (d *Device) TrainingModules(bf16 bool) []string {
 func (d *Device) sm90() bool { return d.major == 9 && d.minor == 0 }
 
 // Preload loads the named PTX modules now. The driver compiles a module's
-// PTX for the GPU when it loads it (up to half a minute for one of the
-// GEMM modules on a machine whose driver cache is cold), and modules
+// PTX for the GPU when it loads it (up to 40 s for one of the GEMM
+// modules on an H100 host whose driver cache was cold), and modules
 // compile independently: Preload loads up to preloadParallel of them at
 // once, each from its own OS thread with the context current, so that a
 // cold start waits about as long as for the slowest module rather than for

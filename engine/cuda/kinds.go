@@ -233,12 +233,13 @@ func (c GemmChoice) scheduleFlags() int {
 
 // trainingModules names the PTX modules that a training step under
 // half-precision autocast (bf16: bf16) loads with the default settings, on
-// an H100 or H200 (hopper) or another GPU: on Hopper the TMA-store GEMMs of
-// the forward and input-gradient products, split-K's TMA partials of the
-// weight gradients and the heads' larger products, the cp.async wgmma
-// kernels of the heads' smaller NT products, and gemm_f16 for split-K's
-// reduce and the heads' other small products; elsewhere gemm_f16 for every
-// GEMM. Each GEMM module is the one of the step's type (typedModule). Then
+// an H100 or H200 (hopper) or another GPU: on Hopper the TMA-store GEMMs
+// (the products with a tile for every SM: the blocks' forward and input
+// gradients, the heads' larger weight gradients), gemm_f16_tma_sm90a (the
+// weight gradients' split-K partials, the heads' larger NT products, the
+// products whose C the TMA store cannot write), the cp.async wgmma kernels
+// of the heads' smaller NT products, and gemm_f16 for split-K's reduce and
+// the heads' other small products; elsewhere gemm_f16 for every GEMM. Each GEMM module is the one of the step's type (typedModule). Then
 // attention, LayerNorm, the element-wise and the row and column kernels.
 // TestTrainingModules checks the GEMM modules against the routes of a
 // MoCo v3 ViT-S/16 step's products. A module missing here is compiled when

@@ -87,17 +87,22 @@ func TestTrainingModules(t *testing.T) {
 
 // moCoStepProducts are the GEMMs of a MoCo v3 ViT-S/16 training step at
 // batch 256 and 224 px (M = 256·197 token rows) with operands of type bf16
-// (bf) or fp16: each Linear layer's forward (NT), input gradient (NN) and
-// weight gradient (TN) in the blocks (qkv, proj, fc1, fc2), the projector
-// (384 → 4096 → 4096 → 256) and the predictor (256 → 4096 → 256) on 256
-// rows; the frozen patch projection's forward (256·196 patches of 768);
-// the contrastive logits (256 × 256 × 256) and their two gradients.
+// (bf) or fp16: each Linear layer's forward (NT; proj and fc2 add the
+// residual to C, read with beta 1, as LinearAdd does), input gradient (NN)
+// and weight gradient (TN, into fp32) in the blocks (qkv, proj, fc1, fc2),
+// the projector (384 → 4096 → 4096 → 256) and the predictor (256 → 4096 →
+// 256) on 256 rows; the frozen patch projection's forward (256·196 patches
+// of 768); the contrastive logits (256 × 256 × 256) and the queries'
+// gradient (the keys are detached).
 func moCoStepProducts(bf bool) []gemmProduct {
 	const tokens = 256 * 197
-	type linear struct{ rows, in, out int }
+	type linear struct {
+		rows, in, out int
+		residual      bool
+	}
 	layers := []linear{
-		{tokens, 384, 1152}, {tokens, 384, 384}, {tokens, 384, 1536}, {tokens, 1536, 384},
-		{256, 384, 4096}, {256, 4096, 4096}, {256, 4096, 256}, {256, 256, 4096}, {256, 4096, 256},
+		{tokens, 384, 1152, false}, {tokens, 384, 384, true}, {tokens, 384, 1536, false}, {tokens, 1536, 384, true},
+		{256, 384, 4096, false}, {256, 4096, 4096, false}, {256, 4096, 256, false}, {256, 256, 4096, false}, {256, 4096, 256, false},
 	}
 	product := func(transA, transB bool, m, n, k int) gemmProduct {
 		return gemmProduct{bf: bf, transA: transA, transB: transB, m: m, n: n, k: k,
@@ -105,10 +110,14 @@ func moCoStepProducts(bf bool) []gemmProduct {
 	}
 	var out []gemmProduct
 	for _, l := range layers {
-		out = append(out, product(false, true, l.rows, l.out, l.in), // forward
-			product(false, false, l.rows, l.in, l.out), // input gradient
-			product(true, false, l.out, l.in, l.rows))  // weight gradient
+		fwd := product(false, true, l.rows, l.out, l.in)
+		if l.residual {
+			fwd.beta = true
+		}
+		dw := product(true, false, l.out, l.in, l.rows)
+		dw.flags = 0 // fp32
+		out = append(out, fwd, product(false, false, l.rows, l.in, l.out), dw)
 	}
 	return append(out, product(false, true, 256*196, 384, 768),
-		product(false, true, 256, 256, 256), product(false, false, 256, 256, 256), product(true, false, 256, 256, 256))
+		product(false, true, 256, 256, 256), product(false, false, 256, 256, 256))
 }
