@@ -243,10 +243,10 @@ done
 # off its pairs' alignment in the residual, epilogue and bf16 tests, whose
 # copy failed in that session's second call; the twelfth session's
 # persistent mma.sync kernels; the thirteenth's early release; the
-# fourteenth's look-ahead), so that no budget cut can leave them out.
-# (Every kernel before those passed its tests on an H100 in the eleventh
-# session.)
-first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent|MMATMAPolled|EarlyRelease|Lookahead'
+# fourteenth's look-ahead; the fifteenth's parallel module loading), so
+# that no budget cut can leave them out. (Every kernel before those passed
+# its tests on an H100 in the eleventh session.)
+first='WideBoxes|Residual|Epilogue|GemmBF16(Staged)?$|MMATMAPersistent|MMATMAPolled|EarlyRelease|Lookahead|PreloadParallel'
 heavy='TMA|Hopper|ViT|SplitK|MMA4|MMAWide|Tune|BackendGemm|Attention(Forward|Backward|Kernels)|Mixed|MoCo'
 {
 	grep -E " Test[A-Za-z0-9]*($first)" "$out/parts/index"
