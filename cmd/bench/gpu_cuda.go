@@ -111,18 +111,17 @@ func runGPU(args []string) error {
 	}
 	fmt.Println("device:", d)
 	t0 := time.Now()
-	// Each module on its own: one the driver refuses (a new kernel file)
-	// costs the groups that use it, not the whole run. The training step
-	// alone loads what it uses as it goes (its warm-up steps keep the JIT
-	// out of the timing): on a machine whose driver cache is cold that
-	// saves compiling every other kernel.
+	// Preload loads every module it can and names those the driver
+	// refuses (a new kernel file): such a module costs the groups that use
+	// it, not the whole run. The training step alone loads what it uses as
+	// it goes (its warm-up steps keep the JIT out of the timing): on a
+	// machine whose driver cache is cold that saves compiling every other
+	// kernel.
 	if *only == "train" {
 		mods = nil
 	}
-	for _, m := range mods {
-		if err := d.Preload(m); err != nil {
-			fmt.Printf("ERROR preload: %v\n", err)
-		}
+	if err := d.Preload(mods...); err != nil {
+		fmt.Printf("ERROR preload: %v\n", err)
 	}
 	fmt.Printf("loaded %d PTX modules in %.2f s (driver JIT, or its cache)\n", len(mods), time.Since(t0).Seconds())
 	b := &gpuBench{d: d, iters: *iters, keys: keyRE}
