@@ -597,9 +597,10 @@ func (d *Device) sm90() bool { return d.major == 9 && d.minor == 0 }
 // once, each from its own OS thread with the context current, so that,
 // where the driver compiles them side by side (not yet measured: run.sh's
 // jitstep does), a cold start waits about as long as for the slowest
-// module rather than for all of them one after another. Benchmarks call it to keep the compiling
-// out of their timings, pretrain before its first step. A module that fails
-// to load is named in the error; the others are loaded all the same.
+// module rather than for all of them one after another. Benchmarks call it
+// to keep the compiling out of their timings, pretrain before its first
+// step. A module that fails to load is named in the error; the others are
+// loaded all the same.
 func (d *Device) Preload(modules ...string) error {
 	return d.do(func() error {
 		var todo []string

@@ -709,9 +709,10 @@ func u64(v uint64) []byte {
 func bf16Kernel(name string) bool { return strings.HasPrefix(name, "gemm_bf16_") }
 
 // tmaLaunch describes a launch of a kernel of the TMA modules:
-// gemm_f16_tma_sm90a, (store) gemm_tma_store_sm90a (for bf16 operands
-// their twins, typedModule) or (store and deep) gemm_tma_store_deep_sm90a, (store and pingpong) gemm_pingpong_sm90a,
-// (streamK) gemm_streamk_sm90a, or gemm_mma_tma_sm90a.
+// gemm_f16_tma_sm90a, (store) gemm_tma_store_sm90a or (store and deep)
+// gemm_tma_store_deep_sm90a, (store and pingpong) gemm_pingpong_sm90a
+// (for bf16 operands, the twins typedModule names), (streamK)
+// gemm_streamk_sm90a, or gemm_mma_tma_sm90a.
 type tmaLaunch struct {
 	module string
 	kernel string

@@ -168,8 +168,9 @@ func (k GemmKernel) String() string {
 // settings, which change its timing and never its result. The device's
 // settings (SetGemmKernel, SetGemmStagger, SetGemmPrefetch, SetGemmStreamK,
 // SetGemmDeepStore, SetGemmNarrowTiles, SetGemmClusterSplitK,
-// SetGemmWideBoxes, SetGemmEarlyRelease, SetGemmLookahead) make one choice for every
-// product; GemmTune makes one per product shape (GemmTuning).
+// SetGemmWideBoxes, SetGemmEarlyRelease, SetGemmLookahead) make one
+// choice for every product; GemmTune makes one per product shape
+// (GemmTuning).
 type GemmChoice struct {
 	Kernel   GemmKernel
 	Stagger  bool // the persistent TMA kernels' consumers staggered (SetGemmStagger)
@@ -239,7 +240,8 @@ func (c GemmChoice) scheduleFlags() int {
 // weight gradients' split-K partials, the heads' larger NT products, the
 // products whose C the TMA store cannot write), the cp.async wgmma kernels
 // of the heads' smaller NT products, and gemm_f16 for split-K's reduce and
-// the heads' other small products; elsewhere gemm_f16 for every GEMM. Each GEMM module is the one of the step's type (typedModule). Then
+// the heads' other small products; elsewhere gemm_f16 for every GEMM.
+// Each GEMM module is the one of the step's type (typedModule). Then
 // attention, LayerNorm, the element-wise and the row and column kernels.
 // TestTrainingModules checks the GEMM modules against the routes of a
 // MoCo v3 ViT-S/16 step's products. A module missing here is compiled when

@@ -540,9 +540,8 @@ func (r gemmRouter) streamKPlanFor(transA, transB bool, m, n, k, bn, tiles, spli
 // products, which those four do not); the early release alone, with the
 // wide boxes and with the narrow tiles; and the look-ahead of 8 k-tiles,
 // alone, with the wide boxes and with the early release (it reaches only
-// the split partials). A
-// setting that does not change a kind's route for a product is not timed
-// again.
+// the split partials). A setting that does not change a kind's route for
+// a product is not timed again.
 var tuneSettings = func() []GemmChoice {
 	var out []GemmChoice
 	for i := range 16 {

@@ -32,9 +32,8 @@ func Open(device string) (engine.Backend, func(), error) {
 // TrainingModules; for lincls's forward passes and probe, any module they
 // need beyond those compiles when first used; under half-precision
 // autocast only, on the CUDA backend only: otherwise it does nothing),
-// several at once (Preload). On
-// a machine whose driver has compiled them before this takes a fraction of
-// a second; on one that has not, up to a minute or more (75-90 s on an
+// several at once (Preload). On a machine whose driver has compiled them
+// before this takes a fraction of a second; on one that has not, up to a minute or more (75-90 s on an
 // H100 host when the modules, then holding both types' kernels, were
 // compiled one after another; the split modules and the parallel loading
 // have not yet been timed on a GPU), so after two seconds it says on w
