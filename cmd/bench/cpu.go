@@ -115,7 +115,7 @@ func runCPU(args []string) error {
 
 	fmt.Printf("bench cpu: SGEMM %s, GOMAXPROCS %d, median of %d runs of at least %v each", kernels.SgemmImpl(), runtime.GOMAXPROCS(0), *runs, *minRun)
 	if *anchor {
-		fmt.Printf(", interleaved with numpy float32 matmul (%s, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset)", numpyScript)
+		fmt.Printf(", interleaved with numpy float32 matmul (%s, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset unless OpenBLAS's own choice lacks the CPU's widest vectors)", numpyScript)
 	}
 	fmt.Println()
 	defer kernels.SetThreads(0)
@@ -131,6 +131,9 @@ func runCPU(args []string) error {
 		fmt.Printf("\nthreads %d", t)
 		if np != nil {
 			fmt.Printf(", OpenBLAS core %s", np.core)
+			if np.note != "" {
+				fmt.Printf(" (%s)", np.note)
+			}
 		}
 		fmt.Println()
 		if np != nil {
@@ -262,27 +265,21 @@ type numpyServer struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *bufio.Scanner
-	core string
+	core string // the OpenBLAS kernel family it runs
+	note string // why OPENBLAS_CORETYPE is set, or ""
 	errb bytes.Buffer
 }
 
-// startNumpy starts the script with OpenBLAS on t threads. OPENBLAS_CORETYPE
-// and OPENBLAS_L2_SIZE are removed from its environment so that OpenBLAS
-// picks its kernels for this CPU as it does by default.
+// startNumpy starts the script with OpenBLAS on t threads, in the
+// environment anchorEnv gives it.
 func startNumpy(python, script string, t int) (*numpyServer, error) {
-	np := &numpyServer{cmd: exec.Command(python, script, "-serve")}
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS":
-			continue
-		}
-		env = append(env, kv)
+	env, core, note, err := anchorEnv(python, script, t)
+	if err != nil {
+		return nil, err
 	}
-	np.cmd.Env = append(env, "OPENBLAS_NUM_THREADS="+strconv.Itoa(t))
+	np := &numpyServer{cmd: exec.Command(python, script, "-serve"), note: note}
+	np.cmd.Env = env
 	np.cmd.Stderr = &np.errb
-	var err error
 	if np.in, err = np.cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
@@ -298,17 +295,14 @@ func startNumpy(python, script string, t int) (*numpyServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// "# core NAME threads T"
-	f := strings.Fields(line)
-	if len(f) != 5 || f[1] != "core" {
+	if np.core, err = parseCoreLine(line, t); err != nil {
 		np.close()
-		return nil, fmt.Errorf("%s: unexpected first line %q", script, line)
+		return nil, fmt.Errorf("%s: %w", script, err)
 	}
-	if f[4] != strconv.Itoa(t) {
+	if !strings.EqualFold(np.core, core) {
 		np.close()
-		return nil, fmt.Errorf("OpenBLAS runs %s threads, want %d", f[4], t)
+		return nil, fmt.Errorf("%s: OpenBLAS runs its %s kernels, want %s", script, np.core, core)
 	}
-	np.core = f[2]
 	return np, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,8 +42,20 @@ func runTrain(args []string) error {
 	threads := fs.String("threads", "", "comma-separated thread counts (default: 1 and all cores)")
 	anchor := fs.Bool("anchor", false, "also time PyTorch ("+torchStepScript+") at each thread count")
 	python := fs.String("python", "/usr/bin/python3", "Python with torch, for -anchor")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of our timed steps (all thread counts) to this file, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench train: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench train: starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	counts := []int{1, runtime.NumCPU()}
 	if *threads != "" {
@@ -131,7 +144,20 @@ func timeTorchStep(python string, batch, img, patch, dim, depth, heads, mlpDim, 
 		"--img", strconv.Itoa(img), "--patch", strconv.Itoa(patch), "--dim", strconv.Itoa(dim), "--depth", strconv.Itoa(depth),
 		"--heads", strconv.Itoa(heads), "--mlp-dim", strconv.Itoa(mlpDim), "--out-dim", strconv.Itoa(outDim),
 		"--steps", strconv.Itoa(steps), "--warmup", strconv.Itoa(warmup))
-	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(threads))
+	// PyTorch's matrix products run on OpenBLAS in Debian's build: give it
+	// the same OpenBLAS settings as bench cpu's numpy anchor.
+	script, err := findScript(numpyScript)
+	if err != nil {
+		return torchResult{}, err
+	}
+	env, _, note, err := anchorEnv(python, script, threads)
+	if err != nil {
+		return torchResult{}, fmt.Errorf("bench train: %w", err)
+	}
+	if note != "" {
+		fmt.Printf("# torch at %d threads: %s\n", threads, note)
+	}
+	cmd.Env = env
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -3,6 +3,7 @@
 
 usage: numpy_sgemm.py [-runs R] [-min-run SECONDS] M,N,K,TA,TB ...
        numpy_sgemm.py -serve
+       numpy_sgemm.py -core
 
 Each shape is C (M×N) = op(A)·op(B) with depth K; TA/TB = 1 means that
 operand is stored transposed (numpy passes the transpose flag to SGEMM, no
@@ -14,6 +15,9 @@ warm-up, each run repeating the product for at least -min-run seconds.
 With -serve it prints the "# core" line and then reads lines
 "M,N,K,TA,TB REPS" from stdin, answering each with the seconds REPS products
 took, so that the caller can interleave its own runs with OpenBLAS's.
+
+With -core it prints the "# core" line alone: which kernels OpenBLAS picks
+in this environment.
 """
 import ctypes
 import sys
@@ -64,6 +68,10 @@ def main(argv):
     runs, min_run = 5, 0.1
     serving = False
     while argv and argv[0].startswith("-"):
+        if argv[0] == "-core":
+            core, threads = openblas_info()
+            print(f"# core {core} threads {threads}", flush=True)
+            return
         if argv[0] == "-serve":
             serving = True
             argv = argv[1:]
