@@ -215,7 +215,7 @@ func (c *CPU) Axpy(dst Storage, alpha float64, x Storage) {
 	if is64(dst) {
 		axpy(f64(dst), alpha, f64(x))
 	} else {
-		axpy(f32(dst), alpha, f32(x))
+		kernels.Axpy(f32(dst), float32(alpha), f32(x))
 	}
 }
 
@@ -294,7 +294,7 @@ func (c *CPU) SumRows(dst, src Storage, rows, cols int, beta float64) {
 	if is64(dst) {
 		sumRows(f64(dst), f64(src), rows, cols, beta)
 	} else {
-		sumRows(f32(dst), f32(src), rows, cols, beta)
+		kernels.SumRows(f32(dst), f32(src), rows, cols, float32(beta))
 	}
 }
 
@@ -1032,6 +1032,11 @@ func ema[T float](d, s []T, m float64) {
 // GemmBias implements BiasGemm: the product, the bias and GELU in float32,
 // then one rounding to C's type, as a fused GPU epilogue does.
 func (c *CPU) GemmBias(transA, transB bool, m, n, k int, a, b, bias, cs Storage, gelu bool) {
+	if allF32(a, b, bias, cs) {
+		// The bias and GELU applied to each tile of C as it is finished.
+		c.gemmEpilogue(transA, transB, m, n, k, a, b, cs, kernels.Epilogue{Bias: f32(bias), GELU: gelu})
+		return
+	}
 	done := widen(&a, &b, &cs)
 	c.Gemm(transA, transB, 1, m, n, k, 1, a, 0, b, 0, 0, cs, 0)
 	if bias != nil {
@@ -1041,4 +1046,49 @@ func (c *CPU) GemmBias(transA, transB bool, m, n, k int, a, b, bias, cs Storage,
 		c.Unary(OpGELU, cs, cs)
 	}
 	done(&cs)
+}
+
+// GemmBiasResidual implements ResidualGemm: on float32 storages the bias
+// and R are added to each tile of C as it is finished.
+func (c *CPU) GemmBiasResidual(transA, transB bool, m, n, k int, a, b, bias, r, cs Storage) {
+	if allF32(a, b, bias, r, cs) {
+		c.gemmEpilogue(transA, transB, m, n, k, a, b, cs, kernels.Epilogue{Bias: f32(bias), Residual: f32(r), LdR: n})
+		return
+	}
+	c.GemmBias(transA, transB, m, n, k, a, b, bias, cs, false)
+	c.Axpy(cs, 1, r)
+}
+
+// GemmGELUGrad implements GELUGradGemm: on float32 storages each tile of C
+// is multiplied by GELU′(H) as it is finished.
+func (c *CPU) GemmGELUGrad(transA, transB bool, m, n, k int, a, b, h, cs Storage) {
+	if allF32(a, b, h, cs) {
+		c.gemmEpilogue(transA, transB, m, n, k, a, b, cs, kernels.Epilogue{H: f32(h), LdH: n})
+		return
+	}
+	c.Gemm(transA, transB, 1, m, n, k, 1, a, 0, b, 0, 0, cs, 0)
+	c.UnaryBackward(OpGELU, cs, h, cs)
+}
+
+// gemmEpilogue is C = op(A)·op(B) and then epi, on packed float32 matrices.
+func (c *CPU) gemmEpilogue(transA, transB bool, m, n, k int, a, b, cs Storage, epi kernels.Epilogue) {
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	kernels.SgemmEpilogue(transA, transB, m, n, k, f32(a), lda, f32(b), ldb, f32(cs), n, epi)
+}
+
+// allF32 reports whether every storage given is float32; nil ones are
+// skipped.
+func allF32(xs ...Storage) bool {
+	for _, x := range xs {
+		if x != nil && x.DType() != F32 {
+			return false
+		}
+	}
+	return true
 }

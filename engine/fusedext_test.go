@@ -8,11 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fusingCPU is the CPU backend with the optional fused products a GPU
-// backend offers (ResidualGemm, GELUGradGemm) done exactly as their
-// definitions say, counting the calls: LinearAdd's and FeedForward's paths
-// through those interfaces are then checked here, on any machine, against
-// the plain CPU backend's.
+// fusingCPU is the CPU backend with the optional fused products
+// (ResidualGemm, GELUGradGemm) done exactly as their definitions say,
+// counting the calls: LinearAdd's and FeedForward's paths through those
+// interfaces are then checked here, on any machine, against a CPU backend
+// without any fused product (plainCPU).
 type fusingCPU struct {
 	*CPU
 	residual, geluGrad int
@@ -30,10 +30,22 @@ func (f *fusingCPU) GemmGELUGrad(transA, transB bool, m, n, k int, a, b, h, c St
 	f.UnaryBackward(OpGELU, c, h, c)
 }
 
+// plainCPU is the CPU backend with its optional extensions hidden, the
+// fused products among them: the engine then takes its unfused paths.
+type plainCPU struct{ Backend }
+
+var (
+	_ BiasGemm     = (*CPU)(nil)
+	_ ResidualGemm = (*CPU)(nil)
+	_ GELUGradGemm = (*CPU)(nil)
+)
+
 // TestFusedProductsMatch runs LinearAdd and FeedForward, with every input
-// trainable and with some frozen, on the plain CPU backend and on
-// fusingCPU: outputs and gradients must be the same bits, and the fused
-// calls must have been made where a gradient needs them.
+// trainable and with some frozen, on the CPU backend without fused
+// products, on fusingCPU and on the CPU backend itself (whose fused
+// products apply their epilogues tile by tile): outputs and gradients must
+// be the same bits, and fusingCPU's fused calls must have been made where a
+// gradient needs them.
 func TestFusedProductsMatch(t *testing.T) {
 	shapes := [][]int{{3, 4}, {5, 4}, {5}, {4, 5}, {4}, {3, 4}, {4, 4}, {4}} // x, w1, b1, w2, b2, r, then LinearAdd's w, b
 	run := func(b Backend, trainable []bool) (out []float32, grads [][]float32) {
@@ -58,13 +70,15 @@ func TestFusedProductsMatch(t *testing.T) {
 		{false, false, false, true, true, false, true, false}, // nothing below the hidden layer: no GELU′ product
 		{false, true, false, false, false, true, false, true},
 	} {
-		wantOut, wantGrads := run(NewCPU(F32), trainable)
+		wantOut, wantGrads := run(plainCPU{NewCPU(F32)}, trainable)
 		f := &fusingCPU{CPU: NewCPU(F32)}
-		gotOut, gotGrads := run(f, trainable)
-		assert.Equal(t, wantOut, gotOut, "output, %v trainable", trainable)
-		require.Len(t, gotGrads, len(wantGrads))
-		for i := range wantGrads {
-			assert.Equal(t, wantGrads[i], gotGrads[i], "gradient of input %d, %v trainable", i, trainable)
+		for name, b := range map[string]Backend{"definitions": f, "CPU": NewCPU(F32)} {
+			gotOut, gotGrads := run(b, trainable)
+			assert.Equal(t, wantOut, gotOut, "%s: output, %v trainable", name, trainable)
+			require.Len(t, gotGrads, len(wantGrads))
+			for i := range wantGrads {
+				assert.Equal(t, wantGrads[i], gotGrads[i], "%s: gradient of input %d, %v trainable", name, i, trainable)
+			}
 		}
 		assert.Positive(t, f.residual, "no GemmBiasResidual call, %v trainable", trainable)
 		if trainable[0] || trainable[1] || trainable[2] {

@@ -288,3 +288,80 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func axpyAVX2(y, x *float32, n int, a float32)
+// y += a·x, one rounding per element (FMA).
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y2
+	SHRQ $3, CX
+	JZ   done
+loop:
+	VMOVUPS (DI), Y0
+	VFMADD231PS (SI), Y2, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loop
+done:
+	VZEROUPPER
+	RET
+
+// func colSumAVX2(dst, src *float32, ld, rows, n int)
+// dst[j] = Σ src[r·ld+j] over r < rows, for j < n: the columns of a block
+// of rows summed, 32 columns (four accumulators) at a time, then 8. rows
+// is at least 1.
+TEXT ·colSumAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), DX
+	SHLQ $2, DX
+	MOVQ rows+24(FP), R8
+	MOVQ n+32(FP), CX
+strip32:
+	CMPQ CX, $32
+	JLT  strip8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ SI, AX
+	MOVQ R8, BX
+rows32:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	ADDQ DX, AX
+	DECQ BX
+	JNZ  rows32
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  strip32
+strip8:
+	CMPQ CX, $8
+	JLT  done
+	VXORPS Y0, Y0, Y0
+	MOVQ SI, AX
+	MOVQ R8, BX
+rows8:
+	VADDPS (AX), Y0, Y0
+	ADDQ DX, AX
+	DECQ BX
+	JNZ  rows8
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  strip8
+done:
+	VZEROUPPER
+	RET

@@ -12,7 +12,62 @@ import (
 // and C as stored. When beta is 0, C is not read (it may hold NaN).
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs("Sgemm", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	sgemmWith(gemmBest, gemmThreads(m, n, k, Threads()), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	sgemmWith(gemmBest, gemmThreads(m, n, k, Threads()), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue{})
+}
+
+// Epilogue is what SgemmEpilogue does to each tile of C once its product
+// is complete, while the tile is still in cache, in this order: add Bias[j]
+// to column j (Bias has n values), add Residual (an m×n matrix with row
+// stride LdR), apply GELU in its erf form, and multiply by GELU′(H) (H an
+// m×n matrix with row stride LdH, the input of the GELU whose gradient C
+// carries). Each step is skipped when its field is nil or false.
+type Epilogue struct {
+	Bias     []float32
+	Residual []float32
+	LdR      int
+	GELU     bool
+	H        []float32
+	LdH      int
+}
+
+func (e Epilogue) active() bool { return e.Bias != nil || e.Residual != nil || e.GELU || e.H != nil }
+
+// apply runs the epilogue on rows [i, i+rows) and columns [j, j+cols) of C.
+func (e Epilogue) apply(c []float32, ldc, i, rows, j, cols int) {
+	for r := i; r < i+rows; r++ {
+		row := c[r*ldc+j : r*ldc+j+cols]
+		if e.Bias != nil {
+			axpyVec(row, 1, e.Bias[j:j+cols])
+		}
+		if e.Residual != nil {
+			axpyVec(row, 1, e.Residual[r*e.LdR+j:r*e.LdR+j+cols])
+		}
+		if e.GELU {
+			geluFwdVec(row, row)
+		}
+		if e.H != nil {
+			geluBwdVec(row, e.H[r*e.LdH+j:r*e.LdH+j+cols], row)
+		}
+	}
+}
+
+// SgemmEpilogue computes C = op(A)·op(B) and then epi on C, each tile of C
+// taking its epilogue as soon as its product is complete rather than in
+// passes over the whole of C afterwards. C is not read, and must not
+// overlap epi's operands.
+func SgemmEpilogue(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, epi Epilogue) {
+	checkGemmArgs("SgemmEpilogue", transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if epi.Bias != nil && len(epi.Bias) < n {
+		panic(fmt.Sprintf("kernels.SgemmEpilogue: bias has %d elements, C has %d columns", len(epi.Bias), n))
+	}
+	checkOperand := func(name string, x []float32, ld int) {
+		if x != nil && m > 0 && n > 0 && (ld < n || len(x) < (m-1)*ld+n) {
+			panic(fmt.Sprintf("kernels.SgemmEpilogue: %s has %d elements with stride %d, C is %d×%d", name, len(x), ld, m, n))
+		}
+	}
+	checkOperand("the residual", epi.Residual, epi.LdR)
+	checkOperand("H", epi.H, epi.LdH)
+	sgemmWith(gemmBest, gemmThreads(m, n, k, Threads()), transA, transB, m, n, k, 1, a, lda, b, ldb, 0, c, ldc, epi)
 }
 
 // gemmThreads is how many of the threads are worth using on an m×n×k
@@ -23,15 +78,18 @@ func gemmThreads(m, n, k, threads int) int {
 }
 
 // sgemmWith runs a checked Sgemm with implementation g over nthreads workers.
-func sgemmWith(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmWith(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi Epilogue) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
+		if epi.active() {
+			epi.apply(c, ldc, 0, m, 0, n)
+		}
 		return
 	}
-	gemmRun(g, nthreads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemmRun(g, nthreads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epi)
 }
 
 // scaleC sets C = beta·C, not reading C when beta is 0.
@@ -124,7 +182,7 @@ func SgemmBatched(batch int, transA, transB bool, m, n, k int, alpha float32, a 
 		checkGemmArgs("SgemmBatched", transA, transB, m, n, k, ai, lda, bi, ldb, ci, ldc)
 	}
 	if batch == 1 {
-		sgemmWith(gemmBest, gemmThreads(m, n, k, Threads()), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmWith(gemmBest, gemmThreads(m, n, k, Threads()), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue{})
 		return
 	}
 	x, _ := batchCtxPool.Get().(*batchCtx)
@@ -180,7 +238,7 @@ func (x *batchCtx) work(w, nw int) {
 		sgemmWith(gemmBest, 1, x.transA, x.transB, x.m, x.n, x.k, x.alpha,
 			batchSlice("A", x.a, i, x.strideA, x.m*x.k), x.lda,
 			batchSlice("B", x.b, i, x.strideB, x.k*x.n), x.ldb, x.beta,
-			batchSlice("C", x.c, i, x.strideC, x.m*x.n), x.ldc)
+			batchSlice("C", x.c, i, x.strideC, x.m*x.n), x.ldc, Epilogue{})
 	}
 }
 

@@ -62,6 +62,7 @@ type gemmCtx struct {
 	ldb            int
 	c              []float32
 	ldc            int
+	epi            Epilogue // applied to each tile after its last k block
 
 	apack, bpack []float32
 	tmp          []float32 // mr×nr edge tile per worker
@@ -93,6 +94,7 @@ func getGemmCtx(g *gemmImpl, nthreads int) *gemmCtx {
 
 func putGemmCtx(x *gemmCtx) {
 	x.a, x.b, x.c = nil, nil, nil
+	x.epi = Epilogue{}
 	gemmCtxPool.Put(x)
 }
 
@@ -115,13 +117,15 @@ func blockSize(total, max, unit int) int {
 }
 
 // gemmRun computes C = alpha·op(A)·op(B) + beta·C with implementation g over
-// nthreads workers. Sizes are checked; m, n, k > 0 and alpha != 0.
-func gemmRun(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// nthreads workers, and then epi on each tile of C. Sizes are checked;
+// m, n, k > 0 and alpha != 0.
+func gemmRun(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi Epilogue) {
 	x := getGemmCtx(g, nthreads)
 	x.transA, x.transB = transA, transB
 	x.m, x.n, x.k = m, n, k
 	x.alpha, x.beta = alpha, beta
 	x.a, x.lda, x.b, x.ldb, x.c, x.ldc = a, lda, b, ldb, c, ldc
+	x.epi = epi
 
 	mr, nr := g.mr, g.nr
 	// Each thread gets a share of the A panel as large as one thread alone.
@@ -252,8 +256,20 @@ func (x *gemmCtx) packASliver(s int) {
 	packA(x.apack[s*mr*kc:(s+1)*mr*kc], mr, x.transA, x.a, x.lda, x.ic+i0, min(mr, x.mcb-i0), x.pc, kc, x.g.pack4)
 }
 
-// tile multiplies A sliver s by B sliver t into C, through tmp at the edges.
+// tile multiplies A sliver s by B sliver t into C, through tmp at the edges,
+// and after the last k block runs the epilogue on the finished tile.
 func (x *gemmCtx) tile(s, t int, tmp []float32) {
+	x.multiplyTile(s, t, tmp)
+	if x.epi.active() && x.pc+x.kcb == x.k {
+		g := x.g
+		i, j := x.ic+s*g.mr, x.jc+t*g.nr
+		x.epi.apply(x.c, x.ldc, i, min(g.mr, x.m-i), j, min(g.nr, x.n-j))
+	}
+}
+
+// multiplyTile multiplies A sliver s by B sliver t into C, through tmp at
+// the edges.
+func (x *gemmCtx) multiplyTile(s, t int, tmp []float32) {
 	g := x.g
 	mr, nr, kc := g.mr, g.nr, x.kcb
 	alpha, beta := x.alpha, x.betaEff

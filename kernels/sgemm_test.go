@@ -133,7 +133,7 @@ func runGemmCase(t *testing.T, rng *rand.Rand, g *gemmImpl, threads int, tc gemm
 	t.Helper()
 	o := newGemmOperands(rng, tc)
 	out := append([]float32(nil), o.c...)
-	sgemmWith(g, threads, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, o.a, o.lda, o.b, o.ldb, tc.beta, out, o.ldc)
+	sgemmWith(g, threads, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, o.a, o.lda, o.b, o.ldb, tc.beta, out, o.ldc, Epilogue{})
 	checkGemm(t, tc, o, out)
 }
 
@@ -363,7 +363,7 @@ func benchGemm(b *testing.B, g *gemmImpl, threads, m, n, k int) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		sgemmWith(g, threads, false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+		sgemmWith(g, threads, false, false, m, n, k, 1, a, k, bb, n, 0, c, n, Epilogue{})
 	}
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
