@@ -62,7 +62,7 @@ type gemmCtx struct {
 	ldb            int
 	c              []float32
 	ldc            int
-	epi            Epilogue // applied to each tile after its last k block
+	epi            Epilogue // applied to each sliver's tiles after the last k block
 
 	apack, bpack []float32
 	tmp          []float32 // mr×nr edge tile per worker
@@ -225,6 +225,7 @@ func (x *gemmCtx) work(w, nw int) {
 			for s := 0; s < mSlivers; s++ {
 				x.tile(s, t, tmp)
 			}
+			x.finish(0, x.mcb, t*nr, min(nr, x.ncb-t*nr))
 		}
 	}
 	for {
@@ -238,6 +239,17 @@ func (x *gemmCtx) work(w, nw int) {
 		for t := 0; t < nSlivers; t++ {
 			x.tile(s, t, tmp)
 		}
+		x.finish(s*mr, min(mr, x.mcb-s*mr), 0, x.ncb)
+	}
+}
+
+// finish runs the epilogue, after the last k block, on the rows [i0,
+// i0+rows) and columns [j0, j0+cols) of the block in hand, which this
+// worker has just multiplied: a sliver's whole run of tiles at once, so
+// that each epilogue call covers long rows while they are still in cache.
+func (x *gemmCtx) finish(i0, rows, j0, cols int) {
+	if x.epi.active() && x.pc+x.kcb == x.k {
+		x.epi.apply(x.c, x.ldc, x.ic+i0, rows, x.jc+j0, cols)
 	}
 }
 
@@ -256,20 +268,8 @@ func (x *gemmCtx) packASliver(s int) {
 	packA(x.apack[s*mr*kc:(s+1)*mr*kc], mr, x.transA, x.a, x.lda, x.ic+i0, min(mr, x.mcb-i0), x.pc, kc, x.g.pack4)
 }
 
-// tile multiplies A sliver s by B sliver t into C, through tmp at the edges,
-// and after the last k block runs the epilogue on the finished tile.
+// tile multiplies A sliver s by B sliver t into C, through tmp at the edges.
 func (x *gemmCtx) tile(s, t int, tmp []float32) {
-	x.multiplyTile(s, t, tmp)
-	if x.epi.active() && x.pc+x.kcb == x.k {
-		g := x.g
-		i, j := x.ic+s*g.mr, x.jc+t*g.nr
-		x.epi.apply(x.c, x.ldc, i, min(g.mr, x.m-i), j, min(g.nr, x.n-j))
-	}
-}
-
-// multiplyTile multiplies A sliver s by B sliver t into C, through tmp at
-// the edges.
-func (x *gemmCtx) multiplyTile(s, t int, tmp []float32) {
 	g := x.g
 	mr, nr, kc := g.mr, g.nr, x.kcb
 	alpha, beta := x.alpha, x.betaEff
