@@ -2,8 +2,8 @@ package kernels
 
 import "fmt"
 
-// Axpy sets y[i] += a·x[i], spread over the threads for long vectors. Each
-// element is rounded once where the CPU has FMA.
+// Axpy sets y[i] += a·x[i], spread over the threads for long vectors,
+// rounding as the plain loop does (the product, then the sum).
 func Axpy(y []float32, a float32, x []float32) {
 	if len(x) != len(y) {
 		panic(fmt.Sprintf("kernels.Axpy: x has %d elements, y %d", len(x), len(y)))
@@ -20,44 +20,37 @@ func axpyVec(y []float32, a float32, x []float32) {
 		}
 	}
 	for i := n8; i < len(y); i++ {
-		y[i] += a * x[i]
+		y[i] += float32(a * x[i]) // the conversion rounds the product: no FMA
 	}
 }
 
-// sumRowsBlock is how many rows SumRows adds in float32 before it carries
-// the partial sums into float64: short enough that float32 loses nothing
-// that matters, long enough that the float64 adds cost little.
-const sumRowsBlock = 64
-
 // SumRows sets dst[j] = beta·dst[j] + Σ_r src[r·cols+j] for the rows×cols
-// matrix src: its column sums (a bias's gradient). Blocks of sumRowsBlock
-// rows are summed in float32 with vector adds and carried into float64, the
-// columns spread over the threads; a column's sum does not depend on the
-// thread count. When beta is 0, dst is not read.
+// matrix src: its column sums (a bias's gradient). Each column is summed
+// in float64, row after row, as a plain loop would: a bias's gradient is
+// often a small sum of large terms of both signs, which float32 partial
+// sums would blur. The columns are spread over the threads (vector adds,
+// four columns to a register); the result does not depend on the thread
+// count. When beta is 0, dst is not read.
 func SumRows(dst, src []float32, rows, cols int, beta float32) {
 	if rows < 0 || cols < 0 || len(dst) < cols || len(src) < rows*cols {
 		panic(fmt.Sprintf("kernels.SumRows: %d×%d from %d elements into %d", rows, cols, len(src), len(dst)))
 	}
-	strips := (cols + 7) / 8
-	grain := max(1, (1<<18)/max(1, rows*8)) // strips worth a thread: about 256K adds
+	strips := (cols + 3) / 4
+	grain := max(1, (1<<18)/max(1, rows*4)) // strips worth a thread: about 256K adds
 	parallelFor(strips, grain, func(lo, hi int) {
-		sumColumns(dst, src, rows, cols, lo*8, min(hi*8, cols), beta)
+		sumColumns(dst, src, rows, cols, lo*4, min(hi*4, cols), beta)
 	})
 }
 
 // sumColumns is SumRows on columns [c0, c1).
 func sumColumns(dst, src []float32, rows, cols, c0, c1 int, beta float32) {
-	var part [256]float32
 	var acc [256]float64
 	for p0 := c0; p0 < c1; p0 += len(acc) {
 		w := min(len(acc), c1-p0)
 		a := acc[:w]
 		clear(a)
-		for r0 := 0; r0 < rows; r0 += sumRowsBlock {
-			colSum(part[:w], src[r0*cols+p0:], cols, min(sumRowsBlock, rows-r0))
-			for j, v := range part[:w] {
-				a[j] += float64(v)
-			}
+		if rows > 0 {
+			colSum64(a, src[p0:], cols, rows)
 		}
 		for j, v := range a {
 			if beta == 0 {
@@ -69,22 +62,22 @@ func sumColumns(dst, src []float32, rows, cols, c0, c1 int, beta float32) {
 	}
 }
 
-// colSum sets dst[j] to the sum over r < rows of src[r·ld+j], in row order,
-// for j < len(dst); rows ≥ 1.
-func colSum(dst, src []float32, ld, rows int) {
-	n := len(dst)
+// colSum64 adds src[r·ld+j] to acc[j] for r = 0, 1, …, rows−1 in turn, in
+// float64, for j < len(acc); rows ≥ 1.
+func colSum64(acc []float64, src []float32, ld, rows int) {
+	n := len(acc)
 	_ = src[(rows-1)*ld+n-1]
-	n8 := 0
+	n4 := 0
 	if useAVX2 {
-		if n8 = n &^ 7; n8 > 0 {
-			colSumAVX2(&dst[0], &src[0], ld, rows, n8)
+		if n4 = n &^ 3; n4 > 0 {
+			colSum64AVX2(&acc[0], &src[0], ld, rows, n4)
 		}
 	}
-	for j := n8; j < n; j++ {
-		var s float32
+	for j := n4; j < n; j++ {
+		s := acc[j]
 		for r := 0; r < rows; r++ {
-			s += src[r*ld+j]
+			s += float64(src[r*ld+j])
 		}
-		dst[j] = s
+		acc[j] = s
 	}
 }

@@ -36,4 +36,4 @@ func lnBwdApplyAVX2(dx, dy, x, gamma *float32, n int, mu, rs, a, b float32)
 func axpyAVX2(y, x *float32, n int, a float32)
 
 //go:noescape
-func colSumAVX2(dst, src *float32, ld, rows, n int)
+func colSum64AVX2(acc *float64, src *float32, ld, rows, n int)

@@ -290,7 +290,8 @@ done:
 	RET
 
 // func axpyAVX2(y, x *float32, n int, a float32)
-// y += a·x, one rounding per element (FMA).
+// y += a·x, rounded after the product and after the sum, as the plain Go
+// loop y[i] += a*x[i] rounds (no FMA), so that both give the same bits.
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
@@ -299,8 +300,8 @@ TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
 	SHRQ $3, CX
 	JZ   done
 loop:
-	VMOVUPS (DI), Y0
-	VFMADD231PS (SI), Y2, Y0
+	VMULPS (SI), Y2, Y0
+	VADDPS (DI), Y0, Y0
 	VMOVUPS Y0, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DI
@@ -310,58 +311,70 @@ done:
 	VZEROUPPER
 	RET
 
-// func colSumAVX2(dst, src *float32, ld, rows, n int)
-// dst[j] = Σ src[r·ld+j] over r < rows, for j < n: the columns of a block
-// of rows summed, 32 columns (four accumulators) at a time, then 8. rows
-// is at least 1.
-TEXT ·colSumAVX2(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
+// func colSum64AVX2(acc *float64, src *float32, ld, rows, n int)
+// acc[j] += src[r·ld+j] for r = 0, 1, …, rows−1 in turn, in float64, for
+// j < n (a multiple of 4): the columns of a block of rows summed exactly as
+// a plain loop over the rows sums them, 16 columns (four accumulators of
+// four) at a time, then 4.
+TEXT ·colSum64AVX2(SB), NOSPLIT, $0-40
+	MOVQ acc+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ld+16(FP), DX
 	SHLQ $2, DX
 	MOVQ rows+24(FP), R8
 	MOVQ n+32(FP), CX
-strip32:
-	CMPQ CX, $32
-	JLT  strip8
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
+strip16:
+	CMPQ CX, $16
+	JLT  strip4
+	VMOVUPD (DI), Y0
+	VMOVUPD 32(DI), Y1
+	VMOVUPD 64(DI), Y2
+	VMOVUPD 96(DI), Y3
 	MOVQ SI, AX
 	MOVQ R8, BX
-rows32:
-	VADDPS (AX), Y0, Y0
-	VADDPS 32(AX), Y1, Y1
-	VADDPS 64(AX), Y2, Y2
-	VADDPS 96(AX), Y3, Y3
+	TESTQ BX, BX
+	JZ   store16
+rows16:
+	VCVTPS2PD (AX), Y4
+	VCVTPS2PD 16(AX), Y5
+	VCVTPS2PD 32(AX), Y6
+	VCVTPS2PD 48(AX), Y7
+	VADDPD Y4, Y0, Y0
+	VADDPD Y5, Y1, Y1
+	VADDPD Y6, Y2, Y2
+	VADDPD Y7, Y3, Y3
 	ADDQ DX, AX
 	DECQ BX
-	JNZ  rows32
-	VMOVUPS Y0, (DI)
-	VMOVUPS Y1, 32(DI)
-	VMOVUPS Y2, 64(DI)
-	VMOVUPS Y3, 96(DI)
-	ADDQ $128, SI
+	JNZ  rows16
+store16:
+	VMOVUPD Y0, (DI)
+	VMOVUPD Y1, 32(DI)
+	VMOVUPD Y2, 64(DI)
+	VMOVUPD Y3, 96(DI)
+	ADDQ $64, SI
 	ADDQ $128, DI
-	SUBQ $32, CX
-	JMP  strip32
-strip8:
-	CMPQ CX, $8
+	SUBQ $16, CX
+	JMP  strip16
+strip4:
+	CMPQ CX, $4
 	JLT  done
-	VXORPS Y0, Y0, Y0
+	VMOVUPD (DI), Y0
 	MOVQ SI, AX
 	MOVQ R8, BX
-rows8:
-	VADDPS (AX), Y0, Y0
+	TESTQ BX, BX
+	JZ   store4
+rows4:
+	VCVTPS2PD (AX), Y4
+	VADDPD Y4, Y0, Y0
 	ADDQ DX, AX
 	DECQ BX
-	JNZ  rows8
-	VMOVUPS Y0, (DI)
-	ADDQ $32, SI
+	JNZ  rows4
+store4:
+	VMOVUPD Y0, (DI)
+	ADDQ $16, SI
 	ADDQ $32, DI
-	SUBQ $8, CX
-	JMP  strip8
+	SUBQ $4, CX
+	JMP  strip4
 done:
 	VZEROUPPER
 	RET

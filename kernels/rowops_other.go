@@ -22,5 +22,5 @@ func lnBwdReduceAVX2(dy, x, gamma, dg, db *float32, n int, mu, rs float32) (sg, 
 func lnBwdApplyAVX2(dx, dy, x, gamma *float32, n int, mu, rs, a, b float32) {
 	panic(noAsm)
 }
-func axpyAVX2(y, x *float32, n int, a float32)      { panic(noAsm) }
-func colSumAVX2(dst, src *float32, ld, rows, n int) { panic(noAsm) }
+func axpyAVX2(y, x *float32, n int, a float32)                 { panic(noAsm) }
+func colSum64AVX2(acc *float64, src *float32, ld, rows, n int) { panic(noAsm) }
