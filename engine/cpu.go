@@ -1030,10 +1030,12 @@ func ema[T float](d, s []T, m float64) {
 }
 
 // GemmBias implements BiasGemm: the product, the bias and GELU in float32,
-// then one rounding to C's type, as a fused GPU epilogue does.
+// then one rounding to C's type, as a fused GPU epilogue does. On float32
+// storages the bias and GELU are applied inside the SGEMM, to each strip
+// of C as soon as its product is complete (kernels.SgemmEpilogue), with the
+// same bits as the separate passes.
 func (c *CPU) GemmBias(transA, transB bool, m, n, k int, a, b, bias, cs Storage, gelu bool) {
 	if allF32(a, b, bias, cs) {
-		// The bias and GELU applied to each tile of C as it is finished.
 		c.gemmEpilogue(transA, transB, m, n, k, a, b, cs, kernels.Epilogue{Bias: f32(bias), GELU: gelu})
 		return
 	}

@@ -22,7 +22,8 @@ import "slices"
 // kernels without), more than the add's own pass over y and r costs. A
 // backend that is a ResidualGemm takes the whole of it in one call instead
 // (the CUDA backend's ping-pong kernels read r beside the product, under
-// SetGemmResidual, which made the eleventh session's H100 step slower).
+// SetGemmResidual, which made the eleventh session's H100 step slower; the
+// CPU backend adds r to each strip of the product as it is finished).
 func LinearAdd(x, w, b, r *Tensor) *Tensor {
 	e := sameEngine("LinearAdd", x, w, b, r)
 	in, out, rows := checkLinear("LinearAdd", x, w, b)
