@@ -294,7 +294,7 @@ func (c *CPU) SumRows(dst, src Storage, rows, cols int, beta float64) {
 	if is64(dst) {
 		sumRows(f64(dst), f64(src), rows, cols, beta)
 	} else {
-		kernels.SumRows(f32(dst), f32(src), rows, cols, float32(beta))
+		kernels.SumRows(f32(dst), f32(src), rows, cols, beta)
 	}
 }
 

@@ -31,7 +31,7 @@ func axpyVec(y []float32, a float32, x []float32) {
 // sums would blur. The columns are spread over the threads (vector adds,
 // four columns to a register); the result does not depend on the thread
 // count. When beta is 0, dst is not read.
-func SumRows(dst, src []float32, rows, cols int, beta float32) {
+func SumRows(dst, src []float32, rows, cols int, beta float64) {
 	if rows < 0 || cols < 0 || len(dst) < cols || len(src) < rows*cols {
 		panic(fmt.Sprintf("kernels.SumRows: %d×%d from %d elements into %d", rows, cols, len(src), len(dst)))
 	}
@@ -43,7 +43,7 @@ func SumRows(dst, src []float32, rows, cols int, beta float32) {
 }
 
 // sumColumns is SumRows on columns [c0, c1).
-func sumColumns(dst, src []float32, rows, cols, c0, c1 int, beta float32) {
+func sumColumns(dst, src []float32, rows, cols, c0, c1 int, beta float64) {
 	var acc [256]float64
 	for p0 := c0; p0 < c1; p0 += len(acc) {
 		w := min(len(acc), c1-p0)
@@ -56,7 +56,7 @@ func sumColumns(dst, src []float32, rows, cols, c0, c1 int, beta float32) {
 			if beta == 0 {
 				dst[p0+j] = float32(v)
 			} else {
-				dst[p0+j] = float32(float64(beta)*float64(dst[p0+j]) + v)
+				dst[p0+j] = float32(beta*float64(dst[p0+j]) + v)
 			}
 		}
 	}

@@ -173,7 +173,7 @@ func TestSumRows(t *testing.T) {
 			rows, cols := sh[0], sh[1]
 			r := rand.New(rand.NewPCG(uint64(rows), uint64(cols)))
 			src := randSlice(r, rows*cols, 100)
-			for _, beta := range []float32{0, 0.5} {
+			for _, beta := range []float64{0, 0.9} {
 				prev := randSlice(r, cols, 1)
 				want := make([]float32, cols)
 				for j := range want {
@@ -182,7 +182,7 @@ func TestSumRows(t *testing.T) {
 						s += float64(src[i*cols+j])
 					}
 					if beta != 0 {
-						s = float64(beta)*float64(prev[j]) + s
+						s = beta*float64(prev[j]) + s
 					}
 					want[j] = float32(s)
 				}

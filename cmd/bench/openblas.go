@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,15 +30,7 @@ var (
 // instruction set the CPU has, OPENBLAS_CORETYPE names the family that uses
 // it. note says when that happened.
 func anchorEnv(python, script string, t int) (env []string, core, note string, err error) {
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS":
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "OPENBLAS_NUM_THREADS="+strconv.Itoa(t), "OMP_NUM_THREADS="+strconv.Itoa(t))
+	env = plainAnchorEnv(t)
 	probe := exec.Command(python, script, "-core")
 	probe.Env = env
 	out, err := probe.Output()
@@ -58,6 +51,24 @@ func anchorEnv(python, script string, t int) (env []string, core, note string, e
 	return env, detected, "", nil
 }
 
+// plainAnchorEnv is this process's environment without the variables that
+// steer OpenBLAS, and with t threads for OpenBLAS and OpenMP.
+func plainAnchorEnv(t int) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "OPENBLAS_NUM_THREADS="+strconv.Itoa(t), "OMP_NUM_THREADS="+strconv.Itoa(t))
+}
+
+// errNoOpenBLAS says that the anchor's Python cannot load OpenBLAS.
+var errNoOpenBLAS = errors.New("this Python cannot load OpenBLAS (libopenblas.so.0; Debian: apt-get install libopenblas0-pthread)")
+
 // parseCoreLine reads numpy_sgemm.py's first line, "# core NAME threads T",
 // and checks that OpenBLAS is loaded and runs t threads.
 func parseCoreLine(line string, t int) (core string, err error) {
@@ -66,7 +77,7 @@ func parseCoreLine(line string, t int) (core string, err error) {
 		return "", fmt.Errorf("unexpected first line %q", line)
 	}
 	if f[2] == "unknown" {
-		return "", fmt.Errorf("numpy does not load OpenBLAS (Debian: apt-get install libopenblas0-pthread)")
+		return "", errNoOpenBLAS
 	}
 	if f[4] != strconv.Itoa(t) {
 		return "", fmt.Errorf("OpenBLAS runs %s threads, want %d", f[4], t)

@@ -35,7 +35,7 @@ func TestParseCoreLine(t *testing.T) {
 	assert.Equal(t, "Haswell", core)
 
 	_, err = parseCoreLine("# core unknown threads -1", 1)
-	assert.ErrorContains(t, err, "libopenblas0-pthread")
+	assert.ErrorIs(t, err, errNoOpenBLAS)
 	_, err = parseCoreLine("# core Haswell threads 4", 2)
 	assert.ErrorContains(t, err, "runs 4 threads, want 2")
 	_, err = parseCoreLine("Traceback", 1)

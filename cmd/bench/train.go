@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -27,7 +28,7 @@ const torchStepScript = "scripts/torch/bench_cpu_step.py"
 // base and momentum encoders, loss, backward, AdamW) and, with -anchor,
 // the same step in PyTorch (scripts/torch/bench_cpu_step.py) with 1 and 2
 // threads in the same run.
-func runTrain(args []string) error {
+func runTrain(args []string) (err error) {
 	fs := flag.NewFlagSet("bench train", flag.ContinueOnError)
 	batch := fs.Int("batch", 128, "images per step")
 	img := fs.Int("img", 32, "image size")
@@ -42,7 +43,7 @@ func runTrain(args []string) error {
 	threads := fs.String("threads", "", "comma-separated thread counts (default: 1 and all cores)")
 	anchor := fs.Bool("anchor", false, "also time PyTorch ("+torchStepScript+") at each thread count")
 	python := fs.String("python", "/usr/bin/python3", "Python with torch, for -anchor")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of our timed steps (all thread counts) to this file, for go tool pprof")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process's whole run (model building, warm-up and timed steps, every thread count; not PyTorch's) to this file, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,11 +52,16 @@ func runTrain(args []string) error {
 		if err != nil {
 			return fmt.Errorf("bench train: %w", err)
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
 			return fmt.Errorf("bench train: starting the CPU profile: %w", err)
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			pprof.StopCPUProfile()
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("bench train: writing the CPU profile: %w", cerr)
+			}
+		}()
 	}
 	counts := []int{1, runtime.NumCPU()}
 	if *threads != "" {
@@ -151,7 +157,10 @@ func timeTorchStep(python string, batch, img, patch, dim, depth, heads, mlpDim, 
 		return torchResult{}, err
 	}
 	env, _, note, err := anchorEnv(python, script, threads)
-	if err != nil {
+	if errors.Is(err, errNoOpenBLAS) {
+		// A PyTorch on its own BLAS (MKL in the pip wheels): nothing to steer.
+		env, note = plainAnchorEnv(threads), "no OpenBLAS: PyTorch's own BLAS"
+	} else if err != nil {
 		return torchResult{}, fmt.Errorf("bench train: %w", err)
 	}
 	if note != "" {
