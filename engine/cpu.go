@@ -371,18 +371,25 @@ func (c *CPU) Gemm(transA, transB bool, batch, m, n, k int, alpha float64, a Sto
 		return
 	}
 	A, B, C := f32(a), f32(b), f32(cs)
-	lda, ldb := k, n
+	lda, ldb := packedLd(transA, transB, m, n, k)
+	if batch == 1 {
+		kernels.Sgemm(transA, transB, m, n, k, float32(alpha), A, lda, B, ldb, float32(beta), C, n)
+		return
+	}
+	kernels.SgemmBatched(batch, transA, transB, m, n, k, float32(alpha), A, lda, strideA, B, ldb, strideB, float32(beta), C, n, strideC)
+}
+
+// packedLd is the row strides of A and B, stored packed (row-major, no
+// padding), for op(A)·op(B) with op(A) m×k and op(B) k×n.
+func packedLd(transA, transB bool, m, n, k int) (lda, ldb int) {
+	lda, ldb = k, n
 	if transA {
 		lda = m
 	}
 	if transB {
 		ldb = k
 	}
-	if batch == 1 {
-		kernels.Sgemm(transA, transB, m, n, k, float32(alpha), A, lda, B, ldb, float32(beta), C, n)
-		return
-	}
-	kernels.SgemmBatched(batch, transA, transB, m, n, k, float32(alpha), A, lda, strideA, B, ldb, strideB, float32(beta), C, n, strideC)
+	return lda, ldb
 }
 
 // gemmRef is the plain product on packed row-major matrices.
@@ -1051,7 +1058,8 @@ func (c *CPU) GemmBias(transA, transB bool, m, n, k int, a, b, bias, cs Storage,
 }
 
 // GemmBiasResidual implements ResidualGemm: on float32 storages the bias
-// and R are added to each tile of C as it is finished.
+// and R are added inside the SGEMM, to each strip of C as soon as its
+// product is complete.
 func (c *CPU) GemmBiasResidual(transA, transB bool, m, n, k int, a, b, bias, r, cs Storage) {
 	if allF32(a, b, bias, r, cs) {
 		c.gemmEpilogue(transA, transB, m, n, k, a, b, cs, kernels.Epilogue{Bias: f32(bias), Residual: f32(r), LdR: n})
@@ -1061,8 +1069,9 @@ func (c *CPU) GemmBiasResidual(transA, transB bool, m, n, k int, a, b, bias, r, 
 	c.Axpy(cs, 1, r)
 }
 
-// GemmGELUGrad implements GELUGradGemm: on float32 storages each tile of C
-// is multiplied by GELU′(H) as it is finished.
+// GemmGELUGrad implements GELUGradGemm: on float32 storages each strip of
+// C is multiplied by GELU′(H) inside the SGEMM, as soon as its product is
+// complete.
 func (c *CPU) GemmGELUGrad(transA, transB bool, m, n, k int, a, b, h, cs Storage) {
 	if allF32(a, b, h, cs) {
 		c.gemmEpilogue(transA, transB, m, n, k, a, b, cs, kernels.Epilogue{H: f32(h), LdH: n})
@@ -1074,13 +1083,7 @@ func (c *CPU) GemmGELUGrad(transA, transB bool, m, n, k int, a, b, h, cs Storage
 
 // gemmEpilogue is C = op(A)·op(B) and then epi, on packed float32 matrices.
 func (c *CPU) gemmEpilogue(transA, transB bool, m, n, k int, a, b, cs Storage, epi kernels.Epilogue) {
-	lda, ldb := k, n
-	if transA {
-		lda = m
-	}
-	if transB {
-		ldb = k
-	}
+	lda, ldb := packedLd(transA, transB, m, n, k)
 	kernels.SgemmEpilogue(transA, transB, m, n, k, f32(a), lda, f32(b), ldb, f32(cs), n, epi)
 }
 

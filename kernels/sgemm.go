@@ -15,8 +15,10 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	sgemmWith(gemmBest, gemmThreads(m, n, k, Threads()), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue{})
 }
 
-// Epilogue is what SgemmEpilogue does to each tile of C once its product
-// is complete, while the tile is still in cache, in this order: add Bias[j]
+// Epilogue is what SgemmEpilogue does to each strip of C (an A sliver's
+// rows across a block's columns, or a B sliver's columns across a panel's
+// rows) once its product is complete, while the strip is still in cache,
+// in this order: add Bias[j]
 // to column j (Bias has n values), add Residual (an m×n matrix with row
 // stride LdR), apply GELU in its erf form, and multiply by GELU′(H) (H an
 // m×n matrix with row stride LdH, the input of the GELU whose gradient C
@@ -51,7 +53,7 @@ func (e Epilogue) apply(c []float32, ldc, i, rows, j, cols int) {
 	}
 }
 
-// SgemmEpilogue computes C = op(A)·op(B) and then epi on C, each tile of C
+// SgemmEpilogue computes C = op(A)·op(B) and then epi on C, each strip of C
 // taking its epilogue as soon as its product is complete rather than in
 // passes over the whole of C afterwards. C is not read, and must not
 // overlap epi's operands.

@@ -62,7 +62,7 @@ type gemmCtx struct {
 	ldb            int
 	c              []float32
 	ldc            int
-	epi            Epilogue // applied to each sliver's tiles after the last k block
+	epi            Epilogue // applied to each strip of C after the last k block
 
 	apack, bpack []float32
 	tmp          []float32 // mr×nr edge tile per worker
@@ -117,7 +117,7 @@ func blockSize(total, max, unit int) int {
 }
 
 // gemmRun computes C = alpha·op(A)·op(B) + beta·C with implementation g over
-// nthreads workers, and then epi on each tile of C. Sizes are checked;
+// nthreads workers, and then epi on each strip of C (see finish). Sizes are checked;
 // m, n, k > 0 and alpha != 0.
 func gemmRun(g *gemmImpl, nthreads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi Epilogue) {
 	x := getGemmCtx(g, nthreads)
