@@ -118,8 +118,9 @@ func getAttnScratch(n, d int) *attnScratch {
 	return sc
 }
 
-// attnMatmul sets C = alpha·op(A)·B in 6×16 tiles over m rows and n
-// columns (both rounded up: the buffers must hold the padded tiles), with
+// attnMatmul sets C = alpha·op(A)·B in 6×16 tiles (6×32 where AVX-512
+// takes two at once) over m rows and n columns (both rounded up to 6 and
+// 16: the buffers must hold the padded tiles), with
 // A(i,p) = a[i·rsa + p·csa], B row-major (ldb), C row-major (ldc).
 func attnMatmul(m, n, k int, alpha float32, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int) {
 	if m == 0 || n == 0 {
@@ -133,9 +134,13 @@ func attnMatmul(m, n, k int, alpha float32, a []float32, rsa, csa int, b []float
 	}
 	for i := 0; i < mr; i += 6 {
 		for j := 0; j < nr; j += 16 {
-			if useAVX2 {
+			switch {
+			case useAVX2 && useAVX512 && j+32 <= nr:
+				attnKernelAVX512(&a[i*rsa], rsa, csa, &b[j], ldb, &c[i*ldc+j], ldc, k, alpha)
+				j += 16
+			case useAVX2:
 				attnKernelAVX2(&a[i*rsa], rsa, csa, &b[j], ldb, &c[i*ldc+j], ldc, k, alpha)
-			} else {
+			default:
 				attnKernelGeneric(a[i*rsa:], rsa, csa, b[j:], ldb, c[i*ldc+j:], ldc, k, alpha)
 			}
 		}

@@ -94,6 +94,99 @@ store:
 	VZEROUPPER
 	RET
 
+// func attnKernelAVX512(a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc, k int, alpha float32)
+//
+// attnKernelAVX2 on a 6×32 tile: the same multiply-adds in the same order
+// for every element of C, on zmm registers, so each element gets the same
+// bits. Twelve zmm accumulators, two B loads and six broadcasts per step.
+TEXT ·attnKernelAVX512(SB), NOSPLIT, $0-68
+	MOVQ a+0(FP), SI
+	MOVQ rsa+8(FP), R8
+	SHLQ $2, R8
+	MOVQ csa+16(FP), R9
+	SHLQ $2, R9
+	MOVQ b+24(FP), DI
+	MOVQ ldb+32(FP), R10
+	SHLQ $2, R10
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R11
+	SHLQ $2, R11
+	MOVQ k+56(FP), CX
+	LEAQ (R8)(R8*2), R12
+	LEAQ (R8)(R8*4), R13
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	TESTQ CX, CX
+	JZ    store
+loop:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS Z0, Z2, Z4
+	VFMADD231PS Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS Z0, Z3, Z6
+	VFMADD231PS Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS Z0, Z2, Z8
+	VFMADD231PS Z1, Z2, Z9
+	VBROADCASTSS (SI)(R12*1), Z3
+	VFMADD231PS Z0, Z3, Z10
+	VFMADD231PS Z1, Z3, Z11
+	VBROADCASTSS (SI)(R8*4), Z2
+	VFMADD231PS Z0, Z2, Z12
+	VFMADD231PS Z1, Z2, Z13
+	VBROADCASTSS (SI)(R13*1), Z3
+	VFMADD231PS Z0, Z3, Z14
+	VFMADD231PS Z1, Z3, Z15
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JNZ  loop
+store:
+	VBROADCASTSS alpha+64(FP), Z0
+	VMULPS Z0, Z4, Z4
+	VMULPS Z0, Z5, Z5
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z0, Z6, Z6
+	VMULPS Z0, Z7, Z7
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z0, Z8, Z8
+	VMULPS Z0, Z9, Z9
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z0, Z10, Z10
+	VMULPS Z0, Z11, Z11
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z0, Z12, Z12
+	VMULPS Z0, Z13, Z13
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ R11, DX
+	VMULPS Z0, Z14, Z14
+	VMULPS Z0, Z15, Z15
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	VZEROUPPER
+	RET
+
 // func prefetchRows(p *float32, rows, stride, bytes int)
 // Issues PREFETCHT0 for the first bytes (rounded up to 64) of rows rows
 // that are stride elements apart.

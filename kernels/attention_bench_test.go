@@ -11,14 +11,15 @@ var benchAttnShapes = []attnShape{{128, 65, 3, 64}, {32, 197, 12, 32}}
 
 func benchAttention(b *testing.B, backward bool) {
 	for _, s := range benchAttnShapes {
-		for _, impl := range []string{"fast", "generic"} {
-			if impl == "fast" && !useAVX2 {
+		for _, impl := range []string{"fast", "avx2", "generic"} {
+			if impl == "fast" && !useAVX2 || impl == "avx2" && !(useAVX2 && useAVX512) {
 				continue
 			}
 			b.Run(fmt.Sprintf("B%d_N%d_H%d_D%d/%s", s.b, s.n, s.h, s.d, impl), func(b *testing.B) {
-				saved := useAVX2
-				defer func() { useAVX2 = saved }()
-				useAVX2 = useAVX2 && impl == "fast"
+				saved, saved512 := useAVX2, useAVX512
+				defer func() { useAVX2, useAVX512 = saved, saved512 }()
+				useAVX2 = useAVX2 && (impl == "fast" || impl == "avx2")
+				useAVX512 = useAVX512 && impl == "fast"
 				r := rand.New(rand.NewPCG(1, 2))
 				nq, no, nl := 3*s.b*s.n*s.h*s.d, s.b*s.n*s.h*s.d, s.b*s.h*s.n
 				qkv, dout := randSlice(r, nq, 1), randSlice(r, no, 1)

@@ -109,3 +109,38 @@ func TestAttentionFiniteDifferences(t *testing.T) {
 		})
 	}
 }
+
+// TestAttnMatmulAVX512SameBits checks that the 6×32 AVX-512 tiles give
+// each element of C the bits of the AVX2 6×16 tiles, for A and Aᵀ, with a
+// last 16-wide tile left to AVX2 and with k = 0.
+func TestAttnMatmulAVX512SameBits(t *testing.T) {
+	if !haveAVX2Asm || !useAVX2 || !useAVX512 {
+		t.Skip("this CPU has no AVX-512 (AVX512F and AVX512DQ)")
+	}
+	defer func() { useAVX512 = true }()
+	r := rand.New(rand.NewPCG(3, 9))
+	for _, sh := range [][3]int{{50, 50, 32}, {197, 197, 64}, {13, 40, 7}, {6, 16, 1}, {7, 33, 0}, {1, 80, 64}} {
+		m, n, k := sh[0], sh[1], sh[2]
+		mr, nr := roundUp(m, 6), roundUp(n, 16)
+		for _, trans := range []bool{false, true} {
+			a := randSlice(r, mr*max(k, 1), 1)
+			rsa, csa := max(k, 1), 1
+			if trans {
+				rsa, csa = 1, mr
+			}
+			b := randSlice(r, max(k, 1)*nr, 1)
+			run := func(wide bool) []float32 {
+				useAVX512 = wide
+				c := nanSlice(mr * nr)
+				attnMatmul(m, n, k, 0.37, a, rsa, csa, b, nr, c, nr)
+				return c
+			}
+			want, got := run(false), run(true)
+			for i := range want {
+				if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+					t.Fatalf("%dx%dx%d trans=%v: element %d: AVX2 %g, AVX-512 %g", m, n, k, trans, i, want[i], got[i])
+				}
+			}
+		}
+	}
+}

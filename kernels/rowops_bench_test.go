@@ -8,19 +8,20 @@ import (
 
 var benchRowShapes = [][2]int{{8320, 192}, {50432, 384}}
 
-// benchImpls runs fn as the dispatched fast path, the generic Go path and
-// the plain reference.
+// benchImpls runs fn as the dispatched fast path, the AVX2 path where the
+// fast one has AVX-512 loops, the generic Go path and the plain reference.
 func benchImpls(b *testing.B, bytesPerElem int, fast, ref func(rows, cols int) func()) {
 	for _, sh := range benchRowShapes {
 		rows, cols := sh[0], sh[1]
-		for _, impl := range []string{"fast", "generic", "ref"} {
-			if impl == "fast" && !useAVX2 {
+		for _, impl := range []string{"fast", "avx2", "generic", "ref"} {
+			if impl == "fast" && !useAVX2 || impl == "avx2" && !(useAVX2 && useAVX512) {
 				continue
 			}
 			b.Run(fmt.Sprintf("%dx%d/%s", rows, cols, impl), func(b *testing.B) {
-				saved := useAVX2
-				defer func() { useAVX2 = saved }()
-				useAVX2 = useAVX2 && impl == "fast"
+				saved, saved512 := useAVX2, useAVX512
+				defer func() { useAVX2, useAVX512 = saved, saved512 }()
+				useAVX2 = useAVX2 && (impl == "fast" || impl == "avx2")
+				useAVX512 = useAVX512 && impl == "fast"
 				var run func()
 				if impl == "ref" {
 					run = ref(rows, cols)

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -8,17 +9,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// paths runs fn once on the generic Go path and, where the CPU has it, once
-// on the AVX2 path.
+// paths runs fn once on the generic Go path and, where the CPU has them,
+// once on the AVX2 path and once with the AVX-512 loops too.
 func paths(t *testing.T, fn func(t *testing.T)) {
 	t.Helper()
-	saved := useAVX2
-	defer func() { useAVX2 = saved }()
+	saved, saved512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = saved, saved512 }()
 	useAVX2 = false
 	t.Run("generic", fn)
 	if haveAVX2Asm && saved {
-		useAVX2 = true
+		useAVX2, useAVX512 = true, false
 		t.Run("avx2", fn)
+	}
+	if haveAVX2Asm && saved && saved512 {
+		useAVX2, useAVX512 = true, true
+		t.Run("avx512", fn)
 	}
 }
 
@@ -119,4 +124,52 @@ func TestExpErfOddLengths(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGeluAVX512SameBits checks that the AVX-512 GELU loops give the AVX2
+// loops' results bit for bit (NaN for NaN), at every length around their
+// 32-element steps, in place too, on random values and a dense sweep with
+// the edges: switching a machine to them must not move a training run.
+func TestGeluAVX512SameBits(t *testing.T) {
+	if !haveAVX2Asm || !useAVX2 || !useAVX512 {
+		t.Skip("this CPU has no AVX-512 (AVX512F and AVX512DQ)")
+	}
+	defer func() { useAVX512 = true }()
+	r := rand.New(rand.NewPCG(5, 12))
+	sameBits := func(what string, want, got []float32) {
+		t.Helper()
+		for i := range want {
+			w, g := want[i], got[i]
+			if w != w && g != g {
+				continue
+			}
+			if math.Float32bits(w) != math.Float32bits(g) {
+				t.Fatalf("%s: element %d: AVX2 gives %g (%#08x), AVX-512 %g (%#08x)",
+					what, i, w, math.Float32bits(w), g, math.Float32bits(g))
+			}
+		}
+	}
+	inputs := [][]float32{sweep(-30, 30, 100001)}
+	for _, n := range []int{1, 7, 31, 32, 33, 63, 64, 65, 95, 200, 1000} {
+		inputs = append(inputs, randSlice(r, n, 4))
+	}
+	for _, x := range inputs {
+		n := len(x)
+		dy := randSlice(r, n, 1)
+		what := fmt.Sprintf("n=%d", n)
+		run := func(wide bool) (fwd, bwd, fwdInPlace []float32) {
+			useAVX512 = wide
+			fwd, bwd = nanSlice(n), nanSlice(n)
+			geluFwdVec(fwd, x)
+			geluBwdVec(bwd, x, dy)
+			fwdInPlace = append([]float32(nil), x...)
+			geluFwdVec(fwdInPlace, fwdInPlace)
+			return fwd, bwd, fwdInPlace
+		}
+		f2, b2, p2 := run(false)
+		f5, b5, p5 := run(true)
+		sameBits("gelu "+what, f2, f5)
+		sameBits("gelu' "+what, b2, b5)
+		sameBits("gelu in place "+what, p2, p5)
+	}
 }
