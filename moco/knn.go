@@ -35,9 +35,24 @@ func NewKNN(features []float32, labels []int32, dim, classes, k int, temperature
 			return nil, fmt.Errorf("moco: kNN bank label %d of sample %d outside [0, %d)", l, i, classes)
 		}
 	}
+	if err := checkFinite("bank", features, dim); err != nil {
+		return nil, err
+	}
 	bank := append([]float32(nil), features...)
 	normalizeRows(bank, dim)
 	return &KNN{K: min(k, len(labels)), Temperature: temperature, Classes: classes, bank: bank, labels: append([]int32(nil), labels...), dim: dim}, nil
+}
+
+// checkFinite reports the first feature that is NaN or infinite: its
+// similarities would be NaN and its votes meaningless, and an accuracy
+// computed from them would look like a result.
+func checkFinite(what string, features []float32, dim int) error {
+	for i, v := range features {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("moco: kNN %s feature %d of image %d is %g: the backbone's output is not finite", what, i%dim, i/dim, v)
+		}
+	}
+	return nil
 }
 
 func normalizeRows(x []float32, dim int) {
@@ -62,6 +77,9 @@ func (c *KNN) Accuracy(features []float32, labels []int32) (top1, top5 float64, 
 	}
 	if n == 0 {
 		return 0, 0, fmt.Errorf("moco: kNN with no queries")
+	}
+	if err := checkFinite("query", features, c.dim); err != nil {
+		return 0, 0, err
 	}
 	q := append([]float32(nil), features...)
 	normalizeRows(q, c.dim)

@@ -1,6 +1,7 @@
 package moco
 
 import (
+	"math"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -70,4 +71,21 @@ func TestKNNSeparableClusters(t *testing.T) {
 
 	_, err = NewKNN(bank, bl[:3], dim, 3, 20, 0.1)
 	assert.ErrorContains(t, err, "kNN bank")
+}
+
+// TestKNNRefusesNonFinite checks that a NaN or infinite feature, in the
+// bank or among the queries, is an error and not an accuracy.
+func TestKNNRefusesNonFinite(t *testing.T) {
+	feats := []float32{1, 0, 0, 1, 1, 0.1, 0.1, 1}
+	labels := []int32{0, 1, 0, 1}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+		b := append([]float32(nil), feats...)
+		b[5] = bad
+		_, err := NewKNN(b, labels, 2, 2, 3, 0.1)
+		require.ErrorContains(t, err, "feature 1 of image 2")
+		c, err := NewKNN(feats, labels, 2, 2, 3, 0.1)
+		require.NoError(t, err)
+		_, _, err = c.Accuracy(b, labels)
+		require.ErrorContains(t, err, "not finite")
+	}
 }

@@ -3,6 +3,7 @@ package moco
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/moco/data"
@@ -27,6 +28,25 @@ type ProbeConfig struct {
 	Workers       int
 }
 
+// Validate reports a recipe no probe can train with: epochs, batch or lr
+// not positive, an lr, momentum or weight decay that is not a finite
+// number, momentum outside [0, 1) or a negative weight decay.
+func (cfg ProbeConfig) Validate() error {
+	if cfg.Epochs <= 0 || cfg.BatchSize <= 0 {
+		return fmt.Errorf("moco: linear probe needs positive epochs and batch (got %d, %d)", cfg.Epochs, cfg.BatchSize)
+	}
+	if !(cfg.BaseLR > 0) || math.IsInf(cfg.BaseLR, 0) {
+		return fmt.Errorf("moco: linear probe lr %g is not a positive finite number", cfg.BaseLR)
+	}
+	if !(cfg.Momentum >= 0 && cfg.Momentum < 1) {
+		return fmt.Errorf("moco: linear probe momentum %g is outside [0, 1)", cfg.Momentum)
+	}
+	if !(cfg.WeightDecay >= 0) || math.IsInf(cfg.WeightDecay, 0) {
+		return fmt.Errorf("moco: linear probe weight decay %g is not a finite number >= 0", cfg.WeightDecay)
+	}
+	return nil
+}
+
 // ProbeResult is the probe's accuracy on the evaluation set.
 type ProbeResult struct {
 	Top1, Top5 float64
@@ -36,8 +56,8 @@ type ProbeResult struct {
 // features of train and returns its accuracy on val. progress, if not
 // nil, is told the mean loss of each epoch.
 func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg ProbeConfig, progress func(epoch int, loss float64)) (ProbeResult, error) {
-	if cfg.Epochs <= 0 || cfg.BatchSize <= 0 || cfg.BaseLR <= 0 {
-		return ProbeResult{}, fmt.Errorf("moco: linear probe needs positive epochs, batch and lr (got %d, %d, %g)", cfg.Epochs, cfg.BatchSize, cfg.BaseLR)
+	if err := cfg.Validate(); err != nil {
+		return ProbeResult{}, err
 	}
 	classes := len(train.Classes())
 	dim, size := vit.Config.Dim, vit.Config.ImageSize
@@ -73,12 +93,18 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 		opt.SetLR(lr0 * 0.5 * (1 + math.Cos(math.Pi*float64(epoch)/float64(cfg.Epochs))))
 		var total float64
 		var steps int
+		var diverged error
 		step := func(x *engine.Tensor, labels []int32) {
 			loss := engine.CrossEntropy(engine.Linear(x, w, b), labels)
 			opt.ZeroGrad()
 			e.Backward(loss)
 			opt.Step()
-			total += loss.Item()
+			l := loss.Item()
+			if (math.IsNaN(l) || math.IsInf(l, 0)) && diverged == nil {
+				diverged = fmt.Errorf("moco: linear probe diverged: loss %g at step %d of epoch %d (lr %g at batch %d; a lower --lr, or a backbone whose features are finite)",
+					l, steps+1, epoch+1, lr0, cfg.BatchSize)
+			}
+			total += l
 			steps++
 			e.Reset()
 		}
@@ -94,6 +120,9 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 					lab[i] = cachedLabels[p]
 				}
 				step(e.FromFloat32(feat, cfg.BatchSize, dim), lab)
+				if diverged != nil {
+					return ProbeResult{}, diverged
+				}
 			}
 		} else {
 			for i := 0; i < loader.BatchesPerEpoch(); i++ {
@@ -104,6 +133,9 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 				x := e.FromFloat32(bt.Views[0][:bt.N*3*size*size], bt.N, 3, size, size)
 				f := e.Detached(func() []*engine.Tensor { return []*engine.Tensor{vit.Forward(x)} })[0]
 				step(f, bt.Labels[:bt.N])
+				if diverged != nil {
+					return ProbeResult{}, diverged
+				}
 			}
 		}
 		if steps == 0 {
@@ -122,17 +154,28 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 		return []*engine.Tensor{engine.Linear(e.FromFloat32(vf, len(vl), dim), w, b)}
 	})[0].Data()
 	e.Reset()
+	for i, v := range logits {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return ProbeResult{}, fmt.Errorf("moco: linear probe: logit %d of evaluation image %d is %g (the backbone's features or the trained probe are not finite)", i%classes, i/classes, v)
+		}
+	}
 	return scoreLogits(logits, vl, classes), nil
 }
 
-// scoreLogits scores logits [n, classes] against labels.
+// scoreLogits scores logits [n, classes] against labels. A class that ties
+// with the true one ranks above it when its index is lower, as argmax
+// picks the first of equals, so that a probe whose logits are all equal
+// scores chance, not 100%. A row with a NaN is a miss.
 func scoreLogits(logits []float32, labels []int32, classes int) ProbeResult {
 	var hit1, hit5 int
 	for i, l := range labels {
 		row := logits[i*classes : (i+1)*classes]
-		rank := 0 // classes scoring above the true one
-		for _, v := range row {
-			if v > row[l] {
+		if slices.ContainsFunc(row, func(v float32) bool { return v != v }) {
+			continue
+		}
+		rank := 0 // classes ranked above the true one
+		for j, v := range row {
+			if v > row[l] || v == row[l] && j < int(l) {
 				rank++
 			}
 		}

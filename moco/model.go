@@ -2,6 +2,7 @@ package moco
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/mocogo/mocogo/engine"
@@ -29,8 +30,8 @@ func (c Config) Validate() error {
 	if c.MLPDim <= 0 || c.OutDim <= 0 {
 		return fmt.Errorf("moco: head sizes must be positive, got mlp %d out %d", c.MLPDim, c.OutDim)
 	}
-	if c.Temperature <= 0 {
-		return fmt.Errorf("moco: temperature must be positive, got %g", c.Temperature)
+	if !(c.Temperature > 0) || math.IsInf(c.Temperature, 0) {
+		return fmt.Errorf("moco: temperature must be a positive finite number, got %g", c.Temperature)
 	}
 	return nil
 }

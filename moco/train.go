@@ -45,11 +45,13 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("moco: epochs must be positive, got %d", c.Epochs)
 	case c.BatchSize < 2:
 		return fmt.Errorf("moco: batch size must be at least 2 (batch norm and the contrastive loss need several samples), got %d", c.BatchSize)
-	case c.BaseLR <= 0:
-		return fmt.Errorf("moco: learning rate must be positive, got %g", c.BaseLR)
-	case c.WarmupEpochs < 0 || c.WarmupEpochs > float64(c.Epochs):
+	case !(c.BaseLR > 0) || math.IsInf(c.BaseLR, 0):
+		return fmt.Errorf("moco: learning rate must be a positive finite number, got %g", c.BaseLR)
+	case !(c.WarmupEpochs >= 0 && c.WarmupEpochs <= float64(c.Epochs)):
 		return fmt.Errorf("moco: warmup of %g epochs outside [0, %d]", c.WarmupEpochs, c.Epochs)
-	case c.MomentumBase < 0 || c.MomentumBase > 1:
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
+		return fmt.Errorf("moco: weight decay must be a finite number >= 0, got %g", c.WeightDecay)
+	case !(c.MomentumBase >= 0 && c.MomentumBase <= 1):
 		return fmt.Errorf("moco: momentum %g outside [0, 1]", c.MomentumBase)
 	}
 	return c.LossScale.Validate()

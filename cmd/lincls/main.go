@@ -81,13 +81,64 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *mode != "linear" && *mode != "knn" && *mode != "both" {
 		return fmt.Errorf("--mode %q: want linear, knn or both", *mode)
 	}
+	type intFlag struct {
+		name string
+		v    int
+	}
+	// Shapes left at 0 come from the file; given, they must be positive.
+	for _, f := range []intFlag{{"img", *img}, {"patch", *patch}, {"dim", *dim}, {"depth", *depth}, {"heads", *heads}} {
+		if f.v < 0 || set[f.name] && f.v == 0 {
+			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
+		}
+	}
+	for _, f := range []intFlag{{"batch", *batch}, {"knn-k", *knnK}, {"workers", *workers}} {
+		if f.v <= 0 {
+			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
+		}
+	}
+	for _, f := range []intFlag{{"threads", *threads}, {"limit", *limit}, {"holdout", *holdout}} {
+		if f.v < 0 {
+			return fmt.Errorf("--%s %d: must be 0 or positive", f.name, f.v)
+		}
+	}
+	probe := moco.ProbeConfig{Epochs: *epochs, BatchSize: *batch, BaseLR: *lr, Momentum: 0.9, CacheFeatures: *cache, Seed: *seed, Workers: *workers}
+	if *mode != "knn" {
+		// Checked before the kNN pass, which may take long.
+		if err := probe.Validate(); err != nil {
+			return err
+		}
+	}
 	if *threads > 0 {
 		kernels.SetThreads(*threads)
 	}
 
 	// The architecture: from the file's metadata unless given.
-	cfg, err := backboneConfig(*pretrained, *arch, *img, *patch, *dim, *depth, *heads)
+	cfg, err := backboneConfig(*pretrained, *heads)
 	if err != nil {
+		return err
+	}
+	train, val, err := splits(*dataPath, *valPath, *holdout)
+	if err != nil {
+		return err
+	}
+	if *limit > 0 && *limit < train.Len() {
+		idx := make([]int, *limit)
+		for i := range idx {
+			idx[i] = i * train.Len() / *limit
+		}
+		train = &data.Subset{Base: train, Indices: idx}
+	}
+	if *mode != "knn" && train.Len() < *batch {
+		return fmt.Errorf("%d training images make no batch of %d for the linear probe: lower --batch (or --holdout)", train.Len(), *batch)
+	}
+	if train.Len() == 0 || val.Len() == 0 {
+		return fmt.Errorf("%d training and %d evaluation images: need at least one of each (lower --holdout, or give --val)", train.Len(), val.Len())
+	}
+	first, err := train.Item(0)
+	if err != nil {
+		return err
+	}
+	if cfg, err = withFlags(cfg, *pretrained, *arch, *img, *patch, *dim, *depth, *heads, first.Image); err != nil {
 		return err
 	}
 	e, release, err := device.Engine(*dev, *precision)
@@ -104,18 +155,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-
-	train, val, err := splits(*dataPath, *valPath, *holdout)
-	if err != nil {
-		return err
-	}
-	if *limit > 0 && *limit < train.Len() {
-		idx := make([]int, *limit)
-		for i := range idx {
-			idx[i] = i * train.Len() / *limit
-		}
-		train = &data.Subset{Base: train, Indices: idx}
-	}
 	fmt.Fprintf(stdout, "Backbone: %s (ViT %d px, patch %d, dim %d, depth %d, heads %d); %d training and %d evaluation images, %d classes; on %s, %s.\n",
 		*pretrained, cfg.ImageSize, cfg.PatchSize, cfg.Dim, cfg.Depth, cfg.Heads, train.Len(), val.Len(), len(train.Classes()), e.Backend().Name(), arithmetic(e))
 	// On a GPU, the kernels compile before the first batch, several at
@@ -129,9 +168,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "kNN (k=%d, t=0.1): top-1 %.2f%%  top-5 %.2f%%\n", *knnK, 100*top1, 100*top5)
 	}
 	if *mode != "knn" {
-		res, err := moco.LinearProbe(e, vit, train, val, moco.ProbeConfig{
-			Epochs: *epochs, BatchSize: *batch, BaseLR: *lr, Momentum: 0.9, CacheFeatures: *cache, Seed: *seed, Workers: *workers,
-		}, func(epoch int, loss float64) {
+		res, err := moco.LinearProbe(e, vit, train, val, probe, func(epoch int, loss float64) {
 			fmt.Fprintf(stderr, "\rlinear probe: epoch %d/%d, loss %.4f", epoch+1, *epochs, loss)
 		})
 		fmt.Fprintln(stderr)
@@ -147,8 +184,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 // checkpoint's recorded config, or the shapes of the backbone's tensors
 // (our backbone.safetensors, an official MoCo v3 .pth.tar, a timm/DeiT
 // state dict), with the heads from the metadata or --heads; flags
-// override it.
-func backboneConfig(path, arch string, img, patch, dim, depth, heads int) (nn.Config, error) {
+// override it (withFlags). The zero Config for "random".
+func backboneConfig(path string, heads int) (nn.Config, error) {
 	var cfg nn.Config
 	if path != "random" {
 		f, err := moco.ReadWeights(path)
@@ -175,12 +212,25 @@ func backboneConfig(path, arch string, img, patch, dim, depth, heads int) (nn.Co
 			}
 		}
 	}
-	if arch != "" && cfg.Dim == 0 {
-		p, err := nn.Preset(arch, max(img, 1), max(patch, 1))
+	return cfg, nil
+}
+
+// withFlags applies --arch and the shape flags to the file's config: a
+// random backbone takes its shape from --arch, with the image and patch
+// size pretrain would pick for images like sample.
+func withFlags(cfg nn.Config, path, arch string, img, patch, dim, depth, heads int, sample data.Image) (nn.Config, error) {
+	if arch != "" {
+		size, step := cli.ImageDefaults(img, patch, sample)
+		p, err := nn.Preset(arch, size, step)
 		if err != nil {
 			return cfg, fmt.Errorf("--arch: %w", err)
 		}
-		cfg = p
+		if cfg.Dim == 0 {
+			cfg = p
+		} else if p.Dim != cfg.Dim || p.Depth != cfg.Depth {
+			return cfg, fmt.Errorf("--arch %s is a ViT of width %d and depth %d, and %s holds one of width %d and depth %d: leave --arch out (the file gives the shape)",
+				arch, p.Dim, p.Depth, path, cfg.Dim, cfg.Depth)
+		}
 	}
 	for _, o := range []struct {
 		v   int

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -167,4 +168,60 @@ func TestVal(t *testing.T) {
 	// would index its scores by their labels).
 	err = run(append(base, "--data", train, "--val", filepath.Join(train, "class1"), "--mode", "linear"), &out, &out)
 	assert.ErrorContains(t, err, "the images are unlabelled, and evaluation needs labels")
+}
+
+// TestRefusesBadFlagsBeforeWork: flags no probe can use are refused before
+// the kNN pass (which can take long), with the flag named.
+func TestRefusesBadFlagsBeforeWork(t *testing.T) {
+	data := writeFolder(t, 3, 6, 16)
+	base := []string{"--pretrained", "random", "--arch", "vit_tiny", "--dim", "16", "--depth", "1", "--heads", "2",
+		"--data", data, "--holdout", "2", "--knn-k", "3", "--workers", "1", "--epochs", "1", "--batch", "4"}
+	for _, tc := range []struct{ args, want string }{
+		{"--lr NaN", "lr NaN"},
+		{"--lr Inf", "lr +Inf"},
+		{"--lr -1", "lr -1"},
+		{"--epochs 0", "positive epochs"},
+		{"--workers -2", "--workers -2"},
+		{"--threads -1", "--threads -1"},
+		{"--limit -5", "--limit -5"},
+		{"--depth -1", "--depth -1"},
+		{"--heads 0", "--heads 0"},
+		{"--batch 100", "12 training images make no batch of 100"},
+		{"--holdout 6", "0 training images make no batch of 4"},
+	} {
+		var out bytes.Buffer
+		err := run(append(append([]string{}, base...), strings.Fields(tc.args)...), &out, &out)
+		require.ErrorContains(t, err, tc.want, tc.args)
+		assert.NotContains(t, out.String(), "kNN (", "%s: refused only after the kNN pass", tc.args)
+	}
+}
+
+// TestRandomBackboneShape: --pretrained random with --arch takes the image
+// and patch size pretrain would for the data (16 px images: 16 px, patch
+// 4), not a 1-pixel ViT; and --arch that contradicts a file's shape is an
+// error, not ignored.
+func TestRandomBackboneShape(t *testing.T) {
+	data := writeFolder(t, 3, 6, 16)
+	var out bytes.Buffer
+	args := []string{"--pretrained", "random", "--arch", "vit_tiny", "--depth", "1", "--data", data,
+		"--mode", "knn", "--batch", "4", "--holdout", "2", "--knn-k", "3", "--workers", "1"}
+	require.NoError(t, run(args, &out, &out), out.String())
+	assert.Contains(t, out.String(), "ViT 16 px, patch 4, dim 192, depth 1, heads 3")
+
+	err := run([]string{"--pretrained", "../../testdata/golden/timm_compat/backbone.safetensors", "--arch", "vit_base",
+		"--data", data, "--mode", "knn", "--holdout", "2"}, &out, &out)
+	require.ErrorContains(t, err, "--arch vit_base is a ViT of width 768")
+}
+
+// TestDivergedProbeIsAnError: a probe whose loss goes non-finite stops
+// with an error that says so; it never reports an accuracy (NaN logits
+// once scored 100%).
+func TestDivergedProbeIsAnError(t *testing.T) {
+	data := writeFolder(t, 3, 6, 16)
+	var out bytes.Buffer
+	args := []string{"--pretrained", "random", "--arch", "vit_tiny", "--dim", "16", "--depth", "1", "--heads", "2",
+		"--data", data, "--mode", "linear", "--holdout", "2", "--workers", "1", "--epochs", "3", "--batch", "4", "--cache-features", "--lr", "1e300"}
+	err := run(args, &out, &out)
+	require.ErrorContains(t, err, "linear probe diverged", out.String())
+	assert.NotContains(t, out.String(), "top-1")
 }

@@ -39,7 +39,8 @@ type options struct {
 	temperature                   float64
 	epochs, batch                 int
 	lr, warmup, wd, mocoM         float64
-	resume                        bool
+	resume, overwrite             bool
+	skipBad                       bool
 	seed                          uint64
 	workers, threads              int
 	limit, holdout, knnBank, knnK int
@@ -97,6 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.mocoM, "moco-m", 0.99, "initial momentum of the momentum encoder (raised to 1 along a cosine)")
 	fs.StringVar(&o.out, "out", "out/pretrain", "output folder: checkpoint, backbone, metrics")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in --out")
+	fs.BoolVar(&o.overwrite, "overwrite", false, "start afresh even if --out holds another run's checkpoint, or an unfinished one of this run, which is then replaced")
+	fs.BoolVar(&o.skipBad, "skip-bad", false, "train on a substitute image (another of the data, chosen deterministically) where one cannot be read or decoded, and report how many, instead of stopping")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the initialisation, the shuffle and the augmentation")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decoding and augmentation goroutines")
 	fs.IntVar(&o.threads, "threads", 0, "compute threads (default: all cores)")
@@ -168,6 +171,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.workers <= 0 {
 		return nil, fmt.Errorf("--workers must be positive, got %d", o.workers)
 	}
+	if err := checkRanges(o, set); err != nil {
+		return nil, err
+	}
 	if o.saveEvery < 0 {
 		return nil, fmt.Errorf("--save-every must be 0 or positive, got %d", o.saveEvery)
 	}
@@ -198,8 +204,48 @@ func resolvePrecision(o *options) error {
 	return nil
 }
 
+// checkRanges refuses numbers no run can use: a size given as 0 or less
+// (0 stands for the default, so only when left out), a count below 0, a
+// spike threshold that is not a positive number.
+func checkRanges(o *options, set map[string]bool) error {
+	type intFlag struct {
+		name string
+		v    int
+	}
+	for _, f := range []intFlag{{"img", o.img}, {"patch", o.patch}, {"dim", o.dim}, {"depth", o.depth}, {"heads", o.heads}} {
+		if f.v < 0 || set[f.name] && f.v == 0 {
+			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
+		}
+	}
+	for _, f := range []intFlag{{"mlp-dim", o.mlpDim}, {"out-dim", o.outDim}, {"knn-k", o.knnK}} {
+		if f.v <= 0 {
+			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
+		}
+	}
+	for _, f := range []intFlag{{"threads", o.threads}, {"limit", o.limit}, {"holdout", o.holdout}, {"knn-bank", o.knnBank}, {"knn-every", o.knnEvery}} {
+		if f.v < 0 {
+			return fmt.Errorf("--%s %d: must be 0 or positive", f.name, f.v)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"spike-grad", o.spikeGrad}, {"spike-loss", o.spikeLoss}} {
+		if !(f.v > 0) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("--%s %g: must be a positive number", f.name, f.v)
+		}
+	}
+	if o.warmup < 0 && set["warmup"] {
+		return fmt.Errorf("--warmup %g: must be 0 or more epochs (leave it out for 40/300 of the run)", o.warmup)
+	}
+	return nil
+}
+
 // checkCombinations refuses flags that contradict each other.
 func checkCombinations(o *options, set map[string]bool) error {
+	if o.resume && o.overwrite {
+		return errors.New("--resume continues the run in --out and --overwrite replaces it: give one")
+	}
 	switch o.lossScale {
 	case "off":
 		for _, f := range []string{"loss-scale-init", "loss-scale-growth"} {
@@ -259,8 +305,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		// heldOut says which images of the data do not train (RunState.HeldOut).
 		heldOut string
 		sample  = data.Image{W: 224, H: 224, C: 3}
-		dataID  string
-		dataLen int
+		// sampleName names the image sample is (for errors).
+		sampleName string
+		dataID     string
+		dataLen    int
 	)
 	if o.synthetic {
 		dataID, dataLen = "synthetic", o.limit
@@ -343,8 +391,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		sample, dataLen = first.Image, trainSet.Len()
+		if n, ok := trainSet.(data.Namer); ok {
+			sampleName = n.Name(0)
+		}
 	}
-	cfg, err := modelConfig(o, sample)
+	cfg, err := modelConfig(o, sample, sampleName)
 	if err != nil {
 		return err
 	}
@@ -375,10 +426,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tr.Health.GradFactor, tr.Health.LossRise = o.spikeGrad, o.spikeLoss
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
+	ckpt := filepath.Join(o.out, "checkpoint.safetensors")
+	backbone := filepath.Join(o.out, "backbone.safetensors")
+	metricsPath := filepath.Join(o.out, "metrics.jsonl")
+	if err := prepareOut(o.out, ckpt, backbone, metricsPath); err != nil {
 		return err
 	}
-	ckpt := filepath.Join(o.out, "checkpoint.safetensors")
+	if !o.resume {
+		replacing, err := checkFreshRun(ckpt, o.overwrite, func(st moco.RunState) string {
+			diff := runDiff(st, dataID, dataLen, heldOut, o.seed, tcfg)
+			if st.Model != cfg {
+				diff = strings.TrimPrefix(diff+fmt.Sprintf("; model %+v there, %+v here", st.Model.ViT, cfg.ViT), "; ")
+			}
+			return diff
+		})
+		if err != nil {
+			return err
+		}
+		if replacing != "" {
+			fmt.Fprintf(stdout, "Replacing %s.\n", replacing)
+		}
+	}
 	// A run killed while writing leaves its temporary file behind: the
 	// checkpoint itself is the previous, complete one.
 	if stale, _ := filepath.Glob(filepath.Join(o.out, ".*.safetensors.tmp*")); len(stale) > 0 {
@@ -406,7 +474,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "Loss scale %g, %d steps skipped so far.\n", tr.Scaler.Scale(), tr.SkippedSteps)
 		}
 	}
-	backbone := filepath.Join(o.out, "backbone.safetensors")
 	writeBackbone := func() error {
 		return moco.SaveBackbone(backbone, model, map[string]string{"format": "pt", "arch": o.arch,
 			"img_size": fmt.Sprint(cfg.ViT.ImageSize), "patch_size": fmt.Sprint(cfg.ViT.PatchSize),
@@ -421,7 +488,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	metricsPath := filepath.Join(o.out, "metrics.jsonl")
 	logMode := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if o.resume {
 		// What was logged after the checkpoint is done again: drop it.
@@ -435,9 +501,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer logf.Close()
+	// logErr is the first error writing the log; the run stops on it at
+	// its next step or save, so that a full disk is not found at the end.
+	var logErr error
 	logJSON := func(v any) {
 		b, _ := json.Marshal(v)
-		logf.Write(append(b, '\n'))
+		if _, err := logf.Write(append(b, '\n')); err != nil && logErr == nil {
+			logErr = fmt.Errorf("writing %s: %w", metricsPath, err)
+		}
 	}
 	plot := func() {
 		if err := writePlots(metricsPath, o.out); err != nil {
@@ -448,8 +519,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		logJSON(map[string]any{"type": "note", "text": "the patch embedding is frozen (stop-grad-conv1): it has no gradient, so no grad_norm_patch_embed is logged; --train-patch-embed trains it"})
 	}
 
-	fmt.Fprintf(stdout, "Model: ViT %d px, patch %d, dim %d, depth %d, heads %d; heads %d→%d; %.1fM trainable parameters.\n",
-		cfg.ViT.ImageSize, cfg.ViT.PatchSize, cfg.ViT.Dim, cfg.ViT.Depth, cfg.ViT.Heads, cfg.MLPDim, cfg.OutDim,
+	sizeFrom := ""
+	if o.img == 0 && sampleName != "" && sample.W <= 64 && sample.H <= 64 {
+		sizeFrom = fmt.Sprintf(" (the size of the first training image, %s, %d×%d; --img sets it)", sampleName, sample.W, sample.H)
+	}
+	fmt.Fprintf(stdout, "Model: ViT %d px%s, patch %d, dim %d, depth %d, heads %d; heads %d→%d; %.1fM trainable parameters.\n",
+		cfg.ViT.ImageSize, sizeFrom, cfg.ViT.PatchSize, cfg.ViT.Dim, cfg.ViT.Depth, cfg.ViT.Heads, cfg.MLPDim, cfg.OutDim,
 		float64(nn.NumParams(nn.Trainable(model.Parameters())))/1e6)
 	if o.synthetic {
 		fmt.Fprintf(stdout, "Data: --synthetic: random %d px views made once and reused every step (no reading, decoding or augmentation: the compute alone), %d images per epoch; kNN evaluation skipped.\n",
@@ -502,6 +577,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var loader batchSource
+	// skipped counts the images --skip-bad replaced (0 without it).
+	skipped := func() int64 { return 0 }
 	var step func(ep float64) (moco.StepStats, error)
 	if o.synthetic {
 		// The views uploaded once and kept: the compute alone.
@@ -515,11 +592,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		step = func(ep float64) (moco.StepStats, error) { return tr.TrainStepOn(x1, x2, ep) }
 	} else {
 		l, err := data.NewLoader(trainSet, data.NewMoCoV3(cfg.ViT.ImageSize), data.LoaderConfig{
-			BatchSize: o.batch, Workers: o.workers, Seed: o.seed, Shuffle: true, DropLast: true, Start: start,
+			BatchSize: o.batch, Workers: o.workers, Seed: o.seed, Shuffle: true, DropLast: true, Start: start, SkipErrors: o.skipBad,
 		})
 		if err != nil {
 			return err
 		}
+		skipped = l.Skipped
 		// The next batch is read and uploaded while a step trains.
 		ahead := newUploadAhead(e, l, o.batch, cfg.ViT.ImageSize)
 		loader = ahead
@@ -545,7 +623,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 			b, err := loader.Next()
 			if err != nil {
-				return err
+				hint := ""
+				if !o.skipBad && !errors.Is(err, data.ErrClosed) {
+					hint = "; replace or repair that file and --resume (deleting it changes the data, which --resume refuses), or run with --skip-bad to train on a substitute where an image cannot be read"
+				}
+				return fmt.Errorf("%w; %s%s", err, keptNote(savedStep, ckpt), hint)
 			}
 			ep := float64(epoch) + float64(b.Pos.Batch)/float64(itersPerEpoch)
 			if poisonAtStep > 0 && tr.Step+1 == poisonAtStep {
@@ -559,13 +641,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 				// JSON has no NaN: the stop is logged as text.
 				logJSON(map[string]any{"type": "stop", "step": st.Step, "error": err.Error()})
 				plot()
-				kept := "no checkpoint was written before it"
-				if savedStep >= 0 {
-					kept = fmt.Sprintf("the last good checkpoint (step %d) is kept in %s", savedStep, ckpt)
-				}
-				return fmt.Errorf("training stopped at step %d: %w; %s", st.Step, err, kept)
+				return fmt.Errorf("training stopped at step %d: %w; %s", st.Step, err, keptNote(savedStep, ckpt))
 			}
 			logJSON(newStepLine(st))
+			if logErr != nil {
+				return logErr
+			}
 			for _, s := range st.Spikes {
 				fmt.Fprintf(stderr, "\nstep %d: %s\n", st.Step, s)
 				logJSON(map[string]any{"type": "spike", "step": st.Step, "text": s})
@@ -581,6 +662,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		bar.endEpoch()
 		if err := save(); err != nil {
 			return err
+		}
+		if logErr != nil {
+			return logErr
 		}
 		savedStep = tr.Step
 		plot()
@@ -602,7 +686,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := writeBackbone(); err != nil {
 		return err
 	}
+	if err := logf.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", metricsPath, err)
+	}
 	fmt.Fprintf(stdout, "Wrote %s (training state) and %s (backbone, timm key names).\n", ckpt, backbone)
+	if n := skipped(); n > 0 {
+		fmt.Fprintf(stdout, "--skip-bad: %d times an image could not be read and another trained in its place.\n", n)
+	}
 	if tr.Scaler != nil {
 		fmt.Fprintf(stdout, "Loss scaling: %d of %d steps skipped for overflowing gradients; final scale %g.\n", tr.SkippedSteps, tr.Step, tr.Scaler.Scale())
 	}
@@ -613,22 +703,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // modelConfig picks the ViT from --arch and the overrides; the image size
-// defaults to the data's own for small images.
-func modelConfig(o *options, sample data.Image) (moco.Config, error) {
-	img := o.img
-	if img == 0 {
-		img = 224
-		if sample.W <= 64 && sample.H <= 64 {
-			img = max(sample.W, sample.H)
-		}
-	}
-	patch := o.patch
-	if patch == 0 {
-		patch = 16
-		if img < 224 {
-			patch = 4
-		}
-	}
+// defaults to the data's own for small images (cli.ImageDefaults), judged
+// by the first training image, which from names in errors.
+func modelConfig(o *options, sample data.Image, from string) (moco.Config, error) {
+	img, patch := cli.ImageDefaults(o.img, o.patch, sample)
 	vit, err := nn.Preset(o.arch, img, patch)
 	if err != nil {
 		return moco.Config{}, fmt.Errorf("--arch: %w", err)
@@ -645,9 +723,83 @@ func modelConfig(o *options, sample data.Image) (moco.Config, error) {
 	vit.TrainPatchEmbed = o.trainPatchEmbed
 	cfg := moco.Config{ViT: vit, MLPDim: o.mlpDim, OutDim: o.outDim, Temperature: o.temperature}
 	if err := cfg.Validate(); err != nil {
+		if o.img == 0 && from != "" {
+			return moco.Config{}, fmt.Errorf("%w (the image size %d px is that of the first training image, %s, %d×%d: give --img)", err, img, from, sample.W, sample.H)
+		}
 		return moco.Config{}, err
 	}
 	return cfg, nil
+}
+
+// keptNote says what a stopped run leaves to --resume from.
+func keptNote(savedStep int, ckpt string) string {
+	if savedStep < 0 {
+		return "no checkpoint was written before it"
+	}
+	return fmt.Sprintf("the last good checkpoint (step %d) is kept in %s", savedStep, ckpt)
+}
+
+// prepareOut makes the output folder and checks, before any work, that
+// files can be written there and that the paths the run writes are not
+// folders (which would fail only when the first checkpoint is saved).
+func prepareOut(out string, files ...string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	probe, err := os.CreateTemp(out, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("--out %s: cannot write there: %w", out, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("--out: %s is in the way: the run writes a file there, and it is a %s", f, describeMode(st.Mode()))
+		}
+	}
+	return nil
+}
+
+func describeMode(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "folder"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// checkFreshRun decides whether a run started without --resume may write
+// its checkpoint over the one at ckpt. It may when there is none, with
+// --overwrite, and when that checkpoint is a finished run of the same
+// flags (diff returns "" for it): running them again makes the same run,
+// so nothing is lost, and the demonstration can be run twice. It refuses
+// another run's checkpoint, an unfinished one of the same run (--resume
+// continues that) and a file it cannot read as a checkpoint, saying how
+// to go on. replacing describes what is replaced ("" when nothing is).
+func checkFreshRun(ckpt string, overwrite bool, diff func(moco.RunState) string) (replacing string, err error) {
+	if _, err := os.Stat(ckpt); errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if overwrite {
+		return "the run in " + filepath.Dir(ckpt) + " (--overwrite)", nil
+	}
+	const ways = "--resume continues it, --overwrite replaces it, or --out names another folder"
+	_, st, err := moco.ReadRunState(ckpt)
+	if err != nil {
+		return "", fmt.Errorf("--out: %s holds a checkpoint this run would replace and cannot read (%v): --overwrite replaces it, or --out names another folder", ckpt, err)
+	}
+	where := fmt.Sprintf("epoch %d of %d, step %d", st.Position.Epoch, st.Train.Epochs, st.Step)
+	if d := diff(st); d != "" {
+		return "", fmt.Errorf("--out: %s holds another run's checkpoint (%s; %s), which this run would replace: %s", ckpt, where, d, ways)
+	}
+	if st.Position.Epoch < st.Train.Epochs {
+		return "", fmt.Errorf("--out: %s holds this run unfinished (%s), which starting afresh would replace: %s", ckpt, where, ways)
+	}
+	return fmt.Sprintf("the finished run of these flags in %s", filepath.Dir(ckpt)), nil
 }
 
 // evenly picks n items spread over ds (every len/n-th), keeping classes

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestFreshRunKeepsAnotherRun: a run started without --resume into a
+// folder that holds another run's checkpoint, or this run unfinished, is
+// refused before it writes anything (the log and checkpoint stay as they
+// were); a finished run of the same flags is run again (the
+// demonstration twice); --overwrite replaces whatever is there.
+func TestFreshRunKeepsAnotherRun(t *testing.T) {
+	var sink bytes.Buffer
+	out := t.TempDir()
+	require.NoError(t, run(syntheticArgs(out, 2), &sink, &sink))
+	files := []string{"checkpoint.safetensors", "metrics.jsonl", "backbone.safetensors"}
+	snapshot := func() map[string][]byte {
+		m := map[string][]byte{}
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(out, f))
+			require.NoError(t, err)
+			m[f] = b
+		}
+		return m
+	}
+	before := snapshot()
+
+	err := run(syntheticArgs(out, 1), &sink, &sink)
+	require.ErrorContains(t, err, "holds another run's checkpoint (epoch 2 of 2, step 8; --epochs 2 there, 1 here")
+	require.ErrorContains(t, err, "--resume continues it, --overwrite replaces it, or --out names another folder")
+	err = run(append(syntheticArgs(out, 2), "--dim", "32"), &sink, &sink)
+	require.ErrorContains(t, err, "model {ImageSize:16 PatchSize:4 Channels:0 Dim:16")
+	assert.Equal(t, before, snapshot(), "a refused run changed the files")
+
+	// The same flags again: the finished run is made again.
+	sink.Reset()
+	require.NoError(t, run(syntheticArgs(out, 2), &sink, &sink))
+	assert.Contains(t, sink.String(), "Replacing the finished run of these flags in")
+	assert.Equal(t, before["checkpoint.safetensors"], snapshot()["checkpoint.safetensors"], "the same flags made another run")
+
+	// This run unfinished: --resume is what continues it.
+	stopAfterEpochs = 1
+	err = run(append(syntheticArgs(out, 2), "--overwrite"), &sink, &sink)
+	stopAfterEpochs = 0
+	require.ErrorIs(t, err, errStopped)
+	err = run(syntheticArgs(out, 2), &sink, &sink)
+	require.ErrorContains(t, err, "holds this run unfinished (epoch 1 of 2, step 4)")
+	require.NoError(t, run(append(syntheticArgs(out, 2), "--resume"), &sink, &sink))
+
+	// --overwrite replaces another run; with --resume it is a contradiction.
+	require.NoError(t, run(append(syntheticArgs(out, 1), "--overwrite"), &sink, &sink))
+	err = run(append(syntheticArgs(out, 1), "--overwrite", "--resume"), &sink, &sink)
+	require.ErrorContains(t, err, "give one")
+
+	// A file that is not a checkpoint is not replaced either.
+	require.NoError(t, os.WriteFile(filepath.Join(out, "checkpoint.safetensors"), []byte("not a checkpoint"), 0o644))
+	err = run(syntheticArgs(out, 1), &sink, &sink)
+	require.ErrorContains(t, err, "holds a checkpoint this run would replace and cannot read")
+}
+
+// TestOutPathsCheckedFirst: an output path taken by a folder is reported
+// before the run trains, not when it first saves.
+func TestOutPathsCheckedFirst(t *testing.T) {
+	for _, f := range []string{"checkpoint.safetensors", "backbone.safetensors", "metrics.jsonl"} {
+		out := t.TempDir()
+		require.NoError(t, os.Mkdir(filepath.Join(out, f), 0o755))
+		var sink bytes.Buffer
+		err := run(syntheticArgs(out, 1), &sink, &sink)
+		require.ErrorContains(t, err, f+" is in the way: the run writes a file there, and it is a folder")
+		assert.NotContains(t, sink.String(), "epoch 1/1", "it trained first")
+	}
+}
+
+// TestFlagRanges: numbers no run can use are refused with the flag named,
+// NaN included (a plain x <= 0 check lets NaN through).
+func TestFlagRanges(t *testing.T) {
+	out := t.TempDir()
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--depth", "-1", "--depth -1: must be positive"},
+		{"--heads", "0", "--heads 0: must be positive"},
+		{"--img", "-16", "--img -16"},
+		{"--mlp-dim", "0", "--mlp-dim 0"},
+		{"--threads", "-3", "--threads -3: must be 0 or positive"},
+		{"--spike-grad", "-1", "--spike-grad -1"},
+		{"--spike-grad", "NaN", "--spike-grad NaN"},
+		{"--spike-loss", "0", "--spike-loss 0"},
+		{"--warmup", "-2", "--warmup -2"},
+		{"--lr", "NaN", "learning rate must be a positive finite number, got NaN"},
+		{"--lr", "Inf", "learning rate must be a positive finite number, got +Inf"},
+		{"--wd", "-1", "weight decay must be a finite number >= 0, got -1"},
+		{"--wd", "NaN", "weight decay"},
+		{"--warmup", "NaN", "warmup of NaN epochs"},
+		{"--moco-m", "NaN", "momentum NaN"},
+		{"--temperature", "NaN", "temperature must be a positive finite number"},
+	} {
+		args := syntheticArgs(out, 1)
+		if i := slices.Index(args, tc.flag); i >= 0 {
+			args = slices.Delete(args, i, i+2)
+		}
+		var sink bytes.Buffer
+		err := run(append(args, tc.flag, tc.value), &sink, &sink)
+		require.ErrorContains(t, err, tc.want, "%s %s", tc.flag, tc.value)
+	}
+	// The limit and the kNN flags, on a folder (--synthetic refuses them).
+	data := writeFolder(t, 3, 4, 16)
+	for _, tc := range []struct{ flag, value string }{{"--limit", "-5"}, {"--knn-bank", "-5"}, {"--holdout", "-1"}, {"--knn-k", "0"}, {"--knn-every", "-1"}} {
+		args := tinyArgs(data, out, 1)
+		if i := slices.Index(args, tc.flag); i >= 0 {
+			args = slices.Delete(args, i, i+2)
+		}
+		var sink bytes.Buffer
+		err := run(append(args, tc.flag, tc.value), &sink, &sink)
+		require.ErrorContains(t, err, tc.flag+" "+tc.value, "%s %s", tc.flag, tc.value)
+	}
+}
+
+// TestBadImageWhileTraining: an image that cannot be decoded stops the
+// run with its name, what checkpoint is kept and how to go on; with
+// --skip-bad another image trains in its place and the count is reported.
+func TestBadImageWhileTraining(t *testing.T) {
+	data := writeFolder(t, 3, 8, 16)
+	require.NoError(t, os.WriteFile(filepath.Join(data, "class1", "003.png"), []byte("\x89PNG\r\n\x1a\n broken"), 0o644))
+	args := tinyArgs(data, t.TempDir(), 2)
+	i := slices.Index(args, "--holdout")
+	args[i+1] = "0" // no kNN monitor: the training batches meet the image
+	i = slices.Index(args, "--knn-k")
+	args = slices.Delete(args, i, i+2)
+	var sink bytes.Buffer
+	err := run(args, &sink, &sink)
+	require.ErrorContains(t, err, filepath.Join("class1", "003.png"))
+	require.ErrorContains(t, err, "no checkpoint was written before it")
+	require.ErrorContains(t, err, "--skip-bad")
+
+	sink.Reset()
+	require.NoError(t, run(append(args, "--skip-bad", "--overwrite"), &sink, &sink), sink.String())
+	assert.Contains(t, sink.String(), "--skip-bad: 2 times an image could not be read")
+}
+
+// TestImageSizeFromData: the image size taken from the first training
+// image is said to be so, and an unusable one names that image.
+func TestImageSizeFromData(t *testing.T) {
+	data := writeFolder(t, 3, 4, 8)
+	args := tinyArgs(data, t.TempDir(), 1)
+	i := slices.Index(args, "--img")
+	args = slices.Delete(args, i, i+2)
+	var sink bytes.Buffer
+	require.NoError(t, run(append(args, "--holdout", "1", "--batch", "4"), &sink, &sink), sink.String())
+	assert.Contains(t, sink.String(), "ViT 8 px (the size of the first training image")
+
+	odd := writeFolder(t, 3, 6, 6) // 6 px is no multiple of the 4 px patch
+	args = tinyArgs(odd, t.TempDir(), 1)
+	i = slices.Index(args, "--img")
+	args = slices.Delete(args, i, i+2)
+	err := run(args, &sink, &sink)
+	require.ErrorContains(t, err, "the image size 6 px is that of the first training image")
+	require.ErrorContains(t, err, "give --img")
+}
