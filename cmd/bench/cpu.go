@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mocogo/mocogo/internal/cli"
 	"github.com/mocogo/mocogo/kernels"
 )
 
@@ -82,6 +83,12 @@ func runCPU(args []string) error {
 	pause := fs.Duration("pause", 300*time.Millisecond, "with -anchor and several threads, idle time before each run: OpenBLAS's threads spin for a while after a call and would slow the run after theirs")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := cli.CheckArgs(fs, args); err != nil {
+		return fmt.Errorf("bench cpu: %w", err)
+	}
+	if *minRun <= 0 || *pause < 0 {
+		return fmt.Errorf("bench cpu: -min-run %v must be positive and -pause %v not negative", *minRun, *pause)
 	}
 	var threads []int
 	for _, f := range strings.Split(*threadsFlag, ",") {

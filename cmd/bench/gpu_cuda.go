@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mocogo/mocogo/engine/cuda"
+	"github.com/mocogo/mocogo/internal/cli"
 	"github.com/mocogo/mocogo/kernels"
 )
 
@@ -32,7 +33,7 @@ var gpuGroupRuns = map[string]func(*gpuBench) error{
 // with the same keys as scripts/gpu/torch_baseline.py prints, so that
 // scripts/gpu/report.py can set the two side by side.
 func runGPU(args []string) error {
-	fs := flag.NewFlagSet("bench gpu", flag.ExitOnError)
+	fs := flag.NewFlagSet("bench gpu", flag.ContinueOnError)
 	iters := fs.Int("iters", 20, "timed runs per kernel (the median is reported)")
 	only := fs.String("only", "", "comma-separated groups to run: "+strings.Join(gpuGroupNames, ",")+" (default all but train)")
 	keys := fs.String("keys", "", "run only the benchmarks whose result key matches this regular expression, e.g. to profile one kernel (train ignores it)")
@@ -40,7 +41,12 @@ func runGPU(args []string) error {
 	preload := fs.String("preload", "", "load these comma-separated PTX modules, print each one's load time (the driver's JIT, or its cache) and exit: run.sh fills the JIT cache with them, one process each, before the tests")
 	together := fs.Bool("together", false, "with -preload: load the modules in one Preload call, several at once as pretrain's warm-up does, and print the time of the whole")
 	stepModules := fs.String("step-modules", "", "fp16 or bf16: print the PTX modules a training step under that autocast type loads on this device (what pretrain's warm-up compiles), one per line, and exit")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cli.CheckArgs(fs, args); err != nil {
+		return fmt.Errorf("bench gpu: %w", err)
+	}
 	if *stepModules != "" && *stepModules != "fp16" && *stepModules != "bf16" {
 		return fmt.Errorf("bench gpu -step-modules %q: want fp16 or bf16", *stepModules)
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/mocogo/mocogo/engine"
+	"github.com/mocogo/mocogo/internal/cli"
 	"github.com/mocogo/mocogo/kernels"
 	"github.com/mocogo/mocogo/moco"
 	"github.com/mocogo/mocogo/nn"
@@ -46,6 +47,12 @@ func runTrain(args []string) (err error) {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process's whole run (model building, warm-up and timed steps, every thread count; not PyTorch's) to this file, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := cli.CheckArgs(fs, args); err != nil {
+		return fmt.Errorf("bench train: %w", err)
+	}
+	if *steps < 1 || *warmup < 0 {
+		return fmt.Errorf("bench train: -steps %d must be at least 1 and -warmup %d not negative", *steps, *warmup)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
