@@ -2,6 +2,8 @@ package kernels
 
 import "github.com/klauspost/cpuid/v2"
 
+//go:generate python3 ../scripts/gen/sgemm_direct.py sgemm_avx512_direct_amd64.s
+
 // sgemmKern6x16AVX2 computes a 6×16 tile; see gemmKernel. a holds kc×6 and
 // b kc×16 packed values, c is row-major with stride ldc (in elements).
 //
@@ -22,6 +24,31 @@ func sgemmKern6x8AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 //
 //go:noescape
 func sgemmKern12x16AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern12x32AVX512Direct is sgemmKern12x32AVX512 with A read in
+// place: row r at a[r*lda:], k values contiguous; see directKernel.
+//
+//go:noescape
+func sgemmKern12x32AVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern12x16AVX512Direct is sgemmKern12x16AVX512 with A read in place.
+//
+//go:noescape
+func sgemmKern12x16AVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+func kernAVX512Direct(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[11*lda+kc-1]
+	_ = b[kc*32-1]
+	_ = c[11*ldc+31]
+	sgemmKern12x32AVX512Direct(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
+}
+
+func kernAVX512DirectHalf(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[11*lda+kc-1]
+	_ = b[kc*16-1]
+	_ = c[11*ldc+15]
+	sgemmKern12x16AVX512Direct(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
+}
 
 // sgemmPack4AVX is a packFunc in AVX.
 //
@@ -76,6 +103,7 @@ var (
 	gemmAVX512 = &gemmImpl{
 		name: "avx512", mr: 12, nr: 32, kc: 512, nb: 512, mb: 1536,
 		kern: kernAVX512, kernHalf: kernAVX512Half, pack4: sgemmPack4AVX, packRows: sgemmPackRowsAVX,
+		kernDirect: kernAVX512Direct, kernDirectHalf: kernAVX512DirectHalf,
 	}
 )
 
