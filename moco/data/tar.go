@@ -54,6 +54,9 @@ import (
 // cannot be read at an offset, so a compressed archive's images are
 // kept in memory: their JPEG and PNG data is already compressed and
 // gzip gains little on it, so large sets belong in plain tar files.
+// An archive cut short is refused, not read as a smaller set: a plain
+// one must end with tar's end-of-archive blocks (checkEnd), a gzip
+// stream with its trailer.
 type Tar struct {
 	archives []tarArchive
 	layout   string // "webdataset" or "imagefolder"
@@ -317,13 +320,33 @@ func scanTar(name string, r io.Reader, gz bool, budget *memoryBudget) (tarScan, 
 		cnt, counted = &sr.offsetReader, sr
 	}
 	tr := tar.NewReader(counted)
+	// The last entry, and where its data ends (see checkEnd).
+	var last *tar.Header
+	var end int64
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			if !gz {
+				// A gzip stream cut short fails its trailer check below.
+				if err := checkEnd(name, last, end, cnt.n); err != nil {
+					return s, err
+				}
+			}
 			break
 		}
 		if err != nil {
 			return s, fmt.Errorf("data: tar %s: after %d entries: %w", name, len(s.members), err)
+		}
+		last, end = h, -1
+		if !isSparse(h) {
+			// Entries without data (folders, links) have none whatever
+			// their size field says, as archive/tar reads them.
+			size := h.Size
+			switch h.Typeflag {
+			case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
+				size = 0
+			}
+			end = (cnt.n + size + tarBlock - 1) / tarBlock * tarBlock
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
@@ -369,6 +392,45 @@ func scanTar(name string, r io.Reader, gz bool, budget *memoryBudget) (tarScan, 
 		}
 	}
 	return s, nil
+}
+
+// tarBlock is the size of a tar block: headers, and data padded to it.
+const tarBlock = 512
+
+// checkEnd reports a plain archive cut short between two entries, which
+// archive/tar (like GNU tar and Python's tarfile) reads as a smaller
+// archive with no word: a download or a shard writer stopped early loses
+// whole images, whole classes even, silently. Every tar writer ends an
+// archive with two 512-byte blocks of zeros (Go's archive/tar, Python's
+// tarfile and GNU tar, which then pads to 10240-byte records), and
+// archive/tar stops at them, or else at the end of the file: pos, where
+// it stopped, is end (where the last entry's data ends, or −1 where that
+// is not known: a sparse entry, whose size on disk archive/tar does not
+// give) plus the zero blocks it read. One zero block then the end of the
+// file is accepted: no entry can start with a zero block, so the writer
+// did finish, and GNU tar takes it too (warning of "a lone zero block");
+// none is refused. An archive with no entries at all (an empty file) is
+// left to the caller, which reports that it holds no images.
+func checkEnd(name string, last *tar.Header, end, pos int64) error {
+	if last == nil || end < 0 || pos >= end+tarBlock {
+		return nil
+	}
+	return fmt.Errorf("data: tar %s (%d bytes): truncated? the archive ends at byte %d, after entry %s, without tar's end-of-archive blocks (two 512-byte blocks of zeros)",
+		name, pos, pos, last.Name)
+}
+
+// isSparse reports a sparse entry (GNU tar --sparse), old GNU format or
+// PAX: its data on disk is shorter than h.Size.
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // readLabel parses a WebDataset class index: decimal, white space around
