@@ -56,6 +56,9 @@ func Open(path, split string) (Dataset, error) {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	if !st.IsDir() {
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("data: %w", notRegular(path, st.Mode()))
+		}
 		if IsArchive(path) {
 			return openArchives(path, []string{path}, split)
 		}

@@ -222,9 +222,10 @@ type tarMember struct {
 }
 
 // scanTarFile indexes the archive at p: a gzip stream is read whole, a
-// plain tar file only through its headers, and stays open.
+// plain tar file only through its headers, and stays open. p must be a
+// regular file (see openRegular), or a link to one.
 func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
-	f, err := os.Open(p)
+	f, st, err := openRegular(p)
 	if err != nil {
 		if errors.Is(err, syscall.EMFILE) {
 			err = fmt.Errorf("%w (every plain tar of a set stays open: raise the limit on open files, ulimit -n)", err)
@@ -249,10 +250,6 @@ func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
 	s, err := scanTar(p, f, false, budget)
 	if err != nil {
 		return fail(err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(fmt.Errorf("data: tar %s: %w", p, err))
 	}
 	if err := s.checkBounds(st.Size()); err != nil {
 		return fail(err)
