@@ -11,7 +11,9 @@ import (
 )
 
 // ErrNoTestSplit is returned by Open for a test split of a format that
-// has none (an ImageFolder or tar archive is one split).
+// has none (an ImageFolder or tar archive is one split), or of an MNIST
+// or CIFAR folder without its test files. A test file that is there but
+// cannot be read is another error.
 var ErrNoTestSplit = errors.New("data: this dataset has no separate test split")
 
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package puts
@@ -74,15 +76,21 @@ func Open(path, split string) (Dataset, error) {
 	}
 	if files := globSorted(path, "data_batch_*.bin"); len(files) > 0 {
 		if split == "test" {
-			files = globSorted(path, "test_batch.bin")
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("data: %s holds CIFAR-10 training batches but no test_batch.bin", path)
+			test := filepath.Join(path, "test_batch.bin")
+			if !present(test) {
+				// As an MNIST folder without t10k files: callers may hold
+				// training images out instead.
+				return nil, fmt.Errorf("%w: %s holds CIFAR-10 training batches but no test_batch.bin", ErrNoTestSplit, path)
+			}
+			files = []string{test}
 		}
 		return NewCIFAR10(files...)
 	}
-	if f := filepath.Join(path, split+".bin"); exists(f) {
+	if f := filepath.Join(path, split+".bin"); present(f) {
 		return NewCIFAR100(true, f)
+	}
+	if split == "test" && present(filepath.Join(path, "train.bin")) {
+		return nil, fmt.Errorf("%w: %s holds CIFAR-100's train.bin but no test.bin", ErrNoTestSplit, path)
 	}
 	if archives, ok, err := archiveFolder(path); err != nil {
 		return nil, err
@@ -212,6 +220,14 @@ func globSorted(dir, pattern string) []string {
 
 func exists(p string) bool {
 	_, err := os.Stat(p)
+	return err == nil
+}
+
+// present reports whether there is something at p, a link that leads
+// nowhere included: a file of a split that is there but broken is for
+// its reader to report, not to be taken for a split that is missing.
+func present(p string) bool {
+	_, err := os.Lstat(p)
 	return err == nil
 }
 

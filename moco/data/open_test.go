@@ -29,3 +29,45 @@ func TestOpenRecognisesLayouts(t *testing.T) {
 		assert.Equal(t, FashionMNISTClasses, ds.Classes())
 	}
 }
+
+// TestOpenCIFARWithoutTestBatch: a CIFAR folder without its test batch
+// has no test split (ErrNoTestSplit, which callers answer by holding
+// training images out), as an MNIST folder without t10k files; a test
+// batch that is there but broken is an error of its own.
+func TestOpenCIFARWithoutTestBatch(t *testing.T) {
+	for _, c := range []struct {
+		train, test string
+		recBytes    int
+	}{
+		{"data_batch_1.bin", "test_batch.bin", 1},
+		{"train.bin", "test.bin", 2},
+	} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, c.train), cifarBytes(3, c.recBytes, func(r int) []byte { return []byte{byte(r), byte(r)} }))
+		d, err := Open(dir, "train")
+		require.NoError(t, err)
+		require.Equal(t, 3, d.Len())
+		_, err = Open(dir, "test")
+		require.ErrorIs(t, err, ErrNoTestSplit, c.train)
+		require.ErrorContains(t, err, "but no "+c.test)
+		d, err = OpenEval(dir)
+		require.NoError(t, err, "OpenEval falls back to the training batches")
+		require.Equal(t, 3, d.Len())
+
+		test := filepath.Join(dir, c.test)
+		writeFile(t, test, cifarBytes(2, c.recBytes, func(r int) []byte { return []byte{0, 0} }))
+		d, err = Open(dir, "test")
+		require.NoError(t, err)
+		require.Equal(t, 2, d.Len())
+		// Broken: cut short, or a link to nothing.
+		writeFile(t, test, cifarBytes(2, c.recBytes, func(r int) []byte { return []byte{0, 0} })[:100])
+		_, err = Open(dir, "test")
+		require.ErrorContains(t, err, test)
+		require.NotErrorIs(t, err, ErrNoTestSplit)
+		require.NoError(t, os.Remove(test))
+		require.NoError(t, os.Symlink(filepath.Join(dir, "gone.bin"), test))
+		_, err = Open(dir, "test")
+		require.ErrorContains(t, err, test)
+		require.NotErrorIs(t, err, ErrNoTestSplit)
+	}
+}
