@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -150,10 +151,19 @@ func (b *memoryBudget) take(n int64) bool {
 const maxLabelBytes = 64
 
 // NewTar indexes the archives at paths, in that order, as one set (see
-// Tar). Up to eight archives are read at once.
+// Tar). Up to eight archives are read at once. A file named twice (after
+// filepath.Clean), or under two names (a link), is an error: its images
+// would be read twice.
 func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("data: tar: no archives given")
+	}
+	if a, b, ok := repeated(paths); ok {
+		also := ""
+		if paths[b] != paths[a] {
+			also = ", also as " + paths[b]
+		}
+		return nil, fmt.Errorf("data: tar: %s is given twice (archives %d and %d of %d%s): its images would be read twice", paths[a], a+1, b+1, len(paths), also)
 	}
 	scans := make([]tarScan, len(paths))
 	errs := make([]error, len(paths))
@@ -177,6 +187,9 @@ func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 			break
 		}
 	}
+	if scanErr == nil {
+		scanErr = sameFiles(scans)
+	}
 	t, err := buildTar(scans, scanErr, opt)
 	if err != nil {
 		for _, s := range scans {
@@ -187,6 +200,27 @@ func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// sameFiles reports two archives of a set that are one file under two
+// names (a link, or a path spelt two ways that cleaning does not make
+// one): its images would be read twice.
+func sameFiles(scans []tarScan) error {
+	bySize := map[int64][]int{}
+	for i, s := range scans {
+		if s.info == nil {
+			continue
+		}
+		size := s.info.Size()
+		for _, j := range bySize[size] {
+			if os.SameFile(scans[j].info, s.info) {
+				return fmt.Errorf("data: tar: %s and %s are the same file (archives %d and %d of %d): its images would be read twice",
+					scans[j].archive.name, s.archive.name, j+1, i+1, len(scans))
+			}
+		}
+		bySize[size] = append(bySize[size], i)
+	}
+	return nil
 }
 
 // NewTarBytes indexes one archive (tar or tar.gz) held in memory; name
@@ -210,7 +244,8 @@ func NewTarBytes(name string, b []byte, opt TarOptions) (*Tar, error) {
 type tarScan struct {
 	archive tarArchive
 	members []tarMember
-	labels  bool // some member is a WebDataset label (cls)
+	labels  bool        // some member is a WebDataset label (cls)
+	info    fs.FileInfo // the archive's file; nil for one in memory
 }
 
 // tarMember is a regular file of an archive, in archive order.
@@ -238,7 +273,9 @@ func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return tarScan{}, fmt.Errorf("data: tar %s: %w", p, err)
 		}
-		return scanTar(p, bufio.NewReaderSize(f, 1<<20), true, budget)
+		s, err := scanTar(p, bufio.NewReaderSize(f, 1<<20), true, budget)
+		s.info = st
+		return s, err
 	}
 	fail := func(err error) (tarScan, error) {
 		f.Close()
@@ -255,6 +292,7 @@ func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
 		return fail(err)
 	}
 	s.archive.file = f
+	s.info = st
 	return s, nil
 }
 
