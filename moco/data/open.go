@@ -202,11 +202,11 @@ func openFile(path, split string) (Dataset, error) {
 		}
 		open = func() (Dataset, error) { return NewIDX(path, labels, idxClasses(path)) }
 	case strings.HasSuffix(stem, "idx1-ubyte"):
-		images := "its images file"
+		images := "the images file"
 		if name := idxPartner(base, "labels", "images", "idx1", "idx3"); name != "" {
-			images = name
+			images += ", " + name + ","
 		}
-		return nil, fmt.Errorf("data: %s is an IDX labels file: give %s (the labels beside it are found), or the folder", path, images)
+		return nil, fmt.Errorf("data: %s is an IDX labels file: give %s whose labels are found beside it, or the folder that holds both", path, images)
 	case cifar10Batch(base):
 		open = func() (Dataset, error) { return NewCIFAR10(path) }
 	case base == "train.bin" || base == "test.bin":

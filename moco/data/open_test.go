@@ -128,7 +128,7 @@ func TestOpenDataFile(t *testing.T) {
 	_, err = Open(filepath.Join(lone, "train-images-idx3-ubyte.gz"), "train")
 	require.ErrorContains(t, err, "its labels file is not beside it (looked for "+filepath.Join(lone, "train-labels-idx1-ubyte.gz")+" and "+filepath.Join(lone, "train-labels-idx1-ubyte")+")")
 	_, err = Open(filepath.Join(lone, "t10k-labels-idx1-ubyte"), "train")
-	require.ErrorContains(t, err, "is an IDX labels file: give t10k-images-idx3-ubyte")
+	require.ErrorContains(t, err, "is an IDX labels file: give the images file, t10k-images-idx3-ubyte, whose labels are found beside it, or the folder that holds both")
 
 	// CIFAR batches: a CIFAR-10 batch alone, CIFAR-100's train.bin.
 	cifar := filepath.Join(dir, "cifar")
