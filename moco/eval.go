@@ -1,6 +1,7 @@
 package moco
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/mocogo/mocogo/engine"
@@ -25,6 +26,11 @@ func ExtractFeatures(e *engine.Engine, vit *nn.ViT, ds data.Dataset, batch, work
 	for i := 0; i < l.BatchesPerEpoch(); i++ {
 		b, err := l.Next()
 		if err != nil {
+			// One pass over the set: its batches are no epoch's.
+			var be *data.BatchError
+			if errors.As(err, &be) {
+				return nil, nil, fmt.Errorf("moco: extracting features: batch %d of %d: %w", be.Pos.Batch+1, be.Batches, be.Err)
+			}
 			return nil, nil, fmt.Errorf("moco: extracting features: %w", err)
 		}
 		x := e.FromFloat32(b.Views[0][:b.N*3*size*size], b.N, 3, size, size)

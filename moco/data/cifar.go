@@ -2,8 +2,10 @@ package data
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
-	"os"
+	"io"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -62,7 +64,11 @@ const cifarPixels = 3 * 32 * 32
 func NewCIFAR10(files ...string) (*CIFAR, error) {
 	f := CIFAR10Format
 	if len(files) > 0 {
-		if names := readNames(filepath.Join(filepath.Dir(files[0]), "batches.meta.txt")); len(names) == 10 {
+		names, err := readNames(filepath.Join(filepath.Dir(files[0]), "batches.meta.txt"))
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 10 {
 			f.Classes = names
 		}
 	}
@@ -79,27 +85,46 @@ func NewCIFAR100(fine bool, files ...string) (*CIFAR, error) {
 		if fine {
 			meta = "fine_label_names.txt"
 		}
-		if names := readNames(filepath.Join(filepath.Dir(files[0]), meta)); len(names) == len(f.Classes) {
+		names, err := readNames(filepath.Join(filepath.Dir(files[0]), meta))
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == len(f.Classes) {
 			f.Classes = names
 		}
 	}
 	return NewCIFAR(f, files...)
 }
 
-func readNames(p string) []string {
-	f, err := os.Open(p)
+// maxNamesBytes bounds a class-names file: names are read from its first
+// maxNamesBytes bytes only.
+const maxNamesBytes = 1 << 20
+
+// readNames reads the class names in the text file at p, one a line,
+// blank lines skipped: none, and no error, where there is no such file.
+// A file there that cannot be read, or that is not a regular file, is an
+// error: a named pipe would block, and the default names would replace
+// the ones meant without a word.
+func readNames(p string) ([]string, error) {
+	f, _, err := openRegular(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("data: cifar class names: %w", err)
 	}
 	defer f.Close()
 	var names []string
-	s := bufio.NewScanner(f)
+	s := bufio.NewScanner(io.LimitReader(f, maxNamesBytes))
 	for s.Scan() {
 		if l := strings.TrimSpace(s.Text()); l != "" {
 			names = append(names, l)
 		}
 	}
-	return names
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("data: cifar class names %s: %w", p, err)
+	}
+	return names, nil
 }
 
 // NewCIFAR reads batch files in the given format.
@@ -112,15 +137,15 @@ func NewCIFAR(format CIFARFormat, files ...string) (*CIFAR, error) {
 		return nil, err
 	}
 	for _, p := range files {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("data: cifar: %w", err)
-		}
-		if err := c.checkSize(p, st.Size()); err != nil {
-			return nil, err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
+		var sizeErr error
+		b, err := readRegular(p, func(size int64) error {
+			sizeErr = c.checkSize(p, size)
+			return sizeErr
+		})
+		switch {
+		case sizeErr != nil:
+			return nil, sizeErr
+		case err != nil:
 			return nil, fmt.Errorf("data: cifar: %w", err)
 		}
 		if err := c.add(p, b); err != nil {

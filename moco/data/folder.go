@@ -38,6 +38,9 @@ var MaxFileSize int64 = 1 << 28
 // so are files directly in root, unless root has no sub-directories but
 // hidden ones (and __MACOSX): then its images, sorted, are an unlabelled
 // set (no classes, every label Unlabelled), for self-supervised training.
+// An image file must be a regular file, or a link to one: a named pipe,
+// device or socket is refused (ErrNotRegular), when the folder is listed
+// or, behind a link, when it is read.
 type ImageFolder struct {
 	root    string
 	classes []string
@@ -64,8 +67,14 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 		// the images in root, unlabelled.
 		f.classes = nil
 		for _, e := range ents {
-			if IsImageFile(e.Name()) && !isDir(filepath.Join(root, e.Name())) {
-				f.paths = append(f.paths, filepath.Join(root, e.Name()))
+			if !IsImageFile(e.Name()) {
+				continue
+			}
+			p := filepath.Join(root, e.Name())
+			if ok, err := listImage(p, e.Type()); err != nil {
+				return nil, fmt.Errorf("data: image folder %s: %w", root, err)
+			} else if ok && (e.Type()&fs.ModeSymlink == 0 || !isDir(p)) {
+				f.paths = append(f.paths, p)
 				f.labels = append(f.labels, Unlabelled)
 			}
 		}
@@ -92,6 +101,9 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 			}
 			if d.IsDir() || !IsImageFile(d.Name()) {
 				return nil
+			}
+			if ok, err := listImage(p, d.Type()); !ok {
+				return err
 			}
 			dir := filepath.Dir(p)
 			k, ok := cur[dir]
@@ -121,6 +133,22 @@ func NewImageFolder(root string) (*ImageFolder, error) {
 	return f, nil
 }
 
+// listImage reports whether the folder entry p, of type t as the folder
+// lists it (a symbolic link not followed), is an image file to take: a
+// regular file or a symbolic link, not a folder. A named pipe, device or
+// socket is an error (ErrNotRegular) here, where the listing tells at no
+// cost; a link to one is refused when it is read (Item), so that listing
+// a folder of links costs no stat per file.
+func listImage(p string, t fs.FileMode) (bool, error) {
+	switch {
+	case t.IsDir():
+		return false, nil
+	case t&fs.ModeSymlink == 0 && !t.IsRegular():
+		return false, notRegular(p, t)
+	}
+	return true, nil
+}
+
 func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
@@ -138,14 +166,12 @@ func (f *ImageFolder) Item(i int) (Sample, error) {
 		return Sample{}, fmt.Errorf("data: image folder %s: index %d out of range [0,%d)", f.root, i, len(f.paths))
 	}
 	p := f.paths[i]
-	st, err := os.Stat(p)
-	if err != nil {
-		return Sample{}, fmt.Errorf("data: %w", err)
-	}
-	if st.Size() > MaxFileSize {
-		return Sample{}, fmt.Errorf("data: %s: file of %d bytes exceeds MaxFileSize %d", p, st.Size(), MaxFileSize)
-	}
-	b, err := os.ReadFile(p)
+	b, err := readRegular(p, func(size int64) error {
+		if size > MaxFileSize {
+			return fmt.Errorf("%s: file of %d bytes exceeds MaxFileSize %d", p, size, MaxFileSize)
+		}
+		return nil
+	})
 	if err != nil {
 		return Sample{}, fmt.Errorf("data: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 )
 
 // FashionMNISTClasses are the Fashion-MNIST class names in label order.
@@ -38,9 +37,9 @@ func ParseIDX(name string, b []byte) (*IDXArray, error) {
 }
 
 // ReadIDXFile reads an IDX file, gunzipping it when it starts with the
-// gzip magic.
+// gzip magic. p must be a regular file, or a link to one (ErrNotRegular).
 func ReadIDXFile(p string) (*IDXArray, error) {
-	f, err := os.Open(p)
+	f, st, err := openRegular(p)
 	if err != nil {
 		return nil, fmt.Errorf("data: idx: %w", err)
 	}
@@ -57,10 +56,6 @@ func ReadIDXFile(p string) (*IDXArray, error) {
 		}
 		defer zr.Close()
 		return readIDX(p, zr)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("data: idx %s: %w", p, err)
 	}
 	return readIDXSized(p, f, st.Size())
 }

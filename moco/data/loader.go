@@ -99,6 +99,22 @@ type Loader struct {
 // ErrClosed is returned by Next after Close.
 var ErrClosed = errors.New("data: loader closed")
 
+// BatchError is the error Next returns for a batch with a sample that
+// failed to load (SkipErrors off). Its message counts epochs and batches
+// from 1, as people and progress displays do ("epoch 1, batch 3 of
+// 8"); Pos, like every Position, counts from 0.
+type BatchError struct {
+	Pos     Position // where the batch stands
+	Batches int      // batches in an epoch
+	Err     error    // the first failing sample's error, naming it
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("data: epoch %d, batch %d of %d: %v", e.Pos.Epoch+1, e.Pos.Batch+1, e.Batches, e.Err)
+}
+
+func (e *BatchError) Unwrap() error { return e.Err }
+
 // NewLoader starts the workers and the dispatcher.
 func NewLoader(ds Dataset, tf Transform, cfg LoaderConfig) (*Loader, error) {
 	n := ds.Len()
@@ -300,7 +316,7 @@ func (l *Loader) loadOne(idx, epoch int, dst [][]float32, rng *RNG, s *Scratch, 
 }
 
 // Next returns the next batch. The previous batch is recycled. A sample
-// that fails to load makes Next return an error naming it (unless
+// that fails to load makes Next return a *BatchError naming it (unless
 // SkipErrors); the loader's position then stays on that batch.
 func (l *Loader) Next() (*Batch, error) {
 	if l.err != nil {
@@ -327,7 +343,7 @@ func (l *Loader) Next() (*Batch, error) {
 		return nil, ErrClosed
 	}
 	if b.err != nil {
-		l.err = fmt.Errorf("data: batch %d of epoch %d: %w", b.Pos.Batch, b.Pos.Epoch, b.err)
+		l.err = &BatchError{Pos: b.Pos, Batches: l.nb, Err: b.err}
 		l.free <- b
 		return nil, l.err
 	}

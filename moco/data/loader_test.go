@@ -164,7 +164,13 @@ func TestLoaderErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = l.Next()
 	require.ErrorContains(t, err, "img#6")
-	require.ErrorContains(t, err, "batch 1 of epoch 0")
+	// Counted from 1 in the message, as the progress bar counts; from 0
+	// in Position.
+	require.ErrorContains(t, err, "data: epoch 1, batch 2 of 5: ")
+	var be *BatchError
+	require.ErrorAs(t, err, &be)
+	require.Equal(t, Position{0, 1}, be.Pos)
+	require.Equal(t, 5, be.Batches)
 	require.Equal(t, Position{0, 1}, l.Position())
 	_, err2 := l.Next()
 	require.Equal(t, err, err2, "errors are sticky")

@@ -32,7 +32,9 @@ func IsPattern(s string) bool {
 // (the rules of Python's braceexpand, which WebDataset uses). Braces with
 // no comma and no range are kept as they are; braces that do not pair up
 // are an error. Every file listed must exist; a glob that matches nothing
-// is an error.
+// is an error, and so is a pattern that names one file twice
+// ("s-{00,00}.tar", "{s-00,./s-00}.tar", "s-0*.tar" beside "s-*.tar"):
+// its shards would be read twice.
 func ExpandPattern(pattern string) ([]string, error) {
 	names, err := expandBraces(pattern)
 	if err != nil {
@@ -57,7 +59,32 @@ func ExpandPattern(pattern string) ([]string, error) {
 		sort.Strings(m)
 		out = append(out, m...)
 	}
+	if a, b, ok := repeated(out); ok {
+		return nil, fmt.Errorf("data: pattern %q names %s twice%s: its shards would be read twice", pattern, out[a], asAlso(out[a], out[b]))
+	}
 	return out, nil
+}
+
+// repeated finds a path that paths hold twice, compared after
+// filepath.Clean: the indices of its first two places.
+func repeated(paths []string) (a, b int, ok bool) {
+	seen := make(map[string]int, len(paths))
+	for i, p := range paths {
+		c := filepath.Clean(p)
+		if j, dup := seen[c]; dup {
+			return j, i, true
+		}
+		seen[c] = i
+	}
+	return 0, 0, false
+}
+
+// asAlso is " (also as b)" where b spells the path a another way, else "".
+func asAlso(a, b string) string {
+	if a == b {
+		return ""
+	}
+	return " (also as " + b + ")"
 }
 
 // expandBraces expands s's brace groups, the leftmost first.

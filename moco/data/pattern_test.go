@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,4 +115,44 @@ func FuzzExpandBraces(f *testing.F) {
 			t.Fatalf("%q without braces expanded to %q", s, names)
 		}
 	})
+}
+
+// TestShardsNamedTwice: a pattern or a list of archives that names one
+// file twice is refused, naming it, rather than read with its images
+// twice; so are two names of one file (a link).
+func TestShardsNamedTwice(t *testing.T) {
+	dir := t.TempDir()
+	paths := writeShards(t, dir, webdatasetShards(t), func(int) bool { return false })
+	s0 := paths[0]
+	for pattern, also := range map[string]string{
+		"shard-{00,00}.tar":          "",
+		"shard-{00,01,00}.tar":       "",
+		"{shard-00,./shard-00}.tar":  " (also as " + dir + string(filepath.Separator) + "./shard-00.tar)",
+		"{shard-*,shard-0[0]}.tar":   "",
+		"shard-{00..01}{.tar,*.tar}": "",
+	} {
+		p := filepath.Join(dir, pattern)
+		_, err := ExpandPattern(p)
+		require.ErrorContains(t, err, fmt.Sprintf("data: pattern %q names %s twice%s: its shards would be read twice", p, s0, also), pattern)
+		_, err = Open(p, "train")
+		require.ErrorContains(t, err, "names "+s0+" twice", pattern)
+	}
+	got, err := ExpandPattern(filepath.Join(dir, "shard-{00,01}.tar"))
+	require.NoError(t, err)
+	require.Equal(t, paths, got)
+
+	_, err = NewTar([]string{s0, paths[1], dir + "/./shard-00.tar"}, TarOptions{})
+	require.ErrorContains(t, err, s0+" is given twice (archives 1 and 3 of 3, also as "+dir+"/./shard-00.tar): its images would be read twice")
+
+	// One file under two names: a link beside it, in a list or a folder.
+	link := filepath.Join(dir, "shard-02.tar")
+	require.NoError(t, os.Symlink(s0, link))
+	_, err = NewTar([]string{s0, paths[1], link}, TarOptions{})
+	require.ErrorContains(t, err, s0+" and "+link+" are the same file (archives 1 and 3 of 3): its images would be read twice")
+	_, err = Open(dir, "train")
+	require.ErrorContains(t, err, "are the same file")
+	gz := writeShards(t, t.TempDir(), webdatasetShards(t)[:1], func(int) bool { return true })[0]
+	require.NoError(t, os.Link(gz, gz+".hard.tar.gz"))
+	_, err = NewTar([]string{gz, gz + ".hard.tar.gz"}, TarOptions{})
+	require.ErrorContains(t, err, "are the same file")
 }

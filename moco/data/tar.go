@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -54,6 +55,9 @@ import (
 // cannot be read at an offset, so a compressed archive's images are
 // kept in memory: their JPEG and PNG data is already compressed and
 // gzip gains little on it, so large sets belong in plain tar files.
+// An archive cut short is refused, not read as a smaller set: a plain
+// one must end with tar's end-of-archive blocks (checkEnd), a gzip
+// stream with its trailer.
 type Tar struct {
 	archives []tarArchive
 	layout   string // "webdataset" or "imagefolder"
@@ -147,10 +151,19 @@ func (b *memoryBudget) take(n int64) bool {
 const maxLabelBytes = 64
 
 // NewTar indexes the archives at paths, in that order, as one set (see
-// Tar). Up to eight archives are read at once.
+// Tar). Up to eight archives are read at once. A file named twice (after
+// filepath.Clean), or under two names (a link), is an error: its images
+// would be read twice.
 func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("data: tar: no archives given")
+	}
+	if a, b, ok := repeated(paths); ok {
+		also := ""
+		if paths[b] != paths[a] {
+			also = ", also as " + paths[b]
+		}
+		return nil, fmt.Errorf("data: tar: %s is given twice (archives %d and %d of %d%s): its images would be read twice", paths[a], a+1, b+1, len(paths), also)
 	}
 	scans := make([]tarScan, len(paths))
 	errs := make([]error, len(paths))
@@ -174,6 +187,9 @@ func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 			break
 		}
 	}
+	if scanErr == nil {
+		scanErr = sameFiles(scans)
+	}
 	t, err := buildTar(scans, scanErr, opt)
 	if err != nil {
 		for _, s := range scans {
@@ -184,6 +200,27 @@ func NewTar(paths []string, opt TarOptions) (*Tar, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// sameFiles reports two archives of a set that are one file under two
+// names (a link, or a path spelt two ways that cleaning does not make
+// one): its images would be read twice.
+func sameFiles(scans []tarScan) error {
+	bySize := map[int64][]int{}
+	for i, s := range scans {
+		if s.info == nil {
+			continue
+		}
+		size := s.info.Size()
+		for _, j := range bySize[size] {
+			if os.SameFile(scans[j].info, s.info) {
+				return fmt.Errorf("data: tar: %s and %s are the same file (archives %d and %d of %d): its images would be read twice",
+					scans[j].archive.name, s.archive.name, j+1, i+1, len(scans))
+			}
+		}
+		bySize[size] = append(bySize[size], i)
+	}
+	return nil
 }
 
 // NewTarBytes indexes one archive (tar or tar.gz) held in memory; name
@@ -207,7 +244,8 @@ func NewTarBytes(name string, b []byte, opt TarOptions) (*Tar, error) {
 type tarScan struct {
 	archive tarArchive
 	members []tarMember
-	labels  bool // some member is a WebDataset label (cls)
+	labels  bool        // some member is a WebDataset label (cls)
+	info    fs.FileInfo // the archive's file; nil for one in memory
 }
 
 // tarMember is a regular file of an archive, in archive order.
@@ -219,9 +257,10 @@ type tarMember struct {
 }
 
 // scanTarFile indexes the archive at p: a gzip stream is read whole, a
-// plain tar file only through its headers, and stays open.
+// plain tar file only through its headers, and stays open. p must be a
+// regular file (see openRegular), or a link to one.
 func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
-	f, err := os.Open(p)
+	f, st, err := openRegular(p)
 	if err != nil {
 		if errors.Is(err, syscall.EMFILE) {
 			err = fmt.Errorf("%w (every plain tar of a set stays open: raise the limit on open files, ulimit -n)", err)
@@ -234,7 +273,9 @@ func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return tarScan{}, fmt.Errorf("data: tar %s: %w", p, err)
 		}
-		return scanTar(p, bufio.NewReaderSize(f, 1<<20), true, budget)
+		s, err := scanTar(p, bufio.NewReaderSize(f, 1<<20), true, budget)
+		s.info = st
+		return s, err
 	}
 	fail := func(err error) (tarScan, error) {
 		f.Close()
@@ -247,14 +288,11 @@ func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
 	if err != nil {
 		return fail(err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(fmt.Errorf("data: tar %s: %w", p, err))
-	}
 	if err := s.checkBounds(st.Size()); err != nil {
 		return fail(err)
 	}
 	s.archive.file = f
+	s.info = st
 	return s, nil
 }
 
@@ -317,13 +355,33 @@ func scanTar(name string, r io.Reader, gz bool, budget *memoryBudget) (tarScan, 
 		cnt, counted = &sr.offsetReader, sr
 	}
 	tr := tar.NewReader(counted)
+	// The last entry, and where its data ends (see checkEnd).
+	var last *tar.Header
+	var end int64
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			if !gz {
+				// A gzip stream cut short fails its trailer check below.
+				if err := checkEnd(name, last, end, cnt.n); err != nil {
+					return s, err
+				}
+			}
 			break
 		}
 		if err != nil {
 			return s, fmt.Errorf("data: tar %s: after %d entries: %w", name, len(s.members), err)
+		}
+		last, end = h, -1
+		if !isSparse(h) {
+			// Entries without data (folders, links) have none whatever
+			// their size field says, as archive/tar reads them.
+			size := h.Size
+			switch h.Typeflag {
+			case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
+				size = 0
+			}
+			end = (cnt.n + size + tarBlock - 1) / tarBlock * tarBlock
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
@@ -369,6 +427,45 @@ func scanTar(name string, r io.Reader, gz bool, budget *memoryBudget) (tarScan, 
 		}
 	}
 	return s, nil
+}
+
+// tarBlock is the size of a tar block: headers, and data padded to it.
+const tarBlock = 512
+
+// checkEnd reports a plain archive cut short between two entries, which
+// archive/tar (like GNU tar and Python's tarfile) reads as a smaller
+// archive with no word: a download or a shard writer stopped early loses
+// whole images, whole classes even, silently. Every tar writer ends an
+// archive with two 512-byte blocks of zeros (Go's archive/tar, Python's
+// tarfile and GNU tar, which then pads to 10240-byte records), and
+// archive/tar stops at them, or else at the end of the file: pos, where
+// it stopped, is end (where the last entry's data ends, or −1 where that
+// is not known: a sparse entry, whose size on disk archive/tar does not
+// give) plus the zero blocks it read. One zero block then the end of the
+// file is accepted: no entry can start with a zero block, so the writer
+// did finish, and GNU tar takes it too (warning of "a lone zero block");
+// none is refused. An archive with no entries at all (an empty file) is
+// left to the caller, which reports that it holds no images.
+func checkEnd(name string, last *tar.Header, end, pos int64) error {
+	if last == nil || end < 0 || pos >= end+tarBlock {
+		return nil
+	}
+	return fmt.Errorf("data: tar %s (%d bytes): truncated? the archive ends at byte %d, after entry %s, without tar's end-of-archive blocks (two 512-byte blocks of zeros)",
+		name, pos, pos, last.Name)
+}
+
+// isSparse reports a sparse entry (GNU tar --sparse), old GNU format or
+// PAX: its data on disk is shorter than h.Size.
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // readLabel parses a WebDataset class index: decimal, white space around

@@ -1,8 +1,11 @@
 package data
 
 import (
+	"archive/tar"
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -310,4 +313,82 @@ func TestTarMemoryBound(t *testing.T) {
 	d, err = NewTar(gz, TarOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 4, d.Len())
+}
+
+// TestTarEndOfArchive: a plain archive cut short between two entries (a
+// download or a shard writer stopped early) is refused, naming the file,
+// where it ends and the last entry it holds, rather than read as a
+// smaller set; the endings tar writers produce are read.
+func TestTarEndOfArchive(t *testing.T) {
+	files := tarFixture(t)
+	whole := makeTar(t, files, false) // archive/tar: two zero blocks, no record padding
+	require.Zero(t, len(whole)%tarBlock)
+	// The archive of the first k files is, but for its two end blocks, a
+	// prefix of the whole one: cut there, the last class goes missing.
+	k := len(files) - 1
+	boundary := len(makeTar(t, files[:k], false)) - 2*tarBlock
+	require.Equal(t, makeTar(t, files[:k], false)[:boundary], whole[:boundary])
+	end := len(whole) - 2*tarBlock
+	for _, c := range []struct {
+		n         int
+		lastEntry string
+	}{
+		{boundary, files[k-1].name},
+		{end, files[k].name},
+	} {
+		_, err := NewTarBytes("cut.tar", whole[:c.n], TarOptions{})
+		require.ErrorContains(t, err, fmt.Sprintf("cut.tar (%d bytes): truncated? the archive ends at byte %d, after entry %s, without tar's end-of-archive blocks", c.n, c.n, c.lastEntry))
+		p := filepath.Join(t.TempDir(), "cut.tar")
+		writeFile(t, p, whole[:c.n])
+		_, err = NewTar([]string{p}, TarOptions{})
+		require.ErrorContains(t, err, p+fmt.Sprintf(" (%d bytes): truncated?", c.n))
+	}
+
+	// Read: two zero blocks (archive/tar), padded to 10240-byte records
+	// (GNU tar, Python's tarfile), and one zero block then the end of the
+	// file, which GNU tar reads too ("a lone zero block").
+	padded := append(append([]byte(nil), whole...), make([]byte, 10240-len(whole)%10240)...)
+	for _, b := range [][]byte{whole, padded, whole[:end+tarBlock]} {
+		d, err := NewTarBytes("ok.tar", b, TarOptions{})
+		require.NoError(t, err, "%d bytes", len(b))
+		checkTarFixture(t, d)
+		p := filepath.Join(t.TempDir(), "ok.tar")
+		writeFile(t, p, b)
+		d, err = NewTar([]string{p}, TarOptions{})
+		require.NoError(t, err, "%d bytes", len(b))
+		checkTarFixture(t, d)
+		require.NoError(t, d.Close())
+	}
+
+	// An archive whose last entry is a folder or a link (no data), cut
+	// after it.
+	var buf bytes.Buffer
+	w := tar.NewWriter(&buf)
+	require.NoError(t, w.WriteHeader(&tar.Header{Name: "cat/1.png", Mode: 0o644, Size: int64(len(files[1].data)), Typeflag: tar.TypeReg}))
+	_, err := w.Write(files[1].data)
+	require.NoError(t, err)
+	require.NoError(t, w.WriteHeader(&tar.Header{Name: "cat/2.png", Linkname: "cat/1.png", Typeflag: tar.TypeSymlink}))
+	require.NoError(t, w.Close())
+	b := buf.Bytes()
+	_, err = NewTarBytes("link.tar", b, TarOptions{})
+	require.NoError(t, err)
+	_, err = NewTarBytes("link.tar", b[:len(b)-2*tarBlock], TarOptions{})
+	require.ErrorContains(t, err, "after entry cat/2.png, without tar's end-of-archive blocks")
+
+	// GNU tar's own archive, where it is installed.
+	gnu, err := exec.LookPath("tar")
+	if err != nil {
+		t.Skip("no tar command here")
+	}
+	dir := t.TempDir()
+	for _, f := range files {
+		writeFile(t, filepath.Join(dir, "src", f.name), f.data)
+	}
+	p := filepath.Join(dir, "gnu.tar")
+	out, err := exec.Command(gnu, "-cf", p, "-C", filepath.Join(dir, "src"), "data").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	d, err := NewTar([]string{p}, TarOptions{})
+	require.NoError(t, err)
+	checkTarFixture(t, d)
+	require.NoError(t, d.Close())
 }
