@@ -9,13 +9,22 @@ import (
 	"github.com/mocogo/mocogo/nn"
 )
 
+// Reading says how an evaluation pass reads a set: images per batch,
+// decoding goroutines, and whether an image that cannot be read is
+// replaced by another of the set (data.LoaderConfig.SkipErrors: chosen
+// deterministically, and counted in Skipped) instead of failing the pass.
+type Reading struct {
+	Batch, Workers int
+	SkipErrors     bool
+}
+
 // ExtractFeatures runs the backbone over every item of ds, in order, with
 // the evaluation transform (resize, center crop, normalise) at the ViT's
 // image size, and returns the cls features [n, D] and the labels. It ends
 // with e.Reset: call it between training steps, not inside one.
-func ExtractFeatures(e *engine.Engine, vit *nn.ViT, ds data.Dataset, batch, workers int) ([]float32, []int32, error) {
+func ExtractFeatures(e *engine.Engine, vit *nn.ViT, ds data.Dataset, r Reading) ([]float32, []int32, error) {
 	size := vit.Config.ImageSize
-	l, err := data.NewLoader(ds, data.NewEval(size), data.LoaderConfig{BatchSize: batch, Workers: workers})
+	l, err := data.NewLoader(ds, data.NewEval(size), data.LoaderConfig{BatchSize: r.Batch, Workers: r.Workers, SkipErrors: r.SkipErrors})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -44,12 +53,12 @@ func ExtractFeatures(e *engine.Engine, vit *nn.ViT, ds data.Dataset, batch, work
 
 // KNNAccuracy extracts features of the bank and query sets and returns
 // the weighted kNN top-1 and top-5 accuracy (k = 200, t = 0.1 unless set).
-func KNNAccuracy(e *engine.Engine, vit *nn.ViT, bank, query data.Dataset, k int, t float64, batch, workers int) (top1, top5 float64, err error) {
-	bf, bl, err := ExtractFeatures(e, vit, bank, batch, workers)
+func KNNAccuracy(e *engine.Engine, vit *nn.ViT, bank, query data.Dataset, k int, t float64, r Reading) (top1, top5 float64, err error) {
+	bf, bl, err := ExtractFeatures(e, vit, bank, r)
 	if err != nil {
 		return 0, 0, err
 	}
-	qf, ql, err := ExtractFeatures(e, vit, query, batch, workers)
+	qf, ql, err := ExtractFeatures(e, vit, query, r)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -35,11 +35,11 @@ func TestExtractFeaturesError(t *testing.T) {
 	e := engine.New(engine.NewCPU(engine.F32))
 	vit, err := nn.NewViT(e, fixtureCfg.ViT, nn.NewRNG(0))
 	require.NoError(t, err)
-	feats, labels, err := ExtractFeatures(e, vit, grayImages{n: 10, bad: -1}, 4, 1)
+	feats, labels, err := ExtractFeatures(e, vit, grayImages{n: 10, bad: -1}, Reading{Batch: 4, Workers: 1})
 	require.NoError(t, err)
 	require.Len(t, labels, 10)
 	require.Len(t, feats, 10*fixtureCfg.ViT.Dim)
 
-	_, _, err = ExtractFeatures(e, vit, grayImages{n: 10, bad: 5}, 4, 1)
+	_, _, err = ExtractFeatures(e, vit, grayImages{n: 10, bad: 5}, Reading{Batch: 4, Workers: 1})
 	require.EqualError(t, err, "moco: extracting features: batch 2 of 3: item 5: broken")
 }

@@ -75,7 +75,7 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 	var loader *data.Loader
 	var err error
 	if cfg.CacheFeatures {
-		if cached, cachedLabels, err = ExtractFeatures(e, vit, train, cfg.BatchSize, cfg.Workers); err != nil {
+		if cached, cachedLabels, err = ExtractFeatures(e, vit, train, Reading{Batch: cfg.BatchSize, Workers: cfg.Workers}); err != nil {
 			return ProbeResult{}, err
 		}
 	} else {
@@ -146,7 +146,7 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 		}
 	}
 	// Evaluate: resize + center crop, the probe on the features.
-	vf, vl, err := ExtractFeatures(e, vit, val, cfg.BatchSize, cfg.Workers)
+	vf, vl, err := ExtractFeatures(e, vit, val, Reading{Batch: cfg.BatchSize, Workers: cfg.Workers})
 	if err != nil {
 		return ProbeResult{}, err
 	}

@@ -161,7 +161,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// once, with a word on stdout when that is slow (a machine's first run).
 	device.WarmKernels(e, stdout)
 	if *mode != "linear" {
-		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, *batch, *workers)
+		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, moco.Reading{Batch: *batch, Workers: *workers})
 		if err != nil {
 			return err
 		}

@@ -99,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.out, "out", "out/pretrain", "output folder: checkpoint, backbone, metrics")
 	fs.BoolVar(&o.resume, "resume", false, "continue from the checkpoint in --out")
 	fs.BoolVar(&o.overwrite, "overwrite", false, "start afresh even if --out holds another run's checkpoint, or an unfinished one of this run, which is then replaced")
-	fs.BoolVar(&o.skipBad, "skip-bad", false, "train on a substitute image (another of the data, chosen deterministically) where one cannot be read or decoded, and report how many, instead of stopping")
+	fs.BoolVar(&o.skipBad, "skip-bad", false, "where an image cannot be read or decoded, use another of the data in its place (chosen deterministically; the kNN monitor's passes too) instead of stopping, and report how many training used")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the initialisation, the shuffle and the augmentation")
 	fs.IntVar(&o.workers, "workers", runtime.NumCPU(), "decoding and augmentation goroutines")
 	fs.IntVar(&o.threads, "threads", 0, "compute threads (default: all cores)")
@@ -462,6 +462,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--resume: %w", err)
 		}
 		if diff := runDiff(st, dataID, dataLen, heldOut, o.seed, tcfg); diff != "" {
+			if st.Data == dataID && st.DataLen != dataLen {
+				return fmt.Errorf("--resume: %s: the images in %s changed since its run started (%s), and a resumed run must read the same ones: put back what was removed (an unreadable image can be replaced by a readable one, or skipped with --skip-bad), or start afresh with --overwrite", ckpt, dataID, diff)
+			}
 			return fmt.Errorf("--resume: %s was written by another run: %s; resume with the flags it was started with", ckpt, diff)
 		}
 		if err := tr.RestoreCheckpoint(f, st); err != nil {
@@ -469,7 +472,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		start = st.Position
 		resumeStep = st.Step
-		fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch, start.Batch, st.Step)
+		fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch+1, start.Batch+1, st.Step)
 		if tr.Scaler != nil {
 			fmt.Fprintf(stdout, "Loss scale %g, %d steps skipped so far.\n", tr.Scaler.Scale(), tr.SkippedSteps)
 		}
@@ -562,7 +565,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	device.WarmKernels(e, stdout)
 
 	knn := func() (float64, float64, error) {
-		return moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, o.batch, o.workers)
+		return moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, moco.Reading{Batch: o.batch, Workers: o.workers, SkipErrors: o.skipBad})
 	}
 	var initTop1 float64 = -1
 	if !o.resume && monitor {
@@ -691,7 +694,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Wrote %s (training state) and %s (backbone, timm key names).\n", ckpt, backbone)
 	if n := skipped(); n > 0 {
-		fmt.Fprintf(stdout, "--skip-bad: %d times an image could not be read and another trained in its place.\n", n)
+		fmt.Fprintf(stdout, "--skip-bad: %d times an image could not be read in training and another trained in its place.\n", n)
 	}
 	if tr.Scaler != nil {
 		fmt.Fprintf(stdout, "Loss scaling: %d of %d steps skipped for overflowing gradients; final scale %g.\n", tr.SkippedSteps, tr.Step, tr.Scaler.Scale())

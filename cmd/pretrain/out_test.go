@@ -123,7 +123,8 @@ func TestFlagRanges(t *testing.T) {
 
 // TestBadImageWhileTraining: an image that cannot be decoded stops the
 // run with its name, what checkpoint is kept and how to go on; with
-// --skip-bad another image trains in its place and the count is reported.
+// --skip-bad another image trains in its place and the count is reported,
+// and the kNN monitor's passes go on past it too.
 func TestBadImageWhileTraining(t *testing.T) {
 	data := writeFolder(t, 3, 8, 16)
 	require.NoError(t, os.WriteFile(filepath.Join(data, "class1", "003.png"), []byte("\x89PNG\r\n\x1a\n broken"), 0o644))
@@ -141,6 +142,11 @@ func TestBadImageWhileTraining(t *testing.T) {
 	sink.Reset()
 	require.NoError(t, run(append(args, "--skip-bad", "--overwrite"), &sink, &sink), sink.String())
 	assert.Contains(t, sink.String(), "--skip-bad: 2 times an image could not be read")
+
+	// With the kNN monitor, whose bank holds the image.
+	sink.Reset()
+	require.NoError(t, run(append(tinyArgs(data, t.TempDir(), 1), "--skip-bad"), &sink, &sink), sink.String())
+	assert.Contains(t, sink.String(), "kNN top-1")
 }
 
 // TestImageSizeFromData: the image size taken from the first training
@@ -161,4 +167,21 @@ func TestImageSizeFromData(t *testing.T) {
 	err := run(args, &sink, &sink)
 	require.ErrorContains(t, err, "the image size 6 px is that of the first training image")
 	require.ErrorContains(t, err, "give --img")
+}
+
+// TestResumeAfterImagesChanged: a run whose images were removed since it
+// started says that the data changed and how to go on, not that the
+// flags differ.
+func TestResumeAfterImagesChanged(t *testing.T) {
+	data := writeFolder(t, 3, 12, 16)
+	out := t.TempDir()
+	var sink bytes.Buffer
+	stopAfterEpochs = 1
+	err := run(tinyArgs(data, out, 2), &sink, &sink)
+	stopAfterEpochs = 0
+	require.ErrorIs(t, err, errStopped)
+	require.NoError(t, os.Remove(filepath.Join(data, "class2", "001.png")))
+	err = run(append(tinyArgs(data, out, 2), "--resume"), &sink, &sink)
+	require.ErrorContains(t, err, "changed since its run started (images 30 there, 29 here)")
+	require.ErrorContains(t, err, "--skip-bad")
 }
