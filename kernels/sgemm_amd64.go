@@ -2,7 +2,8 @@ package kernels
 
 import "github.com/klauspost/cpuid/v2"
 
-//go:generate python3 ../scripts/gen/sgemm_direct.py sgemm_avx512_direct_amd64.s
+//go:generate python3 ../scripts/gen/sgemm_direct.py avx512 sgemm_avx512_direct_amd64.s
+//go:generate python3 ../scripts/gen/sgemm_direct.py avx2 sgemm_avx2_direct_amd64.s
 
 // sgemmKern6x16AVX2 computes a 6×16 tile; see gemmKernel. a holds kc×6 and
 // b kc×16 packed values, c is row-major with stride ldc (in elements).
@@ -35,6 +36,30 @@ func sgemmKern12x32AVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc 
 //
 //go:noescape
 func sgemmKern12x16AVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern6x16AVX2Direct is sgemmKern6x16AVX2 with A read in place.
+//
+//go:noescape
+func sgemmKern6x16AVX2Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKern6x8AVX2Direct is sgemmKern6x8AVX2 with A read in place.
+//
+//go:noescape
+func sgemmKern6x8AVX2Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+func kernAVX2Direct(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[5*lda+kc-1]
+	_ = b[kc*16-1]
+	_ = c[5*ldc+15]
+	sgemmKern6x16AVX2Direct(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
+}
+
+func kernAVX2DirectHalf(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[5*lda+kc-1]
+	_ = b[kc*8-1]
+	_ = c[5*ldc+7]
+	sgemmKern6x8AVX2Direct(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
+}
 
 func kernAVX512Direct(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
 	_ = a[11*lda+kc-1]
@@ -99,6 +124,7 @@ var (
 	gemmAVX2 = &gemmImpl{
 		name: "avx2", mr: 6, nr: 16, kc: 512, nb: 512, mb: 768,
 		kern: kernAVX2, kernHalf: kernAVX2Half, pack4: sgemmPack4AVX, packRows: sgemmPackRowsAVX,
+		kernDirect: kernAVX2Direct, kernDirectHalf: kernAVX2DirectHalf,
 	}
 	gemmAVX512 = &gemmImpl{
 		name: "avx512", mr: 12, nr: 32, kc: 512, nb: 512, mb: 1536,

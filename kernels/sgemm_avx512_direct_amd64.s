@@ -5,8 +5,8 @@
 // values contiguous. Each element of C gets the same multiply-adds in the
 // same order as from the packed sliver, so the same bits; what is saved is
 // packing A, which dominates when a product has few columns to reuse the
-// packed sliver over. Rows 0–5 are addressed from SI, rows 6–11 from BX =
-// a + 6·lda, with R10 = lda, R11 = 3·lda, R12 = 5·lda in bytes.
+// packed sliver over. Rows 0–5 are addressed from SI, rows 6–11 from BX = a + 6·lda, with R10 = lda, R11 = 3·lda,
+// R12 = 5·lda in bytes.
 
 #include "textflag.h"
 
@@ -444,7 +444,6 @@ nobeta:
 	VMOVUPS Z31, 64(DX)
 	VZEROUPPER
 	RET
-
 
 // func sgemmKern12x16AVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
 TEXT ·sgemmKern12x16AVX512Direct(SB), NOSPLIT, $0-56

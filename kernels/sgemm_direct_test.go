@@ -12,16 +12,20 @@ import (
 // edge rows and columns, half-width last slivers, several k blocks with
 // beta, with a row stride wider than k, on one thread and on several.
 func TestSgemmDirectASameBits(t *testing.T) {
-	var g *gemmImpl
-	for _, impl := range gemmImpls {
-		if impl.kernDirect != nil {
-			g = impl
+	defer func() { useDirectA = true }()
+	tested := 0
+	for _, g := range gemmImpls {
+		if g.kernDirect != nil {
+			testDirectASameBits(t, g)
+			tested++
 		}
 	}
-	if g == nil {
+	if tested == 0 {
 		t.Skip("no implementation with direct kernels on this CPU")
 	}
-	defer func() { useDirectA = true }()
+}
+
+func testDirectASameBits(t *testing.T, g *gemmImpl) {
 	r := rand.New(rand.NewPCG(8, 1))
 	for _, sh := range [][3]int{{12, 32, 7}, {25, 50, 130}, {100, 16, 600}, {6400 / 8, 128, 128}, {37, 300, 1100}, {11, 40, 3}} {
 		m, n, k := sh[0], sh[1], sh[2]
@@ -52,16 +56,15 @@ func TestSgemmDirectASameBits(t *testing.T) {
 // BenchmarkSgemmDirectA times untransposed-A products (the MoCo v3 demo's
 // first) with A packed and read in place: where directMaxN came from.
 func BenchmarkSgemmDirectA(b *testing.B) {
-	var g *gemmImpl
-	for _, impl := range gemmImpls {
-		if impl.kernDirect != nil {
-			g = impl
+	defer func() { useDirectA = true }()
+	for _, g := range gemmImpls {
+		if g.kernDirect != nil {
+			b.Run(g.name, func(b *testing.B) { benchDirectA(b, g) })
 		}
 	}
-	if g == nil {
-		b.Skip("no implementation with direct kernels on this CPU")
-	}
-	defer func() { useDirectA = true }()
+}
+
+func benchDirectA(b *testing.B, g *gemmImpl) {
 	r := rand.New(rand.NewPCG(8, 1))
 	for _, sh := range [][3]int{{6400, 384, 128}, {6400, 128, 128}, {6400, 512, 128}, {6400, 128, 512}, {6400, 768, 384}, {6400, 1024, 128}, {6400, 256, 1000}} {
 		m, n, k := sh[0], sh[1], sh[2]

@@ -39,9 +39,10 @@ var useDirectA = true
 // directMaxN is the widest product whose A is read in place. A packed
 // sliver of A serves every B sliver of the product, so packing pays where
 // there are many; reading A in place costs a little in each tile instead.
-// On a 2-core Xeon (Emerald Rapids, one thread) the direct kernels ran the
-// MoCo v3 demo's products (n = 128 to 512) 10–15% faster and 6400×768×384
-// faster still, and lost about 10% at 2048³. A row stride that is a
+// On a 2-core Xeon (Emerald Rapids, one thread) the AVX-512 direct kernels
+// ran the MoCo v3 demo's products (n = 128 to 512) 10–15% faster and
+// 6400×768×384 faster still, and lost about 10% at 2048³; the AVX2 ones
+// (6×16) gained 3–25% on the same products up to 1024 columns. A row stride that is a
 // multiple of 4 KiB (lda%1024 == 0) puts the 12 rows of a sliver in one
 // cache set, and lost too (6400×256×1024), so such an A is packed.
 const directMaxN = 1024

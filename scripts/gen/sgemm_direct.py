@@ -1,12 +1,14 @@
-"""Writes kernels/sgemm_avx512_direct_amd64.s: the AVX-512 SGEMM
-micro-kernels of kernels/sgemm_avx512_amd64.s with op(A) read in place
-(row r at a + r*lda) instead of from a packed sliver.
+"""Writes the SGEMM micro-kernels that read op(A) in place (row r at
+a + r*lda) instead of from a packed sliver, from the packed kernels:
 
-usage: sgemm_direct.py OUT.s   (go generate ./kernels runs it; .ci/run checks
-the committed file is what it writes)
+  sgemm_direct.py avx512 OUT.s   from kernels/sgemm_avx512_amd64.s (12 rows)
+  sgemm_direct.py avx2 OUT.s     from kernels/sgemm_avx2_amd64.s (6 rows)
+
+(go generate ./kernels runs both; .ci/run checks the committed files are
+what it writes.)
 
 Only the A operand changes: each broadcast of packed A at byte offset
-4*(12*step + row) becomes a broadcast of row `row` at k offset `step`,
+4*(mr*step + row) becomes a broadcast of row `row` at k offset `step`,
 addressed from SI (rows 0-5) or BX = a + 6*lda (rows 6-11) with the strides
 R10 = lda, R11 = 3*lda, R12 = 5*lda in bytes; the pointer bumps follow.
 Every multiply-add stays where it was, so each element of C gets the same
@@ -16,54 +18,81 @@ import os
 import re
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-src = open(os.path.join(here, '..', '..', 'kernels', 'sgemm_avx512_amd64.s')).read()
-def extract(name):
-    i=src.index('TEXT ·%s(SB)'%name)
-    j=src.find('\n// func ',i)
-    return src[i:] if j<0 else src[i:j+1]
-forms={0:'(%s)',1:'(%s)(R10*1)',2:'(%s)(R10*2)',3:'(%s)(R11*1)',4:'(%s)(R10*4)',5:'(%s)(R12*1)'}
-def transform(name, newname):
-    body=extract(name)
-    out=[]
-    for line in body.split('\n'):
-        m=re.match(r'\tVBROADCASTSS (\d+)\(SI\), (Z\d+)$',line)
+KERNELS = {
+    'avx512': ('sgemm_avx512_amd64.s', 12, ['sgemmKern12x32AVX512', 'sgemmKern12x16AVX512']),
+    'avx2': ('sgemm_avx2_amd64.s', 6, ['sgemmKern6x16AVX2', 'sgemmKern6x8AVX2']),
+}
+
+# Row r % 6 of a base register, with R10 = lda, R11 = 3*lda, R12 = 5*lda.
+FORMS = {0: '(%s)', 1: '(%s)(R10*1)', 2: '(%s)(R10*2)', 3: '(%s)(R11*1)', 4: '(%s)(R10*4)', 5: '(%s)(R12*1)'}
+
+
+def extract(src, name):
+    i = src.index('TEXT ·%s(SB)' % name)
+    j = src.find('\n// func ', i)
+    return src[i:] if j < 0 else src[i:j + 1]
+
+
+def transform(src, mr, name):
+    out = []
+    for line in extract(src, name).split('\n'):
+        m = re.match(r'\tVBROADCASTSS (\d+)\(SI\), ([YZ]\d+)$', line)
         if m:
-            off=int(m.group(1)); reg=m.group(2)
-            step,row=divmod(off//4,12)
-            base='SI' if row<6 else 'BX'
-            disp=4*step
-            addr=forms[row%6]%base
-            out.append('\tVBROADCASTSS %s%s, %s'%(disp if disp else '',addr,reg))
+            step, row = divmod(int(m.group(1)) // 4, mr)
+            base = 'SI' if row < 6 else 'BX'
+            disp = 4 * step
+            out.append('\tVBROADCASTSS %s%s, %s' % (disp if disp else '', FORMS[row % 6] % base, m.group(2)))
             continue
         if line.startswith('TEXT'):
-            out.append('TEXT ·%s(SB), NOSPLIT, $0-56'%newname); continue
-        if line=='\tMOVQ a+8(FP), SI':
-            out+=['\tMOVQ a+8(FP), SI','\tMOVQ lda+16(FP), R10','\tSHLQ $2, R10',
-                  '\tLEAQ (R10)(R10*2), R11','\tLEAQ (R10)(R10*4), R12','\tLEAQ (SI)(R11*2), BX']
+            out.append('TEXT ·%sDirect(SB), NOSPLIT, $0-56' % name)
             continue
-        line=line.replace('b+16(FP)','b+24(FP)').replace('c+24(FP)','c+32(FP)').replace('ldc+32(FP)','ldc+40(FP)')
-        line=line.replace('alpha+40(FP)','alpha+48(FP)').replace('beta+44(FP)','beta+52(FP)')
-        if line=='\tADDQ $192, SI':
-            out+=['\tADDQ $16, SI','\tADDQ $16, BX']; continue
-        if line=='\tADDQ $48, SI':
-            out+=['\tADDQ $4, SI','\tADDQ $4, BX']; continue
-        assert 'SI' not in line or 'PREFETCH' in line, line
+        if line == '\tMOVQ a+8(FP), SI':
+            out += ['\tMOVQ a+8(FP), SI', '\tMOVQ lda+16(FP), R10', '\tSHLQ $2, R10',
+                    '\tLEAQ (R10)(R10*2), R11', '\tLEAQ (R10)(R10*4), R12']
+            if mr == 12:
+                out.append('\tLEAQ (SI)(R11*2), BX')
+            continue
+        for old, new in (('b+16(FP)', 'b+24(FP)'), ('c+24(FP)', 'c+32(FP)'), ('ldc+32(FP)', 'ldc+40(FP)'),
+                         ('alpha+40(FP)', 'alpha+48(FP)'), ('beta+44(FP)', 'beta+52(FP)')):
+            line = line.replace(old, new)
+        m = re.match(r'\tADDQ \$(\d+), SI$', line)
+        if m:
+            steps = int(m.group(1)) // (4 * mr)
+            assert steps * 4 * mr == int(m.group(1)), line
+            out.append('\tADDQ $%d, SI' % (4 * steps))
+            if mr == 12:
+                out.append('\tADDQ $%d, BX' % (4 * steps))
+            continue
+        for reg in ('SI', 'BX', 'R10', 'R11', 'R12'):
+            assert not re.search(r'\b%s\b' % reg, line) or 'PREFETCH' in line, line
         out.append(line)
     return '\n'.join(out)
-hdr='''// Code generated by scripts/gen/sgemm_direct.py from sgemm_avx512_amd64.s; DO NOT EDIT.
 
-// The AVX-512 micro-kernels with op(A) read in place instead of from a
-// packed sliver: row r of the 12 at a + r·lda (lda in elements), its k
+
+def main():
+    which, dst = sys.argv[1], sys.argv[2]
+    srcname, mr, names = KERNELS[which]
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = open(os.path.join(here, '..', '..', 'kernels', srcname)).read()
+    bases = 'Rows 0–5 are addressed from SI'
+    if mr == 12:
+        bases += ', rows 6–11 from BX = a + 6·lda'
+    res = '''// Code generated by scripts/gen/sgemm_direct.py from %s; DO NOT EDIT.
+
+// The %s micro-kernels with op(A) read in place instead of from a
+// packed sliver: row r of the %d at a + r·lda (lda in elements), its k
 // values contiguous. Each element of C gets the same multiply-adds in the
 // same order as from the packed sliver, so the same bits; what is saved is
 // packing A, which dominates when a product has few columns to reuse the
-// packed sliver over. Rows 0–5 are addressed from SI, rows 6–11 from BX =
-// a + 6·lda, with R10 = lda, R11 = 3·lda, R12 = 5·lda in bytes.
+// packed sliver over. %s, with R10 = lda, R11 = 3·lda,
+// R12 = 5·lda in bytes.
 
 #include "textflag.h"
+''' % (srcname, 'AVX-512' if which == 'avx512' else 'AVX2/FMA', mr, bases)
+    for name in names:
+        res += '\n// func %sDirect(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)\n' % name
+        res += transform(src, mr, name).rstrip('\n') + '\n'
+    open(dst, 'w').write(res)
 
-// func sgemmKern12x32AVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
-'''
-res=hdr+transform('sgemmKern12x32AVX512','sgemmKern12x32AVX512Direct')+'\n// func sgemmKern12x16AVX512Direct(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)\n'+transform('sgemmKern12x16AVX512','sgemmKern12x16AVX512Direct')
-open(sys.argv[1],'w').write(res.rstrip('\n')+'\n')
+
+main()
