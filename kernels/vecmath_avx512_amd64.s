@@ -11,6 +11,8 @@
 
 // EXPZ2 is EXP2 of vecmath_amd64.h on zmm registers. The lanes EXP2 zeroes
 // by AND with a compare mask are zeroed here by a mask register (K1, K2).
+// MINPS/MAXPS return their second source where either is NaN, so the
+// clamps keep EXP2's operand order (a NaN x stays NaN).
 #define EXPZ2(X, T1, T2, T3, X_, T1_, T2_, T3_) \
 	VBROADCASTSS expLo<>(SB), T1; \
 	VBROADCASTSS expLo<>(SB), T1_; \
@@ -18,8 +20,10 @@
 	VCMPPS  $5, T1_, X_, K2; \
 	VMAXPS  X, T1, X; \
 	VMAXPS  X_, T1_, X_; \
-	VMINPS.BCST expHi<>(SB), X, X; \
-	VMINPS.BCST expHi<>(SB), X_, X_; \
+	VBROADCASTSS expHi<>(SB), T1; \
+	VBROADCASTSS expHi<>(SB), T1_; \
+	VMINPS  X, T1, X; \
+	VMINPS  X_, T1_, X_; \
 	VMULPS.BCST log2e<>(SB), X, T1; \
 	VMULPS.BCST log2e<>(SB), X_, T1_; \
 	VRNDSCALEPS $0, T1, T1; \

@@ -30,6 +30,14 @@ type RunState struct {
 	// for its kNN monitor ("100 per class", "none"), checked on resume;
 	// empty in checkpoints written before it was recorded.
 	HeldOut string `json:"held_out,omitempty"`
+	// Device and Precision say where and in what arithmetic the run
+	// trains ("cpu", "fp32"); Substitutes, whether an unreadable image is
+	// replaced by another (pretrain --skip-bad). pretrain compares them
+	// before a fresh run replaces a finished one; empty in checkpoints
+	// written before they were recorded.
+	Device      string `json:"device,omitempty"`
+	Precision   string `json:"precision,omitempty"`
+	Substitutes bool   `json:"substitutes,omitempty"`
 	// LR and Momentum are the schedules' values at the last step taken.
 	LR       float64 `json:"lr"`
 	Momentum float64 `json:"momentum"`

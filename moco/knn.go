@@ -1,6 +1,7 @@
 package moco
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -43,13 +44,17 @@ func NewKNN(features []float32, labels []int32, dim, classes, k int, temperature
 	return &KNN{K: min(k, len(labels)), Temperature: temperature, Classes: classes, bank: bank, labels: append([]int32(nil), labels...), dim: dim}, nil
 }
 
+// ErrNonFiniteFeatures is wrapped by the kNN classifier's errors for a NaN
+// or infinite feature.
+var ErrNonFiniteFeatures = errors.New("the backbone's output is not finite")
+
 // checkFinite reports the first feature that is NaN or infinite: its
 // similarities would be NaN and its votes meaningless, and an accuracy
 // computed from them would look like a result.
 func checkFinite(what string, features []float32, dim int) error {
 	for i, v := range features {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("moco: kNN %s feature %d of image %d is %g: the backbone's output is not finite", what, i%dim, i/dim, v)
+			return fmt.Errorf("moco: kNN %s feature %d of image %d is %g: %w", what, i%dim, i/dim, v, ErrNonFiniteFeatures)
 		}
 	}
 	return nil

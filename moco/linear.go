@@ -101,8 +101,8 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 			opt.Step()
 			l := loss.Item()
 			if (math.IsNaN(l) || math.IsInf(l, 0)) && diverged == nil {
-				diverged = fmt.Errorf("moco: linear probe diverged: loss %g at step %d of epoch %d (lr %g at batch %d; a lower --lr, or a backbone whose features are finite)",
-					l, steps+1, epoch+1, lr0, cfg.BatchSize)
+				diverged = fmt.Errorf("moco: linear probe diverged: loss %g at step %d of epoch %d (base lr %g, %g at batch %d; a lower lr, or a backbone whose features are finite)",
+					l, steps+1, epoch+1, cfg.BaseLR, lr0, cfg.BatchSize)
 			}
 			total += l
 			steps++

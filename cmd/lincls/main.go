@@ -128,17 +128,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		train = &data.Subset{Base: train, Indices: idx}
 	}
+	if train.Len() == 0 || val.Len() == 0 {
+		how := "lower --holdout, or give --val"
+		if val.Len() == 0 {
+			how = "give --val, or --holdout images per class to evaluate on"
+		}
+		return fmt.Errorf("%d training and %d evaluation images: need at least one of each (%s)", train.Len(), val.Len(), how)
+	}
 	if *mode != "knn" && train.Len() < *batch {
 		return fmt.Errorf("%d training images make no batch of %d for the linear probe: lower --batch (or --holdout)", train.Len(), *batch)
 	}
-	if train.Len() == 0 || val.Len() == 0 {
-		return fmt.Errorf("%d training and %d evaluation images: need at least one of each (lower --holdout, or give --val)", train.Len(), val.Len())
+	// A random backbone's image size is the data's own for small images,
+	// as in pretrain: judged by the first training image.
+	var sample data.Image
+	if *arch != "" && *img == 0 {
+		first, err := train.Item(0)
+		if err != nil {
+			return err
+		}
+		sample = first.Image
 	}
-	first, err := train.Item(0)
-	if err != nil {
-		return err
-	}
-	if cfg, err = withFlags(cfg, *pretrained, *arch, *img, *patch, *dim, *depth, *heads, first.Image); err != nil {
+	if cfg, err = withFlags(cfg, *pretrained, *arch, *img, *patch, *dim, *depth, *heads, sample); err != nil {
 		return err
 	}
 	e, release, err := device.Engine(*dev, *precision)

@@ -187,7 +187,8 @@ func TestRefusesBadFlagsBeforeWork(t *testing.T) {
 		{"--depth -1", "--depth -1"},
 		{"--heads 0", "--heads 0"},
 		{"--batch 100", "12 training images make no batch of 100"},
-		{"--holdout 6", "0 training images make no batch of 4"},
+		{"--holdout 6", "0 training and 18 evaluation images: need at least one of each (lower --holdout, or give --val)"},
+		{"--holdout 0", "give --val, or --holdout images per class"},
 	} {
 		var out bytes.Buffer
 		err := run(append(append([]string{}, base...), strings.Fields(tc.args)...), &out, &out)

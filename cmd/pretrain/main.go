@@ -231,8 +231,8 @@ func checkRanges(o *options, set map[string]bool) error {
 		name string
 		v    float64
 	}{{"spike-grad", o.spikeGrad}, {"spike-loss", o.spikeLoss}} {
-		if !(f.v > 0) || math.IsInf(f.v, 0) {
-			return fmt.Errorf("--%s %g: must be a positive number", f.name, f.v)
+		if !(f.v > 0) {
+			return fmt.Errorf("--%s %g: must be a positive number (Inf flags nothing)", f.name, f.v)
 		}
 	}
 	if o.warmup < 0 && set["warmup"] {
@@ -386,13 +386,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 				bank = evenly(trainSet, o.knnBank)
 			}
 		}
-		first, err := trainSet.Item(0)
-		if err != nil {
-			return err
-		}
-		sample, dataLen = first.Image, trainSet.Len()
-		if n, ok := trainSet.(data.Namer); ok {
-			sampleName = n.Name(0)
+		dataLen = trainSet.Len()
+		if o.img == 0 {
+			// The default image size is the data's own for small images.
+			i, first, err := firstReadable(trainSet, o.skipBad)
+			if err != nil {
+				return err
+			}
+			sample, sampleName = first.Image, fmt.Sprintf("item %d", i)
+			if n, ok := trainSet.(data.Namer); ok {
+				sampleName = n.Name(i)
+			}
 		}
 	}
 	cfg, err := modelConfig(o, sample, sampleName)
@@ -406,6 +410,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 		LossScale: lossScaleConfig(o)}
 	if err := tcfg.Validate(); err != nil {
 		return err
+	}
+
+	// The output folder, checked before the model takes memory: a fresh
+	// run reads the checkpoint it would replace.
+	ckpt := filepath.Join(o.out, "checkpoint.safetensors")
+	backbone := filepath.Join(o.out, "backbone.safetensors")
+	metricsPath := filepath.Join(o.out, "metrics.jsonl")
+	if err := prepareOut(o.out, ckpt, backbone, metricsPath); err != nil {
+		return err
+	}
+	if !o.resume {
+		replacing, err := checkFreshRun(ckpt, o.overwrite, func(st moco.RunState) string {
+			return freshRunDiff(st, o, cfg, tcfg, dataID, dataLen, heldOut)
+		})
+		if err != nil {
+			return err
+		}
+		if replacing != "" {
+			// What the replaced run wrote beside its checkpoint goes now, so
+			// that a new run stopped early leaves nothing of the old one
+			// beside its own checkpoint.
+			for _, f := range append([]string{filepath.Base(backbone)}, plotFiles...) {
+				if err := os.Remove(filepath.Join(o.out, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+			fmt.Fprintf(stdout, "Replacing %s.\n", replacing)
+		}
 	}
 
 	e, release, err := device.Engine(o.device, o.precision)
@@ -426,27 +458,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	tr.Health.GradFactor, tr.Health.LossRise = o.spikeGrad, o.spikeLoss
-	ckpt := filepath.Join(o.out, "checkpoint.safetensors")
-	backbone := filepath.Join(o.out, "backbone.safetensors")
-	metricsPath := filepath.Join(o.out, "metrics.jsonl")
-	if err := prepareOut(o.out, ckpt, backbone, metricsPath); err != nil {
-		return err
-	}
-	if !o.resume {
-		replacing, err := checkFreshRun(ckpt, o.overwrite, func(st moco.RunState) string {
-			diff := runDiff(st, dataID, dataLen, heldOut, o.seed, tcfg)
-			if st.Model != cfg {
-				diff = strings.TrimPrefix(diff+fmt.Sprintf("; model %+v there, %+v here", st.Model.ViT, cfg.ViT), "; ")
-			}
-			return diff
-		})
-		if err != nil {
-			return err
-		}
-		if replacing != "" {
-			fmt.Fprintf(stdout, "Replacing %s.\n", replacing)
-		}
-	}
 	// A run killed while writing leaves its temporary file behind: the
 	// checkpoint itself is the previous, complete one.
 	if stale, _ := filepath.Glob(filepath.Join(o.out, ".*.safetensors.tmp*")); len(stale) > 0 {
@@ -462,8 +473,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--resume: %w", err)
 		}
 		if diff := runDiff(st, dataID, dataLen, heldOut, o.seed, tcfg); diff != "" {
-			if st.Data == dataID && st.DataLen != dataLen {
-				return fmt.Errorf("--resume: %s: the images in %s changed since its run started (%s), and a resumed run must read the same ones: put back what was removed (an unreadable image can be replaced by a readable one, or skipped with --skip-bad), or start afresh with --overwrite", ckpt, dataID, diff)
+			if onlyCount := st; onlyCount.DataLen != dataLen {
+				// Is the number of images the one difference?
+				onlyCount.DataLen = dataLen
+				if runDiff(onlyCount, dataID, dataLen, heldOut, o.seed, tcfg) == "" {
+					return fmt.Errorf("--resume: %s: its run trained on %d images of %s and %d are here: the images (or --limit) changed since it started, and a resumed run must read the same ones: restore them (an unreadable image can be replaced by a readable one, or skipped with --skip-bad), or start afresh with --overwrite", ckpt, st.DataLen, dataID, dataLen)
+				}
 			}
 			return fmt.Errorf("--resume: %s was written by another run: %s; resume with the flags it was started with", ckpt, diff)
 		}
@@ -564,19 +579,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// with a word on stdout when that is slow (a machine's first run).
 	device.WarmKernels(e, stdout)
 
-	knn := func() (float64, float64, error) {
-		return moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, moco.Reading{Batch: o.batch, Workers: o.workers, SkipErrors: o.skipBad})
+	// knn measures the monitor. Features that are not finite where
+	// training is (the evaluation forward pass overflowing fp16, say) give
+	// no accuracy; that is said and logged, and training goes on (ok
+	// false): the monitor watches the run, it does not stop it.
+	knn := func(when string) (top1, top5 float64, ok bool, err error) {
+		top1, top5, err = moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, moco.Reading{Batch: o.batch, Workers: o.workers, SkipErrors: o.skipBad})
+		if errors.Is(err, moco.ErrNonFiniteFeatures) {
+			fmt.Fprintf(stderr, "\nwarning: no kNN accuracy %s: %v\n", when, err)
+			logJSON(map[string]any{"type": "note", "text": "no kNN accuracy " + when + ": " + err.Error()})
+			return 0, 0, false, nil
+		}
+		return top1, top5, err == nil, err
 	}
 	var initTop1 float64 = -1
 	if !o.resume && monitor {
 		t0 := time.Now()
-		top1, top5, err := knn()
+		top1, top5, ok, err := knn("at random init")
 		if err != nil {
 			return err
 		}
-		initTop1 = top1
-		logJSON(map[string]any{"type": "knn", "epoch": 0, "top1": top1, "top5": top5, "at": "random init"})
-		fmt.Fprintf(stdout, "kNN at random init: top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", 100*top1, 100*top5, time.Since(t0).Seconds())
+		if ok {
+			initTop1 = top1
+			logJSON(map[string]any{"type": "knn", "epoch": 0, "top1": top1, "top5": top5, "at": "random init"})
+			fmt.Fprintf(stdout, "kNN at random init: top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", 100*top1, 100*top5, time.Since(t0).Seconds())
+		}
 	}
 
 	var loader batchSource
@@ -614,7 +641,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	bar := newProgress(stderr, itersPerEpoch)
 	var lastTop1 float64
 	save := func() error {
-		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: dataLen, HeldOut: heldOut})
+		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: dataLen, HeldOut: heldOut,
+			Device: o.device, Precision: o.precision, Substitutes: o.skipBad})
 	}
 	savedStep := resumeStep
 	for epoch := start.Epoch; epoch < o.epochs; epoch++ {
@@ -627,8 +655,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 			b, err := loader.Next()
 			if err != nil {
 				hint := ""
-				if !o.skipBad && !errors.Is(err, data.ErrClosed) {
-					hint = "; replace or repair that file and --resume (deleting it changes the data, which --resume refuses), or run with --skip-bad to train on a substitute where an image cannot be read"
+				if be := (*data.BatchError)(nil); errors.As(err, &be) && !o.skipBad {
+					again := "--resume"
+					if savedStep < 0 {
+						again = "run again"
+					}
+					hint = fmt.Sprintf("; replace or repair that file and %s (deleting it changes the data, which --resume refuses), or add --skip-bad to train on a substitute where an image cannot be read", again)
 				}
 				return fmt.Errorf("%w; %s%s", err, keptNote(savedStep, ckpt), hint)
 			}
@@ -676,18 +708,24 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		if monitor && (o.knnEvery > 0 && (epoch+1)%o.knnEvery == 0 || epoch == o.epochs-1) {
 			t0 := time.Now()
-			top1, top5, err := knn()
+			top1, top5, ok, err := knn(fmt.Sprintf("after epoch %d", epoch+1))
 			if err != nil {
 				return err
 			}
-			lastTop1 = top1
-			logJSON(map[string]any{"type": "knn", "epoch": epoch + 1, "top1": top1, "top5": top5})
-			plot()
-			fmt.Fprintf(stdout, "epoch %d: kNN top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", epoch+1, 100*top1, 100*top5, time.Since(t0).Seconds())
+			lastTop1 = -1
+			if ok {
+				lastTop1 = top1
+				logJSON(map[string]any{"type": "knn", "epoch": epoch + 1, "top1": top1, "top5": top5})
+				plot()
+				fmt.Fprintf(stdout, "epoch %d: kNN top-1 %.2f%%, top-5 %.2f%% (%.0fs)\n", epoch+1, 100*top1, 100*top5, time.Since(t0).Seconds())
+			}
 		}
 	}
 	if err := writeBackbone(); err != nil {
 		return err
+	}
+	if logErr != nil {
+		return logErr
 	}
 	if err := logf.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", metricsPath, err)
@@ -699,7 +737,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if tr.Scaler != nil {
 		fmt.Fprintf(stdout, "Loss scaling: %d of %d steps skipped for overflowing gradients; final scale %g.\n", tr.SkippedSteps, tr.Step, tr.Scaler.Scale())
 	}
-	if initTop1 >= 0 {
+	if initTop1 >= 0 && lastTop1 >= 0 {
 		fmt.Fprintf(stdout, "kNN top-1: %.2f%% after training, %.2f%% at random init (%+.2f points).\n", 100*lastTop1, 100*initTop1, 100*(lastTop1-initTop1))
 	}
 	return nil
@@ -726,12 +764,62 @@ func modelConfig(o *options, sample data.Image, from string) (moco.Config, error
 	vit.TrainPatchEmbed = o.trainPatchEmbed
 	cfg := moco.Config{ViT: vit, MLPDim: o.mlpDim, OutDim: o.outDim, Temperature: o.temperature}
 	if err := cfg.Validate(); err != nil {
-		if o.img == 0 && from != "" {
+		if o.img == 0 && from != "" && sample.W <= 64 && sample.H <= 64 && (img%vit.PatchSize != 0 || img < vit.PatchSize) {
 			return moco.Config{}, fmt.Errorf("%w (the image size %d px is that of the first training image, %s, %d×%d: give --img)", err, img, from, sample.W, sample.H)
 		}
 		return moco.Config{}, err
 	}
 	return cfg, nil
+}
+
+// freshRunDiff is what checkFreshRun compares: runDiff's recipe and data,
+// and the model, device, arithmetic and --skip-bad, which a run of the
+// same recipe could still differ in. A checkpoint from before the last
+// three were recorded differs ("unrecorded"), so it is not replaced
+// without --overwrite.
+func freshRunDiff(st moco.RunState, o *options, cfg moco.Config, tcfg moco.TrainConfig, dataID string, dataLen int, heldOut string) string {
+	var d []string
+	if diff := runDiff(st, dataID, dataLen, heldOut, o.seed, tcfg); diff != "" {
+		d = append(d, diff)
+	}
+	if st.Model != cfg {
+		d = append(d, fmt.Sprintf("model %+v there, %+v here", st.Model.ViT, cfg.ViT))
+	}
+	unrecorded := func(s string) string {
+		if s == "" {
+			return "unrecorded"
+		}
+		return s
+	}
+	if st.Device != o.device {
+		d = append(d, fmt.Sprintf("--device %s there, %s here", unrecorded(st.Device), o.device))
+	}
+	if st.Precision != o.precision {
+		d = append(d, fmt.Sprintf("--precision %s there, %s here", unrecorded(st.Precision), o.precision))
+	}
+	if st.Substitutes != o.skipBad {
+		d = append(d, fmt.Sprintf("--skip-bad %v there, %v here", st.Substitutes, o.skipBad))
+	}
+	return strings.Join(d, "; ")
+}
+
+// firstReadable returns the first item of ds that can be read: item 0, or
+// with skipBad the first of the items after it that reads.
+func firstReadable(ds data.Dataset, skipBad bool) (int, data.Sample, error) {
+	var firstErr error
+	for i := 0; i < ds.Len(); i++ {
+		s, err := ds.Item(i)
+		if err == nil {
+			return i, s, nil
+		}
+		if !skipBad {
+			return 0, data.Sample{}, err
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return 0, data.Sample{}, fmt.Errorf("no image can be read (--skip-bad): %w", firstErr)
 }
 
 // keptNote says what a stopped run leaves to --resume from.
@@ -795,7 +883,7 @@ func checkFreshRun(ckpt string, overwrite bool, diff func(moco.RunState) string)
 	if err != nil {
 		return "", fmt.Errorf("--out: %s holds a checkpoint this run would replace and cannot read (%v): --overwrite replaces it, or --out names another folder", ckpt, err)
 	}
-	where := fmt.Sprintf("epoch %d of %d, step %d", st.Position.Epoch, st.Train.Epochs, st.Step)
+	where := fmt.Sprintf("%d of %d epochs done, step %d", st.Position.Epoch, st.Train.Epochs, st.Step)
 	if d := diff(st); d != "" {
 		return "", fmt.Errorf("--out: %s holds another run's checkpoint (%s; %s), which this run would replace: %s", ckpt, where, d, ways)
 	}

@@ -85,8 +85,11 @@ func truncateLog(path string, keep int) error {
 	return os.Truncate(path, int64(end))
 }
 
+// plotFiles are the files writePlots may write.
+var plotFiles = []string{"loss.svg", "knn.svg", "grad_norm.svg", "lr.svg", "momentum.svg"}
+
 // writePlots draws loss, kNN accuracy, gradient norms and the schedules
-// from the metrics log into SVG files beside it.
+// from the metrics log into SVG files beside it (plotFiles).
 func writePlots(metrics, dir string) error {
 	f, err := os.Open(metrics)
 	if err != nil {

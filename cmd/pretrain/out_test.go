@@ -33,10 +33,13 @@ func TestFreshRunKeepsAnotherRun(t *testing.T) {
 	before := snapshot()
 
 	err := run(syntheticArgs(out, 1), &sink, &sink)
-	require.ErrorContains(t, err, "holds another run's checkpoint (epoch 2 of 2, step 8; --epochs 2 there, 1 here")
+	require.ErrorContains(t, err, "holds another run's checkpoint (2 of 2 epochs done, step 8; --epochs 2 there, 1 here")
 	require.ErrorContains(t, err, "--resume continues it, --overwrite replaces it, or --out names another folder")
 	err = run(append(syntheticArgs(out, 2), "--dim", "32"), &sink, &sink)
 	require.ErrorContains(t, err, "model {ImageSize:16 PatchSize:4 Channels:0 Dim:16")
+	// The recipe alone does not make the same run: the arithmetic too.
+	err = run(append(syntheticArgs(out, 2), "--precision", "bf16"), &sink, &sink)
+	require.ErrorContains(t, err, "--precision fp32 there, bf16 here")
 	assert.Equal(t, before, snapshot(), "a refused run changed the files")
 
 	// The same flags again: the finished run is made again.
@@ -51,10 +54,16 @@ func TestFreshRunKeepsAnotherRun(t *testing.T) {
 	stopAfterEpochs = 0
 	require.ErrorIs(t, err, errStopped)
 	err = run(syntheticArgs(out, 2), &sink, &sink)
-	require.ErrorContains(t, err, "holds this run unfinished (epoch 1 of 2, step 4)")
+	require.ErrorContains(t, err, "holds this run unfinished (1 of 2 epochs done, step 4)")
 	require.NoError(t, run(append(syntheticArgs(out, 2), "--resume"), &sink, &sink))
 
-	// --overwrite replaces another run; with --resume it is a contradiction.
+	// --overwrite replaces another run, and the old run's backbone and
+	// plots go first: a replacing run stopped early leaves none of them.
+	stopAfterEpochs = 1
+	err = run(append(syntheticArgs(out, 3), "--overwrite"), &sink, &sink)
+	stopAfterEpochs = 0
+	require.ErrorIs(t, err, errStopped)
+	assert.NoFileExists(t, filepath.Join(out, "backbone.safetensors"))
 	require.NoError(t, run(append(syntheticArgs(out, 1), "--overwrite"), &sink, &sink))
 	err = run(append(syntheticArgs(out, 1), "--overwrite", "--resume"), &sink, &sink)
 	require.ErrorContains(t, err, "give one")
@@ -90,6 +99,7 @@ func TestFlagRanges(t *testing.T) {
 		{"--threads", "-3", "--threads -3: must be 0 or positive"},
 		{"--spike-grad", "-1", "--spike-grad -1"},
 		{"--spike-grad", "NaN", "--spike-grad NaN"},
+		{"--spike-grad", "-Inf", "--spike-grad -Inf"},
 		{"--spike-loss", "0", "--spike-loss 0"},
 		{"--warmup", "-2", "--warmup -2"},
 		{"--lr", "NaN", "learning rate must be a positive finite number, got NaN"},
@@ -137,6 +147,7 @@ func TestBadImageWhileTraining(t *testing.T) {
 	err := run(args, &sink, &sink)
 	require.ErrorContains(t, err, filepath.Join("class1", "003.png"))
 	require.ErrorContains(t, err, "no checkpoint was written before it")
+	require.ErrorContains(t, err, "replace or repair that file and run again")
 	require.ErrorContains(t, err, "--skip-bad")
 
 	sink.Reset()
@@ -167,6 +178,14 @@ func TestImageSizeFromData(t *testing.T) {
 	err := run(args, &sink, &sink)
 	require.ErrorContains(t, err, "the image size 6 px is that of the first training image")
 	require.ErrorContains(t, err, "give --img")
+
+	// An error that is not about the size does not blame it.
+	args = tinyArgs(data, t.TempDir(), 1)
+	i = slices.Index(args, "--img")
+	args = slices.Delete(args, i, i+2)
+	err = run(append(args, "--heads", "3", "--holdout", "1", "--batch", "4"), &sink, &sink)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "first training image")
 }
 
 // TestResumeAfterImagesChanged: a run whose images were removed since it
@@ -182,6 +201,30 @@ func TestResumeAfterImagesChanged(t *testing.T) {
 	require.ErrorIs(t, err, errStopped)
 	require.NoError(t, os.Remove(filepath.Join(data, "class2", "001.png")))
 	err = run(append(tinyArgs(data, out, 2), "--resume"), &sink, &sink)
-	require.ErrorContains(t, err, "changed since its run started (images 30 there, 29 here)")
+	require.ErrorContains(t, err, "its run trained on 30 images of")
+	require.ErrorContains(t, err, "and 29 are here: the images (or --limit) changed")
 	require.ErrorContains(t, err, "--skip-bad")
+
+	// Another --holdout changes the count too, and is named as the flag it is.
+	args := tinyArgs(data, out, 2)
+	args[slices.Index(args, "--holdout")+1] = "3"
+	err = run(append(args, "--resume"), &sink, &sink)
+	require.ErrorContains(t, err, "was written by another run")
+	require.ErrorContains(t, err, "2 per class there, 3 per class here")
+	assert.NotContains(t, err.Error(), "restore them")
+}
+
+// TestSkipBadFirstImage: with --skip-bad an unreadable first image does
+// not stop the run where it picks the image size from the data.
+func TestSkipBadFirstImage(t *testing.T) {
+	data := writeFolder(t, 3, 8, 16)
+	require.NoError(t, os.WriteFile(filepath.Join(data, "class0", "000.png"), []byte("not a png"), 0o644))
+	args := tinyArgs(data, t.TempDir(), 1)
+	i := slices.Index(args, "--img")
+	args = slices.Delete(args, i, i+2)
+	var sink bytes.Buffer
+	err := run(args, &sink, &sink)
+	require.ErrorContains(t, err, "000.png")
+	require.NoError(t, run(append(args, "--skip-bad", "--out", t.TempDir()), &sink, &sink), sink.String())
+	assert.Contains(t, sink.String(), "ViT 16 px (the size of the first training image")
 }
