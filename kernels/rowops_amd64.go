@@ -20,6 +20,12 @@ func scaleAVX2(y *float32, n int, s float32)
 //go:noescape
 func expShiftSumAVX2(y, x *float32, n int, shift float32) float32
 
+// expShiftSumAVX512 is expShiftSumAVX2 with the exponentials on zmm
+// registers, the same bits (see rowops_avx512_amd64.s).
+//
+//go:noescape
+func expShiftSumAVX512(y, x *float32, n int, shift float32) float32
+
 //go:noescape
 func softmaxBwdApplyAVX2(dx, y, dy *float32, n int, s float32)
 

@@ -124,7 +124,10 @@ func rowExpShiftSum(y, x []float32, shift float32) float32 {
 	}
 	n8 := n &^ 7
 	var s float32
-	if n8 > 0 {
+	switch {
+	case n8 > 0 && useAVX512:
+		s = expShiftSumAVX512(&y[0], &x[0], n8, shift)
+	case n8 > 0:
 		s = expShiftSumAVX2(&y[0], &x[0], n8, shift)
 	}
 	if n8 < n {

@@ -12,7 +12,10 @@ func maxAVX2(x *float32, n int) float32                           { panic(noAsm)
 func dotAVX2(x, y *float32, n int) float32                        { panic(noAsm) }
 func scaleAVX2(y *float32, n int, s float32)                      { panic(noAsm) }
 func expShiftSumAVX2(y, x *float32, n int, shift float32) float32 { panic(noAsm) }
-func softmaxBwdApplyAVX2(dx, y, dy *float32, n int, s float32)    { panic(noAsm) }
+func expShiftSumAVX512(y, x *float32, n int, shift float32) float32 {
+	panic(noAsm)
+}
+func softmaxBwdApplyAVX2(dx, y, dy *float32, n int, s float32) { panic(noAsm) }
 func lnApplyAVX2(y, x, gamma, beta *float32, n int, mu, rs float32) {
 	panic(noAsm)
 }

@@ -174,3 +174,40 @@ func TestGeluAVX512SameBits(t *testing.T) {
 		sameBits("gelu in place "+what, p2, p5)
 	}
 }
+
+// TestExpShiftSumAVX512SameBits checks that the AVX-512 exponentials of
+// the softmax rows give the AVX2 loop's values and sum bit for bit, at
+// every length around the 32-element step, with −Inf (masked scores) and
+// NaN among the inputs.
+func TestExpShiftSumAVX512SameBits(t *testing.T) {
+	if !haveAVX2Asm || !useAVX2 || !useAVX512 {
+		t.Skip("this CPU has no AVX-512 (AVX512F and AVX512DQ)")
+	}
+	defer func() { useAVX512 = true }()
+	r := rand.New(rand.NewPCG(4, 4))
+	for n := 0; n <= 200; n++ {
+		x := randSlice(r, n, 3)
+		if n > 5 {
+			x[3] = float32(math.Inf(-1))
+		}
+		if n == 77 {
+			x[40] = float32(math.NaN())
+		}
+		shift := float32(2.5)
+		run := func(wide bool) ([]float32, float32) {
+			useAVX512 = wide
+			y := nanSlice(n)
+			return y, rowExpShiftSum(y, x, shift)
+		}
+		y2, s2 := run(false)
+		y5, s5 := run(true)
+		if math.Float32bits(s2) != math.Float32bits(s5) {
+			t.Fatalf("n=%d: sum %g (AVX2) against %g (AVX-512)", n, s2, s5)
+		}
+		for i := range y2 {
+			if math.Float32bits(y2[i]) != math.Float32bits(y5[i]) {
+				t.Fatalf("n=%d: element %d: %g (AVX2) against %g (AVX-512)", n, i, y2[i], y5[i])
+			}
+		}
+	}
+}
