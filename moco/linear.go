@@ -26,6 +26,9 @@ type ProbeConfig struct {
 	CacheFeatures bool
 	Seed          uint64
 	Workers       int
+	// SkipErrors uses another image of the set where one cannot be read
+	// (data.LoaderConfig.SkipErrors), in training and evaluation.
+	SkipErrors bool
 }
 
 // Validate reports a recipe no probe can train with: epochs, batch or lr
@@ -75,12 +78,12 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 	var loader *data.Loader
 	var err error
 	if cfg.CacheFeatures {
-		if cached, cachedLabels, err = ExtractFeatures(e, vit, train, Reading{Batch: cfg.BatchSize, Workers: cfg.Workers}); err != nil {
+		if cached, cachedLabels, err = ExtractFeatures(e, vit, train, Reading{Batch: cfg.BatchSize, Workers: cfg.Workers, SkipErrors: cfg.SkipErrors}); err != nil {
 			return ProbeResult{}, err
 		}
 	} else {
 		loader, err = data.NewLoader(train, data.NewLinearTrain(size), data.LoaderConfig{
-			BatchSize: cfg.BatchSize, Workers: cfg.Workers, Seed: cfg.Seed, Shuffle: true, DropLast: true})
+			BatchSize: cfg.BatchSize, Workers: cfg.Workers, Seed: cfg.Seed, Shuffle: true, DropLast: true, SkipErrors: cfg.SkipErrors})
 		if err != nil {
 			return ProbeResult{}, err
 		}
@@ -146,7 +149,7 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 		}
 	}
 	// Evaluate: resize + center crop, the probe on the features.
-	vf, vl, err := ExtractFeatures(e, vit, val, Reading{Batch: cfg.BatchSize, Workers: cfg.Workers})
+	vf, vl, err := ExtractFeatures(e, vit, val, Reading{Batch: cfg.BatchSize, Workers: cfg.Workers, SkipErrors: cfg.SkipErrors})
 	if err != nil {
 		return ProbeResult{}, err
 	}

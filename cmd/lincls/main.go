@@ -59,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", runtime.NumCPU(), "decoding goroutines")
 	threads := fs.Int("threads", 0, "compute threads (default: all cores)")
 	seed := fs.Uint64("seed", 0, "seed")
+	skipBad := fs.Bool("skip-bad", false, "where an image cannot be read or decoded, use another of the set in its place (chosen deterministically) instead of stopping")
 	dev := fs.String("device", "cpu", "compute device: cpu, or cuda (binaries built with -tags cuda)")
 	precision := fs.String("precision", "auto", "arithmetic of the frozen backbone and the probe: fp32; fp16 or bf16 (autocast, float32 weights and statistics); auto is fp16 on cuda, fp32 on cpu")
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--%s %d: must be 0 or positive", f.name, f.v)
 		}
 	}
-	probe := moco.ProbeConfig{Epochs: *epochs, BatchSize: *batch, BaseLR: *lr, Momentum: 0.9, CacheFeatures: *cache, Seed: *seed, Workers: *workers}
+	probe := moco.ProbeConfig{Epochs: *epochs, BatchSize: *batch, BaseLR: *lr, Momentum: 0.9, CacheFeatures: *cache, Seed: *seed, Workers: *workers, SkipErrors: *skipBad}
 	if *mode != "knn" {
 		// Checked before the kNN pass, which may take long.
 		if err := probe.Validate(); err != nil {
@@ -142,7 +143,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// as in pretrain: judged by the first training image.
 	var sample data.Image
 	if *arch != "" && *img == 0 {
-		first, err := train.Item(0)
+		_, first, err := cli.FirstReadable(train, *skipBad)
 		if err != nil {
 			return err
 		}
@@ -171,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// once, with a word on stdout when that is slow (a machine's first run).
 	device.WarmKernels(e, stdout)
 	if *mode != "linear" {
-		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, moco.Reading{Batch: *batch, Workers: *workers})
+		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, moco.Reading{Batch: *batch, Workers: *workers, SkipErrors: *skipBad})
 		if err != nil {
 			return err
 		}

@@ -226,3 +226,21 @@ func TestDivergedProbeIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, "linear probe diverged", out.String())
 	assert.NotContains(t, out.String(), "top-1")
 }
+
+// TestSkipBad: an unreadable image stops lincls with its name; with
+// --skip-bad another image of the set is used in its place, in the kNN
+// passes, the probe's training and its evaluation.
+func TestSkipBad(t *testing.T) {
+	data := writeFolder(t, 3, 6, 16)
+	require.NoError(t, os.WriteFile(filepath.Join(data, "class1", "02.png"), []byte("not a png"), 0o644))
+	args := []string{"--pretrained", "random", "--arch", "vit_tiny", "--dim", "16", "--depth", "1", "--heads", "2",
+		"--data", data, "--holdout", "2", "--knn-k", "3", "--workers", "1", "--epochs", "1", "--batch", "4"}
+	var out bytes.Buffer
+	err := run(args, &out, &out)
+	require.ErrorContains(t, err, filepath.Join("class1", "02.png"))
+	for _, cache := range []string{"--cache-features=false", "--cache-features"} {
+		out.Reset()
+		require.NoError(t, run(append(args, "--skip-bad", cache), &out, &out), out.String())
+		assert.Contains(t, out.String(), "Linear probe (1 epochs)")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -55,6 +56,7 @@ type options struct {
 	precision                     string
 	lossScaleInit                 float64
 	lossScaleGrowth               int
+	cpuProfile                    string
 	// set names the flags given on the command line.
 	set map[string]bool
 }
@@ -119,6 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.lossScale, "loss-scale", "auto", "loss scaling: off, or dynamic (PyTorch GradScaler: overflowing steps are skipped); auto is dynamic with --precision fp16, else off")
 	fs.Float64Var(&o.lossScaleInit, "loss-scale-init", 65536, "initial loss scale of --loss-scale dynamic")
 	fs.IntVar(&o.lossScaleGrowth, "loss-scale-growth", 2000, "with --loss-scale dynamic, double the scale after this many steps without overflow")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (data loading and augmentation, steps, kNN passes) to this file, for go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -285,13 +288,29 @@ func lossScaleConfig(o *options) moco.LossScaleConfig {
 	return c
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(args []string, stdout, stderr io.Writer) (err error) {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("--cpuprofile: writing %s: %w", o.cpuProfile, cerr)
+			}
+		}()
 	}
 	if o.threads > 0 {
 		kernels.SetThreads(o.threads)
@@ -389,7 +408,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dataLen = trainSet.Len()
 		if o.img == 0 {
 			// The default image size is the data's own for small images.
-			i, first, err := firstReadable(trainSet, o.skipBad)
+			i, first, err := cli.FirstReadable(trainSet, o.skipBad)
 			if err != nil {
 				return err
 			}
@@ -801,25 +820,6 @@ func freshRunDiff(st moco.RunState, o *options, cfg moco.Config, tcfg moco.Train
 		d = append(d, fmt.Sprintf("--skip-bad %v there, %v here", st.Substitutes, o.skipBad))
 	}
 	return strings.Join(d, "; ")
-}
-
-// firstReadable returns the first item of ds that can be read: item 0, or
-// with skipBad the first of the items after it that reads.
-func firstReadable(ds data.Dataset, skipBad bool) (int, data.Sample, error) {
-	var firstErr error
-	for i := 0; i < ds.Len(); i++ {
-		s, err := ds.Item(i)
-		if err == nil {
-			return i, s, nil
-		}
-		if !skipBad {
-			return 0, data.Sample{}, err
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return 0, data.Sample{}, fmt.Errorf("no image can be read (--skip-bad): %w", firstErr)
 }
 
 // keptNote says what a stopped run leaves to --resume from.

@@ -228,3 +228,18 @@ func TestSkipBadFirstImage(t *testing.T) {
 	require.NoError(t, run(append(args, "--skip-bad", "--out", t.TempDir()), &sink, &sink), sink.String())
 	assert.Contains(t, sink.String(), "ViT 16 px (the size of the first training image")
 }
+
+// TestCPUProfile: --cpuprofile writes a profile of the run (gzipped, as
+// pprof writes it), and a path that cannot be created is refused first.
+func TestCPUProfile(t *testing.T) {
+	out := t.TempDir()
+	prof := filepath.Join(out, "cpu.prof")
+	var sink bytes.Buffer
+	require.NoError(t, run(append(syntheticArgs(out, 1), "--cpuprofile", prof), &sink, &sink))
+	b, err := os.ReadFile(prof)
+	require.NoError(t, err)
+	require.Greater(t, len(b), 2)
+	assert.Equal(t, []byte{0x1f, 0x8b}, b[:2], "not a gzipped pprof profile")
+	err = run(append(syntheticArgs(out, 1), "--cpuprofile", filepath.Join(out, "missing", "cpu.prof")), &sink, &sink)
+	require.ErrorContains(t, err, "--cpuprofile")
+}

@@ -63,3 +63,26 @@ func ImageDefaults(img, patch int, sample data.Image) (int, int) {
 	}
 	return img, patch
 }
+
+// FirstReadable returns the first item of ds that can be read, for the
+// commands' image-size defaults: item 0, or with skipBad (their
+// --skip-bad) the first of the items after it that reads.
+func FirstReadable(ds data.Dataset, skipBad bool) (int, data.Sample, error) {
+	var firstErr error
+	for i := 0; i < ds.Len(); i++ {
+		s, err := ds.Item(i)
+		if err == nil {
+			return i, s, nil
+		}
+		if !skipBad {
+			return 0, data.Sample{}, err
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr == nil {
+		return 0, data.Sample{}, fmt.Errorf("no images")
+	}
+	return 0, data.Sample{}, fmt.Errorf("no image can be read (--skip-bad): %w", firstErr)
+}
