@@ -122,12 +122,15 @@ func rowExpShiftSum(y, x []float32, shift float32) float32 {
 		}
 		return s
 	}
+	if useAVX512 {
+		if n == 0 {
+			return 0
+		}
+		return expShiftSumAVX512(&y[0], &x[0], n, shift)
+	}
 	n8 := n &^ 7
 	var s float32
-	switch {
-	case n8 > 0 && useAVX512:
-		s = expShiftSumAVX512(&y[0], &x[0], n8, shift)
-	case n8 > 0:
+	if n8 > 0 {
 		s = expShiftSumAVX2(&y[0], &x[0], n8, shift)
 	}
 	if n8 < n {

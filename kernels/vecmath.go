@@ -10,9 +10,11 @@ import (
 // tests flip it to run the generic Go paths on the same machine.
 var useAVX2 = haveAVX2Asm && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3)
 
-// useAVX512 selects the AVX-512 forms of the GELU loops, which give the AVX2
-// loops' bits twice as wide. It is only consulted where useAVX2 is set.
-var useAVX512 = haveAVX2Asm && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512DQ)
+// useAVX512 selects the AVX-512 forms of the GELU, softmax-row and
+// attention-tile loops, which give the AVX2 loops' bits twice as wide (and
+// read row tails under a mask: AVX512VL). It is only consulted where
+// useAVX2 is set.
+var useAVX512 = haveAVX2Asm && cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512VL)
 
 // HasAVX2 reports whether the kernels run their AVX2/FMA assembly.
 func HasAVX2() bool { return useAVX2 }
