@@ -804,6 +804,9 @@ func freshRunDiff(st moco.RunState, o *options, cfg moco.Config, tcfg moco.Train
 	if st.Model != cfg {
 		d = append(d, fmt.Sprintf("model %+v there, %+v here", st.Model.ViT, cfg.ViT))
 	}
+	if st.Device == "" && st.Precision == "" {
+		return strings.Join(append(d, "written by an earlier build, which did not record its device, precision and --skip-bad"), "; ")
+	}
 	unrecorded := func(s string) string {
 		if s == "" {
 			return "unrecorded"

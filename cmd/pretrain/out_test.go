@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mocogo/mocogo/moco"
+	"github.com/mocogo/mocogo/nn"
 )
 
 // TestFreshRunKeepsAnotherRun: a run started without --resume into a
@@ -242,4 +245,20 @@ func TestCPUProfile(t *testing.T) {
 	assert.Equal(t, []byte{0x1f, 0x8b}, b[:2], "not a gzipped pprof profile")
 	err = run(append(syntheticArgs(out, 1), "--cpuprofile", filepath.Join(out, "missing", "cpu.prof")), &sink, &sink)
 	require.ErrorContains(t, err, "--cpuprofile")
+}
+
+// TestFreshRunDiffOlderCheckpoint: a checkpoint from before the device and
+// precision were recorded is never taken for the same run, and the reason
+// says so rather than naming two "unrecorded" flags.
+func TestFreshRunDiffOlderCheckpoint(t *testing.T) {
+	tc := moco.DefaultTrainConfig(2, 8)
+	cfg := moco.Config{ViT: nn.Config{ImageSize: 16, PatchSize: 4, Dim: 16, Depth: 1, Heads: 2}, MLPDim: 32, OutDim: 16, Temperature: 0.2}
+	o := &options{device: "cpu", precision: "fp32", seed: 3}
+	st := moco.RunState{Model: cfg, Train: tc, Seed: 3, Data: "d", DataLen: 32, HeldOut: "none"}
+	assert.Equal(t, "written by an earlier build, which did not record its device, precision and --skip-bad",
+		freshRunDiff(st, o, cfg, tc, "d", 32, "none"))
+	st.Device, st.Precision = "cpu", "fp32"
+	assert.Empty(t, freshRunDiff(st, o, cfg, tc, "d", 32, "none"))
+	st.Precision = "bf16"
+	assert.Equal(t, "--precision bf16 there, fp32 here", freshRunDiff(st, o, cfg, tc, "d", 32, "none"))
 }
