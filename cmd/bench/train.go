@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,18 +54,13 @@ func runTrain(args []string) (err error) {
 		return fmt.Errorf("bench train: -steps %d must be at least 1 and -warmup %d not negative", *steps, *warmup)
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := cli.StartCPUProfile(*cpuProfile)
 		if err != nil {
 			return fmt.Errorf("bench train: %w", err)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("bench train: starting the CPU profile: %w", err)
-		}
 		defer func() {
-			pprof.StopCPUProfile()
-			if cerr := f.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("bench train: writing the CPU profile: %w", cerr)
+			if serr := stop(); serr != nil && err == nil {
+				err = fmt.Errorf("bench train: %w", serr)
 			}
 		}()
 	}

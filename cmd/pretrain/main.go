@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -297,18 +296,13 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
+		stop, err := cli.StartCPUProfile(o.cpuProfile)
 		if err != nil {
 			return fmt.Errorf("--cpuprofile: %w", err)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
 		defer func() {
-			pprof.StopCPUProfile()
-			if cerr := f.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("--cpuprofile: writing %s: %w", o.cpuProfile, cerr)
+			if serr := stop(); serr != nil && err == nil {
+				err = fmt.Errorf("--cpuprofile: %w", serr)
 			}
 		}()
 	}

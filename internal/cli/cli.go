@@ -5,6 +5,8 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -85,4 +87,25 @@ func FirstReadable(ds data.Dataset, skipBad bool) (int, data.Sample, error) {
 		return 0, data.Sample{}, fmt.Errorf("no images")
 	}
 	return 0, data.Sample{}, fmt.Errorf("no image can be read (--skip-bad): %w", firstErr)
+}
+
+// StartCPUProfile starts a CPU profile of the process into the file at
+// path (the commands' --cpuprofile) and returns the function that stops it
+// and closes the file, reporting a failed write.
+func StartCPUProfile(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting the CPU profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("writing the CPU profile %s: %w", path, err)
+		}
+		return nil
+	}, nil
 }
