@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/mocogo/mocogo/internal/regularfile"
 )
 
 // The safetensors format (huggingface/safetensors): an 8-byte
@@ -309,7 +311,7 @@ func byteCount(count int64, size int) string {
 
 // ReadSafetensors reads and parses the file at path.
 func ReadSafetensors(path string) (*SafeFile, error) {
-	b, err := readRegular(path)
+	b, err := regularfile.Read(path, nil)
 	if err != nil {
 		return nil, err
 	}

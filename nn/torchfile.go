@@ -9,11 +9,11 @@ import (
 	"io"
 	"math"
 	"math/big"
-	"os"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/mocogo/mocogo/internal/regularfile"
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
 )
@@ -70,7 +70,7 @@ func (f callFunc) Call(args ...interface{}) (interface{}, error) { return f(args
 // ReadTorch reads a PyTorch zip checkpoint (torch.save) and returns the
 // tensors of its state dict as a SafeFile (see ParseTorch).
 func ReadTorch(path string) (*SafeFile, error) {
-	b, err := readRegular(path)
+	b, err := regularfile.Read(path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -79,27 +79,6 @@ func ReadTorch(path string) (*SafeFile, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
-}
-
-// readRegular reads the whole regular file at path (not a pipe or device).
-func readRegular(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	b := make([]byte, st.Size())
-	if _, err := io.ReadFull(fh, b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return b, nil
 }
 
 // IsTorchZip reports whether b starts like a zip archive (a torch.save

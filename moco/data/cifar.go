@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mocogo/mocogo/internal/regularfile"
 )
 
 // CIFAR10Classes are the CIFAR-10 class names in label order.
@@ -106,7 +108,7 @@ const maxNamesBytes = 1 << 20
 // error: a named pipe would block, and the default names would replace
 // the ones meant without a word.
 func readNames(p string) ([]string, error) {
-	f, _, err := openRegular(p)
+	f, _, err := regularfile.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -138,7 +140,7 @@ func NewCIFAR(format CIFARFormat, files ...string) (*CIFAR, error) {
 	}
 	for _, p := range files {
 		var sizeErr error
-		b, err := readRegular(p, func(size int64) error {
+		b, err := regularfile.Read(p, func(size int64) error {
 			sizeErr = c.checkSize(p, size)
 			return sizeErr
 		})

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/mocogo/mocogo/internal/regularfile"
 )
 
 // imageExtensions are the file extensions the readers load, any case, in
@@ -144,7 +146,7 @@ func listImage(p string, t fs.FileMode) (bool, error) {
 	case t.IsDir():
 		return false, nil
 	case t&fs.ModeSymlink == 0 && !t.IsRegular():
-		return false, notRegular(p, t)
+		return false, regularfile.NotRegular(p, t)
 	}
 	return true, nil
 }
@@ -166,7 +168,7 @@ func (f *ImageFolder) Item(i int) (Sample, error) {
 		return Sample{}, fmt.Errorf("data: image folder %s: index %d out of range [0,%d)", f.root, i, len(f.paths))
 	}
 	p := f.paths[i]
-	b, err := readRegular(p, func(size int64) error {
+	b, err := regularfile.Read(p, func(size int64) error {
 		if size > MaxFileSize {
 			return fmt.Errorf("%s: file of %d bytes exceeds MaxFileSize %d", p, size, MaxFileSize)
 		}

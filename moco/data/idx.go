@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/mocogo/mocogo/internal/regularfile"
 )
 
 // FashionMNISTClasses are the Fashion-MNIST class names in label order.
@@ -39,7 +41,7 @@ func ParseIDX(name string, b []byte) (*IDXArray, error) {
 // ReadIDXFile reads an IDX file, gunzipping it when it starts with the
 // gzip magic. p must be a regular file, or a link to one (ErrNotRegular).
 func ReadIDXFile(p string) (*IDXArray, error) {
-	f, st, err := openRegular(p)
+	f, st, err := regularfile.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("data: idx: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/mocogo/mocogo/internal/regularfile"
 )
 
 // ErrNoTestSplit is returned by Open for a test split of a format that
@@ -64,7 +66,7 @@ func Open(path, split string) (Dataset, error) {
 	}
 	if !st.IsDir() {
 		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("data: %w", notRegular(path, st.Mode()))
+			return nil, fmt.Errorf("data: %w", regularfile.NotRegular(path, st.Mode()))
 		}
 		if IsArchive(path) {
 			return openArchives(path, []string{path}, split)

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/mocogo/mocogo/internal/regularfile"
 )
 
 // Tar reads labelled images from one or more tar archives (shards), each
@@ -258,9 +260,9 @@ type tarMember struct {
 
 // scanTarFile indexes the archive at p: a gzip stream is read whole, a
 // plain tar file only through its headers, and stays open. p must be a
-// regular file (see openRegular), or a link to one.
+// regular file (see regularfile.Open), or a link to one.
 func scanTarFile(p string, budget *memoryBudget) (tarScan, error) {
-	f, st, err := openRegular(p)
+	f, st, err := regularfile.Open(p)
 	if err != nil {
 		if errors.Is(err, syscall.EMFILE) {
 			err = fmt.Errorf("%w (every plain tar of a set stays open: raise the limit on open files, ulimit -n)", err)
