@@ -82,25 +82,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *mode != "linear" && *mode != "knn" && *mode != "both" {
 		return fmt.Errorf("--mode %q: want linear, knn or both", *mode)
 	}
-	type intFlag struct {
-		name string
-		v    int
-	}
 	// Shapes left at 0 come from the file; given, they must be positive.
-	for _, f := range []intFlag{{"img", *img}, {"patch", *patch}, {"dim", *dim}, {"depth", *depth}, {"heads", *heads}} {
-		if f.v < 0 || set[f.name] && f.v == 0 {
-			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
-		}
+	if err := cli.CheckSizes(set, cli.IntFlag{Name: "img", Value: *img}, cli.IntFlag{Name: "patch", Value: *patch},
+		cli.IntFlag{Name: "dim", Value: *dim}, cli.IntFlag{Name: "depth", Value: *depth}, cli.IntFlag{Name: "heads", Value: *heads}); err != nil {
+		return err
 	}
-	for _, f := range []intFlag{{"batch", *batch}, {"knn-k", *knnK}, {"workers", *workers}} {
-		if f.v <= 0 {
-			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
-		}
+	if err := cli.CheckPositive(cli.IntFlag{Name: "batch", Value: *batch}, cli.IntFlag{Name: "knn-k", Value: *knnK},
+		cli.IntFlag{Name: "workers", Value: *workers}); err != nil {
+		return err
 	}
-	for _, f := range []intFlag{{"threads", *threads}, {"limit", *limit}, {"holdout", *holdout}} {
-		if f.v < 0 {
-			return fmt.Errorf("--%s %d: must be 0 or positive", f.name, f.v)
-		}
+	if err := cli.CheckNonNegative(cli.IntFlag{Name: "threads", Value: *threads}, cli.IntFlag{Name: "limit", Value: *limit},
+		cli.IntFlag{Name: "holdout", Value: *holdout}); err != nil {
+		return err
 	}
 	probe := moco.ProbeConfig{Epochs: *epochs, BatchSize: *batch, BaseLR: *lr, Momentum: 0.9, CacheFeatures: *cache, Seed: *seed, Workers: *workers, SkipErrors: *skipBad}
 	if *mode != "knn" {

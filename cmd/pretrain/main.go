@@ -210,24 +210,17 @@ func resolvePrecision(o *options) error {
 // (0 stands for the default, so only when left out), a count below 0, a
 // spike threshold that is not a positive number.
 func checkRanges(o *options, set map[string]bool) error {
-	type intFlag struct {
-		name string
-		v    int
+	if err := cli.CheckSizes(set, cli.IntFlag{Name: "img", Value: o.img}, cli.IntFlag{Name: "patch", Value: o.patch},
+		cli.IntFlag{Name: "dim", Value: o.dim}, cli.IntFlag{Name: "depth", Value: o.depth}, cli.IntFlag{Name: "heads", Value: o.heads}); err != nil {
+		return err
 	}
-	for _, f := range []intFlag{{"img", o.img}, {"patch", o.patch}, {"dim", o.dim}, {"depth", o.depth}, {"heads", o.heads}} {
-		if f.v < 0 || set[f.name] && f.v == 0 {
-			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
-		}
+	if err := cli.CheckPositive(cli.IntFlag{Name: "mlp-dim", Value: o.mlpDim}, cli.IntFlag{Name: "out-dim", Value: o.outDim},
+		cli.IntFlag{Name: "knn-k", Value: o.knnK}); err != nil {
+		return err
 	}
-	for _, f := range []intFlag{{"mlp-dim", o.mlpDim}, {"out-dim", o.outDim}, {"knn-k", o.knnK}} {
-		if f.v <= 0 {
-			return fmt.Errorf("--%s %d: must be positive", f.name, f.v)
-		}
-	}
-	for _, f := range []intFlag{{"threads", o.threads}, {"limit", o.limit}, {"holdout", o.holdout}, {"knn-bank", o.knnBank}, {"knn-every", o.knnEvery}} {
-		if f.v < 0 {
-			return fmt.Errorf("--%s %d: must be 0 or positive", f.name, f.v)
-		}
+	if err := cli.CheckNonNegative(cli.IntFlag{Name: "threads", Value: o.threads}, cli.IntFlag{Name: "limit", Value: o.limit},
+		cli.IntFlag{Name: "holdout", Value: o.holdout}, cli.IntFlag{Name: "knn-bank", Value: o.knnBank}, cli.IntFlag{Name: "knn-every", Value: o.knnEvery}); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string

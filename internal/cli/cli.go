@@ -109,3 +109,42 @@ func StartCPUProfile(path string) (stop func() error, err error) {
 		return nil
 	}, nil
 }
+
+// IntFlag is an integer flag's name and value, for the range checks
+// below, which name the flag and its value in their errors.
+type IntFlag struct {
+	Name  string
+	Value int
+}
+
+// CheckSizes refuses a size below 0, or given as 0: 0 stands for "from
+// the checkpoint" or "the default", so only when left out. set names the
+// flags given on the command line.
+func CheckSizes(set map[string]bool, flags ...IntFlag) error {
+	for _, f := range flags {
+		if f.Value < 0 || set[f.Name] && f.Value == 0 {
+			return fmt.Errorf("--%s %d: must be positive", f.Name, f.Value)
+		}
+	}
+	return nil
+}
+
+// CheckPositive refuses a value of 0 or less.
+func CheckPositive(flags ...IntFlag) error {
+	for _, f := range flags {
+		if f.Value <= 0 {
+			return fmt.Errorf("--%s %d: must be positive", f.Name, f.Value)
+		}
+	}
+	return nil
+}
+
+// CheckNonNegative refuses a value below 0.
+func CheckNonNegative(flags ...IntFlag) error {
+	for _, f := range flags {
+		if f.Value < 0 {
+			return fmt.Errorf("--%s %d: must be 0 or positive", f.Name, f.Value)
+		}
+	}
+	return nil
+}
