@@ -781,8 +781,8 @@ func modelConfig(o *options, sample data.Image, from string) (moco.Config, error
 // freshRunDiff is what checkFreshRun compares: runDiff's recipe and data,
 // and the model, device, arithmetic and --skip-bad, which a run of the
 // same recipe could still differ in. A checkpoint from before the last
-// three were recorded differs ("unrecorded"), so it is not replaced
-// without --overwrite.
+// three were recorded (they are written together) differs, so it is not
+// replaced without --overwrite.
 func freshRunDiff(st moco.RunState, o *options, cfg moco.Config, tcfg moco.TrainConfig, dataID string, dataLen int, heldOut string) string {
 	var d []string
 	if diff := runDiff(st, dataID, dataLen, heldOut, o.seed, tcfg); diff != "" {
@@ -794,17 +794,11 @@ func freshRunDiff(st moco.RunState, o *options, cfg moco.Config, tcfg moco.Train
 	if st.Device == "" && st.Precision == "" {
 		return strings.Join(append(d, "written by an earlier build, which did not record its device, precision and --skip-bad"), "; ")
 	}
-	unrecorded := func(s string) string {
-		if s == "" {
-			return "unrecorded"
-		}
-		return s
-	}
 	if st.Device != o.device {
-		d = append(d, fmt.Sprintf("--device %s there, %s here", unrecorded(st.Device), o.device))
+		d = append(d, fmt.Sprintf("--device %s there, %s here", st.Device, o.device))
 	}
 	if st.Precision != o.precision {
-		d = append(d, fmt.Sprintf("--precision %s there, %s here", unrecorded(st.Precision), o.precision))
+		d = append(d, fmt.Sprintf("--precision %s there, %s here", st.Precision, o.precision))
 	}
 	if st.Substitutes != o.skipBad {
 		d = append(d, fmt.Sprintf("--skip-bad %v there, %v here", st.Substitutes, o.skipBad))
