@@ -132,6 +132,13 @@ func NewTrainer(e *engine.Engine, m *Model, cfg TrainConfig, itersPerEpoch int) 
 	return t, nil
 }
 
+// EpochAt is the fractional epoch of an epoch's batch (0-based both), at
+// which TrainStep sets the schedules: epoch + batch/ItersPerEpoch, as
+// main_moco.py passes epoch + i/iters_per_epoch.
+func (t *Trainer) EpochAt(epoch, batch int) float64 {
+	return float64(epoch) + float64(batch)/float64(t.ItersPerEpoch)
+}
+
 // PatchEmbedTrains reports whether the patch projection gets a gradient
 // (false under MoCo v3's default stop-grad-conv1).
 func (t *Trainer) PatchEmbedTrains() bool { return t.Model.Base.PatchW.RequiresGrad() }

@@ -670,7 +670,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 				}
 				return fmt.Errorf("%w; %s%s", err, keptNote(savedStep, ckpt), hint)
 			}
-			ep := float64(epoch) + float64(b.Pos.Batch)/float64(itersPerEpoch)
+			ep := tr.EpochAt(epoch, b.Pos.Batch)
 			if poisonAtStep > 0 && tr.Step+1 == poisonAtStep {
 				w := model.Base.Blocks[0].MLP.FC1.Weight
 				vals := w.Float64s()
