@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,6 +68,11 @@ var stopAfterEpochs int
 // poisonAtStep, when positive, makes a weight NaN before that step (tests
 // of the non-finite stop).
 var poisonAtStep int
+
+// poisonKNN, when set, makes a weight of the backbone infinite for the
+// length of each kNN pass, restoring it after (tests of the monitor's
+// warning: the features are not finite, the weights training sees are).
+var poisonKNN bool
 
 var errStopped = errors.New("stopped")
 
@@ -590,6 +596,14 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	// no accuracy; that is said and logged, and training goes on (ok
 	// false): the monitor watches the run, it does not stop it.
 	knn := func(when string) (top1, top5 float64, ok bool, err error) {
+		if poisonKNN {
+			w := model.Base.Norm.Weight
+			keep := w.Float64s()
+			bad := slices.Clone(keep)
+			bad[0] = math.Inf(1)
+			w.SetFloat64s(bad)
+			defer w.SetFloat64s(keep)
+		}
 		top1, top5, err = moco.KNNAccuracy(e, model.Base, bank, held, o.knnK, 0.1, moco.Reading{Batch: o.batch, Workers: o.workers, SkipErrors: o.skipBad})
 		if errors.Is(err, moco.ErrNonFiniteFeatures) {
 			fmt.Fprintf(stderr, "\nwarning: no kNN accuracy %s: %v\n", when, err)

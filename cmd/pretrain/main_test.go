@@ -367,3 +367,37 @@ func TestUnlabelled(t *testing.T) {
 	err = run(append(noHoldout(tinyArgs(labelled, dir, 1)), "--holdout", "2", "--limit", "8", "--resume"), &out, &out)
 	assert.ErrorContains(t, err, "held out of training (--holdout, --val) none there, 2 per class here")
 }
+
+// TestNonFiniteKNNWarns: a kNN pass whose features are not finite gives no
+// accuracy; the run says so on stderr and in the log, and trains on to the
+// end (the monitor watches the run, it does not stop it), with no kNN line
+// and no before/after summary.
+func TestNonFiniteKNNWarns(t *testing.T) {
+	data := writeFolder(t, 3, 12, 16)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	poisonKNN = true
+	err := run(tinyArgs(data, out, 2), &stdout, &stderr)
+	poisonKNN = false
+	require.NoError(t, err)
+	for _, when := range []string{"at random init", "after epoch 1", "after epoch 2"} {
+		assert.Contains(t, stderr.String(), "warning: no kNN accuracy "+when+": ")
+	}
+	assert.Contains(t, stderr.String(), "not finite")
+	assert.NotContains(t, stdout.String(), "kNN top-1")
+	assert.Contains(t, stdout.String(), "Wrote ")
+	log, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.Contains(t, string(log), `"text":"no kNN accuracy after epoch 2: `)
+	assert.NotContains(t, string(log), `"type":"knn"`)
+	f, err := nn.ReadSafetensors(filepath.Join(out, "checkpoint.safetensors"))
+	require.NoError(t, err)
+	assert.Contains(t, f.Metadata["mocogo"], `"step":`)
+	for _, tn := range f.Tensors {
+		vals, err := tn.Float64s()
+		require.NoError(t, err)
+		for _, v := range vals {
+			require.False(t, math.IsInf(v, 0) || math.IsNaN(v), "%s: the poison was not taken back after the kNN pass", tn.Name)
+		}
+	}
+}
