@@ -16,22 +16,8 @@ import (
 // gradient, the momentum encoder after the EMA and the BN running
 // statistics after the forward against PyTorch.
 func TestStepMatchesPyTorch(t *testing.T) {
-	f, err := nn.ReadSafetensors("../testdata/golden/moco_step.safetensors")
-	require.NoError(t, err)
-	get := func(name string) []float64 {
-		st, ok := f.Get(name)
-		require.True(t, ok, "golden file lacks %s", name)
-		v, err := st.Float64s()
-		require.NoError(t, err)
-		return v
-	}
-	weights := &nn.SafeFile{Metadata: f.Metadata}
-	for _, st := range f.Tensors {
-		if name, ok := strings.CutPrefix(st.Name, "w."); ok {
-			st.Name = name
-			weights.Tensors = append(weights.Tensors, st)
-		}
-	}
+	f, get := readGolden(t, "moco_step.safetensors")
+	weights := withPrefix(f, "w.")
 	for _, tc := range []struct {
 		dt  engine.DType
 		tol float64

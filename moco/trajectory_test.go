@@ -23,32 +23,14 @@ import (
 // AdamW's weight decay on every trainable tensor and its per-parameter
 // step counts, the frozen patch projection.
 func TestTrainingMatchesPyTorch(t *testing.T) {
-	f, err := nn.ReadSafetensors("../testdata/golden/moco_train.safetensors")
-	require.NoError(t, err)
-	get := func(name string) []float64 {
-		st, ok := f.Get(name)
-		require.True(t, ok, "golden file lacks %s", name)
-		v, err := st.Float64s()
-		require.NoError(t, err)
-		return v
-	}
+	f, get := readGolden(t, "moco_train.safetensors")
 	meta := func(key string) float64 {
 		v, err := strconv.ParseFloat(f.Metadata[key], 64)
 		require.NoError(t, err, "metadata %s", key)
 		return v
 	}
 	atoi := func(key string) int { return int(meta(key)) }
-	withPrefix := func(p string) *nn.SafeFile {
-		out := &nn.SafeFile{Metadata: f.Metadata}
-		for _, st := range f.Tensors {
-			if name, ok := strings.CutPrefix(st.Name, p); ok {
-				st.Name = name
-				out.Tensors = append(out.Tensors, st)
-			}
-		}
-		return out
-	}
-	initial, final := withPrefix("init."), withPrefix("final.")
+	initial, final := withPrefix(f, "init."), withPrefix(f, "final.")
 	require.NotEmpty(t, initial.Tensors)
 
 	cfg := Config{
@@ -142,15 +124,7 @@ func TestTrainingMatchesPyTorch(t *testing.T) {
 // rises, and the trained weights end far from where they began (a recipe
 // too gentle to move them would let a broken update pass).
 func TestTrainingGoldenMoves(t *testing.T) {
-	f, err := nn.ReadSafetensors("../testdata/golden/moco_train.safetensors")
-	require.NoError(t, err)
-	vals := func(name string) []float64 {
-		st, ok := f.Get(name)
-		require.True(t, ok, name)
-		v, err := st.Float64s()
-		require.NoError(t, err)
-		return v
-	}
+	_, vals := readGolden(t, "moco_train.safetensors")
 	lr, m := vals("lr"), vals("m")
 	require.Zero(t, lr[0])
 	require.Greater(t, lr[3], lr[2])
@@ -181,4 +155,32 @@ func noGradientPart(name string, dim int) (lo, hi int, ok bool) {
 		return dim, 2 * dim, true
 	}
 	return 0, 0, false
+}
+
+// readGolden reads testdata/golden/name and returns it with a getter of
+// its tensors as float64 that fails the test for a missing one.
+func readGolden(t *testing.T, name string) (*nn.SafeFile, func(tensor string) []float64) {
+	t.Helper()
+	f, err := nn.ReadSafetensors("../testdata/golden/" + name)
+	require.NoError(t, err)
+	return f, func(tensor string) []float64 {
+		st, ok := f.Get(tensor)
+		require.True(t, ok, "%s lacks %s", name, tensor)
+		v, err := st.Float64s()
+		require.NoError(t, err)
+		return v
+	}
+}
+
+// withPrefix returns the tensors of f whose names start with p, under
+// their names without it.
+func withPrefix(f *nn.SafeFile, p string) *nn.SafeFile {
+	out := &nn.SafeFile{Metadata: f.Metadata}
+	for _, st := range f.Tensors {
+		if name, ok := strings.CutPrefix(st.Name, p); ok {
+			st.Name = name
+			out.Tensors = append(out.Tensors, st)
+		}
+	}
+	return out
 }
