@@ -3,6 +3,7 @@ package moco
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/moco/data"
@@ -12,10 +13,12 @@ import (
 // Reading says how an evaluation pass reads a set: images per batch,
 // decoding goroutines, and whether an image that cannot be read is
 // replaced by another of the set (data.LoaderConfig.SkipErrors: chosen
-// deterministically, and counted in Skipped) instead of failing the pass.
+// deterministically) instead of failing the pass; Skipped, when not nil,
+// counts the images so replaced.
 type Reading struct {
 	Batch, Workers int
 	SkipErrors     bool
+	Skipped        *atomic.Int64
 }
 
 // ExtractFeatures runs the backbone over every item of ds, in order, with
@@ -47,6 +50,9 @@ func ExtractFeatures(e *engine.Engine, vit *nn.ViT, ds data.Dataset, r Reading) 
 		feats = append(feats, f.Data()...)
 		labels = append(labels, b.Labels[:b.N]...)
 		e.Reset()
+	}
+	if r.Skipped != nil {
+		r.Skipped.Add(l.Skipped())
 	}
 	return feats, labels, nil
 }

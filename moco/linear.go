@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/moco/data"
@@ -27,8 +28,10 @@ type ProbeConfig struct {
 	Seed          uint64
 	Workers       int
 	// SkipErrors uses another image of the set where one cannot be read
-	// (data.LoaderConfig.SkipErrors), in training and evaluation.
+	// (data.LoaderConfig.SkipErrors), in training and evaluation; Skipped,
+	// when not nil, counts the images so replaced.
 	SkipErrors bool
+	Skipped    *atomic.Int64
 }
 
 // Validate reports a recipe no probe can train with: epochs, batch or lr
@@ -78,7 +81,7 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 	var loader *data.Loader
 	var err error
 	if cfg.CacheFeatures {
-		if cached, cachedLabels, err = ExtractFeatures(e, vit, train, Reading{Batch: cfg.BatchSize, Workers: cfg.Workers, SkipErrors: cfg.SkipErrors}); err != nil {
+		if cached, cachedLabels, err = ExtractFeatures(e, vit, train, cfg.reading()); err != nil {
 			return ProbeResult{}, err
 		}
 	} else {
@@ -88,6 +91,9 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 			return ProbeResult{}, err
 		}
 		defer loader.Close()
+		if cfg.Skipped != nil {
+			defer func() { cfg.Skipped.Add(loader.Skipped()) }()
+		}
 	}
 	perm := make([]int, len(cachedLabels))
 	feat := make([]float32, cfg.BatchSize*dim)
@@ -149,7 +155,7 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 		}
 	}
 	// Evaluate: resize + center crop, the probe on the features.
-	vf, vl, err := ExtractFeatures(e, vit, val, Reading{Batch: cfg.BatchSize, Workers: cfg.Workers, SkipErrors: cfg.SkipErrors})
+	vf, vl, err := ExtractFeatures(e, vit, val, cfg.reading())
 	if err != nil {
 		return ProbeResult{}, err
 	}
@@ -163,6 +169,11 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 		}
 	}
 	return scoreLogits(logits, vl, classes), nil
+}
+
+// reading is how the probe's evaluation passes read a set.
+func (cfg ProbeConfig) reading() Reading {
+	return Reading{Batch: cfg.BatchSize, Workers: cfg.Workers, SkipErrors: cfg.SkipErrors, Skipped: cfg.Skipped}
 }
 
 // scoreLogits scores logits [n, classes] against labels. A class that ties

@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/mocogo/mocogo/engine"
 	"github.com/mocogo/mocogo/internal/cli"
@@ -95,7 +96,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		cli.IntFlag{Name: "holdout", Value: *holdout}); err != nil {
 		return err
 	}
-	probe := moco.ProbeConfig{Epochs: *epochs, BatchSize: *batch, BaseLR: *lr, Momentum: 0.9, CacheFeatures: *cache, Seed: *seed, Workers: *workers, SkipErrors: *skipBad}
+	// substituted counts the images --skip-bad replaced, in every pass.
+	var substituted atomic.Int64
+	probe := moco.ProbeConfig{Epochs: *epochs, BatchSize: *batch, BaseLR: *lr, Momentum: 0.9, CacheFeatures: *cache, Seed: *seed, Workers: *workers,
+		SkipErrors: *skipBad, Skipped: &substituted}
 	if *mode != "knn" {
 		// Checked before the kNN pass, which may take long.
 		if err := probe.Validate(); err != nil {
@@ -165,7 +169,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// once, with a word on stdout when that is slow (a machine's first run).
 	device.WarmKernels(e, stdout)
 	if *mode != "linear" {
-		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, moco.Reading{Batch: *batch, Workers: *workers, SkipErrors: *skipBad})
+		top1, top5, err := moco.KNNAccuracy(e, vit, train, val, *knnK, 0.1, moco.Reading{Batch: *batch, Workers: *workers, SkipErrors: *skipBad, Skipped: &substituted})
 		if err != nil {
 			return err
 		}
@@ -180,6 +184,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "Linear probe (%d epochs): top-1 %.2f%%  top-5 %.2f%%\n", *epochs, 100*res.Top1, 100*res.Top5)
+	}
+	if n := substituted.Load(); n > 0 {
+		fmt.Fprintf(stdout, "--skip-bad: %d times an image could not be read and another of its set was used in its place.\n", n)
 	}
 	return nil
 }

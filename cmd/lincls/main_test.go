@@ -242,5 +242,6 @@ func TestSkipBad(t *testing.T) {
 		out.Reset()
 		require.NoError(t, run(append(args, "--skip-bad", cache), &out, &out), out.String())
 		assert.Contains(t, out.String(), "Linear probe (1 epochs)")
+		assert.Regexp(t, `--skip-bad: [1-9][0-9]* times an image could not be read`, out.String())
 	}
 }

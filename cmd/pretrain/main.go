@@ -323,7 +323,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 		dataLen    int
 	)
 	if o.synthetic {
-		dataID, dataLen = "synthetic", o.limit
+		dataID, dataLen, heldOut = "synthetic", o.limit, "none"
 	} else {
 		if o.demo {
 			full, err = data.OpenFashionMNIST("train")
@@ -440,10 +440,11 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 			return err
 		}
 		if replacing != "" {
-			// What the replaced run wrote beside its checkpoint goes now, so
-			// that a new run stopped early leaves nothing of the old one
-			// beside its own checkpoint.
-			for _, f := range append([]string{filepath.Base(backbone)}, plotFiles...) {
+			// The replaced run goes now, checkpoint first, so that a new
+			// run stopped before its own first checkpoint leaves nothing of
+			// the old one: no checkpoint to --resume that its log, backbone
+			// and plots no longer match.
+			for _, f := range append([]string{filepath.Base(ckpt), filepath.Base(backbone)}, plotFiles...) {
 				if err := os.Remove(filepath.Join(o.out, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
@@ -499,7 +500,9 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 		}
 		start = st.Position
 		resumeStep = st.Step
-		fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch+1, start.Batch+1, st.Step)
+		if start.Epoch < o.epochs {
+			fmt.Fprintf(stdout, "Resuming from %s at epoch %d, batch %d (step %d).\n", ckpt, start.Epoch+1, start.Batch+1, st.Step)
+		}
 		if tr.Scaler != nil {
 			fmt.Fprintf(stdout, "Loss scale %g, %d steps skipped so far.\n", tr.Scaler.Scale(), tr.SkippedSteps)
 		}
@@ -510,7 +513,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 			"embed_dim": fmt.Sprint(cfg.ViT.Dim), "depth": fmt.Sprint(cfg.ViT.Depth), "num_heads": fmt.Sprint(cfg.ViT.Heads)})
 	}
 	if start.Epoch >= o.epochs {
-		fmt.Fprintf(stdout, "The checkpoint has finished all %d epochs.\n", o.epochs)
+		fmt.Fprintf(stdout, "%s has finished all %d epochs (step %d): nothing to resume.\n", ckpt, o.epochs, resumeStep)
 		if _, err := os.Stat(backbone); err != nil {
 			// Stopped between the last checkpoint and the backbone.
 			return writeBackbone()
@@ -659,6 +662,11 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	defer loader.Close()
 
 	bar := newProgress(stderr, itersPerEpoch)
+	defer func() {
+		if err != nil {
+			bar.breakLine()
+		}
+	}()
 	var lastTop1 float64
 	save := func() error {
 		return tr.SaveCheckpoint(ckpt, moco.RunState{Seed: o.seed, Position: loader.Position(), Data: dataID, DataLen: dataLen, HeldOut: heldOut,
@@ -750,7 +758,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	if err := logf.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", metricsPath, err)
 	}
-	fmt.Fprintf(stdout, "Wrote %s (training state) and %s (backbone, timm key names).\n", ckpt, backbone)
+	fmt.Fprintf(stdout, "Wrote %s (training state), %s (backbone, timm key names), %s and the plots beside it.\n", ckpt, backbone, filepath.Base(metricsPath))
 	if n := skipped(); n > 0 {
 		fmt.Fprintf(stdout, "--skip-bad: %d times an image could not be read in training and another trained in its place.\n", n)
 	}
@@ -803,7 +811,7 @@ func freshRunDiff(st moco.RunState, o *options, cfg moco.Config, tcfg moco.Train
 		d = append(d, diff)
 	}
 	if st.Model != cfg {
-		d = append(d, fmt.Sprintf("model %+v there, %+v here", st.Model.ViT, cfg.ViT))
+		d = append(d, fmt.Sprintf("model %s there, %s here", describeModel(st.Model), describeModel(cfg)))
 	}
 	if st.Device == "" && st.Precision == "" {
 		return strings.Join(append(d, "written by an earlier build, which did not record its device, precision and --skip-bad"), "; ")
@@ -818,6 +826,28 @@ func freshRunDiff(st moco.RunState, o *options, cfg moco.Config, tcfg moco.Train
 		d = append(d, fmt.Sprintf("--skip-bad %v there, %v here", st.Substitutes, o.skipBad))
 	}
 	return strings.Join(d, "; ")
+}
+
+// describeModel names a model by the flags that set it: "ViT 28 px,
+// patch 4, dim 128, depth 4, 4 heads, projector and predictor 1024→256,
+// T 0.2", with the rarer settings only where they are not the defaults.
+func describeModel(c moco.Config) string {
+	v := c.ViT
+	s := fmt.Sprintf("ViT %d px, patch %d, dim %d, depth %d, %d heads, projector and predictor %d→%d, T %g",
+		v.ImageSize, v.PatchSize, v.Dim, v.Depth, v.Heads, c.MLPDim, c.OutDim, c.Temperature)
+	if v.Channels != 0 && v.Channels != 3 {
+		s += fmt.Sprintf(", %d channels", v.Channels)
+	}
+	if v.MLPRatio != 0 && v.MLPRatio != 4 {
+		s += fmt.Sprintf(", MLP ratio %g", v.MLPRatio)
+	}
+	if v.Eps != 0 {
+		s += fmt.Sprintf(", LayerNorm eps %g", v.Eps)
+	}
+	if v.TrainPatchEmbed {
+		s += ", --train-patch-embed"
+	}
+	return s
 }
 
 // keptNote says what a stopped run leaves to --resume from.
@@ -917,6 +947,7 @@ type progress struct {
 	started      time.Time
 	images       int
 	line         string
+	open         bool // a line is drawn and not ended
 }
 
 func newProgress(w io.Writer, iters int) *progress { return &progress{w: w, iters: iters} }
@@ -939,9 +970,21 @@ func (p *progress) step(done int, st moco.StepStats) {
 	}
 	p.line += fmt.Sprintf("  ETA %v", eta)
 	fmt.Fprintf(p.w, "\r%s", p.line)
+	p.open = true
 }
 
-func (p *progress) endEpoch() { fmt.Fprintln(p.w) }
+func (p *progress) endEpoch() {
+	fmt.Fprintln(p.w)
+	p.open = false
+}
+
+// breakLine ends a drawn line, so that what is printed next (an error)
+// starts on a line of its own.
+func (p *progress) breakLine() {
+	if p.open {
+		p.endEpoch()
+	}
+}
 
 // batchSource is where the training loop takes its batches from: the data
 // loader, or the synthetic inputs of --synthetic.

@@ -401,3 +401,16 @@ func TestNonFiniteKNNWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorAfterProgressLine: a run stopped mid-epoch ends its progress
+// line, so that the error main prints starts on a line of its own.
+func TestErrorAfterProgressLine(t *testing.T) {
+	data := writeFolder(t, 3, 12, 16)
+	var stdout, stderr bytes.Buffer
+	poisonAtStep = 3
+	err := run(tinyArgs(data, t.TempDir(), 1), &stdout, &stderr)
+	poisonAtStep = 0
+	require.ErrorContains(t, err, "training stopped at step 3")
+	require.Contains(t, stderr.String(), "\repoch 1/1 [")
+	require.True(t, strings.HasSuffix(stderr.String(), "\n"), "stderr ends mid-line: %q", stderr.String())
+}

@@ -39,7 +39,7 @@ func TestFreshRunKeepsAnotherRun(t *testing.T) {
 	require.ErrorContains(t, err, "holds another run's checkpoint (2 of 2 epochs done, step 8; --epochs 2 there, 1 here")
 	require.ErrorContains(t, err, "--resume continues it, --overwrite replaces it, or --out names another folder")
 	err = run(append(syntheticArgs(out, 2), "--dim", "32"), &sink, &sink)
-	require.ErrorContains(t, err, "model {ImageSize:16 PatchSize:4 Channels:0 Dim:16")
+	require.ErrorContains(t, err, "model ViT 16 px, patch 4, dim 16, depth 1, 2 heads, projector and predictor 32→16, T 0.2 there, ViT 16 px, patch 4, dim 32,")
 	// The recipe alone does not make the same run: the arithmetic too.
 	err = run(append(syntheticArgs(out, 2), "--precision", "bf16"), &sink, &sink)
 	require.ErrorContains(t, err, "--precision fp32 there, bf16 here")
@@ -50,6 +50,19 @@ func TestFreshRunKeepsAnotherRun(t *testing.T) {
 	require.NoError(t, run(syntheticArgs(out, 2), &sink, &sink))
 	assert.Contains(t, sink.String(), "Replacing the finished run of these flags in")
 	assert.Equal(t, before["checkpoint.safetensors"], snapshot()["checkpoint.safetensors"], "the same flags made another run")
+
+	// Replaced, then stopped before the new run's first checkpoint: nothing
+	// of the old run is left for --resume to take as the new one's.
+	poisonAtStep = 1
+	err = run(syntheticArgs(out, 2), &sink, &sink)
+	poisonAtStep = 0
+	require.ErrorContains(t, err, "training stopped at step 1")
+	require.ErrorContains(t, err, "no checkpoint was written before it")
+	for _, f := range []string{"checkpoint.safetensors", "backbone.safetensors"} {
+		_, err := os.Stat(filepath.Join(out, f))
+		require.ErrorIs(t, err, os.ErrNotExist, "%s of the replaced run", f)
+	}
+	require.Error(t, run(append(syntheticArgs(out, 2), "--resume"), &sink, &sink))
 
 	// This run unfinished: --resume is what continues it.
 	stopAfterEpochs = 1
