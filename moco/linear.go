@@ -102,20 +102,22 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 		opt.SetLR(lr0 * 0.5 * (1 + math.Cos(math.Pi*float64(epoch)/float64(cfg.Epochs))))
 		var total float64
 		var steps int
-		var diverged error
-		step := func(x *engine.Tensor, labels []int32) {
+		// step trains on one batch; a loss that is not finite stops the
+		// probe (its logits would score as hits).
+		step := func(x *engine.Tensor, labels []int32) error {
 			loss := engine.CrossEntropy(engine.Linear(x, w, b), labels)
 			opt.ZeroGrad()
 			e.Backward(loss)
 			opt.Step()
 			l := loss.Item()
-			if (math.IsNaN(l) || math.IsInf(l, 0)) && diverged == nil {
-				diverged = fmt.Errorf("moco: linear probe diverged: loss %g at step %d of epoch %d (base lr %g, %g at batch %d; a lower lr, or a backbone whose features are finite)",
-					l, steps+1, epoch+1, cfg.BaseLR, lr0, cfg.BatchSize)
-			}
 			total += l
 			steps++
 			e.Reset()
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				return fmt.Errorf("moco: linear probe diverged: loss %g at step %d of epoch %d (base lr %g, %g at batch %d; a lower lr, or a backbone whose features are finite)",
+					l, steps, epoch+1, cfg.BaseLR, lr0, cfg.BatchSize)
+			}
+			return nil
 		}
 		if cfg.CacheFeatures {
 			for i := range perm {
@@ -128,9 +130,8 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 					copy(feat[i*dim:(i+1)*dim], cached[p*dim:(p+1)*dim])
 					lab[i] = cachedLabels[p]
 				}
-				step(e.FromFloat32(feat, cfg.BatchSize, dim), lab)
-				if diverged != nil {
-					return ProbeResult{}, diverged
+				if err := step(e.FromFloat32(feat, cfg.BatchSize, dim), lab); err != nil {
+					return ProbeResult{}, err
 				}
 			}
 		} else {
@@ -141,9 +142,8 @@ func LinearProbe(e *engine.Engine, vit *nn.ViT, train, val data.Dataset, cfg Pro
 				}
 				x := e.FromFloat32(bt.Views[0][:bt.N*3*size*size], bt.N, 3, size, size)
 				f := e.Detached(func() []*engine.Tensor { return []*engine.Tensor{vit.Forward(x)} })[0]
-				step(f, bt.Labels[:bt.N])
-				if diverged != nil {
-					return ProbeResult{}, diverged
+				if err := step(f, bt.Labels[:bt.N]); err != nil {
+					return ProbeResult{}, err
 				}
 			}
 		}
