@@ -553,7 +553,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	}
 
 	sizeFrom := ""
-	if o.img == 0 && sampleName != "" && sample.W <= 64 && sample.H <= 64 {
+	if o.img == 0 && sampleName != "" && cli.AtOwnSize(sample) {
 		sizeFrom = fmt.Sprintf(" (the size of the first training image, %s, %d×%d; --img sets it)", sampleName, sample.W, sample.H)
 	}
 	fmt.Fprintf(stdout, "Model: ViT %d px%s, patch %d, dim %d, depth %d, heads %d; heads %d→%d; %.1fM trainable parameters.\n",
@@ -792,7 +792,7 @@ func modelConfig(o *options, sample data.Image, from string) (moco.Config, error
 	vit.TrainPatchEmbed = o.trainPatchEmbed
 	cfg := moco.Config{ViT: vit, MLPDim: o.mlpDim, OutDim: o.outDim, Temperature: o.temperature}
 	if err := cfg.Validate(); err != nil {
-		if o.img == 0 && from != "" && sample.W <= 64 && sample.H <= 64 && (img%vit.PatchSize != 0 || img < vit.PatchSize) {
+		if o.img == 0 && from != "" && cli.AtOwnSize(sample) && (img%vit.PatchSize != 0 || img < vit.PatchSize) {
 			return moco.Config{}, fmt.Errorf("%w (the image size %d px is that of the first training image, %s, %d×%d: give --img)", err, img, from, sample.W, sample.H)
 		}
 		return moco.Config{}, err

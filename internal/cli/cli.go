@@ -46,14 +46,18 @@ func CheckArgs(fs *flag.FlagSet, args []string, paths ...string) error {
 	return fmt.Errorf("unexpected argument %q (flags start with --)", a)
 }
 
+// AtOwnSize reports whether images like sample are taken at their own
+// size when the command line gives none: those of at most 64 px a side
+// (CIFAR, MNIST).
+func AtOwnSize(sample data.Image) bool { return sample.W <= 64 && sample.H <= 64 }
+
 // ImageDefaults fills in an image and patch size the command line left at
-// 0, as pretrain and lincls both do: images of at most 64 px a side (CIFAR,
-// MNIST) are taken at their own size, larger ones at 224 px; the patch is
-// 16 px at 224 px and up, else 4 px.
+// 0, as pretrain and lincls both do: images AtOwnSize at their own size,
+// larger ones at 224 px; the patch is 16 px at 224 px and up, else 4 px.
 func ImageDefaults(img, patch int, sample data.Image) (int, int) {
 	if img == 0 {
 		img = 224
-		if sample.W <= 64 && sample.H <= 64 {
+		if AtOwnSize(sample) {
 			img = max(sample.W, sample.H)
 		}
 	}
