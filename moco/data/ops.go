@@ -368,6 +368,12 @@ func AdjustBrightness(t CHW, f float64) {
 
 func brightness(r, g, b []float32, f float32) {
 	for _, p := range [3][]float32{r, g, b} {
+		if n8 := len(p) &^ 7; useAVX2 && n8 > 0 {
+			// f·v + 0 differs from f·v only at −0, which the clamp
+			// makes +0 either way.
+			affineClampAVX2(&p[0], n8, f, 0)
+			p = p[n8:]
+		}
 		for i, v := range p {
 			p[i] = clamp01(f * v)
 		}
@@ -380,17 +386,26 @@ func AdjustContrast(t CHW, f float64) {
 	contrast(r, g, b, float32(f), lumaMean(lumaSum(r, g, b), len(r)))
 }
 
+// luma is the grayscale value of one pixel, each product rounded
+// before it is added (as the AVX2 kernels compute it).
+func luma(r, g, b float32) float32 {
+	return float32(lumaR*r) + float32(lumaG*g) + float32(lumaB*b)
+}
+
+// lumaCoeffs are the luma coefficients for the AVX2 kernels.
+var lumaCoeffs = [3]float32{lumaR, lumaG, lumaB}
+
 // lumaSum is the float64 sum of the float32 luma of every pixel.
 func lumaSum(r, g, b []float32) float64 {
 	g, b = g[:len(r)], b[:len(r)]
 	var s0, s1 float64
 	i := 0
 	for ; i+1 < len(r); i += 2 {
-		s0 += float64(lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
-		s1 += float64(lumaR*r[i+1] + lumaG*g[i+1] + lumaB*b[i+1])
+		s0 += float64(luma(r[i], g[i], b[i]))
+		s1 += float64(luma(r[i+1], g[i+1], b[i+1]))
 	}
 	if i < len(r) {
-		s0 += float64(lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
+		s0 += float64(luma(r[i], g[i], b[i]))
 	}
 	return s0 + s1
 }
@@ -398,10 +413,14 @@ func lumaSum(r, g, b []float32) float64 {
 func lumaMean(sum float64, n int) float32 { return float32(sum / float64(n)) }
 
 func contrast(r, g, b []float32, f, mean float32) {
-	rest := (1 - f) * mean
+	rest := float32((1 - f) * mean)
 	for _, p := range [3][]float32{r, g, b} {
+		if n8 := len(p) &^ 7; useAVX2 && n8 > 0 {
+			affineClampAVX2(&p[0], n8, f, rest)
+			p = p[n8:]
+		}
 		for i, v := range p {
-			p[i] = clamp01(f*v + rest)
+			p[i] = clamp01(float32(f*v) + rest)
 		}
 	}
 }
@@ -413,11 +432,16 @@ func AdjustSaturation(t CHW, f float64) {
 
 func saturation(r, g, b []float32, f float32) {
 	g, b = g[:len(r)], b[:len(r)]
+	omf := 1 - f
+	if n8 := len(r) &^ 7; useAVX2 && n8 > 0 {
+		saturationAVX2(&r[0], &g[0], &b[0], n8, f, omf)
+		r, g, b = r[n8:], g[n8:], b[n8:]
+	}
 	for i := range r {
-		gr := (1 - f) * (lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
-		r[i] = clamp01(f*r[i] + gr)
-		g[i] = clamp01(f*g[i] + gr)
-		b[i] = clamp01(f*b[i] + gr)
+		gr := float32(omf * luma(r[i], g[i], b[i]))
+		r[i] = clamp01(float32(f*r[i]) + gr)
+		g[i] = clamp01(float32(f*g[i]) + gr)
+		b[i] = clamp01(float32(f*b[i]) + gr)
 	}
 }
 
@@ -426,8 +450,12 @@ func Grayscale(t CHW) { grayscale(t.plane(0), t.plane(1), t.plane(2)) }
 
 func grayscale(r, g, b []float32) {
 	g, b = g[:len(r)], b[:len(r)]
+	if n8 := len(r) &^ 7; useAVX2 && n8 > 0 {
+		grayscaleAVX2(&r[0], &g[0], &b[0], n8)
+		r, g, b = r[n8:], g[n8:], b[n8:]
+	}
 	for i := range r {
-		l := lumaR*r[i] + lumaG*g[i] + lumaB*b[i]
+		l := luma(r[i], g[i], b[i])
 		r[i], g[i], b[i] = l, l, l
 	}
 }
@@ -455,6 +483,10 @@ func hue(r, g, b []float32, f float32) {
 	df := float32(d - di)
 	dI := int(di) + 6 // base + dI + carry ∈ [2, 15] for |f| ≤ 0.5
 	g, b = g[:len(r)], b[:len(r)]
+	if n8 := len(r) &^ 7; useAVX2 && n8 > 0 {
+		hueAVX2(&r[0], &g[0], &b[0], n8, df, dI, &hueTab)
+		r, g, b = r[n8:], g[n8:], b[n8:]
+	}
 	for i := range r {
 		var v [4]float32
 		v[0], v[1], v[2] = r[i], g[i], b[i]
@@ -467,13 +499,13 @@ func hue(r, g, b []float32, f float32) {
 		}
 		// u = cr·(sign·(mid−min)/cr + df): the new position in the
 		// sector times cr, so that no division is needed.
-		u := in.sign*(mid-minc) + df*cr
+		u := float32(in.sign*(mid-minc)) + float32(df*cr)
 		c := b2i(u >= cr) - b2i(u < 0)
-		fr := u - float32(c)*cr // cr·fr
+		fr := u - float32(float32(c)*cr) // cr·fr
 		o := &hueW[mod6[(int(in.base)+dI+c)&15]]
-		r[i] = maxc - (o[0]*cr + o[1]*fr)
-		g[i] = maxc - (o[2]*cr + o[3]*fr)
-		b[i] = maxc - (o[4]*cr + o[5]*fr)
+		r[i] = maxc - (float32(o[0]*cr) + float32(o[1]*fr))
+		g[i] = maxc - (float32(o[2]*cr) + float32(o[3]*fr))
+		b[i] = maxc - (float32(o[4]*cr) + float32(o[5]*fr))
 	}
 }
 
@@ -537,6 +569,38 @@ var mod6 = func() (t [16]uint8) {
 	return
 }()
 
+// hueTables are hueIn and hueW as the AVX2 kernel reads them: lane i
+// of sign and base is hueIn[i]'s, lane s of w[j] is hueW[s][j] (so a
+// VPERMPS by the code or the sector looks them up), and the integer
+// constants the kernel compares and masks with.
+type hueTables struct {
+	sign      [8]float32
+	base      [8]int32
+	w         [6][8]float32
+	bit1      [8]int32 // 1: R ≥ G
+	bit2      [8]int32 // 2: G ≥ B
+	bit4      [8]int32 // 4: B ≥ R
+	five, six [8]int32 // s > 5 → s − 6
+	reverse   [8]int32 // lane order 7…0, for the mirrored normalisation
+}
+
+var hueTab = func() (t hueTables) {
+	for i, in := range hueIn {
+		t.sign[i], t.base[i] = in.sign, int32(in.base)
+	}
+	for s, w := range hueW {
+		for j, v := range w {
+			t.w[j][s] = v
+		}
+	}
+	for i := range 8 {
+		t.bit1[i], t.bit2[i], t.bit4[i] = 1, 2, 4
+		t.five[i], t.six[i] = 5, 6
+		t.reverse[i] = int32(7 - i)
+	}
+	return
+}()
+
 // solarizeThreshold is 128 on the 0…255 scale, computed as ToTensor
 // computes 128/255.
 var solarizeThreshold = float32(128) / float32(255)
@@ -546,6 +610,10 @@ var solarizeThreshold = float32(128) / float32(255)
 func Solarize(t CHW) { solarize(t.Data) }
 
 func solarize(p []float32) {
+	if n8 := len(p) &^ 7; useAVX2 && n8 > 0 {
+		solarizeAVX2(&p[0], n8, solarizeThreshold)
+		p = p[n8:]
+	}
 	for i, v := range p {
 		if v >= solarizeThreshold {
 			p[i] = 1 - v
@@ -571,7 +639,7 @@ func FlipH(t CHW) {
 // sigma² (Gwosdek et al. 2011).
 func boxBlurRadius(sigma float64, passes int) float64 {
 	s2 := sigma * sigma / float64(passes)
-	L := math.Sqrt(12*s2 + 1)
+	L := math.Sqrt(float64(12*s2) + 1) // (unfused, as PIL's C)
 	l := math.Floor((L - 1) / 2)
 	a := (2*l + 1) * (l*(l+1) - 3*s2)
 	a /= 6 * (s2 - (l+1)*(l+1))
@@ -749,6 +817,10 @@ func normalizeRows(dst, src []float32, W int, m, sd float32, flip bool) {
 	inv := 1 / sd
 	dst = dst[:len(src)]
 	if !flip {
+		if n8 := len(src) &^ 7; useAVX2 && n8 > 0 {
+			normalizeAVX2(&dst[0], &src[0], n8, m, inv)
+			dst, src = dst[n8:], src[n8:]
+		}
 		for i, v := range src {
 			dst[i] = (v - m) * inv
 		}
@@ -756,8 +828,13 @@ func normalizeRows(dst, src []float32, W int, m, sd float32, flip bool) {
 	}
 	for y := 0; y+W <= len(src); y += W {
 		s, d := src[y:y+W], dst[y:y+W]
-		for x, v := range s {
-			d[W-1-x] = (v - m) * inv
+		x0 := 0
+		if n8 := W &^ 7; useAVX2 && n8 > 0 {
+			normalizeFlipAVX2(&d[W-8], &s[0], n8, m, inv)
+			x0 = n8
+		}
+		for x := x0; x < W; x++ {
+			d[W-1-x] = (s[x] - m) * inv
 		}
 	}
 }

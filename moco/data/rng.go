@@ -43,8 +43,10 @@ func (r *RNG) Uint64() uint64 { return r.pcg.Uint64() }
 // Float64 returns a uniform value in [0, 1) with 53 random bits.
 func (r *RNG) Float64() float64 { return float64(r.pcg.Uint64()>>11) * 0x1p-53 }
 
-// Uniform returns a uniform value in [a, b).
-func (r *RNG) Uniform(a, b float64) float64 { return a + (b-a)*r.Float64() }
+// Uniform returns a uniform value in [a, b), as Python's
+// random.uniform computes it: the product rounded before the sum (the
+// conversion keeps GOAMD64=v3 builds from fusing them).
+func (r *RNG) Uniform(a, b float64) float64 { return a + float64((b-a)*r.Float64()) }
 
 // Intn returns a uniform integer in [0, n) (Lemire's method with
 // rejection, so without bias). It panics if n <= 0.
