@@ -77,7 +77,7 @@ func (rc *resampleCoeffs) compute(inSize, outSize, o0, count int) {
 	wts := tmp[:0]
 	for oi := 0; oi < count; oi++ {
 		o := o0 + oi
-		center := (float64(o) + 0.5) * scale
+		center := float64((float64(o) + 0.5) * scale) // unfused, as PIL's C
 		xmin := int(center - support + 0.5)
 		if xmin < 0 {
 			xmin = 0

@@ -38,7 +38,7 @@ func (rc *refResampleCoeffs) compute(inSize, outSize, o0, count int) {
 	wts := tmp[:0]
 	for oi := 0; oi < count; oi++ {
 		o := o0 + oi
-		center := (float64(o) + 0.5) * scale
+		center := float64((float64(o) + 0.5) * scale)
 		xmin := int(center - support + 0.5)
 		if xmin < 0 {
 			xmin = 0
@@ -110,7 +110,7 @@ func (s *refScratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy 
 			if C == 1 {
 				acc := float32(0)
 				for k, wk := range w {
-					acc += wk * float32(srow[st+k])
+					acc += float32(wk * float32(srow[st+k]))
 				}
 				s.tmp[r*dst.W+x] = acc
 				continue
@@ -118,9 +118,9 @@ func (s *refScratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy 
 			var a0, a1, a2 float32
 			for k, wk := range w {
 				p := (st + k) * 3
-				a0 += wk * float32(srow[p])
-				a1 += wk * float32(srow[p+1])
-				a2 += wk * float32(srow[p+2])
+				a0 += float32(wk * float32(srow[p]))
+				a1 += float32(wk * float32(srow[p+1]))
+				a2 += float32(wk * float32(srow[p+2]))
 			}
 			s.tmp[(0*nr+r)*dst.W+x] = a0
 			s.tmp[(1*nr+r)*dst.W+x] = a1
@@ -167,13 +167,13 @@ func refAdjustContrast(t CHW, f float64) {
 	r, g, b := t.plane(0), t.plane(1), t.plane(2)
 	sum := 0.0
 	for i := range r {
-		sum += float64(lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
+		sum += float64(float32(lumaR*r[i]) + float32(lumaG*g[i]) + float32(lumaB*b[i]))
 	}
 	mean := float32(sum / float64(len(r)))
 	ff := float32(f)
-	rest := (1 - ff) * mean
+	rest := float32((1 - ff) * mean)
 	for i, v := range t.Data {
-		t.Data[i] = refClamp01(ff*v + rest)
+		t.Data[i] = refClamp01(float32(ff*v) + rest)
 	}
 }
 
@@ -181,17 +181,17 @@ func refAdjustSaturation(t CHW, f float64) {
 	r, g, b := t.plane(0), t.plane(1), t.plane(2)
 	ff := float32(f)
 	for i := range r {
-		gr := (1 - ff) * (lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
-		r[i] = refClamp01(ff*r[i] + gr)
-		g[i] = refClamp01(ff*g[i] + gr)
-		b[i] = refClamp01(ff*b[i] + gr)
+		gr := float32((1 - ff) * (float32(lumaR*r[i]) + float32(lumaG*g[i]) + float32(lumaB*b[i])))
+		r[i] = refClamp01(float32(ff*r[i]) + gr)
+		g[i] = refClamp01(float32(ff*g[i]) + gr)
+		b[i] = refClamp01(float32(ff*b[i]) + gr)
 	}
 }
 
 func refGrayscale(t CHW) {
 	r, g, b := t.plane(0), t.plane(1), t.plane(2)
 	for i := range r {
-		l := lumaR*r[i] + lumaG*g[i] + lumaB*b[i]
+		l := float32(lumaR*r[i]) + float32(lumaG*g[i]) + float32(lumaB*b[i])
 		r[i], g[i], b[i] = l, l, l
 	}
 }
@@ -305,7 +305,7 @@ func (s *refScratch) blur(t CHW, sigma float64) {
 					for k := x + 1; k <= x+2*r+1; k++ {
 						acc += pad[k]
 					}
-					row[x] = acc*ww + (pad[x]+pad[x+2*r+2])*fw
+					row[x] = float32(acc*ww) + float32((pad[x]+pad[x+2*r+2])*fw)
 				}
 			}
 		}
@@ -326,7 +326,7 @@ func (s *refScratch) blur(t CHW, sigma float64) {
 				lo := s.aux[min(max(y-r-1, 0), H-1)*W:][:W]
 				hi := s.aux[min(max(y+r+1, 0), H-1)*W:][:W]
 				for x := range out {
-					out[x] = out[x]*ww + (lo[x]+hi[x])*fw
+					out[x] = float32(out[x]*ww) + float32((lo[x]+hi[x])*fw)
 				}
 			}
 		}
