@@ -3,6 +3,7 @@
 //	bench cpu [flags]   CPU kernels (SGEMM GFLOP/s against OpenBLAS)
 //	bench gpu [flags]   GPU kernels (needs a binary built with -tags cuda)
 //	bench train [flags] the MoCo v3 training step on the CPU (against PyTorch)
+//	bench data [flags]  the input pipeline: decode and two views an image (against PyTorch's DataLoader)
 //
 // Each subcommand prints its own flags with -h.
 package main
@@ -27,6 +28,8 @@ func main() {
 		err = runTrain(os.Args[2:])
 	case "gpu":
 		err = runGPU(os.Args[2:])
+	case "data":
+		err = runData(os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		usage()
 		return
@@ -45,5 +48,5 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: bench cpu|gpu|train [flags]")
+	fmt.Fprintln(os.Stderr, "usage: bench cpu|gpu|train|data [flags]")
 }

@@ -62,3 +62,22 @@ func TestTrainSmoke(t *testing.T) {
 		require.Greater(t, v, 0.0, out)
 	}
 }
+
+// TestDataSmoke runs `bench data` on a few generated small JPEGs: a row
+// with a positive rate at each worker count asked for.
+func TestDataSmoke(t *testing.T) {
+	out, err := stdoutOf(t, func() error {
+		return runData([]string{"-images", "8", "-gen-size", "41x29", "-img", "16", "-batch", "4", "-batches", "3", "-workers", "1,2"})
+	})
+	require.NoError(t, err)
+	require.Contains(t, out, "8 generated 41x29 JPEGs")
+	rows := regexp.MustCompile(`(?m)^([12])\s+mocogo\s+([0-9.]+)\s*$`).FindAllStringSubmatch(out, -1)
+	require.Len(t, rows, 2, "one row a worker count:\n%s", out)
+	for _, r := range rows {
+		v, err := strconv.ParseFloat(r[2], 64)
+		require.NoError(t, err)
+		require.Greater(t, v, 0.0, out)
+	}
+	_, err = stdoutOf(t, func() error { return runData([]string{"-gen-size", "40by30"}) })
+	require.ErrorContains(t, err, "-gen-size")
+}
