@@ -6,8 +6,11 @@
 // that decodes and augments in worker goroutines and yields float32
 // NCHW batches.
 //
-// Everything is pure Go and uses only the standard library decoders
-// (image/jpeg, image/png).
+// The decoders are the standard library's (image/jpeg, image/png) and
+// golang.org/x/image's. The augmentation's pixel loops have AVX2 forms
+// in Go assembly, chosen at start where the CPU has AVX2; they give the
+// plain Go loops' bits, so a view does not depend on the machine (see
+// useAVX2).
 //
 // # Determinism
 //
