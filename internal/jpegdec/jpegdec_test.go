@@ -1,0 +1,160 @@
+package jpegdec
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return b
+}
+
+// TestMatchesLibjpeg decodes files cjpeg wrote (every chroma layout,
+// restart intervals, optimised tables, qualities from 10 to 100, 16-bit
+// quantisation tables, sizes from 1×1) and compares the samples with
+// libjpeg-turbo's own decode of each (scripts/golden/jpeg_islow.py):
+// the luma plane (or the gray samples) bit for bit, and the chroma
+// planes bit for bit where the file does not subsample them.
+func TestMatchesLibjpeg(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join("testdata", "*_ref.png"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(names), 13)
+	for _, refName := range names {
+		base := strings.TrimSuffix(filepath.Base(refName), "_ref.png")
+		t.Run(base, func(t *testing.T) {
+			img, err := Decode(readFixture(t, base+".jpg"))
+			require.NoError(t, err)
+			refImg, err := png.Decode(bytes.NewReader(readFixture(t, base+"_ref.png")))
+			require.NoError(t, err)
+			b := refImg.Bounds()
+			require.Equal(t, b, img.Bounds())
+			switch m := img.(type) {
+			case *image.Gray:
+				require.True(t, strings.HasPrefix(base, "gray"), "a gray decode of a colour file")
+				for y := 0; y < b.Dy(); y++ {
+					for x := 0; x < b.Dx(); x++ {
+						require.Equal(t, refImg.(*image.Gray).GrayAt(x, y).Y, m.GrayAt(x, y).Y, "sample %d,%d", x, y)
+					}
+				}
+			case *image.YCbCr:
+				chroma := m.SubsampleRatio == image.YCbCrSubsampleRatio444
+				ref := refImg.(*image.RGBA) // Y, Cb, Cr in R, G, B
+				for y := 0; y < b.Dy(); y++ {
+					for x := 0; x < b.Dx(); x++ {
+						want, got := ref.RGBAAt(x, y), m.YCbCrAt(x, y)
+						require.Equal(t, want.R, got.Y, "Y at %d,%d", x, y)
+						if chroma {
+							require.Equal(t, [2]uint8{want.G, want.B}, [2]uint8{got.Cb, got.Cr}, "Cb, Cr at %d,%d", x, y)
+						}
+					}
+				}
+			default:
+				t.Fatalf("decoded to %T", img)
+			}
+		})
+	}
+}
+
+// TestRefusesWhatItDoesNotHandle: progressive and arithmetic-coded files
+// are ErrUnsupported (for image/jpeg to decode), not damage.
+func TestRefusesWhatItDoesNotHandle(t *testing.T) {
+	for _, name := range []string{"refuse_progressive.jpg", "refuse_arithmetic.jpg"} {
+		_, err := Decode(readFixture(t, name))
+		require.ErrorIs(t, err, ErrUnsupported, name)
+	}
+}
+
+// maxSampleDiff is the largest difference between the samples of a and
+// b, which image/jpeg decoded.
+func maxSampleDiff(t *testing.T, a, b image.Image) int {
+	t.Helper()
+	require.Equal(t, b.Bounds(), a.Bounds())
+	worst := 0
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			var d []int
+			switch m := a.(type) {
+			case *image.Gray:
+				d = []int{int(m.GrayAt(x, y).Y) - int(b.(*image.Gray).GrayAt(x, y).Y)}
+			case *image.YCbCr:
+				p, q := m.YCbCrAt(x, y), b.(*image.YCbCr).YCbCrAt(x, y)
+				d = []int{int(p.Y) - int(q.Y), int(p.Cb) - int(q.Cb), int(p.Cr) - int(q.Cr)}
+			}
+			for _, v := range d {
+				worst = max(worst, v, -v)
+			}
+		}
+	}
+	return worst
+}
+
+// TestAgainstImageJPEG: on random images of random sizes (1 pixel to
+// 150 a side) and qualities, in colour and gray, this package and
+// image/jpeg decode the same samples up to their inverse DCTs'
+// rounding: one level.
+func TestAgainstImageJPEG(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for it := range 120 {
+		w, h := 1+r.IntN(150), 1+r.IntN(150)
+		if it < 8 {
+			w, h = 1+it%3, 1+it/3
+		}
+		var src image.Image = photoLike(w, h)
+		if it%4 == 3 {
+			g := image.NewGray(src.Bounds())
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					g.Set(x, y, src.At(x, y))
+				}
+			}
+			src = g
+		}
+		var buf bytes.Buffer
+		q := 5 + r.IntN(96)
+		require.NoError(t, jpeg.Encode(&buf, src, &jpeg.Options{Quality: q}))
+		got, err := Decode(buf.Bytes())
+		require.NoError(t, err, "%dx%d q%d", w, h, q)
+		want, err := jpeg.Decode(bytes.NewReader(buf.Bytes()))
+		require.NoError(t, err)
+		require.LessOrEqual(t, maxSampleDiff(t, got, want), 1, "%dx%d q%d", w, h, q)
+	}
+}
+
+// TestDamage: every truncation and a few corruptions of a valid file
+// give an error or an image, never a panic; an image only when the data
+// were all there.
+func TestDamage(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, photoLike(40, 24), &jpeg.Options{Quality: 90}))
+	full := buf.Bytes()
+	for n := 0; n < len(full)-2; n++ { // without EOI at least
+		_, err := Decode(full[:n])
+		require.Error(t, err, "cut at %d of %d", n, len(full))
+		require.False(t, errors.Is(err, ErrUnsupported), "cut at %d: %v", n, err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		b := bytes.Clone(full)
+		for range 1 + r.IntN(3) {
+			b[r.IntN(len(b))] = byte(r.IntN(256))
+		}
+		img, err := Decode(b)
+		if err == nil {
+			require.NotNil(t, img)
+		}
+	}
+}
