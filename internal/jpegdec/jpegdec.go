@@ -247,7 +247,6 @@ func (d *decoder) readSOF() error {
 		c := &d.comps[i]
 		c.bw, c.bh = mx*c.h, my*c.v
 		c.stride = 8 * c.bw
-		c.plane = make([]byte, c.stride*8*c.bh)
 	}
 	return nil
 }

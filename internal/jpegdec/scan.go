@@ -13,6 +13,21 @@ func (d *decoder) decodeScan() error {
 	*r = bitReader{data: d.data, pos: d.pos}
 	mcuW, mcuH := 8*d.hmax, 8*d.vmax
 	mx, my := (d.width+mcuW-1)/mcuW, (d.height+mcuH-1)/mcuH
+	// Every block takes at least two bits (a DC code and an AC code), so
+	// a frame of more blocks than that cannot be in the data: refused
+	// before its planes are allocated, which bounds them by 256 bytes a
+	// byte of input.
+	blocks := 0
+	for i := range d.comps {
+		blocks += d.comps[i].bw * d.comps[i].bh
+	}
+	if blocks > 4*(len(d.data)-d.pos) {
+		return errShort
+	}
+	for i := range d.comps {
+		c := &d.comps[i]
+		c.plane = make([]byte, c.stride*8*c.bh)
+	}
 	var blk [64]int32
 	n, rst := 0, 0
 	for y := 0; y < my; y++ {
