@@ -63,9 +63,36 @@ func idct1D(i0, i1, i2, i3, i4, i5, i6, i7 int32) (t10, t11, t12, t13, t0, t1, t
 	return
 }
 
+// idctK are the constants of idctAVX2, each in eight lanes: the
+// multipliers in the order the assembly's offsets name them, the two
+// passes' rounding terms and the level shift.
+var idctK = func() (k [15][8]int32) {
+	for i, v := range [15]int32{
+		fix0_541196100, fix1_847759065, fix0_765366865, fix1_175875602,
+		fix0_298631336, fix2_053119869, fix3_072711026, fix1_501321110,
+		-fix0_899976223, -fix2_562915447, -fix1_961570560, -fix0_390180644,
+		1 << (constBits - pass1Bits - 1), 1 << (constBits + pass1Bits + 2), 128,
+	} {
+		for j := range k[i] {
+			k[i][j] = v
+		}
+	}
+	return
+}()
+
 // idct writes the 8×8 samples of the dequantised coefficients blk
-// (natural order) to dst, stride bytes a row.
+// (natural order) to dst, stride bytes a row; dst must hold the 8 rows.
 func idct(dst []byte, stride int, blk *[64]int32) {
+	if useAVX2 {
+		_ = dst[7*stride+7] // the rows the assembly writes are in dst
+		idctAVX2(&dst[0], stride, blk, &idctK)
+		return
+	}
+	idctGo(dst, stride, blk)
+}
+
+// idctGo is idct in Go.
+func idctGo(dst []byte, stride int, blk *[64]int32) {
 	var ws [64]int32
 	// Columns.
 	for c := 0; c < 8; c++ {
