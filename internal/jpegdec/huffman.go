@@ -14,6 +14,10 @@ type huffTable struct {
 	ok bool
 	// lut[next lutBits bits] = length<<8 | symbol, or 0 for a longer code.
 	lut [1 << lutBits]uint16
+	// fast[next lutBits bits], for an AC table, when they hold both a
+	// code and the bits of its nonzero coefficient: the coefficient<<8 |
+	// run<<4 | bits used; else 0.
+	fast [1 << lutBits]int32
 	// For codes longer than lutBits: the largest code of each length
 	// (−1 if none), and where that length's symbols start in vals, less
 	// its first code.
@@ -57,6 +61,18 @@ func (t *huffTable) build(counts [16]int, syms []byte) error {
 			return errOversubscribed
 		}
 		code <<= 1
+	}
+	for i, e := range t.lut {
+		l, sym := int(e>>8), e&255
+		size, run := int(sym&15), int32(sym>>4)
+		if e == 0 || size == 0 || l+size > lutBits {
+			continue
+		}
+		v := int32(i>>(lutBits-l-size)) & (1<<size - 1)
+		if v < 1<<(size-1) {
+			v += -1<<size + 1
+		}
+		t.fast[i] = v<<8 | run<<4 | int32(l+size)
 	}
 	t.ok = true
 	return nil

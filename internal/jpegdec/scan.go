@@ -119,6 +119,20 @@ func (d *decoder) decodeBlock(blk *[64]int32, c *component, q *[64]int32) (bool,
 		if r.nbits < 32 {
 			r.fill()
 		}
+		if e := t.fast[r.bits>>(64-lutBits)]; e != 0 {
+			n := e & 15
+			r.bits <<= uint(n)
+			r.nbits -= int(n)
+			k += int(e>>4) & 15
+			if k > 63 {
+				return false, errors.New("jpegdec: coefficients past the end of a block")
+			}
+			z := zigzag[k]
+			blk[z] = e >> 8 * q[z]
+			ac = true
+			k++
+			continue
+		}
 		rs, err := r.decode(t)
 		if err != nil {
 			return false, err
