@@ -77,9 +77,10 @@ def edges(w, h):
 def relabel_440(b, w, h):
     """b, a baseline JPEG written 4:2:2 (luma sampled 2x1), with its frame
     header saying w×h and luma sampled 1x2 instead."""
+    # SOF0: marker, length (2), precision (1), height, width (2 each),
+    # component count, then per component its id and sampling byte (hv).
     i = b.index(b"\xff\xc0")
-    length, precision, _, _, ncomp = struct.unpack(">HBHHB", b[i + 2:i + 10])
-    assert ncomp == 3 and b[i + 11] == 0x21, "not a 4:2:2 frame"
+    assert b[i + 9] == 3 and b[i + 11] == 0x21, "not a 4:2:2 frame"
     return b[:i + 5] + struct.pack(">HH", h, w) + b[i + 9:i + 11] + b"\x12" + b[i + 12:]
 
 
