@@ -138,13 +138,24 @@ func photoLike(w, h int) *image.NRGBA {
 // BenchmarkDecodeJPEG500x375 is one goroutine decoding a 500×375 JPEG
 // (quality 90, 4:2:0 as image/jpeg writes it; ImageNet's mean size) into
 // an Image: DecodeImage is what the readers call (header, decode,
-// YCbCr → RGB), stdlib is image/jpeg.Decode alone.
+// YCbCr → RGB), stdlib is image/jpeg.Decode alone, convert the YCbCr →
+// RGB step alone (chroma upsampling and colour conversion).
 func BenchmarkDecodeJPEG500x375(b *testing.B) {
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, photoLike(500, 375), &jpeg.Options{Quality: 90}); err != nil {
 		b.Fatal(err)
 	}
 	data := buf.Bytes()
+	decoded, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("convert", func(b *testing.B) {
+		m := decoded.(*image.YCbCr)
+		for i := 0; i < b.N; i++ {
+			fromJPEGYCbCr(m)
+		}
+	})
 	b.Run("DecodeImage", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for i := 0; i < b.N; i++ {

@@ -77,6 +77,11 @@ var ErrTooLarge = errors.New("image too large")
 // an Image (gray images
 // stay 1-channel, everything else becomes RGB; alpha is dropped as PIL's
 // convert("RGB") does). name is used in error messages only.
+//
+// Lossy formats give the pixels Pillow gives, up to the decoders' IDCT
+// rounding: a YCbCr JPEG's chroma is upsampled and converted as
+// libjpeg-turbo does (fromJPEGYCbCr), lossy WebP's as libwebp does
+// (fromLimitedYCbCr), not as image.YCbCr's At would.
 func DecodeImage(name string, b []byte) (Image, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
@@ -91,6 +96,9 @@ func DecodeImage(name string, b []byte) (Image, error) {
 	img, err := decodePixels(format, b)
 	if err != nil {
 		return Image{}, fmt.Errorf("data: %s: decode %s: %w", name, format, err)
+	}
+	if m, ok := img.(*image.YCbCr); ok && format == "jpeg" {
+		return fromJPEGYCbCr(m), nil
 	}
 	if format == "webp" {
 		// Lossy WebP (VP8) planes are limited-range BT.601, which
@@ -206,7 +214,10 @@ func eachYCbCr(rgb []uint8, m *image.YCbCr, convert func(px []uint8, y, cb, cr u
 }
 
 // FromImage converts a standard library image into an Image; gray
-// images give C = 1, everything else C = 3.
+// images give C = 1, everything else C = 3. The colours are the image's
+// own (its At): an *image.YCbCr takes the chroma sample covering each
+// pixel and color.YCbCrToRGB's arithmetic, which DecodeImage does not
+// use for JPEG files.
 func FromImage(img image.Image) Image {
 	r := img.Bounds()
 	w, h := r.Dx(), r.Dy()

@@ -167,7 +167,8 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	writeSeed(t, "FuzzDecode", encodePNG(t, image.NewGray(image.Rect(0, 0, 2, 7))))
 	writeSeed(t, "FuzzDecode", encodeJPEG(t, testRGBA(9, 4, 2)))
 	writeSeed(t, "FuzzDecode", encodeJPEG(t, image.NewGray(image.Rect(0, 0, 1, 1))))
-	for _, name := range []string{"pattern_lossless.webp", "gradient_alpha_lossy.webp"} {
+	for _, name := range []string{"pattern_lossless.webp", "gradient_alpha_lossy.webp",
+		"edges_422.jpg", "edges_440.jpg", "gradient_420_progressive.jpg", "tiny_420_5x3.jpg"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "formats", name))
 		if err != nil {
 			t.Fatal(err)
