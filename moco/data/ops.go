@@ -55,13 +55,14 @@ func RandomResizedCropParams(rng *RNG, width, height int, scale, ratio [2]float6
 // filter): output pixel o reads inputs start[o]…start[o]+n[o]-1 with
 // weights w[o*k:]. wt holds the same weights tap-major (wt[j*count+o]
 // is w[o*k+j]), so that the AVX2 horizontal pass loads the j-th weights
-// of 8 consecutive outputs at once.
+// of 8 consecutive outputs at once; maxStart is the largest start.
 type resampleCoeffs struct {
-	k     int
-	start []int32
-	n     []int32
-	w     []float32
-	wt    []float32
+	k        int
+	start    []int32
+	n        []int32
+	w        []float32
+	wt       []float32
+	maxStart int
 }
 
 // compute fills the coefficients of outputs o0…o0+count-1 (stored from
@@ -116,6 +117,10 @@ func (rc *resampleCoeffs) compute(inSize, outSize, o0, count int) {
 		}
 		rc.start[oi] = int32(xmin)
 		rc.n[oi] = int32(n)
+	}
+	rc.maxStart = 0
+	for _, st := range rc.start {
+		rc.maxStart = max(rc.maxStart, int(st))
 	}
 	rc.wt = grow(rc.wt, k*count)
 	for oi := 0; oi < count; oi++ {
@@ -176,9 +181,10 @@ func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int
 	C := src.C
 	W := dst.W
 	// One crop row as C float planes of c.W values, each followed by
-	// kx zeros so that every output reads a full kx-tap window.
+	// kx zeros so that every output reads a full kx-tap window (and at
+	// least 8, so that the AVX2 kernel can read 8-value windows).
 	kx := s.cx.k
-	stride := c.W + kx
+	stride := c.W + max(kx, 8)
 	s.row = grow(s.row, C*stride)
 	for ch := 0; ch < C; ch++ {
 		clear(s.row[ch*stride+c.W : (ch+1)*stride])
@@ -268,13 +274,22 @@ func rgbRow(f0, f1, f2 []float32, src []uint8) {
 func hResample(out, in []float32, rc *resampleCoeffs, taps int) {
 	x := 0
 	if useAVX2 && len(out) >= 8 && taps >= 1 {
-		// Every index start[x]+j < len(in): start[x] < crop width and
-		// j < taps ≤ k, the zeros past the crop.
+		// The kernels read in[start[x]+j] for j < taps (in resizeInto
+		// start[x] < crop width and taps ≤ k, the zeros past the crop),
+		// the windowed one in[start[x] : start[x]+win].
 		x = len(out) &^ 7
 		count := len(rc.start)
-		_ = in[int(rc.start[x-1])+taps-1]
 		_ = rc.wt[(taps-1)*count+x-1]
-		hResampleAVX2(&out[0], &in[0], &rc.start[0], &rc.wt[0], x, taps, count)
+		win := 4
+		if taps > 4 {
+			win = 8
+		}
+		if taps <= 8 && rc.maxStart+win <= len(in) {
+			hResampleWinAVX2(&out[0], &in[0], &rc.start[0], &rc.wt[0], x, taps, count)
+		} else {
+			_ = in[rc.maxStart+taps-1]
+			hResampleAVX2(&out[0], &in[0], &rc.start[0], &rc.wt[0], x, taps, count)
+		}
 	}
 	if x < len(out) {
 		k := rc.k

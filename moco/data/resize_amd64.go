@@ -26,3 +26,10 @@ func hResampleAVX2(out, in *float32, start *int32, wt *float32, n, taps, ldw int
 //
 //go:noescape
 func vResampleAVX2(out, rows, w *float32, taps, ld, n int)
+
+// hResampleWinAVX2 is hResampleAVX2 for 1 ≤ taps ≤ 8 without gathers;
+// it reads in[start[x] : start[x]+4] (taps ≤ 4) or in[start[x] :
+// start[x]+8] for each x < n.
+//
+//go:noescape
+func hResampleWinAVX2(out, in *float32, start *int32, wt *float32, n, taps, ldw int)

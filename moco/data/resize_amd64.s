@@ -209,3 +209,122 @@ store8:
 done:
 	VZEROUPPER
 	RET
+
+// Column pairs of a 4×4 transpose within each 128-bit lane: of rows
+// r0…r3 (each lane of ri the window of one output), TLO puts columns
+// 0 and 1 in c0, c1 and THI columns 2 and 3 (each lane of cj the j-th
+// values of the 4 outputs' windows); t0, t1 are scratch.
+#define TLO(r0, r1, r2, r3, t0, t1, c0, c1) \
+	VUNPCKLPS r1, r0, t0; \
+	VUNPCKLPS r3, r2, t1; \
+	VSHUFPS   $0x44, t1, t0, c0; \
+	VSHUFPS   $0xee, t1, t0, c1
+
+#define THI(r0, r1, r2, r3, t0, t1, c0, c1) \
+	VUNPCKHPS r1, r0, t0; \
+	VUNPCKHPS r3, r2, t1; \
+	VSHUFPS   $0x44, t1, t0, c0; \
+	VSHUFPS   $0xee, t1, t0, c1
+
+// WIN4 loads the first 4 values of the windows of outputs i (low lane)
+// and i+4 (high lane) into r (x: r's low half); WIN8 also the next 4
+// into r2.
+#define WIN4(i, r, x) \
+	MOVLQSX (4*i)(DX), R11; \
+	MOVLQSX (16+4*i)(DX), R12; \
+	VMOVUPS (SI)(R11*4), x; \
+	VINSERTF128 $1, (SI)(R12*4), r, r
+
+#define WIN8(i, r, x, r2, x2) \
+	MOVLQSX (4*i)(DX), R11; \
+	MOVLQSX (16+4*i)(DX), R12; \
+	VMOVUPS (SI)(R11*4), x; \
+	VINSERTF128 $1, (SI)(R12*4), r, r; \
+	VMOVUPS 16(SI)(R11*4), x2; \
+	VINSERTF128 $1, 16(SI)(R12*4), r2, r2
+
+// ACC adds w·p (w at m) to the accumulator Y14: the product rounded,
+// then the add.
+#define ACC(m, p) \
+	VMULPS m, p, Y15; \
+	VADDPS Y15, Y14, Y14
+
+// func hResampleWinAVX2(out, in *float32, start *int32, wt *float32, n, taps, ldw int)
+// hResampleAVX2 for taps ≤ 8 without gathers: the windows
+// in[start[x] : start[x]+4] (taps ≤ 4) or +8 of 8 outputs are loaded
+// and transposed, giving per tap j the vector in[start[x]+j]; in must
+// hold start[x]+4 (or +8) values. Only the columns of the taps used
+// are formed.
+TEXT ·hResampleWinAVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ start+16(FP), DX
+	MOVQ wt+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ taps+40(FP), R9
+	MOVQ ldw+48(FP), R10
+	SHLQ $2, R10           // bytes between taps in wt
+	LEAQ (R10)(R10*2), R13 // 3 taps
+	SHRQ $3, CX
+	JZ   done
+	CMPQ R9, $4
+	JGT  loop8
+loop4:
+	WIN4(0, Y0, X0)
+	WIN4(1, Y1, X1)
+	WIN4(2, Y2, X2)
+	WIN4(3, Y3, X3)
+	TLO(Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11)
+	VMULPS (R8), Y10, Y14 // acc = w0·p0, then + wj·pj
+	CMPQ R9, $2
+	JLT  store4
+	ACC((R8)(R10*1), Y11)
+	CMPQ R9, $3
+	JLT  store4
+	THI(Y0, Y1, Y2, Y3, Y8, Y9, Y12, Y13)
+	ACC((R8)(R10*2), Y12)
+	CMPQ R9, $4
+	JLT  store4
+	ACC((R8)(R13*1), Y13)
+store4:
+	VMOVUPS Y14, (DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	DECQ CX
+	JNZ  loop4
+	JMP  done
+loop8:
+	WIN8(0, Y0, X0, Y4, X4)
+	WIN8(1, Y1, X1, Y5, X5)
+	WIN8(2, Y2, X2, Y6, X6)
+	WIN8(3, Y3, X3, Y7, X7)
+	TLO(Y0, Y1, Y2, Y3, Y8, Y9, Y10, Y11)
+	THI(Y0, Y1, Y2, Y3, Y8, Y9, Y12, Y13)
+	VMULPS (R8), Y10, Y14 // acc = w0·p0, then + wj·pj
+	ACC((R8)(R10*1), Y11)
+	ACC((R8)(R10*2), Y12)
+	ACC((R8)(R13*1), Y13)
+	LEAQ (R8)(R10*4), R14 // weights of tap 4
+	TLO(Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11)
+	ACC((R14), Y10)
+	CMPQ R9, $6
+	JLT  store8
+	ACC((R14)(R10*1), Y11)
+	CMPQ R9, $7
+	JLT  store8
+	THI(Y4, Y5, Y6, Y7, Y8, Y9, Y12, Y13)
+	ACC((R14)(R10*2), Y12)
+	CMPQ R9, $8
+	JLT  store8
+	ACC((R14)(R13*1), Y13)
+store8:
+	VMOVUPS Y14, (DI)
+	ADDQ $32, DI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	DECQ CX
+	JNZ  loop8
+done:
+	VZEROUPPER
+	RET

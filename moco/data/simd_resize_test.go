@@ -146,12 +146,16 @@ func TestHResampleAVX2(t *testing.T) {
 			}
 			o0 := r.IntN(outSize - count + 1)
 			rc.compute(inSize, outSize, o0, count)
-			in := resampleInput(t, r, inSize, rc.k)
 			taps := rc.maxN()
-			want, got := poisoned(count), poisoned(count)
-			withGoLoops(func() { hResample(want, in, &rc, taps) })
-			hResample(got, in, &rc, taps)
-			requireSameBits(t, want, got, "%d → %d, outputs %d+%d, taps %d", inSize, outSize, o0, count, taps)
+			// k zeros past the row (the gathering kernel where an
+			// 8-value window would reach past in), or 8 (windows).
+			for _, pad := range []int{rc.k, max(rc.k, 8)} {
+				in := resampleInput(t, r, inSize, pad)
+				want, got := poisoned(count), poisoned(count)
+				withGoLoops(func() { hResample(want, in, &rc, taps) })
+				hResample(got, in, &rc, taps)
+				requireSameBits(t, want, got, "%d → %d, outputs %d+%d, taps %d, pad %d", inSize, outSize, o0, count, taps, pad)
+			}
 		}
 	}
 }
@@ -208,5 +212,52 @@ func TestResizeIntoAVX2(t *testing.T) {
 		withGoLoops(func() { s.resizeInto(want, &img, crop, outW, outH, ox, oy) })
 		s.resizeInto(got, &img, crop, outW, outH, ox, oy)
 		requireSameBits(t, want.Data, got.Data, "%dx%dx%d crop %+v → %dx%d window %d,%d %dx%d", w, h, c, crop, outW, outH, ox, oy, dw, dh)
+	}
+}
+
+// BenchmarkResizeKernels times the resize kernels and their Go loops
+// on the shapes of a 224-px view of a 375-row crop: a 500-px row
+// converted and resampled to 224 (about 5 taps), and 224 columns
+// summed over 5 rows.
+func BenchmarkResizeKernels(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	const inW, W = 500, 224
+	src := make([]uint8, 3*inW)
+	randBytes(r, src)
+	f := make([]float32, 3*inW)
+	var rc resampleCoeffs
+	rc.compute(inW, W, 0, W)
+	in := make([]float32, inW+rc.k)
+	randFloats(r, in[:inW])
+	taps := rc.maxN()
+	rows := make([]float32, 5*W)
+	randFloats(r, rows)
+	w := []float32{0.1, 0.2, 0.4, 0.2, 0.1}
+	out := make([]float32, W)
+	for _, k := range []struct {
+		name string
+		f    func()
+	}{
+		{"rgbRow500", func() { rgbRow(f[:inW], f[inW:2*inW], f[2*inW:], src) }},
+		{"hResample500to224", func() { hResample(out, in, &rc, taps) }},
+		{"vResample224x5", func() { vResample(out, rows, w) }},
+	} {
+		for _, path := range []string{"go", "avx2"} {
+			b.Run(k.name+"/"+path, func(b *testing.B) {
+				if path == "avx2" && !useAVX2 {
+					b.Skip("no AVX2")
+				}
+				run := func() {
+					for b.Loop() {
+						k.f()
+					}
+				}
+				if path == "go" {
+					withGoLoops(run)
+				} else {
+					run()
+				}
+			})
+		}
 	}
 }
