@@ -18,6 +18,12 @@ TEXT ·hBoxRowAVX2(SB), NOSPLIT, $0-40
 	LEAQ 8(R9*4), R10 // bytes from in[x] to in[x+2r+2]
 	SHRQ $3, CX
 	JZ   done
+	CMPQ R9, $0
+	JEQ  loop0
+	CMPQ R9, $2
+	JEQ  loop1
+	CMPQ R9, $4
+	JEQ  loop2
 loop:
 	VMOVUPS 4(SI), Y0 // in[x+1]
 	LEAQ 8(SI), R11
@@ -40,6 +46,52 @@ tails:
 	ADDQ $32, DI
 	DECQ CX
 	JNZ  loop
+	JMP  done
+
+// The same for r = 0, 1, 2 without the tap loop.
+loop0:
+	VMOVUPS (SI), Y1
+	VADDPS  8(SI), Y1, Y1
+	VMULPS  4(SI), Y14, Y0
+	VMULPS  Y15, Y1, Y1
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loop0
+	JMP  done
+loop1:
+	VMOVUPS 4(SI), Y0
+	VADDPS  8(SI), Y0, Y0
+	VADDPS  12(SI), Y0, Y0
+	VMOVUPS (SI), Y1
+	VADDPS  16(SI), Y1, Y1
+	VMULPS  Y14, Y0, Y0
+	VMULPS  Y15, Y1, Y1
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loop1
+	JMP  done
+loop2:
+	VMOVUPS 4(SI), Y0
+	VADDPS  8(SI), Y0, Y0
+	VADDPS  12(SI), Y0, Y0
+	VADDPS  16(SI), Y0, Y0
+	VADDPS  20(SI), Y0, Y0
+	VMOVUPS (SI), Y1
+	VADDPS  24(SI), Y1, Y1
+	VMULPS  Y14, Y0, Y0
+	VMULPS  Y15, Y1, Y1
+	VADDPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  loop2
 done:
 	VZEROUPPER
 	RET
