@@ -269,8 +269,9 @@ func rgbRow(f0, f1, f2 []float32, src []uint8) {
 // rc.w[x·k+j]·in[start[x]+j] over j < taps, in order (w0·p0, then
 // + wj·pj). Weights past an output's own count are zero and in holds k
 // zeros past the crop, so the fixed tap count gives the same sums as
-// the exact one. The AVX2 kernel does 8 outputs at a time (gathering
-// in[start[x]+j], the weights from rc.wt), the Go loop the rest.
+// the exact one. The AVX2 kernels do 8 outputs at a time (the weights
+// from rc.wt): up to 8 taps by transposing the outputs' input windows,
+// else gathering in[start[x]+j]; the Go loop does the rest.
 func hResample(out, in []float32, rc *resampleCoeffs, taps int) {
 	x := 0
 	if useAVX2 && len(out) >= 8 && taps >= 1 {
@@ -279,6 +280,7 @@ func hResample(out, in []float32, rc *resampleCoeffs, taps int) {
 		// the windowed one in[start[x] : start[x]+win].
 		x = len(out) &^ 7
 		count := len(rc.start)
+		_ = rc.start[x-1]
 		_ = rc.wt[(taps-1)*count+x-1]
 		win := 4
 		if taps > 4 {
