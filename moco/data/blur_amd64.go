@@ -11,9 +11,11 @@ package data
 //go:noescape
 func hBoxRowAVX2(out, in *float32, n, r int, ww, fw float32)
 
-// vBoxRowAVX2 writes out[x] = (row0[x] + … + row2r[x])·ww +
-// (row2r+1[x] + row2r+2[x])·fw for x < n, the sums in order, where
-// rowk is in[off[k]:] (off holds 2r+3 element offsets).
+// vBoxPassAVX2 is vBoxPass on the columns x < n of the W×H planes
+// (out and in each W·H values, H ≥ 1): out row y is (row y−r + … +
+// row y+r)·ww + (row y−r−1 + row y+r+1)·fw, the sums in order, rows
+// past the edges repeating the edge rows. rows is scratch for 2r+3
+// row addresses, written and read within the call only.
 //
 //go:noescape
-func vBoxRowAVX2(out, in *float32, off *int, n, r int, ww, fw float32)
+func vBoxPassAVX2(out, in *float32, rows *uintptr, W, H, r, n int, ww, fw float32)

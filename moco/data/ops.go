@@ -808,62 +808,49 @@ func hBoxRowGo(out, in []float32, r int, ww, fw float32) {
 
 // vBoxPass is one box pass down the columns of the W×H plane in into
 // out, rows past the edges repeating the edge rows: out row y is
-// (row y−r + … + row y+r)·ww + (row y−r−1 + row y+r+1)·fw.
+// (row y−r + … + row y+r)·ww + (row y−r−1 + row y+r+1)·fw. The AVX2
+// kernel does the columns in groups of 8, the Go loop the rest.
 func vBoxPass(out, in []float32, W, H, r int, ww, fw float32) {
-	clampRow := func(k int) int { return min(max(k, 0), H-1) }
-	row := func(k int) []float32 { k = clampRow(k); return in[k*W : (k+1)*W] }
-	n8 := 0
-	if useAVX2 && W >= 8 {
-		n8 = W &^ 7
-	}
-	var offBuf [16]int
-	off := offBuf[:]
-	if 2*r+3 > len(off) {
-		off = make([]int, 2*r+3)
-	}
-	off = off[:2*r+3]
 	in = in[:W*H]
 	out = out[:W*H]
+	x0 := 0
+	if useAVX2 && W >= 8 && H >= 1 {
+		x0 = W &^ 7
+		var buf [16]uintptr // the kernel's scratch for 2r+3 row addresses
+		rows := buf[:]
+		if 2*r+3 > len(rows) {
+			rows = make([]uintptr, 2*r+3)
+		}
+		vBoxPassAVX2(&out[0], &in[0], &rows[0], W, H, r, x0, ww, fw)
+	}
+	if x0 == W {
+		return
+	}
+	row := func(k int) []float32 { k = min(max(k, 0), H-1); return in[k*W+x0 : (k+1)*W] }
 	for y := 0; y < H; y++ {
-		o := out[y*W : (y+1)*W]
-		x0 := 0
-		if n8 > 0 {
-			// off: the element offsets of rows y−r…y+r, then of
-			// rows y−r−1 and y+r+1, each in 0…(H−1)·W.
-			for k := 0; k <= 2*r; k++ {
-				off[k] = clampRow(y-r+k) * W
-			}
-			off[2*r+1] = clampRow(y-r-1) * W
-			off[2*r+2] = clampRow(y+r+1) * W
-			vBoxRowAVX2(&o[0], &in[0], &off[0], n8, r, ww, fw)
-			x0 = n8
-		}
-		if x0 == W {
-			continue
-		}
-		o = o[x0:]
-		lo, hi := row(y - r - 1)[x0:], row(y + r + 1)[x0:]
+		o := out[y*W+x0 : (y+1)*W]
+		lo, hi := row(y-r-1), row(y+r+1)
 		lo, hi = lo[:len(o)], hi[:len(o)]
 		switch r {
 		case 0:
-			c := row(y)[x0:][:len(o)]
+			c := row(y)[:len(o)]
 			for x := range o {
 				o[x] = float32(c[x]*ww) + float32((lo[x]+hi[x])*fw)
 			}
 		case 1:
-			c0, c1, c2 := row(y - 1)[x0:][:len(o)], row(y)[x0:][:len(o)], row(y + 1)[x0:][:len(o)]
+			c0, c1, c2 := row(y - 1)[:len(o)], row(y)[:len(o)], row(y + 1)[:len(o)]
 			for x := range o {
 				o[x] = float32((c0[x]+c1[x]+c2[x])*ww) + float32((lo[x]+hi[x])*fw)
 			}
 		case 2:
-			c0, c1, c2, c3, c4 := row(y - 2)[x0:][:len(o)], row(y - 1)[x0:][:len(o)], row(y)[x0:][:len(o)], row(y + 1)[x0:][:len(o)], row(y + 2)[x0:][:len(o)]
+			c0, c1, c2, c3, c4 := row(y - 2)[:len(o)], row(y - 1)[:len(o)], row(y)[:len(o)], row(y + 1)[:len(o)], row(y + 2)[:len(o)]
 			for x := range o {
 				o[x] = float32((c0[x]+c1[x]+c2[x]+c3[x]+c4[x])*ww) + float32((lo[x]+hi[x])*fw)
 			}
 		default:
-			copy(o, row(y - r)[x0:])
+			copy(o, row(y-r))
 			for k := y - r + 1; k <= y+r; k++ {
-				c := row(k)[x0:][:len(o)]
+				c := row(k)[:len(o)]
 				for x := range o {
 					o[x] += c[x]
 				}

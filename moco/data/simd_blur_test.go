@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -91,42 +92,45 @@ func TestBlurAVX2(t *testing.T) {
 	}
 }
 
-// BenchmarkBlurKernels times the blur kernels and their Go loops on a
-// 224-px plane, radius 1 (σ about 1.5), one pass.
+// BenchmarkBlurKernels times the blur kernels and their Go loops on
+// 224- and 32-px planes, radius 1 (σ about 1.5), one pass.
 func BenchmarkBlurKernels(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	const W, H, radius = 224, 224, 1
+	const radius = 1
 	ww, fw := blurWeights(r, radius)
-	in := make([]float32, W*H)
-	randFloats(r, in)
-	out := make([]float32, W*H)
-	for _, k := range []struct {
-		name string
-		f    func()
-	}{
-		{"hBoxRow224x224", func() {
-			for y := 0; y+W+2*radius+2 <= len(in); y += W {
-				hBoxRow(out[y:y+W], in[y:], radius, ww, fw)
-			}
-		}},
-		{"vBoxPass224x224", func() { vBoxPass(out, in, W, H, radius, ww, fw) }},
-	} {
-		for _, path := range []string{"go", "avx2"} {
-			b.Run(k.name+"/"+path, func(b *testing.B) {
-				if path == "avx2" && !useAVX2 {
-					b.Skip("no AVX2")
+	for _, W := range []int{224, 32} {
+		H := W
+		in := make([]float32, W*H)
+		randFloats(r, in)
+		out := make([]float32, W*H)
+		for _, k := range []struct {
+			name string
+			f    func()
+		}{
+			{"hBoxRow", func() {
+				for y := 0; y+W+2*radius+2 <= len(in); y += W {
+					hBoxRow(out[y:y+W], in[y:], radius, ww, fw)
 				}
-				run := func() {
-					for b.Loop() {
-						k.f()
+			}},
+			{"vBoxPass", func() { vBoxPass(out, in, W, H, radius, ww, fw) }},
+		} {
+			for _, path := range []string{"go", "avx2"} {
+				b.Run(fmt.Sprintf("%s%dx%d/%s", k.name, W, H, path), func(b *testing.B) {
+					if path == "avx2" && !useAVX2 {
+						b.Skip("no AVX2")
 					}
-				}
-				if path == "go" {
-					withGoLoops(run)
-				} else {
-					run()
-				}
-			})
+					run := func() {
+						for b.Loop() {
+							k.f()
+						}
+					}
+					if path == "go" {
+						withGoLoops(run)
+					} else {
+						run()
+					}
+				})
+			}
 		}
 	}
 }
