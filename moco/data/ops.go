@@ -53,12 +53,16 @@ func RandomResizedCropParams(rng *RNG, width, height int, scale, ratio [2]float6
 // resampleCoeffs are the weights of PIL's antialiased bilinear resize
 // along one axis (ImagingResample precompute_coeffs with the triangle
 // filter): output pixel o reads inputs start[o]…start[o]+n[o]-1 with
-// weights w[o*k:].
+// weights w[o*k:]. wt holds the same weights tap-major (wt[j*count+o]
+// is w[o*k+j]), so that the AVX2 horizontal pass loads the j-th weights
+// of 8 consecutive outputs at once; maxStart is the largest start.
 type resampleCoeffs struct {
-	k     int
-	start []int32
-	n     []int32
-	w     []float32
+	k        int
+	start    []int32
+	n        []int32
+	w        []float32
+	wt       []float32
+	maxStart int
 }
 
 // compute fills the coefficients of outputs o0…o0+count-1 (stored from
@@ -77,7 +81,10 @@ func (rc *resampleCoeffs) compute(inSize, outSize, o0, count int) {
 	wts := tmp[:0]
 	for oi := 0; oi < count; oi++ {
 		o := o0 + oi
-		center := float64((float64(o) + 0.5) * scale) // unfused, as PIL's C
+		// Explicit conversions keep the compiler from fusing a product
+		// into the next add (GOAMD64=v3), so that the weights are the
+		// same on every machine.
+		center := float64((float64(o) + 0.5) * scale)
 		xmin := int(center - support + 0.5)
 		if xmin < 0 {
 			xmin = 0
@@ -90,7 +97,7 @@ func (rc *resampleCoeffs) compute(inSize, outSize, o0, count int) {
 		wts = wts[:0]
 		sum := 0.0
 		for x := 0; x < n; x++ {
-			t := math.Abs((float64(x+xmin) - center + 0.5) * ss)
+			t := math.Abs(float64((float64(x+xmin) - center + 0.5) * ss))
 			w := 0.0
 			if t < 1 {
 				w = 1 - t
@@ -110,6 +117,16 @@ func (rc *resampleCoeffs) compute(inSize, outSize, o0, count int) {
 		}
 		rc.start[oi] = int32(xmin)
 		rc.n[oi] = int32(n)
+	}
+	rc.maxStart = 0
+	for _, st := range rc.start {
+		rc.maxStart = max(rc.maxStart, int(st))
+	}
+	rc.wt = grow(rc.wt, k*count)
+	for oi := 0; oi < count; oi++ {
+		for j, w := range rc.w[oi*k : (oi+1)*k] {
+			rc.wt[j*count+oi] = w
+		}
 	}
 }
 
@@ -164,9 +181,10 @@ func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int
 	C := src.C
 	W := dst.W
 	// One crop row as C float planes of c.W values, each followed by
-	// kx zeros so that every output reads a full kx-tap window.
+	// kx zeros so that every output reads a full kx-tap window (and at
+	// least 8, so that the AVX2 kernel can read 8-value windows).
 	kx := s.cx.k
-	stride := c.W + kx
+	stride := c.W + max(kx, 8)
 	s.row = grow(s.row, C*stride)
 	for ch := 0; ch < C; ch++ {
 		clear(s.row[ch*stride+c.W : (ch+1)*stride])
@@ -177,21 +195,9 @@ func (s *Scratch) resizeInto(dst CHW, src *Image, c Crop, outW, outH, ox, oy int
 		sy := c.Top + y0 + r
 		srow := src.Pix[(sy*src.W+c.Left)*C : (sy*src.W+c.Left+c.W)*C]
 		if C == 1 {
-			f := s.row[:c.W]
-			for x, v := range srow[:len(f)] {
-				f[x] = lut255[v]
-			}
+			grayRow(s.row[:c.W], srow)
 		} else {
-			f0 := s.row[:c.W]
-			f1 := s.row[stride : stride+c.W]
-			f2 := s.row[2*stride : 2*stride+c.W]
-			srow = srow[:3*len(f0)]
-			for x := range f0 {
-				p := srow[3*x : 3*x+3 : 3*x+3]
-				f0[x] = lut255[p[0]]
-				f1[x] = lut255[p[1]]
-				f2[x] = lut255[p[2]]
-			}
+			rgbRow(s.row[:c.W], s.row[stride:stride+c.W], s.row[2*stride:2*stride+c.W], srow)
 		}
 		for ch := 0; ch < C; ch++ {
 			hResample(s.tmp[(ch*nr+r)*W:(ch*nr+r+1)*W], s.row[ch*stride:(ch+1)*stride], &s.cx, taps)
@@ -221,14 +227,84 @@ func (rc *resampleCoeffs) maxN() int {
 	return m
 }
 
+// grayRow converts one row of bytes to [0, 1] (ToTensor's v/255).
+func grayRow(f []float32, src []uint8) {
+	src = src[:len(f)]
+	x := 0
+	if useAVX2 && len(f) >= 8 {
+		// The kernel reads the bytes of its 8-pixel groups only, all
+		// within src.
+		x = len(f) &^ 7
+		grayRowAVX2(&f[0], &src[0], x)
+	}
+	for ; x < len(f); x++ {
+		f[x] = lut255[src[x]]
+	}
+}
+
+// rgbRow splits one row of interleaved RGB bytes into three planes in
+// [0, 1] (ToTensor's v/255).
+func rgbRow(f0, f1, f2 []float32, src []uint8) {
+	n := len(f0)
+	f1, f2, src = f1[:n], f2[:n], src[:3*n]
+	x := 0
+	if useAVX2 && n >= 8 {
+		// Each 8-pixel group is read as bytes 24i…24i+15 and
+		// 24i+8…24i+23 (two 16-byte loads that overlap): the kernel
+		// reads no byte past the group's 24, so none past src, which
+		// ends at the crop's right edge (on the last row of an image,
+		// the end of Pix).
+		x = n &^ 7
+		rgbRowAVX2(&f0[0], &f1[0], &f2[0], &src[0], x)
+	}
+	for ; x < n; x++ {
+		p := src[3*x : 3*x+3 : 3*x+3]
+		f0[x] = lut255[p[0]]
+		f1[x] = lut255[p[1]]
+		f2[x] = lut255[p[2]]
+	}
+}
+
 // hResample is the horizontal pass over one row: out[x] is the sum of
-// rc.w[x·k+j]·in[start[x]+j] over j < taps, in order. Weights past an
-// output's own count are zero and in holds k zeros past the crop, so
-// the fixed tap count gives the same sums as the exact one.
+// rc.w[x·k+j]·in[start[x]+j] over j < taps, in order (w0·p0, then
+// + wj·pj). Weights past an output's own count are zero and in holds k
+// zeros past the crop, so the fixed tap count gives the same sums as
+// the exact one. The AVX2 kernels do 8 outputs at a time (the weights
+// from rc.wt): up to 8 taps by transposing the outputs' input windows,
+// else gathering in[start[x]+j]; the Go loop does the rest.
 func hResample(out, in []float32, rc *resampleCoeffs, taps int) {
-	k := rc.k
-	start := rc.start[:len(out)]
-	w := rc.w[:len(out)*k]
+	x := 0
+	if useAVX2 && len(out) >= 8 && taps >= 1 {
+		// The kernels read in[start[x]+j] for j < taps (in resizeInto
+		// start[x] < crop width and taps ≤ k, the zeros past the crop),
+		// the windowed one in[start[x] : start[x]+win].
+		x = len(out) &^ 7
+		count := len(rc.start)
+		_ = rc.start[x-1]
+		_ = rc.wt[(taps-1)*count+x-1]
+		win := 4
+		if taps > 4 {
+			win = 8
+		}
+		if taps <= 8 && rc.maxStart+win <= len(in) {
+			hResampleWinAVX2(&out[0], &in[0], &rc.start[0], &rc.wt[0], x, taps, count)
+		} else {
+			_ = in[rc.maxStart+taps-1]
+			hResampleAVX2(&out[0], &in[0], &rc.start[0], &rc.wt[0], x, taps, count)
+		}
+	}
+	if x < len(out) {
+		k := rc.k
+		hResampleGo(out[x:], in, rc.start[x:len(out)], rc.w[x*k:len(out)*k], k, taps)
+	}
+}
+
+// hResampleGo is hResample's loop over the outputs whose starts and
+// weights (k a row) are given. The products are rounded before they
+// are added (explicit conversions: no fused multiply-add).
+func hResampleGo(out, in []float32, start []int32, w []float32, k, taps int) {
+	start = start[:len(out)]
+	w = w[:len(out)*k]
 	switch taps {
 	case 1:
 		for x := range out {
@@ -240,44 +316,44 @@ func hResample(out, in []float32, rc *resampleCoeffs, taps int) {
 			st := int(start[x])
 			p := in[st : st+2 : st+2]
 			c := w[x*k : x*k+2 : x*k+2]
-			out[x] = c[0]*p[0] + c[1]*p[1]
+			out[x] = float32(c[0]*p[0]) + float32(c[1]*p[1])
 		}
 	case 3:
 		for x := range out {
 			st := int(start[x])
 			p := in[st : st+3 : st+3]
 			c := w[x*k : x*k+3 : x*k+3]
-			out[x] = c[0]*p[0] + c[1]*p[1] + c[2]*p[2]
+			out[x] = float32(c[0]*p[0]) + float32(c[1]*p[1]) + float32(c[2]*p[2])
 		}
 	case 4:
 		for x := range out {
 			st := int(start[x])
 			p := in[st : st+4 : st+4]
 			c := w[x*k : x*k+4 : x*k+4]
-			out[x] = c[0]*p[0] + c[1]*p[1] + c[2]*p[2] + c[3]*p[3]
+			out[x] = float32(c[0]*p[0]) + float32(c[1]*p[1]) + float32(c[2]*p[2]) + float32(c[3]*p[3])
 		}
 	case 5:
 		for x := range out {
 			st := int(start[x])
 			p := in[st : st+5 : st+5]
 			c := w[x*k : x*k+5 : x*k+5]
-			out[x] = c[0]*p[0] + c[1]*p[1] + c[2]*p[2] + c[3]*p[3] + c[4]*p[4]
+			out[x] = float32(c[0]*p[0]) + float32(c[1]*p[1]) + float32(c[2]*p[2]) + float32(c[3]*p[3]) + float32(c[4]*p[4])
 		}
 	case 6:
 		for x := range out {
 			st := int(start[x])
 			p := in[st : st+6 : st+6]
 			c := w[x*k : x*k+6 : x*k+6]
-			out[x] = c[0]*p[0] + c[1]*p[1] + c[2]*p[2] + c[3]*p[3] + c[4]*p[4] + c[5]*p[5]
+			out[x] = float32(c[0]*p[0]) + float32(c[1]*p[1]) + float32(c[2]*p[2]) + float32(c[3]*p[3]) + float32(c[4]*p[4]) + float32(c[5]*p[5])
 		}
 	default:
 		for x := range out {
 			st := int(start[x])
 			p := in[st : st+taps]
 			c := w[x*k : x*k+taps]
-			acc := float32(0)
-			for j, cj := range c {
-				acc += cj * p[j]
+			acc := c[0] * p[0]
+			for j := 1; j < taps; j++ {
+				acc += float32(c[j] * p[j])
 			}
 			out[x] = acc
 		}
@@ -285,28 +361,49 @@ func hResample(out, in []float32, rc *resampleCoeffs, taps int) {
 }
 
 // vResample is the vertical pass for one output row: out is the sum of
-// w[j]·rows[j] over the len(w) consecutive rows held in rows, in order.
+// w[j]·rows[j] over the len(w) consecutive rows held in rows, in order
+// (w0·row0, then + wj·rowj). The AVX2 kernel does the columns in groups
+// of 8, the Go loop the rest.
 func vResample(out, rows []float32, w []float32) {
 	W := len(out)
+	n := len(w)
+	x := 0
+	if useAVX2 && W >= 8 && n >= 1 {
+		x = W &^ 7
+		_ = rows[n*W-1]
+		vResampleAVX2(&out[0], &rows[0], &w[0], n, W, x)
+	}
+	if x < W {
+		vResampleGo(out[x:], rows[x:], W, w)
+	}
+}
+
+// vResampleGo is vResample on the columns len(out) of rows of stride W
+// (rows[j*W:] is row j, from the first column of out). The sum is a
+// sequential one, acc = w0·row0, acc = acc + wj·rowj, the products
+// rounded before they are added (explicit conversions: no fused
+// multiply-add).
+func vResampleGo(out, rows []float32, W int, w []float32) {
+	m := len(out)
 	n := len(w)
 	j := 0
 	switch {
 	case n >= 3:
-		a, b, c := rows[:W], rows[W:2*W], rows[2*W:3*W]
+		a, b, c := rows[:m], rows[W:W+m], rows[2*W:2*W+m]
 		w0, w1, w2 := w[0], w[1], w[2]
 		for x := range out {
-			out[x] = w0*a[x] + w1*b[x] + w2*c[x]
+			out[x] = float32(w0*a[x]) + float32(w1*b[x]) + float32(w2*c[x])
 		}
 		j = 3
 	case n == 2:
-		a, b := rows[:W], rows[W:2*W]
+		a, b := rows[:m], rows[W:W+m]
 		w0, w1 := w[0], w[1]
 		for x := range out {
-			out[x] = w0*a[x] + w1*b[x]
+			out[x] = float32(w0*a[x]) + float32(w1*b[x])
 		}
 		return
 	case n == 1:
-		a := rows[:W]
+		a := rows[:m]
 		w0 := w[0]
 		for x := range out {
 			out[x] = w0 * a[x]
@@ -317,17 +414,17 @@ func vResample(out, rows []float32, w []float32) {
 		return
 	}
 	for ; j+1 < n; j += 2 {
-		a, b := rows[j*W:(j+1)*W], rows[(j+1)*W:(j+2)*W]
+		a, b := rows[j*W:j*W+m], rows[(j+1)*W:(j+1)*W+m]
 		w0, w1 := w[j], w[j+1]
 		for x := range out {
-			out[x] = out[x] + w0*a[x] + w1*b[x]
+			out[x] = out[x] + float32(w0*a[x]) + float32(w1*b[x])
 		}
 	}
 	if j < n {
-		a := rows[j*W : (j+1)*W]
+		a := rows[j*W : j*W+m]
 		w0 := w[j]
 		for x := range out {
-			out[x] += w0 * a[x]
+			out[x] += float32(w0 * a[x])
 		}
 	}
 }
@@ -639,10 +736,12 @@ func FlipH(t CHW) {
 // sigma² (Gwosdek et al. 2011).
 func boxBlurRadius(sigma float64, passes int) float64 {
 	s2 := sigma * sigma / float64(passes)
-	L := math.Sqrt(float64(12*s2) + 1) // (unfused, as PIL's C)
+	// Explicit conversions: no fused multiply-add (GOAMD64=v3), the
+	// same radius on every machine.
+	L := math.Sqrt(float64(12*s2) + 1)
 	l := math.Floor((L - 1) / 2)
-	a := (2*l + 1) * (l*(l+1) - 3*s2)
-	a /= 6 * (s2 - (l+1)*(l+1))
+	a := float64((2*l + 1) * (float64(l*(l+1)) - float64(3*s2)))
+	a /= 6 * (s2 - float64((l+1)*(l+1)))
 	return l + a
 }
 
@@ -662,7 +761,7 @@ func boxParams(sigma float64) (r int, ww, fw float32) {
 	rho := boxBlurRadius(sigma, 3)
 	r = int(rho)
 	ww = float32(1 / (2*rho + 1))
-	fw = (1 - float32(2*r+1)*ww) / 2
+	fw = (1 - float32(float32(2*r+1)*ww)) / 2
 	return
 }
 
@@ -721,76 +820,111 @@ func hBoxPass(out, in []float32, W, r int, ww, fw float32) {
 }
 
 // hBoxRow writes one box pass of the padded row in (len(out)+2r+2
-// values, out[x] centred on in[x+r+1]) into out.
+// values, out[x] centred on in[x+r+1]) into out: out[x] =
+// (in[x+1] + … + in[x+2r+1])·ww + (in[x] + in[x+2r+2])·fw, the sums
+// left to right. The AVX2 kernel does 8 outputs at a time, the Go loop
+// the rest.
 func hBoxRow(out, in []float32, r int, ww, fw float32) {
+	W := len(out)
+	x := 0
+	if useAVX2 && W >= 8 {
+		x = W &^ 7
+		_ = in[x+2*r+1] // the kernel reads in[0 : x+2r+2]
+		hBoxRowAVX2(&out[0], &in[0], x, r, ww, fw)
+	}
+	if x < W {
+		hBoxRowGo(out[x:], in[x:], r, ww, fw)
+	}
+}
+
+// hBoxRowGo is hBoxRow's Go loop. The products are rounded before they
+// are added (explicit conversions: no fused multiply-add).
+func hBoxRowGo(out, in []float32, r int, ww, fw float32) {
 	W := len(out)
 	switch r {
 	case 0:
 		in = in[:W+2]
 		p0, p1 := in[0], in[1]
 		for x, p2 := range in[2 : W+2] {
-			out[x] = p1*ww + (p0+p2)*fw
+			out[x] = float32(p1*ww) + float32((p0+p2)*fw)
 			p0, p1 = p1, p2
 		}
 	case 1:
 		in = in[:W+4]
 		p0, p1, p2, p3 := in[0], in[1], in[2], in[3]
 		for x, p4 := range in[4 : W+4] {
-			out[x] = (p1+p2+p3)*ww + (p0+p4)*fw
+			out[x] = float32((p1+p2+p3)*ww) + float32((p0+p4)*fw)
 			p0, p1, p2, p3 = p1, p2, p3, p4
 		}
 	case 2:
 		in = in[:W+6]
 		p0, p1, p2, p3, p4, p5 := in[0], in[1], in[2], in[3], in[4], in[5]
 		for x, p6 := range in[6 : W+6] {
-			out[x] = (p1+p2+p3+p4+p5)*ww + (p0+p6)*fw
+			out[x] = float32((p1+p2+p3+p4+p5)*ww) + float32((p0+p6)*fw)
 			p0, p1, p2, p3, p4, p5 = p1, p2, p3, p4, p5, p6
 		}
 	default:
 		for x := range out {
-			acc := float32(0)
-			for _, v := range in[x+1 : x+2*r+2] {
+			acc := in[x+1]
+			for _, v := range in[x+2 : x+2*r+2] {
 				acc += v
 			}
-			out[x] = acc*ww + (in[x]+in[x+2*r+2])*fw
+			out[x] = float32(acc*ww) + float32((in[x]+in[x+2*r+2])*fw)
 		}
 	}
 }
 
 // vBoxPass is one box pass down the columns of the W×H plane in into
-// out, rows past the edges repeating the edge rows.
+// out, rows past the edges repeating the edge rows: out row y is
+// (row y−r + … + row y+r)·ww + (row y−r−1 + row y+r+1)·fw. The AVX2
+// kernel does the columns in groups of 8, the Go loop the rest.
 func vBoxPass(out, in []float32, W, H, r int, ww, fw float32) {
-	row := func(k int) []float32 { k = min(max(k, 0), H-1); return in[k*W : (k+1)*W] }
+	in = in[:W*H]
+	out = out[:W*H]
+	x0 := 0
+	if useAVX2 && W >= 8 && H >= 1 {
+		x0 = W &^ 7
+		var buf [16]uintptr // the kernel's scratch for 2r+3 row addresses
+		rows := buf[:]
+		if 2*r+3 > len(rows) {
+			rows = make([]uintptr, 2*r+3)
+		}
+		vBoxPassAVX2(&out[0], &in[0], &rows[0], W, H, r, x0, ww, fw)
+	}
+	if x0 == W {
+		return
+	}
+	row := func(k int) []float32 { k = min(max(k, 0), H-1); return in[k*W+x0 : (k+1)*W] }
 	for y := 0; y < H; y++ {
-		o := out[y*W : (y+1)*W]
+		o := out[y*W+x0 : (y+1)*W]
 		lo, hi := row(y-r-1), row(y+r+1)
 		lo, hi = lo[:len(o)], hi[:len(o)]
 		switch r {
 		case 0:
 			c := row(y)[:len(o)]
 			for x := range o {
-				o[x] = c[x]*ww + (lo[x]+hi[x])*fw
+				o[x] = float32(c[x]*ww) + float32((lo[x]+hi[x])*fw)
 			}
 		case 1:
 			c0, c1, c2 := row(y - 1)[:len(o)], row(y)[:len(o)], row(y + 1)[:len(o)]
 			for x := range o {
-				o[x] = (c0[x]+c1[x]+c2[x])*ww + (lo[x]+hi[x])*fw
+				o[x] = float32((c0[x]+c1[x]+c2[x])*ww) + float32((lo[x]+hi[x])*fw)
 			}
 		case 2:
 			c0, c1, c2, c3, c4 := row(y - 2)[:len(o)], row(y - 1)[:len(o)], row(y)[:len(o)], row(y + 1)[:len(o)], row(y + 2)[:len(o)]
 			for x := range o {
-				o[x] = (c0[x]+c1[x]+c2[x]+c3[x]+c4[x])*ww + (lo[x]+hi[x])*fw
+				o[x] = float32((c0[x]+c1[x]+c2[x]+c3[x]+c4[x])*ww) + float32((lo[x]+hi[x])*fw)
 			}
 		default:
-			clear(o)
-			for k := y - r; k <= y+r; k++ {
+			copy(o, row(y-r))
+			for k := y - r + 1; k <= y+r; k++ {
 				c := row(k)[:len(o)]
 				for x := range o {
 					o[x] += c[x]
 				}
 			}
 			for x := range o {
-				o[x] = o[x]*ww + (lo[x]+hi[x])*fw
+				o[x] = float32(o[x]*ww) + float32((lo[x]+hi[x])*fw)
 			}
 		}
 	}

@@ -283,7 +283,7 @@ func (s *refScratch) blur(t CHW, sigma float64) {
 	rho := boxBlurRadius(sigma, 3)
 	r := int(rho)
 	ww := float32(1 / (2*rho + 1))
-	fw := (1 - float32(2*r+1)*ww) / 2
+	fw := (1 - float32(float32(2*r+1)*ww)) / 2
 	W, H := t.W, t.H
 	s.pad = grow(s.pad, max(W, H)+2*r+2)
 	s.aux = grow(s.aux, W*H)
@@ -305,6 +305,8 @@ func (s *refScratch) blur(t CHW, sigma float64) {
 					for k := x + 1; k <= x+2*r+1; k++ {
 						acc += pad[k]
 					}
+					// (Products rounded before the add, as in ops.go:
+					// no fused multiply-add under GOAMD64=v3.)
 					row[x] = float32(acc*ww) + float32((pad[x]+pad[x+2*r+2])*fw)
 				}
 			}

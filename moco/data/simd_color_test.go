@@ -11,19 +11,6 @@ import (
 
 // The colour ops' AVX2 kernels against their Go loops, bit for bit.
 
-// requireSameBits fails unless got and want hold the same float32
-// bits (so −0 against +0, or one NaN against another, fails too).
-func requireSameBits(t *testing.T, want, got []float32, msgAndArgs ...any) {
-	t.Helper()
-	require.Equal(t, len(want), len(got), msgAndArgs...)
-	for i := range want {
-		if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
-			require.Failf(t, "bits differ", "element %d of %d: want %v (%#x), got %v (%#x); %v",
-				i, len(want), want[i], math.Float32bits(want[i]), got[i], math.Float32bits(got[i]), msgAndArgs)
-		}
-	}
-}
-
 // TestHueTablesLayout pins the offsets color_amd64.s reads hueTables at.
 func TestHueTablesLayout(t *testing.T) {
 	var h hueTables
@@ -82,7 +69,7 @@ func TestColorKernelsMatchGo(t *testing.T) {
 				a, b := cloneCHW(x), cloneCHW(x)
 				o.run(a)
 				withGoLoops(func() { o.run(b) })
-				requireSameBits(t, b.Data, a.Data, o.name, n, f, hf)
+				requireSameBits(t, b.Data, a.Data, "%s n %d f %v hue %v", o.name, n, f, hf)
 			}
 		}
 	}
@@ -114,7 +101,7 @@ func TestHueKernelSectors(t *testing.T) {
 			a, b := cloneCHW(y), cloneCHW(y)
 			hue(a.plane(0), a.plane(1), a.plane(2), hf)
 			withGoLoops(func() { hue(b.plane(0), b.plane(1), b.plane(2), hf) })
-			requireSameBits(t, b.Data, a.Data, "hue", hf)
+			requireSameBits(t, b.Data, a.Data, "hue %v", hf)
 		}
 	}
 }
@@ -136,7 +123,7 @@ func TestNormalizeKernelsMatchGo(t *testing.T) {
 				m, sd := ImageNetMean[W%3], ImageNetStd[H%3]
 				normalizeRows(got, src, W, m, sd, flip)
 				withGoLoops(func() { normalizeRows(want, src, W, m, sd, flip) })
-				requireSameBits(t, want, got, "normalize", W, H, flip)
+				requireSameBits(t, want, got, "normalize %dx%d flip %v", W, H, flip)
 			}
 		}
 	}
