@@ -4,11 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
 	"image/jpeg"
-	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mocogo/mocogo/internal/cli"
+	"github.com/mocogo/mocogo/internal/testimg"
 	"github.com/mocogo/mocogo/moco/data"
 )
 
@@ -178,7 +175,7 @@ func writePhotoFolder(dir string, n, w, h int) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		err = jpeg.Encode(f, photoLike(w, h, uint64(i)), &jpeg.Options{Quality: 90})
+		err = jpeg.Encode(f, testimg.Photo(w, h, uint64(i)+1), &jpeg.Options{Quality: 90})
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -192,34 +189,4 @@ func writePhotoFolder(dir string, n, w, h int) (int64, error) {
 		total += st.Size()
 	}
 	return total, nil
-}
-
-// photoLike is a w×h image with smooth shading, hard-edged blocks and
-// mild noise, each seed its own, so that its JPEG has about the size and
-// the mix of DCT coefficients of a photo (all noise or all flat would
-// make decoding look slower or faster than it is).
-func photoLike(w, h int, seed uint64) *image.RGBA {
-	m := image.NewRGBA(image.Rect(0, 0, w, h))
-	r := rand.New(rand.NewPCG(seed, 7))
-	a, b, c := 3+6*r.Float64(), 3+6*r.Float64(), 5+8*r.Float64()
-	bw, bh := 20+r.IntN(40), 15+r.IntN(30)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
-			v := [3]float64{
-				120 + 80*math.Sin(a*fx+2*fy),
-				100 + 60*math.Cos(b*fy-3*fx),
-				90 + 50*math.Sin(c*fx*fy),
-			}
-			if (x/bw+y/bh)%3 == 0 {
-				v[0], v[2] = v[2], v[0]
-			}
-			var px [3]uint8
-			for k := range v {
-				px[k] = uint8(min(max(v[k]+6*r.NormFloat64(), 0), 255))
-			}
-			m.SetRGBA(x, y, color.RGBA{px[0], px[1], px[2], 255})
-		}
-	}
-	return m
 }

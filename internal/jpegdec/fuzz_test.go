@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/mocogo/mocogo/internal/testimg"
 )
 
 // FuzzDecode: no input makes Decode panic or read out of bounds, and a
@@ -19,7 +21,7 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, photoLike(19, 11), &jpeg.Options{Quality: 80}); err == nil {
+	if err := jpeg.Encode(&buf, testimg.Photo(19, 11, 1), &jpeg.Options{Quality: 80}); err == nil {
 		f.Add(buf.Bytes())
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mocogo/mocogo/internal/testimg"
 )
 
 func readFixture(t *testing.T, name string) []byte {
@@ -113,7 +115,7 @@ func TestAgainstImageJPEG(t *testing.T) {
 		if it < 8 {
 			w, h = 1+it%3, 1+it/3
 		}
-		var src image.Image = photoLike(w, h)
+		var src image.Image = testimg.Photo(w, h, 1)
 		if it%4 == 3 {
 			g := image.NewGray(src.Bounds())
 			for y := 0; y < h; y++ {
@@ -139,7 +141,7 @@ func TestAgainstImageJPEG(t *testing.T) {
 // were all there.
 func TestDamage(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, jpeg.Encode(&buf, photoLike(40, 24), &jpeg.Options{Quality: 90}))
+	require.NoError(t, jpeg.Encode(&buf, testimg.Photo(40, 24, 1), &jpeg.Options{Quality: 90}))
 	full := buf.Bytes()
 	for n := 0; n < len(full)-2; n++ { // without EOI at least
 		_, err := Decode(full[:n])

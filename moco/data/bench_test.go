@@ -3,14 +3,13 @@ package data
 import (
 	"bytes"
 	"image"
-	"image/color"
 	"image/jpeg"
-	"math"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/mocogo/mocogo/internal/testimg"
 )
 
 var (
@@ -107,34 +106,6 @@ func BenchmarkAugmentTwoViews224(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
 }
 
-// photoLike is a w×h RGB image with smooth shading, edges and mild
-// noise, so that its JPEG has about the size and the mix of DCT
-// coefficients of a photo (an all-noise or all-flat image would make
-// decoding look slower or faster than it is).
-func photoLike(w, h int) *image.NRGBA {
-	m := image.NewNRGBA(image.Rect(0, 0, w, h))
-	r := rand.New(rand.NewPCG(1, 1))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
-			v := [3]float64{
-				120 + 80*math.Sin(6*fx+2*fy),
-				100 + 60*math.Cos(5*fy-3*fx),
-				90 + 50*math.Sin(9*fx*fy),
-			}
-			if (x/40+y/30)%3 == 0 { // blocks with hard edges
-				v[0], v[2] = v[2], v[0]
-			}
-			var c [3]uint8
-			for k := range v {
-				c[k] = uint8(min(max(v[k]+6*r.NormFloat64(), 0), 255))
-			}
-			m.SetNRGBA(x, y, color.NRGBA{c[0], c[1], c[2], 255})
-		}
-	}
-	return m
-}
-
 // BenchmarkDecodeJPEG500x375 is one goroutine decoding a 500×375 JPEG
 // (quality 90, 4:2:0 as image/jpeg writes it; ImageNet's mean size) into
 // an Image: DecodeImage is what the readers call (header, decode,
@@ -142,7 +113,7 @@ func photoLike(w, h int) *image.NRGBA {
 // RGB step alone (chroma upsampling and colour conversion).
 func BenchmarkDecodeJPEG500x375(b *testing.B) {
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, photoLike(500, 375), &jpeg.Options{Quality: 90}); err != nil {
+	if err := jpeg.Encode(&buf, testimg.Photo(500, 375, 0), &jpeg.Options{Quality: 90}); err != nil {
 		b.Fatal(err)
 	}
 	data := buf.Bytes()
@@ -182,7 +153,7 @@ func BenchmarkDecodeJPEG500x375(b *testing.B) {
 // for the machine, not per core.
 func BenchmarkDecodeAugment224(b *testing.B) {
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, photoLike(500, 375), &jpeg.Options{Quality: 90}); err != nil {
+	if err := jpeg.Encode(&buf, testimg.Photo(500, 375, 0), &jpeg.Options{Quality: 90}); err != nil {
 		b.Fatal(err)
 	}
 	data := buf.Bytes()
