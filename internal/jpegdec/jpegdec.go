@@ -30,17 +30,19 @@ const MaxPixels = 1 << 28
 
 // Marker codes (the byte after 0xFF).
 const (
-	mSOF0 = 0xC0 // baseline DCT
-	mSOF1 = 0xC1 // extended sequential DCT, Huffman
-	mDHT  = 0xC4
-	mRST0 = 0xD0
-	mSOI  = 0xD8
-	mEOI  = 0xD9
-	mSOS  = 0xDA
-	mDQT  = 0xDB
-	mDNL  = 0xDC
-	mDRI  = 0xDD
-	mCOM  = 0xFE
+	mSOF0  = 0xC0 // baseline DCT
+	mSOF1  = 0xC1 // extended sequential DCT, Huffman
+	mDHT   = 0xC4
+	mRST0  = 0xD0
+	mSOI   = 0xD8
+	mEOI   = 0xD9
+	mSOS   = 0xDA
+	mDQT   = 0xDB
+	mDNL   = 0xDC
+	mDRI   = 0xDD
+	mAPP0  = 0xE0
+	mAPP14 = 0xEE
+	mCOM   = 0xFE
 )
 
 // component is one colour component of the frame and where its samples
@@ -68,6 +70,10 @@ type decoder struct {
 	haveQuant     [4]bool
 	dc, ac        [4]huffTable
 	restart       int // MCUs between restart markers; 0: none
+	// What says a three-component frame's colour space: a JFIF header
+	// (YCbCr), an Adobe one's transform flag (0: RGB).
+	jfif, adobe    bool
+	adobeTransform byte
 
 	br bitReader
 }
@@ -118,6 +124,9 @@ func (d *decoder) decode() (image.Image, error) {
 			if d.comps == nil {
 				return nil, errors.New("jpegdec: scan before the frame header")
 			}
+			if d.rgb() {
+				return nil, fmt.Errorf("%w: RGB components", ErrUnsupported)
+			}
 			if err := d.readSOS(); err != nil {
 				return nil, err
 			}
@@ -134,7 +143,11 @@ func (d *decoder) decode() (image.Image, error) {
 			return nil, fmt.Errorf("%w: DNL marker", ErrUnsupported)
 		case m >= mRST0 && m <= mRST0+7, m == mSOI:
 			return nil, fmt.Errorf("jpegdec: marker 0x%02X outside a scan", m)
-		default: // APPn, COM and other segments with a length
+		case m == mAPP0 || m == mAPP14:
+			if err := d.readAPP(m); err != nil {
+				return nil, err
+			}
+		default: // other APPn, COM and other segments with a length
 			if err := d.skipSegment(); err != nil {
 				return nil, err
 			}
@@ -161,6 +174,35 @@ func (d *decoder) nextMarker() (byte, error) {
 		return 0, errors.New("jpegdec: stuffed byte outside a scan")
 	}
 	return m, nil
+}
+
+// readAPP reads an APP0 or APP14 segment for its JFIF or Adobe header.
+func (d *decoder) readAPP(m byte) error {
+	s, err := d.segment()
+	if err != nil {
+		return err
+	}
+	switch {
+	case m == mAPP0 && len(s) >= 5 && string(s[:5]) == "JFIF\x00":
+		d.jfif = true
+	case m == mAPP14 && len(s) >= 12 && string(s[:5]) == "Adobe":
+		d.adobe, d.adobeTransform = true, s[11]
+	}
+	return nil
+}
+
+// rgb reports a three-component frame whose components are R, G and B,
+// not Y, Cb and Cr, by libjpeg's rules: never with a JFIF header; with
+// an Adobe header, when its transform flag is 0; without either, when
+// the component ids are 'R', 'G' and 'B'. image/jpeg decodes those.
+func (d *decoder) rgb() bool {
+	if len(d.comps) != 3 || d.jfif {
+		return false
+	}
+	if d.adobe {
+		return d.adobeTransform == 0
+	}
+	return d.comps[0].id == 'R' && d.comps[1].id == 'G' && d.comps[2].id == 'B'
 }
 
 // segment returns the body of the segment at d.pos (after its length)

@@ -70,13 +70,27 @@ func TestMatchesLibjpeg(t *testing.T) {
 	}
 }
 
-// TestRefusesWhatItDoesNotHandle: progressive and arithmetic-coded files
-// are ErrUnsupported (for image/jpeg to decode), not damage.
+// TestRefusesWhatItDoesNotHandle: progressive, arithmetic-coded and RGB
+// files are ErrUnsupported (for image/jpeg to decode), not damage: RGB
+// as cjpeg -rgb writes it (an Adobe header with transform 0) and as
+// component ids 'R', 'G', 'B' without a JFIF or Adobe header say it.
 func TestRefusesWhatItDoesNotHandle(t *testing.T) {
-	for _, name := range []string{"refuse_progressive.jpg", "refuse_arithmetic.jpg"} {
+	for _, name := range []string{"refuse_progressive.jpg", "refuse_arithmetic.jpg", "refuse_rgb.jpg"} {
 		_, err := Decode(readFixture(t, name))
 		require.ErrorIs(t, err, ErrUnsupported, name)
 	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, testimg.Photo(16, 8, 1), nil))
+	b := buf.Bytes()
+	_, err := Decode(b)
+	require.NoError(t, err, "image/jpeg writes ids 1, 2, 3 and no JFIF header")
+	sof := bytes.Index(b, []byte{0xFF, mSOF0})
+	require.Positive(t, sof)
+	for i, id := range []byte("RGB") {
+		b[sof+10+3*i] = id
+	}
+	_, err = Decode(b)
+	require.ErrorIs(t, err, ErrUnsupported, "components R, G, B")
 }
 
 // maxSampleDiff is the largest difference between the samples of a and

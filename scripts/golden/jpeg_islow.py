@@ -88,3 +88,5 @@ for name, (w, h), seed, opts in cases:
 # Valid JPEGs this decoder leaves to image/jpeg.
 cjpeg(photo(24, 16, 20), "refuse_progressive", "-quality", "90", "-progressive")
 cjpeg(photo(24, 16, 21), "refuse_arithmetic", "-quality", "90", "-arithmetic")
+# RGB components (an Adobe header with transform 0): not YCbCr.
+cjpeg(photo(24, 16, 22), "refuse_rgb", "-quality", "90", "-rgb")
