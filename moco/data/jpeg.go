@@ -269,6 +269,9 @@ type jpegAVX2Consts struct {
 	gMul [16]int16 // (−22554, 18734) pairs
 	half [8]int32  // 2¹⁵
 	c128 [16]int16 // 128
+	// The column sums' weights for VPMADDUBSW on (near, far) byte
+	// pairs: w93 gives 3·(3·near + far), w31 3·near + far.
+	w93, w31 [32]int8
 }
 
 var jpegAVX2K = func() (k jpegAVX2Consts) {
@@ -285,6 +288,7 @@ var jpegAVX2K = func() (k jpegAVX2Consts) {
 	}
 	for i := range 16 {
 		k.rMul[i], k.bMul[i], k.c128[i] = 13173, -7471, 128
+		k.w93[2*i], k.w93[2*i+1], k.w31[2*i], k.w31[2*i+1] = 9, 3, 3, 1
 		k.gMul[i] = [2]int16{-22554, 18734}[i%2]
 	}
 	for i := range k.half {

@@ -17,6 +17,8 @@
 #define JK_GMUL 352
 #define JK_HALF 384
 #define JK_C128 416
+#define JK_W93 448
+#define JK_W31 480
 
 // CONVERT sets r, g and b to the words Y + rCr, Y + G's term and
 // Y + bCb of the 16 pixels with words y, cb and cr (Cb−128, Cr−128).
@@ -124,36 +126,41 @@ done:
 	VZEROUPPER
 	RET
 
-// COLSUM sets d to the 16 column sums 3·near + far of the columns from
-// disp on (words); t is clobbered.
-#define COLSUM(disp, np, fp, d, t) \
-	VPMOVZXBW disp(np), d; \
-	VPMOVZXBW disp(fp), t; \
-	VPADDW    d, t, t; \
-	VPADDW    d, d, d; \
-	VPADDW    t, d, d
+// PAIRS sets d to the (near, far) byte pairs of the 16 columns from
+// disp on, in column order (8 a lane); t and u are clobbered. The
+// rows' 16 bytes are read into both lanes and each lane keeps its half
+// of them unpacked, so nothing past column disp+15 is read.
+#define PAIRS(disp, np, fp, d, t, u) \
+	VBROADCASTI128 disp(np), d; \
+	VBROADCASTI128 disp(fp), t; \
+	VPUNPCKHBW     t, d, u; \
+	VPUNPCKLBW     t, d, d; \
+	VPBLENDD       $0xf0, u, d, d
 
 // CHROMA sets lo and hi to one plane's chroma − 128 of the 32 pixels of
-// the 16 columns at np (near row) and fp (far row): pixel 2k is
-// (3·sum k + sum k−1 + biasEven) >> 4, pixel 2k+1 (3·sum k + sum k+1 +
-// biasOdd) >> 4, with Y14 = biasEven − 2048 and Y15 = biasOdd − 2048 (so
-// the arithmetic shift gives the value − 128; the sums stay below 4096).
+// the 16 columns at np (near row) and fp (far row). With column k's sum
+// 3·near + far, pixel 2k is (3·sum k + sum k−1 + biasEven) >> 4 and
+// pixel 2k+1 (3·sum k + sum k+1 + biasOdd) >> 4: VPMADDUBSW of the
+// pairs with (9, 3) gives 3·sum k, with (3, 1) the neighbours' sums
+// (below 4096 all, no saturation). Y14 = biasEven − 2048 and Y15 =
+// biasOdd − 2048, so that the arithmetic shift gives the value − 128.
 // Even and odd in column order, unpacked, are the pixels in the lo and
-// hi order. Y0–Y3 are clobbered.
+// hi order. Y0–Y3 are clobbered, and lo before it is set.
 #define CHROMA(np, fp, lo, hi) \
-	COLSUM(-1, np, fp, Y0, Y3); \
-	COLSUM(1, np, fp, Y1, Y3); \
-	COLSUM(0, np, fp, Y2, Y3); \
-	VPADDW     Y2, Y2, Y3; \
-	VPADDW     Y3, Y2, Y2; \
-	VPADDW     Y2, Y0, Y0; \
-	VPADDW     Y14, Y0, Y0; \
-	VPSRAW     $4, Y0, Y0; \
-	VPADDW     Y2, Y1, Y1; \
-	VPADDW     Y15, Y1, Y1; \
+	PAIRS(0, np, fp, Y0, Y1, Y2); \
+	VPMADDUBSW (JK_W93)(DX), Y0, Y0; \
+	PAIRS(-1, np, fp, Y1, Y2, Y3); \
+	VPMADDUBSW (JK_W31)(DX), Y1, Y1; \
+	VPADDW     Y0, Y1, Y1; \
+	VPADDW     Y14, Y1, Y1; \
 	VPSRAW     $4, Y1, Y1; \
-	VPUNPCKLWD Y1, Y0, lo; \
-	VPUNPCKHWD Y1, Y0, hi
+	PAIRS(1, np, fp, Y2, Y3, lo); \
+	VPMADDUBSW (JK_W31)(DX), Y2, Y2; \
+	VPADDW     Y0, Y2, Y2; \
+	VPADDW     Y15, Y2, Y2; \
+	VPSRAW     $4, Y2, Y2; \
+	VPUNPCKLWD Y2, Y1, lo; \
+	VPUNPCKHWD Y2, Y1, hi
 
 // func fancyRowAVX2(dst, ys, cbn, cbf, crn, crf *uint8, cols int, biasEven, biasOdd int32)
 TEXT ·fancyRowAVX2(SB), NOSPLIT, $0-64

@@ -45,6 +45,9 @@ func TestJPEGAVX2Arithmetic(t *testing.T) {
 	for i := range 16 {
 		require.Equal(t, [5]int16{13173, -7471, [2]int16{-22554, 18734}[i%2], 128}, [5]int16{k.rMul[i], k.bMul[i], k.gMul[i], k.c128[i]}, i)
 	}
+	for i := range 32 {
+		require.Equal(t, [2]int8{[2]int8{9, 3}[i%2], [2]int8{3, 1}[i%2]}, [2]int8{k.w93[i], k.w31[i]}, i)
+	}
 	// The shuffles interleave 16 pixels' R, G and B bytes in each lane.
 	for lane := range 2 {
 		for j := range 3 {
@@ -66,9 +69,10 @@ func TestJPEGAVX2Arithmetic(t *testing.T) {
 func TestJPEGAVX2ConstsLayout(t *testing.T) {
 	var k jpegAVX2Consts
 	require.Equal(t,
-		[]uintptr{0, 288, 320, 352, 384, 416, 448},
+		[]uintptr{0, 288, 320, 352, 384, 416, 448, 480, 512},
 		[]uintptr{unsafe.Offsetof(k.shuf), unsafe.Offsetof(k.rMul), unsafe.Offsetof(k.bMul),
-			unsafe.Offsetof(k.gMul), unsafe.Offsetof(k.half), unsafe.Offsetof(k.c128), unsafe.Sizeof(k)})
+			unsafe.Offsetof(k.gMul), unsafe.Offsetof(k.half), unsafe.Offsetof(k.c128),
+			unsafe.Offsetof(k.w93), unsafe.Offsetof(k.w31), unsafe.Sizeof(k)})
 }
 
 // poison fills p with a pattern that seed changes at every byte.
@@ -247,6 +251,44 @@ func TestFromJPEGYCbCrAVX2MatchesGo(t *testing.T) {
 			y0 := r.IntN(9)
 			sub := m.SubImage(image.Rect(x0, y0, x0+1+r.IntN(101-x0), y0+1+r.IntN(9-y0))).(*image.YCbCr)
 			check(sub)
+		}
+	}
+}
+
+// BenchmarkJPEGRowsToRGB is the row conversion alone (no allocation) of
+// a 500×375 image, 4:2:0 (fancyRowToRGB on 4:2:0's rows) and 4:4:4
+// (jpegRowToRGB), with the AVX2 kernels and with the Go loops.
+func BenchmarkJPEGRowsToRGB(b *testing.B) {
+	const w, h = 500, 375
+	r := rand.New(rand.NewPCG(39, 40))
+	ys, cbN, cbF, crN, crF := randBytes(r, w*h), randBytes(r, w/2), randBytes(r, w/2), randBytes(r, w/2), randBytes(r, w/2)
+	cb, cr := randBytes(r, w), randBytes(r, w)
+	dst := make([]uint8, 3*w*h)
+	for _, kind := range []string{"420", "444"} {
+		for _, loops := range []string{"avx2", "go"} {
+			b.Run(kind+"/"+loops, func(b *testing.B) {
+				if loops == "avx2" && !useAVX2 {
+					b.Skip("no AVX2")
+				}
+				run := func() {
+					for b.Loop() {
+						for y := range h {
+							row, yr := dst[3*w*y:3*w*(y+1)], ys[w*y:w*(y+1)]
+							if kind == "420" {
+								fancyRowToRGB(row, yr, cbN, cbF, crN, crF, 0, 8, 7)
+							} else {
+								jpegRowToRGB(row, yr, cb, cr)
+							}
+						}
+					}
+				}
+				if loops == "go" {
+					withGoLoops(run)
+				} else {
+					run()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(w*h), "ns/pixel")
+			})
 		}
 	}
 }
