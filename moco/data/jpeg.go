@@ -137,7 +137,7 @@ func fromJPEGYCbCr(m *image.YCbCr) Image {
 // k+1 and biasOdd, the edge sums repeated past the edges. The row is the
 // span's pixels from off (0 or 1) on; near has at least 2 samples. The
 // sums are carried in registers, a pair of pixels at a time; with AVX2
-// the columns between the first and the last go to fancyRowAVX2, 16 a
+// the columns between the first and the last go to fancyRowAVX2, 32 a
 // step.
 func fancyRowToRGB(dst, ys, cbNear, cbFar, crNear, crFar []uint8, off int, biasEven, biasOdd int32) {
 	w, n := len(ys), len(cbNear)
@@ -159,7 +159,7 @@ func fancyRowToRGB(dst, ys, cbNear, cbFar, crNear, crFar []uint8, off int, biasE
 		// The AVX2 kernel takes the columns from k on whose pixels both
 		// lie in the row and whose right neighbour in the plane, column 0
 		// (its left neighbour is itself) being done here.
-		if m := min((w-x)/2, n-1-k); useAVX2 && k > 0 && m >= 16 {
+		if m := min((w-x)/2, n-1-k); useAVX2 && k > 0 && m >= 32 {
 			fancyRowAVX2(&dst[3*x], &ys[x], &cbNear[k], &cbFar[k], &crNear[k], &crFar[k], m, biasEven, biasOdd)
 			x, k = x+2*m, k+m
 			lastB, thisB = 3*int32(cbNear[k-1])+int32(cbFar[k-1]), 3*int32(cbNear[k])+int32(cbFar[k])
@@ -269,9 +269,11 @@ type jpegAVX2Consts struct {
 	gMul [16]int16 // (−22554, 18734) pairs
 	half [8]int32  // 2¹⁵
 	c128 [16]int16 // 128
-	// The column sums' weights for VPMADDUBSW on (near, far) byte
-	// pairs: w93 gives 3·(3·near + far), w31 3·near + far.
-	w93, w31 [32]int8
+	// Weights for VPMADDUBSW on a row's bytes, which pairs columns
+	// (2i, 2i+1): with near's pairs by (9, 3) or (3, 9) and far's by
+	// (3, 1) or (1, 3), 3·sum k + sum k±1 is two products and a sum.
+	w93, w31, w39, w13 [32]int8
+	zero               [32]uint8
 }
 
 var jpegAVX2K = func() (k jpegAVX2Consts) {
@@ -289,6 +291,7 @@ var jpegAVX2K = func() (k jpegAVX2Consts) {
 	for i := range 16 {
 		k.rMul[i], k.bMul[i], k.c128[i] = 13173, -7471, 128
 		k.w93[2*i], k.w93[2*i+1], k.w31[2*i], k.w31[2*i+1] = 9, 3, 3, 1
+		k.w39[2*i], k.w39[2*i+1], k.w13[2*i], k.w13[2*i+1] = 3, 9, 1, 3
 		k.gMul[i] = [2]int16{-22554, 18734}[i%2]
 	}
 	for i := range k.half {

@@ -11,12 +11,13 @@ package data
 //go:noescape
 func jpegRowAVX2(dst, ys, pcb, pcr *uint8, n int)
 
-// fancyRowAVX2 is fancyRowToRGB's loop on cols ≥ 16 chroma columns:
-// the 2·cols pixels of columns 0 … cols−1 of the pointers, written as
-// 6·cols bytes at dst from 2·cols bytes at ys. It reads the near and far
-// rows from index −1 to cols (each column's neighbours), so the first
-// column must not be the plane's first nor the last its last. A last
-// group of fewer than 16 columns is done as the 16 that end the span.
+// fancyRowAVX2 is fancyRowToRGB's loop on cols ≥ 32 chroma columns
+// (64 pixels a step): the 2·cols pixels of columns 0 … cols−1 of the
+// pointers, written as 6·cols bytes at dst from 2·cols bytes at ys. It
+// reads the near and far rows from index −1 to cols (each column's
+// neighbours), so the first column must not be the plane's first nor
+// the last its last. A last group of fewer than 32 columns is done as
+// the 32 that end the span.
 //
 //go:noescape
 func fancyRowAVX2(dst, ys, cbn, cbf, crn, crf *uint8, cols int, biasEven, biasOdd int32)

@@ -46,7 +46,9 @@ func TestJPEGAVX2Arithmetic(t *testing.T) {
 		require.Equal(t, [5]int16{13173, -7471, [2]int16{-22554, 18734}[i%2], 128}, [5]int16{k.rMul[i], k.bMul[i], k.gMul[i], k.c128[i]}, i)
 	}
 	for i := range 32 {
-		require.Equal(t, [2]int8{[2]int8{9, 3}[i%2], [2]int8{3, 1}[i%2]}, [2]int8{k.w93[i], k.w31[i]}, i)
+		require.Equal(t, [4]int8{[2]int8{9, 3}[i%2], [2]int8{3, 1}[i%2], [2]int8{3, 9}[i%2], [2]int8{1, 3}[i%2]},
+			[4]int8{k.w93[i], k.w31[i], k.w39[i], k.w13[i]}, i)
+		require.Zero(t, k.zero[i])
 	}
 	// The shuffles interleave 16 pixels' R, G and B bytes in each lane.
 	for lane := range 2 {
@@ -69,10 +71,11 @@ func TestJPEGAVX2Arithmetic(t *testing.T) {
 func TestJPEGAVX2ConstsLayout(t *testing.T) {
 	var k jpegAVX2Consts
 	require.Equal(t,
-		[]uintptr{0, 288, 320, 352, 384, 416, 448, 480, 512},
+		[]uintptr{0, 288, 320, 352, 384, 416, 448, 480, 512, 544, 576, 608},
 		[]uintptr{unsafe.Offsetof(k.shuf), unsafe.Offsetof(k.rMul), unsafe.Offsetof(k.bMul),
 			unsafe.Offsetof(k.gMul), unsafe.Offsetof(k.half), unsafe.Offsetof(k.c128),
-			unsafe.Offsetof(k.w93), unsafe.Offsetof(k.w31), unsafe.Sizeof(k)})
+			unsafe.Offsetof(k.w93), unsafe.Offsetof(k.w31), unsafe.Offsetof(k.w39), unsafe.Offsetof(k.w13),
+			unsafe.Offsetof(k.zero), unsafe.Sizeof(k)})
 }
 
 // poison fills p with a pattern that seed changes at every byte.
