@@ -241,6 +241,10 @@ func TestFromJPEGYCbCrAVX2MatchesGo(t *testing.T) {
 				copy(p, randBytes(r, len(p)))
 			}
 			check(m)
+			if sz[0] >= 100 && sz[0]%7 < 2 || sz[0] == 500 {
+				// Also the pixel-by-pixel rules, apart from the Go loops.
+				require.Equal(t, plainJPEGRGB(m), fromJPEGYCbCr(m), "%v %v", ratio, m.Rect)
+			}
 		}
 		m := image.NewYCbCr(image.Rect(0, 0, 101, 9), ratio)
 		for _, p := range [][]uint8{m.Y, m.Cb, m.Cr} {
@@ -256,6 +260,35 @@ func TestFromJPEGYCbCrAVX2MatchesGo(t *testing.T) {
 			check(sub)
 		}
 	}
+}
+
+// FuzzJPEGYCbCrAVX2: with the AVX2 kernels fromJPEGYCbCr gives the Go
+// loops' bytes on any chroma layout and sub-image of images up to
+// 300×4 (wide enough for several of the kernels' steps and their
+// overlapping last ones).
+func FuzzJPEGYCbCrAVX2(f *testing.F) {
+	f.Add(uint8(2), uint16(500), uint8(3), uint16(1), uint8(0), uint16(499), uint8(3), uint64(1))
+	f.Add(uint8(1), uint16(99), uint8(2), uint16(3), uint8(1), uint16(70), uint8(1), uint64(2))
+	f.Add(uint8(0), uint16(64), uint8(1), uint16(0), uint8(0), uint16(64), uint8(1), uint64(3))
+	ratios := []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	}
+	f.Fuzz(func(t *testing.T, ratio uint8, w uint16, h uint8, x0 uint16, y0 uint8, x1 uint16, y1 uint8, seed uint64) {
+		requireAVX2(t)
+		W, H := 1+int(w)%300, 1+int(h)%4
+		m := image.NewYCbCr(image.Rect(0, 0, W, H), ratios[int(ratio)%len(ratios)])
+		rng := rand.New(rand.NewPCG(seed, 6))
+		for _, p := range [][]uint8{m.Y, m.Cb, m.Cr} {
+			copy(p, randBytes(rng, len(p)))
+		}
+		X0, Y0 := int(x0)%W, int(y0)%H
+		X1, Y1 := X0+1+int(x1)%(W-X0), Y0+1+int(y1)%(H-Y0)
+		sub := m.SubImage(image.Rect(X0, Y0, X1, Y1)).(*image.YCbCr)
+		var want Image
+		withGoLoops(func() { want = fromJPEGYCbCr(sub) })
+		require.Equal(t, want, fromJPEGYCbCr(sub), "%v %v", m.SubsampleRatio, sub.Rect)
+	})
 }
 
 // BenchmarkJPEGRowsToRGB is the row conversion alone (no allocation) of
