@@ -157,8 +157,8 @@ func fancyRowToRGB(dst, ys, cbNear, cbFar, crNear, crFar []uint8, off int, biasE
 	}
 	for x+1 < w && k+1 < n {
 		// The AVX2 kernel takes the columns from k on whose pixels both
-		// lie in the row and whose right neighbour in the plane, column 0
-		// (its left neighbour is itself) being done here.
+		// lie in the row and whose right neighbour is in the plane;
+		// column 0 (its own left neighbour) is done here.
 		if m := min((w-x)/2, n-1-k); useAVX2 && k > 0 && m >= 32 {
 			fancyRowAVX2(&dst[3*x], &ys[x], &cbNear[k], &cbFar[k], &crNear[k], &crFar[k], m, biasEven, biasOdd)
 			x, k = x+2*m, k+m

@@ -1,8 +1,8 @@
 package data
 
-// The JPEG colour conversion's AVX2 kernels (jpegconv_amd64.s), 32
-// pixels a step. Each writes exactly the bytes of its Go loop in
-// jpeg.go; the Go callers keep the row's edges and short rows.
+// The JPEG colour conversion's AVX2 kernels (jpegconv_amd64.s). Each
+// writes exactly the bytes of its Go loop in jpeg.go; the Go callers
+// keep the rows' edges and short rows.
 
 // jpegRowAVX2 is jpegRowToRGB on n ≥ 32 pixels: 3·n bytes at dst from n
 // bytes at ys, pcb and pcr. A last group of fewer than 32 is done as

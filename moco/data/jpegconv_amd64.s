@@ -1,14 +1,14 @@
 #include "textflag.h"
 
-// JPEG YCbCr → RGB (jpeg.go's jpegRowToRGB and fancyRowToRGB), 32
-// pixels a step in 16-bit lanes; jpegAVX2Consts explains the arithmetic
-// and why VPACKUSWB's saturation is jpegToRGB's clamp. A step's pixels
-// are held as two sets of 16 words, lo = pixels 0–7 | 16–23 and
-// hi = pixels 8–15 | 24–31 (lane 0 | lane 1), the order VPUNPCKLBW and
-// VPUNPCKHBW give from 32 bytes, so that VPACKUSWB(lo, hi) gives the 32
-// bytes in order.
+// JPEG YCbCr → RGB (jpeg.go's jpegRowToRGB and fancyRowToRGB) in 16-bit
+// lanes, 32 pixels a step (jpegRowAVX2) or 64 (fancyRowAVX2);
+// jpegAVX2Consts explains the arithmetic and why VPACKUSWB's saturation
+// is jpegToRGB's clamp. 32 pixels are held as two sets of 16 words,
+// lo = pixels 0–7 | 16–23 and hi = pixels 8–15 | 24–31 (lane 0 | lane
+// 1), the order VPUNPCKLBW and VPUNPCKHBW give from 32 bytes, so that
+// VPACKUSWB(lo, hi) gives the 32 bytes in order.
 //
-// Registers: DX = &jpegAVX2K, Y13 = 0, Y0–Y3 scratch.
+// Registers: DX = &jpegAVX2K, Y0–Y3 scratch; in jpegRowAVX2 Y13 = 0.
 
 // Offsets into jpegAVX2Consts.
 #define JK_SHUF 0
