@@ -136,7 +136,9 @@ func fromJPEGYCbCr(m *image.YCbCr) Image {
 // is (3·sum k + sum k−1 + biasEven) >> 4, pixel 2k+1 the same with sum
 // k+1 and biasOdd, the edge sums repeated past the edges. The row is the
 // span's pixels from off (0 or 1) on; near has at least 2 samples. The
-// sums are carried in registers, a pair of pixels at a time.
+// sums are carried in registers, a pair of pixels at a time; with AVX2
+// the columns between the first and the last go to fancyRowAVX2, 32 a
+// step.
 func fancyRowToRGB(dst, ys, cbNear, cbFar, crNear, crFar []uint8, off int, biasEven, biasOdd int32) {
 	w, n := len(ys), len(cbNear)
 	cbFar, crNear, crFar = cbFar[:n], crNear[:n], crFar[:n]
@@ -153,7 +155,17 @@ func fancyRowToRGB(dst, ys, cbNear, cbFar, crNear, crFar []uint8, off int, biasE
 		lastB, thisB, lastR, thisR = thisB, nextB, thisR, nextR
 		x, k = 1, 1
 	}
-	for ; x+1 < w && k+1 < n; x, k = x+2, k+1 {
+	for x+1 < w && k+1 < n {
+		// The AVX2 kernel takes the columns from k on whose pixels both
+		// lie in the row and whose right neighbour is in the plane;
+		// column 0 (its own left neighbour) is done here.
+		if m := min((w-x)/2, n-1-k); useAVX2 && k > 0 && m >= 32 {
+			fancyRowAVX2(&dst[3*x], &ys[x], &cbNear[k], &cbFar[k], &crNear[k], &crFar[k], m, biasEven, biasOdd)
+			x, k = x+2*m, k+m
+			lastB, thisB = 3*int32(cbNear[k-1])+int32(cbFar[k-1]), 3*int32(cbNear[k])+int32(cbFar[k])
+			lastR, thisR = 3*int32(crNear[k-1])+int32(crFar[k-1]), 3*int32(crNear[k])+int32(crFar[k])
+			continue
+		}
 		nextB := 3*int32(cbNear[k+1]) + int32(cbFar[k+1])
 		nextR := 3*int32(crNear[k+1]) + int32(crFar[k+1])
 		b3, r3 := 3*thisB, 3*thisR
@@ -162,6 +174,7 @@ func fancyRowToRGB(dst, ys, cbNear, cbFar, crNear, crFar []uint8, off int, biasE
 		jpegToRGB(p[0:3:3], int32(yp[0]), (b3+lastB+biasEven)>>4, (r3+lastR+biasEven)>>4)
 		jpegToRGB(p[3:6:6], int32(yp[1]), (b3+nextB+biasOdd)>>4, (r3+nextR+biasOdd)>>4)
 		lastB, thisB, lastR, thisR = thisB, nextB, thisR, nextR
+		x, k = x+2, k+1
 	}
 	// What is left is column k's pixels, the last column's (whose right
 	// neighbour is itself) or the even one at the row's end.
@@ -174,10 +187,15 @@ func fancyRowToRGB(dst, ys, cbNear, cbFar, crNear, crFar []uint8, off int, biasE
 }
 
 // jpegRowToRGB converts one row of full-range Y, Cb and Cr (a sample of
-// each a pixel) to interleaved RGB in dst with libjpeg's arithmetic.
+// each a pixel) to interleaved RGB in dst with libjpeg's arithmetic;
+// jpegRowAVX2 does rows of 32 pixels or more.
 func jpegRowToRGB(dst, ys, cb, cr []uint8) {
 	n := len(ys)
 	cb, cr, dst = cb[:n], cr[:n], dst[:3*n]
+	if useAVX2 && n >= 32 {
+		jpegRowAVX2(&dst[0], &ys[0], &cb[0], &cr[0], n)
+		return
+	}
 	for x, yv := range ys {
 		jpegToRGB(dst[3*x:3*x+3:3*x+3], int32(yv), int32(cb[x]), int32(cr[x]))
 	}
@@ -214,6 +232,70 @@ var jpegTabs = func() (t struct{ rCr, bCb, gCb, gCr [256]int32 }) {
 		t.bCb[i] = (kBCb*c + half) >> 16
 		t.gCb[i] = half - kGCb*c
 		t.gCr[i] = -kGCr * c
+	}
+	return
+}()
+
+// jpegAVX2K are the constants of the AVX2 kernels (jpegconv_amd64.s),
+// which compute jpegToRGB's terms in 16-bit lanes instead of reading
+// jpegTabs. With c = Cb−128 or Cr−128 in [−128, 127] (b and r below):
+//
+//   - rCr = (91881·c + 2¹⁵) >> 16 = c + ((26345·c + 2¹⁵) >> 16), as
+//     91881 = 65536 + 26345. VPMULHRSW(c, 13173) is (13173·c + 2¹⁴) >> 15
+//     = (26346·c + 2¹⁵) >> 16, whose numerator is c more: over the 256
+//     values of c that never reaches the next multiple of 65536.
+//   - bCb = (116130·c + 2¹⁵) >> 16 = 2c + ((−14942·c + 2¹⁵) >> 16), as
+//     116130 = 2·65536 − 14942, and the latter is VPMULHRSW(c, −7471) =
+//     (−7471·c + 2¹⁴) >> 15 exactly (numerator and denominator halved).
+//   - (gCb + gCr) >> 16 = (2¹⁵ − 22554·b − 46802·r) >> 16 =
+//     ((−22554·b + 18734·r + 2¹⁵) >> 16) − r, as −46802 = 18734 − 65536;
+//     VPMADDWD of the (b, r) word pairs with (−22554, 18734) is that sum
+//     exactly in 32 bits.
+//
+// TestJPEGAVX2Arithmetic checks the three for every b and r, and the
+// AVX2 kernels are checked against the Go loops on all 2²⁴ (Y, Cb, Cr).
+//
+// The clamp: rCr lies in [−179, 178], bCb in [−227, 225] and G's term
+// in [−134, 135], so with Y in [0, 255] each sum lies in [−227, 480] and
+// jpegToRGB's clamp8 index, sum + 256, in [29, 736]: the &1023 never
+// wraps, and clamp8 there is the plain clamp to [0, 255], which the
+// kernels' VPACKUSWB (signed words to bytes, saturating) is.
+type jpegAVX2Consts struct {
+	// shuf[j][c] gathers channel c's bytes of the interleaved RGB
+	// bytes 16j … 16j+15 of 16 pixels (VPSHUFB, both lanes alike).
+	shuf [3][3][32]uint8
+	rMul [16]int16 // 13173
+	bMul [16]int16 // −7471
+	gMul [16]int16 // (−22554, 18734) pairs
+	half [8]int32  // 2¹⁵
+	c128 [16]int16 // 128
+	// Weights for VPMADDUBSW on a row's bytes, which pairs columns
+	// (2i, 2i+1): with near's pairs by (9, 3) or (3, 9) and far's by
+	// (3, 1) or (1, 3), 3·sum k + sum k±1 is two products and a sum.
+	w93, w31, w39, w13 [32]int8
+	zero               [32]uint8
+}
+
+var jpegAVX2K = func() (k jpegAVX2Consts) {
+	for j := range 3 {
+		for c := range 3 {
+			for i := range 32 {
+				p := 16*j + i%16 // byte p of the lane's 48 is channel p%3 of pixel p/3
+				k.shuf[j][c][i] = 0x80
+				if p%3 == c {
+					k.shuf[j][c][i] = uint8(p / 3)
+				}
+			}
+		}
+	}
+	for i := range 16 {
+		k.rMul[i], k.bMul[i], k.c128[i] = 13173, -7471, 128
+		k.w93[2*i], k.w93[2*i+1], k.w31[2*i], k.w31[2*i+1] = 9, 3, 3, 1
+		k.w39[2*i], k.w39[2*i+1], k.w13[2*i], k.w13[2*i+1] = 3, 9, 1, 3
+		k.gMul[i] = [2]int16{-22554, 18734}[i%2]
+	}
+	for i := range k.half {
+		k.half[i] = 1 << 15
 	}
 	return
 }()

@@ -1,0 +1,64 @@
+//go:build linux
+
+package data
+
+import (
+	"math/rand/v2"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// guarded returns n bytes holding p's, between unreadable pages: at the
+// end of their pages (atEnd) or at the start, so that a read or write a
+// byte past either end faults.
+func guarded(t *testing.T, p []uint8, atEnd bool) []uint8 {
+	t.Helper()
+	ps := os.Getpagesize()
+	n := len(p)
+	size := max((n+ps-1)/ps*ps, ps)
+	mem, err := syscall.Mmap(-1, 0, size+2*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = syscall.Munmap(mem) })
+	require.NoError(t, syscall.Mprotect(mem[:ps], syscall.PROT_NONE))
+	require.NoError(t, syscall.Mprotect(mem[ps+size:], syscall.PROT_NONE))
+	s := mem[ps : ps+n : ps+n]
+	if atEnd {
+		s = mem[ps+size-n : ps+size : ps+size]
+	}
+	copy(s, p)
+	return s
+}
+
+// TestJPEGAVX2StaysInBounds: the kernels read and write only within
+// the rows they are given (a byte past faults), and give the Go loops'
+// bytes there.
+func TestJPEGAVX2StaysInBounds(t *testing.T) {
+	requireAVX2(t)
+	r := rand.New(rand.NewPCG(37, 38))
+	for _, w := range rowWidths {
+		if w < 32 {
+			continue
+		}
+		for _, atEnd := range []bool{false, true} {
+			ys, cb, cr := randBytes(r, w), randBytes(r, w), randBytes(r, w)
+			want := make([]uint8, 3*w)
+			withGoLoops(func() { jpegRowToRGB(want, ys, cb, cr) })
+			got := guarded(t, make([]uint8, 3*w), atEnd)
+			jpegRowToRGB(got, guarded(t, ys, atEnd), guarded(t, cb, atEnd), guarded(t, cr, atEnd))
+			require.Equal(t, want, []uint8(got), "4:4:4, width %d", w)
+
+			for off := range 2 {
+				n := (off + w + 1) / 2
+				cbN, cbF, crN, crF := randBytes(r, n), randBytes(r, n), randBytes(r, n), randBytes(r, n)
+				withGoLoops(func() { fancyRowToRGB(want, ys, cbN, cbF, crN, crF, off, 8, 7) })
+				got := guarded(t, make([]uint8, 3*w), atEnd)
+				g := func(p []uint8) []uint8 { return guarded(t, p, atEnd) }
+				fancyRowToRGB(got, g(ys), g(cbN), g(cbF), g(crN), g(crF), off, 8, 7)
+				require.Equal(t, want, []uint8(got), "fancy, width %d, off %d", w, off)
+			}
+		}
+	}
+}
