@@ -43,7 +43,7 @@ func TestJPEGAVX2StaysInBounds(t *testing.T) {
 			continue
 		}
 		for _, atEnd := range []bool{false, true} {
-			ys, cb, cr := randBytes(r, w), randBytes(r, w), randBytes(r, w)
+			ys, cb, cr := newRandBytes(r, w), newRandBytes(r, w), newRandBytes(r, w)
 			want := make([]uint8, 3*w)
 			withGoLoops(func() { jpegRowToRGB(want, ys, cb, cr) })
 			got := guarded(t, make([]uint8, 3*w), atEnd)
@@ -52,7 +52,7 @@ func TestJPEGAVX2StaysInBounds(t *testing.T) {
 
 			for off := range 2 {
 				n := (off + w + 1) / 2
-				cbN, cbF, crN, crF := randBytes(r, n), randBytes(r, n), randBytes(r, n), randBytes(r, n)
+				cbN, cbF, crN, crF := newRandBytes(r, n), newRandBytes(r, n), newRandBytes(r, n), newRandBytes(r, n)
 				withGoLoops(func() { fancyRowToRGB(want, ys, cbN, cbF, crN, crF, off, 8, 7) })
 				got := guarded(t, make([]uint8, 3*w), atEnd)
 				g := func(p []uint8) []uint8 { return guarded(t, p, atEnd) }

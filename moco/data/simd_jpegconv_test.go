@@ -78,8 +78,8 @@ func TestJPEGAVX2ConstsLayout(t *testing.T) {
 			unsafe.Offsetof(k.zero), unsafe.Sizeof(k)})
 }
 
-// poison fills p with a pattern that seed changes at every byte.
-func poison(p []uint8, seed uint8) {
+// poisonBytes fills p with a pattern that seed changes at every byte.
+func poisonBytes(p []uint8, seed uint8) {
 	for i := range p {
 		p[i] = uint8(i*7) ^ seed
 	}
@@ -96,11 +96,11 @@ const slack = 200
 func checkRowKernel(t *testing.T, w int, row func(dst []uint8), msgAndArgs ...any) {
 	t.Helper()
 	want := make([]uint8, 3*w+slack)
-	poison(want, 0x5a)
+	poisonBytes(want, 0x5a)
 	withGoLoops(func() { row(want[:3*w]) })
 	for _, seed := range []uint8{0xa5, 0x3c} {
 		got := make([]uint8, 3*w+slack)
-		poison(got, seed)
+		poisonBytes(got, seed)
 		row(got[:3*w])
 		if string(want[:3*w]) != string(got[:3*w]) {
 			for i := range 3 * w {
@@ -111,7 +111,7 @@ func checkRowKernel(t *testing.T, w int, row func(dst []uint8), msgAndArgs ...an
 			}
 		}
 		tail := make([]uint8, 3*w+slack)
-		poison(tail, seed)
+		poisonBytes(tail, seed)
 		require.Equal(t, tail[3*w:], got[3*w:], "written past the row: %v", msgAndArgs)
 	}
 }
@@ -131,11 +131,9 @@ var rowWidths = func() []int {
 	return append(l, 224, 256+17, 500, 640)
 }()
 
-func randBytes(r *rand.Rand, n int) []uint8 {
+func newRandBytes(r *rand.Rand, n int) []uint8 {
 	p := make([]uint8, n)
-	for i := range p {
-		p[i] = uint8(r.IntN(256))
-	}
+	randBytes(r, p)
 	return p
 }
 
@@ -143,7 +141,7 @@ func TestJPEGRowAVX2MatchesGo(t *testing.T) {
 	requireAVX2(t)
 	r := rand.New(rand.NewPCG(31, 32))
 	for _, w := range rowWidths {
-		ys, cb, cr := randBytes(r, w), randBytes(r, w), randBytes(r, w)
+		ys, cb, cr := newRandBytes(r, w), newRandBytes(r, w), newRandBytes(r, w)
 		checkRowKernel(t, w, func(dst []uint8) { jpegRowToRGB(dst, ys, cb, cr) }, "width", w)
 	}
 }
@@ -164,7 +162,7 @@ func TestJPEGRowAVX2AllTriples(t *testing.T) {
 			ys[i] = uint8(v + i)
 		}
 		withGoLoops(func() { jpegRowToRGB(want, ys, cb, cr) })
-		poison(got, uint8(v))
+		poisonBytes(got, uint8(v))
 		jpegRowToRGB(got, ys, cb, cr)
 		if string(want) != string(got) {
 			for i := range want {
@@ -186,8 +184,8 @@ func TestFancyRowAVX2MatchesGo(t *testing.T) {
 			if n < 2 {
 				continue
 			}
-			ys := randBytes(r, w)
-			cbNear, cbFar, crNear, crFar := randBytes(r, n), randBytes(r, n), randBytes(r, n), randBytes(r, n)
+			ys := newRandBytes(r, w)
+			cbNear, cbFar, crNear, crFar := newRandBytes(r, n), newRandBytes(r, n), newRandBytes(r, n), newRandBytes(r, n)
 			for _, b := range [][2]int32{{8, 7}, {4, 8}} {
 				cbf, crf := cbFar, crFar
 				if b[0] == 4 {
@@ -202,7 +200,7 @@ func TestFancyRowAVX2MatchesGo(t *testing.T) {
 	// Extreme samples: all 0 and all 255 next to each other.
 	for _, w := range []int{64, 99} {
 		n := (w + 1) / 2
-		ys, cbN, cbF, crN, crF := randBytes(r, w), make([]uint8, n), make([]uint8, n), make([]uint8, n), make([]uint8, n)
+		ys, cbN, cbF, crN, crF := newRandBytes(r, w), make([]uint8, n), make([]uint8, n), make([]uint8, n), make([]uint8, n)
 		for i := range n {
 			cbN[i], cbF[i], crN[i], crF[i] = 255*uint8(i&1), 255*uint8(i>>1&1), 255*uint8(1-i&1), 255*uint8(i>>2&1)
 		}
@@ -238,7 +236,7 @@ func TestFromJPEGYCbCrAVX2MatchesGo(t *testing.T) {
 		for _, sz := range sizes {
 			m := image.NewYCbCr(image.Rect(0, 0, sz[0], sz[1]), ratio)
 			for _, p := range [][]uint8{m.Y, m.Cb, m.Cr} {
-				copy(p, randBytes(r, len(p)))
+				copy(p, newRandBytes(r, len(p)))
 			}
 			check(m)
 			if sz[0] >= 100 && sz[0]%7 < 2 || sz[0] == 500 {
@@ -248,7 +246,7 @@ func TestFromJPEGYCbCrAVX2MatchesGo(t *testing.T) {
 		}
 		m := image.NewYCbCr(image.Rect(0, 0, 101, 9), ratio)
 		for _, p := range [][]uint8{m.Y, m.Cb, m.Cr} {
-			copy(p, randBytes(r, len(p)))
+			copy(p, newRandBytes(r, len(p)))
 		}
 		for it := 0; it < 150; it++ {
 			x0 := r.IntN(60)
@@ -280,7 +278,7 @@ func FuzzJPEGYCbCrAVX2(f *testing.F) {
 		m := image.NewYCbCr(image.Rect(0, 0, W, H), ratios[int(ratio)%len(ratios)])
 		rng := rand.New(rand.NewPCG(seed, 6))
 		for _, p := range [][]uint8{m.Y, m.Cb, m.Cr} {
-			copy(p, randBytes(rng, len(p)))
+			copy(p, newRandBytes(rng, len(p)))
 		}
 		X0, Y0 := int(x0)%W, int(y0)%H
 		X1, Y1 := X0+1+int(x1)%(W-X0), Y0+1+int(y1)%(H-Y0)
@@ -297,8 +295,8 @@ func FuzzJPEGYCbCrAVX2(f *testing.F) {
 func BenchmarkJPEGRowsToRGB(b *testing.B) {
 	const w, h = 500, 375
 	r := rand.New(rand.NewPCG(39, 40))
-	ys, cbN, cbF, crN, crF := randBytes(r, w*h), randBytes(r, w/2), randBytes(r, w/2), randBytes(r, w/2), randBytes(r, w/2)
-	cb, cr := randBytes(r, w), randBytes(r, w)
+	ys, cbN, cbF, crN, crF := newRandBytes(r, w*h), newRandBytes(r, w/2), newRandBytes(r, w/2), newRandBytes(r, w/2), newRandBytes(r, w/2)
+	cb, cr := newRandBytes(r, w), newRandBytes(r, w)
 	dst := make([]uint8, 3*w*h)
 	for _, kind := range []string{"420", "444"} {
 		for _, loops := range []string{"avx2", "go"} {
