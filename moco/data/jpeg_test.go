@@ -49,6 +49,9 @@ func TestDecodeJPEGLikePillow(t *testing.T) {
 		{"gradient_420_progressive", 64, 48, 3},
 		{"tiny_420_4x3", 4, 3, 3},
 		{"tiny_420_5x3", 5, 3, 3},
+		{"wide_420_227x37", 227, 37, 3},
+		{"wide_422_203x19", 203, 19, 3},
+		{"wide_444_150x9", 150, 9, 3},
 	} {
 		img, err := DecodeImage(c.name+".jpg", read(c.name+".jpg"))
 		require.NoError(t, err)
@@ -213,4 +216,11 @@ func FuzzJPEGYCbCr(f *testing.F) {
 		sub := m.SubImage(image.Rect(X0, Y0, X1, Y1)).(*image.YCbCr)
 		require.Equal(t, plainJPEGRGB(sub), fromJPEGYCbCr(sub), "%v %v", m.SubsampleRatio, sub.Rect)
 	})
+}
+
+// TestDecodeJPEGLikePillowWithoutAVX2: the Go conversion loops give
+// Pillow's pixels too.
+func TestDecodeJPEGLikePillowWithoutAVX2(t *testing.T) {
+	requireAVX2(t)
+	withGoLoops(func() { TestDecodeJPEGLikePillow(t) })
 }

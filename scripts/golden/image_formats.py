@@ -42,6 +42,9 @@ tiny_420_4x3.jpg, tiny_420_5x3.jpg
                        edges(4, 3) and edges(5, 3), 4:2:0: libjpeg
                        upsamples a chroma plane at most 2 samples wide by
                        replication and a wider one with its triangle filter
+wide_420_227x37.jpg, wide_422_203x19.jpg, wide_444_150x9.jpg
+                       edges() at widths where moco/data's AVX2 conversion
+                       kernels do most of each row (and the Go loop a tail)
 
 Run from the repository root: /usr/bin/python3 scripts/golden/image_formats.py
 """
@@ -121,6 +124,10 @@ def main():
     save_jpeg(out, "gradient_420_progressive", g, subsampling="4:2:0", progressive=True)
     save_jpeg(out, "tiny_420_4x3", edges(4, 3), subsampling="4:2:0")
     save_jpeg(out, "tiny_420_5x3", edges(5, 3), subsampling="4:2:0")
+    # Rows wide enough for the AVX2 conversion kernels, with tails.
+    save_jpeg(out, "wide_420_227x37", edges(227, 37), subsampling="4:2:0")
+    save_jpeg(out, "wide_422_203x19", edges(203, 19), subsampling="4:2:2")
+    save_jpeg(out, "wide_444_150x9", edges(150, 9), subsampling="4:4:4")
     # 4:2:2 MCUs are 16x8 pixels, 4:4:0 ones 8x16: 80x16 (5x2 MCUs) has
     # as many, in as many columns, as 33x21.
     tmp = os.path.join(out, "edges_440.jpg")
