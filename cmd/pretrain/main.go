@@ -680,7 +680,9 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 			if pos.Epoch != epoch {
 				break
 			}
+			asked := time.Now()
 			b, err := loader.Next()
+			wait := time.Since(asked)
 			if err != nil {
 				hint := ""
 				if be := (*data.BatchError)(nil); errors.As(err, &be) && !o.skipBad {
@@ -706,7 +708,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 				plot()
 				return fmt.Errorf("training stopped at step %d: %w; %s", st.Step, err, keptNote(savedStep, ckpt))
 			}
-			logJSON(newStepLine(st))
+			logJSON(newStepLine(st, wait))
 			if logErr != nil {
 				return logErr
 			}
@@ -714,7 +716,7 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 				fmt.Fprintf(stderr, "\nstep %d: %s\n", st.Step, s)
 				logJSON(map[string]any{"type": "spike", "step": st.Step, "text": s})
 			}
-			bar.step(b.Pos.Batch+1, st)
+			bar.step(b.Pos.Batch+1, st, wait)
 			if o.saveEvery > 0 && tr.Step%o.saveEvery == 0 && loader.Position().Epoch == epoch {
 				if err := save(); err != nil {
 					return err
@@ -946,6 +948,7 @@ type progress struct {
 	epoch, total int
 	started      time.Time
 	images       int
+	waited       time.Duration // for batches, this epoch
 	line         string
 	open         bool // a line is drawn and not ended
 }
@@ -953,11 +956,14 @@ type progress struct {
 func newProgress(w io.Writer, iters int) *progress { return &progress{w: w, iters: iters} }
 
 func (p *progress) startEpoch(epoch, total int) {
-	p.epoch, p.total, p.started, p.images = epoch, total, time.Now(), 0
+	p.epoch, p.total, p.started, p.images, p.waited = epoch, total, time.Now(), 0, 0
 }
 
-func (p *progress) step(done int, st moco.StepStats) {
+// step draws the line after batch done of the epoch; wait is how long
+// the step waited for its batch.
+func (p *progress) step(done int, st moco.StepStats, wait time.Duration) {
 	p.images += st.Images
+	p.waited += wait
 	el := time.Since(p.started).Seconds()
 	rate := float64(p.images) / el
 	eta := time.Duration(float64(p.iters-done) * el / float64(done) * float64(time.Second)).Round(time.Second)
@@ -968,7 +974,9 @@ func (p *progress) step(done int, st moco.StepStats) {
 	if st.LossScale != 1 || st.SkippedSteps > 0 {
 		p.line += fmt.Sprintf("  scale 2^%.0f  skipped %d", math.Log2(st.LossScale), st.SkippedSteps)
 	}
-	p.line += fmt.Sprintf("  ETA %v", eta)
+	// The share of the epoch spent waiting for batches: above a few
+	// percent, the input pipeline (not the model) sets the pace.
+	p.line += fmt.Sprintf("  data %.0f%%  ETA %v", 100*p.waited.Seconds()/el, eta)
 	fmt.Fprintf(p.w, "\r%s", p.line)
 	p.open = true
 }

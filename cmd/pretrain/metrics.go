@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mocogo/mocogo/internal/svgplot"
 	"github.com/mocogo/mocogo/moco"
@@ -24,16 +25,20 @@ type stepLine struct {
 	GradNorm           *float64 `json:"grad_norm"`
 	GradNormPatchEmbed *float64 `json:"grad_norm_patch_embed,omitempty"`
 	GradNormBlock0     *float64 `json:"grad_norm_block0"`
+	// DataSeconds is how long the step waited for its batch (the data
+	// time main_moco.py prints): near 0 while the input pipeline keeps
+	// ahead of training.
+	DataSeconds float64 `json:"data_s"`
 }
 
-func newStepLine(st moco.StepStats) stepLine {
+func newStepLine(st moco.StepStats, wait time.Duration) stepLine {
 	finite := func(v float64) *float64 {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil
 		}
 		return &v
 	}
-	l := stepLine{Type: "step", StepStats: st, GradNorm: finite(st.GradNorm), GradNormBlock0: finite(st.GradNormBlock0)}
+	l := stepLine{Type: "step", StepStats: st, GradNorm: finite(st.GradNorm), GradNormBlock0: finite(st.GradNormBlock0), DataSeconds: wait.Seconds()}
 	if st.GradNormPatchEmbed != nil {
 		l.GradNormPatchEmbed = finite(*st.GradNormPatchEmbed) // omitted when it overflowed
 	}

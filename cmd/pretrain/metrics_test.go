@@ -1,13 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mocogo/mocogo/moco"
 )
 
 // TestTruncateLog: on --resume the log loses what came after the
@@ -40,4 +44,13 @@ func TestTruncateLog(t *testing.T) {
 	svg, err := os.ReadFile(filepath.Join(filepath.Dir(path), "knn.svg"))
 	require.NoError(t, err)
 	assert.Contains(t, string(svg), "<circle") // one kNN point
+}
+
+// TestStepLineDataTime: a step's line carries its wait for the batch in
+// seconds.
+func TestStepLineDataTime(t *testing.T) {
+	b, err := json.Marshal(newStepLine(moco.StepStats{Step: 7, Loss: 2}, 1500*time.Millisecond))
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"data_s":1.5`)
+	require.Contains(t, string(b), `"step":7`)
 }
