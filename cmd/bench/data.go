@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/mocogo/mocogo/internal/cli"
@@ -98,6 +99,11 @@ func runData(args []string) error {
 			return fmt.Errorf("bench data: %w", err)
 		}
 		fmt.Printf("%-8d %-34s %12.1f\n", n, "mocogo", ips)
+		dps, err := timeOurDecode(ds, max((*batches)*(*batch), 256), n)
+		if err != nil {
+			return fmt.Errorf("bench data: %w", err)
+		}
+		fmt.Printf("%-8d %-34s %12.1f\n", n, "mocogo: read and decode only", dps)
 		if *anchor {
 			res, err := timeTorchLoader(*python, path, *img, *batch, *batches, *warmup, n)
 			if err != nil {
@@ -133,6 +139,51 @@ func timeOurLoader(ds data.Dataset, img, batch, batches, warmup, workers int) (f
 		}
 	}
 	return float64(batches*batch) / time.Since(t0).Seconds(), nil
+}
+
+// timeOurDecode reads and decodes count items (from the first, going
+// round the dataset) on the given number of goroutines, without the
+// augmentation, and returns the items per second. A first pass of as
+// many items is not timed.
+func timeOurDecode(ds data.Dataset, count, workers int) (float64, error) {
+	if _, err := decodeItems(ds, count, workers); err != nil {
+		return 0, err
+	}
+	return decodeItems(ds, count, workers)
+}
+
+func decodeItems(ds data.Dataset, count, workers int) (float64, error) {
+	prev := runtime.GOMAXPROCS(workers)
+	defer runtime.GOMAXPROCS(prev)
+	var next atomic.Int64
+	errs := make(chan error, workers)
+	t0 := time.Now()
+	for range workers {
+		go func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= count {
+					errs <- nil
+					return
+				}
+				if _, err := ds.Item(i % ds.Len()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var first error
+	for range workers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			next.Store(int64(count)) // the others stop at their next item
+		}
+	}
+	if first != nil {
+		return 0, first
+	}
+	return float64(count) / time.Since(t0).Seconds(), nil
 }
 
 type torchLoaderResult struct {

@@ -73,6 +73,9 @@ func TestDataSmoke(t *testing.T) {
 	require.Contains(t, out, "8 generated 41x29 JPEGs")
 	rows := regexp.MustCompile(`(?m)^([12])\s+mocogo\s+([0-9.]+)\s*$`).FindAllStringSubmatch(out, -1)
 	require.Len(t, rows, 2, "one row a worker count:\n%s", out)
+	dec := regexp.MustCompile(`(?m)^([12])\s+mocogo: read and decode only\s+([0-9.]+)\s*$`).FindAllStringSubmatch(out, -1)
+	require.Len(t, dec, 2, "a decode-only row a worker count:\n%s", out)
+	rows = append(rows, dec...)
 	for _, r := range rows {
 		v, err := strconv.ParseFloat(r[2], 64)
 		require.NoError(t, err)
