@@ -35,7 +35,7 @@ func runData(args []string) error {
 	genSize := fs.String("gen-size", "500x375", "width×height of the generated JPEGs (quality 90, 4:2:0)")
 	img := fs.Int("img", 224, "view size")
 	batch := fs.Int("batch", 64, "images per batch")
-	batches := fs.Int("batches", 8, "timed batches (the loader goes on into the next epoch when the data run out)")
+	batches := fs.Int("batches", 8, "timed batches (the loader goes on into the next epoch when the data run out; -anchor's DataLoader rounds this and -warmup up to whole rounds of one batch a worker, its warmup at least one round)")
 	warmup := fs.Int("warmup", 1, "untimed batches first")
 	workers := fs.String("workers", "", "comma-separated worker counts (default: 1 and all cores)")
 	anchor := fs.Bool("anchor", false, "also time PyTorch's DataLoader with main_moco.py's transforms ("+torchLoaderScript+") at each worker count")

@@ -147,10 +147,16 @@ func (d *decoder) decode() (image.Image, error) {
 			if err := d.readAPP(m); err != nil {
 				return nil, err
 			}
-		default: // other APPn, COM and other segments with a length
+		case m > mAPP0 && m <= 0xEF || m == mCOM: // other APPn, COM
 			if err := d.skipSegment(); err != nil {
 				return nil, err
 			}
+		default:
+			// JPG, DHP, EXP, JPGn, TEM (which has no length) and the
+			// reserved codes: libjpeg stops at them (JERR_UNKNOWN_MARKER)
+			// and image/jpeg refuses them, so this decoder does too
+			// rather than skip what may not be a segment.
+			return nil, fmt.Errorf("%w: marker 0x%02X", ErrUnsupported, m)
 		}
 	}
 }

@@ -218,3 +218,29 @@ func TestMatchesLibjpegWithoutAVX2(t *testing.T) {
 	}
 	withoutAVX2(func() { TestMatchesLibjpeg(t) })
 }
+
+// TestRefusesReservedMarkers: a segment whose marker libjpeg does not
+// know (JPG 0xC8, DHP, EXP, JPGn 0xF0–0xFD, reserved 0x02–0xBF) or TEM
+// (which has no length) is an error, as it is for libjpeg (so Pillow)
+// and image/jpeg, not a segment to skip: DecodeImage then leaves the
+// verdict to image/jpeg. APPn and COM segments are skipped.
+func TestRefusesReservedMarkers(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, testimg.Photo(16, 8, 1), nil))
+	full := buf.Bytes()
+	withSegment := func(m byte) []byte {
+		b := append([]byte{}, full[:2]...)
+		b = append(b, 0xFF, m, 0x00, 0x04, 0x00, 0x00)
+		return append(b, full[2:]...)
+	}
+	for _, m := range []byte{0x01, 0x02, 0x4F, 0xBF, 0xC8, 0xDE, 0xDF, 0xF0, 0xF5, 0xFD} {
+		_, err := Decode(withSegment(m))
+		require.Error(t, err, "marker 0x%02X", m)
+		_, err = jpeg.Decode(bytes.NewReader(withSegment(m)))
+		require.Error(t, err, "image/jpeg, marker 0x%02X", m)
+	}
+	for _, m := range []byte{0xE1, 0xE5, 0xEF, 0xFE} {
+		_, err := Decode(withSegment(m))
+		require.NoError(t, err, "marker 0x%02X", m)
+	}
+}

@@ -3,12 +3,14 @@
 Times what main_moco.py's data loading does: torchvision's ImageFolder
 (PIL decode) with the two MoCo v3 augmentations (TwoCropsTransform of
 augmentation1 and augmentation2, as written in main_moco.py), batched by
-a DataLoader with --workers worker processes, shuffled, drop_last.
+a DataLoader with --workers worker processes, shuffled, drop_last, in
+the steady state of a long epoch.
 
     /usr/bin/python3 scripts/torch/bench_loader.py --data DIR --workers 2
 
 Needs Debian's python3-torch and python3-torchvision. Prints one JSON
-line: images/s over the timed batches (after --warmup untimed ones).
+line: images/s over the timed batches (after --warmup untimed ones),
+each count rounded up to whole rounds of --workers batches.
 """
 import argparse
 import json
@@ -78,25 +80,32 @@ aug2 = [
 ds = datasets.ImageFolder(args.data, TwoCrops(transforms.Compose(aug1), transforms.Compose(aug2)))
 if len(ds) < args.batch:
     raise SystemExit(f"bench_loader.py: {len(ds)} images make no batch of {args.batch}")
+# Each worker builds whole batches, and all of them start at once: the
+# first --workers batches arrive together, then the next round. So the
+# untimed batches are whole rounds (at least one, which also fills the
+# prefetch queue) and the timed ones too; otherwise batches built during
+# the warmup are timed as if free (with more workers than --batches, all
+# of them).
+rounds = lambda n: -(-n // max(args.workers, 1)) * max(args.workers, 1)
+warmup, timed = rounds(max(args.warmup, 1)), rounds(args.batches)
+# One pass of shuffled epochs back to back (RandomSampler draws a fresh
+# permutation each len(ds) samples), as an ImageNet epoch of thousands of
+# batches keeps the workers busy. A new DataLoader iterator a (small)
+# epoch would leave the workers idle at each epoch's end and, with fewer
+# batches an epoch than workers, some idle throughout.
+sampler = torch.utils.data.RandomSampler(ds, num_samples=(warmup + timed) * args.batch)
 loader = torch.utils.data.DataLoader(
-    ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,
-    drop_last=True, persistent_workers=args.workers > 0)
-
-
-def batches():
-    while True:  # epochs, as many as the timed batches need
-        yield from loader
-
-
-it = batches()
-for _ in range(args.warmup):
+    ds, batch_size=args.batch, sampler=sampler, num_workers=args.workers, drop_last=True)
+it = iter(loader)
+for _ in range(warmup):
     next(it)
 t0 = time.perf_counter()
-for _ in range(args.batches):
+for _ in range(timed):
     views, _ = next(it)
     assert views[0].shape == (args.batch, 3, args.img, args.img)
 dt = time.perf_counter() - t0
 print(json.dumps({
     "torch": torch.__version__, "torchvision": torchvision.__version__, "pil": PIL.__version__,
-    "images_per_s": args.batches * args.batch / dt,
+    "warmup_batches": warmup, "timed_batches": timed,
+    "images_per_s": timed * args.batch / dt,
 }))
