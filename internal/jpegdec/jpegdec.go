@@ -189,7 +189,7 @@ func (d *decoder) readAPP(m byte) error {
 		return err
 	}
 	switch {
-	case m == mAPP0 && len(s) >= 5 && string(s[:5]) == "JFIF\x00":
+	case m == mAPP0 && len(s) >= 14 && string(s[:5]) == "JFIF\x00": // libjpeg's APP0_DATA_LEN
 		d.jfif = true
 	case m == mAPP14 && len(s) >= 12 && string(s[:5]) == "Adobe":
 		d.adobe, d.adobeTransform = true, s[11]
@@ -411,20 +411,29 @@ func (d *decoder) readSOS() error {
 	return nil
 }
 
-// expectEnd checks that the scan is followed by EOI (or that the file
-// ends): a second scan, or a DNL, is not for this decoder.
+// expectEnd checks that the scan is followed by EOI, maybe after a
+// restart marker some encoders leave after the last interval. A file
+// that ends without EOI is refused, as Pillow ("image file is
+// truncated") and image/jpeg refuse it; a second scan, or a DNL, is
+// not for this decoder.
 func (d *decoder) expectEnd() error {
-	if d.pos >= len(d.data) {
-		return nil
+	for {
+		if d.pos >= len(d.data) {
+			return errors.New("jpegdec: no EOI marker after the scan")
+		}
+		m, err := d.nextMarker()
+		if err != nil {
+			return err
+		}
+		switch {
+		case m == mEOI:
+			return nil
+		case m >= mRST0 && m <= mRST0+7:
+			continue
+		default:
+			return fmt.Errorf("%w: marker 0x%02X after the scan", ErrUnsupported, m)
+		}
 	}
-	m, err := d.nextMarker()
-	if err != nil {
-		return err
-	}
-	if m != mEOI {
-		return fmt.Errorf("%w: marker 0x%02X after the scan", ErrUnsupported, m)
-	}
-	return nil
 }
 
 // image wraps the planes, cut to the frame's size.

@@ -244,3 +244,21 @@ func TestRefusesReservedMarkers(t *testing.T) {
 		require.NoError(t, err, "marker 0x%02X", m)
 	}
 }
+
+// TestEnd: a file cut just before its EOI is refused, as Pillow and
+// image/jpeg refuse it; one with a restart marker after its last
+// interval is decoded, as libjpeg decodes it.
+func TestEnd(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, testimg.Photo(24, 16, 1), nil))
+	full := buf.Bytes()
+	require.Equal(t, []byte{0xFF, mEOI}, full[len(full)-2:])
+	want, err := Decode(full)
+	require.NoError(t, err)
+	_, err = Decode(full[:len(full)-2])
+	require.ErrorContains(t, err, "no EOI")
+	withRST := append(bytes.Clone(full[:len(full)-2]), 0xFF, mRST0+3, 0xFF, mEOI)
+	got, err := Decode(withRST)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
