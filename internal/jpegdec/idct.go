@@ -24,8 +24,10 @@ const (
 )
 
 // clampSample is the sample for a row pass output x (the level shift by
-// 128 included). libjpeg looks it up in a table that also wraps values
-// far outside [−384, 639], which only damaged data reaches.
+// 128 included), saturated to [0, 255] as libjpeg-turbo's SIMD inverse
+// DCT (which Pillow runs on x86) saturates it. libjpeg's C code looks it
+// up in a table instead, which wraps values far out of range around;
+// only extreme quantisation or damaged data get there.
 func clampSample(x int32) byte {
 	return byte(min(max(x+128, 0), 255))
 }
