@@ -26,14 +26,17 @@ func readFixture(t *testing.T, name string) []byte {
 
 // TestMatchesLibjpeg decodes files cjpeg wrote (every chroma layout,
 // restart intervals, optimised tables, qualities from 10 to 100, 16-bit
-// quantisation tables, sizes from 1×1) and compares the samples with
+// quantisation tables, sizes from 1×1; progressive files, cjpeg's own
+// progression and scan scripts that refine DC and AC coefficients in
+// interleaved and single-component scans; sequential files in two
+// scans) and compares the samples with
 // libjpeg-turbo's own decode of each (scripts/golden/jpeg_islow.py):
 // the luma plane (or the gray samples) bit for bit, and the chroma
 // planes bit for bit where the file does not subsample them.
 func TestMatchesLibjpeg(t *testing.T) {
 	names, err := filepath.Glob(filepath.Join("testdata", "*_ref.png"))
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(names), 13)
+	require.GreaterOrEqual(t, len(names), 27)
 	for _, refName := range names {
 		base := strings.TrimSuffix(filepath.Base(refName), "_ref.png")
 		t.Run(base, func(t *testing.T) {
@@ -70,12 +73,12 @@ func TestMatchesLibjpeg(t *testing.T) {
 	}
 }
 
-// TestRefusesWhatItDoesNotHandle: progressive, arithmetic-coded and RGB
-// files are ErrUnsupported (for image/jpeg to decode), not damage: RGB
+// TestRefusesWhatItDoesNotHandle: arithmetic-coded and RGB files are
+// ErrUnsupported (for image/jpeg to decode), not damage: RGB
 // as cjpeg -rgb writes it (an Adobe header with transform 0) and as
 // component ids 'R', 'G', 'B' without a JFIF or Adobe header say it.
 func TestRefusesWhatItDoesNotHandle(t *testing.T) {
-	for _, name := range []string{"refuse_progressive.jpg", "refuse_arithmetic.jpg", "refuse_rgb.jpg"} {
+	for _, name := range []string{"refuse_arithmetic.jpg", "refuse_rgb.jpg"} {
 		_, err := Decode(readFixture(t, name))
 		require.ErrorIs(t, err, ErrUnsupported, name)
 	}
@@ -150,13 +153,62 @@ func TestAgainstImageJPEG(t *testing.T) {
 	}
 }
 
+// TestProgressiveAgainstImageJPEG: random progressive files cjpeg wrote
+// (scripts/golden/jpeg_islow.py: random sizes up to 70 a side,
+// qualities, chroma layouts, cjpeg's progression or scan scripts with
+// successive approximation, restart intervals, optimised tables) decode
+// to image/jpeg's samples up to the inverse DCTs' rounding.
+//
+// image/jpeg cannot decode some of them: in a scan of one component it
+// counts the MCU padding's blocks, which the scan does not code, towards
+// the restart interval, so a subsampled file with restart intervals
+// whose luma blocks do not fill its MCUs fails with "missing 0xff00
+// sequence" (libjpeg, and the fixtures c420_q85_progressive_restart_61x45
+// and c420_q90_scans2_restart_43x29 in TestMatchesLibjpeg, decode them).
+// Those are only decoded here.
+func TestProgressiveAgainstImageJPEG(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join("testdata", "rand_progressive_*.jpg"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(names), 12)
+	compared := 0
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		require.NoError(t, err)
+		got, err := Decode(b)
+		require.NoError(t, err, name)
+		want, err := jpeg.Decode(bytes.NewReader(b))
+		if err != nil {
+			require.Contains(t, err.Error(), "missing 0xff00 sequence", name)
+			require.Positive(t, bytes.Count(b, []byte{0xFF, mDRI}), "%s: image/jpeg fails without restart intervals", name)
+			t.Logf("%s: image/jpeg: %v", name, err)
+			continue
+		}
+		compared++
+		require.LessOrEqual(t, maxSampleDiff(t, got, want), 1, name)
+	}
+	require.GreaterOrEqual(t, compared, 10)
+}
+
 // TestDamage: every truncation and a few corruptions of a valid file
 // give an error or an image, never a panic; an image only when the data
 // were all there.
 func TestDamage(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, jpeg.Encode(&buf, testimg.Photo(40, 24, 1), &jpeg.Options{Quality: 90}))
-	full := buf.Bytes()
+	testDamage(t, buf.Bytes())
+}
+
+// TestDamageProgressive: TestDamage for progressive files, with scans
+// of every kind and restart intervals; a cut between two scans leaves a
+// file without EOI, whose image is not returned either.
+func TestDamageProgressive(t *testing.T) {
+	for _, name := range []string{"c420_q85_progressive_restart_61x45.jpg", "c420_q90_scans2_restart_43x29.jpg",
+		"gray_q95_scans_restart_37x23.jpg", "c444_q90_sequential_scans_restart_21x11.jpg"} {
+		t.Run(name, func(t *testing.T) { testDamage(t, readFixture(t, name)) })
+	}
+}
+
+func testDamage(t *testing.T, full []byte) {
 	for n := 0; n < len(full)-2; n++ { // without EOI at least
 		_, err := Decode(full[:n])
 		require.Error(t, err, "cut at %d of %d", n, len(full))
