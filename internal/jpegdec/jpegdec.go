@@ -72,6 +72,7 @@ type component struct {
 	// component's first scan (natural order), as libjpeg does; and, per
 	// coefficient, the point transform Al of its last scan (−1: none).
 	coef    []int16
+	nz      []uint64 // progressive: each block's nonzero AC coefficients
 	qt      [64]int32
 	scanned bool
 	al      [64]int8
@@ -96,9 +97,11 @@ type decoder struct {
 	dc, ac        [4]huffTable
 	restart       int // MCUs between restart markers; 0: none
 	progressive   bool
-	coefPath      bool // the frame goes through the coefficient buffers
-	scans         int  // scans decoded
-	eobrun        int  // blocks left in a progressive AC scan's EOB run
+	coefPath      bool    // the frame goes through the coefficient buffers
+	scans         int     // scans decoded
+	eobrun        int     // blocks left in a progressive AC scan's EOB run
+	nz            *uint64 // the nonzero mask of the block being decoded
+	nzScratch     uint64
 	// What says a three-component frame's colour space: a JFIF header
 	// (YCbCr), an Adobe one's transform flag (0: RGB).
 	jfif, adobe    bool

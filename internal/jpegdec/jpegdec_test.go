@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -269,4 +270,44 @@ func TestMatchesLibjpegWithoutAVX2(t *testing.T) {
 		t.Skip("TestMatchesLibjpeg runs the Go inverse DCT already")
 	}
 	withoutAVX2(func() { TestMatchesLibjpeg(t) })
+}
+
+// TestProgressiveBounds: a progressive frame header that claims more
+// blocks than the scans' bytes can code is refused before its
+// coefficients are allocated (a DC first scan takes a bit a block); the
+// checks of the scan order and of a sequential frame's scans hold.
+func TestProgressiveBounds(t *testing.T) {
+	full := readFixture(t, "c420_q90_progressive_24x16.jpg")
+	sof := bytes.Index(full, []byte{0xFF, mSOF2})
+	require.Positive(t, sof)
+	for _, size := range [][2]int{{16000, 16000}, {4000, 3000}, {1000, 1000}} {
+		b := bytes.Clone(full)
+		b[sof+5], b[sof+6] = byte(size[1]>>8), byte(size[1])
+		b[sof+7], b[sof+8] = byte(size[0]>>8), byte(size[0])
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Decode(b)
+		runtime.ReadMemStats(&after)
+		require.Error(t, err, "%v", size)
+		require.False(t, errors.Is(err, ErrUnsupported), "%v: %v", size, err)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "%v: allocated", size)
+	}
+	// A scan refining bits no earlier scan sent: the first scan (DC, Al=1)
+	// made a refinement (Ah=2).
+	b := bytes.Clone(full)
+	first := bytes.Index(b, []byte{0xFF, mSOS})
+	require.Positive(t, first)
+	ns := int(b[first+4])
+	b[first+4+1+2*ns+2] = 0x21 // Ah=2, Al=1
+	_, err := Decode(b)
+	require.ErrorContains(t, err, "does not follow")
+	// A component in two scans of a sequential frame.
+	seq := readFixture(t, "c420_q90_sequential_scans_29x21.jpg")
+	second := bytes.LastIndex(seq, []byte{0xFF, mSOS})
+	require.Positive(t, second)
+	require.Equal(t, byte(2), seq[second+4])
+	b = bytes.Clone(seq)
+	b[second+5] = seq[bytes.Index(seq, []byte{0xFF, mSOS})+5] // Y instead of Cb
+	_, err = Decode(b)
+	require.Error(t, err)
 }

@@ -3,6 +3,7 @@ package jpegdec
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // The coefficient path: a progressive frame (T.81 Annex G: spectral
@@ -56,6 +57,9 @@ func (d *decoder) startCoefPath() error {
 	for i := range d.comps {
 		c := &d.comps[i]
 		c.coef = make([]int16, 64*c.bw*c.bh)
+		if d.progressive {
+			c.nz = make([]uint64, c.bw*c.bh)
+		}
 		for k := range c.al {
 			c.al[k] = -1
 		}
@@ -137,8 +141,9 @@ func (d *decoder) decodeCoefScan(s *scan) error {
 				if err := restart(); err != nil {
 					return err
 				}
-				off := (by*c.bw + bx) * 64
-				if err := block(s, c, (*[64]int16)(c.coef[off:off+64])); err != nil {
+				i := by*c.bw + bx
+				d.nz = d.nzOf(c, i)
+				if err := block(s, c, (*[64]int16)(c.coef[64*i:64*i+64])); err != nil {
 					return fmt.Errorf("%w (block %d,%d of component %d)", err, bx, by, s.comps[0])
 				}
 			}
@@ -155,8 +160,9 @@ func (d *decoder) decodeCoefScan(s *scan) error {
 					c := &d.comps[ci]
 					for v := 0; v < c.v; v++ {
 						for h := 0; h < c.h; h++ {
-							off := ((y*c.v+v)*c.bw + x*c.h + h) * 64
-							if err := block(s, c, (*[64]int16)(c.coef[off:off+64])); err != nil {
+							i := (y*c.v+v)*c.bw + x*c.h + h
+							d.nz = d.nzOf(c, i)
+							if err := block(s, c, (*[64]int16)(c.coef[64*i:64*i+64])); err != nil {
 								return fmt.Errorf("%w (block %d,%d of component %d)", err, x*c.h+h, y*c.v+v, ci)
 							}
 						}
@@ -176,6 +182,16 @@ func (d *decoder) decodeCoefScan(s *scan) error {
 }
 
 var errPastEnd = errors.New("jpegdec: coefficients past the end of a block")
+
+// nzOf is where block i of c keeps its mask of nonzero AC coefficients
+// (bit k for zigzag index k), for the refinement scans to skip the zero
+// ones; a sequential frame has none, and gets a scratch word.
+func (d *decoder) nzOf(c *component, i int) *uint64 {
+	if c.nz == nil {
+		return &d.nzScratch
+	}
+	return &c.nz[i]
+}
 
 // seqBlock decodes a block of a sequential scan (T.81 F.2.2).
 func (d *decoder) seqBlock(_ *scan, c *component, b *[64]int16) error {
@@ -287,7 +303,9 @@ func (d *decoder) acFirst(s *scan, c *component, b *[64]int16) error {
 			if k > s.se {
 				return errPastEnd
 			}
-			b[k] = int16(r.receive(size) << s.al)
+			if b[k] = int16(r.receive(size) << s.al); b[k] != 0 { // 0 only if it wrapped
+				*d.nz |= 1 << uint(k)
+			}
 			continue
 		}
 		if run == 15 {
@@ -365,18 +383,25 @@ func (d *decoder) acRefine(s *scan, c *component, b *[64]int16) error {
 					return errPastEnd
 				}
 				b[k] = v
+				*d.nz |= 1 << uint(k)
 			}
 		}
 	}
 	if d.eobrun > 0 {
-		// The rest of the block is in an EOB run: correction bits only.
-		for ; k <= s.se; k++ {
-			if x := b[k]; x != 0 {
-				if r.bit() && x&p1 == 0 {
+		// The rest of the block is in an EOB run: correction bits only,
+		// for the nonzero coefficients from k to Se.
+		if k <= s.se {
+			mask := *d.nz >> uint(k) << uint(k)
+			if s.se < 63 {
+				mask &= 1<<uint(s.se+1) - 1
+			}
+			for ; mask != 0; mask &= mask - 1 {
+				k := bits.TrailingZeros64(mask)
+				if x := b[k&63]; r.bit() && x&p1 == 0 {
 					if x >= 0 {
-						b[k] = x + p1
+						b[k&63] = x + p1
 					} else {
-						b[k] = x + m1
+						b[k&63] = x + m1
 					}
 				}
 			}
@@ -397,34 +422,31 @@ func (d *decoder) finish() error {
 	var blk [64]int32
 	for i := range d.comps {
 		c := &d.comps[i]
+		var qz [64]int32 // the table in zigzag order
+		for k := range qz {
+			qz[k] = c.qt[zigzag[k]]
+		}
 		c.plane = make([]byte, c.stride*8*c.bh)
 		for by := 0; by < c.bh; by++ {
 			for bx := 0; bx < c.bw; bx++ {
 				off := (by*c.bw + bx) * 64
 				b := (*[64]int16)(c.coef[off : off+64])
 				dst := c.plane[by*8*c.stride+bx*8:]
-				ac := false
-				for k := 1; k < 64; k++ {
-					if b[k] != 0 {
-						ac = true
-						break
-					}
+				var ac int16
+				for _, v := range b[1:] {
+					ac |= v
 				}
-				if !ac {
-					idctDC(dst, c.stride, int32(b[0])*c.qt[0])
+				if ac == 0 {
+					idctDC(dst, c.stride, int32(b[0])*qz[0])
 					continue
 				}
-				blk = [64]int32{}
 				for k, v := range b {
-					if v != 0 {
-						z := zigzag[k]
-						blk[z] = int32(v) * c.qt[z]
-					}
+					blk[zigzag[k]] = int32(v) * qz[k]
 				}
 				idct(dst, c.stride, &blk)
 			}
 		}
-		c.coef = nil
+		c.coef, c.nz = nil, nil
 	}
 	return nil
 }
