@@ -331,7 +331,6 @@ func (d *decoder) acFirst(s *scan, c *component, b *[64]int16) error {
 func (d *decoder) acRefine(s *scan, c *component, b *[64]int16) error {
 	r := &d.br
 	p1 := int16(1) << s.al
-	m1 := int16(-1) << s.al
 	k := s.ss
 	if d.eobrun == 0 {
 		t := &d.ac[c.ta]
@@ -349,7 +348,7 @@ func (d *decoder) acRefine(s *scan, c *component, b *[64]int16) error {
 				if size != 1 {
 					return errors.New("jpegdec: a refinement scan's new coefficient is not ±1")
 				}
-				v = m1
+				v = -p1
 				if r.bit() {
 					v = p1
 				}
@@ -361,22 +360,19 @@ func (d *decoder) acRefine(s *scan, c *component, b *[64]int16) error {
 				break
 			}
 			// Pass run zero coefficients (and the nonzero ones among
-			// them, with their correction bits) to the one to set.
-			for ; k <= s.se; k++ {
-				if x := b[k]; x != 0 {
-					if r.bit() && x&p1 == 0 {
-						if x >= 0 {
-							b[k] = x + p1
-						} else {
-							b[k] = x + m1
-						}
-					}
-				} else {
-					if run == 0 {
-						break
-					}
-					run--
-				}
+			// them, with their correction bits) to the one to set: the
+			// run+1st zero from k, or past Se if there are fewer.
+			inRange := span(k, s.se)
+			zeros := ^*d.nz & inRange
+			for ; run > 0 && zeros != 0; run-- {
+				zeros &= zeros - 1
+			}
+			if zeros == 0 {
+				correct(r, b, *d.nz&inRange, p1)
+				k = s.se + 1
+			} else {
+				k = bits.TrailingZeros64(zeros)
+				correct(r, b, *d.nz&inRange&(1<<uint(k)-1), p1)
 			}
 			if v != 0 {
 				if k > s.se {
@@ -391,24 +387,53 @@ func (d *decoder) acRefine(s *scan, c *component, b *[64]int16) error {
 		// The rest of the block is in an EOB run: correction bits only,
 		// for the nonzero coefficients from k to Se.
 		if k <= s.se {
-			mask := *d.nz >> uint(k) << uint(k)
-			if s.se < 63 {
-				mask &= 1<<uint(s.se+1) - 1
-			}
-			for ; mask != 0; mask &= mask - 1 {
-				k := bits.TrailingZeros64(mask)
-				if x := b[k&63]; r.bit() && x&p1 == 0 {
-					if x >= 0 {
-						b[k&63] = x + p1
-					} else {
-						b[k&63] = x + m1
-					}
-				}
-			}
+			correct(r, b, *d.nz&span(k, s.se), p1)
 		}
 		d.eobrun--
 	}
 	return nil
+}
+
+// span is the mask of bits lo to hi (0 ≤ lo ≤ hi ≤ 63).
+func span(lo, hi int) uint64 {
+	return ^uint64(0) >> uint(63-hi) &^ (1<<uint(lo) - 1)
+}
+
+// correct reads the correction bits of the nonzero coefficients of b in
+// mask, in order: a 1 adds bit p1 to the magnitude of one that lacks it.
+func correct(r *bitReader, b *[64]int16, mask uint64, p1 int16) {
+	n := bits.OnesCount64(mask)
+	if r.nbits < n {
+		r.fill()
+	}
+	if r.nbits < n { // more than the buffer holds: bit by bit
+		for ; mask != 0; mask &= mask - 1 {
+			k := bits.TrailingZeros64(mask) & 63
+			if x := b[k]; r.bit() && x&p1 == 0 {
+				if x >= 0 {
+					b[k] = x + p1
+				} else {
+					b[k] = x - p1
+				}
+			}
+		}
+		return
+	}
+	w := r.bits
+	r.bits <<= uint(n)
+	r.nbits -= n
+	for ; mask != 0; mask &= mask - 1 {
+		k := bits.TrailingZeros64(mask) & 63
+		x := b[k]
+		if w>>63 != 0 && x&p1 == 0 {
+			if x >= 0 {
+				b[k] = x + p1
+			} else {
+				b[k] = x - p1
+			}
+		}
+		w <<= 1
+	}
 }
 
 // finish makes the planes from the coefficients: each block dequantised
