@@ -26,8 +26,11 @@ import (
 const maxBlocksPerByte = 16
 
 // maxScans bounds the scans of a frame: each costs a pass over its
-// components' blocks, however short its data. cjpeg -progressive writes
-// 10 for colour, 6 for gray.
+// components' blocks, however short its data (an AC scan can be an EOB
+// run of all of them), so decoding takes at most maxScans passes over
+// at most maxBlocksPerByte blocks a byte of input. (The progression
+// check bounds them too: a coefficient has one first scan and at most
+// 13 refinements.) cjpeg -progressive writes 10 for colour, 6 for gray.
 const maxScans = 256
 
 // compBlocks is the block grid a non-interleaved scan of c covers: the
