@@ -13,6 +13,10 @@ import (
 
 // FuzzDecode: no input makes Decode panic or read out of bounds, and a
 // file it decodes has the frame's size in the type image/jpeg gives it.
+// The seeds are every testdata/*.jpg: baseline files, progressive ones
+// (cjpeg's progression and scan scripts with successive approximation,
+// restart intervals), sequential files in several scans, and the
+// refused ones.
 func FuzzDecode(f *testing.F) {
 	names, _ := filepath.Glob(filepath.Join("testdata", "*.jpg"))
 	for _, name := range names {

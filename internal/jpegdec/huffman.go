@@ -167,3 +167,25 @@ func (r *bitReader) receive(s uint8) int32 {
 
 // short reports that the decoder used bits the data did not have.
 func (r *bitReader) short() bool { return r.pad > r.nbits }
+
+// getBits reads n raw bits (0 ≤ n ≤ 16) as an unsigned value.
+func (r *bitReader) getBits(n int) uint32 {
+	if r.nbits < n {
+		r.fill()
+	}
+	v := uint32(r.bits >> 1 >> (63 - uint(n)))
+	r.bits <<= uint(n)
+	r.nbits -= n
+	return v
+}
+
+// bit reads one bit.
+func (r *bitReader) bit() bool {
+	if r.nbits < 1 {
+		r.fill()
+	}
+	b := r.bits>>63 != 0
+	r.bits <<= 1
+	r.nbits--
+	return b
+}

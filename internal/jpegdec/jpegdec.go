@@ -1,18 +1,25 @@
-// Package jpegdec decodes baseline JPEG files (sequential DCT,
-// Huffman-coded, 8-bit samples: SOF0 and SOF1 frames in one scan) into
-// their component planes, with the inverse DCT that libjpeg uses by
-// default (JDCT_ISLOW, jidctint.c). Its samples are therefore the ones
-// libjpeg-turbo decodes, which Pillow, and so torchvision's ImageFolder,
-// returns before its chroma upsampling and colour conversion; Go's
-// image/jpeg uses another inverse DCT, which differs by a level here and
-// there.
+// Package jpegdec decodes JPEG files with Huffman coding and 8-bit
+// samples (baseline and extended sequential DCT, SOF0 and SOF1, and
+// progressive DCT, SOF2) into their component planes, with the inverse
+// DCT that libjpeg uses by default (JDCT_ISLOW, jidctint.c). Its samples
+// are therefore the ones libjpeg-turbo decodes, which Pillow, and so
+// torchvision's ImageFolder, returns before its chroma upsampling and
+// colour conversion; Go's image/jpeg uses another inverse DCT, which
+// differs by a level here and there.
 //
-// Everything else a JPEG can be (progressive or lossless frames,
-// arithmetic coding, 12-bit samples, four components, several scans,
+// A sequential file of one scan is decoded straight into the planes. A
+// progressive file (spectral selection and successive approximation,
+// T.81 Annex G), or a sequential one in several scans, is decoded scan
+// by scan into the quantised coefficients of the whole image, which are
+// transformed at EOI.
+//
+// Everything else a JPEG can be (lossless or hierarchical frames,
+// arithmetic coding, 12-bit samples, four components, RGB components,
 // unusual sampling factors) is reported as ErrUnsupported, and any
 // damage as another error, so that a caller can hand the file to
 // image/jpeg, whose verdict then stands. The decoder never reads past
-// its input, and never makes an image from data that ran short.
+// its input, and never makes an image from data that ran short (a
+// progressive file must reach its EOI).
 package jpegdec
 
 import (
@@ -32,6 +39,7 @@ const MaxPixels = 1 << 28
 const (
 	mSOF0  = 0xC0 // baseline DCT
 	mSOF1  = 0xC1 // extended sequential DCT, Huffman
+	mSOF2  = 0xC2 // progressive DCT, Huffman
 	mDHT   = 0xC4
 	mRST0  = 0xD0
 	mSOI   = 0xD8
@@ -57,6 +65,24 @@ type component struct {
 	plane  []byte
 	stride int
 	bw, bh int
+
+	// The coefficient path (progressive frames, and sequential frames of
+	// several scans): the quantised coefficients of all bw×bh blocks, 64
+	// a block in zigzag order; the quantisation table latched at the
+	// component's first scan (natural order), as libjpeg does; and, per
+	// coefficient, the point transform Al of its last scan (−1: none).
+	coef    []int16
+	nz      []uint64 // progressive: each block's nonzero AC coefficients
+	qt      [64]int32
+	scanned bool
+	al      [64]int8
+}
+
+// scan is a scan header: the frame indices of its components, in the
+// scan's order, spectral selection and successive approximation.
+type scan struct {
+	comps          []int
+	ss, se, ah, al int
 }
 
 type decoder struct {
@@ -70,6 +96,12 @@ type decoder struct {
 	haveQuant     [4]bool
 	dc, ac        [4]huffTable
 	restart       int // MCUs between restart markers; 0: none
+	progressive   bool
+	coefPath      bool    // the frame goes through the coefficient buffers
+	scans         int     // scans decoded
+	eobrun        int     // blocks left in a progressive AC scan's EOB run
+	nz            *uint64 // the nonzero mask of the block being decoded
+	nzScratch     uint64
 	// What says a three-component frame's colour space: a JFIF header
 	// (YCbCr), an Adobe one's transform flag (0: RGB).
 	jfif, adobe    bool
@@ -97,10 +129,11 @@ func (d *decoder) decode() (image.Image, error) {
 			return nil, err
 		}
 		switch {
-		case m == mSOF0 || m == mSOF1:
+		case m == mSOF0 || m == mSOF1 || m == mSOF2:
 			if d.comps != nil {
 				return nil, errors.New("jpegdec: two frame headers")
 			}
+			d.progressive = m == mSOF2
 			if err := d.readSOF(); err != nil {
 				return nil, err
 			}
@@ -127,17 +160,31 @@ func (d *decoder) decode() (image.Image, error) {
 			if d.rgb() {
 				return nil, fmt.Errorf("%w: RGB components", ErrUnsupported)
 			}
-			if err := d.readSOS(); err != nil {
+			s, err := d.readSOS()
+			if err != nil {
 				return nil, err
 			}
-			if err := d.decodeScan(); err != nil {
+			if !d.coefPath && !d.progressive && d.oneScan(s) {
+				// The common baseline file: one interleaved scan, decoded
+				// straight into the planes.
+				if err := d.decodeScan(); err != nil {
+					return nil, err
+				}
+				if err := d.expectEnd(); err != nil {
+					return nil, err
+				}
+				return d.image(), nil
+			}
+			if err := d.decodeCoefScan(s); err != nil {
 				return nil, err
 			}
-			if err := d.expectEnd(); err != nil {
-				return nil, err
-			}
-			return d.image(), nil
 		case m == mEOI:
+			if d.coefPath {
+				if err := d.finish(); err != nil {
+					return nil, err
+				}
+				return d.image(), nil
+			}
 			return nil, errors.New("jpegdec: no scan before EOI")
 		case m == mDNL:
 			return nil, fmt.Errorf("%w: DNL marker", ErrUnsupported)
@@ -374,48 +421,97 @@ func (d *decoder) readDRI() error {
 	return nil
 }
 
-func (d *decoder) readSOS() error {
-	s, err := d.segment()
+// readSOS reads a scan header and checks it against the frame: the
+// scan's components, their tables, and its spectral selection and
+// successive approximation, which a sequential frame must not use and a
+// progressive one must use as T.81 G.1.1.1 (and libjpeg) allow.
+func (d *decoder) readSOS() (*scan, error) {
+	b, err := d.segment()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(s) < 1 {
-		return errors.New("jpegdec: short scan header")
+	if len(b) < 1 {
+		return nil, errors.New("jpegdec: short scan header")
 	}
-	ns := int(s[0])
-	if len(s) != 4+2*ns {
-		return errors.New("jpegdec: scan header length does not match its components")
+	ns := int(b[0])
+	if len(b) != 4+2*ns {
+		return nil, errors.New("jpegdec: scan header length does not match its components")
 	}
-	if ns != len(d.comps) {
-		return fmt.Errorf("%w: a scan of %d of %d components", ErrUnsupported, ns, len(d.comps))
+	if ns < 1 || ns > len(d.comps) {
+		return nil, fmt.Errorf("jpegdec: a scan of %d components in a frame of %d", ns, len(d.comps))
 	}
+	s := &scan{comps: make([]int, ns)}
+	s.ss, s.se, s.ah, s.al = int(b[1+2*ns]), int(b[2+2*ns]), int(b[3+2*ns]>>4), int(b[3+2*ns]&15)
 	for i := range ns {
-		id, tables := s[1+2*i], s[2+2*i]
-		// Baseline scans list the frame's components in its order.
-		c := &d.comps[i]
-		if c.id != id {
-			return fmt.Errorf("%w: scan components out of the frame's order", ErrUnsupported)
+		id, tables := b[1+2*i], b[2+2*i]
+		ci := -1
+		for j := range d.comps {
+			if d.comps[j].id == id {
+				ci = j
+			}
 		}
+		if ci < 0 {
+			return nil, errors.New("jpegdec: scan component not in the frame")
+		}
+		for _, cj := range s.comps[:i] {
+			if cj == ci {
+				return nil, errors.New("jpegdec: a component twice in a scan")
+			}
+		}
+		s.comps[i] = ci
+		c := &d.comps[ci]
 		c.td, c.ta = int(tables>>4), int(tables&15)
-		if c.td > 3 || c.ta > 3 || !d.dc[c.td].ok || !d.ac[c.ta].ok {
-			return errors.New("jpegdec: scan uses a missing Huffman table")
+		if c.td > 3 || c.ta > 3 {
+			return nil, errors.New("jpegdec: bad Huffman table selector")
 		}
-		if !d.haveQuant[c.tq] {
-			return errors.New("jpegdec: component uses a missing quantisation table")
+		// The tables the scan decodes with: a DC first scan's DC table,
+		// an AC scan's AC table, both for a sequential scan.
+		needDC := !d.progressive || s.ss == 0 && s.ah == 0
+		needAC := !d.progressive || s.ss > 0
+		if needDC && !d.dc[c.td].ok || needAC && !d.ac[c.ta].ok {
+			return nil, errors.New("jpegdec: scan uses a missing Huffman table")
+		}
+		if !c.scanned && !d.haveQuant[c.tq] {
+			return nil, errors.New("jpegdec: component uses a missing quantisation table")
 		}
 	}
-	ss, se, ah, al := s[1+2*ns], s[2+2*ns], s[3+2*ns]>>4, s[3+2*ns]&15
-	if ss != 0 || se != 63 || ah != 0 || al != 0 {
-		return fmt.Errorf("%w: spectral selection in a sequential scan", ErrUnsupported)
+	if !d.progressive {
+		if s.ss != 0 || s.se != 63 || s.ah != 0 || s.al != 0 {
+			return nil, fmt.Errorf("%w: spectral selection in a sequential scan", ErrUnsupported)
+		}
+		return s, nil
 	}
-	return nil
+	bad := s.ah != 0 && s.al != s.ah-1 || s.al > 13
+	if s.ss == 0 {
+		bad = bad || s.se != 0
+	} else {
+		bad = bad || s.se < s.ss || s.se > 63 || ns != 1
+	}
+	if bad {
+		return nil, fmt.Errorf("jpegdec: bad progressive scan Ss=%d Se=%d Ah=%d Al=%d", s.ss, s.se, s.ah, s.al)
+	}
+	return s, nil
 }
 
-// expectEnd checks that the scan is followed by EOI, maybe after a
-// restart marker some encoders leave after the last interval. A file
-// that ends without EOI is refused, as Pillow ("image file is
-// truncated") and image/jpeg refuse it; a second scan, or a DNL, is
-// not for this decoder.
+// oneScan reports a sequential scan of all the frame's components in
+// its order: a frame that is this one scan.
+func (d *decoder) oneScan(s *scan) bool {
+	if len(s.comps) != len(d.comps) {
+		return false
+	}
+	for i, ci := range s.comps {
+		if ci != i {
+			return false
+		}
+	}
+	return true
+}
+
+// expectEnd checks that a one-scan frame's scan is followed by EOI,
+// maybe after a restart marker some encoders leave after the last
+// interval. A file that ends without EOI is refused, as Pillow ("image
+// file is truncated") and image/jpeg refuse it; a second scan, after
+// one of all the components, or a DNL, is not for this decoder.
 func (d *decoder) expectEnd() error {
 	for {
 		if d.pos >= len(d.data) {

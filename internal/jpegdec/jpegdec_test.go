@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -26,14 +27,17 @@ func readFixture(t *testing.T, name string) []byte {
 
 // TestMatchesLibjpeg decodes files cjpeg wrote (every chroma layout,
 // restart intervals, optimised tables, qualities from 10 to 100, 16-bit
-// quantisation tables, sizes from 1×1) and compares the samples with
+// quantisation tables, sizes from 1×1; progressive files, cjpeg's own
+// progression and scan scripts that refine DC and AC coefficients in
+// interleaved and single-component scans; sequential files in two
+// scans) and compares the samples with
 // libjpeg-turbo's own decode of each (scripts/golden/jpeg_islow.py):
 // the luma plane (or the gray samples) bit for bit, and the chroma
 // planes bit for bit where the file does not subsample them.
 func TestMatchesLibjpeg(t *testing.T) {
 	names, err := filepath.Glob(filepath.Join("testdata", "*_ref.png"))
 	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(names), 13)
+	require.GreaterOrEqual(t, len(names), 27)
 	for _, refName := range names {
 		base := strings.TrimSuffix(filepath.Base(refName), "_ref.png")
 		t.Run(base, func(t *testing.T) {
@@ -70,12 +74,12 @@ func TestMatchesLibjpeg(t *testing.T) {
 	}
 }
 
-// TestRefusesWhatItDoesNotHandle: progressive, arithmetic-coded and RGB
-// files are ErrUnsupported (for image/jpeg to decode), not damage: RGB
+// TestRefusesWhatItDoesNotHandle: arithmetic-coded and RGB files are
+// ErrUnsupported (for image/jpeg to decode), not damage: RGB
 // as cjpeg -rgb writes it (an Adobe header with transform 0) and as
 // component ids 'R', 'G', 'B' without a JFIF or Adobe header say it.
 func TestRefusesWhatItDoesNotHandle(t *testing.T) {
-	for _, name := range []string{"refuse_progressive.jpg", "refuse_arithmetic.jpg", "refuse_rgb.jpg"} {
+	for _, name := range []string{"refuse_arithmetic.jpg", "refuse_rgb.jpg"} {
 		_, err := Decode(readFixture(t, name))
 		require.ErrorIs(t, err, ErrUnsupported, name)
 	}
@@ -150,13 +154,62 @@ func TestAgainstImageJPEG(t *testing.T) {
 	}
 }
 
+// TestProgressiveAgainstImageJPEG: random progressive files cjpeg wrote
+// (scripts/golden/jpeg_islow.py: random sizes up to 70 a side,
+// qualities, chroma layouts, cjpeg's progression or scan scripts with
+// successive approximation, restart intervals, optimised tables) decode
+// to image/jpeg's samples up to the inverse DCTs' rounding.
+//
+// image/jpeg cannot decode some of them: in a scan of one component it
+// counts the MCU padding's blocks, which the scan does not code, towards
+// the restart interval, so a subsampled file with restart intervals
+// whose luma blocks do not fill its MCUs fails with "missing 0xff00
+// sequence" (libjpeg, and the fixtures c420_q85_progressive_restart_61x45
+// and c420_q90_scans2_restart_43x29 in TestMatchesLibjpeg, decode them).
+// Those are only decoded here.
+func TestProgressiveAgainstImageJPEG(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join("testdata", "rand_progressive_*.jpg"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(names), 12)
+	compared := 0
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		require.NoError(t, err)
+		got, err := Decode(b)
+		require.NoError(t, err, name)
+		want, err := jpeg.Decode(bytes.NewReader(b))
+		if err != nil {
+			require.Contains(t, err.Error(), "missing 0xff00 sequence", name)
+			require.Positive(t, bytes.Count(b, []byte{0xFF, mDRI}), "%s: image/jpeg fails without restart intervals", name)
+			t.Logf("%s: image/jpeg: %v", name, err)
+			continue
+		}
+		compared++
+		require.LessOrEqual(t, maxSampleDiff(t, got, want), 1, name)
+	}
+	require.GreaterOrEqual(t, compared, 10)
+}
+
 // TestDamage: every truncation and a few corruptions of a valid file
 // give an error or an image, never a panic; an image only when the data
 // were all there.
 func TestDamage(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, jpeg.Encode(&buf, testimg.Photo(40, 24, 1), &jpeg.Options{Quality: 90}))
-	full := buf.Bytes()
+	testDamage(t, buf.Bytes())
+}
+
+// TestDamageProgressive: TestDamage for progressive files, with scans
+// of every kind and restart intervals; a cut between two scans leaves a
+// file without EOI, whose image is not returned either.
+func TestDamageProgressive(t *testing.T) {
+	for _, name := range []string{"c420_q85_progressive_restart_61x45.jpg", "c420_q90_scans2_restart_43x29.jpg",
+		"gray_q95_scans_restart_37x23.jpg", "c444_q90_sequential_scans_restart_21x11.jpg"} {
+		t.Run(name, func(t *testing.T) { testDamage(t, readFixture(t, name)) })
+	}
+}
+
+func testDamage(t *testing.T, full []byte) {
 	for n := 0; n < len(full)-2; n++ { // without EOI at least
 		_, err := Decode(full[:n])
 		require.Error(t, err, "cut at %d of %d", n, len(full))
@@ -261,4 +314,44 @@ func TestEnd(t *testing.T) {
 	got, err := Decode(withRST)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
+}
+
+// TestProgressiveBounds: a progressive frame header that claims more
+// blocks than the scans' bytes can code is refused before its
+// coefficients are allocated (a DC first scan takes a bit a block); the
+// checks of the scan order and of a sequential frame's scans hold.
+func TestProgressiveBounds(t *testing.T) {
+	full := readFixture(t, "c420_q90_progressive_24x16.jpg")
+	sof := bytes.Index(full, []byte{0xFF, mSOF2})
+	require.Positive(t, sof)
+	for _, size := range [][2]int{{16000, 16000}, {4000, 3000}, {1000, 1000}} {
+		b := bytes.Clone(full)
+		b[sof+5], b[sof+6] = byte(size[1]>>8), byte(size[1])
+		b[sof+7], b[sof+8] = byte(size[0]>>8), byte(size[0])
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Decode(b)
+		runtime.ReadMemStats(&after)
+		require.Error(t, err, "%v", size)
+		require.False(t, errors.Is(err, ErrUnsupported), "%v: %v", size, err)
+		require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "%v: allocated", size)
+	}
+	// A scan refining bits no earlier scan sent: the first scan (DC, Al=1)
+	// made a refinement (Ah=2).
+	b := bytes.Clone(full)
+	first := bytes.Index(b, []byte{0xFF, mSOS})
+	require.Positive(t, first)
+	ns := int(b[first+4])
+	b[first+4+1+2*ns+2] = 0x21 // Ah=2, Al=1
+	_, err := Decode(b)
+	require.ErrorContains(t, err, "does not follow")
+	// A component in two scans of a sequential frame.
+	seq := readFixture(t, "c420_q90_sequential_scans_29x21.jpg")
+	second := bytes.LastIndex(seq, []byte{0xFF, mSOS})
+	require.Positive(t, second)
+	require.Equal(t, byte(2), seq[second+4])
+	b = bytes.Clone(seq)
+	b[second+5] = seq[bytes.Index(seq, []byte{0xFF, mSOS})+5] // Y instead of Cb
+	_, err = Decode(b)
+	require.Error(t, err)
 }

@@ -91,6 +91,7 @@ func (d *decoder) nextInterval(m int) error {
 	for i := range d.comps {
 		d.comps[i].pred = 0
 	}
+	d.eobrun = 0
 	return nil
 }
 

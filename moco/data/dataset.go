@@ -114,9 +114,9 @@ func DecodeImage(name string, b []byte) (Image, error) {
 	return FromImage(img), nil
 }
 
-// decodePixels decodes b, whose header said format. A baseline JPEG
-// goes to internal/jpegdec, whose samples are libjpeg's (the ones Pillow
-// decodes) and which is three times as fast as image/jpeg; any other
+// decodePixels decodes b, whose header said format. A baseline or
+// progressive JPEG goes to internal/jpegdec, whose samples are libjpeg's (the ones Pillow
+// decodes) and which is faster than image/jpeg; any other
 // JPEG, and one jpegdec refuses or finds damaged, goes to image/jpeg,
 // whose verdict stands.
 func decodePixels(format string, b []byte) (image.Image, error) {

@@ -6,11 +6,12 @@
 // that decodes and augments in worker goroutines and yields float32
 // NCHW batches.
 //
-// Baseline JPEGs, nearly every photo, are decoded by internal/jpegdec,
-// whose samples are libjpeg's (the ones Pillow, and so torchvision,
-// decodes) and which is about three times as fast as image/jpeg. Other
-// JPEGs (progressive ones, for instance) and other formats go to the
-// standard library's decoders (image/jpeg, image/png) and
+// Baseline and progressive JPEGs, nearly every photo, are decoded by
+// internal/jpegdec, whose samples are libjpeg's (the ones Pillow, and so
+// torchvision, decodes) and which is about three times as fast as
+// image/jpeg on baseline files. Other JPEGs (arithmetic-coded, RGB or
+// CMYK ones, for instance) and other formats go to the standard
+// library's decoders (image/jpeg, image/png) and
 // golang.org/x/image's (WebP, BMP). The augmentation's pixel loops have AVX2 forms
 // in Go assembly, chosen at start where the CPU has AVX2; they give the
 // plain Go loops' bits, so a view does not depend on the machine (see
