@@ -196,78 +196,33 @@ func (d *decoder) nzOf(c *component, i int) *uint64 {
 	return &c.nz[i]
 }
 
-// seqBlock decodes a block of a sequential scan (T.81 F.2.2).
+// seqBlock decodes a block of a sequential scan (T.81 F.2.2) into b,
+// coefficients in zigzag order, not dequantised: decodeBlock's
+// coefficients under a table of ones.
 func (d *decoder) seqBlock(_ *scan, c *component, b *[64]int16) error {
-	r := &d.br
-	if r.nbits < 32 {
-		r.fill()
-	}
-	s, err := r.decode(&d.dc[c.td])
-	if err != nil {
+	var blk [64]int32
+	if _, err := d.decodeBlock(&blk, c, &unitQuant); err != nil {
 		return err
 	}
-	if s > 11 {
-		return errors.New("jpegdec: DC difference of more than 11 bits")
-	}
-	if s > 0 {
-		c.pred += r.receive(s)
-	}
-	b[0] = int16(c.pred)
-	t := &d.ac[c.ta]
-	for k := 1; k < 64; {
-		if r.nbits < 32 {
-			r.fill()
-		}
-		if e := t.fast[r.bits>>(64-lutBits)]; e != 0 {
-			n := e & 15
-			r.bits <<= uint(n)
-			r.nbits -= int(n)
-			k += int(e>>4) & 15
-			if k > 63 {
-				return errPastEnd
-			}
-			b[k] = int16(e >> 8)
-			k++
-			continue
-		}
-		rs, err := r.decode(t)
-		if err != nil {
-			return err
-		}
-		run, size := int(rs>>4), rs&15
-		if size == 0 {
-			if run != 15 {
-				break
-			}
-			k += 16
-			continue
-		}
-		k += run
-		if k > 63 {
-			return errPastEnd
-		}
-		b[k] = int16(r.receive(size))
-		k++
+	for k, z := range zigzag {
+		b[k] = int16(blk[z])
 	}
 	return nil
 }
 
+// unitQuant is a quantisation table of ones.
+var unitQuant = func() (q [64]int32) {
+	for i := range q {
+		q[i] = 1
+	}
+	return
+}()
+
 // dcFirst decodes a block of a DC first scan (G.1.2.1): the DC
 // coefficient's difference, shifted left by Al.
 func (d *decoder) dcFirst(s *scan, c *component, b *[64]int16) error {
-	r := &d.br
-	if r.nbits < 32 {
-		r.fill()
-	}
-	n, err := r.decode(&d.dc[c.td])
-	if err != nil {
+	if err := d.decodeDC(c); err != nil {
 		return err
-	}
-	if n > 11 {
-		return errors.New("jpegdec: DC difference of more than 11 bits")
-	}
-	if n > 0 {
-		c.pred += r.receive(n)
 	}
 	b[0] = int16(c.pred << s.al)
 	return nil

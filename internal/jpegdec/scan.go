@@ -95,23 +95,33 @@ func (d *decoder) nextInterval(m int) error {
 	return nil
 }
 
-// decodeBlock reads one block's coefficients into blk (natural order,
-// dequantised) and reports whether any AC coefficient is nonzero.
-func (d *decoder) decodeBlock(blk *[64]int32, c *component, q *[64]int32) (bool, error) {
+// decodeDC reads a block's DC difference and adds it to c's prediction
+// (T.81 F.2.2.1).
+func (d *decoder) decodeDC(c *component) error {
 	r := &d.br
-	*blk = [64]int32{}
 	if r.nbits < 32 {
 		r.fill()
 	}
 	s, err := r.decode(&d.dc[c.td])
 	if err != nil {
-		return false, err
+		return err
 	}
 	if s > 11 {
-		return false, errors.New("jpegdec: DC difference of more than 11 bits")
+		return errors.New("jpegdec: DC difference of more than 11 bits")
 	}
 	if s > 0 {
 		c.pred += r.receive(s)
+	}
+	return nil
+}
+
+// decodeBlock reads one block's coefficients into blk (natural order,
+// dequantised) and reports whether any AC coefficient is nonzero.
+func (d *decoder) decodeBlock(blk *[64]int32, c *component, q *[64]int32) (bool, error) {
+	r := &d.br
+	*blk = [64]int32{}
+	if err := d.decodeDC(c); err != nil {
+		return false, err
 	}
 	blk[0] = c.pred * q[0]
 	ac := false
@@ -126,7 +136,7 @@ func (d *decoder) decodeBlock(blk *[64]int32, c *component, q *[64]int32) (bool,
 			r.nbits -= int(n)
 			k += int(e>>4) & 15
 			if k > 63 {
-				return false, errors.New("jpegdec: coefficients past the end of a block")
+				return false, errPastEnd
 			}
 			z := zigzag[k]
 			blk[z] = e >> 8 * q[z]
@@ -148,7 +158,7 @@ func (d *decoder) decodeBlock(blk *[64]int32, c *component, q *[64]int32) (bool,
 		}
 		k += run
 		if k > 63 {
-			return false, errors.New("jpegdec: coefficients past the end of a block")
+			return false, errPastEnd
 		}
 		z := zigzag[k]
 		blk[z] = r.receive(size) * q[z]
