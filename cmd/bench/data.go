@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -49,18 +48,10 @@ func runData(args []string) error {
 	if *batch < 1 || *batches < 1 || *warmup < 0 || *img < 1 {
 		return fmt.Errorf("bench data: -batch %d, -batches %d and -img %d must be at least 1 and -warmup %d not negative", *batch, *batches, *img, *warmup)
 	}
-	counts := []int{1, runtime.NumCPU()}
-	if *workers != "" {
-		counts = nil
-		for _, f := range splitComma(*workers) {
-			n, err := strconv.Atoi(f)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("bench data: bad -workers entry %q", f)
-			}
-			counts = append(counts, n)
-		}
+	counts, err := countList("workers", *workers)
+	if err != nil {
+		return fmt.Errorf("bench data: %w", err)
 	}
-	counts = slices.Compact(counts)
 
 	path := *dataPath
 	if path == "" {

@@ -64,18 +64,10 @@ func runTrain(args []string) (err error) {
 			}
 		}()
 	}
-	counts := []int{1, runtime.NumCPU()}
-	if *threads != "" {
-		counts = nil
-		for _, f := range splitComma(*threads) {
-			n, err := strconv.Atoi(f)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("bench train: bad -threads entry %q", f)
-			}
-			counts = append(counts, n)
-		}
+	counts, err := countList("threads", *threads)
+	if err != nil {
+		return fmt.Errorf("bench train: %w", err)
 	}
-	counts = slices.Compact(counts)
 	cfg := moco.Config{ViT: nn.Config{ImageSize: *img, PatchSize: *patch, Dim: *dim, Depth: *depth, Heads: *heads}, MLPDim: *mlpDim, OutDim: *outDim, Temperature: 0.2}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -189,7 +181,23 @@ func peakRSSMiB() float64 {
 	return float64(ru.Maxrss) / 1024
 }
 
-func splitComma(s string) []string { return strings.Split(s, ",") }
+// countList reads a flag's comma-separated list of positive counts
+// (threads, workers): by default (an empty list) 1 and all cores. Equal
+// counts side by side are run once.
+func countList(flag, list string) ([]int, error) {
+	counts := []int{1, runtime.NumCPU()}
+	if list != "" {
+		counts = nil
+		for _, f := range strings.Split(list, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("bad -%s entry %q", flag, f)
+			}
+			counts = append(counts, n)
+		}
+	}
+	return slices.Compact(counts), nil
+}
 
 // cpuName is the processor's model name from /proc/cpuinfo, or "".
 func cpuName() string {
