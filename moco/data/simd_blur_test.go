@@ -114,23 +114,7 @@ func BenchmarkBlurKernels(b *testing.B) {
 			}},
 			{"vBoxPass", func() { vBoxPass(out, in, W, H, radius, ww, fw) }},
 		} {
-			for _, path := range []string{"go", "avx2"} {
-				b.Run(fmt.Sprintf("%s%dx%d/%s", k.name, W, H, path), func(b *testing.B) {
-					if path == "avx2" && !useAVX2 {
-						b.Skip("no AVX2")
-					}
-					run := func() {
-						for b.Loop() {
-							k.f()
-						}
-					}
-					if path == "go" {
-						withGoLoops(run)
-					} else {
-						run()
-					}
-				})
-			}
+			benchPaths(b, fmt.Sprintf("%s%dx%d", k.name, W, H), k.f, nil)
 		}
 	}
 }

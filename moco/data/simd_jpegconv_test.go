@@ -299,30 +299,18 @@ func BenchmarkJPEGRowsToRGB(b *testing.B) {
 	cb, cr := newRandBytes(r, w), newRandBytes(r, w)
 	dst := make([]uint8, 3*w*h)
 	for _, kind := range []string{"420", "444"} {
-		for _, loops := range []string{"avx2", "go"} {
-			b.Run(kind+"/"+loops, func(b *testing.B) {
-				if loops == "avx2" && !useAVX2 {
-					b.Skip("no AVX2")
-				}
-				run := func() {
-					for b.Loop() {
-						for y := range h {
-							row, yr := dst[3*w*y:3*w*(y+1)], ys[w*y:w*(y+1)]
-							if kind == "420" {
-								fancyRowToRGB(row, yr, cbN, cbF, crN, crF, 0, 8, 7)
-							} else {
-								jpegRowToRGB(row, yr, cb, cr)
-							}
-						}
-					}
-				}
-				if loops == "go" {
-					withGoLoops(run)
+		rows := func() {
+			for y := range h {
+				row, yr := dst[3*w*y:3*w*(y+1)], ys[w*y:w*(y+1)]
+				if kind == "420" {
+					fancyRowToRGB(row, yr, cbN, cbF, crN, crF, 0, 8, 7)
 				} else {
-					run()
+					jpegRowToRGB(row, yr, cb, cr)
 				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(w*h), "ns/pixel")
-			})
+			}
 		}
+		benchPaths(b, kind, rows, func(b *testing.B) {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(w*h), "ns/pixel")
+		})
 	}
 }

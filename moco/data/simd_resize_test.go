@@ -242,22 +242,6 @@ func BenchmarkResizeKernels(b *testing.B) {
 		{"hResample500to224", func() { hResample(out, in, &rc, taps) }},
 		{"vResample224x5", func() { vResample(out, rows, w) }},
 	} {
-		for _, path := range []string{"go", "avx2"} {
-			b.Run(k.name+"/"+path, func(b *testing.B) {
-				if path == "avx2" && !useAVX2 {
-					b.Skip("no AVX2")
-				}
-				run := func() {
-					for b.Loop() {
-						k.f()
-					}
-				}
-				if path == "go" {
-					withGoLoops(run)
-				} else {
-					run()
-				}
-			})
-		}
+		benchPaths(b, k.name, k.f, nil)
 	}
 }

@@ -24,6 +24,32 @@ func withGoLoops(f func()) {
 	f()
 }
 
+// benchPaths runs f as the sub-benchmarks name/go (the Go loops) and
+// name/avx2 (skipped without AVX2); report, if not nil, adds metrics to
+// each at its end.
+func benchPaths(b *testing.B, name string, f func(), report func(*testing.B)) {
+	for _, path := range []string{"go", "avx2"} {
+		b.Run(name+"/"+path, func(b *testing.B) {
+			if path == "avx2" && !useAVX2 {
+				b.Skip("no AVX2")
+			}
+			run := func() {
+				for b.Loop() {
+					f()
+				}
+			}
+			if path == "go" {
+				withGoLoops(run)
+			} else {
+				run()
+			}
+			if report != nil {
+				report(b)
+			}
+		})
+	}
+}
+
 // TestAugmentViewSameWithoutAVX2: whole views, every op on in some draws
 // and off in others, at 224 px from a photo-sized image and at small
 // odd sizes, are the same bits with the AVX2 kernels and without them.
