@@ -8,22 +8,39 @@ import (
 	"unsafe"
 )
 
-// guardedBytes is a slice of n bytes that ends where an inaccessible
-// page begins, so that a kernel reading past its end faults (the tests
-// of the assembly kernels' bounds). It is unmapped when t ends.
-func guardedBytes(t *testing.T, n int) []uint8 {
+// guarded returns a copy of p between inaccessible pages: at the end of
+// its pages (atEnd) or at their start, so that a kernel reading or
+// writing a byte past either end faults (the tests of the assembly
+// kernels' bounds). It is unmapped when t ends.
+func guarded(t *testing.T, p []uint8, atEnd bool) []uint8 {
 	t.Helper()
-	page := syscall.Getpagesize()
-	size := (n + page - 1) / page * page
-	mem, err := syscall.Mmap(-1, 0, size+page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	ps := syscall.Getpagesize()
+	n := len(p)
+	size := max((n+ps-1)/ps*ps, ps)
+	mem, err := syscall.Mmap(-1, 0, size+2*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mprotect(mem[size:], syscall.PROT_NONE); err != nil {
+	t.Cleanup(func() { _ = syscall.Munmap(mem) })
+	if err := syscall.Mprotect(mem[:ps], syscall.PROT_NONE); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = syscall.Munmap(mem) })
-	return mem[size-n : size : size]
+	if err := syscall.Mprotect(mem[ps+size:], syscall.PROT_NONE); err != nil {
+		t.Fatal(err)
+	}
+	s := mem[ps : ps+n : ps+n]
+	if atEnd {
+		s = mem[ps+size-n : ps+size : ps+size]
+	}
+	copy(s, p)
+	return s
+}
+
+// guardedBytes is n zero bytes that end where an inaccessible page
+// begins.
+func guardedBytes(t *testing.T, n int) []uint8 {
+	t.Helper()
+	return guarded(t, make([]uint8, n), true)
 }
 
 // guardedFloats is guardedBytes for n float32s.

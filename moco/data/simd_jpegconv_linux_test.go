@@ -4,33 +4,10 @@ package data
 
 import (
 	"math/rand/v2"
-	"os"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-// guarded returns n bytes holding p's, between unreadable pages: at the
-// end of their pages (atEnd) or at the start, so that a read or write a
-// byte past either end faults.
-func guarded(t *testing.T, p []uint8, atEnd bool) []uint8 {
-	t.Helper()
-	ps := os.Getpagesize()
-	n := len(p)
-	size := max((n+ps-1)/ps*ps, ps)
-	mem, err := syscall.Mmap(-1, 0, size+2*ps, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = syscall.Munmap(mem) })
-	require.NoError(t, syscall.Mprotect(mem[:ps], syscall.PROT_NONE))
-	require.NoError(t, syscall.Mprotect(mem[ps+size:], syscall.PROT_NONE))
-	s := mem[ps : ps+n : ps+n]
-	if atEnd {
-		s = mem[ps+size-n : ps+size : ps+size]
-	}
-	copy(s, p)
-	return s
-}
 
 // TestJPEGAVX2StaysInBounds: the kernels read and write only within
 // the rows they are given (a byte past faults), and give the Go loops'
