@@ -130,7 +130,6 @@ done:
 #define HT_BIT4 320
 #define HT_FIVE 352
 #define HT_SIX 384
-#define HT_REV 416
 
 // HUE_OUT writes channel k's new value to y: maxc − (w[2k]·cr + w[2k+1]·fr)
 // (w from the sector in Y5; Y6 = maxc, Y9 = cr, Y8 = fr), or keeps orig
@@ -282,8 +281,7 @@ TEXT ·normalizeFlipAVX2(SB), NOSPLIT, $0-32
 	MOVQ n+16(FP), CX
 	VBROADCASTSS m+24(FP), Y0
 	VBROADCASTSS inv+28(FP), Y1
-	LEAQ ·hueTab(SB), DX
-	VMOVDQU HT_REV(DX), Y3
+	VMOVDQU ·laneReverse(SB), Y3
 	SHRQ $3, CX
 	JZ   done
 

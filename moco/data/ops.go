@@ -678,7 +678,6 @@ type hueTables struct {
 	bit2      [8]int32 // 2: G ≥ B
 	bit4      [8]int32 // 4: B ≥ R
 	five, six [8]int32 // s > 5 → s − 6
-	reverse   [8]int32 // lane order 7…0, for the mirrored normalisation
 }
 
 var hueTab = func() (t hueTables) {
@@ -693,10 +692,12 @@ var hueTab = func() (t hueTables) {
 	for i := range 8 {
 		t.bit1[i], t.bit2[i], t.bit4[i] = 1, 2, 4
 		t.five[i], t.six[i] = 5, 6
-		t.reverse[i] = int32(7 - i)
 	}
 	return
 }()
+
+// laneReverse is the lane order 7…0, for normalizeFlipAVX2's VPERMPS.
+var laneReverse = [8]int32{7, 6, 5, 4, 3, 2, 1, 0}
 
 // solarizeThreshold is 128 on the 0…255 scale, computed as ToTensor
 // computes 128/255.

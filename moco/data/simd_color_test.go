@@ -23,7 +23,6 @@ func TestHueTablesLayout(t *testing.T) {
 		{"w", unsafe.Offsetof(h.w), 64}, {"bit1", unsafe.Offsetof(h.bit1), 256},
 		{"bit2", unsafe.Offsetof(h.bit2), 288}, {"bit4", unsafe.Offsetof(h.bit4), 320},
 		{"five", unsafe.Offsetof(h.five), 352}, {"six", unsafe.Offsetof(h.six), 384},
-		{"reverse", unsafe.Offsetof(h.reverse), 416},
 	} {
 		require.Equal(t, c.want, c.off, c.name)
 	}
