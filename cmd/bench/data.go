@@ -67,11 +67,11 @@ func runData(args []string) error {
 			return fmt.Errorf("bench data: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		bytes, err := writePhotoFolder(dir, *images, w, h)
+		total, err := writePhotoFolder(dir, *images, w, h)
 		if err != nil {
 			return fmt.Errorf("bench data: %w", err)
 		}
-		fmt.Printf("data: %d generated %dx%d JPEGs (quality 90, %.0f KB on average) in %s\n", *images, w, h, float64(bytes)/float64(*images)/1024, dir)
+		fmt.Printf("data: %d generated %dx%d JPEGs (quality 90, %.0f KB on average) in %s\n", *images, w, h, float64(total)/float64(*images)/1024, dir)
 		path = dir
 	}
 	ds, err := data.Open(path, "train")
