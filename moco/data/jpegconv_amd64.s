@@ -46,6 +46,15 @@
 	VPSUBW     cr, g, g; \
 	VPADDW     y, g, g
 
+// INTERLEAVE sets dst to output piece j (bytes 16j … 16j+15 of each
+// lane) of the R, G and B bytes in r, g, b, by shuf[j]; t is clobbered.
+#define INTERLEAVE(j, r, g, b, dst, t) \
+	VPSHUFB (JK_SHUF+96*j)(DX), r, dst; \
+	VPSHUFB (JK_SHUF+96*j+32)(DX), g, t; \
+	VPOR    t, dst, dst; \
+	VPSHUFB (JK_SHUF+96*j+64)(DX), b, t; \
+	VPOR    t, dst, dst
+
 // RGB_STORE converts the 32 pixels with Y bytes at SI and chroma words
 // Y4 (cb lo), Y5 (cb hi), Y6 (cr lo), Y7 (cr hi) and writes their 96
 // interleaved RGB bytes at DI. Y0–Y12 are clobbered.
@@ -62,21 +71,9 @@
 	VPACKUSWB  Y4, Y10, Y10; \
 	VPACKUSWB  Y6, Y11, Y11; \
 	VPACKUSWB  Y8, Y12, Y12; \
-	VPSHUFB    (JK_SHUF+0)(DX), Y10, Y0; \
-	VPSHUFB    (JK_SHUF+32)(DX), Y11, Y1; \
-	VPOR       Y1, Y0, Y0; \
-	VPSHUFB    (JK_SHUF+64)(DX), Y12, Y1; \
-	VPOR       Y1, Y0, Y0; \
-	VPSHUFB    (JK_SHUF+96)(DX), Y10, Y2; \
-	VPSHUFB    (JK_SHUF+128)(DX), Y11, Y1; \
-	VPOR       Y1, Y2, Y2; \
-	VPSHUFB    (JK_SHUF+160)(DX), Y12, Y1; \
-	VPOR       Y1, Y2, Y2; \
-	VPSHUFB    (JK_SHUF+192)(DX), Y10, Y3; \
-	VPSHUFB    (JK_SHUF+224)(DX), Y11, Y1; \
-	VPOR       Y1, Y3, Y3; \
-	VPSHUFB    (JK_SHUF+256)(DX), Y12, Y1; \
-	VPOR       Y1, Y3, Y3; \
+	INTERLEAVE(0, Y10, Y11, Y12, Y0, Y1); \
+	INTERLEAVE(1, Y10, Y11, Y12, Y2, Y1); \
+	INTERLEAVE(2, Y10, Y11, Y12, Y3, Y1); \
 	VPERM2I128 $0x20, Y2, Y0, Y1; \
 	VMOVDQU    Y1, (DI); \
 	VPBLENDD   $0xf0, Y0, Y3, Y1; \
@@ -197,25 +194,13 @@ done:
 	VPACKUSWB   Y3, Y14, Y14; \
 	VPACKUSWB   Y12, Y15, Y15; \
 	VPACKUSWB   cb0, Y2, Y2; \
-	VPSHUFB     (JK_SHUF+0)(DX), Y14, Y0; \
-	VPSHUFB     (JK_SHUF+32)(DX), Y15, Y1; \
-	VPOR        Y1, Y0, Y0; \
-	VPSHUFB     (JK_SHUF+64)(DX), Y2, Y1; \
-	VPOR        Y1, Y0, Y0; \
+	INTERLEAVE(0, Y14, Y15, Y2, Y0, Y1); \
 	VMOVDQU     X0, (3*off)(DI); \
 	VEXTRACTI128 $1, Y0, (3*off+96)(DI); \
-	VPSHUFB     (JK_SHUF+96)(DX), Y14, Y0; \
-	VPSHUFB     (JK_SHUF+128)(DX), Y15, Y1; \
-	VPOR        Y1, Y0, Y0; \
-	VPSHUFB     (JK_SHUF+160)(DX), Y2, Y1; \
-	VPOR        Y1, Y0, Y0; \
+	INTERLEAVE(1, Y14, Y15, Y2, Y0, Y1); \
 	VMOVDQU     X0, (3*off+16)(DI); \
 	VEXTRACTI128 $1, Y0, (3*off+112)(DI); \
-	VPSHUFB     (JK_SHUF+192)(DX), Y14, Y0; \
-	VPSHUFB     (JK_SHUF+224)(DX), Y15, Y1; \
-	VPOR        Y1, Y0, Y0; \
-	VPSHUFB     (JK_SHUF+256)(DX), Y2, Y1; \
-	VPOR        Y1, Y0, Y0; \
+	INTERLEAVE(2, Y14, Y15, Y2, Y0, Y1); \
 	VMOVDQU     X0, (3*off+32)(DI); \
 	VEXTRACTI128 $1, Y0, (3*off+128)(DI)
 
